@@ -1,0 +1,3 @@
+from obview.cli import main
+
+main()

@@ -1,0 +1,339 @@
+"""The exact order book shared by every venue.
+
+Prices and sizes are `Decimal`s (never floats). Each side keeps a dict from key to
+`Level` plus a `SortedList` of keys, so a lookup or an in-place size change is a dict
+operation and an insert or delete is O(log n). Keys are prices, or `(price, source)`
+for books that keep equal prices from different sources apart (bthub's aggregated book).
+
+Everything derived (cumulative size, notional, spread, grouping) is computed on
+demand for the rows asked for only: a screen shows 20 rows of a 2,000-level side.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from typing import Any
+
+from sortedcontainers import SortedList
+
+ZERO = Decimal(0)
+_BPS = Decimal(10000)
+_TWO = Decimal(2)
+
+
+class Level:
+    """One price level. `queue` maps order id -> volume in queue order (Futu details)."""
+
+    __slots__ = ("price", "size", "orders", "queue", "source")
+
+    def __init__(
+        self,
+        price: Decimal,
+        size: Decimal,
+        orders: int = 0,
+        queue: dict[Any, Decimal] | None = None,
+        source: str | None = None,
+    ) -> None:
+        self.price = price
+        self.size = size
+        self.orders = orders
+        self.queue = queue
+        self.source = source
+
+    def as_tuple(self) -> tuple:
+        queue = tuple(self.queue.items()) if self.queue is not None else None
+        return (self.price, self.size, self.orders, queue, self.source)
+
+    def __repr__(self) -> str:
+        src = f" @{self.source}" if self.source is not None else ""
+        return f"Level({self.price} x {self.size}, {self.orders} orders{src})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Level) and self.as_tuple() == other.as_tuple()
+
+    __hash__ = None  # type: ignore[assignment]  # levels are mutable
+
+
+LevelInput = Level | tuple
+
+
+def _as_level(item: LevelInput) -> Level:
+    if isinstance(item, Level):
+        return item
+    return Level(*item)
+
+
+class BookSide:
+    """One side of a book. Bids are best = highest, asks best = lowest."""
+
+    __slots__ = ("is_bid", "sourced", "_levels", "_keys")
+
+    def __init__(self, is_bid: bool, sourced: bool = False) -> None:
+        self.is_bid = is_bid
+        self.sourced = sourced
+        self._levels: dict[Any, Level] = {}
+        self._keys: SortedList = SortedList()  # ascending
+
+    # -- updates -----------------------------------------------------------------
+    def set(
+        self,
+        price: Decimal,
+        size: Decimal,
+        orders: int = 0,
+        queue: dict[Any, Decimal] | None = None,
+        source: str | None = None,
+    ) -> None:
+        """Set a level's size (and count, queue); a size of zero deletes it."""
+        key = (price, source) if self.sourced else price
+        if not size:
+            if self._levels.pop(key, None) is not None:
+                self._keys.remove(key)
+            return
+        level = self._levels.get(key)
+        if level is None:
+            self._levels[key] = Level(price, size, orders, queue, source)
+            self._keys.add(key)
+        else:
+            level.size = size
+            level.orders = orders
+            level.queue = queue
+
+    def delete(self, price: Decimal, source: str | None = None) -> bool:
+        key = (price, source) if self.sourced else price
+        if self._levels.pop(key, None) is None:
+            return False
+        self._keys.remove(key)
+        return True
+
+    def clear(self) -> None:
+        self._levels.clear()
+        self._keys.clear()
+
+    def replace(self, levels: Iterable[LevelInput]) -> None:
+        """Replace the whole side; levels with size zero are skipped."""
+        fresh: dict[Any, Level] = {}
+        for item in levels:
+            level = _as_level(item)
+            if not level.size:
+                continue
+            fresh[(level.price, level.source) if self.sourced else level.price] = level
+        self._levels = fresh
+        self._keys = SortedList(fresh)
+
+    def replace_top(self, levels: Iterable[LevelInput]) -> None:
+        """Replace the best levels down to the worst price given; deeper levels stay.
+
+        An empty input clears the side (the venue says the side is empty).
+        """
+        fresh = [_as_level(item) for item in levels]
+        if not fresh:
+            self.clear()
+            return
+        worst = min(lv.price for lv in fresh) if self.is_bid else max(lv.price for lv in fresh)
+        for level in list(self.iter_levels()):
+            if (level.price >= worst) if self.is_bid else (level.price <= worst):
+                self.delete(level.price, level.source)
+            else:
+                break
+        for level in fresh:
+            self.set(level.price, level.size, level.orders, level.queue, level.source)
+
+    # -- reads -------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self._levels)
+
+    def __bool__(self) -> bool:
+        return bool(self._levels)
+
+    def __contains__(self, price: Decimal) -> bool:
+        return price in self._levels
+
+    def get(self, price: Decimal, source: str | None = None) -> Level | None:
+        return self._levels.get((price, source) if self.sourced else price)
+
+    def best(self) -> Level | None:
+        keys = self._keys
+        if not keys:
+            return None
+        return self._levels[keys[-1] if self.is_bid else keys[0]]
+
+    def top(self, n: int) -> list[Level]:
+        """The best `n` levels, best first."""
+        keys = self._keys
+        levels = self._levels
+        if self.is_bid:
+            return [levels[k] for k in keys.islice(max(0, len(keys) - n), reverse=True)]
+        return [levels[k] for k in keys.islice(0, n)]
+
+    def iter_levels(self) -> Iterator[Level]:
+        """All levels, best first."""
+        levels = self._levels
+        keys = reversed(self._keys) if self.is_bid else iter(self._keys)
+        for key in keys:
+            yield levels[key]
+
+    def prices(self) -> list[Decimal]:
+        return [lv.price for lv in self.iter_levels()]
+
+
+@dataclass(slots=True)
+class Row:
+    """A displayed row: one level (or price group) with its running totals."""
+
+    price: Decimal
+    size: Decimal
+    orders: int
+    cum_size: Decimal
+    cum_notional: Decimal
+    bps_from_mid: Decimal | None
+    level: Level | None = None  # None for a grouped row
+    source: str | None = None
+
+
+@dataclass(slots=True)
+class BookView:
+    """Top-N rows of both sides plus the numbers a trader reads between them."""
+
+    bids: list[Row]
+    asks: list[Row]
+    best_bid: Decimal | None
+    best_ask: Decimal | None
+    spread: Decimal | None
+    mid: Decimal | None
+    spread_bps: Decimal | None
+    imbalance: Decimal | None  # (bid - ask) / (bid + ask) over the rows shown
+    crossed: bool
+
+
+class OrderBook:
+    """Both sides of one instrument's book, with its version and update times."""
+
+    __slots__ = ("bids", "asks", "version", "recv_mono", "recv_ts", "venue_ts")
+
+    def __init__(self, sourced: bool = False) -> None:
+        self.bids = BookSide(True, sourced)
+        self.asks = BookSide(False, sourced)
+        self.version: int | None = None
+        self.recv_mono: float | None = None  # time.monotonic() of the last update
+        self.recv_ts: int | None = None  # local epoch ms of the last update
+        self.venue_ts: int | None = None  # the venue's stamp, epoch ms
+
+    def side(self, is_bid: bool) -> BookSide:
+        return self.bids if is_bid else self.asks
+
+    def touch(self, venue_ts: int | None = None, version: int | None = None) -> None:
+        """Record that an update was just applied."""
+        self.recv_mono = time.monotonic()
+        self.recv_ts = time.time_ns() // 1_000_000
+        self.venue_ts = venue_ts
+        if version is not None:
+            self.version = version
+
+    def replace(self, bids: Iterable[LevelInput], asks: Iterable[LevelInput]) -> None:
+        self.bids.replace(bids)
+        self.asks.replace(asks)
+
+    def clear(self) -> None:
+        self.bids.clear()
+        self.asks.clear()
+        self.version = None
+
+    # -- derived -----------------------------------------------------------------
+    def best_bid(self) -> Decimal | None:
+        level = self.bids.best()
+        return level.price if level else None
+
+    def best_ask(self) -> Decimal | None:
+        level = self.asks.best()
+        return level.price if level else None
+
+    def spread(self) -> Decimal | None:
+        bid, ask = self.best_bid(), self.best_ask()
+        return None if bid is None or ask is None else ask - bid
+
+    def mid(self) -> Decimal | None:
+        bid, ask = self.best_bid(), self.best_ask()
+        return None if bid is None or ask is None else (bid + ask) / _TWO
+
+    def crossed(self) -> bool:
+        """Best bid at or above best ask (crossed or locked). Reported, never fixed."""
+        bid, ask = self.best_bid(), self.best_ask()
+        return bid is not None and ask is not None and bid >= ask
+
+    def view(self, depth: int, step: Decimal | None = None) -> BookView:
+        bid, ask = self.best_bid(), self.best_ask()
+        mid = None if bid is None or ask is None else (bid + ask) / _TWO
+        if step:
+            bid_rows = _grouped_rows(self.bids, depth, step, mid)
+            ask_rows = _grouped_rows(self.asks, depth, step, mid)
+        else:
+            bid_rows = _rows(self.bids.top(depth), mid)
+            ask_rows = _rows(self.asks.top(depth), mid)
+        spread = spread_bps = None
+        if mid is not None:
+            spread = ask - bid
+            spread_bps = spread / mid * _BPS if mid else None
+        bid_total = bid_rows[-1].cum_size if bid_rows else ZERO
+        ask_total = ask_rows[-1].cum_size if ask_rows else ZERO
+        total = bid_total + ask_total
+        imbalance = (bid_total - ask_total) / total if total else None
+        return BookView(
+            bids=bid_rows,
+            asks=ask_rows,
+            best_bid=bid,
+            best_ask=ask,
+            spread=spread,
+            mid=mid,
+            spread_bps=spread_bps,
+            imbalance=imbalance,
+            crossed=bid is not None and ask is not None and bid >= ask,
+        )
+
+
+def _bps(price: Decimal, mid: Decimal | None) -> Decimal | None:
+    if not mid:
+        return None
+    return abs(price - mid) / mid * _BPS
+
+
+def _rows(levels: list[Level], mid: Decimal | None) -> list[Row]:
+    rows = []
+    cum = cum_notional = ZERO
+    for lv in levels:
+        cum += lv.size
+        cum_notional += lv.size * lv.price
+        rows.append(
+            Row(lv.price, lv.size, lv.orders, cum, cum_notional, _bps(lv.price, mid), lv, lv.source)
+        )
+    return rows
+
+
+def group_price(price: Decimal, step: Decimal, is_bid: bool) -> Decimal:
+    """Bucket a price by `step`: bids round down, asks round up (never better than real)."""
+    units = (price / step).to_integral_value(ROUND_FLOOR if is_bid else ROUND_CEILING)
+    return units * step
+
+
+def _grouped_rows(side: BookSide, depth: int, step: Decimal, mid: Decimal | None) -> list[Row]:
+    groups: list[list] = []  # [price, size, orders, notional]
+    for lv in side.iter_levels():
+        price = group_price(lv.price, step, side.is_bid)
+        if groups and groups[-1][0] == price:
+            group = groups[-1]
+            group[1] += lv.size
+            group[2] += lv.orders
+            group[3] += lv.size * lv.price
+        else:
+            if len(groups) == depth:
+                break
+            groups.append([price, lv.size, lv.orders, lv.size * lv.price])
+    rows = []
+    cum = cum_notional = ZERO
+    for price, size, orders, notional in groups:
+        cum += size
+        cum_notional += notional
+        rows.append(Row(price, size, orders, cum, cum_notional, _bps(price, mid)))
+    return rows

@@ -1,0 +1,290 @@
+"""Command line: pick a venue and symbols, check arguments, run the TUI or headless.
+
+Kept light on purpose (no Textual, protobuf or websockets at import time) so that
+`obview --help` and argument errors answer at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from obview.venues import VENUES, VenueConfig, check_symbol
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+BTHUB_USER_ENV = "OBVIEW_BTHUB_USER"
+BTHUB_PASSWORD_ENV = "OBVIEW_BTHUB_PASSWORD"
+
+
+class UserError(Exception):
+    """A runtime problem to show as one line, exit code 1."""
+
+
+def _fault_option(value: tuple[str, ...]) -> dict[str, str]:
+    faults = {}
+    for item in value:
+        name, _, arg = item.partition("=")
+        if not name:
+            raise click.BadParameter(f"bad fault {item!r}: expected NAME or NAME=VALUE")
+        faults[name.strip().replace("-", "_")] = arg.strip()
+    return faults
+
+
+def view_options(func: Callable) -> Callable:
+    """Options every venue command shares: simulator, depth, headless output."""
+    options = [
+        click.option("--sim", is_flag=True, help="Start this venue's simulator in-process and connect to it."),
+        click.option("--seed", type=int, default=1, show_default=True, help="Simulator seed (with --sim)."),
+        click.option("--fault", "faults", multiple=True, metavar="NAME[=VALUE]",
+                     help="Simulator fault switch (with --sim); repeatable."),
+        click.option("--depth", type=click.IntRange(1, 1000), default=20, show_default=True,
+                     help="Rows per side."),
+        click.option("--details", is_flag=True, help="Per-order queues where the venue has them."),
+        click.option("--dump", type=click.Choice(["json"]), help="Print one JSON book once synced, then exit."),
+        click.option("--stream", type=click.Choice(["json"]), help="Print one JSON line per applied update."),
+        click.option("--count", type=click.IntRange(min=1), help="Updates to wait for (--dump) or lines to print (--stream)."),
+        click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=30.0,
+                     show_default=True, help="Headless: give up (exit 1) after this many seconds."),
+        click.option("--log-file", type=click.Path(dir_okay=False), help="Write a debug log here."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _symbols(venue: str, values: tuple[str, ...]) -> list[str]:
+    checked = []
+    for text in values:
+        try:
+            checked.append(check_symbol(venue, text))
+        except ValueError as exc:
+            raise click.UsageError(str(exc)) from None
+    return list(dict.fromkeys(checked))
+
+
+def _config(venue: str, symbols: list[str], kw: dict[str, Any], **options: Any) -> VenueConfig:
+    return VenueConfig(
+        venue=venue,
+        symbols=symbols,
+        depth=kw["depth"],
+        details=kw["details"],
+        sim=kw["sim"],
+        seed=kw["seed"],
+        options=options,
+        faults=_fault_option(kw["faults"]),
+    )
+
+
+def _launch(configs: list[VenueConfig], kw: dict[str, Any], records: str | None = None) -> None:
+    """Run headless when asked for JSON, else the TUI."""
+    _setup_logging(kw.get("log_file"))
+    if kw["dump"] and kw["stream"]:
+        raise click.UsageError("choose one of --dump and --stream")
+    if kw["count"] is not None and not (kw["dump"] or kw["stream"]):
+        raise click.UsageError("--count goes with --dump or --stream")
+    mode = "dump" if kw["dump"] else "stream" if kw["stream"] else None
+    if records and mode != "stream":
+        raise click.UsageError(f"--{records} goes with --stream json")
+    if mode is None:
+        from obview.tui import run_app
+
+        run_app(configs)
+        return
+    from obview.headless import HeadlessFailure, run_headless
+
+    try:
+        asyncio.run(
+            run_headless(configs, mode, kw["count"], kw["timeout"], kw["details"], records)
+        )
+    except HeadlessFailure as exc:
+        raise UserError(str(exc)) from None
+
+
+def _setup_logging(path: str | None) -> None:
+    # Without --log-file, warnings must not scribble over the TUI or the JSON on stdout.
+    if path:
+        logging.basicConfig(
+            filename=path, level=logging.DEBUG,
+            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        )
+    else:
+        logging.getLogger().addHandler(logging.NullHandler())
+        logging.getLogger("obview").propagate = False
+        logging.getLogger("obview").addHandler(logging.NullHandler())
+
+
+@click.group(context_settings=CONTEXT)
+@click.version_option(package_name="obview", prog_name="obview")
+def cli() -> None:
+    """obview: live order books in the terminal.
+
+    \b
+      obview futu HK.00700 US.AAPL        Futu / moomoo OpenD gateway
+      obview loopring LRC-ETH --level 1   Loopring DEX depth
+      obview bthub BTCUSDT                bthub trading hub
+      obview demo                         all of the above against built-in simulators
+    """
+
+
+@cli.command(context_settings=CONTEXT, short_help="Futu / moomoo OpenD books (HK.00700 US.AAPL ...).")
+@click.argument("codes", nargs=-1, required=True, metavar="CODE...")
+@click.option("--host", default="127.0.0.1", show_default=True, help="OpenD host.")
+@click.option("--port", type=click.IntRange(1, 65535), default=11111, show_default=True, help="OpenD API port.")
+@view_options
+def futu(codes: tuple[str, ...], host: str, port: int, **kw: Any) -> None:
+    """Futu / moomoo OpenD order books, e.g. HK.00700 US.AAPL."""
+    symbols = _symbols("futu", codes)
+    _launch([_config("futu", symbols, kw, host=host, port=port)], kw)
+
+
+@cli.command(context_settings=CONTEXT, short_help="Loopring DEX depth for one market (LRC-ETH).")
+@click.argument("market")
+@click.option("--level", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Aggregation level, 0 = finest.")
+@click.option("--api", type=click.Choice(["v2", "v3"]), default="v2", show_default=True)
+@click.option("--rest-url", help="REST base URL (default per --api).")
+@click.option("--ws-url", help="WebSocket URL (default per --api).")
+@click.option("--depth-path", help="REST depth path (default /api/v2/depth or /api/v3/depth).")
+@view_options
+def loopring(market: str, level: int, api: str, rest_url: str | None, ws_url: str | None,
+             depth_path: str | None, **kw: Any) -> None:
+    """Loopring DEX depth for one MARKET, e.g. LRC-ETH."""
+    symbols = _symbols("loopring", (market,))
+    _launch([_config("loopring", symbols, kw, level=level, api=api, rest_url=rest_url,
+                     ws_url=ws_url, depth_path=depth_path)], kw)
+
+
+@cli.command(context_settings=CONTEXT, short_help="bthub hub books, orders and risk (BTCUSDT).")
+@click.argument("symbol")
+@click.option("--url", default="https://trade.bthub.com:444", show_default=True,
+              help="The hub's base URL; REST and WebSocket derive from it (http:// gives ws://).")
+@click.option("--insecure", is_flag=True, help="Do not verify TLS certificates (self-signed test hubs).")
+@click.option("--cp", help="Show one counterparty's book instead of the aggregated one.")
+@click.option("--book", "risk_book", help="Risk book to subscribe (apiRiskPosition).")
+@click.option("--orders", is_flag=True, help="Headless: stream order events instead of books.")
+@click.option("--risk", is_flag=True, help="Headless: stream risk position rows instead of books.")
+@view_options
+def bthub(symbol: str, url: str, insecure: bool, cp: str | None, risk_book: str | None,
+          orders: bool, risk: bool, **kw: Any) -> None:
+    """bthub trading hub books for SYMBOL, e.g. BTCUSDT.
+
+    Credentials come from the environment (OBVIEW_BTHUB_USER, OBVIEW_BTHUB_PASSWORD),
+    never from the command line.
+    """
+    symbols = _symbols("bthub", (symbol,))
+    if not url.startswith(("http://", "https://")):
+        raise click.UsageError(f"bad --url {url!r}: expected http:// or https://")
+    user = os.environ.get(BTHUB_USER_ENV)
+    password = os.environ.get(BTHUB_PASSWORD_ENV)
+    if not kw["sim"] and not (user and password):
+        raise click.UsageError(
+            f"bthub needs credentials: set {BTHUB_USER_ENV} and {BTHUB_PASSWORD_ENV}"
+        )
+    if orders and risk:
+        raise click.UsageError("choose one of --orders and --risk")
+    if risk and not risk_book:
+        raise click.UsageError("--risk needs --book NAME")
+    records = "orders" if orders else "risk" if risk else None
+    _launch([_config("bthub", symbols, kw, url=url, insecure=insecure, cp=cp,
+                     book=risk_book, user=user, password=password)], kw, records)
+
+
+@cli.command(context_settings=CONTEXT, short_help="Every venue against built-in simulators.")
+@click.option("--seed", type=int, default=1, show_default=True)
+@click.option("--stream", type=click.Choice(["json"]), help="Headless: print JSON lines instead of the TUI.")
+@click.option("--count", type=click.IntRange(min=1), help="With --stream: stop after N lines.")
+@click.option("--log-file", type=click.Path(dir_okay=False), help="Write a debug log here.")
+def demo(seed: int, stream: str | None, count: int | None, log_file: str | None) -> None:
+    """Every venue against its built-in simulator: no setup, no network."""
+    kw = {"depth": 20, "details": False, "sim": True, "seed": seed, "faults": (),
+          "dump": None, "stream": stream, "count": count, "timeout": None, "log_file": log_file}
+    configs = demo_configs(seed)
+    _launch(configs, kw)
+
+
+def demo_configs(seed: int = 1) -> list[VenueConfig]:
+    """The demo's tabs: futu HK.00700 (with details) and US.AAPL, loopring, bthub."""
+    return [
+        VenueConfig("futu", ["HK.00700"], details=True, sim=True, seed=seed,
+                    options={"host": "127.0.0.1", "port": 0}),
+        VenueConfig("futu", ["US.AAPL"], sim=True, seed=seed,
+                    options={"host": "127.0.0.1", "port": 0}),
+        VenueConfig("loopring", ["LRC-ETH"], sim=True, seed=seed,
+                    options={"level": 0, "api": "v2"}),
+        VenueConfig("bthub", ["BTCUSDT"], sim=True, seed=seed,
+                    options={"url": "", "insecure": False, "cp": None, "book": None}),
+    ]
+
+
+@cli.command(context_settings=CONTEXT, short_help="Run a venue simulator (real wire protocol).")
+@click.argument("venue", type=click.Choice(VENUES))
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+@click.option("--port", type=click.IntRange(0, 65535), default=0, show_default=True,
+              help="Port to bind (0: any free port).")
+@click.option("--seed", type=int, default=1, show_default=True, help="Makes the simulated market repeatable.")
+@click.option("--fault", "faults", multiple=True, metavar="NAME[=VALUE]", help="Fault switch; repeatable.")
+def sim(venue: str, host: str, port: int, seed: int, faults: tuple[str, ...]) -> None:
+    """Run a venue simulator that speaks the real wire protocol, until interrupted."""
+    from obview.venues import load
+
+    module = load(venue)
+
+    async def serve() -> None:
+        simulator = await module.start_sim(host, port, seed, _fault_option(faults))
+        print(f"obview sim {venue} serving {' '.join(simulator.addresses)}", flush=True)
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await simulator.close()
+
+    try:
+        asyncio.run(serve())
+    except OSError as exc:
+        raise UserError(f"cannot serve on {host}:{port}: {exc.strerror or exc}") from None
+
+
+def _one_line(exc: click.ClickException) -> str:
+    message = exc.format_message().strip().splitlines()
+    return " ".join(line.strip() for line in message) if message else type(exc).__name__
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: every error becomes one line on stderr (2 = usage, 1 = runtime)."""
+    try:
+        cli.main(args=argv, prog_name="obview", standalone_mode=False)
+    except click.NoSuchOption as exc:
+        _exit(2, _one_line(exc))
+    except click.UsageError as exc:
+        text = _one_line(exc)
+        if text.startswith("No such command"):
+            name = exc.format_message().split("'")[1] if "'" in text else "?"
+            text = f"unknown venue {name!r} (choose from {', '.join(VENUES)}, demo, sim)"
+        _exit(2, text)
+    except click.ClickException as exc:
+        _exit(exc.exit_code, _one_line(exc))
+    except UserError as exc:
+        _exit(1, str(exc))
+    except (KeyboardInterrupt, click.Abort):
+        _exit(130, "interrupted")
+    except BrokenPipeError:
+        # A reader such as `head` went away: not an error worth a line.
+        with contextlib.suppress(Exception):
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115
+        sys.exit(0)
+    except SystemExit:
+        raise
+    except Exception as exc:  # a bug: still one line, with a pointer to the log
+        logging.getLogger("obview").exception("unhandled error")
+        _exit(1, f"internal error: {type(exc).__name__}: {exc}")
+
+
+def _exit(code: int, message: str) -> None:
+    print(f"obview: {message}", file=sys.stderr)
+    sys.exit(code)

@@ -1,0 +1,60 @@
+"""All number formatting lives here: JSON strings, screen columns, durations."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+
+def dec_str(value: Decimal) -> str:
+    """Normalised decimal text: no exponent, no trailing zeros ("0.25", "2000", "0")."""
+    if not value:
+        return "0"
+    text = format(value.normalize(), "f")
+    return text
+
+
+def to_decimal(text: str | int) -> Decimal:
+    """Parse exact decimal text; raise ValueError on anything not a finite number."""
+    try:
+        value = Decimal(text)
+    except (InvalidOperation, TypeError, ValueError) as exc:
+        raise ValueError(f"not a decimal: {text!r}") from exc
+    if not value.is_finite():
+        raise ValueError(f"not a finite decimal: {text!r}")
+    return value
+
+
+def float_to_decimal(value: float) -> Decimal:
+    """The shortest decimal that round-trips the float (179.77, not 179.77000000000001)."""
+    return Decimal(repr(value))
+
+
+def decimals_of(value: Decimal) -> int:
+    """Digits after the point of the normalised value."""
+    exponent = value.normalize().as_tuple().exponent
+    return -exponent if isinstance(exponent, int) and exponent < 0 else 0
+
+
+def fixed(value: Decimal, places: int) -> str:
+    """Exactly `places` decimals, for columns aligned on the point."""
+    if places <= 0:
+        return format(value, "f") if decimals_of(value) == 0 else dec_str(value)
+    return format(value, f".{places}f")
+
+
+def compact(value: Decimal) -> str:
+    """Short human size: 1.23K, 4.5M; exact below 10,000."""
+    magnitude = abs(value)
+    for limit, suffix in ((Decimal(10) ** 9, "B"), (Decimal(10) ** 6, "M"), (Decimal(10) ** 4, "K")):
+        if magnitude >= limit:
+            scale = limit if suffix != "K" else Decimal(1000)
+            return f"{(value / scale):.2f}{suffix}"
+    return dec_str(value)
+
+
+def ms(value: float | None) -> str:
+    if value is None:
+        return "-"
+    if value >= 10_000:
+        return f"{value / 1000:.1f}s"
+    return f"{value:.1f}ms" if value < 100 else f"{value:.0f}ms"

@@ -68,15 +68,22 @@ class Stream:
 
     symbol: str
     book: OrderBook
+    source: str | None = None  # one counterparty's book of a multi-source venue (bthub)
     name: str | None = None
     level: int | None = None  # Loopring's aggregation level
     synced: bool = False
     updates: int = 0  # updates applied since the book last became synced
     pushes: int = 0  # every book message applied, for venues without versions
     resyncs: int = 0
+    stale: bool = False  # no update for the venue's staleness threshold; values kept
     error: str | None = None
     latency: dict[str, LatencyStats] = field(default_factory=dict)  # "bid"/"ask" or "interval"
     extra: dict[str, Any] = field(default_factory=dict)  # venue-specific JSON fields
+
+    @property
+    def key(self) -> str:
+        """The stream's key in `Feed.streams`: the symbol, or `symbol@source`."""
+        return self.symbol if self.source is None else f"{self.symbol}@{self.source}"
 
     def age(self) -> float | None:
         """Seconds since the last applied update."""
@@ -94,7 +101,7 @@ class Feed:
     venue: ClassVar[str] = "?"
 
     def __init__(self) -> None:
-        self.streams: dict[str, Stream] = {}
+        self.streams: dict[str, Stream] = {}  # by Stream.key
         self.state = FeedState.CONNECTING
         self.status_text = ""
         self.bad_frames = 0

@@ -55,6 +55,8 @@ def book_json(feed: Feed, stream: Stream, depth: int, details: bool) -> dict[str
         "bids": levels(book.bids),
         "asks": levels(book.asks),
     }
+    if stream.source is not None:
+        obj["source"] = stream.source
     if stream.name is not None:
         obj["name"] = stream.name
     obj.update(stream.extra)
@@ -132,7 +134,7 @@ class HeadlessPrinter:
 
 def _shown(feed: Feed, stream: Stream) -> bool:
     shown = getattr(feed, "headless_streams", None)
-    return shown is None or stream.symbol in shown()
+    return shown is None or stream.key in shown()
 
 
 async def run_headless(

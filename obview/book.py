@@ -162,11 +162,17 @@ class BookSide:
 
     def top(self, n: int) -> list[Level]:
         """The best `n` levels, best first."""
-        keys = self._keys
+        if n <= 0:
+            return []
         levels = self._levels
         if self.is_bid:
-            return [levels[k] for k in keys.islice(max(0, len(keys) - n), reverse=True)]
-        return [levels[k] for k in keys.islice(0, n)]
+            # SortedList slices that fall inside its last (or first) sublist are a plain
+            # list slice: reading the touch costs no tree walk.
+            keys = self._keys[-n:]
+            keys.reverse()
+        else:
+            keys = self._keys[:n]
+        return [levels[k] for k in keys]
 
     def iter_levels(self) -> Iterator[Level]:
         """All levels, best first."""

@@ -16,6 +16,7 @@ from typing import Any
 
 import click
 
+from obview import __version__
 from obview.venues import VENUES, VenueConfig, check_symbol
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -108,20 +109,24 @@ def _launch(configs: list[VenueConfig], kw: dict[str, Any], records: str | None 
 
 
 def _setup_logging(path: str | None) -> None:
-    # Without --log-file, warnings must not scribble over the TUI or the JSON on stdout.
+    """Log to a file only when asked: stray output would scribble over the TUI or the JSON."""
     if path:
-        logging.basicConfig(
-            filename=path, level=logging.DEBUG,
-            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        )
-    else:
-        logging.getLogger().addHandler(logging.NullHandler())
-        logging.getLogger("obview").propagate = False
-        logging.getLogger("obview").addHandler(logging.NullHandler())
+        handler = logging.FileHandler(path, encoding="utf-8")
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        root = logging.getLogger("obview")
+        root.addHandler(handler)
+        root.setLevel(logging.DEBUG)
+
+
+def _silence_logging() -> None:
+    for name in ("obview", "websockets", "httpx", "httpcore", "asyncio"):
+        logger = logging.getLogger(name)
+        logger.addHandler(logging.NullHandler())
+        logger.propagate = False
 
 
 @click.group(context_settings=CONTEXT)
-@click.version_option(package_name="obview", prog_name="obview")
+@click.version_option(__version__, prog_name="obview")
 def cli() -> None:
     """obview: live order books in the terminal.
 
@@ -257,6 +262,7 @@ def _one_line(exc: click.ClickException) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: every error becomes one line on stderr (2 = usage, 1 = runtime)."""
+    _silence_logging()
     try:
         cli.main(args=argv, prog_name="obview", standalone_mode=False)
     except click.NoSuchOption as exc:

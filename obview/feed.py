@@ -15,7 +15,7 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any, ClassVar
 
 from obview.book import OrderBook
@@ -25,7 +25,7 @@ from obview.latency import LatencyStats
 log = logging.getLogger("obview.feed")
 
 
-class FeedState(str, Enum):
+class FeedState(StrEnum):
     CONNECTING = "connecting"
     SYNCED = "synced"
     RESYNCING = "resyncing"
@@ -173,7 +173,7 @@ class Feed:
             except asyncio.CancelledError:
                 self.state = FeedState.STOPPED
                 raise
-            except (OSError, EOFError, FeedError, asyncio.TimeoutError) as exc:
+            except (TimeoutError, OSError, EOFError, FeedError) as exc:
                 reason = describe_error(exc)
             except Exception as exc:  # a bug or unexpected input must not kill the worker
                 log.exception("%s: session failed", self.venue)
@@ -205,6 +205,6 @@ def describe_error(exc: BaseException) -> str:
     text = str(exc).strip()
     if isinstance(exc, ConnectionRefusedError):
         return "connection refused"
-    if isinstance(exc, asyncio.TimeoutError | TimeoutError) and not text:
+    if isinstance(exc, TimeoutError) and not text:
         return "timed out"
     return text.splitlines()[0] if text else type(exc).__name__

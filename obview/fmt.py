@@ -58,3 +58,30 @@ def ms(value: float | None) -> str:
     if value >= 10_000:
         return f"{value / 1000:.1f}s"
     return f"{value:.1f}ms" if value < 100 else f"{value:.0f}ms"
+
+
+class DecimalCache:
+    """Parse each distinct price once and hand back the same Decimal object.
+
+    Books see the same few hundred prices over and over. A fresh Decimal computes its
+    hash (a modular power, ~0.5 us) on every dict lookup; a reused one has it cached.
+    Keys are the raw wire values (text, or floats for Futu); the cache is dropped
+    whole when it grows past `limit`, which only costs re-parsing.
+    """
+
+    __slots__ = ("_parse", "_cache", "limit")
+
+    def __init__(self, parse=to_decimal, limit: int = 65_536) -> None:
+        self._parse = parse
+        self._cache: dict = {}
+        self.limit = limit
+
+    def __call__(self, raw):
+        try:
+            return self._cache[raw]
+        except KeyError:
+            pass
+        if len(self._cache) >= self.limit:
+            self._cache.clear()
+        value = self._cache[raw] = self._parse(raw)
+        return value

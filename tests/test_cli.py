@@ -1,0 +1,86 @@
+"""The CLI contract: bad input is one line on stderr and exit 2, never a traceback."""
+
+from __future__ import annotations
+
+import pytest
+
+from obview.fmt import DecimalCache, dec_str, to_decimal
+from tests.conftest import run_obview
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["nasdaq", "AAPL"], "unknown venue 'nasdaq'"),
+        (["futu", "HK00700"], "malformed code 'HK00700'"),
+        (["futu", "XX.00700"], "unknown market 'XX'"),
+        (["futu"], "Missing argument"),
+        (["futu", "HK.00700", "--port", "70000"], "--port"),
+        (["futu", "HK.00700", "--port", "0"], "--port"),
+        (["futu", "HK.00700", "--depth", "0"], "--depth"),
+        (["futu", "HK.00700", "--count", "3"], "--count goes with --dump or --stream"),
+        (["futu", "HK.00700", "--dump", "json", "--stream", "json"], "choose one of"),
+        (["futu", "HK.00700", "--dump", "xml"], "--dump"),
+        (["loopring", "LRC-ETH", "--level", "x"], "--level"),
+        (["loopring", "LRC-ETH", "--level", "-1"], "--level"),
+        (["loopring", "LRCETH"], "malformed market"),
+        (["loopring", "LRC-ETH", "--api", "v9"], "--api"),
+        (["bthub", "BTCUSDT"], "OBVIEW_BTHUB_USER"),
+        (["bthub", "BTCUSDT", "--url", "ftp://x"], "bad --url"),
+        (["sim", "nasdaq"], "nasdaq"),
+        (["sim", "futu", "--port", "99999"], "--port"),
+        (["futu", "HK.00700", "--bogus"], "--bogus"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2(args, needle):
+    result = run_obview(*args, timeout=30)
+    assert result.returncode == 2, result
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("obview: ")
+    assert needle in lines[0]
+    assert "Traceback" not in result.stderr
+    assert result.stdout == ""
+
+
+def test_bthub_password_option_does_not_exist():
+    # Secrets never go on the command line, where `ps` shows them.
+    result = run_obview("bthub", "BTCUSDT", "--password", "hunter2", timeout=30)
+    assert result.returncode == 2
+    assert "hunter2" not in result.stderr
+
+
+def test_help_lists_every_command():
+    result = run_obview("--help", timeout=30)
+    assert result.returncode == 0
+    for command in ("futu", "loopring", "bthub", "demo", "sim"):
+        assert command in result.stdout
+
+
+def test_module_and_version():
+    result = run_obview("--version", timeout=30)
+    assert result.returncode == 0 and "obview" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("text", "want"),
+    [("0.250", "0.25"), ("2000", "2000"), ("2E+3", "2000"), ("0E-8", "0"), ("-0.071040000000", "-0.07104"),
+     ("1500000000000000000000", "1500000000000000000000"), ("1e-7", "0.0000001")],
+)
+def test_dec_str_is_normalised_without_exponent(text, want):
+    assert dec_str(to_decimal(text)) == want
+
+
+@pytest.mark.parametrize("text", ["nan", "inf", "", "1,5", "0x10", None])
+def test_to_decimal_rejects_non_finite(text):
+    with pytest.raises(ValueError):
+        to_decimal(text)
+
+
+def test_decimal_cache_returns_the_same_object():
+    cache = DecimalCache(limit=2)
+    first = cache("1.50")
+    assert cache("1.50") is first and first == to_decimal("1.5")
+    cache("2")
+    cache("3")  # over the limit: dropped whole, still correct
+    assert cache("1.50") == first

@@ -24,9 +24,11 @@ class BookChanged:
 
 @dataclass(slots=True)
 class StatusChanged:
-    """The feed's connection state or status text changed."""
+    """The feed's connection state or status text changed (as it was at that moment)."""
 
     feed: Feed
+    state: str = ""
+    text: str = ""
 
 
 @dataclass(slots=True)

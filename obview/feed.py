@@ -127,7 +127,7 @@ class Feed:
             return
         self.state = state
         self.status_text = text
-        self.emit(StatusChanged(self))
+        self.emit(StatusChanged(self, state.value, text))
 
     def book_changed(self, stream: Stream, snapshot: bool = False) -> None:
         """Call after applying a snapshot or an update to `stream.book`."""

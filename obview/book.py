@@ -133,11 +133,13 @@ class BookSide:
             self.clear()
             return
         worst = min(lv.price for lv in fresh) if self.is_bid else max(lv.price for lv in fresh)
-        for level in list(self.iter_levels()):
-            if (level.price >= worst) if self.is_bid else (level.price <= worst):
-                self.delete(level.price, level.source)
-            else:
+        covered = []
+        for level in self.iter_levels():
+            if (level.price < worst) if self.is_bid else (level.price > worst):
                 break
+            covered.append(level)
+        for level in covered:
+            self.delete(level.price, level.source)
         for level in fresh:
             self.set(level.price, level.size, level.orders, level.queue, level.source)
 

@@ -35,6 +35,7 @@ import contextlib
 import itertools
 import logging
 import time
+from collections import deque
 
 from obview.venues.futu import codec
 from obview.venues.futu.market import CATALOGUE, LEVELS, SimBook
@@ -131,6 +132,7 @@ class FutuSimulator:
         self.connections: list[_Connection] = []
         self.addresses: list[str] = []
         self.pushes_sent = 0
+        self.requests: deque[tuple[int, int]] = deque(maxlen=10000)  # (connID, proto id), for tests
         self._conn_ids = itertools.count(7000001)
         self._server: asyncio.Server | None = None
         self._ticker: asyncio.Task | None = None
@@ -285,6 +287,7 @@ class FutuSimulator:
                 for proto_id, serial, body in frames:
                     if conn.stalled:
                         continue
+                    self.requests.append((conn.conn_id, proto_id))
                     await self._handle(conn, proto_id, serial, body)
         except (ConnectionError, OSError, asyncio.CancelledError):
             pass

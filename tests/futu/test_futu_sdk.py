@@ -3,6 +3,7 @@ books and names the simulator sent. The SDK runs in its own process (see sdk_pro
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -13,7 +14,9 @@ import pytest
 from obview.venues.futu.market import book_sequence
 from tests.conftest import ROOT, obview_env
 
-pytest.importorskip("futu", reason="futu-api is a test dependency")
+# Only look for futu-api: importing it here would clash with obview's protobuf modules.
+pytestmark = pytest.mark.skipif(importlib.util.find_spec("futu") is None,
+                                reason="futu-api is a test dependency")
 
 SEED = 7
 LEVELS = 20

@@ -20,7 +20,7 @@ from decimal import Decimal
 
 from google.protobuf.message import DecodeError
 
-from obview.book import Level, OrderBook
+from obview.book import BookSide, Level, OrderBook
 from obview.feed import FatalFeedError, Feed, FeedError, FeedState, Stream
 from obview.fmt import float_to_decimal
 from obview.latency import LatencyStats
@@ -30,10 +30,11 @@ from obview.venues.futu.pb import (
     InitConnect_pb2,
     KeepAlive_pb2,
     Notify_pb2,
+    Qot_Common_pb2,
     Qot_GetOrderBook_pb2,
     Qot_GetStaticInfo_pb2,
+    Qot_OrderBookRaw_pb2,
     Qot_Sub_pb2,
-    Qot_UpdateOrderBook_pb2,
 )
 from obview.venues.futu.symbols import split_code
 
@@ -48,20 +49,22 @@ CONNECT_TIMEOUT = 20.0
 SUB_CHUNK = 100  # codes per Qot_Sub, as the SDK does
 STALL_INTERVALS = 3  # silence longer than this many keep-alive intervals: reconnect
 
-_parse_push = Qot_UpdateOrderBook_pb2.Response.FromString
+_parse_push = Qot_OrderBookRaw_pb2.Response.FromString
+_parse_level = Qot_Common_pb2.OrderBook.FromString
 _NOTIFY_TYPES = {2: "program status changed", 4: "quote rights changed",
                  6: "API quota changed", 7: "used quota changed"}
 
 
 class LevelDecoder:
-    """Turns OrderBook rows into `Level`s. Prices and volumes repeat from push to push,
-    so their Decimals are cached (a float's shortest repr names one exact decimal)."""
+    """Turns encoded OrderBook levels into `Level`s. Prices and volumes repeat from push
+    to push, so their Decimals are cached (a float's shortest repr names one exact decimal)."""
 
-    __slots__ = ("prices", "volumes")
+    __slots__ = ("prices", "volumes", "details")
 
-    def __init__(self) -> None:
+    def __init__(self, details: bool) -> None:
         self.prices: dict[float, Decimal] = {}
-        self.volumes: dict[float, Decimal] = {}
+        self.volumes: dict[float | int, Decimal] = {}
+        self.details = details
 
     def clear_if_large(self) -> None:
         if len(self.prices) > 50_000:
@@ -69,29 +72,66 @@ class LevelDecoder:
         if len(self.volumes) > 50_000:
             self.volumes.clear()
 
-    def levels(self, rows, details: bool) -> list[Level]:
-        prices = self.prices
-        volumes = self.volumes
-        out = []
-        append = out.append
-        for row in rows:
-            raw_price = row.price
-            price = prices.get(raw_price)
-            if price is None:
-                price = prices[raw_price] = float_to_decimal(raw_price)
-            raw_volume = row.hpVolume if row.HasField("hpVolume") else row.volume
-            volume = volumes.get(raw_volume)
-            if volume is None:
-                volume = volumes[raw_volume] = (
-                    float_to_decimal(raw_volume) if type(raw_volume) is float else Decimal(raw_volume)
-                )
-            queue = None
-            if details:
-                detail = row.detailList
-                if detail:
-                    queue = {d.orderID: Decimal(d.volume) for d in detail}
-            append(Level(price, volume, row.orederCount, queue))
-        return out
+    def level(self, encoded: bytes) -> Level:
+        row = _parse_level(encoded)
+        raw_price = row.price
+        price = self.prices.get(raw_price)
+        if price is None:
+            price = self.prices[raw_price] = float_to_decimal(raw_price)
+        raw_volume = row.hpVolume if row.HasField("hpVolume") else row.volume
+        volume = self.volumes.get(raw_volume)
+        if volume is None:
+            volume = self.volumes[raw_volume] = (
+                float_to_decimal(raw_volume) if type(raw_volume) is float else Decimal(raw_volume)
+            )
+        queue = None
+        if self.details:
+            detail = row.detailList
+            if detail:
+                queue = {d.orderID: Decimal(d.volume) for d in detail}
+        return Level(price, volume, row.orederCount, queue)
+
+
+class SideState:
+    """What one side of a book was built from: each level's encoded bytes and its `Level`
+    (the very object in the book), position by position, best first."""
+
+    __slots__ = ("encoded", "levels")
+
+    def __init__(self) -> None:
+        self.encoded: list[bytes] = []
+        self.levels: list[Level] = []
+
+    def apply(self, side: BookSide, encoded: list[bytes], decoder: LevelDecoder) -> None:
+        """Make `side` exactly the levels `encoded` (a push is the complete top N)."""
+        old = self.encoded
+        if encoded == old:
+            return
+        levels = self.levels
+        if len(encoded) == len(old):
+            changed = [i for i, (new, was) in enumerate(zip(encoded, old, strict=True))
+                       if new != was]
+            # A few levels changed at unchanged prices (the common push): update those
+            # levels in place; the side's keys and order stay as they are.
+            if len(changed) <= 4:
+                fresh = []
+                for i in changed:
+                    level = decoder.level(encoded[i])
+                    if level.price != levels[i].price:
+                        break
+                    fresh.append((levels[i], level))
+                else:
+                    for current, level in fresh:
+                        current.size = level.size
+                        current.orders = level.orders
+                        current.queue = level.queue
+                    self.encoded = encoded
+                    return
+        reuse = dict(zip(old, levels, strict=True))
+        new_levels = [reuse.get(item) or decoder.level(item) for item in encoded]
+        side.replace(new_levels)
+        self.encoded = encoded
+        self.levels = [side.get(lv.price) for lv in new_levels]
 
 
 def _latency_ms(now: float, stamp_text: str, stamp: float) -> float | None:
@@ -101,23 +141,27 @@ def _latency_ms(now: float, stamp_text: str, stamp: float) -> float | None:
     return round((now - stamp) * 1000.0, 3)
 
 
-def apply_book(feed: Feed, stream: Stream, s2c, decoder: LevelDecoder, details: bool,
-               snapshot: bool, now: float) -> None:
-    """Replace both sides of `stream.book` with an order book S2C (3012 reply or 3013 push)."""
+def apply_book(feed: Feed, stream: Stream, sides: tuple[SideState, SideState], s2c,
+               decoder: LevelDecoder, snapshot: bool, now: float) -> None:
+    """Set `stream.book` to an order book S2C (3012 reply or 3013 push, raw-level view)."""
     book = stream.book
-    book.bids.replace(decoder.levels(s2c.orderBookBidList, details))
-    book.asks.replace(decoder.levels(s2c.orderBookAskList, details))
-    bid_ms = _latency_ms(now, s2c.svrRecvTimeBid, s2c.svrRecvTimeBidTimestamp)
-    ask_ms = _latency_ms(now, s2c.svrRecvTimeAsk, s2c.svrRecvTimeAskTimestamp)
-    stamps = [s for s, ms in ((s2c.svrRecvTimeBidTimestamp, bid_ms),
-                              (s2c.svrRecvTimeAskTimestamp, ask_ms)) if ms is not None]
+    sides[0].apply(book.bids, list(s2c.orderBookBidList), decoder)
+    sides[1].apply(book.asks, list(s2c.orderBookAskList), decoder)
+    bid_stamp = s2c.svrRecvTimeBidTimestamp
+    ask_stamp = s2c.svrRecvTimeAskTimestamp
+    bid_ms = _latency_ms(now, s2c.svrRecvTimeBid, bid_stamp)
+    ask_ms = _latency_ms(now, s2c.svrRecvTimeAsk, ask_stamp)
     if not snapshot:
         stream.latency["bid"].add(bid_ms)
         stream.latency["ask"].add(ask_ms)
         stream.extra["latency_ms"] = {"bid": bid_ms, "ask": ask_ms}
-    if s2c.name and not stream.name:
+    if not stream.name and s2c.name:
         stream.name = s2c.name
-    book.touch(venue_ts=int(max(stamps) * 1000) if stamps else None)
+    if bid_ms is None:
+        venue_ts = None if ask_ms is None else int(ask_stamp * 1000)
+    else:
+        venue_ts = int(max(bid_stamp, ask_stamp if ask_ms is not None else 0) * 1000)
+    book.touch(venue_ts=venue_ts)
     feed.book_changed(stream, snapshot=snapshot)
 
 
@@ -147,7 +191,8 @@ class FutuFeed(Feed):
             self.streams[stream.key] = stream
             self.securities[code] = (market, short)
             self._by_security[(market, short)] = stream
-        self.decoder = LevelDecoder()
+        self.decoder = LevelDecoder(self.details)
+        self._sides = {key: (SideState(), SideState()) for key in self.streams}
         self.buffer = codec.FrameBuffer()
         self.notice: str | None = None  # the last Notify from OpenD
         self.keepalive_interval: float | None = None
@@ -161,6 +206,7 @@ class FutuFeed(Feed):
     async def _session(self) -> None:
         self.buffer.clear()  # never carry a half frame into a new connection
         self._pending.clear()
+        self._sides = {key: (SideState(), SideState()) for key in self.streams}
         self._serials = itertools.count(int(time.time()) % 10000 + 1)
         self.set_state(FeedState.CONNECTING if not self.reconnects else FeedState.RECONNECTING,
                        f"connecting to OpenD at {self.address}")
@@ -238,7 +284,11 @@ class FutuFeed(Feed):
         stream = self._by_security.get((security.market, security.code))
         if stream is None:  # a code we did not subscribe (another client's, or stale)
             return
-        apply_book(self, stream, s2c, self.decoder, self.details, False, now)
+        try:
+            apply_book(self, stream, self._sides[stream.key], s2c, self.decoder, False, now)
+        except DecodeError as exc:
+            self.count_bad_frame(f"undecodable level in 3013 push: {exc}")
+            raise codec.BadFrame("undecodable order book level") from None
 
     def _on_notify(self, body: bytes) -> None:
         try:
@@ -335,13 +385,19 @@ class FutuFeed(Feed):
             self._security(request.c2s.security, code)
             request.c2s.num = BOOK_LEVELS
             request.c2s.header.securityFirm = 0
+            # the reply has the push's layout: read it through the same raw-level view
             reply = await self._request(codec.QOT_GET_ORDER_BOOK, request,
-                                        Qot_GetOrderBook_pb2.Response)
+                                        Qot_OrderBookRaw_pb2.Response)
             if reply.retType != 0:
                 raise FatalFeedError(f"order book of {code} refused: "
                                      f"{reply.retMsg or f'retType {reply.retType}'}")
             stream = self.streams[code]
-            apply_book(self, stream, reply.s2c, self.decoder, self.details, True, time.time())
+            try:
+                apply_book(self, stream, self._sides[stream.key], reply.s2c, self.decoder,
+                           True, time.time())
+            except DecodeError as exc:
+                self.count_bad_frame(f"undecodable level in order book reply: {exc}")
+                raise codec.BadFrame("undecodable order book level") from None
 
         info = Qot_GetStaticInfo_pb2.Request()
         info.c2s.market = 0

@@ -17,6 +17,8 @@ import itertools
 import logging
 import time
 from decimal import Decimal
+from itertools import compress
+from operator import ne
 
 from google.protobuf.message import DecodeError
 
@@ -99,18 +101,19 @@ class SideState:
     __slots__ = ("encoded", "levels")
 
     def __init__(self) -> None:
-        self.encoded: list[bytes] = []
+        self.encoded: list[bytes] | None = None  # None: the side was never built from a push
         self.levels: list[Level] = []
 
     def apply(self, side: BookSide, encoded: list[bytes], decoder: LevelDecoder) -> None:
         """Make `side` exactly the levels `encoded` (a push is the complete top N)."""
         old = self.encoded
-        if encoded == old:
+        if old is None:  # positions unknown: rebuild
+            old = []
+        elif encoded == old:
             return
         levels = self.levels
-        if len(encoded) == len(old):
-            changed = [i for i, (new, was) in enumerate(zip(encoded, old, strict=True))
-                       if new != was]
+        if old and len(encoded) == len(old):
+            changed = list(compress(range(len(encoded)), map(ne, encoded, old)))
             # A few levels changed at unchanged prices (the common push): update those
             # levels in place; the side's keys and order stay as they are.
             if len(changed) <= 4:
@@ -129,9 +132,13 @@ class SideState:
                     return
         reuse = dict(zip(old, levels, strict=True))
         new_levels = [reuse.get(item) or decoder.level(item) for item in encoded]
-        side.replace(new_levels)
-        self.encoded = encoded
-        self.levels = [side.get(lv.price) for lv in new_levels]
+        side.replace(new_levels)  # keeps these very Level objects (the in-place path needs that)
+        if all(lv.size for lv in new_levels):
+            self.encoded = encoded
+            self.levels = new_levels
+        else:  # the side skipped empty levels: positions no longer line up, rebuild next time
+            self.encoded = None
+            self.levels = []
 
 
 def _latency_ms(now: float, stamp_text: str, stamp: float) -> float | None:
@@ -145,8 +152,8 @@ def apply_book(feed: Feed, stream: Stream, sides: tuple[SideState, SideState], s
                decoder: LevelDecoder, snapshot: bool, now: float) -> None:
     """Set `stream.book` to an order book S2C (3012 reply or 3013 push, raw-level view)."""
     book = stream.book
-    sides[0].apply(book.bids, list(s2c.orderBookBidList), decoder)
-    sides[1].apply(book.asks, list(s2c.orderBookAskList), decoder)
+    sides[0].apply(book.bids, s2c.orderBookBidList[:], decoder)
+    sides[1].apply(book.asks, s2c.orderBookAskList[:], decoder)
     bid_stamp = s2c.svrRecvTimeBidTimestamp
     ask_stamp = s2c.svrRecvTimeAskTimestamp
     bid_ms = _latency_ms(now, s2c.svrRecvTimeBid, bid_stamp)

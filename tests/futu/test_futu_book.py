@@ -1,0 +1,63 @@
+"""Pushes applied incrementally (changed levels only) always equal a full rebuild."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from obview.venues import VenueConfig
+from obview.venues.futu import codec
+from obview.venues.futu.client import FutuFeed
+from obview.venues.futu.market import SimBook
+from obview.venues.futu.pb import Qot_UpdateOrderBook_pb2
+from obview.venues.futu.sim import FutuSimulator
+
+
+def _feed(details: bool) -> FutuFeed:
+    feed = FutuFeed(VenueConfig("futu", ["HK.00700"], details=details,
+                                options={"host": "127.0.0.1", "port": 1}))
+    feed.streams["HK.00700"].synced = True
+    return feed
+
+
+def _rows(side) -> list:
+    return [(lv.price, lv.size, lv.orders, tuple(lv.queue.items()) if lv.queue else ())
+            for lv in side.iter_levels()]
+
+
+def test_simulated_pushes_match_the_simulator_after_every_push():
+    sim = FutuSimulator(5, {"levels": "20"})
+    book = SimBook("HK.00700", 5)
+    feed = _feed(details=True)
+    for serial in range(600):
+        book.step()
+        feed._dispatch(codec.QOT_UPDATE_ORDER_BOOK, serial, sim._push_body(book, True, True))
+        bids, asks = book.top(20)
+        expected = [[(p, Decimal(v), n, tuple((o, Decimal(q)) for o, q in queue))
+                     for p, v, n, queue in side] for side in (bids, asks)]
+        got = feed.streams["HK.00700"].book
+        assert [_rows(got.bids), _rows(got.asks)] == expected, serial
+
+
+level = st.tuples(st.integers(1, 30), st.integers(0, 5), st.integers(1, 4))  # price, size, n
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.lists(level, max_size=8), min_size=1, max_size=12))
+def test_any_push_sequence_equals_a_full_replace(pushes):
+    feed = _feed(details=False)
+    for serial, rows in enumerate(pushes):
+        response = Qot_UpdateOrderBook_pb2.Response(retType=0)
+        response.s2c.security.market = 1
+        response.s2c.security.code = "00700"
+        unique = {price: (size, count) for price, size, count in rows}
+        for price in sorted(unique, reverse=True):
+            size, count = unique[price]
+            response.s2c.orderBookBidList.add(price=price / 4, volume=size * 100,
+                                              orederCount=count)
+        feed._dispatch(codec.QOT_UPDATE_ORDER_BOOK, serial, response.SerializeToString())
+        expected = [(Decimal(repr(p / 4)), Decimal(s * 100), c, ())
+                    for p, (s, c) in sorted(unique.items(), reverse=True) if s]
+        assert _rows(feed.streams["HK.00700"].book.bids) == expected

@@ -103,9 +103,7 @@ def obview_run(frames: list[bytes], details: bool):
     def run() -> None:
         feed.buffer.clear()
         for chunk in reads:
-            for proto_id, serial, body in feed.buffer.feed(chunk):
-                feed.messages += 1
-                feed._dispatch(proto_id, serial, body)
+            feed.receive(chunk)  # what the client's read loop does with each read
         events.clear()
         book = feed.streams["HK.00700"].book
         assert book.bids and book.asks and feed.bad_frames == 0

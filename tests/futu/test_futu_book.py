@@ -44,7 +44,7 @@ def test_simulated_pushes_match_the_simulator_after_every_push():
 level = st.tuples(st.integers(1, 30), st.integers(0, 5), st.integers(1, 4))  # price, size, n
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=400, deadline=None)
 @given(st.lists(st.lists(level, max_size=8), min_size=1, max_size=12))
 def test_any_push_sequence_equals_a_full_replace(pushes):
     feed = _feed(details=False)
@@ -61,3 +61,24 @@ def test_any_push_sequence_equals_a_full_replace(pushes):
         expected = [(Decimal(repr(p / 4)), Decimal(s * 100), c, ())
                     for p, (s, c) in sorted(unique.items(), reverse=True) if s]
         assert _rows(feed.streams["HK.00700"].book.bids) == expected
+
+
+def test_pushes_in_one_read_set_the_book_once_from_the_newest():
+    sim = FutuSimulator(9, {"levels": "10"})
+    book = SimBook("HK.00700", 9)
+    feed = _feed(details=False)
+    changes = []
+    feed.add_listener(changes.append)
+    data = b""
+    for serial in range(5):
+        book.step()
+        body = sim._push_body(book, False, stamped=serial > 0)  # the first one unstamped
+        data += codec.encode_frame(codec.QOT_UPDATE_ORDER_BOOK, serial, body)
+    feed.receive(data)
+    stream = feed.streams["HK.00700"]
+    assert len(changes) == 1 and stream.pushes == 5 and feed.messages == 5
+    assert stream.latency["bid"].total == 5 and stream.latency["bid"].unstamped == 1
+    assert stream.extra["latency_ms"]["bid"] is not None
+    bids, _ = book.top(10)
+    assert [(lv.price, lv.size) for lv in stream.book.bids.iter_levels()] == [
+        (p, Decimal(v)) for p, v, _, _ in bids]

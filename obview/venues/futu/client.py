@@ -51,6 +51,7 @@ CONNECT_TIMEOUT = 20.0
 SUB_CHUNK = 100  # codes per Qot_Sub, as the SDK does
 STALL_INTERVALS = 3  # silence longer than this many keep-alive intervals: reconnect
 
+QOT_UPDATE_ORDER_BOOK = codec.QOT_UPDATE_ORDER_BOOK
 _parse_push = Qot_OrderBookRaw_pb2.Response.FromString
 _parse_level = Qot_Common_pb2.OrderBook.FromString
 _NOTIFY_TYPES = {2: "program status changed", 4: "quote rights changed",
@@ -120,7 +121,7 @@ class SideState:
                 fresh = []
                 for i in changed:
                     level = decoder.level(encoded[i])
-                    if level.price != levels[i].price:
+                    if level.price != levels[i].price or not level.size:
                         break
                     fresh.append((levels[i], level))
                 else:
@@ -148,28 +149,41 @@ def _latency_ms(now: float, stamp_text: str, stamp: float) -> float | None:
     return round((now - stamp) * 1000.0, 3)
 
 
-def apply_book(feed: Feed, stream: Stream, sides: tuple[SideState, SideState], s2c,
-               decoder: LevelDecoder, snapshot: bool, now: float) -> None:
-    """Set `stream.book` to an order book S2C (3012 reply or 3013 push, raw-level view)."""
+def record_latency(stream: Stream, s2c, now: float) -> None:
+    """Per side: local receive time minus OpenD's receive stamp (ms), for every push;
+    empty or zero stamps count as unstamped ("sometimes zero", per Futu)."""
+    latency = stream.latency
+    stamp = s2c.svrRecvTimeBidTimestamp
+    latency["bid"].add((now - stamp) * 1000.0 if stamp > 0 and s2c.svrRecvTimeBid else None)
+    stamp = s2c.svrRecvTimeAskTimestamp
+    latency["ask"].add((now - stamp) * 1000.0 if stamp > 0 and s2c.svrRecvTimeAsk else None)
+
+
+def last_latency(stream: Stream, s2c, now: float) -> None:
+    """`latency_ms` of the newest push, as the JSON lines show it."""
+    stream.extra["latency_ms"] = {
+        "bid": _latency_ms(now, s2c.svrRecvTimeBid, s2c.svrRecvTimeBidTimestamp),
+        "ask": _latency_ms(now, s2c.svrRecvTimeAsk, s2c.svrRecvTimeAskTimestamp),
+    }
+
+
+def _venue_ts(s2c) -> int | None:
+    """The later of the two sides' OpenD stamps, epoch ms (None when both are unstamped)."""
+    stamps = [stamp for text, stamp in ((s2c.svrRecvTimeBid, s2c.svrRecvTimeBidTimestamp),
+                                        (s2c.svrRecvTimeAsk, s2c.svrRecvTimeAskTimestamp))
+              if text and stamp > 0]
+    return int(max(stamps) * 1000) if stamps else None
+
+
+def apply_levels(stream: Stream, sides: tuple[SideState, SideState], s2c,
+                 decoder: LevelDecoder) -> None:
+    """Make `stream.book` the order book of an S2C (3012 reply or 3013 push, raw view)."""
     book = stream.book
     sides[0].apply(book.bids, s2c.orderBookBidList[:], decoder)
     sides[1].apply(book.asks, s2c.orderBookAskList[:], decoder)
-    bid_stamp = s2c.svrRecvTimeBidTimestamp
-    ask_stamp = s2c.svrRecvTimeAskTimestamp
-    bid_ms = _latency_ms(now, s2c.svrRecvTimeBid, bid_stamp)
-    ask_ms = _latency_ms(now, s2c.svrRecvTimeAsk, ask_stamp)
-    if not snapshot:
-        stream.latency["bid"].add(bid_ms)
-        stream.latency["ask"].add(ask_ms)
-        stream.extra["latency_ms"] = {"bid": bid_ms, "ask": ask_ms}
     if not stream.name and s2c.name:
         stream.name = s2c.name
-    if bid_ms is None:
-        venue_ts = None if ask_ms is None else int(ask_stamp * 1000)
-    else:
-        venue_ts = int(max(bid_stamp, ask_stamp if ask_ms is not None else 0) * 1000)
-    book.touch(venue_ts=venue_ts)
-    feed.book_changed(stream, snapshot=snapshot)
+    book.touch(venue_ts=_venue_ts(s2c))
 
 
 def new_stream(code: str) -> Stream:
@@ -206,6 +220,9 @@ class FutuFeed(Feed):
         self.server_version: int | None = None
         self._pending: dict[tuple[int, int], asyncio.Future] = {}
         self._serials = itertools.count(1)
+        self._rx_index = 0  # frames received, in order: which of a reply and a push is newer
+        self._reply_index = 0
+        self._applied_at: dict[str, int] = {}  # stream key -> receive index of its book
         self._writer: asyncio.StreamWriter | None = None
         self._last_rx = time.monotonic()
 
@@ -214,6 +231,7 @@ class FutuFeed(Feed):
         self.buffer.clear()  # never carry a half frame into a new connection
         self._pending.clear()
         self._sides = {key: (SideState(), SideState()) for key in self.streams}
+        self._applied_at = {}
         self._serials = itertools.count(int(time.time()) % 10000 + 1)
         self.set_state(FeedState.CONNECTING if not self.reconnects else FeedState.RECONNECTING,
                        f"connecting to OpenD at {self.address}")
@@ -249,53 +267,78 @@ class FutuFeed(Feed):
             self.buffer.clear()
 
     async def _read_loop(self, reader: asyncio.StreamReader) -> None:
-        feed = self.buffer.feed
+        receive = self.receive
         while True:
             data = await reader.read(262144)
             if not data:
                 raise FeedError("OpenD closed the connection")
             self._last_rx = time.monotonic()
-            try:
-                frames = feed(data)
-            except codec.BadFrame as exc:
-                self.count_bad_frame(str(exc))
-                raise
-            for proto_id, serial, body in frames:
-                self.messages += 1
-                self._dispatch(proto_id, serial, body)
+            receive(data)
+
+    def receive(self, data: bytes) -> None:
+        """Bytes from the socket: frames, replies, pushes, books. Raises BadFrame (the
+        stream is corrupt: the session ends) and never anything else for bad input."""
+        try:
+            frames = self.buffer.feed(data)
+        except codec.BadFrame as exc:
+            self.count_bad_frame(str(exc))
+            raise
+        if frames:
+            self._process(frames)
 
     def _dispatch(self, proto_id: int, serial: int, body: bytes) -> None:
-        if proto_id == codec.QOT_UPDATE_ORDER_BOOK:
-            self._on_push(body)
-            return
-        waiter = self._pending.pop((proto_id, serial), None)
-        if waiter is not None:
-            if not waiter.done():
-                waiter.set_result(body)
-        elif proto_id == codec.NOTIFY:
-            self._on_notify(body)
-        # anything else (KeepAlive replies, pushes we did not ask for) is skipped
+        """One frame (tests and fuzzing)."""
+        self._process([(proto_id, serial, body)])
 
-    def _on_push(self, body: bytes) -> None:
+    def _process(self, frames: list[tuple[int, int, bytes]]) -> None:
+        """Every push is parsed once and its latency recorded; a book is then set once per
+        read from its newest push. A 3013 push is a complete snapshot, so a push followed
+        by another for the same code in the same read is superseded before anyone could
+        see it: applying it would only cost time when the client is catching up."""
         now = time.time()
-        try:
-            response = _parse_push(body)
-        except DecodeError as exc:
-            self.count_bad_frame(f"undecodable 3013 push: {exc}")
-            raise codec.BadFrame("undecodable order book push") from None
-        if response.retType != 0:
-            log.warning("futu: order book push error %s: %s", response.retType, response.retMsg)
-            return
-        s2c = response.s2c
-        security = s2c.security
-        stream = self._by_security.get((security.market, security.code))
-        if stream is None:  # a code we did not subscribe (another client's, or stale)
-            return
-        try:
-            apply_book(self, stream, self._sides[stream.key], s2c, self.decoder, False, now)
-        except DecodeError as exc:
-            self.count_bad_frame(f"undecodable level in 3013 push: {exc}")
-            raise codec.BadFrame("undecodable order book level") from None
+        newest: dict[Stream, tuple[object, int]] = {}
+        self.messages += len(frames)
+        index = self._rx_index
+        for proto_id, serial, body in frames:
+            index += 1
+            if proto_id == QOT_UPDATE_ORDER_BOOK:
+                try:
+                    response = _parse_push(body)
+                except DecodeError as exc:
+                    self._rx_index = index
+                    self.count_bad_frame(f"undecodable 3013 push: {exc}")
+                    raise codec.BadFrame("undecodable order book push") from None
+                if response.retType != 0:
+                    log.warning("futu: order book push error %s: %s",
+                                response.retType, response.retMsg)
+                    continue
+                s2c = response.s2c
+                security = s2c.security
+                stream = self._by_security.get((security.market, security.code))
+                if stream is None:  # a code we did not subscribe (another client's, or stale)
+                    continue
+                record_latency(stream, s2c, now)
+                if stream in newest:
+                    stream.pushes += 1  # counted as received; its successor carries its data
+                newest[stream] = (s2c, index)
+                continue
+            waiter = self._pending.pop((proto_id, serial), None)
+            if waiter is not None:
+                if not waiter.done():
+                    waiter.set_result((body, index))
+            elif proto_id == codec.NOTIFY:
+                self._on_notify(body)
+            # anything else (KeepAlive replies, pushes we did not ask for) is skipped
+        self._rx_index = index
+        for stream, (s2c, at) in newest.items():
+            try:
+                apply_levels(stream, self._sides[stream.key], s2c, self.decoder)
+            except DecodeError as exc:
+                self.count_bad_frame(f"undecodable level in 3013 push: {exc}")
+                raise codec.BadFrame("undecodable order book level") from None
+            last_latency(stream, s2c, now)
+            self._applied_at[stream.key] = at
+            self.book_changed(stream)
 
     def _on_notify(self, body: bytes) -> None:
         try:
@@ -325,14 +368,14 @@ class FutuFeed(Feed):
         writer.write(codec.encode_frame(proto_id, serial, request.SerializeToString()))
         await writer.drain()
         try:
-            body = await asyncio.wait_for(waiter, REQUEST_TIMEOUT)
+            body, index = await asyncio.wait_for(waiter, REQUEST_TIMEOUT)
         except TimeoutError:
             raise FeedError(f"OpenD did not answer request {proto_id} in "
                             f"{REQUEST_TIMEOUT:g}s") from None
         finally:
             self._pending.pop((proto_id, serial), None)
         try:
-            return response_cls.FromString(body)
+            response = response_cls.FromString(body)
         except DecodeError:
             if proto_id == codec.INIT_CONNECT:
                 raise FatalFeedError(
@@ -340,6 +383,8 @@ class FutuFeed(Feed):
                     "enabled; not supported") from None
             self.count_bad_frame(f"undecodable reply to {proto_id}")
             raise codec.BadFrame(f"undecodable reply to request {proto_id}") from None
+        self._reply_index = index  # where the reply sat among the frames received
+        return response
 
     def _fail_pending(self, exc: Exception) -> None:
         for waiter in self._pending.values():
@@ -399,12 +444,15 @@ class FutuFeed(Feed):
                 raise FatalFeedError(f"order book of {code} refused: "
                                      f"{reply.retMsg or f'retType {reply.retType}'}")
             stream = self.streams[code]
-            try:
-                apply_book(self, stream, self._sides[stream.key], reply.s2c, self.decoder,
-                           True, time.time())
-            except DecodeError as exc:
-                self.count_bad_frame(f"undecodable level in order book reply: {exc}")
-                raise codec.BadFrame("undecodable order book level") from None
+            # A push that arrived after this reply is newer and just as complete: keep it.
+            if self._applied_at.get(stream.key, -1) < self._reply_index:
+                try:
+                    apply_levels(stream, self._sides[stream.key], reply.s2c, self.decoder)
+                except DecodeError as exc:
+                    self.count_bad_frame(f"undecodable level in order book reply: {exc}")
+                    raise codec.BadFrame("undecodable order book level") from None
+                self._applied_at[stream.key] = self._reply_index
+            self.book_changed(stream, snapshot=True)
 
         info = Qot_GetStaticInfo_pb2.Request()
         info.c2s.market = 0

@@ -51,22 +51,22 @@ class FrameBuffer:
     """Reassembles frames from TCP reads. Call `clear()` whenever the connection changes:
     a half frame from a dead connection must never prefix the next one."""
 
-    __slots__ = ("_data",)
+    __slots__ = ("_pending",)
 
     def __init__(self) -> None:
-        self._data = bytearray()
+        self._pending = b""  # the start of a frame whose rest has not arrived yet
 
     def __len__(self) -> int:
-        return len(self._data)
+        return len(self._pending)
 
     def clear(self) -> None:
-        self._data = bytearray()
+        self._pending = b""
 
     def feed(self, chunk: bytes) -> list[tuple[int, int, bytes]]:
         """Add received bytes; return the complete frames as (proto_id, serial, body)."""
-        data = self._data
-        data += chunk
+        data = self._pending + chunk if self._pending else bytes(chunk)
         frames: list[tuple[int, int, bytes]] = []
+        append = frames.append
         offset = 0
         available = len(data)
         while available - offset >= HEADER_SIZE:
@@ -77,15 +77,15 @@ class FrameBuffer:
             if length > MAX_BODY:
                 self.clear()
                 raise BadFrame(f"body length {length} too large (proto {proto_id})")
-            end = offset + HEADER_SIZE + length
+            start = offset + HEADER_SIZE
+            end = start + length
             if end > available:
                 break
-            body = bytes(data[offset + HEADER_SIZE:end])
+            body = data[start:end]
             if sha1(body).digest() != digest:
                 self.clear()
                 raise BadFrame(f"SHA-1 mismatch (proto {proto_id}, serial {serial})")
-            frames.append((proto_id, serial, body))
+            append((proto_id, serial, body))
             offset = end
-        if offset:
-            del data[:offset]
+        self._pending = data[offset:] if offset < available else b""
         return frames

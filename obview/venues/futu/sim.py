@@ -34,6 +34,7 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import math
 import time
 from collections import deque
 
@@ -252,9 +253,9 @@ class FutuSimulator:
         if stamped:
             bid_at, ask_at = book.changed_at["bid"], book.changed_at["ask"]
             s2c.svrRecvTimeBid = book.local_time(bid_at)
-            s2c.svrRecvTimeBidTimestamp = round(bid_at, 3)
+            s2c.svrRecvTimeBidTimestamp = math.floor(bid_at * 1000) / 1000  # ms, like OpenD
             s2c.svrRecvTimeAsk = book.local_time(ask_at)
-            s2c.svrRecvTimeAskTimestamp = round(ask_at, 3)
+            s2c.svrRecvTimeAskTimestamp = math.floor(ask_at * 1000) / 1000
         else:  # "sometimes zero": cached data pushed for the first time
             s2c.svrRecvTimeBid = ""
             s2c.svrRecvTimeBidTimestamp = 0.0

@@ -142,37 +142,26 @@ class SideState:
             self.levels = []
 
 
-def _latency_ms(now: float, stamp_text: str, stamp: float) -> float | None:
-    """Local receive time minus OpenD's receive stamp; empty or zero stamps are no stamp."""
-    if not stamp_text or stamp <= 0:
+def _latency_ms(now: float, stamp: float) -> float | None:
+    """Local receive time minus OpenD's receive stamp (the svrRecvTime*Timestamp double;
+    the string beside it is the same instant as text). Absent or zero: no stamp."""
+    if stamp <= 0:
         return None
     return round((now - stamp) * 1000.0, 3)
-
-
-def record_latency(stream: Stream, s2c, now: float) -> None:
-    """Per side: local receive time minus OpenD's receive stamp (ms), for every push;
-    empty or zero stamps count as unstamped ("sometimes zero", per Futu)."""
-    latency = stream.latency
-    stamp = s2c.svrRecvTimeBidTimestamp
-    latency["bid"].add((now - stamp) * 1000.0 if stamp > 0 and s2c.svrRecvTimeBid else None)
-    stamp = s2c.svrRecvTimeAskTimestamp
-    latency["ask"].add((now - stamp) * 1000.0 if stamp > 0 and s2c.svrRecvTimeAsk else None)
 
 
 def last_latency(stream: Stream, s2c, now: float) -> None:
     """`latency_ms` of the newest push, as the JSON lines show it."""
     stream.extra["latency_ms"] = {
-        "bid": _latency_ms(now, s2c.svrRecvTimeBid, s2c.svrRecvTimeBidTimestamp),
-        "ask": _latency_ms(now, s2c.svrRecvTimeAsk, s2c.svrRecvTimeAskTimestamp),
+        "bid": _latency_ms(now, s2c.svrRecvTimeBidTimestamp),
+        "ask": _latency_ms(now, s2c.svrRecvTimeAskTimestamp),
     }
 
 
 def _venue_ts(s2c) -> int | None:
     """The later of the two sides' OpenD stamps, epoch ms (None when both are unstamped)."""
-    stamps = [stamp for text, stamp in ((s2c.svrRecvTimeBid, s2c.svrRecvTimeBidTimestamp),
-                                        (s2c.svrRecvTimeAsk, s2c.svrRecvTimeAskTimestamp))
-              if text and stamp > 0]
-    return int(max(stamps) * 1000) if stamps else None
+    stamp = max(s2c.svrRecvTimeBidTimestamp, s2c.svrRecvTimeAskTimestamp)
+    return int(stamp * 1000) if stamp > 0 else None
 
 
 def apply_levels(stream: Stream, sides: tuple[SideState, SideState], s2c,
@@ -212,6 +201,11 @@ class FutuFeed(Feed):
             self.streams[stream.key] = stream
             self.securities[code] = (market, short)
             self._by_security[(market, short)] = stream
+        # (market, code) -> the stream and its latency recorders, for the push hot path
+        self._push_routes = {
+            key: (stream, stream.latency["bid"].add, stream.latency["ask"].add)
+            for key, stream in self._by_security.items()
+        }
         self.decoder = LevelDecoder(self.details)
         self._sides = {key: (SideState(), SideState()) for key in self.streams}
         self.buffer = codec.FrameBuffer()
@@ -299,25 +293,32 @@ class FutuFeed(Feed):
         newest: dict[Stream, tuple[object, int]] = {}
         self.messages += len(frames)
         index = self._rx_index
+        parse = _parse_push
+        route = self._push_routes.get
         for proto_id, serial, body in frames:
             index += 1
-            if proto_id == QOT_UPDATE_ORDER_BOOK:
+            if proto_id == QOT_UPDATE_ORDER_BOOK:  # the hot path: keep it lean
                 try:
-                    response = _parse_push(body)
+                    response = parse(body)
                 except DecodeError as exc:
                     self._rx_index = index
                     self.count_bad_frame(f"undecodable 3013 push: {exc}")
                     raise codec.BadFrame("undecodable order book push") from None
-                if response.retType != 0:
+                if response.retType:
                     log.warning("futu: order book push error %s: %s",
                                 response.retType, response.retMsg)
                     continue
                 s2c = response.s2c
                 security = s2c.security
-                stream = self._by_security.get((security.market, security.code))
-                if stream is None:  # a code we did not subscribe (another client's, or stale)
+                target = route((security.market, security.code))
+                if target is None:  # a code we did not subscribe (another client's, or stale)
                     continue
-                record_latency(stream, s2c, now)
+                stream, add_bid_latency, add_ask_latency = target
+                # latency per side and push; an absent or zero stamp is "no stamp"
+                stamp = s2c.svrRecvTimeBidTimestamp
+                add_bid_latency((now - stamp) * 1000.0 if stamp > 0 else None)
+                stamp = s2c.svrRecvTimeAskTimestamp
+                add_ask_latency((now - stamp) * 1000.0 if stamp > 0 else None)
                 if stream in newest:
                     stream.pushes += 1  # counted as received; its successor carries its data
                 newest[stream] = (s2c, index)

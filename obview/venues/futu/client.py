@@ -81,7 +81,7 @@ class LevelDecoder:
         price = self.prices.get(raw_price)
         if price is None:
             price = self.prices[raw_price] = float_to_decimal(raw_price)
-        raw_volume = row.hpVolume if row.HasField("hpVolume") else row.volume
+        raw_volume = row.hpVolume or row.volume  # hpVolume (a double) when OpenD sends it
         volume = self.volumes.get(raw_volume)
         if volume is None:
             volume = self.volumes[raw_volume] = (
@@ -113,25 +113,28 @@ class SideState:
         elif encoded == old:
             return
         levels = self.levels
+        decoded: dict[bytes, Level] = {}
         if old and len(encoded) == len(old):
-            changed = list(compress(range(len(encoded)), map(ne, encoded, old)))
-            # A few levels changed at unchanged prices (the common push): update those
-            # levels in place; the side's keys and order stay as they are.
-            if len(changed) <= 4:
-                fresh = []
-                for i in changed:
-                    level = decoder.level(encoded[i])
-                    if level.price != levels[i].price or not level.size:
-                        break
-                    fresh.append((levels[i], level))
-                else:
-                    for current, level in fresh:
-                        current.size = level.size
-                        current.orders = level.orders
-                        current.queue = level.queue
-                    self.encoded = encoded
-                    return
+            # Levels changed at unchanged prices (the common push): update those levels in
+            # place; the side's keys and order stay as they are. A moved price ends this
+            # and the side is rebuilt, reusing what was decoded.
+            pairs = []
+            for i in compress(range(len(encoded)), map(ne, encoded, old)):
+                item = encoded[i]
+                level = decoded[item] = decoder.level(item)
+                current = levels[i]
+                if level.price != current.price or not level.size:
+                    break
+                pairs.append((current, level))
+            else:
+                for current, level in pairs:
+                    current.size = level.size
+                    current.orders = level.orders
+                    current.queue = level.queue
+                self.encoded = encoded
+                return
         reuse = dict(zip(old, levels, strict=True))
+        reuse.update(decoded)
         new_levels = [reuse.get(item) or decoder.level(item) for item in encoded]
         side.replace(new_levels)  # keeps these very Level objects (the in-place path needs that)
         if all(lv.size for lv in new_levels):
@@ -148,6 +151,15 @@ def _latency_ms(now: float, stamp: float) -> float | None:
     if stamp <= 0:
         return None
     return round((now - stamp) * 1000.0, 3)
+
+
+def _fold(stats: LatencyStats, values: list[float | None]) -> None:
+    """Add a read's latency samples to `stats` at once (as `add` would, one by one)."""
+    stamped = [value for value in values if value is not None]
+    stats.total += len(values)
+    stats.unstamped += len(values) - len(stamped)
+    stats.samples.extend(stamped)
+    values.clear()
 
 
 def last_latency(stream: Stream, s2c, now: float) -> None:
@@ -202,9 +214,8 @@ class FutuFeed(Feed):
             self.securities[code] = (market, short)
             self._by_security[(market, short)] = stream
         # (market, code) -> the stream and its latency recorders, for the push hot path
-        self._push_routes = {
-            key: (stream, stream.latency["bid"].add, stream.latency["ask"].add)
-            for key, stream in self._by_security.items()
+        self._push_routes: dict[tuple[int, str], tuple[Stream, list, list]] = {
+            key: (stream, [], []) for key, stream in self._by_security.items()
         }
         self.decoder = LevelDecoder(self.details)
         self._sides = {key: (SideState(), SideState()) for key in self.streams}
@@ -313,12 +324,13 @@ class FutuFeed(Feed):
                 target = route((security.market, security.code))
                 if target is None:  # a code we did not subscribe (another client's, or stale)
                     continue
-                stream, add_bid_latency, add_ask_latency = target
-                # latency per side and push; an absent or zero stamp is "no stamp"
+                stream, bid_latency, ask_latency = target
+                # latency per side and push (folded into the stats below); an absent or
+                # zero stamp is "no stamp"
                 stamp = s2c.svrRecvTimeBidTimestamp
-                add_bid_latency((now - stamp) * 1000.0 if stamp > 0 else None)
+                bid_latency.append((now - stamp) * 1000.0 if stamp > 0 else None)
                 stamp = s2c.svrRecvTimeAskTimestamp
-                add_ask_latency((now - stamp) * 1000.0 if stamp > 0 else None)
+                ask_latency.append((now - stamp) * 1000.0 if stamp > 0 else None)
                 if stream in newest:
                     stream.pushes += 1  # counted as received; its successor carries its data
                 newest[stream] = (s2c, index)
@@ -332,6 +344,9 @@ class FutuFeed(Feed):
             # anything else (KeepAlive replies, pushes we did not ask for) is skipped
         self._rx_index = index
         for stream, (s2c, at) in newest.items():
+            _, bid_latency, ask_latency = self._push_routes[self.securities[stream.symbol]]
+            _fold(stream.latency["bid"], bid_latency)
+            _fold(stream.latency["ask"], ask_latency)
             try:
                 apply_levels(stream, self._sides[stream.key], s2c, self.decoder)
             except DecodeError as exc:

@@ -237,6 +237,9 @@ class FutuFeed(Feed):
         self._pending.clear()
         self._sides = {key: (SideState(), SideState()) for key in self.streams}
         self._applied_at = {}
+        for _, bid_latency, ask_latency in self._push_routes.values():
+            bid_latency.clear()  # samples of a session that broke mid-read
+            ask_latency.clear()
         self._serials = itertools.count(int(time.time()) % 10000 + 1)
         self.set_state(FeedState.CONNECTING if not self.reconnects else FeedState.RECONNECTING,
                        f"connecting to OpenD at {self.address}")

@@ -153,13 +153,14 @@ def _latency_ms(now: float, stamp: float) -> float | None:
     return round((now - stamp) * 1000.0, 3)
 
 
-def _fold(stats: LatencyStats, values: list[float | None]) -> None:
-    """Add a read's latency samples to `stats` at once (as `add` would, one by one)."""
-    stamped = [value for value in values if value is not None]
-    stats.total += len(values)
-    stats.unstamped += len(values) - len(stamped)
-    stats.samples.extend(stamped)
-    values.clear()
+def _fold(stats: LatencyStats, stamps: list[float], now: float) -> None:
+    """Add one read's pushes to `stats`, as `add` would one by one: local receive time minus
+    OpenD's svrRecvTime*Timestamp, in ms; an absent or zero stamp counts as unstamped."""
+    samples = [(now - stamp) * 1000.0 for stamp in stamps if stamp > 0]
+    stats.total += len(stamps)
+    stats.unstamped += len(stamps) - len(samples)
+    stats.samples.extend(samples)
+    stamps.clear()
 
 
 def last_latency(stream: Stream, s2c, now: float) -> None:
@@ -213,7 +214,7 @@ class FutuFeed(Feed):
             self.streams[stream.key] = stream
             self.securities[code] = (market, short)
             self._by_security[(market, short)] = stream
-        # (market, code) -> the stream and its latency recorders, for the push hot path
+        # (market, code) -> the stream and its pending bid/ask stamps, for the push hot path
         self._push_routes: dict[tuple[int, str], tuple[Stream, list, list]] = {
             key: (stream, [], []) for key, stream in self._by_security.items()
         }
@@ -237,9 +238,9 @@ class FutuFeed(Feed):
         self._pending.clear()
         self._sides = {key: (SideState(), SideState()) for key in self.streams}
         self._applied_at = {}
-        for _, bid_latency, ask_latency in self._push_routes.values():
-            bid_latency.clear()  # samples of a session that broke mid-read
-            ask_latency.clear()
+        for _, bid_stamps, ask_stamps in self._push_routes.values():
+            bid_stamps.clear()  # stamps of a session that broke mid-read
+            ask_stamps.clear()
         self._serials = itertools.count(int(time.time()) % 10000 + 1)
         self.set_state(FeedState.CONNECTING if not self.reconnects else FeedState.RECONNECTING,
                        f"connecting to OpenD at {self.address}")
@@ -327,15 +328,10 @@ class FutuFeed(Feed):
                 target = route((security.market, security.code))
                 if target is None:  # a code we did not subscribe (another client's, or stale)
                     continue
-                stream, bid_latency, ask_latency = target
-                # latency per side and push (folded into the stats below); an absent or
-                # zero stamp is "no stamp"
-                stamp = s2c.svrRecvTimeBidTimestamp
-                bid_latency.append((now - stamp) * 1000.0 if stamp > 0 else None)
-                stamp = s2c.svrRecvTimeAskTimestamp
-                ask_latency.append((now - stamp) * 1000.0 if stamp > 0 else None)
-                if stream in newest:
-                    stream.pushes += 1  # counted as received; its successor carries its data
+                stream, bid_stamps, ask_stamps = target
+                # every push's stamps, for the latency stats (folded in below)
+                bid_stamps.append(s2c.svrRecvTimeBidTimestamp)
+                ask_stamps.append(s2c.svrRecvTimeAskTimestamp)
                 newest[stream] = (s2c, index)
                 continue
             waiter = self._pending.pop((proto_id, serial), None)
@@ -347,9 +343,11 @@ class FutuFeed(Feed):
             # anything else (KeepAlive replies, pushes we did not ask for) is skipped
         self._rx_index = index
         for stream, (s2c, at) in newest.items():
-            _, bid_latency, ask_latency = self._push_routes[self.securities[stream.symbol]]
-            _fold(stream.latency["bid"], bid_latency)
-            _fold(stream.latency["ask"], ask_latency)
+            _, bid_stamps, ask_stamps = self._push_routes[self.securities[stream.symbol]]
+            # pushes superseded within this read count as received: the newest carries them
+            stream.pushes += len(bid_stamps) - 1
+            _fold(stream.latency["bid"], bid_stamps, now)
+            _fold(stream.latency["ask"], ask_stamps, now)
             try:
                 apply_levels(stream, self._sides[stream.key], s2c, self.decoder)
             except DecodeError as exc:

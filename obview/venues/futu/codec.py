@@ -74,17 +74,15 @@ class FrameBuffer:
         available = len(data)
         while available - offset >= HEADER_SIZE:
             magic, proto_id, serial, length, digest = _unpack_header(data, offset)
-            if magic != MAGIC:
+            if magic != MAGIC or length > MAX_BODY:
                 self.clear()
-                raise BadFrame(f"bad magic {bytes(magic)!r} (proto {proto_id})")
-            if length > MAX_BODY:
-                self.clear()
+                if magic != MAGIC:
+                    raise BadFrame(f"bad magic {bytes(magic)!r} (proto {proto_id})")
                 raise BadFrame(f"body length {length} too large (proto {proto_id})")
-            start = offset + HEADER_SIZE
-            end = start + length
+            end = offset + HEADER_SIZE + length
             if end > available:
                 break
-            body = data[start:end]
+            body = data[offset + HEADER_SIZE:end]
             if sha1(body).digest() != digest:
                 self.clear()
                 raise BadFrame(f"SHA-1 mismatch (proto {proto_id}, serial {serial})")

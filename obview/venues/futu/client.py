@@ -136,6 +136,9 @@ class SideState:
         reuse = dict(zip(old, levels, strict=True))
         reuse.update(decoded)
         new_levels = [reuse.get(item) or decoder.level(item) for item in encoded]
+        if old and self._move(side, new_levels):
+            self.encoded = encoded
+            return
         side.replace(new_levels)  # keeps these very Level objects (the in-place path needs that)
         if all(lv.size for lv in new_levels):
             self.encoded = encoded
@@ -143,6 +146,31 @@ class SideState:
         else:  # the side skipped empty levels: positions no longer line up, rebuild next time
             self.encoded = None
             self.levels = []
+
+
+    def _move(self, side: BookSide, new_levels: list[Level]) -> bool:
+        """Prices moved: delete the prices that left, add the new ones, update the rest
+        in place (cheaper than rebuilding the side). False when a full rebuild is needed."""
+        by_price = {lv.price: lv for lv in new_levels}
+        if len(by_price) != len(new_levels) or not all(lv.size for lv in new_levels):
+            return False
+        for level in self.levels:
+            if level.price not in by_price:
+                side.delete(level.price)
+        get = side.get
+        placed = []
+        for level in new_levels:
+            current = get(level.price)
+            if current is None:
+                side.set(level.price, level.size, level.orders, level.queue)
+                current = get(level.price)
+            elif current is not level:
+                current.size = level.size
+                current.orders = level.orders
+                current.queue = level.queue
+            placed.append(current)
+        self.levels = placed
+        return True
 
 
 def _latency_ms(now: float, stamp: float) -> float | None:

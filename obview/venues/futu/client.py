@@ -35,6 +35,7 @@ from obview.venues.futu.pb import (
     Qot_Common_pb2,
     Qot_GetOrderBook_pb2,
     Qot_GetStaticInfo_pb2,
+    Qot_OrderBookHead_pb2,
     Qot_OrderBookRaw_pb2,
     Qot_Sub_pb2,
 )
@@ -52,6 +53,7 @@ SUB_CHUNK = 100  # codes per Qot_Sub, as the SDK does
 STALL_INTERVALS = 3  # silence longer than this many keep-alive intervals: reconnect
 
 QOT_UPDATE_ORDER_BOOK = codec.QOT_UPDATE_ORDER_BOOK
+_parse_push_head = Qot_OrderBookHead_pb2.Response.FromString
 _parse_push = Qot_OrderBookRaw_pb2.Response.FromString
 _parse_level = Qot_Common_pb2.OrderBook.FromString
 _NOTIFY_TYPES = {2: "program status changed", 4: "quote rights changed",
@@ -328,15 +330,15 @@ class FutuFeed(Feed):
         self._process([(proto_id, serial, body)])
 
     def _process(self, frames: list[tuple[int, int, bytes]]) -> None:
-        """Every push is parsed once and its latency recorded; a book is then set once per
+        """Every push is routed and its latency recorded; each book is then set once per
         read from its newest push. A 3013 push is a complete snapshot, so a push followed
         by another for the same code in the same read is superseded before anyone could
-        see it: applying it would only cost time when the client is catching up."""
+        see it: only the newest one's levels are read (catching up costs little)."""
         now = time.time()
-        newest: dict[Stream, tuple[object, int]] = {}
+        newest: dict[Stream, tuple[bytes, int]] = {}
         self.messages += len(frames)
         index = self._rx_index
-        parse = _parse_push
+        parse = _parse_push_head
         route = self._push_routes.get
         for proto_id, serial, body in frames:
             index += 1
@@ -360,7 +362,7 @@ class FutuFeed(Feed):
                 # every push's stamps, for the latency stats (folded in below)
                 bid_stamps.append(s2c.svrRecvTimeBidTimestamp)
                 ask_stamps.append(s2c.svrRecvTimeAskTimestamp)
-                newest[stream] = (s2c, index)
+                newest[stream] = (body, index)
                 continue
             waiter = self._pending.pop((proto_id, serial), None)
             if waiter is not None:
@@ -370,17 +372,18 @@ class FutuFeed(Feed):
                 self._on_notify(body)
             # anything else (KeepAlive replies, pushes we did not ask for) is skipped
         self._rx_index = index
-        for stream, (s2c, at) in newest.items():
+        for stream, (body, at) in newest.items():
             _, bid_stamps, ask_stamps = self._push_routes[self.securities[stream.symbol]]
             # pushes superseded within this read count as received: the newest carries them
             stream.pushes += len(bid_stamps) - 1
             _fold(stream.latency["bid"], bid_stamps, now)
             _fold(stream.latency["ask"], ask_stamps, now)
             try:
+                s2c = _parse_push(body).s2c
                 apply_levels(stream, self._sides[stream.key], s2c, self.decoder)
             except DecodeError as exc:
-                self.count_bad_frame(f"undecodable level in 3013 push: {exc}")
-                raise codec.BadFrame("undecodable order book level") from None
+                self.count_bad_frame(f"undecodable 3013 push: {exc}")
+                raise codec.BadFrame("undecodable order book push") from None
             last_latency(stream, s2c, now)
             self._applied_at[stream.key] = at
             self.book_changed(stream)

@@ -1,10 +1,11 @@
 """Futu 3013 decode benchmark (issue 3 §8): the same recorded frames through
 
   (a) bare protobuf parsing (Qot_UpdateOrderBook.Response.FromString of each body),
-  (b) obview's full path: 64 KiB socket reads -> frames (SHA-1 checked) -> every push
-      parsed once, its latency recorded -> the book set from each read's newest push
-      (a push is a complete snapshot; older ones in the same read are superseded) ->
-      exact Decimal levels, only changed levels decoded -> events emitted,
+  (b) obview's full path: 64 KiB socket reads -> frames (magic, SHA-1 checked) -> every
+      push routed by security, its latency stamps recorded -> the book set from each
+      read's newest push (a push is a complete snapshot; older ones in the same read are
+      superseded, so only the newest one's levels are read) -> exact Decimal levels,
+      only changed levels decoded -> BookChanged events emitted,
   (c) the official SDK's path: futu-api `parse_rsp` (header, SHA-1, parse) then
       `OrderBookHandlerBase.parse_rsp_pb` (its dict of tuples), run in a subprocess
       because its generated modules clash with obview's in protobuf's descriptor pool.

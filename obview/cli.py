@@ -90,6 +90,8 @@ def _launch(configs: list[VenueConfig], kw: dict[str, Any], records: str | None 
         raise click.UsageError("choose one of --dump and --stream")
     if kw["count"] is not None and not (kw["dump"] or kw["stream"]):
         raise click.UsageError("--count goes with --dump or --stream")
+    if kw["faults"] and not kw["sim"]:
+        raise click.UsageError("--fault goes with --sim")
     mode = "dump" if kw["dump"] else "stream" if kw["stream"] else None
     if records and mode != "stream":
         raise click.UsageError(f"--{records} goes with --stream json")
@@ -98,7 +100,7 @@ def _launch(configs: list[VenueConfig], kw: dict[str, Any], records: str | None 
 
         run_app(configs)
         return
-    from obview.headless import HeadlessFailure, run_headless
+    from obview.headless import ConfigError, HeadlessFailure, run_headless
 
     try:
         asyncio.run(
@@ -106,6 +108,8 @@ def _launch(configs: list[VenueConfig], kw: dict[str, Any], records: str | None 
         )
     except HeadlessFailure as exc:
         raise UserError(str(exc)) from None
+    except ConfigError as exc:
+        raise click.UsageError(str(exc)) from None
 
 
 def _setup_logging(path: str | None) -> None:

@@ -25,6 +25,18 @@ class HeadlessFailure(Exception):
     """Headless mode could not do what was asked; the message is the one line shown."""
 
 
+class ConfigError(ValueError):
+    """The venue refused its configuration (e.g. an unknown simulator fault): a usage error."""
+
+
+async def open_configured(cfg: VenueConfig, stack: contextlib.AsyncExitStack) -> Feed:
+    """`open_feed`, with a venue's ValueError (bad settings) turned into ConfigError."""
+    try:
+        return await load(cfg.venue).open_feed(cfg, stack)
+    except ValueError as exc:
+        raise ConfigError(f"{cfg.venue}: {exc}") from None
+
+
 def book_json(feed: Feed, stream: Stream, depth: int, details: bool) -> dict[str, Any]:
     """The JSON object of issue 2 §5 for one stream."""
     book = stream.book
@@ -150,7 +162,7 @@ async def run_headless(
     printer = HeadlessPrinter(mode, count, configs[0].depth, details, out or sys.stdout)
     printer.records = records
     async with contextlib.AsyncExitStack() as stack:
-        feeds = [await load(cfg.venue).open_feed(cfg, stack) for cfg in configs]
+        feeds = [await open_configured(cfg, stack) for cfg in configs]
         tasks = []
         for feed in feeds:
             printer.watch(feed)

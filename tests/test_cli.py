@@ -30,6 +30,8 @@ from tests.conftest import run_obview
         (["sim", "nasdaq"], "nasdaq"),
         (["sim", "futu", "--port", "99999"], "--port"),
         (["futu", "HK.00700", "--bogus"], "--bogus"),
+        (["futu", "HK.00700", "--fault", "drop_after=3"], "--fault goes with --sim"),
+        (["futu", "HK.00700", "--sim", "--fault", "nope=1", "--dump", "json"], "unknown futu sim fault"),
     ],
 )
 def test_bad_input_is_one_line_exit_2(args, needle):

@@ -255,6 +255,8 @@ def sim(venue: str, host: str, port: int, seed: int, faults: tuple[str, ...]) ->
 
     try:
         asyncio.run(serve())
+    except ValueError as exc:  # the simulator refused its fault switches
+        raise click.UsageError(f"{venue}: {exc}") from None
     except OSError as exc:
         raise UserError(f"cannot serve on {host}:{port}: {exc.strerror or exc}") from None
 

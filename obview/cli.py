@@ -175,7 +175,8 @@ def bthub(symbol: str, url: str, insecure: bool, cp: str | None, risk_book: str 
           orders: bool, risk: bool, **kw: Any) -> None:
     """bthub trading hub books for SYMBOL, e.g. BTCUSDT.
 
-    Credentials come from the environment (OBVIEW_BTHUB_USER, OBVIEW_BTHUB_PASSWORD),
+    Credentials come from the environment (OBVIEW_BTHUB_USER, OBVIEW_BTHUB_PASSWORD)
+    or from ~/.config/obview/bthub.toml (user = "...", password = "...", chmod 600),
     never from the command line.
     """
     symbols = _symbols("bthub", (symbol,))
@@ -184,8 +185,11 @@ def bthub(symbol: str, url: str, insecure: bool, cp: str | None, risk_book: str 
     user = os.environ.get(BTHUB_USER_ENV)
     password = os.environ.get(BTHUB_PASSWORD_ENV)
     if not kw["sim"] and not (user and password):
+        user, password = _bthub_file_credentials()
+    if not kw["sim"] and not (user and password):
         raise click.UsageError(
-            f"bthub needs credentials: set {BTHUB_USER_ENV} and {BTHUB_PASSWORD_ENV}"
+            f"bthub needs credentials: set {BTHUB_USER_ENV} and {BTHUB_PASSWORD_ENV}, "
+            "or put user and password in ~/.config/obview/bthub.toml (chmod 600)"
         )
     if orders and risk:
         raise click.UsageError("choose one of --orders and --risk")
@@ -194,6 +198,17 @@ def bthub(symbol: str, url: str, insecure: bool, cp: str | None, risk_book: str 
     records = "orders" if orders else "risk" if risk else None
     _launch([_config("bthub", symbols, kw, url=url, insecure=insecure, cp=cp,
                      book=risk_book, user=user, password=password)], kw, records)
+
+
+def _bthub_file_credentials() -> tuple[str | None, str | None]:
+    """(user, password) from the bthub config file, if there is a usable one."""
+    from obview.venues.bthub.credentials import CredentialsError, load_credentials
+
+    try:
+        found = load_credentials()
+    except CredentialsError as exc:
+        raise UserError(str(exc)) from None
+    return found if found else (None, None)
 
 
 @cli.command(context_settings=CONTEXT, short_help="Every venue against built-in simulators.")

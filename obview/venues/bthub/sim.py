@@ -48,6 +48,7 @@ import contextlib
 import logging
 import random
 import secrets
+import ssl
 import time
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -429,13 +430,16 @@ class BthubSimulator:
         self._ticker: asyncio.Task | None = None
         self._paused = False
 
-    async def start(self, host: str = "127.0.0.1", port: int = 0) -> BthubSimulator:
+    async def start(self, host: str = "127.0.0.1", port: int = 0,
+                    ssl_context: ssl.SSLContext | None = None) -> BthubSimulator:
+        """Serve on host:port (0: any free port); `ssl_context` for https/wss (tests only)."""
         self._server = await serve(
             self._handler, host, port, process_request=self._process_request,
-            compression=None, logger=log, max_size=2**16,
+            compression=None, logger=log, max_size=2**16, ssl=ssl_context,
         )
         self.port = self._server.sockets[0].getsockname()[1]
-        self.addresses = [f"http://{host}:{self.port}"]
+        scheme = "https" if ssl_context is not None else "http"
+        self.addresses = [f"{scheme}://{host}:{self.port}"]
         if self.rate > 0:
             self._ticker = asyncio.create_task(self._tick_loop(), name="bthub-sim-ticker")
         return self

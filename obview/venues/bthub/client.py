@@ -69,9 +69,7 @@ install_filter("httpx", "httpcore", "websockets", "websockets.client", "asyncio"
 def _display_url(url: str) -> str:
     """The base URL for screens: no userinfo, no query, no fragment."""
     parts = urlsplit(url)
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
+    host = parts.netloc.rpartition("@")[2]
     return urlunsplit((parts.scheme, host, parts.path.rstrip("/"), "", ""))
 
 
@@ -170,21 +168,29 @@ class BthubFeed(Feed):
             await self._connect_and_read()
         except (FatalFeedError, asyncio.CancelledError):
             raise
-        except FeedError as exc:
-            raise FeedError(redact(str(exc))) from None
-        except websockets.InvalidStatus as exc:
-            raise FeedError(f"WebSocket refused: HTTP {exc.response.status_code}") from None
-        except websockets.ConnectionClosed as exc:
-            raise FeedError(redact(f"connection lost: {describe_error(exc)}")) from None
-        except (OSError, EOFError, TimeoutError, websockets.WebSocketException) as exc:
-            raise FeedError(redact(describe_error(exc))) from None
-        except Exception as exc:  # a bug: log it (redacted) and let Feed.run retry
-            log.error("bthub: session failed: %s", redact(traceback.format_exc()))
-            raise FeedError(f"internal error: {redact(describe_error(exc))}") from None
+        except Exception as exc:
+            reason = self._session_error(exc)
+            log.info("bthub: session ended: %s", reason)
+            raise FeedError(reason) from None
         finally:
             # Spec §8: keep the last values, visibly marked, until the next push.
             for stream in self.streams.values():
                 stream.stale = True
+
+    @staticmethod
+    def _session_error(exc: Exception) -> str:
+        """One redacted line: library errors may embed the URL, i.e. the token."""
+        if isinstance(exc, FeedError):
+            return redact(str(exc))
+        if isinstance(exc, websockets.InvalidStatus):
+            return f"WebSocket refused: HTTP {exc.response.status_code}"
+        if isinstance(exc, websockets.ConnectionClosed):
+            return redact(f"connection lost: {describe_error(exc)}")
+        if isinstance(exc, OSError | EOFError | TimeoutError | websockets.WebSocketException):
+            return redact(describe_error(exc))
+        # a bug: keep the traceback in the log (redacted) and let Feed.run retry
+        log.error("bthub: session failed: %s", redact(traceback.format_exc()))
+        return f"internal error: {redact(describe_error(exc))}"
 
     def _client(self) -> httpx.AsyncClient:
         if self._http is None:

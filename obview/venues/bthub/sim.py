@@ -619,7 +619,7 @@ class BthubSimulator:
                 await ws.send(frame)
                 session.sent += 1
                 if self.malformed_every and session.sent % self.malformed_every == 0:
-                    await ws.send(MALFORMED[session.malformed % len(MALFORMED)])
+                    await ws.send(MALFORMED[self.malformed_sent % len(MALFORMED)])
                     session.malformed += 1
                     self.malformed_sent += 1
                 if self.drop_after and session.sent >= self.drop_after:

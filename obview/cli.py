@@ -263,6 +263,8 @@ def sim(venue: str, host: str, port: int, seed: int, faults: tuple[str, ...]) ->
         asyncio.run(serve())
     except OSError as exc:
         raise UserError(f"cannot serve on {host}:{port}: {exc.strerror or exc}") from None
+    except ValueError as exc:  # a bad --fault value
+        raise UserError(str(exc)) from None
 
 
 def _one_line(exc: click.ClickException) -> str:

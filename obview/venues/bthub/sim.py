@@ -383,6 +383,10 @@ class _Session:
     malformed: int = 0
 
 
+KNOWN_FAULTS = {"rate", "user", "password", "reject_login", "login_errors", "refuse_ws", "token_ttl",
+                "token_uses", "malformed", "drop_after", "no_symbols"}
+
+
 def _int_fault(faults: dict[str, str], name: str, default: int | None = None) -> int | None:
     if name not in faults:
         return default
@@ -397,6 +401,10 @@ class BthubSimulator:
 
     def __init__(self, seed: int = 1, faults: dict[str, str] | None = None) -> None:
         faults = dict(faults or {})
+        unknown = sorted(set(faults) - KNOWN_FAULTS)
+        if unknown:
+            raise ValueError(f"unknown bthub simulator fault {', '.join(unknown)} "
+                             f"(choose from {', '.join(sorted(KNOWN_FAULTS))})")
         self.faults = faults
         self.market = Market(seed)
         try:

@@ -190,6 +190,8 @@ async def test_same_seed_same_books():
         second.market.tick()
     assert first.market.books == second.market.books
     assert first.market.aggregated_frame(SYM) == second.market.aggregated_frame(SYM)
+    assert first.market.snapshot(("order",)) == second.market.snapshot(("order",))
+    assert first.market.snapshot(("risk", "B")) == second.market.snapshot(("risk", "B"))
 
 
 async def test_staleness_marks_streams_and_recovers_on_next_push():

@@ -80,6 +80,7 @@ VOLUME_SCALE = 5
 VOLUME_UNIT = Decimal(1).scaleb(-VOLUME_SCALE)
 LEVELS = 5
 ORDER_EVERY = 4  # ticks between order steps
+SIM_EPOCH_MS = 1_763_712_000_000  # 2025-11-21 08:00 UTC: order times are simulated, not wall clock
 
 _encode = msgspec.json.Encoder().encode
 
@@ -111,6 +112,7 @@ class Market:
     def __init__(self, seed: int) -> None:
         self.rng = random.Random(seed)
         self.tick_count = 0
+        self._clock_steps = 0
         self.mid = {name: spec.mid_ticks for name, spec in SYMBOLS.items()}
         self.offset = {(s, cp): 0 for s in SYMBOLS for cp in CPS}
         # (symbol, cp) -> (bids, asks), each a list of (price, volume), best first
@@ -174,6 +176,11 @@ class Market:
         bids, asks = self.merged(symbol)
         return bool(bids and asks and bids[0][0] >= asks[0][0])
 
+    def clock_ms(self) -> int:
+        """Simulated epoch ms: a tick is 100 ms; the same seed gives the same times."""
+        self._clock_steps += 1
+        return SIM_EPOCH_MS + self.tick_count * 100 + self._clock_steps % 100
+
     # -- orders and risk -------------------------------------------------------------------
     def _new_order(self) -> str:
         rng = self.rng
@@ -184,7 +191,7 @@ class Market:
         volume = rng.randint(spec.volume_units[0] * 5, spec.volume_units[1] // 4) * VOLUME_UNIT
         shares = _split(volume, rng.randint(1, 3), rng)
         cps = rng.sample(CPS, len(shares))
-        now = str(_now_ms())
+        now = str(self.clock_ms())
         children = []
         for cp, share in zip(cps, shares, strict=True):
             children.append({
@@ -225,7 +232,7 @@ class Market:
         bids, asks = self.books[(order["symbol"], child["cp"])]
         price = (asks if order["side"] == 1 else bids)[0][0]
         amount = price * volume
-        exec_time = str(_now_ms())
+        exec_time = str(self.clock_ms())
         child["executions"].append({
             "cp": child["cp"], "cpExecutionid": str(rng.randrange(10**17, 10**18 * 9)),
             "executeAmount": dec_str(amount), "executeComment": "CommissionAsset: USDT",
@@ -341,10 +348,6 @@ def _split(total: Decimal, parts: int, rng: random.Random) -> list[Decimal]:
     cuts = sorted(rng.sample(range(1, units), parts - 1))
     edges = [0, *cuts, units]
     return [(b - a) * VOLUME_UNIT for a, b in zip(edges, edges[1:], strict=False)]
-
-
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 def _frame(event: str, data: Any) -> str:

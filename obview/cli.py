@@ -163,7 +163,7 @@ def loopring(market: str, level: int, api: str, rest_url: str | None, ws_url: st
 
 @cli.command(context_settings=CONTEXT, short_help="bthub hub books, orders and risk (BTCUSDT).")
 @click.argument("symbol")
-@click.option("--url", default="https://trade.bthub.com:444", show_default=True,
+@click.option("--url", default="https://demo.bthub.com:444", show_default=True,
               help="The hub's base URL; REST and WebSocket derive from it (http:// gives ws://).")
 @click.option("--insecure", is_flag=True, help="Do not verify TLS certificates (self-signed test hubs).")
 @click.option("--cp", help="Show one counterparty's book instead of the aggregated one.")
@@ -177,7 +177,8 @@ def bthub(symbol: str, url: str, insecure: bool, cp: str | None, risk_book: str 
 
     Credentials come from the environment (OBVIEW_BTHUB_USER, OBVIEW_BTHUB_PASSWORD)
     or from ~/.config/obview/bthub.toml (user = "...", password = "...", chmod 600),
-    never from the command line.
+    never from the command line. With --sim and no credentials, the simulator's demo
+    login is used (user demo, password demo-secret).
     """
     symbols = _symbols("bthub", (symbol,))
     if not url.startswith(("http://", "https://")):

@@ -321,6 +321,9 @@ def test_websocket_url_derivation():
     assert websocket_url("https://demo.bthub.com:444", "t/k+n") == \
         "wss://demo.bthub.com:444/api/realtime?X-API-TOKEN=t%2Fk%2Bn"
     assert websocket_url("http://127.0.0.1:8080/", "abc") == "ws://127.0.0.1:8080/api/realtime?X-API-TOKEN=abc"
+    assert websocket_url("https://h", "abc", "wss://other:9/rt") == "wss://other:9/rt?X-API-TOKEN=abc"
+    with pytest.raises(ValueError):
+        websocket_url("ftp://h", "abc")
 
 
 def test_redact_masks_tokens_passwords_and_userinfo():

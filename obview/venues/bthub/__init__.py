@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from obview.venues.bthub.client import BthubFeed
     from obview.venues.bthub.sim import BthubSimulator
 
-DEFAULT_URL = "https://trade.bthub.com:444"
+DEFAULT_URL = "https://demo.bthub.com:444"  # spec §1 [decision]: the demo hub by default
 
 
 async def start_sim(host: str, port: int, seed: int, faults: dict[str, str]) -> BthubSimulator:
@@ -61,6 +61,7 @@ async def open_feed(cfg: VenueConfig, stack: contextlib.AsyncExitStack) -> Bthub
         insecure=bool(opts.get("insecure")),
         ping_interval=float(opts.get("ping_interval") or 30.0),
         stale_after=float(opts.get("stale_after") or 10.0),
+        ws_url=opts.get("ws_url") or None,
     )
     stack.push_async_callback(feed.close)
     return feed

@@ -73,13 +73,17 @@ def _display_url(url: str) -> str:
     return urlunsplit((parts.scheme, host, parts.path.rstrip("/"), "", ""))
 
 
-def websocket_url(base_url: str, token: str) -> str:
-    """Spec §1: https -> wss, http -> ws, path /api/realtime, token in the query."""
-    parts = urlsplit(base_url)
-    scheme = {"https": "wss", "http": "ws"}.get(parts.scheme.lower())
-    if scheme is None:
-        raise ValueError(f"bad bthub URL scheme {parts.scheme!r}: expected http or https")
-    return urlunsplit((scheme, parts.netloc, REALTIME_PATH, f"X-API-TOKEN={quote(token, safe='')}", ""))
+def websocket_url(base_url: str, token: str, ws_url: str | None = None) -> str:
+    """Spec §1: the configured WebSocket URL, else derived from the REST base (https -> wss,
+    http -> ws, path /api/realtime); the token goes in the query either way."""
+    parts = urlsplit(ws_url or base_url)
+    scheme = parts.scheme.lower()
+    if ws_url is None:
+        scheme = {"https": "wss", "http": "ws"}.get(scheme, "")
+    if scheme not in ("ws", "wss"):
+        raise ValueError(f"bad bthub URL scheme {parts.scheme!r}")
+    path = parts.path if ws_url else REALTIME_PATH
+    return urlunsplit((scheme, parts.netloc, path, f"X-API-TOKEN={quote(token, safe='')}", ""))
 
 
 class BthubFeed(Feed):
@@ -98,8 +102,11 @@ class BthubFeed(Feed):
         ping_interval: float = PING_INTERVAL,
         stale_after: float = STALE_AFTER,
         timeout: float = 10.0,
+        ws_url: str | None = None,
     ) -> None:
         super().__init__()
+        self.ws_url = ws_url  # spec §1: configurable; derived from base_url when None
+        websocket_url(base_url, "check", ws_url)  # a bad scheme is a config error, now
         self.symbols = list(dict.fromkeys(symbols))
         self.base_url = base_url.rstrip("/")
         self._user = user
@@ -204,7 +211,7 @@ class BthubFeed(Feed):
         token = await self.login()
         if not self._symbols_checked:
             await self._check_symbols(token)
-        url = websocket_url(self.base_url, token)
+        url = websocket_url(self.base_url, token, self.ws_url)
         ssl_context = None
         if url.startswith("wss:"):
             ssl_context = ssl.create_default_context()

@@ -18,6 +18,7 @@ websockets (which print request URLs at debug/info level) get a redacting filter
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import ssl
 import time
@@ -124,6 +125,7 @@ class BthubFeed(Feed):
         self.logins = 0
         self._symbols_checked = False
         self._http: httpx.AsyncClient | None = None
+        self._ws: ClientConnection | None = None  # the live connection, for set_risk_book
         add_secret(password)
         secure = urlsplit(self.base_url).scheme.lower() == "https"
         self.address = _display_url(self.base_url) + (f" {INSECURE_NOTE}" if insecure and secure else "")
@@ -229,6 +231,7 @@ class BthubFeed(Feed):
             log.info("bthub: connected to %s", self.address)
             for command in self.subscriptions():
                 await ws.send(command)
+            self._ws = ws
             self.set_state(self.state, f"subscribed at {self.address}")
             helpers = [
                 asyncio.create_task(self._pinger(ws), name="bthub-ping"),
@@ -238,9 +241,25 @@ class BthubFeed(Feed):
                 async for message in ws:
                     self.on_frame(message)
             finally:
+                self._ws = None
                 for task in helpers:
                     task.cancel()
                 await asyncio.gather(*helpers, return_exceptions=True)
+
+    async def set_risk_book(self, book: str | None) -> None:
+        """Follow another risk book (None: none). The same book again changes nothing;
+        the next connection subscribes whatever is current (spec §8)."""
+        if book == self.risk_book:
+            return
+        old, self.risk_book = self.risk_book, book
+        ws = self._ws
+        if ws is None:
+            return
+        with contextlib.suppress(websockets.ConnectionClosed):
+            if old:
+                await ws.send(f"unsubscribe:apiRiskPosition:all:{old}")
+            if book:
+                await ws.send(f"subscribe:apiRiskPosition:all:{book}")
 
     async def login(self) -> str:
         """POST the login (spec §2) and return the token; rejection is fatal, the rest transient."""

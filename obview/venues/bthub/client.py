@@ -214,6 +214,7 @@ class BthubFeed(Feed):
         if not self._symbols_checked:
             await self._check_symbols(token)
         url = websocket_url(self.base_url, token, self.ws_url)
+        log.debug("bthub: opening %s", redact(url))
         ssl_context = None
         if url.startswith("wss:"):
             ssl_context = ssl.create_default_context()
@@ -264,11 +265,11 @@ class BthubFeed(Feed):
     async def login(self) -> str:
         """POST the login (spec §2) and return the token; rejection is fatal, the rest transient."""
         self.logins += 1
+        url = httpx.URL(self.base_url + LOGIN_PATH,
+                        params={"loginId": self._user, "password": self._password})
+        log.debug("bthub: login POST %s", redact(str(url)))
         try:
-            reply = await self._client().post(
-                self.base_url + LOGIN_PATH,
-                params={"loginId": self._user, "password": self._password},
-            )
+            reply = await self._client().post(url)
         except httpx.HTTPError as exc:
             raise FeedError(f"login failed: {redact(describe_error(exc))}") from None
         result, data = None, None

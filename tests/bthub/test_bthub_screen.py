@@ -32,8 +32,7 @@ async def test_screen_never_shows_secrets():
             await pilot.pause()
             screens.append(app.export_screenshot())
             await pilot.press("tab")
+        assert len(screens) >= 6  # aggregated, orders, risk, one ladder per counterparty
         for screen in screens:
             assert PASSWORD not in screen
             assert TOKEN_PREFIX not in screen
-        assert any("TLS NOT VERIFIED" in screen.replace("&#160;", " ") for screen in screens) or \
-            "TLS NOT VERIFIED" in feed.status_text

@@ -200,7 +200,11 @@ async def test_staleness_marks_streams_and_recovers_on_next_push():
         await wait_until(lambda: feed.state is FeedState.STALE, message="stale")
         assert all(s.stale for s in feed.streams.values())
         assert feed.streams[SYM].book.bids  # values kept
-        for _ in CPS:
+        sim.tick()  # one counterparty and the aggregated book: the other two stay stale
+        await wait_until(lambda: not feed.streams[SYM].stale, message="aggregated fresh")
+        assert feed.state is FeedState.STALE
+        assert sum(s.stale for s in feed.streams.values()) == 2
+        for _ in CPS[1:]:
             sim.tick()
         await wait_until(lambda: feed.state is FeedState.SYNCED, message="fresh again")
         assert not any(s.stale for s in feed.streams.values())
@@ -313,6 +317,8 @@ async def test_disconnect_marks_books_stale_until_the_next_push():
         await wait_until(lambda: sim.upgrades >= 2 and synced(feed), message="resynced")
         assert seen_at_drop and seen_at_drop[0] == (True, True)
         assert not any(s.stale for s in feed.streams.values())
+        # stale books after a reconnect are "reconnecting", not the watchdog's STALE
+        assert not any(state is FeedState.STALE for state, _ in feed.statuses)
 
 
 async def test_expired_token_forces_a_fresh_login():

@@ -352,7 +352,7 @@ class BthubFeed(Feed):
             self._show_staleness()
 
     def _show_staleness(self) -> None:
-        stale = [s.key for s in self.streams.values() if s.stale and s.book.recv_mono is not None]
+        stale = [s.key for s in self.streams.values() if s.stale]
         if stale:
             self.set_state(FeedState.STALE, f"no update for {self.stale_after:g}s: {', '.join(stale)}")
 
@@ -379,14 +379,17 @@ class BthubFeed(Feed):
     def _apply_book(self, stream: Stream, bids: list[Level], asks: list[Level]) -> None:
         stream.book.replace(bids, asks)  # full snapshot per push (spec §5 [decision])
         stream.book.touch()
-        was_stale = stream.stale
         stream.stale = False
+        feed_was_stale = self.state is FeedState.STALE
         self.book_changed(stream, snapshot=not stream.synced)
-        if any(s.stale and s.book.recv_mono is not None for s in self.streams.values()):
-            self._show_staleness()
-        elif was_stale and self.state is FeedState.STALE:
-            self.set_state(FeedState.SYNCED if all(s.synced for s in self.streams.values())
-                           else FeedState.CONNECTING)
+        # Only the watchdog makes the feed STALE; after a reconnect the books are stale too,
+        # but the state says "reconnecting" until every book has been pushed again.
+        if feed_was_stale:
+            if any(s.stale for s in self.streams.values()):
+                self._show_staleness()
+            elif self.state is FeedState.STALE:
+                self.set_state(FeedState.SYNCED if all(s.synced for s in self.streams.values())
+                               else FeedState.CONNECTING)
 
     def _apply_aggregated(self, update: AggregatedUpdate) -> None:
         stream = self.streams.get(update.symbol)

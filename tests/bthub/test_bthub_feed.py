@@ -96,7 +96,7 @@ async def test_login_ok_subscribes_everything_and_syncs():
         assert sim.logins == 1 and sim.upgrades == 1
         assert set(sim.commands) == {f"subscribe:apiAggregatedQuote:{SYM}", f"subscribe:apiQuote:{SYM}",
                                      "subscribe:apiOrder", "subscribe:apiRiskPosition:all:B"}
-        assert feed.cps == list(CPS) and SYM in feed.symbol_info
+        assert feed.cps == list(CPS) and feed.price_scale(SYM) == 5 and feed.price_scale("X") is None
         assert feed.address == sim.url and feed.bad_frames == 0
 
 

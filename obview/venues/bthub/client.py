@@ -145,6 +145,11 @@ class BthubFeed(Feed):
             return risk_json(row)
         raise ValueError(f"unknown record kind {kind!r}")
 
+    def price_scale(self, symbol: str) -> int | None:
+        """Decimals of the symbol's prices per /market/symbols, None when not known."""
+        scale = self.symbol_info.get(symbol, {}).get("tradingPriceScale")
+        return scale if isinstance(scale, int) and not isinstance(scale, bool) else None
+
     def subscriptions(self) -> list[str]:
         """Every command sent when a connection opens (spec §4)."""
         commands = []

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 import msgspec
 
@@ -409,3 +409,14 @@ def _merge_fields(target, kept, pushed, exclude: set[str]) -> None:
             continue
         new = getattr(pushed, name)
         setattr(target, name, getattr(kept, name) if new is None or new == "" else new)
+
+
+# -- optional fee-adjusted view (spec §5, as the vendor's PriceBoard demo does it) -------
+def fee_adjusted(price: Decimal, commission: Decimal, scale: int, is_bid: bool) -> Decimal:
+    """What a level is worth after the counterparty's fee: bid x (1 - c) rounded down,
+    ask / (1 - c) rounded up, both to `scale` decimals (never better than real)."""
+    quantum = Decimal(1).scaleb(-scale)
+    keep = 1 - commission
+    if is_bid:
+        return (price * keep).quantize(quantum, rounding=ROUND_FLOOR)
+    return (price / keep).quantize(quantum, rounding=ROUND_CEILING)

@@ -16,7 +16,8 @@ if TYPE_CHECKING:
     from obview.venues.bthub.client import BthubFeed
     from obview.venues.bthub.sim import BthubSimulator
 
-DEFAULT_URL = "https://demo.bthub.com:444"  # spec §1 [decision]: the demo hub by default
+# Issue 2 fixes the CLI default at production; spec §1 would pick the demo hub.
+DEFAULT_URL = "https://trade.bthub.com:444"
 
 
 async def start_sim(host: str, port: int, seed: int, faults: dict[str, str]) -> BthubSimulator:

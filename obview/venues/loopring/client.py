@@ -35,10 +35,10 @@ from obview.venues.loopring.protocol import (
     V3,
     WS_KEY_PATH,
     ApiError,
-    DepthUpdate,
     FrameKind,
     Market,
     ProtocolError,
+    Push,
     PushReader,
     SlotParser,
     SubReply,
@@ -85,14 +85,14 @@ class LoopringFeed(Feed):
         self.too_old_snapshots = 0  # snapshots refetched because they predate the buffer
         self.rate_limited = 0  # HTTP 429 answers
         self.stream = Stream(self.market, OrderBook(), level=self.level)
-        self.stream.latency["interval"] = LatencyStats()
+        self._intervals = self.stream.latency["interval"] = LatencyStats()  # ms between pushes
         self.streams[self.stream.key] = self.stream
         self.address = f"{self.ws_url} ({self.api})"
         self._http: httpx.AsyncClient | None = None
         self._ws: ClientConnection | None = None
-        self._sync = DepthSync(self.stream.book)
-        self._reader: PushReader | None = None
         self._parser: SlotParser | None = None
+        self._sync: DepthSync | None = None
+        self._reader: PushReader | None = None
         self._snapshot_task: asyncio.Task | None = None
         self._first_push = asyncio.Event()
         self._failure: BaseException | None = None
@@ -113,7 +113,9 @@ class LoopringFeed(Feed):
         self.unsync(self.stream, f"level {old} -> {level}", resync=False)
         ws = self._ws
         if ws is None or self._reader is None:
-            self._sync = DepthSync(self.stream.book)  # the next session subscribes anew
+            self._cancel_snapshot()
+            self._sync = None  # the next session subscribes anew
+            self.stream.book.clear()
             return
         if self.api == V3:  # v2: the new depth sub replaces the old one (spec §3)
             await ws.send(protocol.unsubscribe_message(V3, self.market, old))
@@ -157,7 +159,7 @@ class LoopringFeed(Feed):
         """Step 1 for the current level: new reader, empty buffer, fresh book."""
         self._cancel_snapshot()
         self._reader = PushReader(self.market, self.level, self._parser)
-        self._sync = DepthSync(self.stream.book)
+        self._sync = DepthSync(self.stream.book, self._parser)
         self._first_push = asyncio.Event()
         self._last_push_mono = None
         self._sequence += 1
@@ -176,10 +178,10 @@ class LoopringFeed(Feed):
             self._on_sub_reply(payload)
         # FOREIGN frames (not JSON, not an object, another topic) are ignored
 
-    def _on_push(self, update: DepthUpdate) -> None:
+    def _on_push(self, update: Push) -> None:
         now = time.monotonic()
         if self._last_push_mono is not None:
-            self.stream.latency["interval"].add((now - self._last_push_mono) * 1000.0)
+            self._intervals.add((now - self._last_push_mono) * 1000.0)
         self._last_push_mono = now
         sync = self._sync
         local = sync.local

@@ -9,8 +9,8 @@ anything touches a book, so a bad frame is rejected whole.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Context, Decimal, InvalidOperation
-from typing import Any
+from decimal import Context, Decimal, getcontext
+from typing import Annotated, Any
 
 import msgspec
 
@@ -25,8 +25,12 @@ SUB_REJECTED = 104107  # illegal topic or parameters
 HEARTBEAT_PING = "ping"
 HEARTBEAT_PONG = "pong"
 
-Slot = tuple[str, str, str, str]  # [price, size, volume, count], all text (spec §5)
-Version = int | str  # spec §4: a JSON number or a numeric string
+# Integers may come as JSON numbers or as numeric strings (spec §4: versions; §5: sizes
+# and counts are integer text). msgspec's non-strict mode turns "90213" into 90213 in C and
+# rejects anything that is not an exact non-negative integer ("1.5", "-5", "abc", NaN).
+Count = Annotated[int, msgspec.Meta(ge=0)]
+Slot = tuple[str, Count, str, Count]  # [price text, size in base units, volume, orders]
+RawSlot = tuple[str, str, str, str]  # the documented text form, for producers (sim, tests)
 
 
 def depth_path(api: str) -> str:
@@ -47,19 +51,23 @@ class TopicObject(msgspec.Struct):
     market + level only, so the name key is optional."""
 
     market: str
-    level: int | str
+    level: Count
     topic: str = ""
 
 
-class PushData(msgspec.Struct):
+# gc=False: pushes hold only strings and numbers, and skipping GC tracking for the
+# many short-lived push objects keeps the collector out of the hot path.
+class PushData(msgspec.Struct, gc=False):
     bids: list[Slot] = []
     asks: list[Slot] = []
 
 
-class Push(msgspec.Struct):
+class Push(msgspec.Struct, gc=False):
+    """A depth push (spec §4). `start`/`end` are the inclusive version range."""
+
     topic: str | TopicObject
-    startVersion: Version
-    endVersion: Version
+    start: Count = msgspec.field(name="startVersion")
+    end: Count = msgspec.field(name="endVersion")
     data: PushData
     ts: int | None = None
 
@@ -79,7 +87,7 @@ class V2Reply(msgspec.Struct):
 
 
 class DepthReply(msgspec.Struct):
-    version: Version
+    version: Count
     bids: list[Slot] = []
     asks: list[Slot] = []
     timestamp: int | None = None
@@ -126,7 +134,7 @@ class SubReply(msgspec.Struct):
     sequence: int | None = None
 
 
-_push_decoder = msgspec.json.Decoder(Push)
+_push_decoder = msgspec.json.Decoder(Push, strict=False)
 _sub_reply_decoder = msgspec.json.Decoder(SubReply)
 _any_decoder = msgspec.json.Decoder()
 _encoder = msgspec.json.Encoder()
@@ -164,94 +172,65 @@ def unsubscribe_message(api: str, market: str, level: int) -> str:
     return _encoder.encode({"op": "unSub", "args": ["depth"]}).decode()
 
 
-def parse_version(value: Version) -> int:
-    """A version field: a JSON integer or a string of ASCII digits."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        if value < 0:
-            raise ProtocolError(f"negative version {value}")
-        return value
-    if isinstance(value, str) and value.isascii() and value.isdigit():
-        return int(value)
-    raise ProtocolError(f"bad version {value!r}")
-
-
-# -- slots ----------------------------------------------------------------------------
+# -- prices and sizes ----------------------------------------------------------------
 # Wide enough that scaleb never rounds an integer amount (uint256 has 78 digits).
-_EXACT = Context(prec=200)
+EXACT = Context(prec=200)
 _PRICE_CACHE_MAX = 50_000
 
 
 class SlotParser:
-    """Turns slot text into (price, size, count) for one market's base-token decimals.
+    """Exact slot values for one market: prices by numeric value, sizes in human units.
 
-    Prices repeat constantly, so their parse is cached by text; the key is the
-    normalised value, so "0.2500" and "0.25" land on the same level.
+    Prices repeat constantly, so their parse is cached by text; the value is normalised,
+    so "0.2500" and "0.25" are one level. `check_prices` must have accepted a push's
+    prices before they are applied: that is what keeps a push with one bad price from
+    being half applied.
     """
 
-    __slots__ = ("decimals", "_prices")
+    __slots__ = ("decimals", "scale", "unit", "exact_below", "prices")
 
     def __init__(self, base_decimals: int) -> None:
         self.decimals = base_decimals
-        self._prices: dict[str, Decimal] = {}
+        self.scale = -base_decimals
+        # `unit * units` is one C call and exact while `units` has no more digits than
+        # the context's precision; larger amounts take the wide-context path (`size`).
+        self.unit = Decimal(1).scaleb(-base_decimals, EXACT)
+        self.exact_below = 10 ** getcontext().prec
+        self.prices: dict[str, Decimal] = {}
 
     def price(self, text: str) -> Decimal:
-        price = self._prices.get(text)
-        if price is not None:
-            return price
-        try:
-            value = Decimal(text)
-        except InvalidOperation:
-            raise ProtocolError(f"bad price {text!r}") from None
-        # Decimal() also takes "NaN", "Infinity", "1e5" and " 1 "; the venue sends plain text
-        if not value.is_finite() or value <= 0 or not _plain_decimal(text):
+        value = self.prices.get(text)
+        if value is not None:
+            return value
+        # Decimal() also takes "NaN", "1e5", " 1", "٣"; the venue sends plain digits
+        head, dot, tail = text.partition(".")
+        if not (text.isascii() and head.isdigit() and (not dot or tail.isdigit())):
             raise ProtocolError(f"bad price {text!r}")
-        if len(self._prices) >= _PRICE_CACHE_MAX:
-            self._prices.clear()
-        price = self._prices[text] = value.normalize(_EXACT)
-        return price
+        value = Decimal(text)
+        if not value:
+            raise ProtocolError(f"zero price {text!r}")
+        if len(self.prices) >= _PRICE_CACHE_MAX:
+            self.prices.clear()
+        value = self.prices[text] = value.normalize(EXACT)
+        return value
 
-    def size(self, text: str) -> Decimal:
-        """Base amount in smallest units (integer text) -> human units, exactly."""
-        if not (text.isascii() and text.isdigit()):
-            raise ProtocolError(f"bad size {text!r}")
-        return Decimal(text).scaleb(-self.decimals, _EXACT)
+    def check_prices(self, slots: list[Slot]) -> None:
+        prices = self.prices
+        for slot in slots:
+            if slot[0] not in prices:
+                self.price(slot[0])
 
-    def slots(self, slots: list[Slot]) -> list[tuple[Decimal, Decimal, int]]:
-        out = []
-        price_cache = self._prices
-        for price_text, size_text, _volume, count_text in slots:
-            price = price_cache.get(price_text)
-            if price is None:
-                price = self.price(price_text)
-            if not (size_text.isascii() and size_text.isdigit()):
-                raise ProtocolError(f"bad size {size_text!r}")
-            if not (count_text.isascii() and count_text.isdigit()):
-                raise ProtocolError(f"bad count {count_text!r}")
-            out.append((price, Decimal(size_text).scaleb(-self.decimals, _EXACT), int(count_text)))
-        return out
+    def size(self, units: int) -> Decimal:
+        """Base amount in smallest units -> human units, exactly."""
+        return Decimal(units).scaleb(self.scale, EXACT)
 
-
-def _plain_decimal(text: str) -> bool:
-    head, dot, tail = text.partition(".")
-    return (
-        text.isascii()
-        and head.isdigit()
-        and (not dot or tail.isdigit())
-    )
+    def levels(self, slots: list[Slot]) -> list[tuple[Decimal, Decimal, int]]:
+        """Checked (price, human size, orders) for a snapshot side."""
+        price, size = self.price, self.size
+        return [(price(p), size(units), orders) for p, units, _volume, orders in slots]
 
 
 # -- pushes ---------------------------------------------------------------------------
-@dataclass(slots=True)
-class DepthUpdate:
-    """A push, checked and converted: the state at `end` of every slot it lists."""
-
-    start: int
-    end: int
-    ts: int | None
-    bids: list[tuple[Decimal, Decimal, int]]
-    asks: list[tuple[Decimal, Decimal, int]]
-
-
 @dataclass(slots=True)
 class DepthSnapshot:
     version: int
@@ -263,21 +242,26 @@ class DepthSnapshot:
 class FrameKind:
     PING = "ping"
     PUSH = "push"  # ours and well-formed
-    MALFORMED = "malformed"  # ours (or unattributable but push-shaped) and broken
+    MALFORMED = "malformed"  # ours and broken: drop it whole
     SUB_REPLY = "sub_reply"
     FOREIGN = "foreign"  # not JSON, not an object, another topic: ignore
 
 
 class PushReader:
-    """Classifies incoming text frames for one subscription (market, level)."""
+    """Classifies incoming text frames for one subscription (market, level).
 
-    __slots__ = ("market", "level", "topic", "parser")
+    A PUSH payload is a `Push` whose versions are ordered and whose every price is in
+    the parser's cache, so applying it cannot fail half-way.
+    """
+
+    __slots__ = ("market", "level", "topic", "parser", "_decode")
 
     def __init__(self, market: str, level: int, parser: SlotParser) -> None:
         self.market = market
         self.level = level
         self.topic = v2_topic(market, level)
         self.parser = parser
+        self._decode = _push_decoder.decode
 
     def is_ours(self, topic: Any) -> bool:
         if isinstance(topic, str):
@@ -291,29 +275,32 @@ class PushReader:
         return market == self.market and str(level) == str(self.level)
 
     def read(self, frame: str | bytes) -> tuple[str, Any]:
-        """(kind, payload): DepthUpdate for PUSH, SubReply for SUB_REPLY, reason text else."""
-        if frame == HEARTBEAT_PING:
-            return FrameKind.PING, None
+        """(kind, payload): Push for PUSH, SubReply for SUB_REPLY, reason text else."""
         try:
-            push = _push_decoder.decode(frame)
-        except msgspec.DecodeError:
-            return self._classify_odd(frame)
-        if not self.is_ours(push.topic):
+            push = self._decode(frame)
+        except msgspec.DecodeError as exc:
+            if frame == HEARTBEAT_PING or frame == b"ping":
+                return FrameKind.PING, None
+            return self._classify_odd(frame, str(exc))
+        topic = push.topic
+        if topic != self.topic and not self.is_ours(topic):
             return FrameKind.FOREIGN, "another topic"
+        if push.end < push.start:
+            return FrameKind.MALFORMED, f"endVersion {push.end} < startVersion {push.start}"
+        parser = self.parser
+        prices = parser.prices
         try:
-            start = parse_version(push.startVersion)
-            end = parse_version(push.endVersion)
-            if end < start:
-                raise ProtocolError(f"endVersion {end} < startVersion {start}")
-            parser = self.parser
-            update = DepthUpdate(
-                start, end, push.ts, parser.slots(push.data.bids), parser.slots(push.data.asks)
-            )
+            for slot in push.data.bids:
+                if slot[0] not in prices:
+                    parser.price(slot[0])
+            for slot in push.data.asks:
+                if slot[0] not in prices:
+                    parser.price(slot[0])
         except ProtocolError as exc:
             return FrameKind.MALFORMED, str(exc)
-        return FrameKind.PUSH, update
+        return FrameKind.PUSH, push
 
-    def _classify_odd(self, frame: str | bytes) -> tuple[str, Any]:
+    def _classify_odd(self, frame: str | bytes, error: str) -> tuple[str, Any]:
         try:
             obj = _any_decoder.decode(frame)
         except msgspec.DecodeError:
@@ -326,12 +313,12 @@ class PushReader:
             except msgspec.DecodeError as exc:
                 return FrameKind.MALFORMED, f"bad subscription reply: {exc}"
         if self.is_ours(obj.get("topic")):
-            return FrameKind.MALFORMED, "push does not have the documented shape"
+            return FrameKind.MALFORMED, f"bad push: {error}"
         return FrameKind.FOREIGN, "another topic"
 
 
 # -- REST -----------------------------------------------------------------------------
-def decode_reply(api: str, status: int, body: bytes, payload_type: Any) -> Any:
+def decode_reply(api: str, status: int, body: bytes, payload_type: Any, strict: bool = True) -> Any:
     """A REST reply's payload (spec §2 envelope). Raises ApiError or ProtocolError."""
     try:
         if api == V2:
@@ -342,10 +329,10 @@ def decode_reply(api: str, status: int, body: bytes, payload_type: Any) -> Any:
                 raise ApiError(reply.resultInfo.code, reply.resultInfo.message)
             if reply.data is msgspec.UNSET:
                 raise ProtocolError("reply without data")
-            return msgspec.json.decode(reply.data, type=payload_type)
+            return msgspec.json.decode(reply.data, type=payload_type, strict=strict)
         if status != 200:
             _raise_error_body(status, body)
-        return msgspec.json.decode(body, type=payload_type)
+        return msgspec.json.decode(body, type=payload_type, strict=strict)
     except msgspec.DecodeError as exc:
         raise ProtocolError(f"unexpected reply: {exc}") from None
 
@@ -369,11 +356,9 @@ def decode_tokens(api: str, status: int, body: bytes) -> list[Token]:
 
 
 def decode_depth(api: str, status: int, body: bytes, parser: SlotParser) -> DepthSnapshot:
-    reply = decode_reply(api, status, body, DepthReply)
+    reply = decode_reply(api, status, body, DepthReply, strict=False)
     return DepthSnapshot(
-        parse_version(reply.version), reply.timestamp,
-        parser.slots(reply.bids), parser.slots(reply.asks),
-    )
+        reply.version, reply.timestamp, parser.levels(reply.bids), parser.levels(reply.asks))
 
 
 def decode_ws_key(status: int, body: bytes) -> str:

@@ -3,6 +3,9 @@
 The driver (the client, or a test) feeds pushes and snapshots in and acts on the
 returned `Step`: fetch a snapshot now, fetch again after a back-off, or publish the
 book. Nothing here waits, reads a clock or does I/O, so every path is a plain call.
+
+Pushes must come from `PushReader` (versions ordered, prices already accepted by the
+parser), so applying one cannot fail half-way.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from collections import deque
 from enum import StrEnum
 
 from obview.book import OrderBook
-from obview.venues.loopring.protocol import DepthSnapshot, DepthUpdate
+from obview.venues.loopring.protocol import DepthSnapshot, Push, SlotParser
 
 # A snapshot fetch that keeps failing must not let the buffer grow without bound;
 # dropping the oldest pushes only asks for a newer snapshot, it never breaks exactness.
@@ -36,13 +39,15 @@ class Step(StrEnum):
 class DepthSync:
     """Spec §7 state for one subscription; `book` is updated in place."""
 
-    __slots__ = ("book", "phase", "local", "buffer", "awaiting_straddle", "resyncs", "too_old")
+    __slots__ = ("book", "parser", "phase", "local", "buffer", "awaiting_straddle",
+                 "resyncs", "too_old")
 
-    def __init__(self, book: OrderBook) -> None:
+    def __init__(self, book: OrderBook, parser: SlotParser) -> None:
         self.book = book
+        self.parser = parser
         self.phase = Phase.INIT
-        self.local: int | None = None
-        self.buffer: deque[DepthUpdate] = deque()
+        self.local: int | None = None  # version of `book`
+        self.buffer: deque[Push] = deque()
         self.awaiting_straddle = False  # step 5: snapshot applied, no push applied yet
         self.resyncs = 0
         self.too_old = 0
@@ -53,23 +58,25 @@ class DepthSync:
         return self.phase is Phase.SYNCED
 
     # -- pushes ---------------------------------------------------------------------
-    def on_push(self, push: DepthUpdate) -> Step:
-        if self.phase is Phase.INIT:
+    def on_push(self, push: Push) -> Step:
+        local = self.local
+        if local is None:  # INIT
             self._buffer(push)
             return Step.BUFFERED
-        local = self.local
-        if self.awaiting_straddle:
+        if push.start == local + 1:  # step 6, the common case
+            self.awaiting_straddle = False
+        elif self.awaiting_straddle:
             if push.end <= local:  # step 5: the snapshot already has it
                 return Step.IGNORED
             if push.start > local + 1:
                 return self._resync(push)
-            self.awaiting_straddle = False
-        elif push.start != local + 1:  # step 6: gap, overlap or repeat
+            self.awaiting_straddle = False  # s <= V+1 <= e: straddles the snapshot
+        else:  # gap, overlap or repeat
             return self._resync(push)
         self._apply(push)
         return Step.APPLIED
 
-    def _buffer(self, push: DepthUpdate) -> None:
+    def _buffer(self, push: Push) -> None:
         buffer = self.buffer
         if buffer and push.start != buffer[-1].end + 1:
             buffer.clear()  # step 2: only a contiguous run is usable
@@ -77,7 +84,7 @@ class DepthSync:
             buffer.popleft()
         buffer.append(push)
 
-    def _resync(self, push: DepthUpdate) -> Step:
+    def _resync(self, push: Push) -> Step:
         self.phase = Phase.INIT
         self.awaiting_straddle = False
         self.local = None
@@ -87,14 +94,22 @@ class DepthSync:
         self.resyncs += 1
         return Step.RESYNC
 
-    def _apply(self, push: DepthUpdate) -> None:
-        bids, asks = self.book.bids, self.book.asks
-        for price, size, count in push.bids:
-            bids.set(price, size, count)  # step 7: size 0 deletes
-        for price, size, count in push.asks:
-            asks.set(price, size, count)
-        self.local = push.end
-        self.book.version = push.end
+    def _apply(self, push: Push) -> None:
+        # Step 7 (size 0 deletes) is BookSide.set's rule. This is the per-slot hot path:
+        # sizes are `unit * units` (exact below `exact_below`), prices come from the
+        # parser's cache (a text evicted since the reader accepted it parses again).
+        parser = self.parser
+        prices, parse, unit, limit = parser.prices, parser.price, parser.unit, parser.exact_below
+        data = push.data
+        side = self.book.bids
+        for price, units, _volume, orders in data.bids:
+            side.set(prices.get(price) or parse(price),
+                     unit * units if units < limit else parser.size(units), orders)
+        side = self.book.asks
+        for price, units, _volume, orders in data.asks:
+            side.set(prices.get(price) or parse(price),
+                     unit * units if units < limit else parser.size(units), orders)
+        self.local = self.book.version = push.end
 
     # -- snapshots ------------------------------------------------------------------
     def on_snapshot(self, snapshot: DepthSnapshot) -> Step:

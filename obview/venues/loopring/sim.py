@@ -120,11 +120,10 @@ class MarketSim:
         self.pending: list[tuple[bool, int]] = []  # (is_bid, tick) per version not pushed
         self.pending_start = self.version + 1
         self.batch = self.rng.randint(1, 3)
-        for _ in range(spec.width * 3):  # a populated book, built silently
+        for _ in range(spec.width * 3):  # a populated book, built before anyone connects
             self._change()
-        self.pending.clear()
+            self._record()
         self.pending_start = self.version + 1
-        self._record()
 
     # -- the market ---------------------------------------------------------------------
     def _change(self) -> tuple[bool, int]:
@@ -241,6 +240,8 @@ class Client:
     market: str | None = None
     level: int | None = None
     pushes: int = 0  # pushes counted for faults (sent, skipped or broken)
+    queued: int = 0  # frames handed to the sender
+    handled: int = 0  # frames the sender is done with (sent, or discarded by a drop)
     sent: int = 0
     pings: int = 0
     pongs: int = 0
@@ -277,7 +278,7 @@ class LoopringSim:
         self.stats: dict[str, int] = dict.fromkeys(
             ("connections", "depth_requests", "http429", "stale_snapshots", "skipped",
              "malformed", "dropped", "pings", "pongs", "unsolicited_pongs",
-             "subscriptions", "rejected_subs"), 0)
+             "subscriptions", "rejected_subs", "frames_sent"), 0)
         self._depth_times: list[float] = []
         self._server: Server | None = None
         self._tasks: set[asyncio.Task] = set()
@@ -331,6 +332,14 @@ class LoopringSim:
         """Move `market` on by `pushes` pushes and send them to its subscribers."""
         for _ in range(pushes):
             self._push(self.markets[market])
+
+    def pushed_version(self, market: str) -> int:
+        """End version of the last push made (the live book may be a little ahead)."""
+        return self.markets[market].pending_start - 1
+
+    def idle(self) -> bool:
+        """Every frame queued so far has been written (or discarded by a drop)."""
+        return all(c.queued == c.handled for c in self.clients)
 
     def subscribers(self, market: str | None = None) -> int:
         return sum(1 for c in self.clients if c.market and (market is None or c.market == market))
@@ -414,6 +423,7 @@ class LoopringSim:
         return _encode(obj).decode()
 
     def _send(self, client: Client, frame: str | None) -> None:
+        client.queued += 1
         client.outbox.put_nowait((time.monotonic() + self.lag, frame))
 
     # -- WebSocket --------------------------------------------------------------------------
@@ -440,6 +450,7 @@ class LoopringSim:
             pass
         finally:
             self.clients.discard(client)
+            client.handled = client.queued
             sender.cancel()
             pinger.cancel()
 
@@ -451,10 +462,13 @@ class LoopringSim:
                 if delay > 0:
                     await asyncio.sleep(delay)
                 if frame is None:
+                    client.handled = client.queued
                     client.ws.transport.abort()  # a dropped connection, no close frame
                     return
                 await client.ws.send(frame)
                 client.sent += 1
+                client.handled += 1
+                self.stats["frames_sent"] += 1
 
     async def _pinger(self, client: Client) -> None:
         while True:

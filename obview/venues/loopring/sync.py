@@ -40,7 +40,7 @@ class DepthSync:
     """Spec §7 state for one subscription; `book` is updated in place."""
 
     __slots__ = ("book", "parser", "phase", "local", "buffer", "awaiting_straddle",
-                 "resyncs", "too_old")
+                 "resyncs", "too_old", "discarded", "ignored", "straddled")
 
     def __init__(self, book: OrderBook, parser: SlotParser) -> None:
         self.book = book
@@ -49,8 +49,12 @@ class DepthSync:
         self.local: int | None = None  # version of `book`
         self.buffer: deque[Push] = deque()
         self.awaiting_straddle = False  # step 5: snapshot applied, no push applied yet
+        # what happened, for status lines and tests
         self.resyncs = 0
-        self.too_old = 0
+        self.too_old = 0  # snapshots refused: older than the buffered run
+        self.discarded = 0  # buffered pushes already inside a snapshot (step 4)
+        self.ignored = 0  # late pushes already inside the snapshot (step 5)
+        self.straddled = 0  # pushes applied across a snapshot's version (s <= V < e)
         book.clear()
 
     @property
@@ -67,10 +71,12 @@ class DepthSync:
             self.awaiting_straddle = False
         elif self.awaiting_straddle:
             if push.end <= local:  # step 5: the snapshot already has it
+                self.ignored += 1
                 return Step.IGNORED
             if push.start > local + 1:
                 return self._resync(push)
-            self.awaiting_straddle = False  # s <= V+1 <= e: straddles the snapshot
+            self.awaiting_straddle = False  # s <= V < e: straddles the snapshot
+            self.straddled += 1
         else:  # gap, overlap or repeat
             return self._resync(push)
         self._apply(push)
@@ -119,9 +125,12 @@ class DepthSync:
         buffer = self.buffer
         while buffer and buffer[0].end <= version:  # step 4: already in the snapshot
             buffer.popleft()
+            self.discarded += 1
         if buffer and buffer[0].start > version + 1:
             self.too_old += 1  # versions V+1 .. s-1 unknown: never apply it
             return Step.TOO_OLD
+        if buffer and buffer[0].start <= version:
+            self.straddled += 1
         self.book.replace(snapshot.bids, snapshot.asks)
         self.book.version = version
         self.local = version

@@ -152,6 +152,7 @@ class LoopringFeed(Feed):
             finally:
                 self._ws = None
                 self._cancel_snapshot()
+                self.stream.book.clear()  # void: the next connection starts from step 1
         if self._failure is not None:
             raise self._failure
 

@@ -58,6 +58,10 @@ from obview.venues.loopring.protocol import SUB_REJECTED, V2, V3
 
 _encode = msgspec.json.Encoder().encode
 
+KNOWN_FAULTS = {
+    "rate", "skip", "stale_snapshot", "stale_by", "delay_snapshot", "lag", "malformed",
+    "drop_after", "reject_sub", "http429", "rate_limit", "ping", "pong_timeout", "truth",
+}
 HISTORY_KEEP = 2_000  # versions kept for stale snapshots when not recording truth
 
 
@@ -254,6 +258,10 @@ class LoopringSim:
     def __init__(self, host: str = "127.0.0.1", port: int = 0, seed: int = 1,
                  faults: dict[str, str] | None = None) -> None:
         faults = dict(faults or {})
+        unknown = sorted(set(faults) - KNOWN_FAULTS)
+        if unknown:
+            raise ValueError(f"unknown loopring simulator fault {unknown[0]!r} "
+                             f"(choose from {', '.join(sorted(KNOWN_FAULTS))})")
         self.host = host
         self.port = port
         self.seed = seed

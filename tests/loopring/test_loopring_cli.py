@@ -12,11 +12,10 @@ from tests.conftest import ROOT, run_obview
 
 
 def test_dump_json_has_level_version_and_human_sizes():
-    result = run_obview("loopring", "LRC-ETH", "--sim", "--dump", "json", "--level", "1",
-                        "--timeout", "20")
+    result = run_obview("loopring", "LRC-ETH", "--sim", "--dump", "json")
     assert result.returncode == 0, result.stderr
     obj = json.loads(result.stdout)
-    assert obj["venue"] == "loopring" and obj["symbol"] == "LRC-ETH" and obj["level"] == 1
+    assert obj["venue"] == "loopring" and obj["symbol"] == "LRC-ETH" and obj["level"] == 0
     assert isinstance(obj["version"], int) and obj["version"] > 0 and obj["synced"] is True
     assert obj["bids"] and obj["asks"]
     for price, size, orders in obj["bids"] + obj["asks"]:
@@ -26,10 +25,13 @@ def test_dump_json_has_level_version_and_human_sizes():
 
 
 def test_dump_json_v3():
-    result = run_obview("loopring", "LRC-USDT", "--sim", "--api", "v3", "--dump", "json",
-                        "--timeout", "20")
+    result = run_obview("loopring", "LRC-USDT", "--sim", "--api", "v3", "--level", "1",
+                        "--dump", "json", "--timeout", "20")
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout)["symbol"] == "LRC-USDT"
+    obj = json.loads(result.stdout)
+    assert obj["symbol"] == "LRC-USDT" and obj["level"] == 1
+    # level 1 of a 4-decimal market: prices on a 0.001 grid
+    assert all(len(price.partition(".")[2]) <= 3 for price, _s, _n in obj["bids"] + obj["asks"])
 
 
 def _one_line_error(result) -> str:

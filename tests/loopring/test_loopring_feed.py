@@ -112,6 +112,16 @@ async def test_rate_limited_depth_backs_off(make_harness):
     assert_matches_truth(h.sim, h.recorder)
 
 
+async def test_depth_rate_limit_with_many_resyncs(make_harness):
+    h = await make_harness({"rate_limit": "2", "skip": "3"})
+    await h.pump(1)
+    await h.pump(10)
+    await h.settle()
+    assert h.feed.rate_limited >= 1 and h.sim.stats["http429"] == h.feed.rate_limited
+    assert h.stream.resyncs == h.sim.stats["skipped"] == 3
+    assert_matches_truth(h.sim, h.recorder)
+
+
 async def test_v3_mode(make_harness):
     h = await make_harness({"skip": "9"}, api="v3", level=1)
     await h.pump(1)

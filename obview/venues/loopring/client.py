@@ -74,6 +74,7 @@ class LoopringFeed(Feed):
         self.limit = int(options.get("limit") or max(cfg.depth, 50))
         self.api_key: str | None = options.get("api_key")  # X-API-KEY, only if configured
         self.first_push_wait = float(options.get("first_push_wait", 0.5))
+        self.ack_timeout = float(options.get("ack_timeout", 10.0))
         self.refetch_delay = float(options.get("refetch_delay", 0.25))
         self.refetch_cap = float(options.get("refetch_cap", 5.0))
         self.min_snapshot_interval = float(
@@ -95,6 +96,7 @@ class LoopringFeed(Feed):
         self._reader: PushReader | None = None
         self._snapshot_task: asyncio.Task | None = None
         self._first_push = asyncio.Event()
+        self._acked = asyncio.Event()
         self._failure: BaseException | None = None
         self._last_push_mono: float | None = None
         self._last_depth_request = 0.0
@@ -162,9 +164,11 @@ class LoopringFeed(Feed):
         self._reader = PushReader(self.market, self.level, self._parser)
         self._sync = DepthSync(self.stream.book, self._parser)
         self._first_push = asyncio.Event()
+        self._acked = asyncio.Event()
         self._last_push_mono = None
         self._sequence += 1
         await ws.send(protocol.subscribe_message(self.api, self.market, self.level, self._sequence))
+        self._ensure_snapshot()  # waits for the ack (or a push) before fetching
 
     def on_frame(self, frame: str | bytes) -> None:
         """One WebSocket frame (not the heartbeat): the hot path."""
@@ -202,7 +206,7 @@ class LoopringFeed(Feed):
         if reply.op != "sub":
             return
         if reply.result.status.lower() == "ok":
-            self._ensure_snapshot()
+            self._acked.set()
             return
         error = reply.result.error
         code = error.code if error else "?"
@@ -224,9 +228,22 @@ class LoopringFeed(Feed):
 
     async def _snapshot_loop(self, sync: DepthSync) -> None:
         try:
-            if not sync.buffer:  # ideally fetch once a push is buffered; quiet markets too
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._first_push.wait(), self.first_push_wait)
+            if not sync.buffer:
+                # step 3: after the sub ack, ideally once a push is buffered; a quiet
+                # market gets its snapshot after a short wait anyway
+                first_push = asyncio.ensure_future(self._first_push.wait())
+                acked = asyncio.ensure_future(self._acked.wait())
+                try:
+                    await asyncio.wait({first_push, acked}, timeout=self.ack_timeout,
+                                       return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    acked.cancel()
+                if not first_push.done():
+                    if not self._acked.is_set():
+                        first_push.cancel()
+                        raise FeedError(f"no reply to the subscription in {self.ack_timeout:g}s")
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(first_push, self.first_push_wait)
             delay = self.refetch_delay
             while sync is self._sync:
                 snapshot = await self._fetch_depth()

@@ -601,13 +601,15 @@ class LoopringSim:
     async def _depth(self, connection: ServerConnection, api: str, query: dict[str, str]) -> Response:
         self.stats["depth_requests"] += 1
         now = time.monotonic()
-        self._depth_times = [t for t in self._depth_times if now - t < 1.0] + [now]
+        # a sliding one-second window over the requests served (refused ones are free)
+        self._depth_times = [t for t in self._depth_times if now - t < 1.0]
         if self.stats["depth_requests"] <= self.http429 or (
-                self.rate_limit and len(self._depth_times) > self.rate_limit):
+                self.rate_limit and len(self._depth_times) >= self.rate_limit):
             self.stats["http429"] += 1
             response = self._http(connection, HTTPStatus.TOO_MANY_REQUESTS, {"error": "slow down"})
             response.headers["Retry-After"] = "0"
             return response
+        self._depth_times.append(now)
         market = self.markets.get(query.get("market", ""))
         if market is None:
             return self._error(connection, api, 108000, "unsupported market")

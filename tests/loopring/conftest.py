@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from obview.book import OrderBook
-from obview.events import BookChanged, Event
+from obview.events import BookChanged, Event, StatusChanged
 from obview.feed import Backoff, Feed
 from obview.fmt import dec_str
 from obview.venues import VenueConfig
@@ -37,8 +37,11 @@ class Recorder:
     """Every synced book the feed publishes: (level, version, normalised book)."""
 
     books: list[tuple[int, int, dict]] = field(default_factory=list)
+    statuses: list[str] = field(default_factory=list)
 
     def __call__(self, event: Event) -> None:
+        if isinstance(event, StatusChanged):
+            self.statuses.append(f"{event.feed.state.value}: {event.feed.status_text}")
         if isinstance(event, BookChanged) and event.stream.synced:
             stream = event.stream
             self.books.append((stream.level, stream.book.version, normalised(stream.book)))

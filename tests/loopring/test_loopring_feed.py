@@ -98,6 +98,7 @@ async def test_dropped_connection_starts_over(make_harness):
     h.sim.advance(MARKET)
     await h.settle()
     assert h.feed.reconnects >= 2 and h.sim.stats["connections"] >= 3
+    assert not any("internal error" in status for status in h.recorder.statuses)
     assert h.stream.resyncs == 0  # a new connection is a fresh start, not a resync
     assert_matches_truth(h.sim, h.recorder)
 

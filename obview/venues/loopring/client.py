@@ -139,24 +139,31 @@ class LoopringFeed(Feed):
         url = self.ws_url
         if self.api == V3:
             url = _with_query(url, wsApiKey=await self._ws_key())
-        async with websockets.connect(url, open_timeout=10, max_size=2**24) as ws:
-            self._ws = ws
-            try:
-                await self._subscribe(ws)
-                async for frame in ws:
-                    if frame == HEARTBEAT_PING:
-                        self.messages += 1
-                        await ws.send(HEARTBEAT_PONG)  # only ever in answer to a ping
-                        continue
-                    self.on_frame(frame)
-                    if self._failure is not None:
-                        break
-            finally:
-                self._ws = None
-                self._cancel_snapshot()
-                self.stream.book.clear()  # void: the next connection starts from step 1
+        try:
+            async with websockets.connect(url, open_timeout=10, max_size=2**24) as ws:
+                self._ws = ws
+                try:
+                    await self._read(ws)
+                finally:
+                    self._ws = None
+                    self._cancel_snapshot()
+                    self.stream.book.clear()  # void: the next connection starts from step 1
+        except websockets.WebSocketException as exc:
+            if self._failure is None:
+                raise FeedError(f"websocket: {protocol_error_text(exc)}") from None
         if self._failure is not None:
             raise self._failure
+
+    async def _read(self, ws: ClientConnection) -> None:
+        await self._subscribe(ws)
+        async for frame in ws:
+            if frame == HEARTBEAT_PING:
+                self.messages += 1
+                await ws.send(HEARTBEAT_PONG)  # only ever in answer to a ping
+                continue
+            self.on_frame(frame)
+            if self._failure is not None:
+                return
 
     async def _subscribe(self, ws: ClientConnection) -> None:
         """Step 1 for the current level: new reader, empty buffer, fresh book."""

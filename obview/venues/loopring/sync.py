@@ -101,20 +101,20 @@ class DepthSync:
         return Step.RESYNC
 
     def _apply(self, push: Push) -> None:
-        # Step 7 (size 0 deletes) is BookSide.set's rule. This is the per-slot hot path:
-        # sizes are `unit * units` (exact below `exact_below`), prices come from the
-        # parser's cache (a text evicted since the reader accepted it parses again).
+        # Step 7: size 0 deletes the price, anything else replaces the slot. This is the
+        # per-slot hot path: sizes are `unit * units` (exact below `exact_below`), prices
+        # come from the parser's cache (a text evicted since the reader accepted it
+        # parses again).
         parser = self.parser
         prices, parse, unit, limit = parser.prices, parser.price, parser.unit, parser.exact_below
         data = push.data
-        side = self.book.bids
-        for price, units, _volume, orders in data.bids:
-            side.set(prices.get(price) or parse(price),
-                     unit * units if units < limit else parser.size(units), orders)
-        side = self.book.asks
-        for price, units, _volume, orders in data.asks:
-            side.set(prices.get(price) or parse(price),
-                     unit * units if units < limit else parser.size(units), orders)
+        for side, slots in ((self.book.bids, data.bids), (self.book.asks, data.asks)):
+            for price, units, _volume, orders in slots:
+                if not units:
+                    side.delete(prices.get(price) or parse(price))
+                else:
+                    side.set(prices.get(price) or parse(price),
+                             unit * units if units < limit else parser.size(units), orders)
         self.local = self.book.version = push.end
 
     # -- snapshots ------------------------------------------------------------------

@@ -180,7 +180,11 @@ class LoopringFeed(Feed):
     def on_frame(self, frame: str | bytes) -> None:
         """One WebSocket frame (not the heartbeat): the hot path."""
         self.messages += 1
-        kind, payload = self._reader.read(frame)
+        push = self._reader.push(frame)
+        if push is not None:
+            self._on_push(push)
+            return
+        kind, payload = self._reader.read(frame)  # not a good push of ours: what is it?
         if kind is FrameKind.PUSH:
             self._on_push(payload)
         elif kind is FrameKind.MALFORMED:

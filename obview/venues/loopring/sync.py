@@ -36,11 +36,14 @@ class Step(StrEnum):
     STRAY = "stray"  # a snapshot nobody asked for (already synced): ignored
 
 
+_APPLIED = Step.APPLIED
+
+
 class DepthSync:
     """Spec §7 state for one subscription; `book` is updated in place."""
 
     __slots__ = ("book", "parser", "phase", "local", "buffer", "awaiting_straddle",
-                 "resyncs", "too_old", "discarded", "ignored", "straddled")
+                 "resyncs", "too_old", "discarded", "ignored", "straddled", "_levels")
 
     def __init__(self, book: OrderBook, parser: SlotParser) -> None:
         self.book = book
@@ -56,6 +59,7 @@ class DepthSync:
         self.ignored = 0  # late pushes already inside the snapshot (step 5)
         self.straddled = 0  # pushes applied across a snapshot's version (s <= V < e)
         book.clear()
+        self._levels = (book.bids.level_map(), book.asks.level_map())
 
     @property
     def synced(self) -> bool:
@@ -64,23 +68,29 @@ class DepthSync:
     # -- pushes ---------------------------------------------------------------------
     def on_push(self, push: Push) -> Step:
         local = self.local
+        if local is None or push.start != local + 1 or self.awaiting_straddle:
+            return self._unusual_push(push, local)
+        self._apply(push)  # step 6, the common case
+        return _APPLIED
+
+    def _unusual_push(self, push: Push, local: int | None) -> Step:
         if local is None:  # INIT
             self._buffer(push)
             return Step.BUFFERED
-        if push.start == local + 1:  # step 6, the common case
-            self.awaiting_straddle = False
-        elif self.awaiting_straddle:
-            if push.end <= local:  # step 5: the snapshot already has it
+        if self.awaiting_straddle:
+            if push.start == local + 1:
+                self.awaiting_straddle = False
+            elif push.end <= local:  # step 5: the snapshot already has it
                 self.ignored += 1
                 return Step.IGNORED
-            if push.start > local + 1:
+            elif push.start > local + 1:
                 return self._resync(push)
-            self.awaiting_straddle = False  # s <= V < e: straddles the snapshot
-            self.straddled += 1
-        else:  # gap, overlap or repeat
-            return self._resync(push)
-        self._apply(push)
-        return Step.APPLIED
+            else:  # s <= V < e: straddles the snapshot
+                self.awaiting_straddle = False
+                self.straddled += 1
+            self._apply(push)
+            return Step.APPLIED
+        return self._resync(push)  # gap, overlap or repeat
 
     def _buffer(self, push: Push) -> None:
         buffer = self.buffer
@@ -102,20 +112,43 @@ class DepthSync:
 
     def _apply(self, push: Push) -> None:
         # Step 7: size 0 deletes the price, anything else replaces the slot. This is the
-        # per-slot hot path: sizes are `unit * units` (exact below `exact_below`), prices
-        # come from the parser's cache (a text evicted since the reader accepted it
-        # parses again).
+        # per-slot hot path, hence the two spelled-out loops: sizes are `unit * units`
+        # (exact below `exact_below`); prices come from the parser's cache (a text evicted
+        # since the reader accepted it parses again); an existing level is updated in
+        # place, only new or vanishing prices go through the sorted keys.
         parser = self.parser
         prices, parse, unit, limit = parser.prices, parser.price, parser.unit, parser.exact_below
         data = push.data
-        for side, slots in ((self.book.bids, data.bids), (self.book.asks, data.asks)):
-            for price, units, _volume, orders in slots:
+        book = self.book
+        slots = data.bids
+        if slots:
+            side, levels = book.bids, self._levels[0]
+            for price_text, units, _volume, orders in slots:
+                price = prices.get(price_text) or parse(price_text)
+                level = levels.get(price)
                 if not units:
-                    side.delete(prices.get(price) or parse(price))
+                    if level is not None:
+                        side.delete(price)
+                elif level is None:
+                    side.set(price, unit * units if units < limit else parser.size(units), orders)
                 else:
-                    side.set(prices.get(price) or parse(price),
-                             unit * units if units < limit else parser.size(units), orders)
-        self.local = self.book.version = push.end
+                    level.size = unit * units if units < limit else parser.size(units)
+                    level.orders = orders
+        slots = data.asks
+        if slots:
+            side, levels = book.asks, self._levels[1]
+            for price_text, units, _volume, orders in slots:
+                price = prices.get(price_text) or parse(price_text)
+                level = levels.get(price)
+                if not units:
+                    if level is not None:
+                        side.delete(price)
+                elif level is None:
+                    side.set(price, unit * units if units < limit else parser.size(units), orders)
+                else:
+                    level.size = unit * units if units < limit else parser.size(units)
+                    level.orders = orders
+        self.local = book.version = push.end
 
     # -- snapshots ------------------------------------------------------------------
     def on_snapshot(self, snapshot: DepthSnapshot) -> Step:
@@ -131,8 +164,10 @@ class DepthSync:
             return Step.TOO_OLD
         if buffer and buffer[0].start <= version:
             self.straddled += 1
-        self.book.replace(snapshot.bids, snapshot.asks)
-        self.book.version = version
+        book = self.book
+        book.replace(snapshot.bids, snapshot.asks)
+        self._levels = (book.bids.level_map(), book.asks.level_map())  # replace made new ones
+        book.version = version
         self.local = version
         self.phase = Phase.SYNCED
         self.awaiting_straddle = not buffer

@@ -233,6 +233,10 @@ def test_fuzzed_delivery_never_raises_and_never_shows_a_wrong_book(scenario, cor
                 position += 1
                 continue
             kind, payload = reader.read(frame)
+            fast = reader.push(frame)  # the feed's hot path must agree with the full reader
+            assert (fast is not None) == (kind == FrameKind.PUSH)
+            if fast is not None:
+                payload = fast
             if action == "foreign":
                 assert kind == FrameKind.FOREIGN
             elif action == "corrupt":
@@ -260,5 +264,80 @@ def test_fuzzed_delivery_never_raises_and_never_shows_a_wrong_book(scenario, cor
 ))
 def test_reader_never_raises_on_garbage(frame):
     kind, _payload = READER.read(frame)
+    assert (READER.push(frame) is not None) == (kind == FrameKind.PUSH)
     assert kind in (FrameKind.PING, FrameKind.PUSH, FrameKind.MALFORMED,
                     FrameKind.SUB_REPLY, FrameKind.FOREIGN)
+
+
+# -- fuzz: near-valid pushes with arbitrary values against a reference model ----------
+digits = st.text("0123456789", min_size=1, max_size=30)
+# a few prices in several spellings, so that pushes update and delete existing levels
+good_price = st.one_of(
+    *[st.sampled_from(["1", "1.0", "01.50", "1.5", "0.5", "2", "2.000", "10", "0.0001"])] * 6,
+    st.builds(lambda a, b: f"{a}.{b}", digits, digits).filter(lambda t: D(t) != 0))
+bad_price = st.one_of(st.sampled_from(["1e1", "NaN", "-1", "0", "0.00", " 1", "١", ".5", "5."]),
+                      st.text(max_size=5))
+good_units = st.one_of(digits, st.integers(0, 10**40), st.integers(10**28, 10**40).map(str),
+                       st.just("0"), st.just(0), st.just("0"))
+bad_units = st.sampled_from(["1.5", "-3", "x", -1, 2.5, None, ""])
+good_slot = st.tuples(good_price, good_units, st.just("0"), st.integers(0, 9).map(str)).map(list)
+bad_slot = st.one_of(
+    st.tuples(bad_price, good_units, st.just("0"), st.just("1")).map(list),
+    st.tuples(good_price, bad_units, st.just("0"), st.just("1")).map(list),
+    st.lists(st.one_of(st.text(max_size=3), st.integers()), max_size=5))
+slot = st.one_of(*[good_slot] * 9, bad_slot)
+version = st.one_of(st.integers(-2, 30), st.integers(0, 30).map(str), st.sampled_from(["x", 1.5, None]))
+
+
+@st.composite
+def near_pushes(draw):
+    frame = {
+        "topic": draw(st.sampled_from([TOPIC] * 5 + [
+            "depth&LRC-ETH&1", {"topic": "orderbook", "market": "LRC-ETH", "level": 0}, 7])),
+        "startVersion": draw(version), "endVersion": draw(version),
+        "data": {"bids": draw(st.lists(slot, max_size=3)), "asks": draw(st.lists(slot, max_size=3))},
+    }
+    if draw(st.booleans()):
+        frame["ts"] = draw(st.integers(0, 2**40) | st.sampled_from(["12", "x"]))
+    # most pushes continue the sequence (so they get applied), the rest keep their values
+    continue_by = draw(st.sampled_from([None] + [0, 0, 0, 1, 2] * 3))
+    return frame, continue_by
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(near_pushes(), min_size=1, max_size=25))
+def test_fuzzed_pushes_apply_exactly_like_the_reference_model(drawn):
+    sync = fresh()
+    sync.on_snapshot(snap(0, bids=[("1", 100, 1)]))
+    model = {True: {D(1): (D(1), 1)}, False: {}}
+    local = 0
+    applied = 0
+    for obj, continue_by in drawn:
+        if continue_by is not None:
+            obj = dict(obj, startVersion=local + 1, endVersion=str(local + 1 + continue_by))
+        frame = msgspec.json.encode(obj)
+        kind, push = READER.read(frame)
+        if kind != FrameKind.PUSH:
+            continue
+        step = sync.on_push(push)
+        if sync.synced and step is Step.APPLIED:
+            assert push.start <= local + 1 <= push.end or push.start == local + 1
+            for is_bid, slots in ((True, push.data.bids), (False, push.data.asks)):
+                for price_text, units, _volume, orders in slots:
+                    price = D(price_text)
+                    if units:
+                        model[is_bid][price] = (D(units).scaleb(-2), orders)
+                    else:
+                        model[is_bid].pop(price, None)
+            local = push.end
+            applied += 1
+        if not sync.synced:
+            return  # a resync: the book is dropped, nothing left to compare
+        want = tuple(
+            [(str(p.normalize()), str(s.normalize()), n) for p, (s, n) in
+             sorted(model[is_bid].items(), reverse=is_bid)]
+            for is_bid in (True, False))
+        got = tuple([(str(lv.price), str(lv.size.normalize()), lv.orders) for lv in side.iter_levels()]
+                    for side in (sync.book.bids, sync.book.asks))
+        assert got == want
+        assert sync.local == local

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import Context, Decimal
 
 import msgspec
 from hypothesis import HealthCheck, given, settings
@@ -14,6 +14,7 @@ from obview.venues.loopring.sync import DepthSync, Phase, Step
 
 TOPIC = "depth&LRC-ETH&0"
 D = Decimal
+WIDE = Context(prec=200)
 
 
 def push(start: int, end: int, bids=(), asks=()) -> Push:
@@ -38,7 +39,7 @@ def snap(version: int, bids=(), asks=()) -> DepthSnapshot:
 
 
 def book_of(sync: DepthSync) -> tuple[list, list]:
-    side = lambda s: [(str(lv.price), str(lv.size.normalize()), lv.orders) for lv in s.iter_levels()]  # noqa: E731
+    side = lambda s: [(str(lv.price), str(lv.size.normalize(WIDE)), lv.orders) for lv in s.iter_levels()]  # noqa: E731
     return side(sync.book.bids), side(sync.book.asks)
 
 
@@ -173,7 +174,7 @@ def frames_from(changes, cuts, states):
 
 def expected(states, version):
     to_rows = lambda side, rev: [  # noqa: E731
-        (p, str(PARSER.size(u).normalize()), n)
+        (p, str(PARSER.size(u).normalize(WIDE)), n)
         for p, (u, n) in sorted(side.items(), key=lambda kv: D(kv[0]), reverse=rev)]
     bids, asks = states[version]
     return to_rows(bids, True), to_rows(asks, False)
@@ -326,7 +327,7 @@ def test_fuzzed_pushes_apply_exactly_like_the_reference_model(drawn):
                 for price_text, units, _volume, orders in slots:
                     price = D(price_text)
                     if units:
-                        model[is_bid][price] = (D(units).scaleb(-2), orders)
+                        model[is_bid][price] = (D(units).scaleb(-2, WIDE), orders)
                     else:
                         model[is_bid].pop(price, None)
             local = push.end
@@ -334,10 +335,10 @@ def test_fuzzed_pushes_apply_exactly_like_the_reference_model(drawn):
         if not sync.synced:
             return  # a resync: the book is dropped, nothing left to compare
         want = tuple(
-            [(str(p.normalize()), str(s.normalize()), n) for p, (s, n) in
+            [(str(p.normalize(WIDE)), str(s.normalize(WIDE)), n) for p, (s, n) in
              sorted(model[is_bid].items(), reverse=is_bid)]
             for is_bid in (True, False))
-        got = tuple([(str(lv.price), str(lv.size.normalize()), lv.orders) for lv in side.iter_levels()]
+        got = tuple([(str(lv.price), str(lv.size.normalize(WIDE)), lv.orders) for lv in side.iter_levels()]
                     for side in (sync.book.bids, sync.book.asks))
         assert got == want
         assert sync.local == local

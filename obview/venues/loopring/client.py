@@ -210,7 +210,9 @@ class LoopringFeed(Feed):
             self._first_push.set()
             self._ensure_snapshot()
         elif step is Step.RESYNC:
-            self.unsync(self.stream, f"gap: push {update.start}-{update.end} after version {local}")
+            reason = f"gap: push {update.start}-{update.end} after version {local}"
+            log.info("%s %s: resync (%s)", self.market, self._reader.topic, reason)
+            self.unsync(self.stream, reason)
             self._ensure_snapshot()
 
     def _on_sub_reply(self, reply: SubReply) -> None:

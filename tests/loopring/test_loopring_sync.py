@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from obview.book import OrderBook
 from obview.venues.loopring.protocol import DepthSnapshot, FrameKind, Push, PushReader, SlotParser
-from obview.venues.loopring.sync import DepthSync, Phase, Step
+from obview.venues.loopring.sync import DepthSync, Phase, Step, fast_path
 
 TOPIC = "depth&LRC-ETH&0"
 D = Decimal
@@ -209,6 +209,7 @@ def test_fuzzed_delivery_never_raises_and_never_shows_a_wrong_book(scenario, cor
     last = max(states)
     sync = fresh()
     reader = PushReader("LRC-ETH", 0, PARSER)
+    fast = fast_path(reader, sync)
     position = 0  # next push to deliver
     for action, offset in events:
         if action == "snap":
@@ -233,18 +234,21 @@ def test_fuzzed_delivery_never_raises_and_never_shows_a_wrong_book(scenario, cor
             if action == "skip":
                 position += 1
                 continue
+            # the feed's way: the fast path first, the full path when it declines; the
+            # order varies so that the fast path also meets prices it has not seen
+            applied = fast(frame) if offset % 2 else None
             kind, payload = reader.read(frame)
-            fast = reader.push(frame)  # the feed's hot path must agree with the full reader
-            assert (fast is not None) == (kind == FrameKind.PUSH)
-            if fast is not None:
-                payload = fast
+            if applied is None and not offset % 2:
+                applied = fast(frame)
+            assert applied is None or kind == FrameKind.PUSH
             if action == "foreign":
                 assert kind == FrameKind.FOREIGN
             elif action == "corrupt":
                 assert kind in (FrameKind.MALFORMED, FrameKind.FOREIGN)
                 position += 1  # the broken push replaced the real one
             if kind == FrameKind.PUSH:
-                sync.on_push(payload)
+                if applied is None:
+                    sync.on_push(payload)
                 if action != "dup":
                     position += 1
         if sync.synced:
@@ -265,7 +269,11 @@ def test_fuzzed_delivery_never_raises_and_never_shows_a_wrong_book(scenario, cor
 ))
 def test_reader_never_raises_on_garbage(frame):
     kind, _payload = READER.read(frame)
-    assert (READER.push(frame) is not None) == (kind == FrameKind.PUSH)
+    sync = fresh()
+    sync.on_snapshot(snap(0))
+    sync.on_push(push(1, 1))
+    applied = fast_path(READER, sync)(frame)
+    assert applied is None or kind == FrameKind.PUSH
     assert kind in (FrameKind.PING, FrameKind.PUSH, FrameKind.MALFORMED,
                     FrameKind.SUB_REPLY, FrameKind.FOREIGN)
 
@@ -312,15 +320,20 @@ def test_fuzzed_pushes_apply_exactly_like_the_reference_model(drawn):
     sync.on_snapshot(snap(0, bids=[("1", 100, 1)]))
     model = {True: {D(1): (D(1), 1)}, False: {}}
     local = 0
+    fast = fast_path(READER, sync)
     applied = 0
     for obj, continue_by in drawn:
         if continue_by is not None:
             obj = dict(obj, startVersion=local + 1, endVersion=str(local + 1 + continue_by))
         frame = msgspec.json.encode(obj)
-        kind, push = READER.read(frame)
-        if kind != FrameKind.PUSH:
-            continue
-        step = sync.on_push(push)
+        push = fast(frame)
+        if push is not None:
+            step = Step.APPLIED
+        else:
+            kind, push = READER.read(frame)
+            if kind != FrameKind.PUSH:
+                continue
+            step = sync.on_push(push)
         if sync.synced and step is Step.APPLIED:
             assert push.start <= local + 1 <= push.end or push.start == local + 1
             for is_bid, slots in ((True, push.data.bids), (False, push.data.asks)):
@@ -342,3 +355,18 @@ def test_fuzzed_pushes_apply_exactly_like_the_reference_model(drawn):
                     for side in (sync.book.bids, sync.book.asks))
         assert got == want
         assert sync.local == local
+
+
+def test_fast_path_sizes_stay_exact_beyond_28_digits():
+    sync = fresh()
+    sync.on_snapshot(snap(0, bids=[("1", 100, 1)]))
+    sync.on_push(push(1, 1))  # straddle handled by the full path; the fast path may go on
+    fast = fast_path(READER, sync)
+    huge = 10**40 + 7
+    frame = msgspec.json.encode({
+        "topic": TOPIC, "ts": 9, "startVersion": 2, "endVersion": 2,
+        "data": {"bids": [["1", str(huge), "0", "2"]], "asks": [["1", str(huge + 1), "0", "1"]]}})
+    assert fast(frame) is not None
+    assert sync.book.bids.get(D(1)).size == D(huge).scaleb(-2, WIDE)
+    assert sync.book.asks.get(D(1)).size == D(huge + 1).scaleb(-2, WIDE)
+    assert (sync.local, sync.book.version, sync.book.venue_ts) == (2, 2, 9)

@@ -14,6 +14,7 @@ import contextlib
 import difflib
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
@@ -44,7 +45,7 @@ from obview.venues.loopring.protocol import (
     SubReply,
     Token,
 )
-from obview.venues.loopring.sync import DepthSync, Step
+from obview.venues.loopring.sync import DepthSync, Step, fast_path
 
 log = logging.getLogger("obview.loopring")
 
@@ -94,6 +95,7 @@ class LoopringFeed(Feed):
         self._parser: SlotParser | None = None
         self._sync: DepthSync | None = None
         self._reader: PushReader | None = None
+        self._fast: Callable[[str | bytes], Push | None] | None = None
         self._snapshot_task: asyncio.Task | None = None
         self._first_push = asyncio.Event()
         self._acked = asyncio.Event()
@@ -166,25 +168,30 @@ class LoopringFeed(Feed):
                 return
 
     async def _subscribe(self, ws: ClientConnection) -> None:
-        """Step 1 for the current level: new reader, empty buffer, fresh book."""
-        self._cancel_snapshot()
-        self._reader = PushReader(self.market, self.level, self._parser)
-        self._sync = DepthSync(self.stream.book, self._parser)
-        self._first_push = asyncio.Event()
-        self._acked = asyncio.Event()
-        self._last_push_mono = None
+        self.new_subscription()
         self._sequence += 1
         await ws.send(protocol.subscribe_message(self.api, self.market, self.level, self._sequence))
         self._ensure_snapshot()  # waits for the ack (or a push) before fetching
 
+    def new_subscription(self) -> None:
+        """Step 1 for the current level: new reader, empty buffer, fresh book."""
+        self._cancel_snapshot()
+        self._reader = PushReader(self.market, self.level, self._parser)
+        self._sync = DepthSync(self.stream.book, self._parser)
+        self._fast = fast_path(self._reader, self._sync)
+        self._first_push = asyncio.Event()
+        self._acked = asyncio.Event()
+        self._last_push_mono = None
+
     def on_frame(self, frame: str | bytes) -> None:
-        """One WebSocket frame (not the heartbeat): the hot path."""
+        """One WebSocket frame (not the heartbeat)."""
         self.messages += 1
-        push = self._reader.push(frame)
+        push = self._fast(frame)  # the next push of a synced book: applied already
         if push is not None:
-            self._on_push(push)
+            self._note_push()
+            self.book_changed(self.stream)
             return
-        kind, payload = self._reader.read(frame)  # not a good push of ours: what is it?
+        kind, payload = self._reader.read(frame)  # the full path decides
         if kind is FrameKind.PUSH:
             self._on_push(payload)
         elif kind is FrameKind.MALFORMED:
@@ -194,11 +201,14 @@ class LoopringFeed(Feed):
             self._on_sub_reply(payload)
         # FOREIGN frames (not JSON, not an object, another topic) are ignored
 
-    def _on_push(self, update: Push) -> None:
+    def _note_push(self) -> None:
         now = time.monotonic()
         if self._last_push_mono is not None:
             self._intervals.add((now - self._last_push_mono) * 1000.0)
         self._last_push_mono = now
+
+    def _on_push(self, update: Push) -> None:
+        self._note_push()
         sync = self._sync
         local = sync.local
         step = sync.on_push(update)

@@ -254,14 +254,14 @@ class PushReader:
     the parser's cache, so applying it cannot fail half-way.
     """
 
-    __slots__ = ("market", "level", "topic", "parser", "_decode")
+    __slots__ = ("market", "level", "topic", "parser", "decode")
 
     def __init__(self, market: str, level: int, parser: SlotParser) -> None:
         self.market = market
         self.level = level
         self.topic = v2_topic(market, level)
         self.parser = parser
-        self._decode = _push_decoder.decode
+        self.decode = _push_decoder.decode
 
     def is_ours(self, topic: Any) -> bool:
         if isinstance(topic, str):
@@ -274,33 +274,10 @@ class PushReader:
             return False
         return market == self.market and str(level) == str(self.level)
 
-    def push(self, frame: str | bytes) -> Push | None:
-        """The hot path: the frame as a well-formed push for our topic, else None (then
-        `read` tells what it is)."""
-        try:
-            push = self._decode(frame)
-        except (msgspec.DecodeError, UnicodeDecodeError):
-            return None
-        topic = push.topic
-        if (topic != self.topic and not self.is_ours(topic)) or push.end < push.start:
-            return None
-        parser = self.parser
-        prices = parser.prices
-        try:
-            for slot in push.data.bids:
-                if slot[0] not in prices:
-                    parser.price(slot[0])
-            for slot in push.data.asks:
-                if slot[0] not in prices:
-                    parser.price(slot[0])
-        except ProtocolError:
-            return None
-        return push
-
     def read(self, frame: str | bytes) -> tuple[str, Any]:
         """(kind, payload): Push for PUSH, SubReply for SUB_REPLY, reason text else."""
         try:
-            push = self._decode(frame)
+            push = self.decode(frame)
         except (msgspec.DecodeError, UnicodeDecodeError) as exc:
             if frame == HEARTBEAT_PING or frame == b"ping":
                 return FrameKind.PING, None

@@ -11,10 +11,13 @@ parser), so applying one cannot fail half-way.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from enum import StrEnum
 
+import msgspec
+
 from obview.book import OrderBook
-from obview.venues.loopring.protocol import DepthSnapshot, Push, SlotParser
+from obview.venues.loopring.protocol import DepthSnapshot, Push, PushReader, SlotParser
 
 # A snapshot fetch that keeps failing must not let the buffer grow without bound;
 # dropping the oldest pushes only asks for a newer snapshot, it never breaks exactness.
@@ -42,14 +45,17 @@ _APPLIED = Step.APPLIED
 class DepthSync:
     """Spec §7 state for one subscription; `book` is updated in place."""
 
-    __slots__ = ("book", "parser", "phase", "local", "buffer", "awaiting_straddle",
-                 "resyncs", "too_old", "discarded", "ignored", "straddled", "_levels")
+    __slots__ = ("book", "parser", "phase", "local", "next_start", "buffer", "awaiting_straddle",
+                 "resyncs", "too_old", "discarded", "ignored", "straddled", "level_maps")
 
     def __init__(self, book: OrderBook, parser: SlotParser) -> None:
         self.book = book
         self.parser = parser
         self.phase = Phase.INIT
         self.local: int | None = None  # version of `book`
+        # local + 1 while a push can simply continue the book, else -1 (INIT, or waiting
+        # for the push that straddles the snapshot): the one test on the hot path
+        self.next_start = -1
         self.buffer: deque[Push] = deque()
         self.awaiting_straddle = False  # step 5: snapshot applied, no push applied yet
         # what happened, for status lines and tests
@@ -59,7 +65,7 @@ class DepthSync:
         self.ignored = 0  # late pushes already inside the snapshot (step 5)
         self.straddled = 0  # pushes applied across a snapshot's version (s <= V < e)
         book.clear()
-        self._levels = (book.bids.level_map(), book.asks.level_map())
+        self.level_maps = (book.bids.level_map(), book.asks.level_map())
 
     @property
     def synced(self) -> bool:
@@ -67,11 +73,10 @@ class DepthSync:
 
     # -- pushes ---------------------------------------------------------------------
     def on_push(self, push: Push) -> Step:
-        local = self.local
-        if local is None or push.start != local + 1 or self.awaiting_straddle:
-            return self._unusual_push(push, local)
-        self._apply(push)  # step 6, the common case
-        return _APPLIED
+        if push.start == self.next_start:  # step 6, the common case
+            self._apply(push)
+            return _APPLIED
+        return self._unusual_push(push, self.local)
 
     def _unusual_push(self, push: Push, local: int | None) -> Step:
         if local is None:  # INIT
@@ -104,6 +109,7 @@ class DepthSync:
         self.phase = Phase.INIT
         self.awaiting_straddle = False
         self.local = None
+        self.next_start = -1
         self.book.clear()
         self.buffer.clear()
         self.buffer.append(push)
@@ -122,7 +128,7 @@ class DepthSync:
         book = self.book
         slots = data.bids
         if slots:
-            side, levels = book.bids, self._levels[0]
+            side, levels = book.bids, self.level_maps[0]
             for price_text, units, _volume, orders in slots:
                 price = prices.get(price_text) or parse(price_text)
                 level = levels.get(price)
@@ -136,7 +142,7 @@ class DepthSync:
                     level.orders = orders
         slots = data.asks
         if slots:
-            side, levels = book.asks, self._levels[1]
+            side, levels = book.asks, self.level_maps[1]
             for price_text, units, _volume, orders in slots:
                 price = prices.get(price_text) or parse(price_text)
                 level = levels.get(price)
@@ -149,6 +155,7 @@ class DepthSync:
                     level.size = unit * units if units < limit else parser.size(units)
                     level.orders = orders
         self.local = book.version = push.end
+        self.next_start = push.end + 1
 
     # -- snapshots ------------------------------------------------------------------
     def on_snapshot(self, snapshot: DepthSnapshot) -> Step:
@@ -166,11 +173,75 @@ class DepthSync:
             self.straddled += 1
         book = self.book
         book.replace(snapshot.bids, snapshot.asks)
-        self._levels = (book.bids.level_map(), book.asks.level_map())  # replace made new ones
+        self.level_maps = (book.bids.level_map(), book.asks.level_map())  # replace made new
         book.version = version
         self.local = version
         self.phase = Phase.SYNCED
         self.awaiting_straddle = not buffer
+        self.next_start = -1  # step 5 first, unless buffered pushes continue the book
         while buffer:
             self._apply(buffer.popleft())
         return Step.SYNCED
+
+
+def fast_path(reader: PushReader, sync: DepthSync) -> Callable[[str | bytes], Push | None]:
+    """The common case, frame -> book, as one closure: the next push of a synced book,
+    with prices seen before. Everything it needs is bound once per subscription, since
+    this runs for every push. Returns the applied push, or None for anything else (not a
+    push of ours, malformed, a price not in the cache, a gap, not synced yet): the caller
+    then takes the full path (`reader.read`, `sync.on_push`), which decides. Both paths
+    apply slots identically (`DepthSync._apply`); the fuzz tests hold them to that.
+    """
+    decode, topic, is_ours = reader.decode, reader.topic, reader.is_ours
+    parser = reader.parser
+    prices, unit, limit, exact_size = parser.prices, parser.unit, parser.exact_below, parser.size
+    book = sync.book
+    bids, asks, touch = book.bids, book.asks, book.touch
+    decode_errors = (msgspec.DecodeError, UnicodeDecodeError)
+
+    def apply(frame: str | bytes) -> Push | None:
+        try:
+            push = decode(frame)
+        except decode_errors:
+            return None
+        if push.topic != topic and not is_ours(push.topic):
+            return None
+        end = push.end
+        if push.start != sync.next_start or end < push.start:
+            return None
+        data = push.data
+        for slot in data.bids:
+            if slot[0] not in prices:
+                return None
+        for slot in data.asks:
+            if slot[0] not in prices:
+                return None
+        bid_levels, ask_levels = sync.level_maps
+        for price_text, units, _volume, orders in data.bids:
+            price = prices[price_text]
+            level = bid_levels.get(price)
+            if not units:
+                if level is not None:
+                    bids.delete(price)
+            elif level is None:
+                bids.set(price, unit * units if units < limit else exact_size(units), orders)
+            else:
+                level.size = unit * units if units < limit else exact_size(units)
+                level.orders = orders
+        for price_text, units, _volume, orders in data.asks:
+            price = prices[price_text]
+            level = ask_levels.get(price)
+            if not units:
+                if level is not None:
+                    asks.delete(price)
+            elif level is None:
+                asks.set(price, unit * units if units < limit else exact_size(units), orders)
+            else:
+                level.size = unit * units if units < limit else exact_size(units)
+                level.orders = orders
+        sync.local = end
+        sync.next_start = end + 1
+        touch(push.ts, end)
+        return push
+
+    return apply

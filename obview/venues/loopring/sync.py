@@ -2,10 +2,12 @@
 
 The driver (the client, or a test) feeds pushes and snapshots in and acts on the
 returned `Step`: fetch a snapshot now, fetch again after a back-off, or publish the
-book. Nothing here waits, reads a clock or does I/O, so every path is a plain call.
+book. Nothing here waits or does I/O, so every path is a plain call.
 
 Pushes must come from `PushReader` (versions ordered, prices already accepted by the
-parser), so applying one cannot fail half-way.
+parser), so applying one cannot fail half-way. `fast_path` fuses reader and state
+machine for the one case that happens on almost every frame (and stamps the book
+like `OrderBook.touch`); anything else it leaves to `PushReader.read` + `on_push`.
 """
 
 from __future__ import annotations

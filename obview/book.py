@@ -20,6 +20,9 @@ from typing import Any
 from sortedcontainers import SortedList
 
 ZERO = Decimal(0)
+_monotonic = time.monotonic
+# Wall clock minus monotonic clock, fixed at start: epoch stamps without a second clock read.
+_EPOCH_MINUS_MONOTONIC = time.time() - time.monotonic()
 _BPS = Decimal(10000)
 _TWO = Decimal(2)
 
@@ -225,26 +228,31 @@ class BookView:
 class OrderBook:
     """Both sides of one instrument's book, with its version and update times."""
 
-    __slots__ = ("bids", "asks", "version", "recv_mono", "recv_ts", "venue_ts")
+    __slots__ = ("bids", "asks", "version", "recv_mono", "venue_ts")
 
     def __init__(self, sourced: bool = False) -> None:
         self.bids = BookSide(True, sourced)
         self.asks = BookSide(False, sourced)
         self.version: int | None = None
         self.recv_mono: float | None = None  # time.monotonic() of the last update
-        self.recv_ts: int | None = None  # local epoch ms of the last update
         self.venue_ts: int | None = None  # the venue's stamp, epoch ms
 
     def side(self, is_bid: bool) -> BookSide:
         return self.bids if is_bid else self.asks
 
     def touch(self, venue_ts: int | None = None, version: int | None = None) -> None:
-        """Record that an update was just applied."""
-        self.recv_mono = time.monotonic()
-        self.recv_ts = time.time_ns() // 1_000_000
+        """Record that an update was just applied (one clock read: this is per message)."""
+        self.recv_mono = _monotonic()
         self.venue_ts = venue_ts
         if version is not None:
             self.version = version
+
+    @property
+    def recv_ts(self) -> int | None:
+        """Local epoch ms of the last update, derived from the monotonic stamp."""
+        if self.recv_mono is None:
+            return None
+        return int((self.recv_mono + _EPOCH_MINUS_MONOTONIC) * 1000)
 
     def replace(self, bids: Iterable[LevelInput], asks: Iterable[LevelInput]) -> None:
         self.bids.replace(bids)

@@ -14,6 +14,7 @@ import os
 import time
 from collections.abc import Iterable
 from functools import partial
+from pathlib import Path
 
 from rich.text import Text
 from textual.app import App, ComposeResult, SystemCommand
@@ -38,7 +39,7 @@ FIRST_PAINT_ENV = "OBVIEW_FIRST_PAINT_FILE"  # benchmark hook: write the time, t
 class ObviewApp(App):
     """Live order books for the given venue configs (or ready-made feeds, for tests)."""
 
-    CSS_PATH = "obview.tcss"
+    CSS_PATH = str(Path(__file__).with_name("obview.tcss"))  # absolute: subclasses live elsewhere
     TITLE = "obview"
     ENABLE_COMMAND_PALETTE = True
     BINDINGS = [

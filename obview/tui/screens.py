@@ -100,8 +100,11 @@ class DrilldownScreen(Screen):
         if self._pending:
             return
         self._pending = True
-        delay = max(0.0, self._last_draw + 1 / REDRAW_HZ - time.monotonic())
-        self.set_timer(delay, self.redraw)
+        delay = self._last_draw + 1 / REDRAW_HZ - time.monotonic()
+        if delay > 0:
+            self.set_timer(delay, self.redraw)
+        else:
+            self.call_later(self.redraw)
 
     def _record(self) -> None:
         levels = self.levels()

@@ -31,6 +31,7 @@ from obview.tui.messages import CursorMoved
 FPS = 30
 FRAME = 1 / FPS
 FLASH_SECONDS = 1.2
+FADE_STEP = 0.15  # seconds between fade repaints
 DEPTH_PRESETS = (10, 20, 50)
 GROUP_MULTIPLES = (1, 2, 5, 10, 25, 50, 100, 250, 500, 1000)
 CP_COLOURS = ("#5fafff", "#ffaf00", "#d787ff", "#00d7af", "#ff875f", "#afd700")
@@ -46,6 +47,19 @@ CROSSED = Style(color="#ffffff", bgcolor="#af0000", bold=True)
 ASK_BAR = Style(color="#5f2f2f")
 BID_BAR = Style(color="#2f5f2f")
 CURSOR_BG = Style(bgcolor="#303060")
+
+def _row_styles(under_cursor: bool) -> dict[str, Style]:
+    base = {
+        "ask": ASK + Style(bold=True), "bid": BID + Style(bold=True),
+        "size": Style(color="#e4e4e4"), "dim": DIM, "cum": Style(color="#bcbcbc"),
+        "up": BID, "down": ASK, "askbar": ASK_BAR, "bidbar": BID_BAR, "pad": Style(),
+    }
+    if under_cursor:
+        return {name: style + CURSOR_BG for name, style in base.items()}
+    return base
+
+
+ROW_STYLES = {False: _row_styles(False), True: _row_styles(True)}
 # flash backgrounds, strongest first; the fade walks down the list
 FLASH_UP = [Style(bgcolor=c, color="#ffffff") for c in ("#008700", "#005f00", "#003700")]
 FLASH_DOWN = [Style(bgcolor=c, color="#ffffff") for c in ("#af0000", "#5f0000", "#370000")]
@@ -113,6 +127,7 @@ class Ladder(Widget, can_focus=True):
         self._strips: list[Strip] | None = None
         self._dirty = True
         self._timer_pending = False
+        self._fade_pending = False
         self._last_flush = 0.0
 
     # -- feeding -------------------------------------------------------------------
@@ -148,9 +163,23 @@ class Ladder(Widget, can_focus=True):
             self._schedule_fade()
 
     def _schedule_fade(self) -> None:
-        if not self._timer_pending:
-            self._timer_pending = True
-            self.set_timer(0.1, self._flush)
+        # a separate, slower timer: fading must never delay a data frame
+        if not self._fade_pending:
+            self._fade_pending = True
+            self.set_timer(FADE_STEP, self._fade)
+
+    def _fade(self) -> None:
+        self._fade_pending = False
+        now = self.clock()
+        flashes = self._flashes
+        for key in [k for k, (t, _) in flashes.items() if now - t > FLASH_SECONDS]:
+            del flashes[key]
+        if not self._visible():
+            return
+        self._strips = None
+        self.refresh()
+        if flashes:
+            self._schedule_fade()
 
     def _visible(self) -> bool:
         return self.display and self.screen.is_current and self.size.height > 0
@@ -368,42 +397,56 @@ class Ladder(Widget, can_focus=True):
     def _row_line(self, row: Row, is_bid: bool, price: str, size: str, cum: str, width: int,
                   cp_w: int, price_w: int, size_w: int, ord_w: int, cum_w: int, delta_w: int,
                   bar_w: int, max_cum: Decimal, under_cursor: bool, now: float) -> Strip:
-        side_style = BID if is_bid else ASK
-        base = CURSOR_BG if under_cursor else None
-
-        def st(style: Style) -> Style:
-            return style + base if base else style
-
+        # Hot path (every row, every frame): precomputed styles, known cell widths.
+        styles = ROW_STYLES[under_cursor]
         segs = []
+        used = 0
         if cp_w:
             name = fmt.fit_cells(f" {row.source or '·'}", cp_w)
-            segs.append(Segment(name, st(cp_style(row.source, self.palette))))
-        segs.append(Segment(price.rjust(price_w), st(side_style + Style(bold=True))))
+            segs.append(Segment(name, self._cp_style(row.source, under_cursor)))
+            used += cp_w
+        text = price.rjust(price_w)
+        segs.append(Segment(text, styles["bid" if is_bid else "ask"]))
+        used += len(text)
         key = (is_bid, row.price, row.source)
         flash = self._flashes.get(key)
-        size_style = st(Style(color="#e4e4e4"))
+        size_style = styles["size"]
         if flash is not None:
             age = 0.0 if self.frozen_time else now - flash[0]
             if age <= FLASH_SECONDS:
                 steps = FLASH_UP if flash[1] else FLASH_DOWN
                 size_style = steps[min(len(steps) - 1, int(age / FLASH_SECONDS * len(steps)))]
-        segs.append(Segment(size.rjust(size_w), size_style))
-        segs.append(Segment(str(row.orders).rjust(ord_w) if row.orders else "".rjust(ord_w),
-                            st(DIM)))
+        text = size.rjust(size_w)
+        segs.append(Segment(text, size_style))
+        used += len(text)
+        text = (str(row.orders) if row.orders else "").rjust(ord_w)
         if delta_w:
             delta = self._deltas.get(key)
-            text = fmt.signed(delta) if delta else ""
-            dstyle = BID if delta and delta > 0 else ASK
-            segs.append(Segment(text.rjust(delta_w), st(dstyle)))
-        segs.append(Segment(cum.rjust(cum_w), st(Style(color="#bcbcbc"))))
-        segs.append(Segment("  ", st(DIM)))
+            segs.append(Segment(text, styles["dim"]))
+            used += len(text)
+            text = (fmt.signed(delta) if delta else "").rjust(delta_w)
+            segs.append(Segment(text, styles["up" if delta and delta > 0 else "down"]))
+        else:
+            segs.append(Segment(text, styles["dim"]))
+        used += len(text)
+        text = cum.rjust(cum_w) + "  "
+        segs.append(Segment(text, styles["cum"]))
+        used += len(text)
         if bar_w > 0 and max_cum:
             eighths = int(row.cum_size * bar_w * 8 / max_cum)
             full, part = divmod(min(eighths, bar_w * 8), 8)
             bar = "█" * full + (BAR_EIGHTHS[part] if part else "")
-            segs.append(Segment(bar, st(ASK_BAR if not is_bid else BID_BAR)))
-        strip = Strip(segs).adjust_cell_length(width, base or Style())
-        return strip
+            segs.append(Segment(bar, styles["bidbar" if is_bid else "askbar"]))
+            used += len(bar)
+        if used > width:
+            return Strip(segs).crop(0, width)
+        if used < width:
+            segs.append(Segment(" " * (width - used), styles["pad"]))
+        return Strip(segs, width)
+
+    def _cp_style(self, source: str | None, under_cursor: bool) -> Style:
+        style = cp_style(source, self.palette)
+        return style + CURSOR_BG if under_cursor else style
 
     def _spread_line(self, view: BookView, width: int) -> Strip:
         if view.spread is None:

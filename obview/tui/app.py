@@ -75,6 +75,7 @@ class ObviewApp(App):
         self._stack = contextlib.AsyncExitStack()
         self._first_paint_file = os.environ.get(FIRST_PAINT_ENV)
         self._status_note = ""
+        self.feeds_opened = False  # every config tried (opened or shown as an error tab)
 
     # -- layout --------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -88,6 +89,7 @@ class ObviewApp(App):
         if self._given_feeds:
             for index, feed in enumerate(self.feeds):
                 await self._attach(index, feed)
+            self.feeds_opened = True
         else:
             self.run_worker(self._open_feeds(), name="open-feeds", group="feeds")
 
@@ -113,6 +115,7 @@ class ObviewApp(App):
                 continue
             self.feeds.append(feed)
             await self._attach(index, feed, cfg.depth)
+        self.feeds_opened = True
 
     async def _attach(self, index: int, feed: Feed, depth: int = 20) -> None:
         feed.add_listener(partial(self._on_feed_event, index))

@@ -163,7 +163,7 @@ def loopring(market: str, level: int, api: str, rest_url: str | None, ws_url: st
 
 @cli.command(context_settings=CONTEXT, short_help="bthub hub books, orders and risk (BTCUSDT).")
 @click.argument("symbol")
-@click.option("--url", default="https://trade.bthub.com:444", show_default=True,
+@click.option("--url", default="https://demo.bthub.com:444", show_default=True,
               help="The hub's base URL; REST and WebSocket derive from it (http:// gives ws://).")
 @click.option("--insecure", is_flag=True, help="Do not verify TLS certificates (self-signed test hubs).")
 @click.option("--cp", help="Show one counterparty's book instead of the aggregated one.")
@@ -175,8 +175,10 @@ def bthub(symbol: str, url: str, insecure: bool, cp: str | None, risk_book: str 
           orders: bool, risk: bool, **kw: Any) -> None:
     """bthub trading hub books for SYMBOL, e.g. BTCUSDT.
 
-    Credentials come from the environment (OBVIEW_BTHUB_USER, OBVIEW_BTHUB_PASSWORD),
-    never from the command line.
+    Credentials come from the environment (OBVIEW_BTHUB_USER, OBVIEW_BTHUB_PASSWORD)
+    or from ~/.config/obview/bthub.toml (user = "...", password = "...", chmod 600),
+    never from the command line. With --sim and no credentials, the simulator's demo
+    login is used (user demo, password demo-secret).
     """
     symbols = _symbols("bthub", (symbol,))
     if not url.startswith(("http://", "https://")):
@@ -184,8 +186,11 @@ def bthub(symbol: str, url: str, insecure: bool, cp: str | None, risk_book: str 
     user = os.environ.get(BTHUB_USER_ENV)
     password = os.environ.get(BTHUB_PASSWORD_ENV)
     if not kw["sim"] and not (user and password):
+        user, password = _bthub_file_credentials()
+    if not kw["sim"] and not (user and password):
         raise click.UsageError(
-            f"bthub needs credentials: set {BTHUB_USER_ENV} and {BTHUB_PASSWORD_ENV}"
+            f"bthub needs credentials: set {BTHUB_USER_ENV} and {BTHUB_PASSWORD_ENV}, "
+            "or put user and password in ~/.config/obview/bthub.toml (chmod 600)"
         )
     if orders and risk:
         raise click.UsageError("choose one of --orders and --risk")
@@ -194,6 +199,17 @@ def bthub(symbol: str, url: str, insecure: bool, cp: str | None, risk_book: str 
     records = "orders" if orders else "risk" if risk else None
     _launch([_config("bthub", symbols, kw, url=url, insecure=insecure, cp=cp,
                      book=risk_book, user=user, password=password)], kw, records)
+
+
+def _bthub_file_credentials() -> tuple[str | None, str | None]:
+    """(user, password) from the bthub config file, if there is a usable one."""
+    from obview.venues.bthub.credentials import CredentialsError, load_credentials
+
+    try:
+        found = load_credentials()
+    except CredentialsError as exc:
+        raise UserError(str(exc)) from None
+    return found if found else (None, None)
 
 
 @cli.command(context_settings=CONTEXT, short_help="Every venue against built-in simulators.")
@@ -248,6 +264,8 @@ def sim(venue: str, host: str, port: int, seed: int, faults: tuple[str, ...]) ->
         asyncio.run(serve())
     except OSError as exc:
         raise UserError(f"cannot serve on {host}:{port}: {exc.strerror or exc}") from None
+    except ValueError as exc:  # a bad --fault value
+        raise UserError(str(exc)) from None
 
 
 def _one_line(exc: click.ClickException) -> str:

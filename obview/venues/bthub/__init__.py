@@ -1,0 +1,67 @@
+"""bthub trading hub: REST login + one WebSocket for books, orders and risk (spec bthub.md).
+
+`open_feed` builds a `BthubFeed` from the CLI options; `start_sim` runs the simulator.
+Heavy modules (httpx, websockets) load only when a feed or simulator is started, so the
+CLI can import this package (for `credentials`) without delay.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import TYPE_CHECKING
+
+from obview.venues import VenueConfig
+
+if TYPE_CHECKING:
+    from obview.venues.bthub.client import BthubFeed
+    from obview.venues.bthub.sim import BthubSimulator
+
+DEFAULT_URL = "https://demo.bthub.com:444"  # spec §1 [decision]: the demo hub by default
+
+
+async def start_sim(host: str, port: int, seed: int, faults: dict[str, str]) -> BthubSimulator:
+    from obview.venues.bthub.sim import BthubSimulator
+
+    return await BthubSimulator(seed, faults).start(host, port)
+
+
+async def open_feed(cfg: VenueConfig, stack: contextlib.AsyncExitStack) -> BthubFeed:
+    """The feed for `cfg`; with `cfg.sim`, against an in-process simulator on loopback.
+
+    With --sim the simulator accepts the credentials given (so the whole login path is
+    exercised with them), or the simulator's demo credentials when none are given.
+    """
+    from obview.venues.bthub.client import BthubFeed
+    from obview.venues.bthub.sim import DEMO_PASSWORD, DEMO_USER
+
+    opts = cfg.options
+    user, password = opts.get("user"), opts.get("password")
+    url = opts.get("url") or DEFAULT_URL
+    if cfg.sim:
+        faults = dict(cfg.faults)
+        if user and password:
+            faults.setdefault("user", user)
+            faults.setdefault("password", password)
+        else:
+            user, password = DEMO_USER, DEMO_PASSWORD
+        sim = await start_sim("127.0.0.1", 0, cfg.seed, faults)
+        stack.push_async_callback(sim.close)
+        url = sim.addresses[0]
+    elif not (user and password):
+        raise ValueError("bthub needs credentials: set OBVIEW_BTHUB_USER and OBVIEW_BTHUB_PASSWORD")
+    if not url.startswith(("http://", "https://")):
+        raise ValueError(f"bad bthub URL {url!r}: expected http:// or https://")
+    feed = BthubFeed(
+        cfg.symbols,
+        url,
+        user,
+        password,
+        cp=opts.get("cp"),
+        book=opts.get("book"),
+        insecure=bool(opts.get("insecure")),
+        ping_interval=float(opts.get("ping_interval") or 30.0),
+        stale_after=float(opts.get("stale_after") or 10.0),
+        ws_url=opts.get("ws_url") or None,
+    )
+    stack.push_async_callback(feed.close)
+    return feed

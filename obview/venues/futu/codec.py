@@ -1,0 +1,91 @@
+"""OpenD framing: the 44-byte header, SHA-1 checked bodies, and reassembly across reads.
+
+Header (little-endian, spec §1): magic "FT", protocol id u32, body format u8, version u8,
+serial u32, body length u32, SHA-1 of the plain body (20 bytes), reserved (8 bytes).
+A frame with a wrong magic, a wrong digest or an absurd length means the byte stream can
+no longer be trusted, so `FrameBuffer.feed` raises `BadFrame` and the session ends.
+"""
+
+from __future__ import annotations
+
+import struct
+from hashlib import sha1
+
+from obview.feed import FeedError
+
+HEADER = struct.Struct("<2sIBBII20s8s")
+HEADER_SIZE = HEADER.size  # 44
+MAGIC = b"FT"
+FORMAT_PROTOBUF = 0
+RESERVED = bytes(8)
+# Far beyond any real OpenD packet; a larger length means we are reading garbage.
+MAX_BODY = 32 * 1024 * 1024
+
+# Protocol ids (spec §3)
+INIT_CONNECT = 1001
+GET_GLOBAL_STATE = 1002
+NOTIFY = 1003
+KEEP_ALIVE = 1004
+QOT_SUB = 3001
+QOT_REG_QOT_PUSH = 3002
+QOT_GET_SUB_INFO = 3003
+QOT_GET_ORDER_BOOK = 3012
+QOT_UPDATE_ORDER_BOOK = 3013
+QOT_GET_STATIC_INFO = 3202
+
+_unpack_header = HEADER.unpack_from
+_pack_header = HEADER.pack
+
+
+class BadFrame(FeedError):
+    """The stream is corrupt (bad magic, digest or length): drop the connection."""
+
+
+def encode_frame(proto_id: int, serial: int, body: bytes, fmt: int = FORMAT_PROTOBUF) -> bytes:
+    """Header plus body, with the body's SHA-1."""
+    return _pack_header(MAGIC, proto_id, fmt, 0, serial, len(body), sha1(body).digest(),
+                        RESERVED) + body
+
+
+class FrameBuffer:
+    """Reassembles frames from TCP reads. Call `clear()` whenever the connection changes:
+    a half frame from a dead connection must never prefix the next one."""
+
+    __slots__ = ("_pending",)
+
+    def __init__(self) -> None:
+        self._pending = b""  # the start of a frame whose rest has not arrived yet
+
+    def __len__(self) -> int:
+        return len(self._pending)
+
+    def clear(self) -> None:
+        self._pending = b""
+
+    def feed(self, chunk: bytes) -> list[tuple[int, int, bytes]]:
+        """Add received bytes; return the complete frames as (proto_id, serial, body)."""
+        data = self._pending + chunk if self._pending else bytes(chunk)
+        frames: list[tuple[int, int, bytes]] = []
+        append = frames.append
+        offset = 0
+        available = len(data)
+        while available - offset >= HEADER_SIZE:
+            magic, proto_id, _fmt, _ver, serial, length, digest, _ = _unpack_header(data, offset)
+            if magic != MAGIC:
+                self.clear()
+                raise BadFrame(f"bad magic {bytes(magic)!r} (proto {proto_id})")
+            if length > MAX_BODY:
+                self.clear()
+                raise BadFrame(f"body length {length} too large (proto {proto_id})")
+            start = offset + HEADER_SIZE
+            end = start + length
+            if end > available:
+                break
+            body = data[start:end]
+            if sha1(body).digest() != digest:
+                self.clear()
+                raise BadFrame(f"SHA-1 mismatch (proto {proto_id}, serial {serial})")
+            append((proto_id, serial, body))
+            offset = end
+        self._pending = data[offset:] if offset < available else b""
+        return frames

@@ -1,0 +1,182 @@
+"""The simulated market behind the OpenD simulator: deterministic books per (seed, code).
+
+Each instrument's book evolves one step per push tick from its own `random.Random`
+seeded by (seed, code), so the sequence of books is the same in every run whatever
+the timing or the number of clients; tests replay it to know what was sent.
+Prices walk the venue's tick grid (the HKEX spread table for HK), every level holds
+a queue of orders whose volumes sum to the level volume (Futu's SF detail).
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from obview.venues.futu.symbols import split_code
+
+LEVELS = 40  # kept per side; a push carries the top `push_levels`
+
+# HKEX spread table: (upper bound of the band, tick inside it)
+HK_TICKS: tuple[tuple[Decimal, Decimal], ...] = tuple(
+    (Decimal(hi), Decimal(tick))
+    for hi, tick in (
+        ("0.25", "0.001"), ("0.50", "0.005"), ("10", "0.01"), ("20", "0.02"),
+        ("100", "0.05"), ("200", "0.1"), ("500", "0.2"), ("1000", "0.5"),
+        ("2000", "1"), ("5000", "2"), ("9995", "5"),
+    )
+)
+
+
+def hk_tick_up(price: Decimal) -> Decimal:
+    """The next valid HK price above `price`."""
+    for upper, tick in HK_TICKS:
+        if price < upper:
+            return price + tick
+    raise ValueError(f"price {price} beyond the HKEX spread table")
+
+
+def hk_tick_down(price: Decimal) -> Decimal:
+    """The next valid HK price below `price`."""
+    for upper, tick in HK_TICKS:
+        if price <= upper:
+            return price - tick
+    raise ValueError(f"price {price} beyond the HKEX spread table")
+
+
+@dataclass(frozen=True)
+class Listing:
+    """A security the simulator knows: name, board lot, starting best bid, tick, zone."""
+
+    name: str
+    lot: int
+    start_bid: str
+    tick: str | None  # fixed tick; None = HKEX spread table
+    zone: str
+    exch_type: int
+    sec_id: int
+    list_time: str
+
+
+CATALOGUE: dict[str, Listing] = {
+    "HK.00700": Listing("腾讯控股", 100, "512.5", None, "Asia/Hong_Kong", 1, 54047868453564, "2004-06-16"),
+    "HK.09988": Listing("阿里巴巴-W", 100, "118.3", None, "Asia/Hong_Kong", 1, 80401224303948, "2019-11-26"),
+    "HK.00005": Listing("汇丰控股", 400, "96.45", None, "Asia/Hong_Kong", 1, 4294967301, "1991-07-02"),
+    "HK.03690": Listing("美团-W", 100, "156.7", None, "Asia/Hong_Kong", 1, 77309415050, "2018-09-20"),
+    "US.AAPL": Listing("苹果", 1, "229.87", "0.01", "America/New_York", 5, 205189, "1980-12-12"),
+    "US.TSLA": Listing("特斯拉", 1, "248.50", "0.01", "America/New_York", 5, 201335, "2010-06-29"),
+    "SH.600519": Listing("贵州茅台", 100, "1520.01", "0.01", "Asia/Shanghai", 14, 100600519, "2001-08-27"),
+    "SZ.000001": Listing("平安银行", 100, "11.52", "0.01", "Asia/Shanghai", 15, 200000001, "1991-04-03"),
+    "JP.7203": Listing("トヨタ自動車", 100, "2650", "0.5", "Asia/Tokyo", 21, 300007203, "1949-05-16"),
+}
+
+
+class SimBook:
+    """One instrument's evolving book. Levels best first: [price, [[order_id, volume], ...]]."""
+
+    def __init__(self, code: str, seed: int) -> None:
+        listing = CATALOGUE[code]
+        self.code = code
+        self.market, self.short_code = split_code(code)
+        self.listing = listing
+        self.zone = ZoneInfo(listing.zone)
+        self.rng = random.Random(f"{seed}:{code}")
+        self.steps = 0
+        self.next_order_id = 10**15 + self.rng.randrange(10**12)
+        if listing.tick is None:
+            self.up, self.down = hk_tick_up, hk_tick_down
+        else:
+            tick = Decimal(listing.tick)
+            self.up = lambda p: p + tick  # noqa: E731
+            self.down = lambda p: p - tick  # noqa: E731
+        best_bid = Decimal(listing.start_bid)
+        self.bids: list[list] = []
+        self.asks: list[list] = []
+        price = best_bid
+        for _ in range(LEVELS):
+            self.bids.append([price, self._queue()])
+            price = self.down(price)
+        price = self.up(best_bid)
+        for _ in range(LEVELS):
+            self.asks.append([price, self._queue()])
+            price = self.up(price)
+        now = time.time()
+        self.changed_at = {"bid": now, "ask": now}
+
+    # -- evolution -------------------------------------------------------------
+    def _order(self) -> list:
+        self.next_order_id += self.rng.randint(1, 97)
+        lots = self.rng.choice((1, 1, 1, 2, 2, 3, 5, 10, 20))
+        return [self.next_order_id, lots * self.listing.lot]
+
+    def _queue(self) -> list[list]:
+        return [self._order() for _ in range(self.rng.randint(1, 8))]
+
+    def step(self) -> None:
+        """One market event: a price move, or an order added, cancelled or filled."""
+        rng = self.rng
+        self.steps += 1
+        roll = rng.random()
+        if roll < 0.12:
+            self._move(up=rng.random() < 0.5)
+        else:
+            is_bid = rng.random() < 0.5
+            side = self.bids if is_bid else self.asks
+            index = min(int(rng.expovariate(0.35)), len(side) - 1)
+            queue = side[index][1]
+            action = rng.random()
+            if action < 0.45:
+                queue.append(self._order())
+            elif action < 0.75 and len(queue) > 1:
+                queue.pop(rng.randrange(1, len(queue)))
+            else:
+                front = queue[0]
+                front[1] -= self.listing.lot * rng.randint(1, 3)
+                if front[1] <= 0:
+                    queue.pop(0)
+                if not queue:
+                    queue.append(self._order())
+        # OpenD stamps both sides of each book it forwards with its receive time
+        now = time.time()
+        self.changed_at["bid"] = self.changed_at["ask"] = now
+
+    def _move(self, up: bool) -> None:
+        """The best level of one side is taken out; the other side steps in one tick."""
+        if up:
+            self.asks.pop(0)
+            self.bids.insert(0, [self.up(self.bids[0][0]), self._queue()])
+            self.asks.append([self.up(self.asks[-1][0]), self._queue()])
+            self.bids.pop()
+        else:
+            self.bids.pop(0)
+            self.asks.insert(0, [self.down(self.asks[0][0]), self._queue()])
+            self.bids.append([self.down(self.bids[-1][0]), self._queue()])
+            self.asks.pop()
+
+    # -- views -----------------------------------------------------------------
+    def top(self, levels: int) -> tuple[list, list]:
+        """(bids, asks) best first as [(price, volume, order_count, queue tuple)]."""
+        def rows(side: list[list]) -> list:
+            return [
+                (price, sum(v for _, v in queue), len(queue), tuple((o, v) for o, v in queue))
+                for price, queue in side[:levels]
+            ]
+        return rows(self.bids), rows(self.asks)
+
+    def local_time(self, stamp: float) -> str:
+        """`2025-04-07 05:00:52.266` in the market's local time."""
+        moment = datetime.fromtimestamp(stamp, self.zone)
+        return moment.strftime("%Y-%m-%d %H:%M:%S.") + f"{moment.microsecond // 1000:03d}"
+
+
+def book_sequence(code: str, seed: int, steps: int, levels: int) -> list[tuple[list, list]]:
+    """The first `steps + 1` books the simulator produces for `code` (index 0 = initial)."""
+    book = SimBook(code, seed)
+    books = [book.top(levels)]
+    for _ in range(steps):
+        book.step()
+        books.append(book.top(levels))
+    return books

@@ -1,0 +1,491 @@
+"""An OpenD-compatible quote gateway for tests, demos and screenshots.
+
+Speaks the real wire protocol (44-byte header, SHA-1, proto2 bodies) for InitConnect,
+GetGlobalState, KeepAlive, Qot_Sub, Qot_RegQotPush, Qot_GetSubInfo, Qot_GetOrderBook,
+Qot_GetStaticInfo and pushes Qot_UpdateOrderBook (3013). The books come from
+`market.SimBook` (deterministic by seed). Unknown codes are rejected with retType -1.
+The first push after a subscription carries empty svrRecvTime stamps, as OpenD's
+cached first push does; later pushes carry market-local stamps.
+
+Options and fault switches (the `faults` dict; `obview sim futu --fault NAME=VALUE`):
+
+  rate=N            pushes per second per subscribed code (default 10; 0 = only the
+                    first push after subscribing)
+  levels=N          levels per side in pushes and replies (default 20, max 40)
+  keepalive=S       keepAliveInterval announced in InitConnect (default 10 s)
+  drop_after=N      close the connection after N pushes
+  truncate_after=N  after N pushes send half of the next frame, then close
+  bad_sha_after=N   the push after N pushes has a wrong SHA-1
+  garbage_after=N   the push after N pushes has a garbage body (valid header and SHA-1)
+  stall_after=N     after N pushes go silent on that connection (no replies, no pushes)
+  fragment=N        write every frame in pieces of N bytes
+  notify            send a Notify (1003) gateway event after each subscription
+  unknown_push      send a push with an id clients do not handle before every 3013
+  no_right=MARKET   refuse subscriptions for that market (e.g. US) like a missing quote right
+
+The count-based faults (drop, truncate, bad_sha, garbage, stall) fire once per
+simulator, on the first connection that reaches N pushes, so a client can be seen to
+recover. Pushes are counted per connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import math
+import time
+from collections import deque
+
+from obview.venues.futu import codec
+from obview.venues.futu.market import CATALOGUE, LEVELS, SimBook
+from obview.venues.futu.pb import (
+    GetGlobalState_pb2,
+    InitConnect_pb2,
+    KeepAlive_pb2,
+    Notify_pb2,
+    Qot_Common_pb2,
+    Qot_GetOrderBook_pb2,
+    Qot_GetStaticInfo_pb2,
+    Qot_GetSubInfo_pb2,
+    Qot_RegQotPush_pb2,
+    Qot_Sub_pb2,
+    Qot_UpdateOrderBook_pb2,
+)
+from obview.venues.futu.symbols import MARKETS, join_code
+
+log = logging.getLogger("obview.futu.sim")
+
+SERVER_VERSION = 908
+SUB_ORDER_BOOK = 2
+COUNT_FAULTS = ("drop_after", "truncate_after", "bad_sha_after", "garbage_after", "stall_after")
+KNOWN_FAULTS = {*COUNT_FAULTS, "rate", "levels", "keepalive", "fragment", "notify",
+                "unknown_push", "no_right"}
+UNHANDLED_PUSH_ID = 3005  # Qot_UpdateBasicQot: a push id obview does not subscribe to
+
+
+class _Connection:
+    """One client connection: its subscriptions and counters."""
+
+    def __init__(self, sim: FutuSimulator, reader: asyncio.StreamReader,
+                 writer: asyncio.StreamWriter, conn_id: int) -> None:
+        self.sim = sim
+        self.reader = reader
+        self.writer = writer
+        self.conn_id = conn_id
+        self.subs: dict[str, bool] = {}  # code -> order book details asked
+        self.pushing: set[str] = set()
+        self.pushes = 0
+        self.stalled = False
+        self.closed = False
+        self.serial = itertools.count(1)
+        self.lock = asyncio.Lock()
+
+    async def send(self, data: bytes) -> None:
+        if self.closed or self.stalled:
+            return
+        async with self.lock:
+            piece = self.sim.fragment
+            try:
+                if piece:
+                    for start in range(0, len(data), piece):
+                        self.writer.write(data[start:start + piece])
+                        await self.writer.drain()
+                else:
+                    self.writer.write(data)
+                    await self.writer.drain()
+            except (ConnectionError, OSError):
+                self.close()
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self.writer.close()
+
+
+class FutuSimulator:
+    """The asyncio TCP server; `addresses` lists host:port it serves."""
+
+    def __init__(self, seed: int = 1, faults: dict[str, str] | None = None) -> None:
+        faults = dict(faults or {})
+        unknown = set(faults) - KNOWN_FAULTS
+        if unknown:
+            raise ValueError(
+                f"unknown futu sim fault(s) {', '.join(sorted(unknown))} "
+                f"(known: {', '.join(sorted(KNOWN_FAULTS))})"
+            )
+        self.seed = seed
+        try:
+            self.rate = float(faults.get("rate", 10))
+            self.levels = max(1, min(LEVELS, int(faults.get("levels", 20))))
+            self.keepalive = max(1, int(faults.get("keepalive", 10)))
+            self.fragment = int(faults.get("fragment") or 0) if "fragment" in faults else 0
+            self.count_faults = {name: int(faults[name]) for name in COUNT_FAULTS if name in faults}
+        except ValueError as exc:
+            raise ValueError(f"bad futu sim fault value: {exc}") from None
+        self.notify = "notify" in faults
+        self.unknown_push = "unknown_push" in faults
+        no_right = faults.get("no_right", "").upper()
+        self.no_right = MARKETS.get(no_right) if no_right else None
+        self.fired: set[str] = set()
+        self.books: dict[str, SimBook] = {}
+        self.connections: list[_Connection] = []
+        self.addresses: list[str] = []
+        self.pushes_sent = 0
+        self.requests: deque[tuple[int, int]] = deque(maxlen=10000)  # (connID, proto id), for tests
+        self._conn_ids = itertools.count(7000001)
+        self._server: asyncio.Server | None = None
+        self._ticker: asyncio.Task | None = None
+        self._handlers: set[asyncio.Task] = set()
+
+    # -- lifecycle -------------------------------------------------------------
+    async def start(self, host: str, port: int) -> None:
+        self._server = await asyncio.start_server(self._serve, host, port)
+        for sock in self._server.sockets:
+            addr = sock.getsockname()
+            self.addresses.append(f"{addr[0]}:{addr[1]}")
+        self._ticker = asyncio.create_task(self._tick(), name="futu-sim-ticker")
+
+    @property
+    def port(self) -> int:
+        return int(self.addresses[0].rsplit(":", 1)[1])
+
+    async def close(self) -> None:
+        if self._ticker:
+            self._ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._ticker
+        if self._server:
+            self._server.close()
+        for conn in list(self.connections):
+            conn.close()
+        for task in list(self._handlers):
+            task.cancel()
+        await asyncio.gather(*self._handlers, return_exceptions=True)
+        if self._server:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._server.wait_closed(), 2)
+
+    def book(self, code: str) -> SimBook:
+        book = self.books.get(code)
+        if book is None:
+            book = self.books[code] = SimBook(code, self.seed)
+        return book
+
+    def drop_all(self) -> None:
+        """Close every client connection (tests: a gateway restart)."""
+        for conn in list(self.connections):
+            conn.close()
+
+    # -- market ticks ----------------------------------------------------------
+    async def _tick(self) -> None:
+        if self.rate <= 0:
+            return
+        interval = 1.0 / self.rate
+        deadline = time.monotonic()
+        while True:
+            deadline += interval
+            await asyncio.sleep(max(0.0, deadline - time.monotonic()))
+            deadline = max(deadline, time.monotonic() - interval)  # no bursts after a stall
+            for code in sorted(self.books):
+                watchers = [c for c in self.connections if code in c.pushing and not c.closed]
+                if not watchers:
+                    continue
+                book = self.books[code]
+                book.step()
+                bodies: dict[bool, bytes] = {}
+                for conn in watchers:
+                    details = conn.subs.get(code, False)
+                    if details not in bodies:
+                        bodies[details] = self._push_body(book, details, stamped=True)
+                    await self._push(conn, bodies[details])
+
+    async def _push(self, conn: _Connection, body: bytes) -> None:
+        """Send one 3013 push, applying the fault switches."""
+        if conn.closed or conn.stalled:
+            return
+        due = self._due_fault(conn)
+        if due == "stall_after":
+            conn.stalled = True
+            return
+        if due == "drop_after":
+            conn.close()
+            return
+        if self.unknown_push:
+            await conn.send(codec.encode_frame(UNHANDLED_PUSH_ID, next(conn.serial), b"\x08\x00"))
+        frame = codec.encode_frame(codec.QOT_UPDATE_ORDER_BOOK, next(conn.serial), body)
+        if due == "truncate_after":
+            await conn.send(frame[: max(codec.HEADER_SIZE + 1, len(frame) // 2)])
+            conn.close()
+            return
+        if due == "bad_sha_after":
+            frame = frame[:16] + bytes(20) + frame[36:]
+        elif due == "garbage_after":
+            garbage = b"\xff\xfe\xfd garbage \x00\x01" * 3
+            frame = codec.encode_frame(codec.QOT_UPDATE_ORDER_BOOK, next(conn.serial), garbage)
+        conn.pushes += 1
+        self.pushes_sent += 1
+        await conn.send(frame)
+
+    def _due_fault(self, conn: _Connection) -> str | None:
+        for name, after in self.count_faults.items():
+            if name not in self.fired and conn.pushes >= after:
+                self.fired.add(name)
+                return name
+        return None
+
+    # -- message bodies ----------------------------------------------------------
+    def _fill_book(self, s2c, book: SimBook, details: bool, stamped: bool, levels: int) -> None:
+        s2c.security.market = book.market
+        s2c.security.code = book.short_code
+        s2c.name = book.listing.name
+        bids, asks = book.top(levels)
+        with_queue = details and book.market == MARKETS["HK"]
+        for rows, target in ((asks, s2c.orderBookAskList), (bids, s2c.orderBookBidList)):
+            for price, volume, count, queue in rows:
+                level = target.add(price=float(price), volume=volume, orederCount=count)
+                if book.market == MARKETS["US"]:
+                    level.hpVolume = float(volume)
+                if with_queue:
+                    for order_id, order_volume in queue:
+                        level.detailList.add(orderID=order_id, volume=order_volume)
+        if stamped:
+            bid_at, ask_at = book.changed_at["bid"], book.changed_at["ask"]
+            s2c.svrRecvTimeBid = book.local_time(bid_at)
+            s2c.svrRecvTimeBidTimestamp = math.floor(bid_at * 1000) / 1000  # ms, like OpenD
+            s2c.svrRecvTimeAsk = book.local_time(ask_at)
+            s2c.svrRecvTimeAskTimestamp = math.floor(ask_at * 1000) / 1000
+        else:  # "sometimes zero": cached data pushed for the first time
+            s2c.svrRecvTimeBid = ""
+            s2c.svrRecvTimeBidTimestamp = 0.0
+            s2c.svrRecvTimeAsk = ""
+            s2c.svrRecvTimeAskTimestamp = 0.0
+
+    def _push_body(self, book: SimBook, details: bool, stamped: bool) -> bytes:
+        response = Qot_UpdateOrderBook_pb2.Response(retType=0)
+        self._fill_book(response.s2c, book, details, stamped, self.levels)
+        return response.SerializeToString()
+
+    # -- connections -------------------------------------------------------------
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._handlers.add(task)
+        conn = _Connection(self, reader, writer, next(self._conn_ids))
+        self.connections.append(conn)
+        buffer = codec.FrameBuffer()
+        try:
+            while not conn.closed:
+                data = await reader.read(65536)
+                if not data:
+                    break
+                try:
+                    frames = buffer.feed(data)
+                except codec.BadFrame as exc:
+                    log.info("futu sim: bad frame from client: %s", exc)
+                    break
+                for proto_id, serial, body in frames:
+                    if conn.stalled:
+                        continue
+                    self.requests.append((conn.conn_id, proto_id))
+                    await self._handle(conn, proto_id, serial, body)
+        except (ConnectionError, OSError, asyncio.CancelledError):
+            pass
+        finally:
+            conn.close()
+            self.connections.remove(conn)
+            if task is not None:
+                self._handlers.discard(task)
+
+    async def _reply(self, conn: _Connection, proto_id: int, serial: int, response) -> None:
+        await conn.send(codec.encode_frame(proto_id, serial, response.SerializeToString()))
+
+    async def _handle(self, conn: _Connection, proto_id: int, serial: int, body: bytes) -> None:
+        handler = self._HANDLERS.get(proto_id)
+        if handler is None:
+            # Every Response starts with retType/retMsg, so any module's Response will do.
+            reply = KeepAlive_pb2.Response(retType=-1, retMsg=f"unsupported protocol {proto_id}")
+            await self._reply(conn, proto_id, serial, reply)
+            return
+        request_cls, response_cls, method = handler
+        request = request_cls()
+        try:
+            request.ParseFromString(body)
+        except Exception:  # the client sent something we cannot read: say so, like OpenD
+            await self._reply(conn, proto_id, serial,
+                              response_cls(retType=-500, retMsg="invalid packet"))
+            return
+        response = response_cls(retType=0)
+        after = await method(self, conn, request.c2s, response)
+        if response.retType != 0:
+            response.ClearField("s2c")
+            after = None
+        await self._reply(conn, proto_id, serial, response)
+        for code in after or ():
+            await self._push(conn, self._push_body(self.book(code), conn.subs[code], False))
+        if proto_id == codec.QOT_SUB and response.retType == 0:
+            if self.notify:
+                notice = Notify_pb2.Response(retType=0)
+                notice.s2c.type = 1
+                notice.s2c.event.eventType = 0
+                notice.s2c.event.desc = "simulated gateway event: quote server reconnected"
+                await conn.send(codec.encode_frame(codec.NOTIFY, next(conn.serial),
+                                                   notice.SerializeToString()))
+
+    # Handlers fill `response` and may return codes to push right after the reply.
+    async def _init_connect(self, conn, c2s, response) -> None:
+        response.s2c.serverVer = SERVER_VERSION
+        response.s2c.loginUserID = 10086001
+        response.s2c.connID = conn.conn_id
+        response.s2c.connAESKey = "0123456789ABCDEF"
+        response.s2c.keepAliveInterval = self.keepalive
+        response.s2c.userAttribution = 1
+
+    async def _global_state(self, conn, c2s, response) -> None:
+        s2c = response.s2c
+        s2c.marketHK = s2c.marketUS = s2c.marketSH = s2c.marketSZ = s2c.marketHKFuture = 5
+        s2c.qotLogined = True
+        s2c.trdLogined = False
+        s2c.serverVer = SERVER_VERSION
+        s2c.serverBuildNo = 5208
+        s2c.time = int(time.time())
+        s2c.localTime = time.time()
+        s2c.programStatus.type = 10
+        s2c.connID = conn.conn_id
+
+    async def _keep_alive(self, conn, c2s, response) -> None:
+        response.s2c.time = int(time.time())
+
+    def _check_codes(self, securities, response) -> list[str] | None:
+        codes = []
+        for security in securities:
+            code = join_code(security.market, security.code)
+            if code not in CATALOGUE:
+                response.retType = -1
+                response.retMsg = f"Unknown stock {code}"
+                return None
+            if self.no_right is not None and security.market == self.no_right:
+                response.retType = -1
+                response.retMsg = f"No quote right for {code}: no market data permission"
+                return None
+            codes.append(code)
+        return codes
+
+    async def _sub(self, conn, c2s, response) -> list[str] | None:
+        codes = self._check_codes(c2s.securityList, response)
+        if codes is None:
+            return None
+        if SUB_ORDER_BOOK not in c2s.subTypeList:
+            return None
+        first_push = c2s.isFirstPush if c2s.HasField("isFirstPush") else True
+        if not c2s.isSubOrUnSub:
+            for code in codes:
+                conn.subs.pop(code, None)
+                conn.pushing.discard(code)
+            return None
+        for code in codes:
+            self.book(code)
+            conn.subs[code] = bool(c2s.isSubOrderBookDetail)
+            if c2s.HasField("isRegOrUnRegPush"):
+                if c2s.isRegOrUnRegPush:
+                    conn.pushing.add(code)
+                else:
+                    conn.pushing.discard(code)
+        return [code for code in codes if code in conn.pushing] if first_push else None
+
+    async def _reg_push(self, conn, c2s, response) -> list[str] | None:
+        codes = self._check_codes(c2s.securityList, response)
+        if codes is None or SUB_ORDER_BOOK not in c2s.subTypeList:
+            return None
+        pushed = []
+        for code in codes:
+            if code not in conn.subs:
+                response.retType = -1
+                response.retMsg = f"{code} is not subscribed"
+                return None
+            if c2s.isRegOrUnReg:
+                conn.pushing.add(code)
+                pushed.append(code)
+            else:
+                conn.pushing.discard(code)
+        return pushed if c2s.isFirstPush else None
+
+    async def _sub_info(self, conn, c2s, response) -> None:
+        conns = self.connections if c2s.isReqAllConn else [conn]
+        total = 0
+        for each in conns:
+            info = response.s2c.connSubInfoList.add(usedQuota=len(each.subs),
+                                                    isOwnConnData=each is conn)
+            if each.subs:
+                sub = info.subInfoList.add(subType=SUB_ORDER_BOOK)
+                for code in each.subs:
+                    market, short = CATALOGUE_KEYS[code]
+                    sub.securityList.add(market=market, code=short)
+            total += len(each.subs)
+        response.s2c.totalUsedQuota = total
+        response.s2c.remainQuota = max(0, 1000 - total)
+
+    async def _order_book(self, conn, c2s, response) -> None:
+        codes = self._check_codes([c2s.security], response)
+        if codes is None:
+            return
+        code = codes[0]
+        if code not in conn.subs:
+            response.retType = -1
+            response.retMsg = f"Please subscribe to {code} ORDER_BOOK first"
+            return
+        levels = max(1, min(self.levels, c2s.num))
+        self._fill_book(response.s2c, self.book(code), conn.subs[code], True, levels)
+
+    async def _static_info(self, conn, c2s, response) -> None:
+        codes = self._check_codes(c2s.securityList, response)
+        if codes is None:
+            return
+        for code in codes:
+            listing = CATALOGUE[code]
+            market, short = CATALOGUE_KEYS[code]
+            basic = response.s2c.staticInfoList.add().basic
+            basic.security.market = market
+            basic.security.code = short
+            basic.id = listing.sec_id
+            basic.lotSize = listing.lot
+            basic.secType = 3
+            basic.name = listing.name
+            basic.listTime = listing.list_time
+            basic.delisting = False
+            basic.exchType = listing.exch_type
+
+    _HANDLERS = {
+        codec.INIT_CONNECT: (InitConnect_pb2.Request, InitConnect_pb2.Response, _init_connect),
+        codec.GET_GLOBAL_STATE: (GetGlobalState_pb2.Request, GetGlobalState_pb2.Response,
+                                 _global_state),
+        codec.KEEP_ALIVE: (KeepAlive_pb2.Request, KeepAlive_pb2.Response, _keep_alive),
+        codec.QOT_SUB: (Qot_Sub_pb2.Request, Qot_Sub_pb2.Response, _sub),
+        codec.QOT_REG_QOT_PUSH: (Qot_RegQotPush_pb2.Request, Qot_RegQotPush_pb2.Response,
+                                 _reg_push),
+        codec.QOT_GET_SUB_INFO: (Qot_GetSubInfo_pb2.Request, Qot_GetSubInfo_pb2.Response,
+                                 _sub_info),
+        codec.QOT_GET_ORDER_BOOK: (Qot_GetOrderBook_pb2.Request, Qot_GetOrderBook_pb2.Response,
+                                   _order_book),
+        codec.QOT_GET_STATIC_INFO: (Qot_GetStaticInfo_pb2.Request,
+                                    Qot_GetStaticInfo_pb2.Response, _static_info),
+    }
+
+
+def _catalogue_keys() -> dict[str, tuple[int, str]]:
+    from obview.venues.futu.symbols import split_code
+
+    return {code: split_code(code) for code in CATALOGUE}
+
+
+CATALOGUE_KEYS = _catalogue_keys()
+_ = Qot_Common_pb2  # the shared message types must be registered before the others
+
+
+async def start_sim(host: str = "127.0.0.1", port: int = 0, seed: int = 1,
+                    faults: dict[str, str] | None = None) -> FutuSimulator:
+    """Start a simulator; ValueError for unknown or malformed fault switches."""
+    sim = FutuSimulator(seed, faults)
+    await sim.start(host, port)
+    return sim

@@ -1,0 +1,34 @@
+"""Loopring DEX depth: exact versioned books (spec §7), v2 and v3, and a simulator.
+
+Modules: `protocol` (wire shapes and slot parsing), `sync` (the socket-free book
+procedure), `client` (the feed), `sim` (REST + WebSocket simulator with ground truth).
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+from obview.feed import Feed
+from obview.venues import VenueConfig
+
+
+async def open_feed(cfg: VenueConfig, stack: contextlib.AsyncExitStack) -> Feed:
+    from obview.venues.loopring.client import LoopringFeed
+
+    options = dict(cfg.options)
+    if cfg.sim:
+        sim = await start_sim("127.0.0.1", 0, cfg.seed, cfg.faults)
+        stack.push_async_callback(sim.close)
+        api = options.get("api") or "v2"
+        options.update(rest_url=sim.rest_url, ws_url=sim.ws_url(api))
+    feed = LoopringFeed(
+        VenueConfig(cfg.venue, cfg.symbols, cfg.depth, cfg.details, cfg.sim, cfg.seed,
+                    options, cfg.faults))
+    stack.push_async_callback(feed.close)
+    return feed
+
+
+async def start_sim(host: str, port: int, seed: int, faults: dict[str, str]):
+    from obview.venues.loopring.sim import LoopringSim
+
+    return await LoopringSim(host, port, seed, faults).start()

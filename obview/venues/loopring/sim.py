@@ -1,0 +1,640 @@
+"""Loopring simulator: REST and WebSocket on one loopback port, v2 and v3 dialects.
+
+One `websockets` server: plain GETs (REST) are answered from `process_request`,
+upgrades on `/v2/ws` and `/v3/ws?wsApiKey=KEY` become depth subscriptions.
+
+The market: every market has a raw book at its finest price tick (integer ticks,
+integer base amounts in smallest units, order counts). Each random change of one raw
+slot is one version. Changes are grouped into pushes of 1-3 versions, so a snapshot
+taken between pushes lands inside the next push's range (the straddling case). A push
+for level L lists every level-L slot touched in its range with its state at the end
+version (bids round down, asks round up to a step of 10^-(precisionForPrice - L)).
+Versions count per market, shared by all levels. Content is fully determined by the
+seed; `rate` sets pushes per second per market (0: nothing moves on its own; tests call
+`advance()` to move the market one push at a time).
+
+Fault switches (`faults` dict, values are text; `obview sim loopring --fault NAME=V`):
+
+    rate=P            pushes per second per market (default 10; 0 = only on `advance()`)
+    skip=N            drop every N-th push of each subscription (a gap)
+    stale_snapshot=N  the first N depth replies are `stale_by` versions old (default 5)
+    stale_by=K        how old a stale snapshot is
+    delay_snapshot=S  depth replies are computed on arrival and sent S seconds later
+    lag=S             every WebSocket frame reaches the client S seconds late
+    malformed=N       every N-th push of each subscription is replaced by a broken push
+                      for the same topic, preceded by junk frames a client must ignore
+                      (not JSON, a JSON array, another market's push)
+    drop_after=N      abort each WebSocket connection after N pushes
+    reject_sub        answer every subscription with error 104107
+    http429=N         the first N depth requests get HTTP 429
+    rate_limit=R      more than R depth requests in one second get HTTP 429
+    ping=S            text `ping` every S seconds (default 30); `pong_timeout=S` (default
+                      120) closes a connection that stops answering; more pongs than pings
+                      also close it (v3 rule)
+    truth             record the full book at every version (`truth()`); unbounded memory
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import secrets
+import time
+from dataclasses import dataclass, field
+from decimal import Decimal
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import msgspec
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.datastructures import Headers
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+
+from obview.fmt import dec_str
+from obview.venues.loopring.protocol import SUB_REJECTED, V2, V3
+
+_encode = msgspec.json.Encoder().encode
+
+HISTORY_KEEP = 2_000  # versions kept for stale snapshots when not recording truth
+
+
+@dataclass(frozen=True)
+class TokenSpec:
+    token_id: int
+    symbol: str
+    decimals: int
+    precision: int
+
+
+@dataclass(frozen=True)
+class MarketSpec:
+    name: str
+    base: TokenSpec
+    quote: TokenSpec
+    precision: int  # precisionForPrice
+    levels: int  # orderbookAggLevels
+    mid_tick: int  # mid price in ticks of 10^-precision
+    width: int  # raw slots each side of the mid
+    lot_decimals: int  # sizes are whole multiples of 10^-lot_decimals base units
+
+
+ETH = TokenSpec(0, "ETH", 18, 6)
+LRC = TokenSpec(1, "LRC", 18, 3)
+USDT = TokenSpec(2, "USDT", 6, 2)
+WBTC = TokenSpec(3, "WBTC", 8, 6)
+TOKENS = (ETH, LRC, USDT, WBTC)
+MARKETS = (
+    MarketSpec("LRC-ETH", LRC, ETH, 8, 4, 12_500, 30, 1),
+    MarketSpec("LRC-USDT", LRC, USDT, 4, 3, 2_500, 25, 1),
+    MarketSpec("ETH-USDT", ETH, USDT, 2, 5, 200_000, 30, 3),
+    MarketSpec("WBTC-ETH", WBTC, ETH, 5, 4, 1_550_000, 20, 4),
+)
+
+RawSide = dict[int, tuple[int, int]]  # tick -> (size in base units, orders)
+
+
+def _int(faults: dict[str, str], name: str, default: int) -> int:
+    value = faults.get(name)
+    return default if value in (None, "") else int(value)
+
+
+def _float(faults: dict[str, str], name: str, default: float) -> float:
+    value = faults.get(name)
+    return default if value in (None, "") else float(value)
+
+
+class MarketSim:
+    """One market's raw book, version counter and history."""
+
+    def __init__(self, spec: MarketSpec, seed: int, record_all: bool) -> None:
+        self.spec = spec
+        self.rng = random.Random(f"{seed}:{spec.name}")
+        self.version = 1_000_000 + self.rng.randrange(1_000_000)
+        self.bids: RawSide = {}
+        self.asks: RawSide = {}
+        self.record_all = record_all
+        self.history: dict[int, tuple[RawSide, RawSide]] = {}
+        self.pending: list[tuple[bool, int]] = []  # (is_bid, tick) per version not pushed
+        self.pending_start = self.version + 1
+        self.batch = self.rng.randint(1, 3)
+        for _ in range(spec.width * 3):  # a populated book, built silently
+            self._change()
+        self.pending.clear()
+        self.pending_start = self.version + 1
+        self._record()
+
+    # -- the market ---------------------------------------------------------------------
+    def _change(self) -> tuple[bool, int]:
+        rng, spec = self.rng, self.spec
+        is_bid = rng.random() < 0.5
+        side = self.bids if is_bid else self.asks
+        distance = min(int(rng.expovariate(0.12)) + 1, spec.width)
+        tick = spec.mid_tick - distance if is_bid else spec.mid_tick + distance
+        lot = 10 ** (spec.base.decimals - spec.lot_decimals)
+        size, orders = side.get(tick, (0, 0))
+        roll = rng.random()
+        if size and roll < 0.2:
+            size, orders = 0, 0  # level taken or cancelled
+        elif size and roll < 0.5:
+            keep = rng.randint(1, max(1, orders))
+            size, orders = max(lot, size * keep // (orders + 1) // lot * lot), keep
+        else:
+            size += rng.randint(1, 50_000) * lot
+            orders += 1
+        if size:
+            side[tick] = (size, orders)
+        else:
+            side.pop(tick, None)
+        self.version += 1
+        return is_bid, tick
+
+    def _record(self) -> None:
+        self.history[self.version] = (dict(self.bids), dict(self.asks))
+        if not self.record_all:
+            stale = self.version - HISTORY_KEEP
+            self.history.pop(stale, None)
+
+    def step_version(self) -> None:
+        self.pending.append(self._change())
+        self._record()
+
+    def next_push(self) -> tuple[int, int, list[tuple[bool, int]]] | None:
+        """Complete the pending batch and return (start, end, touched raw slots)."""
+        while len(self.pending) < self.batch:
+            self.step_version()
+        start, end, touched = self.pending_start, self.version, self.pending
+        self.pending = []
+        self.pending_start = self.version + 1
+        self.batch = self.rng.randint(1, 3)
+        # run part of the next batch now: a snapshot taken before the next push lands
+        # inside its version range
+        for _ in range(self.rng.randrange(self.batch)):
+            self.step_version()
+        return start, end, touched
+
+    # -- views --------------------------------------------------------------------------
+    def bucket(self, tick: int, is_bid: bool, level: int) -> int:
+        step = 10**level
+        return (tick // step) * step if is_bid else -(-tick // step) * step
+
+    def slot(self, raw: RawSide, is_bid: bool, level: int, bucket: int) -> tuple[int, int, int]:
+        """(size, volume, orders) of one level-`level` slot."""
+        step = 10**level
+        ticks = range(bucket - step + 1, bucket + 1) if not is_bid else range(bucket, bucket + step)
+        size = volume = orders = 0
+        for tick in ticks:
+            entry = raw.get(tick)
+            if entry:
+                size += entry[0]
+                orders += entry[1]
+                volume += self._volume(tick, entry[0])
+        return size, volume, orders
+
+    def _volume(self, tick: int, size: int) -> int:
+        spec = self.spec
+        exponent = spec.quote.decimals - spec.base.decimals - spec.precision
+        value = size * tick
+        return value * 10**exponent if exponent >= 0 else value // 10**-exponent
+
+    def aggregated(self, raw: RawSide, is_bid: bool, level: int) -> list[tuple[int, int, int, int]]:
+        """[(bucket, size, volume, orders)] best first."""
+        buckets = sorted({self.bucket(t, is_bid, level) for t in raw}, reverse=is_bid)
+        return [(b, *self.slot(raw, is_bid, level, b)) for b in buckets]
+
+    def price_text(self, bucket: int, level: int, fixed: bool) -> str:
+        """REST sends fixed decimals ("0.2500"), pushes the shortest form ("0.25")."""
+        value = Decimal(bucket).scaleb(-self.spec.precision)
+        if fixed:
+            return f"{value:.{max(0, self.spec.precision - level)}f}"
+        return dec_str(value)
+
+    def depth_entries(self, raw: RawSide, is_bid: bool, level: int, limit: int, fixed: bool) -> list[list[str]]:
+        rows = self.aggregated(raw, is_bid, level)[:limit]
+        return [
+            [self.price_text(b, level, fixed), str(size), str(volume), str(orders)]
+            for b, size, volume, orders in rows
+        ]
+
+    def truth(self, level: int, version: int) -> dict[str, list[list[Any]]]:
+        """The normalised full book at `version` (human units), independent of the client."""
+        bids, asks = self.history[version]
+        decimals = self.spec.base.decimals
+        out = {}
+        for name, raw, is_bid in (("bids", bids, True), ("asks", asks, False)):
+            out[name] = [
+                [self.price_text(b, level, False), dec_str(Decimal(size).scaleb(-decimals)), orders]
+                for b, size, _volume, orders in self.aggregated(raw, is_bid, level)
+            ]
+        return out
+
+
+@dataclass(eq=False)
+class Client:
+    """One WebSocket connection and its subscription."""
+
+    ws: ServerConnection
+    api: str
+    outbox: asyncio.Queue = field(default_factory=asyncio.Queue)
+    market: str | None = None
+    level: int | None = None
+    pushes: int = 0  # pushes counted for faults (sent, skipped or broken)
+    sent: int = 0
+    pings: int = 0
+    pongs: int = 0
+    last_pong: float = field(default_factory=time.monotonic)
+
+
+class LoopringSim:
+    """The simulator. `await start()`, then `addresses`, `rest_url`, `ws_url(api)`."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, seed: int = 1,
+                 faults: dict[str, str] | None = None) -> None:
+        faults = dict(faults or {})
+        self.host = host
+        self.port = port
+        self.seed = seed
+        self.faults = faults
+        self.rate = _float(faults, "rate", 10.0)
+        self.skip = _int(faults, "skip", 0)
+        self.stale_snapshots = _int(faults, "stale_snapshot", 0)
+        self.stale_by = _int(faults, "stale_by", 5)
+        self.delay_snapshot = _float(faults, "delay_snapshot", 0.0)
+        self.lag = _float(faults, "lag", 0.0)
+        self.malformed = _int(faults, "malformed", 0)
+        self.drop_after = _int(faults, "drop_after", 0)
+        self.reject_sub = "reject_sub" in faults
+        self.http429 = _int(faults, "http429", 0)
+        self.rate_limit = _int(faults, "rate_limit", 0)
+        self.ping_interval = _float(faults, "ping", 30.0)
+        self.pong_timeout = _float(faults, "pong_timeout", 120.0)
+        record = "truth" in faults
+        self.markets = {spec.name: MarketSim(spec, seed, record) for spec in MARKETS}
+        self.clients: set[Client] = set()
+        self.ws_keys: set[str] = set()
+        self.stats: dict[str, int] = dict.fromkeys(
+            ("connections", "depth_requests", "http429", "stale_snapshots", "skipped",
+             "malformed", "dropped", "pings", "pongs", "unsolicited_pongs",
+             "subscriptions", "rejected_subs"), 0)
+        self._depth_times: list[float] = []
+        self._server: Server | None = None
+        self._tasks: set[asyncio.Task] = set()
+
+    # -- lifecycle ----------------------------------------------------------------------
+    async def start(self) -> LoopringSim:
+        self._server = await serve(
+            self._handle, self.host, self.port, process_request=self._process_request,
+            ping_interval=None, server_header="obview-loopring-sim",
+        )
+        self.port = self._server.sockets[0].getsockname()[1]
+        if self.rate > 0:
+            self._spawn(self._ticker())
+        return self
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._server is not None:
+            self._server.close()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._server.wait_closed(), 2)
+
+    def _spawn(self, coro: Any) -> asyncio.Task:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    @property
+    def rest_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def ws_url(self, api: str = V2) -> str:
+        return f"ws://{self.host}:{self.port}/{api}/ws"
+
+    @property
+    def addresses(self) -> list[str]:
+        return [self.rest_url, self.ws_url(V2), self.ws_url(V3)]
+
+    # -- for tests ------------------------------------------------------------------------
+    def version(self, market: str) -> int:
+        return self.markets[market].version
+
+    def truth(self, market: str, level: int, version: int) -> dict[str, list[list[Any]]]:
+        """The full book of (market, level) at `version` (needs the `truth` fault)."""
+        return self.markets[market].truth(level, version)
+
+    def advance(self, market: str, pushes: int = 1) -> None:
+        """Move `market` on by `pushes` pushes and send them to its subscribers."""
+        for _ in range(pushes):
+            self._push(self.markets[market])
+
+    def subscribers(self, market: str | None = None) -> int:
+        return sum(1 for c in self.clients if c.market and (market is None or c.market == market))
+
+    # -- the market clock ------------------------------------------------------------------
+    async def _ticker(self) -> None:
+        interval = 1.0 / self.rate
+        while True:
+            await asyncio.sleep(interval)
+            for market in self.markets.values():
+                self._push(market)
+
+    def _push(self, market: MarketSim) -> None:
+        start, end, touched = market.next_push()
+        subscribers = [c for c in self.clients if c.market == market.spec.name]
+        if not subscribers:
+            return
+        raw_bids, raw_asks = market.history[end]
+        frames: dict[tuple[str, int], str] = {}
+        for client in subscribers:
+            key = (client.api, client.level)
+            frame = frames.get(key)
+            if frame is None:
+                frame = frames[key] = self._push_frame(
+                    market, client.api, client.level, start, end, touched, raw_bids, raw_asks)
+            self._deliver_push(client, market, frame)
+
+    def _push_frame(self, market: MarketSim, api: str, level: int, start: int, end: int,
+                    touched: list[tuple[bool, int]], raw_bids: RawSide, raw_asks: RawSide) -> str:
+        sides: dict[bool, list[list[str]]] = {True: [], False: []}
+        seen: set[tuple[bool, int]] = set()
+        for is_bid, tick in touched:
+            bucket = market.bucket(tick, is_bid, level)
+            if (is_bid, bucket) in seen:
+                continue
+            seen.add((is_bid, bucket))
+            size, volume, orders = market.slot(raw_bids if is_bid else raw_asks, is_bid, level, bucket)
+            sides[is_bid].append(
+                [market.price_text(bucket, level, False), str(size), str(volume), str(orders)])
+        name = market.spec.name
+        topic: Any = (
+            {"topic": "orderbook", "market": name, "level": level} if api == V3
+            else f"depth&{name}&{level}"
+        )
+        # the documented example: startVersion a number, endVersion a string
+        return _encode({
+            "topic": topic, "ts": time.time_ns() // 1_000_000,
+            "startVersion": start, "endVersion": str(end),
+            "data": {"bids": sides[True], "asks": sides[False]},
+        }).decode()
+
+    def _deliver_push(self, client: Client, market: MarketSim, frame: str) -> None:
+        client.pushes += 1
+        n = client.pushes
+        if self.skip and n % self.skip == 0:
+            self.stats["skipped"] += 1
+            return
+        if self.malformed and n % self.malformed == 0:
+            self.stats["malformed"] += 1
+            other = next(m for m in MARKETS if m.name != market.spec.name).name
+            for junk in ("not json {", "[1, 2, 3]", frame.replace(market.spec.name, other)):
+                self._send(client, junk)
+            frame = self._break(frame, n)
+        self._send(client, frame)
+        if self.drop_after and n >= self.drop_after:
+            self.stats["dropped"] += 1
+            client.market = None
+            self._send(client, None)  # abort after what is queued
+
+    def _break(self, frame: str, n: int) -> str:
+        obj = msgspec.json.decode(frame)
+        variant = n // max(1, self.malformed) % 4
+        if variant == 0:
+            del obj["endVersion"]
+        elif variant == 1:
+            obj["startVersion"] = "12x"
+        elif variant == 2:
+            obj["data"]["bids"] = [["0.1", "-5", "0", "1"]]  # a negative size
+        else:
+            obj["data"] = {"bids": [["1", "2", "3"]], "asks": "none"}
+        return _encode(obj).decode()
+
+    def _send(self, client: Client, frame: str | None) -> None:
+        client.outbox.put_nowait((time.monotonic() + self.lag, frame))
+
+    # -- WebSocket --------------------------------------------------------------------------
+    async def _handle(self, ws: ServerConnection) -> None:
+        api = V3 if ws.request.path.startswith("/v3/") else V2
+        client = Client(ws, api)
+        self.clients.add(client)
+        self.stats["connections"] += 1
+        sender = self._spawn(self._sender(client))
+        pinger = self._spawn(self._pinger(client))
+        try:
+            async for message in ws:
+                if message == "pong":
+                    client.pongs += 1
+                    client.last_pong = time.monotonic()
+                    self.stats["pongs"] += 1
+                    if client.pongs > client.pings:
+                        self.stats["unsolicited_pongs"] += 1
+                        await ws.close(1008, "more pongs than pings")
+                        return
+                    continue
+                self._on_request(client, message)
+        except ConnectionClosed:
+            pass
+        finally:
+            self.clients.discard(client)
+            sender.cancel()
+            pinger.cancel()
+
+    async def _sender(self, client: Client) -> None:
+        with contextlib.suppress(ConnectionClosed):
+            while True:
+                due, frame = await client.outbox.get()
+                delay = due - time.monotonic()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                if frame is None:
+                    client.ws.transport.abort()  # a dropped connection, no close frame
+                    return
+                await client.ws.send(frame)
+                client.sent += 1
+
+    async def _pinger(self, client: Client) -> None:
+        while True:
+            await asyncio.sleep(self.ping_interval)
+            if time.monotonic() - client.last_pong > self.pong_timeout:
+                await client.ws.close(1000, "no pong")
+                return
+            client.pings += 1
+            self.stats["pings"] += 1
+            self._send(client, "ping")
+
+    def _on_request(self, client: Client, message: str | bytes) -> None:
+        try:
+            request = msgspec.json.decode(message)
+        except msgspec.DecodeError:
+            request = None
+        if not isinstance(request, dict):
+            self._reply(client, {"op": None}, 104115, "message not understood")
+            return
+        op = request.get("op")
+        if op not in ("sub", "unSub"):
+            self._reply(client, request, 104101, f"unsupported op {op!r}")
+            return
+        topics = self._topics(client.api, request)
+        if topics is None or not topics:
+            self._reply(client, request, 104100 if topics == [] else 104107, "illegal topic")
+            return
+        if op == "unSub":
+            client.market = client.level = None
+            self._reply(client, request, 0)
+            return
+        if len(topics) != 1:
+            self._reply(client, request, 104103, "one depth topic per request")
+            return
+        market, level = topics[0]
+        spec = self.markets.get(market)
+        if self.reject_sub or spec is None or not 0 <= level < spec.spec.levels:
+            self.stats["rejected_subs"] += 1
+            self._reply(client, request, SUB_REJECTED, "illegal topic or parameters")
+            return
+        self.stats["subscriptions"] += 1
+        client.market, client.level = market, level  # replaces an earlier depth sub
+        self._reply(client, request, 0)
+
+    def _topics(self, api: str, request: dict) -> list[tuple[str, int]] | None:
+        out = []
+        if api == V2:
+            args = request.get("args")
+            if not isinstance(args, list):
+                return None
+            for arg in args:
+                parts = arg.split("&") if isinstance(arg, str) else []
+                if request.get("op") == "unSub" and parts[:1] == ["depth"]:
+                    out.append(("", 0))
+                    continue
+                if len(parts) != 3 or parts[0] != "depth" or not parts[2].isdigit():
+                    return None
+                out.append((parts[1], int(parts[2])))
+            return out
+        topics = request.get("topics")
+        if not isinstance(topics, list):
+            return None
+        for topic in topics:
+            if not isinstance(topic, dict) or topic.get("topic") != "orderbook":
+                return None
+            level = topic.get("level", 0)
+            if not isinstance(level, int) or not isinstance(topic.get("market"), str):
+                return None
+            out.append((topic["market"], level))
+        return out
+
+    def _reply(self, client: Client, request: dict, code: int, message: str = "") -> None:
+        reply: dict[str, Any] = {"op": request.get("op")}
+        if client.api == V2:
+            reply["args"] = request.get("args")
+        else:
+            reply["topics"] = request.get("topics")
+            if "sequence" in request:
+                reply["sequence"] = request["sequence"]
+        if code == 0:
+            reply["result"] = {"status": "ok" if client.api == V2 else "OK"}
+        else:
+            reply["result"] = {"status": "failed", "error": {"code": code, "message": message}}
+        self._send(client, _encode(reply).decode())
+
+    # -- REST -------------------------------------------------------------------------------
+    async def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        url = urlsplit(request.path)
+        path = url.path
+        query = {k: v[-1] for k, v in parse_qs(url.query).items()}
+        if path in ("/v2/ws", "/v3/ws"):
+            if path == "/v3/ws" and query.get("wsApiKey") not in self.ws_keys:
+                return self._http(connection, HTTPStatus.UNAUTHORIZED, {"error": "wsApiKey"})
+            return None  # the WebSocket handshake goes ahead
+        if path == "/v3/ws/key":
+            key = secrets.token_hex(16)
+            self.ws_keys.add(key)
+            return self._http(connection, HTTPStatus.OK, {"key": key})
+        api = V3 if path.startswith("/api/v3/") else V2 if path.startswith("/api/v2/") else None
+        if api is None:
+            return self._http(connection, HTTPStatus.NOT_FOUND, {"error": "not found"})
+        endpoint = path[len("/api/v2"):]
+        if endpoint == "/exchange/markets":
+            markets = [
+                {"market": m.name, "baseTokenId": m.base.token_id, "quoteTokenId": m.quote.token_id,
+                 "precisionForPrice": m.precision, "orderbookAggLevels": m.levels, "enabled": True}
+                for m in MARKETS
+            ]
+            return self._ok(connection, api, {"markets": markets} if api == V3 else markets)
+        if endpoint == "/exchange/tokens":
+            tokens = [
+                {"tokenId": t.token_id, "symbol": t.symbol, "name": t.symbol,
+                 "address": f"0x{t.token_id:040x}", "decimals": t.decimals,
+                 "precision": t.precision, "enabled": True}
+                for t in TOKENS
+            ]
+            return self._ok(connection, api, tokens)
+        if endpoint == "/depth":
+            return await self._depth(connection, api, query)
+        return self._http(connection, HTTPStatus.NOT_FOUND, {"error": "not found"})
+
+    async def _depth(self, connection: ServerConnection, api: str, query: dict[str, str]) -> Response:
+        self.stats["depth_requests"] += 1
+        now = time.monotonic()
+        self._depth_times = [t for t in self._depth_times if now - t < 1.0] + [now]
+        if self.stats["depth_requests"] <= self.http429 or (
+                self.rate_limit and len(self._depth_times) > self.rate_limit):
+            self.stats["http429"] += 1
+            response = self._http(connection, HTTPStatus.TOO_MANY_REQUESTS, {"error": "slow down"})
+            response.headers["Retry-After"] = "0"
+            return response
+        market = self.markets.get(query.get("market", ""))
+        if market is None:
+            return self._error(connection, api, 108000, "unsupported market")
+        level_text, limit_text = query.get("level", "0"), query.get("limit", "50")
+        if not level_text.isdigit() or not limit_text.isdigit():
+            return self._error(connection, api, 100001, "invalid argument")
+        level, limit = int(level_text), int(limit_text)
+        if level >= market.spec.levels:
+            return self._error(connection, api, 108001, "unsupported depth level")
+        version = market.version
+        if self.stats["stale_snapshots"] < self.stale_snapshots:
+            self.stats["stale_snapshots"] += 1
+            if version - self.stale_by in market.history:
+                version -= self.stale_by
+        raw_bids, raw_asks = market.history[version]
+        body: dict[str, Any] = {
+            # v3 sends the version as a string: clients must take both
+            "version": version if api == V2 else str(version),
+            "timestamp": time.time_ns() // 1_000_000,
+            "bids": market.depth_entries(raw_bids, True, level, limit, True),
+            "asks": market.depth_entries(raw_asks, False, level, limit, True),
+        }
+        if api == V3:
+            body["market"] = market.spec.name
+        response = self._ok(connection, api, body)
+        if self.delay_snapshot:
+            await asyncio.sleep(self.delay_snapshot)
+        return response
+
+    def _ok(self, connection: ServerConnection, api: str, payload: Any) -> Response:
+        if api == V2:
+            payload = {"resultInfo": {"code": 0, "message": "SUCCESS"}, "data": payload}
+        return self._http(connection, HTTPStatus.OK, payload)
+
+    def _error(self, connection: ServerConnection, api: str, code: int, message: str) -> Response:
+        body = {"resultInfo": {"code": code, "message": message}}
+        status = HTTPStatus.OK if api == V2 else HTTPStatus.BAD_REQUEST
+        return self._http(connection, status, body)
+
+    @staticmethod
+    def _http(connection: ServerConnection, status: HTTPStatus, payload: Any) -> Response:
+        body = _encode(payload)
+        headers = Headers([
+            ("Content-Type", "application/json"),
+            ("Content-Length", str(len(body))),
+            ("Connection", "close"),
+        ])
+        return Response(status.value, status.phrase, headers, body)
+
+
+async def start_sim(host: str, port: int, seed: int, faults: dict[str, str]) -> LoopringSim:
+    return await LoopringSim(host, port, seed, faults).start()

@@ -1,0 +1,323 @@
+"""bthub frame validation (spec §5-§8): the vendor's sample payloads parse exactly, bad
+frames are rejected whole, and fuzzed input never raises out of the decoder or the feed."""
+
+from __future__ import annotations
+
+import copy
+import json
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from obview.venues.bthub.client import BthubFeed
+from obview.venues.bthub.models import CpOrder, Execution, Order, RiskRow
+from obview.venues.bthub.protocol import (
+    ORDER_STATUS,
+    SIDE,
+    AggregatedUpdate,
+    BadFrame,
+    OrderUpdate,
+    QuoteUpdate,
+    RiskUpdate,
+    decode_frame,
+    enum_name,
+    merge_order,
+)
+
+FIXTURES = Path(__file__).parent / "fixtures"
+D = Decimal
+
+
+def fixture(name: str) -> str:
+    return (FIXTURES / f"{name}.json").read_text()
+
+
+def fresh_feed(**kw) -> BthubFeed:
+    return BthubFeed(["BTCUSDT"], "http://127.0.0.1:9", "user", "password-unused", **kw)
+
+
+# -- the vendor's sample payloads ----------------------------------------------------------
+def test_api_quote_sample_parses_exactly():
+    update = decode_frame(fixture("api_quote"))
+    assert isinstance(update, QuoteUpdate)
+    assert (update.symbol, update.cp, update.commission) == ("BTCUSDT", "okex", D("0.0001"))
+    assert update.asks[0] == (D("5379.3864"), D("0.1"))
+    assert update.asks[3] == (D("5385.3535"), D("1.89179998"))
+    assert update.bids == [
+        (D("5376.0837"), D("0.40748547")), (D("5376.0836"), D("0.33848547")),
+        (D("5375.4579"), D("1")), (D("5375.4207"), D("0.00885")), (D("5375.3574"), D("0.00978")),
+    ]
+    assert all(isinstance(p, Decimal) and isinstance(v, Decimal) for p, v in update.asks + update.bids)
+
+
+def test_api_aggregated_quote_sample_keeps_sources_and_equal_prices_apart():
+    update = decode_frame(fixture("api_aggregated_quote"))
+    assert isinstance(update, AggregatedUpdate)
+    assert len(update.asks) == len(update.bids) == 12
+    assert update.asks[0] == (D("5378.18262"), D("0.00100"), "okex")
+    assert update.bids[-1] == (D("5311.37970"), D("0.50000"), "binance")
+    assert [cp for *_, cp in update.asks].count("huobi") == 2
+
+    feed = fresh_feed()
+    feed.on_frame(fixture("api_aggregated_quote"))
+    book = feed.streams["BTCUSDT"].book
+    assert len(book.asks) == 12 and len(book.bids) == 12
+    assert book.asks.best().source == "okex" and book.asks.best().size == D("0.00100")
+    # equal prices from different counterparties stay separate levels
+    feed.on_frame(json.dumps({"event": "API_AGGREGATED_QUOTE", "data": {
+        "symbol": "BTCUSDT", "asks": [{"cp": "okex", "price": "10", "volume": "1"},
+                                      {"cp": "huobi", "price": "10", "volume": "2"}],
+        "bids": [{"cp": "binance", "price": "11", "volume": "3"}]}}))
+    assert [(lv.price, lv.size, lv.source) for lv in book.asks.iter_levels()] == [
+        (D(10), D(2), "huobi"), (D(10), D(1), "okex")]
+    assert book.crossed()  # shown, never repaired
+    assert feed.bad_frames == 0
+
+
+def test_api_order_sample_parses_exactly():
+    update = decode_frame(fixture("api_order"))
+    assert isinstance(update, OrderUpdate)
+    execution = Execution(
+        exec_id="764451245254521375", cp="binance", price=D("4408.52000000"),
+        volume=D("0.04018000"), amount=D("177.1343336000000000"), time_ms=1542703689751,
+        side="SELL", comment="CommissionAsset: USDT")
+    child = CpOrder(
+        cp_order_id="764451239273443359", cp="binance", status="EXECUTED", side="SELL",
+        order_volume=D("0.04018"), execute_volume=D("0.04018000"), pending_volume=D("0.00000000"),
+        execute_amount=D("177.1343336000000000"), commission="0.0100",
+        comment="764451230726985237.0", order_time_ms=1542703689130,
+        execute_time_ms=1542703689751, executions={execution.exec_id: execution})
+    assert update.order == Order(
+        order_id="764451239265054239", symbol="BTCUSDT", side="SELL", status="EXECUTED",
+        order_type="MARKET", time_in_force="IOC", result="PARTIAL", order_volume=D("0.1"),
+        execute_volume=D("0.04018000"), pending_volume=D("0.05982000"),
+        execute_amount=D("177.1343336000000000"), order_time_ms=1542703689130,
+        execute_time_ms=1542703689751, cp_orders={child.cp_order_id: child})
+    assert update.order.order_volume - update.order.execute_volume == update.order.pending_volume
+
+
+def test_api_risk_position_sample_parses_exactly():
+    update = decode_frame(fixture("api_risk_position"))
+    assert isinstance(update, RiskUpdate)
+    assert update.rows == [RiskRow("B", "binance", "BTCUSDT10", D("-0.071040000000"),
+                                   D("266.428871696500"))]
+
+
+def test_feed_applies_samples_and_emits_records():
+    feed = fresh_feed()
+    seen = []
+    feed.add_listener(seen.append)
+    for name in ("api_quote", "api_order", "api_risk_position", "api_order"):
+        feed.on_frame(fixture(name))
+    okex = feed.streams["BTCUSDT@okex"]
+    assert okex.source == "okex" and okex.synced and okex.extra["commission"] == "0.0001"
+    assert okex.book.bids.best().price == D("5376.0837")
+    assert list(feed.orders) == ["764451239265054239"]
+    assert feed.risk[("B", "binance", "BTCUSDT10")].open_volume == D("-0.071040000000")
+    records = [e for e in seen if type(e).__name__ == "RecordsChanged"]
+    # the repeated identical order push changes nothing, so it is not re-emitted
+    assert [(e.kind, len(e.rows)) for e in records] == [("orders", 1), ("risk", 1)]
+    order_json = feed.record_json("orders", feed.orders["764451239265054239"])
+    assert order_json["execute_amount"] == "177.1343336"
+    assert order_json["cp_orders"][0]["executions"][0]["price"] == "4408.52"
+    assert feed.record_json("risk", records[1].rows[0])["open_amount"] == "266.4288716965"
+
+
+# -- enums, ids, numbers ----------------------------------------------------------------------
+@pytest.mark.parametrize("value", [4, "4", "EXECUTED", "executed", " 4 "])
+def test_enum_forms_map_to_one_name(value):
+    assert enum_name(value, ORDER_STATUS) == "EXECUTED"
+
+
+def test_enum_vendor_spellings_and_unknown_values():
+    assert enum_name(3, ORDER_STATUS) == "EXCUTING"
+    assert enum_name("EXECUTING", ORDER_STATUS) == "EXCUTING"
+    assert enum_name("UKNOWN", ORDER_STATUS) == enum_name(99, ORDER_STATUS) == "UKNOWN"
+    assert enum_name(42, ORDER_STATUS) == "42"
+    assert enum_name("INTERRUPTED", ORDER_STATUS) == "INTERRUPTED"
+    assert enum_name("-1", SIDE) == "SELL"
+    assert enum_name(None, SIDE) == ""
+
+
+def test_order_with_names_equals_order_with_codes():
+    coded = json.loads(fixture("api_order"))
+    named = copy.deepcopy(coded)
+    named["data"].update(side="SELL", status="EXECUTED", orderType="MARKET", timeInForce="IOC",
+                         orderResult="PARTIAL")
+    stringy = copy.deepcopy(coded)
+    stringy["data"].update(side="-1", status="4", orderType="5", timeInForce="1", orderResult="5")
+    orders = [decode_frame(json.dumps(f)).order for f in (coded, named, stringy)]
+    assert orders[0] == orders[1] == orders[2]
+
+
+def test_big_ids_stay_strings():
+    frame = json.loads(fixture("api_order"))
+    frame["data"]["orderId"] = 9223372036854775807  # a JSON number: kept as its digits
+    assert decode_frame(json.dumps(frame)).order.order_id == "9223372036854775807"
+
+
+def test_merge_order_upserts_children_and_deduplicates_fills():
+    first = decode_frame(fixture("api_order")).order
+    later_frame = json.loads(fixture("api_order"))
+    child = later_frame["data"]["cpOrders"][0]
+    child["executions"].append(dict(child["executions"][0], cpExecutionid="2", executeVolume="1"))
+    del later_frame["data"]["symbol"]  # absent fields keep their value
+    later = decode_frame(json.dumps(later_frame)).order
+    merged = merge_order(merge_order(first, later), later)
+    assert merged.symbol == "BTCUSDT"
+    executions = merged.cp_orders["764451239273443359"].executions
+    assert list(executions) == ["764451245254521375", "2"]
+
+
+BAD_FRAMES = [
+    b'{"event":"API_QUOTE"}',  # binary
+    "{not json",
+    "[1, 2]",
+    '"text"',
+    "42",
+    '{"data": {}}',
+    '{"event": 5, "data": {}}',
+    '{"event":"API_QUOTE"}',
+    '{"event":"API_NEWS","data":{}}',
+    '{"event":"API_QUOTE","data":{"cp":"okex","asks":[],"bids":[]}}',
+    '{"event":"API_QUOTE","data":{"symbol":"BTCUSDT","cp":7,"asks":[],"bids":[]}}',
+    '{"event":"API_QUOTE","data":{"symbol":"BTCUSDT","cp":"okex","asks":{},"bids":[]}}',
+    '{"event":"API_QUOTE","data":{"symbol":"BTCUSDT","cp":"okex","asks":[1],"bids":[]}}',
+    '{"event":"API_QUOTE","data":{"symbol":"BTCUSDT","cp":"okex","asks":[{"price":1,"volume":"1"}],"bids":[]}}',
+    '{"event":"API_QUOTE","data":{"symbol":"BTCUSDT","cp":"okex","asks":[{"price":"NaN","volume":"1"}],"bids":[]}}',
+    '{"event":"API_QUOTE","data":{"symbol":"BTCUSDT","cp":"okex","asks":[{"price":"Infinity","volume":"1"}],"bids":[]}}',
+    '{"event":"API_QUOTE","data":{"symbol":"BTCUSDT","cp":"okex","asks":[{"price":"1_000","volume":"1"}],"bids":[]}}',
+    '{"event":"API_QUOTE","data":{"symbol":"BTCUSDT","cp":"okex","asks":[{"price":" 1","volume":"1"}],"bids":[]}}',
+    '{"event":"API_AGGREGATED_QUOTE","data":{"symbol":"BTCUSDT","asks":[{"price":"1","volume":"1"}],"bids":[]}}',
+    '{"event":"API_ORDER","data":{"symbol":"BTCUSDT"}}',
+    '{"event":"API_ORDER","data":{"orderId":"1","executeVolume":"x"}}',
+    '{"event":"API_ORDER","data":{"orderId":"1","orderTime":"soon"}}',
+    '{"event":"API_ORDER","data":{"orderId":"1","side":1.5}}',
+    '{"event":"API_RISK_POSITION","data":{"book":"B","cp":"okex","symbol":"X"}}',
+    '{"event":"API_RISK_POSITION","data":[{"book":"B","symbol":"X"}]}',
+]
+
+
+@pytest.mark.parametrize("frame", BAD_FRAMES)
+def test_invalid_frames_are_rejected_whole(frame):
+    with pytest.raises(BadFrame):
+        decode_frame(frame)
+    feed = fresh_feed()
+    feed.on_frame(fixture("api_aggregated_quote"))
+    before = [lv.as_tuple() for lv in feed.streams["BTCUSDT"].book.bids.iter_levels()]
+    feed.on_frame(frame)
+    assert feed.bad_frames == 1
+    assert [lv.as_tuple() for lv in feed.streams["BTCUSDT"].book.bids.iter_levels()] == before
+
+
+def test_partially_valid_quote_is_not_applied():
+    feed = fresh_feed()
+    feed.on_frame(fixture("api_aggregated_quote"))
+    feed.on_frame('{"event":"API_AGGREGATED_QUOTE","data":{"symbol":"BTCUSDT","bids":[{"cp":"okex",'
+                  '"price":"1","volume":"999999"},{"cp":"okex","price":"0.5","volume":"1.2.3"}],"asks":[]}}')
+    book = feed.streams["BTCUSDT"].book
+    assert feed.bad_frames == 1
+    assert len(book.asks) == 12 and book.bids.best().price == D("5376.75877")
+
+
+@pytest.mark.parametrize("text", ["pong", "PONG", "ok", "", "   "])
+def test_plain_text_is_ignored_without_counting(text):
+    feed = fresh_feed()
+    feed.on_frame(text)
+    assert feed.bad_frames == 0 and feed.messages == 1
+
+
+def test_zero_and_negative_volumes_are_dropped_and_order_is_not_trusted():
+    frame = json.dumps({"event": "API_QUOTE", "data": {
+        "symbol": "BTCUSDT", "cp": "okex", "bids": [],
+        "asks": [{"price": "3", "volume": "1"}, {"price": "2", "volume": "0"},
+                 {"price": "1", "volume": "-1"}, {"price": "2.5", "volume": "2"}]}})
+    assert len(decode_frame(frame).asks) == 2
+    feed = fresh_feed()
+    feed.on_frame(frame)
+    assert feed.streams["BTCUSDT@okex"].book.asks.prices() == [D("2.5"), D(3)]
+
+
+# -- fuzzing ------------------------------------------------------------------------------------
+json_leaf = st.one_of(st.none(), st.booleans(), st.integers(-(2**70), 2**70),
+                      st.floats(allow_nan=False), st.text(max_size=12),
+                      st.sampled_from(["1", "-0.5", "1e3", "NaN", "BTCUSDT", "okex", ""]))
+json_value = st.recursive(json_leaf, lambda kids: st.lists(kids, max_size=4)
+                          | st.dictionaries(st.sampled_from(
+                              ["price", "volume", "cp", "symbol", "asks", "bids", "orderId",
+                               "cpOrders", "executions", "cpExecutionid", "book", "side", "x"]),
+                              kids, max_size=5), max_leaves=20)
+EVENTS = st.sampled_from(["API_QUOTE", "API_AGGREGATED_QUOTE", "API_ORDER", "API_RISK_POSITION", "X"])
+FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def _levels(feed: BthubFeed) -> list[tuple]:
+    book = feed.streams["BTCUSDT"].book
+    return [lv.as_tuple() for side in (book.bids, book.asks) for lv in side.iter_levels()]
+
+
+def _safe(frame) -> None:
+    feed = fresh_feed()
+    feed.on_frame(fixture("api_aggregated_quote"))
+    before = _levels(feed)
+    feed.on_frame(frame)  # must never raise
+    if feed.bad_frames:
+        assert _levels(feed) == before
+
+
+@FUZZ
+@given(st.one_of(st.text(max_size=200), st.binary(max_size=50)))
+def test_fuzz_arbitrary_payloads_never_raise(payload):
+    try:
+        decode_frame(payload)
+    except BadFrame:
+        pass
+    _safe(payload)
+
+
+@FUZZ
+@given(EVENTS, json_value)
+def test_fuzz_structured_frames_never_raise(event, data):
+    frame = json.dumps({"event": event, "data": data})
+    try:
+        decode_frame(frame)
+    except BadFrame:
+        pass
+    _safe(frame)
+
+
+def _leaves(obj, path=()):
+    if isinstance(obj, dict):
+        for key, value in obj.items():
+            yield from _leaves(value, (*path, key))
+    elif isinstance(obj, list):
+        for i, value in enumerate(obj):
+            yield from _leaves(value, (*path, i))
+    yield path
+
+
+@FUZZ
+@given(st.sampled_from(["api_quote", "api_aggregated_quote", "api_order", "api_risk_position"]),
+       st.data())
+def test_fuzz_mutated_samples_never_raise_and_bad_ones_change_nothing(name, data):
+    frame = json.loads(fixture(name))
+    paths = [p for p in _leaves(frame) if p]
+    path = data.draw(st.sampled_from(paths))
+    replacement = data.draw(json_value)
+    target = frame
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = replacement
+    feed = fresh_feed()
+    feed.on_frame(fixture("api_aggregated_quote"))
+    feed.on_frame(fixture("api_quote"))
+    snapshot = {k: [lv.as_tuple() for lv in s.book.bids.iter_levels()] for k, s in feed.streams.items()}
+    orders, risk = dict(feed.orders), dict(feed.risk)
+    feed.on_frame(json.dumps(frame))
+    if feed.bad_frames:
+        assert snapshot == {k: [lv.as_tuple() for lv in s.book.bids.iter_levels()]
+                            for k, s in feed.streams.items()}
+        assert feed.orders == orders and feed.risk == risk

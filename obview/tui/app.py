@@ -70,6 +70,7 @@ class ObviewApp(App):
         self.records: dict[tuple[int, str], OrdersTable | RiskTable] = {}
         self.pane_ids: list[str] = []
         self.pane_targets: dict[str, tuple[int, str]] = {}
+        self.pane_titles: dict[str, str] = {}
         self.book_messages = 0  # BookUpdated messages handled (tests check coalescing)
         self._queued: set[tuple[int, str]] = set()
         self._stack = contextlib.AsyncExitStack()
@@ -79,8 +80,12 @@ class ObviewApp(App):
 
     # -- layout --------------------------------------------------------------------
     def compose(self) -> ComposeResult:
-        yield TabbedContent(id="tabs")
-        yield StatusBar(mask_times=self.mask_times, id="status")
+        # kept as attributes: `query_one` searches the *current* screen, which may be a
+        # drilldown or help screen when a feed event arrives
+        self.tabs = TabbedContent(id="tabs")
+        self.status_bar = StatusBar(mask_times=self.mask_times, id="status")
+        yield self.tabs
+        yield self.status_bar
         yield Footer()
 
     async def on_mount(self) -> None:
@@ -126,18 +131,24 @@ class ObviewApp(App):
         if hasattr(feed, "risk"):
             await self._add_records_pane(index, feed, "risk")
         self.run_worker(feed.run(), name=f"feed-{index}", group="feeds", exit_on_error=False)
-        if len(self.pane_ids) and self.query_one(TabbedContent).active == "":
+        if len(self.pane_ids) and self.tabs.active == "":
             self._activate(self.pane_ids[0])
 
-    def _label(self, text: str) -> str:
-        number = len(self.pane_ids) + 1
-        return f"{number} {text}" if number <= 9 else text
-
-    async def _add_pane(self, pane_id: str, title: str, *children) -> None:
-        tabs = self.query_one(TabbedContent)
-        pane = TabPane(self._label(title), *children, id=pane_id)
-        self.pane_ids.append(pane_id)
-        await tabs.add_pane(pane)
+    async def _add_pane(self, pane_id: str, title: str, *children,
+                        after: str | None = None) -> None:
+        """Add a tab (after `after`, else last) and renumber the tabs' labels."""
+        tabs = self.tabs
+        pane = TabPane(title, *children, id=pane_id)
+        self.pane_titles[pane_id] = title
+        if after in self.pane_ids:
+            self.pane_ids.insert(self.pane_ids.index(after) + 1, pane_id)
+            await tabs.add_pane(pane, after=after)
+        else:
+            self.pane_ids.append(pane_id)
+            await tabs.add_pane(pane)
+        for number, other in enumerate(self.pane_ids, 1):
+            label = self.pane_titles[other]
+            tabs.get_tab(other).label = f"{number} {label}" if number <= 9 else label
         if len(self.pane_ids) == 1:
             self._activate(pane_id)
 
@@ -146,7 +157,7 @@ class ObviewApp(App):
         if target in self.ladders:
             return
         feed = self.feeds[index]
-        pane_id = f"pane-{index}-{len(self.pane_ids)}"
+        pane_id = f"pane-{index}-{len(self.pane_titles)}"
         ladder = Ladder(feed, stream, depth, frozen_time=self.mask_times)
         ladder.frozen = self.frozen
         clock = self.clocks.setdefault(target, StreamClock())
@@ -157,17 +168,21 @@ class ObviewApp(App):
         self.pane_targets[pane_id] = target
         if self._first_paint_file:
             ladder.paint_hooks.append(self._first_paint_hook)
-        await self._add_pane(pane_id, stream.key, Horizontal(ladder, health, classes="book"))
+        # a stream that appears later (a bthub counterparty) goes next to its feed's others
+        after = next((p for p in reversed(self.pane_ids)
+                      if self.pane_targets.get(p, (None,))[0] == index and p != pane_id), None)
+        await self._add_pane(pane_id, stream.key, Horizontal(ladder, health, classes="book"),
+                             after=after)
 
     async def _add_records_pane(self, index: int, feed: Feed, kind: str) -> None:
-        pane_id = f"pane-{index}-{len(self.pane_ids)}"
+        pane_id = f"pane-{index}-{len(self.pane_titles)}"
         table = OrdersTable(feed) if kind == "orders" else RiskTable(feed)
         self.records[(index, kind)] = table
         symbols = sorted({s.symbol for s in feed.streams.values()})
         await self._add_pane(pane_id, f"{' '.join(symbols)} {kind}".strip(), table)
 
     async def _add_error_pane(self, cfg: VenueConfig, reason: str) -> None:
-        pane_id = f"pane-error-{len(self.pane_ids)}"
+        pane_id = f"pane-error-{len(self.pane_titles)}"
         text = Text(f"\n  {cfg.venue} {' '.join(cfg.symbols)}: cannot start\n\n  {reason}\n",
                     "bold #ff5f5f")
         await self._add_pane(pane_id, f"{cfg.venue} ✗", Static(text))
@@ -226,7 +241,7 @@ class ObviewApp(App):
     # -- periodic: status bar and health panel -------------------------------------------
     def _tick(self) -> None:
         target = self.active_target()
-        status = self.query_one(StatusBar)
+        status = self.status_bar
         note = "FROZEN (p)" if self.frozen else ""
         if target is None:
             status.show(None, None, note or "obview: starting feeds…")
@@ -241,7 +256,7 @@ class ObviewApp(App):
     # -- what is on screen ---------------------------------------------------------
     def active_pane_id(self) -> str:
         with contextlib.suppress(Exception):
-            return self.query_one(TabbedContent).active
+            return self.tabs.active
         return ""
 
     def active_target(self) -> tuple[int, str] | None:
@@ -260,7 +275,7 @@ class ObviewApp(App):
         return self.ladders.get(target) if target else None
 
     def _activate(self, pane_id: str) -> None:
-        tabs = self.query_one(TabbedContent)
+        tabs = self.tabs
         tabs.active = pane_id
         self.call_after_refresh(self._focus_active)
 

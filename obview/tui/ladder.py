@@ -33,7 +33,7 @@ FRAME = 1 / FPS
 FLASH_SECONDS = 1.2
 FADE_STEP = 0.15  # seconds between fade repaints
 DEPTH_PRESETS = (10, 20, 50)
-GROUP_MULTIPLES = (1, 2, 5, 10, 25, 50, 100, 250, 500, 1000)
+MAX_GROUP = 12  # grouping steps above the tick (1-2-5 series: 4 decades)
 CP_COLOURS = ("#5fafff", "#ffaf00", "#d787ff", "#00d7af", "#ff875f", "#afd700")
 BAR_EIGHTHS = " ▏▎▍▌▋▊▉"
 
@@ -63,6 +63,20 @@ ROW_STYLES = {False: _row_styles(False), True: _row_styles(True)}
 # flash backgrounds, strongest first; the fade walks down the list
 FLASH_UP = [Style(bgcolor=c, color="#ffffff") for c in ("#008700", "#005f00", "#003700")]
 FLASH_DOWN = [Style(bgcolor=c, color="#ffffff") for c in ("#af0000", "#5f0000", "#370000")]
+
+
+def nice_step(base: Decimal, index: int) -> Decimal:
+    """The `index`-th number of the 1-2-5 series strictly above `base` (index >= 1)."""
+    exponent = base.adjusted()
+    found = 0
+    while True:
+        for mantissa in (1, 2, 5):
+            step = Decimal(mantissa).scaleb(exponent)
+            if step > base:
+                found += 1
+                if found == index:
+                    return step
+        exponent += 1
 
 
 def cp_style(source: str | None, palette: dict[str, Style]) -> Style:
@@ -113,7 +127,8 @@ class Ladder(Widget, can_focus=True):
         self.depth = depth
         self.clock = clock
         self.frozen_time = frozen_time  # snapshots: flashes never fade
-        self.group_index = 0  # 0 = no grouping
+        self.group_index = 0  # 0 = no grouping, N = the N-th nice step above the tick
+        self._base_gap: Decimal | None = None
         self.show_delta = False
         self.frozen = False
         self.cursor = Cursor()
@@ -196,21 +211,28 @@ class Ladder(Widget, can_focus=True):
     # -- settings the app changes ------------------------------------------------------
     @property
     def step(self) -> Decimal | None:
-        if not self.group_index:
+        if not self.group_index or self._base_gap is None:
             return None
-        return self.tick() * GROUP_MULTIPLES[self.group_index - 1]
+        return nice_step(self._base_gap, self.group_index)
 
-    def tick(self) -> Decimal:
-        """The finest price increment visible in the book (10^-decimals)."""
+    def level_gap(self) -> Decimal:
+        """The smallest price gap between adjacent shown levels (the book's real tick)."""
         book = self.stream.book
-        places = 0
+        gaps = []
         for side in (book.bids, book.asks):
-            for level in side.top(10):
-                places = max(places, fmt.decimals_of(level.price))
+            prices = sorted({level.price for level in side.top(20)})
+            gaps += [b - a for a, b in zip(prices, prices[1:], strict=False) if b > a]
+        if gaps:
+            return min(gaps)
+        places = max((fmt.decimals_of(lv.price) for side in (book.bids, book.asks)
+                      for lv in side.top(5)), default=0)
         return Decimal(1).scaleb(-places)
 
     def set_group(self, delta: int) -> None:
-        self.group_index = max(0, min(len(GROUP_MULTIPLES), self.group_index + delta))
+        """g: the next coarser "nice" step (1-2-5 series) above the book's tick; G: finer."""
+        if self.group_index == 0 and delta > 0:
+            self._base_gap = self.level_gap()  # fixed while grouping, so steps stay put
+        self.group_index = max(0, min(MAX_GROUP, self.group_index + delta))
         self._prev_sizes.clear()
         self.mark_dirty()
 

@@ -124,7 +124,9 @@ class StatusBar(Static):
             text.append(f" {word} ", style)
             if stream is not None:
                 version = stream.book.version
-                text.append(f"  v{version if version is not None else '-'}", "#a8a8a8")
+                # venues without versions (Futu, bthub): the push counter stands in
+                text.append(f"  v{version}" if version is not None else f"  push #{stream.pushes}",
+                            "#a8a8a8")
                 text.append(f"  resyncs {stream.resyncs}", "#a8a8a8")
             text.append(f"  {'–' if self.mask_times else fmt.rate(rate)} msg/s", "#a8a8a8")
             if stream is not None:
@@ -224,6 +226,6 @@ class HealthPanel(Static):
         text.append(f"resyncs   {stream.resyncs}  reconnects {feed.reconnects}\n")
         text.append(f"bad frames {feed.bad_frames}\n",
                     "bold #ff5f5f" if feed.bad_frames else "")
-        if feed.address:
+        if feed.address and not self.mask_times:  # masked: ephemeral ports vary per run
             text.append(f"{feed.address}\n", "#808080")
         return text

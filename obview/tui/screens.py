@@ -54,6 +54,7 @@ class DrilldownScreen(Screen):
         self.new_ids: set = set()
         self.last_queue_ids: set | None = None
         self.history: list[tuple[float, Decimal | None, Decimal | None]] = []
+        self.last_levels: list[Level] = []  # copies, shown when the level has gone
         self.mode = self._mode()
         self.updates = 0
         self._pending = False
@@ -108,6 +109,10 @@ class DrilldownScreen(Screen):
 
     def _record(self) -> None:
         levels = self.levels()
+        if levels:
+            self.last_levels = [Level(lv.price, lv.size, lv.orders,
+                                      dict(lv.queue) if lv.queue is not None else None,
+                                      lv.source) for lv in levels]
         if self.mode == "queue":
             ids = set()
             for level in levels:
@@ -143,8 +148,13 @@ class DrilldownScreen(Screen):
                    "history": self._history_table}[self.mode]()
         self.query_one("#drill-content", Static).update(content)
 
-    def _queue_table(self) -> Table:
+    def shown_levels(self) -> tuple[list[Level], bool]:
+        """The live levels, or the last seen ones (and True) when the level has gone."""
         levels = self.levels()
+        return (levels, False) if levels else (self.last_levels, True)
+
+    def _queue_table(self) -> Table:
+        levels, gone = self.shown_levels()
         table = Table(expand=False, box=None, header_style="bold #a8a8a8", pad_edge=False)
         for name, justify in (("#", "right"), ("order id", "left"), ("volume", "right"),
                               ("", "left"), ("", "left")):
@@ -158,17 +168,19 @@ class DrilldownScreen(Screen):
             new = oid in self.new_ids
             table.add_row(str(pos), str(oid), vtext, Text(_bar(vol, top), "#5f87af"),
                           Text("● new", "bold #ffd75f") if new else "")
-        size = self.total_size() or Decimal(0)
+        size = sum((lv.size for lv in levels), Decimal(0))
         check = Text(f"total {fmt.grouped(total)} ", "bold")
         if total == size:
             check.append(f"= level size {fmt.grouped(size)} ✓", "#5fd75f")
         else:
             check.append(f"≠ level size {fmt.grouped(size)} ✗", "bold #ff5f5f")
         table.add_row("", Text(f"{len(entries)} orders"), "", check, "")
+        if gone:
+            table.add_row("", Text("level gone: last seen state", "bold #ffaf00"), "", "", "")
         return table
 
     def _sources_table(self) -> Table:
-        levels = self.levels()
+        levels, gone = self.shown_levels()
         table = Table(box=None, header_style="bold #a8a8a8", pad_edge=False)
         for name, justify in (("counterparty", "left"), ("price", "right"), ("size", "right"),
                               ("orders", "right"), ("share", "right"), ("", "left")):
@@ -181,6 +193,8 @@ class DrilldownScreen(Screen):
             table.add_row(level.source or "-", price, size, str(level.orders or ""),
                           fmt.pct(share), Text(_bar(level.size, total), "#5f87af"))
         table.add_row(Text("total", "bold"), "", fmt.grouped(total), "", "", "")
+        if gone:
+            table.add_row(Text("level gone: last seen state", "bold #ffaf00"), "", "", "", "", "")
         return table
 
     def _history_table(self) -> Table:

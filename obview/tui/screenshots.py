@@ -44,7 +44,7 @@ def _loopring() -> VenueConfig:
 
 def _bthub() -> VenueConfig:
     return VenueConfig("bthub", ["BTCUSDT"], sim=True, seed=1, faults=dict(STATIC),
-                       options={"url": "", "insecure": False, "cp": None, "book": "main"})
+                       options={"url": "", "insecure": False, "cp": None, "book": "A"})
 
 
 def _fake(kind: str, symbol: str) -> Callable[[], list[Feed]]:

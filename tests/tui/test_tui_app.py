@@ -65,13 +65,13 @@ async def test_grouping_depth_delta_keys(app):
         ladder = app.active_ladder()
         await pilot.press("g")
         await settle(pilot)
-        assert ladder.step == Decimal("0.1")  # tick 0.1 (prices like 350.2), x1
-        await pilot.press("g", "g", "g")
+        assert ladder.step == Decimal("0.5")  # the fake book's levels are 0.2 apart
+        await pilot.press("g")
         await settle(pilot)
-        assert ladder.step == Decimal("1.0")
+        assert ladder.step == Decimal("1")
         assert ladder.view.bids[0].price == Decimal(350)  # 350.0 rounds down
         assert ladder.view.asks[0].price == Decimal(351)  # 350.4 rounds up
-        await pilot.press("G", "G", "G", "G", "G")
+        await pilot.press("G", "G", "G")
         await settle(pilot)
         assert ladder.step is None
         assert ladder.depth == 20

@@ -38,7 +38,7 @@ class Tmux:
 
     def __init__(self, command: str) -> None:
         self.socket = f"obview-test-{uuid.uuid4().hex[:8]}"
-        self._run("new-session", "-d", "-s", "t", "-x", "120", "-y", "40", command)
+        self._run("-f", "/dev/null", "new-session", "-d", "-s", "t", "-x", "120", "-y", "40", command)
 
     def _run(self, *args: str) -> str:
         proc = subprocess.run(["tmux", "-L", self.socket, *args], capture_output=True,
@@ -66,13 +66,15 @@ class Tmux:
 
 
 def test_demo_in_a_real_terminal():
-    env = f"PYTHONPATH={shlex.quote(str(ROOT))} TERM=xterm-256color"
+    # pytest exports COLUMNS/LINES (80x24); the app must measure the real pane instead
+    env = f"-u COLUMNS -u LINES PYTHONPATH={shlex.quote(str(ROOT))} TERM=xterm-256color"
     command = (f"cd {shlex.quote(str(ROOT))} && env {env} {shlex.quote(sys.executable)} "
                f"-m obview demo; echo OBVIEW_EXIT=$?; sleep 60")
     tmux = Tmux(command)
     try:
-        screen = tmux.wait_for(lambda s: "spread" in s and "▶ bid 1 @" in s, 30, "ladder")
-        assert "HK.00700" in screen and "LRC-ETH" in screen and "BTCUSDT" in screen
+        screen = tmux.wait_for(lambda s: "spread" in s and "▶ bid 1 @" in s and "BTCUSDT" in s,
+                               30, "ladder and every tab")
+        assert "HK.00700" in screen and "LRC-ETH" in screen and "US.AAPL" in screen
         assert re.search(r"\b\d{2,4}\.\d+\s+[\d,]+", screen), "no price/size rows"
         tmux.keys("Down")
         tmux.wait_for(lambda s: "▶ bid 2 @" in s, 10, "cursor on bid 2")

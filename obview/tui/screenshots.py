@@ -1,9 +1,10 @@
 """Regenerate the README's SVG screenshots: `python -m obview.tui.screenshots [DIR]`.
 
 Each shot runs the real app headless against the venues' seeded simulators with
-pushes switched off after the first snapshot (so books are static and the same on
-every run), presses the keys a user would, and saves an SVG. A venue whose
-simulator is unavailable falls back to the deterministic fake feed.
+pushes switched off after the first snapshot and wall-clock numbers masked (so the
+SVGs are the same on every run), presses the keys a user would, and saves an SVG.
+`live-futu` is the exception: pushes on, real latency and flashes (differs per run).
+A venue whose simulator is unavailable falls back to the deterministic fake feed.
 """
 
 from __future__ import annotations
@@ -30,11 +31,13 @@ class Shot:
     keys: list[str] = field(default_factory=list)
     fake: Callable[[], list[Feed]] | None = None
     size: tuple[int, int] = SIZE
+    live: bool = False  # pushes on, real timings shown (differs run to run)
 
 
-def _futu(details: bool = True) -> VenueConfig:
+def _futu(details: bool = True, live: bool = False) -> VenueConfig:
     return VenueConfig("futu", ["HK.00700"], details=details, sim=True, seed=1,
-                       options={"host": "127.0.0.1", "port": 0}, faults=dict(STATIC))
+                       options={"host": "127.0.0.1", "port": 0},
+                       faults={} if live else dict(STATIC))
 
 
 def _loopring() -> VenueConfig:
@@ -64,6 +67,7 @@ SHOTS = [
     Shot("drilldown-bthub", [_bthub()], ["down", "enter"], _fake("bthub", "BTCUSDT")),
     Shot("help", [_futu()], ["question_mark"], _fake("futu", "HK.00700")),
     Shot("small-80x24", [_futu()], ["down"], _fake("futu", "HK.00700"), (80, 24)),
+    Shot("live-futu", [_futu(live=True)], ["down", "t"], _fake("futu", "HK.00700"), live=True),
 ]
 
 
@@ -84,10 +88,12 @@ async def _settled(app: ObviewApp, timeout: float = 15.0) -> bool:
 async def take(shot: Shot, directory: Path, use_sims: bool = True) -> str:
     """Save one SVG; returns where its books came from ("simulator" or "fake feed")."""
     source = "simulator"
-    app = ObviewApp(shot.configs) if use_sims else None
+    app = ObviewApp(shot.configs, mask_times=not shot.live) if use_sims else None
     if app is not None:
         async with app.run_test(size=shot.size) as pilot:
             if await _settled(app):
+                if shot.live:
+                    await pilot.pause(3)  # let latency stats and flashes build up
                 await _press(pilot, shot.keys)
                 app.save_screenshot(str(directory / f"{shot.name}.svg"))
                 await app.action_quit()
@@ -95,7 +101,7 @@ async def take(shot: Shot, directory: Path, use_sims: bool = True) -> str:
             await app.action_quit()
     if shot.fake is None:
         raise RuntimeError(f"{shot.name}: no simulator and no fake feed")
-    app = ObviewApp([], shot.fake())
+    app = ObviewApp([], shot.fake(), mask_times=not shot.live)
     async with app.run_test(size=shot.size) as pilot:
         await _settled(app)
         await _press(pilot, shot.keys)

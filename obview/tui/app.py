@@ -344,14 +344,23 @@ class ObviewApp(App):
         if ladder is None:
             return
         feed = ladder.feed
-        count = getattr(feed, "level_count", 0)
-        if not hasattr(feed, "change_level") or not count:
+        if not hasattr(feed, "change_level"):
             self.notify("aggregation levels are a Loopring feature", severity="warning")
             return
+        count = getattr(feed, "level_count", None)
+        if not count:
+            self.notify("levels not known yet (market not loaded)", severity="warning")
+            return
         level = ((ladder.stream.level or 0) + 1) % count
-        self.notify(f"{ladder.stream.symbol}: switching to level {level}")
-        self.run_worker(feed.change_level(level), group="levels", exit_on_error=False)
-        ladder.mark_dirty()
+        self.notify(f"{ladder.stream.symbol}: level {level} of 0-{count - 1}")
+        ladder.reset_history()
+        self.run_worker(self._change_level(feed, level), group="levels", exit_on_error=False)
+
+    async def _change_level(self, feed: Feed, level: int) -> None:
+        try:
+            await feed.change_level(level)
+        except (ValueError, OSError) as exc:
+            self.notify(f"level {level}: {exc}", severity="error")
 
     def action_drilldown(self) -> None:
         ladder = self.active_ladder()

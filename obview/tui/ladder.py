@@ -236,6 +236,15 @@ class Ladder(Widget, can_focus=True):
         self._prev_sizes.clear()
         self.mark_dirty()
 
+    def reset_history(self) -> None:
+        """A different book is coming (new level): no flashes or deltas against the old."""
+        self._prev_sizes.clear()
+        self._flashes.clear()
+        self._deltas = {}
+        self.group_index = 0
+        self._base_gap = None
+        self.mark_dirty()
+
     def cycle_depth(self) -> None:
         presets = DEPTH_PRESETS
         later = [d for d in presets if d > self.depth]

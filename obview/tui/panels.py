@@ -82,7 +82,7 @@ def state_text(feed: Feed, stream: Stream | None) -> tuple[str, str]:
     if stream is not None and stream.stale and state is FeedState.SYNCED:
         return "stale", STATE_STYLES[FeedState.STALE]
     word = state.value
-    if feed.status_text and state is not FeedState.SYNCED:
+    if feed.status_text:  # also when synced: e.g. bthub's "TLS NOT VERIFIED (--insecure)"
         word += f": {feed.status_text}"
     return word, STATE_STYLES.get(state, "bold")
 

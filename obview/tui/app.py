@@ -33,6 +33,8 @@ from obview.tui.screens import DrilldownScreen, ExecutionsScreen, HelpScreen
 from obview.venues import VenueConfig
 
 NARROW_WIDTH = 100
+LADDER_ACTIONS = {"group", "depth", "delta", "level"}
+BASE_SCREEN_ACTIONS = LADDER_ACTIONS | {"freeze", "next_tab", "prev_tab", "goto_tab"}
 FIRST_PAINT_ENV = "OBVIEW_FIRST_PAINT_FILE"  # benchmark hook: write the time, then exit
 
 
@@ -291,6 +293,19 @@ class ObviewApp(App):
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
         self._focus_active()
         self._tick()
+        self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Ladder keys only where a ladder is in front (hidden from the footer elsewhere)."""
+        if action in BASE_SCREEN_ACTIONS and self.screen is not self.screen_stack[0]:
+            return False
+        if action in LADDER_ACTIONS:
+            ladder = self.active_ladder()
+            if ladder is None:
+                return False
+            if action == "level" and not hasattr(ladder.feed, "change_level"):
+                return False
+        return True
 
     # -- actions -------------------------------------------------------------------
     def action_next_tab(self) -> None:

@@ -198,6 +198,9 @@ class ObviewApp(App):
             if clock is None:
                 clock = self.clocks[target] = StreamClock()
             clock.on_push(event.stream)
+            screen = self.screen_stack[-1] if self.screen_stack else None
+            if isinstance(screen, DrilldownScreen) and screen.stream is event.stream:
+                screen.on_push()
             if target not in self._queued:
                 self._queued.add(target)
                 self.post_message(BookUpdated(index, event.stream.key))

@@ -50,13 +50,13 @@ class DrilldownScreen(Screen):
         self.step = step
         self.mask_times = mask_times
         self.opened = time.monotonic()
-        self.prev_ids: set | None = None  # queue ids at the previous push
         self.new_ids: set = set()
         self.last_queue_ids: set | None = None
         self.history: list[tuple[float, Decimal | None, Decimal | None]] = []
         self.last_levels: list[Level] = []  # copies, shown when the level has gone
         self.mode = self._mode()
-        self.updates = 0
+        self.updates = 0  # coalesced BookUpdated messages seen
+        self.pushes = 0  # feed pushes seen
         self._pending = False
         self._last_draw = 0.0
 
@@ -94,10 +94,15 @@ class DrilldownScreen(Screen):
         levels = self.levels()
         return sum((lv.size for lv in levels), Decimal(0)) if levels else None
 
-    def book_updated(self) -> None:
-        """The app tells us the stream's book changed (coalesced per frame)."""
-        self.updates += 1
+    def on_push(self) -> None:
+        """Called by the app's feed listener for every push to this stream (not
+        coalesced), so "new since the previous push" and the size history are exact."""
+        self.pushes += 1
         self._record()
+
+    def book_updated(self) -> None:
+        """The app tells us the stream's book changed (coalesced per frame): redraw soon."""
+        self.updates += 1
         if self._pending:
             return
         self._pending = True

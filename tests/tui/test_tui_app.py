@@ -164,10 +164,11 @@ async def test_drilldown_bthub_sources_and_history(app):
         assert screen.mode == "history"
         feed = app.feeds[2]
         stream = feed.streams["LRC-ETH"]
-        stream.book.bids.set(screen.price, Decimal(7), 1)
-        feed.push(stream)
-        await wait_until(lambda: len(screen.history) == 2, 5, "history entry")
-        assert screen.history[-1][2] == Decimal(7)
+        for size in (7, 8, 9):  # three pushes in one frame: coalesced for drawing,
+            stream.book.bids.set(screen.price, Decimal(size), 1)  # yet each is recorded
+            feed.push(stream)
+        assert [entry[2] for entry in screen.history[1:]] == [7, 8, 9]
+        await wait_until(lambda: "+1" in screen_text(app), 5, "history drawn")
 
 
 async def test_orders_table_enter_shows_executions_and_risk_rows(app):

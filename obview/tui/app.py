@@ -22,6 +22,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane
+from textual.worker import Worker, WorkerState
 
 from obview.events import BookChanged, FeedFailed, RecordsChanged, StatusChanged
 from obview.feed import Feed, Stream
@@ -239,6 +240,13 @@ class ObviewApp(App):
         feed = self.feeds[message.feed_index]
         self.notify(f"{feed.venue}: {message.reason}", severity="error", timeout=30)
         self._tick()
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        # Feed.run() handles its own errors; anything escaping it is a bug worth showing
+        if event.state is WorkerState.ERROR and event.worker.group in ("feeds", "levels"):
+            error = event.worker.error
+            self.notify(f"{event.worker.name}: {type(error).__name__}: {error}",
+                        severity="error", timeout=30)
 
     def on_cursor_moved(self, message: CursorMoved) -> None:
         pass  # the ladder repaints itself; tests watch for the message

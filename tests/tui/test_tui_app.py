@@ -241,3 +241,15 @@ async def test_feed_failure_is_shown():
         await ready(pilot)
         feed._fail("subscription rejected: no quote right")
         await wait_until(lambda: "no quote right" in screen_text(app), 5, "error shown")
+
+
+async def test_a_crashing_feed_is_reported_not_fatal():
+    class Crashing(FakeFeed):
+        async def run(self) -> None:
+            raise RuntimeError("boom")
+
+    app = make_app([Crashing("futu", ("HK.00700",))])
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_until(lambda: any("boom" in str(n.message) for n in app._notifications),
+                         5, "notification")
+        await pilot.press("q")

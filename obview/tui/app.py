@@ -47,6 +47,7 @@ class ObviewApp(App):
     ENABLE_COMMAND_PALETTE = True
     BINDINGS = [
         Binding("q", "quit", "Quit"),
+        Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
         Binding("question_mark", "help", "Help", key_display="?"),
         Binding("g", "group(1)", "Coarser"),
         Binding("G", "group(-1)", "Finer", key_display="G"),

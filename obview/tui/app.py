@@ -10,6 +10,7 @@ once per frame. Widgets read books; nothing here parses or touches a socket.
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import time
 from collections.abc import Iterable
@@ -93,6 +94,11 @@ class ObviewApp(App):
         yield Footer()
 
     async def on_mount(self) -> None:
+        # Everything alive now (Textual, widgets, imported modules) lives as long as the
+        # app: keep it out of the cyclic GC's full collections, which otherwise rescan it
+        # and stall the loop (measured: worst gen-2 pause 38 ms -> 20 ms under load).
+        gc.collect()
+        gc.freeze()
         self._apply_width(self.size.width)
         self.set_interval(0.25, self._tick)
         if self._given_feeds:

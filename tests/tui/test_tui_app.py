@@ -253,3 +253,22 @@ async def test_a_crashing_feed_is_reported_not_fatal():
         await wait_until(lambda: any("boom" in str(n.message) for n in app._notifications),
                          5, "notification")
         await pilot.press("q")
+
+
+async def test_size_changes_flash_then_fade_and_show_deltas():
+    feed = FakeFeed("futu", ("HK.00700",))
+    app = ObviewApp([], [feed])  # real clock: flashes fade
+    async with app.run_test(size=(120, 34)) as pilot:
+        await ready(pilot)
+        ladder = app.active_ladder()
+        await pilot.press("t")
+        stream = feed.streams["HK.00700"]
+        best = stream.book.bids.best()
+        stream.book.bids.set(best.price, best.size + 100, best.orders, best.queue)
+        feed.push(stream)
+        await settle(pilot)
+        key = (True, best.price, None)
+        assert ladder._deltas.get(key) == 100
+        assert key in ladder._flashes
+        assert "+100" in screen_text(app)
+        await wait_until(lambda: key not in ladder._flashes, 5, "flash faded")

@@ -62,3 +62,17 @@ def test_bthub_risk(snap_compare):
 
 def test_loopring_ladder(snap_compare):
     assert snap_compare(make_app(), run_before=keys("8"), terminal_size=(120, 34))
+
+
+def test_ladder_flashes_and_deltas_after_pushes(snap_compare):
+    app = make_app()
+
+    async def run_before(pilot) -> None:
+        await ready(pilot)
+        await pilot.press("t")
+        feed = app.feeds[0]
+        for _ in range(3):
+            feed.walk(feed.streams["HK.00700"], changes=2)  # seeded: the same every run
+        await settle(pilot)
+
+    assert snap_compare(app, run_before=run_before, terminal_size=(120, 34))

@@ -76,11 +76,11 @@ class ObviewApp(App):
         self.pane_ids: list[str] = []
         self.pane_targets: dict[str, tuple[int, str]] = {}
         self.pane_titles: dict[str, str] = {}
+        self.last_cursor_row = None
         self.book_messages = 0  # BookUpdated messages handled (tests check coalescing)
         self._queued: set[tuple[int, str]] = set()
         self._stack = contextlib.AsyncExitStack()
         self._first_paint_file = os.environ.get(FIRST_PAINT_ENV)
-        self._status_note = ""
         self.feeds_opened = False  # every config tried (opened or shown as an error tab)
 
     # -- layout --------------------------------------------------------------------
@@ -256,7 +256,7 @@ class ObviewApp(App):
                         severity="error", timeout=30)
 
     def on_cursor_moved(self, message: CursorMoved) -> None:
-        pass  # the ladder repaints itself; tests watch for the message
+        self.last_cursor_row = message.row  # the ladder repaints itself; this is for readers
 
     # -- periodic: status bar and health panel -------------------------------------------
     def _tick(self) -> None:

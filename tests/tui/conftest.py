@@ -25,6 +25,7 @@ class RecordingApp(ObviewApp):
         self.cursor_messages = []
 
     def on_cursor_moved(self, message) -> None:
+        super().on_cursor_moved(message)
         self.cursor_messages.append(message)
 
 

@@ -140,6 +140,7 @@ class Ladder(Widget, can_focus=True):
         self._deltas: dict[tuple, Decimal] = {}
         self._flashes: dict[tuple, tuple[float, bool]] = {}
         self._strips: list[Strip] | None = None
+        self._unpainted = False  # lines built since the last paint
         self._dirty = True
         self._timer_pending = False
         self._fade_pending = False
@@ -170,10 +171,9 @@ class Ladder(Widget, can_focus=True):
         if self._dirty and not self.frozen:
             self._dirty = False
             self._recompute()
-        self._strips = None
         self.stats.flushes += 1
         self.stats.cpu_ns += time.thread_time_ns() - start
-        self.refresh()
+        self._repaint()
         if self._flashes and not self.frozen_time:
             self._schedule_fade()
 
@@ -191,8 +191,7 @@ class Ladder(Widget, can_focus=True):
             del flashes[key]
         if not self._visible():
             return
-        self._strips = None
-        self.refresh()
+        self._repaint()
         if flashes:
             self._schedule_fade()
 
@@ -253,12 +252,10 @@ class Ladder(Widget, can_focus=True):
 
     def toggle_delta(self) -> None:
         self.show_delta = not self.show_delta
-        self._strips = None
-        self.refresh()
+        self._repaint()
 
     def set_frozen(self, frozen: bool) -> None:
         self.frozen = frozen
-        self._strips = None
         self.mark_dirty()
 
     # -- cursor --------------------------------------------------------------------
@@ -281,8 +278,7 @@ class Ladder(Widget, can_focus=True):
             self.cursor = Cursor(False, asks - 1 - pos)
         else:
             self.cursor = Cursor(True, pos - asks)
-        self._strips = None
-        self.refresh()
+        self._repaint()
         self.post_message(CursorMoved(self, self.cursor_row()))
 
     def cursor_row(self) -> Row | None:
@@ -329,13 +325,40 @@ class Ladder(Widget, can_focus=True):
         self.view = view
 
     # -- painting ------------------------------------------------------------------
-    def render_lines(self, crop: Region) -> list[Strip]:
+    def _repaint(self) -> None:
+        """Build the lines now; ask Textual to repaint only the lines that differ."""
+        if not self._visible():
+            self._strips = None  # built on the next paint
+            return
         start = time.thread_time_ns()
+        old = self._strips
+        new = self._strips = self._build_strips()
+        self.stats.cpu_ns += time.thread_time_ns() - start
+        if old is None or len(old) != len(new):
+            self._unpainted = True
+            self.refresh()
+            return
+        width, y, count = self.size.width, 0, len(new)
+        while y < count:
+            if old[y] == new[y]:
+                y += 1
+                continue
+            first = y
+            while y < count and old[y] != new[y]:
+                y += 1
+            self._unpainted = True
+            self.refresh(Region(0, first, width, y - first))
+
+    def render_lines(self, crop: Region) -> list[Strip]:
         if self._strips is None or len(self._strips) != self.size.height:
+            start = time.thread_time_ns()
             self._strips = self._build_strips()
+            self.stats.cpu_ns += time.thread_time_ns() - start
+            self._unpainted = True
+        if self._unpainted:  # the first paint of freshly built lines
+            self._unpainted = False
             self.stats.paints += 1
             self.stats.last_paint = time.monotonic()
-            self.stats.cpu_ns += time.thread_time_ns() - start
             for hook in self.paint_hooks:
                 hook(self)
         return super().render_lines(crop)

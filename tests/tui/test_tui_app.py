@@ -272,3 +272,21 @@ async def test_size_changes_flash_then_fade_and_show_deltas():
         assert key in ladder._flashes
         assert "+100" in screen_text(app)
         await wait_until(lambda: key not in ladder._flashes, 5, "flash faded")
+
+
+async def test_only_changed_lines_are_repainted(app):
+    async with app.run_test(size=(120, 34)) as pilot:
+        await ready(pilot)
+        ladder = app.active_ladder()
+        regions = []
+        real_refresh = ladder.refresh
+
+        def recording_refresh(*areas, **kw):
+            regions.extend(areas or [None])
+            return real_refresh(*areas, **kw)
+
+        ladder.refresh = recording_refresh
+        await pilot.press("down")
+        # the old cursor row, the new one and the readout line; never the whole ladder
+        assert None not in regions
+        assert sum(region.height for region in regions) == 3

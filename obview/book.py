@@ -178,6 +178,12 @@ class BookSide:
     def prices(self) -> list[Decimal]:
         return [lv.price for lv in self.iter_levels()]
 
+    def level_map(self) -> dict[Any, Level]:
+        """The live key -> Level dict, for venue hot paths that change the `size` and
+        `orders` of an existing level in place. Adding or removing keys must go through
+        `set`/`delete`, which keep the sorted keys in step."""
+        return self._levels
+
 
 @dataclass(slots=True)
 class Row:

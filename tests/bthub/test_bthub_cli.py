@@ -154,7 +154,10 @@ def test_password_and_token_never_leak(tmp_path):
     try:
         first = proc.stdout.readline()
         cmdline = Path(f"/proc/{proc.pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-        out, err = proc.communicate(timeout=60)
+        # read through the same buffered files: communicate() would skip what readline buffered
+        out = proc.stdout.read()
+        err = proc.stderr.read()
+        proc.wait(timeout=60)
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -24,6 +24,7 @@ from obview.venues.bthub.protocol import (
     RiskUpdate,
     decode_frame,
     enum_name,
+    fee_adjusted,
     merge_order,
 )
 
@@ -191,6 +192,9 @@ BAD_FRAMES = [
     '{"event":"API_QUOTE","data":{"symbol":"BTCUSDT","cp":"okex","asks":[{"price":"Infinity","volume":"1"}],"bids":[]}}',
     '{"event":"API_QUOTE","data":{"symbol":"BTCUSDT","cp":"okex","asks":[{"price":"1_000","volume":"1"}],"bids":[]}}',
     '{"event":"API_QUOTE","data":{"symbol":"BTCUSDT","cp":"okex","asks":[{"price":" 1","volume":"1"}],"bids":[]}}',
+    '{"event":"API_QUOTE","data":{"symbol":"BTCUSDT","cp":"okex","asks":[{"price":"1e999999999","volume":"1"}],"bids":[]}}',
+    '{"event":"API_QUOTE","data":{"symbol":"BTCUSDT","cp":"okex","asks":[{"price":"1","volume":"1e-999999"}],"bids":[]}}',
+    '{"event":"API_QUOTE","data":{"symbol":"BTCUSDT","cp":"okex","asks":[{"price":"\u0661","volume":"1"}],"bids":[]}}',
     '{"event":"API_AGGREGATED_QUOTE","data":{"symbol":"BTCUSDT","asks":[{"price":"1","volume":"1"}],"bids":[]}}',
     '{"event":"API_ORDER","data":{"symbol":"BTCUSDT"}}',
     '{"event":"API_ORDER","data":{"orderId":"1","executeVolume":"x"}}',
@@ -239,6 +243,13 @@ def test_zero_and_negative_volumes_are_dropped_and_order_is_not_trusted():
     feed = fresh_feed()
     feed.on_frame(frame)
     assert feed.streams["BTCUSDT@okex"].book.asks.prices() == [D("2.5"), D(3)]
+
+
+def test_fee_adjusted_prices_round_against_the_taker():
+    # bid x (1 - c) rounded down, ask / (1 - c) rounded up, to the symbol's scale
+    assert fee_adjusted(D("5376.0837"), D("0.0001"), 5, True) == D("5375.54609")
+    assert fee_adjusted(D("5379.3864"), D("0.0001"), 5, False) == D("5379.92440")
+    assert fee_adjusted(D("100"), D("0"), 2, False) == D("100.00")
 
 
 # -- fuzzing ------------------------------------------------------------------------------------

@@ -84,3 +84,14 @@ def test_pushes_in_one_read_set_the_book_once_from_the_newest():
     bids, _ = book.top(10)
     assert [(lv.price, lv.size) for lv in stream.book.bids.iter_levels()] == [
         (p, Decimal(v)) for p, v, _, _ in bids]
+
+
+def test_hkex_spread_table_at_band_edges():
+    from obview.venues.futu.market import hk_tick_down, hk_tick_up
+
+    cases = [("0.25", "0.255", "0.249"), ("10", "10.02", "9.99"), ("20", "20.05", "19.98"),
+             ("100", "100.1", "99.95"), ("500", "500.5", "499.8"), ("1000", "1001", "999.5"),
+             ("512.5", "513", "512"), ("9990", "9995", "9985")]
+    for price, up, down in cases:
+        assert hk_tick_up(Decimal(price)) == Decimal(up), price
+        assert hk_tick_down(Decimal(price)) == Decimal(down), price

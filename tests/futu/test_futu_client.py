@@ -189,3 +189,17 @@ async def test_cannot_connect_names_host_port_and_hints_at_sim():
         feed.stop()
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_keepalive_every_0_8_intervals():
+    async with running(["HK.00700"], {"rate": "0", "keepalive": "1"}) as (feed, sim):
+        await wait_until(lambda: synced(feed), 5, "synced")
+        started = time.monotonic()
+        await wait_until(lambda: any(p == codec.KEEP_ALIVE for _, p in sim.requests), 3,
+                         "the first KeepAlive")
+        first = time.monotonic() - started
+        await wait_until(lambda: sum(p == codec.KEEP_ALIVE for _, p in sim.requests) >= 2, 3,
+                         "the second KeepAlive")
+        second = time.monotonic() - started
+        assert 0.5 <= first <= 1.2 and 1.3 <= second <= 2.2, (first, second)
+        assert feed.state is FeedState.SYNCED  # replies keep the connection fresh, no pushes

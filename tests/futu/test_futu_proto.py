@@ -27,7 +27,7 @@ def _header_version(source: str) -> str:
 
 def test_generated_modules_match_proto_sources(tmp_path):
     protos = sorted(PROTO_ROOT.joinpath(PB_REL).glob("*.proto"))
-    assert len(protos) == 13  # the SDK's 12 plus obview's Qot_OrderBookRaw view
+    assert len(protos) == 14  # the SDK's 12 plus obview's two push views
     result = subprocess.run(
         [sys.executable, "-m", "grpc_tools.protoc", f"-I{PROTO_ROOT}", f"--python_out={tmp_path}",
          *[str(p.relative_to(PROTO_ROOT)) for p in protos]],

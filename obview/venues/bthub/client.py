@@ -18,6 +18,7 @@ websockets (which print request URLs at debug/info level) get a redacting filter
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import ssl
 import time
@@ -124,6 +125,7 @@ class BthubFeed(Feed):
         self.logins = 0
         self._symbols_checked = False
         self._http: httpx.AsyncClient | None = None
+        self._ws: ClientConnection | None = None  # the live connection, for set_risk_book
         add_secret(password)
         secure = urlsplit(self.base_url).scheme.lower() == "https"
         self.address = _display_url(self.base_url) + (f" {INSECURE_NOTE}" if insecure and secure else "")
@@ -142,6 +144,11 @@ class BthubFeed(Feed):
         if kind == "risk":
             return risk_json(row)
         raise ValueError(f"unknown record kind {kind!r}")
+
+    def price_scale(self, symbol: str) -> int | None:
+        """Decimals of the symbol's prices per /market/symbols, None when not known."""
+        scale = self.symbol_info.get(symbol, {}).get("tradingPriceScale")
+        return scale if isinstance(scale, int) and not isinstance(scale, bool) else None
 
     def subscriptions(self) -> list[str]:
         """Every command sent when a connection opens (spec §4)."""
@@ -212,6 +219,7 @@ class BthubFeed(Feed):
         if not self._symbols_checked:
             await self._check_symbols(token)
         url = websocket_url(self.base_url, token, self.ws_url)
+        log.debug("bthub: opening %s", redact(url))
         ssl_context = None
         if url.startswith("wss:"):
             ssl_context = ssl.create_default_context()
@@ -229,6 +237,7 @@ class BthubFeed(Feed):
             log.info("bthub: connected to %s", self.address)
             for command in self.subscriptions():
                 await ws.send(command)
+            self._ws = ws
             self.set_state(self.state, f"subscribed at {self.address}")
             helpers = [
                 asyncio.create_task(self._pinger(ws), name="bthub-ping"),
@@ -238,18 +247,34 @@ class BthubFeed(Feed):
                 async for message in ws:
                     self.on_frame(message)
             finally:
+                self._ws = None
                 for task in helpers:
                     task.cancel()
                 await asyncio.gather(*helpers, return_exceptions=True)
 
+    async def set_risk_book(self, book: str | None) -> None:
+        """Follow another risk book (None: none). The same book again changes nothing;
+        the next connection subscribes whatever is current (spec §8)."""
+        if book == self.risk_book:
+            return
+        old, self.risk_book = self.risk_book, book
+        ws = self._ws
+        if ws is None:
+            return
+        with contextlib.suppress(websockets.ConnectionClosed):
+            if old:
+                await ws.send(f"unsubscribe:apiRiskPosition:all:{old}")
+            if book:
+                await ws.send(f"subscribe:apiRiskPosition:all:{book}")
+
     async def login(self) -> str:
         """POST the login (spec §2) and return the token; rejection is fatal, the rest transient."""
         self.logins += 1
+        url = httpx.URL(self.base_url + LOGIN_PATH,
+                        params={"loginId": self._user, "password": self._password})
+        log.debug("bthub: login POST %s", redact(str(url)))
         try:
-            reply = await self._client().post(
-                self.base_url + LOGIN_PATH,
-                params={"loginId": self._user, "password": self._password},
-            )
+            reply = await self._client().post(url)
         except httpx.HTTPError as exc:
             raise FeedError(f"login failed: {redact(describe_error(exc))}") from None
         result, data = None, None
@@ -332,7 +357,7 @@ class BthubFeed(Feed):
             self._show_staleness()
 
     def _show_staleness(self) -> None:
-        stale = [s.key for s in self.streams.values() if s.stale and s.book.recv_mono is not None]
+        stale = [s.key for s in self.streams.values() if s.stale]
         if stale:
             self.set_state(FeedState.STALE, f"no update for {self.stale_after:g}s: {', '.join(stale)}")
 
@@ -359,14 +384,17 @@ class BthubFeed(Feed):
     def _apply_book(self, stream: Stream, bids: list[Level], asks: list[Level]) -> None:
         stream.book.replace(bids, asks)  # full snapshot per push (spec §5 [decision])
         stream.book.touch()
-        was_stale = stream.stale
         stream.stale = False
+        feed_was_stale = self.state is FeedState.STALE
         self.book_changed(stream, snapshot=not stream.synced)
-        if any(s.stale and s.book.recv_mono is not None for s in self.streams.values()):
-            self._show_staleness()
-        elif was_stale and self.state is FeedState.STALE:
-            self.set_state(FeedState.SYNCED if all(s.synced for s in self.streams.values())
-                           else FeedState.CONNECTING)
+        # Only the watchdog makes the feed STALE; after a reconnect the books are stale too,
+        # but the state says "reconnecting" until every book has been pushed again.
+        if feed_was_stale:
+            if any(s.stale for s in self.streams.values()):
+                self._show_staleness()
+            elif self.state is FeedState.STALE:
+                self.set_state(FeedState.SYNCED if all(s.synced for s in self.streams.values())
+                               else FeedState.CONNECTING)
 
     def _apply_aggregated(self, update: AggregatedUpdate) -> None:
         stream = self.streams.get(update.symbol)

@@ -14,11 +14,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 import msgspec
 
-from obview.fmt import to_decimal
 from obview.venues.bthub.models import CpOrder, Execution, Order, RiskRow
 
 
@@ -197,15 +196,29 @@ class RiskUpdate:
 
 Update = QuoteUpdate | AggregatedUpdate | OrderUpdate | RiskUpdate
 
-_DECIMAL = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d{1,4})?$")
+MAX_NUMBER_TEXT = 80  # the hub's numbers are ~20 characters
+MAX_MAGNITUDE = 40  # |adjusted exponent|: "1e999999999" is finite, but printing it is not
+
+
+def exact(text: str) -> Decimal:
+    """A finite decimal string, strictly: ASCII, no blanks, underscores, NaN or Infinity
+    (all of which `Decimal()` alone accepts), and of sane size. ValueError otherwise."""
+    if len(text) > MAX_NUMBER_TEXT:
+        raise ValueError(text)
+    try:
+        value = Decimal(text)
+    except (ArithmeticError, TypeError, ValueError):
+        raise ValueError(text) from None
+    if (not value.is_finite() or not text.isascii() or "_" in text or text != text.strip()
+            or not -MAX_MAGNITUDE <= value.adjusted() <= MAX_MAGNITUDE):
+        raise ValueError(text)
+    return value
 
 
 def decimal(text: str, where: str) -> Decimal:
-    """A finite decimal string, strictly (no blanks, underscores, NaN or Infinity)."""
-    if not _DECIMAL.match(text):
-        raise BadFrame(f"bad number {text[:40]!r} at {where}")
+    """`exact`, raising BadFrame that says where."""
     try:
-        return to_decimal(text)
+        return exact(text)
     except ValueError:
         raise BadFrame(f"bad number {text[:40]!r} at {where}") from None
 
@@ -266,36 +279,36 @@ def _short(exc: Exception) -> str:
     return str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
 
 
-def _quote(data: QuoteData) -> QuoteUpdate:
-    def side(levels: list[QuoteLevel], name: str) -> list[tuple[Decimal, Decimal]]:
-        out = []
-        for i, lv in enumerate(levels):
-            price = decimal(lv.price, f"{name}[{i}].price")
-            volume = decimal(lv.volume, f"{name}[{i}].volume")
+def _levels(levels: list, name: str, sourced: bool) -> list[tuple]:
+    """(price, volume[, cp]) per level with volume > 0; the location is built only on error."""
+    out = []
+    i, field_name = 0, "price"
+    try:
+        for i, lv in enumerate(levels):  # noqa: B007  (i names the bad level below)
+            field_name = "price"
+            price = exact(lv.price)
+            field_name = "volume"
+            volume = exact(lv.volume)
             if volume > 0:
-                out.append((price, volume))
-        return out
+                out.append((price, volume, lv.cp) if sourced else (price, volume))
+    except ValueError:
+        text = getattr(levels[i], field_name)
+        raise BadFrame(f"bad number {text[:40]!r} at {name}[{i}].{field_name}") from None
+    return out
 
+
+def _quote(data: QuoteData) -> QuoteUpdate:
     return QuoteUpdate(
         symbol=data.symbol,
         cp=data.cp,
         commission=_opt_decimal(data.commission, "commission"),
-        bids=side(data.bids, "bids"),
-        asks=side(data.asks, "asks"),
+        bids=_levels(data.bids, "bids", False),
+        asks=_levels(data.asks, "asks", False),
     )
 
 
 def _aggregated(data: AggregatedData) -> AggregatedUpdate:
-    def side(levels: list[SourcedLevel], name: str) -> list[tuple[Decimal, Decimal, str]]:
-        out = []
-        for i, lv in enumerate(levels):
-            price = decimal(lv.price, f"{name}[{i}].price")
-            volume = decimal(lv.volume, f"{name}[{i}].volume")
-            if volume > 0:
-                out.append((price, volume, lv.cp))
-        return out
-
-    return AggregatedUpdate(data.symbol, side(data.bids, "bids"), side(data.asks, "asks"))
+    return AggregatedUpdate(data.symbol, _levels(data.bids, "bids", True), _levels(data.asks, "asks", True))
 
 
 def _execution(data: ExecutionData, where: str) -> Execution:
@@ -396,3 +409,14 @@ def _merge_fields(target, kept, pushed, exclude: set[str]) -> None:
             continue
         new = getattr(pushed, name)
         setattr(target, name, getattr(kept, name) if new is None or new == "" else new)
+
+
+# -- optional fee-adjusted view (spec §5, as the vendor's PriceBoard demo does it) -------
+def fee_adjusted(price: Decimal, commission: Decimal, scale: int, is_bid: bool) -> Decimal:
+    """What a level is worth after the counterparty's fee: bid x (1 - c) rounded down,
+    ask / (1 - c) rounded up, both to `scale` decimals (never better than real)."""
+    quantum = Decimal(1).scaleb(-scale)
+    keep = 1 - commission
+    if is_bid:
+        return (price * keep).quantize(quantum, rounding=ROUND_FLOOR)
+    return (price / keep).quantize(quantum, rounding=ROUND_CEILING)

@@ -35,6 +35,7 @@ from obview.venues.futu.pb import (
     Qot_Common_pb2,
     Qot_GetOrderBook_pb2,
     Qot_GetStaticInfo_pb2,
+    Qot_OrderBookHead_pb2,
     Qot_OrderBookRaw_pb2,
     Qot_Sub_pb2,
 )
@@ -52,6 +53,7 @@ SUB_CHUNK = 100  # codes per Qot_Sub, as the SDK does
 STALL_INTERVALS = 3  # silence longer than this many keep-alive intervals: reconnect
 
 QOT_UPDATE_ORDER_BOOK = codec.QOT_UPDATE_ORDER_BOOK
+_parse_push_head = Qot_OrderBookHead_pb2.Response.FromString
 _parse_push = Qot_OrderBookRaw_pb2.Response.FromString
 _parse_level = Qot_Common_pb2.OrderBook.FromString
 _NOTIFY_TYPES = {2: "program status changed", 4: "quote rights changed",
@@ -81,7 +83,7 @@ class LevelDecoder:
         price = self.prices.get(raw_price)
         if price is None:
             price = self.prices[raw_price] = float_to_decimal(raw_price)
-        raw_volume = row.hpVolume if row.HasField("hpVolume") else row.volume
+        raw_volume = row.hpVolume or row.volume  # hpVolume (a double) when OpenD sends it
         volume = self.volumes.get(raw_volume)
         if volume is None:
             volume = self.volumes[raw_volume] = (
@@ -113,26 +115,32 @@ class SideState:
         elif encoded == old:
             return
         levels = self.levels
+        decoded: dict[bytes, Level] = {}
         if old and len(encoded) == len(old):
-            changed = list(compress(range(len(encoded)), map(ne, encoded, old)))
-            # A few levels changed at unchanged prices (the common push): update those
-            # levels in place; the side's keys and order stay as they are.
-            if len(changed) <= 4:
-                fresh = []
-                for i in changed:
-                    level = decoder.level(encoded[i])
-                    if level.price != levels[i].price or not level.size:
-                        break
-                    fresh.append((levels[i], level))
-                else:
-                    for current, level in fresh:
-                        current.size = level.size
-                        current.orders = level.orders
-                        current.queue = level.queue
-                    self.encoded = encoded
-                    return
+            # Levels changed at unchanged prices (the common push): update those levels in
+            # place; the side's keys and order stay as they are. A moved price ends this
+            # and the side is rebuilt, reusing what was decoded.
+            pairs = []
+            for i in compress(range(len(encoded)), map(ne, encoded, old)):
+                item = encoded[i]
+                level = decoded[item] = decoder.level(item)
+                current = levels[i]
+                if level.price != current.price or not level.size:
+                    break
+                pairs.append((current, level))
+            else:
+                for current, level in pairs:
+                    current.size = level.size
+                    current.orders = level.orders
+                    current.queue = level.queue
+                self.encoded = encoded
+                return
         reuse = dict(zip(old, levels, strict=True))
+        reuse.update(decoded)
         new_levels = [reuse.get(item) or decoder.level(item) for item in encoded]
+        if old and self._move(side, new_levels):
+            self.encoded = encoded
+            return
         side.replace(new_levels)  # keeps these very Level objects (the in-place path needs that)
         if all(lv.size for lv in new_levels):
             self.encoded = encoded
@@ -142,37 +150,61 @@ class SideState:
             self.levels = []
 
 
-def _latency_ms(now: float, stamp_text: str, stamp: float) -> float | None:
-    """Local receive time minus OpenD's receive stamp; empty or zero stamps are no stamp."""
-    if not stamp_text or stamp <= 0:
+    def _move(self, side: BookSide, new_levels: list[Level]) -> bool:
+        """Prices moved: delete the prices that left, add the new ones, update the rest
+        in place (cheaper than rebuilding the side). False when a full rebuild is needed."""
+        by_price = {lv.price: lv for lv in new_levels}
+        if len(by_price) != len(new_levels) or not all(lv.size for lv in new_levels):
+            return False
+        for level in self.levels:
+            if level.price not in by_price:
+                side.delete(level.price)
+        get = side.get
+        placed = []
+        for level in new_levels:
+            current = get(level.price)
+            if current is None:
+                side.set(level.price, level.size, level.orders, level.queue)
+                current = get(level.price)
+            elif current is not level:
+                current.size = level.size
+                current.orders = level.orders
+                current.queue = level.queue
+            placed.append(current)
+        self.levels = placed
+        return True
+
+
+def _latency_ms(now: float, stamp: float) -> float | None:
+    """Local receive time minus OpenD's receive stamp (the svrRecvTime*Timestamp double;
+    the string beside it is the same instant as text). Absent or zero: no stamp."""
+    if stamp <= 0:
         return None
     return round((now - stamp) * 1000.0, 3)
 
 
-def record_latency(stream: Stream, s2c, now: float) -> None:
-    """Per side: local receive time minus OpenD's receive stamp (ms), for every push;
-    empty or zero stamps count as unstamped ("sometimes zero", per Futu)."""
-    latency = stream.latency
-    stamp = s2c.svrRecvTimeBidTimestamp
-    latency["bid"].add((now - stamp) * 1000.0 if stamp > 0 and s2c.svrRecvTimeBid else None)
-    stamp = s2c.svrRecvTimeAskTimestamp
-    latency["ask"].add((now - stamp) * 1000.0 if stamp > 0 and s2c.svrRecvTimeAsk else None)
+def _fold(stats: LatencyStats, stamps: list[float], now: float) -> None:
+    """Add one read's pushes to `stats`, as `add` would one by one: local receive time minus
+    OpenD's svrRecvTime*Timestamp, in ms; an absent or zero stamp counts as unstamped."""
+    samples = [(now - stamp) * 1000.0 for stamp in stamps if stamp > 0]
+    stats.total += len(stamps)
+    stats.unstamped += len(stamps) - len(samples)
+    stats.samples.extend(samples)
+    stamps.clear()
 
 
 def last_latency(stream: Stream, s2c, now: float) -> None:
     """`latency_ms` of the newest push, as the JSON lines show it."""
     stream.extra["latency_ms"] = {
-        "bid": _latency_ms(now, s2c.svrRecvTimeBid, s2c.svrRecvTimeBidTimestamp),
-        "ask": _latency_ms(now, s2c.svrRecvTimeAsk, s2c.svrRecvTimeAskTimestamp),
+        "bid": _latency_ms(now, s2c.svrRecvTimeBidTimestamp),
+        "ask": _latency_ms(now, s2c.svrRecvTimeAskTimestamp),
     }
 
 
 def _venue_ts(s2c) -> int | None:
     """The later of the two sides' OpenD stamps, epoch ms (None when both are unstamped)."""
-    stamps = [stamp for text, stamp in ((s2c.svrRecvTimeBid, s2c.svrRecvTimeBidTimestamp),
-                                        (s2c.svrRecvTimeAsk, s2c.svrRecvTimeAskTimestamp))
-              if text and stamp > 0]
-    return int(max(stamps) * 1000) if stamps else None
+    stamp = max(s2c.svrRecvTimeBidTimestamp, s2c.svrRecvTimeAskTimestamp)
+    return int(stamp * 1000) if stamp > 0 else None
 
 
 def apply_levels(stream: Stream, sides: tuple[SideState, SideState], s2c,
@@ -212,6 +244,10 @@ class FutuFeed(Feed):
             self.streams[stream.key] = stream
             self.securities[code] = (market, short)
             self._by_security[(market, short)] = stream
+        # (market, code) -> the stream and its pending bid/ask stamps, for the push hot path
+        self._push_routes: dict[tuple[int, str], tuple[Stream, list, list]] = {
+            key: (stream, [], []) for key, stream in self._by_security.items()
+        }
         self.decoder = LevelDecoder(self.details)
         self._sides = {key: (SideState(), SideState()) for key in self.streams}
         self.buffer = codec.FrameBuffer()
@@ -232,6 +268,9 @@ class FutuFeed(Feed):
         self._pending.clear()
         self._sides = {key: (SideState(), SideState()) for key in self.streams}
         self._applied_at = {}
+        for _, bid_stamps, ask_stamps in self._push_routes.values():
+            bid_stamps.clear()  # stamps of a session that broke mid-read
+            ask_stamps.clear()
         self._serials = itertools.count(int(time.time()) % 10000 + 1)
         self.set_state(FeedState.CONNECTING if not self.reconnects else FeedState.RECONNECTING,
                        f"connecting to OpenD at {self.address}")
@@ -291,36 +330,39 @@ class FutuFeed(Feed):
         self._process([(proto_id, serial, body)])
 
     def _process(self, frames: list[tuple[int, int, bytes]]) -> None:
-        """Every push is parsed once and its latency recorded; a book is then set once per
+        """Every push is routed and its latency recorded; each book is then set once per
         read from its newest push. A 3013 push is a complete snapshot, so a push followed
         by another for the same code in the same read is superseded before anyone could
-        see it: applying it would only cost time when the client is catching up."""
+        see it: only the newest one's levels are read (catching up costs little)."""
         now = time.time()
-        newest: dict[Stream, tuple[object, int]] = {}
+        newest: dict[Stream, tuple[bytes, int]] = {}
         self.messages += len(frames)
         index = self._rx_index
+        parse = _parse_push_head
+        route = self._push_routes.get
         for proto_id, serial, body in frames:
             index += 1
-            if proto_id == QOT_UPDATE_ORDER_BOOK:
+            if proto_id == QOT_UPDATE_ORDER_BOOK:  # the hot path: keep it lean
                 try:
-                    response = _parse_push(body)
+                    response = parse(body)
                 except DecodeError as exc:
                     self._rx_index = index
                     self.count_bad_frame(f"undecodable 3013 push: {exc}")
                     raise codec.BadFrame("undecodable order book push") from None
-                if response.retType != 0:
+                if response.retType:
                     log.warning("futu: order book push error %s: %s",
                                 response.retType, response.retMsg)
                     continue
                 s2c = response.s2c
                 security = s2c.security
-                stream = self._by_security.get((security.market, security.code))
-                if stream is None:  # a code we did not subscribe (another client's, or stale)
+                target = route((security.market, security.code))
+                if target is None:  # a code we did not subscribe (another client's, or stale)
                     continue
-                record_latency(stream, s2c, now)
-                if stream in newest:
-                    stream.pushes += 1  # counted as received; its successor carries its data
-                newest[stream] = (s2c, index)
+                stream, bid_stamps, ask_stamps = target
+                # every push's stamps, for the latency stats (folded in below)
+                bid_stamps.append(s2c.svrRecvTimeBidTimestamp)
+                ask_stamps.append(s2c.svrRecvTimeAskTimestamp)
+                newest[stream] = (body, index)
                 continue
             waiter = self._pending.pop((proto_id, serial), None)
             if waiter is not None:
@@ -330,12 +372,18 @@ class FutuFeed(Feed):
                 self._on_notify(body)
             # anything else (KeepAlive replies, pushes we did not ask for) is skipped
         self._rx_index = index
-        for stream, (s2c, at) in newest.items():
+        for stream, (body, at) in newest.items():
+            _, bid_stamps, ask_stamps = self._push_routes[self.securities[stream.symbol]]
+            # pushes superseded within this read count as received: the newest carries them
+            stream.pushes += len(bid_stamps) - 1
+            _fold(stream.latency["bid"], bid_stamps, now)
+            _fold(stream.latency["ask"], ask_stamps, now)
             try:
+                s2c = _parse_push(body).s2c
                 apply_levels(stream, self._sides[stream.key], s2c, self.decoder)
             except DecodeError as exc:
-                self.count_bad_frame(f"undecodable level in 3013 push: {exc}")
-                raise codec.BadFrame("undecodable order book level") from None
+                self.count_bad_frame(f"undecodable 3013 push: {exc}")
+                raise codec.BadFrame("undecodable order book push") from None
             last_latency(stream, s2c, now)
             self._applied_at[stream.key] = at
             self.book_changed(stream)

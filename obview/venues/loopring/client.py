@@ -14,6 +14,7 @@ import contextlib
 import difflib
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
@@ -44,7 +45,7 @@ from obview.venues.loopring.protocol import (
     SubReply,
     Token,
 )
-from obview.venues.loopring.sync import DepthSync, Step
+from obview.venues.loopring.sync import DepthSync, Step, fast_path
 
 log = logging.getLogger("obview.loopring")
 
@@ -74,6 +75,7 @@ class LoopringFeed(Feed):
         self.limit = int(options.get("limit") or max(cfg.depth, 50))
         self.api_key: str | None = options.get("api_key")  # X-API-KEY, only if configured
         self.first_push_wait = float(options.get("first_push_wait", 0.5))
+        self.ack_timeout = float(options.get("ack_timeout", 10.0))
         self.refetch_delay = float(options.get("refetch_delay", 0.25))
         self.refetch_cap = float(options.get("refetch_cap", 5.0))
         self.min_snapshot_interval = float(
@@ -93,8 +95,10 @@ class LoopringFeed(Feed):
         self._parser: SlotParser | None = None
         self._sync: DepthSync | None = None
         self._reader: PushReader | None = None
+        self._fast: Callable[[str | bytes], Push | None] | None = None
         self._snapshot_task: asyncio.Task | None = None
         self._first_push = asyncio.Event()
+        self._acked = asyncio.Event()
         self._failure: BaseException | None = None
         self._last_push_mono: float | None = None
         self._last_depth_request = 0.0
@@ -137,38 +141,57 @@ class LoopringFeed(Feed):
         url = self.ws_url
         if self.api == V3:
             url = _with_query(url, wsApiKey=await self._ws_key())
-        async with websockets.connect(url, open_timeout=10, max_size=2**24) as ws:
-            self._ws = ws
-            try:
-                await self._subscribe(ws)
-                async for frame in ws:
-                    if frame == HEARTBEAT_PING:
-                        self.messages += 1
-                        await ws.send(HEARTBEAT_PONG)  # only ever in answer to a ping
-                        continue
-                    self.on_frame(frame)
-                    if self._failure is not None:
-                        break
-            finally:
-                self._ws = None
-                self._cancel_snapshot()
+        try:
+            async with websockets.connect(url, open_timeout=10, max_size=2**24) as ws:
+                self._ws = ws
+                try:
+                    await self._read(ws)
+                finally:
+                    self._ws = None
+                    self._cancel_snapshot()
+                    self.stream.book.clear()  # void: the next connection starts from step 1
+        except websockets.WebSocketException as exc:
+            if self._failure is None:
+                raise FeedError(f"websocket: {protocol_error_text(exc)}") from None
         if self._failure is not None:
             raise self._failure
 
+    async def _read(self, ws: ClientConnection) -> None:
+        await self._subscribe(ws)
+        async for frame in ws:
+            if frame == HEARTBEAT_PING:
+                self.messages += 1
+                await ws.send(HEARTBEAT_PONG)  # only ever in answer to a ping
+                continue
+            self.on_frame(frame)
+            if self._failure is not None:
+                return
+
     async def _subscribe(self, ws: ClientConnection) -> None:
+        self.new_subscription()
+        self._sequence += 1
+        await ws.send(protocol.subscribe_message(self.api, self.market, self.level, self._sequence))
+        self._ensure_snapshot()  # waits for the ack (or a push) before fetching
+
+    def new_subscription(self) -> None:
         """Step 1 for the current level: new reader, empty buffer, fresh book."""
         self._cancel_snapshot()
         self._reader = PushReader(self.market, self.level, self._parser)
         self._sync = DepthSync(self.stream.book, self._parser)
+        self._fast = fast_path(self._reader, self._sync)
         self._first_push = asyncio.Event()
+        self._acked = asyncio.Event()
         self._last_push_mono = None
-        self._sequence += 1
-        await ws.send(protocol.subscribe_message(self.api, self.market, self.level, self._sequence))
 
     def on_frame(self, frame: str | bytes) -> None:
-        """One WebSocket frame (not the heartbeat): the hot path."""
+        """One WebSocket frame (not the heartbeat)."""
         self.messages += 1
-        kind, payload = self._reader.read(frame)
+        push = self._fast(frame)  # the next push of a synced book: applied already
+        if push is not None:
+            self._note_push()
+            self.book_changed(self.stream)
+            return
+        kind, payload = self._reader.read(frame)  # the full path decides
         if kind is FrameKind.PUSH:
             self._on_push(payload)
         elif kind is FrameKind.MALFORMED:
@@ -178,11 +201,14 @@ class LoopringFeed(Feed):
             self._on_sub_reply(payload)
         # FOREIGN frames (not JSON, not an object, another topic) are ignored
 
-    def _on_push(self, update: Push) -> None:
+    def _note_push(self) -> None:
         now = time.monotonic()
         if self._last_push_mono is not None:
             self._intervals.add((now - self._last_push_mono) * 1000.0)
         self._last_push_mono = now
+
+    def _on_push(self, update: Push) -> None:
+        self._note_push()
         sync = self._sync
         local = sync.local
         step = sync.on_push(update)
@@ -194,14 +220,16 @@ class LoopringFeed(Feed):
             self._first_push.set()
             self._ensure_snapshot()
         elif step is Step.RESYNC:
-            self.unsync(self.stream, f"gap: push {update.start}-{update.end} after version {local}")
+            reason = f"gap: push {update.start}-{update.end} after version {local}"
+            log.info("%s %s: resync (%s)", self.market, self._reader.topic, reason)
+            self.unsync(self.stream, reason)
             self._ensure_snapshot()
 
     def _on_sub_reply(self, reply: SubReply) -> None:
         if reply.op != "sub":
             return
         if reply.result.status.lower() == "ok":
-            self._ensure_snapshot()
+            self._acked.set()
             return
         error = reply.result.error
         code = error.code if error else "?"
@@ -223,9 +251,22 @@ class LoopringFeed(Feed):
 
     async def _snapshot_loop(self, sync: DepthSync) -> None:
         try:
-            if not sync.buffer:  # ideally fetch once a push is buffered; quiet markets too
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._first_push.wait(), self.first_push_wait)
+            if not sync.buffer:
+                # step 3: after the sub ack, ideally once a push is buffered; a quiet
+                # market gets its snapshot after a short wait anyway
+                first_push = asyncio.ensure_future(self._first_push.wait())
+                acked = asyncio.ensure_future(self._acked.wait())
+                try:
+                    await asyncio.wait({first_push, acked}, timeout=self.ack_timeout,
+                                       return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    acked.cancel()
+                if not first_push.done():
+                    if not self._acked.is_set():
+                        first_push.cancel()
+                        raise FeedError(f"no reply to the subscription in {self.ack_timeout:g}s")
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(first_push, self.first_push_wait)
             delay = self.refetch_delay
             while sync is self._sync:
                 snapshot = await self._fetch_depth()

@@ -254,14 +254,14 @@ class PushReader:
     the parser's cache, so applying it cannot fail half-way.
     """
 
-    __slots__ = ("market", "level", "topic", "parser", "_decode")
+    __slots__ = ("market", "level", "topic", "parser", "decode")
 
     def __init__(self, market: str, level: int, parser: SlotParser) -> None:
         self.market = market
         self.level = level
         self.topic = v2_topic(market, level)
         self.parser = parser
-        self._decode = _push_decoder.decode
+        self.decode = _push_decoder.decode
 
     def is_ours(self, topic: Any) -> bool:
         if isinstance(topic, str):
@@ -277,8 +277,8 @@ class PushReader:
     def read(self, frame: str | bytes) -> tuple[str, Any]:
         """(kind, payload): Push for PUSH, SubReply for SUB_REPLY, reason text else."""
         try:
-            push = self._decode(frame)
-        except msgspec.DecodeError as exc:
+            push = self.decode(frame)
+        except (msgspec.DecodeError, UnicodeDecodeError) as exc:
             if frame == HEARTBEAT_PING or frame == b"ping":
                 return FrameKind.PING, None
             return self._classify_odd(frame, str(exc))
@@ -303,14 +303,14 @@ class PushReader:
     def _classify_odd(self, frame: str | bytes, error: str) -> tuple[str, Any]:
         try:
             obj = _any_decoder.decode(frame)
-        except msgspec.DecodeError:
+        except (msgspec.DecodeError, UnicodeDecodeError):
             return FrameKind.FOREIGN, "not JSON"
         if not isinstance(obj, dict):
             return FrameKind.FOREIGN, "not an object"
         if "op" in obj and "result" in obj:
             try:
                 return FrameKind.SUB_REPLY, _sub_reply_decoder.decode(frame)
-            except msgspec.DecodeError as exc:
+            except (msgspec.DecodeError, UnicodeDecodeError) as exc:
                 return FrameKind.MALFORMED, f"bad subscription reply: {exc}"
         if self.is_ours(obj.get("topic")):
             return FrameKind.MALFORMED, f"bad push: {error}"
@@ -333,14 +333,14 @@ def decode_reply(api: str, status: int, body: bytes, payload_type: Any, strict: 
         if status != 200:
             _raise_error_body(status, body)
         return msgspec.json.decode(body, type=payload_type, strict=strict)
-    except msgspec.DecodeError as exc:
+    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
         raise ProtocolError(f"unexpected reply: {exc}") from None
 
 
 def _raise_error_body(status: int, body: bytes) -> None:
     try:
         info = msgspec.json.decode(body, type=ErrorReply).resultInfo
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, UnicodeDecodeError):
         raise ProtocolError(f"HTTP {status}") from None
     raise ApiError(info.code, info.message)
 

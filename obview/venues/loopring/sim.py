@@ -58,6 +58,10 @@ from obview.venues.loopring.protocol import SUB_REJECTED, V2, V3
 
 _encode = msgspec.json.Encoder().encode
 
+KNOWN_FAULTS = {
+    "rate", "skip", "stale_snapshot", "stale_by", "delay_snapshot", "lag", "malformed",
+    "drop_after", "reject_sub", "http429", "rate_limit", "ping", "pong_timeout", "truth",
+}
 HISTORY_KEEP = 2_000  # versions kept for stale snapshots when not recording truth
 
 
@@ -120,11 +124,10 @@ class MarketSim:
         self.pending: list[tuple[bool, int]] = []  # (is_bid, tick) per version not pushed
         self.pending_start = self.version + 1
         self.batch = self.rng.randint(1, 3)
-        for _ in range(spec.width * 3):  # a populated book, built silently
+        for _ in range(spec.width * 3):  # a populated book, built before anyone connects
             self._change()
-        self.pending.clear()
+            self._record()
         self.pending_start = self.version + 1
-        self._record()
 
     # -- the market ---------------------------------------------------------------------
     def _change(self) -> tuple[bool, int]:
@@ -241,6 +244,8 @@ class Client:
     market: str | None = None
     level: int | None = None
     pushes: int = 0  # pushes counted for faults (sent, skipped or broken)
+    queued: int = 0  # frames handed to the sender
+    handled: int = 0  # frames the sender is done with (sent, or discarded by a drop)
     sent: int = 0
     pings: int = 0
     pongs: int = 0
@@ -253,6 +258,10 @@ class LoopringSim:
     def __init__(self, host: str = "127.0.0.1", port: int = 0, seed: int = 1,
                  faults: dict[str, str] | None = None) -> None:
         faults = dict(faults or {})
+        unknown = sorted(set(faults) - KNOWN_FAULTS)
+        if unknown:
+            raise ValueError(f"unknown loopring simulator fault {unknown[0]!r} "
+                             f"(choose from {', '.join(sorted(KNOWN_FAULTS))})")
         self.host = host
         self.port = port
         self.seed = seed
@@ -277,7 +286,7 @@ class LoopringSim:
         self.stats: dict[str, int] = dict.fromkeys(
             ("connections", "depth_requests", "http429", "stale_snapshots", "skipped",
              "malformed", "dropped", "pings", "pongs", "unsolicited_pongs",
-             "subscriptions", "rejected_subs"), 0)
+             "subscriptions", "rejected_subs", "frames_sent"), 0)
         self._depth_times: list[float] = []
         self._server: Server | None = None
         self._tasks: set[asyncio.Task] = set()
@@ -331,6 +340,14 @@ class LoopringSim:
         """Move `market` on by `pushes` pushes and send them to its subscribers."""
         for _ in range(pushes):
             self._push(self.markets[market])
+
+    def pushed_version(self, market: str) -> int:
+        """End version of the last push made (the live book may be a little ahead)."""
+        return self.markets[market].pending_start - 1
+
+    def idle(self) -> bool:
+        """Every frame queued so far has been written (or discarded by a drop)."""
+        return all(c.queued == c.handled for c in self.clients)
 
     def subscribers(self, market: str | None = None) -> int:
         return sum(1 for c in self.clients if c.market and (market is None or c.market == market))
@@ -414,6 +431,7 @@ class LoopringSim:
         return _encode(obj).decode()
 
     def _send(self, client: Client, frame: str | None) -> None:
+        client.queued += 1
         client.outbox.put_nowait((time.monotonic() + self.lag, frame))
 
     # -- WebSocket --------------------------------------------------------------------------
@@ -440,6 +458,7 @@ class LoopringSim:
             pass
         finally:
             self.clients.discard(client)
+            client.handled = client.queued
             sender.cancel()
             pinger.cancel()
 
@@ -451,10 +470,13 @@ class LoopringSim:
                 if delay > 0:
                     await asyncio.sleep(delay)
                 if frame is None:
+                    client.handled = client.queued
                     client.ws.transport.abort()  # a dropped connection, no close frame
                     return
                 await client.ws.send(frame)
                 client.sent += 1
+                client.handled += 1
+                self.stats["frames_sent"] += 1
 
     async def _pinger(self, client: Client) -> None:
         while True:
@@ -579,13 +601,15 @@ class LoopringSim:
     async def _depth(self, connection: ServerConnection, api: str, query: dict[str, str]) -> Response:
         self.stats["depth_requests"] += 1
         now = time.monotonic()
-        self._depth_times = [t for t in self._depth_times if now - t < 1.0] + [now]
+        # a sliding one-second window over the requests served (refused ones are free)
+        self._depth_times = [t for t in self._depth_times if now - t < 1.0]
         if self.stats["depth_requests"] <= self.http429 or (
-                self.rate_limit and len(self._depth_times) > self.rate_limit):
+                self.rate_limit and len(self._depth_times) >= self.rate_limit):
             self.stats["http429"] += 1
             response = self._http(connection, HTTPStatus.TOO_MANY_REQUESTS, {"error": "slow down"})
             response.headers["Retry-After"] = "0"
             return response
+        self._depth_times.append(now)
         market = self.markets.get(query.get("market", ""))
         if market is None:
             return self._error(connection, api, 108000, "unsupported market")

@@ -1,0 +1,86 @@
+"""bthub frame cost: validating and applying aggregated books vs merely parsing the JSON.
+
+Workload: API_AGGREGATED_QUOTE frames from three counterparties with `--levels` levels each
+per side (the vendor example has 5 + 5 + 2), prices and volumes as decimal strings. Three
+measurements over the same frames, in one run:
+
+- `json.loads` alone (stdlib, no validation, floats untouched as strings): the floor;
+- `decode_frame`: msgspec shape validation plus exact Decimal conversion of every number;
+- `BthubFeed.on_frame`: the above plus replacing the sourced book (what a push costs).
+
+    python bench/bthub_frames.py [--frames 5000] [--levels 50]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from obview.venues.bthub.client import BthubFeed  # noqa: E402
+from obview.venues.bthub.protocol import decode_frame  # noqa: E402
+
+CPS = ("okex", "binance", "huobi")
+
+
+def make_frames(count: int, levels: int, seed: int = 5) -> list[str]:
+    rng = random.Random(seed)
+    frames = []
+    for _ in range(count):
+        bids, asks = [], []
+        for cp in CPS:
+            mid = 5_400_00000 + rng.randint(-200_00000, 200_00000)  # 5 decimals
+            bid, ask = mid - 10_000, mid + 10_000
+            for _ in range(levels):
+                bids.append((bid, rng.randint(100, 300_000), cp))
+                asks.append((ask, rng.randint(100, 300_000), cp))
+                bid -= rng.randint(1, 900)
+                ask += rng.randint(1, 900)
+        bids.sort(key=lambda lv: -lv[0])
+        asks.sort(key=lambda lv: lv[0])
+
+        def side(rows):
+            return [{"cp": cp, "price": f"{p // 100000}.{p % 100000:05d}",
+                     "volume": f"{v // 100000}.{v % 100000:05d}"} for p, v, cp in rows]
+
+        frames.append(json.dumps({"event": "API_AGGREGATED_QUOTE",
+                                  "data": {"asks": side(asks), "bids": side(bids), "symbol": "BTCUSDT"}}))
+    return frames
+
+
+def timed(func, frames: list[str]) -> float:
+    start = time.perf_counter()
+    for frame in frames:
+        func(frame)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--frames", type=int, default=5000)
+    parser.add_argument("--levels", type=int, default=50, help="levels per counterparty per side")
+    args = parser.parse_args()
+    frames = make_frames(args.frames, args.levels)
+    feed = BthubFeed(["BTCUSDT"], "http://127.0.0.1:9", "bench", "bench-password")
+    timed(feed.on_frame, frames[:50])  # warm up caches and code paths
+    parse = timed(json.loads, frames)
+    decode = timed(decode_frame, frames)
+    apply = timed(feed.on_frame, frames)
+    assert feed.bad_frames == 0 and len(feed.streams["BTCUSDT"].book.bids) == 3 * args.levels
+    n = len(frames)
+    size = sum(map(len, frames)) / n
+    print(f"frames: {n} x {3 * args.levels} levels a side ({size / 1024:.1f} KiB each)")
+    print(f"json.loads only:       {n / parse:10.0f} frames/s  {parse / n * 1e6:8.1f} us/frame")
+    print(f"decode_frame:          {n / decode:10.0f} frames/s  {decode / n * 1e6:8.1f} us/frame")
+    print(f"decode + apply (feed): {n / apply:10.0f} frames/s  {apply / n * 1e6:8.1f} us/frame")
+    print(f"ratio decode_frame / json.loads: {decode / parse:.2f}")
+    print(f"ratio decode + apply / json.loads: {apply / parse:.2f}")
+
+
+if __name__ == "__main__":
+    main()

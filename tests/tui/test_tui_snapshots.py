@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.tui.conftest import make_app, ready, settle
+from tests.tui.conftest import make_app, only, ready, settle
 
 
 def keys(*presses: str):
@@ -28,44 +28,44 @@ def test_futu_ladder_with_cursor(snap_compare, size):
 
 
 def test_ladder_grouped_with_delta(snap_compare):
-    assert snap_compare(make_app(), run_before=keys("g", "g", "t"), terminal_size=(120, 34))
+    assert snap_compare(make_app(only("futu")), run_before=keys("g", "g", "t"), terminal_size=(120, 34))
 
 
 def test_futu_queue_drilldown(snap_compare):
-    assert snap_compare(make_app(), run_before=keys("up", "enter"), terminal_size=(100, 30))
+    assert snap_compare(make_app(only("futu")), run_before=keys("up", "enter"), terminal_size=(100, 30))
 
 
 def test_help_screen(snap_compare):
-    assert snap_compare(make_app(), run_before=keys("question_mark"), terminal_size=(100, 30))
+    assert snap_compare(make_app(only("futu")), run_before=keys("question_mark"), terminal_size=(100, 30))
 
 
 def test_bthub_aggregated_ladder(snap_compare):
-    assert snap_compare(make_app(), run_before=keys("2"), terminal_size=(120, 34))
+    assert snap_compare(make_app(only("bthub")), run_before=keys(), terminal_size=(120, 34))
 
 
 def test_bthub_counterparty_ladder(snap_compare):
-    assert snap_compare(make_app(), run_before=keys("3"), terminal_size=(120, 34))
+    assert snap_compare(make_app(only("bthub")), run_before=keys("2"), terminal_size=(120, 34))
 
 
 def test_bthub_counterparty_drilldown(snap_compare):
-    assert snap_compare(make_app(), run_before=keys("2", "down", "enter"),
+    assert snap_compare(make_app(only("bthub")), run_before=keys("down", "enter"),
                         terminal_size=(100, 30))
 
 
 def test_bthub_orders_and_executions(snap_compare):
-    assert snap_compare(make_app(), run_before=keys("6", "enter"), terminal_size=(100, 30))
+    assert snap_compare(make_app(only("bthub")), run_before=keys("5", "enter"), terminal_size=(100, 30))
 
 
 def test_bthub_risk(snap_compare):
-    assert snap_compare(make_app(), run_before=keys("7"), terminal_size=(100, 30))
+    assert snap_compare(make_app(only("bthub")), run_before=keys("6"), terminal_size=(100, 30))
 
 
 def test_loopring_ladder(snap_compare):
-    assert snap_compare(make_app(), run_before=keys("8"), terminal_size=(120, 34))
+    assert snap_compare(make_app(only("loopring")), run_before=keys(), terminal_size=(120, 34))
 
 
 def test_ladder_flashes_and_deltas_after_pushes(snap_compare):
-    app = make_app()
+    app = make_app(only("futu"))
 
     async def run_before(pilot) -> None:
         await ready(pilot)

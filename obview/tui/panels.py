@@ -9,7 +9,6 @@ stamp age) live in `StreamClock`, fed by the app's feed listener.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 
 from rich.text import Text
 from textual.widgets import Static
@@ -153,7 +152,6 @@ class HealthPanel(Static):
         self.stream = stream
         self.clock = clock
         self.mask_times = mask_times
-        self.now: Callable[[], float] = time.monotonic
         self.compact = False  # narrow terminals: three lines under the ladder
         self._plain = None
 

@@ -229,7 +229,7 @@ HELP_KEYS = [
     ("p", "freeze / unfreeze the display (data keeps flowing)"),
     ("?", "this help"),
     ("ctrl+p", "command palette (every action)"),
-    ("q", "quit"),
+    ("q / ctrl+c", "quit"),
 ]
 
 

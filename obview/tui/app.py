@@ -456,6 +456,7 @@ class ObviewApp(App):
 
     async def on_unmount(self) -> None:
         await self._close_feeds()
+        gc.unfreeze()  # collectable again (matters where apps come and go: tests)
 
     # -- benchmark hook --------------------------------------------------------------
     def _first_paint_hook(self, ladder: Ladder) -> None:

@@ -12,6 +12,7 @@ against the previous frame (flashes, deltas) and asks Textual to repaint.
 from __future__ import annotations
 
 import time
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -79,14 +80,22 @@ def nice_step(base: Decimal, index: int) -> Decimal:
         exponent += 1
 
 
-def cp_style(source: str | None, palette: dict[str, Style]) -> Style:
-    """A stable colour per counterparty, in order of first appearance."""
+def cp_style(source: str | None) -> Style:
+    """A stable colour per counterparty: the same in every ladder, screen and run."""
     if source is None:
         return DIM
-    style = palette.get(source)
+    style = _CP_STYLES.get(source)
     if style is None:
-        style = palette[source] = Style(color=CP_COLOURS[len(palette) % len(CP_COLOURS)])
+        index = zlib.crc32(source.encode()) % len(CP_COLOURS)
+        style = _CP_STYLES[source] = Style(color=CP_COLOURS[index])
     return style
+
+
+_CP_STYLES: dict[str, Style] = {  # the simulator's (and the hub's usual) counterparties
+    "okex": Style(color=CP_COLOURS[0]),
+    "binance": Style(color=CP_COLOURS[1]),
+    "huobi": Style(color=CP_COLOURS[2]),
+}
 
 
 @dataclass(slots=True)
@@ -134,7 +143,6 @@ class Ladder(Widget, can_focus=True):
         self.cursor = Cursor()
         self.stats = RedrawStats()
         self.paint_hooks: list[Callable[[Ladder], None]] = []
-        self.palette: dict[str, Style] = {}
         self.view: BookView | None = None
         self._prev_sizes: dict[tuple, Decimal] = {}
         self._deltas: dict[tuple, Decimal] = {}
@@ -420,7 +428,7 @@ class Ladder(Widget, can_focus=True):
         stream = self.stream
         parts = [Segment(f" {stream.symbol}", TITLE)]
         if stream.source:
-            parts.append(Segment(f" @{stream.source}", cp_style(stream.source, self.palette)))
+            parts.append(Segment(f" @{stream.source}", cp_style(stream.source)))
         if stream.name:
             parts.append(Segment(f"  {stream.name}", Style(color="#d0d0d0")))
         info = f"  depth {self.depth}"
@@ -499,7 +507,7 @@ class Ladder(Widget, can_focus=True):
         return Strip(segs, width)
 
     def _cp_style(self, source: str | None, under_cursor: bool) -> Style:
-        style = cp_style(source, self.palette)
+        style = cp_style(source)
         return style + CURSOR_BG if under_cursor else style
 
     def _spread_line(self, view: BookView, width: int) -> Strip:

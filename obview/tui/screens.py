@@ -22,6 +22,7 @@ from textual.widgets import Footer, Static
 from obview import fmt
 from obview.book import Level, group_price
 from obview.feed import Feed, Stream
+from obview.tui.ladder import cp_style
 from obview.venues.bthub.models import Order
 
 REDRAW_HZ = 10
@@ -195,7 +196,8 @@ class DrilldownScreen(Screen):
         prices = fmt.prices_aligned([lv.price for lv in levels])
         for level, size, price in zip(levels, sizes, prices, strict=True):
             share = level.size / total if total else None
-            table.add_row(level.source or "-", price, size, str(level.orders or ""),
+            table.add_row(Text(level.source or "-", cp_style(level.source)), price, size,
+                          str(level.orders or ""),
                           fmt.pct(share), Text(_bar(level.size, total), "#5f87af"))
         table.add_row(Text("total", "bold"), "", fmt.grouped(total), "", "", "")
         if gone:

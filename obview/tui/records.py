@@ -42,7 +42,7 @@ class OrdersTable(DataTable):
         orders = getattr(self.feed, "orders", {})
         row = self.cursor_row
         self.clear()
-        for order in orders.values():
+        for order in reversed(list(orders.values())):  # newest first
             side_style = "#5fd75f" if order.side.upper() == "BUY" else "#ff5f5f"
             self.add_row(
                 order.order_id,

@@ -176,8 +176,9 @@ async def test_orders_table_enter_shows_executions_and_risk_rows(app):
         await ready(pilot)
         await pilot.press("6")
         await pilot.pause()
-        assert "9007199254740993" in screen_text(app)
-        await pilot.press("enter")
+        text = screen_text(app)
+        assert text.index("9007199254740995") < text.index("9007199254740993")  # newest first
+        await pilot.press("down", "down", "enter")
         await wait_until(lambda: isinstance(app.screen, ExecutionsScreen), 5, "executions")
         assert "executions total 1.5; order executed 1.5" in screen_text(app)
         await pilot.press("escape", "7")

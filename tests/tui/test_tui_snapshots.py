@@ -53,7 +53,7 @@ def test_bthub_counterparty_drilldown(snap_compare):
 
 
 def test_bthub_orders_and_executions(snap_compare):
-    assert snap_compare(make_app(only("bthub")), run_before=keys("5", "enter"), terminal_size=(100, 30))
+    assert snap_compare(make_app(only("bthub")), run_before=keys("5", "down", "enter"), terminal_size=(100, 30))
 
 
 def test_bthub_risk(snap_compare):

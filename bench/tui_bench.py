@@ -7,7 +7,8 @@ Runs `ObviewApp` under `App.run_test` over the deterministic fake feed: BOOKS bo
 (each holding ORDERS per-order queue entries, Futu `--details` style), with RATE
 updates a second pushed into the visible book. Prints, from this one run:
 
-- ladder redraw CPU (thread CPU of view + line building per redraw), frames/s;
+- ladder redraw CPU (thread CPU of book view + line building + Textual's render_lines
+  for the ladder, per redraw), frames/s;
 - push-to-paint latency p50 / p99 (every push, until the frame showing it is built);
 - keypress-to-paint latency (cursor key until the frame showing the moved cursor);
 - the process's CPU share (CPU seconds / wall seconds) while under load;

@@ -151,6 +151,8 @@ class Ladder(Widget, can_focus=True):
         self._flashes: dict[tuple, tuple[float, bool]] = {}
         self._strips: list[Strip] | None = None
         self._unpainted = False  # lines built since the last paint
+        self._row_cache: dict[tuple, Strip] = {}
+        self._row_cache_next: dict[tuple, Strip] = {}
         self._dirty = True
         self._timer_pending = False
         self._fade_pending = False
@@ -381,6 +383,13 @@ class Ladder(Widget, can_focus=True):
 
     def _build_strips(self) -> list[Strip]:
         self.stats.builds += 1
+        self._row_cache_next = {}  # rows used by this build: the cache for the next one
+        try:
+            return self._build_lines()
+        finally:
+            self._row_cache = self._row_cache_next
+
+    def _build_lines(self) -> list[Strip]:
         width, height = self.size.width, self.size.height
         view = self.view
         if view is None or height <= 0:
@@ -462,44 +471,54 @@ class Ladder(Widget, can_focus=True):
     def _row_line(self, row: Row, is_bid: bool, price: str, size: str, cum: str, width: int,
                   cp_w: int, price_w: int, size_w: int, ord_w: int, cum_w: int, delta_w: int,
                   bar_w: int, max_cum: Decimal, under_cursor: bool, now: float) -> Strip:
-        # Hot path (every row, every frame): precomputed styles, known cell widths.
-        styles = ROW_STYLES[under_cursor]
-        segs = []
-        used = 0
-        if cp_w:
-            name = fmt.fit_cells(f" {row.source or '·'}", cp_w)
-            segs.append(Segment(name, self._cp_style(row.source, under_cursor)))
-            used += cp_w
-        text = price.rjust(price_w)
-        segs.append(Segment(text, styles["bid" if is_bid else "ask"]))
-        used += len(text)
-        key = (is_bid, row.price, row.source)
-        flash = self._flashes.get(key)
-        size_style = styles["size"]
+        # Hot path (every row, every frame). Everything a row shows goes into one key;
+        # an unchanged row (cursor moves, fades, deep levels) reuses last frame's Strip.
+        level_key = (is_bid, row.price, row.source)
+        flash = self._flashes.get(level_key)
+        flash_style = None
         if flash is not None:
             age = 0.0 if self.frozen_time else now - flash[0]
             if age <= FLASH_SECONDS:
                 steps = FLASH_UP if flash[1] else FLASH_DOWN
-                size_style = steps[min(len(steps) - 1, int(age / FLASH_SECONDS * len(steps)))]
-        text = size.rjust(size_w)
-        segs.append(Segment(text, size_style))
+                flash_style = steps[min(len(steps) - 1, int(age / FLASH_SECONDS * len(steps)))]
+        delta = self._deltas.get(level_key) if delta_w else None
+        bar_eighths = int(row.cum_size * bar_w * 8 / max_cum) if bar_w > 0 and max_cum else 0
+        key = (is_bid, row.source, price, size, row.orders, cum, width, cp_w, price_w, size_w,
+               ord_w, cum_w, delta_w, bar_w, bar_eighths, under_cursor, flash_style, delta)
+        strip = self._row_cache.get(key)
+        if strip is None:
+            strip = self._make_row(key)
+        self._row_cache_next[key] = strip
+        return strip
+
+    def _make_row(self, key: tuple) -> Strip:
+        (is_bid, source, price, size, orders, cum, width, cp_w, price_w, size_w, ord_w, cum_w,
+         delta_w, bar_w, bar_eighths, under_cursor, flash_style, delta) = key
+        styles = ROW_STYLES[under_cursor]
+        segs = []
+        used = 0
+        if cp_w:
+            name = fmt.fit_cells(f" {source or '·'}", cp_w)
+            segs.append(Segment(name, self._cp_style(source, under_cursor)))
+            used += cp_w
+        text = price.rjust(price_w)
+        segs.append(Segment(text, styles["bid" if is_bid else "ask"]))
         used += len(text)
-        text = (str(row.orders) if row.orders else "").rjust(ord_w)
+        text = size.rjust(size_w)
+        segs.append(Segment(text, flash_style or styles["size"]))
+        used += len(text)
+        text = (str(orders) if orders else "").rjust(ord_w)
+        segs.append(Segment(text, styles["dim"]))
+        used += len(text)
         if delta_w:
-            delta = self._deltas.get(key)
-            segs.append(Segment(text, styles["dim"]))
-            used += len(text)
             text = (fmt.signed(delta) if delta else "").rjust(delta_w)
             segs.append(Segment(text, styles["up" if delta and delta > 0 else "down"]))
-        else:
-            segs.append(Segment(text, styles["dim"]))
-        used += len(text)
+            used += len(text)
         text = cum.rjust(cum_w) + "  "
         segs.append(Segment(text, styles["cum"]))
         used += len(text)
-        if bar_w > 0 and max_cum:
-            eighths = int(row.cum_size * bar_w * 8 / max_cum)
-            full, part = divmod(min(eighths, bar_w * 8), 8)
+        if bar_eighths:
+            full, part = divmod(min(bar_eighths, bar_w * 8), 8)
             bar = "█" * full + (BAR_EIGHTHS[part] if part else "")
             segs.append(Segment(bar, styles["bidbar" if is_bid else "askbar"]))
             used += len(bar)

@@ -10,10 +10,11 @@ from obview.tui.ladder import DEPTH_PRESETS
 from obview.tui.screens import DrilldownScreen, ExecutionsScreen, HelpScreen
 from obview.venues import VenueConfig
 from tests.conftest import wait_until
-from tests.tui.conftest import make_app, ready, screen_text, settle
+from tests.tui.conftest import make_app, only, ready, screen_text, settle
 
 
-async def test_ladder_shows_asks_spread_bids_and_cjk_name(app):
+async def test_ladder_shows_asks_spread_bids_and_cjk_name(futu_app):
+    app = futu_app
     async with app.run_test(size=(120, 34)) as pilot:
         await ready(pilot)
         text = screen_text(app)
@@ -28,7 +29,8 @@ async def test_ladder_shows_asks_spread_bids_and_cjk_name(app):
         assert all(strip.cell_length == ladder.size.width for strip in ladder._strips)
 
 
-async def test_book_updates_are_coalesced_per_frame(app):
+async def test_book_updates_are_coalesced_per_frame(futu_app):
+    app = futu_app
     async with app.run_test(size=(120, 34)) as pilot:
         await ready(pilot)
         feed = app.feeds[0]
@@ -42,7 +44,8 @@ async def test_book_updates_are_coalesced_per_frame(app):
         assert ladder.view.bids[0].size == feed.streams["HK.00700"].book.bids.best().size
 
 
-async def test_cursor_moves_and_reads_out_cumulatives(app):
+async def test_cursor_moves_and_reads_out_cumulatives(futu_app):
+    app = futu_app
     async with app.run_test(size=(120, 34)) as pilot:
         await ready(pilot)
         ladder = app.active_ladder()
@@ -59,7 +62,8 @@ async def test_cursor_moves_and_reads_out_cumulatives(app):
         assert "ask 1 @ 350.4" in readout and "notional" in readout and "bps from mid" in readout
 
 
-async def test_grouping_depth_delta_keys(app):
+async def test_grouping_depth_delta_keys(futu_app):
+    app = futu_app
     async with app.run_test(size=(120, 34)) as pilot:
         await ready(pilot)
         ladder = app.active_ladder()
@@ -84,7 +88,8 @@ async def test_grouping_depth_delta_keys(app):
         assert ladder.show_delta
 
 
-async def test_freeze_keeps_data_flowing_but_display_still(app):
+async def test_freeze_keeps_data_flowing_but_display_still(futu_app):
+    app = futu_app
     async with app.run_test(size=(120, 34)) as pilot:
         await ready(pilot)
         ladder = app.active_ladder()
@@ -130,7 +135,8 @@ async def test_l_changes_the_loopring_level(app):
         await wait_until(lambda: loopring.level_changes == [1, 2], 5, "level change")
 
 
-async def test_drilldown_futu_queue_totals_and_new_orders(app):
+async def test_drilldown_futu_queue_totals_and_new_orders(futu_app):
+    app = futu_app
     async with app.run_test(size=(120, 34)) as pilot:
         await ready(pilot)
         feed = app.feeds[0]
@@ -187,7 +193,8 @@ async def test_orders_table_enter_shows_executions_and_risk_rows(app):
         assert "binance" in text and "-1.25" in text
 
 
-async def test_help_lists_every_binding_and_q_quits(app):
+async def test_help_lists_every_binding_and_q_quits(futu_app):
+    app = futu_app
     async with app.run_test(size=(120, 34)) as pilot:
         await ready(pilot)
         await pilot.press("question_mark")
@@ -202,7 +209,8 @@ async def test_help_lists_every_binding_and_q_quits(app):
     assert all(feed._stopping for feed in app.feeds)
 
 
-async def test_command_palette_offers_the_actions(app):
+async def test_command_palette_offers_the_actions(futu_app):
+    app = futu_app
     async with app.run_test(size=(120, 34)) as pilot:
         await ready(pilot)
         titles = {command.title for command in app.get_system_commands(app.screen)}
@@ -211,7 +219,7 @@ async def test_command_palette_offers_the_actions(app):
 
 
 async def test_small_terminal_layout():
-    app = make_app()
+    app = make_app(only("futu"))
     async with app.run_test(size=(80, 24)) as pilot:
         await ready(pilot)
         assert app.has_class("-narrow")
@@ -275,7 +283,8 @@ async def test_size_changes_flash_then_fade_and_show_deltas():
         await wait_until(lambda: key not in ladder._flashes, 5, "flash faded")
 
 
-async def test_only_changed_lines_are_repainted(app):
+async def test_only_changed_lines_are_repainted(futu_app):
+    app = futu_app
     async with app.run_test(size=(120, 34)) as pilot:
         await ready(pilot)
         ladder = app.active_ladder()

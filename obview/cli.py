@@ -244,7 +244,7 @@ def demo_configs(seed: int = 1) -> list[VenueConfig]:
         VenueConfig("loopring", ["LRC-ETH"], sim=True, seed=seed,
                     options={"level": 0, "api": "v2"}),
         VenueConfig("bthub", ["BTCUSDT"], sim=True, seed=seed,
-                    options={"url": "", "insecure": False, "cp": None, "book": None}),
+                    options={"url": "", "insecure": False, "cp": None, "book": "A"}),
     ]
 
 

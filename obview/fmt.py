@@ -85,3 +85,74 @@ class DecimalCache:
             self._cache.clear()
         value = self._cache[raw] = self._parse(raw)
         return value
+
+
+# -- screen columns (the TUI) ------------------------------------------------------
+def grouped(value: Decimal) -> str:
+    """Normalised decimal with thousands separators: 12,300.5."""
+    text = dec_str(value)
+    if abs(value) < 1000:
+        return text
+    whole, dot, frac = text.partition(".")
+    return f"{int(whole):,}" + dot + frac
+
+
+def align_points(texts: list[str]) -> list[str]:
+    """Pad decimal texts on the right so their points line up when right-aligned.
+
+    "350.2", "12", "0.25" -> "350.2 ", "12   ", "0.25"; digits are never invented.
+    """
+    fracs = [len(t) - t.index(".") - 1 if "." in t else -1 for t in texts]
+    widest = max(fracs, default=-1)
+    return [t + " " * (widest - f) for t, f in zip(texts, fracs, strict=True)]
+
+
+def prices_aligned(values: list[Decimal]) -> list[str]:
+    """Prices with the same number of decimals (the finest shown), so points align."""
+    places = max((decimals_of(v) for v in values), default=0)
+    return [fixed(v, places) for v in values]
+
+
+def signed(value: Decimal) -> str:
+    """A delta: "+100", "-2.5", "0"."""
+    if not value:
+        return "0"
+    return ("+" if value > 0 else "-") + grouped(abs(value))
+
+
+def bps(value: Decimal | None) -> str:
+    """Basis points with one decimal: "12.3"."""
+    return "-" if value is None else f"{value:.1f}"
+
+
+def pct(value: Decimal | float | None) -> str:
+    return "-" if value is None else f"{value * 100:.1f}%"
+
+
+def seconds(value: float | None) -> str:
+    """An age: 0.12s, 3.4s, 2m05s."""
+    if value is None:
+        return "-"
+    if value < 10:
+        return f"{max(value, 0.0):.2f}s" if value < 1 else f"{value:.1f}s"
+    if value < 60:
+        return f"{value:.0f}s"
+    return f"{int(value // 60)}m{int(value % 60):02d}s"
+
+
+def rate(value: float | None) -> str:
+    """Messages per second: 12, 1.2K."""
+    if value is None:
+        return "-"
+    return f"{value / 1000:.1f}K" if value >= 10_000 else f"{value:.0f}"
+
+
+def fit_cells(text: str, width: int) -> str:
+    """Crop or pad `text` to exactly `width` terminal cells (CJK counts double)."""
+    from rich.cells import cell_len, set_cell_size
+
+    if width <= 0:
+        return ""
+    if cell_len(text) <= width:
+        return set_cell_size(text, width)
+    return set_cell_size(text, width - 1) + "…"

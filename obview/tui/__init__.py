@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+import os
+
 from obview.venues import VenueConfig
+
+# Textual repaints a dirty screen on a timer of 1/TEXTUAL_FPS (default 60 -> up to 16.7 ms
+# after our ladder asked). Our ladders pace themselves at <= 30 fps, so a faster timer
+# only shortens push-to-paint latency; it does not add frames. Must be set before
+# Textual is imported; a user's own setting wins.
+os.environ.setdefault("TEXTUAL_FPS", "120")
 
 
 def run_app(configs: list[VenueConfig]) -> None:

@@ -1,0 +1,76 @@
+"""Helpers for TUI tests: an app over fake feeds, the screen as text, settling."""
+
+from __future__ import annotations
+
+import pytest
+
+from obview.tui.app import ObviewApp
+from obview.tui.fake_feed import FakeFeed
+from tests.conftest import wait_until
+
+
+def fake_feeds() -> list[FakeFeed]:
+    return [
+        FakeFeed("futu", ("HK.00700",), seed=1),
+        FakeFeed("bthub", ("BTCUSDT",), seed=2, details=False),
+        FakeFeed("loopring", ("LRC-ETH",), seed=3, details=False),
+    ]
+
+
+def only(kind: str) -> list[FakeFeed]:
+    """One venue's fake feed (fewer tabs: faster tests)."""
+    return [feed for feed in fake_feeds() if feed.kind == kind]
+
+
+class RecordingApp(ObviewApp):
+    """The real app, remembering the messages tests assert on."""
+
+    def __init__(self, *args, **kw) -> None:
+        super().__init__(*args, **kw)
+        self.cursor_messages = []
+
+    def on_cursor_moved(self, message) -> None:
+        super().on_cursor_moved(message)
+        self.cursor_messages.append(message)
+
+
+def make_app(feeds: list[FakeFeed] | None = None, **kw) -> RecordingApp:
+    return RecordingApp([], feeds if feeds is not None else fake_feeds(), mask_times=True, **kw)
+
+
+def screen_text(app: ObviewApp) -> str:
+    strips = app.screen._compositor.render_strips()
+    return "\n".join("".join(segment.text for segment in strip) for strip in strips)
+
+
+def ladders_settled(app: ObviewApp) -> bool:
+    ladder = app.active_ladder()
+    return all(not lad._timer_pending for lad in app.ladders.values()) and (
+        ladder is None or (ladder.view is not None and ladder._strips is not None))
+
+
+async def ready(pilot) -> None:
+    """Wait until every feed is synced and the visible ladder has painted."""
+    app = pilot.app
+    await wait_until(lambda: app.feeds and all(
+        s.synced for f in app.feeds for s in f.streams.values()), 10, "feeds synced")
+    await settle(pilot)
+
+
+async def settle(pilot) -> None:
+    await pilot.pause()
+    await wait_until(lambda: ladders_settled(pilot.app), 10, "ladders settled")
+    pilot.app._tick()  # the status bar and health panel refresh on a 4 Hz timer: now
+    await pilot.pause()
+
+
+@pytest.fixture
+def app() -> RecordingApp:
+    """Every venue's fake feed (8 tabs)."""
+    return make_app()
+
+
+@pytest.fixture
+def futu_app() -> RecordingApp:
+    """Futu's fake feed only: one tab, quicker to start."""
+    return make_app(only("futu"))

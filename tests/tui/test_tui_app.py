@@ -1,0 +1,302 @@
+"""Pilot-driven functional tests: keys in, app state and messages out."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from obview.tui.app import ObviewApp
+from obview.tui.fake_feed import FakeFeed
+from obview.tui.ladder import DEPTH_PRESETS
+from obview.tui.screens import DrilldownScreen, ExecutionsScreen, HelpScreen
+from obview.venues import VenueConfig
+from tests.conftest import wait_until
+from tests.tui.conftest import make_app, only, ready, screen_text, settle
+
+
+async def test_ladder_shows_asks_spread_bids_and_cjk_name(futu_app):
+    app = futu_app
+    async with app.run_test(size=(120, 34)) as pilot:
+        await ready(pilot)
+        text = screen_text(app)
+        lines = text.splitlines()
+        spread = next(i for i, line in enumerate(lines) if "spread" in line)
+        assert "350.4" in lines[spread - 1]  # best ask right above the spread row
+        assert "350.0" in lines[spread + 1]  # best bid right below
+        assert "騰訊控股" in text
+        assert "synced" in text
+        # the ladder's rows are exactly as wide as the terminal, CJK included
+        ladder = app.active_ladder()
+        assert all(strip.cell_length == ladder.size.width for strip in ladder._strips)
+
+
+async def test_book_updates_are_coalesced_per_frame(futu_app):
+    app = futu_app
+    async with app.run_test(size=(120, 34)) as pilot:
+        await ready(pilot)
+        feed = app.feeds[0]
+        ladder = app.active_ladder()
+        before_msgs, before_flushes = app.book_messages, ladder.stats.flushes
+        for _ in range(5000):
+            feed.walk(feed.streams["HK.00700"])
+        await settle(pilot)
+        assert app.book_messages - before_msgs <= 2  # 5,000 pushes -> one or two messages
+        assert ladder.stats.flushes - before_flushes <= 2
+        assert ladder.view.bids[0].size == feed.streams["HK.00700"].book.bids.best().size
+
+
+async def test_cursor_moves_and_reads_out_cumulatives(futu_app):
+    app = futu_app
+    async with app.run_test(size=(120, 34)) as pilot:
+        await ready(pilot)
+        ladder = app.active_ladder()
+        assert ladder.cursor.is_bid and ladder.cursor.index == 0
+        await pilot.press("down", "down")
+        assert ladder.cursor.is_bid and ladder.cursor.index == 2
+        assert len(app.cursor_messages) == 2
+        row = app.cursor_messages[-1].row
+        assert row.price == ladder.view.bids[2].price
+        await pilot.press("up", "up", "up")
+        assert not ladder.cursor.is_bid and ladder.cursor.index == 0  # best ask
+        await settle(pilot)
+        readout = screen_text(app)
+        assert "ask 1 @ 350.4" in readout and "notional" in readout and "bps from mid" in readout
+
+
+async def test_grouping_depth_delta_keys(futu_app):
+    app = futu_app
+    async with app.run_test(size=(120, 34)) as pilot:
+        await ready(pilot)
+        ladder = app.active_ladder()
+        await pilot.press("g")
+        await settle(pilot)
+        assert ladder.step == Decimal("0.5")  # the fake book's levels are 0.2 apart
+        await pilot.press("g")
+        await settle(pilot)
+        assert ladder.step == Decimal("1")
+        assert ladder.view.bids[0].price == Decimal(350)  # 350.0 rounds down
+        assert ladder.view.asks[0].price == Decimal(351)  # 350.4 rounds up
+        await pilot.press("G", "G", "G")
+        await settle(pilot)
+        assert ladder.step is None
+        assert ladder.depth == 20
+        depths = []
+        for _ in DEPTH_PRESETS:
+            await pilot.press("d")
+            depths.append(ladder.depth)
+        assert depths == [50, 10, 20]
+        await pilot.press("t")
+        assert ladder.show_delta
+
+
+async def test_freeze_keeps_data_flowing_but_display_still(futu_app):
+    app = futu_app
+    async with app.run_test(size=(120, 34)) as pilot:
+        await ready(pilot)
+        ladder = app.active_ladder()
+        feed = app.feeds[0]
+        stream = feed.streams["HK.00700"]
+        await pilot.press("p")
+        shown = ladder.view
+        for _ in range(50):
+            feed.walk(stream, changes=3)
+        await settle(pilot)
+        assert ladder.view is shown
+        assert stream.book.version > 50
+        assert "FROZEN" in screen_text(app)
+        await pilot.press("p")
+        await settle(pilot)
+        assert ladder.view is not shown
+        assert ladder.view.bids[0].size == stream.book.bids.best().size
+
+
+async def test_tab_and_number_keys_switch_streams(app):
+    async with app.run_test(size=(120, 34)) as pilot:
+        await ready(pilot)
+        assert app.active_ladder().stream.symbol == "HK.00700"
+        await pilot.press("tab")
+        assert app.active_ladder().stream.key == "BTCUSDT"
+        await pilot.press("8")
+        assert app.active_ladder().stream.symbol == "LRC-ETH"
+        await pilot.press("shift+tab")
+        assert app.active_ladder() is None  # the risk table
+        await pilot.press("1")
+        assert app.active_ladder().stream.symbol == "HK.00700"
+
+
+async def test_l_changes_the_loopring_level(app):
+    async with app.run_test(size=(120, 34)) as pilot:
+        await ready(pilot)
+        loopring = app.feeds[2]
+        await pilot.press("l")  # on futu: a warning, nothing changes
+        assert loopring.level_changes == []
+        await pilot.press("8", "l")
+        await wait_until(lambda: loopring.level_changes == [1], 5, "level change")
+        await pilot.press("l")
+        await wait_until(lambda: loopring.level_changes == [1, 2], 5, "level change")
+
+
+async def test_drilldown_futu_queue_totals_and_new_orders(futu_app):
+    app = futu_app
+    async with app.run_test(size=(120, 34)) as pilot:
+        await ready(pilot)
+        feed = app.feeds[0]
+        stream = feed.streams["HK.00700"]
+        await pilot.press("enter")
+        screen = app.screen
+        assert isinstance(screen, DrilldownScreen) and screen.mode == "queue"
+        price = stream.book.bids.best().price
+        assert screen.price == price
+        text = screen_text(app)
+        assert "total 900 = level size 900" in text.replace(",", "")
+        # the level changes: its new orders are marked
+        stream.book.bids.set(price, Decimal(1000), 4, {"a1": Decimal(600), "a2": Decimal(400)})
+        feed.push(stream)
+        await wait_until(lambda: screen.new_ids == {"a1", "a2"}, 5, "new orders")
+        await wait_until(lambda: "● new" in screen_text(app), 5, "new marks painted")
+        await pilot.press("escape")
+        assert not isinstance(app.screen, DrilldownScreen)
+
+
+async def test_drilldown_bthub_sources_and_history(app):
+    async with app.run_test(size=(120, 34)) as pilot:
+        await ready(pilot)
+        await pilot.press("2", "down", "enter")
+        screen = app.screen
+        assert isinstance(screen, DrilldownScreen) and screen.mode == "sources"
+        assert {lv.source for lv in screen.levels()} == {"okex", "huobi"}
+        assert "share" in screen_text(app)
+        await pilot.press("escape", "8", "enter")
+        screen = app.screen
+        assert screen.mode == "history"
+        feed = app.feeds[2]
+        stream = feed.streams["LRC-ETH"]
+        for size in (7, 8, 9):  # three pushes in one frame: coalesced for drawing,
+            stream.book.bids.set(screen.price, Decimal(size), 1)  # yet each is recorded
+            feed.push(stream)
+        assert [entry[2] for entry in screen.history[1:]] == [7, 8, 9]
+        await wait_until(lambda: "+1" in screen_text(app), 5, "history drawn")
+
+
+async def test_orders_table_enter_shows_executions_and_risk_rows(app):
+    async with app.run_test(size=(120, 34)) as pilot:
+        await ready(pilot)
+        await pilot.press("6")
+        await pilot.pause()
+        text = screen_text(app)
+        assert text.index("9007199254740995") < text.index("9007199254740993")  # newest first
+        await pilot.press("down", "down", "enter")
+        await wait_until(lambda: isinstance(app.screen, ExecutionsScreen), 5, "executions")
+        assert "executions total 1.5; order executed 1.5" in screen_text(app)
+        await pilot.press("escape", "7")
+        await pilot.pause()
+        text = screen_text(app)
+        assert "binance" in text and "-1.25" in text
+
+
+async def test_help_lists_every_binding_and_q_quits(futu_app):
+    app = futu_app
+    async with app.run_test(size=(120, 34)) as pilot:
+        await ready(pilot)
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        text = screen_text(app)
+        for key in ("g / G", "enter", "escape", "tab", "1 … 9", "?", "q", "d", "l", "p", "t"):
+            assert key in text
+        await pilot.press("escape")
+        assert not isinstance(app.screen, HelpScreen)
+        await pilot.press("q")
+        await wait_until(lambda: not app.is_running, 5, "app exit")
+    assert all(feed._stopping for feed in app.feeds)
+
+
+async def test_command_palette_offers_the_actions(futu_app):
+    app = futu_app
+    async with app.run_test(size=(120, 34)) as pilot:
+        await ready(pilot)
+        titles = {command.title for command in app.get_system_commands(app.screen)}
+        assert {"Drill down", "Coarser grouping", "Cycle depth", "Freeze display",
+                "Change Loopring level", "Keys"} <= titles
+
+
+async def test_small_terminal_layout():
+    app = make_app(only("futu"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot)
+        assert app.has_class("-narrow")
+        text = screen_text(app)
+        assert "spread" in text and "350.0" in text and "unstamped" in text
+        ladder = app.active_ladder()
+        assert ladder.rows_per_side() >= 5
+
+
+async def test_a_venue_that_cannot_start_gets_an_error_tab(monkeypatch):
+    import obview.venues as venues
+
+    def broken(name):
+        raise ValueError(f"{name} is not configured")
+
+    monkeypatch.setattr(venues, "load", broken)
+    app = ObviewApp([VenueConfig("futu", ["HK.00700"], sim=True)])
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_until(lambda: "cannot start" in screen_text(app), 5, "error tab")
+        assert "futu is not configured" in screen_text(app)
+        await pilot.press("q")
+
+
+async def test_feed_failure_is_shown():
+    feed = FakeFeed("futu", ("HK.00700",))
+    app = make_app([feed])
+    async with app.run_test(size=(100, 30)) as pilot:
+        await ready(pilot)
+        feed._fail("subscription rejected: no quote right")
+        await wait_until(lambda: "no quote right" in screen_text(app), 5, "error shown")
+
+
+async def test_a_crashing_feed_is_reported_not_fatal():
+    class Crashing(FakeFeed):
+        async def run(self) -> None:
+            raise RuntimeError("boom")
+
+    app = make_app([Crashing("futu", ("HK.00700",))])
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_until(lambda: any("boom" in str(n.message) for n in app._notifications),
+                         5, "notification")
+        await pilot.press("q")
+
+
+async def test_size_changes_flash_then_fade_and_show_deltas():
+    feed = FakeFeed("futu", ("HK.00700",))
+    app = ObviewApp([], [feed])  # real clock: flashes fade
+    async with app.run_test(size=(120, 34)) as pilot:
+        await ready(pilot)
+        ladder = app.active_ladder()
+        await pilot.press("t")
+        stream = feed.streams["HK.00700"]
+        best = stream.book.bids.best()
+        stream.book.bids.set(best.price, best.size + 100, best.orders, best.queue)
+        feed.push(stream)
+        await settle(pilot)
+        key = (True, best.price, None)
+        assert ladder._deltas.get(key) == 100
+        assert key in ladder._flashes
+        assert "+100" in screen_text(app)
+        await wait_until(lambda: key not in ladder._flashes, 5, "flash faded")
+
+
+async def test_only_changed_lines_are_repainted(futu_app):
+    app = futu_app
+    async with app.run_test(size=(120, 34)) as pilot:
+        await ready(pilot)
+        ladder = app.active_ladder()
+        regions = []
+        real_refresh = ladder.refresh
+
+        def recording_refresh(*areas, **kw):
+            regions.extend(areas or [None])
+            return real_refresh(*areas, **kw)
+
+        ladder.refresh = recording_refresh
+        await pilot.press("down")
+        # the old cursor row, the new one and the readout line; never the whole ladder
+        assert None not in regions
+        assert sum(region.height for region in regions) == 3

@@ -128,23 +128,8 @@ class DepthSync:
         prices, parse, unit, limit = parser.prices, parser.price, parser.unit, parser.exact_below
         data = push.data
         book = self.book
-        slots = data.bids
-        if slots:
-            side, levels = book.bids, self.level_maps[0]
-            for price_text, units, _volume, orders in slots:
-                price = prices.get(price_text) or parse(price_text)
-                level = levels.get(price)
-                if not units:
-                    if level is not None:
-                        side.delete(price)
-                elif level is None:
-                    side.set(price, unit * units if units < limit else parser.size(units), orders)
-                else:
-                    level.size = unit * units if units < limit else parser.size(units)
-                    level.orders = orders
-        slots = data.asks
-        if slots:
-            side, levels = book.asks, self.level_maps[1]
+        for slots, side, levels in ((data.bids, book.bids, self.level_maps[0]),
+                                    (data.asks, book.asks, self.level_maps[1])):
             for price_text, units, _volume, orders in slots:
                 price = prices.get(price_text) or parse(price_text)
                 level = levels.get(price)

@@ -96,40 +96,33 @@ class ExecutionData(msgspec.Struct):
     executeComment: str | None = None
 
 
-class CpOrderData(msgspec.Struct):
+class OrderFields(msgspec.Struct, kw_only=True):
+    """What a parent order and its per-counterparty child orders both carry (spec §5)."""
+
+    symbol: str | None = None
+    side: Enum = None
+    status: Enum = None
+    orderType: Enum = None
+    timeInForce: Enum = None
+    orderResult: Enum = None
+    orderVolume: Number = None
+    executeVolume: Number = None
+    pendingVolume: Number = None
+    executeAmount: Number = None
+    orderTime: Millis = None
+    executeTime: Millis = None
+
+
+class CpOrderData(OrderFields, kw_only=True):
     cpOrderId: Ident
     cp: str | None = None
     commission: Number = None
     orderComment: str | None = None
-    side: Enum = None
-    status: Enum = None
-    orderType: Enum = None
-    timeInForce: Enum = None
-    orderResult: Enum = None
-    orderVolume: Number = None
-    executeVolume: Number = None
-    pendingVolume: Number = None
-    executeAmount: Number = None
-    orderTime: Millis = None
-    executeTime: Millis = None
-    symbol: str | None = None
     executions: list[ExecutionData] = []
 
 
-class OrderData(msgspec.Struct):
+class OrderData(OrderFields, kw_only=True):
     orderId: Ident
-    symbol: str | None = None
-    side: Enum = None
-    status: Enum = None
-    orderType: Enum = None
-    timeInForce: Enum = None
-    orderResult: Enum = None
-    orderVolume: Number = None
-    executeVolume: Number = None
-    pendingVolume: Number = None
-    executeAmount: Number = None
-    orderTime: Millis = None
-    executeTime: Millis = None
     cpOrders: list[CpOrderData] = []
 
 

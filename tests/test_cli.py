@@ -29,10 +29,10 @@ from tests.conftest import run_obview
         (["bthub", "BTCUSDT", "--url", "ftp://x"], "bad --url"),
         (["sim", "nasdaq"], "nasdaq"),
         (["sim", "futu", "--port", "99999"], "--port"),
-        (["sim", "futu", "--fault", "nope"], "unknown futu sim fault"),
+        (["sim", "futu", "--fault", "nope"], "unknown futu simulator fault"),
         (["futu", "HK.00700", "--bogus"], "--bogus"),
         (["futu", "HK.00700", "--fault", "drop_after=3"], "--fault goes with --sim"),
-        (["futu", "HK.00700", "--sim", "--fault", "nope=1", "--dump", "json"], "unknown futu sim fault"),
+        (["futu", "HK.00700", "--sim", "--fault", "nope=1", "--dump", "json"], "unknown futu simulator fault"),
     ],
 )
 def test_bad_input_is_one_line_exit_2(args, needle):

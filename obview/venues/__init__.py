@@ -38,6 +38,14 @@ class Simulator(Protocol):
     async def close(self) -> None: ...
 
 
+def check_faults(venue: str, faults: dict[str, str], known: set[str]) -> None:
+    """Refuse simulator fault switches the venue's simulator does not have (a usage error)."""
+    unknown = sorted(set(faults) - known)
+    if unknown:
+        raise ValueError(f"unknown {venue} simulator fault {', '.join(unknown)} "
+                         f"(known: {', '.join(sorted(known))})")
+
+
 def load(venue: str) -> ModuleType:
     if venue not in VENUES:
         raise ValueError(f"unknown venue {venue!r} (choose from {', '.join(VENUES)})")

@@ -64,6 +64,18 @@ async def settle(pilot) -> None:
     await pilot.pause()
 
 
+def keys(*presses: str):
+    """A snapshot's `run_before`: wait for the books, then press keys as a user would."""
+
+    async def run_before(pilot) -> None:
+        await ready(pilot)
+        for key in presses:
+            await pilot.press(key)
+            await settle(pilot)
+
+    return run_before
+
+
 @pytest.fixture
 def app() -> RecordingApp:
     """Every venue's fake feed (8 tabs)."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from obview.tui.app import ObviewApp
 from obview.venues import VenueConfig
-from tests.tui.conftest import ready, settle
+from tests.tui.conftest import keys
 
 STATIC = {"rate": "0"}
 
@@ -30,16 +30,6 @@ def bthub() -> VenueConfig:
 
 def app_for(*configs: VenueConfig) -> ObviewApp:
     return ObviewApp(list(configs), mask_times=True)
-
-
-def keys(*presses: str):
-    async def run_before(pilot) -> None:
-        await ready(pilot)
-        for key in presses:
-            await pilot.press(key)
-            await settle(pilot)
-
-    return run_before
 
 
 def test_sim_futu_ladder(snap_compare):

@@ -9,17 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.tui.conftest import make_app, only, ready, settle
-
-
-def keys(*presses: str):
-    async def run_before(pilot) -> None:
-        await ready(pilot)
-        for key in presses:
-            await pilot.press(key)
-            await settle(pilot)
-
-    return run_before
+from tests.tui.conftest import keys, make_app, only, ready, settle
 
 
 @pytest.mark.parametrize("size", [(80, 24), (120, 34)], ids=["80x24", "120x34"])

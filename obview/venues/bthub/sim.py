@@ -63,6 +63,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from obview.fmt import dec_str, fixed
+from obview.venues import check_faults
 from obview.venues.bthub.redact import install_filter
 
 log = logging.getLogger("obview.bthub.sim")
@@ -404,10 +405,7 @@ class BthubSimulator:
 
     def __init__(self, seed: int = 1, faults: dict[str, str] | None = None) -> None:
         faults = dict(faults or {})
-        unknown = sorted(set(faults) - KNOWN_FAULTS)
-        if unknown:
-            raise ValueError(f"unknown bthub simulator fault {', '.join(unknown)} "
-                             f"(choose from {', '.join(sorted(KNOWN_FAULTS))})")
+        check_faults("bthub", faults, KNOWN_FAULTS)
         self.faults = faults
         self.market = Market(seed)
         try:

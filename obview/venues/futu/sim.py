@@ -38,6 +38,7 @@ import math
 import time
 from collections import deque
 
+from obview.venues import check_faults
 from obview.venues.futu import codec
 from obview.venues.futu.market import CATALOGUE, LEVELS, SimBook
 from obview.venues.futu.pb import (
@@ -109,12 +110,7 @@ class FutuSimulator:
 
     def __init__(self, seed: int = 1, faults: dict[str, str] | None = None) -> None:
         faults = dict(faults or {})
-        unknown = set(faults) - KNOWN_FAULTS
-        if unknown:
-            raise ValueError(
-                f"unknown futu sim fault(s) {', '.join(sorted(unknown))} "
-                f"(known: {', '.join(sorted(KNOWN_FAULTS))})"
-            )
+        check_faults("futu", faults, KNOWN_FAULTS)
         self.seed = seed
         try:
             self.rate = float(faults.get("rate", 10))

@@ -23,7 +23,7 @@ import websockets
 from websockets.asyncio.client import ClientConnection
 
 from obview.book import OrderBook
-from obview.feed import FatalFeedError, Feed, FeedError, FeedState, Stream
+from obview.feed import Backoff, FatalFeedError, Feed, FeedError, FeedState, Stream
 from obview.latency import LatencyStats
 from obview.venues import VenueConfig
 from obview.venues.loopring import protocol
@@ -267,7 +267,7 @@ class LoopringFeed(Feed):
                         raise FeedError(f"no reply to the subscription in {self.ack_timeout:g}s")
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(first_push, self.first_push_wait)
-            delay = self.refetch_delay
+            backoff = Backoff(self.refetch_delay, self.refetch_cap)
             while sync is self._sync:
                 snapshot = await self._fetch_depth()
                 if sync is not self._sync:
@@ -281,11 +281,11 @@ class LoopringFeed(Feed):
                 if step is not Step.TOO_OLD:
                     return
                 self.too_old_snapshots += 1
+                delay = backoff.next_delay()
                 self.set_state(FeedState.RESYNCING,
                                f"snapshot {snapshot.version} older than the buffered pushes; "
                                f"refetching in {delay:.2f}s")
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, self.refetch_cap)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # the reader owns the session: hand it over and end it
@@ -319,7 +319,7 @@ class LoopringFeed(Feed):
     async def _get(self, path: str, params: dict[str, Any] | None = None,
                    depth: bool = False) -> tuple[int, bytes]:
         """GET, backing off while the venue answers 429."""
-        delay = self.refetch_delay
+        backoff = Backoff(self.refetch_delay, self.refetch_cap)
         while True:
             if depth:
                 self._last_depth_request = time.monotonic()
@@ -331,11 +331,10 @@ class LoopringFeed(Feed):
                 return response.status_code, response.content
             self.rate_limited += 1
             retry_after = _retry_after(response.headers.get("Retry-After"))
-            pause = max(delay, retry_after or 0.0)
+            pause = max(backoff.next_delay(), retry_after or 0.0)
             self.set_state(FeedState.RESYNCING if self.markets else FeedState.CONNECTING,
                            f"rate limited (HTTP 429); retrying in {pause:.2f}s")
             await asyncio.sleep(pause)
-            delay = min(delay * 2, self.refetch_cap)
 
     async def _load_reference(self) -> None:
         try:

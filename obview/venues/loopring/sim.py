@@ -54,6 +54,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from obview.fmt import dec_str
+from obview.venues import check_faults
 from obview.venues.loopring.protocol import SUB_REJECTED, V2, V3
 
 _encode = msgspec.json.Encoder().encode
@@ -258,10 +259,7 @@ class LoopringSim:
     def __init__(self, host: str = "127.0.0.1", port: int = 0, seed: int = 1,
                  faults: dict[str, str] | None = None) -> None:
         faults = dict(faults or {})
-        unknown = sorted(set(faults) - KNOWN_FAULTS)
-        if unknown:
-            raise ValueError(f"unknown loopring simulator fault {unknown[0]!r} "
-                             f"(choose from {', '.join(sorted(KNOWN_FAULTS))})")
+        check_faults("loopring", faults, KNOWN_FAULTS)
         self.host = host
         self.port = port
         self.seed = seed

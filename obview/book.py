@@ -1,8 +1,10 @@
 """The exact order book shared by every venue.
 
 Prices and sizes are `Decimal`s (never floats). Each side keeps a dict from key to
-`Level` plus a `SortedList` of keys, so a lookup or an in-place size change is a dict
-operation and an insert or delete is O(log n). Keys are prices, or `(price, source)`
+`Level` plus its keys in sorted order, so a lookup or an in-place size change is a dict
+operation and an insert or delete is a binary search. The sorted keys are a plain list
+while a side is small enough for C's `insort` and `del` to beat any tree (measured: up to
+~8,000 levels), and a `SortedList` beyond that. Keys are prices, or `(price, source)`
 for books that keep equal prices from different sources apart (bthub's aggregated book).
 
 Everything derived (cumulative size, notional, spread, grouping) is computed on
@@ -12,9 +14,10 @@ demand for the rows asked for only: a screen shows 20 rows of a 2,000-level side
 from __future__ import annotations
 
 import time
+from bisect import bisect_left, insort
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, Context, Decimal
 from typing import Any
 
 from sortedcontainers import SortedList
@@ -25,6 +28,15 @@ _monotonic = time.monotonic
 _EPOCH_MINUS_MONOTONIC = time.time() - time.monotonic()
 _BPS = Decimal(10000)
 _TWO = Decimal(2)
+# Wide enough that scaling an integer amount never rounds (uint256 has 78 digits).
+_EXACT = Context(prec=200)
+# Sides with more levels than this keep their keys in a SortedList (see the module doc).
+LIST_KEYS_MAX = 8192
+
+
+def _sorted_keys(keys: Iterable[Any]) -> list | SortedList:
+    ordered = sorted(keys)
+    return ordered if len(ordered) <= LIST_KEYS_MAX else SortedList(ordered)
 
 
 class Level:
@@ -60,6 +72,34 @@ class Level:
     __hash__ = None  # type: ignore[assignment]  # levels are mutable
 
 
+class ScaledLevel(Level):
+    """A level whose size is an exact integer count of a fixed `unit` (a token's smallest
+    unit, say): a venue that sends integer amounts stores them in `units` as they come,
+    with no Decimal arithmetic per message, and `size` is computed when it is read (a
+    screen reads a few rows a frame; a busy feed writes thousands of levels a second)."""
+
+    __slots__ = ("units", "unit")
+
+    def __init__(self, price: Decimal, units: int, unit: Decimal, orders: int = 0) -> None:
+        self.price = price
+        self.units = units
+        self.unit = unit
+        self.orders = orders
+        self.queue = None
+        self.source = None
+
+    @property
+    def size(self) -> Decimal:  # type: ignore[override]
+        return _EXACT.multiply(self.unit, self.units)
+
+    @size.setter
+    def size(self, value: Decimal) -> None:
+        units = _EXACT.divide(value, self.unit)
+        if units != units.to_integral_value():
+            raise ValueError(f"size {value} is not a whole number of {self.unit}")
+        self.units = int(units)
+
+
 LevelInput = Level | tuple
 
 
@@ -78,7 +118,7 @@ class BookSide:
         self.is_bid = is_bid
         self.sourced = sourced
         self._levels: dict[Any, Level] = {}
-        self._keys: SortedList = SortedList()  # ascending
+        self._keys: list | SortedList = []  # ascending
 
     # -- updates -----------------------------------------------------------------
     def set(
@@ -92,28 +132,55 @@ class BookSide:
         """Set a level's size (and count, queue); a size of zero deletes it."""
         key = (price, source) if self.sourced else price
         if not size:
-            if self._levels.pop(key, None) is not None:
-                self._keys.remove(key)
+            self.delete(price, source)
             return
         level = self._levels.get(key)
         if level is None:
             self._levels[key] = Level(price, size, orders, queue, source)
-            self._keys.add(key)
+            self._add_key(key)
         else:
             level.size = size
             level.orders = orders
             level.queue = queue
 
+    def insert(self, level: Level) -> None:
+        """Put this very `Level` in the side (replacing one at its price): for venue hot
+        paths that build their own levels (a `ScaledLevel`, say). Its size must not be 0."""
+        key = (level.price, level.source) if self.sourced else level.price
+        levels = self._levels
+        known = key in levels
+        levels[key] = level
+        if known:
+            return
+        keys = self._keys
+        if type(keys) is list and len(keys) < LIST_KEYS_MAX:  # _add_key, inlined: hot
+            insort(keys, key)
+        else:
+            self._add_key(key)
+
     def delete(self, price: Decimal, source: str | None = None) -> bool:
         key = (price, source) if self.sourced else price
         if self._levels.pop(key, None) is None:
             return False
-        self._keys.remove(key)
+        keys = self._keys
+        if type(keys) is list:
+            del keys[bisect_left(keys, key)]
+        else:
+            keys.remove(key)
         return True
+
+    def _add_key(self, key: Any) -> None:
+        keys = self._keys
+        if type(keys) is list:
+            insort(keys, key)
+            if len(keys) > LIST_KEYS_MAX:
+                self._keys = SortedList(keys)
+        else:
+            keys.add(key)
 
     def clear(self) -> None:
         self._levels.clear()
-        self._keys.clear()
+        self._keys = []
 
     def replace(self, levels: Iterable[LevelInput]) -> None:
         """Replace the whole side; levels with size zero are skipped."""
@@ -124,7 +191,7 @@ class BookSide:
                 continue
             fresh[(level.price, level.source) if self.sourced else level.price] = level
         self._levels = fresh
-        self._keys = SortedList(fresh)
+        self._keys = _sorted_keys(fresh)
 
     def replace_top(self, levels: Iterable[LevelInput]) -> None:
         """Replace the best levels down to the worst price given; deeper levels stay.
@@ -171,8 +238,7 @@ class BookSide:
             return []
         levels = self._levels
         if self.is_bid:
-            # SortedList slices that fall inside its last (or first) sublist are a plain
-            # list slice: reading the touch costs no tree walk.
+            # (a SortedList slice inside its last sublist is a plain list slice too)
             keys = self._keys[-n:]
             keys.reverse()
         else:

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import Context, Decimal
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from obview.book import BookSide, Level, OrderBook, group_price
+import obview.book
+from obview.book import BookSide, Level, OrderBook, ScaledLevel, group_price
 
 prices = st.integers(min_value=1, max_value=60).map(lambda i: Decimal(i) / 4)
 sizes = st.integers(min_value=0, max_value=50).map(Decimal)
+CENT = Decimal("0.01")
+WIDE = Context(prec=100)
 sources = st.sampled_from(["okex", "binance", "huobi"])
 
 
@@ -58,6 +61,12 @@ class BookMachine(RuleBasedStateMachine):
     def set_level(self, is_bid, price, size, orders):
         self.book.side(is_bid).set(price, size, orders)
         self.model[is_bid].set(price, size, orders)
+
+    @rule(is_bid=st.booleans(), price=prices, units=st.integers(1, 10**30),
+          orders=st.integers(0, 9))
+    def insert_scaled(self, is_bid, price, units, orders):
+        self.book.side(is_bid).insert(ScaledLevel(price, units, CENT, orders))
+        self.model[is_bid].set(price, Decimal(units).scaleb(-2, WIDE), orders)  # exact
 
     @rule(is_bid=st.booleans(), price=prices)
     def delete_level(self, is_bid, price):
@@ -109,6 +118,35 @@ class BookMachine(RuleBasedStateMachine):
 
 TestBookMachine = BookMachine.TestCase
 TestBookMachine.settings = settings(max_examples=150, stateful_step_count=40, deadline=None)
+
+
+class SortedListBookMachine(BookMachine):
+    """The same rules with sides that outgrow the plain key list after 3 levels, so the
+    SortedList form (and the switch to it) is exercised too."""
+
+    def __init__(self):
+        self._saved = obview.book.LIST_KEYS_MAX
+        obview.book.LIST_KEYS_MAX = 3
+        super().__init__()
+
+    def teardown(self):
+        obview.book.LIST_KEYS_MAX = self._saved
+
+
+TestSortedListBookMachine = SortedListBookMachine.TestCase
+TestSortedListBookMachine.settings = settings(max_examples=100, stateful_step_count=40,
+                                              deadline=None)
+
+
+def test_scaled_level_size_is_exact_and_settable():
+    unit = Decimal(1).scaleb(-18)
+    level = ScaledLevel(Decimal("0.25"), 10**40 + 7, unit, 2)
+    assert level.size == Decimal(10**40 + 7).scaleb(-18, WIDE)  # 41 digits: nothing rounded
+    assert level == Level(Decimal("0.25"), Decimal(10**40 + 7).scaleb(-18, WIDE), 2)
+    level.size = Decimal("1.5")
+    assert level.units == 15 * 10**17 and level.size == Decimal("1.5")
+    with pytest.raises(ValueError):
+        level.size = Decimal("1E-19")  # not a whole number of units
 
 
 @given(st.lists(st.tuples(prices, sizes.filter(bool), sources), max_size=30))

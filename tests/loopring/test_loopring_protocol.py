@@ -79,7 +79,8 @@ def test_rest_envelopes_v2_and_v3():
     v2 = b'{"resultInfo":{"code":0,"message":"SUCCESS"},"data":{"version":90210,"timestamp":5,' \
          b'"bids":[["0.2501","1500000000000000000000","375150000","3"]],"asks":[]}}'
     snap = p.decode_depth("v2", 200, v2, parser)
-    assert snap.version == 90210 and snap.bids == [(Decimal("0.2501"), Decimal(1500), 3)]
+    assert snap.version == 90210 and snap.bids == [(Decimal("0.2501"), 1500 * 10**18, 3)]
+    assert parser.book_levels(snap.bids)[0].size == Decimal(1500)
     v3 = b'{"version":"90210","market":"LRC-ETH","bids":[],"asks":[]}'
     assert p.decode_depth("v3", 200, v3, parser).version == 90210
     with pytest.raises(p.ApiError) as err:

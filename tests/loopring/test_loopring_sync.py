@@ -34,7 +34,7 @@ READER = PushReader("LRC-ETH", 0, PARSER)
 
 
 def snap(version: int, bids=(), asks=()) -> DepthSnapshot:
-    level = lambda p, u, n: (PARSER.price(p), PARSER.size(u), n)  # noqa: E731
+    level = lambda p, u, n: (PARSER.price(p), u, n)  # noqa: E731
     return DepthSnapshot(version, 7, [level(*b) for b in bids], [level(*a) for a in asks])
 
 
@@ -222,8 +222,8 @@ def test_fuzzed_delivery_never_raises_and_never_shows_a_wrong_book(scenario, cor
                 bids, asks = states[version]
                 step = sync.on_snapshot(DepthSnapshot(
                     version, None,
-                    [(PARSER.price(p), PARSER.size(u), n) for p, (u, n) in bids.items()],
-                    [(PARSER.price(p), PARSER.size(u), n) for p, (u, n) in asks.items()]))
+                    [(PARSER.price(p), u, n) for p, (u, n) in bids.items()],
+                    [(PARSER.price(p), u, n) for p, (u, n) in asks.items()]))
                 assert step in (Step.SYNCED, Step.TOO_OLD, Step.STRAY)
         elif position < len(frames):
             frame = frames[position][2]

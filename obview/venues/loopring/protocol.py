@@ -9,10 +9,12 @@ anything touches a book, so a bad frame is rejected whole.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Context, Decimal, getcontext
+from decimal import Context, Decimal
 from typing import Annotated, Any
 
 import msgspec
+
+from obview.book import ScaledLevel
 
 V2 = "v2"
 V3 = "v3"
@@ -184,18 +186,16 @@ class SlotParser:
     Prices repeat constantly, so their parse is cached by text; the value is normalised,
     so "0.2500" and "0.25" are one level. `check_prices` must have accepted a push's
     prices before they are applied: that is what keeps a push with one bad price from
-    being half applied.
+    being half applied. Sizes stay the integers the venue sends (base-token units), in
+    `ScaledLevel`s; `unit` is what one of them is worth in human units.
     """
 
-    __slots__ = ("decimals", "scale", "unit", "exact_below", "prices")
+    __slots__ = ("decimals", "scale", "unit", "prices")
 
     def __init__(self, base_decimals: int) -> None:
         self.decimals = base_decimals
         self.scale = -base_decimals
-        # `unit * units` is one C call and exact while `units` has no more digits than
-        # the context's precision; larger amounts take the wide-context path (`size`).
         self.unit = Decimal(1).scaleb(-base_decimals, EXACT)
-        self.exact_below = 10 ** getcontext().prec
         self.prices: dict[str, Decimal] = {}
 
     def price(self, text: str) -> Decimal:
@@ -224,10 +224,15 @@ class SlotParser:
         """Base amount in smallest units -> human units, exactly."""
         return Decimal(units).scaleb(self.scale, EXACT)
 
-    def levels(self, slots: list[Slot]) -> list[tuple[Decimal, Decimal, int]]:
-        """Checked (price, human size, orders) for a snapshot side."""
-        price, size = self.price, self.size
-        return [(price(p), size(units), orders) for p, units, _volume, orders in slots]
+    def levels(self, slots: list[Slot]) -> list[tuple[Decimal, int, int]]:
+        """Checked (price, size in base units, orders) of a snapshot side."""
+        price = self.price
+        return [(price(p), units, orders) for p, units, _volume, orders in slots]
+
+    def book_levels(self, levels: list[tuple[Decimal, int, int]]) -> list[ScaledLevel]:
+        """Fresh book levels for `levels()`' output (a snapshot may be applied twice)."""
+        unit = self.unit
+        return [ScaledLevel(price, units, unit, orders) for price, units, orders in levels]
 
 
 # -- pushes ---------------------------------------------------------------------------
@@ -235,8 +240,8 @@ class SlotParser:
 class DepthSnapshot:
     version: int
     ts: int | None
-    bids: list[tuple[Decimal, Decimal, int]]
-    asks: list[tuple[Decimal, Decimal, int]]
+    bids: list[tuple[Decimal, int, int]]  # (price, size in base units, orders)
+    asks: list[tuple[Decimal, int, int]]
 
 
 class FrameKind:

@@ -15,11 +15,18 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 from enum import StrEnum
+from time import monotonic
 
 import msgspec
 
-from obview.book import OrderBook
-from obview.venues.loopring.protocol import DepthSnapshot, Push, PushReader, SlotParser
+from obview.book import OrderBook, ScaledLevel
+from obview.venues.loopring.protocol import (
+    DepthSnapshot,
+    ProtocolError,
+    Push,
+    PushReader,
+    SlotParser,
+)
 
 # A snapshot fetch that keeps failing must not let the buffer grow without bound;
 # dropping the oldest pushes only asks for a newer snapshot, it never breaks exactness.
@@ -120,12 +127,12 @@ class DepthSync:
 
     def _apply(self, push: Push) -> None:
         # Step 7: size 0 deletes the price, anything else replaces the slot. This is the
-        # per-slot hot path, hence the two spelled-out loops: sizes are `unit * units`
-        # (exact below `exact_below`); prices come from the parser's cache (a text evicted
-        # since the reader accepted it parses again); an existing level is updated in
-        # place, only new or vanishing prices go through the sorted keys.
+        # per-slot hot path, hence the two spelled-out loops: sizes stay integer units
+        # (`ScaledLevel`); prices come from the parser's cache (a text evicted since the
+        # reader accepted it parses again); an existing level is updated in place, only
+        # new or vanishing prices go through the sorted keys.
         parser = self.parser
-        prices, parse, unit, limit = parser.prices, parser.price, parser.unit, parser.exact_below
+        prices, parse, unit = parser.prices, parser.price, parser.unit
         data = push.data
         book = self.book
         for slots, side, levels in ((data.bids, book.bids, self.level_maps[0]),
@@ -137,9 +144,9 @@ class DepthSync:
                     if level is not None:
                         side.delete(price)
                 elif level is None:
-                    side.set(price, unit * units if units < limit else parser.size(units), orders)
+                    side.insert(ScaledLevel(price, units, unit, orders))
                 else:
-                    level.size = unit * units if units < limit else parser.size(units)
+                    level.units = units
                     level.orders = orders
         self.local = book.version = push.end
         self.next_start = push.end + 1
@@ -159,7 +166,8 @@ class DepthSync:
         if buffer and buffer[0].start <= version:
             self.straddled += 1
         book = self.book
-        book.replace(snapshot.bids, snapshot.asks)
+        parser = self.parser
+        book.replace(parser.book_levels(snapshot.bids), parser.book_levels(snapshot.asks))
         self.level_maps = (book.bids.level_map(), book.asks.level_map())  # replace made new
         book.version = version
         self.local = version
@@ -172,18 +180,18 @@ class DepthSync:
 
 
 def fast_path(reader: PushReader, sync: DepthSync) -> Callable[[str | bytes], Push | None]:
-    """The common case, frame -> book, as one closure: the next push of a synced book,
-    with prices seen before. Everything it needs is bound once per subscription, since
-    this runs for every push. Returns the applied push, or None for anything else (not a
-    push of ours, malformed, a price not in the cache, a gap, not synced yet): the caller
-    then takes the full path (`reader.read`, `sync.on_push`), which decides. Both paths
-    apply slots identically (`DepthSync._apply`); the fuzz tests hold them to that.
+    """The common case, frame -> book, as one closure: the next push of a synced book.
+    Everything it needs is bound once per subscription, since this runs for every push.
+    Returns the applied push, or None for anything else (not a push of ours, malformed,
+    a gap, not synced yet): the caller then takes the full path (`reader.read`,
+    `sync.on_push`), which decides. Both paths apply slots identically
+    (`DepthSync._apply`); the fuzz tests hold them to that.
     """
     decode, topic, is_ours = reader.decode, reader.topic, reader.is_ours
     parser = reader.parser
-    prices, unit, limit, exact_size = parser.prices, parser.unit, parser.exact_below, parser.size
+    prices, parse, unit = parser.prices, parser.price, parser.unit
     book = sync.book
-    bids, asks, touch = book.bids, book.asks, book.touch
+    bids, asks = book.bids, book.asks
     decode_errors = (msgspec.DecodeError, UnicodeDecodeError)
 
     def apply(frame: str | bytes) -> Push | None:
@@ -191,44 +199,59 @@ def fast_path(reader: PushReader, sync: DepthSync) -> Callable[[str | bytes], Pu
             push = decode(frame)
         except decode_errors:
             return None
-        if push.topic != topic and not is_ours(push.topic):
+        start = push.start
+        if start != sync.next_start or (push.topic != topic and not is_ours(push.topic)):
             return None
         end = push.end
-        if push.start != sync.next_start or end < push.start:
+        if end < start:
             return None
         data = push.data
-        for slot in data.bids:
-            if slot[0] not in prices:
-                return None
-        for slot in data.asks:
-            if slot[0] not in prices:
-                return None
-        bid_levels, ask_levels = sync.level_maps
-        for price_text, units, _volume, orders in data.bids:
-            price = prices[price_text]
-            level = bid_levels.get(price)
-            if not units:
-                if level is not None:
-                    bids.delete(price)
-            elif level is None:
-                bids.set(price, unit * units if units < limit else exact_size(units), orders)
-            else:
-                level.size = unit * units if units < limit else exact_size(units)
-                level.orders = orders
-        for price_text, units, _volume, orders in data.asks:
-            price = prices[price_text]
-            level = ask_levels.get(price)
-            if not units:
-                if level is not None:
-                    asks.delete(price)
-            elif level is None:
-                asks.set(price, unit * units if units < limit else exact_size(units), orders)
-            else:
-                level.size = unit * units if units < limit else exact_size(units)
-                level.orders = orders
-        sync.local = end
-        sync.next_start = end + 1
-        touch(push.ts, end)
+        bid_slots, ask_slots = data.bids, data.asks
+        # every price parsed before anything changes: a push is applied whole or not at all
+        new_prices = False
+        try:
+            for slot in bid_slots:
+                if slot[0] not in prices:
+                    parse(slot[0])
+                    new_prices = True
+            for slot in ask_slots:
+                if slot[0] not in prices:
+                    parse(slot[0])
+                    new_prices = True
+        except ProtocolError:
+            return None  # the full path counts it as malformed
+        if new_prices:  # rare; the general loop copes with a cache cleared by a parse
+            sync._apply(push)
+        else:
+            bid_levels, ask_levels = sync.level_maps
+            for price_text, units, _volume, orders in bid_slots:
+                price = prices[price_text]
+                level = bid_levels.get(price)
+                if not units:
+                    if level is not None:
+                        bids.delete(price)
+                elif level is None:
+                    bids.insert(ScaledLevel(price, units, unit, orders))
+                else:
+                    level.units = units
+                    level.orders = orders
+            for price_text, units, _volume, orders in ask_slots:
+                price = prices[price_text]
+                level = ask_levels.get(price)
+                if not units:
+                    if level is not None:
+                        asks.delete(price)
+                elif level is None:
+                    asks.insert(ScaledLevel(price, units, unit, orders))
+                else:
+                    level.units = units
+                    level.orders = orders
+            sync.local = end
+            sync.next_start = end + 1
+        # OrderBook.touch, inlined: this runs once per push
+        book.recv_mono = monotonic()
+        book.venue_ts = push.ts
+        book.version = end
         return push
 
     return apply

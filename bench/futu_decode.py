@@ -100,6 +100,24 @@ def fields_run(frames: list[bytes]):
     return run
 
 
+def floor_run(frames: list[bytes]):
+    """Reference: what any path from bytes must do before it touches a level: the frame
+    checks issue 3 requires (magic, length, SHA-1 of the body) and one protobuf parse."""
+    from obview.venues.futu.codec import FrameBuffer
+    from obview.venues.futu.pb import Qot_UpdateOrderBook_pb2
+
+    parse = Qot_UpdateOrderBook_pb2.Response.FromString
+    buffer = FrameBuffer()
+
+    def run() -> None:
+        feed = buffer.feed
+        for frame in frames:
+            for _proto_id, _serial, body in feed(frame):
+                parse(body)
+
+    return run
+
+
 def obview_run(frames: list[bytes], details: bool, read_size: int = 65536):
     """(b): socket-sized reads through the feed: frames, SHA-1, push, Decimal levels, book.
     With `read_size=0` every frame is a read of its own, so every push is applied."""
@@ -185,7 +203,8 @@ def main(argv: list[str] | None = None) -> int:
           f"best of {args.rounds} rounds")
     times = interleaved(
         {"a": bare_run(frames), "b": obview_run(frames, args.details),
-         "b1": obview_run(frames, args.details, read_size=0), "fields": fields_run(frames)},
+         "b1": obview_run(frames, args.details, read_size=0), "fields": fields_run(frames),
+         "floor": floor_run(frames)},
         args.rounds)
     rates = {name: len(frames) / min(values) for name, values in times.items()}  # best round
     bare = rates["a"]
@@ -203,6 +222,8 @@ def main(argv: list[str] | None = None) -> int:
           "of a code are superseded by its newest)")
     if sdk is not None:
         print(f"(c) futu-api SDK handler     {sdk:12,.0f} frames/s")
+    print(f"    reference: frame checks (SHA-1) + parse {rates['floor']:,.0f} frames/s "
+          f"({paired_ratio(times, 'floor', 'a'):.2f}x the time of (a), before any level is read)")
     print(f"    reference: parse + read every level's fields {rates['fields']:,.0f} frames/s "
           f"({paired_ratio(times, 'fields', 'a'):.2f}x the time of (a): upb parses lazily)")
     print(f"(b)/(a) time ratio: {ratio_each:.2f}x one frame per read, {ratio_backlog:.2f}x under "

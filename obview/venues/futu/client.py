@@ -335,10 +335,13 @@ class FutuFeed(Feed):
         by another for the same code in the same read is superseded before anyone could
         see it: only the newest one's levels are read (catching up costs little)."""
         now = time.time()
-        newest: dict[Stream, tuple[bytes, int]] = {}
+        newest: dict[Stream, tuple[object, bytes, int]] = {}
         self.messages += len(frames)
         index = self._rx_index
-        parse = _parse_push_head
+        # A read with one frame (a client keeping up) is parsed once, levels and all; in a
+        # longer read each push's head is parsed first and only each code's newest in full.
+        whole = len(frames) == 1
+        parse = _parse_push if whole else _parse_push_head
         route = self._push_routes.get
         for proto_id, serial, body in frames:
             index += 1
@@ -362,7 +365,7 @@ class FutuFeed(Feed):
                 # every push's stamps, for the latency stats (folded in below)
                 bid_stamps.append(s2c.svrRecvTimeBidTimestamp)
                 ask_stamps.append(s2c.svrRecvTimeAskTimestamp)
-                newest[stream] = (body, index)
+                newest[stream] = (s2c, body, index)
                 continue
             waiter = self._pending.pop((proto_id, serial), None)
             if waiter is not None:
@@ -372,14 +375,15 @@ class FutuFeed(Feed):
                 self._on_notify(body)
             # anything else (KeepAlive replies, pushes we did not ask for) is skipped
         self._rx_index = index
-        for stream, (body, at) in newest.items():
+        for stream, (s2c, body, at) in newest.items():
             _, bid_stamps, ask_stamps = self._push_routes[self.securities[stream.symbol]]
             # pushes superseded within this read count as received: the newest carries them
             stream.pushes += len(bid_stamps) - 1
             _fold(stream.latency["bid"], bid_stamps, now)
             _fold(stream.latency["ask"], ask_stamps, now)
             try:
-                s2c = _parse_push(body).s2c
+                if not whole:
+                    s2c = _parse_push(body).s2c
                 apply_levels(stream, self._sides[stream.key], s2c, self.decoder)
             except DecodeError as exc:
                 self.count_bad_frame(f"undecodable 3013 push: {exc}")

@@ -21,6 +21,7 @@ back (this machine may be shared); the SDK times its rounds in its own process, 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import statistics
 import subprocess
@@ -197,8 +198,12 @@ class SdkPeer:
         return float(line)
 
     def close(self) -> None:
-        self._process.stdin.close()
-        self._process.wait(timeout=30)
+        with contextlib.suppress(OSError):  # a peer that died has closed its end already
+            self._process.stdin.close()
+        try:
+            self._process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
         self._home.cleanup()
 
 

@@ -22,6 +22,7 @@ from obview.venues import VENUES, VenueConfig, check_symbol
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 BTHUB_USER_ENV = "OBVIEW_BTHUB_USER"
 BTHUB_PASSWORD_ENV = "OBVIEW_BTHUB_PASSWORD"
+FUTU_RSA_KEY_ENV = "OBVIEW_FUTU_RSA_KEY"
 
 
 class UserError(Exception):
@@ -146,11 +147,25 @@ def cli() -> None:
 @click.argument("codes", nargs=-1, required=True, metavar="CODE...")
 @click.option("--host", default="127.0.0.1", show_default=True, help="OpenD host.")
 @click.option("--port", type=click.IntRange(1, 65535), default=11111, show_default=True, help="OpenD API port.")
+@click.option("--rsa-key", "rsa_key", metavar="FILE", envvar=FUTU_RSA_KEY_ENV,
+              help="Encrypted OpenD: the PEM file of the 1024-bit RSA private key that "
+                   f"OpenD's rsa_private_key names (env {FUTU_RSA_KEY_ENV}).")
 @view_options
-def futu(codes: tuple[str, ...], host: str, port: int, **kw: Any) -> None:
+def futu(codes: tuple[str, ...], host: str, port: int, rsa_key: str | None, **kw: Any) -> None:
     """Futu / moomoo OpenD order books, e.g. HK.00700 US.AAPL."""
     symbols = _symbols("futu", codes)
-    _launch([_config("futu", symbols, kw, host=host, port=port)], kw)
+    key = _futu_rsa_key(rsa_key) if rsa_key else None
+    _launch([_config("futu", symbols, kw, host=host, port=port, rsa_key=key)], kw)
+
+
+def _futu_rsa_key(path: str):
+    """The loaded key (its contents are never shown), or a one-line usage error."""
+    from obview.venues.futu.crypto import KeyFileError, load_rsa_key
+
+    try:
+        return load_rsa_key(os.path.expanduser(path))
+    except KeyFileError as exc:
+        raise click.UsageError(f"--rsa-key: {exc}") from None
 
 
 @cli.command(context_settings=CONTEXT, short_help="Loopring DEX depth for one market (LRC-ETH).")

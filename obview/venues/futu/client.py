@@ -1,6 +1,8 @@
 """The OpenD quote client: one TCP connection carrying the order books of several codes.
 
-Per session (spec §4, §8, §9): InitConnect (plain, packetEncAlgo -1) first; then Qot_Sub
+Per session (spec §4, §8, §9): InitConnect first (plain, or RSA-sealed with --rsa-key and
+every later body AES-sealed: docs/futu.md, "Encryption"; a refusal is retried, see
+"Connection and InitConnect"); then Qot_Sub
 for every code with ORDER_BOOK, pushes registered and a first push; Qot_GetOrderBook per
 code for the initial book; Qot_GetStaticInfo for the names. KeepAlive goes out every
 0.8 x the announced interval; more than three intervals without a single byte from
@@ -28,6 +30,7 @@ from obview.fmt import float_to_decimal
 from obview.latency import LatencyStats
 from obview.venues import VenueConfig
 from obview.venues.futu import codec
+from obview.venues.futu.crypto import ENC_AES_CBC, ENC_NONE, RsaKey, SessionCipher, session_aes
 from obview.venues.futu.pb import (
     InitConnect_pb2,
     KeepAlive_pb2,
@@ -251,6 +254,14 @@ class FutuFeed(Feed):
         self.decoder = LevelDecoder(self.details)
         self._sides = {key: (SideState(), SideState()) for key in self.streams}
         self.buffer = codec.FrameBuffer()
+        key = cfg.options.get("rsa_key")
+        if isinstance(key, str | bytes) or hasattr(key, "__fspath__"):
+            from obview.venues.futu.crypto import load_rsa_key
+
+            key = load_rsa_key(key)
+        self.rsa_key: RsaKey | None = key
+        self._cipher: SessionCipher | None = None
+        self._initialized = False  # this connection's InitConnect succeeded
         self.notice: str | None = None  # the last Notify from OpenD
         self.keepalive_interval: float | None = None
         self.server_version: int | None = None
@@ -265,6 +276,10 @@ class FutuFeed(Feed):
     # -- session ---------------------------------------------------------------
     async def _session(self) -> None:
         self.buffer.clear()  # never carry a half frame into a new connection
+        # a new connection gets a new AES key: until InitConnect answers, only RSA
+        self._cipher = SessionCipher(self.rsa_key, hold=True) if self.rsa_key else None
+        self.buffer.cipher = self._cipher
+        self._initialized = False
         self._pending.clear()
         self._sides = {key: (SideState(), SideState()) for key in self.streams}
         self._applied_at = {}
@@ -310,7 +325,7 @@ class FutuFeed(Feed):
         while True:
             data = await reader.read(262144)
             if not data:
-                raise FeedError("OpenD closed the connection")
+                raise FeedError(self._closed_reason())
             self._last_rx = time.monotonic()
             receive(data)
 
@@ -320,10 +335,40 @@ class FutuFeed(Feed):
         try:
             frames = self.buffer.feed(data)
         except codec.BadFrame as exc:
+            if exc.proto_id == codec.INIT_CONNECT and not self._initialized:
+                raise self._init_mismatch(exc.kind) from None
             self.count_bad_frame(str(exc))
             raise
         if frames:
             self._process(frames)
+
+    def _closed_reason(self) -> str:
+        if self._initialized:
+            return "OpenD closed the connection"
+        if self.rsa_key is not None:
+            # An OpenD without rsa_private_key cannot check an RSA-sealed InitConnect.
+            return (f"OpenD at {self.address} closed the connection before answering the "
+                    "RSA-encrypted InitConnect (has OpenD an rsa_private_key? if not, "
+                    "run without --rsa-key)")
+        return f"OpenD at {self.address} closed the connection before answering InitConnect"
+
+    def _init_mismatch(self, kind: str) -> FatalFeedError:
+        """The InitConnect reply does not check out: the two ends disagree about
+        encryption, which no retry can fix."""
+        if self.rsa_key is None:
+            return FatalFeedError(
+                f"OpenD at {self.address} requires an encrypted connection (it has an "
+                "rsa_private_key): give the same key with --rsa-key FILE or OBVIEW_FUTU_RSA_KEY")
+        if kind == "unencrypted":
+            return FatalFeedError(
+                f"OpenD at {self.address} answered InitConnect unencrypted: it has no "
+                "rsa_private_key, so run without --rsa-key / OBVIEW_FUTU_RSA_KEY")
+        return FatalFeedError(
+            f"OpenD at {self.address} answered InitConnect with a reply the RSA key in "
+            f"{self.rsa_key.path} cannot decrypt: OpenD's rsa_private_key is another key")
+
+    def _frame(self, proto_id: int, serial: int, body: bytes) -> bytes:
+        return codec.encode_frame(proto_id, serial, body, cipher=self._cipher)
 
     def _dispatch(self, proto_id: int, serial: int, body: bytes) -> None:
         """One frame (tests and fuzzing)."""
@@ -417,7 +462,7 @@ class FutuFeed(Feed):
         serial = next(self._serials)
         waiter = asyncio.get_running_loop().create_future()
         self._pending[(proto_id, serial)] = waiter
-        writer.write(codec.encode_frame(proto_id, serial, request.SerializeToString()))
+        writer.write(self._frame(proto_id, serial, request.SerializeToString()))
         await writer.drain()
         try:
             body, index = await asyncio.wait_for(waiter, REQUEST_TIMEOUT)
@@ -430,9 +475,7 @@ class FutuFeed(Feed):
             response = response_cls.FromString(body)
         except DecodeError:
             if proto_id == codec.INIT_CONNECT:
-                raise FatalFeedError(
-                    "cannot read OpenD's InitConnect reply: OpenD has RSA encryption "
-                    "enabled; not supported") from None
+                raise self._init_mismatch("decrypt") from None
             self.count_bad_frame(f"undecodable reply to {proto_id}")
             raise codec.BadFrame(f"undecodable reply to request {proto_id}") from None
         self._reply_index = index  # where the reply sat among the frames received
@@ -454,13 +497,18 @@ class FutuFeed(Feed):
         c2s.clientVer = CLIENT_VERSION
         c2s.clientID = CLIENT_ID
         c2s.recvNotify = True
-        c2s.packetEncAlgo = -1
+        # As the SDK: with a key always ask for AES-CBC; the reply decides (an IV or not).
+        c2s.packetEncAlgo = ENC_AES_CBC if self.rsa_key else ENC_NONE
         c2s.pushProtoFmt = 0
         c2s.programmingLanguage = "Python"
         reply = await self._request(codec.INIT_CONNECT, init, InitConnect_pb2.Response)
         if reply.retType != 0 or not reply.HasField("s2c"):
-            raise FatalFeedError(f"OpenD at {self.address} refused the connection: "
-                                 f"{reply.retMsg or f'retType {reply.retType}'}")
+            # OpenD still starting, at its connection limit, ...: the base class retries
+            # with backoff (the SDK retries every 6 s), showing OpenD's reason.
+            raise FeedError(f"OpenD at {self.address} refused InitConnect: "
+                            f"{reply.retMsg or f'retType {reply.retType}'}")
+        self._start_encryption(reply.s2c)
+        self._initialized = True
         self.keepalive_interval = float(reply.s2c.keepAliveInterval or 10)
         self.server_version = reply.s2c.serverVer
         self.set_state(self.state, f"{self.address}: subscribing")
@@ -522,6 +570,20 @@ class FutuFeed(Feed):
         else:
             log.info("futu: static info refused: %s", reply.retMsg)
 
+    def _start_encryption(self, s2c) -> None:
+        """Install the connection's AES from the InitConnect reply, then read whatever
+        arrived sealed with it meanwhile."""
+        cipher = self._cipher
+        if cipher is None:
+            return
+        iv = s2c.aesCBCiv if s2c.HasField("aesCBCiv") else None
+        try:
+            aes = session_aes(s2c.connAESKey, iv)
+        except ValueError as exc:
+            raise FeedError(f"OpenD sent an unusable AES key: {exc}") from None
+        cipher.install(aes)
+        self.receive(b"")
+
     async def _control(self) -> None:
         """Handshake, then keep-alives and the silence watchdog until the session ends."""
         await self._handshake()
@@ -537,7 +599,7 @@ class FutuFeed(Feed):
                 alive = KeepAlive_pb2.Request()
                 alive.c2s.time = int(time.time())
                 if self._writer is not None:
-                    self._writer.write(codec.encode_frame(
+                    self._writer.write(self._frame(
                         codec.KEEP_ALIVE, next(self._serials), alive.SerializeToString()))
             silence = now - self._last_rx
             if silence > STALL_INTERVALS * interval:

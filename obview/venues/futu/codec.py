@@ -4,6 +4,8 @@ Header (little-endian, spec §1): magic "FT", protocol id u32, body format u8, v
 serial u32, body length u32, SHA-1 of the plain body (20 bytes), reserved (8 bytes).
 A frame with a wrong magic, a wrong digest or an absurd length means the byte stream can
 no longer be trusted, so `FrameBuffer.feed` raises `BadFrame` and the session ends.
+With encryption on (docs/futu.md, "Encryption") a `crypto.SessionCipher` seals bodies after
+their digest is taken and opens them before it is checked: the SHA-1 is of the plain body.
 """
 
 from __future__ import annotations
@@ -41,23 +43,38 @@ _pack_header = HEADER.pack
 
 
 class BadFrame(FeedError):
-    """The stream is corrupt (bad magic, digest or length): drop the connection."""
+    """The stream is corrupt (bad magic, digest or length): drop the connection.
+
+    `kind` says what failed ("magic", "length", "sha1", "decrypt", or "unencrypted": a body
+    that should have been encrypted came plain), with the frame's `proto_id` and `serial`:
+    a bad InitConnect reply usually means the two ends disagree about encryption."""
+
+    def __init__(self, message: str, kind: str = "", proto_id: int | None = None,
+                 serial: int | None = None) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.proto_id = proto_id
+        self.serial = serial
 
 
-def encode_frame(proto_id: int, serial: int, body: bytes, fmt: int = FORMAT_PROTOBUF) -> bytes:
-    """Header plus body, with the body's SHA-1."""
-    return _pack_header(MAGIC, proto_id, fmt, 0, serial, len(body), sha1(body).digest(),
-                        RESERVED) + body
+def encode_frame(proto_id: int, serial: int, body: bytes, fmt: int = FORMAT_PROTOBUF,
+                 cipher=None) -> bytes:
+    """Header plus body, with the plain body's SHA-1; the body sealed by `cipher` if any."""
+    digest = sha1(body).digest()
+    if cipher is not None:
+        body = cipher.seal(proto_id, body)
+    return _pack_header(MAGIC, proto_id, fmt, 0, serial, len(body), digest, RESERVED) + body
 
 
 class FrameBuffer:
     """Reassembles frames from TCP reads. Call `clear()` whenever the connection changes:
     a half frame from a dead connection must never prefix the next one."""
 
-    __slots__ = ("_pending",)
+    __slots__ = ("_pending", "cipher")
 
-    def __init__(self) -> None:
+    def __init__(self, cipher=None) -> None:
         self._pending = b""  # the start of a frame whose rest has not arrived yet
+        self.cipher = cipher  # a crypto.SessionCipher on an encrypted connection
 
     def __len__(self) -> int:
         return len(self._pending)
@@ -72,21 +89,43 @@ class FrameBuffer:
         append = frames.append
         offset = 0
         available = len(data)
+        cipher = self.cipher
         while available - offset >= HEADER_SIZE:
             magic, proto_id, serial, length, digest = _unpack_header(data, offset)
             if magic != MAGIC or length > MAX_BODY:
                 self.clear()
                 if magic != MAGIC:
-                    raise BadFrame(f"bad magic {bytes(magic)!r} (proto {proto_id})")
-                raise BadFrame(f"body length {length} too large (proto {proto_id})")
+                    raise BadFrame(f"bad magic {bytes(magic)!r} (proto {proto_id})", "magic",
+                                   proto_id, serial)
+                raise BadFrame(f"body length {length} too large (proto {proto_id})", "length",
+                               proto_id, serial)
             end = offset + HEADER_SIZE + length
             if end > available:
                 break
             body = data[offset + HEADER_SIZE:end]
+            if cipher is not None:
+                if cipher.hold and proto_id != INIT_CONNECT:
+                    break  # sealed with an AES key the InitConnect reply is still bringing
+                body = self._open(cipher, proto_id, serial, body, digest)
             if sha1(body).digest() != digest:
                 self.clear()
-                raise BadFrame(f"SHA-1 mismatch (proto {proto_id}, serial {serial})")
+                raise BadFrame(f"SHA-1 mismatch (proto {proto_id}, serial {serial})", "sha1",
+                               proto_id, serial)
             append((proto_id, serial, body))
             offset = end
         self._pending = data[offset:] if offset < available else b""
         return frames
+
+    def _open(self, cipher, proto_id: int, serial: int, body: bytes, digest: bytes) -> bytes:
+        try:
+            plain = cipher.open(proto_id, body)
+        except ValueError:
+            plain = None
+        if plain is None or sha1(plain).digest() != digest:
+            self.clear()
+            if sha1(body).digest() == digest:
+                raise BadFrame(f"unencrypted body on an encrypted connection (proto {proto_id}, "
+                               f"serial {serial})", "unencrypted", proto_id, serial)
+            raise BadFrame(f"body does not decrypt (proto {proto_id}, serial {serial})",
+                           "decrypt", proto_id, serial)
+        return plain

@@ -22,6 +22,18 @@ Options and fault switches (the `faults` dict; `obview sim futu --fault NAME=VAL
   notify            send a Notify (1003) gateway event after each subscription
   unknown_push      send a push with an id clients do not handle before every 3013
   no_right=MARKET   refuse subscriptions for that market (e.g. US) like a missing quote right
+  rsa_key=FILE      encrypted OpenD (its rsa_private_key): InitConnect must come RSA-sealed
+                    with this key, later bodies are AES-sealed (docs/futu.md, "Encryption")
+  aes_ecb           with rsa_key: answer InitConnect without aesCBCiv, so bodies use Futu's
+                    AES-ECB variant whatever the client asked for
+  refuse_init=N     refuse the first N InitConnects (retType -1, "connection limit"), as an
+                    OpenD still starting or at its connection limit does
+
+Before a successful InitConnect every other request is refused (retType -1). With rsa_key,
+an InitConnect that does not decrypt with the key (a plaintext client, another key) is
+answered by an RSA-sealed refusal and the connection is closed: the SDK sees "check sha
+error" and retries, obview stops with "requires an encrypted connection". Without rsa_key
+an RSA-sealed InitConnect fails its SHA-1 check, like any bad frame: the connection closes.
 
 The count-based faults (drop, truncate, bad_sha, garbage, stall) fire once per
 simulator, on the first connection that reaches N pushes, so a client can be seen to
@@ -35,11 +47,13 @@ import contextlib
 import itertools
 import logging
 import math
+import random
+import string
 import time
 from collections import deque
 
 from obview.venues import check_faults
-from obview.venues.futu import codec
+from obview.venues.futu import codec, crypto
 from obview.venues.futu.market import CATALOGUE, LEVELS, SimBook
 from obview.venues.futu.pb import (
     GetGlobalState_pb2,
@@ -62,7 +76,7 @@ SERVER_VERSION = 908
 SUB_ORDER_BOOK = 2
 COUNT_FAULTS = ("drop_after", "truncate_after", "bad_sha_after", "garbage_after", "stall_after")
 KNOWN_FAULTS = {*COUNT_FAULTS, "rate", "levels", "keepalive", "fragment", "notify",
-                "unknown_push", "no_right"}
+                "unknown_push", "no_right", "rsa_key", "aes_ecb", "refuse_init"}
 UNHANDLED_PUSH_ID = 3005  # Qot_UpdateBasicQot: a push id obview does not subscribe to
 
 
@@ -82,6 +96,8 @@ class _Connection:
         self.closed = False
         self.serial = itertools.count(1)
         self.lock = asyncio.Lock()
+        self.ready = False  # InitConnect succeeded: other requests are served
+        self.cipher = crypto.SessionCipher(sim.rsa_key) if sim.rsa_key else None
 
     async def send(self, data: bytes) -> None:
         if self.closed or self.stalled:
@@ -108,16 +124,24 @@ class _Connection:
 class FutuSimulator:
     """The asyncio TCP server; `addresses` lists host:port it serves."""
 
-    def __init__(self, seed: int = 1, faults: dict[str, str] | None = None) -> None:
+    def __init__(self, seed: int = 1, faults: dict[str, str] | None = None,
+                 rsa_key: str | crypto.RsaKey | None = None) -> None:
         faults = dict(faults or {})
         check_faults("futu", faults, KNOWN_FAULTS)
         self.seed = seed
+        key = rsa_key if rsa_key is not None else faults.get("rsa_key") or None
+        if "rsa_key" in faults and not faults["rsa_key"]:
+            raise ValueError("rsa_key needs a key file: --fault rsa_key=FILE")
+        # KeyFileError is a ValueError: a usage error, like any bad switch
+        self.rsa_key = crypto.load_rsa_key(key) if isinstance(key, str) else key
+        self.aes_ecb = "aes_ecb" in faults
         try:
             self.rate = float(faults.get("rate", 10))
             self.levels = max(1, min(LEVELS, int(faults.get("levels", 20))))
             self.keepalive = max(1, int(faults.get("keepalive", 10)))
             self.fragment = int(faults.get("fragment") or 0) if "fragment" in faults else 0
             self.count_faults = {name: int(faults[name]) for name in COUNT_FAULTS if name in faults}
+            self.refuse_init = int(faults.get("refuse_init") or 0)
         except ValueError as exc:
             raise ValueError(f"bad futu sim fault value: {exc}") from None
         self.notify = "notify" in faults
@@ -130,6 +154,7 @@ class FutuSimulator:
         self.addresses: list[str] = []
         self.pushes_sent = 0
         self.requests: deque[tuple[int, int]] = deque(maxlen=10000)  # (connID, proto id), for tests
+        self.refusals: deque[str] = deque(maxlen=1000)  # why connections were refused, for tests
         self._conn_ids = itertools.count(7000001)
         self._server: asyncio.Server | None = None
         self._ticker: asyncio.Task | None = None
@@ -209,8 +234,10 @@ class FutuSimulator:
             conn.close()
             return
         if self.unknown_push:
-            await conn.send(codec.encode_frame(UNHANDLED_PUSH_ID, next(conn.serial), b"\x08\x00"))
-        frame = codec.encode_frame(codec.QOT_UPDATE_ORDER_BOOK, next(conn.serial), body)
+            await conn.send(codec.encode_frame(UNHANDLED_PUSH_ID, next(conn.serial), b"\x08\x00",
+                                               cipher=conn.cipher))
+        frame = codec.encode_frame(codec.QOT_UPDATE_ORDER_BOOK, next(conn.serial), body,
+                                   cipher=conn.cipher)
         if due == "truncate_after":
             await conn.send(frame[: max(codec.HEADER_SIZE + 1, len(frame) // 2)])
             conn.close()
@@ -219,7 +246,8 @@ class FutuSimulator:
             frame = frame[:16] + bytes(20) + frame[36:]
         elif due == "garbage_after":
             garbage = b"\xff\xfe\xfd garbage \x00\x01" * 3
-            frame = codec.encode_frame(codec.QOT_UPDATE_ORDER_BOOK, next(conn.serial), garbage)
+            frame = codec.encode_frame(codec.QOT_UPDATE_ORDER_BOOK, next(conn.serial), garbage,
+                                       cipher=conn.cipher)
         conn.pushes += 1
         self.pushes_sent += 1
         await conn.send(frame)
@@ -270,7 +298,7 @@ class FutuSimulator:
             self._handlers.add(task)
         conn = _Connection(self, reader, writer, next(self._conn_ids))
         self.connections.append(conn)
-        buffer = codec.FrameBuffer()
+        buffer = codec.FrameBuffer(conn.cipher)
         try:
             while not conn.closed:
                 data = await reader.read(65536)
@@ -280,6 +308,9 @@ class FutuSimulator:
                     frames = buffer.feed(data)
                 except codec.BadFrame as exc:
                     log.info("futu sim: bad frame from client: %s", exc)
+                    self.refusals.append(f"bad frame: {exc}")
+                    if conn.cipher is not None and exc.proto_id == codec.INIT_CONNECT:
+                        await self._refuse_undecryptable(conn, exc.serial or 0)
                     break
                 for proto_id, serial, body in frames:
                     if conn.stalled:
@@ -295,9 +326,26 @@ class FutuSimulator:
                 self._handlers.discard(task)
 
     async def _reply(self, conn: _Connection, proto_id: int, serial: int, response) -> None:
-        await conn.send(codec.encode_frame(proto_id, serial, response.SerializeToString()))
+        await conn.send(codec.encode_frame(proto_id, serial, response.SerializeToString(),
+                                           cipher=conn.cipher))
+
+    async def _refuse_undecryptable(self, conn: _Connection, serial: int) -> None:
+        """An encrypted OpenD's answer to an InitConnect its key cannot open: a refusal
+        sealed with its own key (a client without that key cannot read it), then close."""
+        reply = InitConnect_pb2.Response(
+            retType=-1, retMsg="InitConnect does not decrypt with rsa_private_key")
+        await self._reply(conn, codec.INIT_CONNECT, serial, reply)
+        conn.close()
 
     async def _handle(self, conn: _Connection, proto_id: int, serial: int, body: bytes) -> None:
+        if not conn.ready and proto_id != codec.INIT_CONNECT:
+            # OpenD serves nothing before InitConnect. Every Response starts with
+            # retType/retMsg, so any module's Response will do.
+            self.refusals.append(f"protocol {proto_id} before InitConnect")
+            reply = KeepAlive_pb2.Response(retType=-1,
+                                           retMsg="InitConnect must be the first request")
+            await self._reply(conn, proto_id, serial, reply)
+            return
         handler = self._HANDLERS.get(proto_id)
         if handler is None:
             # Every Response starts with retType/retMsg, so any module's Response will do.
@@ -327,16 +375,41 @@ class FutuSimulator:
                 notice.s2c.event.eventType = 0
                 notice.s2c.event.desc = "simulated gateway event: quote server reconnected"
                 await conn.send(codec.encode_frame(codec.NOTIFY, next(conn.serial),
-                                                   notice.SerializeToString()))
+                                                   notice.SerializeToString(),
+                                                   cipher=conn.cipher))
 
     # Handlers fill `response` and may return codes to push right after the reply.
     async def _init_connect(self, conn, c2s, response) -> None:
+        if self.refuse_init > 0:
+            self.refuse_init -= 1
+            self.refusals.append("InitConnect refused: connection limit")
+            response.retType = -1
+            response.retMsg = "Too many connections: the connection limit is reached"
+            return
+        algo = c2s.packetEncAlgo if c2s.HasField("packetEncAlgo") else crypto.ENC_FTAES_ECB
+        if conn.cipher is not None and algo == crypto.ENC_AES_ECB:
+            response.retType = -1  # its padding is not documented anywhere we could read
+            response.retMsg = "packetEncAlgo 1 (AES_ECB) is not supported by this simulator"
+            return
+        # Each connection gets its own key (and IV), the same ones for the same seed.
+        rng = random.Random(f"{self.seed}:{conn.conn_id}")
+        alphabet = string.ascii_letters + string.digits
+        aes_key = "".join(rng.choice(alphabet) for _ in range(16))
         response.s2c.serverVer = SERVER_VERSION
         response.s2c.loginUserID = 10086001
         response.s2c.connID = conn.conn_id
-        response.s2c.connAESKey = "0123456789ABCDEF"
+        response.s2c.connAESKey = aes_key
         response.s2c.keepAliveInterval = self.keepalive
         response.s2c.userAttribution = 1
+        conn.ready = True
+        if conn.cipher is None or algo == crypto.ENC_NONE:
+            return  # plain OpenD, or a client that asked for no encryption after the RSA
+        iv = None
+        if algo == crypto.ENC_AES_CBC and not self.aes_ecb:
+            iv = "".join(rng.choice(alphabet) for _ in range(16))
+            response.s2c.aesCBCiv = iv
+        # Sealing starts after this reply (InitConnect frames always use RSA).
+        conn.cipher.install(crypto.session_aes(aes_key, iv))
 
     async def _global_state(self, conn, c2s, response) -> None:
         s2c = response.s2c
@@ -480,8 +553,9 @@ _ = Qot_Common_pb2  # the shared message types must be registered before the oth
 
 
 async def start_sim(host: str = "127.0.0.1", port: int = 0, seed: int = 1,
-                    faults: dict[str, str] | None = None) -> FutuSimulator:
-    """Start a simulator; ValueError for unknown or malformed fault switches."""
-    sim = FutuSimulator(seed, faults)
+                    faults: dict[str, str] | None = None,
+                    rsa_key: str | crypto.RsaKey | None = None) -> FutuSimulator:
+    """Start a simulator; ValueError for unknown or malformed fault switches or key file."""
+    sim = FutuSimulator(seed, faults, rsa_key)
     await sim.start(host, port)
     return sim

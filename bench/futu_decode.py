@@ -8,9 +8,13 @@
       by its newest (a push is a complete snapshot) and only the newest is applied,
   (c) the official SDK's path: futu-api `parse_rsp` (header, SHA-1, parse) then
       `OrderBookHandlerBase.parse_rsp_pb` (its dict of tuples), run in a subprocess
-      because its generated modules clash with obview's in protobuf's descriptor pool.
+      because its generated modules clash with obview's in protobuf's descriptor pool,
+  (d) (b) on an encrypted connection: the same pushes AES-sealed as an OpenD with
+      rsa_private_key sends them (CBC with aesCBCiv, the mode the SDK asks for; also Futu's
+      ECB variant), so each frame is decrypted before its SHA-1 is checked.
 
-Targets: (b) <= 2.5x the time of (a); (b) >= 3x faster than (c).
+Targets: (b) <= 2.5x the time of (a); (b) >= 3x faster than (c). (d)/(b) is reported (the
+expected extra is one AES decryption per frame), with no target.
 
     python bench/futu_decode.py [--frames 2000] [--rounds 15] [--details] [--levels 20]
 
@@ -33,19 +37,41 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def record_frames(count: int, levels: int, details: bool, seed: int = 1) -> list[bytes]:
-    """3013 frames exactly as the simulator sends them, for a moving HK.00700 book."""
+AES_KEY, AES_IV = "Bench0123456789k", "BenchIV012345678"  # 16-char strings, like connAESKey
+
+
+def session_cipher(mode: str | None):
+    """An encrypted connection's cipher after InitConnect (None: a plain connection)."""
+    if mode is None:
+        return None
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from obview.venues.futu import crypto
+
+    key = crypto.RsaKey("<bench>", rsa.generate_private_key(public_exponent=65537,
+                                                            key_size=crypto.KEY_BITS))
+    cipher = crypto.SessionCipher(key)
+    cipher.install(crypto.session_aes(AES_KEY, AES_IV if mode == "cbc" else None))
+    return cipher
+
+
+def record_frames(count: int, levels: int, details: bool, seed: int = 1,
+                  aes: str | None = None) -> list[bytes]:
+    """3013 frames exactly as the simulator sends them, for a moving HK.00700 book
+    (AES-sealed as an encrypted OpenD sends them when `aes` is "cbc" or "ecb")."""
     from obview.venues.futu import codec
     from obview.venues.futu.market import SimBook
     from obview.venues.futu.sim import FutuSimulator
 
     sim = FutuSimulator(seed, {"levels": str(levels)})
     book = SimBook("HK.00700", seed)
+    cipher = session_cipher(aes)
     frames = []
     for serial in range(count):
         book.step()
         body = sim._push_body(book, details, stamped=True)
-        frames.append(codec.encode_frame(codec.QOT_UPDATE_ORDER_BOOK, serial, body))
+        frames.append(codec.encode_frame(codec.QOT_UPDATE_ORDER_BOOK, serial, body,
+                                         cipher=cipher))
     return frames
 
 
@@ -118,15 +144,18 @@ def floor_run(frames: list[bytes]):
     return run
 
 
-def obview_run(frames: list[bytes], details: bool, read_size: int = 65536):
+def obview_run(frames: list[bytes], details: bool, read_size: int = 65536,
+               aes: str | None = None):
     """(b): socket-sized reads through the feed: frames, SHA-1, push, Decimal levels, book.
-    With `read_size=0` every frame is a read of its own, so every push is applied."""
+    With `read_size=0` every frame is a read of its own, so every push is applied.
+    (d): the same with `aes`, on frames sealed with that mode (the feed decrypts them)."""
     from obview.venues import VenueConfig
     from obview.venues.futu.client import FutuFeed
 
     feed = FutuFeed(VenueConfig("futu", ["HK.00700"], details=details,
                                 options={"host": "127.0.0.1", "port": 1}))
     feed.streams["HK.00700"].synced = True
+    cipher = session_cipher(aes)
     events: list = []
     feed.add_listener(events.append)
     stream = b"".join(frames)
@@ -137,6 +166,7 @@ def obview_run(frames: list[bytes], details: bool, read_size: int = 65536):
 
     def run() -> None:
         feed.buffer.clear()
+        feed.buffer.cipher = cipher
         for chunk in reads:
             feed.receive(chunk)  # what the client's read loop does with each read
         events.clear()
@@ -217,6 +247,8 @@ def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, str(ROOT))
 
     frames = record_frames(args.frames, args.levels, args.details)
+    sealed = {mode: record_frames(args.frames, args.levels, args.details, aes=mode)
+              for mode in ("cbc", "ecb")}
     size = sum(map(len, frames)) / len(frames)
     print(f"futu 3013 decode: {len(frames)} frames of HK.00700, {args.levels} levels a side, "
           f"details {'on' if args.details else 'off'}, {size:.0f} bytes/frame avg, "
@@ -230,6 +262,9 @@ def main(argv: list[str] | None = None) -> int:
         times = interleaved(
             {"a": bare_run(frames), "b": obview_run(frames, args.details),
              "b1": obview_run(frames, args.details, read_size=0), "c": sdk.round,
+             "d1": obview_run(sealed["cbc"], args.details, read_size=0, aes="cbc"),
+             "d": obview_run(sealed["cbc"], args.details, aes="cbc"),
+             "d1ecb": obview_run(sealed["ecb"], args.details, read_size=0, aes="ecb"),
              "fields": fields_run(frames), "floor": floor_run(frames)},
             args.rounds)
     finally:
@@ -249,6 +284,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"    under backlog            {rates['b']:12,.0f} frames/s  (64 KiB reads: a read's older "
           "pushes of a code are superseded by its newest)")
     print(f"(c) futu-api SDK handler     {rates['c']:12,.0f} frames/s")
+    print(f"(d) (b) with AES-CBC bodies  {rates['d1']:12,.0f} frames/s  (one frame per read)")
+    print(f"    under backlog            {rates['d']:12,.0f} frames/s  (64 KiB reads)")
+    print(f"    with Futu's AES-ECB      {rates['d1ecb']:12,.0f} frames/s  (one frame per read)")
     print(f"    reference: frame checks (SHA-1) + parse {rates['floor']:,.0f} frames/s "
           f"({paired_ratio(times, 'floor', 'a'):.2f}x the time of (a), before any level is read)")
     print(f"    reference: parse + read every level's fields {rates['fields']:,.0f} frames/s "
@@ -259,6 +297,13 @@ def main(argv: list[str] | None = None) -> int:
           f"{verdict(ratio_backlog <= 2.5)} under backlog")
     print(f"(c)/(b) time ratio: {sdk_each:.2f}x one frame per read, {sdk_backlog:.2f}x under "
           f"backlog  target >= 3x: {verdict(sdk_each >= 3)}")
+    aes_each = paired_ratio(times, "d1", "b1")
+    extra_us = statistics.median(d - b for d, b in zip(times["d1"], times["b1"], strict=True))
+    print(f"(d)/(b) time ratio: {aes_each:.2f}x one frame per read with AES-CBC "
+          f"(+{extra_us / len(frames) * 1e6:.1f} us a frame), "
+          f"{paired_ratio(times, 'd', 'b'):.2f}x under backlog, "
+          f"{paired_ratio(times, 'd1ecb', 'b1'):.2f}x one frame per read with AES-ECB  "
+          "(no target: the cost of decrypting every frame)")
     return 0
 
 

@@ -15,5 +15,5 @@ def test_futu_decode_benchmark_runs(tmp_path):
         env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
     )
     assert result.returncode == 0, result.stderr
-    for label in ("(a)", "(b)", "(c)", "(b)/(a)", "(c)/(b)"):
+    for label in ("(a)", "(b)", "(c)", "(d)", "(b)/(a)", "(c)/(b)", "(d)/(b)"):
         assert label in result.stdout

@@ -335,7 +335,8 @@ class FutuFeed(Feed):
         try:
             frames = self.buffer.feed(data)
         except codec.BadFrame as exc:
-            if exc.proto_id == codec.INIT_CONNECT and not self._initialized:
+            if (exc.proto_id == codec.INIT_CONNECT and not self._initialized
+                    and exc.kind in ("sha1", "decrypt", "unencrypted")):
                 raise self._init_mismatch(exc.kind) from None
             self.count_bad_frame(str(exc))
             raise
@@ -348,8 +349,8 @@ class FutuFeed(Feed):
         if self.rsa_key is not None:
             # An OpenD without rsa_private_key cannot check an RSA-sealed InitConnect.
             return (f"OpenD at {self.address} closed the connection before answering the "
-                    "RSA-encrypted InitConnect (has OpenD an rsa_private_key? if not, "
-                    "run without --rsa-key)")
+                    "RSA-encrypted InitConnect (an OpenD without rsa_private_key does that: "
+                    "then run without --rsa-key)")
         return f"OpenD at {self.address} closed the connection before answering InitConnect"
 
     def _init_mismatch(self, kind: str) -> FatalFeedError:

@@ -135,6 +135,8 @@ class FutuSimulator:
         # KeyFileError is a ValueError: a usage error, like any bad switch
         self.rsa_key = crypto.load_rsa_key(key) if isinstance(key, str) else key
         self.aes_ecb = "aes_ecb" in faults
+        if self.aes_ecb and self.rsa_key is None:
+            raise ValueError("aes_ecb goes with rsa_key=FILE")
         try:
             self.rate = float(faults.get("rate", 10))
             self.levels = max(1, min(LEVELS, int(faults.get("levels", 20))))
@@ -309,7 +311,8 @@ class FutuSimulator:
                 except codec.BadFrame as exc:
                     log.info("futu sim: bad frame from client: %s", exc)
                     self.refusals.append(f"bad frame: {exc}")
-                    if conn.cipher is not None and exc.proto_id == codec.INIT_CONNECT:
+                    if (conn.cipher is not None and exc.proto_id == codec.INIT_CONNECT
+                            and exc.kind in ("sha1", "decrypt", "unencrypted")):
                         await self._refuse_undecryptable(conn, exc.serial or 0)
                     break
                 for proto_id, serial, body in frames:

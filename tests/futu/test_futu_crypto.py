@@ -87,6 +87,23 @@ def test_aes_matches_pycryptodome_as_the_sdk_uses_it():
     assert crypto.session_aes(key.decode(), None).encrypt(plain) == sdk_ecb
 
 
+def test_one_aes_session_decrypts_a_run_of_sdk_packets_whatever_came_before():
+    from Crypto.Cipher import AES
+
+    key, iv = b"0123456789ABCDEF", b"FEDCBA9876543210"
+    aes = crypto.session_aes(key.decode(), iv.decode())
+    for size in (781, 0, 16, 5, 1600, 33):
+        plain = bytes((size + i) % 251 for i in range(size))
+        pad = 16 - size % 16
+        # the SDK makes a new CBC cipher from the IV for every packet
+        packet = AES.new(key, AES.MODE_CBC, iv=iv).encrypt(plain + bytes([pad]) * pad)
+        assert aes.decrypt(packet) == plain
+        with pytest.raises(ValueError):
+            aes.decrypt(packet[:-1])  # refused before it could disturb the session
+        with contextlib.suppress(ValueError):
+            aes.decrypt(bytes(range(32)))  # garbage in between changes nothing either
+
+
 def test_rsa_pieces_of_100_become_blocks_of_128(key_file):
     key = crypto.load_rsa_key(key_file)
     plain = bytes(range(250))

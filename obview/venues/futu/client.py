@@ -255,7 +255,7 @@ class FutuFeed(Feed):
         self._sides = {key: (SideState(), SideState()) for key in self.streams}
         self.buffer = codec.FrameBuffer()
         key = cfg.options.get("rsa_key")
-        if isinstance(key, str | bytes) or hasattr(key, "__fspath__"):
+        if isinstance(key, str) or hasattr(key, "__fspath__"):  # a path: read it here
             from obview.venues.futu.crypto import load_rsa_key
 
             key = load_rsa_key(key)

@@ -207,6 +207,78 @@ async def test_encrypting_client_against_plain_opend_retries_and_says_why(key_fi
         assert not feed.streams["HK.00700"].synced
 
 
+@contextlib.asynccontextmanager
+async def bare_opend(answer):
+    """A TCP peer standing in for an OpenD: `answer(frame) -> bytes | None` for the first
+    frame of each connection (None: hang up)."""
+    async def serve(reader, writer):
+        buffer = codec.FrameBuffer()
+        frames = []
+        while not frames:
+            data = await reader.read(65536)
+            if not data:
+                break
+            with contextlib.suppress(codec.BadFrame):  # a sealed body fails the plain check
+                frames = buffer.feed(data)
+            if not frames and len(data) >= codec.HEADER_SIZE:
+                frames = [(int.from_bytes(data[2:6], "little"),
+                           int.from_bytes(data[8:12], "little"), None)]
+        reply = answer(frames[0]) if frames else None
+        if reply:
+            writer.write(reply)
+            await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    try:
+        yield server.sockets[0].getsockname()[1]
+    finally:
+        server.close()
+
+
+async def run_against(port: int, key=None):
+    options = {"host": "127.0.0.1", "port": port}
+    if key is not None:
+        options["rsa_key"] = str(key)
+    feed = FutuFeed(VenueConfig("futu", ["HK.00700"], options=options))
+    feed.backoff.initial = 0.05
+    statuses: list[str] = []
+    feed.add_listener(lambda e: statuses.append(e.text) if isinstance(e, StatusChanged) else None)
+    return feed, statuses, asyncio.create_task(feed.run())
+
+
+async def test_opend_hanging_up_before_init_connect_answers_is_retried():
+    async with bare_opend(lambda frame: None) as port:
+        feed, statuses, task = await run_against(port)
+        try:
+            await wait_until(lambda: feed.reconnects >= 2, 5, "retries")
+            assert feed.state is FeedState.RECONNECTING
+            assert any("closed the connection before answering InitConnect" in t
+                       and "retry in" in t for t in statuses), statuses
+        finally:
+            feed.stop()
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_plain_reply_to_an_encrypted_init_connect_is_fatal(key_file):
+    def plain_refusal(frame):
+        proto_id, serial, _ = frame
+        body = InitConnect_pb2.Response(retType=-1, retMsg="bad packet").SerializeToString()
+        return codec.encode_frame(proto_id, serial, body)
+
+    async with bare_opend(plain_refusal) as port:
+        feed, _, task = await run_against(port, key_file)
+        try:
+            await wait_until(lambda: feed.state is FeedState.ERROR, 5, "a fatal error")
+            assert "answered InitConnect unencrypted" in feed.status_text
+            assert feed.reconnects == 0
+        finally:
+            feed.stop()
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+
 async def test_refused_init_connect_is_retried_with_backoff_and_the_reason_shown():
     async with session(["HK.00700"], {"rate": "40", "refuse_init": "3"}) as (feed, sim, statuses):
         await wait_until(lambda: synced(feed, 2), 10, "synced after the refusals")

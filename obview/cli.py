@@ -17,6 +17,7 @@ from typing import Any
 import click
 
 from obview import __version__
+from obview import config as user_config
 from obview.venues import VENUES, VenueConfig, check_symbol
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -113,13 +114,10 @@ def _launch(configs: list[VenueConfig], kw: dict[str, Any], records: str | None 
 
 
 def _setup_logging(path: str | None) -> None:
-    """Log to a file only when asked: stray output would scribble over the TUI or the JSON."""
-    if path:
-        handler = logging.FileHandler(path, encoding="utf-8")
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-        root = logging.getLogger("obview")
-        root.addHandler(handler)
-        root.setLevel(logging.DEBUG)
+    """Debug log to --log-file, else warnings and errors to the platform's log folder."""
+    from obview.logs import setup
+
+    setup(path)
 
 
 def _silence_logging() -> None:
@@ -131,7 +129,8 @@ def _silence_logging() -> None:
 
 @click.group(context_settings=CONTEXT)
 @click.version_option(__version__, prog_name="obview")
-def cli() -> None:
+@click.pass_context
+def cli(ctx: click.Context) -> None:
     """obview: live order books in the terminal.
 
     \b
@@ -140,16 +139,18 @@ def cli() -> None:
       obview bthub BTCUSDT                bthub trading hub
       obview demo                         all of the above against built-in simulators
     """
+    user_config.apply(ctx, cli)  # the config file's values become the command's defaults
 
 
 @cli.command(context_settings=CONTEXT, short_help="Futu / moomoo OpenD books (HK.00700 US.AAPL ...).")
-@click.argument("codes", nargs=-1, required=True, metavar="CODE...")
+@click.argument("codes", nargs=-1, metavar="CODE...|@WATCHLIST")
 @click.option("--host", default="127.0.0.1", show_default=True, help="OpenD host.")
 @click.option("--port", type=click.IntRange(1, 65535), default=11111, show_default=True, help="OpenD API port.")
 @view_options
 def futu(codes: tuple[str, ...], host: str, port: int, **kw: Any) -> None:
-    """Futu / moomoo OpenD order books, e.g. HK.00700 US.AAPL."""
-    symbols = _symbols("futu", codes)
+    """Futu / moomoo OpenD order books, e.g. HK.00700 US.AAPL, or @WATCHLIST from the config
+    file; no codes opens the file's [futu] watchlist."""
+    symbols = _symbols("futu", user_config.expand_symbols("futu", codes))
     _launch([_config("futu", symbols, kw, host=host, port=port)], kw)
 
 
@@ -282,9 +283,23 @@ def _one_line(exc: click.ClickException) -> str:
     return " ".join(line.strip() for line in message) if message else type(exc).__name__
 
 
+def _install_hooks() -> None:
+    """Config-file envvars, shell completion and the extra commands, once every venue
+    command exists (they are defined above, by the venues' own code)."""
+    from obview.completion import install
+    from obview.config_cmd import config_group
+    from obview.serve import serve
+
+    user_config.declare_envvars(cli)
+    install(cli)
+    cli.add_command(config_group, "config")
+    cli.add_command(serve, "serve")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: every error becomes one line on stderr (2 = usage, 1 = runtime)."""
     _silence_logging()
+    _install_hooks()
     try:
         cli.main(args=argv, prog_name="obview", standalone_mode=False)
     except click.NoSuchOption as exc:

@@ -230,7 +230,9 @@ def default_map(cfg: Config, group: click.Group) -> dict[str, dict[str, Any]]:
 def apply(ctx: click.Context, group: click.Group) -> None:
     """Group callback hook: the file's values become the invoked command's defaults."""
     if ctx.invoked_subcommand in (None, "config", "demo"):
-        return  # `config` reports a bad file itself; the demo takes nothing from it
+        # `config` reports a bad file itself; the demo takes nothing from it (not even a theme)
+        ctx.meta["obview.config"] = Config(config_path())
+        return
     cfg = load(group=group)
     ctx.default_map = default_map(cfg, group)
     ctx.meta["obview.config"] = cfg

@@ -69,7 +69,9 @@ def serve(ctx: click.Context, host: str, port: int, command: tuple[str, ...]) ->
         click.echo(f"obview serve: WARNING: listening on {host} with no authentication: anyone who "
                    "can reach this port sees the books and drives the app", err=True)
     line = shlex.join([sys.executable, "-m", "obview", *command])
-    title = "obview " + " ".join(command)
+    from obview.venues.bthub.redact import redact
+
+    title = redact("obview " + " ".join(command))  # shown on the page: e.g. no URL userinfo
     try:
         asyncio.run(_serve(Server, line, title, host, port))
     except OSError as exc:

@@ -163,3 +163,19 @@ def test_configured_options_declare_their_env_vars():
     for name in ("OBVIEW_LOOPRING_API", "OBVIEW_LOOPRING_REST_URL", "OBVIEW_LOOPRING_LEVEL"):
         assert name in done.stdout
     assert "OBVIEW_LOOPRING_DUMP" not in done.stdout  # per-run options stay off the file
+
+
+def test_theme_from_the_file(tmp_path, monkeypatch):
+    from obview.tui import _apply_theme
+    from obview.tui.app import ObviewApp
+
+    monkeypatch.setenv("OBVIEW_CONFIG", str(_write(tmp_path, 'theme = "nord"\n')))
+    app = ObviewApp([])
+    _apply_theme(app)
+    assert app.theme == "nord"
+    _write(tmp_path, '\ntheme = "no-such-theme"\n')
+    with pytest.raises(config.ConfigError, match=r"config.toml:2: theme: unknown theme 'no-such-theme'"):
+        _apply_theme(ObviewApp([]))
+    done = run_obview("futu", "HK.00700", "--sim", OBVIEW_CONFIG=str(tmp_path / "config.toml"))
+    assert done.returncode == 2 and done.stderr.count("\n") == 1
+    assert "theme: unknown theme 'no-such-theme'" in done.stderr

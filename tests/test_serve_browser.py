@@ -18,7 +18,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from tests.conftest import ROOT, obview_env
+from tests.conftest import obview_env
 
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -165,3 +165,36 @@ def test_serve_refuses_headless_and_warns_off_loopback():
     assert done.returncode == 2 and "not 'sim'" in done.stderr
     done = run_obview("serve", "futu", "HK.00700", "--port", "99999", timeout=30)
     assert done.returncode == 2 and "--port" in done.stderr
+
+
+def test_serve_off_loopback_warns_there_is_no_authentication(tmp_path):
+    pytest.importorskip("textual_serve", reason="textual-serve (web extra) is not installed")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "obview", "serve", "--host", "0.0.0.0", "--port", "0", "demo"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
+        env=obview_env(), cwd=tmp_path, start_new_session=True)
+    try:
+        line = _first_line(proc, 20)
+        assert line.startswith("obview serve: http://0.0.0.0:")
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=10)
+        err = proc.stderr.read()
+        proc.stdout.close()
+        proc.stderr.close()
+    assert "WARNING: listening on 0.0.0.0 with no authentication" in err
+    assert proc.returncode == 0  # SIGTERM is a clean stop
+
+
+def test_serve_without_the_web_extra_is_a_one_line_hint(tmp_path):
+    from tests.conftest import run_obview
+
+    # a textual_serve that cannot be imported, as on an install without the extra
+    (tmp_path / "textual_serve").mkdir()
+    (tmp_path / "textual_serve" / "__init__.py").write_text("raise ImportError('not installed')\n")
+    env = obview_env()
+    env["PYTHONPATH"] = f"{tmp_path}{os.pathsep}{env['PYTHONPATH']}"
+    done = run_obview("serve", "futu", "HK.00700", "--sim", env=env, timeout=30)
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [
+        "obview: serve needs the web extra: pip install 'obview[web]'"]

@@ -193,8 +193,9 @@ def bthub(symbol: str, url: str, insecure: bool, cp: str | None, risk_book: str 
     symbols = _symbols("bthub", (symbol,))
     if not url.startswith(("http://", "https://")):
         raise click.UsageError(f"bad --url {url!r}: expected http:// or https://")
-    user = os.environ.get(BTHUB_USER_ENV)
-    password = os.environ.get(BTHUB_PASSWORD_ENV)
+    # environment, then config.toml (mode 600), then the keyring; bthub.toml after that
+    user = user_config.secret("bthub", "user", env=BTHUB_USER_ENV)
+    password = user_config.secret("bthub", "password", env=BTHUB_PASSWORD_ENV)
     if not kw["sim"] and not (user and password):
         user, password = _bthub_file_credentials()
     if not kw["sim"] and not (user and password):

@@ -179,3 +179,14 @@ def test_theme_from_the_file(tmp_path, monkeypatch):
     done = run_obview("futu", "HK.00700", "--sim", OBVIEW_CONFIG=str(tmp_path / "config.toml"))
     assert done.returncode == 2 and done.stderr.count("\n") == 1
     assert "theme: unknown theme 'no-such-theme'" in done.stderr
+
+
+def test_bthub_credentials_from_a_private_config_file(tmp_path):
+    path = _write(tmp_path, '[bthub]\nuser = "demo"\npassword = "demo-secret"\n', mode=0o600)
+    done = run_obview("bthub", "BTCUSDT", "--sim", "--dump", "json", OBVIEW_CONFIG=str(path))
+    assert done.returncode == 0, done.stderr
+    # without --sim the file's credentials are what the command needs (no "needs credentials")
+    done = run_obview("bthub", "BTCUSDT", "--url", "http://127.0.0.1:9", "--dump", "json",
+                      "--timeout", "1", OBVIEW_CONFIG=str(path))
+    assert done.returncode == 1 and "needs credentials" not in done.stderr
+    assert "demo-secret" not in done.stderr

@@ -58,7 +58,8 @@ class Config:
         return self.data.get("watchlists", {})
 
     def setting(self, name: str, default: Any = None) -> Any:
-        return self.data.get(name, default)
+        value = self.data.get(name, default)
+        return os.path.expanduser(value) if name == "record_dir" and isinstance(value, str) else value
 
     def line_of(self, table: str | None, key: str) -> int | None:
         """The line defining `key` (in `[table]`, or at top level): tomllib keeps no positions."""
@@ -165,7 +166,7 @@ def _check_option(cfg: Config, table: str, name: str, value: Any, option: click.
     if option.is_flag and not isinstance(value, bool):
         raise cfg.error(table, name, f"expected true or false, got {value!r}")
     try:
-        option.type_cast_value(click.Context(command), value)
+        option.type_cast_value(click.Context(command), _file_value(option, value))
     except click.BadParameter as exc:
         raise cfg.error(table, name, exc.message) from None
 
@@ -188,6 +189,13 @@ def _check_private(cfg: Config, what: str) -> None:
             f"(mode {stat.S_IMODE(info.st_mode):03o}); run: chmod 600 {cfg.path}")
     if hasattr(os, "getuid") and info.st_uid != os.getuid():
         raise ConfigError(f"refusing {cfg.path}: it holds {what} but belongs to another user")
+
+
+def _file_value(option: click.Option, value: Any) -> Any:
+    """A path in the file may start with ~ (a shell would have expanded it on the command line)."""
+    if isinstance(option.type, click.Path) and isinstance(value, str):
+        return os.path.expanduser(value)
+    return value
 
 
 # -- wiring into Click -----------------------------------------------------------------------
@@ -221,7 +229,7 @@ def default_map(cfg: Config, group: click.Group) -> dict[str, dict[str, Any]]:
             options = configurable(command)
             for key, value in cfg.venue(name).items():
                 if key in options:
-                    values[options[key].name] = value
+                    values[options[key].name] = _file_value(options[key], value)
         if values:
             result[name] = values
     return result

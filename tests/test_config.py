@@ -190,3 +190,30 @@ def test_bthub_credentials_from_a_private_config_file(tmp_path):
                       "--timeout", "1", OBVIEW_CONFIG=str(path))
     assert done.returncode == 1 and "needs credentials" not in done.stderr
     assert "demo-secret" not in done.stderr
+
+
+def test_an_rsa_key_option_gets_file_and_env_for_free(tmp_path, monkeypatch):
+    # what `--rsa-key FILE` on the futu command gets once it exists: OBVIEW_FUTU_RSA_KEY and
+    # `rsa_key = "~/..."` under [futu], ~ expanded as a shell would
+    import click
+
+    @click.group()
+    def group():
+        pass
+
+    @group.command()
+    @click.option("--rsa-key", type=click.Path(dir_okay=False))
+    @click.option("--sim", is_flag=True)
+    def futu(rsa_key, sim):
+        pass
+
+    config.declare_envvars(group)
+    assert futu.params[0].envvar == "OBVIEW_FUTU_RSA_KEY"
+    assert futu.params[1].envvar is None  # per-run options stay off env and file
+    path = _write(tmp_path, '[futu]\nrsa_key = "~/keys/opend.pem"\n')
+    cfg = config.load(path, group)
+    assert config.default_map(cfg, group) == {
+        "futu": {"rsa_key": os.path.expanduser("~/keys/opend.pem")}}
+    _write(tmp_path, '[futu]\nsim = true\n')
+    with pytest.raises(config.ConfigError, match=r":2: \[futu\] sim: unknown key"):
+        config.load(path, group)

@@ -286,7 +286,7 @@ def _one_line(exc: click.ClickException) -> str:
 
 def _install_hooks() -> None:
     """Config-file envvars, shell completion and the extra commands, once every venue
-    command exists (they are defined above, by the venues' own code)."""
+    command above exists (commands added later in this file are covered too)."""
     from obview.completion import install
     from obview.config_cmd import config_group
     from obview.serve import serve

@@ -99,13 +99,13 @@ async def _serve(server_class: type, line: str, title: str, host: str, port: int
     await site.start()
     sockets = site._server.sockets if site._server else []  # type: ignore[union-attr]
     bound = sockets[0].getsockname()[1] if sockets else port
-    shown = f"[{host}]" if ":" in host else host
-    print(f"obview serve: http://{shown}:{bound}/  (ctrl+c stops)", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
+    for signum in (signal.SIGINT, signal.SIGTERM):  # before the address line: a stop may follow it at once
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(signum, stop.set)
+    shown = f"[{host}]" if ":" in host else host
+    print(f"obview serve: http://{shown}:{bound}/  (ctrl+c stops)", flush=True)
     try:
         await stop.wait()
     finally:

@@ -217,3 +217,12 @@ def test_an_rsa_key_option_gets_file_and_env_for_free(tmp_path, monkeypatch):
     _write(tmp_path, '[futu]\nsim = true\n')
     with pytest.raises(config.ConfigError, match=r":2: \[futu\] sim: unknown key"):
         config.load(path, group)
+
+
+def test_config_path_and_init_work_with_a_broken_file(tmp_path):
+    path = _write(tmp_path, "[futu\n")
+    assert run_obview("config", "path", OBVIEW_CONFIG=str(path)).stdout.strip() == str(path)
+    shown = run_obview("config", "show", OBVIEW_CONFIG=str(path))
+    assert shown.returncode == 2 and shown.stderr.startswith(f"obview: {path}:1: ")
+    assert run_obview("config", "init", "--force", OBVIEW_CONFIG=str(path)).returncode == 0
+    assert run_obview("config", "show", OBVIEW_CONFIG=str(path)).returncode == 0

@@ -48,6 +48,24 @@ def _first_line(proc: subprocess.Popen, timeout: float) -> str:
     raise AssertionError(f"obview serve printed no address: {proc.stderr.read() if proc.poll() is not None else ''}")
 
 
+def _descendant_command_lines(root: int) -> list[str]:
+    """Command lines of every process below `root` (Linux /proc), as `ps` would show them."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with suppress(OSError):
+                stat = (entry / "stat").read_text()
+                parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    found, frontier = [], {root}
+    while frontier:
+        frontier = {pid for pid, parent in parents.items() if parent in frontier}
+        for pid in frontier:
+            with suppress(OSError):
+                found.append((Path("/proc") / str(pid) / "cmdline").read_bytes()
+                             .replace(b"\0", b" ").decode(errors="replace"))
+    return found
+
+
 class Terminal:
     """What the browser's xterm shows, rebuilt from the bytes the page received."""
 
@@ -126,6 +144,7 @@ def test_serve_in_headless_chromium(tmp_path):
             after = wait_for(lambda: (m := READOUT.search(term.text())) and m.groups() != before
                              and m.groups(), "the cursor to move")
             html = page.content()
+            sessions = _descendant_command_lines(proc.pid)
             shot = tmp_path / "serve.png"
             page.screenshot(path=str(shot))
             browser.close()
@@ -144,6 +163,9 @@ def test_serve_in_headless_chromium(tmp_path):
             page_bytes = html + " ".join(requests + sockets) + "".join(term.texts) + term.text()
             assert secret not in page_bytes
         assert shot.stat().st_size > 0
+        # the session's app runs exactly the venue command, with no secret in its argv
+        assert any("-m obview futu HK.00700 --sim" in cmd for cmd in sessions), sessions
+        assert not [cmd for cmd in sessions for secret in SECRETS.values() if secret in cmd]
     finally:
         with suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGTERM)

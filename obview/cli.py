@@ -17,6 +17,7 @@ from typing import Any
 import click
 
 from obview import __version__
+from obview import config as user_config
 from obview.venues import VENUES, VenueConfig, check_symbol
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -114,13 +115,10 @@ def _launch(configs: list[VenueConfig], kw: dict[str, Any], records: str | None 
 
 
 def _setup_logging(path: str | None) -> None:
-    """Log to a file only when asked: stray output would scribble over the TUI or the JSON."""
-    if path:
-        handler = logging.FileHandler(path, encoding="utf-8")
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-        root = logging.getLogger("obview")
-        root.addHandler(handler)
-        root.setLevel(logging.DEBUG)
+    """Debug log to --log-file, else warnings and errors to the platform's log folder."""
+    from obview.logs import setup
+
+    setup(path)
 
 
 def _silence_logging() -> None:
@@ -132,7 +130,8 @@ def _silence_logging() -> None:
 
 @click.group(context_settings=CONTEXT)
 @click.version_option(__version__, prog_name="obview")
-def cli() -> None:
+@click.pass_context
+def cli(ctx: click.Context) -> None:
     """obview: live order books in the terminal.
 
     \b
@@ -141,10 +140,11 @@ def cli() -> None:
       obview bthub BTCUSDT                bthub trading hub
       obview demo                         all of the above against built-in simulators
     """
+    user_config.apply(ctx, cli)  # the config file's values become the command's defaults
 
 
 @cli.command(context_settings=CONTEXT, short_help="Futu / moomoo OpenD books (HK.00700 US.AAPL ...).")
-@click.argument("codes", nargs=-1, required=True, metavar="CODE...")
+@click.argument("codes", nargs=-1, metavar="CODE...|@WATCHLIST")
 @click.option("--host", default="127.0.0.1", show_default=True, help="OpenD host.")
 @click.option("--port", type=click.IntRange(1, 65535), default=11111, show_default=True, help="OpenD API port.")
 @click.option("--rsa-key", "rsa_key", metavar="FILE", envvar=FUTU_RSA_KEY_ENV,
@@ -152,8 +152,9 @@ def cli() -> None:
                    f"OpenD's rsa_private_key names (env {FUTU_RSA_KEY_ENV}).")
 @view_options
 def futu(codes: tuple[str, ...], host: str, port: int, rsa_key: str | None, **kw: Any) -> None:
-    """Futu / moomoo OpenD order books, e.g. HK.00700 US.AAPL."""
-    symbols = _symbols("futu", codes)
+    """Futu / moomoo OpenD order books, e.g. HK.00700 US.AAPL, or @WATCHLIST from the config
+    file; no codes opens the file's [futu] watchlist."""
+    symbols = _symbols("futu", user_config.expand_symbols("futu", codes))
     key = _futu_rsa_key(rsa_key) if rsa_key else None
     _launch([_config("futu", symbols, kw, host=host, port=port, rsa_key=key)], kw)
 
@@ -207,8 +208,9 @@ def bthub(symbol: str, url: str, insecure: bool, cp: str | None, risk_book: str 
     symbols = _symbols("bthub", (symbol,))
     if not url.startswith(("http://", "https://")):
         raise click.UsageError(f"bad --url {url!r}: expected http:// or https://")
-    user = os.environ.get(BTHUB_USER_ENV)
-    password = os.environ.get(BTHUB_PASSWORD_ENV)
+    # environment, then config.toml (mode 600), then the keyring; bthub.toml after that
+    user = user_config.secret("bthub", "user", env=BTHUB_USER_ENV)
+    password = user_config.secret("bthub", "password", env=BTHUB_PASSWORD_ENV)
     if not kw["sim"] and not (user and password):
         user, password = _bthub_file_credentials()
     if not kw["sim"] and not (user and password):
@@ -297,9 +299,23 @@ def _one_line(exc: click.ClickException) -> str:
     return " ".join(line.strip() for line in message) if message else type(exc).__name__
 
 
+def _install_hooks() -> None:
+    """Config-file envvars, shell completion and the extra commands, once every venue
+    command above exists (commands added later in this file are covered too)."""
+    from obview.completion import install
+    from obview.config_cmd import config_group
+    from obview.serve import serve
+
+    user_config.declare_envvars(cli)
+    install(cli)
+    cli.add_command(config_group, "config")
+    cli.add_command(serve, "serve")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: every error becomes one line on stderr (2 = usage, 1 = runtime)."""
     _silence_logging()
+    _install_hooks()
     try:
         cli.main(args=argv, prog_name="obview", standalone_mode=False)
     except click.NoSuchOption as exc:

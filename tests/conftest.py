@@ -15,6 +15,26 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _private_user_dirs(tmp_path_factory: pytest.TempPathFactory):
+    """Tests never read the user's config or write logs into the real home: point the
+    platform folders (config, logs) at a session tmp dir, for this process and children."""
+    base = tmp_path_factory.mktemp("user-dirs")
+    saved = dict(os.environ)
+    os.environ.update({
+        "XDG_CONFIG_HOME": str(base / "config"),
+        "XDG_STATE_HOME": str(base / "state"),
+        "XDG_DATA_HOME": str(base / "data"),
+        "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
+    })
+    os.environ.pop("OBVIEW_CONFIG", None)
+    for name in [n for n in os.environ if n.startswith(("OBVIEW_FUTU_", "OBVIEW_LOOPRING_"))]:
+        os.environ.pop(name)
+    yield base
+    os.environ.clear()
+    os.environ.update(saved)
+
+
 def obview_env(**extra: str) -> dict[str, str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")

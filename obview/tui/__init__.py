@@ -16,4 +16,20 @@ os.environ.setdefault("TEXTUAL_FPS", "120")
 def run_app(configs: list[VenueConfig]) -> None:
     from obview.tui.app import ObviewApp
 
-    ObviewApp(configs).run()
+    app = ObviewApp(configs)
+    _apply_theme(app)
+    app.run()
+
+
+def _apply_theme(app) -> None:
+    """`theme = "..."` from the config file, checked against the themes the app has."""
+    from obview import config
+
+    cfg = config.current()
+    theme = cfg.setting("theme")
+    if theme is None:
+        return
+    if theme not in app.available_themes:
+        known = ", ".join(sorted(app.available_themes))
+        raise cfg.error(None, "theme", f"unknown theme {theme!r} (known: {known})")
+    app.theme = theme

@@ -27,6 +27,7 @@ from textual.worker import Worker, WorkerState
 
 from obview.events import BookChanged, FeedFailed, RecordsChanged, StatusChanged
 from obview.feed import Feed, Stream
+from obview.logs import status_note
 from obview.tui.ladder import Ladder
 from obview.tui.messages import BookUpdated, CursorMoved, FeedStopped, RecordsUpdated, StatusUpdated
 from obview.tui.panels import HealthPanel, StatusBar, StreamClock
@@ -262,7 +263,8 @@ class ObviewApp(App):
     def _tick(self) -> None:
         target = self.active_target()
         status = self.status_bar
-        note = "FROZEN (p)" if self.frozen else ""
+        # once an error is logged, the status says where the log is
+        note = "FROZEN (p)" if self.frozen else status_note()
         if target is None:
             status.show(None, None, note or "obview: starting feeds…")
             return

@@ -57,3 +57,11 @@ def check_symbol(venue: str, text: str) -> str:
         raise ValueError(f"unknown venue {venue!r} (choose from {', '.join(VENUES)})")
     module = importlib.import_module(f"obview.venues.{venue}.symbols")
     return module.check_symbol(text)
+
+
+def known_symbols(venue: str) -> tuple[str, ...]:
+    """Symbols shell completion offers: each venue's static list, never a network call."""
+    if venue not in VENUES:
+        return ()
+    module = importlib.import_module(f"obview.venues.{venue}.symbols")
+    return tuple(getattr(module, "known_symbols", tuple)())

@@ -44,3 +44,13 @@ def join_code(market: int, code: str) -> str:
 def check_symbol(text: str) -> str:
     market, code = split_code(text.strip())
     return join_code(market, code)
+
+
+# Codes offered by shell completion: well-known listings (the simulator's catalogue). Static
+# on purpose: completion must answer at once, without a gateway.
+KNOWN_SYMBOLS = ("HK.00700", "HK.09988", "HK.00005", "HK.03690", "US.AAPL", "US.TSLA",
+                 "SH.600519", "SZ.000001")
+
+
+def known_symbols() -> tuple[str, ...]:
+    return KNOWN_SYMBOLS

@@ -1,0 +1,92 @@
+"""Logs where users look: the platform's log folder when no --log-file, rotated, redacted."""
+
+from __future__ import annotations
+
+import logging
+import logging.handlers
+import socket
+
+import pytest
+
+from obview import logs
+from obview.tui.app import ObviewApp
+from obview.tui.fake_feed import FakeFeed
+from obview.venues import VenueConfig
+from tests.conftest import run_obview, wait_until
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_venue_warnings_go_to_the_platform_log_folder(tmp_path):
+    state = tmp_path / "state"
+    done = run_obview("bthub", "BTCUSDT", "--sim", "--fault", "malformed=3", "--stream", "json",
+                      "--count", "20", XDG_STATE_HOME=str(state))
+    assert done.returncode == 0, done.stderr
+    text = (state / "obview" / "log" / "obview.log").read_text()
+    assert " WARNING obview.feed: bthub: bad frame #1" in text, text
+    assert " DEBUG " not in text and " INFO " not in text  # warnings and errors only
+    assert "demo-secret" not in text  # the simulator login's password
+
+
+def test_log_file_option_still_takes_everything(tmp_path):
+    state, path = tmp_path / "state", tmp_path / "debug.log"
+    done = run_obview("futu", "HK.00700", "--sim", "--dump", "json", "--log-file", str(path),
+                      XDG_STATE_HOME=str(state))
+    assert done.returncode == 0, done.stderr
+    assert path.exists()
+    assert not (state / "obview" / "log" / "obview.log").exists()
+
+
+@pytest.fixture
+def fresh_logging(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    monkeypatch.setattr(logs, "_errors", 0)
+    monkeypatch.setattr(logs, "_where", None)
+    logger = logging.getLogger("obview")
+    handlers, level = list(logger.handlers), logger.level
+    yield logger
+    for handler in logger.handlers[len(handlers):]:
+        handler.close()
+    logger.handlers[:] = handlers
+    logger.setLevel(level)
+
+
+def test_default_log_redacts_secrets(fresh_logging, tmp_path, monkeypatch):
+    from obview import config
+
+    path = logs.setup(None)
+    monkeypatch.setenv("OBVIEW_LOOPRING_API_KEY", "key-never-logged-5521")
+    assert config.secret("loopring", "api_key") == "key-never-logged-5521"
+    logging.getLogger("obview.loopring").error("GET /api/v3/depth X-API-KEY: %s", "key-never-logged-5521")
+    text = path.read_text()
+    assert "X-API-KEY: ***" in text and "key-never-logged-5521" not in text
+
+
+def test_default_log_rotates(fresh_logging, tmp_path):
+    path = logs.setup(None)
+    assert path == tmp_path / "state" / "obview" / "log" / "obview.log"
+    handler = next(h for h in fresh_logging.handlers if isinstance(h, logging.handlers.RotatingFileHandler))
+    assert handler.maxBytes == logs.MAX_BYTES and handler.backupCount == logs.BACKUPS
+    line = "x" * 1000
+    for _ in range(2 * logs.MAX_BYTES // 1000):
+        logging.getLogger("obview.feed").warning(line)
+    assert path.exists() and path.with_name("obview.log.1").exists()
+    assert not path.with_name(f"obview.log.{logs.BACKUPS + 1}").exists()
+    assert path.stat().st_size <= logs.MAX_BYTES
+
+
+async def test_status_bar_says_where_errors_are_logged(fresh_logging):
+    logs.setup(None)
+    assert logs.status_note() == ""
+    cfg = VenueConfig("futu", ["HK.00700"])
+    app = ObviewApp([cfg], [FakeFeed("futu", ("HK.00700",), seed=1)])
+    async with app.run_test(size=(120, 30)) as pilot:
+        logging.getLogger("obview.futu").error("futu: session failed")
+        await wait_until(lambda: "1 error logged:" in str(app.status_bar.render()),
+                         message="the status bar's log note")
+        assert "obview.log" in str(app.status_bar.render())
+        await pilot.press("q")

@@ -1,0 +1,222 @@
+"""`obview serve` in a real browser: Debian's Chromium, driven by Playwright (never a
+downloaded browser). The page's WebSocket frames are replayed into a terminal emulator
+(pyte) to read what the browser's terminal shows; every request the page makes is kept."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import selectors
+import signal
+import subprocess
+import sys
+import time
+from contextlib import suppress
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from tests.conftest import obview_env
+
+CHROMIUM = "/usr/bin/chromium"
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--no-first-run"]
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+SECRETS = {"OBVIEW_LOOPRING_API_KEY": "sekrit-api-key-4711", "OBVIEW_BTHUB_PASSWORD": "hunter2-pw-0815"}
+READOUT = re.compile(r"▶ (bid|ask) (\d+) @ ([0-9.]+)")
+
+
+def _needs() -> None:
+    if not Path(CHROMIUM).exists():
+        pytest.skip("no Chromium at /usr/bin/chromium (Debian package `chromium`; .ci/run installs it)")
+    for module, why in (("playwright.sync_api", "playwright (test extra)"),
+                        ("textual_serve", "textual-serve (web extra)"), ("pyte", "pyte (test extra)")):
+        pytest.importorskip(module, reason=f"{why} is not installed")
+
+
+def _first_line(proc: subprocess.Popen, timeout: float) -> str:
+    selector = selectors.DefaultSelector()
+    selector.register(proc.stdout, selectors.EVENT_READ)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if selector.select(timeout=deadline - time.monotonic()):
+            return proc.stdout.readline()
+        if proc.poll() is not None:
+            break
+    raise AssertionError(f"obview serve printed no address: {proc.stderr.read() if proc.poll() is not None else ''}")
+
+
+def _descendant_command_lines(root: int) -> list[str]:
+    """Command lines of every process below `root` (Linux /proc), as `ps` would show them."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with suppress(OSError):
+                stat = (entry / "stat").read_text()
+                parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    found, frontier = [], {root}
+    while frontier:
+        frontier = {pid for pid, parent in parents.items() if parent in frontier}
+        for pid in frontier:
+            with suppress(OSError):
+                found.append((Path("/proc") / str(pid) / "cmdline").read_bytes()
+                             .replace(b"\0", b" ").decode(errors="replace"))
+    return found
+
+
+class Terminal:
+    """What the browser's xterm shows, rebuilt from the bytes the page received."""
+
+    def __init__(self) -> None:
+        import pyte
+
+        self.screen = pyte.Screen(80, 24)
+        self.stream = pyte.ByteStream(self.screen)
+        self.bytes = 0
+        self.texts: list[str] = []
+
+    def sent(self, payload: str | bytes) -> None:
+        if isinstance(payload, str) and payload.startswith('["resize"'):
+            size = json.loads(payload)[1]
+            self.screen.resize(size["height"], size["width"])
+
+    def received(self, payload: str | bytes) -> None:
+        if isinstance(payload, bytes):
+            self.bytes += len(payload)
+            self.stream.feed(payload)
+        else:
+            self.texts.append(payload)
+
+    def text(self) -> str:
+        return "\n".join(self.screen.display)
+
+
+def test_serve_in_headless_chromium(tmp_path):
+    _needs()
+    from playwright.sync_api import sync_playwright
+
+    env = obview_env(**SECRETS)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "obview", "serve", "--port", "0", "futu", "HK.00700", "--sim"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
+        env=env, cwd=tmp_path, start_new_session=True)
+    try:
+        line = _first_line(proc, 20)
+        url = re.search(r"http://\S+", line).group(0)
+        assert urlsplit(url).hostname == "127.0.0.1"  # loopback unless asked otherwise
+        requests: list[str] = []
+        term = Terminal()
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+            context = browser.new_context(viewport={"width": 1280, "height": 800})
+            context.on("request", lambda request: requests.append(request.url))
+            page = context.new_page()
+            sockets: list[str] = []
+
+            def on_socket(ws) -> None:
+                sockets.append(ws.url)
+                query = parse_qs(urlsplit(ws.url).query)
+                if "width" in query:
+                    term.screen.resize(int(query["height"][0]), int(query["width"][0]))
+                ws.on("framesent", term.sent)
+                ws.on("framereceived", term.received)
+
+            page.on("websocket", on_socket)
+            page.goto(url)
+
+            def wait_for(predicate, what: str, timeout: float = 25.0):
+                deadline = time.monotonic() + timeout
+                while time.monotonic() < deadline:
+                    found = predicate()
+                    if found:
+                        return found
+                    page.wait_for_timeout(50)  # lets Playwright deliver the page's events
+                raise AssertionError(f"timed out waiting for {what}; screen:\n{term.text()}")
+
+            # the ladder shows the simulator's HK.00700 prices (512.5 and around)
+            wait_for(lambda: "HK.00700" in term.text() and re.search(r"\b51\d\.\d\b", term.text())
+                     and READOUT.search(term.text()), "the ladder with prices")
+            before = READOUT.search(term.text()).groups()
+            page.click("#terminal")
+            page.keyboard.press("ArrowDown")
+            after = wait_for(lambda: (m := READOUT.search(term.text())) and m.groups() != before
+                             and m.groups(), "the cursor to move")
+            html = page.content()
+            sessions = _descendant_command_lines(proc.pid)
+            shot = tmp_path / "serve.png"
+            page.screenshot(path=str(shot))
+            browser.close()
+        print(f"\npage {url}: {len(requests)} requests, {term.bytes} terminal bytes; "
+              f"cursor {' '.join(before)} -> {' '.join(after)}")
+        for request_url in requests:
+            print("  request", request_url)
+        print("screen:\n" + "\n".join(line.rstrip() for line in term.screen.display[:14]))
+        outside = [u for u in requests + sockets
+                   if urlsplit(u).scheme not in ("data", "blob", "about")
+                   and urlsplit(u).hostname not in LOOPBACK]
+        assert not outside, f"the page reached outside loopback: {outside}"
+        assert any("/static/js/textual.js" in u for u in requests)
+        assert sockets and all(urlsplit(u).hostname in LOOPBACK for u in sockets)
+        for secret in SECRETS.values():
+            page_bytes = html + " ".join(requests + sockets) + "".join(term.texts) + term.text()
+            assert secret not in page_bytes
+        assert shot.stat().st_size > 0
+        # the session's app runs exactly the venue command, with no secret in its argv
+        assert any("-m obview futu HK.00700 --sim" in cmd for cmd in sessions), sessions
+        assert not [cmd for cmd in sessions for secret in SECRETS.values() if secret in cmd]
+    finally:
+        with suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        finally:
+            with suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)  # the sessions' app processes too
+            proc.stdout.close()
+            proc.stderr.close()
+
+
+def test_serve_refuses_headless_and_warns_off_loopback():
+    from tests.conftest import run_obview
+
+    done = run_obview("serve", "futu", "HK.00700", "--sim", "--dump", "json", timeout=30)
+    assert done.returncode == 2 and "drop --dump/--stream" in done.stderr
+    done = run_obview("serve", "sim", "futu", timeout=30)
+    assert done.returncode == 2 and "not 'sim'" in done.stderr
+    done = run_obview("serve", "futu", "HK.00700", "--port", "99999", timeout=30)
+    assert done.returncode == 2 and "--port" in done.stderr
+
+
+def test_serve_off_loopback_warns_there_is_no_authentication(tmp_path):
+    pytest.importorskip("textual_serve", reason="textual-serve (web extra) is not installed")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "obview", "serve", "--host", "0.0.0.0", "--port", "0", "demo"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
+        env=obview_env(), cwd=tmp_path, start_new_session=True)
+    try:
+        line = _first_line(proc, 20)
+        assert line.startswith("obview serve: http://0.0.0.0:")
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=10)
+        err = proc.stderr.read()
+        proc.stdout.close()
+        proc.stderr.close()
+    assert "WARNING: listening on 0.0.0.0 with no authentication" in err
+    assert proc.returncode == 0  # SIGTERM is a clean stop
+
+
+def test_serve_without_the_web_extra_is_a_one_line_hint(tmp_path):
+    from tests.conftest import run_obview
+
+    # a textual_serve that cannot be imported, as on an install without the extra
+    (tmp_path / "textual_serve").mkdir()
+    (tmp_path / "textual_serve" / "__init__.py").write_text("raise ImportError('not installed')\n")
+    env = obview_env()
+    env["PYTHONPATH"] = f"{tmp_path}{os.pathsep}{env['PYTHONPATH']}"
+    done = run_obview("serve", "futu", "HK.00700", "--sim", env=env, timeout=30)
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [
+        "obview: serve needs the web extra: pip install 'obview[web]'"]

@@ -48,11 +48,17 @@ def view_options(func: Callable) -> Callable:
         click.option("--depth", type=click.IntRange(1, 1000), default=20, show_default=True,
                      help="Rows per side."),
         click.option("--details", is_flag=True, help="Per-order queues where the venue has them."),
-        click.option("--dump", type=click.Choice(["json"]), help="Print one JSON book once synced, then exit."),
-        click.option("--stream", type=click.Choice(["json"]), help="Print one JSON line per applied update."),
-        click.option("--count", type=click.IntRange(min=1), help="Updates to wait for (--dump) or lines to print (--stream)."),
+        click.option("--dump", type=click.Choice(["json"]),
+                     help="Print every book as JSON as soon as all are synced, then exit."),
+        click.option("--stream", type=click.Choice(["json"]),
+                     help="Print one JSON line per applied update, until --count or interrupted."),
+        click.option("--count", type=click.IntRange(min=0),
+                     help="--dump: updates to wait for after the sync (default 0); "
+                          "--stream: lines to print (default: no limit)."),
         click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=30.0,
-                     show_default=True, help="Headless: give up (exit 1) after this many seconds."),
+                     show_default=True,
+                     help="Headless: exit 1 if no book is synced (--stream) or the dump is "
+                          "not done (--dump) within this many seconds."),
         click.option("--log-file", type=click.Path(dir_okay=False), help="Write a debug log here."),
     ]
     for option in reversed(options):
@@ -85,13 +91,17 @@ def _config(venue: str, symbols: list[str], kw: dict[str, Any], **options: Any) 
 
 def _launch(configs: list[VenueConfig], kw: dict[str, Any], records: str | None = None) -> None:
     """Run headless when asked for JSON, else the TUI."""
-    _setup_logging(kw.get("log_file"))
     if kw["dump"] and kw["stream"]:
         raise click.UsageError("choose one of --dump and --stream")
     if kw["count"] is not None and not (kw["dump"] or kw["stream"]):
         raise click.UsageError("--count goes with --dump or --stream")
+    if kw["count"] == 0 and kw["stream"]:
+        raise click.UsageError("--count 0 prints nothing: --stream needs --count 1 or more")
     if kw["faults"] and not kw["sim"]:
         raise click.UsageError("--fault goes with --sim")
+    for cfg in configs:
+        _check_faults(cfg.venue, cfg.faults)
+    _setup_logging(kw.get("log_file"))
     mode = "dump" if kw["dump"] else "stream" if kw["stream"] else None
     if records and mode != "stream":
         raise click.UsageError(f"--{records} goes with --stream json")
@@ -103,19 +113,41 @@ def _launch(configs: list[VenueConfig], kw: dict[str, Any], records: str | None 
     from obview.headless import ConfigError, HeadlessFailure, run_headless
 
     try:
-        asyncio.run(
+        reader_stayed = asyncio.run(
             run_headless(configs, mode, kw["count"], kw["timeout"], kw["details"], records)
         )
     except HeadlessFailure as exc:
         raise UserError(str(exc)) from None
     except ConfigError as exc:
         raise click.UsageError(str(exc)) from None
+    if not reader_stayed:
+        raise BrokenPipeError  # main() ends quietly with exit 0
+
+
+def _check_faults(venue: str, faults: dict[str, str]) -> None:
+    """Fault switches checked before anything starts: names the venue's simulator knows,
+    and values it declares numeric must be finite, non-negative numbers (usage errors)."""
+    if not faults:
+        return
+    import importlib
+
+    from obview.venues import check_faults
+
+    sim = importlib.import_module(f"obview.venues.{venue}.sim")
+    try:
+        check_faults(venue, faults, sim.KNOWN_FAULTS, getattr(sim, "NUMERIC_FAULTS", None))
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
 
 
 def _setup_logging(path: str | None) -> None:
     """Log to a file only when asked: stray output would scribble over the TUI or the JSON."""
     if path:
-        handler = logging.FileHandler(path, encoding="utf-8")
+        try:
+            handler = logging.FileHandler(path, encoding="utf-8")
+        except OSError as exc:
+            raise click.UsageError(
+                f"cannot write --log-file {path}: {exc.strerror or exc}") from None
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         root = logging.getLogger("obview")
         root.addHandler(handler)
@@ -259,10 +291,12 @@ def sim(venue: str, host: str, port: int, seed: int, faults: tuple[str, ...]) ->
     """Run a venue simulator that speaks the real wire protocol, until interrupted."""
     from obview.venues import load
 
+    parsed_faults = _fault_option(faults)
+    _check_faults(venue, parsed_faults)
     module = load(venue)
 
     async def serve() -> None:
-        simulator = await module.start_sim(host, port, seed, _fault_option(faults))
+        simulator = await module.start_sim(host, port, seed, parsed_faults)
         print(f"obview sim {venue} serving {' '.join(simulator.addresses)}", flush=True)
         try:
             await asyncio.Event().wait()
@@ -302,9 +336,11 @@ def main(argv: list[str] | None = None) -> None:
     except (KeyboardInterrupt, click.Abort):
         _exit(130, "interrupted")
     except BrokenPipeError:
-        # A reader such as `head` went away: not an error worth a line.
+        # A reader such as `head` went away: not an error worth a line. Point the stdout
+        # descriptor at /dev/null so the interpreter's final flush cannot complain either.
         with contextlib.suppress(Exception):
-            sys.stdout = open(os.devnull, "w")  # noqa: SIM115
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
         sys.exit(0)
     except SystemExit:
         raise

@@ -296,7 +296,8 @@ class Feed:
         if not self.fail_fast or any(s.pushes for s in self.streams.values()):
             return None  # after data, a refusal is an outage worth waiting out
         detail = describe_error(cause)
-        return reason if detail.lower() in reason.lower() else f"{reason} ({detail})"
+        said = [t.lower() for t in (detail, getattr(cause, "strerror", None) or detail)]
+        return reason if any(t in reason.lower() for t in said) else f"{reason} ({detail})"
 
     def stop(self) -> None:
         self._stopping = True

@@ -241,6 +241,7 @@ class Feed:
             raise
         finally:
             watchdog.cancel()
+            self.log_limited.flush()
             await asyncio.gather(watchdog, return_exceptions=True)
 
     async def _run_sessions(self) -> None:

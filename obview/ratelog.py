@@ -48,6 +48,14 @@ class RateLimitedLog:
         self.logger.log(level, message, *args)
         return True
 
+    def flush(self) -> None:
+        """Say how many lines of each kind were left out since the last one written (at
+        the end of a run, so the log never hides that something kept happening)."""
+        for key, kind in self._kinds.items():
+            if kind[2]:
+                self.logger.warning("%s: %d similar lines suppressed", key, kind[2])
+                kind[2] = 0
+
     def warning(self, key: str, message: str, *args: object) -> bool:
         return self.log(logging.WARNING, key, message, *args)
 

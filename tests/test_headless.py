@@ -3,12 +3,18 @@ dump at sync, unbounded streams, closed stdout, causes known at once, Ctrl-C."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
+import os
+import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
+from decimal import Decimal
 
 import pytest
 
@@ -181,3 +187,91 @@ def test_repeated_bad_frames_are_rate_limited_in_the_log(tmp_path):
     suppressed = sum(int(line.split(": ")[-1].split()[0]) for line in lines if "suppressed" in line)
     assert suppressed > 50  # many bad frames went by ...
     assert len(lines) <= 7  # ... and the log kept the first five and a summary or two
+
+
+def test_crossed_and_locked_are_flagged_as_received():
+    from obview.book import OrderBook
+    from obview.feed import Feed, Stream
+    from obview.headless import book_json
+
+    feed = Feed()
+    cases = {(Decimal(10), Decimal(11)): (False, False), (Decimal(11), Decimal(11)): (False, True),
+             (Decimal(12), Decimal(11)): (True, False)}
+    for (bid, ask), (crossed, locked) in cases.items():
+        stream = Stream("AAA", OrderBook())
+        stream.book.replace([(bid, Decimal(1), 1)], [(ask, Decimal(1), 1)])
+        obj = book_json(feed, stream, depth=5, details=False)
+        assert (obj["crossed"], obj["locked"]) == (crossed, locked)
+        assert obj["bids"][0][0] == str(bid)  # shown as received, never fixed
+
+
+def test_stream_lines_flag_crossed_books_as_the_levels_show():
+    result = run_obview(*SIM_ARGS["bthub"], "--fault", "rate=200", "--stream", "json",
+                        "--count", "200", timeout=60)
+    assert result.returncode == 0, result.stderr
+    for line in result.stdout.splitlines():
+        book = json.loads(line)
+        bid = Decimal(book["bids"][0][0]) if book["bids"] else None
+        ask = Decimal(book["asks"][0][0]) if book["asks"] else None
+        both = bid is not None and ask is not None
+        assert book["crossed"] == (both and bid > ask)
+        assert book["locked"] == (both and bid == ask)
+
+
+async def test_untrusted_certificate_is_fatal_at_once(tmp_path):
+
+    from obview.headless import HeadlessFailure, run_headless
+    from obview.venues import VenueConfig
+
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl not installed")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+
+    async def silent(reader, writer):
+        with contextlib.suppress(Exception):
+            await reader.read()
+        writer.close()
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0, ssl=context)
+    port = server.sockets[0].getsockname()[1]
+    configs = [
+        VenueConfig("bthub", ["BTCUSDT"], options={"url": f"https://127.0.0.1:{port}",
+                                                   "user": "u", "password": "p"}),
+        VenueConfig("loopring", ["LRC-ETH"], options={
+            "api": "v2", "rest_url": f"https://127.0.0.1:{port}", "ws_url": f"wss://127.0.0.1:{port}/ws"}),
+    ]
+    try:
+        for cfg in configs:
+            started = time.monotonic()
+            with pytest.raises(HeadlessFailure) as failure:
+                await run_headless([cfg], "stream", None, 30.0, out=open(os.devnull, "w"))  # noqa: SIM115
+            assert time.monotonic() - started < 2.0
+            assert "certificate" in str(failure.value).lower(), failure.value
+    finally:
+        server.close()
+
+
+async def test_without_fail_fast_a_refused_connection_is_retried_and_said():
+    # what the TUI does: it keeps retrying and shows why and when
+
+    from obview.feed import FeedState
+    from obview.venues import VenueConfig
+    from obview.venues.futu.client import FutuFeed
+    from tests.conftest import wait_until
+
+    feed = FutuFeed(VenueConfig("futu", ["HK.00700"], options={"port": _closed_port()}))
+    feed.backoff.initial = 0.02
+    task = asyncio.create_task(feed.run())
+    try:
+        await wait_until(lambda: feed.reconnects >= 3, 5, "retries")
+        assert feed.state is FeedState.RECONNECTING
+        assert "connection refused" in feed.status_text and "retry in" in feed.status_text
+    finally:
+        feed.stop()
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)

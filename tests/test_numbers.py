@@ -114,3 +114,39 @@ def test_plausible_stamps_are_latencies():
     assert latency_ms(now, now - 0.25) == pytest.approx(250.0, abs=1e-3)
     assert latency_ms(now, now + 0.002) == pytest.approx(-2.0, abs=1e-3)  # small clock skew stays visible
     assert epoch_ms(now) == 1_764_633_600_000
+
+
+@pytest.mark.parametrize("stamp", [math.inf, 1e300, -math.inf])
+async def test_a_hostile_futu_stamp_is_counted_unstamped_over_the_socket(stamp):
+    import asyncio
+
+    from obview.feed import FeedState
+    from obview.venues import VenueConfig
+    from obview.venues.futu import start_sim
+    from obview.venues.futu.client import FutuFeed
+    from tests.conftest import wait_until
+
+    sim = await start_sim("127.0.0.1", 0, 1, {"rate": "40"})
+    honest = sim._fill_book
+
+    def hostile(s2c, *args) -> None:  # the server stamps every push absurdly
+        honest(s2c, *args)
+        s2c.svrRecvTimeBidTimestamp = stamp
+        s2c.svrRecvTimeAskTimestamp = stamp
+
+    sim._fill_book = hostile
+    feed = FutuFeed(VenueConfig("futu", ["HK.00700"], options={"port": sim.port}))
+    task = asyncio.create_task(feed.run())
+    try:
+        stream = feed.streams["HK.00700"]
+        await wait_until(lambda: stream.latency["bid"].total >= 10, 5, "pushes")
+        assert feed.state is FeedState.SYNCED and feed.reconnects == 0  # no OverflowError
+        bid = stream.latency["bid"]
+        assert bid.unstamped == bid.total and not bid.samples
+        assert stream.extra["latency_ms"] == {"bid": None, "ask": None}
+        assert stream.book.venue_ts is None
+    finally:
+        feed.stop()
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await sim.close()

@@ -120,3 +120,33 @@ def test_staleness_never_hides_a_reconnect_or_a_resync():
     assert feed.state is FeedState.RESYNCING  # the more urgent state stays shown
     feed.push("BBB")  # resynced: now the staleness shows
     assert feed.state is FeedState.STALE
+
+
+async def test_futu_quote_server_logout_notify_marks_stale_until_the_next_push():
+    from obview.venues.futu import codec, start_sim
+    from obview.venues.futu.client import FutuFeed
+    from obview.venues.futu.pb import Notify_pb2
+
+    sim = await start_sim("127.0.0.1", 0, 1, {"rate": "0"})
+    try:
+        cfg = VenueConfig("futu", ["HK.00700", "US.AAPL"],
+                          options={"host": "127.0.0.1", "port": sim.port})
+        async with _running(FutuFeed(cfg)) as feed:
+            await wait_until(lambda: _synced(feed), 5, "synced")
+            conn = sim.connections[-1]
+            notice = Notify_pb2.Response(retType=0)
+            notice.s2c.type = 3  # NotifyType_ConnStatus
+            notice.s2c.connectStatus.qotLogined = False
+            notice.s2c.connectStatus.trdLogined = False
+            await conn.send(codec.encode_frame(codec.NOTIFY, 1, notice.SerializeToString()))
+            await wait_until(lambda: feed.state is FeedState.STALE, 5, "stale on logout")
+            assert all(s.stale_reason == "quote server logged out" for s in feed.streams.values())
+            # the quote server is back: HK.00700 pushes again, US.AAPL stays stale
+            await sim._push(conn, sim._push_body(sim.book("HK.00700"), False, True))
+            await wait_until(lambda: not feed.streams["HK.00700"].stale, 5, "HK fresh")
+            assert feed.streams["US.AAPL"].stale and feed.state is FeedState.STALE
+            await sim._push(conn, sim._push_body(sim.book("US.AAPL"), False, True))
+            await wait_until(lambda: feed.state is FeedState.SYNCED, 5, "all fresh")
+            assert feed.reconnects == 0
+    finally:
+        await sim.close()

@@ -89,8 +89,12 @@ def _config(venue: str, symbols: list[str], kw: dict[str, Any], **options: Any) 
     )
 
 
+_feeds_started = False  # set once a TUI or headless run began: main() then leaves fast
+
+
 def _launch(configs: list[VenueConfig], kw: dict[str, Any], records: str | None = None) -> None:
     """Run headless when asked for JSON, else the TUI."""
+    global _feeds_started
     if kw["dump"] and kw["stream"]:
         raise click.UsageError("choose one of --dump and --stream")
     if kw["count"] is not None and not (kw["dump"] or kw["stream"]):
@@ -102,6 +106,7 @@ def _launch(configs: list[VenueConfig], kw: dict[str, Any], records: str | None 
     for cfg in configs:
         _check_faults(cfg.venue, cfg.faults)
     _setup_logging(kw.get("log_file"))
+    _feeds_started = True
     mode = "dump" if kw["dump"] else "stream" if kw["stream"] else None
     if records and mode != "stream":
         raise click.UsageError(f"--{records} goes with --stream json")
@@ -318,6 +323,31 @@ def _one_line(exc: click.ClickException) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: every error becomes one line on stderr (2 = usage, 1 = runtime)."""
+    try:
+        _main(argv)
+        code = 0
+    except SystemExit as exc:
+        if not _feeds_started:
+            raise
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    if _feeds_started:
+        _leave_now(code)
+
+
+def _leave_now(code: int) -> None:
+    """End the process without the interpreter's teardown of every loaded module (0.15 to
+    0.3 s measured with the TUI, protobuf and the venues loaded): Ctrl-C and `q` must end
+    obview within a second. The event loop and the terminal are already closed here;
+    what is buffered is flushed first."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    with contextlib.suppress(Exception):
+        logging.shutdown()
+    os._exit(code)
+
+
+def _main(argv: list[str] | None) -> None:
     _silence_logging()
     try:
         cli.main(args=argv, prog_name="obview", standalone_mode=False)

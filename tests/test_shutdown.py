@@ -16,9 +16,8 @@ from tests.tui.test_tui_tmux import Tmux
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux not installed")
 
 
-# bthub joins once its receive loop yields under a flood (today: q reaches the app
-# 0.7 s late at 2,000 updates/s, the base shutdown after it takes 0.03 s)
-FLOODS = {"futu": "futu HK.00700 HK.00005 US.AAPL --sim --fault rate=2000"}
+FLOODS = {"futu": "futu HK.00700 HK.00005 US.AAPL --sim --fault rate=2000",
+          "bthub": "bthub BTCUSDT --sim --fault rate=2000"}
 
 
 @pytest.mark.parametrize("venue", sorted(FLOODS))

@@ -7,9 +7,14 @@ shortened with a visible "…" (`fit_number`), never changed.
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal, InvalidOperation
 
 ELLIPSIS = "…"
+_WIDE = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN)  # normalize() under it drops zeros and never rounds
+# Plain text of a number whose exponent is further out than this would be that long
+# ("1e999999999" is 11 bytes on the wire, a gigabyte written out): such values keep
+# their exact scientific form instead. No sane price or size comes near (uint256: 78).
+PLAIN_LIMIT = 400
 
 
 def dec_str(value: Decimal) -> str:
@@ -17,6 +22,8 @@ def dec_str(value: Decimal) -> str:
     Exact for any number of digits (format "f" without a precision never rounds)."""
     if not value:
         return "0"
+    if not -PLAIN_LIMIT <= value.adjusted() <= PLAIN_LIMIT:
+        return str(value.normalize(_WIDE))  # exact, e.g. "1E+999999999"
     text = format(value, "f")
     if "." in text:
         text = text.rstrip("0").rstrip(".")
@@ -54,6 +61,8 @@ def decimals_of(value: Decimal) -> int:
 
 def fixed(value: Decimal, places: int) -> str:
     """Exactly `places` decimals, for columns aligned on the point."""
+    if places > PLAIN_LIMIT or not -PLAIN_LIMIT <= value.adjusted() <= PLAIN_LIMIT:
+        return dec_str(value)  # absurd: never written out in full
     if places <= 0:
         return format(value, "f") if decimals_of(value) == 0 else dec_str(value)
     return format(value, f".{places}f")

@@ -150,3 +150,11 @@ async def test_a_hostile_futu_stamp_is_counted_unstamped_over_the_socket(stamp):
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
         await sim.close()
+
+
+def test_an_absurd_exponent_is_never_written_out_in_full():
+    # 11 bytes on the wire would be a gigabyte as plain digits: the exact scientific form
+    huge, tiny = Decimal("1e999999999"), Decimal("1.5000e-999")
+    assert dec_str(huge) == "1E+999999999" and Decimal(dec_str(huge)) == huge
+    assert dec_str(tiny) == "1.5E-999" and Decimal(dec_str(tiny)) == tiny
+    assert fixed(tiny, decimals_of(tiny)) == "1.5E-999"

@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import os
+import stat
 import sys
 from typing import Any, TextIO
 
@@ -205,13 +207,31 @@ async def run_headless(
             feed.fail_fast = True  # a script wants "connection refused" now, not retries
             printer.watch(feed)
             tasks.append(asyncio.create_task(feed.run(), name=f"feed-{feed.venue}"))
+        watching = _watch_pipe_reader(printer)
         try:
             await _wait(printer, mode, timeout)
         finally:
+            if watching is not None:
+                asyncio.get_running_loop().remove_reader(watching)
             await _shutdown(feeds, tasks)
     if printer.failure:
         raise HeadlessFailure(printer.failure)
     return not printer.closed
+
+
+def _watch_pipe_reader(printer: HeadlessPrinter) -> int | None:
+    """When stdout is a pipe, notice its reader going away even if nothing is printed
+    (a quiet market after `| head -1`): the write end of a pipe never turns readable,
+    but epoll reports an error on it once the read end is closed, which wakes a reader
+    callback. Returns the watched descriptor, or None."""
+    try:
+        fd = printer.out.fileno()
+        if not stat.S_ISFIFO(os.fstat(fd).st_mode):
+            return None
+        asyncio.get_running_loop().add_reader(fd, printer._reader_gone)
+    except (AttributeError, OSError, ValueError, NotImplementedError):
+        return None
+    return fd
 
 
 async def _wait(printer: HeadlessPrinter, mode: str, timeout: float | None) -> None:

@@ -275,3 +275,25 @@ async def test_without_fail_fast_a_refused_connection_is_retried_and_said():
         feed.stop()
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+
+
+@pytest.mark.parametrize("venue", sorted(SIM_ARGS))
+def test_closed_pipe_ends_a_quiet_stream_too(venue):
+    # rate=0: the first book is the only line, so no later write can fail: the reader
+    # going away has to be noticed on its own
+    started = time.monotonic()
+    proc = _start(*SIM_ARGS[venue], "--fault", "rate=0", "--stream", "json",
+                  stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    head = subprocess.Popen(["head", "-1"], stdin=proc.stdout, stdout=subprocess.PIPE)
+    proc.stdout.close()
+    try:
+        out, _ = head.communicate(timeout=10)
+        code = proc.wait(10)
+        assert json.loads(out)["synced"] is True
+        assert code == 0 and proc.stderr.read() == b""
+        assert time.monotonic() - started < 2.0
+    finally:
+        for p in (proc, head):
+            if p.poll() is None:
+                p.kill()
+                p.wait()

@@ -388,11 +388,13 @@ def _bps(price: Decimal, mid: Decimal | None) -> Decimal | None:
 
 
 def _rows(levels: list[Level], mid: Decimal | None) -> list[Row]:
+    # sums under the wide context: a 78-digit size must not round in the cum column
+    add, mul = _EXACT.add, _EXACT.multiply
     rows = []
     cum = cum_notional = ZERO
     for lv in levels:
-        cum += lv.size
-        cum_notional += lv.size * lv.price
+        cum = add(cum, lv.size)
+        cum_notional = add(cum_notional, mul(lv.size, lv.price))
         rows.append(
             Row(lv.price, lv.size, lv.orders, cum, cum_notional, _bps(lv.price, mid), lv, lv.source)
         )
@@ -411,17 +413,17 @@ def _grouped_rows(side: BookSide, depth: int, step: Decimal, mid: Decimal | None
         price = group_price(lv.price, step, side.is_bid)
         if groups and groups[-1][0] == price:
             group = groups[-1]
-            group[1] += lv.size
+            group[1] = _EXACT.add(group[1], lv.size)
             group[2] += lv.orders
-            group[3] += lv.size * lv.price
+            group[3] = _EXACT.add(group[3], _EXACT.multiply(lv.size, lv.price))
         else:
             if len(groups) == depth:
                 break
-            groups.append([price, lv.size, lv.orders, lv.size * lv.price])
+            groups.append([price, lv.size, lv.orders, _EXACT.multiply(lv.size, lv.price)])
     rows = []
     cum = cum_notional = ZERO
     for price, size, orders, notional in groups:
-        cum += size
-        cum_notional += notional
+        cum = _EXACT.add(cum, size)
+        cum_notional = _EXACT.add(cum_notional, notional)
         rows.append(Row(price, size, orders, cum, cum_notional, _bps(price, mid)))
     return rows

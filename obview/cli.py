@@ -50,11 +50,17 @@ def view_options(func: Callable) -> Callable:
         click.option("--depth", type=click.IntRange(1, 1000), default=20, show_default=True,
                      help="Rows per side."),
         click.option("--details", is_flag=True, help="Per-order queues where the venue has them."),
-        click.option("--dump", type=click.Choice(["json"]), help="Print one JSON book once synced, then exit."),
-        click.option("--stream", type=click.Choice(["json"]), help="Print one JSON line per applied update."),
-        click.option("--count", type=click.IntRange(min=1), help="Updates to wait for (--dump) or lines to print (--stream)."),
+        click.option("--dump", type=click.Choice(["json"]),
+                     help="Print every book as JSON as soon as all are synced, then exit."),
+        click.option("--stream", type=click.Choice(["json"]),
+                     help="Print one JSON line per applied update, until --count or interrupted."),
+        click.option("--count", type=click.IntRange(min=0),
+                     help="--dump: updates to wait for after the sync (default 0); "
+                          "--stream: lines to print (default: no limit)."),
         click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=30.0,
-                     show_default=True, help="Headless: give up (exit 1) after this many seconds."),
+                     show_default=True,
+                     help="Headless: exit 1 if no book is synced (--stream) or the dump is "
+                          "not done (--dump) within this many seconds."),
         click.option("--log-file", type=click.Path(dir_okay=False), help="Write a debug log here."),
     ]
     for option in reversed(options):
@@ -85,15 +91,24 @@ def _config(venue: str, symbols: list[str], kw: dict[str, Any], **options: Any) 
     )
 
 
+_feeds_started = False  # set once a TUI or headless run began: main() then leaves fast
+
+
 def _launch(configs: list[VenueConfig], kw: dict[str, Any], records: str | None = None) -> None:
     """Run headless when asked for JSON, else the TUI."""
-    _setup_logging(kw.get("log_file"))
+    global _feeds_started
     if kw["dump"] and kw["stream"]:
         raise click.UsageError("choose one of --dump and --stream")
     if kw["count"] is not None and not (kw["dump"] or kw["stream"]):
         raise click.UsageError("--count goes with --dump or --stream")
+    if kw["count"] == 0 and kw["stream"]:
+        raise click.UsageError("--count 0 prints nothing: --stream needs --count 1 or more")
     if kw["faults"] and not kw["sim"]:
         raise click.UsageError("--fault goes with --sim")
+    for cfg in configs:
+        _check_faults(cfg.venue, cfg.faults)
+    _setup_logging(kw.get("log_file"))
+    _feeds_started = True
     mode = "dump" if kw["dump"] else "stream" if kw["stream"] else None
     if records and mode != "stream":
         raise click.UsageError(f"--{records} goes with --stream json")
@@ -105,12 +120,30 @@ def _launch(configs: list[VenueConfig], kw: dict[str, Any], records: str | None 
     from obview.headless import ConfigError, HeadlessFailure, run_headless
 
     try:
-        asyncio.run(
+        reader_stayed = asyncio.run(
             run_headless(configs, mode, kw["count"], kw["timeout"], kw["details"], records)
         )
     except HeadlessFailure as exc:
         raise UserError(str(exc)) from None
     except ConfigError as exc:
+        raise click.UsageError(str(exc)) from None
+    if not reader_stayed:
+        raise BrokenPipeError  # main() ends quietly with exit 0
+
+
+def _check_faults(venue: str, faults: dict[str, str]) -> None:
+    """Fault switches checked before anything starts: names the venue's simulator knows,
+    and values it declares numeric must be finite, non-negative numbers (usage errors)."""
+    if not faults:
+        return
+    import importlib
+
+    from obview.venues import check_faults
+
+    sim = importlib.import_module(f"obview.venues.{venue}.sim")
+    try:
+        check_faults(venue, faults, sim.KNOWN_FAULTS, getattr(sim, "NUMERIC_FAULTS", None))
+    except ValueError as exc:
         raise click.UsageError(str(exc)) from None
 
 
@@ -118,7 +151,10 @@ def _setup_logging(path: str | None) -> None:
     """Debug log to --log-file, else warnings and errors to the platform's log folder."""
     from obview.logs import setup
 
-    setup(path)
+    try:
+        setup(path)
+    except OSError as exc:
+        raise click.UsageError(f"cannot write --log-file {path}: {exc.strerror or exc}") from None
 
 
 def _silence_logging() -> None:
@@ -276,10 +312,12 @@ def sim(venue: str, host: str, port: int, seed: int, faults: tuple[str, ...]) ->
     """Run a venue simulator that speaks the real wire protocol, until interrupted."""
     from obview.venues import load
 
+    parsed_faults = _fault_option(faults)
+    _check_faults(venue, parsed_faults)
     module = load(venue)
 
     async def serve() -> None:
-        simulator = await module.start_sim(host, port, seed, _fault_option(faults))
+        simulator = await module.start_sim(host, port, seed, parsed_faults)
         print(f"obview sim {venue} serving {' '.join(simulator.addresses)}", flush=True)
         try:
             await asyncio.Event().wait()
@@ -314,6 +352,31 @@ def _install_hooks() -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: every error becomes one line on stderr (2 = usage, 1 = runtime)."""
+    try:
+        _main(argv)
+        code = 0
+    except SystemExit as exc:
+        if not _feeds_started:
+            raise
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    if _feeds_started:
+        _leave_now(code)
+
+
+def _leave_now(code: int) -> None:
+    """End the process without the interpreter's teardown of every loaded module (0.15 to
+    0.3 s measured with the TUI, protobuf and the venues loaded): Ctrl-C and `q` must end
+    obview within a second. The event loop and the terminal are already closed here;
+    what is buffered is flushed first."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    with contextlib.suppress(Exception):
+        logging.shutdown()
+    os._exit(code)
+
+
+def _main(argv: list[str] | None) -> None:
     _silence_logging()
     _install_hooks()
     try:
@@ -333,9 +396,11 @@ def main(argv: list[str] | None = None) -> None:
     except (KeyboardInterrupt, click.Abort):
         _exit(130, "interrupted")
     except BrokenPipeError:
-        # A reader such as `head` went away: not an error worth a line.
+        # A reader such as `head` went away: not an error worth a line. Point the stdout
+        # descriptor at /dev/null so the interpreter's final flush cannot complain either.
         with contextlib.suppress(Exception):
-            sys.stdout = open(os.devnull, "w")  # noqa: SIM115
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
         sys.exit(0)
     except SystemExit:
         raise

@@ -3,8 +3,11 @@
 A venue subclasses `Feed` and writes `_session()`: connect, log in, subscribe, sync
 and apply updates until the connection ends. `Feed.run()` wraps it in the reconnect
 loop (jittered exponential backoff, capped, reset after a session delivered data), so
-no venue writes its own retry loop. A `FatalFeedError` (subscription or login
-rejected) stops the loop and is reported once.
+no venue writes its own retry loop, and a staleness watchdog, so no venue writes its own
+staleness rule. A `FatalFeedError` (subscription or login rejected), an untrusted TLS
+certificate, and (with `fail_fast`, for headless runs) a refused connection or an
+unknown host before any data stop the loop and are reported once. docs/feeds.md
+describes the whole lifecycle.
 """
 
 from __future__ import annotations
@@ -12,6 +15,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import socket
+import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,8 +26,11 @@ from typing import Any, ClassVar
 from obview.book import OrderBook
 from obview.events import BookChanged, Event, FeedFailed, StatusChanged
 from obview.latency import LatencyStats
+from obview.ratelog import RateLimitedLog
 
 log = logging.getLogger("obview.feed")
+# A stream with no update for this long is stale unless its venue sets its own threshold.
+STALE_AFTER = 30.0
 
 
 class FeedState(StrEnum):
@@ -75,7 +83,8 @@ class Stream:
     updates: int = 0  # updates applied since the book last became synced
     pushes: int = 0  # every book message applied, for venues without versions
     resyncs: int = 0
-    stale: bool = False  # no update for the venue's staleness threshold; values kept
+    stale: bool = False  # values kept but not live (see Feed.check_stale); cleared by a push
+    stale_reason: str = ""
     error: str | None = None
     latency: dict[str, LatencyStats] = field(default_factory=dict)  # "bid"/"ask" or "interval"
     extra: dict[str, Any] = field(default_factory=dict)  # venue-specific JSON fields
@@ -109,6 +118,12 @@ class Feed:
         self.reconnects = 0
         self.address = ""  # what we connect to, already redacted for display
         self.backoff = Backoff()
+        # seconds without an update that make a stream stale; None: never by the clock
+        self.stale_after: float | None = STALE_AFTER
+        # Give up instead of retrying when the first connection fails for a reason known
+        # at once (refused, unknown host): what a script wants; the TUI keeps retrying.
+        self.fail_fast = False
+        self.log_limited = RateLimitedLog(log)
         self._listeners: list[Listener] = []
         self._delivered = False
         self._stopping = False
@@ -138,9 +153,65 @@ class Feed:
             stream.updates = 0
         elif stream.synced:
             stream.updates += 1
-        if self.state is not FeedState.SYNCED and all(s.synced for s in self.streams.values()):
-            self.set_state(FeedState.SYNCED)
+        if stream.stale:
+            stream.stale = False
+            stream.stale_reason = ""
+            self._settle_state()
+        elif self.state is not FeedState.SYNCED:
+            self._settle_state()
         self.emit(BookChanged(self, stream, snapshot))
+
+    def _settle_state(self) -> None:
+        """SYNCED once every book is synced, STALE while one of them is stale."""
+        streams = self.streams.values()
+        if self.state is FeedState.ERROR or not all(s.synced for s in streams):
+            return
+        text = self._stale_text()
+        self.set_state(FeedState.STALE if text else FeedState.SYNCED, text)
+
+    # -- staleness: one rule for every venue ---------------------------------------------
+    def mark_stale(self, stream: Stream, reason: str) -> None:
+        """The venue says this stream's values are not live (e.g. its quote server logged
+        out); they stay shown, marked, until the stream's next update."""
+        stream.stale = True
+        stream.stale_reason = reason
+        self._show_staleness()
+
+    def check_stale(self) -> None:
+        """Mark every stream without an update for `stale_after` seconds (values kept).
+        Run by the watchdog in `run()`; each stream has its own clock (its last update)."""
+        limit = self.stale_after
+        if not limit:
+            return
+        now = time.monotonic()
+        newly = False
+        for stream in self.streams.values():
+            seen = stream.book.recv_mono
+            if not stream.stale and seen is not None and now - seen > limit:
+                stream.stale = True
+                stream.stale_reason = f"no update for {limit:g}s"
+                newly = True
+        if newly:
+            self._show_staleness()
+
+    def _show_staleness(self) -> None:
+        # Only a live feed turns STALE: "reconnecting" or "resyncing" already says more.
+        if self.state in (FeedState.SYNCED, FeedState.STALE):
+            self._settle_state()
+
+    def _stale_text(self) -> str:
+        """"no update for 10s: HK.00700, US.AAPL", one part per reason; "" when none."""
+        by_reason: dict[str, list[str]] = {}
+        for stream in self.streams.values():
+            if stream.stale:
+                by_reason.setdefault(stream.stale_reason or "stale", []).append(stream.key)
+        return "; ".join(f"{reason}: {', '.join(keys)}" for reason, keys in by_reason.items())
+
+    async def _stale_watchdog(self) -> None:
+        while True:
+            limit = self.stale_after
+            await asyncio.sleep(max(0.01, min(1.0, limit / 4)) if limit else 1.0)
+            self.check_stale()
 
     def unsync(self, stream: Stream, reason: str = "", resync: bool = True) -> None:
         """The stream's book is no longer trusted (gap, bad frame, reconnect)."""
@@ -151,8 +222,8 @@ class Feed:
 
     def count_bad_frame(self, reason: str) -> None:
         self.bad_frames += 1
-        if self.bad_frames <= 10 or self.bad_frames % 1000 == 0:
-            log.warning("%s: bad frame #%d: %s", self.venue, self.bad_frames, reason)
+        self.log_limited.warning(f"{self.venue}:bad-frame", "%s: bad frame #%d: %s",
+                                 self.venue, self.bad_frames, reason)
 
     # -- lifecycle ---------------------------------------------------------------
     async def _session(self) -> None:
@@ -162,6 +233,18 @@ class Feed:
     async def run(self) -> None:
         """Run sessions until stopped, reconnecting with backoff; returns on a fatal error."""
         self.set_state(FeedState.CONNECTING, self.address)
+        watchdog = asyncio.create_task(self._stale_watchdog(), name=f"{self.venue}-stale")
+        try:
+            await self._run_sessions()
+        except asyncio.CancelledError:
+            self.state = FeedState.STOPPED
+            raise
+        finally:
+            watchdog.cancel()
+            self.log_limited.flush()
+            await asyncio.gather(watchdog, return_exceptions=True)
+
+    async def _run_sessions(self) -> None:
         while not self._stopping:
             self._delivered = False
             try:
@@ -171,24 +254,51 @@ class Feed:
                 self._fail(str(exc))
                 return
             except asyncio.CancelledError:
-                self.state = FeedState.STOPPED
                 raise
-            except (TimeoutError, OSError, EOFError, FeedError) as exc:
-                reason = describe_error(exc)
-            except Exception as exc:  # a bug or unexpected input must not kill the worker
-                log.exception("%s: session failed", self.venue)
-                reason = f"internal error: {describe_error(exc)}"
+            except Exception as exc:
+                final = self._final_reason(exc)
+                if final is not None:
+                    log.error("%s: giving up: %s", self.venue, final)
+                    self._fail(final)
+                    return
+                if isinstance(exc, (TimeoutError, OSError, EOFError, FeedError)):
+                    reason = describe_error(exc)
+                else:  # a bug or unexpected input must not kill the worker
+                    log.exception("%s: session failed", self.venue)
+                    reason = f"internal error: {describe_error(exc)}"
             if self._stopping:
                 break
             for stream in self.streams.values():
                 stream.synced = False
+                if stream.book.recv_mono is not None:  # values kept, marked, until a push
+                    stream.stale = True
+                    stream.stale_reason = "connection lost"
             if self._delivered:
                 self.backoff.reset()
             delay = self.backoff.next_delay()
             self.reconnects += 1
+            self.log_limited.warning(f"{self.venue}:reconnect",
+                                     "%s: session ended (%s); reconnect #%d in %.1fs",
+                                     self.venue, reason, self.reconnects, delay)
             self.set_state(FeedState.RECONNECTING, f"{reason}; retry in {delay:.1f}s")
             await asyncio.sleep(delay)
         self.state = FeedState.STOPPED
+
+    def _final_reason(self, exc: BaseException) -> str | None:
+        """The one line to stop with when retrying cannot help, else None."""
+        cause = known_cause(exc)
+        if cause is None:
+            return None
+        reason = describe_error(exc)
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            detail = cause.verify_message or describe_error(cause)
+            return f"{reason} (TLS certificate not trusted: {detail})" \
+                if "certificate" not in reason.lower() else reason
+        if not self.fail_fast or any(s.pushes for s in self.streams.values()):
+            return None  # after data, a refusal is an outage worth waiting out
+        detail = describe_error(cause)
+        said = [t.lower() for t in (detail, getattr(cause, "strerror", None) or detail)]
+        return reason if any(t in reason.lower() for t in said) else f"{reason} ({detail})"
 
     def stop(self) -> None:
         self._stopping = True
@@ -200,11 +310,36 @@ class Feed:
         self.emit(FeedFailed(self, reason))
 
 
+_KNOWN_AT_ONCE = (ssl.SSLCertVerificationError, ConnectionRefusedError, socket.gaierror)
+
+
+def known_cause(exc: BaseException) -> BaseException | None:
+    """The refused connection, unknown host or untrusted certificate behind `exc`, if any.
+
+    Venues wrap library errors in their own one-line FeedError; the original stays
+    reachable through the exception chain (`raise ... from None` keeps `__context__`).
+    """
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        item = todo.pop()
+        if item is None or id(item) in seen or len(seen) > 32:
+            continue
+        seen.add(id(item))
+        if isinstance(item, _KNOWN_AT_ONCE):
+            return item
+        todo.extend((item.__cause__, item.__context__))
+        todo.extend(getattr(item, "exceptions", ()))  # exception groups (anyio, trio)
+    return None
+
+
 def describe_error(exc: BaseException) -> str:
     """One line for a user: the exception text, or its type when it has none."""
     text = str(exc).strip()
     if isinstance(exc, ConnectionRefusedError):
         return "connection refused"
+    if isinstance(exc, socket.gaierror):
+        return f"unknown host ({exc.strerror or text})"
     if isinstance(exc, TimeoutError) and not text:
         return "timed out"
     return text.splitlines()[0] if text else type(exc).__name__

@@ -1,15 +1,32 @@
-"""All number formatting lives here: JSON strings, screen columns, durations."""
+"""All number formatting lives here: JSON strings, screen columns, durations.
+
+Nothing here rounds a figure silently: texts are built from a Decimal's own digits (no
+arithmetic under the 28-digit default context), and a figure too long for its column is
+shortened with a visible "…" (`fit_number`), never changed.
+"""
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal, InvalidOperation
+
+ELLIPSIS = "…"
+_WIDE = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN)  # normalize() under it drops zeros and never rounds
+# Plain text of a number whose exponent is further out than this would be that long
+# ("1e999999999" is 11 bytes on the wire, a gigabyte written out): such values keep
+# their exact scientific form instead. No sane price or size comes near (uint256: 78).
+PLAIN_LIMIT = 400
 
 
 def dec_str(value: Decimal) -> str:
-    """Normalised decimal text: no exponent, no trailing zeros ("0.25", "2000", "0")."""
+    """Normalised decimal text: no exponent, no trailing zeros ("0.25", "2000", "0").
+    Exact for any number of digits (format "f" without a precision never rounds)."""
     if not value:
         return "0"
-    text = format(value.normalize(), "f")
+    if not -PLAIN_LIMIT <= value.adjusted() <= PLAIN_LIMIT:
+        return str(value.normalize(_WIDE))  # exact, e.g. "1E+999999999"
+    text = format(value, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
     return text
 
 
@@ -30,26 +47,66 @@ def float_to_decimal(value: float) -> Decimal:
 
 
 def decimals_of(value: Decimal) -> int:
-    """Digits after the point of the normalised value."""
-    exponent = value.normalize().as_tuple().exponent
-    return -exponent if isinstance(exponent, int) and exponent < 0 else 0
+    """Digits after the point of the normalised value (trailing zeros do not count)."""
+    _, digits, exponent = value.as_tuple()
+    if not isinstance(exponent, int) or exponent >= 0 or not value:
+        return 0
+    places = -exponent
+    index = len(digits) - 1
+    while places and digits[index] == 0:
+        places -= 1
+        index -= 1
+    return places
 
 
 def fixed(value: Decimal, places: int) -> str:
     """Exactly `places` decimals, for columns aligned on the point."""
+    if places > PLAIN_LIMIT or not -PLAIN_LIMIT <= value.adjusted() <= PLAIN_LIMIT:
+        return dec_str(value)  # absurd: never written out in full
     if places <= 0:
         return format(value, "f") if decimals_of(value) == 0 else dec_str(value)
     return format(value, f".{places}f")
 
 
 def compact(value: Decimal) -> str:
-    """Short human size: 1.23K, 4.5M; exact below 10,000."""
+    """Short human size: 1.23K, 4.5M; exact below 10,000. A shortened figure that is not
+    exact carries "~" ("~1.23K" for 1,234), so it never passes for the real one."""
     magnitude = abs(value)
-    for limit, suffix in ((Decimal(10) ** 9, "B"), (Decimal(10) ** 6, "M"), (Decimal(10) ** 4, "K")):
-        if magnitude >= limit:
-            scale = limit if suffix != "K" else Decimal(1000)
-            return f"{(value / scale):.2f}{suffix}"
+    for exponent, suffix in ((9, "B"), (6, "M"), (3, "K")):
+        if magnitude >= (Decimal(10) ** 4 if suffix == "K" else Decimal(10) ** exponent):
+            sign, digits, exp = value.as_tuple()
+            scaled = Decimal((sign, digits, exp - exponent))  # moves the point only; scaleb would round
+            shown = f"{scaled:.2f}"
+            mark = "" if Decimal(shown) == scaled else "~"
+            return f"{mark}{shown}{suffix}"
     return dec_str(value)
+
+
+def fit_number(text: str, width: int) -> str:
+    """A number's exact text if it fits in `width` cells, else visibly abbreviated: the
+    fraction cut with "…" ("0.12345…"), or a mantissa and exponent ("1.1579…e77") when
+    the whole part alone is too wide, so the magnitude stays right."""
+    if len(text) <= width:
+        return text
+    sign = "-" if text.startswith("-") else ""
+    digits = text.lstrip("-")
+    whole, _, frac = digits.partition(".")
+    keep = width - len(sign) - len(whole) - 2  # room for "." and "…"
+    if frac and keep >= 0 and (whole.strip("0") or frac[:keep].strip("0")):
+        return f"{sign}{whole}.{frac[:keep]}{ELLIPSIS}" if keep else f"{sign}{whole}{ELLIPSIS}"
+    if whole.strip("0"):
+        exponent = len(whole.lstrip("0")) - 1
+        mantissa = whole.lstrip("0") + frac
+    else:  # 0.000…: the exponent is negative
+        lead = len(frac) - len(frac.lstrip("0"))
+        exponent = -(lead + 1)
+        mantissa = frac[lead:]
+    tail = f"e{exponent}"
+    room = width - len(sign) - len(tail) - 1  # the "…"
+    if room < 1:
+        return (sign + ELLIPSIS)[:max(width, 1)]
+    body = mantissa[0] + ("." + mantissa[1:room - 1] if room > 2 else "")
+    return f"{sign}{body}{ELLIPSIS}{tail}"
 
 
 def ms(value: float | None) -> str:
@@ -60,29 +117,56 @@ def ms(value: float | None) -> str:
     return f"{value:.1f}ms" if value < 100 else f"{value:.0f}ms"
 
 
+CACHE_LIMIT = 65_536  # entries per parse cache: a few MB at most, whatever a server sends
+
+
+class BoundedCache(dict):
+    """A dict for caches keyed by server values, with the one bounding policy every venue
+    shares: when an insert would pass `limit` entries, everything is dropped first.
+
+    Dropping all at once costs only re-parsing and keeps reads plain C dict lookups
+    (`get`, `[]`), which an LRU would not. Insert with `cache[key] = value`;
+    `setdefault` and `update` bypass the bound and must not be used.
+    """
+
+    __slots__ = ("limit",)
+
+    def __init__(self, limit: int = CACHE_LIMIT) -> None:
+        super().__init__()
+        self.limit = limit
+
+    def __setitem__(self, key, value) -> None:
+        if len(self) >= self.limit:
+            self.clear()
+        dict.__setitem__(self, key, value)
+
+
 class DecimalCache:
     """Parse each distinct price once and hand back the same Decimal object.
 
     Books see the same few hundred prices over and over. A fresh Decimal computes its
     hash (a modular power, ~0.5 us) on every dict lookup; a reused one has it cached.
-    Keys are the raw wire values (text, or floats for Futu); the cache is dropped
-    whole when it grows past `limit`, which only costs re-parsing.
+    Keys are the raw wire values (text, or floats for Futu), held in a `BoundedCache`.
     """
 
-    __slots__ = ("_parse", "_cache", "limit")
+    __slots__ = ("_parse", "_cache")
 
-    def __init__(self, parse=to_decimal, limit: int = 65_536) -> None:
+    def __init__(self, parse=to_decimal, limit: int = CACHE_LIMIT) -> None:
         self._parse = parse
-        self._cache: dict = {}
-        self.limit = limit
+        self._cache = BoundedCache(limit)
+
+    @property
+    def limit(self) -> int:
+        return self._cache.limit
+
+    def __len__(self) -> int:
+        return len(self._cache)
 
     def __call__(self, raw):
         try:
             return self._cache[raw]
         except KeyError:
             pass
-        if len(self._cache) >= self.limit:
-            self._cache.clear()
         value = self._cache[raw] = self._parse(raw)
         return value
 

@@ -1,13 +1,19 @@
 """Headless mode: the same feeds and books as the TUI, printed as JSON.
 
 `--dump json` prints one object per stream once every stream is synced and has applied
-`count` updates since; `--stream json` prints one line per applied update.
+`count` updates since (0 by default: at once); `--timeout` bounds the whole dump.
+`--stream json` prints one line per applied update until `count` lines or until
+interrupted; `--timeout` bounds only the wait for the first synced book. A closed stdout
+(the reader went away) ends the run quietly. The contract is in docs/feeds.md.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
+import os
+import stat
 import sys
 from typing import Any, TextIO
 
@@ -67,6 +73,11 @@ def book_json(feed: Feed, stream: Stream, depth: int, details: bool) -> dict[str
         "bids": levels(book.bids),
         "asks": levels(book.asks),
     }
+    # shown as received, never fixed: crossed = best bid above best ask, locked = equal
+    bid, ask = book.best_bid(), book.best_ask()
+    obj["crossed"] = bid is not None and ask is not None and bid > ask
+    obj["locked"] = bid is not None and ask is not None and bid == ask
+    obj["stale"] = stream.stale
     if stream.source is not None:
         obj["source"] = stream.source
     if stream.name is not None:
@@ -86,6 +97,8 @@ class HeadlessPrinter:
         self.out = out
         self.lines = 0
         self.done = asyncio.Event()
+        self.started = asyncio.Event()  # a shown book was synced: --timeout no longer applies
+        self.closed = False  # stdout went away (`| head`): stop quietly
         self.failure: str | None = None
         self.feeds: list[Feed] = []
         self.records: str | None = None  # "orders" / "risk": print those instead of books
@@ -95,11 +108,27 @@ class HeadlessPrinter:
         feed.add_listener(self.on_event)
 
     def _print(self, obj: dict[str, Any]) -> None:
-        self.out.write(_encoder.encode(obj).decode() + "\n")
-        self.out.flush()
+        if self.closed:
+            return
+        try:
+            self.out.write(_encoder.encode(obj).decode() + "\n")
+            self.out.flush()
+        except (BrokenPipeError, ValueError):  # ValueError: the file object was closed
+            self._reader_gone()
+            return
+        except OSError as exc:
+            if exc.errno not in (errno.EPIPE, errno.EBADF):
+                raise
+            self._reader_gone()
+            return
         self.lines += 1
         if self.count is not None and self.lines >= self.count:
             self.done.set()
+
+    def _reader_gone(self) -> None:
+        # Not a venue error: nobody reads any more, so there is nothing left to do.
+        self.closed = True
+        self.done.set()
 
     def on_event(self, event: Event) -> None:
         if self.done.is_set():
@@ -113,9 +142,12 @@ class HeadlessPrinter:
                     self._print(event.feed.record_json(event.kind, row))  # type: ignore[attr-defined]
                     if self.done.is_set():
                         return
-        elif isinstance(event, BookChanged) and self.records is None:
+        elif isinstance(event, BookChanged):
             stream = event.stream
             if not stream.synced or not _shown(event.feed, stream):
+                return
+            self.started.set()  # also in records mode: the session is up
+            if self.records is not None:
                 return
             if self.mode == "stream":
                 self._print(book_json(event.feed, stream, self.depth, self.details))
@@ -127,7 +159,7 @@ class HeadlessPrinter:
                 self.done.set()
 
     def _dump_ready(self) -> bool:
-        need = 1 if self.count is None else self.count
+        need = 0 if self.count is None else self.count
         shown = [s for f in self.feeds for s in f.streams.values() if _shown(f, s)]
         return bool(shown) and all(s.synced and s.updates >= need for s in shown)
 
@@ -149,6 +181,11 @@ def _shown(feed: Feed, stream: Stream) -> bool:
     return shown is None or stream.key in shown()
 
 
+# How long shutdown waits for a feed to finish after cancelling it: Ctrl-C must end
+# obview within a second whatever the venue is doing.
+SHUTDOWN_GRACE = 0.5
+
+
 async def run_headless(
     configs: list[VenueConfig],
     mode: str,
@@ -157,30 +194,70 @@ async def run_headless(
     details: bool = False,
     records: str | None = None,
     out: TextIO | None = None,
-) -> None:
-    """Run feeds until the request is met. Raises HeadlessFailure with a one-line reason."""
+) -> bool:
+    """Run feeds until the request is met. Raises HeadlessFailure with a one-line reason.
+
+    Returns False when stdout was closed by its reader (the caller silences it)."""
     printer = HeadlessPrinter(mode, count, configs[0].depth, details, out or sys.stdout)
     printer.records = records
     async with contextlib.AsyncExitStack() as stack:
         feeds = [await open_configured(cfg, stack) for cfg in configs]
         tasks = []
         for feed in feeds:
+            feed.fail_fast = True  # a script wants "connection refused" now, not retries
             printer.watch(feed)
             tasks.append(asyncio.create_task(feed.run(), name=f"feed-{feed.venue}"))
+        watching = _watch_pipe_reader(printer)
         try:
-            await asyncio.wait_for(printer.done.wait(), timeout)
-        except TimeoutError:
-            limit = f"{timeout:g}s"
-            raise HeadlessFailure(f"timed out after {limit}: {printer.waiting_for()}") from None
+            await _wait(printer, mode, timeout)
         finally:
-            for feed in feeds:
-                feed.stop()
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            for feed in feeds:
-                close = getattr(feed, "close", None)
-                if close is not None:
-                    await close()
+            if watching is not None:
+                asyncio.get_running_loop().remove_reader(watching)
+            await _shutdown(feeds, tasks)
     if printer.failure:
         raise HeadlessFailure(printer.failure)
+    return not printer.closed
+
+
+def _watch_pipe_reader(printer: HeadlessPrinter) -> int | None:
+    """When stdout is a pipe, notice its reader going away even if nothing is printed
+    (a quiet market after `| head -1`): the write end of a pipe never turns readable,
+    but epoll reports an error on it once the read end is closed, which wakes a reader
+    callback. Returns the watched descriptor, or None."""
+    try:
+        fd = printer.out.fileno()
+        if not stat.S_ISFIFO(os.fstat(fd).st_mode):
+            return None
+        asyncio.get_running_loop().add_reader(fd, printer._reader_gone)
+    except (AttributeError, OSError, ValueError, NotImplementedError):
+        return None
+    return fd
+
+
+async def _wait(printer: HeadlessPrinter, mode: str, timeout: float | None) -> None:
+    """A dump is bounded by `timeout` as a whole; a stream only until its first book."""
+    first = printer.done if mode == "dump" else printer.started
+    waiters = {asyncio.ensure_future(first.wait()), asyncio.ensure_future(printer.done.wait())}
+    try:
+        finished, _ = await asyncio.wait(waiters, timeout=timeout,
+                                         return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
+    if not finished:
+        raise HeadlessFailure(f"timed out after {timeout:g}s: {printer.waiting_for()}")
+    await printer.done.wait()
+
+
+async def _shutdown(feeds: list[Feed], tasks: list[asyncio.Task]) -> None:
+    for feed in feeds:
+        feed.stop()
+    for task in tasks:
+        task.cancel()
+    if tasks:
+        await asyncio.wait(tasks, timeout=SHUTDOWN_GRACE)
+    for feed in feeds:
+        close = getattr(feed, "close", None)
+        if close is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(close(), SHUTDOWN_GRACE)

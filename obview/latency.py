@@ -1,8 +1,40 @@
-"""Rolling latency statistics (p50 / p99 / max) over the last N samples."""
+"""Rolling latency statistics (p50 / p99 / max) over the last N samples, and the one
+rule for turning a venue's receive stamp into a latency.
+
+A stamp is only a latency when it is a plausible instant: positive, finite, and giving
+a latency between `EARLIEST_MS` and `LATEST_MS`. Anything else (absent, zero, NaN,
+infinite, years away) is counted as unstamped, never shown as a figure and never an
+exception (a far-future double would overflow `int()`).
+"""
 
 from __future__ import annotations
 
+import math
 from collections import deque
+from collections.abc import Iterable
+
+# Clocks of two machines disagree a little; a stamp a minute in our future is not that.
+EARLIEST_MS = -60_000.0
+# Older than a day is not the receive time of a live push.
+LATEST_MS = 86_400_000.0
+# Epoch seconds accepted as a venue stamp: after 2000-01-01, before 2100-01-01.
+_EPOCH_MIN_S = 946_684_800.0
+_EPOCH_MAX_S = 4_102_444_800.0
+
+
+def latency_ms(now_s: float, stamp_s: float) -> float | None:
+    """`now_s - stamp_s` in ms (both epoch seconds), or None when the stamp is not plausible."""
+    if not stamp_s > 0:  # also NaN
+        return None
+    value = (now_s - stamp_s) * 1000.0
+    return value if EARLIEST_MS <= value <= LATEST_MS else None
+
+
+def epoch_ms(stamp_s: float) -> int | None:
+    """A venue's epoch-seconds stamp as integer ms, or None when absent or absurd."""
+    if not _EPOCH_MIN_S <= stamp_s <= _EPOCH_MAX_S:  # NaN and infinities fail too
+        return None
+    return int(stamp_s * 1000)
 
 
 class LatencyStats:
@@ -17,10 +49,20 @@ class LatencyStats:
 
     def add(self, value_ms: float | None) -> None:
         self.total += 1
-        if value_ms is None:
+        if value_ms is None or not math.isfinite(value_ms):
             self.unstamped += 1
         else:
             self.samples.append(value_ms)
+
+    def fold(self, stamps: Iterable[float], now_s: float) -> None:
+        """Add one latency per receive stamp (epoch seconds), as `latency_ms` judges them;
+        the batch form of `add` for a read that carried many pushes."""
+        stamps = list(stamps)
+        samples = [v for v in ((now_s - s) * 1000.0 for s in stamps if s > 0)
+                   if EARLIEST_MS <= v <= LATEST_MS]
+        self.total += len(stamps)
+        self.unstamped += len(stamps) - len(samples)
+        self.samples.extend(samples)
 
     @property
     def last(self) -> float | None:

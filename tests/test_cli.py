@@ -33,6 +33,17 @@ from tests.conftest import run_obview
         (["futu", "HK.00700", "--bogus"], "--bogus"),
         (["futu", "HK.00700", "--fault", "drop_after=3"], "--fault goes with --sim"),
         (["futu", "HK.00700", "--sim", "--fault", "nope=1", "--dump", "json"], "unknown futu simulator fault"),
+        (["futu", "HK.00700", "--sim", "--dump", "json", "--log-file", "/nonexistent-dir/x.log"],
+         "cannot write --log-file /nonexistent-dir/x.log"),
+        (["futu", "HK.00700", "--sim", "--fault", "rate=-5", "--dump", "json"], "rate='-5': must be"),
+        (["futu", "HK.00700", "--sim", "--fault", "rate=fast", "--dump", "json"], "expected a number"),
+        (["futu", "HK.00700", "--sim", "--fault", "stall_after=-1", "--stream", "json"], "stall_after"),
+        (["futu", "HK.00700", "--sim", "--fault", "levels=2.5", "--dump", "json"], "expected a whole number"),
+        (["loopring", "LRC-ETH", "--sim", "--fault", "lag=nan", "--dump", "json"], "lag='nan'"),
+        (["bthub", "BTCUSDT", "--sim", "--fault", "rate=-5", "--dump", "json"], "rate='-5'"),
+        (["bthub", "BTCUSDT", "--sim", "--fault", "drop_after=x", "--dump", "json"], "drop_after='x'"),
+        (["sim", "futu", "--fault", "rate=-5"], "rate='-5'"),
+        (["futu", "HK.00700", "--sim", "--stream", "json", "--count", "0"], "--count 0"),
     ],
 )
 def test_bad_input_is_one_line_exit_2(args, needle):

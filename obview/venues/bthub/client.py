@@ -21,7 +21,6 @@ import asyncio
 import contextlib
 import logging
 import ssl
-import time
 import traceback
 from collections.abc import Iterable
 from decimal import Decimal
@@ -186,10 +185,7 @@ class BthubFeed(Feed):
             reason = self._session_error(exc)
             log.info("bthub: session ended: %s", reason)
             raise FeedError(reason) from None
-        finally:
-            # Spec §8: keep the last values, visibly marked, until the next push.
-            for stream in self.streams.values():
-                stream.stale = True
+        # Spec §8 (values kept, marked stale until the next push): the base feed does it.
 
     @staticmethod
     def _session_error(exc: Exception) -> str:
@@ -241,7 +237,6 @@ class BthubFeed(Feed):
             self.set_state(self.state, f"subscribed at {self.address}")
             helpers = [
                 asyncio.create_task(self._pinger(ws), name="bthub-ping"),
-                asyncio.create_task(self._stale_watch(), name="bthub-stale"),
             ]
             try:
                 async for message in ws:
@@ -338,29 +333,6 @@ class BthubFeed(Feed):
             await asyncio.sleep(self.ping_interval)
             await ws.send("ping")
 
-    async def _stale_watch(self) -> None:
-        period = max(0.01, min(1.0, self.stale_after / 4))
-        while True:
-            await asyncio.sleep(period)
-            self.check_stale()
-
-    def check_stale(self) -> None:
-        """Mark streams without an update for `stale_after` seconds (values kept)."""
-        now = time.monotonic()
-        newly = []
-        for stream in self.streams.values():
-            seen = stream.book.recv_mono
-            if not stream.stale and seen is not None and now - seen > self.stale_after:
-                stream.stale = True
-                newly.append(stream.key)
-        if newly:
-            self._show_staleness()
-
-    def _show_staleness(self) -> None:
-        stale = [s.key for s in self.streams.values() if s.stale]
-        if stale:
-            self.set_state(FeedState.STALE, f"no update for {self.stale_after:g}s: {', '.join(stale)}")
-
     # -- frames --------------------------------------------------------------------------
     def on_frame(self, message: str | bytes) -> None:
         """Apply one received frame, or drop and count it. Never raises on bad input."""
@@ -384,17 +356,7 @@ class BthubFeed(Feed):
     def _apply_book(self, stream: Stream, bids: list[Level], asks: list[Level]) -> None:
         stream.book.replace(bids, asks)  # full snapshot per push (spec §5 [decision])
         stream.book.touch()
-        stream.stale = False
-        feed_was_stale = self.state is FeedState.STALE
-        self.book_changed(stream, snapshot=not stream.synced)
-        # Only the watchdog makes the feed STALE; after a reconnect the books are stale too,
-        # but the state says "reconnecting" until every book has been pushed again.
-        if feed_was_stale:
-            if any(s.stale for s in self.streams.values()):
-                self._show_staleness()
-            elif self.state is FeedState.STALE:
-                self.set_state(FeedState.SYNCED if all(s.synced for s in self.streams.values())
-                               else FeedState.CONNECTING)
+        self.book_changed(stream, snapshot=not stream.synced)  # clears the stream's staleness
 
     def _apply_aggregated(self, update: AggregatedUpdate) -> None:
         stream = self.streams.get(update.symbol)

@@ -389,6 +389,9 @@ class _Session:
 
 KNOWN_FAULTS = {"rate", "user", "password", "reject_login", "login_errors", "refuse_ws", "token_ttl",
                 "token_uses", "malformed", "drop_after", "no_symbols"}
+# value kinds the CLI checks before starting (finite, >= 0)
+NUMERIC_FAULTS = {"rate": "number", "token_ttl": "number", "login_errors": "int", "refuse_ws": "int",
+                  "token_uses": "int", "malformed": "int", "drop_after": "int"}
 
 
 def _int_fault(faults: dict[str, str], name: str, default: int | None = None) -> int | None:
@@ -405,7 +408,7 @@ class BthubSimulator:
 
     def __init__(self, seed: int = 1, faults: dict[str, str] | None = None) -> None:
         faults = dict(faults or {})
-        check_faults("bthub", faults, KNOWN_FAULTS)
+        check_faults("bthub", faults, KNOWN_FAULTS, NUMERIC_FAULTS)
         self.faults = faults
         self.market = Market(seed)
         try:

@@ -27,7 +27,7 @@ from google.protobuf.message import DecodeError
 from obview.book import BookSide, Level, OrderBook
 from obview.feed import FatalFeedError, Feed, FeedError, FeedState, Stream
 from obview.fmt import float_to_decimal
-from obview.latency import LatencyStats
+from obview.latency import LatencyStats, epoch_ms, latency_ms
 from obview.venues import VenueConfig
 from obview.venues.futu import codec
 from obview.venues.futu.crypto import ENC_AES_CBC, ENC_NONE, RsaKey, SessionCipher, session_aes
@@ -180,19 +180,14 @@ class SideState:
 
 def _latency_ms(now: float, stamp: float) -> float | None:
     """Local receive time minus OpenD's receive stamp (the svrRecvTime*Timestamp double;
-    the string beside it is the same instant as text). Absent or zero: no stamp."""
-    if stamp <= 0:
-        return None
-    return round((now - stamp) * 1000.0, 3)
+    the string beside it is the same instant as text). Absent or absurd: no stamp."""
+    value = latency_ms(now, stamp)
+    return None if value is None else round(value, 3)
 
 
 def _fold(stats: LatencyStats, stamps: list[float], now: float) -> None:
-    """Add one read's pushes to `stats`, as `add` would one by one: local receive time minus
-    OpenD's svrRecvTime*Timestamp, in ms; an absent or zero stamp counts as unstamped."""
-    samples = [(now - stamp) * 1000.0 for stamp in stamps if stamp > 0]
-    stats.total += len(stamps)
-    stats.unstamped += len(stamps) - len(samples)
-    stats.samples.extend(samples)
+    """Add one read's pushes to `stats` (see obview/latency.py for which stamps count)."""
+    stats.fold(stamps, now)
     stamps.clear()
 
 
@@ -206,8 +201,8 @@ def last_latency(stream: Stream, s2c, now: float) -> None:
 
 def _venue_ts(s2c) -> int | None:
     """The later of the two sides' OpenD stamps, epoch ms (None when both are unstamped)."""
-    stamp = max(s2c.svrRecvTimeBidTimestamp, s2c.svrRecvTimeAskTimestamp)
-    return int(stamp * 1000) if stamp > 0 else None
+    stamps = (epoch_ms(s2c.svrRecvTimeBidTimestamp), epoch_ms(s2c.svrRecvTimeAskTimestamp))
+    return max((s for s in stamps if s is not None), default=None)
 
 
 def apply_levels(stream: Stream, sides: tuple[SideState, SideState], s2c,
@@ -399,8 +394,8 @@ class FutuFeed(Feed):
                     self.count_bad_frame(f"undecodable 3013 push: {exc}")
                     raise codec.BadFrame("undecodable order book push") from None
                 if response.retType:
-                    log.warning("futu: order book push error %s: %s",
-                                response.retType, response.retMsg)
+                    self.log_limited.warning("futu:push-error", "futu: order book push error %s: %s",
+                                             response.retType, response.retMsg)
                     continue
                 s2c = response.s2c
                 security = s2c.security
@@ -450,6 +445,9 @@ class FutuFeed(Feed):
         elif s2c.HasField("connectStatus"):
             logged = s2c.connectStatus.qotLogined
             text = "quote server logged in" if logged else "quote server logged out"
+            if not logged:  # the books stop: stale until each code's next push
+                for stream in self.streams.values():
+                    self.mark_stale(stream, "quote server logged out")
         else:
             text = _NOTIFY_TYPES.get(s2c.type, f"notice type {s2c.type}")
         self.notice = text
@@ -590,6 +588,7 @@ class FutuFeed(Feed):
         await self._handshake()
         self.decoder.clear_if_large()
         interval = self.keepalive_interval or 10.0
+        self.stale_after = interval  # a code silent this long while the link lives is stale
         every = 0.8 * interval
         next_keepalive = time.monotonic() + every
         while True:
@@ -605,13 +604,4 @@ class FutuFeed(Feed):
             silence = now - self._last_rx
             if silence > STALL_INTERVALS * interval:
                 raise FeedError(f"no data from OpenD for {silence:.0f}s")
-            if silence > interval:
-                if self.state is not FeedState.STALE:
-                    for stream in self.streams.values():
-                        stream.stale = True
-                    self.set_state(FeedState.STALE, f"no data from OpenD for {silence:.0f}s")
-            elif self.state is FeedState.STALE:
-                for stream in self.streams.values():
-                    stream.stale = False
-                synced = all(s.synced for s in self.streams.values())
-                self.set_state(FeedState.SYNCED if synced else FeedState.RESYNCING)
+            # staleness of each code is the base feed's watchdog (Feed.check_stale)

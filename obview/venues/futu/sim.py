@@ -77,6 +77,9 @@ SUB_ORDER_BOOK = 2
 COUNT_FAULTS = ("drop_after", "truncate_after", "bad_sha_after", "garbage_after", "stall_after")
 KNOWN_FAULTS = {*COUNT_FAULTS, "rate", "levels", "keepalive", "fragment", "notify",
                 "unknown_push", "no_right", "rsa_key", "aes_ecb", "refuse_init"}
+# value kinds the CLI checks before starting (finite, >= 0)
+NUMERIC_FAULTS = {"rate": "number", "levels": "int", "keepalive": "int", "fragment": "int",
+                  "refuse_init": "int", **{name: "int" for name in COUNT_FAULTS}}
 UNHANDLED_PUSH_ID = 3005  # Qot_UpdateBasicQot: a push id obview does not subscribe to
 
 
@@ -127,7 +130,7 @@ class FutuSimulator:
     def __init__(self, seed: int = 1, faults: dict[str, str] | None = None,
                  rsa_key: str | crypto.RsaKey | None = None) -> None:
         faults = dict(faults or {})
-        check_faults("futu", faults, KNOWN_FAULTS)
+        check_faults("futu", faults, KNOWN_FAULTS, NUMERIC_FAULTS)
         self.seed = seed
         key = rsa_key if rsa_key is not None else faults.get("rsa_key") or None
         if "rsa_key" in faults and not faults["rsa_key"]:

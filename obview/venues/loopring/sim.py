@@ -63,6 +63,10 @@ KNOWN_FAULTS = {
     "rate", "skip", "stale_snapshot", "stale_by", "delay_snapshot", "lag", "malformed",
     "drop_after", "reject_sub", "http429", "rate_limit", "ping", "pong_timeout", "truth",
 }
+# value kinds the CLI checks before starting (finite, >= 0)
+NUMERIC_FAULTS = {"rate": "number", "delay_snapshot": "number", "lag": "number", "ping": "number",
+                  "pong_timeout": "number", "skip": "int", "stale_snapshot": "int", "stale_by": "int",
+                  "malformed": "int", "drop_after": "int", "http429": "int", "rate_limit": "int"}
 HISTORY_KEEP = 2_000  # versions kept for stale snapshots when not recording truth
 
 
@@ -259,7 +263,7 @@ class LoopringSim:
     def __init__(self, host: str = "127.0.0.1", port: int = 0, seed: int = 1,
                  faults: dict[str, str] | None = None) -> None:
         faults = dict(faults or {})
-        check_faults("loopring", faults, KNOWN_FAULTS)
+        check_faults("loopring", faults, KNOWN_FAULTS, NUMERIC_FAULTS)
         self.host = host
         self.port = port
         self.seed = seed

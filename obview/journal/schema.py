@@ -138,10 +138,15 @@ encoder = msgspec.json.Encoder(enc_hook=str)  # str: options may hold paths and 
 line_decoder = msgspec.json.Decoder(Line)
 
 
+def _exact(value: Decimal) -> str:
+    return format(value, "f")  # positional (no exponent), every digit kept
+
+
 def _level(level: Level) -> list[Any]:
-    row: list[Any] = [level.price, level.size, level.orders]
+    row: list[Any] = [_exact(level.price), _exact(level.size), level.orders]
     if level.queue is not None or level.source is not None:
-        row.append([[oid, vol] for oid, vol in level.queue.items()] if level.queue else None)
+        row.append([[oid, _exact(vol)] for oid, vol in level.queue.items()]
+                   if level.queue else None)
     if level.source is not None:
         row.append(level.source)
     return row

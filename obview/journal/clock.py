@@ -57,7 +57,7 @@ class ReplayClock(Generic[T]):
         if self.finished or self.speed is None:
             return self._last_stamp if self._last_stamp is not None else self._anchor_stamp
         elapsed = self._clock() - self._anchor_real
-        return self._anchor_stamp + int(elapsed * self.speed * 1e9)
+        return self._anchor_stamp + round(elapsed * self.speed * 1e9)
 
     def delay(self) -> float | None:
         """Seconds until the next line is due: 0.0 if one is due now, None when paused

@@ -8,7 +8,6 @@ import pytest
 
 from obview.book import OrderBook, ScaledLevel
 from obview.journal import schema
-
 from tests.journal.conftest import small_book
 
 

@@ -192,7 +192,8 @@ class JournalReader:
         dobj = dctx.decompressobj()
         fed = False  # the current frame has had input
         pending = b""
-        done = 0  # compressed bytes of the frames finished
+        done = offset  # where the current frame starts
+        frame_out = 0  # bytes the current frame has decompressed to so far
         try:
             fh = open(path, "rb")  # noqa: SIM115
         except OSError as exc:
@@ -206,9 +207,11 @@ class JournalReader:
                     try:
                         out = dobj.decompress(chunk)
                     except zstandard.ZstdError as exc:
+                        yield from self._salvage(fh, done, frame_out - len(pending))
                         raise JournalError(
                             f"{path}: the data after byte {done} is corrupt ({exc})") from None
                     fed = True
+                    frame_out += len(out)
                     if out:
                         parts = (pending + out).split(b"\n")
                         pending = parts.pop()
@@ -218,12 +221,32 @@ class JournalReader:
                         done = position - len(chunk)
                         dobj = dctx.decompressobj()
                         fed = False
+                        frame_out = 0
                     else:
                         chunk = b""
         if fed or pending:
             self._cut_short(path, done)
             return False
         return True
+
+    @staticmethod
+    def _salvage(fh, frame_start: int, skip: int) -> Iterator[bytes]:
+        """The complete lines of a damaged frame past the first `skip` bytes (those went
+        out already): decompressed again in small steps, so every block before the damage
+        gives its lines."""
+        fh.seek(frame_start)
+        dobj = zstandard.ZstdDecompressor().decompressobj()
+        out = bytearray()
+        while piece := fh.read(1024):
+            try:
+                out += dobj.decompress(piece)
+            except zstandard.ZstdError:
+                break
+            if dobj.eof:
+                break
+        lines = bytes(out[skip:]).split(b"\n")
+        lines.pop()  # the partial line the damage cut (or b"" after the last newline)
+        yield from lines
 
     def _cut_short(self, path: Path, good: int) -> None:
         self.truncated = True

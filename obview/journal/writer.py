@@ -9,9 +9,14 @@ zstd work is short, and a write to the page cache returns at once; a thread woul
 hand-off per batch for nothing. Every error from the file (a full disk, say) stops
 recording: `failed` then holds the reason, and the caller's feed carries on.
 
-Seeking: each checkpoint starts a new zstd frame whose first block holds only a `sync`
-line, so a reader finds every checkpoint by walking frame and block headers and
-decompressing a few dozen bytes per checkpoint (see reader.py).
+Seeking: a checkpoint starts a new zstd frame (whose first block holds only its `sync`
+line) once the current frame holds `frame_bytes` of lines, so a reader finds these seek
+points by walking frame and block headers and decompressing a few dozen bytes per point
+(see reader.py), and a seek decodes at most about `frame_bytes` before it reaches the
+checkpoint before its target. Checkpoints in between stay inline: each new zstd frame
+forgets the compression history, which costs ratio on a quiet feed (measured in
+bench/journal_bench.py), and level 1 compresses these feeds as well as level 3, for less
+CPU.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from obview import __version__
 from obview.book import OrderBook
 from obview.journal import schema
 from obview.journal.redact import Redactor
+from obview.journal.schema import Frame
 
 log = logging.getLogger("obview.journal")
 
@@ -71,7 +77,8 @@ class JournalWriter:
         rotate_bytes: int | None = None,
         flush_every: float = 1.0,
         buffer_bytes: int = 256 * 1024,
-        level: int = 3,
+        frame_bytes: int = 1 << 20,
+        level: int = 1,
         window_log: int | None = None,
         mono: Callable[[], int] = time.monotonic_ns,
         wall: Callable[[], int] = time.time_ns,
@@ -85,16 +92,18 @@ class JournalWriter:
         self.failed: str | None = None
         self.paths: list[Path] = []
         self.lines = 0
-        self.raw_bytes = 0  # payload bytes handed in
+        self._redacting = bool(self.redactor)
         self.bytes_written = 0  # compressed bytes, all files
         self._venues = list(venues)
         self._symbols = dict(symbols or {})
         self._options = dict(options or {})
         self._sid = _random.token_hex(8)
-        self._mono, self._wall, self._opener, self._on_fail = mono, wall, opener, on_fail
+        self._mono, self._opener, self._on_fail = mono, opener, on_fail
         self._flush_ns = int(flush_every * 1e9)
         self._ckp_ns = int(checkpoint_every * 1e9) if checkpoint_every else None
         self._buffer_bytes = buffer_bytes
+        self._frame_bytes = frame_bytes
+        self._frame_raw = 0  # uncompressed bytes in the current zstd frame
         params = zstandard.ZstdCompressionParameters.from_level(
             level, window_log=window_log or 0, write_checksum=True,
             enable_ldm=bool(window_log and window_log > 23))
@@ -113,7 +122,11 @@ class JournalWriter:
         self._rotate_pending = False
         self._encode = schema.encoder.encode
         now = self._mono()
-        self._open_part(now, self._wall())
+        # Wall stamps are monotonic stamps plus this offset, read once: no second clock read
+        # per line, and they never step back when the system clock is adjusted (a reader
+        # bisects on them).
+        self._wall_offset = wall() - now
+        self._open_part(now, now + self._wall_offset)
         if self._ckp_ns is not None and books is not None:
             self._next_ckp = now + self._ckp_ns
             self._schedule()
@@ -122,20 +135,34 @@ class JournalWriter:
     def frame(self, venue: str, conn: int, channel: str, payload: str | bytes, *,
               pid: int | None = None, url: str | None = None, status: int | None = None,
               mono: int | None = None, wall: int | None = None) -> None:
-        """A frame or REST reply as received: `str` for text, `bytes` for binary."""
+        """A frame or REST reply as received: `str` for text, `bytes` for binary.
+        (The hot path: one call per message, so it is written out flat.)"""
         if self.failed:
             return
-        red = self.redactor
-        if isinstance(payload, str):
-            text, data = (red.text(payload) if red else payload), None
-        else:
-            text, data = None, (red.binary(payload) if red else payload)
-        self.raw_bytes += len(payload)
-        if url is not None and red:
-            url = red.text(url)
         m = self._mono() if mono is None else mono
-        self._add(schema.Frame(m, self._wall() if wall is None else wall, venue, conn, channel,
-                               text, data, pid, url, status), m)
+        if m >= self._due:  # before the line: see _maintain
+            self._maintain(m)
+            if self.failed:
+                return
+        w = m + self._wall_offset if wall is None else wall
+        if self._redacting:
+            red = self.redactor
+            if url is not None:
+                url = red.text(url)
+            if type(payload) is str:
+                line = Frame(m, w, venue, conn, channel, red.text(payload), None, pid, url, status)
+            else:
+                line = Frame(m, w, venue, conn, channel, None, red.binary(payload), pid, url,
+                             status)
+            data = red.line(self._encode(line))
+        elif type(payload) is str:
+            data = self._encode(Frame(m, w, venue, conn, channel, payload, None, pid, url, status))
+        else:
+            data = self._encode(Frame(m, w, venue, conn, channel, None, payload, pid, url, status))
+        self._buffer.append(data)
+        self._buffered += len(data)
+        if self._buffered >= self._buffer_bytes:
+            self._compress()
 
     def connect(self, venue: str, conn: int, channel: str, url: str | None = None) -> None:
         self._event(schema.Connect, vn=venue, c=conn, ch=channel, u=self._clean(url))
@@ -158,6 +185,7 @@ class JournalWriter:
         """A secret learnt during the session (a login token, say): register it before
         writing the frame that carries it."""
         self.redactor.add(secret)
+        self._redacting = bool(self.redactor)
 
     def checkpoint(self, books: Iterable[tuple[str, str, OrderBook]] | None = None) -> None:
         """Start a seek point holding these books (default: the `books` source)."""
@@ -165,10 +193,15 @@ class JournalWriter:
             return
         if books is None:
             books = self.books() if self.books is not None else ()
-        m, w = self._mono(), self._wall()
-        self._end_frame()
+        m = self._mono()
+        w = m + self._wall_offset
         self._checkpoints += 1
-        self._write_marker(self._encode(schema.Sync(m, w, self._checkpoints)))
+        sync = self._encode(schema.Sync(m, w, self._checkpoints))
+        if self._frame_raw + self._buffered >= self._frame_bytes:
+            self._end_frame()
+            self._write_marker(sync)
+        else:  # inline: a seek from the frame's start replays through it
+            self._buffer.append(sync)
         self._write_books(books, m, w)
         if self._ckp_ns is not None:
             self._next_ckp = m + self._ckp_ns
@@ -190,15 +223,12 @@ class JournalWriter:
         if self._unflushed and not self.failed:
             self._write(self._cobj.flush(zstandard.COMPRESSOBJ_FLUSH_BLOCK))
             self._unflushed = False
-        self._next_flush = _NEVER
-        self._schedule()
 
     def close(self) -> None:
         if self._fh is None:
             return
         if not self.failed:
-            self._buffer.append(self._encode(schema.End(self._mono(), self._wall())) + b"\n")
-            self.lines += 1
+            self._buffer.append(self._encode(schema.End(m := self._mono(), m + self._wall_offset)))
             self._end_frame()
         self._close_file()
 
@@ -215,13 +245,13 @@ class JournalWriter:
 
     # -- inside -----------------------------------------------------------------------
     def _clean(self, text: str | None) -> str | None:
-        return self.redactor.text(text) if text is not None and self.redactor else text
+        return self.redactor.text(text) if text is not None and self._redacting else text
 
     def _event(self, kind: type, **fields: Any) -> None:
         if self.failed:
             return
         m = self._mono()
-        self._add(kind(m=m, w=self._wall(), **fields), m)
+        self._add(kind(m=m, w=m + self._wall_offset, **fields), m)
 
     def _add(self, line: Any, mono: int) -> None:
         # Due work runs before the line is added: a checkpoint taken now holds the books
@@ -231,15 +261,10 @@ class JournalWriter:
             if self.failed:
                 return
         data = self._encode(line)
-        if self.redactor:
+        if self._redacting:
             data = self.redactor.line(data)
-        self._buffer.append(data + b"\n")
-        self.lines += 1
-        self._buffered += len(data) + 1
-        if self._next_flush == _NEVER:
-            self._next_flush = mono + self._flush_ns
-            if self._next_flush < self._due:
-                self._due = self._next_flush
+        self._buffer.append(data)
+        self._buffered += len(data)
         if self._buffered >= self._buffer_bytes:
             self._compress()
 
@@ -250,6 +275,7 @@ class JournalWriter:
             self.checkpoint()
         elif mono >= self._next_flush:
             self.flush()
+            self._next_flush = mono + self._flush_ns
         self._schedule()
 
     def _schedule(self) -> None:
@@ -258,7 +284,9 @@ class JournalWriter:
     def _compress(self) -> None:
         if not self._buffer or self.failed:
             return
-        data = b"".join(self._buffer)
+        data = b"\n".join(self._buffer) + b"\n"
+        self._frame_raw += len(data)
+        self.lines += len(self._buffer)
         self._buffer.clear()
         self._buffered = 0
         self._unflushed = True
@@ -290,13 +318,12 @@ class JournalWriter:
             return
         self._write(self._cobj.flush(zstandard.COMPRESSOBJ_FLUSH_FINISH))
         self._cobj = self._cctx.compressobj()
+        self._frame_raw = 0
         self._unflushed = False
-        self._next_flush = _NEVER
 
     def _write_marker(self, line: bytes) -> None:
         """A frame's first line, alone in its block, so an index reads it cheaply."""
-        self._buffer.append(line + b"\n")
-        self.lines += 1
+        self._buffer.append(line)
         self._compress()
         if not self.failed:
             self._write(self._cobj.flush(zstandard.COMPRESSOBJ_FLUSH_BLOCK))
@@ -305,8 +332,7 @@ class JournalWriter:
     def _write_books(self, books: Iterable[tuple[str, str, OrderBook]], m: int, w: int) -> None:
         for venue, symbol, book in books:
             data = self._encode(schema.checkpoint_of(venue, symbol, book, m, w))
-            self._buffer.append((self.redactor.line(data) if self.redactor else data) + b"\n")
-            self.lines += 1
+            self._buffer.append(self.redactor.line(data) if self._redacting else data)
         self.flush()
 
     def _open_part(self, m: int, w: int) -> None:
@@ -320,6 +346,9 @@ class JournalWriter:
         self.paths.append(path)
         self._file_bytes = 0
         self._cobj = self._cctx.compressobj()
+        self._frame_raw = 0
+        self._next_flush = m + self._flush_ns
+        self._schedule()
         header = schema.Header(
             v=schema.SCHEMA_VERSION, app=__version__, m=m, w=w, sid=self._sid,
             part=self._part, vns=self._venues, sy=self._symbols,
@@ -328,10 +357,10 @@ class JournalWriter:
 
     def _rotate(self) -> None:
         self._rotate_pending = False
-        m, w = self._mono(), self._wall()
+        m = self._mono()
+        w = m + self._wall_offset
         nxt = part_path(self.base, self._part + 1)
-        self._buffer.append(self._encode(schema.End(m, w, "rotate", nxt.name)) + b"\n")
-        self.lines += 1
+        self._buffer.append(self._encode(schema.End(m, w, "rotate", nxt.name)))
         self._end_frame()
         self._close_file()
         if self.failed:

@@ -184,10 +184,10 @@ def test_rotation_starts_files_readable_alone(tmp_path: Path, clock: FakeClock) 
     assert len(sids) == 1
 
 
-def test_each_checkpoint_starts_a_zstd_frame(tmp_path: Path, clock: FakeClock) -> None:
+def test_checkpoints_start_zstd_frames(tmp_path: Path, clock: FakeClock) -> None:
     path = tmp_path / "s.ndjson.zst"
     w = writer(path, clock, books=lambda: [("futu", "HK.00700", small_book())],
-               checkpoint_every=10.0)
+               checkpoint_every=10.0, frame_bytes=0)  # every one starts a frame
     for _ in range(600):
         clock.advance(0.1)
         w.frame("futu", 1, "tcp", b"\x01" * 40)
@@ -201,3 +201,19 @@ def test_each_checkpoint_starts_a_zstd_frame(tmp_path: Path, clock: FakeClock) -
         assert data[point.offset:point.offset + 4] == b"\x28\xb5\x2f\xfd"  # a frame starts
         out = zstandard.ZstdDecompressor().decompressobj().decompress(data[point.offset:])
         assert out.startswith(b'{"k":"sync"')
+
+
+def test_checkpoints_stay_inline_until_a_frame_is_full(tmp_path: Path, clock: FakeClock) -> None:
+    path = tmp_path / "s.ndjson.zst"
+    w = writer(path, clock, books=lambda: [("futu", "HK.00700", small_book())],
+               checkpoint_every=10.0, frame_bytes=60_000)
+    for _ in range(6000):
+        clock.advance(0.1)
+        w.frame("futu", 1, "tcp", b"\x01" * 40)
+    w.close()
+    reader = JournalReader(path)
+    syncs = [line for line in reader if isinstance(line, schema.Sync)]
+    points = reader.index()[1:]
+    assert len(syncs) == 60
+    assert 8 <= len(points) <= 15  # 13 kB of lines each 10 s: a new frame each 50 s or so
+    assert {p.mono for p in points} <= {s.m for s in syncs}

@@ -370,6 +370,10 @@ class JournalWriter:
             self._write_books(self.books() if self.books is not None else (), m, w)
             if self._ckp_ns is not None:
                 self._next_ckp = m + self._ckp_ns
+        # what ending the old file and opening this one wrote does not count: every file
+        # gets lines of its own, however small the rotation size
+        self._rotate_pending = False
+        self._schedule()
 
     def _close_file(self) -> None:
         fh, self._fh = self._fh, None

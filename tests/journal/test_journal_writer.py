@@ -179,6 +179,7 @@ def test_rotation_starts_files_readable_alone(tmp_path: Path, clock: FakeClock) 
             assert alone[1].bids == schema.checkpoint_of("futu", "HK.00700", small_book(shift),
                                                          0, 0).bids
         if number < len(files) - 1:
+            assert sum(isinstance(line, schema.Frame) for line in alone) > 10
             assert alone[-1].r == "rotate" and alone[-1].next == files[number + 1].name
             assert part.stat().st_size < 3000 + 2000  # bounded: a batch past the limit at most
     assert len(sids) == 1

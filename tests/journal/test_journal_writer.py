@@ -51,6 +51,8 @@ def test_lines_read_back_as_written(tmp_path: Path, clock: FakeClock) -> None:
     assert (lines[6].fr, lines[6].to) == (5, 9)
     assert schema.book_of(lines[9]).bids.best().price == small_book().bids.best().price
     assert w.lines == len(lines)
+    raw = list(JournalReader(path).raw_lines())
+    assert [schema.line_decoder.decode(line) for line in raw] == lines
     assert w.bytes_written == path.stat().st_size
 
 

@@ -7,6 +7,8 @@
    (msgspec.json.decode / protobuf FromString), (w) `JournalWriter.frame` into a real file,
    compression and close included, (f) the feed's own path (`LoopringFeed.on_frame`;
    `FutuFeed.receive` one frame a read) and (f+w) both, as a recording feed would run.
+   For Loopring also (s): websockets' own frame parsing (sans-I/O, one socket read a
+   message) + UTF-8 decode + on_frame, the feed path from the socket's bytes, and (s+w).
    Ratios are medians of per-round ratios; "recording adds" is ((f+w) - f) / f, which does
    not depend on the message rate (the per-second flush is measured in the stall figure).
 2. Journal bytes / raw bytes: the frames written with synthetic stamps at a given rate
@@ -77,7 +79,7 @@ class SyntheticClock:
 
 
 def cost(name: str, frames: list, decode: Callable, tap: Callable, feed_run: Callable,
-         rounds: int, tmp: Path) -> None:
+         feed_name: str, rounds: int, tmp: Path) -> None:
     n = len(frames)
     counter = iter(range(10**9))
 
@@ -100,9 +102,9 @@ def cost(name: str, frames: list, decode: Callable, tap: Callable, feed_run: Cal
     print(f"  (a) bare decode           {best['a']:7.2f} us/frame")
     print(f"  (w) JournalWriter.frame   {best['w']:7.2f} us/frame  "
           f"({paired(times, 'w', 'a'):.2f}x the bare decode, paired median)")
-    print(f"  (f) feed path             {best['f']:7.2f} us/frame")
+    print(f"  (f) feed path             {best['f']:7.2f} us/frame  ({feed_name})")
     print(f"  (f+w) feed path recording {best['fw']:7.2f} us/frame  recording adds "
-          f"{(paired(times, 'fw', 'f') - 1) * 100:.1f}% to the feed path (target <= 15%)")
+          f"{(paired(times, 'fw', 'f') - 1) * 100:.1f}% to the feed path")
 
     w = JournalWriter(tmp / "stall.ndjson.zst")  # the longest a single call holds the loop
     calls = []
@@ -118,6 +120,49 @@ def cost(name: str, frames: list, decode: Callable, tap: Callable, feed_run: Cal
     print(f"      per call: median {calls[n // 2] / 1e3:.1f} us, p99 {calls[n * 99 // 100] / 1e3:.1f} "
           f"us, max {calls[-1] / 1e3:.0f} us (a {w._buffer_bytes // 1024} KiB batch compressed); "
           f"a flush {flush_ns / 1e3:.0f} us")
+
+
+def websocket_cost(texts: list[str], new_feed: Callable, rounds: int, tmp: Path) -> None:
+    """Loopring's feed path from the bytes a socket read returns: websockets' own frame
+    parsing (its sans-I/O protocol, as its asyncio client runs it) and UTF-8 decoding come
+    before on_frame, so they belong to what recording is compared with."""
+    from websockets.client import ClientProtocol
+    from websockets.protocol import State
+    from websockets.server import ServerProtocol
+    from websockets.uri import parse_uri
+
+    server = ServerProtocol(state=State.OPEN)
+    for text in texts:
+        server.send_text(text.encode())
+    reads = server.data_to_send()  # one socket read a message
+    counter = iter(range(10**9))
+    feeds = [new_feed() for _ in range(2 * rounds)]
+
+    def run(record_to: Path | None) -> Callable[[], None]:
+        def go() -> None:
+            client = ClientProtocol(parse_uri("ws://127.0.0.1/"), state=State.OPEN)
+            on_frame = feeds.pop().on_frame
+            receive, events = client.receive_data, client.events_received
+            w = JournalWriter(record_to / f"ws{next(counter)}.ndjson.zst") if record_to else None
+            for data in reads:
+                receive(data)
+                for frame in events():
+                    text = frame.data.decode()
+                    if w is not None:
+                        w.frame("loopring", 1, "ws", text)
+                    on_frame(text)
+            if w is not None:
+                w.close()
+                w.path.unlink()
+        return go
+
+    times = interleaved(rounds, {"ws": run(None), "wsw": run(tmp)})
+    n = len(texts)
+    best = {key: min(values) / n * 1e6 for key, values in times.items()}
+    print(f"  (s) websockets parse + on_frame   {best['ws']:7.2f} us/frame")
+    print(f"  (s+w) the same, recording         {best['wsw']:7.2f} us/frame  recording adds "
+          f"{(paired(times, 'wsw', 'ws') - 1) * 100:.1f}% (target <= 15%; asyncio and the "
+          f"socket reads, not counted here, add more to the base)")
 
 
 def ratio(name: str, frames: list, raw_bytes: int, tap: Callable, rate: float, books,
@@ -256,9 +301,11 @@ def main() -> None:
 
         print("1. cost per frame")
         cost("Loopring LRC-ETH level 0 push (JSON text)", loopring_text, msgspec.json.decode,
-             loopring_tap, loopring_feed, args.rounds, tmp)
+             loopring_tap, loopring_feed, "on_frame", args.rounds, tmp)
+        websocket_cost(loopring_text, lambda: fresh_feed(snapshot, 0), args.rounds, tmp)
         cost("Futu 3013 HK.00700 20 levels (protobuf body)", futu_bodies,
-             Qot_UpdateOrderBook_pb2.Response.FromString, futu_tap, futu_feed, args.rounds, tmp)
+             Qot_UpdateOrderBook_pb2.Response.FromString, futu_tap, futu_feed,
+             "receive: frame checks, SHA-1, decode, book", args.rounds, tmp)
 
         futu_books = lambda: [("futu", "HK.00700", futu_feed_book[0].streams["HK.00700"].book)]  # noqa: E731
         print("2. journal bytes / raw bytes (flush each second, checkpoint each 10 s)")

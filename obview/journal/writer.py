@@ -318,8 +318,11 @@ class JournalWriter:
     def _write(self, data: bytes) -> None:
         if not data or self.failed or self._fh is None:
             return
+        view = memoryview(data)
         try:
-            self._fh.write(data)
+            while view:  # an unbuffered file may take part of a write (a disk filling up)
+                written = self._fh.write(view)
+                view = view[len(view) if written is None else written:]
         except OSError as exc:
             self._fail(exc.strerror or str(exc))
             return

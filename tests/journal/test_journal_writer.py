@@ -93,18 +93,20 @@ def test_a_killed_writer_leaves_a_readable_journal(tmp_path: Path, clock: FakeCl
 
 
 class FullDisk:
-    """A file that takes `room` bytes, then fails like a full disk."""
+    """A file that takes `room` bytes, then fails like a full disk: the write that does
+    not fit is taken in part, the next one raises ENOSPC (as write(2) does)."""
 
     def __init__(self, path: Path, room: int) -> None:
         self.fh = open(path, "wb", buffering=0)  # noqa: SIM115
         self.room = room
         self.closed = False
 
-    def write(self, data: bytes) -> int:
-        if len(data) > self.room:
+    def write(self, data) -> int:
+        if not self.room:
             raise OSError(errno.ENOSPC, "No space left on device")
-        self.room -= len(data)
-        return self.fh.write(data)
+        taken = self.fh.write(bytes(data[:self.room]))
+        self.room -= taken
+        return taken
 
     def close(self) -> None:
         self.closed = True
@@ -129,7 +131,7 @@ def test_a_full_disk_stops_recording_without_raising(tmp_path: Path, clock: Fake
     w.close()
     assert w.failed == "recording stopped: No space left on device"
     assert failures == [w.failed]  # told once
-    assert files[0].closed
+    assert files[0].closed and files[0].room == 0  # the disk filled up to the last byte
     # what reached the disk before it filled up reads back, cut short
     reader = JournalReader(path, warn=lambda _message: None)
     lines = list(reader)

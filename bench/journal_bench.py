@@ -14,7 +14,8 @@
 2. Journal bytes / raw bytes: the frames written with synthetic stamps at a given rate
    (flushes each second and a checkpoint of the real book every 10 s included), raw bytes
    being what came off the wire (Futu: whole frames, header included).
-3. Seek: a one-hour journal per rate (synthetic stamps, Loopring frames cycled), opened
+3. Reading: `JournalReader` over the Loopring journal, per line, against the bare decode.
+4. Seek: a one-hour journal per rate (synthetic stamps, Loopring frames cycled), opened
    cold; each seek is timed from `JournalReader(...)` (first seek: index included) or from
    `seek()` to the first line at or past the target, every line on the way decoded.
 Targets: journal <= 25% of raw bytes; any seek <= 0.5 s.
@@ -35,6 +36,7 @@ BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH.parent))
 sys.path.insert(0, str(BENCH))
 
+import msgspec  # noqa: E402
 from futu_decode import obview_run, record_frames  # noqa: E402
 from loopring_push import MARKET, fresh_feed, record  # noqa: E402
 
@@ -165,6 +167,31 @@ def websocket_cost(texts: list[str], new_feed: Callable, rounds: int, tmp: Path)
           f"socket reads, not counted here, add more to the base)")
 
 
+def read_cost(texts: list[str], frames: list[bytes], rounds: int, tmp: Path) -> None:
+    path = tmp / "read.ndjson.zst"
+    w = JournalWriter(path)
+    for text in texts:
+        w.frame("loopring", 1, "ws", text)
+    w.close()
+    reader = JournalReader(path)
+    lines = sum(1 for _ in reader)
+    decode = msgspec.json.decode
+
+    def read() -> None:
+        for _line in reader:
+            pass
+
+    def bare() -> None:
+        for frame in frames:
+            decode(frame)
+
+    times = interleaved(rounds, {"read": read, "bare": bare})
+    print(f"  JournalReader lines: {min(times['read']) / lines * 1e6:.2f} us/line "
+          f"(decompress + decode into Frame structs), {paired(times, 'read', 'bare'):.2f}x the "
+          f"bare msgspec.json.decode of the frame itself")
+    path.unlink()
+
+
 def ratio(name: str, frames: list, raw_bytes: int, tap: Callable, rate: float, books,
           tmp: Path, window_log: int | None = None) -> float:
     clock = SyntheticClock()
@@ -242,8 +269,6 @@ def main() -> None:
         book_feed.on_frame(frame)
     loopring_books = lambda: [("loopring", MARKET, book_feed.stream.book)]  # noqa: E731
     futu_feed_book = []
-
-    import msgspec
 
     def loopring_tap(w: _Writer, text: str) -> None:
         w.frame("loopring", 1, "ws", text)
@@ -335,7 +360,9 @@ def main() -> None:
               f"{raw_futu / len(futu_frames):.0f} B/frame incl. the 44 B header; worst "
               f"{worst * 100:.1f}%  target <= 25%: {'OK' if worst <= 0.25 else 'OVER TARGET'}")
 
-        print("3. seek in a one-hour journal (Loopring level 0 frames, checkpoint each 10 s)")
+        print("3. reading back (what a replay pays before its decoders)")
+        read_cost(loopring_text, loopring_bytes, args.rounds, tmp)
+        print("4. seek in a one-hour journal (Loopring level 0 frames, checkpoint each 10 s)")
         worst_seek = 0.0
         for rate in (int(r) for r in args.hour_rates.split(",") if r):
             worst_seek = max(worst_seek, seek_bench(rate, loopring_text, loopring_books, tmp,

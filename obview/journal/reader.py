@@ -153,7 +153,7 @@ class JournalReader:
         return self.lines()
 
     def raw_lines(self, start: SeekPoint | None = None) -> Iterator[bytes]:
-        """The same lines, undecoded (for tools that only count or copy)."""
+        """Every line as its JSON bytes, undecoded (for tools that only count or copy)."""
         for block in self._blocks(start):
             lines = block.split(b"\n")
             lines.pop()  # the b"" after the block's last newline

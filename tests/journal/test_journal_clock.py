@@ -97,10 +97,12 @@ def test_pause_freezes_journal_time_and_resume_goes_on(now: Now) -> None:
     now.t += 60
     assert clock.due() == [] and clock.delay() is None
     assert clock.position() == 100 * S + int(0.4 * S)
-    clock.resume()
-    assert clock.delay() == pytest.approx(0.6)
+    clock.toggle()  # space: resume
+    assert not clock.paused and clock.delay() == pytest.approx(0.6)
     now.t += 0.6
     assert stamps(clock.due()) == [1]
+    clock.toggle()
+    assert clock.paused
 
 
 def test_step_hands_one_line_while_paused(now: Now) -> None:

@@ -222,3 +222,17 @@ def test_checkpoints_stay_inline_until_a_frame_is_full(tmp_path: Path, clock: Fa
     assert len(syncs) == 60
     assert 8 <= len(points) <= 15  # 13 kB of lines each 10 s: a new frame each 50 s or so
     assert {p.mono for p in points} <= {s.m for s in syncs}
+
+
+def test_tick_checkpoints_an_idle_session(tmp_path: Path, clock: FakeClock) -> None:
+    path = tmp_path / "s.ndjson.zst"
+    w = writer(path, clock, books=lambda: [("futu", "HK.00700", small_book())])
+    w.frame("futu", 1, "tcp", b"\x01")
+    clock.advance(9.9)
+    w.tick()
+    clock.advance(0.1)
+    w.tick()  # no frame for 10 s: the timer alone takes the checkpoint and flushes it
+    lines = list(JournalReader(path, warn=lambda _message: None))
+    assert kinds(lines) == ["Header", "Frame", "Sync", "Checkpoint"]
+    assert lines[2].m == clock.mono()
+    w.close()

@@ -1,0 +1,29 @@
+"""Record what came off the wire, read it back, and pace it for replay (docs/journal.md)."""
+
+from obview.journal.clock import ReplayClock
+from obview.journal.reader import JournalError, JournalReader, SeekPoint, session_files
+from obview.journal.redact import Redactor
+from obview.journal.schema import (
+    SCHEMA_VERSION,
+    Checkpoint,
+    Connect,
+    Disconnect,
+    End,
+    Frame,
+    Gap,
+    Header,
+    Line,
+    Resync,
+    Subscribe,
+    Sync,
+    book_of,
+    checkpoint_of,
+)
+from obview.journal.writer import JournalWriter, part_path
+
+__all__ = [
+    "SCHEMA_VERSION", "Checkpoint", "Connect", "Disconnect", "End", "Frame", "Gap", "Header",
+    "JournalError", "JournalReader", "JournalWriter", "Line", "Redactor", "ReplayClock",
+    "Resync", "SeekPoint", "Subscribe", "Sync", "book_of", "checkpoint_of", "part_path",
+    "session_files",
+]

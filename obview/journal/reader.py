@@ -1,0 +1,335 @@
+"""Reads journals: every line of one or several files, in order, or from a seek point.
+
+Damage is handled the way a recording can be damaged: a file cut short (obview was killed
+between two flushes) ends the replay at the last complete line with one warning; bytes that
+do not decompress or a line that is not a journal line raise `JournalError`, after every
+good line before them has been yielded. A file that is not a journal, or a journal of a
+newer schema, raises `JournalError` when the reader opens it.
+
+Seek index: the writer starts a zstd frame at each checkpoint with a `sync` line alone in
+the frame's first block. The index walks the file's frame and block headers (three bytes a
+block, read through mmap) and decompresses only those first blocks, so it costs
+milliseconds for an hour-long journal and needs no side file.
+"""
+
+from __future__ import annotations
+
+import logging
+import mmap
+import os
+import struct
+from bisect import bisect_right
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import msgspec
+import zstandard
+
+from obview.journal import schema
+from obview.journal.writer import part_path
+
+log = logging.getLogger("obview.journal")
+
+_ZSTD_MAGIC = 0xFD2FB528
+_SKIPPABLE_MASK, _SKIPPABLE = 0xFFFFFFF0, 0x184D2A50
+_CHUNK = 1 << 14  # small reads keep the decompressed output in cache (measured: 2.5x faster than 1 MiB)
+
+
+class JournalError(Exception):
+    """A journal that cannot be read (further). str() is one line fit for a user."""
+
+
+@dataclass(frozen=True, slots=True)
+class SeekPoint:
+    """Where a replay can start: a file start or a checkpoint's frame."""
+
+    file: int  # index into the reader's paths
+    offset: int  # byte offset of the zstd frame
+    mono: int  # ns, from the header or sync line
+    wall: int
+
+
+def session_files(path: str | os.PathLike) -> list[Path]:
+    """A journal file followed by the rotated parts that exist next to it, in order."""
+    files = [Path(path)]
+    while (nxt := part_path(path, len(files))).exists():
+        files.append(nxt)
+    return files
+
+
+def _frame_extent(buf, offset: int) -> tuple[int, int | None, bool]:
+    """(end of the first block, end of the frame or None if cut short, skippable?) of the
+    zstd frame at `offset`; raises ValueError where the bytes are not a zstd frame."""
+    size = len(buf)
+    if offset + 4 > size:
+        return size, None, False
+    (magic,) = struct.unpack_from("<I", buf, offset)
+    if magic & _SKIPPABLE_MASK == _SKIPPABLE:
+        if offset + 8 > size:
+            return size, None, True
+        (length,) = struct.unpack_from("<I", buf, offset + 4)
+        end = offset + 8 + length
+        return end, (end if end <= size else None), True
+    if magic != _ZSTD_MAGIC:
+        raise ValueError("not a zstd frame")
+    if offset + 5 > size:
+        return size, None, False
+    fhd = buf[offset + 4]
+    single = (fhd >> 5) & 1
+    pos = offset + 5 + (0 if single else 1) + (0, 1, 2, 4)[fhd & 3]
+    pos += ((1 if single else 0), 2, 4, 8)[fhd >> 6]
+    checksum = (fhd >> 2) & 1
+    first_end = None
+    while True:
+        if pos + 3 > size:
+            return (first_end or size), None, False
+        header = buf[pos] | (buf[pos + 1] << 8) | (buf[pos + 2] << 16)
+        kind = (header >> 1) & 3
+        if kind == 3:
+            raise ValueError("reserved zstd block type")
+        pos += 3 + (1 if kind == 1 else header >> 3)
+        if first_end is None:
+            first_end = pos
+        if header & 1:
+            pos += 4 * checksum
+            return first_end, (pos if pos <= size else None), False
+
+
+def _first_line(data: bytes) -> bytes:
+    try:
+        out = zstandard.ZstdDecompressor().decompressobj().decompress(data)
+    except zstandard.ZstdError:
+        return b""
+    return out.split(b"\n", 1)[0]
+
+
+class JournalReader:
+    """Lines of one session's files (or several sessions', in the order given)."""
+
+    def __init__(self, paths: str | os.PathLike | Iterable[str | os.PathLike], *,
+                 warn: Callable[[str], None] | None = None) -> None:
+        if isinstance(paths, (str, os.PathLike)):
+            paths = [paths]
+        self.paths = [Path(p) for p in paths]
+        if not self.paths:
+            raise JournalError("no journal given")
+        self._warn = warn or log.warning
+        self.warnings: list[str] = []
+        self.truncated = False
+        self._index: list[SeekPoint] | None = None
+        self.headers = [self._read_header(p) for p in self.paths]
+
+    # -- opening ----------------------------------------------------------------------
+    def _read_header(self, path: Path) -> schema.Header:
+        try:
+            with open(path, "rb") as fh:
+                head = fh.read(64 * 1024)
+        except OSError as exc:
+            raise JournalError(f"cannot read {path}: {exc.strerror or exc}") from None
+        try:
+            first_end, _end, _skip = _frame_extent(head, 0)
+        except ValueError:
+            raise JournalError(f"{path} is not an obview journal (not zstd data)") from None
+        line = _first_line(head[:first_end])
+        if not line.startswith(schema.HEADER_PREFIX):
+            raise JournalError(f"{path} is not an obview journal (no journal header)")
+        try:
+            raw = msgspec.json.decode(line)
+            version = raw["v"]
+        except (msgspec.DecodeError, KeyError, TypeError):
+            raise JournalError(f"{path}: the journal header is corrupt") from None
+        if not isinstance(version, int) or version > schema.SCHEMA_VERSION:
+            raise JournalError(
+                f"{path} was written by a newer obview (journal schema {version}; this "
+                f"obview reads schema {schema.SCHEMA_VERSION} and older): upgrade obview")
+        try:
+            return msgspec.convert(raw, schema.Header)
+        except msgspec.ValidationError as exc:
+            raise JournalError(f"{path}: the journal header is corrupt ({exc})") from None
+
+    # -- reading ----------------------------------------------------------------------
+    def __iter__(self) -> Iterator[schema.Line]:
+        return self.lines()
+
+    def raw_lines(self, start: SeekPoint | None = None) -> Iterator[bytes]:
+        """Every line as its JSON bytes, undecoded (for tools that only count or copy)."""
+        for block in self._blocks(start):
+            lines = block.split(b"\n")
+            lines.pop()  # the b"" after the block's last newline
+            yield from lines
+
+    def _blocks(self, start: SeekPoint | None) -> Iterator[bytes]:
+        first = start.file if start else 0
+        for number in range(first, len(self.paths)):
+            offset = start.offset if start and number == first else 0
+            if not (yield from self._file_blocks(number, offset)):
+                return  # cut short: what follows would not continue from here
+
+    def lines(self, start: SeekPoint | None = None) -> Iterator[schema.Line]:
+        """Every line from `start` (default: the beginning) to the end of the last file."""
+        first = start.file if start else 0
+        for number in range(first, len(self.paths)):
+            offset = start.offset if start and number == first else 0
+            if not (yield from self._file_lines(number, offset)):
+                return
+
+    def _file_lines(self, number: int, offset: int) -> Iterator[schema.Line]:
+        # Whole blocks of lines go through msgspec's NDJSON decoder at once (no bytes object
+        # per line); a block that fails is decoded again line by line to name the bad one.
+        decode_lines = schema.line_decoder.decode_lines
+        count = 0
+        blocks = self._file_blocks(number, offset)
+        while True:
+            try:
+                block = next(blocks)
+            except StopIteration as stop:
+                return stop.value
+            try:
+                decoded = decode_lines(block)
+            except (msgspec.DecodeError, msgspec.ValidationError):
+                yield from self._locate_bad_line(number, offset, block, count)
+            count += len(decoded)
+            yield from decoded
+
+    def _locate_bad_line(self, number: int, offset: int, block: bytes,
+                         before: int) -> Iterator[schema.Line]:
+        decode = schema.line_decoder.decode
+        for count, line in enumerate(block.split(b"\n")[:-1], before + 1):
+            try:
+                decoded = decode(line)
+            except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+                where = f"line {count}" + (f" after byte {offset}" if offset else "")
+                raise JournalError(f"{self.paths[number]}: {where} is corrupt ({exc})") from None
+            yield decoded
+        raise JournalError(f"{self.paths[number]}: lines {before + 1}-{count} are corrupt")
+
+    def _file_blocks(self, number: int, offset: int) -> Iterator[bytes]:
+        """One file as blocks of whole lines (each ending in a newline); returns False if
+        the file was cut short."""
+        path = self.paths[number]
+        dctx = zstandard.ZstdDecompressor()
+        dobj = dctx.decompressobj()
+        fed = False  # the current frame has had input
+        pending = b""
+        done = offset  # where the current frame starts
+        frame_out = 0  # bytes the current frame has decompressed to so far
+        try:
+            fh = open(path, "rb")  # noqa: SIM115
+        except OSError as exc:
+            raise JournalError(f"cannot read {path}: {exc.strerror or exc}") from None
+        with fh:
+            fh.seek(offset)
+            position = offset
+            while chunk := fh.read(_CHUNK):
+                position += len(chunk)
+                while chunk:
+                    try:
+                        out = dobj.decompress(chunk)
+                    except zstandard.ZstdError as exc:
+                        salvaged = self._salvage(fh, done, frame_out - len(pending))
+                        if salvaged:
+                            yield salvaged
+                        raise JournalError(
+                            f"{path}: the data after byte {done} is corrupt ({exc})") from None
+                    fed = True
+                    frame_out += len(out)
+                    if out:
+                        end = out.rfind(b"\n") + 1
+                        if end:
+                            yield pending + out[:end] if pending else out[:end]
+                            pending = out[end:]
+                        else:
+                            pending += out
+                    if dobj.eof:
+                        chunk = dobj.unused_data
+                        done = position - len(chunk)
+                        dobj = dctx.decompressobj()
+                        fed = False
+                        frame_out = 0
+                    else:
+                        chunk = b""
+        if fed or pending:
+            self._cut_short(path)
+            return False
+        return True
+
+    @staticmethod
+    def _salvage(fh, frame_start: int, skip: int) -> bytes:
+        """The complete lines of a damaged frame past the first `skip` bytes (those went
+        out already): decompressed again in small steps, so every block before the damage
+        gives its lines."""
+        fh.seek(frame_start)
+        dobj = zstandard.ZstdDecompressor().decompressobj()
+        out = bytearray()
+        while piece := fh.read(1024):
+            try:
+                out += dobj.decompress(piece)
+            except zstandard.ZstdError:
+                break
+            if dobj.eof:
+                break
+        good = out[skip:]
+        return bytes(good[:good.rfind(b"\n") + 1])
+
+    def _cut_short(self, path: Path) -> None:
+        self.truncated = True
+        message = f"{path} ends abruptly (a crash or a copy in progress?): replaying up to its last complete line"
+        if message not in self.warnings:
+            self.warnings.append(message)
+            if len(self.warnings) == 1:
+                self._warn(message)
+
+    # -- seeking ----------------------------------------------------------------------
+    def index(self) -> list[SeekPoint]:
+        """Every seek point of every file, in file order."""
+        if self._index is None:
+            points: list[SeekPoint] = []
+            for number, path in enumerate(self.paths):
+                points.extend(self._file_index(number, path))
+            self._index = points
+        return self._index
+
+    def _file_index(self, number: int, path: Path) -> list[SeekPoint]:
+        header = self.headers[number]
+        points = [SeekPoint(number, 0, header.m, header.w)]
+        with open(path, "rb") as fh:
+            size = os.fstat(fh.fileno()).st_size
+            if size == 0:
+                return points
+            with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as buf:
+                offset = 0
+                while offset < size:
+                    try:
+                        first_end, end, skippable = _frame_extent(buf, offset)
+                    except ValueError:
+                        break  # damage: reading will report it when it gets there
+                    if offset and not skippable:
+                        line = _first_line(buf[offset:first_end])
+                        if line.startswith(b'{"k":"sync"'):
+                            try:
+                                sync = msgspec.json.decode(line, type=schema.Sync)
+                            except (msgspec.DecodeError, msgspec.ValidationError):
+                                break
+                            points.append(SeekPoint(number, offset, sync.m, sync.w))
+                    if end is None:
+                        break
+                    offset = end
+        return points
+
+    def seek_point(self, *, wall: int | None = None, mono: int | None = None) -> SeekPoint:
+        """The last seek point at or before the target (a wall-clock or a monotonic ns;
+        a monotonic target is only meaningful within one session); the first point if
+        the target is earlier than the journal."""
+        if (wall is None) == (mono is None):
+            raise ValueError("give exactly one of wall= and mono=")
+        points = self.index()
+        keys = [p.wall for p in points] if wall is not None else [p.mono for p in points]
+        target = wall if wall is not None else mono
+        at = bisect_right(keys, target) - 1
+        return points[max(at, 0)]
+
+    def seek(self, *, wall: int | None = None, mono: int | None = None) -> Iterator[schema.Line]:
+        """Lines from the checkpoint before the target: replaying them up to the target
+        rebuilds the books as they were then."""
+        return self.lines(self.seek_point(wall=wall, mono=mono))

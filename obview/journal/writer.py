@@ -1,0 +1,424 @@
+"""Writes a journal: raw frames plus session events, zstd-compressed, crash-safe, bounded.
+
+Cost on the event loop: a line is encoded (msgspec) straight into a batch buffer, and one clock
+comparison decides whether anything else is due. Compression happens in batches of
+`buffer_bytes` (64 KiB; zstd itself holds up to a 128 KiB block before it compresses, so
+no call holds the loop for more than about half a millisecond, measured) and the stream is
+flushed (a zstd block boundary, then a write to the OS) at most `flush_every` seconds after a
+line arrived, so a killed process loses at most about that much. No thread: a batch of
+zstd work is short, and a write to the page cache returns at once; a thread would add a
+hand-off per batch for nothing. Every error from the file (a full disk, say) stops
+recording: `failed` then holds the reason, and the caller's feed carries on.
+
+Seeking: a checkpoint starts a new zstd frame (whose first block holds only its `sync`
+line) once the current frame holds `frame_bytes` of lines, so a reader finds these seek
+points by walking frame and block headers and decompressing a few dozen bytes per point
+(see reader.py), and a seek decodes at most about `frame_bytes` before it reaches the
+checkpoint before its target. Checkpoints in between stay inline: each new zstd frame
+forgets the compression history, which costs ratio on a quiet feed (measured in
+bench/journal_bench.py), and level 1 compresses these feeds as well as level 3, for less
+CPU.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets as _random
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import zstandard
+
+from obview import __version__
+from obview.book import OrderBook
+from obview.journal import schema
+from obview.journal.redact import Redactor
+from obview.journal.schema import Frame
+
+log = logging.getLogger("obview.journal")
+
+SUFFIX = ".ndjson.zst"
+BookSource = Callable[[], Iterable[tuple[str, str, OrderBook]]]
+_NEVER = 1 << 62
+
+
+def part_path(base: str | os.PathLike, part: int) -> Path:
+    """session.ndjson.zst -> session.0001.ndjson.zst for part 1 (part 0 is `base`)."""
+    base = Path(base)
+    if part == 0:
+        return base
+    name = base.name
+    if name.endswith(SUFFIX):
+        return base.with_name(f"{name[:-len(SUFFIX)]}.{part:04d}{SUFFIX}")
+    return base.with_name(f"{name}.{part:04d}")
+
+
+def _open(path: Path) -> BinaryIO:
+    return open(path, "wb", buffering=0)  # noqa: SIM115  # writes are already batched
+
+
+class JournalWriter:
+    """One session's journal. Every method is safe to call after a failure (it does
+    nothing) and none raises an OSError into the caller.
+
+    `venues`, `symbols`, `options` go into each file's header (`options` with secrets
+    masked). `secrets` are masked wherever they appear and `redact` (text -> text) runs on
+    every text first. `books` returns (venue, symbol, book) for every synced book: a
+    checkpoint is taken from it every `checkpoint_every` seconds (None: only on
+    `checkpoint()`) and at the start of every rotated file. `rotate_bytes` starts a new
+    file past that many compressed bytes. `mono`/`wall` are the clocks (ns); `opener`
+    opens a file for binary writing; `on_fail(reason)` is called once if recording stops.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        *,
+        venues: Iterable[str] = (),
+        symbols: dict[str, list[str]] | None = None,
+        options: dict[str, Any] | None = None,
+        secrets: Iterable[str | None] = (),
+        redact: Callable[[str], str] | None = None,
+        books: BookSource | None = None,
+        checkpoint_every: float | None = 10.0,
+        rotate_bytes: int | None = None,
+        flush_every: float = 1.0,
+        buffer_bytes: int = 64 * 1024,
+        frame_bytes: int = 1 << 20,
+        level: int = 1,
+        window_log: int | None = None,
+        mono: Callable[[], int] = time.monotonic_ns,
+        wall: Callable[[], int] = time.time_ns,
+        opener: Callable[[Path], BinaryIO] = _open,
+        on_fail: Callable[[str], None] | None = None,
+    ) -> None:
+        self.base = Path(path)
+        self.redactor = Redactor(secrets, redact)
+        self.books = books
+        self.rotate_bytes = rotate_bytes
+        self.failed: str | None = None
+        self.paths: list[Path] = []
+        self.lines = 0
+        self._redacting = bool(self.redactor)
+        self.bytes_written = 0  # compressed bytes, all files
+        self._venues = list(venues)
+        self._symbols = dict(symbols or {})
+        self._options = dict(options or {})
+        self._sid = _random.token_hex(8)
+        self._mono, self._opener, self._on_fail = mono, opener, on_fail
+        self._flush_ns = int(flush_every * 1e9)
+        self._ckp_ns = int(checkpoint_every * 1e9) if checkpoint_every else None
+        self._buffer_bytes = buffer_bytes
+        self._frame_bytes = frame_bytes
+        self._frame_raw = 0  # uncompressed bytes in the current zstd frame
+        params = zstandard.ZstdCompressionParameters.from_level(
+            level, window_log=window_log or 0, write_checksum=True,
+            enable_ldm=bool(window_log and window_log > 23))
+        self._cctx = zstandard.ZstdCompressor(compression_params=params)
+        self._cobj: Any = None
+        self._fh: BinaryIO | None = None
+        self._file_bytes = 0
+        # Lines wait here, newline-terminated, for the next batch. msgspec encodes straight
+        # into it: a bytes object per line kept alive until the batch is compressed cost
+        # more than the encoding itself (fresh memory for every line; measured).
+        self._buffer = bytearray()
+        self._unflushed = False
+        self._part = -1
+        self._checkpoints = 0
+        self._next_flush = _NEVER
+        self._next_ckp = _NEVER
+        self._due = _NEVER
+        self._rotate_pending = False
+        self._encode = schema.encoder.encode
+        self._encode_into = schema.encoder.encode_into
+        now = self._mono()
+        # Wall stamps are monotonic stamps plus this offset, read once: no second clock read
+        # per line, and they never step back when the system clock is adjusted (a reader
+        # bisects on them).
+        self._wall_offset = wall() - now
+        self._open_part(now, now + self._wall_offset)
+        if self._ckp_ns is not None and books is not None:
+            self._next_ckp = now + self._ckp_ns
+            self._schedule()
+
+    # -- what feeds call ------------------------------------------------------------
+    def frame(self, venue: str, conn: int, channel: str, payload: str | bytes, *,
+              pid: int | None = None, url: str | None = None, status: int | None = None,
+              mono: int | None = None, wall: int | None = None) -> None:
+        """A frame or REST reply as received: `str` for text, `bytes` for binary.
+        (The hot path: one call per message, so it is written out flat.)"""
+        if self.failed:
+            return
+        m = self._mono() if mono is None else mono
+        if m >= self._due:  # before the line: see _maintain
+            self._maintain(m)
+            if self.failed:
+                return
+        w = m + self._wall_offset if wall is None else wall
+        if self._redacting:
+            red = self.redactor
+            if url is not None:
+                url = red.text(url)
+            if type(payload) is str:
+                line = Frame(m, w, venue, conn, channel, red.text(payload), None, pid, url, status)
+            else:
+                line = Frame(m, w, venue, conn, channel, None, red.binary(payload), pid, url,
+                             status)
+            buffer = self._buffer
+            buffer += red.line(self._encode(line))
+        else:
+            buffer = self._buffer
+            if type(payload) is str:
+                self._encode_into(Frame(m, w, venue, conn, channel, payload, None, pid, url,
+                                        status), buffer, -1)
+            else:
+                self._encode_into(Frame(m, w, venue, conn, channel, None, payload, pid, url,
+                                        status), buffer, -1)
+        buffer.append(10)  # b"\n"
+        if len(buffer) >= self._buffer_bytes:
+            self._compress()
+
+    def connect(self, venue: str, conn: int, channel: str, url: str | None = None) -> None:
+        self._event(schema.Connect, vn=venue, c=conn, ch=channel, u=self._clean(url))
+
+    def disconnect(self, venue: str, conn: int, reason: str | None = None) -> None:
+        self._event(schema.Disconnect, vn=venue, c=conn, r=self._clean(reason))
+
+    def subscribe(self, venue: str, conn: int, symbol: str, **extra: Any) -> None:
+        self._event(schema.Subscribe, vn=venue, c=conn, sy=symbol,
+                    x=self.redactor.options(extra))
+
+    def resync(self, venue: str, symbol: str, reason: str | None = None) -> None:
+        self._event(schema.Resync, vn=venue, sy=symbol, r=self._clean(reason))
+
+    def gap(self, venue: str, symbol: str, last: int | None = None, new: int | None = None,
+            reason: str | None = None) -> None:
+        self._event(schema.Gap, vn=venue, sy=symbol, fr=last, to=new, r=self._clean(reason))
+
+    def add_secret(self, secret: str | None) -> None:
+        """A secret learnt during the session (a login token, say): register it before
+        writing the frame that carries it."""
+        self.redactor.add(secret)
+        self._redacting = bool(self.redactor)
+
+    def checkpoint(self, books: Iterable[tuple[str, str, OrderBook]] | None = None) -> None:
+        """Start a seek point holding these books (default: the `books` source)."""
+        if self.failed:
+            return
+        if books is None:
+            books = self.books() if self.books is not None else ()
+        m = self._mono()
+        w = m + self._wall_offset
+        self._checkpoints += 1
+        sync = self._encode(schema.Sync(m, w, self._checkpoints))
+        if self._frame_raw + len(self._buffer) >= self._frame_bytes:
+            self._end_frame()
+            self._write_marker(sync)
+        else:  # inline: a seek from the frame's start replays through it
+            self._put(sync)
+        self._write_books(books, m, w)
+        if self._ckp_ns is not None:
+            self._next_ckp = m + self._ckp_ns
+        self._schedule()
+
+    def tick(self) -> None:
+        """Do what is due (flush, checkpoint, rotation): call it from a timer, say every
+        0.25 s, so an idle feed's last lines reach the disk too."""
+        if not self.failed:
+            m = self._mono()
+            if m >= self._due:
+                self._maintain(m)
+
+    def flush(self) -> None:
+        """Everything written so far becomes readable from the file."""
+        if self.failed:
+            return
+        self._compress()
+        if self._unflushed and not self.failed:
+            self._write(self._cobj.flush(zstandard.COMPRESSOBJ_FLUSH_BLOCK))
+            self._unflushed = False
+
+    def close(self) -> None:
+        if self._fh is None:
+            return
+        if not self.failed:
+            self._put(self._encode(schema.End(m := self._mono(), m + self._wall_offset)))
+            self._end_frame()
+        self._close_file()
+
+    def __enter__(self) -> JournalWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def path(self) -> Path | None:
+        """The file being written."""
+        return self.paths[-1] if self.paths else None
+
+    # -- inside -----------------------------------------------------------------------
+    def _clean(self, text: str | None) -> str | None:
+        return self.redactor.text(text) if text is not None and self._redacting else text
+
+    def _event(self, kind: type, **fields: Any) -> None:
+        if self.failed:
+            return
+        m = self._mono()
+        self._add(kind(m=m, w=m + self._wall_offset, **fields), m)
+
+    def _add(self, line: Any, mono: int) -> None:
+        # Due work runs before the line is added: a checkpoint taken now holds the books
+        # as every earlier line left them, and this line follows it.
+        if mono >= self._due:
+            self._maintain(mono)
+            if self.failed:
+                return
+        data = self._encode(line)
+        if self._redacting:
+            data = self.redactor.line(data)
+        self._put(data)
+        if len(self._buffer) >= self._buffer_bytes:
+            self._compress()
+
+    def _maintain(self, mono: int) -> None:
+        if self._rotate_pending:
+            self._rotate()
+        elif mono >= self._next_ckp and self.books is not None:
+            self.checkpoint()
+        elif mono >= self._next_flush:
+            self.flush()
+            self._next_flush = mono + self._flush_ns
+        self._schedule()
+
+    def _put(self, line: bytes) -> None:
+        self._buffer += line
+        self._buffer.append(10)
+
+    def _schedule(self) -> None:
+        self._due = 0 if self._rotate_pending else min(self._next_flush, self._next_ckp)
+
+    def _compress(self) -> None:
+        data = self._buffer
+        if not data or self.failed:
+            return
+        self._frame_raw += len(data)
+        self.lines += data.count(b"\n")  # JSON text never holds a raw newline
+        self._unflushed = True
+        try:
+            out = self._cobj.compress(data)
+            data.clear()
+        except zstandard.ZstdError as exc:
+            self._fail(f"compression failed: {exc}")
+            return
+        self._write(out)
+
+    def _write(self, data: bytes) -> None:
+        if not data or self.failed or self._fh is None:
+            return
+        view = memoryview(data)
+        try:
+            while view:  # an unbuffered file may take part of a write (a disk filling up)
+                written = self._fh.write(view)
+                view = view[len(view) if written is None else written:]
+        except OSError as exc:
+            self._fail(exc.strerror or str(exc))
+            return
+        self._file_bytes += len(data)
+        self.bytes_written += len(data)
+        if self.rotate_bytes and self._file_bytes >= self.rotate_bytes:
+            self._rotate_pending = True
+            self._due = 0
+
+    def _end_frame(self) -> None:
+        """Finish the current zstd frame and begin another."""
+        self._compress()
+        if self.failed:
+            return
+        self._write(self._cobj.flush(zstandard.COMPRESSOBJ_FLUSH_FINISH))
+        self._cobj = self._cctx.compressobj()
+        self._frame_raw = 0
+        self._unflushed = False
+
+    def _write_marker(self, line: bytes) -> None:
+        """A frame's first line, alone in its block, so an index reads it cheaply."""
+        self._put(line)
+        self._compress()
+        if not self.failed:
+            self._write(self._cobj.flush(zstandard.COMPRESSOBJ_FLUSH_BLOCK))
+            self._unflushed = False
+
+    def _write_books(self, books: Iterable[tuple[str, str, OrderBook]], m: int, w: int) -> None:
+        for venue, symbol, book in books:
+            data = self._encode(schema.checkpoint_of(venue, symbol, book, m, w))
+            self._put(self.redactor.line(data) if self._redacting else data)
+        self.flush()
+
+    def _open_part(self, m: int, w: int) -> None:
+        self._part += 1
+        path = part_path(self.base, self._part)
+        try:
+            self._fh = self._opener(path)
+        except OSError as exc:
+            self._fail(f"cannot open {path}: {exc.strerror or exc}")
+            return
+        self.paths.append(path)
+        self._file_bytes = 0
+        self._cobj = self._cctx.compressobj()
+        self._frame_raw = 0
+        self._next_flush = m + self._flush_ns
+        self._schedule()
+        header = schema.Header(
+            v=schema.SCHEMA_VERSION, app=__version__, m=m, w=w, sid=self._sid,
+            part=self._part, vns=self._venues, sy=self._symbols,
+            o=self.redactor.options(self._options))
+        self._write_marker(self.redactor.line(self._encode(header)))
+
+    def _rotate(self) -> None:
+        self._rotate_pending = False
+        m = self._mono()
+        w = m + self._wall_offset
+        nxt = part_path(self.base, self._part + 1)
+        self._put(self._encode(schema.End(m, w, "rotate", nxt.name)))
+        self._end_frame()
+        self._close_file()
+        if self.failed:
+            return
+        self._open_part(m, w)
+        if not self.failed:
+            self._write_books(self.books() if self.books is not None else (), m, w)
+            if self._ckp_ns is not None:
+                self._next_ckp = m + self._ckp_ns
+        # what ending the old file and opening this one wrote does not count: every file
+        # gets lines of its own, however small the rotation size
+        self._rotate_pending = False
+        self._schedule()
+
+    def _close_file(self) -> None:
+        fh, self._fh = self._fh, None
+        if fh is None:
+            return
+        try:
+            fh.close()
+        except OSError as exc:
+            self._fail(exc.strerror or str(exc))
+
+    def _fail(self, reason: str) -> None:
+        if self.failed:
+            return
+        self.failed = f"recording stopped: {reason}"
+        self._buffer.clear()
+        self._due = _NEVER
+        log.warning("journal %s: %s", self.path or self.base, self.failed)
+        fh, self._fh = self._fh, None
+        if fh is not None:
+            try:
+                fh.close()
+            except OSError:
+                pass
+        if self._on_fail is not None:
+            self._on_fail(self.failed)
+

@@ -1,0 +1,165 @@
+"""Reading damaged, foreign and newer journals, several files, and seeking."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import msgspec
+import pytest
+import zstandard
+
+from obview.journal import JournalError, JournalReader, JournalWriter, schema, session_files
+from tests.journal.conftest import FakeClock, small_book
+
+
+def record(path: Path, clock: FakeClock, seconds: float, rate: float, **kw) -> JournalWriter:
+    w = JournalWriter(path, mono=clock.mono, wall=clock.wall,
+                      books=lambda: [("loopring", "LRC-ETH", small_book())], **kw)
+    for n in range(int(seconds * rate)):
+        clock.advance(1 / rate)
+        w.frame("loopring", 1, "ws", f'{{"n":{n},"bids":[["0.1","{n % 97}"]]}}')
+    w.close()
+    return w
+
+
+def one_line(error: JournalError) -> str:
+    message = str(error)
+    assert "\n" not in message and "Traceback" not in message
+    return message
+
+
+@pytest.fixture
+def journal(tmp_path: Path, clock: FakeClock) -> Path:
+    path = tmp_path / "s.ndjson.zst"
+    record(path, clock, 60, 20)
+    return path
+
+
+def test_a_cut_short_journal_reads_to_the_damage_and_warns_once(journal: Path, tmp_path: Path) -> None:
+    full = [schema.encoder.encode(line) for line in JournalReader(journal)]
+    data = journal.read_bytes()
+    for cut in (len(data) - 1, len(data) // 2, len(data) // 3 + 7, 200):
+        copy = tmp_path / f"cut{cut}.ndjson.zst"
+        copy.write_bytes(data[:cut])
+        warnings: list[str] = []
+        reader = JournalReader([copy, copy], warn=warnings.append)  # the second is not reached
+        got = [schema.encoder.encode(line) for line in reader]
+        assert reader.truncated and len(warnings) == 1 and "ends abruptly" in warnings[0]
+        assert got == full[:len(got)]
+        # a cut in the last frame's checksum loses no line; any other cut loses some
+        assert len(got) < len(full) or cut == len(data) - 1
+        assert cut < len(data) // 2 or len(got) > len(full) // 3
+
+
+def test_corrupt_bytes_raise_one_clear_line_after_the_good_lines(journal: Path, tmp_path: Path) -> None:
+    full = list(JournalReader(journal))
+    data = bytearray(journal.read_bytes())
+    middle = len(data) // 2
+    for i in range(middle, middle + 16):
+        data[i] ^= 0x5A
+    copy = tmp_path / "corrupt.ndjson.zst"
+    copy.write_bytes(bytes(data))
+    got = []
+    with pytest.raises(JournalError) as caught:
+        for line in JournalReader(copy):
+            got.append(line)
+    assert "corrupt" in one_line(caught.value) and str(copy) in str(caught.value)
+    # the lines before the damage came out (all but the damaged block's)
+    assert got == full[:len(got)] and len(full) // 3 < len(got) < len(full)
+
+
+def _handmade(path: Path, *lines: bytes) -> Path:
+    path.write_bytes(zstandard.ZstdCompressor().compress(b"".join(line + b"\n" for line in lines)))
+    return path
+
+
+def _header(**change) -> bytes:
+    header = schema.Header(v=schema.SCHEMA_VERSION, app="0.1.0", m=1, w=2, sid="x")
+    return schema.encoder.encode(msgspec.structs.replace(header, **change))
+
+
+def test_a_corrupt_line_names_its_number(tmp_path: Path) -> None:
+    frame = schema.encoder.encode(schema.Frame(1, 2, "futu", 1, "tcp", b=b"ok"))
+    path = _handmade(tmp_path / "bad.ndjson.zst", _header(), frame, b'{"k":"f","m":"x"}', frame)
+    got = []
+    with pytest.raises(JournalError, match="line 3 is corrupt") as caught:
+        got.extend(JournalReader(path))
+    one_line(caught.value)
+    assert [type(line).__name__ for line in got] == ["Header", "Frame"]
+    path = _handmade(tmp_path / "junk.ndjson.zst", _header(), b"\x00not json")
+    with pytest.raises(JournalError, match="line 2 is corrupt"):
+        list(JournalReader(path))
+
+
+def test_a_newer_schema_is_refused_at_open(tmp_path: Path) -> None:
+    newer = _header(v=schema.SCHEMA_VERSION + 1)[:-1] + b',"brand_new":{"a":[1]}}'
+    path = _handmade(tmp_path / "newer.ndjson.zst", newer, b'{"k":"zz","new":1}')
+    with pytest.raises(JournalError) as caught:
+        JournalReader(path)
+    assert "newer obview" in one_line(caught.value)
+    assert f"schema {schema.SCHEMA_VERSION + 1}" in str(caught.value)
+
+
+@pytest.mark.parametrize("content", [
+    b"", b"hello, this is a text file\n", b"\x28\xb5\x2f\xfd garbage after a zstd magic",
+    zstandard.ZstdCompressor().compress(b'{"some":"other ndjson"}\n'),
+    zstandard.ZstdCompressor().compress(b"x" * 100_000),
+])
+def test_a_file_that_is_not_a_journal_is_refused_at_open(tmp_path: Path, content: bytes) -> None:
+    path = tmp_path / "other.ndjson.zst"
+    path.write_bytes(content)
+    with pytest.raises(JournalError) as caught:
+        JournalReader(path)
+    assert "is not an obview journal" in one_line(caught.value)
+
+
+def test_a_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(JournalError, match="cannot read .*nope"):
+        JournalReader(tmp_path / "nope.ndjson.zst")
+
+
+def test_seek_starts_at_the_checkpoint_before_the_target(tmp_path: Path, clock: FakeClock) -> None:
+    path = tmp_path / "hour.ndjson.zst"
+    start_wall = clock.wall()
+    record(path, clock, 3600, 2, checkpoint_every=10.0, frame_bytes=0)
+    reader = JournalReader(path)
+    everything = list(reader)
+    points = reader.index()
+    assert len(points) == 1 + 360
+    rng = random.Random(3)
+    targets = [start_wall + rng.randrange(0, 3601 * 10**9) for _ in range(40)]
+    targets += [start_wall - 10**9, start_wall, start_wall + 3700 * 10**9]
+    for target in targets:
+        lines = list(reader.seek(wall=target))
+        first = lines[0]
+        assert isinstance(first, schema.Sync | schema.Header)
+        if target >= points[0].wall:
+            assert first.w <= target
+            assert target - first.w < 10 * 10**9 or target > points[-1].wall
+        if isinstance(first, schema.Sync):
+            assert isinstance(lines[1], schema.Checkpoint)
+        # from the seek point on, the journal reads exactly as it does from the start
+        at = next(i for i, line in enumerate(everything) if line == first)
+        assert lines == everything[at:]
+    by_mono = reader.seek_point(mono=points[100].mono + 5 * 10**9)
+    assert by_mono == points[100]
+    with pytest.raises(ValueError):
+        reader.seek_point()
+
+
+def test_seek_across_rotated_files(tmp_path: Path, clock: FakeClock) -> None:
+    path = tmp_path / "s.ndjson.zst"
+    start_wall = clock.wall()
+    record(path, clock, 600, 10, checkpoint_every=10.0, rotate_bytes=20_000, frame_bytes=0)
+    files = session_files(path)
+    assert len(files) > 2
+    reader = JournalReader(files)
+    everything = list(reader)
+    points = reader.index()
+    assert {p.file for p in points} == set(range(len(files)))
+    target = start_wall + 400 * 10**9
+    lines = list(reader.seek(wall=target))
+    assert target - lines[0].w < 10 * 10**9
+    at = next(i for i, line in enumerate(everything) if line == lines[0])
+    assert lines == everything[at:]

@@ -163,8 +163,10 @@ async def test_gateway_restart_resubscribes():
 @pytest.mark.parametrize(
     ("codes", "faults", "expected"),
     [
-        (["HK.00700", "HK.99999"], {}, "Unknown stock HK.99999"),
-        (["US.AAPL"], {"no_right": "US"}, "No quote right for US.AAPL"),
+        (["HK.99999"], {}, "Unknown stock HK.99999"),
+        (["US.AAPL"], {"no_right": "US"}, "No right to subscribe AAPL"),
+        (["JP.7203"], {}, "No right to subscribe 7203"),  # no JP equity right exists
+        (["HK.00700", "US.AAPL"], {"no_right": "HK.00700+US"}, "subscription rejected for every"),
     ],
 )
 async def test_error_replies_stop_the_feed_with_the_servers_message(codes, faults, expected):
@@ -173,6 +175,37 @@ async def test_error_replies_stop_the_feed_with_the_servers_message(codes, fault
         assert expected in feed.status_text
         assert all(expected in s.error for s in feed.streams.values())
         assert feed.reconnects == 0
+
+
+@pytest.mark.parametrize(
+    ("codes", "faults", "refused"),
+    [
+        (["HK.00700", "HK.99999"], {}, {"HK.99999": "Unknown stock HK.99999"}),
+        (["HK.00700", "US.AAPL", "US.TSLA"], {"no_right": "US.AAPL"},
+         {"US.AAPL": "No right to subscribe AAPL"}),
+        (["HK.00700", "HK.00005", "US.AAPL"], {"quota": "2"},
+         {"US.AAPL": "Subscription quota exceeded: 2 of 2 used, 1 more requested"}),
+    ],
+)
+async def test_a_refused_code_never_blanks_the_others(codes, faults, refused):
+    async with running(codes, {"rate": "40", **faults}) as (feed, sim):
+        live = [c for c in codes if c not in refused]
+        await wait_until(lambda: all(feed.streams[c].synced and feed.streams[c].updates >= 3
+                                     for c in live), 10, "the accepted codes synced")
+        await wait_until(lambda: feed.state is FeedState.SYNCED, 5, "the feed synced")
+        for code in live:
+            assert feed.streams[code].error is None
+            await wait_until(lambda code=code: book_matches(feed, sim, code), 5, f"{code} = sim")
+        for code, message in refused.items():
+            stream = feed.streams[code]
+            assert stream.error == message and not stream.synced
+            assert not stream.book.bids and not stream.book.asks
+        assert feed.headless_streams() == set(live)
+        # the refused batch was retried code by code, then the books fetched for the rest
+        ids = [p for _, p in sim.requests if p not in (codec.KEEP_ALIVE,)]
+        assert ids[:2 + len(codes)] == [codec.INIT_CONNECT] + [codec.QOT_SUB] * (1 + len(codes))
+        assert ids.count(codec.QOT_GET_ORDER_BOOK) == len(live)
+        assert feed.bad_frames == 0 and feed.reconnects == 0
 
 
 async def test_cannot_connect_names_host_port_and_hints_at_sim():

@@ -218,6 +218,10 @@ def apply_levels(stream: Stream, sides: tuple[SideState, SideState], s2c,
     book.touch(venue_ts=_venue_ts(s2c))
 
 
+def _ret_text(reply) -> str:
+    return reply.retMsg or f"retType {reply.retType}"
+
+
 def new_stream(code: str) -> Stream:
     stream = Stream(code, OrderBook())
     stream.latency = {"bid": LatencyStats(), "ask": LatencyStats()}
@@ -261,6 +265,7 @@ class FutuFeed(Feed):
         self._applied_at: dict[str, int] = {}  # stream key -> receive index of its book
         self._writer: asyncio.StreamWriter | None = None
         self._last_rx = time.monotonic()
+        self._live: set[str] = set(self.streams)  # stream keys OpenD did not refuse
 
     # -- session ---------------------------------------------------------------
     async def _session(self) -> None:
@@ -465,24 +470,7 @@ class FutuFeed(Feed):
         self.server_version = reply.s2c.serverVer
         self.set_state(self.state, f"{self.address}: subscribing")
 
-        codes = list(self.securities)
-        for start in range(0, len(codes), SUB_CHUNK):
-            sub = Qot_Sub_pb2.Request()
-            c2s = sub.c2s
-            for code in codes[start:start + SUB_CHUNK]:
-                self._security(c2s.securityList.add(), code)
-            c2s.subTypeList.append(SUB_ORDER_BOOK)
-            c2s.isSubOrUnSub = True
-            c2s.isRegOrUnRegPush = True
-            c2s.isFirstPush = True
-            c2s.isSubOrderBookDetail = self.details
-            c2s.extendedTime = False
-            c2s.session = 0
-            c2s.header.securityFirm = 0
-            reply = await self._request(codec.QOT_SUB, sub, Qot_Sub_pb2.Response)
-            if reply.retType != 0:
-                raise FatalFeedError(f"subscription rejected: "
-                                     f"{reply.retMsg or f'retType {reply.retType}'}")
+        codes = await self._subscribe(list(self.securities))
 
         for code in codes:
             request = Qot_GetOrderBook_pb2.Request()
@@ -522,6 +510,73 @@ class FutuFeed(Feed):
         else:
             log.info("futu: static info refused: %s", reply.retMsg)
 
+    async def _sub_request(self, codes: list[str]):
+        sub = Qot_Sub_pb2.Request()
+        c2s = sub.c2s
+        for code in codes:
+            self._security(c2s.securityList.add(), code)
+        c2s.subTypeList.append(SUB_ORDER_BOOK)
+        c2s.isSubOrUnSub = True
+        c2s.isRegOrUnRegPush = True
+        c2s.isFirstPush = True
+        c2s.isSubOrderBookDetail = self.details
+        c2s.extendedTime = False
+        c2s.session = 0
+        c2s.header.securityFirm = 0
+        return await self._request(codec.QOT_SUB, sub, Qot_Sub_pb2.Response)
+
+    async def _subscribe(self, codes: list[str]) -> list[str]:
+        """Subscribe `codes`; return those OpenD accepted. OpenD refuses a whole Qot_Sub
+        when one code lacks its quote right or the quota runs out, so a refused batch is
+        retried code by code: each refused code's stream carries OpenD's own message and
+        the rest run (docs/futu.md, "Subscriptions, rights and quota")."""
+        accepted: list[str] = []
+        refused: dict[str, str] = {}
+        for start in range(0, len(codes), SUB_CHUNK):
+            chunk = codes[start:start + SUB_CHUNK]
+            reply = await self._sub_request(chunk)
+            if reply.retType == 0:
+                accepted += chunk
+                continue
+            if len(chunk) == 1:
+                refused[chunk[0]] = _ret_text(reply)
+                continue
+            for code in chunk:
+                reply = await self._sub_request([code])
+                if reply.retType == 0:
+                    accepted.append(code)
+                else:
+                    refused[code] = _ret_text(reply)
+        for code in codes:
+            stream = self.streams[code]
+            stream.error = refused.get(code)
+            if stream.error:
+                stream.synced = False
+                log.warning("futu: %s refused: %s", code, stream.error)
+        self._live = {code for code in codes if code not in refused}
+        if not accepted:
+            if len(refused) == 1:
+                raise FatalFeedError(f"subscription rejected: {next(iter(refused.values()))}")
+            raise FatalFeedError("subscription rejected for every code: " + "; ".join(
+                f"{code}: {text}" for code, text in refused.items()))
+        if refused:
+            self.set_state(self.state, f"{len(refused)} of {len(codes)} codes refused")
+        return accepted
+
+    def headless_streams(self) -> set[str]:
+        """The streams headless output waits for and prints: the subscribed ones."""
+        return self._live
+
+    def book_changed(self, stream: Stream, snapshot: bool = False) -> None:
+        super().book_changed(stream, snapshot)
+        # the base class waits for every stream; a refused one never syncs
+        if self.state is not FeedState.SYNCED and self._refused_any():
+            if all(s.synced or s.error for s in self.streams.values()):
+                self.set_state(FeedState.SYNCED)
+
+    def _refused_any(self) -> bool:
+        return len(self._live) < len(self.streams)
+
     async def _control(self) -> None:
         """Handshake, then keep-alives and the silence watchdog until the session ends."""
         await self._handshake()
@@ -550,5 +605,5 @@ class FutuFeed(Feed):
             elif self.state is FeedState.STALE:
                 for stream in self.streams.values():
                     stream.stale = False
-                synced = all(s.synced for s in self.streams.values())
+                synced = all(s.synced or s.error for s in self.streams.values())
                 self.set_state(FeedState.SYNCED if synced else FeedState.RESYNCING)

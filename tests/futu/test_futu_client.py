@@ -236,3 +236,18 @@ async def test_keepalive_every_0_8_intervals():
         second = time.monotonic() - started
         assert 0.5 <= first <= 1.2 and 1.3 <= second <= 2.2, (first, second)
         assert feed.state is FeedState.SYNCED  # replies keep the connection fresh, no pushes
+
+
+async def test_quote_server_logout_notify_makes_every_stream_stale_until_its_next_push():
+    async with running(["HK.00700", "US.AAPL"], {"rate": "40"}) as (feed, sim):
+        await wait_until(lambda: synced(feed, 3), 10, "synced")
+        await sim.quote_server(logged_in=False)
+        await wait_until(lambda: all(s.stale for s in feed.streams.values()), 5,
+                         "both streams stale after the logout Notify")
+        assert "quote server logged out" in feed.status_text
+        pushes = {k: s.pushes for k, s in feed.streams.items()}
+        await sim.quote_server(logged_in=True)
+        await wait_until(lambda: not any(s.stale for s in feed.streams.values()), 5,
+                         "stale cleared by each stream's next push")
+        assert all(s.pushes > pushes[k] for k, s in feed.streams.items())
+        assert feed.reconnects == 0 and feed.bad_frames == 0

@@ -505,6 +505,9 @@ class FutuFeed(Feed):
         elif s2c.HasField("connectStatus"):
             logged = s2c.connectStatus.qotLogined
             text = "quote server logged in" if logged else "quote server logged out"
+            if not logged:  # no quotes behind OpenD: every book is stale until it is pushed
+                for stream in self.streams.values():
+                    stream.stale = True
         else:
             text = _NOTIFY_TYPES.get(s2c.type, f"notice type {s2c.type}")
         self.notice = text

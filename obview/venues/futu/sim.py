@@ -144,6 +144,7 @@ class FutuSimulator:
         self.notify = "notify" in faults
         self.unknown_push = "unknown_push" in faults
         self.fired: set[str] = set()
+        self.quotes_down = False  # the quote server behind OpenD is logged out
         self.books: dict[str, SimBook] = {}
         self.connections: list[_Connection] = []
         self.addresses: list[str] = []
@@ -188,6 +189,18 @@ class FutuSimulator:
             book = self.books[code] = SimBook(code, self.seed)
         return book
 
+    async def quote_server(self, logged_in: bool) -> None:
+        """Tests: OpenD loses (or regains) its quote server. It tells every client with a
+        Notify of type 3 (connection status) and pushes nothing while logged out."""
+        self.quotes_down = not logged_in
+        notice = Notify_pb2.Response(retType=0)
+        notice.s2c.type = 3  # NotifyType_ConnStatus
+        notice.s2c.connectStatus.qotLogined = logged_in
+        notice.s2c.connectStatus.trdLogined = False
+        body = notice.SerializeToString()
+        for conn in list(self.connections):
+            await conn.send(codec.encode_frame(codec.NOTIFY, next(conn.serial), body))
+
     def drop_all(self) -> None:
         """Close every client connection (tests: a gateway restart)."""
         for conn in list(self.connections):
@@ -203,6 +216,8 @@ class FutuSimulator:
             deadline += interval
             await asyncio.sleep(max(0.0, deadline - time.monotonic()))
             deadline = max(deadline, time.monotonic() - interval)  # no bursts after a stall
+            if self.quotes_down:
+                continue
             for code in sorted(self.books):
                 watchers = [c for c in self.connections if code in c.pushing and not c.closed]
                 if not watchers:

@@ -304,6 +304,23 @@ def _ret_text(reply) -> str:
     return reply.retMsg or f"retType {reply.retType}"
 
 
+def _earlier_pushes(frames: list[tuple[int, int, bytes]], pos: int, security, first: int):
+    """(body, receive index) of the 3013 pushes for `security` before frames[pos], newest
+    first (frames[i] was received as index first + i + 1): what a read falls back on
+    when its newest push for a code is bad."""
+    key = (security.market, security.code)
+    for i in range(pos - 1, -1, -1):
+        proto_id, _, body = frames[i]
+        if proto_id != QOT_UPDATE_ORDER_BOOK:
+            continue
+        try:
+            head = _parse_push_head(body)
+        except DecodeError:
+            continue
+        if not head.retType and (head.s2c.security.market, head.s2c.security.code) == key:
+            yield body, first + i + 1
+
+
 def new_stream(code: str) -> Stream:
     stream = Stream(code, OrderBook())
     stream.latency = {"bid": LatencyStats(), "ask": LatencyStats()}
@@ -463,6 +480,7 @@ class FutuFeed(Feed):
             elif proto_id == codec.NOTIFY:
                 self._on_notify(body)
             # anything else (KeepAlive replies, pushes we did not ask for) is skipped
+        first = self._rx_index  # frames[i] has receive index first + i + 1
         self._rx_index = index
         for stream, (s2c, body, at) in newest.items():
             _, bid_stamps, ask_stamps = self._push_routes[self.securities[stream.symbol]]
@@ -470,16 +488,26 @@ class FutuFeed(Feed):
             stream.pushes += len(bid_stamps) - 1
             _fold(stream.latency["bid"], bid_stamps, now)
             _fold(stream.latency["ask"], ask_stamps, now)
-            try:
-                if not whole:
-                    s2c = _parse_push(body).s2c
-                apply_levels(stream, self._sides[stream.key], s2c, self.decoder)
-            except DecodeError as exc:
-                self.count_bad_frame(f"undecodable 3013 push: {exc}")
-                raise codec.BadFrame("undecodable order book push") from None
-            except BadPush as exc:  # the book stays as the last valid push left it
-                reason = f"{stream.key}: bad order book push: {exc}"
-                self.count_bad_frame(reason)
+            earlier = None
+            while True:
+                try:
+                    if not whole:
+                        s2c = _parse_push(body).s2c
+                    apply_levels(stream, self._sides[stream.key], s2c, self.decoder)
+                    break
+                except DecodeError as exc:
+                    self.count_bad_frame(f"undecodable 3013 push: {exc}")
+                    raise codec.BadFrame("undecodable order book push") from None
+                except BadPush as exc:  # the book stays as the last valid push left it
+                    reason = f"{stream.key}: bad order book push: {exc}"
+                    self.count_bad_frame(reason)
+                    # the push it superseded in this read is then the newest valid state
+                    if earlier is None:
+                        earlier = _earlier_pushes(frames, at - first - 1, s2c.security, first)
+                    body, at = next(earlier, (None, 0))
+                    if body is None:
+                        break
+            if body is None:
                 self._resyncing.add(stream.key)
                 self.unsync(stream, reason)
                 continue

@@ -68,7 +68,7 @@ class BadPush(FeedError):
 
 
 # Push rules (docs/futu.md, "Push validation"). OpenD sends at most 40 levels a side
-# (SF right) and at most 1000 orders a level; the caps leave margin (50%) for the first and
+# (SF right) and at most 1000 orders a level; the level cap leaves 50% margin, and both
 # bound what one frame can cost.
 MAX_LEVELS = 60
 MAX_DETAILS = 1000

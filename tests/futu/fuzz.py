@@ -58,6 +58,8 @@ def judge(body: bytes, details: bool = True):
             return "bad", None
         rows = []
         for level in levels:
+            if not level.IsInitialized():  # proto2: a required field is missing
+                return "bad", None
             price = _sane(level.price, 10**12)
             raw_volume = level.hpVolume or level.volume
             if type(raw_volume) is float:
@@ -306,6 +308,11 @@ async def run_fuzz(frames: int, seed: int) -> Report:
                 mismatches.append(("after batch", report.frames, got, sent[-1]))
             if mismatches:
                 break
+            # caught up with the last valid book: the older ones can no longer be shown
+            sent[:] = sent[-1:]
+            seen.clear()
+            seen[sent[0]] = [0]
+            last_index[0] = 0
     finally:
         feed.stop()
         task.cancel()

@@ -121,8 +121,8 @@ class HostileOpenD:
         elif proto_id == codec.QOT_GET_ORDER_BOOK:
             push = Qot_UpdateOrderBook_pb2.Response.FromString(self.book_body)
             reply = Qot_GetOrderBook_pb2.Response(retType=0)
-            reply.s2c.ParseFromString(push.s2c.SerializeToString())
-            data = reply.SerializeToString()
+            reply.s2c.ParseFromString(push.s2c.SerializePartialToString())
+            data = reply.SerializePartialToString()
         elif proto_id == codec.KEEP_ALIVE:
             data = KeepAlive_pb2.Response(retType=0, s2c={"time": 1}).SerializeToString()
         else:  # static info and the rest: refused, as OpenD may
@@ -172,7 +172,14 @@ async def caught_up(feed: FuzzFeed, server: HostileOpenD, timeout: float = 10.0)
                    and feed.session_bytes == server.written):
             await _tick(feed)
 
-    await asyncio.wait_for(wait(), timeout)
+    try:
+        await asyncio.wait_for(wait(), timeout)
+    except TimeoutError:
+        raise AssertionError(
+            f"client not caught up after {timeout}s: sessions {feed.sessions}/"
+            f"{server.connections}, bytes {feed.session_bytes}/{server.written}, broke "
+            f"{feed.broke}, ready {server.ready.is_set()}, {feed.state.value}: "
+            f"{feed.status_text}") from None
 
 
 async def _tick(feed: FuzzFeed) -> None:

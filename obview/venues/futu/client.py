@@ -110,6 +110,8 @@ class LevelDecoder:
     def level(self, encoded: bytes) -> Level:
         """One level; BadPush if a value breaks the rules, DecodeError if unreadable."""
         row = _parse_level(encoded)
+        if not row.IsInitialized():  # protobuf's parser does not check proto2's required
+            raise BadPush("a level without its required fields")
         raw_price = row.price
         price = self.prices.get(raw_price)
         if price is None:

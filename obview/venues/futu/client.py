@@ -18,6 +18,7 @@ import logging
 import time
 from decimal import Decimal
 from itertools import compress
+from math import isfinite
 from operator import ne
 
 from google.protobuf.message import DecodeError
@@ -81,7 +82,7 @@ CACHE_LIMIT = 50_000  # distinct prices (or volumes) kept decoded, per session a
 def _exact(raw: float, what: str, limit: Decimal) -> Decimal:
     """The double's shortest round-trip decimal, if it is a sane figure: finite, not
     negative, below `limit`, at most MAX_DECIMALS places (5e-324 is not a size)."""
-    if raw != raw or raw in (float("inf"), float("-inf")):
+    if not isfinite(raw):
         raise BadPush(f"{what} {raw!r}")
     value = float_to_decimal(raw)
     if value < 0 or value >= limit or value.as_tuple().exponent < -MAX_DECIMALS:

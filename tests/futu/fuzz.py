@@ -136,7 +136,14 @@ class Books:
                 row[4] = None
 
     def body(self) -> bytes:
-        return push_body(self.bids, self.asks)
+        body = push_body(self.bids, self.asks)
+        if self.rng.random() < 0.1:  # receive stamps, sane or not: never part of the book
+            response = Qot_UpdateOrderBook_pb2.Response.FromString(body)
+            stamp = self.rng.choice((1.7e9, 0.0, -1.0, math.nan, math.inf, -math.inf, 1e300))
+            response.s2c.svrRecvTimeBidTimestamp = stamp
+            response.s2c.svrRecvTimeAskTimestamp = self.rng.choice((stamp, 1.7e9))
+            body = response.SerializeToString()
+        return body
 
     def broken(self) -> bytes:
         rng = self.rng

@@ -54,6 +54,7 @@ SUB_CHUNK = 100  # codes per Qot_Sub, as the SDK does
 STALL_INTERVALS = 3  # silence longer than this many keep-alive intervals: reconnect
 KEEPALIVE_DEFAULT = 10.0  # OpenD's default keepAliveInterval
 KEEPALIVE_MAX = 600  # s; beyond it a dead peer would take half an hour to notice
+STAMP_LIMIT = 1e11  # s since the epoch (year 5138): beyond it a receive stamp is garbage
 
 QOT_UPDATE_ORDER_BOOK = codec.QOT_UPDATE_ORDER_BOOK
 _parse_push_head = Qot_OrderBookHead_pb2.Response.FromString
@@ -275,7 +276,8 @@ def last_latency(stream: Stream, s2c, now: float) -> None:
 def _venue_ts(s2c) -> int | None:
     """The later of the two sides' OpenD stamps, epoch ms (None when both are unstamped)."""
     stamp = max(s2c.svrRecvTimeBidTimestamp, s2c.svrRecvTimeAskTimestamp)
-    return int(stamp * 1000) if stamp > 0 else None
+    # a NaN or infinite stamp from a hostile server is no stamp (and int() would raise)
+    return int(stamp * 1000) if 0 < stamp < STAMP_LIMIT else None
 
 
 def apply_levels(stream: Stream, sides: tuple[SideState, SideState], s2c,

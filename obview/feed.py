@@ -162,9 +162,10 @@ class Feed:
         self.emit(BookChanged(self, stream, snapshot))
 
     def _settle_state(self) -> None:
-        """SYNCED once every book is synced, STALE while one of them is stale."""
+        """SYNCED once every book is synced, STALE while one of them is stale. A stream the
+        venue refused (its `error` set) never syncs and does not hold the others back."""
         streams = self.streams.values()
-        if self.state is FeedState.ERROR or not all(s.synced for s in streams):
+        if self.state is FeedState.ERROR or not all(s.synced or s.error for s in streams):
             return
         text = self._stale_text()
         self.set_state(FeedState.STALE if text else FeedState.SYNCED, text)

@@ -19,7 +19,7 @@ from typing import Any, TextIO
 
 import msgspec
 
-from obview.events import BookChanged, Event, FeedFailed, RecordsChanged
+from obview.events import BookChanged, Event, FeedFailed, RecordsChanged, StatusChanged
 from obview.feed import Feed, Stream
 from obview.fmt import dec_str
 from obview.venues import VenueConfig, load
@@ -102,6 +102,8 @@ class HeadlessPrinter:
         self.failure: str | None = None
         self.feeds: list[Feed] = []
         self.records: str | None = None  # "orders" / "risk": print those instead of books
+        self.err: TextIO = sys.stderr
+        self._refused_reported: set[tuple[int, str]] = set()
 
     def watch(self, feed: Feed) -> None:
         self.feeds.append(feed)
@@ -133,7 +135,9 @@ class HeadlessPrinter:
     def on_event(self, event: Event) -> None:
         if self.done.is_set():
             return
-        if isinstance(event, FeedFailed):
+        if isinstance(event, StatusChanged):
+            self._report_refused(event.feed)
+        elif isinstance(event, FeedFailed):
             self.failure = f"{event.feed.venue}: {event.reason}"
             self.done.set()
         elif isinstance(event, RecordsChanged):
@@ -157,6 +161,18 @@ class HeadlessPrinter:
                         if _shown(feed, each):
                             self._print(book_json(feed, each, self.depth, self.details))
                 self.done.set()
+
+    def _report_refused(self, feed: Feed) -> None:
+        """One stderr line per stream the venue refused while the feed runs on for the
+        rest (a failed feed says its one line instead)."""
+        if feed.state.value == "error":
+            return
+        for stream in feed.streams.values():
+            key = (id(feed), stream.key)
+            if stream.error and key not in self._refused_reported:
+                self._refused_reported.add(key)
+                self.err.write(f"obview: {feed.venue}: {stream.key}: {stream.error}\n")
+                self.err.flush()
 
     def _dump_ready(self) -> bool:
         need = 0 if self.count is None else self.count

@@ -163,8 +163,10 @@ async def test_gateway_restart_resubscribes():
 @pytest.mark.parametrize(
     ("codes", "faults", "expected"),
     [
-        (["HK.00700", "HK.99999"], {}, "Unknown stock HK.99999"),
-        (["US.AAPL"], {"no_right": "US"}, "No quote right for US.AAPL"),
+        (["HK.99999"], {}, "Unknown stock HK.99999"),
+        (["US.AAPL"], {"no_right": "US"}, "No right to subscribe AAPL"),
+        (["JP.7203"], {}, "No right to subscribe 7203"),  # no JP equity right exists
+        (["HK.00700", "US.AAPL"], {"no_right": "HK.00700+US"}, "subscription rejected for every"),
     ],
 )
 async def test_error_replies_stop_the_feed_with_the_servers_message(codes, faults, expected):
@@ -173,6 +175,37 @@ async def test_error_replies_stop_the_feed_with_the_servers_message(codes, fault
         assert expected in feed.status_text
         assert all(expected in s.error for s in feed.streams.values())
         assert feed.reconnects == 0
+
+
+@pytest.mark.parametrize(
+    ("codes", "faults", "refused"),
+    [
+        (["HK.00700", "HK.99999"], {}, {"HK.99999": "Unknown stock HK.99999"}),
+        (["HK.00700", "US.AAPL", "US.TSLA"], {"no_right": "US.AAPL"},
+         {"US.AAPL": "No right to subscribe AAPL"}),
+        (["HK.00700", "HK.00005", "US.AAPL"], {"quota": "2"},
+         {"US.AAPL": "Subscription quota exceeded: 2 of 2 used, 1 more requested"}),
+    ],
+)
+async def test_a_refused_code_never_blanks_the_others(codes, faults, refused):
+    async with running(codes, {"rate": "40", **faults}) as (feed, sim):
+        live = [c for c in codes if c not in refused]
+        await wait_until(lambda: all(feed.streams[c].synced and feed.streams[c].updates >= 3
+                                     for c in live), 10, "the accepted codes synced")
+        await wait_until(lambda: feed.state is FeedState.SYNCED, 5, "the feed synced")
+        for code in live:
+            assert feed.streams[code].error is None
+            await wait_until(lambda code=code: book_matches(feed, sim, code), 5, f"{code} = sim")
+        for code, message in refused.items():
+            stream = feed.streams[code]
+            assert stream.error == message and not stream.synced
+            assert not stream.book.bids and not stream.book.asks
+        assert feed.headless_streams() == set(live)
+        # the refused batch was retried code by code, then the books fetched for the rest
+        ids = [p for _, p in sim.requests if p not in (codec.KEEP_ALIVE,)]
+        assert ids[:2 + len(codes)] == [codec.INIT_CONNECT] + [codec.QOT_SUB] * (1 + len(codes))
+        assert ids.count(codec.QOT_GET_ORDER_BOOK) == len(live)
+        assert feed.bad_frames == 0 and feed.reconnects == 0
 
 
 async def test_cannot_connect_names_host_port_and_hints_at_sim():
@@ -207,3 +240,18 @@ async def test_keepalive_every_0_8_intervals():
         assert feed.reconnects == 0
         assert feed.state is FeedState.STALE and feed.streams["HK.00700"].stale
         assert feed.status_text == "no update for 1s: HK.00700"
+
+
+async def test_quote_server_logout_notify_makes_every_stream_stale_until_its_next_push():
+    async with running(["HK.00700", "US.AAPL"], {"rate": "40"}) as (feed, sim):
+        await wait_until(lambda: synced(feed, 3), 10, "synced")
+        await sim.quote_server(logged_in=False)
+        await wait_until(lambda: all(s.stale for s in feed.streams.values()), 5,
+                         "both streams stale after the logout Notify")
+        assert "quote server logged out" in feed.status_text
+        pushes = {k: s.pushes for k, s in feed.streams.items()}
+        await sim.quote_server(logged_in=True)
+        await wait_until(lambda: not any(s.stale for s in feed.streams.values()), 5,
+                         "stale cleared by each stream's next push")
+        assert all(s.pushes > pushes[k] for k, s in feed.streams.items())
+        assert feed.reconnects == 0 and feed.bad_frames == 0

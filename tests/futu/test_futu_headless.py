@@ -39,7 +39,10 @@ def test_dump_json_shape():
     for _price, size, orders, queue in hk["bids"] + hk["asks"]:
         assert len(queue) == orders
         assert sum(Decimal(volume) for _, volume in queue) == Decimal(size)
-    assert all(queue == [] for *_, queue in us["bids"])  # no per-order data for US
+    # US LV2 per-order data: at most 40 orders a level (HK SF: up to 1000)
+    for _price, size, orders, queue in us["bids"] + us["asks"]:
+        assert len(queue) == min(orders, 40)
+        assert sum(Decimal(volume) for _, volume in queue) <= Decimal(size)
 
 
 def test_stream_json_count_3_prints_three_lines():
@@ -54,7 +57,9 @@ def test_stream_json_count_3_prints_three_lines():
 
 
 def test_rejected_code_exits_1_with_the_servers_message():
-    result = run_obview("futu", "HK.00700", "HK.99999", "--sim", "--dump", "json",
+    # only when no requested code could be subscribed (one refused code among good ones:
+    # test_refused_code_gets_its_own_stderr_line_and_the_rest_print)
+    result = run_obview("futu", "HK.99999", "--sim", "--dump", "json",
                         "--timeout", "20")
     assert result.returncode == 1
     assert result.stdout == ""
@@ -75,3 +80,25 @@ def test_cannot_connect_exits_1_within_the_timeout_naming_host_and_port():
     assert len(lines) == 1
     assert f"127.0.0.1:{port}" in lines[0] and "--sim" in lines[0]
     assert elapsed < 2 + 8  # the timeout plus interpreter start-up
+
+
+def test_refused_code_gets_its_own_stderr_line_and_the_rest_print():
+    result = run_obview("futu", "HK.00700", "US.AAPL", "HK.99999", "--sim", "--dump", "json",
+                        "--fault", "rate=40", "--fault", "no_right=US.AAPL", timeout=30)
+    assert result.returncode == 0, result.stderr
+    objects = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [o["symbol"] for o in objects] == ["HK.00700"]
+    lines = result.stderr.strip().splitlines()
+    assert sorted(lines) == ["obview: futu: HK.99999: Unknown stock HK.99999",
+                             "obview: futu: US.AAPL: No right to subscribe AAPL"], result.stderr
+
+
+def test_every_code_refused_exits_1_with_one_line():
+    result = run_obview("futu", "US.AAPL", "JP.7203", "--sim", "--dump", "json",
+                        "--fault", "no_right=US", timeout=30)
+    assert result.returncode == 1
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "US.AAPL: No right to subscribe AAPL" in lines[0]
+    assert "JP.7203: No right to subscribe 7203" in lines[0]

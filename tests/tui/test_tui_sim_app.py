@@ -55,3 +55,28 @@ async def test_bthub_tabs_counterparties_orders_and_risk():
         await wait_until(lambda: feed.orders, 10, "orders")
         await wait_until(lambda: next(iter(feed.orders)) in screen_text(app), 5, "orders shown")
         await pilot.press("q")
+
+
+async def test_a_refused_code_shows_its_message_on_its_tab_and_the_other_renders():
+    cfg = VenueConfig("futu", ["HK.00700", "HK.99999"], sim=True, seed=5,
+                      options={"host": "127.0.0.1", "port": 0}, faults={"rate": "20"})
+    app = ObviewApp([cfg], mask_times=True)
+    async with app.run_test(size=(120, 34)) as pilot:
+        await wait_until(lambda: app.feeds and app.feeds[0].streams["HK.00700"].synced, 10,
+                         "the accepted code synced")
+        feed = app.feeds[0]
+        assert feed.streams["HK.99999"].error == "Unknown stock HK.99999"
+        await wait_until(lambda: "腾讯控股" in screen_text(app), 5, "the good tab renders")
+        book = feed.streams["HK.00700"].book
+        assert book.bids and book.asks
+        await pilot.press("2")
+        await pilot.pause()
+        app._tick()
+        await wait_until(lambda: "Unknown stock HK.99999" in screen_text(app), 5,
+                         "the refused tab shows OpenD's message")
+        await pilot.press("1")
+        await pilot.pause()
+        app._tick()
+        await wait_until(lambda: "Unknown stock" not in screen_text(app)
+                         and "synced" in screen_text(app), 5, "the good tab is synced")
+        await pilot.press("q")

@@ -20,6 +20,7 @@ import logging
 import time
 from decimal import Decimal
 from itertools import compress
+from math import isfinite
 from operator import ne
 
 from google.protobuf.message import DecodeError
@@ -54,6 +55,8 @@ REQUEST_TIMEOUT = 12.0  # the SDK's limit for a reply
 CONNECT_TIMEOUT = 20.0
 SUB_CHUNK = 100  # codes per Qot_Sub, as the SDK does
 STALL_INTERVALS = 3  # silence longer than this many keep-alive intervals: reconnect
+KEEPALIVE_DEFAULT = 10.0  # OpenD's default keepAliveInterval
+KEEPALIVE_MAX = 600  # s; beyond it a dead peer would take half an hour to notice
 
 QOT_UPDATE_ORDER_BOOK = codec.QOT_UPDATE_ORDER_BOOK
 _parse_push_head = Qot_OrderBookHead_pb2.Response.FromString
@@ -63,9 +66,37 @@ _NOTIFY_TYPES = {2: "program status changed", 4: "quote rights changed",
                  6: "API quota changed", 7: "used quota changed"}
 
 
+class BadPush(FeedError):
+    """A book whose values break the push rules (docs/futu.md, "Push validation"): the
+    push is dropped whole and counted; the framing is intact, so the session goes on."""
+
+
+# Push rules (docs/futu.md, "Push validation"). OpenD sends at most 40 levels a side
+# (SF right) and at most 1000 orders a level; the level cap leaves 50% margin, and both
+# bound what one frame can cost.
+MAX_LEVELS = 60
+MAX_DETAILS = 1000
+MAX_DECIMALS = 9  # digits after the point of a price or a high-precision volume
+PRICE_LIMIT = Decimal(10) ** 12
+VOLUME_LIMIT = Decimal(10) ** 18
+CACHE_LIMIT = 50_000  # distinct prices (or volumes) kept decoded, per session and after
+
+
+def _exact(raw: float, what: str, limit: Decimal) -> Decimal:
+    """The double's shortest round-trip decimal, if it is a sane figure: finite, not
+    negative, below `limit`, at most MAX_DECIMALS places (5e-324 is not a size)."""
+    if not isfinite(raw):
+        raise BadPush(f"{what} {raw!r}")
+    value = float_to_decimal(raw)
+    if value < 0 or value >= limit or value.as_tuple().exponent < -MAX_DECIMALS:
+        raise BadPush(f"{what} {raw!r}")
+    return value
+
+
 class LevelDecoder:
-    """Turns encoded OrderBook levels into `Level`s. Prices and volumes repeat from push
-    to push, so their Decimals are cached (a float's shortest repr names one exact decimal)."""
+    """Turns encoded OrderBook levels into `Level`s, checking every value. Prices and
+    volumes repeat from push to push, so their Decimals are cached (a float's shortest
+    repr names one exact decimal); each cache is emptied when it reaches CACHE_LIMIT."""
 
     __slots__ = ("prices", "volumes", "details")
 
@@ -75,34 +106,58 @@ class LevelDecoder:
         self.details = details
 
     def clear_if_large(self) -> None:
-        if len(self.prices) > 50_000:
+        if len(self.prices) >= CACHE_LIMIT:
             self.prices.clear()
-        if len(self.volumes) > 50_000:
+        if len(self.volumes) >= CACHE_LIMIT:
             self.volumes.clear()
 
     def level(self, encoded: bytes) -> Level:
+        """One level; BadPush if a value breaks the rules, DecodeError if unreadable."""
         row = _parse_level(encoded)
+        if not row.IsInitialized():  # protobuf's parser does not check proto2's required
+            raise BadPush("a level without its required fields")
         raw_price = row.price
         price = self.prices.get(raw_price)
         if price is None:
-            price = self.prices[raw_price] = float_to_decimal(raw_price)
+            price = _exact(raw_price, "price", PRICE_LIMIT)
+            if not price:
+                raise BadPush("price 0")
+            if len(self.prices) >= CACHE_LIMIT:
+                self.prices.clear()
+            self.prices[raw_price] = price
         raw_volume = row.hpVolume or row.volume  # hpVolume (a double) when OpenD sends it
         volume = self.volumes.get(raw_volume)
         if volume is None:
-            volume = self.volumes[raw_volume] = (
-                float_to_decimal(raw_volume) if type(raw_volume) is float else Decimal(raw_volume)
-            )
+            if type(raw_volume) is float:
+                volume = _exact(raw_volume, "volume", VOLUME_LIMIT)
+            elif raw_volume < 0:
+                raise BadPush(f"volume {raw_volume}")
+            else:
+                volume = Decimal(raw_volume)
+            if len(self.volumes) >= CACHE_LIMIT:
+                self.volumes.clear()
+            self.volumes[raw_volume] = volume
+        orders = row.orederCount
+        if orders < 0:
+            raise BadPush(f"order count {orders}")
+        detail = row.detailList
+        if len(detail) > MAX_DETAILS:
+            raise BadPush(f"{len(detail)} orders at one level (at most {MAX_DETAILS})")
         queue = None
-        if self.details:
-            detail = row.detailList
-            if detail:
-                queue = {d.orderID: Decimal(d.volume) for d in detail}
-        return Level(price, volume, row.orederCount, queue)
+        if self.details and detail:
+            queue = {d.orderID: Decimal(d.volume) for d in detail}
+            if min(queue.values()) < 0:
+                raise BadPush("negative order volume")
+        return Level(price, volume, orders, queue)
 
 
 class SideState:
     """What one side of a book was built from: each level's encoded bytes and its `Level`
-    (the very object in the book), position by position, best first."""
+    (the very object in the book), position by position, best first.
+
+    `plan` decodes and checks a push's side without touching the book (it raises
+    BadPush or DecodeError); `commit` then applies it. A push changes the book only
+    when both of its sides passed."""
 
     __slots__ = ("encoded", "levels")
 
@@ -110,13 +165,15 @@ class SideState:
         self.encoded: list[bytes] | None = None  # None: the side was never built from a push
         self.levels: list[Level] = []
 
-    def apply(self, side: BookSide, encoded: list[bytes], decoder: LevelDecoder) -> None:
-        """Make `side` exactly the levels `encoded` (a push is the complete top N)."""
+    def plan(self, encoded: list[bytes], decoder: LevelDecoder):
+        """None (unchanged), ("update", pairs) or ("levels", new Levels)."""
+        if len(encoded) > MAX_LEVELS:
+            raise BadPush(f"{len(encoded)} levels on one side (at most {MAX_LEVELS})")
         old = self.encoded
         if old is None:  # positions unknown: rebuild
             old = []
         elif encoded == old:
-            return
+            return None
         levels = self.levels
         decoded: dict[bytes, Level] = {}
         if old and len(encoded) == len(old):
@@ -132,16 +189,28 @@ class SideState:
                     break
                 pairs.append((current, level))
             else:
-                for current, level in pairs:
-                    current.size = level.size
-                    current.orders = level.orders
-                    current.queue = level.queue
-                self.encoded = encoded
-                return
+                return ("update", pairs)
         reuse = dict(zip(old, levels, strict=True))
         reuse.update(decoded)
         new_levels = [reuse.get(item) or decoder.level(item) for item in encoded]
-        if old and self._move(side, new_levels):
+        if len({lv.price for lv in new_levels}) != len(new_levels):
+            raise BadPush("the same price twice on one side")
+        return ("levels", new_levels)
+
+    def commit(self, side: BookSide, encoded: list[bytes], plan) -> None:
+        """Make `side` exactly the levels `encoded` (a push is the complete top N)."""
+        if plan is None:
+            return
+        kind, items = plan
+        if kind == "update":
+            for current, level in items:
+                current.size = level.size
+                current.orders = level.orders
+                current.queue = level.queue
+            self.encoded = encoded
+            return
+        new_levels = items
+        if self.encoded and self._move(side, new_levels):
             self.encoded = encoded
             return
         side.replace(new_levels)  # keeps these very Level objects (the in-place path needs that)
@@ -152,6 +221,8 @@ class SideState:
             self.encoded = None
             self.levels = []
 
+    def apply(self, side: BookSide, encoded: list[bytes], decoder: LevelDecoder) -> None:
+        self.commit(side, encoded, self.plan(encoded, decoder))
 
     def _move(self, side: BookSide, new_levels: list[Level]) -> bool:
         """Prices moved: delete the prices that left, add the new ones, update the rest
@@ -209,11 +280,46 @@ def apply_levels(stream: Stream, sides: tuple[SideState, SideState], s2c,
                  decoder: LevelDecoder) -> None:
     """Make `stream.book` the order book of an S2C (3012 reply or 3013 push, raw view)."""
     book = stream.book
-    sides[0].apply(book.bids, s2c.orderBookBidList[:], decoder)
-    sides[1].apply(book.asks, s2c.orderBookAskList[:], decoder)
+    bid_levels, ask_levels = s2c.orderBookBidList[:], s2c.orderBookAskList[:]
+    bids = sides[0].plan(bid_levels, decoder)  # both sides checked before either applies
+    asks = sides[1].plan(ask_levels, decoder)
+    sides[0].commit(book.bids, bid_levels, bids)
+    sides[1].commit(book.asks, ask_levels, asks)
     if not stream.name and s2c.name:
         stream.name = s2c.name
     book.touch(venue_ts=_venue_ts(s2c))
+
+
+def sane_keepalive(announced: int) -> float:
+    """OpenD's keepAliveInterval, or the documented default of 10 s when it is not a
+    usable interval (<= 0, or so long a dead peer would go unnoticed; docs/futu.md)."""
+    if 1 <= announced <= KEEPALIVE_MAX:
+        return float(announced)
+    if announced:
+        log.warning("futu: OpenD announced keepAliveInterval %s; using %gs", announced,
+                    KEEPALIVE_DEFAULT)
+    return KEEPALIVE_DEFAULT
+
+
+def _ret_text(reply) -> str:
+    return reply.retMsg or f"retType {reply.retType}"
+
+
+def _earlier_pushes(frames: list[tuple[int, int, bytes]], pos: int, security, first: int):
+    """(body, receive index) of the 3013 pushes for `security` before frames[pos], newest
+    first (frames[i] was received as index first + i + 1): what a read falls back on
+    when its newest push for a code is bad."""
+    key = (security.market, security.code)
+    for i in range(pos - 1, -1, -1):
+        proto_id, _, body = frames[i]
+        if proto_id != QOT_UPDATE_ORDER_BOOK:
+            continue
+        try:
+            head = _parse_push_head(body)
+        except DecodeError:
+            continue
+        if not head.retType and (head.s2c.security.market, head.s2c.security.code) == key:
+            yield body, first + i + 1
 
 
 def new_stream(code: str) -> Stream:
@@ -267,6 +373,8 @@ class FutuFeed(Feed):
         self._applied_at: dict[str, int] = {}  # stream key -> receive index of its book
         self._writer: asyncio.StreamWriter | None = None
         self._last_rx = time.monotonic()
+        self._live: set[str] = set(self.streams)  # stream keys OpenD did not refuse
+        self._resyncing: set[str] = set()  # streams whose last push was bad
 
     # -- session ---------------------------------------------------------------
     async def _session(self) -> None:
@@ -278,6 +386,7 @@ class FutuFeed(Feed):
         self._pending.clear()
         self._sides = {key: (SideState(), SideState()) for key in self.streams}
         self._applied_at = {}
+        self._resyncing.clear()
         for _, bid_stamps, ask_stamps in self._push_routes.values():
             bid_stamps.clear()  # stamps of a session that broke mid-read
             ask_stamps.clear()
@@ -415,6 +524,7 @@ class FutuFeed(Feed):
             elif proto_id == codec.NOTIFY:
                 self._on_notify(body)
             # anything else (KeepAlive replies, pushes we did not ask for) is skipped
+        first = self._rx_index  # frames[i] has receive index first + i + 1
         self._rx_index = index
         for stream, (s2c, body, at) in newest.items():
             _, bid_stamps, ask_stamps = self._push_routes[self.securities[stream.symbol]]
@@ -422,16 +532,36 @@ class FutuFeed(Feed):
             stream.pushes += len(bid_stamps) - 1
             _fold(stream.latency["bid"], bid_stamps, now)
             _fold(stream.latency["ask"], ask_stamps, now)
-            try:
-                if not whole:
-                    s2c = _parse_push(body).s2c
-                apply_levels(stream, self._sides[stream.key], s2c, self.decoder)
-            except DecodeError as exc:
-                self.count_bad_frame(f"undecodable 3013 push: {exc}")
-                raise codec.BadFrame("undecodable order book push") from None
+            earlier = None
+            while True:
+                try:
+                    if not whole:
+                        s2c = _parse_push(body).s2c
+                    apply_levels(stream, self._sides[stream.key], s2c, self.decoder)
+                    break
+                except DecodeError as exc:
+                    self.count_bad_frame(f"undecodable 3013 push: {exc}")
+                    raise codec.BadFrame("undecodable order book push") from None
+                except BadPush as exc:  # the book stays as the last valid push left it
+                    reason = f"{stream.key}: bad order book push: {exc}"
+                    self.count_bad_frame(reason)
+                    # the push it superseded in this read is then the newest valid state
+                    if earlier is None:
+                        earlier = _earlier_pushes(frames, at - first - 1, s2c.security, first)
+                    body, at = next(earlier, (None, 0))
+                    if body is None:
+                        break
+            if body is None:
+                self._resyncing.add(stream.key)
+                self.unsync(stream, reason)
+                continue
             last_latency(stream, s2c, now)
             self._applied_at[stream.key] = at
-            self.book_changed(stream)
+            if self._resyncing and stream.key in self._resyncing:
+                self._resyncing.discard(stream.key)  # a push is a whole book: in sync again
+                self.book_changed(stream, snapshot=True)
+            else:
+                self.book_changed(stream)
 
     def _on_notify(self, body: bytes) -> None:
         try:
@@ -508,28 +638,11 @@ class FutuFeed(Feed):
                             f"{reply.retMsg or f'retType {reply.retType}'}")
         self._start_encryption(reply.s2c)
         self._initialized = True
-        self.keepalive_interval = float(reply.s2c.keepAliveInterval or 10)
+        self.keepalive_interval = sane_keepalive(reply.s2c.keepAliveInterval)
         self.server_version = reply.s2c.serverVer
         self.set_state(self.state, f"{self.address}: subscribing")
 
-        codes = list(self.securities)
-        for start in range(0, len(codes), SUB_CHUNK):
-            sub = Qot_Sub_pb2.Request()
-            c2s = sub.c2s
-            for code in codes[start:start + SUB_CHUNK]:
-                self._security(c2s.securityList.add(), code)
-            c2s.subTypeList.append(SUB_ORDER_BOOK)
-            c2s.isSubOrUnSub = True
-            c2s.isRegOrUnRegPush = True
-            c2s.isFirstPush = True
-            c2s.isSubOrderBookDetail = self.details
-            c2s.extendedTime = False
-            c2s.session = 0
-            c2s.header.securityFirm = 0
-            reply = await self._request(codec.QOT_SUB, sub, Qot_Sub_pb2.Response)
-            if reply.retType != 0:
-                raise FatalFeedError(f"subscription rejected: "
-                                     f"{reply.retMsg or f'retType {reply.retType}'}")
+        codes = await self._subscribe(list(self.securities))
 
         for code in codes:
             request = Qot_GetOrderBook_pb2.Request()
@@ -547,9 +660,9 @@ class FutuFeed(Feed):
             if self._applied_at.get(stream.key, -1) < self._reply_index:
                 try:
                     apply_levels(stream, self._sides[stream.key], reply.s2c, self.decoder)
-                except DecodeError as exc:
-                    self.count_bad_frame(f"undecodable level in order book reply: {exc}")
-                    raise codec.BadFrame("undecodable order book level") from None
+                except (DecodeError, BadPush) as exc:
+                    self.count_bad_frame(f"bad level in order book reply of {code}: {exc}")
+                    raise codec.BadFrame("bad order book reply") from None
                 self._applied_at[stream.key] = self._reply_index
             self.book_changed(stream, snapshot=True)
 
@@ -582,6 +695,63 @@ class FutuFeed(Feed):
             raise FeedError(f"OpenD sent an unusable AES key: {exc}") from None
         cipher.install(aes)
         self.receive(b"")
+
+    async def _sub_request(self, codes: list[str]):
+        sub = Qot_Sub_pb2.Request()
+        c2s = sub.c2s
+        for code in codes:
+            self._security(c2s.securityList.add(), code)
+        c2s.subTypeList.append(SUB_ORDER_BOOK)
+        c2s.isSubOrUnSub = True
+        c2s.isRegOrUnRegPush = True
+        c2s.isFirstPush = True
+        c2s.isSubOrderBookDetail = self.details
+        c2s.extendedTime = False
+        c2s.session = 0
+        c2s.header.securityFirm = 0
+        return await self._request(codec.QOT_SUB, sub, Qot_Sub_pb2.Response)
+
+    async def _subscribe(self, codes: list[str]) -> list[str]:
+        """Subscribe `codes`; return those OpenD accepted. OpenD refuses a whole Qot_Sub
+        when one code lacks its quote right or the quota runs out, so a refused batch is
+        retried code by code: each refused code's stream carries OpenD's own message and
+        the rest run (docs/futu.md, "Subscriptions, rights and quota")."""
+        accepted: list[str] = []
+        refused: dict[str, str] = {}
+        for start in range(0, len(codes), SUB_CHUNK):
+            chunk = codes[start:start + SUB_CHUNK]
+            reply = await self._sub_request(chunk)
+            if reply.retType == 0:
+                accepted += chunk
+                continue
+            if len(chunk) == 1:
+                refused[chunk[0]] = _ret_text(reply)
+                continue
+            for code in chunk:
+                reply = await self._sub_request([code])
+                if reply.retType == 0:
+                    accepted.append(code)
+                else:
+                    refused[code] = _ret_text(reply)
+        for code in codes:
+            stream = self.streams[code]
+            stream.error = refused.get(code)
+            if stream.error:
+                stream.synced = False
+                log.warning("futu: %s refused: %s", code, stream.error)
+        self._live = {code for code in codes if code not in refused}
+        if not accepted:
+            if len(refused) == 1:
+                raise FatalFeedError(f"subscription rejected: {next(iter(refused.values()))}")
+            raise FatalFeedError("subscription rejected for every code: " + "; ".join(
+                f"{code}: {text}" for code, text in refused.items()))
+        if refused:
+            self.set_state(self.state, f"{len(refused)} of {len(codes)} codes refused")
+        return accepted
+
+    def headless_streams(self) -> set[str]:
+        """The streams headless output waits for and prints: the subscribed ones."""
+        return self._live
 
     async def _control(self) -> None:
         """Handshake, then keep-alives and the silence watchdog until the session ends."""

@@ -20,8 +20,10 @@ HEADER_SIZE = HEADER.size  # 44
 MAGIC = b"FT"
 FORMAT_PROTOBUF = 0
 RESERVED = bytes(8)
-# Far beyond any real OpenD packet; a larger length means we are reading garbage.
-MAX_BODY = 32 * 1024 * 1024
+# The largest real packet is a full 3013 push: 40 levels a side with 1000 orders each,
+# about 2 MB at the widest varints (docs/futu.md, "Push validation"). Twice that leaves
+# margin; a longer frame is counted as bad and the connection replaced, never buffered.
+MAX_BODY = 4 * 1024 * 1024
 
 # Protocol ids (spec §3)
 INIT_CONNECT = 1001

@@ -5,7 +5,13 @@ GetGlobalState, KeepAlive, Qot_Sub, Qot_RegQotPush, Qot_GetSubInfo, Qot_GetOrder
 Qot_GetStaticInfo and pushes Qot_UpdateOrderBook (3013). The books come from
 `market.SimBook` (deterministic by seed). Unknown codes are rejected with retType -1.
 The first push after a subscription carries empty svrRecvTime stamps, as OpenD's
-cached first push does; later pushes carry market-local stamps.
+cached first push does; later pushes carry market-local stamps, for HK codes only
+(OpenD stamps only Hong Kong stocks; other books leave the fields out, which the SDK
+shows as ''). Per-order details go only to a subscription that asked for them
+(isSubOrderBookDetail) and only as far as the simulated rights allow: HK SF up to
+1000 orders a level, US LV2 up to 40, none elsewhere. JP equities have no quote
+right (Futu offers Japanese futures only), so JP codes are refused like `no_right`.
+A Qot_Sub is refused whole when any of its codes is refused, as OpenD does.
 
 Options and fault switches (the `faults` dict; `obview sim futu --fault NAME=VALUE`):
 
@@ -21,7 +27,11 @@ Options and fault switches (the `faults` dict; `obview sim futu --fault NAME=VAL
   fragment=N        write every frame in pieces of N bytes
   notify            send a Notify (1003) gateway event after each subscription
   unknown_push      send a push with an id clients do not handle before every 3013
-  no_right=MARKET   refuse subscriptions for that market (e.g. US) like a missing quote right
+  no_right=CODES    refuse subscriptions for these codes and/or markets, comma- or
+                    plus-separated (`US`, `HK.00700+US.AAPL`), with OpenD's message
+                    "No right to subscribe CODE"
+  quota=N           subscription quota (default 1000 per simulator); a Qot_Sub that
+                    would exceed it is refused whole
   rsa_key=FILE      encrypted OpenD (its rsa_private_key): InitConnect must come RSA-sealed
                     with this key, later bodies are AES-sealed (docs/futu.md, "Encryption")
   aes_ecb           with rsa_key: answer InitConnect without aesCBCiv, so bodies use Futu's
@@ -76,10 +86,15 @@ SERVER_VERSION = 908
 SUB_ORDER_BOOK = 2
 COUNT_FAULTS = ("drop_after", "truncate_after", "bad_sha_after", "garbage_after", "stall_after")
 KNOWN_FAULTS = {*COUNT_FAULTS, "rate", "levels", "keepalive", "fragment", "notify",
-                "unknown_push", "no_right", "rsa_key", "aes_ecb", "refuse_init"}
+                "unknown_push", "no_right", "rsa_key", "aes_ecb", "refuse_init", "quota"}
 # value kinds the CLI checks before starting (finite, >= 0)
 NUMERIC_FAULTS = {"rate": "number", "levels": "int", "keepalive": "int", "fragment": "int",
-                  "refuse_init": "int", **{name: "int" for name in COUNT_FAULTS}}
+                  "refuse_init": "int", "quota": "int", **{name: "int" for name in COUNT_FAULTS}}
+# What the simulated account's quote rights allow per level (docs/futu.md, "Simulator
+# fidelity"): HK SF up to 1000 orders, US LV2 up to 40; other markets get no details.
+DETAIL_CAPS = {MARKETS["HK"]: 1000, MARKETS["US"]: 40}
+STAMPED_MARKETS = {MARKETS["HK"]}  # "only supports Hong Kong stocks for the time being"
+NO_RIGHT_MARKETS = {MARKETS["JP"]}  # JP equities: no quote right exists
 UNHANDLED_PUSH_ID = 3005  # Qot_UpdateBasicQot: a push id obview does not subscribe to
 
 
@@ -147,13 +162,18 @@ class FutuSimulator:
             self.fragment = int(faults.get("fragment") or 0) if "fragment" in faults else 0
             self.count_faults = {name: int(faults[name]) for name in COUNT_FAULTS if name in faults}
             self.refuse_init = int(faults.get("refuse_init") or 0)
+            self.quota = int(faults.get("quota", 1000))
+            self.no_right_markets, self.no_right_codes = _parse_no_right(
+                faults.get("no_right", ""))
         except ValueError as exc:
             raise ValueError(f"bad futu sim fault value: {exc}") from None
+        if self.quota < 0:
+            raise ValueError(f"bad futu sim fault value: quota={self.quota}")
+        self.no_right_markets |= NO_RIGHT_MARKETS
         self.notify = "notify" in faults
         self.unknown_push = "unknown_push" in faults
-        no_right = faults.get("no_right", "").upper()
-        self.no_right = MARKETS.get(no_right) if no_right else None
         self.fired: set[str] = set()
+        self.quotes_down = False  # the quote server behind OpenD is logged out
         self.books: dict[str, SimBook] = {}
         self.connections: list[_Connection] = []
         self.addresses: list[str] = []
@@ -199,6 +219,18 @@ class FutuSimulator:
             book = self.books[code] = SimBook(code, self.seed)
         return book
 
+    async def quote_server(self, logged_in: bool) -> None:
+        """Tests: OpenD loses (or regains) its quote server. It tells every client with a
+        Notify of type 3 (connection status) and pushes nothing while logged out."""
+        self.quotes_down = not logged_in
+        notice = Notify_pb2.Response(retType=0)
+        notice.s2c.type = 3  # NotifyType_ConnStatus
+        notice.s2c.connectStatus.qotLogined = logged_in
+        notice.s2c.connectStatus.trdLogined = False
+        body = notice.SerializeToString()
+        for conn in list(self.connections):
+            await conn.send(codec.encode_frame(codec.NOTIFY, next(conn.serial), body))
+
     def drop_all(self) -> None:
         """Close every client connection (tests: a gateway restart)."""
         for conn in list(self.connections):
@@ -214,6 +246,8 @@ class FutuSimulator:
             deadline += interval
             await asyncio.sleep(max(0.0, deadline - time.monotonic()))
             deadline = max(deadline, time.monotonic() - interval)  # no bursts after a stall
+            if self.quotes_down:
+                continue
             for code in sorted(self.books):
                 watchers = [c for c in self.connections if code in c.pushing and not c.closed]
                 if not watchers:
@@ -270,15 +304,16 @@ class FutuSimulator:
         s2c.security.code = book.short_code
         s2c.name = book.listing.name
         bids, asks = book.top(levels)
-        with_queue = details and book.market == MARKETS["HK"]
+        cap = DETAIL_CAPS.get(book.market, 0) if details else 0
         for rows, target in ((asks, s2c.orderBookAskList), (bids, s2c.orderBookBidList)):
             for price, volume, count, queue in rows:
                 level = target.add(price=float(price), volume=volume, orederCount=count)
                 if book.market == MARKETS["US"]:
                     level.hpVolume = float(volume)
-                if with_queue:
-                    for order_id, order_volume in queue:
-                        level.detailList.add(orderID=order_id, volume=order_volume)
+                for order_id, order_volume in queue[:cap]:
+                    level.detailList.add(orderID=order_id, volume=order_volume)
+        if book.market not in STAMPED_MARKETS:
+            return  # left out: the SDK then shows ''
         if stamped:
             bid_at, ask_at = book.changed_at["bid"], book.changed_at["ask"]
             s2c.svrRecvTimeBid = book.local_time(bid_at)
@@ -440,12 +475,26 @@ class FutuSimulator:
                 response.retType = -1
                 response.retMsg = f"Unknown stock {code}"
                 return None
-            if self.no_right is not None and security.market == self.no_right:
-                response.retType = -1
-                response.retMsg = f"No quote right for {code}: no market data permission"
-                return None
             codes.append(code)
         return codes
+
+    def _refuse_sub(self, conn, codes: list[str], response) -> bool:
+        """OpenD refuses a whole Qot_Sub if one code lacks its right or the quota would
+        be exceeded; its message names the first code without its market prefix."""
+        for code in codes:
+            market, short = CATALOGUE_KEYS[code]
+            if market in self.no_right_markets or code in self.no_right_codes:
+                response.retType = -1
+                response.retMsg = f"No right to subscribe {short}"
+                return True
+        held = {c for each in self.connections for c in each.subs}
+        wanted = held | set(codes)
+        if len(wanted) > self.quota:
+            response.retType = -1
+            response.retMsg = (f"Subscription quota exceeded: {len(held)} of {self.quota} "
+                               f"used, {len(wanted) - len(held)} more requested")
+            return True
+        return False
 
     async def _sub(self, conn, c2s, response) -> list[str] | None:
         codes = self._check_codes(c2s.securityList, response)
@@ -458,6 +507,8 @@ class FutuSimulator:
             for code in codes:
                 conn.subs.pop(code, None)
                 conn.pushing.discard(code)
+            return None
+        if self._refuse_sub(conn, codes, response):
             return None
         for code in codes:
             self.book(code)
@@ -499,7 +550,7 @@ class FutuSimulator:
                     sub.securityList.add(market=market, code=short)
             total += len(each.subs)
         response.s2c.totalUsedQuota = total
-        response.s2c.remainQuota = max(0, 1000 - total)
+        response.s2c.remainQuota = max(0, self.quota - total)
 
     async def _order_book(self, conn, c2s, response) -> None:
         codes = self._check_codes([c2s.security], response)
@@ -546,6 +597,25 @@ class FutuSimulator:
         codec.QOT_GET_STATIC_INFO: (Qot_GetStaticInfo_pb2.Request,
                                     Qot_GetStaticInfo_pb2.Response, _static_info),
     }
+
+
+def _parse_no_right(text: str) -> tuple[set[int], set[str]]:
+    """`US`, `HK.00700+US.AAPL`, `US,HK.00005` -> (markets, codes)."""
+    from obview.venues.futu.symbols import check_symbol
+
+    markets: set[int] = set()
+    codes: set[str] = set()
+    for item in text.replace("+", ",").split(","):
+        item = item.strip()
+        if not item:
+            continue
+        if "." in item:
+            codes.add(check_symbol(item))
+        elif item.upper() in MARKETS:
+            markets.add(MARKETS[item.upper()])
+        else:
+            raise ValueError(f"no_right={text}: {item!r} is neither a market nor a code")
+    return markets, codes
 
 
 def _catalogue_keys() -> dict[str, tuple[int, str]]:

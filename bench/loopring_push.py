@@ -94,7 +94,7 @@ def run_level(level: int, pushes: int, repeat: int) -> None:
     slots = sum(f.count(b'","') for f in frames) / 3 / len(frames)
     decode = msgspec.json.decode
     loads = json.loads
-    typed = msgspec.json.Decoder(Push, strict=False).decode
+    typed = msgspec.json.Decoder(Push).decode
 
     def bare_msgspec() -> None:
         for frame in frames:

@@ -47,7 +47,9 @@ async def test_malformed_pushes_are_dropped_whole_then_resynced(make_harness):
     await h.settle()
     broken = h.sim.stats["malformed"]
     assert broken == 4
-    assert h.feed.bad_frames == broken  # junk and other topics are ignored, not counted
+    # each broken push is counted, and so is the "not json {" junk before it (a decode
+    # error); the JSON array and the other market's push are ignored
+    assert h.feed.bad_frames == 2 * broken
     assert h.stream.resyncs == broken
     assert_matches_truth(h.sim, h.recorder)
 

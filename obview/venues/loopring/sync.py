@@ -341,7 +341,7 @@ def _first_difference(name: str, live_levels: Any, venue: Side, is_bid: bool,
     def inside(price: Decimal) -> bool:
         return bound is None or (price >= bound if is_bid else price <= bound)
 
-    live = [(lv.price, lv.units, lv.orders) for lv in live_levels if inside(lv.price)]
+    live = [(lv.price, int(lv.units), lv.orders) for lv in live_levels if inside(lv.price)]
     theirs = sorted(((p, u, n) for p, (u, n) in venue.items() if inside(p)),
                     key=lambda level: level[0], reverse=is_bid)
     for index, (ours, venue_level) in enumerate(zip(live, theirs, strict=False)):

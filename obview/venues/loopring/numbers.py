@@ -21,7 +21,9 @@ from decimal import Context, Decimal, InvalidOperation
 EXACT = Context(prec=200, Emax=10**6, Emin=-(10**6))
 PRICE_DIGITS = 40
 PRICE_EXPONENT = 40
-# Python refuses int() of longer digit strings; exponent forms are held to the same bound.
+# A token amount is at most a uint256 (78 digits; Loopring's own are uint96).
+MAX_UNITS_DIGITS = 78
+# Versions and order counts: Python refuses int() of longer digit strings anyway.
 MAX_INTEGER_DIGITS = 4300
 
 _DECIMAL = re.compile(r"[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
@@ -64,23 +66,24 @@ def plain_integer(value: object, what: str) -> int:
 def units(value: object, what: str = "size") -> int:
     """A token amount in smallest units: a non-negative integer, exactly."""
     if type(value) is int:
-        if value < 0:
-            raise BadNumber(f"negative {what} {value}")
+        if not 0 <= value < 10**MAX_UNITS_DIGITS:
+            raise BadNumber(f"{what} {value} out of range")
         return value
     text = _text(value, what)
     if text.isdigit():
-        try:
-            return int(text)
-        except ValueError:
-            raise BadNumber(f"{what} too long") from None
-    if not _EXPONENT.fullmatch(text):
+        number = int(text) if len(text) <= MAX_UNITS_DIGITS else -1
+    elif _EXPONENT.fullmatch(text):
+        exact = Decimal(text)
+        if exact.adjusted() >= MAX_UNITS_DIGITS:
+            raise BadNumber(f"{what} beyond 78 digits")
+        if exact != exact.to_integral_value(context=EXACT):
+            raise BadNumber(f"bad {what} {text!r}: not a whole number of base units")
+        number = int(exact)
+    else:
         raise BadNumber(f"bad {what} {text!r}: not a whole number of base units")
-    number = Decimal(text)
-    if number.adjusted() >= MAX_INTEGER_DIGITS:
-        raise BadNumber(f"{what} too long")
-    if number != number.to_integral_value(context=EXACT):
-        raise BadNumber(f"bad {what} {text!r}: not a whole number of base units")
-    return int(number)
+    if not 0 <= number < 10**MAX_UNITS_DIGITS:
+        raise BadNumber(f"{what} beyond 78 digits")
+    return number
 
 
 def price(value: object) -> Decimal:

@@ -27,6 +27,7 @@ from typing import Any
 
 from obview.book import OrderBook, ScaledLevel
 from obview.venues.loopring.numbers import BadNumber
+from obview.venues.loopring.numbers import MAX_UNITS_DIGITS
 from obview.venues.loopring.numbers import units as exact_units
 from obview.venues.loopring.protocol import (
     DECODE_ERRORS,
@@ -419,7 +420,8 @@ def fast_path(reader: PushReader, sync: DepthSync) -> Callable[[str | bytes], An
                 # it when read); "0" deletes; anything else is read by `numbers.units`
                 if units == "0":
                     units = 0
-                elif not isdigit(units) or units[0] == "0" or not units.isascii():
+                elif (not isdigit(units) or units[0] == "0" or len(units) > MAX_UNITS_DIGITS
+                      or not units.isascii()):
                     units = exact_units(units)
                 try:
                     orders = counts[orders_text]
@@ -443,7 +445,8 @@ def fast_path(reader: PushReader, sync: DepthSync) -> Callable[[str | bytes], An
                 # it when read); "0" deletes; anything else is read by `numbers.units`
                 if units == "0":
                     units = 0
-                elif not isdigit(units) or units[0] == "0" or not units.isascii():
+                elif (not isdigit(units) or units[0] == "0" or len(units) > MAX_UNITS_DIGITS
+                      or not units.isascii()):
                     units = exact_units(units)
                 try:
                     orders = counts[orders_text]

@@ -58,3 +58,16 @@ def test_headless_lines_carry_verified_at():
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert all("verified_at" in line and line["verify_mismatches"] == 0 for line in lines)
     assert lines[-1]["verified_at"] is not None
+
+
+def test_health_panel_text_for_verification():
+    import time
+
+    from obview.tui.panels import verification_text
+
+    now_ms = int(time.time() * 1000)
+    assert verification_text({"verified_at": None, "verify_mismatches": 0}) == ("not verified yet", False)
+    line, alarm = verification_text({"verified_at": now_ms - 12_000, "verify_mismatches": 0})
+    assert line in ("verified 12 s ago", "verified 13 s ago") and not alarm
+    line, alarm = verification_text({"verified_at": now_ms, "verify_mismatches": 2})
+    assert line.startswith("2 mismatches, verified ") and alarm

@@ -99,7 +99,7 @@ class HostileServer:
             return [[dec_str(Decimal(t).scaleb(-6)), dec_str(Decimal(u).scaleb(-DECIMALS)), n]
                     for t, (u, n) in sorted(side.items(), reverse=reverse)]
         self.history[self.version] = {"bids": rows(self.bids, True), "asks": rows(self.asks, False)}
-        self.history.pop(self.version - 20_000, None)  # recent versions only: bounded
+        self.history.pop(self.version - 3_000, None)  # recent versions only: bounded
 
     def _price_text(self, tick: int) -> Any:
         roll = self.rng.random()

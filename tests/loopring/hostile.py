@@ -99,7 +99,8 @@ class HostileServer:
             return [[dec_str(Decimal(t).scaleb(-6)), dec_str(Decimal(u).scaleb(-DECIMALS)), n]
                     for t, (u, n) in sorted(side.items(), reverse=reverse)]
         self.history[self.version] = {"bids": rows(self.bids, True), "asks": rows(self.asks, False)}
-        self.history.pop(self.version - 3_000, None)  # recent versions only: bounded
+        while len(self.history) > 3_000:  # recent versions only: the server stays bounded
+            del self.history[next(iter(self.history))]
 
     def _price_text(self, tick: int) -> Any:
         roll = self.rng.random()

@@ -14,11 +14,11 @@ import contextlib
 
 import pytest
 
+from obview.events import BookChanged, StatusChanged
 from obview.feed import Backoff
 from obview.venues import VenueConfig
 from obview.venues.loopring.client import LoopringFeed
 from tests.conftest import wait_until
-from obview.events import BookChanged, StatusChanged
 from tests.loopring.conftest import normalised
 from tests.loopring.hostile import MARKET, HostileServer, rss_bytes
 

@@ -367,14 +367,14 @@ class LoopringFeed(Feed):
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # the reader owns the session: hand it over and end it
-            self._end_session(exc, "depth snapshot")
+            await self._end_session(exc, "depth snapshot")
 
-    def _end_session(self, exc: BaseException, what: str) -> None:
+    async def _end_session(self, exc: BaseException, what: str) -> None:
         self._failure = exc if isinstance(exc, FatalFeedError | FeedError) else FeedError(
             f"{what}: {self.redact(protocol_error_text(exc))}")
         ws = self._ws
         if ws is not None:
-            asyncio.get_running_loop().create_task(ws.close())
+            await ws.close()
 
     # -- verification -----------------------------------------------------------------------
     async def _verify_loop(self) -> None:
@@ -386,7 +386,7 @@ class LoopringFeed(Feed):
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            self._end_session(exc, "verification")
+            await self._end_session(exc, "verification")
 
     async def _verify_once(self) -> None:
         sync = self._sync

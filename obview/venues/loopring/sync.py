@@ -26,8 +26,7 @@ from time import monotonic
 from typing import Any
 
 from obview.book import OrderBook, ScaledLevel
-from obview.venues.loopring.numbers import BadNumber
-from obview.venues.loopring.numbers import MAX_UNITS_DIGITS
+from obview.venues.loopring.numbers import MAX_UNITS_DIGITS, BadNumber
 from obview.venues.loopring.numbers import units as exact_units
 from obview.venues.loopring.protocol import (
     DECODE_ERRORS,

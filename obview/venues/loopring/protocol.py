@@ -39,8 +39,12 @@ DECODE_ERRORS = (msgspec.DecodeError, UnicodeDecodeError, RecursionError, ValueE
 Count = Annotated[int, msgspec.Meta(ge=0)]
 # The documented slot, [price, size, volume, count], all text: the form the fast path
 # reads. Anything else (JSON numbers, say) is read by the lenient decoder below.
-Slot = tuple[str, str, str, str]
-RawSlot = Slot  # the documented text form, for producers (sim, tests)
+# The length caps are checked by msgspec in C (longer text takes the lenient path, which
+# names the fault): a size is at most a uint256, a version fits 20 digits.
+SizeText = Annotated[str, msgspec.Meta(min_length=1, max_length=numbers.MAX_UNITS_DIGITS)]
+VersionText = Annotated[str, msgspec.Meta(max_length=20)]
+Slot = tuple[str, SizeText, str, str]
+RawSlot = tuple[str, str, str, str]  # the documented text form, for producers (sim, tests)
 Level3 = tuple[Decimal, int, int]  # checked (price, size in base units, orders)
 def depth_path(api: str) -> str:
     return f"/api/{api}/depth"
@@ -77,8 +81,8 @@ class Push(msgspec.Struct, gc=False):
     the other as a string."""
 
     topic: str | TopicObject
-    start: Count | str = msgspec.field(name="startVersion")
-    end: Count | str = msgspec.field(name="endVersion")
+    start: Count | VersionText = msgspec.field(name="startVersion")
+    end: Count | VersionText = msgspec.field(name="endVersion")
     data: PushData
     ts: Annotated[int, msgspec.Meta(ge=0, lt=2**53)] | None = None
 

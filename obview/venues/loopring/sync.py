@@ -26,7 +26,7 @@ from time import monotonic
 from typing import Any
 
 from obview.book import OrderBook, ScaledLevel
-from obview.venues.loopring.numbers import MAX_UNITS_DIGITS, BadNumber
+from obview.venues.loopring.numbers import BadNumber
 from obview.venues.loopring.numbers import units as exact_units
 from obview.venues.loopring.protocol import (
     DECODE_ERRORS,
@@ -36,6 +36,7 @@ from obview.venues.loopring.protocol import (
     Push,
     PushReader,
     SlotParser,
+    TopicObject,
 )
 
 # A snapshot fetch that keeps failing must not let the buffer grow without bound;
@@ -373,6 +374,7 @@ def fast_path(reader: PushReader, sync: DepthSync) -> Callable[[str | bytes], An
     paths apply the same rules (`numbers`); the fuzz tests hold them to that.
     """
     decode, topic, is_ours = reader.decode, reader.topic, reader.is_ours
+    sub_market, sub_level = reader.market, reader.level
     parser = reader.parser
     prices, parse, unit = parser.prices, parser.price, parser.unit
     counts, count = parser.counts, parser.count
@@ -393,11 +395,14 @@ def fast_path(reader: PushReader, sync: DepthSync) -> Callable[[str | bytes], An
             return None
         start = push.start
         next_start = sync.next_start
-        if start != next_start and (start.__class__ is not str or len(start) > 20
-                                    or not isdigit(start) or not start.isascii()
+        if start != next_start and (start.__class__ is not str or not isdigit(start) or not start.isascii()
                                     or int(start) != next_start):
             return None
-        if push.topic != topic and not is_ours(push.topic):
+        ours = push.topic
+        if ours.__class__ is TopicObject:  # v3
+            if ours.market != sub_market or ours.level != sub_level:
+                return None
+        elif ours != topic and not is_ours(ours):
             return None
         data = push.data
         bid_slots, ask_slots = data.bids, data.asks
@@ -415,12 +420,12 @@ def fast_path(reader: PushReader, sync: DepthSync) -> Callable[[str | bytes], An
                     price = prices[price_text]
                 except KeyError:
                     price = parse(price_text)
-                # digit text without a leading zero is kept as text (ScaledLevel converts
-                # it when read); "0" deletes; anything else is read by `numbers.units`
-                if units == "0":
-                    units = 0
-                elif (not isdigit(units) or units[0] == "0" or len(units) > MAX_UNITS_DIGITS
-                      or not units.isascii()):
+                # digit text without a leading zero (at most 78 digits: the decoder's
+                # cap) is kept as text, ScaledLevel converts it when read; "0" deletes;
+                # anything else is read by `numbers.units`
+                if units[0] == "0":
+                    units = 0 if units == "0" else exact_units(units)
+                elif not isdigit(units) or not units.isascii():
                     units = exact_units(units)
                 try:
                     orders = counts[orders_text]
@@ -440,12 +445,12 @@ def fast_path(reader: PushReader, sync: DepthSync) -> Callable[[str | bytes], An
                     price = prices[price_text]
                 except KeyError:
                     price = parse(price_text)
-                # digit text without a leading zero is kept as text (ScaledLevel converts
-                # it when read); "0" deletes; anything else is read by `numbers.units`
-                if units == "0":
-                    units = 0
-                elif (not isdigit(units) or units[0] == "0" or len(units) > MAX_UNITS_DIGITS
-                      or not units.isascii()):
+                # digit text without a leading zero (at most 78 digits: the decoder's
+                # cap) is kept as text, ScaledLevel converts it when read; "0" deletes;
+                # anything else is read by `numbers.units`
+                if units[0] == "0":
+                    units = 0 if units == "0" else exact_units(units)
+                elif not isdigit(units) or not units.isascii():
                     units = exact_units(units)
                 try:
                     orders = counts[orders_text]

@@ -9,7 +9,6 @@ exception (a far-future double would overflow `int()`).
 
 from __future__ import annotations
 
-import math
 from collections import deque
 from collections.abc import Iterable
 

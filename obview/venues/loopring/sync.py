@@ -383,19 +383,21 @@ def fast_path(reader: PushReader, sync: DepthSync) -> Callable[[str | bytes], An
     isdigit = str.isdigit
 
     def duplicated(slots: list) -> bool:
-        if len(slots) == 2:
-            a, b = slots[0][0], slots[1][0]
-            return a == b or (prices.get(a) or parse(a)) == (prices.get(b) or parse(b))
         return len({prices.get(s[0]) or parse(s[0]) for s in slots}) != len(slots)
 
     def apply(frame: str | bytes) -> Push | BadPush | None:
+        # An ASCII frame has only ASCII text in it, so below `isdigit` alone means the
+        # digits 0-9 (str.isascii is a flag, bytes.isascii one C pass); any other frame
+        # takes the full path.
+        if not frame.isascii():
+            return None
         try:
             push = decode(frame)
         except DECODE_ERRORS:
             return None
         start = push.start
         next_start = sync.next_start
-        if start != next_start and (start.__class__ is not str or not isdigit(start) or not start.isascii()
+        if start != next_start and (start.__class__ is not str or not isdigit(start)
                                     or int(start) != next_start):
             return None
         ours = push.topic
@@ -410,7 +412,7 @@ def fast_path(reader: PushReader, sync: DepthSync) -> Callable[[str | bytes], An
         try:
             end = push.end
             if end.__class__ is str:
-                if not isdigit(end) or not end.isascii():
+                if not isdigit(end):
                     raise BadNumber(f"bad endVersion {end!r}")
                 end = int(end)
             if end < next_start:
@@ -425,7 +427,7 @@ def fast_path(reader: PushReader, sync: DepthSync) -> Callable[[str | bytes], An
                 # anything else is read by `numbers.units`
                 if units[0] == "0":
                     units = 0 if units == "0" else exact_units(units)
-                elif not isdigit(units) or not units.isascii():
+                elif not isdigit(units):
                     units = exact_units(units)
                 try:
                     orders = counts[orders_text]
@@ -440,6 +442,15 @@ def fast_path(reader: PushReader, sync: DepthSync) -> Callable[[str | bytes], An
                 else:
                     level.units = units
                     level.orders = orders
+            # one price twice in a side is bad, not merged (a push lists each slot once);
+            # `price` is the side's last price, so two slots need no set
+            if len(bid_slots) > 1:
+                if len(bid_slots) == 2:
+                    first = bid_slots[0][0]
+                    if (prices.get(first) or parse(first)) == price:
+                        raise BadNumber("the same price twice in bids")
+                elif duplicated(bid_slots):
+                    raise BadNumber("the same price twice in bids")
             for price_text, units, _volume, orders_text in ask_slots:
                 try:
                     price = prices[price_text]
@@ -450,7 +461,7 @@ def fast_path(reader: PushReader, sync: DepthSync) -> Callable[[str | bytes], An
                 # anything else is read by `numbers.units`
                 if units[0] == "0":
                     units = 0 if units == "0" else exact_units(units)
-                elif not isdigit(units) or not units.isascii():
+                elif not isdigit(units):
                     units = exact_units(units)
                 try:
                     orders = counts[orders_text]
@@ -465,11 +476,13 @@ def fast_path(reader: PushReader, sync: DepthSync) -> Callable[[str | bytes], An
                 else:
                     level.units = units
                     level.orders = orders
-            # one price twice in a side is bad, not merged (a push lists each slot once)
-            if len(bid_slots) > 1 and duplicated(bid_slots):
-                raise BadNumber("the same price twice in bids")
-            if len(ask_slots) > 1 and duplicated(ask_slots):
-                raise BadNumber("the same price twice in asks")
+            if len(ask_slots) > 1:
+                if len(ask_slots) == 2:
+                    first = ask_slots[0][0]
+                    if (prices.get(first) or parse(first)) == price:
+                        raise BadNumber("the same price twice in asks")
+                elif duplicated(ask_slots):
+                    raise BadNumber("the same price twice in asks")
         except ValueError as exc:  # BadNumber, or int() of an absurdly long digit string
             sync.on_bad_push()
             return BadPush(str(exc))

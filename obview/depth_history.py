@@ -27,6 +27,7 @@ from __future__ import annotations
 from array import array
 from collections import deque
 from collections.abc import Iterable, Iterator
+from itertools import islice
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, Context, Decimal
 
@@ -99,7 +100,7 @@ class Tier:
     `open_index - len(columns) + k`.
     """
 
-    __slots__ = ("ms", "capacity", "columns", "open_index", "open", "trades")
+    __slots__ = ("ms", "capacity", "columns", "open_index", "open", "trades", "trade_counts")
 
     def __init__(self, ms: int, capacity: int) -> None:
         self.ms = ms
@@ -108,6 +109,7 @@ class Tier:
         self.open_index: int | None = None
         self.open: dict[int, int] = {}
         self.trades: dict[int, dict[int, TradeCell]] = {}  # column index -> price id -> cell
+        self.trade_counts: dict[int, int] = {}  # column index -> prints (a view's cache key)
 
     @property
     def first_index(self) -> int | None:
@@ -134,6 +136,7 @@ class Tier:
         if self.trades and min(self.trades) < first:
             for old in [i for i in self.trades if i < first]:
                 del self.trades[old]
+                del self.trade_counts[old]
 
     def merge(self, state: dict[int, int]) -> None:
         cells = self.open
@@ -151,6 +154,25 @@ class Tier:
         if 0 <= offset < len(self.columns):
             return self.columns[offset]
         return None
+
+    def window(self, first: int, last: int) -> list[Column | dict[int, int] | None]:
+        """Columns `first`..`last` (inclusive), None where none is held: one pass from the
+        newest end (a deque indexes its middle slowly)."""
+        if self.open_index is None:
+            return [None] * (last - first + 1)
+        out: list[Column | dict[int, int] | None] = []
+        if last >= self.open_index:
+            out.extend([None] * (last - self.open_index))  # columns not begun yet
+            out.append(self.open)
+            last = self.open_index - 1
+        wanted = last - first + 1
+        if wanted > 0:
+            skip = self.open_index - 1 - last
+            held = list(islice(reversed(self.columns), skip, skip + wanted))
+            out.extend(held)
+            out.extend([None] * (wanted - len(held)))
+        out.reverse()
+        return out
 
     def __len__(self) -> int:
         return len(self.columns) + (self.open_index is not None)
@@ -225,6 +247,7 @@ class DepthHistory:
             else:
                 cell.sell_units += units
             cell.count += 1
+            tier.trade_counts[index] = tier.trade_counts.get(index, 0) + 1
         self.version += 1
 
     def advance(self, now_mono: float) -> None:
@@ -378,8 +401,10 @@ class DepthHistory:
         bid = ask = 0
         if cells is None:
             return 0, 0
+        rows = self.rows_of(step)
         for key, units in cells.items():
-            if self.row_for(key, step) == row:
+            found = rows.get(key)
+            if (found if found is not None else self.row_for(key, step)) == row:
                 if key & 1:
                     bid += units
                 else:

@@ -33,7 +33,6 @@ from rich.segment import Segment
 from rich.style import Style
 from textual import events
 from textual.binding import Binding
-from textual.cache import LRUCache
 from textual.message import Message
 from textual.reactive import reactive
 from textual.strip import Strip
@@ -158,7 +157,10 @@ class HeatmapView(Widget, can_focus=True):
         self._center_step: Decimal | None = None
         self._layout: _Layout | None = None
         self._lines: list[Strip] | None = None
-        self._line_cache: LRUCache[tuple, Strip] = LRUCache(1024)
+        self._runs: tuple[int, int, list[list[Segment]], int] | None = None
+        self._trade_rows: dict[int, tuple] = {}
+        self._runs_version = 0
+        self._spliced: dict[int, tuple] = {}
         self._sums: dict[int, tuple[Column, dict[int, int], int, int]] = {}
         self._codes: dict[int, tuple[Column, bytes]] = {}
         self._codes_key: tuple | None = None
@@ -207,7 +209,7 @@ class HeatmapView(Widget, can_focus=True):
         self._lines = None
         self._codes.clear()
         self._codes_key = None
-        self._line_cache.clear()
+        self._runs = None
         self.refresh()
 
     # -- the crosshair --------------------------------------------------------------
@@ -341,125 +343,172 @@ class HeatmapView(Widget, can_focus=True):
         tier = history.tiers[self.resolution]
         step = layout.step
         body = layout.body_height
+        first_index, newest = layout.first_index, layout.newest
+        window = tier.window(first_index, newest)
 
-        # every visible column's row sums (cached for closed columns)
-        sums_next: dict[int, tuple[Column, dict[int, int], int, int]] = {}
-        per_column: list[tuple[int, dict[int, int] | None, Column | None]] = []
+        # every visible column's row sums, and the window's smallest and largest size
+        sums_cache, sums_next = self._sums, {}
+        sums_list: list[dict[int, int] | None] = []
         lo = hi = 0
-        cache = self._sums
-        for index in range(layout.first_index, layout.newest + 1):
-            cells = tier.column(index)
+        for cells in window:
             if cells is None:
-                per_column.append((index, None, None))
+                sums_list.append(None)
                 continue
-            if isinstance(cells, Column):
-                found = cache.get(id(cells))
-                if found is None or found[0] is not cells:
-                    sums = history.row_sizes(cells, step)
-                    found = (cells, sums, min(sums.values(), default=0), max(sums.values(), default=0))
-                sums_next[id(cells)] = found
-                _, sums, col_lo, col_hi = found
-                per_column.append((index, sums, cells))
-            else:
+            found = sums_cache.get(id(cells)) if type(cells) is Column else None
+            if found is None or found[0] is not cells:
                 sums = history.row_sizes(cells, step)
-                col_lo, col_hi = min(sums.values(), default=0), max(sums.values(), default=0)
-                per_column.append((index, sums, None))
-            if col_hi:
-                hi = max(hi, col_hi)
-                lo = col_lo if not lo else min(lo, col_lo)
+                found = (cells, sums, min(sums.values(), default=0), max(sums.values(), default=0))
+            if type(cells) is Column:
+                sums_next[id(cells)] = found
+            sums_list.append(found[1])
+            if found[3]:
+                hi = max(hi, found[3])
+                lo = found[2] if not lo else min(lo, found[2])
         self._sums = sums_next
         # the scale: powers of two around the window's sizes, so it moves only by doublings
         scale_lo = 1 << (lo.bit_length() - 1) if lo else 1
         scale_hi = max(scale_lo * 2, 1 << hi.bit_length()) if hi else 2
-        codes_key = (step, layout.top_row, body, scale_lo, scale_hi, history.places, self.resolution)
+        codes_key = (step, layout.top_row, body, scale_lo, scale_hi, history.places,
+                     self.resolution, width, layout.axis_width, id(palette))
         if codes_key != self._codes_key:
             self._codes.clear()
             self._codes_key = codes_key
+            self._runs = None
         levels = _LevelScale(scale_lo, scale_hi)
         codes_cache, codes_next = self._codes, {}
         empty = bytes(body)
         parts = []
-        for _index, sums, column in per_column:
+        for cells, sums in zip(window, sums_list, strict=True):
             if sums is None:
                 parts.append(empty)
                 continue
-            if column is not None:
-                found = codes_cache.get(id(column))
-                if found is not None and found[0] is column:
-                    codes_next[id(column)] = found
-                    parts.append(found[1])
-                    continue
-            codes = _column_codes(sums, layout.top_row, body, levels)
-            if column is not None:
-                codes_next[id(column)] = (column, codes)
-            parts.append(codes)
+            if type(cells) is Column:
+                found = codes_cache.get(id(cells))
+                if found is None or found[0] is not cells:
+                    found = (cells, _column_codes(sums, layout.top_row, body, levels))
+                codes_next[id(cells)] = found
+                parts.append(found[1])
+            else:
+                parts.append(_column_codes(sums, layout.top_row, body, levels))
         self._codes = codes_next
-        matrix = b"".join(parts)
+        matrix = b"".join(parts)  # column-major: line y of column x is matrix[x * body + y]
 
-        # trade markers: (line, x) -> (glyph, style)
-        markers: dict[int, dict[int, tuple[str, Style]]] = {}
-        trade_cells = []
-        for x, (index, _sums, _column) in enumerate(per_column):
-            if index in tier.trades:
-                for row, cell in history.trade_rows(self.resolution, index, step).items():
-                    offset = layout.top_row - row
-                    if 0 <= offset < body * 2:
-                        trade_cells.append((offset // 2, x, cell))
-        biggest = max((c.buy_units + c.sell_units for _, _, c in trade_cells), default=0)
-        for line, x, cell in trade_cells:
-            total = cell.buy_units + cell.sell_units
-            share = total / biggest if biggest else 0.0
-            glyph = TRADE_GLYPHS[0 if share < 0.1 else 1 if share < 0.5 else 2]
-            style = palette.buy if cell.buy_units >= cell.sell_units else palette.sell
-            # on the empty background, so a print shows on any cell colour
-            markers.setdefault(line, {})[x] = (glyph, style + palette.background)
-
-        cross_x = layout.cross_index - layout.first_index
-        cross_line = (layout.top_row - layout.cross_row) // 2
+        overlays = self._overlays(layout, tier, palette)
+        closed = newest - first_index  # positions 0..closed-1 are closed columns
+        lines_segments = self._closed_segments(layout, tier, matrix, closed, palette)
+        cells_of = palette.cells
         labels = fmt.prices_aligned([history.row_price(layout.top_row - 2 * line, step)
                                      for line in range(body)] + [history.row_price(layout.cross_row, step)])
+        cross_line = (layout.top_row - layout.cross_row) // 2
         axis_width = layout.axis_width
         lines = [self._title_line(width, palette, scale_lo, scale_hi)]
-        cache_lines = self._line_cache
+        spliced, spliced_next = self._spliced, {}
         for line in range(body):
             upper_row = layout.top_row - 2 * line
             is_cross = line == cross_line
             # labels sit on fixed prices (every AXIS_EVERY rows), not fixed lines
             label = labels[-1] if is_cross else (
                 labels[line] if (upper_row >> 1) % (AXIS_EVERY // 2) == 0 else "")
-            line_markers = markers.get(line)
-            key = (matrix[line::body], label, is_cross, cross_x if is_cross else -1,
-                   tuple(sorted(line_markers.items())) if line_markers else None, width, axis_width)
-            strip = cache_lines.get(key)
-            if strip is None:
-                strip = self._body_line(key[0], label, axis_width, is_cross, cross_x,
-                                        line_markers, palette, width)
-                cache_lines[key] = strip
-            lines.append(strip)
+            segments = [Segment(label.rjust(axis_width - 1) + " ",
+                                palette.crosshair if is_cross else palette.axis)]
+            overlay = overlays.get(line)
+            base = lines_segments[line]
+            if overlay:
+                on_closed = tuple(sorted((x, g) for x, g in overlay.items() if x < closed))
+                if on_closed:  # spliced once per picture shift, not once per frame
+                    key = (self._runs_version, on_closed)
+                    hit = spliced.get(line)
+                    if hit is None or hit[0] != key:
+                        hit = (key, _splice(base, dict(on_closed)))
+                    spliced_next[line] = hit
+                    base = hit[1]
+            segments += base
+            glyph = overlay.get(closed) if overlay else None
+            segments.append(Segment(*glyph) if glyph else Segment(*cells_of[matrix[closed * body + line]]))
+            used = axis_width + closed + 1
+            if used < width:  # (never more: the layout fits the columns to the width)
+                segments.append(Segment(" " * (width - used), palette.background))
+            lines.append(Strip(segments, max(width, used)))
+        self._spliced = spliced_next
         self.readout = self._read(layout)
         lines.append(self._readout_line(width, palette))
         return lines
 
-    def _body_line(self, codes: bytes, label: str, axis_width: int, is_cross: bool, cross_x: int,
-                   markers: dict[int, tuple[str, Style]] | None, palette: _Palette,
-                   width: int) -> Strip:
-        segments = [Segment(label.rjust(axis_width - 1) + " ",
-                            palette.crosshair if is_cross else palette.axis)]
-        overlay = dict(markers) if markers else {}
-        if is_cross and 0 <= cross_x < len(codes):
-            overlay[cross_x] = (CROSSHAIR, palette.crosshair)
-        cells = palette.cells
-        start = 0
-        for x in sorted(overlay) + [len(codes)]:
-            for code, run in groupby(codes[start:x]):
-                count = len(list(run))
-                text, style = cells[code]
-                segments.append(Segment(text * count, style))
-            if x < len(codes):
-                glyph, style = overlay[x]
-                segments.append(Segment(glyph, style))
-            start = x + 1
-        return Strip(segments).adjust_cell_length(width, palette.background)
+    def _closed_segments(self, layout: _Layout, tier, matrix: bytes, closed: int,
+                         palette: _Palette) -> list[list[Segment]]:
+        """Per line, the segments of the closed columns, kept from frame to frame: when
+        the picture shifts by k columns, each line drops k cells at the left and gains
+        the newly closed ones at the right (no line is rebuilt from scratch)."""
+        body = layout.body_height
+        first, newest = layout.first_index, layout.newest
+        runs = self._runs
+        drop = start = 0
+        held = tier.first_index if tier.first_index is not None else newest
+        incremental = (runs is not None and runs[0] <= first and runs[1] <= newest
+                       and newest - runs[1] < closed)
+        if not incremental:
+            lines = [_segments_of(matrix[line::body][:closed], palette) for line in range(body)]
+        else:
+            lines = runs[2]
+            drop = first - runs[0]
+            start = runs[1] - first
+            if drop or start < closed:
+                cells = palette.cells
+                for line in range(body):
+                    segments = lines[line]
+                    if drop:
+                        _trim_left(segments, drop)
+                    for code in matrix[line::body][start:closed]:
+                        text, style = cells[code]
+                        last = segments[-1] if segments else None
+                        if last is not None and last.style is style and last.text[0] == text:
+                            segments[-1] = Segment(last.text + text, style)
+                        else:
+                            segments.append(Segment(text, style))
+            forgotten = min(closed, held - first)
+            if forgotten > 0 and held != runs[3]:
+                # a history shorter than the screen: the ring let go of columns on screen
+                empty = palette.cells[0]
+                for segments in lines:
+                    _trim_left(segments, forgotten)
+                    segments.insert(0, Segment(empty[0] * forgotten, empty[1]))
+        if not incremental or drop or start < closed:
+            self._runs_version += 1
+        self._runs = (first, newest, lines, held)
+        return lines
+
+    def _overlays(self, layout: _Layout, tier, palette: _Palette) -> dict[int, dict[int, tuple]]:
+        """line -> x -> (glyph, style): the crosshair and the trade markers."""
+        history = self.history
+        body = layout.body_height
+        found: list[tuple[int, int, TradeCell]] = []
+        cache, cache_next = self._trade_rows, {}
+        counts = tier.trade_counts
+        for index in range(max(layout.first_index, min(counts, default=0)), layout.newest + 1):
+            count = counts.get(index)
+            if count is None:
+                continue
+            hit = cache.get(index)
+            if hit is None or hit[0] != (count, layout.step):
+                hit = ((count, layout.step), history.trade_rows(self.resolution, index, layout.step))
+            cache_next[index] = hit
+            for row, cell in hit[1].items():
+                offset = layout.top_row - row
+                if 0 <= offset < body * 2:
+                    found.append((offset >> 1, index - layout.first_index, cell))
+        self._trade_rows = cache_next
+        out: dict[int, dict[int, tuple]] = {}
+        biggest = max((c.buy_units + c.sell_units for _, _, c in found), default=0)
+        for line, x, cell in found:
+            share = (cell.buy_units + cell.sell_units) / biggest
+            glyph = TRADE_GLYPHS[0 if share < 0.1 else 1 if share < 0.5 else 2]
+            # on the empty background, so a print shows on any cell colour
+            style = palette.buy if cell.buy_units >= cell.sell_units else palette.sell
+            out.setdefault(line, {})[x] = (glyph, style)
+        cross_x = layout.cross_index - layout.first_index
+        out.setdefault((layout.top_row - layout.cross_row) // 2, {})[cross_x] = (
+            CROSSHAIR, palette.crosshair)
+        return out
 
     def _title_line(self, width: int, palette: _Palette, scale_lo: int, scale_hi: int) -> Strip:
         ms = RESOLUTIONS_MS[self.resolution]
@@ -509,6 +558,57 @@ class HeatmapView(Widget, can_focus=True):
             truecolor=system in (None, "truecolor"))
         self._palette = palette
         return palette
+
+
+def _segments_of(codes: bytes, palette: _Palette) -> list[Segment]:
+    """One segment per run of equal cells."""
+    cells = palette.cells
+    out = []
+    for code, run in groupby(codes):
+        text, style = cells[code]
+        out.append(Segment(text * sum(1 for _ in run), style))
+    return out
+
+
+def _trim_left(segments: list[Segment], cells: int) -> None:
+    while cells > 0 and segments:
+        first = segments[0]
+        if len(first.text) <= cells:
+            cells -= len(first.text)
+            del segments[0]
+        else:
+            segments[0] = Segment(first.text[cells:], first.style)
+            cells = 0
+
+
+def _splice(segments: list[Segment], overlay: dict[int, tuple[str, Style]]) -> list[Segment]:
+    """Put single cells (glyphs) at their x, splitting the segments they fall in: one
+    pass over the line whatever the number of glyphs."""
+    out: list[Segment] = []
+    xs = sorted(overlay)
+    next_x = xs[0]
+    pending = 0
+    at = 0
+    for segment in segments:
+        text, size = segment.text, len(segment.text)
+        end = at + size
+        if next_x >= end:
+            out.append(segment)
+            at = end
+            continue
+        start = 0
+        while next_x < end:
+            cut = next_x - at
+            if cut > start:
+                out.append(Segment(text[start:cut], segment.style))
+            out.append(Segment(*overlay[next_x]))
+            start = cut + 1
+            pending += 1
+            next_x = xs[pending] if pending < len(xs) else 1 << 60
+        if start < size:
+            out.append(Segment(text[start:], segment.style))
+        at = end
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -593,8 +693,10 @@ class _Palette:
             else:
                 cells.append((HALF, Style(color=colours[upper], bgcolor=colours[lower])))
         background_style = Style(bgcolor=colours[0])
-        return cls(background_style, swatches, cells, Style(color=buy.color, bold=True),
-                   Style(color=sell.color, bold=True), crosshair, axis + background_style,
+        return cls(background_style, swatches, cells,
+                   Style(color=buy.color, bgcolor=colours[0], bold=True),
+                   Style(color=sell.color, bgcolor=colours[0], bold=True),
+                   crosshair, axis + background_style,
                    title + background_style, readout)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
 from rich.color import ColorType
 
 from obview.tui.heatmap import LEVELS, HeatmapView
@@ -110,3 +111,46 @@ async def test_theme_recolours_and_256_colours_fall_back():
         reduced = view._make_palette()
         assert all(s.bgcolor.type == ColorType.EIGHT_BIT for s in reduced.swatches)
         assert len({s.bgcolor for s in reduced.swatches}) > LEVELS // 2  # still a ramp
+
+
+def _cells(strip) -> list[tuple[str, object]]:
+    return [(char, segment.style) for segment in strip for char in segment.text]
+
+
+@pytest.mark.parametrize(("history_s", "zoom_keys"), [(1800, ()), (1800, ("z",)), (40, ("Z",))],
+                         ids=["1s", "100ms", "10s-longer-than-history"])
+async def test_frames_drawn_incrementally_equal_a_fresh_drawing(history_s, zoom_keys):
+    """Shifting the kept lines column by column paints exactly what drawing from scratch does."""
+    from obview.depth_history import DepthHistory
+    from tests.heatmap.walk import walk
+
+    history = DepthHistory(history_s=history_s)
+    books = walk(seed=8, steps=2000, interval=0.1)
+    for _, (book, step) in zip(range(900), books, strict=False):
+        history.record(book, step.mono)
+        for trade in step.trades:
+            history.record_trade(trade)
+    app = HeatmapApp(history)
+    async with app.run_test(size=(90, 24)) as pilot:
+        await pilot.pause()
+        view = app.query_one(HeatmapView)
+        for key in zoom_keys:
+            await pilot.press(key)
+        await pilot.press("left", "left", "up")
+        view._build()
+        compared = 0
+        for n, (book, step) in enumerate(books):
+            history.record(book, step.mono)
+            for trade in step.trades:
+                history.record_trade(trade)
+            if n % 7:
+                continue
+            before = view._layout.newest
+            shifted = view._build()
+            compared += view._layout.newest != before  # the picture moved: lines were shifted
+            view._invalidate()
+            fresh = view._build()
+            assert [_cells(s) for s in shifted] == [_cells(s) for s in fresh], f"after {n} books"
+            if n > 700:
+                break
+        assert compared >= 7

@@ -100,7 +100,8 @@ class Tier:
     `open_index - len(columns) + k`.
     """
 
-    __slots__ = ("ms", "capacity", "columns", "open_index", "open", "trades", "trade_counts")
+    __slots__ = ("ms", "capacity", "columns", "open_index", "open", "trades", "trade_counts",
+                 "trades_added")
 
     def __init__(self, ms: int, capacity: int) -> None:
         self.ms = ms
@@ -110,6 +111,7 @@ class Tier:
         self.open: dict[int, int] = {}
         self.trades: dict[int, dict[int, TradeCell]] = {}  # column index -> price id -> cell
         self.trade_counts: dict[int, int] = {}  # column index -> prints (a view's cache key)
+        self.trades_added = 0  # prints ever recorded here (a view's cache key)
 
     @property
     def first_index(self) -> int | None:
@@ -248,6 +250,7 @@ class DepthHistory:
                 cell.sell_units += units
             cell.count += 1
             tier.trade_counts[index] = tier.trade_counts.get(index, 0) + 1
+            tier.trades_added += 1
         self.version += 1
 
     def advance(self, now_mono: float) -> None:

@@ -33,6 +33,7 @@ from rich.segment import Segment
 from rich.style import Style
 from textual import events
 from textual.binding import Binding
+from textual.geometry import Region
 from textual.message import Message
 from textual.reactive import reactive
 from textual.strip import Strip
@@ -153,6 +154,7 @@ class HeatmapView(Widget, can_focus=True):
         self.cross_row: int | None = None  # pinned price row (None: at the touch)
         self.cpu_ns = 0  # thread CPU spent building and rendering lines (the bench reads it)
         self.builds = 0
+        self.build_ns = 0  # of which building the lines (the rest is Textual's render_lines)
         self._center: int | None = None
         self._center_step: Decimal | None = None
         self._layout: _Layout | None = None
@@ -160,7 +162,10 @@ class HeatmapView(Widget, can_focus=True):
         self._runs: tuple[int, int, list[list[Segment]], int] | None = None
         self._trade_rows: dict[int, tuple] = {}
         self._runs_version = 0
-        self._spliced: dict[int, tuple] = {}
+        self._closed_key: tuple | None = None
+        self._line_keys: list[tuple | None] = []
+        self._closed_lines: list[list[Segment]] = []
+        self._biggest_trade = 0
         self._sums: dict[int, tuple[Column, dict[int, int], int, int]] = {}
         self._codes: dict[int, tuple[Column, bytes]] = {}
         self._codes_key: tuple | None = None
@@ -181,9 +186,7 @@ class HeatmapView(Widget, can_focus=True):
         if self.clock is not None:
             self.history.advance(self.clock())
         if self.history.version != self._built_version:
-            self._lines = None
-            self.refresh()
-            self._update_readout()
+            self._repaint()
 
     def on_mount(self) -> None:
         if self.clock is not None:
@@ -210,6 +213,7 @@ class HeatmapView(Widget, can_focus=True):
         self._codes.clear()
         self._codes_key = None
         self._runs = None
+        self._closed_key = None
         self.refresh()
 
     # -- the crosshair --------------------------------------------------------------
@@ -252,8 +256,7 @@ class HeatmapView(Widget, can_focus=True):
             self._moved()
 
     def _moved(self) -> None:
-        self._lines = None
-        self.refresh()
+        self._repaint()
         self._update_readout()
         self.post_message(self.CrosshairMoved(self, self.readout))
 
@@ -314,10 +317,38 @@ class HeatmapView(Widget, can_focus=True):
                        newest, cross_index, cross_row)
 
     # -- painting ------------------------------------------------------------------
+    def _repaint(self) -> None:
+        """Build the lines now; ask Textual to re-render only the lines that differ (between
+        two shifts of the picture only the open column's cells and the readout change)."""
+        if not self.display or self.size.height <= 0:
+            self._lines = None
+            return
+        start = time.thread_time_ns()
+        old, old_keys = self._lines, self._line_keys
+        new = self._lines = self._build()
+        spent = time.thread_time_ns() - start
+        self.cpu_ns += spent
+        self.build_ns += spent
+        keys = self._line_keys
+        if old is None or len(old) != len(new) or len(old_keys) != len(keys):
+            self.refresh()
+            return
+        width, y, count = self.size.width, 0, len(new)
+        while y < count:
+            if keys[y] is not None and keys[y] == old_keys[y] or keys[y] is None and old[y] == new[y]:
+                y += 1
+                continue
+            first = y
+            while y < count and not (keys[y] is not None and keys[y] == old_keys[y]
+                                     or keys[y] is None and old[y] == new[y]):
+                y += 1
+            self.refresh(Region(0, first, width, y - first))
+
     def render_lines(self, crop):
         start = time.thread_time_ns()
         if self._lines is None or len(self._lines) != self.size.height:
             self._lines = self._build()
+            self.build_ns += time.thread_time_ns() - start
         lines = super().render_lines(crop)
         self.cpu_ns += time.thread_time_ns() - start
         return lines
@@ -335,6 +366,7 @@ class HeatmapView(Widget, can_focus=True):
         palette = self._palette or self._make_palette()
         layout = self._layout = self._compute_layout()
         if layout is None:
+            self._line_keys = []
             blank = [Strip.blank(width, palette.background)] * max(0, height - 2)
             title = Strip([Segment(" depth heatmap: waiting for the book", palette.axis)])
             return ([title.adjust_cell_length(width, palette.background)] + blank
@@ -393,16 +425,31 @@ class HeatmapView(Widget, can_focus=True):
         self._codes = codes_next
         matrix = b"".join(parts)  # column-major: line y of column x is matrix[x * body + y]
 
-        overlays = self._overlays(layout, tier, palette)
         closed = newest - first_index  # positions 0..closed-1 are closed columns
         lines_segments = self._closed_segments(layout, tier, matrix, closed, palette)
+        # prints and the crosshair on closed columns: spliced into the lines only when the
+        # picture shifted, a print landed late, or the crosshair moved; the open column's
+        # every frame
+        open_trades = tier.trade_counts.get(newest, 0)
+        closed_key = (self._runs_version, layout.cross_index, layout.cross_row,
+                      tier.trades_added - open_trades)
+        if closed_key != self._closed_key:
+            self._closed_key = closed_key
+            over, self._biggest_trade = self._overlays(layout, tier, palette, first_index,
+                                                       newest - 1, 0)
+            self._closed_lines = [_splice(base, over[line]) if line in over else base
+                                  for line, base in enumerate(lines_segments)]
+        closed_lines = self._closed_lines
+        open_over, _ = self._overlays(layout, tier, palette, newest, newest, self._biggest_trade)
         cells_of = palette.cells
         labels = fmt.prices_aligned([history.row_price(layout.top_row - 2 * line, step)
                                      for line in range(body)] + [history.row_price(layout.cross_row, step)])
         cross_line = (layout.top_row - layout.cross_row) // 2
         axis_width = layout.axis_width
+        used = axis_width + closed + 1
+        pad = Segment(" " * (width - used), palette.background) if used < width else None
         lines = [self._title_line(width, palette, scale_lo, scale_hi)]
-        spliced, spliced_next = self._spliced, {}
+        keys: list[tuple | None] = [None]  # what each body line shows, to skip unchanged ones
         for line in range(body):
             upper_row = layout.top_row - 2 * line
             is_cross = line == cross_line
@@ -411,27 +458,18 @@ class HeatmapView(Widget, can_focus=True):
                 labels[line] if (upper_row >> 1) % (AXIS_EVERY // 2) == 0 else "")
             segments = [Segment(label.rjust(axis_width - 1) + " ",
                                 palette.crosshair if is_cross else palette.axis)]
-            overlay = overlays.get(line)
-            base = lines_segments[line]
-            if overlay:
-                on_closed = tuple(sorted((x, g) for x, g in overlay.items() if x < closed))
-                if on_closed:  # spliced once per picture shift, not once per frame
-                    key = (self._runs_version, on_closed)
-                    hit = spliced.get(line)
-                    if hit is None or hit[0] != key:
-                        hit = (key, _splice(base, dict(on_closed)))
-                    spliced_next[line] = hit
-                    base = hit[1]
-            segments += base
-            glyph = overlay.get(closed) if overlay else None
-            segments.append(Segment(*glyph) if glyph else Segment(*cells_of[matrix[closed * body + line]]))
-            used = axis_width + closed + 1
-            if used < width:  # (never more: the layout fits the columns to the width)
-                segments.append(Segment(" " * (width - used), palette.background))
+            segments += closed_lines[line]
+            glyph = open_over.get(line, {}).get(closed) if open_over else None
+            last = glyph or cells_of[matrix[closed * body + line]]
+            segments.append(Segment(*last))
+            keys.append((self._runs_version, closed_key, label, is_cross, last, width))
+            if pad is not None:  # (never negative: the layout fits the columns to the width)
+                segments.append(pad)
             lines.append(Strip(segments, max(width, used)))
-        self._spliced = spliced_next
         self.readout = self._read(layout)
         lines.append(self._readout_line(width, palette))
+        keys.append(None)
+        self._line_keys = keys
         return lines
 
     def _closed_segments(self, layout: _Layout, tier, matrix: bytes, closed: int,
@@ -477,14 +515,17 @@ class HeatmapView(Widget, can_focus=True):
         self._runs = (first, newest, lines, held)
         return lines
 
-    def _overlays(self, layout: _Layout, tier, palette: _Palette) -> dict[int, dict[int, tuple]]:
-        """line -> x -> (glyph, style): the crosshair and the trade markers."""
+    def _overlays(self, layout: _Layout, tier, palette: _Palette, first: int, last: int,
+                  biggest: int) -> tuple[dict[int, dict[int, tuple]], int]:
+        """line -> x -> (glyph, style) for columns `first`..`last`: the trade markers (glyph
+        by the print's share of `biggest`, or of the largest among them) and the crosshair.
+        Returns them and the largest print's units."""
         history = self.history
         body = layout.body_height
         found: list[tuple[int, int, TradeCell]] = []
         cache, cache_next = self._trade_rows, {}
         counts = tier.trade_counts
-        for index in range(max(layout.first_index, min(counts, default=0)), layout.newest + 1):
+        for index in range(max(first, min(counts, default=first)), last + 1):
             count = counts.get(index)
             if count is None:
                 continue
@@ -496,19 +537,20 @@ class HeatmapView(Widget, can_focus=True):
                 offset = layout.top_row - row
                 if 0 <= offset < body * 2:
                     found.append((offset >> 1, index - layout.first_index, cell))
-        self._trade_rows = cache_next
+        if first != last:
+            self._trade_rows = cache_next | {i: h for i, h in cache.items() if i > last}
         out: dict[int, dict[int, tuple]] = {}
-        biggest = max((c.buy_units + c.sell_units for _, _, c in found), default=0)
+        biggest = max([c.buy_units + c.sell_units for _, _, c in found] + [biggest])
         for line, x, cell in found:
             share = (cell.buy_units + cell.sell_units) / biggest
             glyph = TRADE_GLYPHS[0 if share < 0.1 else 1 if share < 0.5 else 2]
             # on the empty background, so a print shows on any cell colour
             style = palette.buy if cell.buy_units >= cell.sell_units else palette.sell
             out.setdefault(line, {})[x] = (glyph, style)
-        cross_x = layout.cross_index - layout.first_index
-        out.setdefault((layout.top_row - layout.cross_row) // 2, {})[cross_x] = (
-            CROSSHAIR, palette.crosshair)
-        return out
+        if first <= layout.cross_index <= last:
+            out.setdefault((layout.top_row - layout.cross_row) // 2, {})[
+                layout.cross_index - layout.first_index] = (CROSSHAIR, palette.crosshair)
+        return out, biggest
 
     def _title_line(self, width: int, palette: _Palette, scale_lo: int, scale_hi: int) -> Strip:
         ms = RESOLUTIONS_MS[self.resolution]

@@ -166,8 +166,7 @@ class HeatmapView(Widget, can_focus=True):
         self._line_keys: list[tuple | None] = []
         self._closed_lines: list[list[Segment]] = []
         self._biggest_trade = 0
-        self._sums: dict[int, tuple[Column, dict[int, int], int, int]] = {}
-        self._codes: dict[int, tuple[Column, bytes]] = {}
+        self._columns: dict[int, list] = {}  # id(column) -> [column, sums, lo, hi, key, codes]
         self._codes_key: tuple | None = None
         self._palette: _Palette | None = None
         self._built_version = -1
@@ -210,7 +209,7 @@ class HeatmapView(Widget, can_focus=True):
 
     def _invalidate(self) -> None:
         self._lines = None
-        self._codes.clear()
+        self._columns.clear()
         self._codes_key = None
         self._runs = None
         self._closed_key = None
@@ -378,51 +377,53 @@ class HeatmapView(Widget, can_focus=True):
         first_index, newest = layout.first_index, layout.newest
         window = tier.window(first_index, newest)
 
-        # every visible column's row sums, and the window's smallest and largest size
-        sums_cache, sums_next = self._sums, {}
-        sums_list: list[dict[int, int] | None] = []
+        # every visible column's row sums, and the window's smallest and largest size;
+        # a closed column's entry [column, sums, lo, hi, codes key, codes] is kept
+        cache, cache_next = self._columns, {}
+        entries: list[list | None] = []
         lo = hi = 0
         for cells in window:
             if cells is None:
-                sums_list.append(None)
+                entries.append(None)
                 continue
-            found = sums_cache.get(id(cells)) if type(cells) is Column else None
-            if found is None or found[0] is not cells:
-                sums = history.row_sizes(cells, step)
-                found = (cells, sums, min(sums.values(), default=0), max(sums.values(), default=0))
             if type(cells) is Column:
-                sums_next[id(cells)] = found
-            sums_list.append(found[1])
-            if found[3]:
-                hi = max(hi, found[3])
-                lo = found[2] if not lo else min(lo, found[2])
-        self._sums = sums_next
+                key = id(cells)
+                entry = cache.get(key)
+                if entry is None or entry[0] is not cells:
+                    sums = history.row_sizes(cells, step)
+                    entry = [cells, sums, min(sums.values(), default=0),
+                             max(sums.values(), default=0), None, b""]
+                cache_next[key] = entry
+            else:
+                sums = history.row_sizes(cells, step)
+                entry = [None, sums, min(sums.values(), default=0),
+                         max(sums.values(), default=0), None, b""]
+            entries.append(entry)
+            if entry[3]:
+                if entry[3] > hi:
+                    hi = entry[3]
+                if not lo or entry[2] < lo:
+                    lo = entry[2]
+        self._columns = cache_next
         # the scale: powers of two around the window's sizes, so it moves only by doublings
         scale_lo = 1 << (lo.bit_length() - 1) if lo else 1
         scale_hi = max(scale_lo * 2, 1 << hi.bit_length()) if hi else 2
         codes_key = (step, layout.top_row, body, scale_lo, scale_hi, history.places,
                      self.resolution, width, layout.axis_width, id(palette))
         if codes_key != self._codes_key:
-            self._codes.clear()
             self._codes_key = codes_key
             self._runs = None
         levels = _LevelScale(scale_lo, scale_hi)
-        codes_cache, codes_next = self._codes, {}
         empty = bytes(body)
         parts = []
-        for cells, sums in zip(window, sums_list, strict=True):
-            if sums is None:
+        for entry in entries:
+            if entry is None:
                 parts.append(empty)
                 continue
-            if type(cells) is Column:
-                found = codes_cache.get(id(cells))
-                if found is None or found[0] is not cells:
-                    found = (cells, _column_codes(sums, layout.top_row, body, levels))
-                codes_next[id(cells)] = found
-                parts.append(found[1])
-            else:
-                parts.append(_column_codes(sums, layout.top_row, body, levels))
-        self._codes = codes_next
+            if entry[4] != codes_key:
+                entry[4] = codes_key
+                entry[5] = _column_codes(entry[1], layout.top_row, body, levels)
+            parts.append(entry[5])
         matrix = b"".join(parts)  # column-major: line y of column x is matrix[x * body + y]
 
         closed = newest - first_index  # positions 0..closed-1 are closed columns
@@ -450,19 +451,25 @@ class HeatmapView(Widget, can_focus=True):
         pad = Segment(" " * (width - used), palette.background) if used < width else None
         lines = [self._title_line(width, palette, scale_lo, scale_hi)]
         keys: list[tuple | None] = [None]  # what each body line shows, to skip unchanged ones
+        old_lines, old_keys = self._lines, self._line_keys
+        reuse = old_lines is not None and len(old_lines) == body + 2 and len(old_keys) == body + 2
         for line in range(body):
             upper_row = layout.top_row - 2 * line
             is_cross = line == cross_line
             # labels sit on fixed prices (every AXIS_EVERY rows), not fixed lines
             label = labels[-1] if is_cross else (
                 labels[line] if (upper_row >> 1) % (AXIS_EVERY // 2) == 0 else "")
+            glyph = open_over.get(line, {}).get(closed) if open_over else None
+            last = glyph or cells_of[matrix[closed * body + line]]
+            key = (self._runs_version, closed_key, label, is_cross, last, width)
+            keys.append(key)
+            if reuse and old_keys[line + 1] == key:
+                lines.append(old_lines[line + 1])  # nothing on this line changed
+                continue
             segments = [Segment(label.rjust(axis_width - 1) + " ",
                                 palette.crosshair if is_cross else palette.axis)]
             segments += closed_lines[line]
-            glyph = open_over.get(line, {}).get(closed) if open_over else None
-            last = glyph or cells_of[matrix[closed * body + line]]
             segments.append(Segment(*last))
-            keys.append((self._runs_version, closed_key, label, is_cross, last, width))
             if pad is not None:  # (never negative: the layout fits the columns to the width)
                 segments.append(pad)
             lines.append(Strip(segments, max(width, used)))
@@ -470,6 +477,7 @@ class HeatmapView(Widget, can_focus=True):
         lines.append(self._readout_line(width, palette))
         keys.append(None)
         self._line_keys = keys
+        self._lines = lines  # (the next build reuses the unchanged ones)
         return lines
 
     def _closed_segments(self, layout: _Layout, tier, matrix: bytes, closed: int,

@@ -155,6 +155,7 @@ class HeatmapView(Widget, can_focus=True):
         self.cpu_ns = 0  # thread CPU spent building and rendering lines (the bench reads it)
         self.builds = 0
         self.build_ns = 0  # of which building the lines (the rest is Textual's render_lines)
+        self.full_builds = 0  # builds from scratch (zoom, grouping, scale, recentring, resize)
         self._center: int | None = None
         self._center_step: Decimal | None = None
         self._layout: _Layout | None = None
@@ -182,6 +183,9 @@ class HeatmapView(Widget, can_focus=True):
 
     def _flush(self) -> None:
         self._timer_pending = False
+        if not (self.display and self.is_on_screen):  # a hidden tab costs nothing
+            self._lines = None  # rebuilt when shown
+            return
         if self.clock is not None:
             self.history.advance(self.clock())
         if self.history.version != self._built_version:
@@ -191,6 +195,9 @@ class HeatmapView(Widget, can_focus=True):
         if self.clock is not None:
             # the picture scrolls while the book rests: close columns on time alone
             self.set_interval(0.1, self.mark_dirty)
+
+    def on_show(self) -> None:
+        self.mark_dirty()
 
     def set_step(self, step: Decimal | None) -> None:
         """The ladder's grouping step (None: ungrouped), so rows line up with its rows."""
@@ -493,6 +500,7 @@ class HeatmapView(Widget, can_focus=True):
         incremental = (runs is not None and runs[0] <= first and runs[1] <= newest
                        and newest - runs[1] < closed)
         if not incremental:
+            self.full_builds += 1
             lines = [_segments_of(matrix[line::body][:closed], palette) for line in range(body)]
         else:
             lines = runs[2]

@@ -232,9 +232,8 @@ class HeatmapView(Widget, can_focus=True):
             index = layout.cross_index + columns
             first = max(tier.first_index or 0, layout.first_index)
             self.cross_index = None if index >= tier.open_index else max(first, index)
-        if rows:
-            row = layout.cross_row + rows
-            self.cross_row = max(layout.bottom_row, min(layout.top_row, row))
+        if rows:  # beyond the edge the view follows the crosshair (see _compute_layout)
+            self.cross_row = layout.cross_row + rows
         self._moved()
 
     def action_zoom(self, delta: int) -> None:

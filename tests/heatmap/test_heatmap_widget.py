@@ -154,3 +154,18 @@ async def test_frames_drawn_incrementally_equal_a_fresh_drawing(history_s, zoom_
             if n > 700:
                 break
         assert compared >= 7
+
+
+async def test_crosshair_past_the_top_edge_scrolls_the_prices():
+    history, steps = seeded_history(seed=4, steps=300)
+    app = HeatmapApp(history)
+    async with app.run_test(size=(60, 12)) as pilot:  # 20 price rows on screen
+        await pilot.pause()
+        view = app.query_one(HeatmapView)
+        top_before = view._layout.top_row
+        start = view.readout.price
+        for _ in range(3):
+            await pilot.press("shift+up")
+        assert view.readout.price == start + 30 * history.row_step(None)
+        assert view._layout.top_row > top_before
+        assert view._layout.bottom_row <= view._layout.cross_row <= view._layout.top_row

@@ -20,15 +20,12 @@ reduced to the terminal's colours up front.
 from __future__ import annotations
 
 import asyncio
-import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
-from itertools import groupby
 
-from rich.color import Color, ColorSystem, blend_rgb
-from rich.color_triplet import ColorTriplet
+from rich.color import Color
 from rich.segment import Segment
 from rich.style import Style
 from textual import events
@@ -47,10 +44,17 @@ from obview.depth_history import (
     DepthHistory,
     TradeCell,
 )
+from obview.tui.heatmap_cells import (
+    LEVELS,
+    LevelScale,
+    Palette,
+    column_codes,
+    segments_of,
+    splice,
+    trim_left,
+)
 
 FPS = 30
-LEVELS = 15  # colour steps for a non-empty cell (0 = nothing resting): fits a nibble
-HALF = "▀"  # fg paints the upper price row, bg the lower
 TRADE_GLYPHS = ("·", "•", "●")  # by the print's share of the largest print on screen
 CROSSHAIR = "╋"
 AXIS_EVERY = 4  # a price label on every 4th line
@@ -169,7 +173,7 @@ class HeatmapView(Widget, can_focus=True):
         self._biggest_trade = 0
         self._columns: dict[int, list] = {}  # id(column) -> [column, sums, lo, hi, key, codes]
         self._codes_key: tuple | None = None
-        self._palette: _Palette | None = None
+        self._palette: Palette | None = None
         self._built_version = -1
         self._timer_pending = False
 
@@ -419,7 +423,7 @@ class HeatmapView(Widget, can_focus=True):
         if codes_key != self._codes_key:
             self._codes_key = codes_key
             self._runs = None
-        levels = _LevelScale(scale_lo, scale_hi)
+        levels = LevelScale(scale_lo, scale_hi)
         empty = bytes(body)
         parts = []
         for entry in entries:
@@ -428,7 +432,7 @@ class HeatmapView(Widget, can_focus=True):
                 continue
             if entry[4] != codes_key:
                 entry[4] = codes_key
-                entry[5] = _column_codes(entry[1], layout.top_row, body, levels)
+                entry[5] = column_codes(entry[1], layout.top_row, body, levels)
             parts.append(entry[5])
         matrix = b"".join(parts)  # column-major: line y of column x is matrix[x * body + y]
 
@@ -444,7 +448,7 @@ class HeatmapView(Widget, can_focus=True):
             self._closed_key = closed_key
             over, self._biggest_trade = self._overlays(layout, tier, palette, first_index,
                                                        newest - 1, 0)
-            self._closed_lines = [_splice(base, over[line]) if line in over else base
+            self._closed_lines = [splice(base, over[line]) if line in over else base
                                   for line, base in enumerate(lines_segments)]
         closed_lines = self._closed_lines
         open_over, _ = self._overlays(layout, tier, palette, newest, newest, self._biggest_trade)
@@ -487,7 +491,7 @@ class HeatmapView(Widget, can_focus=True):
         return lines
 
     def _closed_segments(self, layout: _Layout, tier, matrix: bytes, closed: int,
-                         palette: _Palette) -> list[list[Segment]]:
+                         palette: Palette) -> list[list[Segment]]:
         """Per line, the segments of the closed columns, kept from frame to frame: when
         the picture shifts by k columns, each line drops k cells at the left and gains
         the newly closed ones at the right (no line is rebuilt from scratch)."""
@@ -500,7 +504,7 @@ class HeatmapView(Widget, can_focus=True):
                        and newest - runs[1] < closed)
         if not incremental:
             self.full_builds += 1
-            lines = [_segments_of(matrix[line::body][:closed], palette) for line in range(body)]
+            lines = [segments_of(matrix[line::body][:closed], palette) for line in range(body)]
         else:
             lines = runs[2]
             drop = first - runs[0]
@@ -510,7 +514,7 @@ class HeatmapView(Widget, can_focus=True):
                 for line in range(body):
                     segments = lines[line]
                     if drop:
-                        _trim_left(segments, drop)
+                        trim_left(segments, drop)
                     for code in matrix[line::body][start:closed]:
                         text, style = cells[code]
                         last = segments[-1] if segments else None
@@ -523,14 +527,14 @@ class HeatmapView(Widget, can_focus=True):
                 # a history shorter than the screen: the ring let go of columns on screen
                 empty = palette.cells[0]
                 for segments in lines:
-                    _trim_left(segments, forgotten)
+                    trim_left(segments, forgotten)
                     segments.insert(0, Segment(empty[0] * forgotten, empty[1]))
         if not incremental or drop or start < closed:
             self._runs_version += 1
         self._runs = (first, newest, lines, held)
         return lines
 
-    def _overlays(self, layout: _Layout, tier, palette: _Palette, first: int, last: int,
+    def _overlays(self, layout: _Layout, tier, palette: Palette, first: int, last: int,
                   biggest: int) -> tuple[dict[int, dict[int, tuple]], int]:
         """line -> x -> (glyph, style) for columns `first`..`last`: the trade markers (glyph
         by the print's share of `biggest`, or of the largest among them) and the crosshair.
@@ -567,7 +571,7 @@ class HeatmapView(Widget, can_focus=True):
                 layout.cross_index - layout.first_index] = (CROSSHAIR, palette.crosshair)
         return out, biggest
 
-    def _title_line(self, width: int, palette: _Palette, scale_lo: int, scale_hi: int) -> Strip:
+    def _title_line(self, width: int, palette: Palette, scale_lo: int, scale_hi: int) -> Strip:
         ms = RESOLUTIONS_MS[self.resolution]
         label = f"{ms} ms" if ms < 1000 else f"{ms // 1000} s"
         size = self.history.size_of
@@ -578,7 +582,7 @@ class HeatmapView(Widget, can_focus=True):
         segments.append(Segment(f" {fmt.grouped(size(scale_hi))}  log", palette.axis))
         return Strip(segments).adjust_cell_length(width, palette.background)
 
-    def _readout_line(self, width: int, palette: _Palette) -> Strip:
+    def _readout_line(self, width: int, palette: Palette) -> Strip:
         readout = self.readout
         if readout is None:
             return Strip.blank(width, palette.readout)
@@ -600,13 +604,13 @@ class HeatmapView(Widget, can_focus=True):
             text += f"  sold {fmt.grouped(readout.sell_size)} in {readout.sells}"
         return Strip([Segment(text, palette.readout)]).adjust_cell_length(width, palette.readout)
 
-    def _make_palette(self) -> _Palette:
+    def _make_palette(self) -> Palette:
         def component(name: str) -> Style:
             return self.get_component_rich_style(name)
 
         background = self.rich_style.bgcolor or Color.parse("black")
         system = self.app.console.color_system
-        palette = _Palette.build(
+        palette = Palette.build(
             background=background, low=component("heatmap--low"), mid=component("heatmap--mid"),
             high=component("heatmap--high"),
             buy=component("heatmap--buy-trade"), sell=component("heatmap--sell-trade"),
@@ -615,57 +619,6 @@ class HeatmapView(Widget, can_focus=True):
             truecolor=system in (None, "truecolor"))
         self._palette = palette
         return palette
-
-
-def _segments_of(codes: bytes, palette: _Palette) -> list[Segment]:
-    """One segment per run of equal cells."""
-    cells = palette.cells
-    out = []
-    for code, run in groupby(codes):
-        text, style = cells[code]
-        out.append(Segment(text * sum(1 for _ in run), style))
-    return out
-
-
-def _trim_left(segments: list[Segment], cells: int) -> None:
-    while cells > 0 and segments:
-        first = segments[0]
-        if len(first.text) <= cells:
-            cells -= len(first.text)
-            del segments[0]
-        else:
-            segments[0] = Segment(first.text[cells:], first.style)
-            cells = 0
-
-
-def _splice(segments: list[Segment], overlay: dict[int, tuple[str, Style]]) -> list[Segment]:
-    """Put single cells (glyphs) at their x, splitting the segments they fall in: one
-    pass over the line whatever the number of glyphs."""
-    out: list[Segment] = []
-    xs = sorted(overlay)
-    next_x = xs[0]
-    pending = 0
-    at = 0
-    for segment in segments:
-        text, size = segment.text, len(segment.text)
-        end = at + size
-        if next_x >= end:
-            out.append(segment)
-            at = end
-            continue
-        start = 0
-        while next_x < end:
-            cut = next_x - at
-            if cut > start:
-                out.append(Segment(text[start:cut], segment.style))
-            out.append(Segment(*overlay[next_x]))
-            start = cut + 1
-            pending += 1
-            next_x = xs[pending] if pending < len(xs) else 1 << 60
-        if start < size:
-            out.append(Segment(text[start:], segment.style))
-        at = end
-    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -680,87 +633,3 @@ class _Layout:
     newest: int
     cross_index: int
     cross_row: int
-
-
-class _LevelScale:
-    """Units -> colour level 1..LEVELS on a log scale from `lo` to `hi` (float only here,
-    for the colour: the stored sizes stay integers)."""
-
-    __slots__ = ("lo", "span", "cache")
-
-    def __init__(self, lo: int, hi: int) -> None:
-        self.lo = math.log(lo)
-        self.span = math.log(hi) - self.lo
-        self.cache: dict[int, int] = {}
-
-    def __call__(self, units: int) -> int:
-        level = self.cache.get(units)
-        if level is None:
-            if units <= 0:
-                return 0
-            share = (math.log(units) - self.lo) / self.span if self.span else 1.0
-            level = self.cache[units] = max(1, min(LEVELS, 1 + int(share * LEVELS)))
-        return level
-
-
-def _column_codes(sums: dict[int, int], top_row: int, body: int, levels: _LevelScale) -> bytes:
-    """One byte per terminal row: the upper price row's level * 16 + the lower's."""
-    out = bytearray(body)
-    rows = body * 2
-    for row, units in sums.items():
-        offset = top_row - row
-        if 0 <= offset < rows and units > 0:
-            level = levels(units)
-            out[offset >> 1] |= level if offset & 1 else level << 4
-    return bytes(out)
-
-
-@dataclass(slots=True)
-class _Palette:
-    background: Style
-    swatches: list[Style]  # per level: a background colour
-    cells: list[tuple[str, Style]]  # per code (upper * 16 + lower): text and style
-    buy: Style
-    sell: Style
-    crosshair: Style
-    axis: Style
-    title: Style
-    readout: Style
-
-    @classmethod
-    def build(cls, *, background: Color, low: Style, mid: Style, high: Style, buy: Style, sell: Style,
-              crosshair: Style, axis: Style, title: Style, readout: Style,
-              truecolor: bool) -> _Palette:
-        bg = background.get_truecolor()
-        stops = [_rgb(low, bg), _rgb(mid, bg), _rgb(high, bg)]
-        colours = [_colour(bg, truecolor)]
-        for level in range(1, LEVELS + 1):
-            # low -> mid -> high: a two-leg ramp keeps the middle from turning grey
-            where = (level - 1) / (LEVELS - 1) * 2
-            leg = min(1, int(where))
-            colours.append(_colour(blend_rgb(stops[leg], stops[leg + 1], where - leg), truecolor))
-        swatches = [Style(bgcolor=colour) for colour in colours]
-        cells = []
-        for code in range(256):
-            upper, lower = code >> 4, code & 15
-            if upper > LEVELS or lower > LEVELS:
-                cells.append((" ", swatches[0]))
-            elif upper == lower:
-                cells.append((" ", swatches[upper]))
-            else:
-                cells.append((HALF, Style(color=colours[upper], bgcolor=colours[lower])))
-        background_style = Style(bgcolor=colours[0])
-        return cls(background_style, swatches, cells,
-                   Style(color=buy.color, bgcolor=colours[0], bold=True),
-                   Style(color=sell.color, bgcolor=colours[0], bold=True),
-                   crosshair, axis + background_style,
-                   title + background_style, readout)
-
-
-def _rgb(style: Style, background: ColorTriplet) -> ColorTriplet:
-    return style.color.get_truecolor() if style.color is not None else background
-
-
-def _colour(triplet: ColorTriplet, truecolor: bool) -> Color:
-    colour = Color.from_triplet(triplet)
-    return colour if truecolor else colour.downgrade(ColorSystem.EIGHT_BIT)

@@ -223,16 +223,23 @@ async def test_orders_and_risk_match_the_simulator_exactly():
     async with hub({"rate": "200"}, book="B") as (sim, feed):
         await wait_until(lambda: len(feed.orders) >= 6, message="orders")
         sim.pause()
+        ours = {oid: o for oid, o in sim.market.orders.items() if o["symbol"] == SYM}
+        assert len(ours) < len(sim.market.orders), "the simulator trades other symbols too"
         await wait_until(lambda: all(
             feed.orders.get(oid) is not None
             and feed.orders[oid].execute_volume == Decimal(o["executeVolume"])
             and feed.orders[oid].status != ""
-            for oid, o in sim.market.orders.items()), message="orders caught up")
+            for oid, o in ours.items()), message="orders caught up")
         await wait_until(lambda: all(
             feed.risk.get(key) is not None and feed.risk[key].open_volume == row[0]
-            for key, row in sim.market.risk.items() if key[0] == "B"), message="risk caught up")
+            for key, row in sim.market.risk.items() if key[0] == "B" and feed.owns_symbol(key[2])),
+            message="risk caught up")
+        # another symbol's orders and risk rows are not this feed's
+        assert set(feed.orders) == set(ours)
+        assert all(feed.owns_symbol(key[2]) for key in feed.risk)
+        assert any(key[2].startswith("ETH") for key in sim.market.risk)
         finished = 0
-        for order_id, wire in sim.market.orders.items():
+        for order_id, wire in ours.items():
             order = feed.orders[order_id]
             assert order.order_volume == Decimal(wire["orderVolume"])
             children = list(order.cp_orders.values())
@@ -249,7 +256,7 @@ async def test_orders_and_risk_match_the_simulator_exactly():
                 assert (order.result == "FILLED") == (order.pending_volume == 0)
         assert finished >= 2
         for (book, cp, symbol), (volume, amount) in sim.market.risk.items():
-            if book == "B":
+            if book == "B" and feed.owns_symbol(symbol):
                 row = feed.risk[(book, cp, symbol)]
                 assert (row.open_volume, row.open_amount) == (volume, amount)
         assert all(key[0] == "B" for key in feed.risk)

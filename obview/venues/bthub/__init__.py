@@ -1,4 +1,4 @@
-"""bthub trading hub: REST login + one WebSocket for books, orders and risk (spec bthub.md).
+"""bthub trading hub: REST login + one WebSocket for books, orders and risk (docs/bthub.md).
 
 `open_feed` builds a `BthubFeed` from the CLI options; `start_sim` runs the simulator.
 Heavy modules (httpx, websockets) load only when a feed or simulator is started, so the
@@ -65,4 +65,5 @@ async def open_feed(cfg: VenueConfig, stack: contextlib.AsyncExitStack) -> Bthub
         ws_url=opts.get("ws_url") or None,
     )
     stack.push_async_callback(feed.close)
+    await feed.check_cp()  # an unknown --cp is a usage error, said at once
     return feed

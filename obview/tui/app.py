@@ -79,6 +79,7 @@ class ObviewApp(App):
         self.last_cursor_row = None
         self.book_messages = 0  # BookUpdated messages handled (tests check coalescing)
         self._queued: set[tuple[int, str]] = set()
+        self._queued_records: set[tuple[int, str]] = set()  # like _queued, for records tables
         self._stack = contextlib.AsyncExitStack()
         self._first_paint_file = os.environ.get(FIRST_PAINT_ENV)
         self.feeds_opened = False  # every config tried (opened or shown as an error tab)
@@ -215,7 +216,10 @@ class ObviewApp(App):
         elif isinstance(event, StatusChanged):
             self.post_message(StatusUpdated(index))
         elif isinstance(event, RecordsChanged):
-            self.post_message(RecordsUpdated(index, event.kind))
+            target = (index, event.kind)
+            if target not in self._queued_records:  # one reload per batch, not per push
+                self._queued_records.add(target)
+                self.post_message(RecordsUpdated(index, event.kind))
         elif isinstance(event, FeedFailed):
             self.post_message(FeedStopped(index, event.reason))
 
@@ -231,7 +235,7 @@ class ObviewApp(App):
             await self._add_stream_pane(message.feed_index, stream)
             ladder = self.ladders[target]
         ladder.mark_dirty()
-        screen = self.screen
+        screen = self.screen_stack[-1] if self.screen_stack else None  # none while quitting
         if isinstance(screen, DrilldownScreen) and screen.stream is ladder.stream:
             screen.book_updated()
 
@@ -239,6 +243,7 @@ class ObviewApp(App):
         self._tick()
 
     def on_records_updated(self, message: RecordsUpdated) -> None:
+        self._queued_records.discard((message.feed_index, message.kind))
         table = self.records.get((message.feed_index, message.kind))
         if table is not None and table.is_mounted:
             table.reload()

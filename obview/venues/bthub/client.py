@@ -60,12 +60,13 @@ INSECURE_NOTE = "TLS NOT VERIFIED (--insecure)"
 # Bounds on what a server can make us hold (docs/bthub.md, "Limits").
 MAX_REPLY_BYTES = 4 * 2**20  # one REST reply; real ones are a few KiB
 MAX_FRAME_BYTES = 4 * 2**20  # one WebSocket message; a 100-level aggregated book is ~20 KiB
-MAX_ORDERS = 2000  # kept orders; finished ones are evicted first
+MAX_ORDERS = 500  # kept orders; finished ones are evicted first (a screen's worth, and more)
 MAX_RISK_ROWS = 2000
 MAX_CPS = 64  # counterparties followed (per /market/cps, or first seen when it is unknown)
 MAX_CP_NAME = 64
 YIELD_EVERY = 32  # frames applied between two yields to the event loop
-CLOSE_TIMEOUT = 0.5  # seconds to wait for the server's close frame on quit
+RECORDS_EVERY = 0.2  # seconds between two announcements of changed orders / risk rows
+CLOSE_TIMEOUT = 0.25  # seconds to wait for the server's close frame on quit (a flood delays it)
 FINISHED = frozenset({"EXECUTED", "EXPIRED", "REJECTED", "CANCELLED", "INTERRUPTED"})
 
 
@@ -142,6 +143,7 @@ class BthubFeed(Feed):
         self.max_frame_bytes = MAX_FRAME_BYTES
         self._pending_records: dict[str, dict[Any, Any]] = {}  # coalesced RecordsChanged
         self._flush_scheduled = False
+        self._last_flush = 0.0
         self.symbol_info: dict[str, dict[str, Any]] = {}  # name -> scales, from /market/symbols
         self.logins = 0
         self._symbols_checked = False
@@ -603,8 +605,9 @@ class BthubFeed(Feed):
 
     # -- coalesced record events ------------------------------------------------------------
     def _queue_records(self, kind: str, key: Any, row: Any) -> None:
-        """Changed rows are announced once per turn of the event loop, not once per push:
-        under an order flood the screen gets one reload per batch (latest state per row)."""
+        """Changed rows are announced at once after a quiet spell, then at most every
+        RECORDS_EVERY seconds with the latest state of each row: under an order flood a
+        screen rebuilds its table a few times a second, not once per push."""
         self._pending_records.setdefault(kind, {})[key] = row
         if self._flush_scheduled:
             return
@@ -614,10 +617,15 @@ class BthubFeed(Feed):
             self._flush_records()
             return
         self._flush_scheduled = True
-        loop.call_soon(self._flush_records)
+        wait = self._last_flush + RECORDS_EVERY - time.monotonic()
+        if wait > 0:
+            loop.call_later(wait, self._flush_records)
+        else:
+            loop.call_soon(self._flush_records)
 
     def _flush_records(self) -> None:
         self._flush_scheduled = False
+        self._last_flush = time.monotonic()
         pending, self._pending_records = self._pending_records, {}
         for kind, rows in pending.items():
             self.emit(RecordsChanged(self, kind, list(rows.values())))

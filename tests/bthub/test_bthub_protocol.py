@@ -309,7 +309,8 @@ NUMBER_FIELDS = {"price", "volume", "commission", "executeAmount", "executeVolum
 
 def _numbers_unquoted(text: str) -> str:
     """The same frame with every decimal string written as a JSON number, text unchanged."""
-    pattern = r'("(?:%s)"\s*:\s*)"([^"]*)"' % "|".join(sorted(NUMBER_FIELDS))
+    names = "|".join(sorted(NUMBER_FIELDS))
+    pattern = rf'("(?:{names})"\s*:\s*)"([^"]*)"'
     return re.sub(pattern, r"\1\2", text)
 
 

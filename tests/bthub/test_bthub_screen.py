@@ -58,24 +58,22 @@ async def test_cp_opens_on_that_counterpartys_ladder():
         assert app.active_target() == (0, "BTCUSDT@binance")
 
 
-async def test_orders_tab_shows_the_requested_symbols_with_a_column_when_several():
+@pytest.mark.parametrize("symbols", [["BTCUSDT"], ["BTCUSDT", "ETHUSDT"]])
+async def test_orders_tab_shows_the_requested_symbols_with_a_column_when_several(symbols):
     app_module = pytest.importorskip("obview.tui.app")
     from obview.tui.records import OrdersTable
 
-    for symbols in (["BTCUSDT"], ["BTCUSDT", "ETHUSDT"]):
-        app = app_module.ObviewApp([_sim_cfg(symbols)])
-        async with app.run_test(size=(140, 45)) as pilot:
-            await wait_until(lambda: bool(app.feeds) and len(app.feeds[0].orders) >= 8,
-                             timeout=30, message="orders")
-            feed = app.feeds[0]
-            if len(symbols) > 1:
-                await wait_until(lambda: {o.symbol for o in feed.orders.values()} == set(symbols),
-                                 timeout=30, message="orders of both symbols")
-            assert {o.symbol for o in feed.orders.values()} == set(symbols)
-            table = next(t for t in app.records.values() if isinstance(t, OrdersTable))
-            table.reload()  # and read it back before the loop turns: the feed keeps going
-            shown = {table.get_row_at(i)[0] for i in range(table.row_count)}
-            assert shown == set(feed.orders)
-            labels = [str(c.label) for c in table.columns.values()]
-            assert ("symbol" in labels) == (len(symbols) > 1)
-            await pilot.pause()
+    app = app_module.ObviewApp([_sim_cfg(symbols)])
+    async with app.run_test(size=(140, 45)) as pilot:
+        await wait_until(lambda: bool(app.feeds) and len(app.feeds[0].orders) >= 8,
+                         timeout=30, message="orders")
+        feed = app.feeds[0]
+        await wait_until(lambda: {o.symbol for o in feed.orders.values()} == set(symbols),
+                         timeout=30, message="orders of every symbol asked for")
+        table = next(t for t in app.records.values() if isinstance(t, OrdersTable))
+        table.reload()  # and read it back before the loop turns: the feed keeps going
+        shown = {table.get_row_at(i)[0] for i in range(table.row_count)}
+        assert shown == set(feed.orders)
+        labels = [str(c.label) for c in table.columns.values()]
+        assert ("symbol" in labels) == (len(symbols) > 1)
+        await pilot.pause()

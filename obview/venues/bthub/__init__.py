@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from obview.venues.bthub.client import BthubFeed
     from obview.venues.bthub.sim import BthubSimulator
 
-# Issue 2 fixes the CLI default at production; spec §1 would pick the demo hub.
+# The CLI defaults to the production hub; the vendor pages also name a demo hub.
 DEFAULT_URL = "https://trade.bthub.com:444"
 
 

@@ -1,4 +1,4 @@
-"""bthub feed: REST login, then one WebSocket carrying books, orders and risk (spec §2-§8).
+"""bthub feed: REST login, then one WebSocket carrying books, orders and risk (docs/bthub.md).
 
 Each session logs in afresh (a token never serves two connections), checks the symbols
 once, opens `…/api/realtime?X-API-TOKEN=…`, sends every subscription at once (no acks
@@ -54,8 +54,8 @@ SYMBOLS_PATH = "/api/v1/market/symbols"
 CPS_PATH = "/api/v1/market/cps"
 REALTIME_PATH = "/api/realtime"
 REJECTED_RESULTS = {"UNAUTHORIZED", "REJECTED", "INVALID_DATA", "INVALID_REQUEST"}
-PING_INTERVAL = 30.0  # spec §4 [decision]: well under the documented 30 minutes
-STALE_AFTER = 10.0  # spec §8 [decision]
+PING_INTERVAL = 30.0  # docs/bthub.md "Session": well under the documented 30 minutes
+STALE_AFTER = 10.0  # no push rate is documented (docs/bthub.md)
 INSECURE_NOTE = "TLS NOT VERIFIED (--insecure)"
 # Bounds on what a server can make us hold (docs/bthub.md, "Limits").
 MAX_REPLY_BYTES = 4 * 2**20  # one REST reply; real ones are a few KiB
@@ -90,7 +90,7 @@ def _display_url(url: str) -> str:
 
 
 def websocket_url(base_url: str, token: str, ws_url: str | None = None) -> str:
-    """Spec §1: the configured WebSocket URL, else derived from the REST base (https -> wss,
+    """The configured WebSocket URL, else derived from the REST base (https -> wss,
     http -> ws, path /api/realtime); the token goes in the query either way."""
     parts = urlsplit(ws_url or base_url)
     scheme = parts.scheme.lower()
@@ -121,7 +121,7 @@ class BthubFeed(Feed):
         ws_url: str | None = None,
     ) -> None:
         super().__init__()
-        self.ws_url = ws_url  # spec §1: configurable; derived from base_url when None
+        self.ws_url = ws_url  # configurable; derived from base_url when None (docs/bthub.md "Session")
         websocket_url(base_url, "check", ws_url)  # a bad scheme is a config error, now
         self.symbols = list(dict.fromkeys(symbols))
         self._symbol_set = frozenset(self.symbols)
@@ -190,7 +190,7 @@ class BthubFeed(Feed):
         return scale if isinstance(scale, int) and not isinstance(scale, bool) else None
 
     def subscriptions(self) -> list[str]:
-        """Every command sent when a connection opens (spec §4)."""
+        """Every command sent when a connection opens (docs/bthub.md "Session")."""
         commands = []
         for symbol in self.symbols:
             commands.append(f"subscribe:apiAggregatedQuote:{symbol}")
@@ -236,7 +236,7 @@ class BthubFeed(Feed):
             raise FeedError(reason) from None
         finally:
             self._flush_records()
-            # Spec §8: keep the last values, visibly marked, until the next push.
+            # keep the last values, visibly marked, until the next push
             for stream in self.streams.values():
                 stream.stale = True
 
@@ -312,7 +312,7 @@ class BthubFeed(Feed):
 
     async def set_risk_book(self, book: str | None) -> None:
         """Follow another risk book (None: none). The same book again changes nothing;
-        the next connection subscribes whatever is current (spec §8)."""
+        the next connection subscribes whatever is current (docs/bthub.md "Session")."""
         if book == self.risk_book:
             return
         old, self.risk_book = self.risk_book, book
@@ -326,7 +326,7 @@ class BthubFeed(Feed):
                 await ws.send(f"subscribe:apiRiskPosition:all:{book}")
 
     async def login(self) -> str:
-        """POST the login (spec §2) and return the token; rejection is fatal, the rest transient."""
+        """POST the login (docs/bthub.md "Session") and return the token; rejection is fatal, the rest transient."""
         self.logins += 1
         url = httpx.URL(self.base_url + LOGIN_PATH,
                         params={"loginId": self._user, "password": self._password})
@@ -395,7 +395,7 @@ class BthubFeed(Feed):
         return body.get("data")
 
     async def _check_symbols(self, token: str) -> None:
-        """Spec §3: unknown symbols are fatal when the hub lists its symbols; else carry on.
+        """Unknown symbols are fatal when the hub lists its symbols; else carry on.
         The counterparty list bounds which cps become streams (docs/bthub.md, "Limits")."""
         listed = await self._rest_data(SYMBOLS_PATH, token)
         if isinstance(listed, list):
@@ -508,7 +508,7 @@ class BthubFeed(Feed):
 
     def _apply_book(self, stream: Stream, sides: tuple[BookSide, BookSide]) -> None:
         book = stream.book
-        book.bids, book.asks = sides  # full snapshot per push (spec §5 [decision])
+        book.bids, book.asks = sides  # full snapshot per push (docs/bthub.md "Frames")
         book.touch()
         stream.stale = False
         feed_was_stale = self.state is FeedState.STALE

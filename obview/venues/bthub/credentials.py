@@ -18,7 +18,6 @@ import stat
 import tomllib
 from pathlib import Path
 
-
 MAX_FILE_BYTES = 64 * 1024  # two short strings; anything bigger is not this file
 
 

@@ -1,4 +1,4 @@
-"""bthub WebSocket frames (spec §4-§8): validation with msgspec, conversion to exact records.
+"""bthub WebSocket frames (docs/bthub.md "Frames", "Numbers"): validation with msgspec, conversion to exact records.
 
 A server frame is one JSON object `{"event": NAME, "data": ...}`. `decode_frame` turns
 the text into one of the update objects below, returns None for text that is not JSON
@@ -31,7 +31,7 @@ class BadFrame(ValueError):
     """The frame is invalid as a whole; the message says why (no secrets in it)."""
 
 
-# -- enumerations (spec §6) ----------------------------------------------------------
+# -- enumerations (docs/bthub.md) ----------------------------------------------------------
 SIDE = {1: "BUY", -1: "SELL"}
 ORDER_STATUS = {1: "PENDING", 3: "EXCUTING", 4: "EXECUTED", 5: "EXPIRED", 7: "REJECTED",
                 9: "CANCELLED", 99: "UKNOWN"}
@@ -345,7 +345,7 @@ _CONVERT = {
 }
 
 
-# -- merging pushes into kept records (spec §5 [decision]: upsert) ---------------------
+# -- merging pushes into kept records (docs/bthub.md "Frames": upsert) ---------------------
 def merge_order(kept: Order | None, pushed: Order) -> Order:
     """Upsert: fields the push carries replace kept ones; children by id; fills deduplicated."""
     if kept is None:
@@ -377,7 +377,7 @@ def _merge_fields(target, kept, pushed, exclude: set[str]) -> None:
         setattr(target, name, getattr(kept, name) if new is None or new == "" else new)
 
 
-# -- optional fee-adjusted view (spec §5, as the vendor's PriceBoard demo does it) -------
+# -- optional fee-adjusted view (as the vendor's PriceBoard demo does it) -------
 def fee_adjusted(price: Decimal, commission: Decimal, scale: int, is_bid: bool) -> Decimal:
     """What a level is worth after the counterparty's fee: bid x (1 - c) rounded down,
     ask / (1 - c) rounded up, both to `scale` decimals (never better than real)."""

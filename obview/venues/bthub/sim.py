@@ -1,6 +1,6 @@
 """bthub simulator: REST login and market calls plus the realtime WebSocket, on one port.
 
-Serves plain http/ws on loopback (no TLS), with the real wire shapes of spec §2-§6:
+Serves plain http/ws on loopback (no TLS), with the real wire shapes (docs/bthub.md):
 
 - `POST /api/v1/operator/login?loginId=U&password=P` -> `{"data":{"token":...},"result":"SUCCESS","type":"API"}`;
   bad credentials -> HTTP 401 `{"result":"UNAUTHORIZED","type":"API"}`.
@@ -11,7 +11,7 @@ Serves plain http/ws on loopback (no TLS), with the real wire shapes of spec §2
   unless T is a live token. Text commands `subscribe:apiQuote:SYM`,
   `subscribe:apiAggregatedQuote:SYM`, `subscribe:apiOrder`, `subscribe:apiRiskPosition:all:BOOK`
   (and `unsubscribe:…`); `ping` is answered with the text `pong`. Each subscription first
-  gets the current state, then pushes. Unknown symbols and books stay silent (spec §4).
+  gets the current state, then pushes. Unknown symbols and books stay silent, as the hub documents no error reply.
 
 Market: BTCUSDT and ETHUSDT quoted by okex, binance and huobi. A seeded random walk moves
 a common mid; each counterparty's quote drifts around it independently but is kept clear

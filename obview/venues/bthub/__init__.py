@@ -64,6 +64,12 @@ async def open_feed(cfg: VenueConfig, stack: contextlib.AsyncExitStack) -> Bthub
         stale_after=float(opts.get("stale_after") or 10.0),
         ws_url=opts.get("ws_url") or None,
     )
+    for limit in ("max_reply_bytes", "max_frame_bytes"):  # docs/bthub.md "Limits"
+        if opts.get(limit):
+            value = int(opts[limit])
+            if value < 1024:
+                raise ValueError(f"bad {limit} {value}: at least 1024")
+            setattr(feed, limit, value)
     stack.push_async_callback(feed.close)
     await feed.check_cp()  # an unknown --cp is a usage error, said at once
     return feed

@@ -13,7 +13,7 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, ClassVar
@@ -62,6 +62,39 @@ class Backoff:
         self.failures = 0
 
 
+class LatencyKind(StrEnum):
+    """What a feed's `Stream.latency` stats measure (the TUI labels them from this)."""
+
+    NONE = "none"  # no venue figures: the TUI measures push timing itself
+    RECEIVE = "receive"  # venue stamp to our receive, per side ("bid", "ask")
+    INTERVAL = "interval"  # time between the venue's pushes ("interval")
+
+
+class RecordKind(StrEnum):
+    """Non-book records a feed publishes (`Feed.records[kind]`, `RecordsChanged.kind`)."""
+
+    ORDERS = "orders"
+    RISK = "risk"
+
+
+@dataclass(frozen=True)
+class LevelControl:
+    """A venue's book aggregation levels: how many, the current one, and how to switch."""
+
+    count: Callable[[], int | None]  # None until the venue has told us
+    current: Callable[[], int]
+    change: Callable[[int], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class FeedCapabilities:
+    """What a feed can do beyond books, declared by the venue so nobody has to probe."""
+
+    levels: LevelControl | None = None
+    records: tuple[RecordKind, ...] = ()
+    latency: LatencyKind = LatencyKind.NONE
+
+
 @dataclass(eq=False)
 class Stream:
     """One subscribed instrument's live state inside a feed."""
@@ -99,9 +132,11 @@ class Feed:
     """Base class for a venue connection carrying one or more streams."""
 
     venue: ClassVar[str] = "?"
+    capabilities: FeedCapabilities = FeedCapabilities()  # venues override (class or instance)
 
     def __init__(self) -> None:
         self.streams: dict[str, Stream] = {}  # by Stream.key
+        self.records: dict[str, dict[Any, Any]] = {}  # RecordKind -> rows by their key
         self.state = FeedState.CONNECTING
         self.status_text = ""
         self.bad_frames = 0
@@ -192,6 +227,13 @@ class Feed:
 
     def stop(self) -> None:
         self._stopping = True
+
+    async def close(self) -> None:
+        """Release what outlives a session (HTTP clients, tasks); after `run()` ended."""
+
+    def headless_streams(self) -> set[str] | None:
+        """The stream keys headless prints; None: all of them."""
+        return None
 
     def _fail(self, reason: str) -> None:
         for stream in self.streams.values():

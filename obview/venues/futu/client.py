@@ -24,6 +24,7 @@ from google.protobuf.message import DecodeError
 
 from obview.book import BookSide, Level, OrderBook
 from obview.feed import FatalFeedError, Feed, FeedError, FeedState, Stream
+from obview.feed import FeedCapabilities, LatencyKind
 from obview.fmt import float_to_decimal
 from obview.latency import LatencyStats
 from obview.venues import VenueConfig
@@ -229,6 +230,7 @@ class FutuFeed(Feed):
     """Order books of one or more codes from an OpenD gateway."""
 
     venue = "futu"
+    capabilities = FeedCapabilities(latency=LatencyKind.RECEIVE)  # per-side receive stamps
 
     def __init__(self, cfg: VenueConfig) -> None:
         super().__init__()

@@ -24,6 +24,7 @@ from websockets.asyncio.client import ClientConnection
 
 from obview.book import OrderBook
 from obview.feed import Backoff, FatalFeedError, Feed, FeedError, FeedState, Stream
+from obview.feed import FeedCapabilities, LatencyKind, LevelControl
 from obview.latency import LatencyStats
 from obview.venues import VenueConfig
 from obview.venues.loopring import protocol
@@ -89,6 +90,8 @@ class LoopringFeed(Feed):
         self.stream = Stream(self.market, OrderBook(), level=self.level)
         self._intervals = self.stream.latency["interval"] = LatencyStats()  # ms between pushes
         self.streams[self.stream.key] = self.stream
+        self.capabilities = FeedCapabilities(latency=LatencyKind.INTERVAL, levels=LevelControl(
+            lambda: self.level_count, lambda: self.level, self.change_level))
         self.address = f"{self.ws_url} ({self.api})"
         self._http: httpx.AsyncClient | None = None
         self._ws: ClientConnection | None = None

@@ -40,7 +40,7 @@ sys.path.insert(0, str(ROOT))
 
 from obview.events import BookChanged  # noqa: E402
 from obview.tui.app import FIRST_PAINT_ENV, ObviewApp  # noqa: E402
-from obview.tui.fake_feed import FakeFeed  # noqa: E402
+from tests.support.fake_feed import FakeFeed  # noqa: E402
 
 
 def rss_mb() -> float:

@@ -285,6 +285,8 @@ def _one_line(exc: click.ClickException) -> str:
 def main(argv: list[str] | None = None) -> None:
     """Entry point: every error becomes one line on stderr (2 = usage, 1 = runtime)."""
     _silence_logging()
+    if not (sys.argv[1:] if argv is None else argv):
+        argv = ["--help"]  # bare `obview`: the readable help on stdout, not a usage error
     try:
         cli.main(args=argv, prog_name="obview", standalone_mode=False)
     except click.NoSuchOption as exc:

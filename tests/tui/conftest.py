@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from obview.tui.app import ObviewApp
-from obview.tui.fake_feed import FakeFeed
+from tests.support.fake_feed import FakeFeed
 from tests.conftest import wait_until
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from obview.tui.app import ObviewApp
-from obview.tui.fake_feed import FakeFeed
+from tests.support.fake_feed import FakeFeed
 from obview.tui.ladder import DEPTH_PRESETS
 from obview.tui.screens import DrilldownScreen, ExecutionsScreen, HelpScreen
 from obview.venues import VenueConfig

@@ -24,7 +24,10 @@ class Scope(StrEnum):
 
 class Owner(StrEnum):
     APP = "app"  # an App binding
-    FOCUS = "focus"  # a binding of the focused ladder / orders table
+    LADDER = "ladder"  # a binding of the focused ladder
+    FOCUS = "focus"  # a binding of the focused ladder or orders table
+    SCREEN = "screen"  # a binding of every screen shown over the tabs (a modal one
+    # cuts the App's bindings off, so these must be the screen's own)
     BUILTIN = "builtin"  # handled by Textual (palette key); listed, not bound
 
 
@@ -37,7 +40,7 @@ class Action:
     scope: Scope = Scope.ANYWHERE
     footer: str = ""  # footer label; "" = not in the footer
     display: str | None = None  # how the footer shows the key
-    owner: Owner = Owner.APP
+    owners: tuple[Owner, ...] = (Owner.APP,)
     priority: bool = False
 
 
@@ -53,15 +56,16 @@ class KeyRow:
 KEYS: tuple[KeyRow, ...] = (
     KeyRow("up / down", "move the level cursor (its row shows cumulative size, notional, "
            "bps from mid); mouse: click a level, wheel moves", (
-               Action("up", "cursor(-1)", "", "", Scope.LADDER, owner=Owner.FOCUS),
-               Action("down", "cursor(1)", "", "", Scope.LADDER, owner=Owner.FOCUS))),
+               Action("up", "cursor(-1)", "", "", Scope.LADDER, owners=(Owner.LADDER,)),
+               Action("down", "cursor(1)", "", "", Scope.LADDER, owners=(Owner.LADDER,)))),
     KeyRow("enter", "drill down into the level under the cursor (order queue, sources, or "
            "size history) / an order's executions", (
                Action("enter", "app.drilldown", "Drill down",
                       "Open the level under the cursor / the order's executions (enter)",
-                      Scope.ANYWHERE, "Drilldown", owner=Owner.FOCUS),)),
+                      Scope.ANYWHERE, "Drilldown", owners=(Owner.FOCUS,)),)),
     KeyRow("escape", "close the screen in front (drilldown, help, executions)", (
-        Action("escape", "back", "", "", Scope.OVERLAY, "Back"),)),
+        Action("escape", "app.back", "", "", Scope.OVERLAY, "Back",
+               owners=(Owner.SCREEN,)),)),
     KeyRow("g / G", "coarser / finer price grouping (bids round down, asks round up)", (
         Action("g", "group(1)", "Coarser grouping", "Group prices by a larger step (g)",
                Scope.LADDER, "Coarser"),
@@ -87,12 +91,13 @@ KEYS: tuple[KeyRow, ...] = (
     KeyRow("1 … 9", "jump to tab N", tuple(
         Action(str(n), f"goto_tab({n})", "", "", Scope.MAIN) for n in range(1, 10))),
     KeyRow("?", "this help", (
-        Action("question_mark", "help", "Keys", "Every key obview understands (?)",
-               Scope.ANYWHERE, "Help", "?"),)),
+        Action("question_mark", "app.help", "Keys", "Every key obview understands (?)",
+               Scope.ANYWHERE, "Help", "?", owners=(Owner.APP, Owner.SCREEN)),)),
     KeyRow("ctrl+p", "command palette (every action available here, themes, screenshot)", (
-        Action("ctrl+p", "command_palette", "", "", owner=Owner.BUILTIN),)),
+        Action("ctrl+p", "command_palette", "", "", owners=(Owner.BUILTIN,)),)),
     KeyRow("q", "close the screen in front; on the tabs: quit", (
-        Action("q", "close_or_quit", "", "", Scope.ANYWHERE, "Quit"),)),
+        Action("q", "app.close_or_quit", "", "", Scope.ANYWHERE, "Quit",
+               owners=(Owner.APP, Owner.SCREEN)),)),
     KeyRow("ctrl+c", "quit", (
         Action("ctrl+c", "quit", "Quit", "Quit obview (ctrl+c)", priority=True),)),
 )
@@ -108,10 +113,10 @@ def action_name(action: str) -> str:
 SCOPES: dict[str, Scope] = {action_name(a.action): a.scope for a in ACTIONS}
 
 
-def bindings(owner: Owner) -> list[Binding]:
+def bindings(*owners: Owner) -> list[Binding]:
     return [Binding(a.keys, a.action, a.footer or a.title, show=bool(a.footer),
                     key_display=a.display, priority=a.priority)
-            for a in ACTIONS if a.owner is owner]
+            for a in ACTIONS if set(a.owners) & set(owners)]
 
 
 def palette_actions() -> list[Action]:

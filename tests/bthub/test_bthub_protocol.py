@@ -12,8 +12,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from obview.venues.bthub.client import BthubFeed
 from obview.headless import record_json
+from obview.venues.bthub.client import BthubFeed
 from obview.venues.bthub.models import CpOrder, Execution, Order, RiskRow
 from obview.venues.bthub.protocol import (
     ORDER_STATUS,

@@ -28,7 +28,7 @@ async def test_screen_never_shows_secrets():
         feed = app.feeds[0]
         await wait_until(lambda: feed.risk and feed.orders, timeout=20, message="records")
         screens = []
-        for _ in range(len(app.pane_ids) + 1):
+        for _ in range(len(app.panes) + 1):
             await pilot.pause()
             screens.append(app.export_screenshot())
             await pilot.press("tab")

@@ -23,8 +23,15 @@ from operator import ne
 from google.protobuf.message import DecodeError
 
 from obview.book import BookSide, Level, OrderBook
-from obview.feed import FatalFeedError, Feed, FeedError, FeedState, Stream
-from obview.feed import FeedCapabilities, LatencyKind
+from obview.feed import (
+    FatalFeedError,
+    Feed,
+    FeedCapabilities,
+    FeedError,
+    FeedState,
+    LatencyKind,
+    Stream,
+)
 from obview.fmt import float_to_decimal
 from obview.latency import LatencyStats
 from obview.venues import VenueConfig

@@ -23,8 +23,17 @@ import websockets
 from websockets.asyncio.client import ClientConnection
 
 from obview.book import OrderBook
-from obview.feed import Backoff, FatalFeedError, Feed, FeedError, FeedState, Stream
-from obview.feed import FeedCapabilities, LatencyKind, LevelControl
+from obview.feed import (
+    Backoff,
+    FatalFeedError,
+    Feed,
+    FeedCapabilities,
+    FeedError,
+    FeedState,
+    LatencyKind,
+    LevelControl,
+    Stream,
+)
 from obview.latency import LatencyStats
 from obview.venues import VenueConfig
 from obview.venues.loopring import protocol

@@ -78,6 +78,12 @@ def price_places(book) -> int:
                 for lv in side.top(5)), default=0)
 
 
+def shown_places(book, step: Decimal | None) -> int:
+    """Decimals every price on a screen is shown with: the instrument's, or the
+    grouping step's (a 1.0 group shows 348, on the ladder and in the drilldown)."""
+    return fmt.decimals_of(step) if step else price_places(book)
+
+
 @dataclass(slots=True)
 class Cursor:
     is_bid: bool = True
@@ -143,6 +149,7 @@ class Ladder(Widget, can_focus=True):
         self._row_cache: dict[tuple, Strip] = {}
         self._row_cache_next: dict[tuple, Strip] = {}
         self._styles: dict[str, Style] = {}
+        self._places = 0  # price decimals of the lines last built
         self._dirty = True
         self._timer_pending = False
         self._fade_pending = False
@@ -352,7 +359,7 @@ class Ladder(Widget, can_focus=True):
         gone = cursor.price
         index = min(range(len(rows)), key=lambda i: abs(rows[i].price - gone))
         cursor.index, cursor.price, cursor.source = index, rows[index].price, rows[index].source
-        self.cursor_note = f"{fmt.at_least(gone, price_places(self.stream.book))} gone: nearest"
+        self.cursor_note = f"{fmt.at_least(gone, self._places)} gone: nearest"
 
     # -- mouse -----------------------------------------------------------------------
     def on_click(self, event: events.Click) -> None:
@@ -486,7 +493,8 @@ class Ladder(Widget, can_focus=True):
         bids = view.bids[:n]
         sourced = self.stream.book.bids.sourced
         shown = list(reversed(asks)) + bids
-        prices = fmt.prices_aligned([r.price for r in shown])
+        self._places = places = shown_places(self.stream.book, self.step)
+        prices = [fmt.at_least(r.price, places) for r in shown]
         sizes = fmt.align_points([fmt.grouped(r.size) for r in shown])
         cums = fmt.align_points([fmt.grouped(r.cum_size) for r in shown])
         cols = self._columns(width, prices, sizes, cums, sourced)
@@ -563,7 +571,7 @@ class Ladder(Widget, can_focus=True):
             text += "Δ".rjust(cols["delta"])
         if cols["cum"]:
             text += "Cum".rjust(cols["cum"])
-        if cols["bar"]:
+        if cols["bar"] >= len("Depth"):
             text += "  Depth"
         return Strip([Segment(text, self._style("ladder--head"))]).adjust_cell_length(width)
 
@@ -641,8 +649,8 @@ class Ladder(Widget, can_focus=True):
         spread_style = self._style("ladder--spread")
         if view.spread is None:
             return self._fitted([(" spread -", spread_style)], width, spread_style)
-        places = price_places(self.stream.book)
-        parts = [(f" spread {fmt.fixed(view.spread, places)}", spread_style),
+        places = self._places
+        parts = [(f" spread {fmt.at_least(view.spread, places)}", spread_style),
                  (f"  ({fmt.bps_precise(view.spread_bps)} bps)", spread_style),
                  (f"  mid {fmt.at_least(view.mid, places)}", spread_style)]
         if view.crossed:
@@ -659,7 +667,7 @@ class Ladder(Widget, can_focus=True):
         if row is None:
             return self._fitted([(" (empty book)", style)], width, style)
         side = "bid" if self.cursor.is_bid else "ask"
-        places = price_places(self.stream.book)
+        places = self._places
         index = min(self.cursor.index, len(self._shown(self.cursor.is_bid)) - 1)
         parts = [(f" ▶ {side} {index + 1} @ {fmt.at_least(row.price, places)}", style),
                  (f"  cum {fmt.grouped(row.cum_size)}", style),

@@ -25,7 +25,7 @@ from obview.book import Level, group_price
 from obview.feed import Feed, Stream
 from obview.records import Order
 from obview.tui.actions import KEYS, Owner, bindings
-from obview.tui.ladder import CP_CLASSES, cp_class, price_places
+from obview.tui.ladder import CP_CLASSES, cp_class, shown_places
 
 REDRAW_HZ = 10
 BAR_WIDTH = 24
@@ -62,7 +62,7 @@ class DrilldownScreen(Screen):
         self.last_levels: list[Level] = []  # copies, shown when the level has gone
         self.mode = self._mode()
         self.updates = 0  # coalesced BookUpdated messages seen
-        self.places = price_places(stream.book)
+        self.places = shown_places(stream.book, step)
         self._pending = False
         self._last_draw = 0.0
 

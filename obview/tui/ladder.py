@@ -105,7 +105,7 @@ class RedrawStats:
 
 STYLE_NAMES = ("ask", "bid", "size", "dim", "cum", "head", "title", "name", "spread",
                "crossed", "askbar", "bidbar", "cursor", "readout", "frozen", "unsynced",
-               "note")
+               "note", "pad")
 
 
 class Ladder(Widget, can_focus=True):
@@ -454,7 +454,7 @@ class Ladder(Widget, can_focus=True):
     def render_line(self, y: int) -> Strip:
         strips = self._strips
         if strips is None or y >= len(strips):
-            return Strip.blank(self.size.width)
+            return Strip.blank(self.size.width, self._style("ladder--pad"))
         return strips[y]
 
     def _build_strips(self) -> list[Strip]:
@@ -506,7 +506,7 @@ class Ladder(Widget, can_focus=True):
                               self._header_line(width, cols)]
         line_rows: list[tuple[bool, int] | None] = [None, None]
         for _ in range(n - len(asks)):
-            lines.append(Strip.blank(width))
+            lines.append(Strip.blank(width, self._style("ladder--pad")))
             line_rows.append(None)
         now = self.clock()
         cursor_side = bids if self.cursor.is_bid else asks
@@ -525,7 +525,7 @@ class Ladder(Widget, can_focus=True):
                 lines.append(self._spread_line(view, asks, bids, width))
                 line_rows.append(None)
         while len(lines) < height - 1:
-            lines.append(Strip.blank(width))
+            lines.append(Strip.blank(width, self._style("ladder--pad")))
         lines = lines[: height - 1]
         lines.append(self._readout_line(width))
         self._line_rows = line_rows[: height - 1]
@@ -558,7 +558,7 @@ class Ladder(Widget, can_focus=True):
         """Whole parts that fit, in order of importance; the rest dropped, not cut."""
         kept = fmt.fit_parts([text for text, _ in parts], width)
         segs = [Segment(text, style) for (text, style), _ in zip(parts, kept, strict=False)]
-        return Strip(segs).adjust_cell_length(width, fill)
+        return Strip(segs).adjust_cell_length(width, fill or self._style("ladder--pad"))
 
     def _header_line(self, width: int, cols: dict[str, int]) -> Strip:
         text = ""
@@ -573,7 +573,8 @@ class Ladder(Widget, can_focus=True):
             text += "Cum".rjust(cols["cum"])
         if cols["bar"] >= len("Depth"):
             text += "  Depth"
-        return Strip([Segment(text, self._style("ladder--head"))]).adjust_cell_length(width)
+        return Strip([Segment(text, self._style("ladder--head"))]).adjust_cell_length(
+            width, self._style("ladder--pad"))
 
     def _row_line(self, row: Row, is_bid: bool, price: str, size: str, cum: str, width: int,
                   widths: tuple, max_cum: Decimal, under_cursor: bool, now: float) -> Strip:
@@ -640,8 +641,7 @@ class Ladder(Widget, can_focus=True):
         if used > width:
             return Strip(segs).crop(0, width)
         if used < width:
-            segs.append(Segment(" " * (width - used), style("cursor") if under_cursor
-                                else Style()))
+            segs.append(Segment(" " * (width - used), style("pad")))
         return Strip(segs, width)
 
     def _spread_line(self, view: BookView, asks: list[Row], bids: list[Row],

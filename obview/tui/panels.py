@@ -18,6 +18,7 @@ from obview import fmt
 from obview.feed import Feed, FeedState, LatencyKind, Stream
 from obview.latency import LatencyStats
 from obview.tui.ladder import CP_CLASSES, cp_class
+from obview.tui.themes import NO_STYLE
 
 SPARK = "▁▂▃▄▅▆▇█"
 
@@ -151,7 +152,7 @@ class StatusBar(Static):
         kept = fmt.fit_parts([t for t, _ in parts], width)
         text = Text(no_wrap=True, overflow="crop")
         for (part, cls), _ in zip(parts, kept, strict=False):
-            text.append(part, self.get_component_rich_style(cls, partial=True) if cls else "")
+            text.append(part, self.get_component_rich_style(cls, default=NO_STYLE) if cls else "")
         if self._text is None or text.plain != self._text.plain or text.spans != self._text.spans:
             self._text = text
             self.update(text)
@@ -180,7 +181,7 @@ class HealthPanel(Static):
         self._plain = None
 
     def _s(self, name: str):
-        return self.get_component_rich_style(name, partial=True)
+        return self.get_component_rich_style(name, default=NO_STYLE)
 
     def tick(self) -> None:
         text = self.build()

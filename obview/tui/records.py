@@ -22,6 +22,7 @@ from obview.records import (
     WORKING_STATUSES,
 )
 from obview.tui.actions import Owner, bindings
+from obview.tui.themes import NO_STYLE
 
 STATUS_CLASSES = ((DONE_STATUSES, "records--done"), (WORKING_STATUSES, "records--working"),
                   (OPEN_STATUSES, "records--open"), (ENDED_STATUSES, "records--ended"),
@@ -50,7 +51,7 @@ class RecordsTable(DataTable):
         return self.feed.records.get(self.kind, {})
 
     def _s(self, name: str):
-        return self.get_component_rich_style(name, partial=True) if name else ""
+        return self.get_component_rich_style(name, default=NO_STYLE) if name else ""
 
     def notify_style_update(self) -> None:
         super().notify_style_update()

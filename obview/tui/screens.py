@@ -26,6 +26,7 @@ from obview.feed import Feed, Stream
 from obview.records import Order
 from obview.tui.actions import KEYS, Owner, bindings
 from obview.tui.ladder import CP_CLASSES, cp_class, shown_places
+from obview.tui.themes import NO_STYLE
 
 REDRAW_HZ = 10
 BAR_WIDTH = 24
@@ -101,7 +102,7 @@ class DrilldownScreen(Screen):
         return sum((lv.size for lv in levels), Decimal(0)) if levels else None
 
     def _s(self, name: str):
-        return self.get_component_rich_style(name, partial=True)
+        return self.get_component_rich_style(name, default=NO_STYLE)
 
     def book_updated(self) -> None:
         """The app tells us the stream's book changed (coalesced per frame, like the
@@ -237,7 +238,7 @@ class HelpScreen(ModalScreen):
 
     def compose(self) -> ComposeResult:
         table = Table(box=None, show_header=False, pad_edge=False)
-        table.add_column(style=self.get_component_rich_style("help--key", partial=True),
+        table.add_column(style=self.get_component_rich_style("help--key", partial=True, default=NO_STYLE),
                          justify="right", no_wrap=True)
         table.add_column()
         for row in KEYS:
@@ -267,7 +268,7 @@ class ExecutionsScreen(ModalScreen):
         text = Text(f"Order {order.order_id}  {order.side} {order.symbol}  {order.status}\n",
                     "bold")
         table = Table(box=None, pad_edge=False,
-                      header_style=self.get_component_rich_style("exec--head", partial=True))
+                      header_style=self.get_component_rich_style("exec--head", partial=True, default=NO_STYLE))
         for name in ("cp", "cp order", "status", "exec id", "price", "volume", "amount"):
             table.add_column(name, justify="right" if name in ("price", "volume", "amount")
                              else "left")

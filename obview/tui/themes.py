@@ -4,6 +4,7 @@ these add what Textual lacks. Hex colours live here and in nowhere else in the T
 
 from __future__ import annotations
 
+from rich.style import Style
 from textual.theme import Theme
 
 # Okabe-Ito colours: told apart with every common colour-vision deficiency.
@@ -24,3 +25,5 @@ COLOUR_BLIND = Theme(
 )
 
 THEMES = (COLOUR_BLIND,)
+
+NO_STYLE = Style()  # a component style asked for before the stylesheet is applied

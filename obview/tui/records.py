@@ -51,7 +51,8 @@ class RecordsTable(DataTable):
         return self.feed.records.get(self.kind, {})
 
     def _s(self, name: str):
-        return self.get_component_rich_style(name, default=NO_STYLE) if name else ""
+        # partial: zebra stripes and the cursor row keep their background
+        return self.get_component_rich_style(name, partial=True, default=NO_STYLE) if name else ""
 
     def notify_style_update(self) -> None:
         super().notify_style_update()

@@ -102,7 +102,8 @@ class DrilldownScreen(Screen):
         return sum((lv.size for lv in levels), Decimal(0)) if levels else None
 
     def _s(self, name: str):
-        return self.get_component_rich_style(name, default=NO_STYLE)
+        # partial: the title bar and tables keep their own background
+        return self.get_component_rich_style(name, partial=True, default=NO_STYLE)
 
     def book_updated(self) -> None:
         """The app tells us the stream's book changed (coalesced per frame, like the

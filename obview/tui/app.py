@@ -149,7 +149,7 @@ class ObviewApp(App):
         pane = StreamPane(self._new_pane_id(), feed, stream, depth, mask_times=self.mask_times,
                           frozen=self.frozen, compact=self._narrow())
         self._stream_panes[stream] = pane
-        # a stream that appears later (a bthub counterparty) goes next to its feed's others
+        # a stream that appears later (one more source's book) goes next to its feed's others
         after = next((p for p in reversed(self.panes) if isinstance(p, StreamPane)
                       and p.feed is feed), None)
         await self._add_pane(pane, after=after)

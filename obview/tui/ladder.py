@@ -17,8 +17,8 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
-from functools import partial
 
+from rich.cells import cell_len
 from rich.segment import Segment
 from rich.style import Style
 from textual import events
@@ -42,6 +42,8 @@ MAX_GROUP = 12  # grouping steps above the tick (1-2-5 series: 4 decades)
 CP_CLASSES = 6  # counterparty colours: `cp--0` ... `cp--5` in the stylesheet
 BAR_EIGHTHS = " ▏▎▍▌▋▊▉"
 FLASH_STEPS = 3
+FLASH_CLASSES = {sign * n: f"ladder--flash-{way}-{n}" for sign, way in ((1, "up"), (-1, "down"))
+                 for n in range(1, FLASH_STEPS + 1)}
 # Cells a row needs besides the bar; which columns go first when they do not fit.
 DROP_ORDER = ("ord", "delta", "cum", "cp")
 
@@ -63,13 +65,7 @@ def cp_class(source: str | None) -> str:
     """A stable colour class per counterparty: the same in every ladder, screen and run."""
     if source is None:
         return "ladder--dim"
-    index = _CP_INDEX.get(source)
-    if index is None:
-        index = zlib.crc32(source.encode()) % CP_CLASSES
-    return f"cp--{index}"
-
-
-_CP_INDEX = {"okex": 0, "binance": 1, "huobi": 2}  # the simulator's (and the hub's usual)
+    return f"cp--{zlib.crc32(source.encode()) % CP_CLASSES}"
 
 
 def price_places(book) -> int:
@@ -149,7 +145,9 @@ class Ladder(Widget, can_focus=True):
         self._row_cache: dict[tuple, Strip] = {}
         self._row_cache_next: dict[tuple, Strip] = {}
         self._styles: dict[str, Style] = {}
+        self._row_style_sets: dict[bool, dict[str, Style]] = {}
         self._places = 0  # price decimals of the lines last built
+        self._rows_built = 0  # rows per side of the lines last built
         self._dirty = True
         self._timer_pending = False
         self._fade_pending = False
@@ -159,6 +157,7 @@ class Ladder(Widget, can_focus=True):
     def notify_style_update(self) -> None:
         super().notify_style_update()
         self._styles = {}
+        self._row_style_sets = {}
         self._row_cache = {}
         self._strips = None
 
@@ -168,15 +167,17 @@ class Ladder(Widget, can_focus=True):
             style = self._styles[name] = self.get_component_rich_style(name)
         return style
 
-    def _row_style(self, name: str, under_cursor: bool) -> Style:
-        key = f"{name}+cursor" if under_cursor else name
-        style = self._styles.get(key)
-        if style is None:
-            base = self._style(f"ladder--{name}" if "--" not in name else name)
-            if under_cursor:
-                base = base + Style(bgcolor=self._style("ladder--cursor").bgcolor)
-            style = self._styles[key] = base
-        return style
+    def _row_styles(self, under_cursor: bool) -> dict[str, Style]:
+        """Every style a row uses, by short name ("bid", "cp--1"), on or off the cursor."""
+        styles = self._row_style_sets.get(under_cursor)
+        if styles is None:
+            names = [f"ladder--{name}" for name in STYLE_NAMES] + [
+                f"cp--{n}" for n in range(CP_CLASSES)]
+            cursor = Style(bgcolor=self._style("ladder--cursor").bgcolor)
+            styles = {name.removeprefix("ladder--"): self._style(name) + cursor
+                      if under_cursor else self._style(name) for name in names}
+            self._row_style_sets[under_cursor] = styles
+        return styles
 
     # -- feeding -------------------------------------------------------------------
     def mark_dirty(self) -> None:
@@ -307,10 +308,12 @@ class Ladder(Widget, can_focus=True):
         return max(1, min(self.depth, (self.size.height - 4) // 2))
 
     def _shown(self, is_bid: bool) -> list[Row]:
+        """The rows of one side on screen (as last built: what the user sees)."""
         view = self.view
         if view is None:
             return []
-        return (view.bids if is_bid else view.asks)[: self.rows_per_side()]
+        n = self._rows_built or self.rows_per_side()
+        return (view.bids if is_bid else view.asks)[:n]
 
     def action_cursor(self, step: int) -> None:
         self.move_cursor(step)
@@ -342,12 +345,15 @@ class Ladder(Widget, can_focus=True):
             return None
         return rows[min(self.cursor.index, len(rows) - 1)]
 
-    def _follow_cursor(self) -> None:
+    def _follow_cursor(self, places: int) -> None:
         """After new data: keep the cursor on its price; if that level went, the nearest."""
         cursor = self.cursor
         rows = self._shown(cursor.is_bid)
         if not rows:
             return
+        if cursor.index < len(rows) and rows[cursor.index].price == cursor.price \
+                and rows[cursor.index].source == cursor.source:
+            return  # the usual case: the book moved elsewhere
         if cursor.price is None:
             row = rows[min(cursor.index, len(rows) - 1)]
             cursor.index, cursor.price, cursor.source = rows.index(row), row.price, row.source
@@ -359,7 +365,7 @@ class Ladder(Widget, can_focus=True):
         gone = cursor.price
         index = min(range(len(rows)), key=lambda i: abs(rows[i].price - gone))
         cursor.index, cursor.price, cursor.source = index, rows[index].price, rows[index].source
-        self.cursor_note = f"{fmt.at_least(gone, self._places)} gone: nearest"
+        self.cursor_note = f"{fmt.at_least(gone, places)} gone: nearest"  # as it was shown
 
     # -- mouse -----------------------------------------------------------------------
     def on_click(self, event: events.Click) -> None:
@@ -408,7 +414,11 @@ class Ladder(Widget, can_focus=True):
                 del flashes[key]
         self.view = view
         self._view_recv = self.stream.book.recv_mono
-        self._follow_cursor()
+        shown_before = self._places
+        # the instrument's decimals from the best rows already in hand (no book walk)
+        self._places = fmt.decimals_of(step) if step else max(
+            (fmt.decimals_of(r.price) for r in view.bids[:3] + view.asks[:3]), default=0)
+        self._follow_cursor(shown_before)
 
     # -- painting ------------------------------------------------------------------
     def _repaint(self) -> None:
@@ -488,12 +498,13 @@ class Ladder(Widget, can_focus=True):
         view = self.view
         if view is None or height <= 0:
             self.view = view = self.stream.book.view(self.depth, self.step)
-        n = self.rows_per_side()
+            self._places = shown_places(self.stream.book, self.step)
+        n = self._rows_built = self.rows_per_side()
         asks = view.asks[:n]
         bids = view.bids[:n]
         sourced = self.stream.book.bids.sourced
         shown = list(reversed(asks)) + bids
-        self._places = places = shown_places(self.stream.book, self.step)
+        places = self._places
         prices = [fmt.at_least(r.price, places) for r in shown]
         sizes = fmt.align_points([fmt.grouped(r.size) for r in shown])
         cums = fmt.align_points([fmt.grouped(r.cum_size) for r in shown])
@@ -556,8 +567,13 @@ class Ladder(Widget, can_focus=True):
     def _fitted(self, parts: list[tuple[str, Style]], width: int,
                 fill: Style | None = None) -> Strip:
         """Whole parts that fit, in order of importance; the rest dropped, not cut."""
-        kept = fmt.fit_parts([text for text, _ in parts], width)
-        segs = [Segment(text, style) for (text, style), _ in zip(parts, kept, strict=False)]
+        texts = [text for text, _ in parts]
+        joined = "".join(texts)
+        if len(joined) <= width and cell_len(joined) <= width:  # the usual case: all fits
+            segs = [Segment(text, style) for text, style in parts]
+        else:
+            kept = fmt.fit_parts(texts, width)
+            segs = [Segment(text, style) for (text, style), _ in zip(parts, kept, strict=False)]
         return Strip(segs).adjust_cell_length(width, fill or self._style("ladder--pad"))
 
     def _header_line(self, width: int, cols: dict[str, int]) -> Strip:
@@ -603,45 +619,40 @@ class Ladder(Widget, can_focus=True):
         (is_bid, source, price, size, orders, cum, width, widths, bar_eighths, under_cursor,
          flash_step, delta) = key
         cp_w, price_w, size_w, ord_w, cum_w, delta_w, bar_w = widths
-        style = partial(self._row_style, under_cursor=under_cursor)
+        styles = self._row_styles(under_cursor)
         segs = []
         used = 0
         if cp_w:
             name = fmt.fit_cells(f" {source or '·'}", cp_w)
-            segs.append(Segment(name, style(cp_class(source))))
+            segs.append(Segment(name, styles[cp_class(source).removeprefix("ladder--")]))
             used += cp_w
         text = price.rjust(price_w)
-        segs.append(Segment(text, style("bid" if is_bid else "ask")))
+        segs.append(Segment(text, styles["bid" if is_bid else "ask"]))
         used += len(text)
         text = size.rjust(size_w)
-        flash = (f"ladder--flash-{'up' if flash_step > 0 else 'down'}-{abs(flash_step)}"
-                 if flash_step else None)
-        segs.append(Segment(text, self._style(flash) if flash else style("size")))
+        segs.append(Segment(text, self._style(FLASH_CLASSES[flash_step]) if flash_step
+                            else styles["size"]))
         used += len(text)
         if ord_w:
             text = (str(orders) if orders else "").rjust(ord_w)
-            segs.append(Segment(text, style("dim")))
+            segs.append(Segment(text, styles["dim"]))
             used += len(text)
         if delta_w:
             text = (fmt.signed(delta) if delta else "").rjust(delta_w)
-            segs.append(Segment(text, style("bid" if delta and delta > 0 else "ask")))
+            segs.append(Segment(text, styles["bid" if delta and delta > 0 else "ask"]))
             used += len(text)
-        if cum_w:
-            text = cum.rjust(cum_w)
-            segs.append(Segment(text, style("cum")))
-            used += len(text)
-        text = "  "
-        segs.append(Segment(text, style("cum")))
+        text = (cum.rjust(cum_w) if cum_w else "") + "  "
+        segs.append(Segment(text, styles["cum"]))
         used += len(text)
         if bar_eighths:
             full, part = divmod(min(bar_eighths, bar_w * 8), 8)
             bar = "█" * full + (BAR_EIGHTHS[part] if part else "")
-            segs.append(Segment(bar, style("bidbar" if is_bid else "askbar")))
+            segs.append(Segment(bar, styles["bidbar" if is_bid else "askbar"]))
             used += len(bar)
         if used > width:
             return Strip(segs).crop(0, width)
         if used < width:
-            segs.append(Segment(" " * (width - used), style("pad")))
+            segs.append(Segment(" " * (width - used), styles["pad"]))
         return Strip(segs, width)
 
     def _spread_line(self, view: BookView, asks: list[Row], bids: list[Row],

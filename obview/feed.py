@@ -5,6 +5,9 @@ and apply updates until the connection ends. `Feed.run()` wraps it in the reconn
 loop (jittered exponential backoff, capped, reset after a session delivered data), so
 no venue writes its own retry loop. A `FatalFeedError` (subscription or login
 rejected) stops the loop and is reported once.
+
+What a feed offers beyond books (aggregation levels, record kinds, what its latency
+stats measure) it declares in `capabilities`; consumers read that, never probe.
 """
 
 from __future__ import annotations
@@ -110,7 +113,7 @@ class Stream:
     resyncs: int = 0
     stale: bool = False  # no update for the venue's staleness threshold; values kept
     error: str | None = None
-    latency: dict[str, LatencyStats] = field(default_factory=dict)  # "bid"/"ask" or "interval"
+    latency: dict[str, LatencyStats] = field(default_factory=dict)  # per Feed.capabilities.latency
     extra: dict[str, Any] = field(default_factory=dict)  # venue-specific JSON fields
 
     @property

@@ -71,7 +71,7 @@ def cp_class(source: str | None) -> str:
 def price_places(book) -> int:
     """The instrument's price decimals, as the book's best levels show them."""
     return max((fmt.decimals_of(lv.price) for side in (book.bids, book.asks)
-                for lv in side.top(5)), default=0)
+                for lv in side.top(3)), default=0)  # the ladder: the same 3 rows a side
 
 
 def shown_places(book, step: Decimal | None) -> int:
@@ -146,6 +146,7 @@ class Ladder(Widget, can_focus=True):
         self._row_cache_next: dict[tuple, Strip] = {}
         self._styles: dict[str, Style] = {}
         self._row_style_sets: dict[bool, dict[str, Style]] = {}
+        self._line_cache: dict[tuple, Strip] = {}  # title, header, spread and readout lines
         self._places = 0  # price decimals of the lines last built
         self._rows_built = 0  # rows per side of the lines last built
         self._dirty = True
@@ -158,6 +159,7 @@ class Ladder(Widget, can_focus=True):
         super().notify_style_update()
         self._styles = {}
         self._row_style_sets = {}
+        self._line_cache = {}
         self._row_cache = {}
         self._strips = None
 
@@ -567,6 +569,16 @@ class Ladder(Widget, can_focus=True):
     def _fitted(self, parts: list[tuple[str, Style]], width: int,
                 fill: Style | None = None) -> Strip:
         """Whole parts that fit, in order of importance; the rest dropped, not cut."""
+        key = (tuple(parts), width, fill)
+        strip = self._line_cache.get(key)
+        if strip is None:
+            if len(self._line_cache) > 256:
+                self._line_cache.clear()
+            strip = self._line_cache[key] = self._fit_line(parts, width, fill)
+        return strip
+
+    def _fit_line(self, parts: list[tuple[str, Style]], width: int,
+                  fill: Style | None) -> Strip:
         texts = [text for text, _ in parts]
         joined = "".join(texts)
         if len(joined) <= width and cell_len(joined) <= width:  # the usual case: all fits
@@ -577,6 +589,13 @@ class Ladder(Widget, can_focus=True):
         return Strip(segs).adjust_cell_length(width, fill or self._style("ladder--pad"))
 
     def _header_line(self, width: int, cols: dict[str, int]) -> Strip:
+        key = ("header", width, tuple(cols.values()))
+        strip = self._line_cache.get(key)
+        if strip is None:
+            strip = self._line_cache[key] = self._make_header(width, cols)
+        return strip
+
+    def _make_header(self, width: int, cols: dict[str, int]) -> Strip:
         text = ""
         if cols["cp"]:
             text += " Source".ljust(cols["cp"])

@@ -281,8 +281,9 @@ class ExecutionsScreen(ModalScreen):
             for ex in cp_order.executions.values():
                 total += ex.volume or 0
                 rows.append(("", "", "", ex.exec_id, ex.price, ex.volume, ex.amount))
-        columns = [fmt.align_points([_opt(row[i]) if row[i] is not None or i != 4 else ""
-                                     for row in rows]) for i in (4, 5, 6)]
+        # prices as the ladder shows them (no separators), volumes and amounts grouped
+        prices = fmt.align_points(["" if row[4] is None else fmt.dec_str(row[4]) for row in rows])
+        columns = [prices] + [fmt.align_points([_opt(row[i]) for row in rows]) for i in (5, 6)]
         for row, price, volume, amount in zip(rows, *columns, strict=True):
             table.add_row(*row[:4], price, volume, amount)
         executed = order.execute_volume or Decimal(0)

@@ -149,6 +149,7 @@ class Ladder(Widget, can_focus=True):
         self._line_cache: dict[tuple, Strip] = {}  # title, header, spread and readout lines
         self._places = 0  # price decimals of the lines last built
         self._rows_built = 0  # rows per side of the lines last built
+        self._places_for: tuple | None = None  # (step, best bid, best ask) of `_places`
         self._dirty = True
         self._timer_pending = False
         self._fade_pending = False
@@ -417,9 +418,14 @@ class Ladder(Widget, can_focus=True):
         self.view = view
         self._view_recv = self.stream.book.recv_mono
         shown_before = self._places
-        # the instrument's decimals from the best rows already in hand (no book walk)
-        self._places = fmt.decimals_of(step) if step else max(
-            (fmt.decimals_of(r.price) for r in view.bids[:3] + view.asks[:3]), default=0)
+        # the instrument's decimals from the best rows already in hand (no book walk),
+        # worked out again only when the best prices (or the grouping) change
+        best = (step, view.bids[0].price if view.bids else None,
+                view.asks[0].price if view.asks else None)
+        if best != self._places_for:
+            self._places_for = best
+            self._places = fmt.decimals_of(step) if step else max(
+                (fmt.decimals_of(r.price) for r in view.bids[:3] + view.asks[:3]), default=0)
         self._follow_cursor(shown_before)
 
     # -- painting ------------------------------------------------------------------

@@ -17,7 +17,6 @@ from textual.widgets import Static
 from obview import fmt
 from obview.feed import Feed, FeedState, LatencyKind, Stream
 from obview.latency import LatencyStats
-from obview.tui.ladder import CP_CLASSES, cp_class
 from obview.tui.themes import NO_STYLE
 
 SPARK = "▁▂▃▄▅▆▇█"
@@ -94,7 +93,7 @@ class StatusBar(Static):
     """venue · symbol · name · state · version · resyncs · msg/s · age."""
 
     COMPONENT_CLASSES = {"status--venue", "status--muted", "status--bad", "status--note",
-                         *STATE_CLASSES, *(f"cp--{n}" for n in range(CP_CLASSES))}
+                         "status--source", *STATE_CLASSES}
 
     def __init__(self, mask_times: bool = False, **kw) -> None:
         super().__init__("", **kw)
@@ -123,7 +122,7 @@ class StatusBar(Static):
         if stream is not None:
             parts.append((f" {stream.symbol}", ""))
             if stream.source:
-                parts.append((f"@{stream.source}", cp_class(stream.source)))
+                parts.append((f"@{stream.source}", "status--source"))
         word, style = state_text(feed, stream)
         parts.append(("  ", ""))
         parts.append((f" {word} ", style))
@@ -163,7 +162,7 @@ class HealthPanel(Static):
     (kept apart: one is the network and the venue, the other is us), counters."""
 
     COMPONENT_CLASSES = {"health--heading", "health--muted", "health--spark", "health--warn",
-                         "health--bad", *STATE_CLASSES}
+                         "health--bad"}  # the state's colour is the status bar's
 
     def __init__(self, feed: Feed, stream: Stream, clock: StreamClock,
                  paint_delay: LatencyStats, mask_times: bool = False, **kw) -> None:
@@ -254,9 +253,7 @@ class HealthPanel(Static):
         text.append("obview receive → paint\n", self._s("health--heading"))
         self._stats_line(text, "delay", self.paint_delay)
         text.append("\nHealth\n", self._s("health--heading"))
-        word, style = state_text(feed, stream)
-        text.append("state     ")
-        text.append(f"{word}\n", self._s(style))
+        text.append(f"state     {state_text(feed, stream)[0]}\n")
         text.append(f"synced    {'yes' if stream.synced else 'no'}"
                     f"{'  STALE' if stream.stale else ''}\n")
         text.append(f"messages  {feed.messages}\n")

@@ -99,8 +99,7 @@ async def run_app_bench(duration: float, rate: int, books: int, orders: int) -> 
         if isinstance(event, BookChanged):
             pending.append(time.perf_counter())
 
-    def on_paint(ladder) -> None:
-        now = time.perf_counter()
+    def on_paint(ladder, now: float) -> None:
         if key_sent and (ladder.cursor.is_bid, ladder.cursor.index) == key_sent[0][1]:
             key_latency.append(now - key_sent.pop()[0])  # the frame showing the moved cursor
         for t in pending:
@@ -122,10 +121,10 @@ async def run_app_bench(duration: float, rate: int, books: int, orders: int) -> 
         render_lines = ladder.render_lines
 
         def observed_render_lines(crop):  # the bench's own hook: the product has none
-            paints = ladder.stats.paints
+            paints, now = ladder.stats.paints, time.perf_counter()  # as the paint begins
             lines = render_lines(crop)
             if ladder.stats.paints != paints:
-                on_paint(ladder)
+                on_paint(ladder, now)
             return lines
 
         ladder.render_lines = observed_render_lines

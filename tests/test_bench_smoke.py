@@ -44,15 +44,29 @@ def test_book_bench_runs():
     assert "ratio obview / C extension, updates only:" in out
 
 
-def test_futu_decode_bench_runs():
-    out = run_bench("bench/futu_decode.py", "--frames", "50", "--rounds", "1")
-    assert "(b)/(a) time ratio:" in out and "(c)/(b) time ratio:" in out
+def test_futu_decode_bench_runs(tmp_path):
+    # from another folder with a bare environment: the bench finds obview and the SDK itself
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "futu_decode.py"), "--frames", "30", "--rounds", "1"],
+        capture_output=True, text=True, timeout=120, cwd=tmp_path, stdin=subprocess.DEVNULL,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
+    )
+    assert proc.returncode == 0, proc.stderr
+    for label in ("(a)", "(b)", "(c)", "(d)", "(b)/(a) time ratio:", "(c)/(b) time ratio:",
+                  "(d)/(b) time ratio:"):
+        assert label in proc.stdout
 
 
 def test_loopring_push_bench_runs():
     out = run_bench("bench/loopring_push.py", "--pushes", "200", "--repeat", "1")
     assert out.count("production on_frame") == 2  # level 1 and level 0
     assert out.count("ratio (b)/(a)") == 2
+
+
+def test_bthub_frames_bench_runs():
+    out = run_bench("bench/bthub_frames.py", "--frames", "60", "--levels", "3", "--rounds", "1")
+    assert "frames: 60 x 9 levels a side" in out
+    assert "ratio decode + apply / json.loads:" in out
 
 
 def test_journal_bench_runs():
@@ -69,3 +83,9 @@ def test_tui_bench_runs():
                   "keypress-to-paint", "process CPU share", "RSS", "obview --help",
                   "first book painted"):
         assert label in out
+    assert "n/a" not in out  # the first-paint launch painted a book
+
+
+def test_heatmap_bench_runs():
+    out = run_bench("bench/heatmap_bench.py", "--quick", timeout=180)
+    assert "ms/col: CPU per frame median" in out

@@ -386,18 +386,13 @@ def fast_path(reader: PushReader, sync: DepthSync) -> Callable[[str | bytes], An
         return len({prices.get(s[0]) or parse(s[0]) for s in slots}) != len(slots)
 
     def apply(frame: str | bytes) -> Push | BadPush | None:
-        # An ASCII frame has only ASCII text in it, so below `isdigit` alone means the
-        # digits 0-9 (str.isascii is a flag, bytes.isascii one C pass); any other frame
-        # takes the full path.
-        if not frame.isascii():
-            return None
         try:
             push = decode(frame)
         except DECODE_ERRORS:
             return None
         start = push.start
         next_start = sync.next_start
-        if start != next_start and (start.__class__ is not str or not isdigit(start)
+        if start != next_start and (start.__class__ is not str or not isdigit(start) or not start.isascii()
                                     or int(start) != next_start):
             return None
         ours = push.topic
@@ -412,7 +407,7 @@ def fast_path(reader: PushReader, sync: DepthSync) -> Callable[[str | bytes], An
         try:
             end = push.end
             if end.__class__ is str:
-                if not isdigit(end):
+                if not isdigit(end) or not end.isascii():
                     raise BadNumber(f"bad endVersion {end!r}")
                 end = int(end)
             if end < next_start:
@@ -427,7 +422,7 @@ def fast_path(reader: PushReader, sync: DepthSync) -> Callable[[str | bytes], An
                 # anything else is read by `numbers.units`
                 if units[0] == "0":
                     units = 0 if units == "0" else exact_units(units)
-                elif not isdigit(units):
+                elif not isdigit(units) or not units.isascii():
                     units = exact_units(units)
                 try:
                     orders = counts[orders_text]
@@ -461,7 +456,7 @@ def fast_path(reader: PushReader, sync: DepthSync) -> Callable[[str | bytes], An
                 # anything else is read by `numbers.units`
                 if units[0] == "0":
                     units = 0 if units == "0" else exact_units(units)
-                elif not isdigit(units):
+                elif not isdigit(units) or not units.isascii():
                     units = exact_units(units)
                 try:
                     orders = counts[orders_text]

@@ -10,7 +10,7 @@ import pytest
 
 from obview import logs
 from obview.tui.app import ObviewApp
-from obview.tui.fake_feed import FakeFeed
+from tests.support.fake_feed import FakeFeed
 from obview.venues import VenueConfig
 from tests.conftest import run_obview, wait_until
 

@@ -25,6 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from obview.venues import config
 from obview.venues.bthub.client import BthubFeed  # noqa: E402
 from obview.venues.bthub.protocol import decode_frame  # noqa: E402
 
@@ -69,7 +70,7 @@ def main() -> None:
     parser.add_argument("--levels", type=int, default=50, help="levels per counterparty per side")
     args = parser.parse_args()
     frames = make_frames(args.frames, args.levels)
-    feed = BthubFeed(["BTCUSDT"], "http://127.0.0.1:9", "bench", "bench-password")
+    feed = BthubFeed(config("bthub", ["BTCUSDT"], url="http://127.0.0.1:9", user="bench", password="bench-password"))
     timed(feed.on_frame, frames[:50])  # warm up caches and code paths
     parse = timed(json.loads, frames)
     decode = timed(decode_frame, frames)

@@ -149,11 +149,10 @@ def obview_run(frames: list[bytes], details: bool, read_size: int = 65536,
     """(b): socket-sized reads through the feed: frames, SHA-1, push, Decimal levels, book.
     With `read_size=0` every frame is a read of its own, so every push is applied.
     (d): the same with `aes`, on frames sealed with that mode (the feed decrypts them)."""
-    from obview.venues import VenueConfig
+    from obview.venues import config
     from obview.venues.futu.client import FutuFeed
 
-    feed = FutuFeed(VenueConfig("futu", ["HK.00700"], details=details,
-                                options={"host": "127.0.0.1", "port": 1}))
+    feed = FutuFeed(config("futu", ["HK.00700"], details=details, host="127.0.0.1", port=1))
     feed.streams["HK.00700"].synced = True
     cipher = session_cipher(aes)
     events: list = []

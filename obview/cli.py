@@ -18,7 +18,7 @@ import click
 
 from obview import __version__
 from obview import config as user_config
-from obview.venues import VENUES, VenueConfig, check_symbol
+from obview.venues import VENUES, VenueConfig, check_symbol, config
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 BTHUB_USER_ENV = "OBVIEW_BTHUB_USER"
@@ -79,16 +79,9 @@ def _symbols(venue: str, values: tuple[str, ...]) -> list[str]:
 
 
 def _config(venue: str, symbols: list[str], kw: dict[str, Any], **options: Any) -> VenueConfig:
-    return VenueConfig(
-        venue=venue,
-        symbols=symbols,
-        depth=kw["depth"],
-        details=kw["details"],
-        sim=kw["sim"],
-        seed=kw["seed"],
-        options=options,
-        faults=_fault_option(kw["faults"]),
-    )
+    """A venue command's config: the shared options from `kw`, the venue's own as keywords."""
+    return config(venue, symbols, depth=kw["depth"], details=kw["details"], sim=kw["sim"],
+                  seed=kw["seed"], faults=_fault_option(kw["faults"]), **options)
 
 
 _feeds_started = False  # set once a TUI or headless run began: main() then leaves fast
@@ -300,14 +293,10 @@ def demo(seed: int, stream: str | None, count: int | None, log_file: str | None)
 def demo_configs(seed: int = 1) -> list[VenueConfig]:
     """The demo's tabs: futu HK.00700 (with details) and US.AAPL, loopring, bthub."""
     return [
-        VenueConfig("futu", ["HK.00700"], details=True, sim=True, seed=seed,
-                    options={"host": "127.0.0.1", "port": 0}),
-        VenueConfig("futu", ["US.AAPL"], sim=True, seed=seed,
-                    options={"host": "127.0.0.1", "port": 0}),
-        VenueConfig("loopring", ["LRC-ETH"], sim=True, seed=seed,
-                    options={"level": 0, "api": "v3"}),
-        VenueConfig("bthub", ["BTCUSDT"], sim=True, seed=seed,
-                    options={"url": "", "insecure": False, "cp": None, "book": "A"}),
+        config("futu", ["HK.00700"], details=True, sim=True, seed=seed),
+        config("futu", ["US.AAPL"], sim=True, seed=seed),
+        config("loopring", ["LRC-ETH"], sim=True, seed=seed, api="v3"),
+        config("bthub", ["BTCUSDT"], sim=True, seed=seed, book="A"),
     ]
 
 

@@ -121,7 +121,7 @@ async def test_a_hostile_futu_stamp_is_counted_unstamped_over_the_socket(stamp):
     import asyncio
 
     from obview.feed import FeedState
-    from obview.venues import VenueConfig
+    from obview.venues import config
     from obview.venues.futu import start_sim
     from obview.venues.futu.client import FutuFeed
     from tests.conftest import wait_until
@@ -135,7 +135,7 @@ async def test_a_hostile_futu_stamp_is_counted_unstamped_over_the_socket(stamp):
         s2c.svrRecvTimeAskTimestamp = stamp
 
     sim._fill_book = hostile
-    feed = FutuFeed(VenueConfig("futu", ["HK.00700"], options={"port": sim.port}))
+    feed = FutuFeed(config("futu", ["HK.00700"], port=sim.port))
     task = asyncio.create_task(feed.run())
     try:
         stream = feed.streams["HK.00700"]

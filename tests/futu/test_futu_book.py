@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from obview.events import BookChanged
-from obview.venues import VenueConfig
+from obview.venues import config
 from obview.venues.futu import codec
 from obview.venues.futu.client import FutuFeed
 from obview.venues.futu.market import SimBook
@@ -17,8 +17,7 @@ from obview.venues.futu.sim import FutuSimulator
 
 
 def _feed(details: bool) -> FutuFeed:
-    feed = FutuFeed(VenueConfig("futu", ["HK.00700"], details=details,
-                                options={"host": "127.0.0.1", "port": 1}))
+    feed = FutuFeed(config("futu", ["HK.00700"], details=details, host="127.0.0.1", port=1))
     feed.streams["HK.00700"].synced = True
     return feed
 

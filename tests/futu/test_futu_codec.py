@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from obview.venues import VenueConfig
+from obview.venues import config
 from obview.venues.futu import codec
 from obview.venues.futu.client import FutuFeed
 from obview.venues.futu.pb import Qot_UpdateOrderBook_pb2
@@ -81,7 +81,7 @@ def test_fuzzed_bytes_only_yield_frames_or_bad_frame(chunks):
 
 
 def _feed() -> FutuFeed:
-    return FutuFeed(VenueConfig("futu", ["HK.00700"], options={"host": "127.0.0.1", "port": 1}))
+    return FutuFeed(config("futu", ["HK.00700"], host="127.0.0.1", port=1))
 
 
 @settings(max_examples=300, deadline=None)

@@ -345,8 +345,8 @@ class FutuFeed(Feed):
 
     def __init__(self, cfg: VenueConfig) -> None:
         super().__init__()
-        self.host = str(cfg.options.get("host") or "127.0.0.1")
-        self.port = int(cfg.options.get("port") or 11111)
+        self.host = str(cfg.options.host or "127.0.0.1")
+        self.port = int(cfg.options.port or 11111)
         self.address = f"{self.host}:{self.port}"
         self.details = cfg.details
         self.securities: dict[str, tuple[int, str]] = {}
@@ -364,7 +364,7 @@ class FutuFeed(Feed):
         self.decoder = LevelDecoder(self.details)
         self._sides = {key: (SideState(), SideState()) for key in self.streams}
         self.buffer = codec.FrameBuffer()
-        key = cfg.options.get("rsa_key")
+        key = cfg.options.rsa_key
         if isinstance(key, str) or hasattr(key, "__fspath__"):  # a path: read it here
             from obview.venues.futu.crypto import load_rsa_key
 

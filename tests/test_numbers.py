@@ -13,7 +13,6 @@ from obview.fmt import (
     ELLIPSIS,
     BoundedCache,
     DecimalCache,
-    compact,
     dec_str,
     decimals_of,
     fit_number,
@@ -73,13 +72,6 @@ def test_fit_number_abbreviates_visibly_and_keeps_the_magnitude(text, width, wan
     assert shown == want and len(shown) <= width
     if shown != text:
         assert ELLIPSIS in shown
-
-
-def test_compact_marks_inexact_figures():
-    assert compact(Decimal(1234)) == "1234"
-    assert compact(Decimal(12340)) == "12.34K"
-    assert compact(Decimal(12345)) == "~12.34K"
-    assert compact(Decimal(MAX_UINT256)).startswith("~115792089237316195423570985008687907")
 
 
 def test_bounded_cache_is_the_shared_policy():

@@ -90,7 +90,7 @@ def _feed() -> FutuFeed:
 def test_fuzzed_bodies_never_escape_as_anything_but_bad_frame(proto_id, serial, body):
     feed = _feed()
     try:
-        feed._dispatch(proto_id, serial, body)
+        feed._process([(proto_id, serial, body)])
     except codec.BadFrame:
         assert feed.bad_frames == 1
 
@@ -104,14 +104,14 @@ def test_fuzzed_mutations_of_a_real_push(noise, position):
     feed.streams["HK.00700"].synced = True
     try:
         for proto_id, serial, body in codec.FrameBuffer().feed(bytes(frame)):
-            feed._dispatch(proto_id, serial, body)
+            feed._process([(proto_id, serial, body)])
     except codec.BadFrame:
         pass
 
 
 def test_a_push_replaces_each_side_whole():
     feed = _feed()
-    feed._dispatch(3013, 1, push_body(512.5))
-    feed._dispatch(3013, 2, push_body(512.0))
+    feed._process([(3013, 1, push_body(512.5))])
+    feed._process([(3013, 2, push_body(512.0))])
     bids = list(feed.streams["HK.00700"].book.bids.iter_levels())
     assert [(str(lv.price), str(lv.size), lv.orders) for lv in bids] == [("512.0", "300", 2)]

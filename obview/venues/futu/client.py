@@ -35,7 +35,7 @@ from obview.feed import (
     LatencyKind,
     Stream,
 )
-from obview.fmt import float_to_decimal
+from obview.fmt import CACHE_LIMIT, BoundedCache, float_to_decimal
 from obview.latency import LatencyStats, epoch_ms, latency_ms
 from obview.venues import VenueConfig
 from obview.venues.futu import codec
@@ -87,7 +87,6 @@ MAX_DETAILS = 1000
 MAX_DECIMALS = 9  # digits after the point of a price or a high-precision volume
 PRICE_LIMIT = Decimal(10) ** 12
 VOLUME_LIMIT = Decimal(10) ** 18
-CACHE_LIMIT = 50_000  # distinct prices (or volumes) kept decoded, per session and after
 
 
 def _exact(raw: float, what: str, limit: Decimal) -> Decimal:
@@ -104,20 +103,14 @@ def _exact(raw: float, what: str, limit: Decimal) -> Decimal:
 class LevelDecoder:
     """Turns encoded OrderBook levels into `Level`s, checking every value. Prices and
     volumes repeat from push to push, so their Decimals are cached (a float's shortest
-    repr names one exact decimal); each cache is emptied when it reaches CACHE_LIMIT."""
+    repr names one exact decimal), bounded by the shared policy (`obview.fmt.BoundedCache`)."""
 
     __slots__ = ("prices", "volumes", "details")
 
     def __init__(self, details: bool) -> None:
-        self.prices: dict[float, Decimal] = {}
-        self.volumes: dict[float | int, Decimal] = {}
+        self.prices: dict[float, Decimal] = BoundedCache(CACHE_LIMIT)
+        self.volumes: dict[float | int, Decimal] = BoundedCache(CACHE_LIMIT)
         self.details = details
-
-    def clear_if_large(self) -> None:
-        if len(self.prices) >= CACHE_LIMIT:
-            self.prices.clear()
-        if len(self.volumes) >= CACHE_LIMIT:
-            self.volumes.clear()
 
     def level(self, encoded: bytes) -> Level:
         """One level; BadPush if a value breaks the rules, DecodeError if unreadable."""
@@ -130,8 +123,6 @@ class LevelDecoder:
             price = _exact(raw_price, "price", PRICE_LIMIT)
             if not price:
                 raise BadPush("price 0")
-            if len(self.prices) >= CACHE_LIMIT:
-                self.prices.clear()
             self.prices[raw_price] = price
         raw_volume = row.hpVolume or row.volume  # hpVolume (a double) when OpenD sends it
         volume = self.volumes.get(raw_volume)
@@ -142,8 +133,6 @@ class LevelDecoder:
                 raise BadPush(f"volume {raw_volume}")
             else:
                 volume = Decimal(raw_volume)
-            if len(self.volumes) >= CACHE_LIMIT:
-                self.volumes.clear()
             self.volumes[raw_volume] = volume
         orders = row.orederCount
         if orders < 0:
@@ -484,10 +473,6 @@ class FutuFeed(Feed):
     def _frame(self, proto_id: int, serial: int, body: bytes) -> bytes:
         return codec.encode_frame(proto_id, serial, body, cipher=self._cipher)
 
-    def _dispatch(self, proto_id: int, serial: int, body: bytes) -> None:
-        """One frame (tests and fuzzing)."""
-        self._process([(proto_id, serial, body)])
-
     def _process(self, frames: list[tuple[int, int, bytes]]) -> None:
         """Every push is routed and its latency recorded; each book is then set once per
         read from its newest push. A 3013 push is a complete snapshot, so a push followed
@@ -765,7 +750,6 @@ class FutuFeed(Feed):
     async def _control(self) -> None:
         """Handshake, then keep-alives and the silence watchdog until the session ends."""
         await self._handshake()
-        self.decoder.clear_if_large()
         interval = self.keepalive_interval or 10.0
         self.stale_after = interval  # a code silent this long while the link lives is stale
         every = 0.8 * interval

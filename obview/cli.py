@@ -18,6 +18,7 @@ import click
 
 from obview import __version__
 from obview import config as user_config
+from obview.errors import describe_error, one_line
 from obview.venues import VENUES, VenueConfig, check_symbol, config
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -147,7 +148,7 @@ def _setup_logging(path: str | None) -> None:
     try:
         setup(path)
     except OSError as exc:
-        raise click.UsageError(f"cannot write --log-file {path}: {exc.strerror or exc}") from None
+        raise click.UsageError(f"cannot write --log-file {path}: {describe_error(exc)}") from None
 
 
 def _silence_logging() -> None:
@@ -328,12 +329,7 @@ def sim(venue: str, host: str, port: int, seed: int, faults: tuple[str, ...]) ->
     except ValueError as exc:  # the simulator refused its fault switches
         raise click.UsageError(f"{venue}: {exc}") from None
     except OSError as exc:
-        raise UserError(f"cannot serve on {host}:{port}: {exc.strerror or exc}") from None
-
-
-def _one_line(exc: click.ClickException) -> str:
-    message = exc.format_message().strip().splitlines()
-    return " ".join(line.strip() for line in message) if message else type(exc).__name__
+        raise UserError(f"cannot serve on {host}:{port}: {describe_error(exc)}") from None
 
 
 def _install_hooks() -> None:
@@ -383,15 +379,15 @@ def _main(argv: list[str] | None) -> None:
     try:
         cli.main(args=argv, prog_name="obview", standalone_mode=False)
     except click.NoSuchOption as exc:
-        _exit(2, _one_line(exc))
+        _exit(2, one_line(exc.format_message()))
     except click.UsageError as exc:
-        text = _one_line(exc)
+        text = one_line(exc.format_message())
         if text.startswith("No such command"):
             name = exc.format_message().split("'")[1] if "'" in text else "?"
             text = f"unknown venue {name!r} (choose from {', '.join(VENUES)}, demo, sim)"
         _exit(2, text)
     except click.ClickException as exc:
-        _exit(exc.exit_code, _one_line(exc))
+        _exit(exc.exit_code, one_line(exc.format_message()))
     except UserError as exc:
         _exit(1, str(exc))
     except (KeyboardInterrupt, click.Abort):

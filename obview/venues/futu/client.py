@@ -26,6 +26,7 @@ from operator import ne
 from google.protobuf.message import DecodeError
 
 from obview.book import BookSide, Level, OrderBook
+from obview.errors import describe_error
 from obview.feed import (
     FatalFeedError,
     Feed,
@@ -395,10 +396,7 @@ class FutuFeed(Feed):
             reader, writer = await asyncio.wait_for(
                 asyncio.open_connection(self.host, self.port), CONNECT_TIMEOUT)
         except (OSError, TimeoutError) as exc:
-            reason = "timed out" if isinstance(exc, TimeoutError) else (
-                "connection refused" if isinstance(exc, ConnectionRefusedError)
-                else (exc.strerror or str(exc)))
-            raise FeedError(f"cannot connect to OpenD at {self.address}: {reason} "
+            raise FeedError(f"cannot connect to OpenD at {self.address}: {describe_error(exc)} "
                             "(is OpenD running? try --sim for the simulator)") from None
         self._writer = writer
         self._last_rx = time.monotonic()

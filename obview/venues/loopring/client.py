@@ -28,6 +28,7 @@ from websockets.asyncio.client import ClientConnection
 from websockets.frames import CloseCode
 
 from obview.book import OrderBook
+from obview.errors import describe_error
 from obview.feed import (
     Backoff,
     FatalFeedError,
@@ -210,10 +211,10 @@ class LoopringFeed(Feed):
                     self.oversized += 1
                     self.count_bad_frame(f"a message over {self.max_frame_bytes} bytes")
                     raise FeedError(f"a message over the {self.max_frame_bytes}-byte limit") from None
-                raise FeedError(f"websocket: {self.redact(protocol_error_text(exc))}") from None
+                raise FeedError(f"websocket: {self.redact(describe_error(exc))}") from None
         except websockets.WebSocketException as exc:
             if self._failure is None:
-                raise FeedError(f"websocket: {self.redact(protocol_error_text(exc))}") from None
+                raise FeedError(f"websocket: {self.redact(describe_error(exc))}") from None
         if self._failure is not None:
             raise self._failure
 
@@ -383,7 +384,7 @@ class LoopringFeed(Feed):
 
     async def _end_session(self, exc: BaseException, what: str) -> None:
         self._failure = exc if isinstance(exc, FatalFeedError | FeedError) else FeedError(
-            f"{what}: {self.redact(protocol_error_text(exc))}")
+            f"{what}: {self.redact(describe_error(exc))}")
         ws = self._ws
         if ws is not None:
             await ws.close()
@@ -474,7 +475,7 @@ class LoopringFeed(Feed):
             except TimeoutError:
                 raise FeedError(f"{path}: no complete reply in {self.reply_deadline:g}s") from None
             except httpx.HTTPError as exc:
-                raise FeedError(f"{path}: {self.redact(protocol_error_text(exc))}") from None
+                raise FeedError(f"{path}: {self.redact(describe_error(exc))}") from None
             if status != 429:
                 return status, body
             self.rate_limited += 1
@@ -561,9 +562,6 @@ def unknown_market_message(market: str, valid: list[str]) -> str:
     return f"unknown market {market!r}; valid markets, closest first: {shown}"
 
 
-def protocol_error_text(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _retry_after(value: str | None) -> float | None:

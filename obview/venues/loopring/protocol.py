@@ -16,6 +16,7 @@ from typing import Annotated, Any
 import msgspec
 
 from obview.book import ScaledLevel
+from obview.errors import describe_error
 from obview.fmt import CACHE_LIMIT, BoundedCache
 from obview.venues.loopring import numbers
 from obview.venues.loopring.numbers import EXACT, BadNumber, JsonNumber
@@ -379,10 +380,7 @@ class PushReader:
 
 
 def _error_text(exc: BaseException) -> str:
-    if isinstance(exc, RecursionError):
-        return "nested too deeply"
-    text = str(exc).strip()
-    return text.splitlines()[0][:200] if text else type(exc).__name__
+    return describe_error(exc, limit=200)  # the text quotes hostile input
 
 
 # -- REST -----------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Futu 3013 decode benchmark (issue 3 §8): the same recorded frames through
+"""Futu 3013 decode benchmark: the same recorded frames through
 
   (a) bare protobuf parsing (Qot_UpdateOrderBook.Response.FromString of each body),
   (b) obview's full path, one frame per socket read (every push applied): frame checks
@@ -128,7 +128,7 @@ def fields_run(frames: list[bytes]):
 
 def floor_run(frames: list[bytes]):
     """Reference: what any path from bytes must do before it touches a level: the frame
-    checks issue 3 requires (magic, length, SHA-1 of the body) and one protobuf parse."""
+    checks docs/futu.md "Frames" names (magic, length, SHA-1 of the body) and one protobuf parse."""
     from obview.venues.futu.codec import FrameBuffer
     from obview.venues.futu.pb import Qot_UpdateOrderBook_pb2
 

@@ -204,7 +204,7 @@ def _futu_rsa_key(path: str):
 @click.option("--level", type=click.IntRange(min=0), default=0, show_default=True,
               help="Aggregation level, 0 = finest.")
 @click.option("--api", type=click.Choice(["v3", "v2"]), default="v3", show_default=True,
-              help="v3: the live API. v2: the 2020 draft protocol of the seed page.")
+              help="v3: the live API. v2: the March 2020 draft protocol (docs/loopring.md).")
 @click.option("--rest-url", help="REST base URL (default per --api).")
 @click.option("--ws-url", help="WebSocket URL (default per --api).")
 @click.option("--depth-path", help="REST depth path (default /api/v3/depth or /api/v2/depth).")

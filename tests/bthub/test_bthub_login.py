@@ -1,4 +1,4 @@
-"""Login outcomes of spec §2 against a loopback HTTP server answering each case, token
+"""Login outcomes (docs/bthub.md "Session", step 1) against a loopback HTTP server answering each case, token
 expiry on the WebSocket upgrade, and the private credentials file."""
 
 from __future__ import annotations
@@ -70,7 +70,7 @@ async def test_login_outcomes(status, body, outcome):
     got, requests = await login_against(status, body)
     assert got == outcome
     (request,) = requests
-    # spec §2: POST with both parameters in the query string, nothing in the body
+    # docs/bthub.md "Session": POST with both parameters in the query string, nothing in the body
     assert request.method == "POST"
     assert request.path == f"/api/v1/operator/login?loginId=alice&password={SECRET}"
     assert set(request.headers.get_all("Content-Length")) <= {"0"}

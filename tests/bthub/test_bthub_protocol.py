@@ -1,5 +1,6 @@
-"""bthub frame validation (spec §5-§8): the vendor's sample payloads parse exactly, bad
-frames are rejected whole, and fuzzed input never raises out of the decoder or the feed."""
+"""bthub frame validation (docs/bthub.md: "Frames", "Numbers", "Enumerations", "Limits"):
+the vendor's sample payloads parse exactly, bad frames are rejected whole, and fuzzed
+input never raises out of the decoder or the feed."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The OpenD client against the OpenD simulator over real loopback sockets (issue 3 §7)."""
+"""The OpenD client against the OpenD simulator over real loopback sockets."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""OpenD framing: header layout, SHA-1 and magic checks, reassembly, fuzzing (issue 3 §1)."""
+"""OpenD framing: header layout, SHA-1 and magic checks, reassembly, fuzzing (docs/futu.md "Frames")."""
 
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
 """The OpenD quote client: one TCP connection carrying the order books of several codes.
 
-Per session (spec §4, §8, §9): InitConnect first (plain, or RSA-sealed with --rsa-key and
+Per session (docs/futu.md: "Connection and InitConnect", "Subscriptions, rights and
+quota", "Push validation"): InitConnect first (plain, or RSA-sealed with --rsa-key and
 every later body AES-sealed: docs/futu.md, "Encryption"; a refusal is retried, see
 "Connection and InitConnect"); then Qot_Sub
 for every code with ORDER_BOOK, pushes registered and a first push; Qot_GetOrderBook per

@@ -6,7 +6,7 @@ timing and size limits are there so tests and hostile-input checks can tighten t
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -21,7 +21,7 @@ class LoopringOptions:
     ws_url: str | None = None
     depth_path: str | None = None
     limit: int | None = None  # levels a snapshot asks for (default: max(depth, 50))
-    api_key: ApiKey | str | None = None  # never shown: ApiKey prints as ***
+    api_key: ApiKey | str | None = field(default=None, repr=False)  # never shown
     verify: float | None = None  # seconds between REST checks of the book; 0 = off
     verify_lead: float = 1.0
     first_push_wait: float = 0.5

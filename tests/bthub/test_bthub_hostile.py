@@ -197,11 +197,10 @@ async def test_q_ends_the_tui_within_a_second_under_a_flood():
     import pytest
 
     app_module = pytest.importorskip("obview.tui.app")
-    from obview.venues import VenueConfig
 
     with HubThread(_flood_script("orders")) as hub:
         feed = BthubFeed(config("bthub", [SYM], url=hub.url, user="user", password="hostile-password"))
-        app = app_module.ObviewApp([VenueConfig("bthub", [SYM])], feeds=[feed])
+        app = app_module.ObviewApp([config("bthub", [SYM])], feeds=[feed])
         async with app.run_test(size=(120, 40)) as pilot:
             await wait_until(lambda: len(feed.orders) >= client.MAX_ORDERS, timeout=20, message="a flood")
             started = time.monotonic()

@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import os
 import time
 from decimal import Decimal
 from itertools import compress
@@ -356,7 +357,7 @@ class FutuFeed(Feed):
         self._sides = {key: (SideState(), SideState()) for key in self.streams}
         self.buffer = codec.FrameBuffer()
         key = cfg.options.rsa_key
-        if isinstance(key, str) or hasattr(key, "__fspath__"):  # a path: read it here
+        if isinstance(key, (str, os.PathLike)):  # a path: read it here
             from obview.venues.futu.crypto import load_rsa_key
 
             key = load_rsa_key(key)

@@ -36,6 +36,9 @@ Options and fault switches (the `faults` dict; `obview sim futu --fault NAME=VAL
                     with this key, later bodies are AES-sealed (docs/futu.md, "Encryption")
   aes_ecb           with rsa_key: answer InitConnect without aesCBCiv, so bodies use Futu's
                     AES-ECB variant whatever the client asked for
+  any_code          any well-formed code (HK.12345, US.XYZ, SH.600000) gets a generated,
+                    deterministic listing, name and book instead of "Unknown stock"
+                    (many-code demos and benchmarks); malformed codes are still refused
   refuse_init=N     refuse the first N InitConnects (retType -1, "connection limit"), as an
                     OpenD still starting or at its connection limit does
 
@@ -64,7 +67,7 @@ from collections import deque
 
 from obview.venues import check_faults
 from obview.venues.futu import codec, crypto
-from obview.venues.futu.market import CATALOGUE, LEVELS, SimBook
+from obview.venues.futu.market import CATALOGUE, LEVELS, Listing, SimBook, generated_listing
 from obview.venues.futu.pb import (
     GetGlobalState_pb2,
     InitConnect_pb2,
@@ -78,7 +81,7 @@ from obview.venues.futu.pb import (
     Qot_Sub_pb2,
     Qot_UpdateOrderBook_pb2,
 )
-from obview.venues.futu.symbols import MARKETS, join_code
+from obview.venues.futu.symbols import MARKETS, join_code, split_code
 
 log = logging.getLogger("obview.futu.sim")
 
@@ -86,7 +89,8 @@ SERVER_VERSION = 908
 SUB_ORDER_BOOK = 2
 COUNT_FAULTS = ("drop_after", "truncate_after", "bad_sha_after", "garbage_after", "stall_after")
 KNOWN_FAULTS = {*COUNT_FAULTS, "rate", "levels", "keepalive", "fragment", "notify",
-                "unknown_push", "no_right", "rsa_key", "aes_ecb", "refuse_init", "quota"}
+                "unknown_push", "no_right", "rsa_key", "aes_ecb", "refuse_init", "quota",
+                "any_code"}
 # value kinds the CLI checks before starting (finite, >= 0)
 NUMERIC_FAULTS = {"rate": "number", "levels": "int", "keepalive": "int", "fragment": "int",
                   "refuse_init": "int", "quota": "int", **{name: "int" for name in COUNT_FAULTS}}
@@ -172,6 +176,7 @@ class FutuSimulator:
         self.no_right_markets |= NO_RIGHT_MARKETS
         self.notify = "notify" in faults
         self.unknown_push = "unknown_push" in faults
+        self.any_code = "any_code" in faults
         self.fired: set[str] = set()
         self.quotes_down = False  # the quote server behind OpenD is logged out
         self.books: dict[str, SimBook] = {}
@@ -213,10 +218,17 @@ class FutuSimulator:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._server.wait_closed(), 2)
 
+    def listing(self, code: str) -> Listing | None:
+        """What the simulator knows of `code`; None = "Unknown stock"."""
+        listing = CATALOGUE.get(code)
+        if listing is None and self.any_code:
+            listing = generated_listing(code)
+        return listing
+
     def book(self, code: str) -> SimBook:
         book = self.books.get(code)
         if book is None:
-            book = self.books[code] = SimBook(code, self.seed)
+            book = self.books[code] = SimBook(code, self.seed, self.listing(code))
         return book
 
     async def quote_server(self, logged_in: bool) -> None:
@@ -471,7 +483,7 @@ class FutuSimulator:
         codes = []
         for security in securities:
             code = join_code(security.market, security.code)
-            if code not in CATALOGUE:
+            if self.listing(code) is None:
                 response.retType = -1
                 response.retMsg = f"Unknown stock {code}"
                 return None
@@ -482,7 +494,7 @@ class FutuSimulator:
         """OpenD refuses a whole Qot_Sub if one code lacks its right or the quota would
         be exceeded; its message names the first code without its market prefix."""
         for code in codes:
-            market, short = CATALOGUE_KEYS[code]
+            market, short = split_code(code)
             if market in self.no_right_markets or code in self.no_right_codes:
                 response.retType = -1
                 response.retMsg = f"No right to subscribe {short}"
@@ -546,7 +558,7 @@ class FutuSimulator:
             if each.subs:
                 sub = info.subInfoList.add(subType=SUB_ORDER_BOOK)
                 for code in each.subs:
-                    market, short = CATALOGUE_KEYS[code]
+                    market, short = split_code(code)
                     sub.securityList.add(market=market, code=short)
             total += len(each.subs)
         response.s2c.totalUsedQuota = total
@@ -569,8 +581,8 @@ class FutuSimulator:
         if codes is None:
             return
         for code in codes:
-            listing = CATALOGUE[code]
-            market, short = CATALOGUE_KEYS[code]
+            listing = self.listing(code)
+            market, short = split_code(code)
             basic = response.s2c.staticInfoList.add().basic
             basic.security.market = market
             basic.security.code = short
@@ -618,13 +630,6 @@ def _parse_no_right(text: str) -> tuple[set[int], set[str]]:
     return markets, codes
 
 
-def _catalogue_keys() -> dict[str, tuple[int, str]]:
-    from obview.venues.futu.symbols import split_code
-
-    return {code: split_code(code) for code in CATALOGUE}
-
-
-CATALOGUE_KEYS = _catalogue_keys()
 _ = Qot_Common_pb2  # the shared message types must be registered before the others
 
 

@@ -1,0 +1,62 @@
+"""Many streams: hidden tabs cost no rendering, the tab picker finds a tab by code or name."""
+
+from __future__ import annotations
+
+from tests.conftest import wait_until
+from tests.support.fake_feed import FakeFeed
+from tests.tui.conftest import make_app, ready, settle
+
+CODES = tuple(f"HK.{n:05d}" for n in range(1, 6))
+
+
+def many_app():
+    return make_app([FakeFeed("futu", CODES, seed=4)])
+
+
+async def test_a_hidden_tab_only_marks_its_ladder_dirty_and_is_fresh_when_shown():
+    app = many_app()
+    async with app.run_test(size=(120, 34)) as pilot:
+        await ready(pilot)
+        feed = app.feeds[0]
+        first = app.active_stream_pane()
+        await pilot.press("tab")
+        await settle(pilot)
+        assert app.active_stream_pane() is not first
+        hidden = first.ladder
+        flushes, builds, cpu = hidden.stats.flushes, hidden.stats.builds, hidden.stats.cpu_ns
+        health_text = first.health.render_count if hasattr(first.health, "render_count") else None
+        stream = first.stream
+        calls = []
+        real_flush = hidden._flush
+        hidden._flush = lambda: (calls.append(1), real_flush())  # a frame scheduled for it
+        for _ in range(200):
+            feed.walk(stream)
+        await settle(pilot)
+        await pilot.pause(0.1)
+        assert hidden._dirty  # marked, nothing else
+        assert not calls and not hidden._timer_pending  # no frame timer for a hidden ladder
+        assert (hidden.stats.flushes, hidden.stats.builds, hidden.stats.cpu_ns) == (
+            flushes, builds, cpu)
+        assert health_text is None or first.health.render_count == health_text
+        await pilot.press("shift+tab")
+        await wait_until(lambda: hidden.stats.builds > builds, 5, "the shown tab redrawn")
+        await settle(pilot)
+        assert hidden.view.bids[0].size == stream.book.bids.best().size
+        assert hidden.view.asks[0].price == stream.book.asks.best().price
+
+
+async def test_a_ladder_covered_by_a_screen_is_fresh_when_uncovered():
+    app = many_app()
+    async with app.run_test(size=(120, 34)) as pilot:
+        await ready(pilot)
+        feed, pane = app.feeds[0], app.active_stream_pane()
+        await pilot.press("question_mark")
+        await settle(pilot)
+        for _ in range(50):
+            feed.walk(pane.stream)
+        await settle(pilot)
+        await pilot.press("escape")
+        await wait_until(lambda: pane.ladder.view.bids[0].size
+                         == pane.stream.book.bids.best().size
+                         and pane.ladder.view.asks[0].price == pane.stream.book.asks.best().price,
+                         5, "the uncovered ladder shows the book as it is now")

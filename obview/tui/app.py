@@ -30,6 +30,7 @@ from obview.tui.ladder import Ladder
 from obview.tui.messages import BookUpdated, FeedStopped, RecordsUpdated, StatusUpdated
 from obview.tui.panels import StatusBar
 from obview.tui.panes import ErrorPane, RecordsPane, StreamPane
+from obview.tui.picker import TabEntry, TabPicker
 from obview.tui.records import OrdersTable
 from obview.tui.screens import DrilldownScreen, ExecutionsScreen, HelpScreen
 from obview.tui.themes import THEMES
@@ -314,6 +315,21 @@ class ObviewApp(App):
     def action_goto_tab(self, number: int) -> None:
         if self._main_in_front() and 1 <= number <= len(self.panes):
             self._activate(self.panes[number - 1])
+
+    def action_pick_tab(self) -> None:
+        if not self._main_in_front() or not self.panes:
+            return
+        entries = [TabEntry(pane.id, number, pane.label_text,
+                            getattr(pane.stream, "name", "") or "")
+                   for number, pane in enumerate(self.panes, 1)]
+        active = self.active_pane()
+        self.push_screen(TabPicker(entries, active.id if active is not None else None),
+                         self._picked_tab)
+
+    def _picked_tab(self, pane_id: str | None) -> None:
+        pane = next((p for p in self.panes if p.id == pane_id), None)
+        if pane is not None:
+            self._activate(pane)
 
     def action_help(self) -> None:
         if isinstance(self.screen_stack[-1], HelpScreen):

@@ -60,3 +60,63 @@ async def test_a_ladder_covered_by_a_screen_is_fresh_when_uncovered():
                          == pane.stream.book.bids.best().size
                          and pane.ladder.view.asks[0].price == pane.stream.book.asks.best().price,
                          5, "the uncovered ladder shows the book as it is now")
+
+
+def picker_labels(app) -> list[str]:
+    from obview.tui.picker import TabPicker
+
+    screen = app.screen
+    assert isinstance(screen, TabPicker)
+    return [entry.label for entry in screen.shown]
+
+
+async def test_slash_picker_filters_by_code_and_cjk_name_and_enter_jumps():
+    from obview.tui.picker import TabPicker
+
+    app = many_app()
+    async with app.run_test(size=(120, 34)) as pilot:
+        await ready(pilot)
+        feed = app.feeds[0]
+        feed.streams["HK.00004"].name = "九龍倉集團"
+        await pilot.press("slash")
+        await wait_until(lambda: isinstance(app.screen, TabPicker), 5, "the picker open")
+        assert picker_labels(app) == list(CODES)
+        await pilot.press(*"00003")
+        await settle(pilot)
+        assert picker_labels(app) == ["HK.00003"]
+        await pilot.press("enter")
+        await wait_until(lambda: not isinstance(app.screen, TabPicker), 5, "the picker closed")
+        assert app.active_stream_pane().stream.symbol == "HK.00003"
+        # a CJK name, case-insensitive codes, the arrows
+        await pilot.press("slash")
+        await wait_until(lambda: isinstance(app.screen, TabPicker), 5, "the picker open")
+        app.screen.query_one("Input").value = "龍倉"
+        await settle(pilot)
+        assert picker_labels(app) == ["HK.00004"]
+        app.screen.query_one("Input").value = "hk.0000"
+        await settle(pilot)
+        assert len(picker_labels(app)) == len(CODES)
+        await pilot.press("down", "down", "enter")
+        await wait_until(lambda: not isinstance(app.screen, TabPicker), 5, "the picker closed")
+        assert app.active_stream_pane().stream.symbol == CODES[2]
+
+
+async def test_escape_closes_the_picker_and_q_types_into_it():
+    from obview.tui.picker import TabPicker
+
+    app = many_app()
+    async with app.run_test(size=(120, 34)) as pilot:
+        await ready(pilot)
+        before = app.active_stream_pane()
+        await pilot.press("slash")
+        await wait_until(lambda: isinstance(app.screen, TabPicker), 5, "the picker open")
+        await pilot.press("q")
+        await settle(pilot)
+        assert isinstance(app.screen, TabPicker) and app.screen.query_one("Input").value == "q"
+        assert picker_labels(app) == []
+        await pilot.press("enter")  # nothing matches: stays open
+        await settle(pilot)
+        assert isinstance(app.screen, TabPicker)
+        await pilot.press("escape")
+        await wait_until(lambda: not isinstance(app.screen, TabPicker), 5, "the picker closed")
+        assert app.active_stream_pane() is before and app.is_running

@@ -45,3 +45,15 @@ def test_tui_bench_runs():
                   "first book painted"):
         assert label in proc.stdout
     assert "n/a" not in proc.stdout  # the first-paint launch painted a book
+
+
+def test_many_symbols_bench_runs():
+    proc = subprocess.run(
+        [sys.executable, "bench/many_symbols.py", "--duration", "1", "--codes", "5"],
+        capture_output=True, text=True, timeout=120, cwd=ROOT, env=obview_env(),
+    )
+    assert proc.returncode == 0, proc.stderr
+    for label in ("TUI process CPU share", "push-to-paint", "ladder redraw CPU",
+                  "hidden tabs", "headless CPU share"):
+        assert label in proc.stdout
+    assert "0 ladder redraws across 4 hidden tabs" in proc.stdout

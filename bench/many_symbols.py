@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
 import os
 import re
 import subprocess
@@ -81,7 +82,7 @@ def proc_cpu_seconds(pid: int) -> float:
 
 
 async def run_tui(host: str, port: int, codes: list[str], duration: float,
-                  sim_pid: int) -> dict:
+                  sim_pid: int, profile: cProfile.Profile | None = None) -> dict:
     cfg = VenueConfig("futu", codes, details=True, options={"host": host, "port": port})
     app = ObviewApp([cfg])
     push_to_paint = Histogram()
@@ -92,7 +93,10 @@ async def run_tui(host: str, port: int, codes: list[str], duration: float,
                    and all(s.synced for s in app.feeds[0].streams.values())
                    and app.active_ladder() is not None and app.active_ladder().view is not None):
             if time.monotonic() > deadline:
-                raise SystemExit("the TUI did not sync every code within 60 s")
+                streams = app.feeds[0].streams.values() if app.feeds else []
+                late = [f"{s.key}: {s.error or 'not synced'}" for s in streams if not s.synced]
+                raise SystemExit(f"the TUI did not sync every code within 60 s: "
+                                 f"{len(app.stream_panes())} tabs; {late[:3]}")
             await asyncio.sleep(0.05)
         await pilot.pause(0.5)
         feed = app.feeds[0]
@@ -123,7 +127,11 @@ async def run_tui(host: str, port: int, codes: list[str], duration: float,
         messages0 = app.book_messages
         sim_cpu0 = proc_cpu_seconds(sim_pid)
         wall0, cpu0 = time.perf_counter(), time.process_time()
+        if profile is not None:
+            profile.enable()
         await asyncio.sleep(duration)
+        if profile is not None:
+            profile.disable()
         wall = time.perf_counter() - wall0
         cpu = time.process_time() - cpu0
         sim_cpu = proc_cpu_seconds(sim_pid) - sim_cpu0
@@ -171,10 +179,13 @@ def main() -> None:
     parser.add_argument("--codes", type=int, default=100, help="codes subscribed")
     parser.add_argument("--rate", type=float, default=10, help="pushes per second per code")
     parser.add_argument("--duration", type=float, default=15.0, help="seconds measured per part")
+    parser.add_argument("--profile", action="store_true",
+                        help="cProfile the TUI part and print its top functions (slower)")
     args = parser.parse_args()
     codes = make_codes(args.codes)
+    profile = cProfile.Profile() if args.profile else None
     with simulator(args.rate) as (host, port, sim):
-        tui = asyncio.run(run_tui(host, port, codes, args.duration, sim.pid))
+        tui = asyncio.run(run_tui(host, port, codes, args.duration, sim.pid, profile))
         headless = run_headless(host, port, codes, args.duration)
     print(f"load: {args.codes} codes x {args.rate:g} pushes/s with per-order details "
           f"(futu sim, any_code, separate process: {tui['sim_share']:.2f} cores, not counted)")
@@ -189,6 +200,10 @@ def main() -> None:
           f"{args.codes - 1} hidden tabs  (target 0)")
     print(f"headless CPU share:     {headless['cpu_share']:.2f} cores  (obview futu … --details "
           f"--stream json > /dev/null; target <= 0.5 core)")
+    if profile is not None:
+        import pstats
+
+        pstats.Stats(profile).sort_stats("tottime").print_stats(25)
 
 
 if __name__ == "__main__":

@@ -2,9 +2,10 @@
 
 Data flow: each venue `Feed` runs as a worker on the app's loop and calls our
 listener synchronously for every push. The listener does O(1) work (timing, a set
-lookup) and posts at most one `BookUpdated` per stream until the app has handled
-it; the handler marks that stream's ladder (and an open drilldown of it) dirty, and
-they redraw at most once per frame. No widget runs inside the listener.
+lookup) and posts at most one `BookUpdated` per stream on screen until the app has
+handled it (none for streams on hidden tabs: their ladders draw when shown); the
+handler marks that stream's ladder (and an open drilldown of it) dirty, and they
+redraw at most once per frame. No widget runs inside the listener.
 """
 
 from __future__ import annotations
@@ -66,6 +67,7 @@ class ObviewApp(App):
         self._pane_numbers = itertools.count()
         self.book_messages = 0  # BookUpdated messages handled (tests check coalescing)
         self._queued: set[Stream] = set()
+        self._watched: set[Stream] = set()  # streams on screen: the tab's, a drilldown's
         self._queued_records: set[tuple[Feed, str]] = set()  # like _queued, for records tables
         self._stale_records: set[RecordsPane] = set()  # hidden tables changed since shown
         self._stack = contextlib.AsyncExitStack()
@@ -169,6 +171,10 @@ class ObviewApp(App):
             pane = self._stream_panes.get(stream)
             if pane is not None:
                 pane.clock.on_push(stream)
+                if stream not in self._watched:
+                    # off screen: no message at all (with 100 codes, 99 of every 100
+                    # pushes); the ladder draws the book as it is when shown (on_show)
+                    return
             if stream not in self._queued:
                 self._queued.add(stream)
                 self.post_message(BookUpdated(feed, stream))
@@ -264,7 +270,16 @@ class ObviewApp(App):
         if target is not None and target.is_mounted:
             target.focus()
 
+    def _update_watched(self) -> None:
+        pane = self.active_stream_pane()
+        self._watched = {screen.stream for screen in self.screen_stack
+                         if isinstance(screen, DrilldownScreen)}
+        if pane is not None:
+            self._watched.add(pane.stream)
+            pane.ladder.mark_dirty()  # pushes dropped while it was hidden: draw the book now
+
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        self._update_watched()
         pane = self.active_pane()
         if pane in self._stale_records:
             self._stale_records.discard(pane)
@@ -404,6 +419,7 @@ class ObviewApp(App):
                 return
             self.push_screen(DrilldownScreen(ladder.feed, ladder.stream, ladder.cursor.is_bid,
                                              row.price, ladder.step, mask_times=self.mask_times))
+            self._update_watched()
             return
         pane = self.active_pane()
         if isinstance(pane, RecordsPane) and isinstance(pane.table, OrdersTable):

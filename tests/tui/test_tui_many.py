@@ -13,7 +13,7 @@ def many_app():
     return make_app([FakeFeed("futu", CODES, seed=4)])
 
 
-async def test_a_hidden_tab_only_marks_its_ladder_dirty_and_is_fresh_when_shown():
+async def test_a_hidden_tab_costs_no_message_nor_frame_and_is_fresh_when_shown():
     app = many_app()
     async with app.run_test(size=(120, 34)) as pilot:
         await ready(pilot)
@@ -29,11 +29,14 @@ async def test_a_hidden_tab_only_marks_its_ladder_dirty_and_is_fresh_when_shown(
         calls = []
         real_flush = hidden._flush
         hidden._flush = lambda: (calls.append(1), real_flush())  # a frame scheduled for it
+        messages = app.book_messages
         for _ in range(200):
             feed.walk(stream)
         await settle(pilot)
         await pilot.pause(0.1)
-        assert hidden._dirty  # marked, nothing else
+        assert app.book_messages == messages  # its pushes post nothing
+        hidden.mark_dirty()  # and a ladder marked dirty while hidden schedules nothing
+        await pilot.pause(0.1)
         assert not calls and not hidden._timer_pending  # no frame timer for a hidden ladder
         assert (hidden.stats.flushes, hidden.stats.builds, hidden.stats.cpu_ns) == (
             flushes, builds, cpu)

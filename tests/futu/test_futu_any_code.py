@@ -44,3 +44,23 @@ def test_generated_listings_and_books_are_deterministic(code):
 
 def test_malformed_codes_get_no_listing():
     assert generated_listing("HK.1") is None and generated_listing("US.lower") is None
+
+
+@pytest.mark.parametrize("code", ["HK.00700", "US.AAPL", "SH.600519", "HK.12345"])
+@pytest.mark.parametrize("details", [False, True])
+def test_push_bodies_from_reused_level_encodings_equal_protobufs_own(code, details):
+    from obview.venues.futu.pb import Qot_UpdateOrderBook_pb2
+    from obview.venues.futu.sim import FutuSimulator
+
+    sim = FutuSimulator(3, {"any_code": "", "levels": "40"})
+    book = sim.book(code)
+    for step in range(300):
+        book.step()
+        if step % 37:
+            continue
+        for stamped in (False, True):
+            expected = Qot_UpdateOrderBook_pb2.Response(retType=0)
+            sim._fill_book(expected.s2c, book, details, stamped, sim.levels)
+            got = Qot_UpdateOrderBook_pb2.Response.FromString(
+                sim._push_body(book, details, stamped))
+            assert got == expected

@@ -100,6 +100,27 @@ DETAIL_CAPS = {MARKETS["HK"]: 1000, MARKETS["US"]: 40}
 STAMPED_MARKETS = {MARKETS["HK"]}  # "only supports Hong Kong stocks for the time being"
 NO_RIGHT_MARKETS = {MARKETS["JP"]}  # JP equities: no quote right exists
 UNHANDLED_PUSH_ID = 3005  # Qot_UpdateBasicQot: a push id obview does not subscribe to
+LEVEL_CACHE_LIMIT = 50_000  # encoded levels kept for reuse across pushes
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while value > 0x7F:
+        out.append(value & 0x7F | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+def _field_tag(message, name: str) -> bytes:
+    """The key of a length-delimited field (wire type 2) of `message`."""
+    return _varint(message.DESCRIPTOR.fields_by_name[name].number << 3 | 2)
+
+
+_ASK_LIST_TAG = _field_tag(Qot_UpdateOrderBook_pb2.S2C, "orderBookAskList")
+_BID_LIST_TAG = _field_tag(Qot_UpdateOrderBook_pb2.S2C, "orderBookBidList")
+_S2C_TAG = _field_tag(Qot_UpdateOrderBook_pb2.Response, "s2c")
+_RESPONSE_OK = Qot_UpdateOrderBook_pb2.Response(retType=0).SerializeToString()
 
 
 class _Connection:
@@ -180,6 +201,7 @@ class FutuSimulator:
         self.fired: set[str] = set()
         self.quotes_down = False  # the quote server behind OpenD is logged out
         self.books: dict[str, SimBook] = {}
+        self._level_cache: dict[tuple, bytes] = {}
         self.connections: list[_Connection] = []
         self.addresses: list[str] = []
         self.pushes_sent = 0
@@ -272,6 +294,7 @@ class FutuSimulator:
                     if details not in bodies:
                         bodies[details] = self._push_body(book, details, stamped=True)
                     await self._push(conn, bodies[details])
+                await asyncio.sleep(0)  # requests are answered between codes, not after a tick
 
     async def _push(self, conn: _Connection, body: bytes) -> None:
         """Send one 3013 push, applying the fault switches."""
@@ -339,9 +362,39 @@ class FutuSimulator:
             s2c.svrRecvTimeAskTimestamp = 0.0
 
     def _push_body(self, book: SimBook, details: bool, stamped: bool) -> bytes:
-        response = Qot_UpdateOrderBook_pb2.Response(retType=0)
-        self._fill_book(response.s2c, book, details, stamped, self.levels)
-        return response.SerializeToString()
+        """The 3013 body, as `_fill_book` would make it, with each level's encoding
+        reused while the level is unchanged: a step changes one level, and building a
+        level's order details through protobuf is what made 100 codes with details cost
+        the simulator more than a core (it then answered requests seconds late)."""
+        s2c = Qot_UpdateOrderBook_pb2.S2C()
+        self._fill_book(s2c, book, details, stamped, 0)  # everything but the levels
+        bids, asks = book.top(self.levels)
+        cap = DETAIL_CAPS.get(book.market, 0) if details else 0
+        us = book.market == MARKETS["US"]
+        parts = [s2c.SerializeToString()]
+        for tag, rows in ((_ASK_LIST_TAG, asks), (_BID_LIST_TAG, bids)):
+            for row in rows:
+                parts.append(tag)
+                parts.append(self._level_bytes(row, cap, us))
+        body = b"".join(parts)
+        return b"".join((_RESPONSE_OK, _S2C_TAG, _varint(len(body)), body))
+
+    def _level_bytes(self, row: tuple, cap: int, us: bool) -> bytes:
+        """One level, length-prefixed, as it sits in a repeated OrderBook field."""
+        price, volume, count, queue = row
+        key = (price, queue if cap else volume, count, cap, us)
+        encoded = self._level_cache.get(key)
+        if encoded is None:
+            if len(self._level_cache) >= LEVEL_CACHE_LIMIT:
+                self._level_cache.clear()
+            level = Qot_Common_pb2.OrderBook(price=float(price), volume=volume, orederCount=count)
+            if us:
+                level.hpVolume = float(volume)
+            for order_id, order_volume in queue[:cap]:
+                level.detailList.add(orderID=order_id, volume=order_volume)
+            data = level.SerializeToString()
+            encoded = self._level_cache[key] = _varint(len(data)) + data
+        return encoded
 
     # -- connections -------------------------------------------------------------
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

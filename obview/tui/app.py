@@ -64,6 +64,7 @@ class ObviewApp(App):
         self.frozen = False
         self.panes: list[TabPane] = []  # in tab order
         self._stream_panes: dict[Stream, StreamPane] = {}
+        self._tab_labels: dict[str, str] = {}  # pane id -> its tab's label
         self._pane_numbers = itertools.count()
         self.book_messages = 0  # BookUpdated messages handled (tests check coalescing)
         self._queued: set[Stream] = set()
@@ -144,8 +145,12 @@ class ObviewApp(App):
             self.panes.append(pane)
             await self.tabs.add_pane(pane)
         for number, each in enumerate(self.panes, 1):
-            label = each.label_text
-            self.tabs.get_tab(each).label = f"{number} {label}" if number <= 9 else label
+            label = f"{number} {each.label_text}" if number <= 9 else each.label_text
+            # only labels that change: each relabel re-lays the tab row out (100 codes
+            # relabelled on every add took seconds to start)
+            if self._tab_labels.get(each.id) != label:
+                self._tab_labels[each.id] = label
+                self.tabs.get_tab(each).label = label
         if len(self.panes) == 1:
             self._activate(pane)
 

@@ -282,7 +282,15 @@ class FutuSimulator:
             deadline = max(deadline, time.monotonic() - interval)  # no bursts after a stall
             if self.quotes_down:
                 continue
-            for code in sorted(self.books):
+            codes = sorted(self.books)
+            for position, code in enumerate(codes):
+                if position:
+                    # instruments tick independently, not in lockstep: the codes' pushes
+                    # are spread over the interval instead of arriving as one burst
+                    due = deadline + interval * position / len(codes)
+                    await asyncio.sleep(max(0.0, due - time.monotonic()))
+                if self.quotes_down or code not in self.books:
+                    break
                 watchers = [c for c in self.connections if code in c.pushing and not c.closed]
                 if not watchers:
                     continue
@@ -294,7 +302,6 @@ class FutuSimulator:
                     if details not in bodies:
                         bodies[details] = self._push_body(book, details, stamped=True)
                     await self._push(conn, bodies[details])
-                await asyncio.sleep(0)  # requests are answered between codes, not after a tick
 
     async def _push(self, conn: _Connection, body: bytes) -> None:
         """Send one 3013 push, applying the fault switches."""

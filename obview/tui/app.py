@@ -123,6 +123,10 @@ class ObviewApp(App):
             self.feeds.append(feed)
             await self._attach(feed, cfg.depth)
         self.feeds_opened = True
+        # the tabs just mounted (hundreds of widgets with 100 codes) live as long as the
+        # app too: frozen like the rest, or every full collection rescans them
+        gc.collect()
+        gc.freeze()
 
     async def _attach(self, feed: Feed, depth: int = 20) -> None:
         feed.add_listener(partial(self._on_feed_event, feed))

@@ -1,4 +1,4 @@
-"""Futu 3013 decode benchmark (issue 3 §8): the same recorded frames through
+"""Futu 3013 decode benchmark: the same recorded frames through
 
   (a) bare protobuf parsing (Qot_UpdateOrderBook.Response.FromString of each body),
   (b) obview's full path, one frame per socket read (every push applied): frame checks
@@ -19,7 +19,8 @@ expected extra is one AES decryption per frame), with no target.
     python bench/futu_decode.py [--frames 2000] [--rounds 15] [--details] [--levels 20]
 
 Rates are each run's best round; ratios are medians over rounds of times measured back to
-back (this machine may be shared); the SDK times its rounds in its own process, on request.
+back (bench/timing.py: this machine may be shared); the SDK times its rounds in its own
+process, on request.
 """
 
 from __future__ import annotations
@@ -27,15 +28,15 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "bench"))
 
+from timing import interleave, verdict  # noqa: E402
 
 AES_KEY, AES_IV = "Bench0123456789k", "BenchIV012345678"  # 16-char strings, like connAESKey
 
@@ -75,23 +76,6 @@ def record_frames(count: int, levels: int, details: bool, seed: int = 1,
     return frames
 
 
-def interleaved(runs: dict[str, object], rounds: int) -> dict[str, list[float]]:
-    """Seconds per round of each run. Rounds alternate between the runs, so runs measured
-    back to back in one round share the machine's state (a noisy neighbour slows both)."""
-    times: dict[str, list[float]] = {name: [] for name in runs}
-    for _ in range(rounds):
-        for name, run in runs.items():
-            started = time.perf_counter()
-            own = run()  # a run in another process reports its own time
-            times[name].append(own if own is not None else time.perf_counter() - started)
-    return times
-
-
-def paired_ratio(times: dict[str, list[float]], slow: str, fast: str) -> float:
-    """Median over rounds of slow/fast measured back to back: robust on a busy machine."""
-    return statistics.median(s / f for s, f in zip(times[slow], times[fast], strict=True))
-
-
 def bare_run(frames: list[bytes]):
     """(a): the generated message's FromString on every body, nothing else."""
     from obview.venues.futu.codec import HEADER_SIZE
@@ -128,7 +112,7 @@ def fields_run(frames: list[bytes]):
 
 def floor_run(frames: list[bytes]):
     """Reference: what any path from bytes must do before it touches a level: the frame
-    checks issue 3 requires (magic, length, SHA-1 of the body) and one protobuf parse."""
+    checks docs/futu.md "Frames" names (magic, length, SHA-1 of the body) and one protobuf parse."""
     from obview.venues.futu.codec import FrameBuffer
     from obview.venues.futu.pb import Qot_UpdateOrderBook_pb2
 
@@ -149,11 +133,10 @@ def obview_run(frames: list[bytes], details: bool, read_size: int = 65536,
     """(b): socket-sized reads through the feed: frames, SHA-1, push, Decimal levels, book.
     With `read_size=0` every frame is a read of its own, so every push is applied.
     (d): the same with `aes`, on frames sealed with that mode (the feed decrypts them)."""
-    from obview.venues import VenueConfig
+    from obview.venues import config
     from obview.venues.futu.client import FutuFeed
 
-    feed = FutuFeed(VenueConfig("futu", ["HK.00700"], details=details,
-                                options={"host": "127.0.0.1", "port": 1}))
+    feed = FutuFeed(config("futu", ["HK.00700"], details=details, host="127.0.0.1", port=1))
     feed.streams["HK.00700"].synced = True
     cipher = session_cipher(aes)
     events: list = []
@@ -259,7 +242,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"(c) {exc}", file=sys.stderr)
         return 1
     try:
-        times = interleaved(
+        t = interleave(
             {"a": bare_run(frames), "b": obview_run(frames, args.details),
              "b1": obview_run(frames, args.details, read_size=0), "c": sdk.round,
              "d1": obview_run(sealed["cbc"], args.details, read_size=0, aes="cbc"),
@@ -269,15 +252,11 @@ def main(argv: list[str] | None = None) -> int:
             args.rounds)
     finally:
         sdk.close()
-    rates = {name: len(frames) / min(values) for name, values in times.items()}  # best round
-
-    def verdict(ok: bool) -> str:
-        return "OK" if ok else "OVER TARGET"
-
-    ratio_each = paired_ratio(times, "b1", "a")
-    ratio_backlog = paired_ratio(times, "b", "a")
-    sdk_each = paired_ratio(times, "c", "b1")
-    sdk_backlog = paired_ratio(times, "c", "b")
+    rates = {name: t.rate(name, len(frames)) for name in t.times}  # best round
+    ratio_each = t.paired("b1", "a")
+    ratio_backlog = t.paired("b", "a")
+    sdk_each = t.paired("c", "b1")
+    sdk_backlog = t.paired("c", "b")
     print(f"(a) bare protobuf parse      {rates['a']:12,.0f} frames/s")
     print(f"(b) obview bytes -> book     {rates['b1']:12,.0f} frames/s  (one frame per read: every "
           "push applied)")
@@ -288,21 +267,21 @@ def main(argv: list[str] | None = None) -> int:
     print(f"    under backlog            {rates['d']:12,.0f} frames/s  (64 KiB reads)")
     print(f"    with Futu's AES-ECB      {rates['d1ecb']:12,.0f} frames/s  (one frame per read)")
     print(f"    reference: frame checks (SHA-1) + parse {rates['floor']:,.0f} frames/s "
-          f"({paired_ratio(times, 'floor', 'a'):.2f}x the time of (a), before any level is read)")
+          f"({t.paired('floor', 'a'):.2f}x the time of (a), before any level is read)")
     print(f"    reference: parse + read every level's fields {rates['fields']:,.0f} frames/s "
-          f"({paired_ratio(times, 'fields', 'a'):.2f}x the time of (a): upb parses lazily)")
+          f"({t.paired('fields', 'a'):.2f}x the time of (a): upb parses lazily)")
     print(f"Ratios are medians of {args.rounds} back-to-back pairs of rounds.")
     print(f"(b)/(a) time ratio: {ratio_each:.2f}x one frame per read, {ratio_backlog:.2f}x under "
           f"backlog  target <= 2.5x: {verdict(ratio_each <= 2.5)} per frame, "
           f"{verdict(ratio_backlog <= 2.5)} under backlog")
     print(f"(c)/(b) time ratio: {sdk_each:.2f}x one frame per read, {sdk_backlog:.2f}x under "
           f"backlog  target >= 3x: {verdict(sdk_each >= 3)}")
-    aes_each = paired_ratio(times, "d1", "b1")
-    extra_us = statistics.median(d - b for d, b in zip(times["d1"], times["b1"], strict=True))
+    aes_each = t.paired("d1", "b1")
+    extra_us = t.paired_delta("d1", "b1")
     print(f"(d)/(b) time ratio: {aes_each:.2f}x one frame per read with AES-CBC "
           f"(+{extra_us / len(frames) * 1e6:.1f} us a frame), "
-          f"{paired_ratio(times, 'd', 'b'):.2f}x under backlog, "
-          f"{paired_ratio(times, 'd1ecb', 'b1'):.2f}x one frame per read with AES-ECB  "
+          f"{t.paired('d', 'b'):.2f}x under backlog, "
+          f"{t.paired('d1ecb', 'b1'):.2f}x one frame per read with AES-ECB  "
           "(no target: the cost of decrypting every frame)")
     return 0
 

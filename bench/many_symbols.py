@@ -35,9 +35,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.tui_bench import Histogram  # noqa: E402
+from timing import verdict  # noqa: E402  (bench/ is on sys.path: the script's folder)
 from obview.events import BookChanged  # noqa: E402
 from obview.tui.app import ObviewApp  # noqa: E402
-from obview.venues import VenueConfig  # noqa: E402
+from obview.venues import config  # noqa: E402
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -83,7 +84,7 @@ def proc_cpu_seconds(pid: int) -> float:
 
 async def run_tui(host: str, port: int, codes: list[str], duration: float,
                   sim_pid: int, profile: cProfile.Profile | None = None) -> dict:
-    cfg = VenueConfig("futu", codes, details=True, options={"host": host, "port": port})
+    cfg = config("futu", codes, details=True, host=host, port=port)
     app = ObviewApp([cfg])
     push_to_paint = Histogram()
     pending: list[float] = []
@@ -198,15 +199,17 @@ def main() -> None:
           f"{tui['pushes'] / tui['wall']:,.0f}/s, {tui['messages']:,} coalesced BookUpdated")
     print(f"TUI start:              every tab mounted {tui['mounted_after']:.1f} s, every code "
           f"synced {tui['synced_after']:.1f} s after start")
-    print(f"TUI process CPU share:  {tui['cpu_share']:.2f} cores  (target <= 1 core)")
+    print(f"TUI process CPU share:  {tui['cpu_share']:.2f} cores  (target <= 1 core: "
+          f"{verdict(tui['cpu_share'] <= 1)})")
     print(f"tab on screen:          push-to-paint p50 {tui['p50']:.1f} ms  p99 {tui['p99']:.1f} ms "
-          f"over {tui['painted']} pushes  (target p99 <= 50 ms)")
+          f"over {tui['painted']} pushes  (target p99 <= 50 ms: {verdict(tui['p99'] <= 50)})")
     print(f"tab on screen:          ladder redraw CPU {tui['redraw_ms']:.2f} ms per redraw "
-          f"over {tui['builds']} redraws  (target <= 3 ms)")
+          f"over {tui['builds']} redraws  (target <= 3 ms: {verdict(tui['redraw_ms'] <= 3)})")
     print(f"hidden tabs:            {tui['hidden_builds']} ladder redraws across "
-          f"{args.codes - 1} hidden tabs  (target 0)")
+          f"{args.codes - 1} hidden tabs  (target 0: {verdict(tui['hidden_builds'] == 0)})")
     print(f"headless CPU share:     {headless['cpu_share']:.2f} cores  (obview futu … --details "
-          f"--stream json > /dev/null; target <= 0.5 core)")
+          f"--stream json > /dev/null; target <= 0.5 core: "
+          f"{verdict(headless['cpu_share'] <= 0.5)})")
     if profile is not None:
         import pstats
 

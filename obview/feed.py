@@ -27,6 +27,7 @@ from enum import StrEnum
 from typing import Any, ClassVar
 
 from obview.book import OrderBook
+from obview.errors import describe_error
 from obview.events import BookChanged, Event, FeedFailed, StatusChanged
 from obview.latency import LatencyStats
 from obview.ratelog import RateLimitedLog
@@ -44,6 +45,9 @@ class FeedState(StrEnum):
     STALE = "stale"
     ERROR = "error"
     STOPPED = "stopped"
+
+
+_SYNCED = FeedState.SYNCED
 
 
 class FeedError(Exception):
@@ -124,6 +128,7 @@ class Stream:
     error: str | None = None
     latency: dict[str, LatencyStats] = field(default_factory=dict)  # per Feed.capabilities.latency
     extra: dict[str, Any] = field(default_factory=dict)  # venue-specific JSON fields
+    update_event: BookChanged | None = field(default=None, init=False, repr=False)  # book_changed's
 
     @property
     def key(self) -> str:
@@ -195,9 +200,18 @@ class Feed:
             stream.stale = False
             stream.stale_reason = ""
             self._settle_state()
-        elif self.state is not FeedState.SYNCED:
+        elif self.state is not _SYNCED:
             self._settle_state()
-        self.emit(BookChanged(self, stream, snapshot))
+        if snapshot:
+            event = BookChanged(self, stream, True)
+        else:
+            # An update's event says only "this stream changed" and listeners only read
+            # it, so one instance per stream serves every push (no allocation per push).
+            event = stream.update_event
+            if event is None:
+                event = stream.update_event = BookChanged(self, stream)
+        for listener in self._listeners:  # `emit`, inlined: this runs once per push
+            listener(event)
 
     def _settle_state(self) -> None:
         """SYNCED once every book is synced, STALE while one of them is stale. A stream the
@@ -377,15 +391,3 @@ def known_cause(exc: BaseException) -> BaseException | None:
         todo.extend((item.__cause__, item.__context__))
         todo.extend(getattr(item, "exceptions", ()))  # exception groups (anyio, trio)
     return None
-
-
-def describe_error(exc: BaseException) -> str:
-    """One line for a user: the exception text, or its type when it has none."""
-    text = str(exc).strip()
-    if isinstance(exc, ConnectionRefusedError):
-        return "connection refused"
-    if isinstance(exc, socket.gaierror):
-        return f"unknown host ({exc.strerror or text})"
-    if isinstance(exc, TimeoutError) and not text:
-        return "timed out"
-    return text.splitlines()[0] if text else type(exc).__name__

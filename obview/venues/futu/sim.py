@@ -65,7 +65,6 @@ import string
 import time
 from collections import deque
 
-from obview.venues import check_faults
 from obview.venues.futu import codec, crypto
 from obview.venues.futu.market import CATALOGUE, LEVELS, Listing, SimBook, generated_listing
 from obview.venues.futu.pb import (
@@ -82,6 +81,7 @@ from obview.venues.futu.pb import (
     Qot_UpdateOrderBook_pb2,
 )
 from obview.venues.futu.symbols import MARKETS, join_code, split_code
+from obview.venues.simkit import check_faults, fault_flag, fault_int, fault_number, ticks
 
 log = logging.getLogger("obview.futu.sim")
 
@@ -177,17 +177,18 @@ class FutuSimulator:
             raise ValueError("rsa_key needs a key file: --fault rsa_key=FILE")
         # KeyFileError is a ValueError: a usage error, like any bad switch
         self.rsa_key = crypto.load_rsa_key(key) if isinstance(key, str) else key
-        self.aes_ecb = "aes_ecb" in faults
+        self.aes_ecb = fault_flag(faults, "aes_ecb")
         if self.aes_ecb and self.rsa_key is None:
             raise ValueError("aes_ecb goes with rsa_key=FILE")
+        self.rate = fault_number("futu", faults, "rate", 10.0)
+        self.levels = max(1, min(LEVELS, fault_int("futu", faults, "levels", 20)))
+        self.keepalive = max(1, fault_int("futu", faults, "keepalive", 10))
+        self.fragment = fault_int("futu", faults, "fragment", 0)
+        self.count_faults = {name: fault_int("futu", faults, name, 0)
+                             for name in COUNT_FAULTS if faults.get(name, "").strip()}
+        self.refuse_init = fault_int("futu", faults, "refuse_init", 0)
+        self.quota = fault_int("futu", faults, "quota", 1000)
         try:
-            self.rate = float(faults.get("rate", 10))
-            self.levels = max(1, min(LEVELS, int(faults.get("levels", 20))))
-            self.keepalive = max(1, int(faults.get("keepalive", 10)))
-            self.fragment = int(faults.get("fragment") or 0) if "fragment" in faults else 0
-            self.count_faults = {name: int(faults[name]) for name in COUNT_FAULTS if name in faults}
-            self.refuse_init = int(faults.get("refuse_init") or 0)
-            self.quota = int(faults.get("quota", 1000))
             self.no_right_markets, self.no_right_codes = _parse_no_right(
                 faults.get("no_right", ""))
         except ValueError as exc:
@@ -195,16 +196,15 @@ class FutuSimulator:
         if self.quota < 0:
             raise ValueError(f"bad futu sim fault value: quota={self.quota}")
         self.no_right_markets |= NO_RIGHT_MARKETS
-        self.notify = "notify" in faults
-        self.unknown_push = "unknown_push" in faults
-        self.any_code = "any_code" in faults
+        self.notify = fault_flag(faults, "notify")
+        self.unknown_push = fault_flag(faults, "unknown_push")
+        self.any_code = fault_flag(faults, "any_code")
         self.fired: set[str] = set()
         self.quotes_down = False  # the quote server behind OpenD is logged out
         self.books: dict[str, SimBook] = {}
         self._level_cache: dict[tuple, bytes] = {}
         self.connections: list[_Connection] = []
         self.addresses: list[str] = []
-        self.pushes_sent = 0
         self.requests: deque[tuple[int, int]] = deque(maxlen=10000)  # (connID, proto id), for tests
         self.refusals: deque[str] = deque(maxlen=1000)  # why connections were refused, for tests
         self._conn_ids = itertools.count(7000001)
@@ -275,19 +275,16 @@ class FutuSimulator:
         if self.rate <= 0:
             return
         interval = 1.0 / self.rate
-        deadline = time.monotonic()
-        while True:
-            deadline += interval
-            await asyncio.sleep(max(0.0, deadline - time.monotonic()))
-            deadline = max(deadline, time.monotonic() - interval)  # no bursts after a stall
+        async for _ in ticks(interval):
             if self.quotes_down:
                 continue
+            started = time.monotonic()
             codes = sorted(self.books)
             for position, code in enumerate(codes):
                 if position:
                     # instruments tick independently, not in lockstep: the codes' pushes
                     # are spread over the interval instead of arriving as one burst
-                    due = deadline + interval * position / len(codes)
+                    due = started + interval * position / len(codes)
                     await asyncio.sleep(max(0.0, due - time.monotonic()))
                 if self.quotes_down or code not in self.books:
                     break
@@ -330,7 +327,6 @@ class FutuSimulator:
             frame = codec.encode_frame(codec.QOT_UPDATE_ORDER_BOOK, next(conn.serial), garbage,
                                        cipher=conn.cipher)
         conn.pushes += 1
-        self.pushes_sent += 1
         await conn.send(frame)
 
     def _due_fault(self, conn: _Connection) -> str | None:

@@ -34,8 +34,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.tui_bench import Histogram  # noqa: E402
 from timing import verdict  # noqa: E402  (bench/ is on sys.path: the script's folder)
+
+from bench.tui_bench import Histogram  # noqa: E402
 from obview.events import BookChanged  # noqa: E402
 from obview.tui.app import ObviewApp  # noqa: E402
 from obview.venues import config  # noqa: E402

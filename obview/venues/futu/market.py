@@ -17,7 +17,8 @@ from datetime import datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from obview.venues.futu.symbols import MARKETS as MARKET_NUMBERS, split_code
+from obview.venues.futu.symbols import MARKETS as MARKET_NUMBERS
+from obview.venues.futu.symbols import split_code
 
 LEVELS = 40  # kept per side; a push carries the top `push_levels`
 

@@ -34,6 +34,7 @@ class Header(msgspec.Struct, tag="hdr", **_Base):
     vns: list[str] = []  # venues
     sy: dict[str, list[str]] = {}  # venue -> symbols
     o: dict[str, Any] = {}  # options, secrets removed
+    cn: dict[str, int] = {}  # connections open when the file began: number -> feed
 
 
 class Frame(msgspec.Struct, tag="f", **_Base):
@@ -61,6 +62,7 @@ class Connect(msgspec.Struct, tag="con", **_Base):
     c: int
     ch: str
     u: str | None = None  # where to (host:port or URL)
+    fd: int | None = None  # which of the session's feeds (index into the header's o.feeds)
 
 
 class Disconnect(msgspec.Struct, tag="dis", **_Base):
@@ -105,6 +107,7 @@ class Sync(msgspec.Struct, tag="sync", **_Base):
     m: int
     w: int
     n: int  # checkpoint number within the session
+    cn: dict[str, int] = {}  # connections open now: number -> feed (a replay starting here)
 
 
 class Checkpoint(msgspec.Struct, tag="ckp", **_Base):

@@ -94,10 +94,12 @@ class JournalWriter:
         wall: Callable[[], int] = time.time_ns,
         opener: Callable[[Path], BinaryIO] = _open,
         on_fail: Callable[[str], None] | None = None,
+        links: Callable[[], dict[int, int]] | None = None,
     ) -> None:
         self.base = Path(path)
         self.redactor = Redactor(secrets, redact)
         self.books = books
+        self.links = links  # open connections -> feed index, for seek points
         self.rotate_bytes = rotate_bytes
         self.failed: str | None = None
         self.paths: list[Path] = []
@@ -181,8 +183,9 @@ class JournalWriter:
         if len(buffer) >= self._buffer_bytes:
             self._compress()
 
-    def connect(self, venue: str, conn: int, channel: str, url: str | None = None) -> None:
-        self._event(schema.Connect, vn=venue, c=conn, ch=channel, u=self._clean(url))
+    def connect(self, venue: str, conn: int, channel: str, url: str | None = None,
+                feed: int | None = None) -> None:
+        self._event(schema.Connect, vn=venue, c=conn, ch=channel, u=self._clean(url), fd=feed)
 
     def disconnect(self, venue: str, conn: int, reason: str | None = None) -> None:
         self._event(schema.Disconnect, vn=venue, c=conn, r=self._clean(reason))
@@ -213,7 +216,7 @@ class JournalWriter:
         m = self._mono()
         w = m + self._wall_offset
         self._checkpoints += 1
-        sync = self._encode(schema.Sync(m, w, self._checkpoints))
+        sync = self._encode(schema.Sync(m, w, self._checkpoints, self._open_links()))
         if self._frame_raw + len(self._buffer) >= self._frame_bytes:
             self._end_frame()
             self._write_marker(sync)
@@ -261,6 +264,9 @@ class JournalWriter:
         return self.paths[-1] if self.paths else None
 
     # -- inside -----------------------------------------------------------------------
+    def _open_links(self) -> dict[str, int]:
+        return {str(c): f for c, f in self.links().items()} if self.links is not None else {}
+
     def _clean(self, text: str | None) -> str | None:
         return self.redactor.text(text) if text is not None and self._redacting else text
 
@@ -374,7 +380,7 @@ class JournalWriter:
         header = schema.Header(
             v=schema.SCHEMA_VERSION, app=__version__, m=m, w=w, sid=self._sid,
             part=self._part, vns=self._venues, sy=self._symbols,
-            o=self.redactor.options(self._options))
+            o=self.redactor.options(self._options), cn=self._open_links())
         self._write_marker(self.redactor.line(self._encode(header)))
 
     def _rotate(self) -> None:

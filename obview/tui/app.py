@@ -63,9 +63,11 @@ class ObviewApp(App):
     ]
 
     def __init__(self, configs: list[VenueConfig], feeds: list[Feed] | None = None, *,
-                 mask_times: bool = False) -> None:
+                 mask_times: bool = False, recording=None, player=None) -> None:
         super().__init__()
         self.configs = configs
+        self.recording = recording  # --record: every feed opened gets its tap
+        self.player = player  # replay: drives the given feeds
         self.feeds: list[Feed] = list(feeds or [])
         self._given_feeds = feeds is not None
         self.mask_times = mask_times  # snapshots: hide wall-clock numbers, never fade
@@ -130,6 +132,8 @@ class ObviewApp(App):
                 await self._add_error_pane(cfg, reason)
                 continue
             self.feeds.append(feed)
+            if self.recording is not None:
+                self.recording.attach(feed)
             await self._attach(index, feed, cfg.depth)
         self.feeds_opened = True
 

@@ -135,7 +135,7 @@ class Recording:
         for feed in self.feeds:
             for stream in feed.streams.values():
                 if stream.synced:
-                    yield feed.venue, stream.key, stream.book
+                    yield feed.venue, stream.key, stream.book, stream.pushes
 
     def _failed(self, reason: str) -> None:
         for feed in self.feeds:

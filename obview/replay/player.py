@@ -100,6 +100,7 @@ class ReplayPlayer:
         self._pending: list[Frame] = []
         self._restoring = False
         self.wall = header.w  # journal wall-clock time of the last line handed over
+        self.mono = header.m  # and its monotonic receive stamp
         self.lines = 0
         self.finished = asyncio.Event()
         self._wake = asyncio.Event()
@@ -230,6 +231,7 @@ class ReplayPlayer:
 
     async def _deliver(self) -> None:
         frames, self._pending = self._pending, []
+        self.mono = frames[0].m
         self._at(frames[0].w)
         link = self.links.get(frames[0].c)
         if link is None:  # a connection whose start is before a seek point: not replayable
@@ -259,6 +261,7 @@ class ReplayPlayer:
 
     def _line(self, line) -> None:
         kind = type(line)
+        self.mono = getattr(line, "m", self.mono)
         self._at(getattr(line, "w", self.wall))
         if kind is Connect:
             self._restoring = False
@@ -291,7 +294,10 @@ class ReplayPlayer:
     def _restore(self, line: Checkpoint) -> None:
         for feed in self.feeds:
             if feed.venue == line.vn and line.sy in feed.streams:
-                feed.restore_book(feed.streams[line.sy], book_of(line))
+                stream = feed.streams[line.sy]
+                if line.pu is not None:
+                    stream.pushes = line.pu - 1  # book_changed counts the restore as one
+                feed.restore_book(stream, book_of(line))
                 return
 
     def _feed_at(self, index: int | None) -> Feed | None:

@@ -95,6 +95,7 @@ def _recording(configs: list[VenueConfig], kw: dict[str, Any]):
     target = journal_path(path, user_config.current().setting("record_dir"))
     secrets = [cfg.options.get(name) for cfg in configs
                for name in ("password", "api_key", "token")]
+    secrets = [s.reveal() if hasattr(s, "reveal") else s for s in secrets]
     try:
         return Recording(target, configs, rotate_bytes=rotate_bytes,
                          secrets=[s for s in secrets if isinstance(s, str)])

@@ -210,9 +210,13 @@ class ReplayPlayer:
             if pending:
                 await self._deliver()
                 pending = self._pending
+            restoring = self._restoring
             self._line(line)
             if type(line) in (Connect, Disconnect):
                 await self._settle(force=True)
+            elif restoring and type(line) in (Sync, Header):
+                # the resumed links' sessions start before their books come back
+                await self._settle(force=True, turns=SEEK_TURNS)
         if pending:
             await self._deliver()
         await asyncio.sleep(0)  # the screen and the printer get their turn each batch

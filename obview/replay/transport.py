@@ -37,6 +37,20 @@ class NullWriter:
         return False
 
 
+class NullSocket:
+    """A replayed WebSocket: what the client sends goes nowhere; closing it ends the link
+    (as closing the socket ended the read loop live)."""
+
+    def __init__(self, link: ReplayLink) -> None:
+        self._link = link
+
+    async def send(self, data: str | bytes) -> None:
+        pass
+
+    async def close(self, *args: object) -> None:
+        self._link.close("closed by obview")
+
+
 class ReplayLink:
     """One recorded connection. `resumed`: the replay starts in its middle (at a
     checkpoint), so no handshake frames will come."""
@@ -45,6 +59,7 @@ class ReplayLink:
         self.conn = conn
         self.resumed = resumed
         self.writer = NullWriter()
+        self.socket = NullSocket(self)
         self._deliver: Callable[[list[Frame]], None] | None = None
         self._backlog: list[list[Frame]] = []
         self._closed: asyncio.Future[str] = asyncio.get_running_loop().create_future()
@@ -66,6 +81,8 @@ class ReplayLink:
             func(frames)
 
     def push(self, frames: list[Frame]) -> None:
+        if self._closed.done():  # closed by the client: the rest of it went unread live too
+            return
         if frames[0].ch == "rest":
             for frame in frames:
                 self._rest_reply(frame)
@@ -108,7 +125,11 @@ class ReplayLink:
 
 
 def _path(url: str | None) -> str:
+    """'/api/v3/depth' for '/api/v3/depth?market=..#check' -> '/api/v3/depth#check'."""
     text = url or ""
+    text, _, tag = text.partition("#")
+    if tag:
+        return _path(text) + "#" + tag
     if "://" in text:
         text = text.split("://", 1)[1]
         text = "/" + text.split("/", 1)[1] if "/" in text else "/"

@@ -73,3 +73,15 @@ async def open_feed(cfg: VenueConfig, stack: contextlib.AsyncExitStack) -> Bthub
     stack.push_async_callback(feed.close)
     await feed.check_cp()  # an unknown --cp is a usage error, said at once
     return feed
+
+
+def replay_feed(cfg: VenueConfig) -> BthubFeed:
+    """A feed that a journal drives (obview/replay): the same client, no network and no
+    credentials (the recorded login reply stands in)."""
+    from obview.venues.bthub.client import BthubFeed
+
+    opts = cfg.options
+    url = opts.get("url") or DEFAULT_URL
+    return BthubFeed(cfg.symbols, url, "replay", "replay", cp=opts.get("cp"),
+                     book=opts.get("book"), insecure=bool(opts.get("insecure")),
+                     ws_url=opts.get("ws_url") or None)

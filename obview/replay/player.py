@@ -105,6 +105,7 @@ class ReplayPlayer:
         self.finished = asyncio.Event()
         self._wake = asyncio.Event()
         self._settle_now = False
+        self.error: JournalError | None = None  # damage the lines stopped at
         self.catching_up = start is not None
         source = self.reader.seek(wall=start) if start is not None else self.reader.lines()
         self._restoring = start is not None
@@ -183,6 +184,8 @@ class ReplayPlayer:
             if delay is None or delay > 0:
                 if delay is None and pace.finished:
                     self._flush()
+                    if self.error is not None:
+                        raise self.error
                     self.finished.set()
                 self._wake.clear()
                 try:
@@ -311,11 +314,16 @@ class ReplayPlayer:
 
     # -- journal times ----------------------------------------------------------------
     def _bounded(self, lines: Iterator) -> Iterator:
+        """The lines up to `until`; damage ends them and is raised by `run()` once every
+        line before it was handed over (the pace reads one line ahead)."""
         until = self.until
-        for line in lines:
-            if until is not None and getattr(line, "w", 0) > until:
-                return
-            yield line
+        try:
+            for line in lines:
+                if until is not None and getattr(line, "w", 0) > until:
+                    return
+                yield line
+        except JournalError as exc:
+            self.error = exc
 
     def _mono_of(self, wall: int) -> int:
         """The monotonic stamp the pace uses for wall time `wall` (same session)."""

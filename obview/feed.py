@@ -8,6 +8,9 @@ staleness rule. A `FatalFeedError` (subscription or login rejected), an untruste
 certificate, and (with `fail_fast`, for headless runs) a refused connection or an
 unknown host before any data stop the loop and are reported once. docs/feeds.md
 describes the whole lifecycle.
+
+What a feed offers beyond books (aggregation levels, record kinds, what its latency
+stats measure) it declares in `capabilities`; consumers read that, never probe.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import random
 import socket
 import ssl
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, ClassVar
@@ -70,6 +73,49 @@ class Backoff:
         self.failures = 0
 
 
+class LatencyKind(StrEnum):
+    """What a feed's `Stream.latency` stats measure (the TUI labels them from this)."""
+
+    NONE = "none"  # no venue figures: the TUI measures push timing itself
+    RECEIVE = "receive"  # venue stamp to our receive, per side ("bid", "ask")
+    INTERVAL = "interval"  # time between the venue's pushes ("interval")
+
+
+class RecordKind(StrEnum):
+    """Non-book records a feed publishes (`Feed.records[kind]`, `RecordsChanged.kind`)."""
+
+    ORDERS = "orders"
+    RISK = "risk"
+
+
+@dataclass(frozen=True)
+class LevelControl:
+    """A venue's book aggregation levels: how many, the current one, and how to switch."""
+
+    count: Callable[[], int | None]  # None until the venue has told us
+    current: Callable[[], int]
+    change: Callable[[int], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class ReplayControl:
+    """A feed a journal drives (obview/replay): what the replay keys call, and the line
+    the status bar shows ("replay 14:03:22 UTC [#####-----] 50% 10x")."""
+
+    control: Callable[[str], None]  # pause, faster, slower, back, forward, home, end, step
+    describe: Callable[[], str]
+
+
+@dataclass(frozen=True)
+class FeedCapabilities:
+    """What a feed can do beyond books, declared by the venue so nobody has to probe."""
+
+    levels: LevelControl | None = None
+    replay: ReplayControl | None = None
+    records: tuple[RecordKind, ...] = ()
+    latency: LatencyKind = LatencyKind.NONE
+
+
 @dataclass(eq=False)
 class Stream:
     """One subscribed instrument's live state inside a feed."""
@@ -86,7 +132,7 @@ class Stream:
     stale: bool = False  # values kept but not live (see Feed.check_stale); cleared by a push
     stale_reason: str = ""
     error: str | None = None
-    latency: dict[str, LatencyStats] = field(default_factory=dict)  # "bid"/"ask" or "interval"
+    latency: dict[str, LatencyStats] = field(default_factory=dict)  # per Feed.capabilities.latency
     extra: dict[str, Any] = field(default_factory=dict)  # venue-specific JSON fields
 
     @property
@@ -108,9 +154,11 @@ class Feed:
     """Base class for a venue connection carrying one or more streams."""
 
     venue: ClassVar[str] = "?"
+    capabilities: FeedCapabilities = FeedCapabilities()  # venues override (class or instance)
 
     def __init__(self) -> None:
         self.streams: dict[str, Stream] = {}  # by Stream.key
+        self.records: dict[str, dict[Any, Any]] = {}  # RecordKind -> rows by their key
         self.state = FeedState.CONNECTING
         self.status_text = ""
         self.bad_frames = 0
@@ -345,6 +393,13 @@ class Feed:
 
     def stop(self) -> None:
         self._stopping = True
+
+    async def close(self) -> None:
+        """Release what outlives a session (HTTP clients, tasks); after `run()` ended."""
+
+    def headless_streams(self) -> set[str] | None:
+        """The stream keys headless prints; None: all of them."""
+        return None
 
     def _fail(self, reason: str) -> None:
         for stream in self.streams.values():

@@ -19,7 +19,9 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from obview.feed import Backoff, Feed
+from dataclasses import replace
+
+from obview.feed import Backoff, Feed, ReplayControl
 from obview.journal import (
     Checkpoint,
     Connect,
@@ -59,6 +61,11 @@ def parse_when(text: str, day_of: int) -> int:
     return int(when.timestamp()) * 1_000_000_000 + when.microsecond * 1000
 
 
+def _bar(fraction: float, width: int = 12) -> str:
+    filled = round(fraction * width)
+    return "█" * filled + "░" * (width - filled)
+
+
 def build_feed(cfg: VenueConfig) -> Feed:
     """The venue's own feed class, with a replay transport in place of the network."""
     from obview.venues import load
@@ -92,6 +99,9 @@ class ReplayPlayer:
         except TypeError as exc:
             raise JournalError(f"{files[0]}: the journal header is corrupt ({exc})") from None
         self.feeds = [build_feed(cfg) for cfg in self.configs]
+        controls = ReplayControl(self.control, self.describe)
+        for feed in self.feeds:  # the TUI finds the replay keys' target here
+            feed.capabilities = replace(feed.capabilities, replay=controls)
         self.first_wall = header.w
         self.last_wall = self._last_wall()
         self.start = start
@@ -125,6 +135,14 @@ class ReplayPlayer:
     def progress(self) -> float:
         span = self.last_wall - self.first_wall
         return 1.0 if span <= 0 else min(max((self.wall - self.first_wall) / span, 0.0), 1.0)
+
+    def describe(self) -> str:
+        """The status bar's replay line: journal time, progress bar, speed."""
+        when = _dt.datetime.fromtimestamp(self.wall / 1e9, _dt.UTC)
+        speed = "max" if self.pace.speed is None else f"{self.pace.speed:g}x"
+        state = " paused" if self.pace.paused else " end" if self.finished.is_set() else ""
+        return (f"replay {when:%Y-%m-%d %H:%M:%S} UTC {_bar(self.progress())} "
+                f"{self.progress():.0%} {speed}{state}")
 
     def control(self, action: str) -> None:
         """pause (toggle), faster, slower, step, back, forward, home, end."""
@@ -161,6 +179,7 @@ class ReplayPlayer:
                 stream.book.clear()
                 stream.synced = False
         self.start = wall
+        self.wall = wall
         self.catching_up = True
         self._restoring = True
         paused = self.pace.paused
@@ -247,8 +266,7 @@ class ReplayPlayer:
         await self._settle(link=link)
 
     def _at(self, wall: int) -> None:
-        if wall > self.wall:
-            self.wall = wall
+        self.wall = wall
         if self.catching_up and wall >= self.start:
             self.catching_up = False
 

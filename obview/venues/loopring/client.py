@@ -28,7 +28,17 @@ from websockets.asyncio.client import ClientConnection
 from websockets.frames import CloseCode
 
 from obview.book import OrderBook
-from obview.feed import Backoff, FatalFeedError, Feed, FeedError, FeedState, Stream
+from obview.feed import (
+    Backoff,
+    FatalFeedError,
+    Feed,
+    FeedCapabilities,
+    FeedError,
+    FeedState,
+    LatencyKind,
+    LevelControl,
+    Stream,
+)
 from obview.latency import LatencyStats
 from obview.venues import VenueConfig
 from obview.venues.loopring import protocol
@@ -119,6 +129,8 @@ class LoopringFeed(Feed):
         self.stream.extra.update(verified_at=None, verify_mismatches=0)
         self._intervals = self.stream.latency["interval"] = LatencyStats()  # ms between pushes
         self.streams[self.stream.key] = self.stream
+        self.capabilities = FeedCapabilities(latency=LatencyKind.INTERVAL, levels=LevelControl(
+            lambda: self.level_count, lambda: self.level, self.change_level))
         self.address = f"{self.ws_url} ({self.api})"
         self._http: httpx.AsyncClient | None = None
         self._ws: ClientConnection | None = None

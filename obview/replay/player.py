@@ -220,11 +220,13 @@ class ReplayPlayer:
 
     async def _dispatch(self, lines: list) -> None:
         pending = self._pending
+        self.lines += len(lines)
         for line in lines:
-            self.lines += 1
             if type(line) is Frame:
                 if pending and (line.c != pending[0].c or line.m != pending[0].m):
-                    await self._deliver()
+                    link = self._deliver_now()
+                    if link is not None and link.needs_turns():
+                        await self._settle(link=link)
                     pending = self._pending
                 pending.append(line)
                 self._restoring = False
@@ -245,8 +247,8 @@ class ReplayPlayer:
 
     def _dispatch_now(self, lines: list) -> None:
         """`step`: one line at once (a frame is delivered alone)."""
+        self.lines += len(lines)
         for line in lines:
-            self.lines += 1
             if type(line) is Frame:
                 self._at(line.w)
                 link = self.links.get(line.c)
@@ -256,14 +258,23 @@ class ReplayPlayer:
                 self._line(line)
 
     async def _deliver(self) -> None:
+        link = self._deliver_now()
+        if link is not None:
+            await self._settle(link=link)
+
+    def _deliver_now(self) -> ReplayLink | None:
+        """The pending read to its link (the hot path: no coroutine per read)."""
         frames, self._pending = self._pending, []
-        self.mono = frames[0].m
-        self._at(frames[0].w)
-        link = self.links.get(frames[0].c)
+        first = frames[0]
+        self.mono = first.m
+        self.wall = wall = first.w
+        if self.catching_up and wall >= self.start:
+            self.catching_up = False
+        link = self.links.get(first.c)
         if link is None:  # a connection whose start is before a seek point: not replayable
-            return
+            return None
         link.push(frames)
-        await self._settle(link=link)
+        return link
 
     def _at(self, wall: int) -> None:
         self.wall = wall

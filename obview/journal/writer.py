@@ -136,6 +136,7 @@ class JournalWriter:
         self._rotate_pending = False
         self._encode = schema.encoder.encode
         self._encode_into = schema.encoder.encode_into
+        self._encode_lines = schema.encoder.encode_lines
         now = self._mono()
         # Wall stamps are monotonic stamps plus this offset, read once: no second clock read
         # per line, and they never step back when the system clock is adjusted (a reader
@@ -180,6 +181,29 @@ class JournalWriter:
                 self._encode_into(Frame(m, w, venue, conn, channel, None, payload, pid, url,
                                         status), buffer, -1)
         buffer.append(10)  # b"\n"
+        if len(buffer) >= self._buffer_bytes:
+            self._compress()
+
+    def frames(self, venue: str, conn: int, channel: str,
+               items: Iterable[tuple[str | bytes, int | None]], *, mono: int | None = None) -> None:
+        """Several frames received at once (one socket read): (payload, pid) each, one
+        stamp for all. Encoded in one call: cheaper per frame than `frame()`."""
+        if self.failed:
+            return
+        m = self._mono() if mono is None else mono
+        if self._redacting:  # masking works line by line
+            for payload, pid in items:
+                self.frame(venue, conn, channel, payload, pid=pid, mono=m)
+            return
+        if m >= self._due:
+            self._maintain(m)
+            if self.failed:
+                return
+        w = m + self._wall_offset
+        lines = [Frame(m, w, venue, conn, channel, p, None, pid) if type(p) is str
+                 else Frame(m, w, venue, conn, channel, None, p, pid) for p, pid in items]
+        buffer = self._buffer
+        buffer += self._encode_lines(lines)  # newline after each line
         if len(buffer) >= self._buffer_bytes:
             self._compress()
 

@@ -495,10 +495,8 @@ class FutuFeed(Feed):
         if frames:
             tap = self.tap
             if tap is not None:  # the wire as decrypted, one stamp per read
-                record = tap.writer.frame
-                venue, conn, mono = self.venue, self.conn, time.monotonic_ns()
-                for proto_id, _, body in frames:
-                    record(venue, conn, "tcp", body, pid=proto_id, mono=mono)
+                tap.writer.frames(self.venue, self.conn, "tcp",
+                                  [(body, proto_id) for proto_id, _, body in frames])
             self._process(frames)
 
     def _closed_reason(self) -> str:

@@ -98,7 +98,8 @@ def _recording(configs: list[VenueConfig], kw: dict[str, Any]):
     secrets = [s.reveal() if hasattr(s, "reveal") else s for s in secrets]
     try:
         return Recording(target, configs, rotate_bytes=rotate_bytes,
-                         secrets=[s for s in secrets if isinstance(s, str)])
+                         secrets=[s for s in secrets if isinstance(s, str)],
+                         view={"depth": kw["depth"], "details": kw["details"]})
     except OSError as exc:
         raise UserError(f"cannot record to {target}: {exc.strerror or exc}") from None
 

@@ -96,7 +96,8 @@ class Recording:
 
     def __init__(self, path: Path, configs: list[VenueConfig], *, rotate_bytes: int | None = None,
                  checkpoint_every: float = 10.0, secrets: list[str | None] | None = None,
-                 writer_factory: Callable[..., JournalWriter] = JournalWriter) -> None:
+                 writer_factory: Callable[..., JournalWriter] = JournalWriter,
+                 view: dict[str, Any] | None = None) -> None:
         self.feeds: list[Feed] = []
         self.links: dict[int, int] = {}  # open connection -> feed index
         self._conns = 0
@@ -108,7 +109,7 @@ class Recording:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.writer = writer_factory(
             path, venues=venues, symbols=symbols,
-            options={"feeds": [config_json(c) for c in configs]},
+            options={"feeds": [config_json(c) for c in configs], "view": dict(view or {})},
             secrets=[s for s in (secrets or []) if s], books=self._books,
             checkpoint_every=checkpoint_every, rotate_bytes=rotate_bytes,
             on_fail=self._failed, links=lambda: dict(self.links))

@@ -27,8 +27,11 @@ async def replay_headless(paths: list[Path], *, count: int | None = None,
     """Print until the journal ends or `count` lines. False when stdout's reader left."""
     player = player or ReplayPlayer(paths, speed=speed, start=start, until=until, warn=warn)
     cfg = player.configs[0]
-    printer = HeadlessPrinter("stream", count, depth or cfg.depth,
-                              cfg.details if details is None else details, out or sys.stdout)
+    view = player.reader.headers[0].o.get("view") or {}  # what the live run printed
+    depth = depth or view.get("depth") or cfg.depth
+    if details is None:
+        details = bool(view.get("details", cfg.details))
+    printer = HeadlessPrinter("stream", count, depth, details, out or sys.stdout)
     printer.muted = lambda: player.catching_up
     for feed in player.feeds:
         printer.watch(feed)

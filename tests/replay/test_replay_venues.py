@@ -109,3 +109,11 @@ def test_bad_journals_say_one_line_and_exit_1(tmp_path, futu_journal):
     for name in ("export",):
         done = run_obview(name, str(plain), "--to", "ndjson", str(tmp_path / "o"))
         assert done.returncode == 1 and done.stderr.count("\n") == 1
+
+
+def test_demo_replays_as_live_across_its_four_feeds(tmp_path):
+    path = tmp_path / "demo.ndjson.zst"
+    live = record(path, "demo", count=200)
+    header = JournalReader(path).headers[0]
+    assert [f["venue"] for f in header.o["feeds"]] == ["futu", "futu", "loopring", "bthub"]
+    _same(live, path)

@@ -78,7 +78,7 @@ class ReplayLink:
         self._deliver = func
         backlog, self._backlog = self._backlog, []
         for frames in backlog:
-            func(frames)
+            self.push(frames)
 
     def push(self, frames: list[Frame]) -> None:
         if self._closed.done():  # closed by the client: the rest of it went unread live too
@@ -89,8 +89,16 @@ class ReplayLink:
             return
         if self._deliver is None:
             self._backlog.append(frames)
-        else:
+            return
+        try:
             self._deliver(frames)
+        except Exception as exc:  # noqa: BLE001  # what ended the read loop live ends the link
+            self.fail(exc)
+
+    def fail(self, exc: BaseException) -> None:
+        """The venue's read path raised (a corrupt frame): the session ends with it."""
+        if not self._closed.done():
+            self._closed.set_exception(exc)
 
     # -- REST: a request gets the next recorded reply for its path ----------------------
     def _rest_reply(self, frame: Frame) -> None:

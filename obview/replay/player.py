@@ -119,9 +119,11 @@ class ReplayPlayer:
         self.catching_up = start is not None
         source = self.reader.seek(wall=start) if start is not None else self.reader.lines()
         self._restoring = start is not None
-        self.pace = ReplayClock(self._bounded(source), speed=speed, clock=clock)
-        if start is not None:
-            self.pace.seek(self._mono_of(start), None)
+        if start is None:
+            self.pace = ReplayClock(self._bounded(source), speed=speed, clock=clock)
+        else:  # from the seek point before `start`, caught up at once
+            self.pace = ReplayClock((), speed=speed, clock=clock)
+            self.pace.seek(self._mono_of(start), self._bounded(source))
 
     # -- what the TUI and headless mode use -------------------------------------------
     @property

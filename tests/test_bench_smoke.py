@@ -45,3 +45,13 @@ def test_tui_bench_runs():
                   "first book painted"):
         assert label in proc.stdout
     assert "n/a" not in proc.stdout  # the first-paint launch painted a book
+
+
+def test_record_replay_bench_runs():
+    proc = subprocess.run(
+        [sys.executable, "bench/record_replay.py", "--only-hour", "--hour-rate", "2",
+         "--seeks", "2", "--tui-seconds", "0.5"],
+        capture_output=True, text=True, timeout=180, cwd=ROOT, env=obview_env(),
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "seeks: median" in proc.stdout and "push-to-paint p50" in proc.stdout

@@ -45,7 +45,7 @@ from futu_decode import record_frames  # noqa: E402
 from obview.journal import Connect, Frame, JournalReader, JournalWriter  # noqa: E402
 from obview.record import config_json  # noqa: E402
 from obview.replay import ReplayPlayer  # noqa: E402
-from obview.venues import VenueConfig  # noqa: E402
+from obview.venues import config  # noqa: E402
 from obview.venues.futu.codec import HEADER_SIZE  # noqa: E402
 
 WALL0 = 1_764_633_600_000_000_000
@@ -173,14 +173,13 @@ async def feed_path_once(frames_file: Path, sizes_file: Path, count: int, rate: 
     server = subprocess.Popen([sys.executable, "-c", SERVER, str(frames_file), str(sizes_file),
                                str(rate)], stdout=subprocess.PIPE, text=True)
     port = int(server.stdout.readline())
-    feed = FutuFeed(VenueConfig("futu", ["HK.00700"], options={"host": "127.0.0.1",
-                                                                "port": port}))
+    feed = FutuFeed(config("futu", ["HK.00700"], host="127.0.0.1", port=port))
     feed.streams["HK.00700"].synced = True
     writer = None
     if journal is not None:
         from obview.record import Recording
 
-        recording = Recording(journal, [VenueConfig("futu", ["HK.00700"])])
+        recording = Recording(journal, [config("futu", ["HK.00700"])])
         recording.attach(feed)
         feed.conn = feed.tap.connect("tcp", "bench")
         writer = recording
@@ -222,7 +221,7 @@ def hour_journal(path: Path, rate: int) -> int:
 
     frames = record_frames(2000, 10, False)
     bodies = [codec.FrameBuffer().feed(f)[0][2] for f in frames]
-    cfg = VenueConfig("futu", ["HK.00700"], options={"host": "127.0.0.1", "port": 1})
+    cfg = config("futu", ["HK.00700"], host="127.0.0.1", port=1)
     feed = FutuFeed(cfg)
     stream = feed.streams["HK.00700"]
     ns = [10**9]

@@ -94,7 +94,7 @@ def _recording(configs: list[VenueConfig], kw: dict[str, Any]):
     except ValueError as exc:
         raise click.UsageError(f"--record-rotate: {exc}") from None
     target = journal_path(path, user_config.current().setting("record_dir"))
-    secrets = [cfg.options.get(name) for cfg in configs
+    secrets = [getattr(cfg.options, name, None) for cfg in configs
                for name in ("password", "api_key", "token")]
     secrets = [s.reveal() if hasattr(s, "reveal") else s for s in secrets]
     try:

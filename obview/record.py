@@ -60,10 +60,23 @@ def journal_path(text: str, record_dir: str | None) -> Path:
 def config_json(cfg: VenueConfig) -> dict[str, Any]:
     """What a replay needs to rebuild the feed: the config without secrets or simulator."""
     data = asdict(cfg)
-    data["options"] = {k: v for k, v in cfg.options.items()
+    data["options"] = {k: v for k, v in data["options"].items()
                        if k not in _DROP and isinstance(v, (str, int, float, bool, type(None)))}
     data.pop("faults", None)
     return data
+
+
+def config_of(data: dict[str, Any]) -> VenueConfig:
+    """The VenueConfig a header's feed entry describes (options a newer obview added and
+    this one does not know are left out)."""
+    from dataclasses import fields
+
+    from obview.venues import config, options_type
+
+    known = {f.name for f in fields(options_type(data["venue"]))}
+    settings = {k: v for k, v in (data.get("options") or {}).items() if k in known}
+    return config(data["venue"], list(data["symbols"]), depth=int(data.get("depth", 20)),
+                  details=bool(data.get("details")), seed=int(data.get("seed", 1)), **settings)
 
 
 class Tap:

@@ -35,6 +35,7 @@ from obview.journal import (
     book_of,
     session_files,
 )
+from obview.record import config_of
 from obview.replay.transport import ReplayLink, ReplayTransport
 from obview.venues import VenueConfig
 
@@ -101,8 +102,8 @@ class ReplayPlayer:
         if not feeds:
             raise JournalError(f"{files[0]}: the journal names no feeds to replay")
         try:
-            self.configs = [VenueConfig(**{**cfg, "sim": False}) for cfg in feeds]
-        except TypeError as exc:
+            self.configs = [config_of(cfg) for cfg in feeds]
+        except (TypeError, KeyError, ValueError) as exc:
             raise JournalError(f"{files[0]}: the journal header is corrupt ({exc})") from None
         self.feeds = [build_feed(cfg) for cfg in self.configs]
         controls = ReplayControl(self.control, self.describe)

@@ -70,10 +70,10 @@ async def test_replay_from_a_checkpoint_rebuilds_the_book(tmp_path):
     from obview.record import Recording
     from obview.replay import ReplayPlayer
     from obview.replay.headless import replay_headless
-    from obview.venues import VenueConfig
+    from obview.venues import config
 
     path = tmp_path / "seek.ndjson.zst"
-    configs = [VenueConfig("futu", ["HK.00700", "US.AAPL"], sim=True, options={"port": 0})]
+    configs = [config("futu", ["HK.00700", "US.AAPL"], sim=True, port=0)]
     recording = Recording(path, configs, checkpoint_every=0.2,
                           writer_factory=partial(JournalWriter, frame_bytes=4096))
     out = io.StringIO()

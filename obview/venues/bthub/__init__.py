@@ -62,8 +62,6 @@ def replay_feed(cfg: VenueConfig) -> BthubFeed:
     credentials (the recorded login reply stands in)."""
     from obview.venues.bthub.client import BthubFeed
 
-    opts = cfg.options
-    url = opts.get("url") or DEFAULT_URL
-    return BthubFeed(cfg.symbols, url, "replay", "replay", cp=opts.get("cp"),
-                     book=opts.get("book"), insecure=bool(opts.get("insecure")),
-                     ws_url=opts.get("ws_url") or None)
+    opts = dataclasses.replace(cfg.options, url=cfg.options.url or DEFAULT_URL,
+                               user="replay", password="replay")
+    return BthubFeed(dataclasses.replace(cfg, options=opts))

@@ -63,10 +63,46 @@ def view_options(func: Callable) -> Callable:
                      help="Headless: exit 1 if no book is synced (--stream) or the dump is "
                           "not done (--dump) within this many seconds."),
         click.option("--log-file", type=click.Path(dir_okay=False), help="Write a debug log here."),
+        *record_options(),
     ]
     for option in reversed(options):
         func = option(func)
     return func
+
+
+def record_options() -> list:
+    return [
+        click.option("--record", "record", metavar="PATH",
+                     help="Keep a journal of the session (what came off the wire) in PATH "
+                          "(.ndjson.zst); a bare name goes into the config's record_dir."),
+        click.option("--record-rotate", "record_rotate", metavar="SIZE",
+                     help="With --record: start a new file past SIZE (e.g. 100M)."),
+    ]
+
+
+def _recording(configs: list[VenueConfig], kw: dict[str, Any]):
+    """The run's Recording, or None; usage errors for bad --record values."""
+    path, rotate = kw.get("record"), kw.get("record_rotate")
+    if rotate and not path:
+        raise click.UsageError("--record-rotate goes with --record")
+    if not path:
+        return None
+    from obview.record import Recording, journal_path, parse_size
+
+    try:
+        rotate_bytes = parse_size(rotate) if rotate else None
+    except ValueError as exc:
+        raise click.UsageError(f"--record-rotate: {exc}") from None
+    target = journal_path(path, user_config.current().setting("record_dir"))
+    secrets = [getattr(cfg.options, name, None) for cfg in configs
+               for name in ("password", "api_key", "token")]
+    secrets = [s.reveal() if hasattr(s, "reveal") else s for s in secrets]
+    try:
+        return Recording(target, configs, rotate_bytes=rotate_bytes,
+                         secrets=[s for s in secrets if isinstance(s, str)],
+                         view={"depth": kw["depth"], "details": kw["details"]})
+    except OSError as exc:
+        raise UserError(f"cannot record to {target}: {exc.strerror or exc}") from None
 
 
 def _symbols(venue: str, values: tuple[str, ...]) -> list[str]:
@@ -106,16 +142,22 @@ def _launch(configs: list[VenueConfig], kw: dict[str, Any], records: str | None 
     mode = "dump" if kw["dump"] else "stream" if kw["stream"] else None
     if records and mode != "stream":
         raise click.UsageError(f"--{records} goes with --stream json")
+    recording = _recording(configs, kw)
     if mode is None:
         from obview.tui import run_app
 
-        run_app(configs)
+        try:
+            run_app(configs, recording=recording)
+        finally:
+            if recording is not None:
+                recording.close()
         return
     from obview.headless import ConfigError, HeadlessFailure, run_headless
 
     try:
         reader_stayed = asyncio.run(
-            run_headless(configs, mode, kw["count"], kw["timeout"], kw["details"], records)
+            run_headless(configs, mode, kw["count"], kw["timeout"], kw["details"], records,
+                         recording=recording)
         )
     except HeadlessFailure as exc:
         raise UserError(str(exc)) from None
@@ -283,10 +325,15 @@ def _bthub_file_credentials() -> tuple[str | None, str | None]:
 @click.option("--stream", type=click.Choice(["json"]), help="Headless: print JSON lines instead of the TUI.")
 @click.option("--count", type=click.IntRange(min=1), help="With --stream: stop after N lines.")
 @click.option("--log-file", type=click.Path(dir_okay=False), help="Write a debug log here.")
-def demo(seed: int, stream: str | None, count: int | None, log_file: str | None) -> None:
+@click.option("--record", "record", metavar="PATH", help="Keep a journal of the session in PATH.")
+@click.option("--record-rotate", "record_rotate", metavar="SIZE",
+              help="With --record: start a new file past SIZE (e.g. 100M).")
+def demo(seed: int, stream: str | None, count: int | None, log_file: str | None,
+         record: str | None, record_rotate: str | None) -> None:
     """Every venue against its built-in simulator: no setup, no network."""
     kw = {"depth": 20, "details": False, "sim": True, "seed": seed, "faults": (),
-          "dump": None, "stream": stream, "count": count, "timeout": None, "log_file": log_file}
+          "dump": None, "stream": stream, "count": count, "timeout": None, "log_file": log_file,
+          "record": record, "record_rotate": record_rotate}
     configs = demo_configs(seed)
     _launch(configs, kw)
 
@@ -330,6 +377,107 @@ def sim(venue: str, host: str, port: int, seed: int, faults: tuple[str, ...]) ->
         raise click.UsageError(f"{venue}: {exc}") from None
     except OSError as exc:
         raise UserError(f"cannot serve on {host}:{port}: {describe_error(exc)}") from None
+
+
+def _speed(text: str | None) -> float | None:
+    if text is None or text.strip().lower() == "max":
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise click.BadParameter(f"{text!r}: expected a number (0.1 to 100) or max") from None
+    if not 0.1 <= value <= 100:
+        raise click.BadParameter(f"{text!r}: from 0.1 to 100, or max")
+    return value
+
+
+@cli.command(context_settings=CONTEXT, short_help="Replay a recorded journal (TUI or JSON).")
+@click.argument("paths", nargs=-1, required=True, metavar="PATH...")
+@click.option("--stream", type=click.Choice(["json"]),
+              help="Print the session's JSON lines instead of opening the TUI.")
+@click.option("--speed", metavar="X|max",
+              help="Replay speed, 0.1 to 100 or max (default: max with --stream, 1 in the TUI).")
+@click.option("--from", "start", metavar="TIME",
+              help="Start at this wall-clock time (ISO 8601, or HH:MM:SS of the journal's day, UTC).")
+@click.option("--until", metavar="TIME", help="Stop at this wall-clock time (as --from).")
+@click.option("--count", type=click.IntRange(min=1), help="With --stream: stop after N lines.")
+@click.option("--depth", type=click.IntRange(1, 1000), help="Rows per side (default: as recorded).")
+@click.option("--log-file", type=click.Path(dir_okay=False), help="Write a debug log here.")
+def replay(paths: tuple[str, ...], stream: str | None, speed: str | None, start: str | None,
+           until: str | None, count: int | None, depth: int | None, log_file: str | None) -> None:
+    """Replay journals written with --record through the same decoders and books as live.
+
+    \b
+    TUI keys: space pause/resume, + / - speed, [ / ] 10 s back/forward,
+    home / end, . one message forward while paused.
+    """
+    global _feeds_started
+    if count is not None and not stream:
+        raise click.UsageError("--count goes with --stream")
+    pace = _speed(speed) if speed is not None else (None if stream else 1.0)
+    _setup_logging(log_file)
+    from obview.journal import JournalError
+
+    _feeds_started = True
+    try:
+        asyncio.run(_replay(list(paths), stream, pace, start, until, count, depth))
+    except JournalError as exc:
+        raise UserError(str(exc)) from None
+    except BrokenPipeError:
+        raise
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+
+
+async def _replay(paths: list[str], stream: str | None, speed: float | None, start: str | None,
+                  until: str | None, count: int | None, depth: int | None) -> None:
+    from pathlib import Path
+
+    from obview.journal import JournalReader, session_files
+    from obview.replay import ReplayPlayer, parse_when
+
+    for path in paths:
+        if not Path(path).exists():
+            raise UserError(f"no such journal: {path}")
+    first = JournalReader(session_files(paths[0])).headers[0]
+    start_ns = parse_when(start, first.w) if start else None
+    until_ns = parse_when(until, first.w) if until else None
+
+    def warn(text: str) -> None:
+        print(f"obview: warning: {text}", file=sys.stderr, flush=True)
+
+    player = ReplayPlayer([Path(p) for p in paths], speed=speed, start=start_ns,
+                          until=until_ns, warn=warn)
+    if stream:
+        from obview.replay.headless import replay_headless
+
+        if not await replay_headless([], count=count, depth=depth, player=player):
+            raise BrokenPipeError
+        return
+    from obview.tui import run_replay_app
+
+    await run_replay_app(player, depth)
+
+
+@cli.command(context_settings=CONTEXT, short_help="Export a journal's level changes (parquet, ndjson).")
+@click.argument("path", metavar="PATH")
+@click.option("--to", "fmt", type=click.Choice(["parquet", "ndjson"]), required=True,
+              help="parquet: one row per level change; ndjson: the --stream json lines.")
+@click.argument("out", metavar="OUT")
+def export(path: str, fmt: str, out: str) -> None:
+    """Export the journal PATH to OUT (docs/replay.md lists the columns)."""
+    from obview.journal import JournalError
+    from obview.replay.export import ExportError, export_journal
+
+    if not os.path.exists(path):
+        raise UserError(f"no such journal: {path}")
+    try:
+        rows = asyncio.run(export_journal(path, fmt, out))
+    except (JournalError, ExportError) as exc:
+        raise UserError(str(exc)) from None
+    except OSError as exc:
+        raise UserError(f"cannot write {out}: {exc.strerror or exc}") from None
+    print(f"obview: wrote {rows} {'rows' if fmt == 'parquet' else 'lines'} to {out}", file=sys.stderr)
 
 
 def _install_hooks() -> None:
@@ -384,7 +532,8 @@ def _main(argv: list[str] | None) -> None:
         text = one_line(exc.format_message())
         if text.startswith("No such command"):
             name = exc.format_message().split("'")[1] if "'" in text else "?"
-            text = f"unknown venue {name!r} (choose from {', '.join(VENUES)}, demo, sim)"
+            text = (f"unknown venue {name!r} (choose from {', '.join(VENUES)}, demo, sim, "
+                    "replay, export)")
         _exit(2, text)
     except click.ClickException as exc:
         _exit(exc.exit_code, one_line(exc.format_message()))

@@ -102,10 +102,20 @@ class LevelControl:
 
 
 @dataclass(frozen=True)
+class ReplayControl:
+    """A feed a journal drives (obview/replay): what the replay keys call, and the line
+    the status bar shows ("replay 14:03:22 UTC [#####-----] 50% 10x")."""
+
+    control: Callable[[str], None]  # pause, faster, slower, back, forward, home, end, step
+    describe: Callable[[], str]
+
+
+@dataclass(frozen=True)
 class FeedCapabilities:
     """What a feed can do beyond books, declared by the venue so nobody has to probe."""
 
     levels: LevelControl | None = None
+    replay: ReplayControl | None = None
     records: tuple[RecordKind, ...] = ()
     latency: LatencyKind = LatencyKind.NONE
 
@@ -168,6 +178,13 @@ class Feed:
         self.fail_fast = False
         self.log_limited = RateLimitedLog(log)
         self._listeners: list[Listener] = []
+        # Recording (obview/record.py): the tap the transport writes to, and the journal's
+        # number of the connection in use. None when not recording.
+        self.tap = None
+        self.conn: int | None = None
+        self.recording_warning: str | None = None  # "recording stopped: ..." once it did
+        # Replay (obview/replay/): the journal's connections stand in for the network.
+        self.transport = None
         self._delivered = False
         self._stopping = False
 
@@ -181,6 +198,8 @@ class Feed:
 
     # -- helpers for venues ------------------------------------------------------
     def set_state(self, state: FeedState, text: str = "") -> None:
+        if self.recording_warning:
+            text = self.set_state_text(state, text)
         if state is self.state and text == self.status_text:
             return
         self.state = state
@@ -270,8 +289,38 @@ class Feed:
         """The stream's book is no longer trusted (gap, bad frame, reconnect)."""
         stream.synced = False
         if resync:
+            if self.tap is not None:
+                self.tap.writer.resync(self.venue, stream.key, reason or None)
             stream.resyncs += 1
             self.set_state(FeedState.RESYNCING, reason)
+
+    def record_connect(self, channel: str, url: str | None = None) -> None:
+        """A venue calls this once its connection is up, before its first frame."""
+        if self.tap is not None:
+            self.conn = self.tap.connect(channel, url)
+
+    def restore_book(self, stream: Stream, book: OrderBook) -> None:
+        """Replay from a checkpoint: the stream's book becomes `book` (levels copied into
+        the stream's own book, which the screen holds) and counts as synced. A venue
+        whose sync keeps more state (a version to continue from) extends this."""
+        target = stream.book
+        target.replace(book.bids.iter_levels(), book.asks.iter_levels())
+        target.version = book.version
+        target.venue_ts = book.venue_ts
+        target.recv_mono = time.monotonic()
+        stream.stale = False
+        self.book_changed(stream, snapshot=True)
+
+    def recording_failed(self, reason: str) -> None:
+        """The journal stopped (a full disk): say so in the status; the feed goes on."""
+        self.recording_warning = reason
+        text = f"{self.status_text}; {reason}" if self.status_text else reason
+        self.set_state(self.state, text)
+
+    def set_state_text(self, state: FeedState, text: str) -> str:
+        if self.recording_warning and self.recording_warning not in text:
+            return f"{text}; {self.recording_warning}" if text else self.recording_warning
+        return text
 
     def count_bad_frame(self, reason: str) -> None:
         self.bad_frames += 1
@@ -319,6 +368,9 @@ class Feed:
                 else:  # a bug or unexpected input must not kill the worker
                     log.exception("%s: session failed", self.venue)
                     reason = f"internal error: {describe_error(exc)}"
+            if self.tap is not None:
+                self.tap.disconnect(self.conn, reason)
+                self.conn = None
             if self._stopping:
                 break
             for stream in self.streams.values():

@@ -15,6 +15,7 @@ import errno
 import os
 import stat
 import sys
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any, TextIO
 
@@ -122,6 +123,7 @@ class HeadlessPrinter:
         self.records: str | None = None  # "orders" / "risk": print those instead of books
         self.err: TextIO = sys.stderr
         self._refused_reported: set[tuple[int, str]] = set()
+        self.muted: Callable[[], bool] | None = None  # replay: True while catching up
 
     def watch(self, feed: Feed) -> None:
         self.feeds.append(feed)
@@ -167,6 +169,8 @@ class HeadlessPrinter:
         elif isinstance(event, BookChanged):
             stream = event.stream
             if not stream.synced or not _shown(event.feed, stream):
+                return
+            if self.muted is not None and self.muted():
                 return
             self.started.set()  # also in records mode: the session is up
             if self.records is not None:
@@ -228,6 +232,7 @@ async def run_headless(
     details: bool = False,
     records: str | None = None,
     out: TextIO | None = None,
+    recording: Any = None,
 ) -> bool:
     """Run feeds until the request is met. Raises HeadlessFailure with a one-line reason.
 
@@ -238,6 +243,8 @@ async def run_headless(
         feeds = [await open_configured(cfg, stack) for cfg in configs]
         tasks = []
         for feed in feeds:
+            if recording is not None:
+                recording.attach(feed)
             feed.fail_fast = True  # a script wants "connection refused" now, not retries
             printer.watch(feed)
             tasks.append(asyncio.create_task(feed.run(), name=f"feed-{feed.venue}"))
@@ -248,6 +255,8 @@ async def run_headless(
             if watching is not None:
                 asyncio.get_running_loop().remove_reader(watching)
             await _shutdown(feeds, tasks)
+            if recording is not None:
+                recording.close()
     if printer.failure:
         raise HeadlessFailure(printer.failure)
     return not printer.closed

@@ -97,3 +97,9 @@ def test_many_symbols_bench_runs():
                   "hidden tabs", "headless CPU share"):
         assert label in out
     assert "0 ladder redraws across 4 hidden tabs" in out
+
+
+def test_record_replay_bench_runs():
+    out = run_bench("bench/record_replay.py", "--only-hour", "--hour-rate", "2", "--seeks", "2",
+                    "--tui-seconds", "0.5", timeout=180)
+    assert "seeks: median" in out and "push-to-paint p50" in out

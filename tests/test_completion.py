@@ -27,8 +27,8 @@ def test_source_scripts_for_each_shell(shell):
 
 @pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
 def test_venue_names(shell):
-    assert _complete("obview ", shell) == ["bthub", "config", "demo", "futu", "loopring",
-                                             "serve", "sim"]
+    assert _complete("obview ", shell) == ["bthub", "config", "demo", "export", "futu",
+                                             "loopring", "replay", "serve", "sim"]
     assert _complete("obview lo", shell) == ["loopring"]
 
 

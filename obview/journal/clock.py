@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Iterator
+from itertools import islice
 from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
@@ -75,6 +76,8 @@ class ReplayClock(Generic[T]):
 
     def due(self) -> list[T]:
         """The lines whose time has come (at most `batch` at a time)."""
+        if self.speed is None and not self.paused and self._catch_up_to is None:
+            return self._take_batch()  # as fast as possible: no stamp to look at
         out: list[T] = []
         now_stamp = self.position() if self.speed is not None else None
         while self._next is not _END and len(out) < self.batch:
@@ -184,6 +187,15 @@ class ReplayClock(Generic[T]):
         self._last_stamp = None
         if self._next is not _END:
             self._reanchor(self._stamp(self._next))
+
+    def _take_batch(self) -> list[T]:
+        if self._next is _END:
+            return []
+        out = [self._next]
+        out.extend(islice(self._source, self.batch - 1))
+        self._next = next(self._source, _END) if len(out) == self.batch else _END
+        self._last_stamp = self._stamp(out[-1])
+        return out
 
     def _take(self) -> T:
         line = self._next

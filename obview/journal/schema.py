@@ -34,6 +34,7 @@ class Header(msgspec.Struct, tag="hdr", **_Base):
     vns: list[str] = []  # venues
     sy: dict[str, list[str]] = {}  # venue -> symbols
     o: dict[str, Any] = {}  # options, secrets removed
+    cn: dict[str, int] = {}  # connections open when the file began: number -> feed
 
 
 class Frame(msgspec.Struct, tag="f", **_Base):
@@ -61,6 +62,7 @@ class Connect(msgspec.Struct, tag="con", **_Base):
     c: int
     ch: str
     u: str | None = None  # where to (host:port or URL)
+    fd: int | None = None  # which of the session's feeds (index into the header's o.feeds)
 
 
 class Disconnect(msgspec.Struct, tag="dis", **_Base):
@@ -105,6 +107,7 @@ class Sync(msgspec.Struct, tag="sync", **_Base):
     m: int
     w: int
     n: int  # checkpoint number within the session
+    cn: dict[str, int] = {}  # connections open now: number -> feed (a replay starting here)
 
 
 class Checkpoint(msgspec.Struct, tag="ckp", **_Base):
@@ -119,6 +122,7 @@ class Checkpoint(msgspec.Struct, tag="ckp", **_Base):
     rm: int | None = None  # OrderBook.recv_mono, ns
     vts: int | None = None  # OrderBook.venue_ts, epoch ms
     src: bool = False  # the book keeps equal prices from different sources apart
+    pu: int | None = None  # book messages the stream had applied (Stream.pushes)
     bids: list[list[Any]] = []
     asks: list[list[Any]] = []
 
@@ -152,12 +156,13 @@ def _level(level: Level) -> list[Any]:
     return row
 
 
-def checkpoint_of(venue: str, symbol: str, book: OrderBook, mono_ns: int, wall_ns: int) -> Checkpoint:
+def checkpoint_of(venue: str, symbol: str, book: OrderBook, mono_ns: int, wall_ns: int,
+                  pushes: int | None = None) -> Checkpoint:
     recv = book.recv_mono
     return Checkpoint(
         m=mono_ns, w=wall_ns, vn=venue, sy=symbol, ver=book.version,
         rm=None if recv is None else int(recv * 1e9), vts=book.venue_ts,
-        src=book.bids.sourced,
+        src=book.bids.sourced, pu=pushes,
         bids=[_level(lv) for lv in book.bids.iter_levels()],
         asks=[_level(lv) for lv in book.asks.iter_levels()],
     )

@@ -13,12 +13,25 @@ from obview.venues import VenueConfig
 os.environ.setdefault("TEXTUAL_FPS", "120")
 
 
-def run_app(configs: list[VenueConfig]) -> None:
+def run_app(configs: list[VenueConfig], recording=None) -> None:
     from obview.tui.app import ObviewApp
 
-    app = ObviewApp(configs)
+    app = ObviewApp(configs, recording=recording)
     _apply_theme(app)
     app.run()
+
+
+async def run_replay_app(player, depth: int | None = None) -> None:
+    """The normal app, its feeds driven by a journal (obview/replay)."""
+    from obview.tui.app import ObviewApp
+
+    configs = player.configs
+    if depth is not None:
+        for cfg in configs:
+            cfg.depth = depth
+    app = ObviewApp(configs, player.feeds, player=player)
+    _apply_theme(app)
+    await app.run_async()
 
 
 def _apply_theme(app) -> None:

@@ -20,6 +20,7 @@ class Scope(StrEnum):
     LEVELS = "levels"  # ... and its venue has aggregation levels
     ORDERS = "orders"  # an orders table is in front
     OVERLAY = "overlay"  # a screen is on top of the tabs
+    REPLAY = "replay"  # the tab in front shows a feed a journal drives
 
 
 class Owner(StrEnum):
@@ -84,6 +85,27 @@ KEYS: tuple[KeyRow, ...] = (
     KeyRow("p", "freeze the display (data keeps flowing)", (
         Action("p", "freeze", "Freeze display", "Freeze / unfreeze the ladders (p)",
                Scope.MAIN, "Freeze"),)),
+    KeyRow("space", "replay: pause / resume", (
+        Action("space", "replay('pause')", "Pause / resume replay", "Pause or resume (space)",
+               Scope.REPLAY, "Pause", priority=True),)),
+    KeyRow("+ / -", "replay: faster / slower (0.1x to 100x, then max)", (
+        Action("plus", "replay('faster')", "Replay faster", "Next speed up (+)", Scope.REPLAY,
+               "Faster", "+", priority=True),
+        Action("minus", "replay('slower')", "Replay slower", "Next speed down (-)",
+               Scope.REPLAY, "Slower", "-", priority=True))),
+    KeyRow("[ / ]", "replay: 10 s back / forward (from the checkpoint before)", (
+        Action("left_square_bracket", "replay('back')", "Replay 10 s back",
+               "Seek 10 s back ([)", Scope.REPLAY, priority=True),
+        Action("right_square_bracket", "replay('forward')", "Replay 10 s forward",
+               "Seek 10 s forward (])", Scope.REPLAY, priority=True))),
+    KeyRow("home / end", "replay: start / end of the journal", (
+        Action("home", "replay('home')", "Replay from the start", "Seek to the start (home)",
+               Scope.REPLAY, priority=True),
+        Action("end", "replay('end')", "Replay: go to the end", "Seek to the end (end)",
+               Scope.REPLAY, priority=True))),
+    KeyRow(".", "replay: one message forward (pauses)", (
+        Action("full_stop", "replay('step')", "Replay one message", "One message forward (.)",
+               Scope.REPLAY, priority=True),)),
     KeyRow("tab / shift+tab", "next / previous tab", (
         Action("tab", "next_tab", "Next tab", "Next tab (tab)", Scope.MAIN, priority=True),
         Action("shift+tab", "prev_tab", "Previous tab", "Previous tab (shift+tab)",

@@ -51,13 +51,16 @@ class ObviewApp(App):
     BINDINGS = bindings(Owner.APP)
 
     def __init__(self, configs: list[VenueConfig], feeds: list[Feed] | None = None, *,
-                 mask_times: bool = False, theme: str | None = None) -> None:
+                 mask_times: bool = False, theme: str | None = None, recording=None,
+                 player=None) -> None:
         super().__init__()
         for each in THEMES:
             self.register_theme(each)
         if theme:
             self.theme = theme
         self.configs = configs
+        self.recording = recording  # --record: every feed opened gets its tap
+        self.player = player  # replay: drives the given feeds
         self.feeds: list[Feed] = list(feeds or [])
         self._given_feeds = feeds is not None
         self.mask_times = mask_times  # snapshots: hide wall-clock numbers, never fade
@@ -93,9 +96,13 @@ class ObviewApp(App):
         self._apply_width(self.size.width)
         self.set_interval(0.25, self._tick)
         if self._given_feeds:
-            for feed in self.feeds:
-                await self._attach(feed)
+            for number, feed in enumerate(self.feeds):
+                depth = self.configs[number].depth if number < len(self.configs) else 20
+                await self._attach(feed, depth)
             self.feeds_opened = True
+            if self.player is not None:  # replay: the journal drives the feeds from here
+                self.run_worker(self.player.run(), name="replay", group="feeds",
+                                exit_on_error=False)
         else:
             self.run_worker(self._open_feeds(), name="open-feeds", group="feeds")
 
@@ -121,6 +128,8 @@ class ObviewApp(App):
                 await self._add_error_pane(cfg, describe_error(exc))
                 continue
             self.feeds.append(feed)
+            if self.recording is not None:
+                self.recording.attach(feed)
             await self._attach(feed, cfg.depth)
         self.feeds_opened = True
         # the tabs just mounted (hundreds of widgets with 100 codes) live as long as the
@@ -241,6 +250,9 @@ class ObviewApp(App):
         pane = self.active_pane()
         # once an error is logged, the status says where the log is
         note = "FROZEN (p)" if self.frozen else status_note()
+        control = self._replay_control()
+        if control is not None:
+            note = f"{control.describe()}  {note}".rstrip()
         if pane is None or pane.feed is None:
             self.status_bar.show(None, None, note or "obview: starting feeds…")
             return
@@ -313,6 +325,8 @@ class ObviewApp(App):
             return True
         if scope is Scope.ORDERS:
             return isinstance(self.active_pane(), RecordsPane)
+        if scope is Scope.REPLAY:
+            return self._replay_control() is not None
         pane = self.active_stream_pane()
         if pane is None:
             return False
@@ -354,6 +368,17 @@ class ObviewApp(App):
         pane = next((p for p in self.panes if p.id == pane_id), None)
         if pane is not None:
             self._activate(pane)
+
+    def _replay_control(self):
+        pane = self.active_pane()
+        feed = pane.feed if pane is not None else None
+        return feed.capabilities.replay if feed is not None else None
+
+    def action_replay(self, what: str) -> None:
+        control = self._replay_control()
+        if control is not None and self._main_in_front():
+            control.control(what)
+            self._tick()
 
     def action_help(self) -> None:
         if isinstance(self.screen_stack[-1], HelpScreen):

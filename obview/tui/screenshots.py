@@ -96,11 +96,48 @@ async def _press(pilot, keys: list[str]) -> None:
     await pilot.pause(0.3)
 
 
+async def take_replay(directory: Path, name: str = "replay-futu") -> Path:
+    """A replay of a session recorded from the seeded simulator just before, paused
+    half-way (journal times shown: differs run to run, like live-futu)."""
+    import io
+    import tempfile
+
+    from obview.headless import run_headless
+    from obview.record import Recording
+    from obview.replay import ReplayPlayer
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "session.ndjson.zst"
+        config = _futu(live=True)
+        recording = Recording(path, [config])
+        await run_headless([config], "stream", 120, 30, out=io.StringIO(), recording=recording)
+        player = ReplayPlayer([path], speed=1.0)
+        app = ObviewApp(player.configs, player.feeds, player=player)
+        async with app.run_test(size=SIZE) as pilot:
+            settled = await _settled(app)
+            if settled:
+                player.control("faster")
+                player.control("faster")  # 5x
+                while player.progress() < 0.5:
+                    await pilot.pause(0.05)
+                await pilot.press("space")
+                await pilot.press("down", "down")
+                await pilot.pause(0.3)
+                app._tick()
+                await pilot.pause(0.1)
+                app.save_screenshot(str(directory / f"{name}.svg"))
+            await app.action_quit()
+    if not settled:
+        raise RuntimeError(f"{name}: the replay did not sync")
+    return directory / f"{name}.svg"
+
+
 async def main(directory: Path) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     for shot in SHOTS:
         await take(shot, directory)
         print(directory / f"{shot.name}.svg")
+    print(await take_replay(directory))
 
 
 if __name__ == "__main__":

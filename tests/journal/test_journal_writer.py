@@ -236,3 +236,15 @@ def test_tick_checkpoints_an_idle_session(tmp_path: Path, clock: FakeClock) -> N
     assert kinds(lines) == ["Header", "Frame", "Sync", "Checkpoint"]
     assert lines[2].m == clock.mono()
     w.close()
+
+
+def test_frames_of_one_read_are_lines_with_one_stamp(tmp_path, clock):
+    from obview.journal import Frame, JournalReader, JournalWriter
+
+    path = tmp_path / "batch.ndjson.zst"
+    with JournalWriter(path, mono=clock.mono, wall=clock.wall) as w:
+        w.frames("futu", 3, "tcp", [(b"\x08\x01", 3013), (b"", 1004), ("text", None)])
+    lines = [line for line in JournalReader(path) if type(line) is Frame]
+    assert [(f.b, f.p, f.pid) for f in lines] == [(b"\x08\x01", None, 3013), (b"", None, 1004),
+                                                  (None, "text", None)]
+    assert len({f.m for f in lines}) == 1 and all(f.c == 3 and f.ch == "tcp" for f in lines)

@@ -55,3 +55,13 @@ async def open_feed(cfg: VenueConfig, stack: contextlib.AsyncExitStack) -> Bthub
     stack.push_async_callback(feed.close)
     await feed.check_cp()  # an unknown --cp is a usage error, said at once
     return feed
+
+
+def replay_feed(cfg: VenueConfig) -> BthubFeed:
+    """A feed that a journal drives (obview/replay): the same client, no network and no
+    credentials (the recorded login reply stands in)."""
+    from obview.venues.bthub.client import BthubFeed
+
+    opts = dataclasses.replace(cfg.options, url=cfg.options.url or DEFAULT_URL,
+                               user="replay", password="replay")
+    return BthubFeed(dataclasses.replace(cfg, options=opts))

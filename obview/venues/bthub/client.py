@@ -261,8 +261,32 @@ class BthubFeed(Feed):
             )
         return self._http
 
+    async def _replay_session(self) -> None:
+        """A recorded session stands in for the hub (docs/replay.md): the same login and
+        symbol checks read the recorded replies; the frames go to the same `on_frame`."""
+        link = self._link = await self.transport.connection()
+        link.needs_turns = lambda: self._ws is None
+        if not link.resumed:
+            await self.login()
+            if not self._symbols_checked:
+                await self._check_symbols("")
+        self._ws = link.socket
+        link.deliver = self._replay_frames
+        try:
+            await link.closed()
+        finally:
+            self._ws = None
+
+    def _replay_frames(self, frames) -> None:
+        for frame in frames:
+            self.on_frame(frame.payload())
+
     async def _connect_and_read(self) -> None:
         self.set_state(self.state, f"logging in to {self.address}")
+        if self.transport is not None:
+            await self._replay_session()
+            return
+        self.record_connect("ws", self.address)  # the REST replies go on the same number
         token = await self.login()
         if not self._symbols_checked:
             await self._check_symbols(token)
@@ -294,7 +318,10 @@ class BthubFeed(Feed):
                 asyncio.create_task(self._pinger(ws), name="bthub-ping"),
             ]
             applied = 0
+            tap = self.tap
             async for message in ws:
+                if tap is not None:  # the wire, before decoding
+                    tap.writer.frame(self.venue, self.conn, "ws", message)
                 self.on_frame(message)
                 applied += 1
                 if applied % YIELD_EVERY == 0:
@@ -338,6 +365,12 @@ class BthubFeed(Feed):
             raise FeedError(f"login failed: {redact(describe_error(exc))}") from None
         result, data = None, None
         body = _json_body(content)
+        if self.tap is not None:
+            # the token is a secret: registered with the journal before its reply is written
+            found = body.get("data") if isinstance(body, dict) else None
+            if isinstance(found, dict) and isinstance(found.get("token"), str):
+                self.tap.add_secret(found["token"])
+            self._record(LOGIN_PATH, status, content)
         if isinstance(body, dict):
             result, data = body.get("result"), body.get("data")
         if status in (401, 403) or result in REJECTED_RESULTS:
@@ -356,10 +389,20 @@ class BthubFeed(Feed):
         log.info("bthub: logged in to %s", self.address)
         return token
 
+    def _record(self, path: str, status: int, content: bytes) -> None:
+        """A REST reply into the journal (the path only: the login query has the password)."""
+        if self.tap is not None and self.transport is None:
+            self.tap.writer.frame(self.venue, self.conn, "rest",
+                                  content.decode("utf-8", "replace"), url=path, status=status)
+
     async def _request(self, method: str, url: httpx.URL | str,
                        headers: dict[str, str] | None = None) -> tuple[int, bytes]:
         """(status, body) of one request, read up to `max_reply_bytes` and within
         `timeout` as a whole: a reply that never ends is cut, not accumulated."""
+        if self.transport is not None:  # replay: the recorded reply to this path
+            frame = await self._link.request(httpx.URL(str(url)).path)
+            body = frame.payload()
+            return frame.st or 200, body.encode() if isinstance(body, str) else body
         limit = self.max_reply_bytes
         async with asyncio.timeout(self.timeout):
             async with self._client().stream(method, url, headers=headers) as reply:
@@ -386,6 +429,7 @@ class BthubFeed(Feed):
         except (httpx.HTTPError, TimeoutError) as exc:
             log.info("bthub: %s unavailable: %s", path, redact(describe_error(exc)))
             return None
+        self._record(path, status, content)
         body = _json_body(content)
         if status != 200 or not isinstance(body, dict) or body.get("result") != "SUCCESS":
             log.info("bthub: %s unavailable (HTTP %d)", path, status)

@@ -35,3 +35,10 @@ async def open_feed(cfg: VenueConfig, stack: contextlib.AsyncExitStack) -> Feed:
     elif cfg.faults:
         raise ValueError("--fault only applies with --sim")
     return FutuFeed(cfg)
+
+
+def replay_feed(cfg: VenueConfig) -> Feed:
+    """A feed that a journal drives (obview/replay): the same client, no socket."""
+    from obview.venues.futu.client import FutuFeed
+
+    return FutuFeed(cfg)

@@ -379,6 +379,47 @@ class FutuFeed(Feed):
 
     # -- session ---------------------------------------------------------------
     async def _session(self) -> None:
+        self._reset_session()
+        if self.transport is not None:
+            await self._replay_session()
+            return
+        self.set_state(FeedState.CONNECTING if not self.reconnects else FeedState.RECONNECTING,
+                       f"connecting to OpenD at {self.address}")
+        try:
+            reader, writer = await asyncio.wait_for(
+                asyncio.open_connection(self.host, self.port), CONNECT_TIMEOUT)
+        except (OSError, TimeoutError) as exc:
+            raise FeedError(f"cannot connect to OpenD at {self.address}: {describe_error(exc)} "
+                            "(is OpenD running? try --sim for the simulator)") from None
+        await self._connected(reader, writer)
+
+    async def _replay_session(self) -> None:
+        """A recorded connection stands in for OpenD (docs/replay.md): its frames go
+        through the same `_process` as live reads, grouped as they were read, and the same
+        handshake sends its requests into the void and gets the recorded replies."""
+        link = await self.transport.connection()
+        self._writer = link.writer
+        self._serials = itertools.count(1)
+        link.deliver = self._replay_frames
+        self._live = set(self.streams)
+        if link.resumed:  # a replay that starts at a checkpoint: the handshake is behind us
+            for stream in self.streams.values():
+                self._resyncing.add(stream.key)  # the next push is taken whole
+            await link.closed()
+            return
+        control = asyncio.create_task(self._handshake(), name="futu-replay-handshake")
+        link.needs_turns = lambda: not control.done()
+        closing = asyncio.create_task(link.closed(), name="futu-replay-link")
+        await self._until_closed(link.writer, closing, control)
+
+    def _replay_frames(self, frames) -> None:
+        """One recorded read. A reply takes the serial of the request waiting for it
+        (serials are not recorded; the handshake asks one thing at a time)."""
+        waiting = {pid: serial for pid, serial in self._pending}
+        self._process([(f.pid, waiting.get(f.pid, 0), f.b or b"") for f in frames],
+                      now=frames[0].w / 1e9)
+
+    def _reset_session(self) -> None:
         self.buffer.clear()  # never carry a half frame into a new connection
         # a new connection gets a new AES key: until InitConnect answers, only RSA
         self._cipher = SessionCipher(self.rsa_key, hold=True) if self.rsa_key else None
@@ -392,18 +433,16 @@ class FutuFeed(Feed):
             bid_stamps.clear()  # stamps of a session that broke mid-read
             ask_stamps.clear()
         self._serials = itertools.count(int(time.time()) % 10000 + 1)
-        self.set_state(FeedState.CONNECTING if not self.reconnects else FeedState.RECONNECTING,
-                       f"connecting to OpenD at {self.address}")
-        try:
-            reader, writer = await asyncio.wait_for(
-                asyncio.open_connection(self.host, self.port), CONNECT_TIMEOUT)
-        except (OSError, TimeoutError) as exc:
-            raise FeedError(f"cannot connect to OpenD at {self.address}: {describe_error(exc)} "
-                            "(is OpenD running? try --sim for the simulator)") from None
+
+    async def _connected(self, reader, writer) -> None:
         self._writer = writer
         self._last_rx = time.monotonic()
+        self.record_connect("tcp", self.address)
         reading = asyncio.create_task(self._read_loop(reader), name="futu-read")
         control = asyncio.create_task(self._control(), name="futu-control")
+        await self._until_closed(writer, reading, control)
+
+    async def _until_closed(self, writer, reading: asyncio.Task, control: asyncio.Task) -> None:
         try:
             done, _ = await asyncio.wait({reading, control},
                                          return_when=asyncio.FIRST_EXCEPTION)
@@ -443,6 +482,10 @@ class FutuFeed(Feed):
             self.count_bad_frame(str(exc))
             raise
         if frames:
+            tap = self.tap
+            if tap is not None:  # the wire as decrypted, one stamp per read
+                tap.writer.frames(self.venue, self.conn, "tcp",
+                                  [(body, proto_id) for proto_id, _, body in frames])
             self._process(frames)
 
     def _closed_reason(self) -> str:
@@ -473,12 +516,13 @@ class FutuFeed(Feed):
     def _frame(self, proto_id: int, serial: int, body: bytes) -> bytes:
         return codec.encode_frame(proto_id, serial, body, cipher=self._cipher)
 
-    def _process(self, frames: list[tuple[int, int, bytes]]) -> None:
+    def _process(self, frames: list[tuple[int, int, bytes]], now: float | None = None) -> None:
         """Every push is routed and its latency recorded; each book is then set once per
         read from its newest push. A 3013 push is a complete snapshot, so a push followed
         by another for the same code in the same read is superseded before anyone could
         see it: only the newest one's levels are read (catching up costs little)."""
-        now = time.time()
+        if now is None:
+            now = time.time()
         newest: dict[Stream, tuple[object, bytes, int]] = {}
         self.messages += len(frames)
         index = self._rx_index
@@ -727,6 +771,9 @@ class FutuFeed(Feed):
                     accepted.append(code)
                 else:
                     refused[code] = _ret_text(reply)
+        if self.tap is not None:
+            for code in accepted:
+                self.tap.writer.subscribe(self.venue, self.conn, code, details=self.details)
         for code in codes:
             stream = self.streams[code]
             stream.error = refused.get(code)

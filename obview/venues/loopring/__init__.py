@@ -29,6 +29,13 @@ async def open_feed(cfg: VenueConfig, stack: contextlib.AsyncExitStack) -> Feed:
     return feed
 
 
+def replay_feed(cfg: VenueConfig) -> Feed:
+    """A feed that a journal drives (obview/replay): the same client, no network."""
+    from obview.venues.loopring.client import LoopringFeed
+
+    return LoopringFeed(cfg)
+
+
 async def start_sim(host: str, port: int, seed: int, faults: dict[str, str]):
     from obview.venues.loopring.sim import LoopringSimulator
 

@@ -148,6 +148,7 @@ class LoopringFeed(Feed):
         self._last_request: dict[str, float] = {}
         self._sequence = 0
         self._ws_key: str | None = None
+        self._link = None  # replay: the recorded connection
 
     # -- public ---------------------------------------------------------------------------
     async def change_level(self, level: int) -> None:
@@ -188,6 +189,10 @@ class LoopringFeed(Feed):
     async def _session(self) -> None:
         self.set_state(FeedState.CONNECTING, self.address)
         self._failure = None
+        if self.transport is not None:
+            await self._replay_session()
+            return
+        self.record_connect("ws", self.ws_url)  # REST replies go on the same number
         if self.markets is None:
             await self._load_reference()
         self._check_subscription()
@@ -218,9 +223,71 @@ class LoopringFeed(Feed):
         if self._failure is not None:
             raise self._failure
 
+    async def _replay_session(self) -> None:
+        """A recorded session stands in for the venue (docs/replay.md): the same REST
+        decoding, subscription and `on_frame` as live, fed from the journal; waits that
+        live took on the clock (rate limits, the first push) are the journal's own."""
+        link = self._link = await self.transport.connection()
+        link.needs_turns = self._replay_busy
+        self._ws = link.socket
+        try:
+            if link.resumed:  # from a checkpoint: the book and its version are restored
+                if self._parser is not None:
+                    self.new_subscription()
+            else:
+                if self.markets is None:
+                    await self._load_reference()
+                self._check_subscription()
+                if self.api == V3:
+                    self._ws_key = await self._fetch_ws_key()
+                await self._subscribe(link.socket)
+            link.deliver = self._replay_frames
+            try:
+                await link.closed()
+            except FeedError:
+                if self._failure is not None:
+                    raise self._failure from None
+                raise
+        finally:
+            self._ws = None
+            self._cancel_snapshot()
+            self._cancel_verify()
+            self.stream.book.clear()
+
+    def _replay_busy(self) -> bool:
+        task = self._snapshot_task
+        return self._sync is None or (task is not None and not task.done())
+
+    def _replay_frames(self, frames) -> None:
+        if self._reader is None:  # resumed without the markets: nothing can be decoded
+            return
+        for frame in frames:
+            text = frame.payload()
+            if text == HEARTBEAT_PING:
+                self.messages += 1
+                continue
+            self.on_frame(text)
+            if self._failure is not None:
+                self._link.close("session ended")
+                return
+
+    def restore_book(self, stream: Stream, book: OrderBook) -> None:
+        """From a checkpoint: the book at its version; pushes after it apply as live. A
+        replay that starts before the markets were ever read (no slot parser yet) cannot
+        decode pushes: the book then waits for the next recorded connection."""
+        if self._sync is None or self._parser is None or book.version is None:
+            return
+        self._sync.resume(book.version, book.bids.iter_levels(), book.asks.iter_levels())
+        stream.book.touch(book.venue_ts, book.version)
+        stream.stale = False
+        self.book_changed(stream, snapshot=True)
+
     async def _read(self, ws: ClientConnection) -> None:
         await self._subscribe(ws)
+        tap = self.tap
         async for frame in ws:
+            if tap is not None:  # the wire, before decoding
+                tap.writer.frame(self.venue, self.conn, "ws", frame)
             if frame == HEARTBEAT_PING:
                 self.messages += 1
                 await ws.send(HEARTBEAT_PONG)  # only ever in answer to a ping
@@ -241,6 +308,8 @@ class LoopringFeed(Feed):
     def new_subscription(self) -> None:
         """Step 1 for the current level: new reader, empty buffer, fresh book."""
         self._cancel_snapshot()
+        if self.tap is not None and self.conn is not None:
+            self.tap.writer.subscribe(self.venue, self.conn, self.market, level=self.level)
         self._reader = PushReader(self.market, self.level, self._parser)
         self._sync = DepthSync(self.stream.book, self._parser)
         self._fast = fast_path(self._reader, self._sync)
@@ -304,6 +373,8 @@ class LoopringFeed(Feed):
             self._ensure_snapshot()
         elif step is Step.RESYNC:
             reason = f"gap: push {update.start}-{update.end} after version {local}"
+            if self.tap is not None:
+                self.tap.writer.gap(self.venue, self.market, local, update.start, reason)
             log.info("%s %s: resync (%s)", self.market, self._reader.topic, reason)
             self.unsync(self.stream, reason)
             self._ensure_snapshot()
@@ -349,7 +420,7 @@ class LoopringFeed(Feed):
 
     async def _snapshot_loop(self, sync: DepthSync) -> None:
         try:
-            if not sync.buffer:
+            if not sync.buffer and self.transport is None:
                 # step 3: after the sub ack, ideally once a push is buffered; a quiet
                 # market gets its snapshot after a short wait anyway
                 first_push = asyncio.ensure_future(self._first_push.wait())
@@ -383,7 +454,8 @@ class LoopringFeed(Feed):
                 self.set_state(FeedState.RESYNCING,
                                f"snapshot {snapshot.version} older than the buffered pushes; "
                                f"refetching in {delay:.2f}s")
-                await asyncio.sleep(delay)
+                if self.transport is None:  # replay: the next reply comes when it came
+                    await asyncio.sleep(delay)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # the reader owns the session: hand it over and end it
@@ -415,7 +487,7 @@ class LoopringFeed(Feed):
         try:
             if self.verify_lead > 0:
                 await asyncio.sleep(self.verify_lead)
-            snapshot = await self._fetch_depth()
+            snapshot = await self._fetch_depth(check=True)
         except BaseException:
             sync.cancel_check()
             raise
@@ -442,9 +514,9 @@ class LoopringFeed(Feed):
         self.unsync(self.stream, f"verification mismatch at {sync.mismatch}")
         self._ensure_snapshot()
 
-    async def _fetch_depth(self) -> protocol.DepthSnapshot:
+    async def _fetch_depth(self, check: bool = False) -> protocol.DepthSnapshot:
         params = {"market": self.market, "level": self.level, "limit": self.limit}
-        status, body = await self._get(self.depth_path, params)
+        status, body = await self._get(self.depth_path, params, tag="check" if check else None)
         try:
             return protocol.decode_depth(self.api, status, body, self._parser, self.limit)
         except ApiError as exc:
@@ -463,18 +535,25 @@ class LoopringFeed(Feed):
             self._http = httpx.AsyncClient(timeout=10.0, headers=headers)
         return self._http
 
-    async def _get(self, path: str, params: dict[str, Any] | None = None) -> tuple[int, bytes]:
+    async def _get(self, path: str, params: dict[str, Any] | None = None,
+                   tag: str | None = None) -> tuple[int, bytes]:
         """GET within the endpoint's rate limit, backing off while the venue answers 429;
-        the body is read up to `max_reply_bytes` (more is a bad reply, retried)."""
+        the body is read up to `max_reply_bytes` (more is a bad reply, retried). `tag`
+        marks the journal line (a verification's snapshot is not a resync's)."""
         backoff = Backoff(self.refetch_delay, self.refetch_cap)
+        replay = self.transport is not None
         while True:
             wait = self._last_request.get(path, 0.0) + self.min_request_interval - time.monotonic()
-            if wait > 0:
+            if wait > 0 and not replay:
                 await asyncio.sleep(wait)
             self._last_request[path] = time.monotonic()
             try:
-                async with asyncio.timeout(self.reply_deadline):
-                    status, headers, body = await self._read_reply(path, params)
+                async with asyncio.timeout(None if replay else self.reply_deadline):
+                    if replay:
+                        status, headers, body = await self._replayed_reply(path, tag)
+                    else:
+                        status, headers, body = await self._read_reply(path, params)
+                        self._record_reply(path, params, tag, status, body)
             except ReplyTooLarge:
                 self.oversized += 1
                 self.count_bad_frame(f"{path}: reply over {self.max_reply_bytes} bytes")
@@ -490,7 +569,25 @@ class LoopringFeed(Feed):
             pause = max(backoff.next_delay(), retry_after or 0.0)
             self.set_state(FeedState.RESYNCING if self.markets else FeedState.CONNECTING,
                            f"rate limited (HTTP 429); retrying in {pause:.2f}s")
-            await asyncio.sleep(pause)
+            if not replay:
+                await asyncio.sleep(pause)
+
+    def _record_reply(self, path: str, params: dict[str, Any] | None, tag: str | None,
+                      status: int, body: bytes) -> None:
+        tap = self.tap
+        if tap is None:
+            return
+        if path == WS_KEY_PATH:  # the session's key is a secret: masked before it is written
+            with contextlib.suppress(Exception):
+                tap.add_secret(protocol.decode_ws_key(status, body))
+        url = path + ("?" + urlencode(params) if params else "") + (f"#{tag}" if tag else "")
+        tap.writer.frame(self.venue, self.conn, "rest", body.decode("utf-8", "replace"),
+                         url=url, status=status)
+
+    async def _replayed_reply(self, path: str, tag: str | None):
+        frame = await self._link.request(path + (f"#{tag}" if tag else ""))
+        body = frame.payload()
+        return frame.st or 200, {}, body.encode() if isinstance(body, str) else body
 
     async def _read_reply(self, path: str, params: dict[str, Any] | None
                           ) -> tuple[int, httpx.Headers, bytes]:

@@ -248,6 +248,24 @@ class DepthSync:
             self._apply(buffer.popleft())
         return Step.SYNCED
 
+    def resume(self, version: int, bids, asks) -> None:
+        """Replay from a checkpoint: the book as it was at `version`, synced, so the next
+        push continues it exactly as it did live (docs/replay.md)."""
+        unit = self.parser.unit
+        book = self.book
+
+        def scaled(levels):
+            return [ScaledLevel(lv.price, int(lv.size / unit), unit, lv.orders) for lv in levels]
+
+        book.replace(scaled(bids), scaled(asks))
+        self.level_maps = (book.bids.level_map(), book.asks.level_map())
+        self.local = book.version = version
+        self.phase = Phase.SYNCED
+        self.awaiting_straddle = False
+        self.check = None
+        self.buffer.clear()
+        self.next_start = version + 1
+
     # -- verification ---------------------------------------------------------------
     def start_check(self) -> bool:
         """Begin recording pushes for a check; False if the book is not ready for one."""

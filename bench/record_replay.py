@@ -1,0 +1,355 @@
+"""Record and replay benchmark, ratios measured in one run (interleaved rounds, paired medians).
+
+    python bench/record_replay.py [--rounds R] [--frames N] [--hour-rate 100]
+
+1. Replay throughput: a session recorded from each simulator (Futu HK.00700 + US.AAPL,
+   Loopring LRC-ETH, `--fault rate=...` for a dense session) is replayed headless as fast
+   as possible (`ReplayPlayer`: reading, zstd, line decoding, pacing, dispatch, the venue's
+   decode, sync and books), against the live decode path on the same frames: the same
+   feed, synced by the same journal's handshake, then handed every later frame (grouped
+   as they were read) straight into its decode entry, with nothing read or paced.
+   Target: replay >= 80% of the live decode path's frames/s.
+2. Recording cost on the whole feed path at 10,000 messages/s: a server process streams
+   Futu 3013 frames over loopback TCP at that rate; the client is `FutuFeed`'s own read
+   loop (asyncio socket reads, framing, SHA-1, decode, books), without and with a tap
+   writing a real journal. Client CPU (getrusage) per frame, paired median of rounds.
+   Target: recording adds <= 15%.
+3. Journal size: the recorded sessions' files against the raw bytes that came off the
+   wire (Futu: whole frames, 44-byte headers included; Loopring: the texts). Target <= 25%.
+4. Seek: a one-hour Futu journal (simulator pushes at --hour-rate msg/s, synthetic stamps,
+   a checkpoint every 10 s of the book a real feed built from them); each seek is timed
+   from `seek()` until the player has caught up with its target (books restored from the
+   checkpoint before it, every frame on the way decoded). Target <= 0.5 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(BENCH))
+
+from futu_decode import record_frames  # noqa: E402
+
+from obview.journal import Connect, Frame, JournalReader, JournalWriter  # noqa: E402
+from obview.record import config_json  # noqa: E402
+from obview.replay import ReplayPlayer  # noqa: E402
+from obview.venues import config  # noqa: E402
+from obview.venues.futu.codec import HEADER_SIZE  # noqa: E402
+
+WALL0 = 1_764_633_600_000_000_000
+
+
+def paired(a: list[float], b: list[float]) -> float:
+    return statistics.median(x / y for x, y in zip(a, b, strict=True))
+
+
+# -- 1. replay against the live decode path ----------------------------------------------
+def record_session(path: Path, venue_args: list[str], count: int) -> None:
+    done = subprocess.run([sys.executable, "-m", "obview", *venue_args, "--sim", "--stream",
+                           "json", "--count", str(count), "--record", str(path)],
+                          capture_output=True, text=True, cwd=ROOT, timeout=600,
+                          env={**__import__("os").environ, "PYTHONPATH": str(ROOT)})
+    if done.returncode:
+        raise SystemExit(f"recording failed: {done.stderr.strip()}")
+
+
+def frames_of(path: Path) -> int:
+    return sum(1 for line in JournalReader(path) if type(line) is Frame)
+
+
+async def replay_once(path: Path) -> float:
+    player = ReplayPlayer([path], speed=None)
+    tasks = [asyncio.create_task(f.run()) for f in player.feeds]
+    t0 = time.perf_counter()
+    driver = asyncio.create_task(player.run())
+    await player.finished.wait()
+    elapsed = time.perf_counter() - t0
+    driver.cancel()
+    for task in tasks:
+        task.cancel()
+    await asyncio.wait([driver, *tasks], timeout=1)
+    return elapsed
+
+
+async def live_once(path: Path) -> tuple[float, int]:
+    """The feeds synced by the journal's start (untimed), then every later frame group
+    straight into the link the venue decodes from (timed)."""
+    lines = list(JournalReader(path))
+    frames = [line for line in lines if type(line) is Frame]
+    # where every book is synced: after the first frame that follows the first snapshot
+    cut = max(i for i, line in enumerate(lines) if type(line) is Connect)
+    cut = min(len(lines) - 1, cut + max(50, len(frames) // 50))
+    player = ReplayPlayer([path], speed=None, until=lines[cut].w)
+    tasks = [asyncio.create_task(f.run()) for f in player.feeds]
+    driver = asyncio.create_task(player.run())
+    await player.finished.wait()
+    driver.cancel()
+    groups: list[list[Frame]] = []
+    for line in lines[cut + 1:]:
+        if type(line) is not Frame:
+            continue
+        if groups and groups[-1][0].c == line.c and groups[-1][0].m == line.m:
+            groups[-1].append(line)
+        else:
+            groups.append([line])
+    links = player.links
+    todo = [(links[g[0].c], g) for g in groups if g[0].c in links]
+    count = sum(len(g) for _, g in todo)
+    t0 = time.perf_counter()
+    for link, group in todo:
+        link.push(group)
+    elapsed = time.perf_counter() - t0
+    for task in tasks:
+        task.cancel()
+    await asyncio.wait([driver, *tasks], timeout=1)
+    return elapsed, count
+
+
+def replay_bench(name: str, path: Path, rounds: int) -> None:
+    total = frames_of(path)
+    replay_rates, live_rates = [], []
+    asyncio.run(replay_once(path))  # warm-up: imports and first-use costs stay out
+    asyncio.run(live_once(path))
+    for _ in range(rounds):
+        elapsed = asyncio.run(replay_once(path))
+        replay_rates.append(total / elapsed)
+        elapsed, count = asyncio.run(live_once(path))
+        live_rates.append(count / elapsed)
+    ratio = paired(replay_rates, live_rates)
+    print(f"{name}: {total} frames; replay {statistics.median(replay_rates):,.0f} frames/s, "
+          f"live decode path {statistics.median(live_rates):,.0f} frames/s: replay = "
+          f"{ratio:.0%} of live (target >= 80%)")
+
+
+def size_ratio(name: str, path: Path) -> None:
+    raw = 0
+    for line in JournalReader(path):
+        if type(line) is Frame:
+            payload = line.payload()
+            raw += len(payload) + HEADER_SIZE if isinstance(payload, bytes) \
+                else len(payload.encode())
+    size = path.stat().st_size
+    print(f"{name}: journal {size:,} bytes for {raw:,} raw bytes: {size / raw:.1%} "
+          "(target <= 25%)")
+
+
+# -- 2. recording cost on the feed path at 10,000 msg/s -------------------------------------
+SERVER = r"""
+import socket, sys, time
+data = open(sys.argv[1], "rb").read()
+sizes = [int(x) for x in open(sys.argv[2]).read().split()]
+rate = int(sys.argv[3])
+srv = socket.socket(); srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+srv.bind(("127.0.0.1", 0)); srv.listen(1)
+print(srv.getsockname()[1], flush=True)
+conn, _ = srv.accept()
+per_ms = max(1, rate // 1000)
+start = time.perf_counter(); sent = 0; pos = 0; i = 0
+while i < len(sizes):
+    chunk = sum(sizes[i:i + per_ms]); conn.sendall(data[pos:pos + chunk])
+    pos += chunk; i += per_ms; sent += per_ms
+    wait = start + sent / rate - time.perf_counter()
+    if wait > 0: time.sleep(wait)
+conn.close()
+"""
+
+
+async def feed_path_once(frames_file: Path, sizes_file: Path, count: int, rate: int,
+                         journal: Path | None) -> float:
+    from obview.venues.futu.client import FutuFeed
+
+    server = subprocess.Popen([sys.executable, "-c", SERVER, str(frames_file), str(sizes_file),
+                               str(rate)], stdout=subprocess.PIPE, text=True)
+    port = int(server.stdout.readline())
+    feed = FutuFeed(config("futu", ["HK.00700"], host="127.0.0.1", port=port))
+    feed.streams["HK.00700"].synced = True
+    writer = None
+    if journal is not None:
+        from obview.record import Recording
+
+        recording = Recording(journal, [config("futu", ["HK.00700"])])
+        recording.attach(feed)
+        feed.conn = feed.tap.connect("tcp", "bench")
+        writer = recording
+    reader, _ = await asyncio.open_connection("127.0.0.1", port)
+    task = asyncio.create_task(feed._read_loop(reader))
+    cpu0 = resource.getrusage(resource.RUSAGE_SELF)
+    while feed.messages < count and not task.done():
+        await asyncio.sleep(0.01)
+    cpu1 = resource.getrusage(resource.RUSAGE_SELF)
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    if writer is not None:
+        writer.close()
+    server.wait(10)
+    cpu = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
+    return cpu / max(feed.messages, 1)
+
+
+def recording_cost(rounds: int, frames: list[bytes], tmp: Path, rate: int = 10_000) -> None:
+    frames_file, sizes_file = tmp / "frames.bin", tmp / "sizes.txt"
+    frames_file.write_bytes(b"".join(frames))
+    sizes_file.write_text(" ".join(str(len(f)) for f in frames))
+    count = len(frames) - 100
+    bare, recorded = [], []
+    for n in range(rounds):
+        bare.append(asyncio.run(feed_path_once(frames_file, sizes_file, count, rate, None)))
+        recorded.append(asyncio.run(feed_path_once(frames_file, sizes_file, count, rate,
+                                                   tmp / f"cost{n}.ndjson.zst")))
+    print(f"feed path at {rate:,} msg/s over loopback TCP ({count} Futu frames a round): "
+          f"{statistics.median(bare) * 1e6:.1f} us CPU/frame, recording "
+          f"{statistics.median(recorded) * 1e6:.1f} us: recording adds "
+          f"{(paired(recorded, bare) - 1) * 100:.1f}% (target <= 15%)")
+
+
+# -- 4. seek in a one-hour journal ----------------------------------------------------------
+def hour_journal(path: Path, rate: int) -> int:
+    from obview.venues.futu import codec
+    from obview.venues.futu.client import FutuFeed
+
+    frames = record_frames(2000, 10, False)
+    bodies = [codec.FrameBuffer().feed(f)[0][2] for f in frames]
+    cfg = config("futu", ["HK.00700"], host="127.0.0.1", port=1)
+    feed = FutuFeed(cfg)
+    stream = feed.streams["HK.00700"]
+    ns = [10**9]
+    w = JournalWriter(path, options={"feeds": [config_json(cfg)]}, mono=lambda: ns[0],
+                      wall=lambda: WALL0 + ns[0],
+                      books=lambda: [("futu", "HK.00700", stream.book, stream.pushes)],
+                      links=lambda: {1: 0})
+    w.connect("futu", 1, "tcp", "sim", feed=0)
+    step = 10**9 // rate
+    total = 3600 * rate
+    for n in range(total):
+        ns[0] += step
+        body = bodies[n % len(bodies)]
+        w.frame("futu", 1, "tcp", body, pid=codec.QOT_UPDATE_ORDER_BOOK, mono=ns[0])
+        feed._process([(codec.QOT_UPDATE_ORDER_BOOK, 0, body)])
+        stream.synced = True
+    w.close()
+    return total
+
+
+async def seek_times(path: Path, seeks: int) -> list[float]:
+    player = ReplayPlayer([path], speed=None)
+    tasks = [asyncio.create_task(f.run()) for f in player.feeds]
+    driver = asyncio.create_task(player.run())
+    rng = random.Random(5)
+    times = []
+    for _ in range(seeks):
+        target = rng.randrange(player.first_wall, player.last_wall)
+        t0 = time.perf_counter()
+        player.seek(target)
+        while player.catching_up:
+            await asyncio.sleep(0)
+        times.append(time.perf_counter() - t0)
+    driver.cancel()
+    for task in tasks:
+        task.cancel()
+    await asyncio.wait([driver, *tasks], timeout=1)
+    return times
+
+
+async def tui_at_100x(path: Path, duration: float) -> dict:
+    """The replay app on the one-hour journal at 100x: push-to-paint as tui_bench.py
+    measures it (a push is stamped when the feed emits it, a paint as it begins)."""
+    from tui_bench import Histogram
+
+    from obview.events import BookChanged
+    from obview.tui.app import ObviewApp
+
+    points = JournalReader(path).index()
+    player = ReplayPlayer([path], speed=100.0, start=points[1].wall)
+    app = ObviewApp(player.configs, player.feeds, player=player)
+    pending: list[float] = []
+    push_to_paint = Histogram()
+    for feed in player.feeds:
+        feed.add_listener(lambda e: pending.append(time.perf_counter())
+                          if type(e) is BookChanged else None)
+    async with app.run_test(size=(140, 50)) as pilot:
+        while app.active_ladder() is None or app.active_ladder().view is None:
+            await asyncio.sleep(0.01)
+        await pilot.pause(0.5)
+        ladder = app.active_ladder()
+        render_lines = ladder.render_lines
+
+        def observed(crop):
+            paints, now = ladder.stats.paints, time.perf_counter()
+            lines = render_lines(crop)
+            if ladder.stats.paints != paints:
+                for t in pending:
+                    push_to_paint.add(now - t)
+                pending.clear()
+            return lines
+
+        ladder.render_lines = observed
+        pending.clear()
+        lines0, paints0 = player.lines, ladder.stats.paints
+        wall0, cpu0 = time.perf_counter(), time.process_time()
+        await asyncio.sleep(duration)
+        wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+        result = {"rate": (player.lines - lines0) / wall,
+                  "fps": (ladder.stats.paints - paints0) / wall,
+                  "p50": push_to_paint.percentile(0.5) * 1000,
+                  "p99": push_to_paint.percentile(0.99) * 1000, "cpu": cpu / wall}
+        await app.action_quit()
+    return result
+
+
+def early(args, tmp: Path, futu: Path, loopring: Path) -> None:
+    record_session(futu, ["futu", "HK.00700", "US.AAPL", "--fault", "rate=500"], args.frames)
+    record_session(loopring, ["loopring", "LRC-ETH", "--fault", "rate=500"], args.frames)
+    print("1. headless replay against the live decode path (same frames, same feed)")
+    replay_bench("  futu", futu, args.rounds)
+    replay_bench("  loopring", loopring, args.rounds)
+    print("2. recording cost on the whole feed path")
+    recording_cost(args.rounds, record_frames(20_000, 10, False), tmp)
+    print("3. journal size")
+    size_ratio("  futu", futu)
+    size_ratio("  loopring", loopring)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--frames", type=int, default=4000, help="lines per recorded session")
+    parser.add_argument("--hour-rate", type=int, default=100)
+    parser.add_argument("--seeks", type=int, default=10)
+    parser.add_argument("--tui-seconds", type=float, default=5.0)
+    parser.add_argument("--only-hour", action="store_true", help="parts 4 and 5 only")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as name:
+        tmp = Path(name)
+        if not args.only_hour:
+            early(args, tmp, tmp / "futu.ndjson.zst", tmp / "loopring.ndjson.zst")
+        print(f"4. seek in a one-hour journal at {args.hour_rate} msg/s")
+        hour = tmp / "hour.ndjson.zst"
+        t0 = time.perf_counter()
+        total = hour_journal(hour, args.hour_rate)
+        print(f"  {total:,} frames, {hour.stat().st_size / 1e6:.1f} MB, written in "
+              f"{time.perf_counter() - t0:.0f} s")
+        times = asyncio.run(seek_times(hour, args.seeks))
+        print(f"  {len(times)} seeks: median {statistics.median(times) * 1000:.0f} ms, "
+              f"max {max(times) * 1000:.0f} ms (target <= 500 ms)")
+        result = asyncio.run(tui_at_100x(hour, args.tui_seconds))
+        print(f"5. the TUI replaying that journal at 100x ({args.hour_rate * 100:,} msg/s of "
+              f"journal) for {args.tui_seconds:g} s: {result['rate']:,.0f} lines/s, "
+              f"{result['fps']:.0f} paints/s, push-to-paint p50 {result['p50']:.1f} ms, "
+              f"p99 {result['p99']:.1f} ms (target <= 50), CPU {result['cpu']:.2f} core "
+              "(target <= 1)")
+
+
+if __name__ == "__main__":
+    main()

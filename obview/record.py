@@ -1,0 +1,170 @@
+"""`--record`: one journal per run, shared by every feed of the run (docs/replay.md).
+
+A `Recording` owns the `JournalWriter`; each feed gets a `Tap` (`feed.tap`) that the
+venue's transport calls with what came off the wire, before any decoding. The base feed
+writes the generic lines (disconnect, resync); a venue writes connect, frames,
+subscriptions and gaps. A timer calls `writer.tick()` so an idle session's lines reach
+the disk within a second. A writer failure (a full disk) becomes the feeds' status text
+and the live view carries on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import re
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from obview.journal import JournalWriter
+from obview.journal.writer import SUFFIX
+
+if TYPE_CHECKING:
+    from obview.feed import Feed
+    from obview.venues import VenueConfig
+
+log = logging.getLogger("obview.record")
+TICK_EVERY = 0.25  # s between writer.tick() calls: flushes land well within the second
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?\s*$", re.IGNORECASE)
+_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+# Config options that never go into a header, whatever the redactor would make of them.
+_DROP = ("rsa_key", "user", "password", "api_key")
+
+
+def parse_size(text: str) -> int:
+    """'100M' -> 104857600; ValueError for anything else (binary units, as `ls -h`)."""
+    match = _SIZE.match(text or "")
+    if not match:
+        raise ValueError(f"bad size {text!r}: expected a number with K, M, G or T (e.g. 100M)")
+    value = int(float(match.group(1)) * _UNITS[match.group(2).lower()])
+    if value < 4096:
+        raise ValueError(f"bad size {text!r}: at least 4K")
+    return value
+
+
+def journal_path(text: str, record_dir: str | None) -> Path:
+    """Where `--record PATH` writes: a relative PATH goes into the config's `record_dir`
+    when one is set; `.ndjson.zst` is appended when PATH has no such ending."""
+    path = Path(os.path.expanduser(text))
+    if not path.is_absolute() and record_dir and path.parent == Path("."):
+        path = Path(record_dir) / path
+    if not path.name.endswith(SUFFIX):
+        path = path.with_name(path.name + SUFFIX)
+    return path
+
+
+def config_json(cfg: VenueConfig) -> dict[str, Any]:
+    """What a replay needs to rebuild the feed: the config without secrets or simulator."""
+    data = asdict(cfg)
+    data["options"] = {k: v for k, v in data["options"].items()
+                       if k not in _DROP and isinstance(v, (str, int, float, bool, type(None)))}
+    data.pop("faults", None)
+    return data
+
+
+def config_of(data: dict[str, Any]) -> VenueConfig:
+    """The VenueConfig a header's feed entry describes (options a newer obview added and
+    this one does not know are left out)."""
+    from dataclasses import fields
+
+    from obview.venues import config, options_type
+
+    known = {f.name for f in fields(options_type(data["venue"]))}
+    settings = {k: v for k, v in (data.get("options") or {}).items() if k in known}
+    return config(data["venue"], list(data["symbols"]), depth=int(data.get("depth", 20)),
+                  details=bool(data.get("details")), seed=int(data.get("seed", 1)), **settings)
+
+
+class Tap:
+    """One feed's side of the recording: what its transport calls. Connection numbers are
+    unique in the session, so frames of several feeds of one venue never mix up."""
+
+    __slots__ = ("recording", "writer", "venue", "feed_index")
+
+    def __init__(self, recording: Recording, venue: str, feed_index: int) -> None:
+        self.recording = recording
+        self.writer = recording.writer
+        self.venue = venue
+        self.feed_index = feed_index
+
+    def connect(self, channel: str, url: str | None = None) -> int:
+        conn = self.recording.next_conn(self.feed_index)
+        self.writer.connect(self.venue, conn, channel, url, feed=self.feed_index)
+        return conn
+
+    def disconnect(self, conn: int | None, reason: str | None = None) -> None:
+        if conn is not None and self.recording.links.pop(conn, None) is not None:
+            self.writer.disconnect(self.venue, conn, reason)
+
+    def add_secret(self, secret: str | None) -> None:
+        self.writer.add_secret(secret)
+
+
+class Recording:
+    """The journal of one run. `attach(feed)` gives the feed its tap."""
+
+    def __init__(self, path: Path, configs: list[VenueConfig], *, rotate_bytes: int | None = None,
+                 checkpoint_every: float = 10.0, secrets: list[str | None] | None = None,
+                 writer_factory: Callable[..., JournalWriter] = JournalWriter,
+                 view: dict[str, Any] | None = None) -> None:
+        self.feeds: list[Feed] = []
+        self.links: dict[int, int] = {}  # open connection -> feed index
+        self._conns = 0
+        self._timer: asyncio.Task | None = None
+        venues = list(dict.fromkeys(c.venue for c in configs))
+        symbols: dict[str, list[str]] = {}
+        for cfg in configs:
+            symbols.setdefault(cfg.venue, []).extend(cfg.symbols)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.writer = writer_factory(
+            path, venues=venues, symbols=symbols,
+            options={"feeds": [config_json(c) for c in configs], "view": dict(view or {})},
+            secrets=[s for s in (secrets or []) if s], books=self._books,
+            checkpoint_every=checkpoint_every, rotate_bytes=rotate_bytes,
+            on_fail=self._failed, links=lambda: dict(self.links))
+
+    @property
+    def failed(self) -> str | None:
+        return self.writer.failed
+
+    def next_conn(self, feed_index: int) -> int:
+        self._conns += 1
+        self.links[self._conns] = feed_index
+        return self._conns
+
+    def attach(self, feed: Feed) -> None:
+        feed.tap = Tap(self, feed.venue, len(self.feeds))
+        self.feeds.append(feed)
+        if self.failed:
+            feed.recording_failed(self.failed)
+        if self._timer is None:
+            with contextlib.suppress(RuntimeError):  # no loop: the caller ticks
+                self._timer = asyncio.get_running_loop().create_task(self._tick(), name="journal-tick")
+
+    def _books(self):
+        for feed in self.feeds:
+            for stream in feed.streams.values():
+                if stream.synced:
+                    yield feed.venue, stream.key, stream.book, stream.pushes
+
+    def _failed(self, reason: str) -> None:
+        for feed in self.feeds:
+            feed.recording_failed(reason)
+
+    async def _tick(self) -> None:
+        while not self.writer.failed:
+            await asyncio.sleep(TICK_EVERY)
+            self.writer.tick()
+
+    def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        for conn in list(self.links):
+            self.writer.disconnect(self.feeds[self.links[conn]].venue, conn, "recording closed")
+        self.links.clear()
+        self.writer.close()

@@ -1,0 +1,166 @@
+"""What a feed reads from during replay: one `ReplayLink` per recorded connection.
+
+A venue's replay session asks its `ReplayTransport` for the next connection, sets
+`link.deliver` to the function its live read loop calls for what a read returned, and
+waits on `link.closed()`, which raises the recorded disconnect reason like a lost socket
+would (the base feed's reconnect loop then asks for the next connection). Requests the
+feed sends go to `link.writer`, which drops them: the journal holds the replies.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from obview.feed import FeedError
+from obview.journal import Frame
+
+
+class NullWriter:
+    """Where a replayed feed's requests go (an asyncio StreamWriter's surface)."""
+
+    def write(self, data: bytes) -> None:
+        pass
+
+    async def drain(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+    async def wait_closed(self) -> None:
+        pass
+
+    def is_closing(self) -> bool:
+        return False
+
+
+class NullSocket:
+    """A replayed WebSocket: what the client sends goes nowhere; closing it ends the link
+    (as closing the socket ended the read loop live)."""
+
+    def __init__(self, link: ReplayLink) -> None:
+        self._link = link
+
+    async def send(self, data: str | bytes) -> None:
+        pass
+
+    async def close(self, *args: object) -> None:
+        self._link.close("closed by obview")
+
+
+class ReplayLink:
+    """One recorded connection. `resumed`: the replay starts in its middle (at a
+    checkpoint), so no handshake frames will come."""
+
+    def __init__(self, conn: int, resumed: bool = False) -> None:
+        self.conn = conn
+        self.resumed = resumed
+        self.writer = NullWriter()
+        self.socket = NullSocket(self)
+        self._deliver: Callable[[list[Frame]], None] | None = None
+        self._backlog: list[list[Frame]] = []
+        self._closed: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        # True while the feed's own coroutines (a handshake, a snapshot fetch) must run
+        # between two deliveries, as they did between two reads live
+        self.needs_turns: Callable[[], bool] = lambda: False
+        self.rest: dict[str, deque[Frame]] = {}  # REST replies not yet asked for, by path
+        self._rest_waiters: dict[str, deque[asyncio.Future[Frame]]] = {}
+
+    @property
+    def deliver(self) -> Callable[[list[Frame]], None] | None:
+        return self._deliver
+
+    @deliver.setter
+    def deliver(self, func: Callable[[list[Frame]], None]) -> None:
+        self._deliver = func
+        backlog, self._backlog = self._backlog, []
+        for frames in backlog:
+            self.push(frames)
+
+    def push(self, frames: list[Frame]) -> None:
+        if self._closed.done():  # closed by the client: the rest of it went unread live too
+            return
+        if frames[0].ch == "rest":
+            for frame in frames:
+                self._rest_reply(frame)
+            return
+        if self._deliver is None:
+            self._backlog.append(frames)
+            return
+        try:
+            self._deliver(frames)
+        except Exception as exc:  # noqa: BLE001  # what ended the read loop live ends the link
+            self.fail(exc)
+
+    def fail(self, exc: BaseException) -> None:
+        """The venue's read path raised (a corrupt frame): the session ends with it."""
+        if not self._closed.done():
+            self._closed.set_exception(exc)
+
+    # -- REST: a request gets the next recorded reply for its path ----------------------
+    def _rest_reply(self, frame: Frame) -> None:
+        key = _path(frame.u)
+        waiters = self._rest_waiters.get(key)
+        while waiters:
+            waiter = waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(frame)
+                return
+        self.rest.setdefault(key, deque()).append(frame)
+
+    async def request(self, path: str) -> Frame:
+        """The recorded reply to a GET of `path` (query ignored: it may hold secrets)."""
+        key = _path(path)
+        queued = self.rest.get(key)
+        if queued:
+            return queued.popleft()
+        waiter: asyncio.Future[Frame] = asyncio.get_running_loop().create_future()
+        self._rest_waiters.setdefault(key, deque()).append(waiter)
+        return await asyncio.shield(waiter)
+
+    # -- the end ------------------------------------------------------------------------
+    def close(self, reason: str | None) -> None:
+        if not self._closed.done():
+            self._closed.set_result(reason or "connection closed")
+
+    async def closed(self) -> None:
+        """Returns never while the link lives; raises FeedError(reason) when it closes."""
+        reason = await asyncio.shield(self._closed)
+        raise FeedError(reason)
+
+
+def _path(url: str | None) -> str:
+    """'/api/v3/depth' for '/api/v3/depth?market=..#check' -> '/api/v3/depth#check'."""
+    text = url or ""
+    text, _, tag = text.partition("#")
+    if tag:
+        return _path(text) + "#" + tag
+    if "://" in text:
+        text = text.split("://", 1)[1]
+        text = "/" + text.split("/", 1)[1] if "/" in text else "/"
+    return text.split("?", 1)[0]
+
+
+class ReplayTransport:
+    """Hands a feed its recorded connections, in order."""
+
+    def __init__(self, feed: Any) -> None:
+        self.feed = feed
+        self._links: deque[ReplayLink] = deque()
+        self._waiter: asyncio.Future[None] | None = None
+        self.current: ReplayLink | None = None
+
+    def open(self, link: ReplayLink) -> None:
+        self._links.append(link)
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    async def connection(self) -> ReplayLink:
+        while not self._links:
+            self._waiter = asyncio.get_running_loop().create_future()
+            await self._waiter
+        self.current = self._links.popleft()
+        return self.current

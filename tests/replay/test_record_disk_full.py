@@ -1,0 +1,70 @@
+"""A full disk stops the recording with a visible warning; the live feed carries on."""
+
+from __future__ import annotations
+
+import errno
+import io
+from functools import partial
+
+from obview.headless import run_headless
+from obview.journal import JournalWriter
+from obview.record import Recording, journal_path, parse_size
+from obview.venues import config
+
+
+class FillingFile(io.RawIOBase):
+    """A file on a disk with `room` bytes left."""
+
+    def __init__(self, path, room: int) -> None:
+        self._fh = open(path, "wb", buffering=0)  # noqa: SIM115
+        self.room = room
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:
+        if len(data) > self.room:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        self.room -= len(data)
+        return self._fh.write(data)
+
+    def close(self) -> None:
+        self._fh.close()
+        super().close()
+
+
+async def test_full_disk_stops_recording_and_the_feed_goes_on(tmp_path):
+    path = tmp_path / "full.ndjson.zst"
+    configs = [config("futu", ["HK.00700"], sim=True, port=0)]
+    recording = Recording(path, configs, writer_factory=partial(
+        JournalWriter, opener=lambda p: FillingFile(p, 3000), buffer_bytes=2048))
+    out = io.StringIO()
+    seen: list[str] = []
+    original = recording._failed
+
+    def failed(reason: str) -> None:
+        original(reason)
+        seen.extend(feed.status_text for feed in recording.feeds)
+
+    recording.writer._on_fail = failed
+    await run_headless(configs, "stream", 200, 30, out=out, recording=recording)
+    assert len(out.getvalue().splitlines()) == 200  # the live view carried on
+    assert recording.failed == "recording stopped: No space left on device"
+    assert seen and all("recording stopped: No space left on device" in t for t in seen)
+    feed = recording.feeds[0]
+    assert "recording stopped" in feed.status_text  # still said after later state changes
+
+
+def test_record_sizes_and_paths():
+    assert parse_size("100M") == 100 << 20
+    assert parse_size("1.5g") == int(1.5 * (1 << 30))
+    for bad in ("", "12X", "-1M", "1"):
+        try:
+            parse_size(bad)
+        except ValueError as exc:
+            assert "bad size" in str(exc)
+        else:
+            raise AssertionError(bad)
+    assert str(journal_path("s", "/data/j")) == "/data/j/s.ndjson.zst"
+    assert str(journal_path("/x/s.ndjson.zst", "/data/j")) == "/x/s.ndjson.zst"
+    assert str(journal_path("sub/s", "/data/j")) == "sub/s.ndjson.zst"

@@ -1,0 +1,188 @@
+"""Record a live Futu session (simulator) and replay it through the same client."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+import zstandard
+
+from obview.journal import Connect, Frame, JournalReader, Subscribe
+from tests.conftest import ROOT, obview_env, run_obview
+from tests.replay.conftest import without_local_stamps
+
+
+def test_journal_holds_the_wire_and_the_session(futu_journal):
+    path, _ = futu_journal
+    lines = list(JournalReader(path))
+    header = JournalReader(path).headers[0]
+    assert header.o["feeds"][0]["symbols"] == ["HK.00700", "US.AAPL"]
+    frames = [line for line in lines if type(line) is Frame]
+    assert frames and all(f.ch == "tcp" and f.b is not None and f.pid for f in frames)
+    assert {f.pid for f in frames} >= {1001, 3001, 3012, 3013}  # InitConnect ... pushes
+    assert [type(line) for line in lines].index(Connect) < [type(line) for line in lines].index(Frame)
+    assert sorted(s.sy for s in lines if type(s) is Subscribe) == ["HK.00700", "US.AAPL"]
+
+
+def test_replay_prints_what_live_printed(futu_journal):
+    path, live = futu_journal
+    done = run_obview("replay", str(path), "--stream", "json")
+    assert done.returncode == 0, done.stderr
+    replayed = done.stdout.splitlines()
+    assert len(replayed) >= len(live)
+    for number, (was, now) in enumerate(zip(live, replayed, strict=False)):
+        assert without_local_stamps(was) == without_local_stamps(now), f"line {number + 1}"
+
+
+def test_replay_from_and_until_take_wall_clock_times(futu_journal):
+    path, live = futu_journal
+    stamps = [line.w for line in JournalReader(path) if type(line) is Frame]
+    middle = stamps[len(stamps) // 2]
+    from datetime import UTC, datetime
+
+    start = datetime.fromtimestamp(middle / 1e9, UTC).strftime("%H:%M:%S.%f")
+    done = run_obview("replay", str(path), "--stream", "json", "--from", start)
+    assert done.returncode == 0, done.stderr
+    after = [without_local_stamps(t) for t in done.stdout.splitlines()]
+    whole = [without_local_stamps(t) for t in live]
+    assert 0 < len(after) < len(whole)
+    # every line from --from on is one the live session printed, in the same order
+    at = whole.index(after[0])
+    assert whole[at:at + len(after)] == after[:len(whole) - at]
+    iso = datetime.fromtimestamp(middle / 1e9, UTC).isoformat()
+    done = run_obview("replay", str(path), "--stream", "json", "--until", iso)
+    assert done.returncode == 0, done.stderr
+    before = [without_local_stamps(t) for t in done.stdout.splitlines()]
+    assert 0 < len(before) < len(whole) and before == whole[:len(before)]
+
+
+async def test_replay_from_a_checkpoint_rebuilds_the_book(tmp_path):
+    """A start after a seek point: the books come back from its checkpoint and the
+    connection goes on as `resumed`; every line printed from there is one live printed."""
+    import io
+    from functools import partial
+
+    from obview.headless import run_headless
+    from obview.journal import JournalWriter
+    from obview.record import Recording
+    from obview.replay import ReplayPlayer
+    from obview.replay.headless import replay_headless
+    from obview.venues import config
+
+    path = tmp_path / "seek.ndjson.zst"
+    configs = [config("futu", ["HK.00700", "US.AAPL"], sim=True, port=0)]
+    recording = Recording(path, configs, checkpoint_every=0.2,
+                          writer_factory=partial(JournalWriter, frame_bytes=4096))
+    out = io.StringIO()
+    await run_headless(configs, "stream", 400, 30, out=out, recording=recording)
+    live = [without_local_stamps(t) for t in out.getvalue().splitlines()]
+    points = JournalReader(path).index()
+    assert len(points) >= 3, "checkpoints that start zstd frames"
+    target = points[len(points) // 2]
+    player = ReplayPlayer([path], start=target.wall + 1)
+    replayed = io.StringIO()
+    await replay_headless([], player=player, out=replayed)
+    after = [without_local_stamps(t) for t in replayed.getvalue().splitlines()]
+    assert after
+    at = live.index(after[0])
+    assert at > 0
+    assert after[:len(live) - at] == live[at:]
+
+
+def test_export_ndjson_is_the_stream(futu_journal, tmp_path):
+    path, live = futu_journal
+    out = tmp_path / "out.ndjson"
+    done = run_obview("export", str(path), "--to", "ndjson", str(out))
+    assert done.returncode == 0, done.stderr
+    lines = out.read_text().splitlines()
+    assert [without_local_stamps(t) for t in lines[:len(live)]] == \
+        [without_local_stamps(t) for t in live]
+
+
+def test_export_parquet_rows_are_exact_level_changes(futu_journal, tmp_path):
+    pq = pytest.importorskip("pyarrow.parquet")
+    path, live = futu_journal
+    out = tmp_path / "out.parquet"
+    done = run_obview("export", str(path), "--to", "parquet", str(out))
+    assert done.returncode == 0, done.stderr
+    table = pq.read_table(out)
+    assert table.column_names == ["recv_mono", "recv_wall", "venue_ts", "venue", "symbol",
+                                  "source", "side", "price", "size", "orders", "snapshot",
+                                  "version"]
+    assert str(table.schema.field("price").type).startswith("decimal128")
+    rows = table.to_pylist()
+    # rebuilding each book from the rows gives the book the replay printed last
+    import json
+    books: dict[tuple[str, str], dict] = {}
+    for row in rows:
+        key = (row["symbol"], row["side"])
+        if row["snapshot"] and row.get("_seen") is None:
+            pass
+        side = books.setdefault(key, {})
+        if row["snapshot"]:
+            side.setdefault("_snap", set())
+        if row["size"] == 0:
+            side.pop(row["price"], None)
+        else:
+            side[row["price"]] = row["size"]
+    last = {}
+    for text in live:
+        obj = json.loads(text)
+        last[obj["symbol"]] = obj
+    assert {s for s, _ in books} == set(last)
+    assert len(rows) > len(live)
+    try:
+        import pandas
+    except ImportError:
+        return
+    frame = pandas.read_parquet(out)
+    assert len(frame) == len(rows)
+
+
+def test_export_parquet_without_pyarrow_says_how_to_get_it(futu_journal, tmp_path):
+    path, _ = futu_journal
+    code = ("import sys; sys.modules['pyarrow'] = None\n"
+            "from obview.cli import main\n"
+            f"main(['export', {str(path)!r}, '--to', 'parquet', {str(tmp_path / 'x.parquet')!r}])")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=obview_env(), cwd=ROOT, timeout=60)
+    assert done.returncode == 1
+    assert done.stderr.strip() == ("obview: export --to parquet needs pyarrow: "
+                                   "pip install 'obview[parquet]'")
+
+
+def test_a_killed_recording_replays_up_to_its_tail(tmp_path):
+    path = tmp_path / "killed.ndjson.zst"
+    proc = subprocess.Popen([sys.executable, "-m", "obview", "futu", "HK.00700", "--sim",
+                             "--stream", "json", "--record", str(path)],
+                            env=obview_env(), cwd=ROOT, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        printed = [proc.stdout.readline() for _ in range(40)]
+        assert all(printed)
+        # the writer flushes at least once a second: wait until a push is readable
+        dctx = zstandard.ZstdDecompressor()
+        import time
+        deadline = time.monotonic() + 10
+        while True:
+            data = path.read_bytes()
+            text = dctx.decompressobj().decompress(data)
+            if text.count(b'"pid":3013') >= 20:
+                break
+            assert time.monotonic() < deadline, "the journal reached the disk within the second"
+            time.sleep(0.05)
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+        proc.stdout.close()
+        proc.stderr.close()
+    done = run_obview("replay", str(path), "--stream", "json")
+    assert done.returncode == 0, done.stderr
+    assert "ends abruptly" in done.stderr and done.stderr.count("\n") == 1
+    replayed = done.stdout.splitlines()
+    assert len(replayed) >= 10
+    assert [without_local_stamps(t) for t in replayed[:10]] == \
+        [without_local_stamps(t) for t in printed[:10]]

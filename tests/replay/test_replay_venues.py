@@ -1,0 +1,119 @@
+"""Loopring and bthub: live --stream json = replay; no secret in the journal; bad journals."""
+
+from __future__ import annotations
+
+import shutil
+
+import zstandard
+
+from obview.journal import Frame, Gap, JournalReader
+from tests.conftest import run_obview
+from tests.replay.conftest import record, without_local_stamps
+
+PASSWORD = "pw-Zq81xVt5-secret"
+API_KEY = "lrk-7Hq2Lm9Wx4Pz"
+
+
+def _same(live: list[str], path) -> list[str]:
+    done = run_obview("replay", str(path), "--stream", "json")
+    assert done.returncode == 0, done.stderr
+    replayed = done.stdout.splitlines()
+    assert len(replayed) >= len(live)
+    assert [without_local_stamps(t) for t in replayed[:len(live)]] == \
+        [without_local_stamps(t) for t in live]
+    return replayed
+
+
+def test_loopring_gap_resyncs_in_replay_as_it_did_live(tmp_path):
+    path = tmp_path / "lr.ndjson.zst"
+    live = record(path, "loopring", "LRC-ETH", "--sim", "--fault", "skip=20", count=120)
+    lines = list(JournalReader(path))
+    assert any(type(line) is Gap for line in lines), "the simulator skipped a version"
+    assert {f.ch for f in lines if type(f) is Frame} == {"ws", "rest"}
+    _same(live, path)
+
+
+def test_bthub_replays_as_live(tmp_path):
+    path = tmp_path / "bt.ndjson.zst"
+    live = record(path, "bthub", "BTCUSDT", "--sim", count=120)
+    _same(live, path)
+
+
+def test_no_secret_enters_a_journal(tmp_path):
+    bthub = tmp_path / "bt.ndjson.zst"
+    done = run_obview("bthub", "BTCUSDT", "--sim", "--stream", "json", "--count", "30",
+                      "--record", str(bthub), OBVIEW_BTHUB_USER="carol",
+                      OBVIEW_BTHUB_PASSWORD=PASSWORD)
+    assert done.returncode == 0, done.stderr
+    loopring = tmp_path / "lr.ndjson.zst"
+    done = run_obview("loopring", "LRC-ETH", "--sim", "--api", "v2", "--fault", f"api_key={API_KEY}",
+                      "--stream", "json", "--count", "30", "--record", str(loopring),
+                      OBVIEW_LOOPRING_API_KEY=API_KEY)
+    assert done.returncode == 0, done.stderr
+    dctx = zstandard.ZstdDecompressor()
+    for path in (bthub, loopring):
+        text = dctx.decompressobj().decompress(path.read_bytes()).decode()
+        assert PASSWORD not in text and API_KEY not in text
+        assert '"token":"' not in text or '"token":"**' in text
+    tokens = [f.p for f in JournalReader(bthub) if type(f) is Frame and (f.u or "").endswith("/login")]
+    assert tokens and '"token":"**' in tokens[0]
+
+
+def test_bad_journals_say_one_line_and_exit_1(tmp_path, futu_journal):
+    path, live = futu_journal
+    plain = tmp_path / "plain.ndjson.zst"
+    plain.write_text("hello\n")
+    done = run_obview("replay", str(plain), "--stream", "json")
+    assert done.returncode == 1 and done.stderr.count("\n") == 1
+    assert "is not an obview journal" in done.stderr and "Traceback" not in done.stderr
+
+    newer = tmp_path / "newer.ndjson.zst"
+    newer.write_bytes(zstandard.ZstdCompressor().compress(
+        b'{"k":"hdr","v":99,"app":"9","m":1,"w":1,"sid":"x"}\n'))
+    done = run_obview("replay", str(newer), "--stream", "json")
+    assert done.returncode == 1 and "newer obview" in done.stderr
+    assert done.stderr.count("\n") == 1
+
+    # a corrupt line in the middle: the lines before it replay, then one line, exit 1
+    raw = zstandard.ZstdDecompressor().decompressobj().decompress(path.read_bytes())
+    rows = raw.split(b"\n")
+    cut = len(rows) // 2
+    rows[cut] = b'{"k":"f","m":'
+    bad = tmp_path / "badline.ndjson.zst"
+    bad.write_bytes(zstandard.ZstdCompressor().compress(b"\n".join(rows)))
+    done = run_obview("replay", str(bad), "--stream", "json")
+    assert done.returncode == 1, done.stderr
+    assert "corrupt" in done.stderr and done.stderr.count("\n") == 1
+    printed = done.stdout.splitlines()
+    assert 0 < len(printed) < len(live)
+    assert [without_local_stamps(t) for t in printed] == \
+        [without_local_stamps(t) for t in live[:len(printed)]]
+
+    # bytes damaged in the compressed file: up to the damage, then one line
+    damaged = tmp_path / "damaged.ndjson.zst"
+    shutil.copy(path, damaged)
+    data = bytearray(damaged.read_bytes())
+    for i in range(len(data) * 2 // 3, len(data) * 2 // 3 + 64):
+        data[i] ^= 0x5A
+    damaged.write_bytes(bytes(data))
+    done = run_obview("replay", str(damaged), "--stream", "json")
+    assert done.returncode == 1 and "corrupt" in done.stderr and "Traceback" not in done.stderr
+
+    # cut short (a copy in progress): a warning, every complete line, exit 0
+    short = tmp_path / "short.ndjson.zst"
+    short.write_bytes(path.read_bytes()[: path.stat().st_size * 2 // 3])
+    done = run_obview("replay", str(short), "--stream", "json")
+    assert done.returncode == 0 and "ends abruptly" in done.stderr
+    assert 0 < len(done.stdout.splitlines()) < len(live)
+
+    for name in ("export",):
+        done = run_obview(name, str(plain), "--to", "ndjson", str(tmp_path / "o"))
+        assert done.returncode == 1 and done.stderr.count("\n") == 1
+
+
+def test_demo_replays_as_live_across_its_four_feeds(tmp_path):
+    path = tmp_path / "demo.ndjson.zst"
+    live = record(path, "demo", count=200)
+    header = JournalReader(path).headers[0]
+    assert [f["venue"] for f in header.o["feeds"]] == ["futu", "futu", "loopring", "bthub"]
+    _same(live, path)

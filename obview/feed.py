@@ -24,9 +24,10 @@ from enum import StrEnum
 from typing import Any, ClassVar
 
 from obview.book import OrderBook
-from obview.events import BookChanged, Event, FeedFailed, StatusChanged
+from obview.events import BookChanged, Event, FeedFailed, StatusChanged, TradesPrinted
 from obview.latency import LatencyStats
 from obview.ratelog import RateLimitedLog
+from obview.trades import TradeStats
 
 log = logging.getLogger("obview.feed")
 # A stream with no update for this long is stale unless its venue sets its own threshold.
@@ -88,6 +89,8 @@ class Stream:
     error: str | None = None
     latency: dict[str, LatencyStats] = field(default_factory=dict)  # "bid"/"ask" or "interval"
     extra: dict[str, Any] = field(default_factory=dict)  # venue-specific JSON fields
+    # the tape: recent prints and the session's last price, volume and VWAP
+    tape: TradeStats = field(default_factory=TradeStats)
 
     @property
     def key(self) -> str:
@@ -108,8 +111,12 @@ class Feed:
     """Base class for a venue connection carrying one or more streams."""
 
     venue: ClassVar[str] = "?"
+    # Whether the venue has a tape at all: "market" (every print), "own" (the account's
+    # fills only), "none". `trades_enabled` says whether this feed asked for it.
+    trade_kind: ClassVar[str] = "none"
 
     def __init__(self) -> None:
+        self.trades_enabled = False
         self.streams: dict[str, Stream] = {}  # by Stream.key
         self.state = FeedState.CONNECTING
         self.status_text = ""
@@ -213,6 +220,13 @@ class Feed:
             limit = self.stale_after
             await asyncio.sleep(max(0.01, min(1.0, limit / 4)) if limit else 1.0)
             self.check_stale()
+
+    def trades_printed(self, stream: Stream, trades: list, snapshot: bool = False) -> None:
+        """Call with a stream's new prints, oldest first: they go into its tape and
+        figures (a print already counted, by sequence, is dropped) and out as one event."""
+        fresh = [t for t in trades if stream.tape.add(t)]
+        if fresh:
+            self.emit(TradesPrinted(self, stream, fresh, snapshot))
 
     def unsync(self, stream: Stream, reason: str = "", resync: bool = True) -> None:
         """The stream's book is no longer trusted (gap, bad frame, reconnect)."""

@@ -19,9 +19,17 @@ from typing import Any, TextIO
 
 import msgspec
 
-from obview.events import BookChanged, Event, FeedFailed, RecordsChanged, StatusChanged
+from obview.events import (
+    BookChanged,
+    Event,
+    FeedFailed,
+    RecordsChanged,
+    StatusChanged,
+    TradesPrinted,
+)
 from obview.feed import Feed, Stream
 from obview.fmt import dec_str
+from obview.trades import trade_json
 from obview.venues import VenueConfig, load
 
 _encoder = msgspec.json.Encoder()
@@ -101,7 +109,7 @@ class HeadlessPrinter:
         self.closed = False  # stdout went away (`| head`): stop quietly
         self.failure: str | None = None
         self.feeds: list[Feed] = []
-        self.records: str | None = None  # "orders" / "risk": print those instead of books
+        self.records: str | None = None  # "orders" / "risk" / "trades": those instead of books
         self.err: TextIO = sys.stderr
         self._refused_reported: set[tuple[int, str]] = set()
 
@@ -144,6 +152,13 @@ class HeadlessPrinter:
             if self.records == event.kind and self.mode == "stream":
                 for row in event.rows:
                     self._print(event.feed.record_json(event.kind, row))  # type: ignore[attr-defined]
+                    if self.done.is_set():
+                        return
+        elif isinstance(event, TradesPrinted):
+            if self.records == "trades" and self.mode == "stream" and _shown(event.feed,
+                                                                              event.stream):
+                for trade in event.trades:
+                    self._print(trade_json(trade))
                     if self.done.is_set():
                         return
         elif isinstance(event, BookChanged):
@@ -218,6 +233,10 @@ async def run_headless(
     printer.records = records
     async with contextlib.AsyncExitStack() as stack:
         feeds = [await open_configured(cfg, stack) for cfg in configs]
+        if records == "trades":
+            for feed in feeds:
+                if feed.trade_kind == "none":
+                    raise ConfigError(f"{feed.venue}: this venue's feed has no trades")
         tasks = []
         for feed in feeds:
             feed.fail_fast = True  # a script wants "connection refused" now, not retries

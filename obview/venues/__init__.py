@@ -26,6 +26,7 @@ class VenueConfig:
     symbols: list[str]
     depth: int = 20
     details: bool = False
+    trades: bool = False  # subscribe the venue's trades (the tape), where it has them
     sim: bool = False
     seed: int = 1
     options: dict[str, Any] = field(default_factory=dict)  # venue-specific settings

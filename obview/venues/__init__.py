@@ -26,11 +26,11 @@ class VenueConfig:
     symbols: list[str]
     depth: int = 20
     details: bool = False
-    trades: bool = False  # subscribe the venue's trades (the tape), where it has them
     sim: bool = False
     seed: int = 1
     options: dict[str, Any] = field(default_factory=dict)  # venue-specific settings
     faults: dict[str, str] = field(default_factory=dict)  # simulator fault switches (--sim)
+    trades: bool = False  # subscribe the venue's trades (the tape), where it has them
 
 
 class Simulator(Protocol):

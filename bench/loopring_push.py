@@ -1,6 +1,6 @@
 """Loopring push benchmark: recorded depth pushes through (a) bare JSON parsing and
 (b) the full path from frame to updated book, as `LoopringFeed.on_frame` runs it:
-`sync.fast_path` first (typed validating decode, topic, spec §7 continuity and price
+`sync.fast_path` first (typed decode, topic, continuity (docs/loopring.md) and value
 checks, the exact book update, version and time stamps), and for the frames it
 declines the full path (`PushReader.read`, `DepthSync.on_push`, `OrderBook.touch`).
 (c) adds what the feed does after the book is updated (listener notification,
@@ -94,7 +94,7 @@ def run_level(level: int, pushes: int, repeat: int) -> None:
     slots = sum(f.count(b'","') for f in frames) / 3 / len(frames)
     decode = msgspec.json.decode
     loads = json.loads
-    typed = msgspec.json.Decoder(Push, strict=False).decode
+    typed = msgspec.json.Decoder(Push).decode
 
     def bare_msgspec() -> None:
         for frame in frames:

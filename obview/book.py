@@ -76,11 +76,13 @@ class ScaledLevel(Level):
     """A level whose size is an exact integer count of a fixed `unit` (a token's smallest
     unit, say): a venue that sends integer amounts stores them in `units` as they come,
     with no Decimal arithmetic per message, and `size` is computed when it is read (a
-    screen reads a few rows a frame; a busy feed writes thousands of levels a second)."""
+    screen reads a few rows a frame; a busy feed writes thousands of levels a second).
+    `units` may also be the checked digit text it came as ("1500"): converting it is then
+    left to the rare read as well."""
 
     __slots__ = ("units", "unit")
 
-    def __init__(self, price: Decimal, units: int, unit: Decimal, orders: int = 0) -> None:
+    def __init__(self, price: Decimal, units: int | str, unit: Decimal, orders: int = 0) -> None:
         self.price = price
         self.units = units
         self.unit = unit
@@ -90,7 +92,7 @@ class ScaledLevel(Level):
 
     @property
     def size(self) -> Decimal:  # type: ignore[override]
-        return _EXACT.multiply(self.unit, self.units)
+        return _EXACT.multiply(self.unit, Decimal(self.units))
 
     @size.setter
     def size(self, value: Decimal) -> None:

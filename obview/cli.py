@@ -217,17 +217,27 @@ def _futu_rsa_key(path: str):
 @click.argument("market")
 @click.option("--level", type=click.IntRange(min=0), default=0, show_default=True,
               help="Aggregation level, 0 = finest.")
-@click.option("--api", type=click.Choice(["v2", "v3"]), default="v2", show_default=True)
+@click.option("--api", type=click.Choice(["v3", "v2"]), default="v3", show_default=True,
+              help="v3: the live API. v2: the 2020 draft protocol of the seed page.")
 @click.option("--rest-url", help="REST base URL (default per --api).")
 @click.option("--ws-url", help="WebSocket URL (default per --api).")
-@click.option("--depth-path", help="REST depth path (default /api/v2/depth or /api/v3/depth).")
+@click.option("--depth-path", help="REST depth path (default /api/v3/depth or /api/v2/depth).")
+@click.option("--verify", type=click.FloatRange(min=0), default=60.0, show_default=True,
+              metavar="S", help="Check the book against a REST snapshot every S seconds (0: off).")
 @view_options
 def loopring(market: str, level: int, api: str, rest_url: str | None, ws_url: str | None,
-             depth_path: str | None, **kw: Any) -> None:
-    """Loopring DEX depth for one MARKET, e.g. LRC-ETH."""
+             depth_path: str | None, verify: float, **kw: Any) -> None:
+    """Loopring DEX depth for one MARKET, e.g. LRC-ETH.
+
+    An API key, where one is wanted, comes from OBVIEW_LOOPRING_API_KEY (or the config
+    file), never from the command line; it is sent as X-API-KEY and never shown.
+    """
+    from obview.venues.loopring.credentials import load_api_key
+
     symbols = _symbols("loopring", (market,))
     _launch([_config("loopring", symbols, kw, level=level, api=api, rest_url=rest_url,
-                     ws_url=ws_url, depth_path=depth_path)], kw)
+                     ws_url=ws_url, depth_path=depth_path, verify=verify,
+                     api_key=load_api_key(user_config.secret("loopring", "api_key")))], kw)
 
 
 @cli.command(context_settings=CONTEXT, short_help="bthub hub books, orders and risk (BTCUSDT).")
@@ -303,7 +313,7 @@ def demo_configs(seed: int = 1) -> list[VenueConfig]:
         VenueConfig("futu", ["US.AAPL"], sim=True, seed=seed,
                     options={"host": "127.0.0.1", "port": 0}),
         VenueConfig("loopring", ["LRC-ETH"], sim=True, seed=seed,
-                    options={"level": 0, "api": "v2"}),
+                    options={"level": 0, "api": "v3"}),
         VenueConfig("bthub", ["BTCUSDT"], sim=True, seed=seed,
                     options={"url": "", "insecure": False, "cp": None, "book": "A"}),
     ]

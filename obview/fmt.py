@@ -240,3 +240,12 @@ def fit_cells(text: str, width: int) -> str:
     if cell_len(text) <= width:
         return set_cell_size(text, width)
     return set_cell_size(text, width - 1) + "…"
+
+
+def clock(epoch_s: float, tenths: bool = False, utc: bool = False) -> str:
+    """Time of day: "14:03:22", or "14:03:22.4" with tenths (local time unless utc)."""
+    import time as _time
+
+    stamp = (_time.gmtime if utc else _time.localtime)(int(epoch_s))
+    text = _time.strftime("%H:%M:%S", stamp)
+    return f"{text}.{int(epoch_s * 10) % 10}" if tenths else text

@@ -192,6 +192,9 @@ class HealthPanel(Static):
                      if stamped else f"no venue ts {self.clock.venue_age.unstamped}")
         text.append(f"{unstamped} · resyncs {stream.resyncs} · reconnects {feed.reconnects}"
                     f" · bad frames {feed.bad_frames}", "#a8a8a8")
+        if "verified_at" in stream.extra and not self.mask_times:
+            line, alarm = verification_text(stream.extra)
+            text.append(f" · {line}", "bold #ff5f5f" if alarm else "#a8a8a8")
         return text
 
     def build_full(self) -> Text:
@@ -224,6 +227,21 @@ class HealthPanel(Static):
         text.append(f"resyncs   {stream.resyncs}  reconnects {feed.reconnects}\n")
         text.append(f"bad frames {feed.bad_frames}\n",
                     "bold #ff5f5f" if feed.bad_frames else "")
+        if "verified_at" in stream.extra and not self.mask_times:  # masked: a clock
+            line, alarm = verification_text(stream.extra)
+            text.append(f"verify    {line}\n", "bold #ff5f5f" if alarm else "")
         if feed.address and not self.mask_times:  # masked: ephemeral ports vary per run
             text.append(f"{feed.address}\n", "#808080")
         return text
+
+
+def verification_text(extra: dict) -> tuple[str, bool]:
+    """("verified 12 s ago" / "2 mismatches, verified 3 s ago" / "not yet", alarm) for a
+    stream whose feed checks its book against the venue (`verified_at` epoch ms)."""
+    verified_at = extra.get("verified_at")
+    mismatches = extra.get("verify_mismatches") or 0
+    ago = "not yet" if verified_at is None else \
+        f"{max(0, int(time.time() - verified_at / 1000))} s ago"
+    if mismatches:
+        return f"{mismatches} mismatch{'es' if mismatches != 1 else ''}, verified {ago}", True
+    return (f"verified {ago}" if verified_at is not None else "not verified yet"), False

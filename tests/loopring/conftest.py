@@ -62,7 +62,7 @@ def assert_matches_truth(sim: LoopringSim, recorder: Recorder, market: str = MAR
     return len(recorder.books)
 
 
-def make_feed(sim: LoopringSim, market: str = MARKET, level: int = 0, api: str = "v2",
+def make_feed(sim: LoopringSim, market: str = MARKET, level: int = 0, api: str = "v3",
               **options: Any) -> LoopringFeed:
     opts = {
         "level": level, "api": api, "rest_url": sim.rest_url, "ws_url": sim.ws_url(api),

@@ -47,7 +47,9 @@ async def test_malformed_pushes_are_dropped_whole_then_resynced(make_harness):
     await h.settle()
     broken = h.sim.stats["malformed"]
     assert broken == 4
-    assert h.feed.bad_frames == broken  # junk and other topics are ignored, not counted
+    # each broken push is counted, and so is the "not json {" junk before it (a decode
+    # error); the JSON array and the other market's push are ignored
+    assert h.feed.bad_frames == 2 * broken
     assert h.stream.resyncs == broken
     assert_matches_truth(h.sim, h.recorder)
 
@@ -185,3 +187,25 @@ async def test_heartbeat_keeps_the_connection_past_many_pings(make_harness):
     assert h.sim.stats["pongs"] <= h.sim.stats["pings"]
     await h.pump(2)
     assert h.stream.synced and h.stream.resyncs == 0
+
+
+@pytest.mark.parametrize("api", ["v3", "v2"])
+@pytest.mark.parametrize("numbers", ["exp", "json"])
+async def test_exponent_forms_and_json_numbers_match_truth(make_harness, api, numbers):
+    h = await make_harness({"numbers": numbers, "skip": "9"}, api=api)
+    await h.pump(1)
+    await h.pump(20)
+    await h.settle()
+    assert h.feed.bad_frames == 0 and h.stream.resyncs == h.sim.stats["skipped"] == 2
+    assert assert_matches_truth(h.sim, h.recorder) >= 15
+
+
+async def test_verification_requests_keep_to_the_rate_limit(make_harness):
+    import time
+
+    h = await make_harness({"rate": "50"}, verify=0.01, verify_lead=0.0, min_snapshot_interval=0.2)
+    t0 = time.monotonic()
+    await wait_until(lambda: h.feed._sync is not None and h.feed._sync.verified >= 3, 10,
+                     "three verifications")
+    elapsed = time.monotonic() - t0
+    assert h.sim.stats["depth_requests"] <= elapsed / 0.2 + 2

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from obview.book import OrderBook
 from obview.venues.loopring.protocol import DepthSnapshot, FrameKind, Push, PushReader, SlotParser
-from obview.venues.loopring.sync import DepthSync, Phase, Step, fast_path
+from obview.venues.loopring.sync import BadPush, DepthSync, Phase, Step, fast_path
 
 TOPIC = "depth&LRC-ETH&0"
 D = Decimal
@@ -194,7 +194,10 @@ CORRUPTIONS = [
     _edit(lambda o: o["data"].update(bids=[["1", "-5", "0", "1"]])),
     _edit(lambda o: o["data"].update(asks=[["NaN", "5", "0", "1"]])),
     _edit(lambda o: o["data"].update(bids=[["1", "5", "0"]])),
-    _edit(lambda o: o["data"].update(asks=[["1e3", "5", "0", "1"]])),
+    _edit(lambda o: o["data"].update(asks=[[".5", "5", "0", "1"]])),
+    _edit(lambda o: o["data"].update(bids=[["1", "5000000000000000.5", "0", "1"]])),
+    _edit(lambda o: o["data"].update(bids=[["1", "5", "0", "1"], ["1.000", "6", "0", "1"]])),
+    _edit(lambda o: o.update(endVersion=f"{o['endVersion']}.0")),
     _edit(lambda o: o.update(endVersion=o["startVersion"] - 1)),
     lambda f: f[: len(f) // 2],
 ]
@@ -240,12 +243,15 @@ def test_fuzzed_delivery_never_raises_and_never_shows_a_wrong_book(scenario, cor
             kind, payload = reader.read(frame)
             if applied is None and not offset % 2:
                 applied = fast(frame)
-            assert applied is None or kind == FrameKind.PUSH
+            bad = isinstance(applied, BadPush)  # the fast path has resynced already
+            assert applied is None or (kind == FrameKind.MALFORMED if bad else kind == FrameKind.PUSH)
             if action == "foreign":
                 assert kind == FrameKind.FOREIGN
             elif action == "corrupt":
-                assert kind in (FrameKind.MALFORMED, FrameKind.FOREIGN)
+                assert kind in (FrameKind.MALFORMED, FrameKind.FOREIGN, FrameKind.UNDECODABLE)
                 position += 1  # the broken push replaced the real one
+            if kind == FrameKind.MALFORMED and not bad:
+                sync.on_bad_push()  # a bad push of ours: the book is dropped
             if kind == FrameKind.PUSH:
                 if applied is None:
                     sync.on_push(payload)
@@ -273,9 +279,12 @@ def test_reader_never_raises_on_garbage(frame):
     sync.on_snapshot(snap(0))
     sync.on_push(push(1, 1))
     applied = fast_path(READER, sync)(frame)
-    assert applied is None or kind == FrameKind.PUSH
+    if isinstance(applied, BadPush):
+        assert kind == FrameKind.MALFORMED and not sync.synced
+    else:
+        assert applied is None or kind == FrameKind.PUSH
     assert kind in (FrameKind.PING, FrameKind.PUSH, FrameKind.MALFORMED,
-                    FrameKind.SUB_REPLY, FrameKind.FOREIGN)
+                    FrameKind.SUB_REPLY, FrameKind.FOREIGN, FrameKind.UNDECODABLE)
 
 
 # -- fuzz: near-valid pushes with arbitrary values against a reference model ----------
@@ -327,23 +336,34 @@ def test_fuzzed_pushes_apply_exactly_like_the_reference_model(drawn):
             obj = dict(obj, startVersion=local + 1, endVersion=str(local + 1 + continue_by))
         frame = msgspec.json.encode(obj)
         push = fast(frame)
+        if isinstance(push, BadPush):
+            assert READER.read(frame)[0] == FrameKind.MALFORMED
+            return  # the fast path resynced: the book is dropped
         if push is not None:
             step = Step.APPLIED
+            # the wire push: its values are text; the reader's checked form must agree
+            checked = READER.read(frame)[1]
+            levels = (checked.bids, checked.asks)
+            end = checked.end
         else:
             kind, push = READER.read(frame)
+            if kind == FrameKind.MALFORMED:
+                sync.on_bad_push()
+                if not sync.synced:
+                    return
             if kind != FrameKind.PUSH:
                 continue
             step = sync.on_push(push)
+            levels = (push.bids, push.asks)
+            end = push.end
         if sync.synced and step is Step.APPLIED:
-            assert push.start <= local + 1 <= push.end or push.start == local + 1
-            for is_bid, slots in ((True, push.data.bids), (False, push.data.asks)):
-                for price_text, units, _volume, orders in slots:
-                    price = D(price_text)
+            for is_bid, slots in ((True, levels[0]), (False, levels[1])):
+                for price, units, orders in slots:
                     if units:
                         model[is_bid][price] = (D(units).scaleb(-2, WIDE), orders)
                     else:
                         model[is_bid].pop(price, None)
-            local = push.end
+            local = end
             applied += 1
         if not sync.synced:
             return  # a resync: the book is dropped, nothing left to compare

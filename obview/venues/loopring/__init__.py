@@ -1,4 +1,5 @@
-"""Loopring DEX depth: exact versioned books (spec §7), v2 and v3, and a simulator.
+"""Loopring DEX depth: exact versioned books, v3 (live) and v2 (the 2020 draft), and a
+simulator (docs/loopring.md).
 
 Modules: `protocol` (wire shapes and slot parsing), `sync` (the socket-free book
 procedure), `client` (the feed), `sim` (REST + WebSocket simulator with ground truth).
@@ -19,7 +20,7 @@ async def open_feed(cfg: VenueConfig, stack: contextlib.AsyncExitStack) -> Feed:
     if cfg.sim:
         sim = await start_sim("127.0.0.1", 0, cfg.seed, cfg.faults)
         stack.push_async_callback(sim.close)
-        api = options.get("api") or "v2"
+        api = options.get("api") or "v3"
         options.update(rest_url=sim.rest_url, ws_url=sim.ws_url(api))
     feed = LoopringFeed(
         VenueConfig(cfg.venue, cfg.symbols, cfg.depth, cfg.details, cfg.sim, cfg.seed,

@@ -1,10 +1,14 @@
 """The Loopring depth feed: markets/tokens over REST, a depth subscription over
-WebSocket, and the spec §7 book via `DepthSync`.
+WebSocket, and the book via `DepthSync` (docs/loopring.md).
 
 One session = one connection: fetch markets and tokens (once), check the market and
 level, connect (v3: with a key from `/v3/ws/key`), subscribe, then read frames. The
 snapshot is fetched by a side task while the reader keeps buffering; its failures end
-the session so `Feed.run()` reconnects, except rejections, which are fatal.
+the session so `Feed.run()` reconnects, except rejections, which are fatal. A second
+side task verifies the book against a REST snapshot every `verify` seconds.
+
+Every REST reply is read with a byte cap and a deadline, every WebSocket message with
+`max_size`: what a server sends cannot grow memory without bound.
 """
 
 from __future__ import annotations
@@ -21,13 +25,16 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 import httpx
 import websockets
 from websockets.asyncio.client import ClientConnection
+from websockets.frames import CloseCode
 
 from obview.book import OrderBook
 from obview.feed import Backoff, FatalFeedError, Feed, FeedError, FeedState, Stream
 from obview.latency import LatencyStats
 from obview.venues import VenueConfig
 from obview.venues.loopring import protocol
+from obview.venues.loopring.credentials import API_KEY_ENV, ApiKey
 from obview.venues.loopring.protocol import (
+    API_KEY_CODES,
     DEFAULT_REST,
     DEFAULT_WS,
     HEARTBEAT_PING,
@@ -39,21 +46,31 @@ from obview.venues.loopring.protocol import (
     FrameKind,
     Market,
     ProtocolError,
-    Push,
     PushReader,
     SlotParser,
     SubReply,
     Token,
 )
-from obview.venues.loopring.sync import DepthSync, Step, fast_path
+from obview.venues.loopring.sync import BadPush, DepthSync, Step, fast_path
 
 log = logging.getLogger("obview.loopring")
 
-# Depth request spacing per API generation (documented limits: 3/s later v2, 5/s v3).
-MIN_SNAPSHOT_INTERVAL = {V2: 0.34, V3: 0.2}
+# Request spacing per endpoint (documented limits: 3/s later v2, 5/s for each v3 endpoint).
+MIN_REQUEST_INTERVAL = {V2: 0.34, V3: 0.2}
 # Rejections that no retry can fix (unsupported market / level, bad argument, bad key).
-FATAL_CODES = {100001, 104001, 104002, 108000, 108001}
+FATAL_CODES = {100001, 108000, 108001} | API_KEY_CODES
 MAX_LISTED_MARKETS = 12
+# A depth reply of 50 levels a side is a few KiB and the token list some 100 KiB; a
+# reply beyond this is hostile or broken (one that never ended reached 1.9 GB).
+MAX_REPLY_BYTES = 4 * 2**20
+REPLY_DEADLINE = 30.0  # seconds for a whole reply, however slowly it trickles in
+# A push lists changed slots only (a v3 snapshot push at most 50 a side): tiny.
+MAX_FRAME_BYTES = 2**20
+DEFAULT_VERIFY = 60.0
+
+
+class ReplyTooLarge(Exception):
+    pass
 
 
 class LoopringFeed(Feed):
@@ -62,7 +79,7 @@ class LoopringFeed(Feed):
     def __init__(self, cfg: VenueConfig) -> None:
         super().__init__()
         options = cfg.options
-        self.api = options.get("api") or V2
+        self.api = options.get("api") or V3
         if self.api not in (V2, V3):
             raise ValueError(f"unknown Loopring API {self.api!r} (choose v2 or v3)")
         self.market = cfg.symbols[0]
@@ -73,20 +90,33 @@ class LoopringFeed(Feed):
         self.ws_url = options.get("ws_url") or DEFAULT_WS[self.api]
         self.depth_path = options.get("depth_path") or protocol.depth_path(self.api)
         self.limit = int(options.get("limit") or max(cfg.depth, 50))
-        self.api_key: str | None = options.get("api_key")  # X-API-KEY, only if configured
+        key = options.get("api_key")
+        self.api_key: ApiKey | None = ApiKey(key) if isinstance(key, str) and key else key or None
         self.first_push_wait = float(options.get("first_push_wait", 0.5))
         self.ack_timeout = float(options.get("ack_timeout", 10.0))
         self.refetch_delay = float(options.get("refetch_delay", 0.25))
         self.refetch_cap = float(options.get("refetch_cap", 5.0))
-        self.min_snapshot_interval = float(
-            options.get("min_snapshot_interval", MIN_SNAPSHOT_INTERVAL[self.api]))
+        self.min_request_interval = float(
+            options.get("min_snapshot_interval", MIN_REQUEST_INTERVAL[self.api]))
+        self.max_reply_bytes = int(options.get("max_reply_bytes") or MAX_REPLY_BYTES)
+        self.max_frame_bytes = int(options.get("max_frame_bytes") or MAX_FRAME_BYTES)
+        self.reply_deadline = float(options.get("reply_deadline") or REPLY_DEADLINE)
+        verify = options.get("verify")
+        self.verify = DEFAULT_VERIFY if verify is None else float(verify)
+        if self.verify < 0:
+            raise ValueError(f"bad verify interval {self.verify:g}: 0 (off) or more seconds")
+        # recording starts this long before the check request, so that a snapshot the
+        # API serves slightly stale can still be brought forward to the live version
+        self.verify_lead = float(options.get("verify_lead", 1.0))
         self.level_count: int | None = None  # orderbookAggLevels, once markets are known
         self.markets: dict[str, Market] | None = None
         self.tokens: dict[int, Token] = {}
         self.snapshots = 0  # snapshots applied
         self.too_old_snapshots = 0  # snapshots refetched because they predate the buffer
         self.rate_limited = 0  # HTTP 429 answers
+        self.oversized = 0  # replies and frames over their size limit
         self.stream = Stream(self.market, OrderBook(), level=self.level)
+        self.stream.extra.update(verified_at=None, verify_mismatches=0)
         self._intervals = self.stream.latency["interval"] = LatencyStats()  # ms between pushes
         self.streams[self.stream.key] = self.stream
         self.address = f"{self.ws_url} ({self.api})"
@@ -95,14 +125,16 @@ class LoopringFeed(Feed):
         self._parser: SlotParser | None = None
         self._sync: DepthSync | None = None
         self._reader: PushReader | None = None
-        self._fast: Callable[[str | bytes], Push | None] | None = None
+        self._fast: Callable[[str | bytes], Any] | None = None
         self._snapshot_task: asyncio.Task | None = None
+        self._verify_task: asyncio.Task | None = None
         self._first_push = asyncio.Event()
         self._acked = asyncio.Event()
         self._failure: BaseException | None = None
         self._last_push_mono: float | None = None
-        self._last_depth_request = 0.0
+        self._last_request: dict[str, float] = {}
         self._sequence = 0
+        self._ws_key: str | None = None
 
     # -- public ---------------------------------------------------------------------------
     async def change_level(self, level: int) -> None:
@@ -121,15 +153,23 @@ class LoopringFeed(Feed):
             self._sync = None  # the next session subscribes anew
             self.stream.book.clear()
             return
-        if self.api == V3:  # v2: the new depth sub replaces the old one (spec §3)
+        if self.api == V3:  # v2: the new depth sub replaces the old one
             await ws.send(protocol.unsubscribe_message(V3, self.market, old))
         await self._subscribe(ws)
 
     async def close(self) -> None:
         self._cancel_snapshot()
+        self._cancel_verify()
         if self._http is not None:
             http, self._http = self._http, None
             await http.aclose()
+
+    def redact(self, text: str) -> str:
+        """`text` without the API key or the WebSocket key in it."""
+        for secret in (self.api_key.reveal() if self.api_key else None, self._ws_key):
+            if secret:
+                text = text.replace(secret, "***")
+        return text
 
     # -- session --------------------------------------------------------------------------
     async def _session(self) -> None:
@@ -140,19 +180,28 @@ class LoopringFeed(Feed):
         self._check_subscription()
         url = self.ws_url
         if self.api == V3:
-            url = _with_query(url, wsApiKey=await self._ws_key())
+            self._ws_key = await self._fetch_ws_key()
+            url = _with_query(url, wsApiKey=self._ws_key)
         try:
-            async with websockets.connect(url, open_timeout=10, max_size=2**24) as ws:
+            async with websockets.connect(url, open_timeout=10, max_size=self.max_frame_bytes) as ws:
                 self._ws = ws
                 try:
                     await self._read(ws)
                 finally:
                     self._ws = None
                     self._cancel_snapshot()
+                    self._cancel_verify()
                     self.stream.book.clear()  # void: the next connection starts from step 1
+        except websockets.ConnectionClosed as exc:
+            if self._failure is None:
+                if exc.sent is not None and exc.sent.code == CloseCode.MESSAGE_TOO_BIG:
+                    self.oversized += 1
+                    self.count_bad_frame(f"a message over {self.max_frame_bytes} bytes")
+                    raise FeedError(f"a message over the {self.max_frame_bytes}-byte limit") from None
+                raise FeedError(f"websocket: {self.redact(protocol_error_text(exc))}") from None
         except websockets.WebSocketException as exc:
             if self._failure is None:
-                raise FeedError(f"websocket: {protocol_error_text(exc)}") from None
+                raise FeedError(f"websocket: {self.redact(protocol_error_text(exc))}") from None
         if self._failure is not None:
             raise self._failure
 
@@ -172,6 +221,9 @@ class LoopringFeed(Feed):
         self._sequence += 1
         await ws.send(protocol.subscribe_message(self.api, self.market, self.level, self._sequence))
         self._ensure_snapshot()  # waits for the ack (or a push) before fetching
+        if self.verify > 0 and (self._verify_task is None or self._verify_task.done()):
+            self._verify_task = asyncio.get_running_loop().create_task(
+                self._verify_loop(), name="loopring-verify")
 
     def new_subscription(self) -> None:
         """Step 1 for the current level: new reader, empty buffer, fresh book."""
@@ -188,6 +240,9 @@ class LoopringFeed(Feed):
         self.messages += 1
         push = self._fast(frame)  # the next push of a synced book: applied already
         if push is not None:
+            if push.__class__ is BadPush:
+                self._bad_push(push.reason, Step.RESYNC)
+                return
             self._note_push()
             self.book_changed(self.stream)
             return
@@ -195,11 +250,21 @@ class LoopringFeed(Feed):
         if kind is FrameKind.PUSH:
             self._on_push(payload)
         elif kind is FrameKind.MALFORMED:
-            # dropped whole; the next push fails the continuity check and resyncs
-            self.count_bad_frame(f"{self._reader.topic}: {payload}")
+            self._bad_push(payload, self._sync.on_bad_push())
+        elif kind is FrameKind.UNDECODABLE:
+            # not even JSON: it may have been anything, so no resync (a lost push of ours
+            # shows as a gap at the next one)
+            self.count_bad_frame(f"undecodable frame: {payload}")
         elif kind is FrameKind.SUB_REPLY:
             self._on_sub_reply(payload)
-        # FOREIGN frames (not JSON, not an object, another topic) are ignored
+        # FOREIGN frames (not an object, another topic) are ignored
+
+    def _bad_push(self, reason: str, step: Step) -> None:
+        self.count_bad_frame(f"{self._reader.topic}: {reason}")
+        if step is Step.RESYNC:
+            log.info("%s %s: resync (bad push: %s)", self.market, self._reader.topic, reason)
+            self.unsync(self.stream, f"bad push: {reason}")
+        self._ensure_snapshot()
 
     def _note_push(self) -> None:
         now = time.monotonic()
@@ -207,15 +272,13 @@ class LoopringFeed(Feed):
             self._intervals.add((now - self._last_push_mono) * 1000.0)
         self._last_push_mono = now
 
-    def _on_push(self, update: Push) -> None:
+    def _on_push(self, update: protocol.DepthPush) -> None:
         self._note_push()
         sync = self._sync
         local = sync.local
         step = sync.on_push(update)
         if step is Step.APPLIED:
-            stream = self.stream
-            stream.book.touch(update.ts, sync.local)
-            self.book_changed(stream)
+            self._publish_push(update)
         elif step is Step.BUFFERED:
             self._first_push.set()
             self._ensure_snapshot()
@@ -224,6 +287,16 @@ class LoopringFeed(Feed):
             log.info("%s %s: resync (%s)", self.market, self._reader.topic, reason)
             self.unsync(self.stream, reason)
             self._ensure_snapshot()
+        elif step is Step.VERIFIED:
+            self._publish_push(update)
+            self._verified()
+        elif step is Step.MISMATCH:
+            self._mismatch()
+
+    def _publish_push(self, update: protocol.DepthPush) -> None:
+        stream = self.stream
+        stream.book.touch(update.ts, self._sync.local)
+        self.book_changed(stream)
 
     def _on_sub_reply(self, reply: SubReply) -> None:
         if reply.op != "sub":
@@ -249,6 +322,11 @@ class LoopringFeed(Feed):
         if task is not None and not task.done():
             task.cancel()
 
+    def _cancel_verify(self) -> None:
+        task, self._verify_task = self._verify_task, None
+        if task is not None and not task.done():
+            task.cancel()
+
     async def _snapshot_loop(self, sync: DepthSync) -> None:
         try:
             if not sync.buffer:
@@ -268,7 +346,7 @@ class LoopringFeed(Feed):
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(first_push, self.first_push_wait)
             backoff = Backoff(self.refetch_delay, self.refetch_cap)
-            while sync is self._sync:
+            while sync is self._sync and not sync.synced:
                 snapshot = await self._fetch_depth()
                 if sync is not self._sync:
                     return  # level changed meanwhile
@@ -289,20 +367,66 @@ class LoopringFeed(Feed):
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # the reader owns the session: hand it over and end it
-            self._failure = exc if isinstance(exc, FatalFeedError | FeedError) else FeedError(
-                f"depth snapshot: {protocol_error_text(exc)}")
-            ws = self._ws
-            if ws is not None:
-                await ws.close()
+            await self._end_session(exc, "depth snapshot")
+
+    async def _end_session(self, exc: BaseException, what: str) -> None:
+        self._failure = exc if isinstance(exc, FatalFeedError | FeedError) else FeedError(
+            f"{what}: {self.redact(protocol_error_text(exc))}")
+        ws = self._ws
+        if ws is not None:
+            await ws.close()
+
+    # -- verification -----------------------------------------------------------------------
+    async def _verify_loop(self) -> None:
+        """Every `verify` seconds: record pushes, fetch a snapshot, compare (sync.py)."""
+        try:
+            while True:
+                await asyncio.sleep(self.verify)
+                await self._verify_once()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            await self._end_session(exc, "verification")
+
+    async def _verify_once(self) -> None:
+        sync = self._sync
+        if sync is None or not sync.start_check():
+            return  # not synced (or just resynced): the next round tries again
+        try:
+            if self.verify_lead > 0:
+                await asyncio.sleep(self.verify_lead)
+            snapshot = await self._fetch_depth()
+        except BaseException:
+            sync.cancel_check()
+            raise
+        if sync is not self._sync:
+            return
+        step = sync.on_check_snapshot(snapshot)
+        if step is Step.VERIFIED:
+            self._verified()
+        elif step is Step.MISMATCH:
+            self._mismatch()
+        elif step is Step.CHECK_VOID:
+            log.info("%s: verification inconclusive (snapshot %d older than the pushes "
+                     "recorded for it); retrying next round", self.market, snapshot.version)
+
+    def _verified(self) -> None:
+        self.stream.extra["verified_at"] = int(time.time() * 1000)
+
+    def _mismatch(self) -> None:
+        sync = self._sync
+        self.stream.extra["verify_mismatches"] = sync.mismatches
+        log.warning("%s %s: verification mismatch #%d at %s; resyncing", self.market,
+                    self._reader.topic, sync.mismatches, sync.mismatch)
+        self.count_bad_frame(f"book differs from the venue's snapshot at {sync.mismatch}")
+        self.unsync(self.stream, f"verification mismatch at {sync.mismatch}")
+        self._ensure_snapshot()
 
     async def _fetch_depth(self) -> protocol.DepthSnapshot:
-        wait = self._last_depth_request + self.min_snapshot_interval - time.monotonic()
-        if wait > 0:
-            await asyncio.sleep(wait)
         params = {"market": self.market, "level": self.level, "limit": self.limit}
-        status, body = await self._get(self.depth_path, params, depth=True)
+        status, body = await self._get(self.depth_path, params)
         try:
-            return protocol.decode_depth(self.api, status, body, self._parser)
+            return protocol.decode_depth(self.api, status, body, self._parser, self.limit)
         except ApiError as exc:
             raise self._api_failure("depth", exc) from None
         except ProtocolError as exc:
@@ -312,29 +436,57 @@ class LoopringFeed(Feed):
     # -- REST -------------------------------------------------------------------------------
     def _client(self) -> httpx.AsyncClient:
         if self._http is None:
-            headers = {"X-API-KEY": self.api_key} if self.api_key else None
+            # identity: a compressed reply could expand past the byte cap within one chunk
+            headers = {"Accept-Encoding": "identity"}
+            if self.api_key is not None:
+                headers["X-API-KEY"] = self.api_key.reveal()
             self._http = httpx.AsyncClient(timeout=10.0, headers=headers)
         return self._http
 
-    async def _get(self, path: str, params: dict[str, Any] | None = None,
-                   depth: bool = False) -> tuple[int, bytes]:
-        """GET, backing off while the venue answers 429."""
+    async def _get(self, path: str, params: dict[str, Any] | None = None) -> tuple[int, bytes]:
+        """GET within the endpoint's rate limit, backing off while the venue answers 429;
+        the body is read up to `max_reply_bytes` (more is a bad reply, retried)."""
         backoff = Backoff(self.refetch_delay, self.refetch_cap)
         while True:
-            if depth:
-                self._last_depth_request = time.monotonic()
+            wait = self._last_request.get(path, 0.0) + self.min_request_interval - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            self._last_request[path] = time.monotonic()
             try:
-                response = await self._client().get(self.rest_url + path, params=params)
+                async with asyncio.timeout(self.reply_deadline):
+                    status, headers, body = await self._read_reply(path, params)
+            except ReplyTooLarge:
+                self.oversized += 1
+                self.count_bad_frame(f"{path}: reply over {self.max_reply_bytes} bytes")
+                raise FeedError(f"{path}: reply over the {self.max_reply_bytes}-byte limit") from None
+            except TimeoutError:
+                raise FeedError(f"{path}: no complete reply in {self.reply_deadline:g}s") from None
             except httpx.HTTPError as exc:
-                raise FeedError(f"{path}: {protocol_error_text(exc)}") from None
-            if response.status_code != 429:
-                return response.status_code, response.content
+                raise FeedError(f"{path}: {self.redact(protocol_error_text(exc))}") from None
+            if status != 429:
+                return status, body
             self.rate_limited += 1
-            retry_after = _retry_after(response.headers.get("Retry-After"))
+            retry_after = _retry_after(headers.get("Retry-After"))
             pause = max(backoff.next_delay(), retry_after or 0.0)
             self.set_state(FeedState.RESYNCING if self.markets else FeedState.CONNECTING,
                            f"rate limited (HTTP 429); retrying in {pause:.2f}s")
             await asyncio.sleep(pause)
+
+    async def _read_reply(self, path: str, params: dict[str, Any] | None
+                          ) -> tuple[int, httpx.Headers, bytes]:
+        cap = self.max_reply_bytes
+        async with self._client().stream("GET", self.rest_url + path, params=params) as response:
+            length = response.headers.get("Content-Length")
+            if length is not None and length.isdigit() and int(length) > cap:
+                raise ReplyTooLarge
+            chunks = []
+            size = 0
+            async for chunk in response.aiter_bytes():
+                size += len(chunk)
+                if size > cap:
+                    raise ReplyTooLarge
+                chunks.append(chunk)
+            return response.status_code, response.headers, b"".join(chunks)
 
     async def _load_reference(self) -> None:
         try:
@@ -348,7 +500,7 @@ class LoopringFeed(Feed):
         self.tokens = {token.tokenId: token for token in tokens}
         self.markets = {market.market: market for market in markets}
 
-    async def _ws_key(self) -> str:
+    async def _fetch_ws_key(self) -> str:
         try:
             return protocol.decode_ws_key(*await self._get(WS_KEY_PATH))
         except ApiError as exc:
@@ -357,9 +509,13 @@ class LoopringFeed(Feed):
             raise FeedError(f"bad {WS_KEY_PATH} reply: {exc}") from None
 
     def _api_failure(self, what: str, exc: ApiError) -> Exception:
+        text = self.redact(str(exc))
+        if exc.code in API_KEY_CODES:
+            where = ("set in " + API_KEY_ENV) if self.api_key else ("none set; see " + API_KEY_ENV)
+            return FatalFeedError(f"API key missing or rejected ({what} request: {text}; {where})")
         if exc.code in FATAL_CODES:
-            return FatalFeedError(f"{what} request rejected ({exc})")
-        return FeedError(f"{what} request failed ({exc})")
+            return FatalFeedError(f"{what} request rejected ({text})")
+        return FeedError(f"{what} request failed ({text})")
 
     # -- markets and levels ---------------------------------------------------------------
     def _check_subscription(self) -> None:

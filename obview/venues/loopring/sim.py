@@ -32,6 +32,16 @@ Fault switches (`faults` dict, values are text; `obview sim loopring --fault NAM
                       120) closes a connection that stops answering; more pongs than pings
                       also close it (v3 rule)
     truth             record the full book at every version (`truth()`); unbounded memory
+    api_key=K         v2 REST requires `X-API-KEY: K` (the v2 docs: every call); a missing
+                      key is answered 104001, a wrong one 104002. v3 REST does not ask
+                      for it on markets, tokens and depth (their pages list no header)
+    numbers=F         how slot values are written: `text` (default, as documented),
+                      `exp` (exponent form, "2.5E-4", "1.5E+21") or `json` (JSON numbers)
+    lose_slot=N       every N-th push leaves out one changed slot; versions stay
+                      contiguous, so only verification against a snapshot can notice
+
+Paths: `/v3/ws?wsApiKey=KEY` (after `GET /v3/ws/key`) speaks v3, the default; `/v2/ws`
+speaks the 2020 draft of the seed page (`{"op":"sub","args":["depth&M&L"]}`).
 """
 
 from __future__ import annotations
@@ -62,11 +72,14 @@ _encode = msgspec.json.Encoder().encode
 KNOWN_FAULTS = {
     "rate", "skip", "stale_snapshot", "stale_by", "delay_snapshot", "lag", "malformed",
     "drop_after", "reject_sub", "http429", "rate_limit", "ping", "pong_timeout", "truth",
+    "api_key", "numbers", "lose_slot",
 }
 # value kinds the CLI checks before starting (finite, >= 0)
 NUMERIC_FAULTS = {"rate": "number", "delay_snapshot": "number", "lag": "number", "ping": "number",
                   "pong_timeout": "number", "skip": "int", "stale_snapshot": "int", "stale_by": "int",
-                  "malformed": "int", "drop_after": "int", "http429": "int", "rate_limit": "int"}
+                  "malformed": "int", "drop_after": "int", "http429": "int", "rate_limit": "int",
+                  "lose_slot": "int"}
+NUMBER_FORMS = ("text", "exp", "json")
 HISTORY_KEEP = 2_000  # versions kept for stale snapshots when not recording truth
 
 
@@ -219,12 +232,11 @@ class MarketSim:
             return f"{value:.{max(0, self.spec.precision - level)}f}"
         return dec_str(value)
 
-    def depth_entries(self, raw: RawSide, is_bid: bool, level: int, limit: int, fixed: bool) -> list[list[str]]:
+    def depth_entries(self, raw: RawSide, is_bid: bool, level: int, limit: int, fixed: bool,
+                      form: str = "text") -> list[list[Any]]:
         rows = self.aggregated(raw, is_bid, level)[:limit]
-        return [
-            [self.price_text(b, level, fixed), str(size), str(volume), str(orders)]
-            for b, size, volume, orders in rows
-        ]
+        return [write_slot(self.price_text(b, level, fixed), size, volume, orders, form)
+                for b, size, volume, orders in rows]
 
     def truth(self, level: int, version: int) -> dict[str, list[list[Any]]]:
         """The normalised full book at `version` (human units), independent of the client."""
@@ -237,6 +249,15 @@ class MarketSim:
                 for b, size, _volume, orders in self.aggregated(raw, is_bid, level)
             ]
         return out
+
+
+def write_slot(price: str, size: int, volume: int, orders: int, form: str) -> list[Any]:
+    """One [price, size, volume, count] slot in the requested number form."""
+    if form == "exp":
+        return [f"{Decimal(price):E}", f"{Decimal(size):E}", str(volume), str(orders)]
+    if form == "json":
+        return [msgspec.Raw(price.encode()), msgspec.Raw(str(size).encode()), volume, orders]
+    return [price, str(size), str(volume), str(orders)]
 
 
 @dataclass(eq=False)
@@ -279,6 +300,11 @@ class LoopringSim:
         self.reject_sub = "reject_sub" in faults
         self.http429 = _int(faults, "http429", 0)
         self.rate_limit = _int(faults, "rate_limit", 0)
+        self.api_key = faults.get("api_key") or None
+        self.numbers = faults.get("numbers") or "text"
+        if self.numbers not in NUMBER_FORMS:
+            raise ValueError(f"bad numbers={self.numbers}: choose {', '.join(NUMBER_FORMS)}")
+        self.lose_slot = _int(faults, "lose_slot", 0)
         self.ping_interval = _float(faults, "ping", 30.0)
         self.pong_timeout = _float(faults, "pong_timeout", 120.0)
         record = "truth" in faults
@@ -288,7 +314,7 @@ class LoopringSim:
         self.stats: dict[str, int] = dict.fromkeys(
             ("connections", "depth_requests", "http429", "stale_snapshots", "skipped",
              "malformed", "dropped", "pings", "pongs", "unsolicited_pongs",
-             "subscriptions", "rejected_subs", "frames_sent"), 0)
+             "subscriptions", "rejected_subs", "frames_sent", "lost_slots", "key_refused"), 0)
         self._depth_times: list[float] = []
         self._server: Server | None = None
         self._tasks: set[asyncio.Task] = set()
@@ -323,12 +349,12 @@ class LoopringSim:
     def rest_url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
-    def ws_url(self, api: str = V2) -> str:
+    def ws_url(self, api: str = V3) -> str:
         return f"ws://{self.host}:{self.port}/{api}/ws"
 
     @property
     def addresses(self) -> list[str]:
-        return [self.rest_url, self.ws_url(V2), self.ws_url(V3)]
+        return [self.rest_url, self.ws_url(V3), self.ws_url(V2)]
 
     # -- for tests ------------------------------------------------------------------------
     def version(self, market: str) -> int:
@@ -388,7 +414,7 @@ class LoopringSim:
             seen.add((is_bid, bucket))
             size, volume, orders = market.slot(raw_bids if is_bid else raw_asks, is_bid, level, bucket)
             sides[is_bid].append(
-                [market.price_text(bucket, level, False), str(size), str(volume), str(orders)])
+                write_slot(market.price_text(bucket, level, False), size, volume, orders, self.numbers))
         name = market.spec.name
         topic: Any = (
             {"topic": "orderbook", "market": name, "level": level} if api == V3
@@ -404,6 +430,8 @@ class LoopringSim:
     def _deliver_push(self, client: Client, market: MarketSim, frame: str) -> None:
         client.pushes += 1
         n = client.pushes
+        if self.lose_slot and n % self.lose_slot == 0:
+            frame = self._lose_slot(frame)
         if self.skip and n % self.skip == 0:
             self.stats["skipped"] += 1
             return
@@ -418,6 +446,15 @@ class LoopringSim:
             self.stats["dropped"] += 1
             client.market = None
             self._send(client, None)  # abort after what is queued
+
+    def _lose_slot(self, frame: str) -> str:
+        obj = msgspec.json.decode(frame)
+        data = obj["data"]
+        side = "bids" if data["bids"] else "asks"
+        if data[side]:
+            data[side].pop()
+            self.stats["lost_slots"] += 1
+        return _encode(obj).decode()
 
     def _break(self, frame: str, n: int) -> str:
         obj = msgspec.json.decode(frame)
@@ -580,6 +617,12 @@ class LoopringSim:
         api = V3 if path.startswith("/api/v3/") else V2 if path.startswith("/api/v2/") else None
         if api is None:
             return self._http(connection, HTTPStatus.NOT_FOUND, {"error": "not found"})
+        if api == V2 and self.api_key is not None:
+            given = request.headers.get("X-API-KEY")
+            if given != self.api_key:
+                self.stats["key_refused"] += 1
+                return self._error(connection, api, 104001 if not given else 104002,
+                                   "Empty ApiKey" if not given else "Invalid ApiKey")
         endpoint = path[len("/api/v2"):]
         if endpoint == "/exchange/markets":
             markets = [
@@ -631,8 +674,8 @@ class LoopringSim:
             # v3 sends the version as a string: clients must take both
             "version": version if api == V2 else str(version),
             "timestamp": time.time_ns() // 1_000_000,
-            "bids": market.depth_entries(raw_bids, True, level, limit, True),
-            "asks": market.depth_entries(raw_asks, False, level, limit, True),
+            "bids": market.depth_entries(raw_bids, True, level, limit, True, self.numbers),
+            "asks": market.depth_entries(raw_asks, False, level, limit, True, self.numbers),
         }
         if api == V3:
             body["market"] = market.spec.name

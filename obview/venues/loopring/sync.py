@@ -1,36 +1,50 @@
-"""The local book of one (market, level) subscription: spec §7, exactly, without sockets.
+"""The local book of one (market, level) subscription, without sockets
+(docs/loopring.md, "Building the book" and "Verification").
 
 The driver (the client, or a test) feeds pushes and snapshots in and acts on the
 returned `Step`: fetch a snapshot now, fetch again after a back-off, or publish the
 book. Nothing here waits or does I/O, so every path is a plain call.
 
-Pushes must come from `PushReader` (versions ordered, prices already accepted by the
-parser), so applying one cannot fail half-way. `fast_path` fuses reader and state
-machine for the one case that happens on almost every frame (and stamps the book
-like `OrderBook.touch`); anything else it leaves to `PushReader.read` + `on_push`.
+Pushes given to `on_push` are `DepthPush`es (every value checked), so applying one
+cannot fail half-way. `fast_path` fuses reading and applying for the one case that
+happens on almost every frame: the next push of a synced book, written as documented.
+
+Verification runs beside the book: `start_check()` makes every push take the full path
+and records it; `on_check_snapshot()` builds the snapshot's book, brings it to the live
+version with the recorded (and, if the snapshot is ahead, the next) pushes exactly as
+the sync does, and compares it with the live book.
 """
 
 from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
 from enum import StrEnum
 from time import monotonic
-
-import msgspec
+from typing import Any
 
 from obview.book import OrderBook, ScaledLevel
+from obview.venues.loopring.numbers import BadNumber
+from obview.venues.loopring.numbers import units as exact_units
 from obview.venues.loopring.protocol import (
+    DECODE_ERRORS,
+    DepthPush,
     DepthSnapshot,
-    ProtocolError,
+    Level3,
     Push,
     PushReader,
     SlotParser,
+    TopicObject,
 )
 
 # A snapshot fetch that keeps failing must not let the buffer grow without bound;
 # dropping the oldest pushes only asks for a newer snapshot, it never breaks exactness.
 MAX_BUFFER = 20_000
+# Pushes recorded for one verification (a snapshot reply normally takes well under a
+# second); beyond this the check gives up rather than hold memory.
+MAX_CHECK_PUSHES = 20_000
 
 
 class Phase(StrEnum):
@@ -44,28 +58,72 @@ class Step(StrEnum):
     APPLIED = "applied"  # the book changed; publish it
     SYNCED = "synced"  # a snapshot (plus buffered pushes) became the book; publish it
     TOO_OLD = "too_old"  # snapshot predates the buffer: fetch again after a back-off
-    RESYNC = "resync"  # gap: book dropped, fetch a new snapshot (subscription kept)
+    RESYNC = "resync"  # gap or bad push: book dropped, fetch a new snapshot
+    DROPPED = "dropped"  # a bad push while not synced: the buffered run is void
     STRAY = "stray"  # a snapshot nobody asked for (already synced): ignored
+    # verification
+    VERIFIED = "verified"  # (applied, and) the check snapshot equals the live book
+    MISMATCH = "mismatch"  # (applied, and) it differs: book dropped, fetch a new snapshot
+    CHECK_PENDING = "check_pending"  # the check snapshot is ahead: waiting for pushes
+    CHECK_VOID = "check_void"  # the check cannot conclude (too old, resynced): retry later
 
 
 _APPLIED = Step.APPLIED
 
 
+@dataclass(eq=False)
+class BadPush:
+    """What the fast path returns for a push of ours with a bad value (already resynced)."""
+
+    reason: str
+
+
+Side = dict[Decimal, tuple[int, int]]  # price -> (units, orders)
+
+
+@dataclass(eq=False)
+class Check:
+    """One verification in flight."""
+
+    pushes: list[DepthPush] = field(default_factory=list)  # applied since it began
+    shadow: tuple[Side, Side] | None = None  # the snapshot's book, brought forward
+    version: int = -1  # version of `shadow`
+    window: tuple[Decimal | None, Decimal | None] = (None, None)
+
+
+def _window(snapshot: DepthSnapshot) -> tuple[Decimal | None, Decimal | None]:
+    """(lowest bid, highest ask) a snapshot vouches for: a side as long as `limit` may
+    have been cut short, so only prices up to its worst one are known; else all."""
+    limit = snapshot.limit
+    floor = min(p for p, _u, _n in snapshot.bids) if limit and len(snapshot.bids) >= limit else None
+    ceiling = max(p for p, _u, _n in snapshot.asks) if limit and len(snapshot.asks) >= limit else None
+    return floor, ceiling
+
+
+def _apply_to(side: Side, levels: list[Level3]) -> None:
+    for price, units, orders in levels:
+        if units:
+            side[price] = (units, orders)
+        else:
+            side.pop(price, None)
+
+
 class DepthSync:
-    """Spec §7 state for one subscription; `book` is updated in place."""
+    """The book procedure for one subscription; `book` is updated in place."""
 
     __slots__ = ("book", "parser", "phase", "local", "next_start", "buffer", "awaiting_straddle",
-                 "resyncs", "too_old", "discarded", "ignored", "straddled", "level_maps")
+                 "resyncs", "too_old", "discarded", "ignored", "straddled", "level_maps",
+                 "window", "check", "verified", "mismatches", "mismatch", "checks_void")
 
     def __init__(self, book: OrderBook, parser: SlotParser) -> None:
         self.book = book
         self.parser = parser
         self.phase = Phase.INIT
         self.local: int | None = None  # version of `book`
-        # local + 1 while a push can simply continue the book, else -1 (INIT, or waiting
-        # for the push that straddles the snapshot): the one test on the hot path
+        # local + 1 while the fast path may continue the book, else -1 (INIT, waiting for
+        # the push that straddles the snapshot, or a check in flight)
         self.next_start = -1
-        self.buffer: deque[Push] = deque()
+        self.buffer: deque[DepthPush] = deque()
         self.awaiting_straddle = False  # step 5: snapshot applied, no push applied yet
         # what happened, for status lines and tests
         self.resyncs = 0
@@ -73,6 +131,12 @@ class DepthSync:
         self.discarded = 0  # buffered pushes already inside a snapshot (step 4)
         self.ignored = 0  # late pushes already inside the snapshot (step 5)
         self.straddled = 0  # pushes applied across a snapshot's version (s <= V < e)
+        self.window: tuple[Decimal | None, Decimal | None] = (None, None)
+        self.check: Check | None = None
+        self.verified = 0
+        self.mismatches = 0
+        self.mismatch = ""  # the first differing level of the last mismatch
+        self.checks_void = 0
         book.clear()
         self.level_maps = (book.bids.level_map(), book.asks.level_map())
 
@@ -81,13 +145,22 @@ class DepthSync:
         return self.phase is Phase.SYNCED
 
     # -- pushes ---------------------------------------------------------------------
-    def on_push(self, push: Push) -> Step:
-        if push.start == self.next_start:  # step 6, the common case
-            self._apply(push)
-            return _APPLIED
-        return self._unusual_push(push, self.local)
+    def on_push(self, push: DepthPush) -> Step:
+        local = self.local
+        if local is not None and push.start == local + 1 and not self.awaiting_straddle:
+            self._apply(push)  # step 6, the common case
+            return _APPLIED if self.check is None else self._check_push(push)
+        return self._unusual_push(push, local)
 
-    def _unusual_push(self, push: Push, local: int | None) -> Step:
+    def on_bad_push(self) -> Step:
+        """A push of ours that could not be read: the book can no longer be trusted."""
+        if self.phase is Phase.SYNCED:
+            self._resync(None)
+            return Step.RESYNC
+        self.buffer.clear()  # the run is broken: only a contiguous one is usable
+        return Step.DROPPED
+
+    def _unusual_push(self, push: DepthPush, local: int | None) -> Step:
         if local is None:  # INIT
             self._buffer(push)
             return Step.BUFFERED
@@ -106,7 +179,7 @@ class DepthSync:
             return Step.APPLIED
         return self._resync(push)  # gap, overlap or repeat
 
-    def _buffer(self, push: Push) -> None:
+    def _buffer(self, push: DepthPush) -> None:
         buffer = self.buffer
         if buffer and push.start != buffer[-1].end + 1:
             buffer.clear()  # step 2: only a contiguous run is usable
@@ -114,32 +187,28 @@ class DepthSync:
             buffer.popleft()
         buffer.append(push)
 
-    def _resync(self, push: Push) -> Step:
+    def _resync(self, push: DepthPush | None) -> Step:
         self.phase = Phase.INIT
         self.awaiting_straddle = False
         self.local = None
         self.next_start = -1
+        self.check = None
         self.book.clear()
         self.buffer.clear()
-        self.buffer.append(push)
+        if push is not None:
+            self.buffer.append(push)
         self.resyncs += 1
         return Step.RESYNC
 
-    def _apply(self, push: Push) -> None:
-        # Step 7: size 0 deletes the price, anything else replaces the slot. This is the
-        # per-slot hot path, hence the two spelled-out loops: sizes stay integer units
-        # (`ScaledLevel`); prices come from the parser's cache (a text evicted since the
-        # reader accepted it parses again); an existing level is updated in place, only
-        # new or vanishing prices go through the sorted keys.
-        parser = self.parser
-        prices, parse, unit = parser.prices, parser.price, parser.unit
-        data = push.data
+    def _apply(self, push: DepthPush) -> None:
+        # Step 7: size 0 deletes the price, anything else replaces the slot; an existing
+        # level is updated in place, only new or vanishing prices touch the sorted keys.
         book = self.book
-        for slots, side, levels in ((data.bids, book.bids, self.level_maps[0]),
-                                    (data.asks, book.asks, self.level_maps[1])):
-            for price_text, units, _volume, orders in slots:
-                price = prices.get(price_text) or parse(price_text)
-                level = levels.get(price)
+        unit = self.parser.unit
+        for levels, side, level_map in ((push.bids, book.bids, self.level_maps[0]),
+                                        (push.asks, book.asks, self.level_maps[1])):
+            for price, units, orders in levels:
+                level = level_map.get(price)
                 if not units:
                     if level is not None:
                         side.delete(price)
@@ -149,7 +218,7 @@ class DepthSync:
                     level.units = units
                     level.orders = orders
         self.local = book.version = push.end
-        self.next_start = push.end + 1
+        self.next_start = push.end + 1 if self.check is None else -1
 
     # -- snapshots ------------------------------------------------------------------
     def on_snapshot(self, snapshot: DepthSnapshot) -> Step:
@@ -169,6 +238,7 @@ class DepthSync:
         parser = self.parser
         book.replace(parser.book_levels(snapshot.bids), parser.book_levels(snapshot.asks))
         self.level_maps = (book.bids.level_map(), book.asks.level_map())  # replace made new
+        self.window = _window(snapshot)
         book.version = version
         self.local = version
         self.phase = Phase.SYNCED
@@ -178,54 +248,189 @@ class DepthSync:
             self._apply(buffer.popleft())
         return Step.SYNCED
 
+    # -- verification ---------------------------------------------------------------
+    def start_check(self) -> bool:
+        """Begin recording pushes for a check; False if the book is not ready for one."""
+        if self.phase is not Phase.SYNCED or self.awaiting_straddle or self.check is not None:
+            return False
+        self.check = Check()
+        self.next_start = -1  # every push takes the full path while the check is open
+        return True
 
-def fast_path(reader: PushReader, sync: DepthSync) -> Callable[[str | bytes], Push | None]:
-    """The common case, frame -> book, as one closure: the next push of a synced book.
-    Everything it needs is bound once per subscription, since this runs for every push.
-    Returns the applied push, or None for anything else (not a push of ours, malformed,
-    a gap, not synced yet): the caller then takes the full path (`reader.read`,
-    `sync.on_push`), which decides. Both paths apply slots identically
-    (`DepthSync._apply`); the fuzz tests hold them to that.
+    def cancel_check(self) -> None:
+        if self.check is not None:
+            self._end_check()
+
+    def _end_check(self) -> None:
+        self.check = None
+        if self.phase is Phase.SYNCED and not self.awaiting_straddle and self.local is not None:
+            self.next_start = self.local + 1
+
+    def on_check_snapshot(self, snapshot: DepthSnapshot) -> Step:
+        check = self.check
+        if check is None or self.phase is not Phase.SYNCED:
+            self.checks_void += 1
+            return Step.CHECK_VOID
+        version = snapshot.version
+        pushes = [p for p in check.pushes if p.end > version]
+        check.pushes = []
+        if pushes and pushes[0].start > version + 1:
+            self.checks_void += 1  # older than the recorded pushes: cannot be brought forward
+            self._end_check()
+            return Step.CHECK_VOID
+        bids: Side = {p: (u, n) for p, u, n in snapshot.bids if u}
+        asks: Side = {p: (u, n) for p, u, n in snapshot.asks if u}
+        for push in pushes:
+            _apply_to(bids, push.bids)
+            _apply_to(asks, push.asks)
+        check.shadow = (bids, asks)
+        check.version = pushes[-1].end if pushes else version
+        check.window = _window(snapshot)
+        if check.version == self.local:
+            return self._compare(check)
+        return Step.CHECK_PENDING  # the snapshot is ahead of the pushes received so far
+
+    def _check_push(self, push: DepthPush) -> Step:
+        check = self.check
+        assert check is not None
+        if check.shadow is None:
+            if len(check.pushes) >= MAX_CHECK_PUSHES:
+                self.checks_void += 1
+                self._end_check()
+                return Step.APPLIED
+            check.pushes.append(push)
+            return Step.APPLIED
+        if push.end > check.version:
+            if push.start > check.version + 1:  # cannot happen with contiguous pushes
+                self.checks_void += 1
+                self._end_check()
+                return Step.APPLIED
+            _apply_to(check.shadow[0], push.bids)
+            _apply_to(check.shadow[1], push.asks)
+            check.version = push.end
+        if check.version == self.local:
+            return self._compare(check)
+        return Step.APPLIED
+
+    def _compare(self, check: Check) -> Step:
+        floor = _narrower(self.window[0], check.window[0], max)
+        ceiling = _narrower(self.window[1], check.window[1], min)
+        assert check.shadow is not None
+        difference = (
+            _first_difference("bids", self.book.bids.iter_levels(), check.shadow[0], True, floor)
+            or _first_difference("asks", self.book.asks.iter_levels(), check.shadow[1], False, ceiling))
+        if difference is None:
+            self.verified += 1
+            self._end_check()
+            return Step.VERIFIED
+        self.mismatches += 1
+        self.mismatch = f"version {self.local}: {difference}"
+        self._resync(None)
+        return Step.MISMATCH
+
+
+def _narrower(a: Decimal | None, b: Decimal | None, pick: Callable) -> Decimal | None:
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return pick(a, b)
+
+
+def _first_difference(name: str, live_levels: Any, venue: Side, is_bid: bool,
+                      bound: Decimal | None) -> str | None:
+    def inside(price: Decimal) -> bool:
+        return bound is None or (price >= bound if is_bid else price <= bound)
+
+    live = [(lv.price, int(lv.units), lv.orders) for lv in live_levels if inside(lv.price)]
+    theirs = sorted(((p, u, n) for p, (u, n) in venue.items() if inside(p)),
+                    key=lambda level: level[0], reverse=is_bid)
+    for index, (ours, venue_level) in enumerate(zip(live, theirs, strict=False)):
+        if ours != venue_level:
+            return (f"{name} row {index + 1}: local {_show(ours)}, venue {_show(venue_level)}")
+    if len(live) != len(theirs):
+        index = min(len(live), len(theirs))
+        ours = live[index] if index < len(live) else None
+        venue_level = theirs[index] if index < len(theirs) else None
+        return f"{name} row {index + 1}: local {_show(ours)}, venue {_show(venue_level)}"
+    return None
+
+
+def _show(level: tuple | None) -> str:
+    if level is None:
+        return "none"
+    price, units, orders = level
+    return f"{price} x {units} units ({orders} orders)"
+
+
+def fast_path(reader: PushReader, sync: DepthSync) -> Callable[[str | bytes], Any]:
+    """The common case, frame -> book, as one closure: the next push of a synced book,
+    with text values (as documented).
+
+    Returns the applied wire `Push`; a `BadPush` when the frame is that push but a value
+    is bad (the sync has then resynced: a half-applied push is dropped with the book); or
+    None for anything else (not a push of ours, another form, a gap, not synced), when
+    the caller takes the full path (`reader.read`, `sync.on_push`), which decides. Both
+    paths apply the same rules (`numbers`); the fuzz tests hold them to that.
     """
     decode, topic, is_ours = reader.decode, reader.topic, reader.is_ours
+    sub_market, sub_level = reader.market, reader.level
     parser = reader.parser
     prices, parse, unit = parser.prices, parser.price, parser.unit
+    counts, count = parser.counts, parser.count
     book = sync.book
     bids, asks = book.bids, book.asks
-    decode_errors = (msgspec.DecodeError, UnicodeDecodeError)
+    isdigit = str.isdigit
 
-    def apply(frame: str | bytes) -> Push | None:
+    def duplicated(slots: list) -> bool:
+        if len(slots) == 2:
+            a, b = slots[0][0], slots[1][0]
+            return a == b or (prices.get(a) or parse(a)) == (prices.get(b) or parse(b))
+        return len({prices.get(s[0]) or parse(s[0]) for s in slots}) != len(slots)
+
+    def apply(frame: str | bytes) -> Push | BadPush | None:
         try:
             push = decode(frame)
-        except decode_errors:
+        except DECODE_ERRORS:
             return None
         start = push.start
-        if start != sync.next_start or (push.topic != topic and not is_ours(push.topic)):
+        next_start = sync.next_start
+        if start != next_start and (start.__class__ is not str or not isdigit(start) or not start.isascii()
+                                    or int(start) != next_start):
             return None
-        end = push.end
-        if end < start:
+        ours = push.topic
+        if ours.__class__ is TopicObject:  # v3
+            if ours.market != sub_market or ours.level != sub_level:
+                return None
+        elif ours != topic and not is_ours(ours):
             return None
         data = push.data
         bid_slots, ask_slots = data.bids, data.asks
-        # every price parsed before anything changes: a push is applied whole or not at all
-        new_prices = False
+        bid_levels, ask_levels = sync.level_maps
         try:
-            for slot in bid_slots:
-                if slot[0] not in prices:
-                    parse(slot[0])
-                    new_prices = True
-            for slot in ask_slots:
-                if slot[0] not in prices:
-                    parse(slot[0])
-                    new_prices = True
-        except ProtocolError:
-            return None  # the full path counts it as malformed
-        if new_prices:  # rare; the general loop copes with a cache cleared by a parse
-            sync._apply(push)
-        else:
-            bid_levels, ask_levels = sync.level_maps
-            for price_text, units, _volume, orders in bid_slots:
-                price = prices[price_text]
+            end = push.end
+            if end.__class__ is str:
+                if not isdigit(end) or not end.isascii():
+                    raise BadNumber(f"bad endVersion {end!r}")
+                end = int(end)
+            if end < next_start:
+                raise BadNumber(f"endVersion {end} < startVersion {next_start}")
+            for price_text, units, _volume, orders_text in bid_slots:
+                try:
+                    price = prices[price_text]
+                except KeyError:
+                    price = parse(price_text)
+                # digit text without a leading zero (at most 78 digits: the decoder's
+                # cap) is kept as text, ScaledLevel converts it when read; "0" deletes;
+                # anything else is read by `numbers.units`
+                if units[0] == "0":
+                    units = 0 if units == "0" else exact_units(units)
+                elif not isdigit(units) or not units.isascii():
+                    units = exact_units(units)
+                try:
+                    orders = counts[orders_text]
+                except KeyError:
+                    orders = count(orders_text)
                 level = bid_levels.get(price)
                 if not units:
                     if level is not None:
@@ -235,8 +440,22 @@ def fast_path(reader: PushReader, sync: DepthSync) -> Callable[[str | bytes], Pu
                 else:
                     level.units = units
                     level.orders = orders
-            for price_text, units, _volume, orders in ask_slots:
-                price = prices[price_text]
+            for price_text, units, _volume, orders_text in ask_slots:
+                try:
+                    price = prices[price_text]
+                except KeyError:
+                    price = parse(price_text)
+                # digit text without a leading zero (at most 78 digits: the decoder's
+                # cap) is kept as text, ScaledLevel converts it when read; "0" deletes;
+                # anything else is read by `numbers.units`
+                if units[0] == "0":
+                    units = 0 if units == "0" else exact_units(units)
+                elif not isdigit(units) or not units.isascii():
+                    units = exact_units(units)
+                try:
+                    orders = counts[orders_text]
+                except KeyError:
+                    orders = count(orders_text)
                 level = ask_levels.get(price)
                 if not units:
                     if level is not None:
@@ -246,8 +465,16 @@ def fast_path(reader: PushReader, sync: DepthSync) -> Callable[[str | bytes], Pu
                 else:
                     level.units = units
                     level.orders = orders
-            sync.local = end
-            sync.next_start = end + 1
+            # one price twice in a side is bad, not merged (a push lists each slot once)
+            if len(bid_slots) > 1 and duplicated(bid_slots):
+                raise BadNumber("the same price twice in bids")
+            if len(ask_slots) > 1 and duplicated(ask_slots):
+                raise BadNumber("the same price twice in asks")
+        except ValueError as exc:  # BadNumber, or int() of an absurdly long digit string
+            sync.on_bad_push()
+            return BadPush(str(exc))
+        sync.local = end
+        sync.next_start = end + 1
         # OrderBook.touch, inlined: this runs once per push
         book.recv_mono = monotonic()
         book.venue_ts = push.ts

@@ -1,0 +1,435 @@
+"""The depth heatmap's model: a book's resting size per price over time, exactly.
+
+What a cell means, why it is the maximum over its column, and how the columns are laid
+out in memory: docs/heatmap.md. In short:
+
+- Three tiers of time columns, 100 ms, 1 s and 10 s wide, each fed directly by every
+  recorded book (so zooming is a switch of tier, never a re-bucketing pass). The 1 s and
+  10 s tiers hold the whole `history`; the 100 ms tier the last `FINE_SPAN_S` (a screen
+  is at most a few hundred columns wide: 100 ms columns further back would cost ten
+  times the memory to show nothing).
+- A cell is the largest size resting at that price at any moment of its column (the
+  book as it stood when the column opened counts, so a quiet second still shows the
+  book that rested through it).
+- Prices are interned (one `Decimal` per distinct price, an int id in the columns);
+  sizes are integers of `10**-places` (`places` grows, and every stored size with it,
+  when a finer size arrives), so nothing stored is a float or rounded.
+- A closed column is two `array`s (keys, sizes); a run of columns in which nothing
+  changed shares one column object.
+
+Raw prices are stored, bids and asks apart; grouping into rows (bids round down, asks
+round up, as the ladder groups them) happens when a view asks, so changing the ladder's
+grouping regroups the whole history.
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections import deque
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from decimal import ROUND_CEILING, ROUND_FLOOR, Context, Decimal
+from itertools import islice
+
+from obview.book import OrderBook
+from obview.fmt import decimals_of
+from obview.trades import BUY, Trade
+
+RESOLUTIONS_MS = (100, 1000, 10_000)  # the zoom steps: one time column is this wide
+DEFAULT_RESOLUTION = 1  # index into RESOLUTIONS_MS: 1 s a column
+DEFAULT_HISTORY_S = 30 * 60
+FINE_SPAN_S = 10 * 60  # how far back the 100 ms tier reaches
+LEVELS_PER_SIDE = 100  # book levels recorded per side (200 price rows)
+_EXACT = Context(prec=200)  # scaling a size by 10**places never rounds
+_UNITS_CACHE_MAX = 65_536
+
+
+class _NeedsFinerUnits(Exception):
+    """A size has more decimals than the stored units: rescale, then record again."""
+
+    def __init__(self, places: int) -> None:
+        self.places = places
+
+
+class Column:
+    """One closed time column: parallel arrays of keys (price id * 2 + is_bid) and sizes
+    (integer units). Sizes fall back to a list of Python ints if one exceeds 64 bits."""
+
+    __slots__ = ("keys", "sizes")
+
+    def __init__(self, cells: dict[int, int]) -> None:
+        self.keys = array("I", cells.keys())
+        self.sizes = _size_array(cells.values())
+
+    def items(self) -> Iterator[tuple[int, int]]:
+        return zip(self.keys, self.sizes, strict=True)
+
+    def get(self, key: int, default: int = 0) -> int:
+        try:
+            return self.sizes[self.keys.index(key)]
+        except ValueError:
+            return default
+
+    def scale(self, factor: int) -> None:
+        self.sizes = _size_array(size * factor for size in self.sizes)
+
+
+def _size_array(values: Iterable[int]) -> array | list[int]:
+    values = list(values)
+    try:
+        return array("q", values)
+    except OverflowError:
+        return values
+
+
+@dataclass(slots=True)
+class TradeCell:
+    """The prints of one (time column, price), aggregated: exact units by aggressor side."""
+
+    buy_units: int = 0
+    sell_units: int = 0
+    count: int = 0
+    buy_count: int = 0
+
+
+class Tier:
+    """One zoom level: a ring of `capacity` contiguous closed columns plus the open one.
+
+    The column at index i covers [i * ms, (i + 1) * ms) milliseconds of monotonic time;
+    `open_index` is the newest (still filling) one, and closed column k sits at
+    `open_index - len(columns) + k`.
+    """
+
+    __slots__ = ("ms", "capacity", "columns", "open_index", "open", "trades", "trade_counts",
+                 "trades_added")
+
+    def __init__(self, ms: int, capacity: int) -> None:
+        self.ms = ms
+        self.capacity = max(1, capacity)
+        self.columns: deque[Column] = deque(maxlen=self.capacity)
+        self.open_index: int | None = None
+        self.open: dict[int, int] = {}
+        self.trades: dict[int, dict[int, TradeCell]] = {}  # column index -> price id -> cell
+        self.trade_counts: dict[int, int] = {}  # column index -> prints (a view's cache key)
+        self.trades_added = 0  # prints ever recorded here (a view's cache key)
+
+    @property
+    def first_index(self) -> int | None:
+        """The oldest column still held (closed or, with none closed, the open one)."""
+        return None if self.open_index is None else self.open_index - len(self.columns)
+
+    def advance(self, t_ms: int, resting: dict[int, int], resting_column: Column) -> None:
+        """Close every column that ended before `t_ms`; the columns nothing was recorded
+        in hold `resting` (the book as it stood), all sharing `resting_column`."""
+        index = t_ms // self.ms
+        if self.open_index is None:
+            self.open_index = index
+            self.open = dict(resting)
+            return
+        if index <= self.open_index:
+            return
+        self.columns.append(Column(self.open))
+        gap = index - self.open_index - 1
+        for _ in range(min(gap, self.capacity)):
+            self.columns.append(resting_column)
+        self.open_index = index
+        self.open = dict(resting)
+        first = self.first_index
+        if self.trades and min(self.trades) < first:
+            for old in [i for i in self.trades if i < first]:
+                del self.trades[old]
+                del self.trade_counts[old]
+
+    def merge(self, state: dict[int, int]) -> None:
+        cells = self.open
+        for key, units in state.items():
+            if units > cells.get(key, 0):
+                cells[key] = units
+
+    def column(self, index: int) -> Column | dict[int, int] | None:
+        """The closed column at `index`, the open one's live cells, or None if not held."""
+        if self.open_index is None:
+            return None
+        if index == self.open_index:
+            return self.open
+        offset = index - (self.open_index - len(self.columns))
+        if 0 <= offset < len(self.columns):
+            return self.columns[offset]
+        return None
+
+    def window(self, first: int, last: int) -> list[Column | dict[int, int] | None]:
+        """Columns `first`..`last` (inclusive), None where none is held: one pass from the
+        newest end (a deque indexes its middle slowly)."""
+        if self.open_index is None:
+            return [None] * (last - first + 1)
+        out: list[Column | dict[int, int] | None] = []
+        if last >= self.open_index:
+            out.extend([None] * (last - self.open_index))  # columns not begun yet
+            out.append(self.open)
+            last = self.open_index - 1
+        wanted = last - first + 1
+        if wanted > 0:
+            skip = self.open_index - 1 - last
+            held = list(islice(reversed(self.columns), skip, skip + wanted))
+            out.extend(held)
+            out.extend([None] * (wanted - len(held)))
+        out.reverse()
+        return out
+
+    def __len__(self) -> int:
+        return len(self.columns) + (self.open_index is not None)
+
+
+class DepthHistory:
+    """Record a book on each coalesced change (`record`) and trades (`record_trade`);
+    views read cells grouped into price rows (`row_sizes`, `cell`)."""
+
+    def __init__(self, history_s: float = DEFAULT_HISTORY_S,
+                 levels_per_side: int = LEVELS_PER_SIDE) -> None:
+        self.history_s = history_s
+        self.levels_per_side = levels_per_side
+        self.tiers = tuple(
+            Tier(ms, int(min(history_s, FINE_SPAN_S if ms < 1000 else history_s) * 1000) // ms)
+            for ms in RESOLUTIONS_MS)
+        self.places = 0  # stored sizes are integers of 10**-places
+        self.now_ms: int | None = None  # the latest time recorded or advanced to
+        self.best_bid: Decimal | None = None
+        self.best_ask: Decimal | None = None
+        self.tick: Decimal | None = None  # smallest gap between adjacent prices seen
+        self.version = 0  # bumped by every change a view must redraw for
+        self._price_ids: dict[Decimal, int] = {}
+        self._prices: list[Decimal] = []
+        self._state: dict[int, int] = {}  # the book as last recorded
+        self._state_column: Column | None = None
+        self._units_cache: dict[Decimal, int] = {}
+        self._rows_cache: dict[Decimal, dict[int, int]] = {}  # row step -> key -> row
+
+    # -- recording -------------------------------------------------------------------
+    def record(self, book: OrderBook, now_mono: float) -> None:
+        """The book changed (once per coalesced update): fold its top levels in."""
+        while True:
+            try:
+                state = self._snapshot(book)
+                break
+            except _NeedsFinerUnits as finer:
+                self._rescale(finer.places)
+        t_ms = int(now_mono * 1000)
+        self._advance(t_ms)
+        if state != self._state:
+            self._state = state
+            self._state_column = None
+        for tier in self.tiers:
+            tier.merge(state)
+        self.best_bid = book.best_bid()
+        self.best_ask = book.best_ask()
+        self.version += 1
+
+    def record_trade(self, trade: Trade) -> None:
+        while True:
+            try:
+                units = self._units(trade.size)
+                break
+            except _NeedsFinerUnits as finer:
+                self._rescale(finer.places)
+        t_ms = int(trade.mono * 1000)
+        if self.now_ms is None or t_ms > self.now_ms:
+            self._advance(t_ms)
+        price_id = self._price_id(trade.price)
+        for tier in self.tiers:
+            index = t_ms // tier.ms
+            first = tier.first_index
+            if first is None or index < first or index > tier.open_index:
+                continue
+            cell = tier.trades.setdefault(index, {}).get(price_id)
+            if cell is None:
+                cell = tier.trades[index][price_id] = TradeCell()
+            if trade.side == BUY:
+                cell.buy_units += units
+                cell.buy_count += 1
+            else:
+                cell.sell_units += units
+            cell.count += 1
+            tier.trade_counts[index] = tier.trade_counts.get(index, 0) + 1
+            tier.trades_added += 1
+        self.version += 1
+
+    def advance(self, now_mono: float) -> None:
+        """Time passed with no book change: close the columns that ended (a view's timer
+        calls this so the picture scrolls while the book rests)."""
+        t_ms = int(now_mono * 1000)
+        if self.now_ms is not None and t_ms > self.now_ms:
+            before = self.tiers[0].open_index
+            self._advance(t_ms)
+            if self.tiers[0].open_index != before:
+                self.version += 1
+
+    def _advance(self, t_ms: int) -> None:
+        if self.now_ms is not None and t_ms < self.now_ms:
+            t_ms = self.now_ms  # a clock step backwards never reopens a closed column
+        self.now_ms = t_ms
+        resting = self._state
+        column = self._state_column
+        if column is None:
+            column = self._state_column = Column(resting)
+        for tier in self.tiers:
+            tier.advance(t_ms, resting, column)
+
+    def _snapshot(self, book: OrderBook) -> dict[int, int]:
+        state: dict[int, int] = {}
+        units_of = self._units
+        key_of = self._price_id
+        tick = self.tick
+        for flag, side in ((1, book.bids), (0, book.asks)):
+            previous = None
+            for level in side.top(self.levels_per_side):
+                price = level.price
+                key = key_of(price) * 2 + flag
+                state[key] = state.get(key, 0) + units_of(level.size)  # equal prices of sources add
+                if previous is not None and previous != price:
+                    gap = abs(previous - price)
+                    if tick is None or gap < tick:
+                        tick = gap
+                previous = price
+        self.tick = tick
+        return state
+
+    def _price_id(self, price: Decimal) -> int:
+        ids = self._price_ids
+        found = ids.get(price)
+        if found is None:
+            found = ids[price] = len(self._prices)
+            self._prices.append(price)
+        return found
+
+    def _units(self, size: Decimal) -> int:
+        cache = self._units_cache
+        found = cache.get(size)
+        if found is not None:
+            return found
+        scaled = _EXACT.scaleb(size, self.places)
+        if scaled != scaled.to_integral_value():
+            exponent = size.normalize().as_tuple().exponent
+            raise _NeedsFinerUnits(-exponent)  # type: ignore[operator]
+        if len(cache) >= _UNITS_CACHE_MAX:
+            cache.clear()
+        units = cache[size] = int(scaled)
+        return units
+
+    def _rescale(self, places: int) -> None:
+        factor = 10 ** (places - self.places)
+        self.places = places
+        self._units_cache.clear()
+        self._state = {key: units * factor for key, units in self._state.items()}
+        self._state_column = None
+        for tier in self.tiers:
+            seen: set[int] = set()
+            for column in tier.columns:
+                if id(column) not in seen:  # a shared resting column is scaled once
+                    seen.add(id(column))
+                    column.scale(factor)
+            tier.open = {key: units * factor for key, units in tier.open.items()}
+            for cells in tier.trades.values():
+                for cell in cells.values():
+                    cell.buy_units *= factor
+                    cell.sell_units *= factor
+        self.version += 1
+
+    # -- reading -------------------------------------------------------------------
+    def size_of(self, units: int) -> Decimal:
+        """Stored units back to the exact size."""
+        return _EXACT.scaleb(Decimal(units), -self.places)
+
+    def units_of(self, size: Decimal) -> int:
+        """A size as stored units (exact; raises ValueError if it needs more decimals)."""
+        try:
+            return self._units(size)
+        except _NeedsFinerUnits as finer:
+            raise ValueError(f"{size} is finer than the stored 10**-{self.places}") from finer
+
+    def price(self, price_id: int) -> Decimal:
+        return self._prices[price_id]
+
+    def mid(self) -> Decimal | None:
+        bid, ask = self.best_bid, self.best_ask
+        if bid is None or ask is None:
+            return bid if ask is None else ask
+        return (bid + ask) / 2
+
+    def row_step(self, step: Decimal | None) -> Decimal | None:
+        """The price rows' height: the ladder's grouping step, else the book's tick (the
+        smallest gap seen between a side's prices, or the last digit of the touch)."""
+        if step or self.tick:
+            return step or self.tick
+        touch = self.best_bid if self.best_bid is not None else self.best_ask
+        if touch is None:
+            return None
+        return Decimal(1).scaleb(-decimals_of(touch))
+
+    def rows_of(self, step: Decimal) -> dict[int, int]:
+        """key -> row for this row step, where row r holds prices [r*step, (r+1)*step)
+        for bids (rounded down) and ((r-1)*step, r*step] for asks (rounded up): the
+        ladder's grouping. Grown lazily; call `row_for` for keys not in it yet."""
+        return self._rows_cache.setdefault(step, {})
+
+    def row_for(self, key: int, step: Decimal) -> int:
+        rows = self.rows_of(step)
+        row = rows.get(key)
+        if row is None:
+            price = self._prices[key >> 1]
+            rounding = ROUND_FLOOR if key & 1 else ROUND_CEILING
+            row = rows[key] = int((price / step).to_integral_value(rounding))
+        return row
+
+    def row_price(self, row: int, step: Decimal) -> Decimal:
+        return row * step
+
+    def price_row(self, price: Decimal, step: Decimal, is_bid: bool = True) -> int:
+        rounding = ROUND_FLOOR if is_bid else ROUND_CEILING
+        return int((price / step).to_integral_value(rounding))
+
+    def row_sizes(self, cells: Column | dict[int, int], step: Decimal) -> dict[int, int]:
+        """One column's cells summed into price rows: row -> units (bids and asks add)."""
+        rows = self.rows_of(step)
+        out: dict[int, int] = {}
+        for key, units in cells.items():
+            row = rows.get(key)
+            if row is None:
+                row = self.row_for(key, step)
+            out[row] = out.get(row, 0) + units
+        return out
+
+    def cell(self, resolution: int, index: int, row: int, step: Decimal) -> tuple[int, int]:
+        """(bid units, ask units) resting in price row `row` of column `index`."""
+        cells = self.tiers[resolution].column(index)
+        bid = ask = 0
+        if cells is None:
+            return 0, 0
+        rows = self.rows_of(step)
+        for key, units in cells.items():
+            found = rows.get(key)
+            if (found if found is not None else self.row_for(key, step)) == row:
+                if key & 1:
+                    bid += units
+                else:
+                    ask += units
+        return bid, ask
+
+    def trade_rows(self, resolution: int, index: int, step: Decimal) -> dict[int, TradeCell]:
+        """The prints of column `index` summed into price rows. A buy consumed asks and a
+        sell bids, so each is rounded as the side it took (up for buys, down for sells)
+        and lands on the row that showed the liquidity it hit."""
+        cells = self.tiers[resolution].trades.get(index)
+        if not cells:
+            return {}
+        out: dict[int, TradeCell] = {}
+        for price_id, cell in cells.items():
+            if cell.buy_units:
+                total = out.setdefault(self.row_for(price_id * 2, step), TradeCell())
+                total.buy_units += cell.buy_units
+                total.buy_count += cell.buy_count
+                total.count += cell.buy_count
+            if cell.count > cell.buy_count:
+                total = out.setdefault(self.row_for(price_id * 2 + 1, step), TradeCell())
+                total.sell_units += cell.sell_units
+                total.count += cell.count - cell.buy_count
+        return out

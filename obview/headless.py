@@ -236,7 +236,8 @@ async def run_headless(
         if records == "trades":
             for feed in feeds:
                 if feed.trade_kind == "none":
-                    raise ConfigError(f"{feed.venue}: this venue's feed has no trades")
+                    why = getattr(feed, "no_trades_reason", "") or "this feed has no trades"
+                    raise ConfigError(f"{feed.venue}: {why}")
         tasks = []
         for feed in feeds:
             feed.fail_fast = True  # a script wants "connection refused" now, not retries

@@ -24,7 +24,7 @@ async def open_feed(cfg: VenueConfig, stack: contextlib.AsyncExitStack) -> Feed:
         options.update(rest_url=sim.rest_url, ws_url=sim.ws_url(api))
     feed = LoopringFeed(
         VenueConfig(cfg.venue, cfg.symbols, cfg.depth, cfg.details, cfg.sim, cfg.seed,
-                    options, cfg.faults))
+                    options, cfg.faults, cfg.trades))
     stack.push_async_callback(feed.close)
     return feed
 

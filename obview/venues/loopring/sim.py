@@ -42,6 +42,13 @@ Fault switches (`faults` dict, values are text; `obview sim loopring --fault NAM
 
 Paths: `/v3/ws?wsApiKey=KEY` (after `GET /v3/ws/key`) speaks v3, the default; `/v2/ws`
 speaks the 2020 draft of the seed page (`{"op":"sub","args":["depth&M&L"]}`).
+
+Trades (v3; docs/loopring.md, "Trades"): about a fifth of the versions are prints instead
+of order changes (their own seeded generator): a taker takes size at the best bid or ask,
+all of the level or part of it. A v3 client subscribed to `{"topic":"trade","market":M}`
+gets each push's prints in a `trade` push just before the depth push whose range holds
+their versions, and `GET /api/v3/trade?market=M&limit=N` answers the newest N prints
+(newest first, at most 1000 held).
 """
 
 from __future__ import annotations
@@ -51,6 +58,7 @@ import contextlib
 import random
 import secrets
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from decimal import Decimal
 from http import HTTPStatus
@@ -81,6 +89,9 @@ NUMERIC_FAULTS = {"rate": "number", "delay_snapshot": "number", "lag": "number",
                   "lose_slot": "int"}
 NUMBER_FORMS = ("text", "exp", "json")
 HISTORY_KEEP = 2_000  # versions kept for stale snapshots when not recording truth
+TRADE_SHARE = 0.2  # of the versions that are prints
+TAPE_KEEP = 1_000  # prints kept for GET /api/v3/trade
+TRADE_TOPIC_REJECTED = 104109  # "Invalid topic or parameters" of the trade topic
 
 
 @dataclass(frozen=True)
@@ -128,12 +139,28 @@ def _float(faults: dict[str, str], name: str, default: float) -> float:
     return default if value in (None, "") else float(value)
 
 
+@dataclass(frozen=True)
+class SimTrade:
+    """One print: `buy` is the taker's side (True took the best ask)."""
+
+    trade_id: int
+    version: int
+    tick: int
+    size: int  # base-token units
+    buy: bool
+    at_ms: int
+
+
 class MarketSim:
     """One market's raw book, version counter and history."""
 
     def __init__(self, spec: MarketSpec, seed: int, record_all: bool) -> None:
         self.spec = spec
         self.rng = random.Random(f"{seed}:{spec.name}")
+        self.trade_rng = random.Random(f"{seed}:{spec.name}:trades")
+        self.tape: deque[SimTrade] = deque(maxlen=TAPE_KEEP)
+        self.unsent_trades: list[SimTrade] = []  # prints not yet in a trade push
+        self.next_trade_id = 10_000_000 + self.trade_rng.randrange(1_000_000)
         self.version = 1_000_000 + self.rng.randrange(1_000_000)
         self.bids: RawSide = {}
         self.asks: RawSide = {}
@@ -178,9 +205,46 @@ class MarketSim:
             stale = self.version - HISTORY_KEEP
             self.history.pop(stale, None)
 
+    def _trade(self) -> tuple[bool, int] | None:
+        """A taker at the touch: the best level loses part or all of its size (one
+        version). None when that side is empty."""
+        rng, spec = self.trade_rng, self.spec
+        buy = rng.random() < 0.5
+        side = self.asks if buy else self.bids
+        if not side:
+            return None
+        tick = min(side) if buy else max(side)
+        size, orders = side[tick]
+        lot = 10 ** (spec.base.decimals - spec.lot_decimals)
+        taken = size if rng.random() < 0.15 else min(size, rng.randint(1, 20_000) * lot)
+        if taken == size:
+            del side[tick]
+        else:
+            side[tick] = (size - taken, orders)
+        self.version += 1
+        self.next_trade_id += 1
+        trade = SimTrade(self.next_trade_id, self.version, tick, taken, buy,
+                         time.time_ns() // 1_000_000)
+        self.tape.append(trade)
+        self.unsent_trades.append(trade)
+        if len(self.unsent_trades) > TAPE_KEEP:  # nobody collects them: keep it bounded
+            del self.unsent_trades[0]
+        return not buy, tick
+
     def step_version(self) -> None:
-        self.pending.append(self._change())
+        touched = self._trade() if self.trade_rng.random() < TRADE_SHARE else None
+        self.pending.append(touched or self._change())
         self._record()
+
+    def take_trades(self, end: int) -> list[SimTrade]:
+        """The prints of versions up to `end` not handed out yet, oldest first."""
+        due = [t for t in self.unsent_trades if t.version <= end]
+        if due:
+            self.unsent_trades = [t for t in self.unsent_trades if t.version > end]
+        return due
+
+    def price_of(self, tick: int) -> str:
+        return dec_str(Decimal(tick).scaleb(-self.spec.precision))
 
     def next_push(self) -> tuple[int, int, list[tuple[bool, int]]] | None:
         """Complete the pending batch and return (start, end, touched raw slots)."""
@@ -269,6 +333,7 @@ class Client:
     outbox: asyncio.Queue = field(default_factory=asyncio.Queue)
     market: str | None = None
     level: int | None = None
+    trade_market: str | None = None  # v3 `trade` topic subscribed
     pushes: int = 0  # pushes counted for faults (sent, skipped or broken)
     queued: int = 0  # frames handed to the sender
     handled: int = 0  # frames the sender is done with (sent, or discarded by a drop)
@@ -314,7 +379,8 @@ class LoopringSim:
         self.stats: dict[str, int] = dict.fromkeys(
             ("connections", "depth_requests", "http429", "stale_snapshots", "skipped",
              "malformed", "dropped", "pings", "pongs", "unsolicited_pongs",
-             "subscriptions", "rejected_subs", "frames_sent", "lost_slots", "key_refused"), 0)
+             "subscriptions", "rejected_subs", "frames_sent", "lost_slots", "key_refused",
+             "trade_subscriptions", "trade_requests"), 0)
         self._depth_times: list[float] = []
         self._server: Server | None = None
         self._tasks: set[asyncio.Task] = set()
@@ -390,6 +456,13 @@ class LoopringSim:
 
     def _push(self, market: MarketSim) -> None:
         start, end, touched = market.next_push()
+        trades = market.take_trades(end)
+        if trades:  # the prints first, then the depth push that shows what they took
+            watching = [c for c in self.clients if c.trade_market == market.spec.name]
+            if watching:
+                frame = self._trade_frame(market, trades)
+                for client in watching:
+                    self._send(client, frame)
         subscribers = [c for c in self.clients if c.market == market.spec.name]
         if not subscribers:
             return
@@ -426,6 +499,12 @@ class LoopringSim:
             "startVersion": start, "endVersion": str(end),
             "data": {"bids": sides[True], "asks": sides[False]},
         }).decode()
+
+    def _trade_frame(self, market: MarketSim, trades: list[SimTrade]) -> str:
+        rows = [[str(t.at_ms), str(t.trade_id), "buy" if t.buy else "sell", str(t.size),
+                 market.price_of(t.tick), str(t.size // 1000)] for t in trades]
+        return _encode({"topic": {"topic": "trade", "market": market.spec.name},
+                        "ts": time.time_ns() // 1_000_000, "data": rows}).decode()
 
     def _deliver_push(self, client: Client, market: MarketSim, frame: str) -> None:
         client.pushes += 1
@@ -539,6 +618,9 @@ class LoopringSim:
         if op not in ("sub", "unSub"):
             self._reply(client, request, 104101, f"unsupported op {op!r}")
             return
+        if client.api == V3 and _trade_topics(request):
+            self._on_trade_request(client, request, op)
+            return
         topics = self._topics(client.api, request)
         if topics is None or not topics:
             self._reply(client, request, 104100 if topics == [] else 104107, "illegal topic")
@@ -558,6 +640,20 @@ class LoopringSim:
             return
         self.stats["subscriptions"] += 1
         client.market, client.level = market, level  # replaces an earlier depth sub
+        self._reply(client, request, 0)
+
+    def _on_trade_request(self, client: Client, request: dict, op: str) -> None:
+        markets = [topic.get("market") for topic in request["topics"]]
+        if op == "unSub":
+            client.trade_market = None
+            self._reply(client, request, 0)
+            return
+        if len(markets) != 1 or markets[0] not in self.markets:
+            self.stats["rejected_subs"] += 1
+            self._reply(client, request, TRADE_TOPIC_REJECTED, "Invalid topic or parameters")
+            return
+        self.stats["trade_subscriptions"] += 1
+        client.trade_market = markets[0]
         self._reply(client, request, 0)
 
     def _topics(self, api: str, request: dict) -> list[tuple[str, int]] | None:
@@ -641,6 +737,8 @@ class LoopringSim:
             return self._ok(connection, api, tokens)
         if endpoint == "/depth":
             return await self._depth(connection, api, query)
+        if endpoint == "/trade" and api == V3:
+            return self._trades(connection, query)
         return self._http(connection, HTTPStatus.NOT_FOUND, {"error": "not found"})
 
     async def _depth(self, connection: ServerConnection, api: str, query: dict[str, str]) -> Response:
@@ -684,6 +782,21 @@ class LoopringSim:
             await asyncio.sleep(self.delay_snapshot)
         return response
 
+    def _trades(self, connection: ServerConnection, query: dict[str, str]) -> Response:
+        self.stats["trade_requests"] += 1
+        market = self.markets.get(query.get("market", ""))
+        if market is None:
+            return self._error(connection, V3, 108000, "unsupported market")
+        limit_text = query.get("limit", "20")
+        if not limit_text.isdigit():
+            return self._error(connection, V3, 100001, "invalid argument")
+        limit = min(int(limit_text), TAPE_KEEP)
+        name = market.spec.name
+        recent = list(market.tape)[-limit:][::-1] if limit else []
+        rows = [[str(t.at_ms), str(t.trade_id), "BUY" if t.buy else "SELL", str(t.size),
+                 market.price_of(t.tick), name, str(t.size // 1000)] for t in recent]
+        return self._ok(connection, V3, {"totalNum": len(market.tape), "trades": rows})
+
     def _ok(self, connection: ServerConnection, api: str, payload: Any) -> Response:
         if api == V2:
             payload = {"resultInfo": {"code": 0, "message": "SUCCESS"}, "data": payload}
@@ -703,6 +816,13 @@ class LoopringSim:
             ("Connection", "close"),
         ])
         return Response(status.value, status.phrase, headers, body)
+
+
+def _trade_topics(request: dict) -> bool:
+    """A v3 request whose topics are all `trade` topics."""
+    topics = request.get("topics")
+    return (isinstance(topics, list) and bool(topics)
+            and all(isinstance(t, dict) and t.get("topic") == "trade" for t in topics))
 
 
 async def start_sim(host: str, port: int, seed: int, faults: dict[str, str]) -> LoopringSim:

@@ -6,7 +6,9 @@ measurements over the same frames, in one run:
 
 - `json.loads` alone (stdlib, no validation, floats untouched as strings): the floor;
 - `decode_frame`: msgspec shape validation plus exact Decimal conversion of every number;
-- `BthubFeed.on_frame`: the above plus replacing the sourced book (what a push costs).
+- `BthubFeed.on_frame`: the above plus replacing the sourced book (what a push costs);
+- `decode_frame` on the same frames with every number written as a JSON number (the
+  second decoding path, docs/bthub.md "Numbers").
 
     python bench/bthub_frames.py [--frames 5000] [--levels 50]
 """
@@ -16,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import re
 import sys
 import time
 from pathlib import Path
@@ -72,13 +75,19 @@ def main() -> None:
     decode = timed(decode_frame, frames)
     apply = timed(feed.on_frame, frames)
     assert feed.bad_frames == 0 and len(feed.streams["BTCUSDT"].book.bids) == 3 * args.levels
+    numeric = [re.sub(r'("(?:price|volume)": )"([^"]*)"', r"\1\2", f) for f in frames]
+    assert decode_frame(numeric[0]) == decode_frame(frames[0])
+    decode_numbers = timed(decode_frame, numeric)
     n = len(frames)
     size = sum(map(len, frames)) / n
     print(f"frames: {n} x {3 * args.levels} levels a side ({size / 1024:.1f} KiB each)")
     print(f"json.loads only:       {n / parse:10.0f} frames/s  {parse / n * 1e6:8.1f} us/frame")
     print(f"decode_frame:          {n / decode:10.0f} frames/s  {decode / n * 1e6:8.1f} us/frame")
     print(f"decode + apply (feed): {n / apply:10.0f} frames/s  {apply / n * 1e6:8.1f} us/frame")
+    print(f"decode_frame, numbers: {n / decode_numbers:10.0f} frames/s  "
+          f"{decode_numbers / n * 1e6:8.1f} us/frame")
     print(f"ratio decode_frame / json.loads: {decode / parse:.2f}")
+    print(f"ratio decode_frame numbers / strings: {decode_numbers / decode:.2f}")
     print(f"ratio decode + apply / json.loads: {apply / parse:.2f}")
 
 

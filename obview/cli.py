@@ -241,7 +241,7 @@ def loopring(market: str, level: int, api: str, rest_url: str | None, ws_url: st
 
 
 @cli.command(context_settings=CONTEXT, short_help="bthub hub books, orders and risk (BTCUSDT).")
-@click.argument("symbol")
+@click.argument("symbols", nargs=-1, required=True, metavar="SYMBOL...")
 @click.option("--url", default="https://trade.bthub.com:444", show_default=True,
               help="The hub's base URL; REST and WebSocket derive from it (http:// gives ws://).")
 @click.option("--insecure", is_flag=True, help="Do not verify TLS certificates (self-signed test hubs).")
@@ -250,16 +250,16 @@ def loopring(market: str, level: int, api: str, rest_url: str | None, ws_url: st
 @click.option("--orders", is_flag=True, help="Headless: stream order events instead of books.")
 @click.option("--risk", is_flag=True, help="Headless: stream risk position rows instead of books.")
 @view_options
-def bthub(symbol: str, url: str, insecure: bool, cp: str | None, risk_book: str | None,
-          orders: bool, risk: bool, **kw: Any) -> None:
-    """bthub trading hub books for SYMBOL, e.g. BTCUSDT.
+def bthub(symbols: tuple[str, ...], url: str, insecure: bool, cp: str | None,
+          risk_book: str | None, orders: bool, risk: bool, **kw: Any) -> None:
+    """bthub trading hub books for SYMBOL..., e.g. BTCUSDT ETHUSDT.
 
     Credentials come from the environment (OBVIEW_BTHUB_USER, OBVIEW_BTHUB_PASSWORD)
     or from ~/.config/obview/bthub.toml (user = "...", password = "...", chmod 600),
     never from the command line. With --sim and no credentials, the simulator's demo
     login is used (user demo, password demo-secret).
     """
-    symbols = _symbols("bthub", (symbol,))
+    checked = _symbols("bthub", symbols)
     if not url.startswith(("http://", "https://")):
         raise click.UsageError(f"bad --url {url!r}: expected http:// or https://")
     # environment, then config.toml (mode 600), then the keyring; bthub.toml after that
@@ -277,7 +277,7 @@ def bthub(symbol: str, url: str, insecure: bool, cp: str | None, risk_book: str 
     if risk and not risk_book:
         raise click.UsageError("--risk needs --book NAME")
     records = "orders" if orders else "risk" if risk else None
-    _launch([_config("bthub", symbols, kw, url=url, insecure=insecure, cp=cp,
+    _launch([_config("bthub", checked, kw, url=url, insecure=insecure, cp=cp,
                      book=risk_book, user=user, password=password)], kw, records)
 
 

@@ -80,6 +80,8 @@ class ObviewApp(App):
         self.last_cursor_row = None
         self.book_messages = 0  # BookUpdated messages handled (tests check coalescing)
         self._queued: set[tuple[int, str]] = set()
+        self._queued_records: set[tuple[int, str]] = set()  # like _queued, for records tables
+        self._stale_records: set[tuple[int, str]] = set()  # hidden tables changed since shown
         self._stack = contextlib.AsyncExitStack()
         self._first_paint_file = os.environ.get(FIRST_PAINT_ENV)
         self.feeds_opened = False  # every config tried (opened or shown as an error tab)
@@ -216,7 +218,10 @@ class ObviewApp(App):
         elif isinstance(event, StatusChanged):
             self.post_message(StatusUpdated(index))
         elif isinstance(event, RecordsChanged):
-            self.post_message(RecordsUpdated(index, event.kind))
+            target = (index, event.kind)
+            if target not in self._queued_records:  # one reload per batch, not per push
+                self._queued_records.add(target)
+                self.post_message(RecordsUpdated(index, event.kind))
         elif isinstance(event, FeedFailed):
             self.post_message(FeedStopped(index, event.reason))
 
@@ -232,7 +237,7 @@ class ObviewApp(App):
             await self._add_stream_pane(message.feed_index, stream)
             ladder = self.ladders[target]
         ladder.mark_dirty()
-        screen = self.screen
+        screen = self.screen_stack[-1] if self.screen_stack else None  # none while quitting
         if isinstance(screen, DrilldownScreen) and screen.stream is ladder.stream:
             screen.book_updated()
 
@@ -240,9 +245,16 @@ class ObviewApp(App):
         self._tick()
 
     def on_records_updated(self, message: RecordsUpdated) -> None:
-        table = self.records.get((message.feed_index, message.kind))
-        if table is not None and table.is_mounted:
+        target = (message.feed_index, message.kind)
+        self._queued_records.discard(target)
+        table = self.records.get(target)
+        if table is None or not table.is_mounted:
+            return
+        # a hidden table is rebuilt when shown: rebuilding one costs far more than a push
+        if table.parent is not None and table.parent.id == self.active_pane_id():
             table.reload()
+        else:
+            self._stale_records.add(target)
 
     def on_feed_stopped(self, message: FeedStopped) -> None:
         feed = self.feeds[message.feed_index]
@@ -311,6 +323,12 @@ class ObviewApp(App):
                 table.focus()
 
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        for target in list(self._stale_records):
+            table = self.records.get(target)
+            if table is not None and table.parent is not None \
+                    and table.parent.id == self.active_pane_id():
+                self._stale_records.discard(target)
+                table.reload()
         self._focus_active()
         self._tick()
         self.refresh_bindings()

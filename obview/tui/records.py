@@ -33,8 +33,10 @@ class OrdersTable(DataTable):
         self.feed = feed
 
     def on_mount(self) -> None:
-        for name in ("order id", "side", "status", "filled / ordered", "pending", "amount",
-                     "cps"):
+        # the feed keeps only the requested symbols' orders; more than one needs a column
+        self.with_symbol = bool(getattr(self.feed, "symbol_column", False))
+        names = ("order id", "symbol") if self.with_symbol else ("order id",)
+        for name in (*names, "side", "status", "filled / ordered", "pending", "amount", "cps"):
             self.add_column(name, key=name)
         self.reload()
 
@@ -46,6 +48,7 @@ class OrdersTable(DataTable):
             side_style = "#5fd75f" if order.side.upper() == "BUY" else "#ff5f5f"
             self.add_row(
                 order.order_id,
+                *((order.symbol,) if self.with_symbol else ()),
                 Text(order.side, side_style),
                 Text(order.status, STATUS_STYLES.get(order.status.upper(), "")),
                 Text(f"{_num(order.execute_volume)} / {_num(order.order_volume)}",

@@ -172,3 +172,46 @@ def test_password_and_token_never_leak(tmp_path):
     assert "X-API-TOKEN=***" in log_text
     assert "bad frame" in log_text and "logged in" in log_text and "session ended" in log_text
     assert len((first + out).splitlines()) == 60
+
+
+# -- counterparties, symbols, the credentials file ------------------------------------------
+def test_unknown_counterparty_is_a_usage_error_listing_the_known_ones():
+    started = time.monotonic()
+    done = run_obview("bthub", "BTCUSDT", "--sim", "--cp", "kraken", "--dump", "json")
+    assert done.returncode == 2
+    assert done.stderr == ("obview: bthub: unknown counterparty 'kraken' "
+                           "(known: okex, binance, huobi)\n")
+    assert time.monotonic() - started < 8  # not the 10 s (or --timeout) wait of before
+
+
+def test_orders_of_two_symbols_carry_their_symbol_and_no_other():
+    done = run_obview("bthub", "BTCUSDT", "--sim", *FAST, "--stream", "json", "--orders",
+                      "--count", "12")
+    assert done.returncode == 0, done.stderr
+    assert {json.loads(line)["symbol"] for line in done.stdout.splitlines()} == {"BTCUSDT"}
+    done = run_obview("bthub", "BTCUSDT", "ETHUSDT", "--sim", "--fault", "rate=400", "--stream",
+                      "json", "--orders", "--count", "60")
+    assert done.returncode == 0, done.stderr
+    assert {json.loads(line)["symbol"] for line in done.stdout.splitlines()} == {"BTCUSDT", "ETHUSDT"}
+
+
+def test_risk_rows_of_the_requested_symbol_only():
+    done = run_obview("bthub", "ETHUSDT", "--sim", *FAST, "--book", "A", "--stream", "json",
+                      "--risk", "--count", "5")
+    assert done.returncode == 0, done.stderr
+    symbols = {json.loads(line)["symbol"] for line in done.stdout.splitlines()}
+    assert symbols and all(s.startswith("ETHUSDT") for s in symbols)
+
+
+def test_a_fifo_as_credentials_file_is_refused_at_once(tmp_path):
+    import os
+
+    path = tmp_path / "obview" / "bthub.toml"
+    path.parent.mkdir(parents=True)
+    os.mkfifo(path, 0o600)
+    started = time.monotonic()
+    done = run_obview("bthub", "BTCUSDT", "--dump", "json", "--timeout", "3",
+                      XDG_CONFIG_HOME=str(tmp_path), timeout=20)
+    assert done.returncode == 1
+    assert done.stderr == f"obview: refusing {path}: not a regular file\n"
+    assert time.monotonic() - started < 3

@@ -164,7 +164,7 @@ async def test_symbols_unavailable_carries_on():
 # -- books ---------------------------------------------------------------------------------------
 async def test_aggregated_book_is_the_merge_of_the_cp_books_and_crosses_sometimes():
     crossed = 0
-    async with hub({"rate": "0"}) as (sim, feed):
+    async with hub({"rate": "0", "cross": "0.3"}) as (sim, feed):
         await wait_until(lambda: synced(feed), message="synced")
         for _ in range(30):
             sim.tick()
@@ -179,8 +179,50 @@ async def test_aggregated_book_is_the_merge_of_the_cp_books_and_crosses_sometime
         for cp in CPS:
             stream = feed.streams[f"{SYM}@{cp}"]
             assert stream.source == cp and stream.key == f"{SYM}@{cp}"
-            assert stream.updates >= 9 and not stream.book.bids.sourced
+            # round robin, except that a crossing venue re-quotes next (one-update crosses)
+            assert stream.updates >= 5 and not stream.book.bids.sourced
+        assert sum(feed.streams[f"{SYM}@{cp}"].updates for cp in CPS) == 30
         assert feed.streams[SYM].updates == 30 and feed.bad_frames == 0
+
+
+def _crossed_share(seed: int, faults: dict[str, str], ticks: int = 2000) -> float:
+    sim = BthubSimulator(seed, {"rate": "0", **faults})
+    crossed = 0
+    for _ in range(ticks):
+        sim.market.tick()
+        crossed += sum(sim.market.crossed(s) for s in ("BTCUSDT", "ETHUSDT"))
+    return crossed / (2 * ticks)
+
+
+@pytest.mark.parametrize("faults, low, high", [({}, 0.01, 0.03), ({"cross": "0.2"}, 0.17, 0.23),
+                                               ({"cross": "0"}, 0, 0)])
+def test_the_demo_book_crosses_only_as_often_as_asked(faults, low, high):
+    shares = [_crossed_share(seed, faults) for seed in (1, 2)]
+    assert all(low <= share <= high for share in shares), shares
+    assert _crossed_share(1, faults) == shares[0]  # the same seed, the same market
+
+
+async def test_numbers_as_json_numbers_give_the_same_books_and_orders():
+    async with hub({"rate": "0", "numbers": "json", "cross": "0.3"}, book="B") as (sim, feed):
+        await wait_until(lambda: synced(feed), message="synced")
+        for _ in range(12):
+            sim.tick()
+            await wait_until(lambda: cp_books_match_sim(feed, sim), message="books caught up")
+        frame = sim.market.quote_frame(SYM, "okex")
+        assert '"price":"' not in frame and '"price":' in frame
+        ours = {oid: o for oid, o in sim.market.orders.items() if o["symbol"] == SYM}
+        await wait_until(lambda: all(
+            oid in feed.orders and feed.orders[oid].execute_volume == Decimal(o["executeVolume"])
+            for oid, o in ours.items()), message="orders caught up")
+        assert feed.bad_frames == 0
+
+
+def test_unknown_number_form_or_cross_share_is_refused():
+    with pytest.raises(ValueError, match="numbers"):
+        BthubSimulator(1, {"numbers": "floats"})
+    for bad in ("1.5", "-0.1", "often"):
+        with pytest.raises(ValueError, match="cross"):
+            BthubSimulator(1, {"cross": bad})
 
 
 async def test_same_seed_same_books():
@@ -223,16 +265,23 @@ async def test_orders_and_risk_match_the_simulator_exactly():
     async with hub({"rate": "200"}, book="B") as (sim, feed):
         await wait_until(lambda: len(feed.orders) >= 6, message="orders")
         sim.pause()
+        ours = {oid: o for oid, o in sim.market.orders.items() if o["symbol"] == SYM}
+        assert len(ours) < len(sim.market.orders), "the simulator trades other symbols too"
         await wait_until(lambda: all(
             feed.orders.get(oid) is not None
             and feed.orders[oid].execute_volume == Decimal(o["executeVolume"])
             and feed.orders[oid].status != ""
-            for oid, o in sim.market.orders.items()), message="orders caught up")
+            for oid, o in ours.items()), message="orders caught up")
         await wait_until(lambda: all(
             feed.risk.get(key) is not None and feed.risk[key].open_volume == row[0]
-            for key, row in sim.market.risk.items() if key[0] == "B"), message="risk caught up")
+            for key, row in sim.market.risk.items() if key[0] == "B" and feed.owns_symbol(key[2])),
+            message="risk caught up")
+        # another symbol's orders and risk rows are not this feed's
+        assert set(feed.orders) == set(ours)
+        assert all(feed.owns_symbol(key[2]) for key in feed.risk)
+        assert any(key[2].startswith("ETH") for key in sim.market.risk)
         finished = 0
-        for order_id, wire in sim.market.orders.items():
+        for order_id, wire in ours.items():
             order = feed.orders[order_id]
             assert order.order_volume == Decimal(wire["orderVolume"])
             children = list(order.cp_orders.values())
@@ -249,7 +298,7 @@ async def test_orders_and_risk_match_the_simulator_exactly():
                 assert (order.result == "FILLED") == (order.pending_volume == 0)
         assert finished >= 2
         for (book, cp, symbol), (volume, amount) in sim.market.risk.items():
-            if book == "B":
+            if book == "B" and feed.owns_symbol(symbol):
                 row = feed.risk[(book, cp, symbol)]
                 assert (row.open_volume, row.open_amount) == (volume, amount)
         assert all(key[0] == "B" for key in feed.risk)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from decimal import Decimal
 from pathlib import Path
 
@@ -187,7 +188,23 @@ BAD_FRAMES = [
     '{"event":"API_QUOTE","data":{"symbol":"BTCUSDT","cp":7,"asks":[],"bids":[]}}',
     '{"event":"API_QUOTE","data":{"symbol":"BTCUSDT","cp":"okex","asks":{},"bids":[]}}',
     '{"event":"API_QUOTE","data":{"symbol":"BTCUSDT","cp":"okex","asks":[1],"bids":[]}}',
-    '{"event":"API_QUOTE","data":{"symbol":"BTCUSDT","cp":"okex","asks":[{"price":1,"volume":"1"}],"bids":[]}}',
+    '{"event":"API_QUOTE","data":{"symbol":"BTCUSDT","cp":"okex","asks":[{"price":true,"volume":"1"}],"bids":[]}}',
+    '{"event":"API_QUOTE","data":{"symbol":"BTCUSDT","cp":"okex","asks":[{"price":{},"volume":1}],"bids":[]}}',
+    '{"event":"API_QUOTE","data":{"symbol":"BTCUSDT","cp":"okex","asks":[{"price":null,"volume":1}],"bids":[]}}',
+    # forms the hub's Java writer never produces (docs/bthub.md, "Numbers")
+    '{"event":"API_QUOTE","data":{"symbol":"BTCUSDT","cp":"okex","asks":[{"price":"1e2","volume":"1"}],"bids":[]}}',
+    '{"event":"API_QUOTE","data":{"symbol":"BTCUSDT","cp":"okex","asks":[{"price":"99.","volume":"1"}],"bids":[]}}',
+    '{"event":"API_QUOTE","data":{"symbol":"BTCUSDT","cp":"okex","asks":[{"price":".5","volume":"1"}],"bids":[]}}',
+    '{"event":"API_QUOTE","data":{"symbol":"BTCUSDT","cp":"okex","asks":[{"price":"+98","volume":"1"}],"bids":[]}}',
+    '{"event":"API_QUOTE","data":{"symbol":"BTCUSDT","cp":"okex","asks":[{"price":"007","volume":"1"}],"bids":[]}}',
+    '{"event":"API_QUOTE","data":{"symbol":"BTCUSDT","cp":"okex","asks":[{"price":"1","volume":1e999}],"bids":[]}}',
+    # insane values: price <= 0, negative volume (the whole frame, not just the level)
+    '{"event":"API_QUOTE","data":{"symbol":"BTCUSDT","cp":"okex","asks":[{"price":"0","volume":"1"}],"bids":[]}}',
+    '{"event":"API_QUOTE","data":{"symbol":"BTCUSDT","cp":"okex","asks":[{"price":"-5","volume":"1"}],"bids":[]}}',
+    '{"event":"API_QUOTE","data":{"symbol":"BTCUSDT","cp":"okex","asks":[{"price":"3","volume":"1"},{"price":"1","volume":"-1"}],"bids":[]}}',
+    '{"event":"API_QUOTE","data":{"symbol":"BTCUSDT","cp":"okex","asks":[{"price":"1","volume":-0.5}],"bids":[]}}',
+    '{"event":"API_QUOTE","data":{"symbol":"BTCUSDT","cp":"okex","asks":[],"bids":[]},"x":' + "[" * 200_000 + "]" * 200_000 + "}",
+    '{"event":"API_ORDER","data":{"orderId":"1","x":' + '{"a":' * 200_000 + "1" + "}" * 200_000 + "}}",
     '{"event":"API_QUOTE","data":{"symbol":"BTCUSDT","cp":"okex","asks":[{"price":"NaN","volume":"1"}],"bids":[]}}',
     '{"event":"API_QUOTE","data":{"symbol":"BTCUSDT","cp":"okex","asks":[{"price":"Infinity","volume":"1"}],"bids":[]}}',
     '{"event":"API_QUOTE","data":{"symbol":"BTCUSDT","cp":"okex","asks":[{"price":"1_000","volume":"1"}],"bids":[]}}',
@@ -198,6 +215,8 @@ BAD_FRAMES = [
     '{"event":"API_AGGREGATED_QUOTE","data":{"symbol":"BTCUSDT","asks":[{"price":"1","volume":"1"}],"bids":[]}}',
     '{"event":"API_ORDER","data":{"symbol":"BTCUSDT"}}',
     '{"event":"API_ORDER","data":{"orderId":"1","executeVolume":"x"}}',
+    '{"event":"API_ORDER","data":{"orderId":"1","executeVolume":false}}',
+    '{"event":"API_ORDER","data":{"orderId":"1","cpOrders":[{"cpOrderId":"2","commission":"1e-2"}]}}',
     '{"event":"API_ORDER","data":{"orderId":"1","orderTime":"soon"}}',
     '{"event":"API_ORDER","data":{"orderId":"1","side":1.5}}',
     '{"event":"API_RISK_POSITION","data":{"book":"B","cp":"okex","symbol":"X"}}',
@@ -234,15 +253,90 @@ def test_plain_text_is_ignored_without_counting(text):
     assert feed.bad_frames == 0 and feed.messages == 1
 
 
-def test_zero_and_negative_volumes_are_dropped_and_order_is_not_trusted():
+def test_zero_volumes_are_dropped_and_order_is_not_trusted():
     frame = json.dumps({"event": "API_QUOTE", "data": {
         "symbol": "BTCUSDT", "cp": "okex", "bids": [],
         "asks": [{"price": "3", "volume": "1"}, {"price": "2", "volume": "0"},
-                 {"price": "1", "volume": "-1"}, {"price": "2.5", "volume": "2"}]}})
+                 {"price": "2.5", "volume": "2"}]}})
     assert len(decode_frame(frame).asks) == 2
     feed = fresh_feed()
     feed.on_frame(frame)
     assert feed.streams["BTCUSDT@okex"].book.asks.prices() == [D("2.5"), D(3)]
+
+
+def test_a_negative_volume_makes_the_whole_frame_bad():
+    feed = fresh_feed()
+    feed.on_frame(fixture("api_quote"))
+    before = feed.streams["BTCUSDT@okex"].book.asks.prices()
+    feed.on_frame(json.dumps({"event": "API_QUOTE", "data": {
+        "symbol": "BTCUSDT", "cp": "okex", "bids": [],
+        "asks": [{"price": "3", "volume": "1"}, {"price": "1", "volume": "-1"}]}}))
+    assert feed.bad_frames == 1 and feed.streams["BTCUSDT@okex"].book.asks.prices() == before
+
+
+@pytest.mark.parametrize("side", [
+    # the same price twice, also when written differently
+    '[{"price":"5","volume":"1"},{"price":"5.00","volume":"2"}]',
+    '[{"price":"5","volume":"1"},{"price":5,"volume":"2"}]',
+])
+def test_the_same_price_twice_in_a_quote_is_bad(side):
+    feed = fresh_feed()
+    feed.on_frame(fixture("api_quote"))
+    before = feed.streams["BTCUSDT@okex"].book.asks.prices()
+    feed.on_frame('{"event":"API_QUOTE","data":{"symbol":"BTCUSDT","cp":"okex","bids":[],"asks":'
+                  + side + "}}")
+    assert feed.bad_frames == 1 and feed.streams["BTCUSDT@okex"].book.asks.prices() == before
+
+
+def test_the_same_price_and_cp_twice_in_the_aggregated_book_is_bad():
+    feed = fresh_feed()
+    feed.on_frame(fixture("api_aggregated_quote"))
+    before = _levels(feed)
+    same_cp = ('{"event":"API_AGGREGATED_QUOTE","data":{"symbol":"BTCUSDT","asks":[],"bids":['
+               '{"cp":"okex","price":"5","volume":"1"},{"cp":"okex","price":"5.0","volume":"2"}]}}')
+    feed.on_frame(same_cp)
+    assert feed.bad_frames == 1 and _levels(feed) == before
+    # equal prices from different counterparties stay separate rows
+    feed.on_frame(same_cp.replace('"cp":"okex","price":"5.0"', '"cp":"huobi","price":"5.0"'))
+    assert feed.bad_frames == 1
+    assert sorted((lv.price, lv.source) for lv in feed.streams["BTCUSDT"].book.bids.iter_levels()) \
+        == [(D(5), "huobi"), (D(5), "okex")]
+
+
+NUMBER_FIELDS = {"price", "volume", "commission", "executeAmount", "executeVolume", "executePrice",
+                 "orderVolume", "pendingVolume", "openAmount", "openVolume"}
+
+
+def _numbers_unquoted(text: str) -> str:
+    """The same frame with every decimal string written as a JSON number, text unchanged."""
+    names = "|".join(sorted(NUMBER_FIELDS))
+    pattern = rf'("(?:{names})"\s*:\s*)"([^"]*)"'
+    return re.sub(pattern, r"\1\2", text)
+
+
+@pytest.mark.parametrize("name", ["api_quote", "api_aggregated_quote", "api_order", "api_risk_position"])
+def test_numbers_as_json_numbers_decode_exactly_like_strings(name):
+    text = fixture(name)
+    numeric = _numbers_unquoted(text)
+    assert numeric != text and '"price": "' not in numeric and '"volume":"' not in numeric
+    assert decode_frame(numeric) == decode_frame(text)
+    feed = fresh_feed()
+    feed.on_frame(numeric)
+    assert feed.bad_frames == 0
+
+
+@pytest.mark.parametrize("text, value", [
+    ("1.2345E-8", D("1.2345E-8")), ("0E-12", D(0)), ("1E+2", D(100)), ("0.0000001", D("1E-7")),
+    ("12345678901.234567890123456789", D("12345678901.234567890123456789")),
+])
+def test_java_written_numbers_are_exact_in_both_forms(text, value):
+    for written in (f'"{text}"', text):
+        frame = ('{"event":"API_QUOTE","data":{"symbol":"BTCUSDT","cp":"okex","bids":[],'
+                 f'"asks":[{{"price":"1","volume":{written}}}],"commission":{written}}}}}')
+        update = decode_frame(frame)
+        if value:
+            assert update.asks == [(D(1), value)] and str(update.asks[0][1]) == str(D(text))
+        assert update.commission == value
 
 
 def test_fee_adjusted_prices_round_against_the_taker():

@@ -36,3 +36,44 @@ async def test_screen_never_shows_secrets():
         for screen in screens:
             assert PASSWORD not in screen
             assert TOKEN_PREFIX not in screen
+
+
+def _sim_cfg(symbols: list[str], cp: str | None = None, **faults: str) -> VenueConfig:
+    return VenueConfig("bthub", symbols, sim=True, seed=1, faults={"rate": "200", **faults},
+                       options={"url": "", "insecure": False, "cp": cp, "book": "A"})
+
+
+async def test_cp_opens_on_that_counterpartys_ladder():
+    app_module = pytest.importorskip("obview.tui.app")
+    app = app_module.ObviewApp([_sim_cfg(["BTCUSDT"], cp="binance")])
+    async with app.run_test(size=(140, 45)) as pilot:
+        await wait_until(lambda: app.active_target() is not None, timeout=20, message="a tab")
+        await pilot.pause()
+        assert app.active_target() == (0, "BTCUSDT@binance")
+        await wait_until(lambda: app.feeds[0].streams["BTCUSDT@binance"].synced, timeout=20,
+                         message="its book")
+        # every counterparty's tab is in before quitting (tabs added while quitting race)
+        await wait_until(lambda: len(app.ladders) == 4, timeout=20, message="all tabs")
+        await pilot.pause()
+        assert app.active_target() == (0, "BTCUSDT@binance")
+
+
+@pytest.mark.parametrize("symbols", [["BTCUSDT"], ["BTCUSDT", "ETHUSDT"]])
+async def test_orders_tab_shows_the_requested_symbols_with_a_column_when_several(symbols):
+    app_module = pytest.importorskip("obview.tui.app")
+    from obview.tui.records import OrdersTable
+
+    app = app_module.ObviewApp([_sim_cfg(symbols)])
+    async with app.run_test(size=(140, 45)) as pilot:
+        await wait_until(lambda: bool(app.feeds) and len(app.feeds[0].orders) >= 8,
+                         timeout=30, message="orders")
+        feed = app.feeds[0]
+        await wait_until(lambda: {o.symbol for o in feed.orders.values()} == set(symbols),
+                         timeout=30, message="orders of every symbol asked for")
+        table = next(t for t in app.records.values() if isinstance(t, OrdersTable))
+        table.reload()  # and read it back before the loop turns: the feed keeps going
+        shown = {table.get_row_at(i)[0] for i in range(table.row_count)}
+        assert shown == set(feed.orders)
+        labels = [str(c.label) for c in table.columns.values()]
+        assert ("symbol" in labels) == (len(symbols) > 1)
+        await pilot.pause()

@@ -1,4 +1,4 @@
-"""bthub trading hub: REST login + one WebSocket for books, orders and risk (spec bthub.md).
+"""bthub trading hub: REST login + one WebSocket for books, orders and risk (docs/bthub.md).
 
 `open_feed` builds a `BthubFeed` from the CLI options; `start_sim` runs the simulator.
 Heavy modules (httpx, websockets) load only when a feed or simulator is started, so the
@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from obview.venues.bthub.client import BthubFeed
     from obview.venues.bthub.sim import BthubSimulator
 
-# Issue 2 fixes the CLI default at production; spec §1 would pick the demo hub.
+# The CLI defaults to the production hub; the vendor pages also name a demo hub.
 DEFAULT_URL = "https://trade.bthub.com:444"
 
 
@@ -64,5 +64,12 @@ async def open_feed(cfg: VenueConfig, stack: contextlib.AsyncExitStack) -> Bthub
         stale_after=float(opts.get("stale_after") or 10.0),
         ws_url=opts.get("ws_url") or None,
     )
+    for limit in ("max_reply_bytes", "max_frame_bytes"):  # docs/bthub.md "Limits"
+        if opts.get(limit):
+            value = int(opts[limit])
+            if value < 1024:
+                raise ValueError(f"bad {limit} {value}: at least 1024")
+            setattr(feed, limit, value)
     stack.push_async_callback(feed.close)
+    await feed.check_cp()  # an unknown --cp is a usage error, said at once
     return feed

@@ -1,4 +1,4 @@
-"""bthub feed: REST login, then one WebSocket carrying books, orders and risk (spec §2-§8).
+"""bthub feed: REST login, then one WebSocket carrying books, orders and risk (docs/bthub.md).
 
 Each session logs in afresh (a token never serves two connections), checks the symbols
 once, opens `…/api/realtime?X-API-TOKEN=…`, sends every subscription at once (no acks
@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import logging
 import ssl
+import time
 import traceback
 from collections.abc import Iterable
 from decimal import Decimal
@@ -32,7 +33,7 @@ import msgspec
 import websockets
 from websockets.asyncio.client import ClientConnection, connect
 
-from obview.book import Level, OrderBook
+from obview.book import BookSide, Level, OrderBook
 from obview.events import RecordsChanged
 from obview.feed import FatalFeedError, Feed, FeedError, FeedState, Stream, describe_error
 from obview.fmt import dec_str
@@ -53,9 +54,24 @@ SYMBOLS_PATH = "/api/v1/market/symbols"
 CPS_PATH = "/api/v1/market/cps"
 REALTIME_PATH = "/api/realtime"
 REJECTED_RESULTS = {"UNAUTHORIZED", "REJECTED", "INVALID_DATA", "INVALID_REQUEST"}
-PING_INTERVAL = 30.0  # spec §4 [decision]: well under the documented 30 minutes
-STALE_AFTER = 10.0  # spec §8 [decision]
+PING_INTERVAL = 30.0  # docs/bthub.md "Session": well under the documented 30 minutes
+STALE_AFTER = 10.0  # no push rate is documented (docs/bthub.md)
 INSECURE_NOTE = "TLS NOT VERIFIED (--insecure)"
+# Bounds on what a server can make us hold (docs/bthub.md, "Limits").
+MAX_REPLY_BYTES = 4 * 2**20  # one REST reply; real ones are a few KiB
+MAX_FRAME_BYTES = 4 * 2**20  # one WebSocket message; a 100-level aggregated book is ~20 KiB
+MAX_ORDERS = 500  # kept orders; finished ones are evicted first (a screen's worth, and more)
+MAX_RISK_ROWS = 2000
+MAX_CPS = 64  # counterparties followed (per /market/cps, or first seen when it is unknown)
+MAX_CP_NAME = 64
+YIELD_EVERY = 32  # frames applied between two yields to the event loop
+RECORDS_EVERY = 0.2  # seconds between two announcements of changed orders / risk rows
+CLOSE_TIMEOUT = 0.25  # seconds to wait for the server's close frame on quit (a flood delays it)
+FINISHED = frozenset({"EXECUTED", "EXPIRED", "REJECTED", "CANCELLED", "INTERRUPTED"})
+
+
+class ReplyTooLarge(FeedError):
+    """A REST reply over MAX_REPLY_BYTES: a bad reply, the session is retried."""
 
 log = logging.getLogger("obview.bthub")
 # websockets logs each handshake request line (with the token) at debug level: the
@@ -74,7 +90,7 @@ def _display_url(url: str) -> str:
 
 
 def websocket_url(base_url: str, token: str, ws_url: str | None = None) -> str:
-    """Spec §1: the configured WebSocket URL, else derived from the REST base (https -> wss,
+    """The configured WebSocket URL, else derived from the REST base (https -> wss,
     http -> ws, path /api/realtime); the token goes in the query either way."""
     parts = urlsplit(ws_url or base_url)
     scheme = parts.scheme.lower()
@@ -105,9 +121,10 @@ class BthubFeed(Feed):
         ws_url: str | None = None,
     ) -> None:
         super().__init__()
-        self.ws_url = ws_url  # spec §1: configurable; derived from base_url when None
+        self.ws_url = ws_url  # configurable; derived from base_url when None (docs/bthub.md "Session")
         websocket_url(base_url, "check", ws_url)  # a bad scheme is a config error, now
         self.symbols = list(dict.fromkeys(symbols))
+        self._symbol_set = frozenset(self.symbols)
         self.base_url = base_url.rstrip("/")
         self._user = user
         self._password = password
@@ -117,9 +134,16 @@ class BthubFeed(Feed):
         self.ping_interval = ping_interval
         self.stale_after = stale_after
         self.timeout = timeout
-        self.orders: dict[str, Order] = {}
+        self.orders: dict[str, Order] = {}  # only the requested symbols', oldest first
+        self._finished: dict[str, None] = {}  # ids of finished orders, in finishing order
+        self.orders_evicted = 0
         self.risk: dict[tuple[str, str, str], RiskRow] = {}
         self.cps: list[str] = []  # from /market/cps when available
+        self.max_reply_bytes = MAX_REPLY_BYTES
+        self.max_frame_bytes = MAX_FRAME_BYTES
+        self._pending_records: dict[str, dict[Any, Any]] = {}  # coalesced RecordsChanged
+        self._flush_scheduled = False
+        self._last_flush = 0.0
         self.symbol_info: dict[str, dict[str, Any]] = {}  # name -> scales, from /market/symbols
         self.logins = 0
         self._symbols_checked = False
@@ -128,8 +152,24 @@ class BthubFeed(Feed):
         add_secret(password)
         secure = urlsplit(self.base_url).scheme.lower() == "https"
         self.address = _display_url(self.base_url) + (f" {INSECURE_NOTE}" if insecure and secure else "")
+        if cp:  # first, so the screen opens on the book that was asked for
+            for symbol in self.symbols:
+                self.streams[f"{symbol}@{cp}"] = Stream(symbol, OrderBook(), source=cp)
         for symbol in self.symbols:
             self.streams[symbol] = Stream(symbol, OrderBook(sourced=True))
+
+    @property
+    def symbol_column(self) -> bool:
+        """Records tables and lines need a symbol column: more than one symbol is shown."""
+        return len(self.symbols) > 1
+
+    def owns_symbol(self, symbol: str) -> bool:
+        """A record's symbol is one of ours: the same name, or the name with a numeric
+        suffix as risk rows write it (`BTCUSDT10`, docs/bthub.md "Risk")."""
+        if symbol in self._symbol_set:
+            return True
+        stem = symbol.rstrip("0123456789")
+        return stem != symbol and stem in self._symbol_set
 
     # -- what headless shows ---------------------------------------------------------
     def headless_streams(self) -> set[str]:
@@ -150,7 +190,7 @@ class BthubFeed(Feed):
         return scale if isinstance(scale, int) and not isinstance(scale, bool) else None
 
     def subscriptions(self) -> list[str]:
-        """Every command sent when a connection opens (spec §4)."""
+        """Every command sent when a connection opens (docs/bthub.md "Session")."""
         commands = []
         for symbol in self.symbols:
             commands.append(f"subscribe:apiAggregatedQuote:{symbol}")
@@ -171,6 +211,12 @@ class BthubFeed(Feed):
         super().count_bad_frame(redact(reason))
 
     async def close(self) -> None:
+        """Close the live WebSocket with 1000 (normal) and the HTTP client. Cancelling
+        the read loop alone would close with 1011: the library's `async with` takes any
+        exception, cancellation included, for an internal error."""
+        ws, self._ws = self._ws, None
+        if ws is not None:
+            await _close_normally(ws)
         if self._http is not None:
             await self._http.aclose()
             self._http = None
@@ -182,10 +228,15 @@ class BthubFeed(Feed):
         except (FatalFeedError, asyncio.CancelledError):
             raise
         except Exception as exc:
+            if isinstance(exc, websockets.ConnectionClosed) and exc.sent is not None \
+                    and exc.sent.code == 1009:
+                self.count_bad_frame(f"frame over {self.max_frame_bytes} bytes")
             reason = self._session_error(exc)
             log.info("bthub: session ended: %s", reason)
             raise FeedError(reason) from None
-        # Spec §8 (values kept, marked stale until the next push): the base feed does it.
+        finally:
+            self._flush_records()
+            # the books stay shown, marked stale until their next push: the base feed does it
 
     @staticmethod
     def _session_error(exc: Exception) -> str:
@@ -222,14 +273,17 @@ class BthubFeed(Feed):
             if self.insecure:
                 ssl_context.check_hostname = False
                 ssl_context.verify_mode = ssl.CERT_NONE
-        async with connect(
+        ws = await connect(
             url,
             ssl=ssl_context,
             open_timeout=self.timeout,
-            max_size=2**24,
+            close_timeout=CLOSE_TIMEOUT,
+            max_size=self.max_frame_bytes,
             logger=_ws_logger,
             compression=None,
-        ) as ws:
+        )
+        helpers: list[asyncio.Task] = []
+        try:
             log.info("bthub: connected to %s", self.address)
             for command in self.subscriptions():
                 await ws.send(command)
@@ -238,18 +292,24 @@ class BthubFeed(Feed):
             helpers = [
                 asyncio.create_task(self._pinger(ws), name="bthub-ping"),
             ]
-            try:
-                async for message in ws:
-                    self.on_frame(message)
-            finally:
-                self._ws = None
-                for task in helpers:
-                    task.cancel()
-                await asyncio.gather(*helpers, return_exceptions=True)
+            applied = 0
+            async for message in ws:
+                self.on_frame(message)
+                applied += 1
+                if applied % YIELD_EVERY == 0:
+                    # Frames already buffered are handed over without suspending: give
+                    # the app (keys, quit, painting) its turn under any flood.
+                    await asyncio.sleep(0)
+        finally:
+            self._ws = None
+            for task in helpers:
+                task.cancel()
+            await asyncio.gather(*helpers, return_exceptions=True)
+            await _close_normally(ws)
 
     async def set_risk_book(self, book: str | None) -> None:
         """Follow another risk book (None: none). The same book again changes nothing;
-        the next connection subscribes whatever is current (spec §8)."""
+        the next connection subscribes whatever is current (docs/bthub.md "Session")."""
         if book == self.risk_book:
             return
         old, self.risk_book = self.risk_book, book
@@ -263,27 +323,27 @@ class BthubFeed(Feed):
                 await ws.send(f"subscribe:apiRiskPosition:all:{book}")
 
     async def login(self) -> str:
-        """POST the login (spec §2) and return the token; rejection is fatal, the rest transient."""
+        """POST the login (docs/bthub.md "Session") and return the token; rejection is fatal, the rest transient."""
         self.logins += 1
         url = httpx.URL(self.base_url + LOGIN_PATH,
                         params={"loginId": self._user, "password": self._password})
         log.debug("bthub: login POST %s", redact(str(url)))
         try:
-            reply = await self._client().post(url)
-        except httpx.HTTPError as exc:
+            status, content = await self._request("POST", url)
+        except ReplyTooLarge as exc:
+            self.count_bad_frame(f"login reply: {exc}")
+            raise FeedError(f"login failed: {exc}") from None
+        except (httpx.HTTPError, TimeoutError) as exc:
             raise FeedError(f"login failed: {redact(describe_error(exc))}") from None
         result, data = None, None
-        try:
-            body = msgspec.json.decode(reply.content)
-        except msgspec.DecodeError:
-            body = None
+        body = _json_body(content)
         if isinstance(body, dict):
             result, data = body.get("result"), body.get("data")
-        if reply.status_code in (401, 403) or result in REJECTED_RESULTS:
-            why = result if isinstance(result, str) else f"HTTP {reply.status_code}"
+        if status in (401, 403) or result in REJECTED_RESULTS:
+            why = result if isinstance(result, str) else f"HTTP {status}"
             raise FatalFeedError(f"login rejected ({why})")
-        if not 200 <= reply.status_code < 300:
-            raise FeedError(f"login failed: HTTP {reply.status_code}")
+        if not 200 <= status < 300:
+            raise FeedError(f"login failed: HTTP {status}")
         if body is None:
             raise FeedError("login failed: reply is not JSON")
         if result != "SUCCESS":
@@ -295,24 +355,48 @@ class BthubFeed(Feed):
         log.info("bthub: logged in to %s", self.address)
         return token
 
+    async def _request(self, method: str, url: httpx.URL | str,
+                       headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+        """(status, body) of one request, read up to `max_reply_bytes` and within
+        `timeout` as a whole: a reply that never ends is cut, not accumulated."""
+        limit = self.max_reply_bytes
+        async with asyncio.timeout(self.timeout):
+            async with self._client().stream(method, url, headers=headers) as reply:
+                declared = reply.headers.get("content-length", "")
+                if declared.isdigit() and int(declared) > limit:
+                    raise ReplyTooLarge(f"reply of {declared} bytes (limit {limit})")
+                chunks, size = [], 0
+                async for chunk in reply.aiter_raw():
+                    size += len(chunk)
+                    if size > limit:
+                        raise ReplyTooLarge(f"reply over {limit} bytes")
+                    chunks.append(chunk)
+                return reply.status_code, b"".join(chunks)
+
     async def _rest_data(self, path: str, token: str) -> Any:
-        """`data` of an authenticated GET, or None when it is unavailable (never fatal)."""
+        """`data` of an authenticated GET, or None when it is unavailable (never fatal;
+        an oversized reply is a bad reply: counted, and the session is retried)."""
         try:
-            reply = await self._client().get(self.base_url + path, headers={"X-API-TOKEN": token})
-            body = msgspec.json.decode(reply.content)
-        except (httpx.HTTPError, msgspec.DecodeError) as exc:
+            status, content = await self._request("GET", self.base_url + path,
+                                                  headers={"X-API-TOKEN": token})
+        except ReplyTooLarge as exc:
+            self.count_bad_frame(f"{path}: {exc}")
+            raise
+        except (httpx.HTTPError, TimeoutError) as exc:
             log.info("bthub: %s unavailable: %s", path, redact(describe_error(exc)))
             return None
-        if reply.status_code != 200 or not isinstance(body, dict) or body.get("result") != "SUCCESS":
-            log.info("bthub: %s unavailable (HTTP %d)", path, reply.status_code)
+        body = _json_body(content)
+        if status != 200 or not isinstance(body, dict) or body.get("result") != "SUCCESS":
+            log.info("bthub: %s unavailable (HTTP %d)", path, status)
             return None
         return body.get("data")
 
     async def _check_symbols(self, token: str) -> None:
-        """Spec §3: unknown symbols are fatal when the hub lists its symbols; else carry on."""
+        """Unknown symbols are fatal when the hub lists its symbols; else carry on.
+        The counterparty list bounds which cps become streams (docs/bthub.md, "Limits")."""
         listed = await self._rest_data(SYMBOLS_PATH, token)
         if isinstance(listed, list):
-            for entry in listed:
+            for entry in listed[:10_000]:
                 if isinstance(entry, dict) and isinstance(entry.get("name"), str):
                     self.symbol_info[entry["name"]] = {
                         k: entry.get(k) for k in ("tradingPriceScale", "tradingVolumeScale")
@@ -323,10 +407,37 @@ class BthubFeed(Feed):
                     valid = sorted(self.symbol_info)
                     shown = ", ".join(valid[:20]) + (" ..." if len(valid) > 20 else "")
                     raise FatalFeedError(f"unknown symbol {', '.join(unknown)} (valid: {shown})")
+        await self._load_cps(token)
+        if self.cp and self.cps and self.cp not in self.cps:
+            raise FatalFeedError(self.unknown_cp_message())
+        self._symbols_checked = True
+
+    async def _load_cps(self, token: str) -> None:
         cps = await self._rest_data(CPS_PATH, token)
         if isinstance(cps, list):
-            self.cps = [c["name"] for c in cps if isinstance(c, dict) and isinstance(c.get("name"), str)]
-        self._symbols_checked = True
+            names = [c["name"] for c in cps if isinstance(c, dict) and _sane_cp(c.get("name"))]
+            self.cps = list(dict.fromkeys(names))[:MAX_CPS]
+            if len(names) > MAX_CPS:
+                log.warning("bthub: %d counterparties listed; following the first %d",
+                            len(names), MAX_CPS)
+
+    def unknown_cp_message(self) -> str:
+        return f"unknown counterparty {self.cp!r} (known: {', '.join(self.cps)})"
+
+    async def check_cp(self, within: float = 5.0) -> None:
+        """Before the feed runs: an unknown `cp` is a usage error (ValueError), told at
+        once. If the hub cannot be asked now, the session checks it later (fatally)."""
+        if not self.cp:
+            return
+        try:
+            async with asyncio.timeout(within):
+                token = await self.login()
+                await self._load_cps(token)
+        except (FeedError, FatalFeedError, TimeoutError, OSError, httpx.HTTPError) as exc:
+            log.info("bthub: counterparty check skipped: %s", redact(describe_error(exc)))
+            return
+        if self.cps and self.cp not in self.cps:
+            raise ValueError(self.unknown_cp_message())
 
     async def _pinger(self, ws: ClientConnection) -> None:
         while True:
@@ -342,6 +453,10 @@ class BthubFeed(Feed):
         except BadFrame as exc:
             self.count_bad_frame(str(exc))
             return
+        except Exception as exc:  # whatever a decoder may still raise: bad, never fatal
+            log.debug("bthub: undecodable frame", exc_info=True)
+            self.count_bad_frame(f"undecodable frame ({type(exc).__name__})")
+            return
         if update is None:
             return
         if isinstance(update, AggregatedUpdate):
@@ -353,48 +468,96 @@ class BthubFeed(Feed):
         elif isinstance(update, RiskUpdate):
             self._apply_risk(update.rows)
 
-    def _apply_book(self, stream: Stream, bids: list[Level], asks: list[Level]) -> None:
-        stream.book.replace(bids, asks)  # full snapshot per push (spec §5 [decision])
-        stream.book.touch()
+    def _fresh_sides(self, bids: list[Level], asks: list[Level],
+                     sourced: bool) -> tuple[BookSide, BookSide] | None:
+        """Both sides built anew; None (frame counted bad) when a side lists the same
+        price (per cp when sourced) twice: the side's dict then holds fewer levels."""
+        fresh_bids, fresh_asks = BookSide(True, sourced), BookSide(False, sourced)
+        fresh_bids.replace(bids)
+        fresh_asks.replace(asks)
+        if len(fresh_bids) != len(bids) or len(fresh_asks) != len(asks):
+            self.count_bad_frame("the same price twice in one side of a book")
+            return None
+        return fresh_bids, fresh_asks
+
+    def _apply_book(self, stream: Stream, sides: tuple[BookSide, BookSide]) -> None:
+        book = stream.book
+        book.bids, book.asks = sides  # full snapshot per push (docs/bthub.md "Frames")
+        book.touch()
         self.book_changed(stream, snapshot=not stream.synced)  # clears the stream's staleness
 
     def _apply_aggregated(self, update: AggregatedUpdate) -> None:
+        sides = self._fresh_sides([Level(p, v, 0, None, cp) for p, v, cp in update.bids],
+                                  [Level(p, v, 0, None, cp) for p, v, cp in update.asks], True)
+        if sides is None:
+            return
         stream = self.streams.get(update.symbol)
         if stream is None:
             return  # not ours: a stray push is not a bad frame
-        self._apply_book(
-            stream,
-            [Level(p, v, 0, None, cp) for p, v, cp in update.bids],
-            [Level(p, v, 0, None, cp) for p, v, cp in update.asks],
-        )
+        self._apply_book(stream, sides)
 
     def _apply_quote(self, update: QuoteUpdate) -> None:
-        if update.symbol not in self.symbols:
+        sides = self._fresh_sides([Level(p, v) for p, v in update.bids],
+                                  [Level(p, v) for p, v in update.asks], False)
+        if sides is None or update.symbol not in self._symbol_set:
             return
         key = f"{update.symbol}@{update.cp}"
         stream = self.streams.get(key)
         if stream is None:
+            refusal = self._refuse_cp(update.cp)
+            if refusal:
+                self.count_bad_frame(refusal)
+                return
             stream = self.streams[key] = Stream(update.symbol, OrderBook(), source=update.cp)
         if update.commission is not None:
             stream.extra["commission"] = dec_str(update.commission)
-        self._apply_book(
-            stream,
-            [Level(p, v) for p, v in update.bids],
-            [Level(p, v) for p, v in update.asks],
-        )
+        self._apply_book(stream, sides)
+
+    def _refuse_cp(self, cp: str) -> str:
+        """Why a counterparty gets no stream ("" = it may have one): not listed by the
+        hub, an unusable name, or over the cap (docs/bthub.md, "Limits")."""
+        if self.cps:
+            return "" if cp in self.cps else f"counterparty {cp[:MAX_CP_NAME]!r} is not listed by the hub"
+        if not _sane_cp(cp):
+            return "unusable counterparty name"
+        followed = {s.source for s in self.streams.values() if s.source is not None}
+        if cp not in followed and len(followed) >= MAX_CPS:
+            return f"more than {MAX_CPS} counterparties"
+        return ""
 
     def _apply_order(self, pushed: Order) -> None:
         kept = self.orders.get(pushed.order_id)
+        if kept is None and not self.owns_symbol(pushed.symbol):
+            return  # another symbol's order (or none named): not shown here
         merged = merge_order(kept, pushed)
-        if merged != kept:
-            self.orders[merged.order_id] = merged
-            self.emit(RecordsChanged(self, "orders", [merged]))
+        if merged == kept:
+            return
+        if kept is None:
+            self._make_room_for_order()
+        self.orders[merged.order_id] = merged
+        if merged.status in FINISHED:
+            self._finished[merged.order_id] = None
+        else:
+            self._finished.pop(merged.order_id, None)
+        self._queue_records("orders", merged.order_id, merged)
+
+    def _make_room_for_order(self) -> None:
+        """At the cap, evict the oldest finished order, else the oldest of all."""
+        while len(self.orders) >= MAX_ORDERS:
+            victim = next(iter(self._finished), None) or next(iter(self.orders))
+            self._finished.pop(victim, None)
+            del self.orders[victim]
+            self.orders_evicted += 1
 
     def _apply_risk(self, rows: list[RiskRow]) -> None:
-        changed = []
         for row in rows:
+            if not self.owns_symbol(row.symbol):
+                continue
             key = (row.book, row.cp, row.symbol)
             kept = self.risk.get(key)
+            if kept is None and len(self.risk) >= MAX_RISK_ROWS:
+                self.count_bad_frame(f"more than {MAX_RISK_ROWS} risk rows")
+                return
             if kept is not None:
                 if row.open_volume is None:
                     row.open_volume = kept.open_volume
@@ -402,9 +565,52 @@ class BthubFeed(Feed):
                     row.open_amount = kept.open_amount
             if row != kept:
                 self.risk[key] = row
-                changed.append(row)
-        if changed:
-            self.emit(RecordsChanged(self, "risk", changed))
+                self._queue_records("risk", key, row)
+
+    # -- coalesced record events ------------------------------------------------------------
+    def _queue_records(self, kind: str, key: Any, row: Any) -> None:
+        """Changed rows are announced at once after a quiet spell, then at most every
+        RECORDS_EVERY seconds with the latest state of each row: under an order flood a
+        screen rebuilds its table a few times a second, not once per push."""
+        self._pending_records.setdefault(kind, {})[key] = row
+        if self._flush_scheduled:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no loop (a direct call): announce at once
+            self._flush_records()
+            return
+        self._flush_scheduled = True
+        wait = self._last_flush + RECORDS_EVERY - time.monotonic()
+        if wait > 0:
+            loop.call_later(wait, self._flush_records)
+        else:
+            loop.call_soon(self._flush_records)
+
+    def _flush_records(self) -> None:
+        self._flush_scheduled = False
+        self._last_flush = time.monotonic()
+        pending, self._pending_records = self._pending_records, {}
+        for kind, rows in pending.items():
+            self.emit(RecordsChanged(self, kind, list(rows.values())))
+
+
+def _sane_cp(name: object) -> bool:
+    return isinstance(name, str) and 0 < len(name) <= MAX_CP_NAME and name.isprintable()
+
+
+def _json_body(content: bytes) -> Any:
+    """A REST body as JSON, or None when it is not JSON (a deep nesting included)."""
+    try:
+        return msgspec.json.decode(content)
+    except (msgspec.DecodeError, RecursionError):
+        return None
+
+
+async def _close_normally(ws: ClientConnection) -> None:
+    """Close with 1000, waiting at most CLOSE_TIMEOUT for the server; never raises."""
+    with contextlib.suppress(Exception, asyncio.CancelledError):
+        await ws.close(1000)
 
 
 # -- JSON records for headless --orders / --risk ----------------------------------------

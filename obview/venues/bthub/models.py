@@ -1,4 +1,4 @@
-"""bthub order and risk records as the feed keeps them (spec §5 API_ORDER, API_RISK_POSITION).
+"""bthub order and risk records as the feed keeps them (docs/bthub.md "Frames").
 
 Plain data, shared by the feed (which fills them) and the TUI (which shows them).
 Numbers are exact Decimals; ids stay strings (they exceed 2^53); enums are names

@@ -1,13 +1,18 @@
-"""bthub WebSocket frames (spec §4-§8): validation with msgspec, conversion to exact records.
+"""bthub WebSocket frames (docs/bthub.md "Frames", "Numbers"): validation with msgspec, conversion to exact records.
 
 A server frame is one JSON object `{"event": NAME, "data": ...}`. `decode_frame` turns
 the text into one of the update objects below, returns None for text that is not JSON
 at all (`pong` and the like: ignored, not counted), and raises `BadFrame` for anything
 invalid: the caller drops the whole frame and counts it. No partial application ever.
 
-Numbers arrive as decimal strings and become `Decimal`s; ids stay strings; enums are
-accepted as a JSON integer, an integer in a string, or a name, and are kept as names
-(unknown values are kept raw).
+Numbers arrive as decimal strings or JSON numbers and become `Decimal`s from their exact
+text (docs/bthub.md, "Numbers"); ids stay strings; enums are accepted as a JSON integer,
+an integer in a string, or a name, and are kept as names (unknown values are kept raw).
+
+Speed: frames are first decoded with every number field typed `str` (what the hub's own
+examples send); only a frame that fails that shape is decoded again with those fields
+as `msgspec.Raw`, which accepts JSON numbers too. Either way one conversion function
+(`exact`) sees every number.
 """
 
 from __future__ import annotations
@@ -19,13 +24,14 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 import msgspec
 
 from obview.venues.bthub.models import CpOrder, Execution, Order, RiskRow
+from obview.venues.bthub.wire import frame_union
 
 
 class BadFrame(ValueError):
     """The frame is invalid as a whole; the message says why (no secrets in it)."""
 
 
-# -- enumerations (spec §6) ----------------------------------------------------------
+# -- enumerations (docs/bthub.md) ----------------------------------------------------------
 SIDE = {1: "BUY", -1: "SELL"}
 ORDER_STATUS = {1: "PENDING", 3: "EXCUTING", 4: "EXECUTED", 5: "EXPIRED", 7: "REJECTED",
                 9: "CANCELLED", 99: "UKNOWN"}
@@ -52,106 +58,11 @@ def enum_name(value: int | str | None, table: dict[int, str]) -> str:
     return upper if upper in table.values() else text
 
 
-# -- wire shapes -------------------------------------------------------------------
-Enum = int | str | None
-Number = str | None  # decimal strings; checked in conversion
-Millis = str | int | None
-Ident = str | int
-
-
-class QuoteLevel(msgspec.Struct):
-    price: str
-    volume: str
-
-
-class SourcedLevel(msgspec.Struct):
-    cp: str
-    price: str
-    volume: str
-
-
-class QuoteData(msgspec.Struct):
-    symbol: str
-    cp: str
-    asks: list[QuoteLevel]
-    bids: list[QuoteLevel]
-    commission: Number = None
-
-
-class AggregatedData(msgspec.Struct):
-    symbol: str
-    asks: list[SourcedLevel]
-    bids: list[SourcedLevel]
-
-
-class ExecutionData(msgspec.Struct):
-    cpExecutionid: Ident
-    cp: str | None = None
-    executePrice: Number = None
-    executeVolume: Number = None
-    executeAmount: Number = None
-    executeTime: Millis = None
-    side: Enum = None
-    symbol: str | None = None
-    executeComment: str | None = None
-
-
-class OrderFields(msgspec.Struct, kw_only=True):
-    """What a parent order and its per-counterparty child orders both carry (spec §5)."""
-
-    symbol: str | None = None
-    side: Enum = None
-    status: Enum = None
-    orderType: Enum = None
-    timeInForce: Enum = None
-    orderResult: Enum = None
-    orderVolume: Number = None
-    executeVolume: Number = None
-    pendingVolume: Number = None
-    executeAmount: Number = None
-    orderTime: Millis = None
-    executeTime: Millis = None
-
-
-class CpOrderData(OrderFields, kw_only=True):
-    cpOrderId: Ident
-    cp: str | None = None
-    commission: Number = None
-    orderComment: str | None = None
-    executions: list[ExecutionData] = []
-
-
-class OrderData(OrderFields, kw_only=True):
-    orderId: Ident
-    cpOrders: list[CpOrderData] = []
-
-
-class RiskData(msgspec.Struct):
-    book: str
-    cp: str
-    symbol: str
-    openVolume: Number = None
-    openAmount: Number = None
-
-
-class QuoteFrame(msgspec.Struct, tag_field="event", tag="API_QUOTE"):
-    data: QuoteData
-
-
-class AggregatedFrame(msgspec.Struct, tag_field="event", tag="API_AGGREGATED_QUOTE"):
-    data: AggregatedData
-
-
-class OrderFrame(msgspec.Struct, tag_field="event", tag="API_ORDER"):
-    data: OrderData
-
-
-class RiskFrame(msgspec.Struct, tag_field="event", tag="API_RISK_POSITION"):
-    data: list[RiskData]
-
-
-_decoder = msgspec.json.Decoder(QuoteFrame | AggregatedFrame | OrderFrame | RiskFrame)
+# -- wire shapes (wire.py) --------------------------------------------------------
+_decoder = msgspec.json.Decoder(frame_union(str))
+_raw_decoder = msgspec.json.Decoder(frame_union(msgspec.Raw))
 _any_json = msgspec.json.Decoder()
+_json_string = msgspec.json.Decoder(str)
 
 
 # -- what the feed applies -------------------------------------------------------------
@@ -191,33 +102,77 @@ Update = QuoteUpdate | AggregatedUpdate | OrderUpdate | RiskUpdate
 
 MAX_NUMBER_TEXT = 80  # the hub's numbers are ~20 characters
 MAX_MAGNITUDE = 40  # |adjusted exponent|: "1e999999999" is finite, but printing it is not
+# A number in a JSON string, as Java's BigDecimal.toString writes it (docs/bthub.md,
+# "Numbers"): optional minus, no leading zeros, digits on both sides of a point,
+# exponent only with a capital E. "1e2", "99.", ".5", "+98", " 1", "NaN" do not match.
+_STRING_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:E[+-]?[0-9]+)?\Z")
+_JSON_NUMBER_START = frozenset(b"-0123456789")
 
 
-def exact(text: str) -> Decimal:
-    """A finite decimal string, strictly: ASCII, no blanks, underscores, NaN or Infinity
-    (all of which `Decimal()` alone accepts), and of sane size. ValueError otherwise."""
-    if len(text) > MAX_NUMBER_TEXT:
+def _raw_text(raw: msgspec.Raw) -> str:
+    """The text of a number field decoded as Raw, checked: a JSON number as written
+    (JSON's own grammar, checked by msgspec), or a JSON string's contents that look
+    like a Java-written number."""
+    data = bytes(raw)
+    if data[:1] == b'"':
+        text = _json_string.decode(data)
+        if not _STRING_NUMBER.match(text):
+            raise ValueError(text)
+        return text
+    if data[:1] and data[0] in _JSON_NUMBER_START:
+        return data.decode("ascii")  # msgspec has checked the JSON number grammar
+    raise ValueError(data[:40].decode("utf-8", "replace"))
+
+
+def exact(value: str | msgspec.Raw) -> Decimal:
+    """A finite decimal from a JSON string or a JSON number, exactly, of sane size;
+    ValueError (or ArithmeticError) otherwise."""
+    if type(value) is str:
+        text = value
+        if len(text) > MAX_NUMBER_TEXT:
+            raise ValueError(text)
+        result = Decimal(text)
+        # Fast path: text that Decimal writes back unchanged is canonical; anything else
+        # must still be Java-written (e.g. "0.0000001", which Decimal writes as 1E-7).
+        if str(result) != text and not _STRING_NUMBER.match(text):
+            raise ValueError(text)
+    else:
+        text = _raw_text(value)
+        if len(text) > MAX_NUMBER_TEXT:
+            raise ValueError(text)
+        result = Decimal(text)
+    if not result.is_finite() or not -MAX_MAGNITUDE <= result.adjusted() <= MAX_MAGNITUDE:
         raise ValueError(text)
-    try:
-        value = Decimal(text)
-    except (ArithmeticError, TypeError, ValueError):
-        raise ValueError(text) from None
-    if (not value.is_finite() or not text.isascii() or "_" in text or text != text.strip()
-            or not -MAX_MAGNITUDE <= value.adjusted() <= MAX_MAGNITUDE):
-        raise ValueError(text)
-    return value
+    return result
 
 
-def decimal(text: str, where: str) -> Decimal:
+def _shown(value: object) -> str:
+    text = value if isinstance(value, str) else bytes(value).decode("utf-8", "replace")
+    return text[:40]
+
+
+def decimal(value: str | msgspec.Raw, where: str) -> Decimal:
     """`exact`, raising BadFrame that says where."""
     try:
-        return exact(text)
-    except ValueError:
-        raise BadFrame(f"bad number {text[:40]!r} at {where}") from None
+        return exact(value)
+    except (ValueError, ArithmeticError, msgspec.DecodeError):
+        raise BadFrame(f"bad number {_shown(value)!r} at {where}") from None
 
 
-def _opt_decimal(text: str | None, where: str) -> Decimal | None:
-    return None if text is None else decimal(text, where)
+def _opt_decimal(value: str | msgspec.Raw | None, where: str) -> Decimal | None:
+    if value is None or (type(value) is not str and bytes(value) == b"null"):
+        return None
+    return decimal(value, where)
+
+
+def _opt_text(value: str | msgspec.Raw | None) -> str | None:
+    """A number shown raw (a child order's commission), once `decimal` has accepted it."""
+    if value is None or type(value) is str:
+        return value
+    data = bytes(value)
+    if data == b"null":
+        return None
+    return _json_string.decode(data) if data[:1] == b'"' else data.decode("ascii")
 
 
 def _millis(value: str | int | None, where: str) -> int | None:
@@ -247,50 +202,61 @@ def decode_frame(payload: str | bytes) -> Update | None:
     text = payload.strip()
     if not text:
         return None
-    if text[0] not in "{[":
-        try:
-            _any_json.decode(text)
-        except msgspec.DecodeError:
-            return None  # `pong` or other plain text: no reply is specified, ignore it
-        raise BadFrame("not a JSON object")
     try:
-        frame = _decoder.decode(text)
+        if text[0] not in "{[":
+            try:
+                _any_json.decode(text)
+            except msgspec.DecodeError:
+                return None  # `pong` or other plain text: no reply is specified, ignore it
+            raise BadFrame("not a JSON object")
+        try:
+            frame = _decoder.decode(text)
+        except msgspec.ValidationError:
+            frame = _raw_decoder.decode(text)  # numbers written as JSON numbers, or bad
+        return _CONVERT[type(frame).__name__](frame.data)
     except msgspec.ValidationError as exc:
         raise BadFrame(f"invalid frame: {_short(exc)}") from None
     except msgspec.DecodeError as exc:
         raise BadFrame(f"bad JSON: {_short(exc)}") from None
-    if isinstance(frame, QuoteFrame):
-        return _quote(frame.data)
-    if isinstance(frame, AggregatedFrame):
-        return _aggregated(frame.data)
-    if isinstance(frame, OrderFrame):
-        return OrderUpdate(_order(frame.data))
-    return RiskUpdate([_risk(row, i) for i, row in enumerate(frame.data)])
+    except RecursionError:  # msgspec on a very deeply nested value
+        raise BadFrame("JSON nested too deeply") from None
 
 
 def _short(exc: Exception) -> str:
     return str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
 
 
+_ZERO = Decimal(0)
+
+
 def _levels(levels: list, name: str, sourced: bool) -> list[tuple]:
-    """(price, volume[, cp]) per level with volume > 0; the location is built only on error."""
+    """(price, volume[, cp]) per level with volume > 0, in the order received.
+
+    The frame is bad (as a whole) for a price that is not > 0 or a volume that is < 0;
+    volume 0 drops just that level. The same price (per cp, in an aggregated book) twice
+    is found where the book is built, for free (`BthubFeed._fresh_sides`). The location
+    is built only on error."""
     out = []
     i, field_name = 0, "price"
     try:
         for i, lv in enumerate(levels):  # noqa: B007  (i names the bad level below)
             field_name = "price"
             price = exact(lv.price)
+            if price <= _ZERO:
+                raise ValueError
             field_name = "volume"
             volume = exact(lv.volume)
-            if volume > 0:
+            if volume > _ZERO:
                 out.append((price, volume, lv.cp) if sourced else (price, volume))
-    except ValueError:
-        text = getattr(levels[i], field_name)
-        raise BadFrame(f"bad number {text[:40]!r} at {name}[{i}].{field_name}") from None
+            elif volume < _ZERO:
+                raise ValueError
+    except (ValueError, ArithmeticError, msgspec.DecodeError):
+        raise BadFrame(f"bad {field_name} {_shown(getattr(levels[i], field_name))!r} "
+                       f"at {name}[{i}].{field_name}") from None
     return out
 
 
-def _quote(data: QuoteData) -> QuoteUpdate:
+def _quote(data) -> QuoteUpdate:
     return QuoteUpdate(
         symbol=data.symbol,
         cp=data.cp,
@@ -300,11 +266,11 @@ def _quote(data: QuoteData) -> QuoteUpdate:
     )
 
 
-def _aggregated(data: AggregatedData) -> AggregatedUpdate:
+def _aggregated(data) -> AggregatedUpdate:
     return AggregatedUpdate(data.symbol, _levels(data.bids, "bids", True), _levels(data.asks, "asks", True))
 
 
-def _execution(data: ExecutionData, where: str) -> Execution:
+def _execution(data, where: str) -> Execution:
     return Execution(
         exec_id=_ident(data.cpExecutionid, f"{where}.cpExecutionid"),
         cp=data.cp or "",
@@ -317,7 +283,7 @@ def _execution(data: ExecutionData, where: str) -> Execution:
     )
 
 
-def _cp_order(data: CpOrderData, where: str) -> CpOrder:
+def _cp_order(data, where: str) -> CpOrder:
     child = CpOrder(
         cp_order_id=_ident(data.cpOrderId, f"{where}.cpOrderId"),
         cp=data.cp or "",
@@ -327,20 +293,19 @@ def _cp_order(data: CpOrderData, where: str) -> CpOrder:
         execute_volume=_opt_decimal(data.executeVolume, f"{where}.executeVolume"),
         pending_volume=_opt_decimal(data.pendingVolume, f"{where}.pendingVolume"),
         execute_amount=_opt_decimal(data.executeAmount, f"{where}.executeAmount"),
-        commission=data.commission or "",
+        commission=_opt_text(data.commission) or "",
         comment=data.orderComment or "",
         order_time_ms=_millis(data.orderTime, f"{where}.orderTime"),
         execute_time_ms=_millis(data.executeTime, f"{where}.executeTime"),
     )
-    if data.commission is not None:
-        decimal(data.commission, f"{where}.commission")  # shown raw, but must be a number
+    _opt_decimal(data.commission, f"{where}.commission")  # shown raw, but must be a number
     for i, ex in enumerate(data.executions):
         execution = _execution(ex, f"{where}.executions[{i}]")
         child.executions.setdefault(execution.exec_id, execution)
     return child
 
 
-def _order(data: OrderData) -> Order:
+def _order(data) -> Order:
     order = Order(
         order_id=_ident(data.orderId, "orderId"),
         symbol=data.symbol or "",
@@ -362,7 +327,7 @@ def _order(data: OrderData) -> Order:
     return order
 
 
-def _risk(data: RiskData, index: int) -> RiskRow:
+def _risk(data, index: int) -> RiskRow:
     return RiskRow(
         book=data.book,
         cp=data.cp,
@@ -372,7 +337,15 @@ def _risk(data: RiskData, index: int) -> RiskRow:
     )
 
 
-# -- merging pushes into kept records (spec §5 [decision]: upsert) ---------------------
+_CONVERT = {
+    "QuoteFrame": _quote,
+    "AggregatedFrame": _aggregated,
+    "OrderFrame": lambda data: OrderUpdate(_order(data)),
+    "RiskFrame": lambda rows: RiskUpdate([_risk(row, i) for i, row in enumerate(rows)]),
+}
+
+
+# -- merging pushes into kept records (docs/bthub.md "Frames": upsert) ---------------------
 def merge_order(kept: Order | None, pushed: Order) -> Order:
     """Upsert: fields the push carries replace kept ones; children by id; fills deduplicated."""
     if kept is None:
@@ -404,7 +377,7 @@ def _merge_fields(target, kept, pushed, exclude: set[str]) -> None:
         setattr(target, name, getattr(kept, name) if new is None or new == "" else new)
 
 
-# -- optional fee-adjusted view (spec §5, as the vendor's PriceBoard demo does it) -------
+# -- optional fee-adjusted view (as the vendor's PriceBoard demo does it) -------
 def fee_adjusted(price: Decimal, commission: Decimal, scale: int, is_bid: bool) -> Decimal:
     """What a level is worth after the counterparty's fee: bid x (1 - c) rounded down,
     ask / (1 - c) rounded up, both to `scale` decimals (never better than real)."""

@@ -1,6 +1,6 @@
 """bthub simulator: REST login and market calls plus the realtime WebSocket, on one port.
 
-Serves plain http/ws on loopback (no TLS), with the real wire shapes of spec §2-§6:
+Serves plain http/ws on loopback (no TLS), with the real wire shapes (docs/bthub.md):
 
 - `POST /api/v1/operator/login?loginId=U&password=P` -> `{"data":{"token":...},"result":"SUCCESS","type":"API"}`;
   bad credentials -> HTTP 401 `{"result":"UNAUTHORIZED","type":"API"}`.
@@ -11,11 +11,12 @@ Serves plain http/ws on loopback (no TLS), with the real wire shapes of spec §2
   unless T is a live token. Text commands `subscribe:apiQuote:SYM`,
   `subscribe:apiAggregatedQuote:SYM`, `subscribe:apiOrder`, `subscribe:apiRiskPosition:all:BOOK`
   (and `unsubscribe:…`); `ping` is answered with the text `pong`. Each subscription first
-  gets the current state, then pushes. Unknown symbols and books stay silent (spec §4).
+  gets the current state, then pushes. Unknown symbols and books stay silent, as the hub documents no error reply.
 
 Market: BTCUSDT and ETHUSDT quoted by okex, binance and huobi. A seeded random walk moves
-a common mid; each counterparty's quote drifts around it independently, so their books
-sometimes cross. Each tick re-quotes one counterparty and pushes its `API_QUOTE` and the
+a common mid; each counterparty's quote drifts around it independently but is kept clear
+of the others' best prices (arbitrage), except in a share `cross` of the updates, where
+one venue's bid reaches another's ask for exactly one update. Each tick re-quotes one counterparty and pushes its `API_QUOTE` and the
 symbol's `API_AGGREGATED_QUOTE`, which is exactly the merge of the three current books
 (same values, written at the symbol's 5-decimal scale). Every fourth tick an order
 progresses: a parent order split over counterparties, fills whose volumes and amounts add
@@ -39,6 +40,11 @@ Settings and fault switches (the `faults` dict, `--fault NAME[=VALUE]`):
                     order without id, risk data not an array)
 - `drop_after=N`    each connection is cut (TCP abort, no close frame) after N frames
 - `no_symbols`      `/api/v1/market/symbols` answers 404 (clients must carry on)
+- `numbers=json`    prices, volumes, amounts and commissions as JSON numbers (the docs
+                    type them "number"), exact text kept; `numbers=strings` is the default
+- `cross=P`         share of aggregated updates that are crossed or locked (default 0.02)
+
+More in docs/bthub.md ("Simulator").
 """
 
 from __future__ import annotations
@@ -81,9 +87,15 @@ VOLUME_SCALE = 5
 VOLUME_UNIT = Decimal(1).scaleb(-VOLUME_SCALE)
 LEVELS = 5
 ORDER_EVERY = 4  # ticks between order steps
+CROSS_SHARE = 0.02  # default share of crossed/locked aggregated updates (`cross=P`)
+# Fields written as JSON numbers under `numbers=json` (the docs type them "number");
+# risk rows keep strings, as the docs type openAmount/openVolume "string".
+NUMBER_FIELDS = frozenset({"price", "volume", "commission", "executeAmount", "executeVolume",
+                           "executePrice", "orderVolume", "pendingVolume"})
 SIM_EPOCH_MS = 1_763_712_000_000  # 2025-11-21 08:00 UTC: order times are simulated, not wall clock
 
 _encode = msgspec.json.Encoder().encode
+_encode_numbers = msgspec.json.Encoder(decimal_format="number").encode
 
 
 @dataclass
@@ -107,11 +119,18 @@ def _price(ticks: int) -> Decimal:
     return ticks * QUOTE_TICK
 
 
+def _ticks(price: Decimal) -> int:
+    return int(price / QUOTE_TICK)
+
+
 class Market:
     """Deterministic books, orders and risk; `tick()` returns the frames it produced."""
 
-    def __init__(self, seed: int) -> None:
+    def __init__(self, seed: int, cross: float = CROSS_SHARE, numbers_json: bool = False) -> None:
         self.rng = random.Random(seed)
+        self.cross = cross  # share of aggregated updates that come out crossed or locked
+        self.numbers_json = numbers_json
+        self._crossing: dict[str, str] = {}  # symbol -> the cp whose book crosses the others
         self.tick_count = 0
         self._clock_steps = 0
         self.mid = {name: spec.mid_ticks for name, spec in SYMBOLS.items()}
@@ -131,15 +150,28 @@ class Market:
             self._order_step()
 
     # -- books -----------------------------------------------------------------------
-    def _requote(self, symbol: str, cp: str) -> None:
+    def _requote(self, symbol: str, cp: str, cross: bool = False) -> None:
+        """A new book for (symbol, cp) around the mid. Venues stay arbitraged: the book is
+        moved clear of the other venues' best prices, unless `cross` asks for a book
+        whose best bid reaches another venue's best ask (docs/bthub.md, "Simulator")."""
         spec, rng = SYMBOLS[symbol], self.rng
         off = self.offset[(symbol, cp)]
         off = off * 3 // 4 + rng.randint(-spec.drift, spec.drift)  # mean-reverting drift
         self.offset[(symbol, cp)] = off
         center = self.mid[symbol] + off
         half = rng.randint(*spec.half_spread)
-        bids, asks = [], []
         bid, ask = center - half, center + half
+        others = [self.books[(symbol, o)] for o in CPS if o != cp and (symbol, o) in self.books]
+        if others:
+            lowest_ask = min(_ticks(book[1][0][0]) for book in others)
+            highest_bid = max(_ticks(book[0][0][0]) for book in others)
+            if cross:
+                through = max(bid, lowest_ask + rng.randint(0, spec.half_spread[0]))
+                bid, ask = through, max(ask, through + half)
+            else:
+                bid = min(bid, lowest_ask - 1 - rng.randint(0, spec.half_spread[0]))
+                ask = max(ask, highest_bid + 1 + rng.randint(0, spec.half_spread[0]))
+        bids, asks = [], []
         for _ in range(LEVELS):
             bids.append((_price(bid), rng.randint(*spec.volume_units) * VOLUME_UNIT))
             asks.append((_price(ask), rng.randint(*spec.volume_units) * VOLUME_UNIT))
@@ -154,7 +186,8 @@ class Market:
             return [{"price": dec_str(p), "volume": dec_str(v)} for p, v in levels]
 
         return _frame("API_QUOTE", {"asks": side(asks), "bids": side(bids),
-                                    "commission": COMMISSION[cp], "cp": cp, "symbol": symbol})
+                                    "commission": COMMISSION[cp], "cp": cp, "symbol": symbol},
+                      self.numbers_json)
 
     def merged(self, symbol: str) -> tuple[list, list]:
         """The aggregated book: every counterparty's levels, equal prices kept apart."""
@@ -171,7 +204,8 @@ class Market:
             return [{"cp": cp, "price": fixed(p, PRICE_SCALE), "volume": fixed(v, VOLUME_SCALE)}
                     for p, v, cp in levels]
 
-        return _frame("API_AGGREGATED_QUOTE", {"asks": side(asks), "bids": side(bids), "symbol": symbol})
+        return _frame("API_AGGREGATED_QUOTE", {"asks": side(asks), "bids": side(bids), "symbol": symbol},
+                      self.numbers_json)
 
     def crossed(self, symbol: str) -> bool:
         bids, asks = self.merged(symbol)
@@ -275,7 +309,7 @@ class Market:
                               for ex in child["executions"]]}
             for child in order["cpOrders"]
         ]
-        return _frame("API_ORDER", data)
+        return _frame("API_ORDER", data, self.numbers_json)
 
     def risk_frame(self, book: str, keys: list[tuple[str, str, str]] | None = None) -> str | None:
         keys = [k for k in (keys if keys is not None else sorted(self.risk)) if k[0] == book]
@@ -294,10 +328,15 @@ class Market:
         """Advance one step; returns (topic, frame) pairs to push to subscribers."""
         self.tick_count += 1
         out: list[tuple[tuple[str, ...], str]] = []
-        cp = CPS[self.tick_count % len(CPS)]
+        turn = CPS[self.tick_count % len(CPS)]
         for symbol, spec in SYMBOLS.items():
             self.mid[symbol] += self.rng.randint(-spec.walk, spec.walk)
-            self._requote(symbol, cp)
+            # a crossing venue re-quotes next, so a cross lasts one update
+            cp = self._crossing.pop(symbol, None) or turn
+            cross = self.rng.random() < self.cross
+            self._requote(symbol, cp, cross)
+            if cross:
+                self._crossing[symbol] = cp
             out.append((("quote", symbol), self.quote_frame(symbol, cp)))
             out.append((("agg", symbol), self.aggregated_frame(symbol)))
         if self.tick_count % ORDER_EVERY == 0:
@@ -351,8 +390,19 @@ def _split(total: Decimal, parts: int, rng: random.Random) -> list[Decimal]:
     return [(b - a) * VOLUME_UNIT for a, b in zip(edges, edges[1:], strict=False)]
 
 
-def _frame(event: str, data: Any) -> str:
+def _frame(event: str, data: Any, numbers_json: bool = False) -> str:
+    if numbers_json:  # Decimal(text) keeps the text: 0.00100 stays 0.00100, as a number
+        return _encode_numbers({"event": event, "data": _as_numbers(data)}).decode()
     return _encode({"event": event, "data": data}).decode()
+
+
+def _as_numbers(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: Decimal(v) if k in NUMBER_FIELDS and isinstance(v, str) else _as_numbers(v)
+                for k, v in value.items()}
+    if isinstance(value, list):
+        return [_as_numbers(v) for v in value]
+    return value
 
 
 MALFORMED = (
@@ -388,10 +438,11 @@ class _Session:
 
 
 KNOWN_FAULTS = {"rate", "user", "password", "reject_login", "login_errors", "refuse_ws", "token_ttl",
-                "token_uses", "malformed", "drop_after", "no_symbols"}
+                "token_uses", "malformed", "drop_after", "no_symbols", "numbers", "cross"}
 # value kinds the CLI checks before starting (finite, >= 0)
 NUMERIC_FAULTS = {"rate": "number", "token_ttl": "number", "login_errors": "int", "refuse_ws": "int",
-                  "token_uses": "int", "malformed": "int", "drop_after": "int"}
+                  "token_uses": "int", "malformed": "int", "drop_after": "int",
+                  "cross": "number"}
 
 
 def _int_fault(faults: dict[str, str], name: str, default: int | None = None) -> int | None:
@@ -410,7 +461,16 @@ class BthubSimulator:
         faults = dict(faults or {})
         check_faults("bthub", faults, KNOWN_FAULTS, NUMERIC_FAULTS)
         self.faults = faults
-        self.market = Market(seed)
+        numbers = faults.get("numbers", "strings") or "json"
+        if numbers not in ("strings", "json"):
+            raise ValueError(f"bad fault numbers={numbers!r}: expected json or strings")
+        try:
+            cross = float(faults.get("cross", CROSS_SHARE) or CROSS_SHARE)
+        except ValueError:
+            cross = -1.0
+        if not 0 <= cross <= 1:
+            raise ValueError(f"bad fault cross={faults['cross']!r}: expected a share from 0 to 1")
+        self.market = Market(seed, cross, numbers == "json")
         try:
             self.rate = float(faults.get("rate", "10") or 10)
             self.token_ttl = float(faults["token_ttl"]) if faults.get("token_ttl") else None

@@ -1,0 +1,210 @@
+"""A hostile hub over loopback: endless replies, oversized frames, order and counterparty
+floods, and how obview closes. Memory stays bounded, bad input is counted, quit is quick."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+import time
+
+from obview.events import RecordsChanged
+from obview.feed import Backoff
+from obview.venues.bthub import client
+from obview.venues.bthub.client import BthubFeed
+from tests.bthub.hostile import HostileHub, HubThread, order, quote
+from tests.conftest import ROOT, obview_env, wait_until
+
+SYM = "BTCUSDT"
+BOOK = ([("100", "1")], [("101", "2")])
+
+
+def rss_mb() -> float:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+@contextlib.asynccontextmanager
+async def running(hub: HostileHub, symbols=(SYM,), **kw):
+    feed = BthubFeed(list(symbols), hub.url, "user", "hostile-password", **kw)
+    feed.backoff = Backoff(initial=0.02, cap=0.1)
+    task = asyncio.create_task(feed.run())
+    try:
+        yield feed
+    finally:
+        feed.stop()
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await feed.close()
+
+
+async def test_a_login_reply_that_never_ends_is_cut_counted_and_retried():
+    async with HostileHub(endless_login=True) as hub:
+        before = rss_mb()
+        async with running(hub) as feed:
+            texts = []
+            feed.add_listener(lambda e: texts.append(feed.status_text))
+            feed.max_reply_bytes = 1 * 2**20
+            await wait_until(lambda: hub.logins >= 3, timeout=20, message="three login attempts")
+            assert feed.bad_frames >= 2 and feed.reconnects >= 2
+            assert any("login failed: reply over 1048576 bytes; retry in" in t for t in texts)
+        assert rss_mb() - before < 60  # before: 200 MB/s, to 4.1 GB
+
+
+async def test_an_oversized_cps_reply_is_a_bad_reply_and_the_session_is_retried():
+    body = b'{"result":"SUCCESS","type":"API","data":[' + b'{"name":"x"},' * 400_000 + b'{"name":"y"}]}'
+    async with HostileHub(cps_body=body) as hub, running(hub) as feed:
+        await wait_until(lambda: feed.bad_frames >= 2 and hub.logins >= 2, timeout=20,
+                         message="bad replies counted, sessions retried")
+        assert hub.connections == 0
+
+
+async def test_an_oversized_frame_is_counted_and_the_connection_retried():
+    async def script(ws, number):
+        await ws.send(quote(SYM, "okex", *BOOK))
+        if number == 1:
+            await ws.send('{"event":"API_QUOTE","data":{"pad":"' + "x" * (5 * 2**20) + '"}}')
+        await asyncio.Future()
+
+    async with HostileHub(script) as hub, running(hub) as feed:
+        await wait_until(lambda: hub.connections >= 2 and feed.streams.get(f"{SYM}@okex")
+                         and feed.streams[f"{SYM}@okex"].synced, timeout=20,
+                         message="a second connection, the book back")
+        assert feed.bad_frames == 1 and hub.close_codes[0] == 1009
+        assert feed.max_frame_bytes == client.MAX_FRAME_BYTES < 5 * 2**20
+
+
+async def test_quitting_closes_the_websocket_with_1000():
+    async def script(ws, number):
+        await ws.send(quote(SYM, "okex", *BOOK))
+        await asyncio.Future()
+
+    async with HostileHub(script) as hub:
+        async with running(hub) as feed:
+            await wait_until(lambda: f"{SYM}@okex" in feed.streams, message="a push")
+        # `running` cancels the feed task (as the TUI and headless do), then closes the feed
+        await wait_until(lambda: hub.close_codes, message="the close seen by the hub")
+        assert hub.close_codes == [1000]  # before: 1011 (cancellation taken for an error)
+
+
+async def test_an_order_flood_is_capped_finished_orders_going_first():
+    total = client.MAX_ORDERS * 3
+
+    async def script(ws, number):
+        await ws.send(order("open-1", status=3))  # an unfinished order stays
+        for i in range(total):
+            await ws.send(order(f"{i}", status=1 if i % 10 == 0 else 4))
+        await ws.send(order("last", status=3))
+        await asyncio.Future()
+
+    async with HostileHub(script) as hub, running(hub) as feed:
+        await wait_until(lambda: "last" in feed.orders, timeout=30, message="the flood through")
+        assert len(feed.orders) == client.MAX_ORDERS
+        assert "open-1" in feed.orders
+        assert feed.orders_evicted == total + 2 - client.MAX_ORDERS
+        # fewer unfinished orders than the cap: every one of them is still there
+        assert all(feed.orders[str(i)].status == "PENDING" for i in range(0, total, 10))
+
+
+async def test_orders_and_risk_of_other_symbols_are_not_kept():
+    async def script(ws, number):
+        await ws.send(order("eth", symbol="ETHUSDT"))
+        await ws.send(order("btc", symbol=SYM))
+        await ws.send('{"event":"API_RISK_POSITION","data":['
+                      '{"book":"A","cp":"okex","symbol":"ETHUSDT","openVolume":"1"},'
+                      '{"book":"A","cp":"okex","symbol":"BTCUSDT10","openVolume":"2"},'
+                      '{"book":"A","cp":"okex","symbol":"BTCUSDTX","openVolume":"3"}]}')
+        await asyncio.Future()
+
+    async with HostileHub(script) as hub, running(hub, book="A") as feed:
+        records = []
+        feed.add_listener(lambda e: records.append(e) if isinstance(e, RecordsChanged) else None)
+        await wait_until(lambda: feed.risk, message="risk")
+        assert set(feed.orders) == {"btc"} and list(feed.risk) == [("A", "okex", "BTCUSDT10")]
+        assert not feed.symbol_column
+
+
+async def test_invented_counterparties_are_ignored_and_counted():
+    invented = 5000
+
+    async def script(ws, number):
+        for i in range(invented):
+            await ws.send(quote(SYM, f"cp{i}", *BOOK))
+        await ws.send(quote(SYM, "huobi", *BOOK))
+        await asyncio.Future()
+
+    async with HostileHub(script) as hub, running(hub) as feed:
+        await wait_until(lambda: f"{SYM}@huobi" in feed.streams, timeout=30, message="huobi")
+        assert set(feed.streams) == {SYM, f"{SYM}@huobi"}
+        assert feed.bad_frames == invented
+
+
+async def test_without_a_cps_list_counterparties_are_capped():
+    async def script(ws, number):
+        for i in range(client.MAX_CPS + 50):
+            await ws.send(quote(SYM, f"cp{i}", *BOOK))
+        await ws.send(quote(SYM, "cp0", [("99", "1")], []))
+        await asyncio.Future()
+
+    body = b'{"result":"INTERNAL_ERROR","type":"API"}'
+    async with HostileHub(script, cps_body=body) as hub, running(hub) as feed:
+        await wait_until(lambda: feed.streams.get(f"{SYM}@cp0") is not None
+                         and feed.streams[f"{SYM}@cp0"].book.best_bid() == 99, timeout=30,
+                         message="the last push")
+        assert len(feed.streams) == 1 + client.MAX_CPS and feed.bad_frames == 50
+
+
+def _flood_script(kind: str):
+    async def script(ws, number):
+        await ws.send(quote(SYM, "okex", *BOOK))
+        i = 0
+        while True:
+            i += 1
+            await ws.send(order(str(i), status=1) if kind == "orders" else quote(SYM, f"c{i}", *BOOK))
+    return script
+
+
+async def test_ctrl_c_ends_headless_within_a_second_under_a_flood():
+    for kind in ("orders", "cps"):
+        with HubThread(_flood_script(kind), cps=()) as hub:
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "obview", "bthub", SYM, "--url", hub.url, "--stream", "json",
+                "--orders", stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+                stdin=asyncio.subprocess.DEVNULL, cwd=ROOT,
+                env=obview_env(OBVIEW_BTHUB_USER="u", OBVIEW_BTHUB_PASSWORD="hostile-pw"))
+            try:
+                if kind == "orders":
+                    await asyncio.wait_for(proc.stdout.readline(), 20)
+                else:
+                    await wait_until(lambda: hub.connections >= 1, timeout=20, message="connected")
+                    await asyncio.sleep(0.5)  # noqa: ASYNC  (let the flood build: not a sync point)
+                started = time.monotonic()
+                proc.send_signal(signal.SIGINT)
+                await asyncio.wait_for(proc.wait(), 10)
+                elapsed = time.monotonic() - started
+            finally:
+                if proc.returncode is None:
+                    proc.kill()
+                    await proc.wait()
+            assert proc.returncode == 130, kind
+            assert elapsed < 1.0, (kind, elapsed)
+
+
+async def test_q_ends_the_tui_within_a_second_under_a_flood():
+    import pytest
+
+    app_module = pytest.importorskip("obview.tui.app")
+    from obview.venues import VenueConfig
+
+    with HubThread(_flood_script("orders")) as hub:
+        feed = BthubFeed([SYM], hub.url, "user", "hostile-password")
+        app = app_module.ObviewApp([VenueConfig("bthub", [SYM])], feeds=[feed])
+        async with app.run_test(size=(120, 40)) as pilot:
+            await wait_until(lambda: len(feed.orders) >= client.MAX_ORDERS, timeout=20, message="a flood")
+            started = time.monotonic()
+            await pilot.press("q")
+            await wait_until(lambda: not app.is_running, timeout=10, message="the app gone")
+            elapsed = time.monotonic() - started
+        assert elapsed < 1.0, elapsed

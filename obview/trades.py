@@ -39,6 +39,7 @@ class Trade:
     sequence: int | str | None = None  # the venue's id of the print
     kind: str | None = None  # the venue's trade type (Futu TickerType name)
     own: bool = False
+    source: str | None = None  # the counterparty that filled it (multi-source venues)
 
     def __post_init__(self) -> None:
         if self.side not in SIDES:
@@ -65,6 +66,8 @@ def trade_json(trade: Trade) -> dict[str, Any]:
         obj["kind"] = trade.kind
     if trade.own:
         obj["own"] = True
+    if trade.source is not None:
+        obj["source"] = trade.source
     return obj
 
 

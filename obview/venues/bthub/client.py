@@ -37,6 +37,7 @@ from obview.book import BookSide, Level, OrderBook
 from obview.events import RecordsChanged
 from obview.feed import FatalFeedError, Feed, FeedError, FeedState, Stream, describe_error
 from obview.fmt import dec_str
+from obview.trades import BUY, SELL, Trade
 from obview.venues.bthub.models import CpOrder, Execution, Order, RiskRow
 from obview.venues.bthub.protocol import (
     AggregatedUpdate,
@@ -102,8 +103,12 @@ def websocket_url(base_url: str, token: str, ws_url: str | None = None) -> str:
     return urlunsplit((scheme, parts.netloc, path, f"X-API-TOKEN={quote(token, safe='')}", ""))
 
 
+_FILL_SIDES = {"BUY": BUY, "SELL": SELL}
+
+
 class BthubFeed(Feed):
     venue = "bthub"
+    trade_kind = "own"  # the account's fills from API_ORDER, never the market's prints
 
     def __init__(
         self,
@@ -121,6 +126,7 @@ class BthubFeed(Feed):
         ws_url: str | None = None,
     ) -> None:
         super().__init__()
+        self.trades_enabled = True  # apiOrder is subscribed anyway: own fills cost nothing
         self.ws_url = ws_url  # configurable; derived from base_url when None (docs/bthub.md "Session")
         websocket_url(base_url, "check", ws_url)  # a bad scheme is a config error, now
         self.symbols = list(dict.fromkeys(symbols))
@@ -534,12 +540,38 @@ class BthubFeed(Feed):
             return
         if kept is None:
             self._make_room_for_order()
+        self._own_fills(kept, merged)
         self.orders[merged.order_id] = merged
         if merged.status in FINISHED:
             self._finished[merged.order_id] = None
         else:
             self._finished.pop(merged.order_id, None)
         self._queue_records("orders", merged.order_id, merged)
+
+    def _own_fills(self, kept: Order | None, merged: Order) -> None:
+        """The order's executions not seen before go on its symbol's tape as own fills
+        (docs/bthub.md, "Trades"); an execution without a price or volume is skipped."""
+        stream = self.streams.get(merged.symbol)
+        if stream is None:
+            return
+        seen: set[str] = set()
+        if kept is not None:
+            for child in kept.cp_orders.values():
+                seen.update(child.executions)
+        mono, recv_ts = time.monotonic(), int(time.time() * 1000)
+        fills = []
+        for child in merged.cp_orders.values():
+            for ex in child.executions.values():
+                if ex.exec_id in seen or not ex.price or ex.volume is None or ex.volume <= 0:
+                    continue
+                fills.append(Trade(
+                    mono, ex.price, ex.volume, _FILL_SIDES.get(ex.side or merged.side),
+                    venue=self.venue, symbol=merged.symbol, venue_ts=ex.time_ms,
+                    recv_ts=recv_ts, turnover=ex.amount, sequence=ex.exec_id, own=True,
+                    source=ex.cp or child.cp or None))
+        if fills:
+            fills.sort(key=lambda t: t.venue_ts or 0)
+            self.trades_printed(stream, fills)
 
     def _make_room_for_order(self) -> None:
         """At the cap, evict the oldest finished order, else the oldest of all."""

@@ -39,8 +39,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from obview.events import BookChanged  # noqa: E402
-from obview.tui.app import FIRST_PAINT_ENV, ObviewApp  # noqa: E402
-from obview.tui.fake_feed import FakeFeed  # noqa: E402
+from obview.tui.app import ObviewApp  # noqa: E402
+from tests.support.fake_feed import FakeFeed  # noqa: E402
 
 
 def rss_mb() -> float:
@@ -99,8 +99,7 @@ async def run_app_bench(duration: float, rate: int, books: int, orders: int) -> 
         if isinstance(event, BookChanged):
             pending.append(time.perf_counter())
 
-    def on_paint(ladder) -> None:
-        now = time.perf_counter()
+    def on_paint(ladder, now: float) -> None:
         if key_sent and (ladder.cursor.is_bid, ladder.cursor.index) == key_sent[0][1]:
             key_latency.append(now - key_sent.pop()[0])  # the frame showing the moved cursor
         for t in pending:
@@ -119,7 +118,16 @@ async def run_app_bench(duration: float, rate: int, books: int, orders: int) -> 
                      for side in (s.book.bids, s.book.asks) for lv in side.iter_levels())
         rss_start = rss_mb()
         pending.clear()
-        ladder.paint_hooks.append(on_paint)
+        render_lines = ladder.render_lines
+
+        def observed_render_lines(crop):  # the bench's own hook: the product has none
+            paints, now = ladder.stats.paints, time.perf_counter()  # as the paint begins
+            lines = render_lines(crop)
+            if ladder.stats.paints != paints:
+                on_paint(ladder, now)
+            return lines
+
+        ladder.render_lines = observed_render_lines
         paints0, cpu0, flushes0 = ladder.stats.paints, ladder.stats.cpu_ns, ladder.stats.flushes
         builds0 = ladder.stats.builds
         messages0 = app.book_messages
@@ -184,15 +192,16 @@ def help_time(runs: int = 3) -> float:
 
 
 def first_paint_time(timeout: float = 20.0) -> float | None:
-    """Launch `obview futu HK.00700 --sim` in a pty; the app writes the time of its first
-    painted book to a file (FIRST_PAINT_ENV) and quits."""
+    """Launch `obview futu HK.00700 --sim` in a pty (through bench/first_paint.py, which
+    writes the time of the first painted book to a file and quits)."""
     with tempfile.TemporaryDirectory() as tmp:
         marker = Path(tmp) / "painted"
         master, slave = pty.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
-        run_env = env() | {FIRST_PAINT_ENV: str(marker), "TERM": "xterm-256color"}
+        run_env = env() | {"TERM": "xterm-256color"}
         start = time.time()
-        proc = subprocess.Popen([sys.executable, "-m", "obview", "futu", "HK.00700", "--sim"],
+        proc = subprocess.Popen([sys.executable, str(ROOT / "bench" / "first_paint.py"),
+                                 str(marker), "futu", "HK.00700", "--sim"],
                                 stdin=slave, stdout=slave, stderr=slave, env=run_env, cwd=ROOT,
                                 start_new_session=True)
         os.close(slave)

@@ -195,27 +195,6 @@ class BookSide:
         self._levels = fresh
         self._keys = _sorted_keys(fresh)
 
-    def replace_top(self, levels: Iterable[LevelInput]) -> None:
-        """Replace the best levels down to the worst price given; deeper levels stay.
-
-        An empty input clears the side (the venue says the side is empty).
-        """
-        fresh = [_as_level(item) for item in levels]
-        if not fresh:
-            self.clear()
-            return
-        worst = min(lv.price for lv in fresh) if self.is_bid else max(lv.price for lv in fresh)
-        covered = []
-        for level in self.iter_levels():
-            if (level.price < worst) if self.is_bid else (level.price > worst):
-                break
-            covered.append(level)
-        for level in covered:
-            self.delete(level.price, level.source)
-        for level in fresh:
-            self.set(level.price, level.size, level.orders, level.queue, level.source)
-
-    # -- reads -------------------------------------------------------------------
     def __len__(self) -> int:
         return len(self._levels)
 
@@ -339,14 +318,6 @@ class OrderBook:
     def best_ask(self) -> Decimal | None:
         level = self.asks.best()
         return level.price if level else None
-
-    def spread(self) -> Decimal | None:
-        bid, ask = self.best_bid(), self.best_ask()
-        return None if bid is None or ask is None else ask - bid
-
-    def mid(self) -> Decimal | None:
-        bid, ask = self.best_bid(), self.best_ask()
-        return None if bid is None or ask is None else (bid + ask) / _TWO
 
     def crossed(self) -> bool:
         """Best bid at or above best ask (crossed or locked). Reported, never fixed."""

@@ -396,6 +396,8 @@ def _leave_now(code: int) -> None:
 
 def _main(argv: list[str] | None) -> None:
     _silence_logging()
+    if not (sys.argv[1:] if argv is None else argv):
+        argv = ["--help"]  # bare `obview`: the readable help on stdout, not a usage error
     _install_hooks()
     try:
         cli.main(args=argv, prog_name="obview", standalone_mode=False)

@@ -8,6 +8,9 @@ staleness rule. A `FatalFeedError` (subscription or login rejected), an untruste
 certificate, and (with `fail_fast`, for headless runs) a refused connection or an
 unknown host before any data stop the loop and are reported once. docs/feeds.md
 describes the whole lifecycle.
+
+What a feed offers beyond books (aggregation levels, record kinds, what its latency
+stats measure) it declares in `capabilities`; consumers read that, never probe.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import random
 import socket
 import ssl
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, ClassVar
@@ -71,6 +74,50 @@ class Backoff:
         self.failures = 0
 
 
+class LatencyKind(StrEnum):
+    """What a feed's `Stream.latency` stats measure (the TUI labels them from this)."""
+
+    NONE = "none"  # no venue figures: the TUI measures push timing itself
+    RECEIVE = "receive"  # venue stamp to our receive, per side ("bid", "ask")
+    INTERVAL = "interval"  # time between the venue's pushes ("interval")
+
+
+class TradeKind(StrEnum):
+    """What a feed's tape holds (`Stream.tape`, `TradesPrinted`; obview/trades.py)."""
+
+    NONE = "none"  # the venue (or this dialect of it) publishes no trades
+    MARKET = "market"  # every print of the market
+    OWN = "own"  # the account's own fills only (`Trade.own`)
+
+
+class RecordKind(StrEnum):
+    """Non-book records a feed publishes (`Feed.records[kind]`, `RecordsChanged.kind`)."""
+
+    ORDERS = "orders"
+    RISK = "risk"
+
+
+@dataclass(frozen=True)
+class LevelControl:
+    """A venue's book aggregation levels: how many, the current one, and how to switch."""
+
+    count: Callable[[], int | None]  # None until the venue has told us
+    current: Callable[[], int]
+    change: Callable[[int], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class FeedCapabilities:
+    """What a feed can do beyond books, declared by the venue so nobody has to probe."""
+
+    levels: LevelControl | None = None
+    records: tuple[RecordKind, ...] = ()
+    latency: LatencyKind = LatencyKind.NONE
+    # the tape; a MARKET tape runs only when asked for (`Feed.trades_enabled`, from
+    # `VenueConfig.trades`: it costs a subscription), an OWN one always
+    trades: TradeKind = TradeKind.NONE
+
+
 @dataclass(eq=False)
 class Stream:
     """One subscribed instrument's live state inside a feed."""
@@ -87,7 +134,7 @@ class Stream:
     stale: bool = False  # values kept but not live (see Feed.check_stale); cleared by a push
     stale_reason: str = ""
     error: str | None = None
-    latency: dict[str, LatencyStats] = field(default_factory=dict)  # "bid"/"ask" or "interval"
+    latency: dict[str, LatencyStats] = field(default_factory=dict)  # per Feed.capabilities.latency
     extra: dict[str, Any] = field(default_factory=dict)  # venue-specific JSON fields
     # the tape: recent prints and the session's last price, volume and VWAP
     tape: TradeStats = field(default_factory=TradeStats)
@@ -111,13 +158,12 @@ class Feed:
     """Base class for a venue connection carrying one or more streams."""
 
     venue: ClassVar[str] = "?"
-    # Whether the venue has a tape at all: "market" (every print), "own" (the account's
-    # fills only), "none". `trades_enabled` says whether this feed asked for it.
-    trade_kind: ClassVar[str] = "none"
+    capabilities: FeedCapabilities = FeedCapabilities()  # venues override (class or instance)
 
     def __init__(self) -> None:
         self.trades_enabled = False
         self.streams: dict[str, Stream] = {}  # by Stream.key
+        self.records: dict[str, dict[Any, Any]] = {}  # RecordKind -> rows by their key
         self.state = FeedState.CONNECTING
         self.status_text = ""
         self.bad_frames = 0
@@ -317,6 +363,13 @@ class Feed:
 
     def stop(self) -> None:
         self._stopping = True
+
+    async def close(self) -> None:
+        """Release what outlives a session (HTTP clients, tasks); after `run()` ended."""
+
+    def headless_streams(self) -> set[str] | None:
+        """The stream keys headless prints; None: all of them."""
+        return None
 
     def _fail(self, reason: str) -> None:
         for stream in self.streams.values():

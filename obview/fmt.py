@@ -249,3 +249,42 @@ def clock(epoch_s: float, tenths: bool = False, utc: bool = False) -> str:
     stamp = (_time.gmtime if utc else _time.localtime)(int(epoch_s))
     text = _time.strftime("%H:%M:%S", stamp)
     return f"{text}.{int(epoch_s * 10) % 10}" if tenths else text
+
+
+# -- numbers that follow the instrument (the TUI) -------------------------------------
+def at_least(value: Decimal, places: int) -> str:
+    """Exact, with at least `places` decimals: a mid between ticks keeps its half tick."""
+    return fixed(value, max(places, decimals_of(value)))
+
+
+def grouped_places(value: Decimal, places: int) -> str:
+    """Rounded (half even) to exactly `places` decimals, with thousands separators."""
+    quantum = Decimal(1).scaleb(-places) if places > 0 else Decimal(1)
+    text = fixed(value.quantize(quantum), places)
+    sign = "-" if text.startswith("-") else ""
+    whole, dot, frac = text.lstrip("-").partition(".")
+    return f"{sign}{int(whole):,}{dot}{frac}"
+
+
+def bps_precise(value: Decimal | None) -> str:
+    """Basis points with two significant digits below 1 (never "0.0" for a real gap)."""
+    if value is None:
+        return "-"
+    if not value:
+        return "0"
+    places = max(1, -value.adjusted() + 1)
+    return f"{value:.{places}f}"
+
+
+def fit_parts(parts: list[str], width: int) -> list[str]:
+    """The leading parts that fit in `width` cells whole (a number is never cut)."""
+    from rich.cells import cell_len
+
+    out, used = [], 0
+    for part in parts:
+        size = cell_len(part)
+        if used + size > width:
+            break
+        out.append(part)
+        used += size
+    return out

@@ -15,6 +15,7 @@ import errno
 import os
 import stat
 import sys
+from decimal import Decimal
 from typing import Any, TextIO
 
 import msgspec
@@ -27,7 +28,7 @@ from obview.events import (
     StatusChanged,
     TradesPrinted,
 )
-from obview.feed import Feed, Stream
+from obview.feed import Feed, Stream, TradeKind
 from obview.fmt import dec_str
 from obview.trades import trade_json
 from obview.venues import VenueConfig, load
@@ -94,6 +95,23 @@ def book_json(feed: Feed, stream: Stream, depth: int, details: bool) -> dict[str
     return obj
 
 
+def record_json(feed: Feed, record: Any) -> dict[str, Any]:
+    """The one JSON form of a typed record (`obview.records`): venue, kind, its fields."""
+    return {"venue": feed.venue, "kind": record.KIND, **_fields_json(record)}
+
+
+def _fields_json(record: Any) -> dict[str, Any]:
+    return {name: _value_json(value) for name, value in vars(record).items()}
+
+
+def _value_json(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return dec_str(value)
+    if isinstance(value, dict):  # nested records by id: a list in arrival order
+        return [_fields_json(child) for child in value.values()]
+    return value
+
+
 class HeadlessPrinter:
     """Listens to feeds and prints; sets `done` when the request is satisfied."""
 
@@ -151,7 +169,7 @@ class HeadlessPrinter:
         elif isinstance(event, RecordsChanged):
             if self.records == event.kind and self.mode == "stream":
                 for row in event.rows:
-                    self._print(event.feed.record_json(event.kind, row))  # type: ignore[attr-defined]
+                    self._print(record_json(event.feed, row))
                     if self.done.is_set():
                         return
         elif isinstance(event, TradesPrinted):
@@ -208,8 +226,8 @@ class HeadlessPrinter:
 
 
 def _shown(feed: Feed, stream: Stream) -> bool:
-    shown = getattr(feed, "headless_streams", None)
-    return shown is None or stream.key in shown()
+    shown = feed.headless_streams()
+    return shown is None or stream.key in shown
 
 
 # How long shutdown waits for a feed to finish after cancelling it: Ctrl-C must end
@@ -235,7 +253,7 @@ async def run_headless(
         feeds = [await open_configured(cfg, stack) for cfg in configs]
         if records == "trades":
             for feed in feeds:
-                if feed.trade_kind == "none":
+                if feed.capabilities.trades is TradeKind.NONE:
                     why = getattr(feed, "no_trades_reason", "") or "this feed has no trades"
                     raise ConfigError(f"{feed.venue}: {why}")
         tasks = []
@@ -293,7 +311,5 @@ async def _shutdown(feeds: list[Feed], tasks: list[asyncio.Task]) -> None:
     if tasks:
         await asyncio.wait(tasks, timeout=SHUTDOWN_GRACE)
     for feed in feeds:
-        close = getattr(feed, "close", None)
-        if close is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(close(), SHUTDOWN_GRACE)
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(feed.close(), SHUTDOWN_GRACE)

@@ -1,5 +1,6 @@
-"""A print on the tape: the one trade type shared by venues, the tape and the heatmap,
-and the per-stream session figures (last price, volume, VWAP) kept beside it.
+"""The tape: the trade record (`Trade`, defined with the other typed records in
+obview/records.py and shared by venues, the tape and the heatmap), its JSON line, and the
+per-stream session figures (last price, volume, VWAP) kept beside it.
 
 Numbers are exact Decimals. `side` is the aggressor's ("buy" lifted an ask, "sell" hit
 a bid) or None when the venue does not say (Futu's neutral and unknown directions).
@@ -8,42 +9,15 @@ a bid) or None when the venue does not say (Futu's neutral and unknown direction
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, ClassVar
+from typing import Any
 
 from obview.fmt import dec_str
+from obview.records import BUY, SELL, SIDES, Trade
 
-BUY = "buy"
-SELL = "sell"
-SIDES = (BUY, SELL, None)
+__all__ = ["BUY", "SELL", "SIDES", "TAPE_LENGTH", "Trade", "TradeStats", "trade_json"]
+
 TAPE_LENGTH = 2000  # prints kept per stream for a tape panel (bounded memory)
-
-
-@dataclass(frozen=True, slots=True)
-class Trade:
-    """One execution. `mono` is `time.monotonic()` at receipt (the clock the book's
-    `recv_mono` uses); `recv_ts`/`venue_ts` are epoch milliseconds (ours, the venue's).
-    `own` marks the account's own fills (bthub executions)."""
-
-    KIND: ClassVar[str] = "trade"
-    mono: float
-    price: Decimal
-    size: Decimal
-    side: str | None
-    venue: str = ""
-    symbol: str = ""
-    venue_ts: int | None = None
-    recv_ts: int | None = None
-    turnover: Decimal | None = None  # as the venue reports it (else price x size)
-    sequence: int | str | None = None  # the venue's id of the print
-    kind: str | None = None  # the venue's trade type (Futu TickerType name)
-    own: bool = False
-    source: str | None = None  # the counterparty that filled it (multi-source venues)
-
-    def __post_init__(self) -> None:
-        if self.side not in SIDES:
-            raise ValueError(f"trade side must be {BUY!r}, {SELL!r} or None, not {self.side!r}")
 
 
 def trade_json(trade: Trade) -> dict[str, Any]:

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.conftest import ROOT, obview_env
 
 
 def test_book_bench_runs():
@@ -32,3 +31,17 @@ def test_loopring_push_bench_runs():
         cwd=ROOT, capture_output=True, text=True, timeout=120, check=True,
     ).stdout
     assert out.count("ratio (b)/(a)") == 2
+
+
+def test_tui_bench_runs():
+    proc = subprocess.run(
+        [sys.executable, "bench/tui_bench.py", "--duration", "0.5", "--rate", "2000",
+         "--books", "2", "--orders", "100", "--paint-timeout", "10"],
+        capture_output=True, text=True, timeout=90, cwd=ROOT, env=obview_env(),
+    )
+    assert proc.returncode == 0, proc.stderr
+    for label in ("ladder redraw CPU", "frames per second", "push-to-paint",
+                  "keypress-to-paint", "process CPU share", "RSS", "obview --help",
+                  "first book painted"):
+        assert label in proc.stdout
+    assert "n/a" not in proc.stdout  # the first-paint launch painted a book

@@ -39,17 +39,6 @@ class NaiveSide:
     def ordered(self):
         return [self.levels[k] for k in sorted(self.levels, reverse=self.is_bid)]
 
-    def replace_top(self, levels):
-        if not levels:
-            self.levels.clear()
-            return
-        worst = min(p for p, *_ in levels) if self.is_bid else max(p for p, *_ in levels)
-        for key, (price, *_rest) in list(self.levels.items()):
-            if (price >= worst) if self.is_bid else (price <= worst):
-                del self.levels[key]
-        for price, size, orders in levels:
-            self.set(price, size, orders)
-
 
 class BookMachine(RuleBasedStateMachine):
     def __init__(self):
@@ -73,13 +62,6 @@ class BookMachine(RuleBasedStateMachine):
         existed = price in self.model[is_bid].levels
         assert self.book.side(is_bid).delete(price) == existed
         self.model[is_bid].set(price, 0)
-
-    @rule(is_bid=st.booleans(),
-          levels=st.lists(st.tuples(prices, sizes.filter(bool), st.integers(0, 9)),
-                          max_size=8, unique_by=lambda t: t[0]))
-    def replace_top(self, is_bid, levels):
-        self.book.side(is_bid).replace_top(levels)
-        self.model[is_bid].replace_top(levels)
 
     @rule(bids=st.lists(st.tuples(prices, sizes), max_size=10, unique_by=lambda t: t[0]),
           asks=st.lists(st.tuples(prices, sizes), max_size=10, unique_by=lambda t: t[0]))

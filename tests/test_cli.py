@@ -98,3 +98,10 @@ def test_decimal_cache_returns_the_same_object():
     cache("2")
     cache("3")  # over the limit: dropped whole, still correct
     assert cache("1.50") == first
+
+
+def test_no_arguments_prints_the_readable_help_on_stdout():
+    proc = run_obview()
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("Usage: obview") and "Commands:" in proc.stdout
+    assert "\n  futu " in proc.stdout and proc.stderr == ""

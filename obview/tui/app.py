@@ -3,42 +3,41 @@
 Data flow: each venue `Feed` runs as a worker on the app's loop and calls our
 listener synchronously for every push. The listener does O(1) work (timing, a set
 lookup) and posts at most one `BookUpdated` per stream until the app has handled
-it; the handler marks that stream's ladder dirty, and the ladder redraws at most
-once per frame. Widgets read books; nothing here parses or touches a socket.
+it; the handler marks that stream's ladder (and an open drilldown of it) dirty, and
+they redraw at most once per frame. No widget runs inside the listener.
 """
 
 from __future__ import annotations
 
 import contextlib
 import gc
+import itertools
 import os
-import time
 from collections.abc import Iterable
 from functools import partial
 from pathlib import Path
 
-from rich.text import Text
 from textual.app import App, ComposeResult, SystemCommand
-from textual.binding import Binding
-from textual.containers import Horizontal
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane
+from textual.widgets import DataTable, Footer, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
 
 from obview.events import BookChanged, FeedFailed, RecordsChanged, StatusChanged
-from obview.feed import Feed, Stream
+from obview.feed import Feed, Stream, describe_error
 from obview.logs import status_note
+from obview.tui.actions import SCOPES, Owner, Scope, action_name, bindings, palette_actions
 from obview.tui.ladder import Ladder
-from obview.tui.messages import BookUpdated, CursorMoved, FeedStopped, RecordsUpdated, StatusUpdated
-from obview.tui.panels import HealthPanel, StatusBar, StreamClock
-from obview.tui.records import OrdersTable, RiskTable
+from obview.tui.messages import BookUpdated, FeedStopped, RecordsUpdated, StatusUpdated
+from obview.tui.panels import StatusBar
+from obview.tui.panes import ErrorPane, RecordsPane, StreamPane
+from obview.tui.records import OrdersTable
 from obview.tui.screens import DrilldownScreen, ExecutionsScreen, HelpScreen
+from obview.tui.themes import THEMES
 from obview.venues import VenueConfig
 
 NARROW_WIDTH = 100
-LADDER_ACTIONS = {"group", "depth", "delta", "level"}
-BASE_SCREEN_ACTIONS = LADDER_ACTIONS | {"freeze", "next_tab", "prev_tab", "goto_tab"}
-FIRST_PAINT_ENV = "OBVIEW_FIRST_PAINT_FILE"  # benchmark hook: write the time, then exit
+SCREENSHOT_DIR_ENV = "OBVIEW_SCREENSHOT_DIR"  # where palette "Screenshot" saves (default: cwd)
+REPLACED_SYSTEM_COMMANDS = {"Keys", "Screenshot"}  # ours: the obview help, a path we report
 
 
 class ObviewApp(App):
@@ -47,43 +46,28 @@ class ObviewApp(App):
     CSS_PATH = str(Path(__file__).with_name("obview.tcss"))  # absolute: subclasses live elsewhere
     TITLE = "obview"
     ENABLE_COMMAND_PALETTE = True
-    BINDINGS = [
-        Binding("q", "quit", "Quit"),
-        Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
-        Binding("question_mark", "help", "Help", key_display="?"),
-        Binding("g", "group(1)", "Coarser"),
-        Binding("G", "group(-1)", "Finer", key_display="G"),
-        Binding("d", "depth", "Depth"),
-        Binding("l", "level", "Level"),
-        Binding("t", "delta", "Delta"),
-        Binding("p", "freeze", "Freeze"),
-        Binding("tab", "next_tab", "Next tab", priority=True, show=False),
-        Binding("shift+tab", "prev_tab", "Previous tab", priority=True, show=False),
-        *[Binding(str(n), f"goto_tab({n})", f"Tab {n}", show=False) for n in range(1, 10)],
-    ]
+    BINDINGS = bindings(Owner.APP)
 
     def __init__(self, configs: list[VenueConfig], feeds: list[Feed] | None = None, *,
-                 mask_times: bool = False) -> None:
+                 mask_times: bool = False, theme: str | None = None) -> None:
         super().__init__()
+        for each in THEMES:
+            self.register_theme(each)
+        if theme:
+            self.theme = theme
         self.configs = configs
         self.feeds: list[Feed] = list(feeds or [])
         self._given_feeds = feeds is not None
         self.mask_times = mask_times  # snapshots: hide wall-clock numbers, never fade
         self.frozen = False
-        self.ladders: dict[tuple[int, str], Ladder] = {}
-        self.health: dict[tuple[int, str], HealthPanel] = {}
-        self.clocks: dict[tuple[int, str], StreamClock] = {}
-        self.records: dict[tuple[int, str], OrdersTable | RiskTable] = {}
-        self.pane_ids: list[str] = []
-        self.pane_targets: dict[str, tuple[int, str]] = {}
-        self.pane_titles: dict[str, str] = {}
-        self.last_cursor_row = None
+        self.panes: list[TabPane] = []  # in tab order
+        self._stream_panes: dict[Stream, StreamPane] = {}
+        self._pane_numbers = itertools.count()
         self.book_messages = 0  # BookUpdated messages handled (tests check coalescing)
-        self._queued: set[tuple[int, str]] = set()
-        self._queued_records: set[tuple[int, str]] = set()  # like _queued, for records tables
-        self._stale_records: set[tuple[int, str]] = set()  # hidden tables changed since shown
+        self._queued: set[Stream] = set()
+        self._queued_records: set[tuple[Feed, str]] = set()  # like _queued, for records tables
+        self._stale_records: set[RecordsPane] = set()  # hidden tables changed since shown
         self._stack = contextlib.AsyncExitStack()
-        self._first_paint_file = os.environ.get(FIRST_PAINT_ENV)
         self.feeds_opened = False  # every config tried (opened or shown as an error tab)
 
     # -- layout --------------------------------------------------------------------
@@ -105,8 +89,8 @@ class ObviewApp(App):
         self._apply_width(self.size.width)
         self.set_interval(0.25, self._tick)
         if self._given_feeds:
-            for index, feed in enumerate(self.feeds):
-                await self._attach(index, feed)
+            for feed in self.feeds:
+                await self._attach(feed)
             self.feeds_opened = True
         else:
             self.run_worker(self._open_feeds(), name="open-feeds", group="feeds")
@@ -114,151 +98,119 @@ class ObviewApp(App):
     def on_resize(self, event) -> None:
         self._apply_width(event.size.width)
 
+    def _narrow(self) -> bool:
+        return self.size.width < NARROW_WIDTH
+
     def _apply_width(self, width: int) -> None:
         narrow = width < NARROW_WIDTH
         self.set_class(narrow, "-narrow")
-        for panel in self.health.values():
-            panel.compact = narrow
+        for pane in self._stream_panes.values():
+            pane.health.compact = narrow
 
     async def _open_feeds(self) -> None:
         from obview.venues import load
 
         for cfg in self.configs:
-            index = len(self.feeds)
             try:
                 feed = await load(cfg.venue).open_feed(cfg, self._stack)
             except Exception as exc:  # a venue that cannot start must not take the app down
-                reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-                await self._add_error_pane(cfg, reason)
+                await self._add_error_pane(cfg, describe_error(exc))
                 continue
             self.feeds.append(feed)
-            await self._attach(index, feed, cfg.depth)
+            await self._attach(feed, cfg.depth)
         self.feeds_opened = True
 
-    async def _attach(self, index: int, feed: Feed, depth: int = 20) -> None:
-        feed.add_listener(partial(self._on_feed_event, index))
+    async def _attach(self, feed: Feed, depth: int = 20) -> None:
+        feed.add_listener(partial(self._on_feed_event, feed))
         for stream in list(feed.streams.values()):
-            await self._add_stream_pane(index, stream, depth)
-        if hasattr(feed, "orders"):
-            await self._add_records_pane(index, feed, "orders")
-        if hasattr(feed, "risk"):
-            await self._add_records_pane(index, feed, "risk")
-        self.run_worker(feed.run(), name=f"feed-{index}", group="feeds", exit_on_error=False)
-        if len(self.pane_ids) and self.tabs.active == "":
-            self._activate(self.pane_ids[0])
+            await self._add_stream_pane(feed, stream, depth)
+        for kind in feed.capabilities.records:
+            await self._add_pane(RecordsPane(self._new_pane_id(), feed, kind))
+        self.run_worker(feed.run(), name=f"feed-{feed.venue}", group="feeds",
+                        exit_on_error=False)
 
-    async def _add_pane(self, pane_id: str, title: str, *children,
-                        after: str | None = None) -> None:
+    def _new_pane_id(self) -> str:
+        return f"pane-{next(self._pane_numbers)}"
+
+    async def _add_pane(self, pane: TabPane, after: TabPane | None = None) -> None:
         """Add a tab (after `after`, else last) and renumber the tabs' labels."""
-        tabs = self.tabs
-        pane = TabPane(title, *children, id=pane_id)
-        self.pane_titles[pane_id] = title
-        if after in self.pane_ids:
-            self.pane_ids.insert(self.pane_ids.index(after) + 1, pane_id)
-            await tabs.add_pane(pane, after=after)
+        if after in self.panes:
+            self.panes.insert(self.panes.index(after) + 1, pane)
+            await self.tabs.add_pane(pane, after=after)
         else:
-            self.pane_ids.append(pane_id)
-            await tabs.add_pane(pane)
-        for number, other in enumerate(self.pane_ids, 1):
-            label = self.pane_titles[other]
-            tabs.get_tab(other).label = f"{number} {label}" if number <= 9 else label
-        if len(self.pane_ids) == 1:
-            self._activate(pane_id)
+            self.panes.append(pane)
+            await self.tabs.add_pane(pane)
+        for number, each in enumerate(self.panes, 1):
+            label = each.label_text
+            self.tabs.get_tab(each).label = f"{number} {label}" if number <= 9 else label
+        if len(self.panes) == 1:
+            self._activate(pane)
 
-    async def _add_stream_pane(self, index: int, stream: Stream, depth: int = 20) -> None:
-        target = (index, stream.key)
-        if target in self.ladders:
+    async def _add_stream_pane(self, feed: Feed, stream: Stream, depth: int = 20) -> None:
+        if stream in self._stream_panes:
             return
-        feed = self.feeds[index]
-        pane_id = f"pane-{index}-{len(self.pane_titles)}"
-        ladder = Ladder(feed, stream, depth, frozen_time=self.mask_times)
-        ladder.frozen = self.frozen
-        clock = self.clocks.setdefault(target, StreamClock())
-        health = HealthPanel(feed, stream, clock, mask_times=self.mask_times)
-        health.compact = self.size.width < NARROW_WIDTH
-        self.ladders[target] = ladder
-        self.health[target] = health
-        self.pane_targets[pane_id] = target
-        if self._first_paint_file:
-            ladder.paint_hooks.append(self._first_paint_hook)
-        # a stream that appears later (a bthub counterparty) goes next to its feed's others
-        after = next((p for p in reversed(self.pane_ids)
-                      if self.pane_targets.get(p, (None,))[0] == index and p != pane_id), None)
-        await self._add_pane(pane_id, stream.key, Horizontal(ladder, health, classes="book"),
-                             after=after)
-
-    async def _add_records_pane(self, index: int, feed: Feed, kind: str) -> None:
-        pane_id = f"pane-{index}-{len(self.pane_titles)}"
-        table = OrdersTable(feed) if kind == "orders" else RiskTable(feed)
-        self.records[(index, kind)] = table
-        symbols = sorted({s.symbol for s in feed.streams.values()})
-        await self._add_pane(pane_id, f"{' '.join(symbols)} {kind}".strip(), table)
+        pane = StreamPane(self._new_pane_id(), feed, stream, depth, mask_times=self.mask_times,
+                          frozen=self.frozen, compact=self._narrow())
+        self._stream_panes[stream] = pane
+        # a stream that appears later (one more source's book) goes next to its feed's others
+        after = next((p for p in reversed(self.panes) if isinstance(p, StreamPane)
+                      and p.feed is feed), None)
+        await self._add_pane(pane, after=after)
 
     async def _add_error_pane(self, cfg: VenueConfig, reason: str) -> None:
-        pane_id = f"pane-error-{len(self.pane_titles)}"
-        text = Text(f"\n  {cfg.venue} {' '.join(cfg.symbols)}: cannot start\n\n  {reason}\n",
-                    "bold #ff5f5f")
-        await self._add_pane(pane_id, f"{cfg.venue} ✗", Static(text))
+        await self._add_pane(ErrorPane(self._new_pane_id(), cfg.venue, cfg.symbols, reason))
         self.notify(f"{cfg.venue}: {reason}", severity="error")
 
     # -- feed events -> messages (synchronous, called for every push) ---------------------
-    def _on_feed_event(self, index: int, event) -> None:
+    def _on_feed_event(self, feed: Feed, event) -> None:
         if isinstance(event, BookChanged):
-            target = (index, event.stream.key)
-            clock = self.clocks.get(target)
-            if clock is None:
-                clock = self.clocks[target] = StreamClock()
-            clock.on_push(event.stream)
-            screen = self.screen_stack[-1] if self.screen_stack else None
-            if isinstance(screen, DrilldownScreen) and screen.stream is event.stream:
-                screen.on_push()
-            if target not in self._queued:
-                self._queued.add(target)
-                self.post_message(BookUpdated(index, event.stream.key))
+            stream = event.stream
+            pane = self._stream_panes.get(stream)
+            if pane is not None:
+                pane.clock.on_push(stream)
+            if stream not in self._queued:
+                self._queued.add(stream)
+                self.post_message(BookUpdated(feed, stream))
         elif isinstance(event, StatusChanged):
-            self.post_message(StatusUpdated(index))
+            self.post_message(StatusUpdated(feed))
         elif isinstance(event, RecordsChanged):
-            target = (index, event.kind)
+            target = (feed, event.kind)
             if target not in self._queued_records:  # one reload per batch, not per push
                 self._queued_records.add(target)
-                self.post_message(RecordsUpdated(index, event.kind))
+                self.post_message(RecordsUpdated(feed, event.kind))
         elif isinstance(event, FeedFailed):
-            self.post_message(FeedStopped(index, event.reason))
+            self.post_message(FeedStopped(feed, event.reason))
 
     async def on_book_updated(self, message: BookUpdated) -> None:
-        target = (message.feed_index, message.key)
-        self._queued.discard(target)
+        stream = message.stream
+        self._queued.discard(stream)
         self.book_messages += 1
-        ladder = self.ladders.get(target)
-        if ladder is None:
-            stream = self.feeds[message.feed_index].streams.get(message.key)
-            if stream is None:
-                return
-            await self._add_stream_pane(message.feed_index, stream)
-            ladder = self.ladders[target]
-        ladder.mark_dirty()
-        screen = self.screen_stack[-1] if self.screen_stack else None  # none while quitting
-        if isinstance(screen, DrilldownScreen) and screen.stream is ladder.stream:
-            screen.book_updated()
+        pane = self._stream_panes.get(stream)
+        if pane is None:  # a stream the feed added after it started
+            await self._add_stream_pane(message.feed, stream)
+            pane = self._stream_panes[stream]
+        pane.ladder.mark_dirty()
+        for screen in self.screen_stack[1:]:  # no self.screen: the stack may be empty by now
+            if isinstance(screen, DrilldownScreen) and screen.stream is stream:
+                screen.book_updated()
 
     def on_status_updated(self, message: StatusUpdated) -> None:
         self._tick()
 
     def on_records_updated(self, message: RecordsUpdated) -> None:
-        target = (message.feed_index, message.kind)
-        self._queued_records.discard(target)
-        table = self.records.get(target)
-        if table is None or not table.is_mounted:
-            return
-        # a hidden table is rebuilt when shown: rebuilding one costs far more than a push
-        if table.parent is not None and table.parent.id == self.active_pane_id():
-            table.reload()
-        else:
-            self._stale_records.add(target)
+        self._queued_records.discard((message.feed, message.kind))
+        active = self.active_pane()
+        for pane in self.panes:
+            if isinstance(pane, RecordsPane) and pane.feed is message.feed \
+                    and pane.kind == message.kind and pane.table.is_mounted:
+                # a hidden table is rebuilt when shown: rebuilding one costs far more than a push
+                if pane is active:
+                    pane.table.reload()
+                else:
+                    self._stale_records.add(pane)
 
     def on_feed_stopped(self, message: FeedStopped) -> None:
-        feed = self.feeds[message.feed_index]
-        self.notify(f"{feed.venue}: {message.reason}", severity="error", timeout=30)
+        self.notify(f"{message.feed.venue}: {message.reason}", severity="error", timeout=30)
         self._tick()
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
@@ -268,82 +220,82 @@ class ObviewApp(App):
             self.notify(f"{event.worker.name}: {type(error).__name__}: {error}",
                         severity="error", timeout=30)
 
-    def on_cursor_moved(self, message: CursorMoved) -> None:
-        self.last_cursor_row = message.row  # the ladder repaints itself; this is for readers
-
     # -- periodic: status bar and health panel -------------------------------------------
     def _tick(self) -> None:
-        target = self.active_target()
-        status = self.status_bar
+        pane = self.active_pane()
         # once an error is logged, the status says where the log is
         note = "FROZEN (p)" if self.frozen else status_note()
-        if target is None:
-            status.show(None, None, note or "obview: starting feeds…")
+        if pane is None or pane.feed is None:
+            self.status_bar.show(None, None, note or "obview: starting feeds…")
             return
-        feed = self.feeds[target[0]]
-        stream = feed.streams.get(target[1]) if target[1] in feed.streams else None
-        status.show(feed, stream, note)
-        panel = self.health.get(target)
-        if panel is not None and panel.is_mounted:
-            panel.tick()
+        self.status_bar.show(pane.feed, pane.stream, note)
+        pane.tick()
 
     # -- what is on screen ---------------------------------------------------------
-    def active_pane_id(self) -> str:
+    def active_pane(self):
         with contextlib.suppress(Exception):
-            return self.tabs.active
-        return ""
-
-    def active_target(self) -> tuple[int, str] | None:
-        pane_id = self.active_pane_id()
-        if pane_id in self.pane_targets:
-            return self.pane_targets[pane_id]
-        for key, table in self.records.items():
-            if table.parent is not None and table.parent.id == pane_id:
-                feed = self.feeds[key[0]]
-                first = next(iter(feed.streams), None)
-                return (key[0], first) if first else None
+            pane = self.tabs.active_pane
+            if pane in self.panes:
+                return pane
         return None
 
-    def active_ladder(self) -> Ladder | None:
-        target = self.pane_targets.get(self.active_pane_id())
-        return self.ladders.get(target) if target else None
+    def active_stream_pane(self) -> StreamPane | None:
+        pane = self.active_pane()
+        return pane if isinstance(pane, StreamPane) else None
 
-    def _activate(self, pane_id: str) -> None:
-        tabs = self.tabs
-        tabs.active = pane_id
+    def active_ladder(self) -> Ladder | None:
+        pane = self.active_stream_pane()
+        return pane.ladder if pane is not None else None
+
+    def stream_panes(self) -> list[StreamPane]:
+        return list(self._stream_panes.values())
+
+    def _main_in_front(self) -> bool:
+        return len(self.screen_stack) == 1
+
+    def _activate(self, pane: TabPane) -> None:
+        self.tabs.active = pane.id
         self.call_after_refresh(self._focus_active)
 
     def _focus_active(self) -> None:
-        ladder = self.active_ladder()
-        if ladder is not None:
-            ladder.focus()
-            return
-        for table in self.records.values():
-            if table.parent is not None and table.parent.id == self.active_pane_id():
-                table.focus()
+        pane = self.active_pane()
+        target = pane.focus_target() if pane is not None else None
+        if target is not None and target.is_mounted:
+            target.focus()
 
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
-        for target in list(self._stale_records):
-            table = self.records.get(target)
-            if table is not None and table.parent is not None \
-                    and table.parent.id == self.active_pane_id():
-                self._stale_records.discard(target)
-                table.reload()
+        pane = self.active_pane()
+        if pane in self._stale_records:
+            self._stale_records.discard(pane)
+            pane.table.reload()
         self._focus_active()
         self._tick()
         self.refresh_bindings()
 
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Ladder keys only where a ladder is in front (hidden from the footer elsewhere)."""
-        if action in BASE_SCREEN_ACTIONS and self.screen is not self.screen_stack[0]:
+    def available(self, action: str, screen: Screen | None = None) -> bool:
+        """Whether `action` (from the actions table) makes sense on `screen` (default:
+        the screen in front; the palette asks about the screen it was opened over)."""
+        scope = SCOPES.get(action_name(action), Scope.ANYWHERE)
+        if scope is Scope.ANYWHERE:
+            return True
+        stack = self.screen_stack
+        main = bool(stack) and (stack[0] is screen if screen is not None else len(stack) == 1)
+        if scope is Scope.OVERLAY:
+            return not main
+        if not main:
             return False
-        if action in LADDER_ACTIONS:
-            ladder = self.active_ladder()
-            if ladder is None:
-                return False
-            if action == "level" and not hasattr(ladder.feed, "change_level"):
-                return False
-        return True
+        if scope is Scope.MAIN:
+            return True
+        if scope is Scope.ORDERS:
+            return isinstance(self.active_pane(), RecordsPane)
+        pane = self.active_stream_pane()
+        if pane is None:
+            return False
+        return scope is Scope.LADDER or pane.feed.capabilities.levels is not None
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Keys only where they make sense (hidden from the footer elsewhere)."""
+        return self.available(action) if action_name(action) in SCOPES else True
 
     # -- actions -------------------------------------------------------------------
     def action_next_tab(self) -> None:
@@ -353,23 +305,32 @@ class ObviewApp(App):
         self._step_tab(-1)
 
     def _step_tab(self, step: int) -> None:
-        if not isinstance(self.screen, Screen) or self.screen is not self.screen_stack[0]:
+        if not self._main_in_front() or not self.panes:
             return
-        if not self.pane_ids:
-            return
-        current = self.active_pane_id()
-        index = self.pane_ids.index(current) if current in self.pane_ids else 0
-        self._activate(self.pane_ids[(index + step) % len(self.pane_ids)])
+        current = self.active_pane()
+        index = self.panes.index(current) if current in self.panes else 0
+        self._activate(self.panes[(index + step) % len(self.panes)])
 
     def action_goto_tab(self, number: int) -> None:
-        if self.screen is not self.screen_stack[0]:
-            return
-        if 1 <= number <= len(self.pane_ids):
-            self._activate(self.pane_ids[number - 1])
+        if self._main_in_front() and 1 <= number <= len(self.panes):
+            self._activate(self.panes[number - 1])
 
     def action_help(self) -> None:
-        if not isinstance(self.screen, HelpScreen):
+        if isinstance(self.screen_stack[-1], HelpScreen):
+            self.pop_screen()
+        else:
             self.push_screen(HelpScreen())
+
+    def action_back(self) -> None:
+        if not self._main_in_front():
+            self.pop_screen()
+
+    async def action_close_or_quit(self) -> None:
+        """q: close the screen in front; quit only from the tabs."""
+        if self._main_in_front():
+            await self.action_quit()
+        else:
+            self.pop_screen()
 
     def action_group(self, delta: int) -> None:
         ladder = self.active_ladder()
@@ -388,34 +349,37 @@ class ObviewApp(App):
 
     def action_freeze(self) -> None:
         self.frozen = not self.frozen
-        for ladder in self.ladders.values():
-            ladder.set_frozen(self.frozen)
+        for pane in self._stream_panes.values():
+            pane.ladder.set_frozen(self.frozen)
         self._tick()
 
     def action_level(self) -> None:
-        ladder = self.active_ladder()
-        if ladder is None:
+        pane = self.active_stream_pane()
+        if pane is None:
             return
-        feed = ladder.feed
-        if not hasattr(feed, "change_level"):
-            self.notify("aggregation levels are a Loopring feature", severity="warning")
+        levels = pane.feed.capabilities.levels
+        if levels is None:
+            self.notify("this venue has no aggregation levels", severity="warning")
             return
-        count = getattr(feed, "level_count", None)
+        count = levels.count()
         if not count:
             self.notify("levels not known yet (market not loaded)", severity="warning")
             return
-        level = ((ladder.stream.level or 0) + 1) % count
-        self.notify(f"{ladder.stream.symbol}: level {level} of 0-{count - 1}")
-        ladder.reset_history()
-        self.run_worker(self._change_level(feed, level), group="levels", exit_on_error=False)
+        level = (levels.current() + 1) % count
+        self.notify(f"{pane.stream.symbol}: level {level} of 0-{count - 1}")
+        pane.ladder.reset_history()
+        self.run_worker(self._change_level(levels.change, level), group="levels",
+                        exit_on_error=False)
 
-    async def _change_level(self, feed: Feed, level: int) -> None:
+    async def _change_level(self, change, level: int) -> None:
         try:
-            await feed.change_level(level)
+            await change(level)
         except (ValueError, OSError) as exc:
             self.notify(f"level {level}: {exc}", severity="error")
 
     def action_drilldown(self) -> None:
+        if not self._main_in_front():
+            return
         ladder = self.active_ladder()
         if ladder is not None:
             row = ladder.cursor_row()
@@ -425,41 +389,39 @@ class ObviewApp(App):
             self.push_screen(DrilldownScreen(ladder.feed, ladder.stream, ladder.cursor.is_bid,
                                              row.price, ladder.step, mask_times=self.mask_times))
             return
-        table = self._active_orders_table()
-        if table is not None:
-            order = table.selected_order()
+        pane = self.active_pane()
+        if isinstance(pane, RecordsPane) and isinstance(pane.table, OrdersTable):
+            order = pane.table.selected_order()
             if order is not None:
                 self.push_screen(ExecutionsScreen(order))
 
-    def _active_orders_table(self) -> OrdersTable | None:
-        for table in self.records.values():
-            if isinstance(table, OrdersTable) and table.parent is not None \
-                    and table.parent.id == self.active_pane_id():
-                return table
-        return None
-
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
-        if isinstance(event.data_table, OrdersTable) and self.screen is self.screen_stack[0]:
+        if isinstance(event.data_table, OrdersTable) and self._main_in_front():
             order = event.data_table.selected_order()
             if order is not None:
                 self.push_screen(ExecutionsScreen(order))
 
+    def action_screenshot(self, filename: str | None = None, path: str | None = None) -> None:
+        """Save an SVG of the screen where the user can find it, and say where."""
+        directory = Path(path or os.environ.get(SCREENSHOT_DIR_ENV) or os.getcwd()).expanduser()
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            saved = self.save_screenshot(filename, str(directory))
+        except OSError as exc:
+            self.notify(f"screenshot not saved: {describe_error(exc)}", severity="error")
+            return
+        self.notify(f"screenshot saved: {saved}")
+
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
-        commands = [
-            ("Drill down", "Open the level under the cursor (enter)", self.action_drilldown),
-            ("Coarser grouping", "Group prices by a larger step (g)", partial(self.action_group, 1)),
-            ("Finer grouping", "Group prices by a smaller step (G)", partial(self.action_group, -1)),
-            ("Cycle depth", "Rows per side: 10 / 20 / 50 (d)", self.action_depth),
-            ("Change Loopring level", "Next aggregation level (l)", self.action_level),
-            ("Toggle delta", "Show the +/- size change column (t)", self.action_delta),
-            ("Freeze display", "Freeze / unfreeze the ladders (p)", self.action_freeze),
-            ("Next tab", "Next symbol (tab)", self.action_next_tab),
-            ("Previous tab", "Previous symbol (shift+tab)", self.action_prev_tab),
-            ("Keys", "Every key obview understands (?)", self.action_help),
-        ]
-        for title, help_text, callback in commands:
-            yield SystemCommand(title, help_text, callback)
+        for command in super().get_system_commands(screen):
+            if command.title not in REPLACED_SYSTEM_COMMANDS:
+                yield command
+        yield SystemCommand("Screenshot", "Save an SVG of the screen in the working folder "
+                            f"(or ${SCREENSHOT_DIR_ENV})", self.action_screenshot)
+        for action in palette_actions():
+            if self.available(action.action, screen):
+                yield SystemCommand(action.title, action.summary,
+                                    partial(self.run_action, action.action))
 
     # -- shutdown ------------------------------------------------------------------
     async def action_quit(self) -> None:
@@ -477,12 +439,3 @@ class ObviewApp(App):
     async def on_unmount(self) -> None:
         await self._close_feeds()
         gc.unfreeze()  # collectable again (matters where apps come and go: tests)
-
-    # -- benchmark hook --------------------------------------------------------------
-    def _first_paint_hook(self, ladder: Ladder) -> None:
-        view = ladder.view
-        if self._first_paint_file and view is not None and (view.bids or view.asks):
-            path, self._first_paint_file = self._first_paint_file, None
-            with open(path, "w") as out:
-                out.write(f"{time.time():.6f}\n")
-            self.call_later(self.action_quit)

@@ -18,9 +18,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
+from rich.cells import cell_len
 from rich.segment import Segment
 from rich.style import Style
-from textual.binding import Binding
+from textual import events
 from textual.geometry import Region
 from textual.strip import Strip
 from textual.widget import Widget
@@ -28,6 +29,8 @@ from textual.widget import Widget
 from obview import fmt
 from obview.book import BookView, Row, group_price
 from obview.feed import Feed, Stream
+from obview.latency import LatencyStats
+from obview.tui.actions import Owner, bindings
 from obview.tui.messages import CursorMoved
 
 FPS = 30
@@ -36,36 +39,13 @@ FLASH_SECONDS = 1.2
 FADE_STEP = 0.2  # seconds between fade repaints (3 colour steps over FLASH_SECONDS)
 DEPTH_PRESETS = (10, 20, 50)
 MAX_GROUP = 12  # grouping steps above the tick (1-2-5 series: 4 decades)
-CP_COLOURS = ("#5fafff", "#ffaf00", "#d787ff", "#00d7af", "#ff875f", "#afd700")
+CP_CLASSES = 6  # counterparty colours: `cp--0` ... `cp--5` in the stylesheet
 BAR_EIGHTHS = " ▏▎▍▌▋▊▉"
-
-ASK = Style(color="#ff5f5f")
-BID = Style(color="#5fd75f")
-DIM = Style(color="#808080")
-HEAD = Style(color="#a8a8a8", bold=True)
-TITLE = Style(color="#ffffff", bold=True)
-SPREAD = Style(color="#ffd75f")
-CROSSED = Style(color="#ffffff", bgcolor="#af0000", bold=True)
-ASK_BAR = Style(color="#5f2f2f")
-BID_BAR = Style(color="#2f5f2f")
-CURSOR_BG = Style(bgcolor="#303060")
-
-def _row_styles(under_cursor: bool) -> dict[str, Style]:
-    base = {
-        "ask": ASK + Style(bold=True), "bid": BID + Style(bold=True),
-        "size": Style(color="#e4e4e4"), "dim": DIM, "cum": Style(color="#bcbcbc"),
-        "up": BID, "down": ASK, "askbar": ASK_BAR, "bidbar": BID_BAR, "pad": Style(),
-    }
-    if under_cursor:
-        return {name: style + CURSOR_BG for name, style in base.items()}
-    return base
-
-
-ROW_STYLES = {False: _row_styles(False), True: _row_styles(True)}
-# flash backgrounds, strongest first; the fade walks down the list
-FLASH_UP = [Style(bgcolor=c, color="#ffffff") for c in ("#008700", "#005f00", "#003700")]
-FLASH_DOWN = [Style(bgcolor=c, color="#ffffff") for c in ("#af0000", "#5f0000", "#370000")]
-
+FLASH_STEPS = 3
+FLASH_CLASSES = {sign * n: f"ladder--flash-{way}-{n}" for sign, way in ((1, "up"), (-1, "down"))
+                 for n in range(1, FLASH_STEPS + 1)}
+# Cells a row needs besides the bar; which columns go first when they do not fit.
+DROP_ORDER = ("ord", "delta", "cum", "cp")
 
 def nice_step(base: Decimal, index: int) -> Decimal:
     """The `index`-th number of the 1-2-5 series strictly above `base` (index >= 1)."""
@@ -81,28 +61,31 @@ def nice_step(base: Decimal, index: int) -> Decimal:
         exponent += 1
 
 
-def cp_style(source: str | None) -> Style:
-    """A stable colour per counterparty: the same in every ladder, screen and run."""
+def cp_class(source: str | None) -> str:
+    """A stable colour class per counterparty: the same in every ladder, screen and run."""
     if source is None:
-        return DIM
-    style = _CP_STYLES.get(source)
-    if style is None:
-        index = zlib.crc32(source.encode()) % len(CP_COLOURS)
-        style = _CP_STYLES[source] = Style(color=CP_COLOURS[index])
-    return style
+        return "ladder--dim"
+    return f"cp--{zlib.crc32(source.encode()) % CP_CLASSES}"
 
 
-_CP_STYLES: dict[str, Style] = {  # the simulator's (and the hub's usual) counterparties
-    "okex": Style(color=CP_COLOURS[0]),
-    "binance": Style(color=CP_COLOURS[1]),
-    "huobi": Style(color=CP_COLOURS[2]),
-}
+def price_places(book) -> int:
+    """The instrument's price decimals, as the book's best levels show them."""
+    return max((fmt.decimals_of(lv.price) for side in (book.bids, book.asks)
+                for lv in side.top(3)), default=0)  # the ladder: the same 3 rows a side
+
+
+def shown_places(book, step: Decimal | None) -> int:
+    """Decimals every price on a screen is shown with: the instrument's, or the
+    grouping step's (a 1.0 group shows 348, on the ladder and in the drilldown)."""
+    return fmt.decimals_of(step) if step else price_places(book)
 
 
 @dataclass(slots=True)
 class Cursor:
     is_bid: bool = True
-    index: int = 0  # 0 = best level of that side
+    index: int = 0  # the row it is on: 0 = best level of that side
+    price: Decimal | None = None  # the level it follows as the book moves
+    source: str | None = None
 
 
 @dataclass
@@ -116,14 +99,19 @@ class RedrawStats:
     last_paint: float = 0.0
 
 
+STYLE_NAMES = ("ask", "bid", "size", "dim", "cum", "head", "title", "name", "spread",
+               "crossed", "askbar", "bidbar", "cursor", "readout", "frozen", "unsynced",
+               "note", "pad")
+
+
 class Ladder(Widget, can_focus=True):
     """One stream's ladder. The app calls `mark_dirty()`; everything else is internal."""
 
-    BINDINGS = [
-        Binding("up", "cursor(-1)", "Up", show=False),
-        Binding("down", "cursor(1)", "Down", show=False),
-        Binding("enter", "app.drilldown", "Drilldown"),
-    ]
+    BINDINGS = bindings(Owner.LADDER, Owner.FOCUS)
+
+    COMPONENT_CLASSES = {f"ladder--{name}" for name in STYLE_NAMES} | {
+        f"ladder--flash-{way}-{n}" for way in ("up", "down") for n in range(1, FLASH_STEPS + 1)
+    } | {f"cp--{n}" for n in range(CP_CLASSES)}
 
     DEFAULT_CSS = """
     Ladder { height: 1fr; width: 1fr; }
@@ -143,20 +131,56 @@ class Ladder(Widget, can_focus=True):
         self.show_delta = False
         self.frozen = False
         self.cursor = Cursor()
+        self.cursor_note = ""  # said in the readout when the cursor's level went away
         self.stats = RedrawStats()
-        self.paint_hooks: list[Callable[[Ladder], None]] = []
+        self.paint_delay = LatencyStats(window=300)  # receive -> first paint of it, ms
         self.view: BookView | None = None
+        self._view_recv: float | None = None  # book.recv_mono of the view not yet painted
         self._prev_sizes: dict[tuple, Decimal] = {}
         self._deltas: dict[tuple, Decimal] = {}
         self._flashes: dict[tuple, tuple[float, bool]] = {}
         self._strips: list[Strip] | None = None
+        self._line_rows: list[tuple[bool, int] | None] = []  # screen line -> (is_bid, index)
         self._unpainted = False  # lines built since the last paint
         self._row_cache: dict[tuple, Strip] = {}
         self._row_cache_next: dict[tuple, Strip] = {}
+        self._styles: dict[str, Style] = {}
+        self._row_style_sets: dict[bool, dict[str, Style]] = {}
+        self._line_cache: dict[tuple, Strip] = {}  # title, header, spread and readout lines
+        self._places = 0  # price decimals of the lines last built
+        self._rows_built = 0  # rows per side of the lines last built
+        self._places_for: tuple | None = None  # (step, best bid, best ask) of `_places`
         self._dirty = True
         self._timer_pending = False
         self._fade_pending = False
         self._last_flush = 0.0
+
+    # -- colours: from the stylesheet, so every theme recolours the ladder --------------
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._styles = {}
+        self._row_style_sets = {}
+        self._line_cache = {}
+        self._row_cache = {}
+        self._strips = None
+
+    def _style(self, name: str) -> Style:
+        style = self._styles.get(name)
+        if style is None:
+            style = self._styles[name] = self.get_component_rich_style(name)
+        return style
+
+    def _row_styles(self, under_cursor: bool) -> dict[str, Style]:
+        """Every style a row uses, by short name ("bid", "cp--1"), on or off the cursor."""
+        styles = self._row_style_sets.get(under_cursor)
+        if styles is None:
+            names = [f"ladder--{name}" for name in STYLE_NAMES] + [
+                f"cp--{n}" for n in range(CP_CLASSES)]
+            cursor = Style(bgcolor=self._style("ladder--cursor").bgcolor)
+            styles = {name.removeprefix("ladder--"): self._style(name) + cursor
+                      if under_cursor else self._style(name) for name in names}
+            self._row_style_sets[under_cursor] = styles
+        return styles
 
     # -- feeding -------------------------------------------------------------------
     def mark_dirty(self) -> None:
@@ -207,7 +231,8 @@ class Ladder(Widget, can_focus=True):
             self._schedule_fade()
 
     def _visible(self) -> bool:
-        return self.display and self.screen.is_current and self.size.height > 0
+        return self.display and self.is_mounted and self.screen.is_current \
+            and self.size.height > 0
 
     def on_show(self) -> None:
         self._prev_sizes.clear()  # no flash storm after a tab switch
@@ -234,9 +259,7 @@ class Ladder(Widget, can_focus=True):
             gaps += [b - a for a, b in zip(prices, prices[1:], strict=False) if b > a]
         if gaps:
             return min(gaps)
-        places = max((fmt.decimals_of(lv.price) for side in (book.bids, book.asks)
-                      for lv in side.top(5)), default=0)
-        return Decimal(1).scaleb(-places)
+        return Decimal(1).scaleb(-price_places(book))
 
     def set_group(self, delta: int) -> None:
         """g: the next coarser "nice" step (1-2-5 series) above the book's tick; G: finer."""
@@ -244,7 +267,20 @@ class Ladder(Widget, can_focus=True):
             self._base_gap = self.level_gap()  # fixed while grouping, so steps stay put
         self.group_index = max(0, min(MAX_GROUP, self.group_index + delta))
         self._prev_sizes.clear()
+        self._regroup_cursor()
         self.mark_dirty()
+
+    def _regroup_cursor(self) -> None:
+        """The cursor follows its level into (or out of) a price group, silently."""
+        cursor, step = self.cursor, self.step
+        if cursor.price is None:
+            return
+        levels = self.stream.book.side(cursor.is_bid)
+        if step is not None:
+            cursor.price = group_price(cursor.price, step, cursor.is_bid)
+        elif levels.get(cursor.price) is None:
+            cursor.price = None  # ungrouped: keep the row, take its price on the next frame
+        cursor.source = None
 
     def reset_history(self) -> None:
         """A different book is coming (new level): no flashes or deltas against the old."""
@@ -253,6 +289,7 @@ class Ladder(Widget, can_focus=True):
         self._deltas = {}
         self.group_index = 0
         self._base_gap = None
+        self.cursor = Cursor(self.cursor.is_bid)
         self.mark_dirty()
 
     def cycle_depth(self) -> None:
@@ -273,34 +310,79 @@ class Ladder(Widget, can_focus=True):
     def rows_per_side(self) -> int:
         return max(1, min(self.depth, (self.size.height - 4) // 2))
 
+    def _shown(self, is_bid: bool) -> list[Row]:
+        """The rows of one side on screen (as last built: what the user sees)."""
+        view = self.view
+        if view is None:
+            return []
+        n = self._rows_built or self.rows_per_side()
+        return (view.bids if is_bid else view.asks)[:n]
+
     def action_cursor(self, step: int) -> None:
         self.move_cursor(step)
 
     def move_cursor(self, step: int) -> None:
         """Move up (-1) or down (+1) through asks (worst..best) then bids (best..worst)."""
-        view = self.view
-        asks = len(view.asks[: self.rows_per_side()]) if view else 0
-        bids = len(view.bids[: self.rows_per_side()]) if view else 0
+        asks = len(self._shown(False))
+        bids = len(self._shown(True))
         # linear position: asks shown top-down are indices asks-1..0, then bids 0..
         cur = self.cursor
         pos = (asks - 1 - cur.index) if not cur.is_bid else asks + cur.index
         pos = max(0, min(asks + bids - 1, pos + step))
         if pos < asks:
-            self.cursor = Cursor(False, asks - 1 - pos)
+            self._put_cursor(False, asks - 1 - pos)
         else:
-            self.cursor = Cursor(True, pos - asks)
+            self._put_cursor(True, pos - asks)
+
+    def _put_cursor(self, is_bid: bool, index: int) -> None:
+        rows = self._shown(is_bid)
+        row = rows[index] if 0 <= index < len(rows) else None
+        self.cursor = Cursor(is_bid, index, row.price if row else None, row.source if row else None)
+        self.cursor_note = ""
         self._repaint()
         self.post_message(CursorMoved(self, self.cursor_row()))
 
     def cursor_row(self) -> Row | None:
-        view = self.view
-        if view is None:
-            return None
-        rows = view.bids if self.cursor.is_bid else view.asks
-        rows = rows[: self.rows_per_side()]
+        rows = self._shown(self.cursor.is_bid)
         if not rows:
             return None
         return rows[min(self.cursor.index, len(rows) - 1)]
+
+    def _follow_cursor(self, places: int) -> None:
+        """After new data: keep the cursor on its price; if that level went, the nearest."""
+        cursor = self.cursor
+        rows = self._shown(cursor.is_bid)
+        if not rows:
+            return
+        if cursor.index < len(rows) and rows[cursor.index].price == cursor.price \
+                and rows[cursor.index].source == cursor.source:
+            return  # the usual case: the book moved elsewhere
+        if cursor.price is None:
+            row = rows[min(cursor.index, len(rows) - 1)]
+            cursor.index, cursor.price, cursor.source = rows.index(row), row.price, row.source
+            return
+        for index, row in enumerate(rows):
+            if row.price == cursor.price and (cursor.source is None or row.source == cursor.source):
+                cursor.index = index
+                return
+        gone = cursor.price
+        index = min(range(len(rows)), key=lambda i: abs(rows[i].price - gone))
+        cursor.index, cursor.price, cursor.source = index, rows[index].price, rows[index].source
+        self.cursor_note = f"{fmt.at_least(gone, places)} gone: nearest"  # as it was shown
+
+    # -- mouse -----------------------------------------------------------------------
+    def on_click(self, event: events.Click) -> None:
+        target = self._line_rows[event.y] if 0 <= event.y < len(self._line_rows) else None
+        if target is not None:
+            self._put_cursor(*target)
+
+    def on_mouse_scroll_down(self, event: events.MouseScrollDown) -> None:
+        event.stop()
+        self.move_cursor(1)
+
+    def on_mouse_scroll_up(self, event: events.MouseScrollUp) -> None:
+        event.stop()
+        self.move_cursor(-1)
 
     # -- computing a frame ---------------------------------------------------------
     def _recompute(self) -> None:
@@ -334,6 +416,17 @@ class Ladder(Widget, can_focus=True):
             for key in [k for k, (t, _) in flashes.items() if now - t > FLASH_SECONDS]:
                 del flashes[key]
         self.view = view
+        self._view_recv = self.stream.book.recv_mono
+        shown_before = self._places
+        # the instrument's decimals from the best rows already in hand (no book walk),
+        # worked out again only when the best prices (or the grouping) change
+        best = (step, view.bids[0].price if view.bids else None,
+                view.asks[0].price if view.asks else None)
+        if best != self._places_for:
+            self._places_for = best
+            self._places = fmt.decimals_of(step) if step else max(
+                (fmt.decimals_of(r.price) for r in view.bids[:3] + view.asks[:3]), default=0)
+        self._follow_cursor(shown_before)
 
     # -- painting ------------------------------------------------------------------
     def _repaint(self) -> None:
@@ -369,8 +462,9 @@ class Ladder(Widget, can_focus=True):
             self._unpainted = False
             self.stats.paints += 1
             self.stats.last_paint = time.monotonic()
-            for hook in self.paint_hooks:
-                hook(self)
+            if self._view_recv is not None:
+                self.paint_delay.add((self.stats.last_paint - self._view_recv) * 1000)
+                self._view_recv = None
         lines = super().render_lines(crop)  # Textual's styling and cropping: counted too
         self.stats.cpu_ns += time.thread_time_ns() - start
         return lines
@@ -378,7 +472,7 @@ class Ladder(Widget, can_focus=True):
     def render_line(self, y: int) -> Strip:
         strips = self._strips
         if strips is None or y >= len(strips):
-            return Strip.blank(self.size.width)
+            return Strip.blank(self.size.width, self._style("ladder--pad"))
         return strips[y]
 
     def _build_strips(self) -> list[Strip]:
@@ -389,102 +483,157 @@ class Ladder(Widget, can_focus=True):
         finally:
             self._row_cache = self._row_cache_next
 
+    def _columns(self, width: int, prices: list[str], sizes: list[str], cums: list[str],
+                 sourced: bool) -> dict[str, int]:
+        """Column widths; at a narrow width whole columns go (DROP_ORDER), never digits."""
+        cols = {
+            "cp": 9 if sourced else 0,
+            "price": max([len("Price")] + [len(p) for p in prices]) + 1,
+            "size": max([len("Size")] + [len(s) for s in sizes]) + 2,
+            "ord": 6,
+            "delta": 10 if self.show_delta else 0,
+            "cum": max([len("Cum")] + [len(c) for c in cums]) + 2,
+        }
+        for name in DROP_ORDER:
+            if sum(cols.values()) + 2 <= width:
+                break
+            cols[name] = 0
+        cols["bar"] = max(0, width - sum(cols.values()) - 2)
+        return cols
+
     def _build_lines(self) -> list[Strip]:
         width, height = self.size.width, self.size.height
         view = self.view
         if view is None or height <= 0:
             self.view = view = self.stream.book.view(self.depth, self.step)
-        n = self.rows_per_side()
+            self._places = shown_places(self.stream.book, self.step)
+        n = self._rows_built = self.rows_per_side()
         asks = view.asks[:n]
         bids = view.bids[:n]
         sourced = self.stream.book.bids.sourced
         shown = list(reversed(asks)) + bids
-        prices = fmt.prices_aligned([r.price for r in shown])
+        places = self._places
+        prices = [fmt.at_least(r.price, places) for r in shown]
         sizes = fmt.align_points([fmt.grouped(r.size) for r in shown])
         cums = fmt.align_points([fmt.grouped(r.cum_size) for r in shown])
-        price_w = max([len("Price")] + [len(p) for p in prices]) + 1
-        size_w = max([len("Size")] + [len(s) for s in sizes]) + 2
-        cum_w = max([len("Cum")] + [len(c) for c in cums]) + 2
-        ord_w = 6
-        cp_w = 9 if sourced else 0
-        delta_w = 10 if self.show_delta else 0
-        bar_w = max(0, width - cp_w - price_w - size_w - ord_w - cum_w - delta_w - 2)
+        cols = self._columns(width, prices, sizes, cums, sourced)
+        widths = (cols["cp"], cols["price"], cols["size"], cols["ord"], cols["cum"],
+                  cols["delta"], cols["bar"])
         max_cum = max((r.cum_size for r in (asks[-1:] + bids[-1:])), default=Decimal(0))
 
-        lines: list[Strip] = [self._title_line(width), self._header_line(
-            width, cp_w, price_w, size_w, ord_w, cum_w, delta_w)]
-        ask_pad = n - len(asks)
-        for _ in range(ask_pad):
-            lines.append(Strip.blank(width))
+        lines: list[Strip] = [self._title_line(width, max(len(asks), len(bids))),
+                              self._header_line(width, cols)]
+        line_rows: list[tuple[bool, int] | None] = [None, None]
+        for _ in range(n - len(asks)):
+            lines.append(Strip.blank(width, self._style("ladder--pad")))
+            line_rows.append(None)
         now = self.clock()
         cursor_side = bids if self.cursor.is_bid else asks
         cursor_index = min(self.cursor.index, len(cursor_side) - 1)
         if not asks:
-            lines.append(self._spread_line(view, width))
+            lines.append(self._spread_line(view, asks, bids, width))
+            line_rows.append(None)
         for i, row in enumerate(shown):
             is_bid = i >= len(asks)
             index = (i - len(asks)) if is_bid else (len(asks) - 1 - i)
             under_cursor = self.cursor.is_bid == is_bid and index == cursor_index
-            lines.append(self._row_line(
-                row, is_bid, prices[i], sizes[i], cums[i], width, cp_w, price_w, size_w,
-                ord_w, cum_w, delta_w, bar_w, max_cum, under_cursor, now))
+            lines.append(self._row_line(row, is_bid, prices[i], sizes[i], cums[i], width,
+                                        widths, max_cum, under_cursor, now))
+            line_rows.append((is_bid, index))
             if i == len(asks) - 1:
-                lines.append(self._spread_line(view, width))
+                lines.append(self._spread_line(view, asks, bids, width))
+                line_rows.append(None)
         while len(lines) < height - 1:
-            lines.append(Strip.blank(width))
+            lines.append(Strip.blank(width, self._style("ladder--pad")))
         lines = lines[: height - 1]
         lines.append(self._readout_line(width))
+        self._line_rows = line_rows[: height - 1]
         return lines[:height]
 
-    def _title_line(self, width: int) -> Strip:
+    def _title_line(self, width: int, rows_shown: int) -> Strip:
         stream = self.stream
-        parts = [Segment(f" {stream.symbol}", TITLE)]
+        parts = [(f" {stream.symbol}", self._style("ladder--title"))]
         if stream.source:
-            parts.append(Segment(f" @{stream.source}", cp_style(stream.source)))
+            parts.append((f" @{stream.source}", self._style(cp_class(stream.source))))
         if stream.name:
-            parts.append(Segment(f"  {stream.name}", Style(color="#d0d0d0")))
-        info = f"  depth {self.depth}"
+            parts.append((f"  {stream.name}", self._style("ladder--name")))
+        dim = self._style("ladder--dim")
+        parts.append((f"  {rows_shown} of {self.depth} rows", dim))
         step = self.step
-        info += f"  group {fmt.dec_str(step)}" if step else ""
+        if step:
+            parts.append((f"  group {fmt.dec_str(step)}", dim))
         if stream.level is not None:
-            info += f"  level {stream.level}"
+            parts.append((f"  level {stream.level}", dim))
         if self.show_delta:
-            info += "  Δ"
-        parts.append(Segment(info, DIM))
+            parts.append(("  Δ", dim))
         if self.frozen:
-            parts.append(Segment("  ❚❚ FROZEN", Style(color="#000000", bgcolor="#ffd75f", bold=True)))
+            parts.append(("  ❚❚ FROZEN", self._style("ladder--frozen")))
         if not stream.synced:
-            parts.append(Segment("  (not synced)", Style(color="#ffaf00")))
-        return Strip(parts).adjust_cell_length(width)
+            parts.append(("  (not synced)", self._style("ladder--unsynced")))
+        return self._fitted(parts, width)
 
-    def _header_line(self, width: int, cp_w: int, price_w: int, size_w: int, ord_w: int,
-                     cum_w: int, delta_w: int) -> Strip:
+    def _fitted(self, parts: list[tuple[str, Style]], width: int,
+                fill: Style | None = None) -> Strip:
+        """Whole parts that fit, in order of importance; the rest dropped, not cut."""
+        key = (tuple(parts), width, fill)
+        strip = self._line_cache.get(key)
+        if strip is None:
+            if len(self._line_cache) > 256:
+                self._line_cache.clear()
+            strip = self._line_cache[key] = self._fit_line(parts, width, fill)
+        return strip
+
+    def _fit_line(self, parts: list[tuple[str, Style]], width: int,
+                  fill: Style | None) -> Strip:
+        texts = [text for text, _ in parts]
+        joined = "".join(texts)
+        if len(joined) <= width and cell_len(joined) <= width:  # the usual case: all fits
+            segs = [Segment(text, style) for text, style in parts]
+        else:
+            kept = fmt.fit_parts(texts, width)
+            segs = [Segment(text, style) for (text, style), _ in zip(parts, kept, strict=False)]
+        return Strip(segs).adjust_cell_length(width, fill or self._style("ladder--pad"))
+
+    def _header_line(self, width: int, cols: dict[str, int]) -> Strip:
+        key = ("header", width, tuple(cols.values()))
+        strip = self._line_cache.get(key)
+        if strip is None:
+            strip = self._line_cache[key] = self._make_header(width, cols)
+        return strip
+
+    def _make_header(self, width: int, cols: dict[str, int]) -> Strip:
         text = ""
-        if cp_w:
-            text += " Source".ljust(cp_w)
-        text += "Price".rjust(price_w) + "Size".rjust(size_w) + "Ord".rjust(ord_w)
-        if delta_w:
-            text += "Δ".rjust(delta_w)
-        text += "Cum".rjust(cum_w) + "  Depth"
-        return Strip([Segment(text, HEAD)]).adjust_cell_length(width)
+        if cols["cp"]:
+            text += " Source".ljust(cols["cp"])
+        text += "Price".rjust(cols["price"]) + "Size".rjust(cols["size"])
+        if cols["ord"]:
+            text += "Ord".rjust(cols["ord"])
+        if cols["delta"]:
+            text += "Δ".rjust(cols["delta"])
+        if cols["cum"]:
+            text += "Cum".rjust(cols["cum"])
+        if cols["bar"] >= len("Depth"):
+            text += "  Depth"
+        return Strip([Segment(text, self._style("ladder--head"))]).adjust_cell_length(
+            width, self._style("ladder--pad"))
 
     def _row_line(self, row: Row, is_bid: bool, price: str, size: str, cum: str, width: int,
-                  cp_w: int, price_w: int, size_w: int, ord_w: int, cum_w: int, delta_w: int,
-                  bar_w: int, max_cum: Decimal, under_cursor: bool, now: float) -> Strip:
+                  widths: tuple, max_cum: Decimal, under_cursor: bool, now: float) -> Strip:
         # Hot path (every row, every frame). Everything a row shows goes into one key;
         # an unchanged row (cursor moves, fades, deep levels) reuses last frame's Strip.
         level_key = (is_bid, row.price, row.source)
         flash = self._flashes.get(level_key)
-        flash_style = None
+        flash_step = 0
         if flash is not None:
             age = 0.0 if self.frozen_time else now - flash[0]
             if age <= FLASH_SECONDS:
-                steps = FLASH_UP if flash[1] else FLASH_DOWN
-                flash_style = steps[min(len(steps) - 1, int(age / FLASH_SECONDS * len(steps)))]
-        delta = self._deltas.get(level_key) if delta_w else None
+                step = min(FLASH_STEPS - 1, int(age / FLASH_SECONDS * FLASH_STEPS)) + 1
+                flash_step = step if flash[1] else -step
+        delta = self._deltas.get(level_key) if widths[5] else None
+        bar_w = widths[6]
         bar_eighths = int(row.cum_size * bar_w * 8 / max_cum) if bar_w > 0 and max_cum else 0
-        key = (is_bid, row.source, price, size, row.orders, cum, width, cp_w, price_w, size_w,
-               ord_w, cum_w, delta_w, bar_w, bar_eighths, under_cursor, flash_style, delta)
+        key = (is_bid, row.source, price, size, row.orders, cum, width, widths, bar_eighths,
+               under_cursor, flash_step, delta)
         strip = self._row_cache.get(key)
         if strip is None:
             strip = self._make_row(key)
@@ -492,29 +641,32 @@ class Ladder(Widget, can_focus=True):
         return strip
 
     def _make_row(self, key: tuple) -> Strip:
-        (is_bid, source, price, size, orders, cum, width, cp_w, price_w, size_w, ord_w, cum_w,
-         delta_w, bar_w, bar_eighths, under_cursor, flash_style, delta) = key
-        styles = ROW_STYLES[under_cursor]
+        (is_bid, source, price, size, orders, cum, width, widths, bar_eighths, under_cursor,
+         flash_step, delta) = key
+        cp_w, price_w, size_w, ord_w, cum_w, delta_w, bar_w = widths
+        styles = self._row_styles(under_cursor)
         segs = []
         used = 0
         if cp_w:
             name = fmt.fit_cells(f" {source or '·'}", cp_w)
-            segs.append(Segment(name, self._cp_style(source, under_cursor)))
+            segs.append(Segment(name, styles[cp_class(source).removeprefix("ladder--")]))
             used += cp_w
         text = price.rjust(price_w)
         segs.append(Segment(text, styles["bid" if is_bid else "ask"]))
         used += len(text)
         text = size.rjust(size_w)
-        segs.append(Segment(text, flash_style or styles["size"]))
+        segs.append(Segment(text, self._style(FLASH_CLASSES[flash_step]) if flash_step
+                            else styles["size"]))
         used += len(text)
-        text = (str(orders) if orders else "").rjust(ord_w)
-        segs.append(Segment(text, styles["dim"]))
-        used += len(text)
+        if ord_w:
+            text = (str(orders) if orders else "").rjust(ord_w)
+            segs.append(Segment(text, styles["dim"]))
+            used += len(text)
         if delta_w:
             text = (fmt.signed(delta) if delta else "").rjust(delta_w)
-            segs.append(Segment(text, styles["up" if delta and delta > 0 else "down"]))
+            segs.append(Segment(text, styles["bid" if delta and delta > 0 else "ask"]))
             used += len(text)
-        text = cum.rjust(cum_w) + "  "
+        text = (cum.rjust(cum_w) if cum_w else "") + "  "
         segs.append(Segment(text, styles["cum"]))
         used += len(text)
         if bar_eighths:
@@ -528,51 +680,43 @@ class Ladder(Widget, can_focus=True):
             segs.append(Segment(" " * (width - used), styles["pad"]))
         return Strip(segs, width)
 
-    def _cp_style(self, source: str | None, under_cursor: bool) -> Style:
-        style = cp_style(source)
-        return style + CURSOR_BG if under_cursor else style
-
-    def _spread_line(self, view: BookView, width: int) -> Strip:
+    def _spread_line(self, view: BookView, asks: list[Row], bids: list[Row],
+                     width: int) -> Strip:
+        spread_style = self._style("ladder--spread")
         if view.spread is None:
-            text = " spread -"
-            return Strip([Segment(text, SPREAD)]).adjust_cell_length(width)
-        prices = fmt.prices_aligned([view.spread, view.mid])
-        text = f" spread {prices[0]}  ({fmt.bps(view.spread_bps)} bps)  mid {prices[1]}"
-        if view.imbalance is not None:
-            text += f"  imbalance {fmt.pct(view.imbalance)}"
-        segs = [Segment(text, SPREAD)]
+            return self._fitted([(" spread -", spread_style)], width, spread_style)
+        places = self._places
+        parts = [(f" spread {fmt.at_least(view.spread, places)}", spread_style),
+                 (f"  ({fmt.bps_precise(view.spread_bps)} bps)", spread_style),
+                 (f"  mid {fmt.at_least(view.mid, places)}", spread_style)]
         if view.crossed:
-            segs.append(Segment("  CROSSED ", CROSSED))
-        return Strip(segs).adjust_cell_length(width, Style(bgcolor="#262626"))
+            parts.append(("  CROSSED ", self._style("ladder--crossed")))
+        imbalance = shown_imbalance(asks, bids)
+        if imbalance is not None:
+            rows = max(len(asks), len(bids))
+            parts.append((f"  imbalance {fmt.pct(imbalance)} over {rows} rows", spread_style))
+        return self._fitted(parts, width, spread_style)
 
     def _readout_line(self, width: int) -> Strip:
+        style = self._style("ladder--readout")
         row = self.cursor_row()
         if row is None:
-            return Strip([Segment(" (empty book)", DIM)]).adjust_cell_length(width)
+            return self._fitted([(" (empty book)", style)], width, style)
         side = "bid" if self.cursor.is_bid else "ask"
-        text = (f" ▶ {side} {self.cursor.index + 1} @ {fmt.dec_str(row.price)}"
-                f"  cum {fmt.grouped(row.cum_size)}"
-                f"  notional {fmt.grouped(row.cum_notional)}"
-                f"  {fmt.bps(row.bps_from_mid)} bps from mid")
-        return Strip([Segment(text, Style(color="#ffffff", bgcolor="#303060"))]).adjust_cell_length(
-            width, Style(bgcolor="#303060"))
+        places = self._places
+        index = min(self.cursor.index, len(self._shown(self.cursor.is_bid)) - 1)
+        parts = [(f" ▶ {side} {index + 1} @ {fmt.at_least(row.price, places)}", style),
+                 (f"  cum {fmt.grouped(row.cum_size)}", style),
+                 (f"  notional {fmt.grouped_places(row.cum_notional, places)}", style),
+                 (f"  {fmt.bps_precise(row.bps_from_mid)} bps from mid", style)]
+        if self.cursor_note:
+            parts.insert(1, (f"  ({self.cursor_note})", self._style("ladder--note") + style))
+        return self._fitted(parts, width, style)
 
-    # -- what the drilldown needs ----------------------------------------------------
-    def levels_under_cursor(self) -> list:
-        """The book levels behind the cursor row (several for a price group or a cp mix)."""
-        row = self.cursor_row()
-        if row is None:
-            return []
-        side = self.stream.book.side(self.cursor.is_bid)
-        step = self.step
-        if step is None and not side.sourced:
-            level = side.get(row.price)
-            return [level] if level else []
-        out = []
-        for level in side.iter_levels():
-            price = group_price(level.price, step, side.is_bid) if step else level.price
-            if price == row.price:
-                out.append(level)
-            elif (price < row.price) if side.is_bid else (price > row.price):
-                break
-        return out
+
+def shown_imbalance(asks: list[Row], bids: list[Row]) -> Decimal | None:
+    """(bid - ask) / (bid + ask) size over the rows on screen."""
+    bid = bids[-1].cum_size if bids else Decimal(0)
+    ask = asks[-1].cum_size if asks else Decimal(0)
+    total = bid + ask
+    return (bid - ask) / total if total else None

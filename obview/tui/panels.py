@@ -3,7 +3,8 @@
 Both are cheap Rich `Text` refreshed a few times a second (ages and rates change
 with time, not only with data) and immediately on a status change. They read the
 feed and stream fields only; the TUI's own measurements (push interval, venue
-stamp age) live in `StreamClock`, fed by the app's feed listener.
+stamp age at receive) live in `StreamClock`, fed by the app's feed listener; the
+receive-to-paint delay is the ladder's own (`Ladder.paint_delay`).
 """
 
 from __future__ import annotations
@@ -14,23 +15,24 @@ from rich.text import Text
 from textual.widgets import Static
 
 from obview import fmt
-from obview.feed import Feed, FeedState, Stream
+from obview.feed import Feed, FeedState, LatencyKind, Stream
 from obview.latency import LatencyStats
+from obview.tui.themes import NO_STYLE
 
 SPARK = "▁▂▃▄▅▆▇█"
-STATE_STYLES = {
-    FeedState.CONNECTING: "bold #ffd75f",
-    FeedState.SYNCED: "bold #5fd75f",
-    FeedState.RESYNCING: "bold #ffaf00",
-    FeedState.RECONNECTING: "bold #ff8700",
-    FeedState.STALE: "bold #ff8700",
-    FeedState.ERROR: "bold #ffffff on #af0000",
-    FeedState.STOPPED: "bold #808080",
-}
+
+
+def state_class(state: FeedState) -> str:
+    """The stylesheet class of a feed state (`state--synced`, ...)."""
+    return f"state--{state.value}"
+
+
+STATE_CLASSES = {state_class(state) for state in FeedState}
 
 
 class StreamClock:
-    """Push timing the TUI measures itself, for venues without receive stamps."""
+    """Push timing the TUI measures itself: the interval between pushes, and the venue
+    stamp's age at *receive* (the feed's stamp, so the event loop's delay is not in it)."""
 
     __slots__ = ("interval", "venue_age", "last_push")
 
@@ -44,8 +46,9 @@ class StreamClock:
         if self.last_push is not None:
             self.interval.add((now - self.last_push) * 1000)
         self.last_push = now
-        venue_ts = stream.book.venue_ts
-        self.venue_age.add(None if venue_ts is None else time.time() * 1000 - venue_ts)
+        book = stream.book
+        venue_ts = book.venue_ts
+        self.venue_age.add(None if venue_ts is None else book.recv_ts - venue_ts)
 
 
 class RateMeter:
@@ -74,22 +77,23 @@ def sparkline(stats: LatencyStats, width: int = 24) -> str:
 
 
 def state_text(feed: Feed, stream: Stream | None) -> tuple[str, str]:
-    """The word for the stream's condition and its style."""
+    """The word for the stream's condition and its stylesheet class."""
     state = feed.state
     if stream is not None and stream.error:
-        return f"error: {stream.error}", STATE_STYLES[FeedState.ERROR]
+        return f"error: {stream.error}", state_class(FeedState.ERROR)
     if stream is not None and stream.stale and state is FeedState.SYNCED:
-        return "stale", STATE_STYLES[FeedState.STALE]
+        return "stale", state_class(FeedState.STALE)
     word = state.value
-    if feed.status_text:  # also when synced: e.g. bthub's "TLS NOT VERIFIED (--insecure)"
+    if feed.status_text:  # also when synced: e.g. a venue's "TLS NOT VERIFIED (--insecure)"
         word += f": {feed.status_text}"
-    return word, STATE_STYLES.get(state, "bold")
+    return word, state_class(state)
 
 
 class StatusBar(Static):
     """venue · symbol · name · state · version · resyncs · msg/s · age."""
 
-    DEFAULT_CSS = "StatusBar { height: 1; background: #1c1c1c; color: #d0d0d0; }"
+    COMPONENT_CLASSES = {"status--venue", "status--muted", "status--bad", "status--note",
+                         "status--source", *STATE_CLASSES}
 
     def __init__(self, mask_times: bool = False, **kw) -> None:
         super().__init__("", **kw)
@@ -99,61 +103,84 @@ class StatusBar(Static):
         self.rates: dict[int, RateMeter] = {}
         self._text: Text | None = None
 
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._text = None
+
     def show(self, feed: Feed | None, stream: Stream | None, note: str = "") -> None:
         self.feed, self.stream = feed, stream
         self.tick(note)
 
-    def tick(self, note: str = "") -> None:
+    def _parts(self, note: str) -> list[tuple[str, str]]:
+        """(text, class) in order of importance: what does not fit is dropped whole."""
         feed, stream = self.feed, self.stream
-        text = Text(no_wrap=True, overflow="ellipsis")
         if feed is None:
-            text.append(f" {note or 'obview'}", "bold")
-        else:
-            meter = self.rates.setdefault(id(feed), RateMeter())
-            rate = meter.sample(feed.messages or sum(s.pushes for s in feed.streams.values()))
-            text.append(f" {feed.venue} ", "bold #000000 on #5fafff")
-            if stream is not None:
-                text.append(f" {stream.symbol}", "bold")
-                if stream.source:
-                    text.append(f"@{stream.source}", "#ffaf00")
-                if stream.name:
-                    text.append(f" {stream.name}", "#d0d0d0")
-            word, style = state_text(feed, stream)
-            text.append("  ")
-            text.append(f" {word} ", style)
-            if stream is not None:
-                version = stream.book.version
-                # venues without versions (Futu, bthub): the push counter stands in
-                text.append(f"  v{version}" if version is not None else f"  push #{stream.pushes}",
-                            "#a8a8a8")
-                text.append(f"  resyncs {stream.resyncs}", "#a8a8a8")
-            text.append(f"  {'–' if self.mask_times else fmt.rate(rate)} msg/s", "#a8a8a8")
-            if stream is not None:
-                age = None if self.mask_times else stream.age()
-                text.append(f"  age {'–' if self.mask_times else fmt.seconds(age)}", "#a8a8a8")
-            if feed.bad_frames:
-                text.append(f"  bad frames {feed.bad_frames}", "bold #ff5f5f")
-            if note:
-                text.append(f"  {note}", "#ffd75f")
+            return [(f" {note or 'obview'}", "")]
+        meter = self.rates.setdefault(id(feed), RateMeter())
+        rate = meter.sample(feed.messages or sum(s.pushes for s in feed.streams.values()))
+        parts = [(f" {feed.venue} ", "status--venue")]
+        if stream is not None:
+            parts.append((f" {stream.symbol}", ""))
+            if stream.source:
+                parts.append((f"@{stream.source}", "status--source"))
+        word, style = state_text(feed, stream)
+        parts.append(("  ", ""))
+        parts.append((f" {word} ", style))
+        if note:
+            parts.append((f"  {note}", "status--note"))
+        if feed.bad_frames:
+            parts.append((f"  bad frames {feed.bad_frames}", "status--bad"))
+        if stream is not None:
+            version = stream.book.version
+            # venues without versions: the push counter stands in
+            parts.append((f"  v{version}" if version is not None else f"  push #{stream.pushes}",
+                          "status--muted"))
+            parts.append((f"  resyncs {stream.resyncs}", "status--muted"))
+        parts.append((f"  {'–' if self.mask_times else fmt.rate(rate)} msg/s", "status--muted"))
+        if stream is not None:
+            age = None if self.mask_times else stream.age()
+            parts.append((f"  age {'–' if self.mask_times else fmt.seconds(age)}",
+                          "status--muted"))
+            if stream.name:
+                parts.append((f"  {stream.name}", ""))
+        return parts
+
+    def tick(self, note: str = "") -> None:
+        parts = self._parts(note)
+        width = self.size.width or 200
+        kept = fmt.fit_parts([t for t, _ in parts], width)
+        text = Text(no_wrap=True, overflow="crop")
+        for (part, cls), _ in zip(parts, kept, strict=False):
+            text.append(part, self.get_component_rich_style(cls, default=NO_STYLE) if cls else "")
         if self._text is None or text.plain != self._text.plain or text.spans != self._text.spans:
             self._text = text
             self.update(text)
 
 
 class HealthPanel(Static):
-    """Per-side receive latency (or push interval and venue age), counters."""
+    """The venue's latency as the feed declares it, obview's own receive-to-paint delay
+    (kept apart: one is the network and the venue, the other is us), counters."""
 
-    DEFAULT_CSS = "HealthPanel { padding: 0 1; }"
+    COMPONENT_CLASSES = {"health--heading", "health--muted", "health--spark", "health--warn",
+                         "health--bad"}  # the state's colour is the status bar's
 
     def __init__(self, feed: Feed, stream: Stream, clock: StreamClock,
-                 mask_times: bool = False, **kw) -> None:
+                 paint_delay: LatencyStats, mask_times: bool = False, **kw) -> None:
         super().__init__("", **kw)
         self.feed = feed
         self.stream = stream
         self.clock = clock
+        self.paint_delay = paint_delay
         self.mask_times = mask_times
         self.compact = False  # narrow terminals: three lines under the ladder
         self._plain = None
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._plain = None
+
+    def _s(self, name: str):
+        return self.get_component_rich_style(name, default=NO_STYLE)
 
     def tick(self) -> None:
         text = self.build()
@@ -164,13 +191,30 @@ class HealthPanel(Static):
     def _ms(self, value: float | None) -> str:
         return "–" if self.mask_times else fmt.ms(value)
 
+    def venue_rows(self) -> tuple[str, list[tuple[str, LatencyStats]]]:
+        """The heading and rows of the venue-side figures, per the feed's declaration."""
+        stream, kind = self.stream, self.feed.capabilities.latency
+        if kind is LatencyKind.RECEIVE:
+            return "Venue stamp → receive", [(k, v) for k, v in stream.latency.items()]
+        if kind is LatencyKind.INTERVAL:
+            return "Venue push timing", [("interval", stream.latency["interval"]),
+                                         ("stamp age", self.clock.venue_age)]
+        return "Push timing (measured here)", [("interval", self.clock.interval),
+                                               ("stamp age", self.clock.venue_age)]
+
+    def unstamped_text(self) -> str:
+        if self.feed.capabilities.latency is LatencyKind.RECEIVE:
+            return "unstamped " + " ".join(f"{k} {v.unstamped}"
+                                           for k, v in self.stream.latency.items())
+        return f"unstamped {self.clock.venue_age.unstamped}"
+
     def _stats_line(self, text: Text, label: str, stats: LatencyStats) -> None:
         summary = stats.summary()
-        text.append(f"{label:<9}", "bold")
+        text.append(f"{label:<10}", "bold")
         text.append(f"{self._ms(summary['p50']):>7}{self._ms(summary['p99']):>7}"
                     f"{self._ms(summary['max']):>7}\n")
         spark = "" if self.mask_times else sparkline(stats)
-        text.append(f"  {spark}\n", "#5fafff")
+        text.append(f"  {spark}\n", self._s("health--spark"))
 
     def build(self) -> Text:
         return self.build_compact() if self.compact else self.build_full()
@@ -178,47 +222,40 @@ class HealthPanel(Static):
     def build_compact(self) -> Text:
         feed, stream = self.feed, self.stream
         text = Text(no_wrap=True, overflow="crop")
-        stamped = {k: v for k, v in stream.latency.items() if k in ("bid", "ask")}
-        rows = list(stamped.items()) or [
-            ("interval", stream.latency.get("interval") or self.clock.interval),
-            ("venue age", self.clock.venue_age)]
+        _, rows = self.venue_rows()
+        label = "venue" if feed.capabilities.latency is LatencyKind.RECEIVE else "push"
+        text.append(f"{label:<6}", "bold")
         for name, stats in rows:
             summary = stats.summary()
-            text.append(f"{name:<9}", "bold")
-            text.append(f" p50 {self._ms(summary['p50']):>7} p99 {self._ms(summary['p99']):>7}"
-                        f" max {self._ms(summary['max']):>7} ")
-            text.append(("" if self.mask_times else sparkline(stats, 20)) + "\n", "#5fafff")
-        unstamped = ("unstamped " + " ".join(f"{k} {v.unstamped}" for k, v in stamped.items())
-                     if stamped else f"no venue ts {self.clock.venue_age.unstamped}")
-        text.append(f"{unstamped} · resyncs {stream.resyncs} · reconnects {feed.reconnects}"
-                    f" · bad frames {feed.bad_frames}", "#a8a8a8")
+            text.append(f" {name} p50 {self._ms(summary['p50'])} p99 {self._ms(summary['p99'])}")
+        text.append("\n")
+        summary = self.paint_delay.summary()
+        text.append(f"{'paint':<6}", "bold")
+        text.append(f" recv→paint p50 {self._ms(summary['p50']):>7} p99 "
+                    f"{self._ms(summary['p99']):>7} max {self._ms(summary['max']):>7} ")
+        text.append(("" if self.mask_times else sparkline(self.paint_delay, 16)) + "\n",
+                    self._s("health--spark"))
+        text.append(f"{self.unstamped_text()} · resyncs {stream.resyncs} · reconnects "
+                    f"{feed.reconnects} · bad frames {feed.bad_frames}", self._s("health--muted"))
         if "verified_at" in stream.extra and not self.mask_times:
             line, alarm = verification_text(stream.extra)
-            text.append(f" · {line}", "bold #ff5f5f" if alarm else "#a8a8a8")
+            text.append(f" · {line}", self._s("health--bad") if alarm else self._s("health--muted"))
         return text
 
     def build_full(self) -> Text:
         feed, stream = self.feed, self.stream
         text = Text(no_wrap=True, overflow="crop")
-        stamped = {k: v for k, v in stream.latency.items() if k in ("bid", "ask")}
-        if stamped:
-            text.append("Receive latency (venue stamp)\n", "bold underline")
-        else:
-            text.append("Push timing (no receive stamps)\n", "bold underline")
-        text.append(f"{'':<9}{'p50':>7}{'p99':>7}{'max':>7}\n", "#a8a8a8")
-        for name, stats in stamped.items():
+        heading, rows = self.venue_rows()
+        text.append(f"{heading}\n", self._s("health--heading"))
+        text.append(f"{'':<10}{'p50':>7}{'p99':>7}{'max':>7}\n", self._s("health--muted"))
+        for name, stats in rows:
             self._stats_line(text, name, stats)
-        if stamped:
-            unstamped = "  ".join(f"{k} {v.unstamped}" for k, v in stamped.items())
-            text.append(f"unstamped pushes: {unstamped}\n", "#ffaf00")
-        else:
-            venue_interval = stream.latency.get("interval")
-            self._stats_line(text, "interval", venue_interval or self.clock.interval)
-            self._stats_line(text, "venue age", self.clock.venue_age)
-            if self.clock.venue_age.unstamped:
-                text.append(f"pushes without venue ts: {self.clock.venue_age.unstamped}\n",
-                            "#ffaf00")
-        text.append("\nHealth\n", "bold underline")
+        unstamped = self.unstamped_text()
+        if any(char.isdigit() and char != "0" for char in unstamped):
+            text.append(f"{unstamped}\n", self._s("health--warn"))
+        text.append("obview receive → paint\n", self._s("health--heading"))
+        self._stats_line(text, "delay", self.paint_delay)
+        text.append("\nHealth\n", self._s("health--heading"))
         text.append(f"state     {state_text(feed, stream)[0]}\n")
         text.append(f"synced    {'yes' if stream.synced else 'no'}"
                     f"{'  STALE' if stream.stale else ''}\n")
@@ -226,12 +263,12 @@ class HealthPanel(Static):
         text.append(f"pushes    {stream.pushes}  updates {stream.updates}\n")
         text.append(f"resyncs   {stream.resyncs}  reconnects {feed.reconnects}\n")
         text.append(f"bad frames {feed.bad_frames}\n",
-                    "bold #ff5f5f" if feed.bad_frames else "")
+                    self._s("health--bad") if feed.bad_frames else "")
         if "verified_at" in stream.extra and not self.mask_times:  # masked: a clock
             line, alarm = verification_text(stream.extra)
-            text.append(f"verify    {line}\n", "bold #ff5f5f" if alarm else "")
+            text.append(f"verify    {line}\n", self._s("health--bad") if alarm else "")
         if feed.address and not self.mask_times:  # masked: ephemeral ports vary per run
-            text.append(f"{feed.address}\n", "#808080")
+            text.append(f"{feed.address}\n", self._s("health--muted"))
         return text
 
 

@@ -1,7 +1,8 @@
-"""bthub's non-book screens: the orders table and the risk positions table.
+"""Record tables: orders (with their executions) and risk positions.
 
 These change a few times a second at most, so a DataTable is fine here (the ladder
-is the hot path). Rows are rebuilt from the feed's dicts on each coalesced update.
+is the hot path). Rows are rebuilt from `feed.records[kind]` on each coalesced
+update; number columns are aligned on the decimal point.
 """
 
 from __future__ import annotations
@@ -9,52 +10,93 @@ from __future__ import annotations
 from decimal import Decimal
 
 from rich.text import Text
-from textual.binding import Binding
 from textual.widgets import DataTable
 
 from obview import fmt
-from obview.feed import Feed
+from obview.feed import Feed, RecordKind
+from obview.records import (
+    DONE_STATUSES,
+    ENDED_STATUSES,
+    FAILED_STATUSES,
+    OPEN_STATUSES,
+    WORKING_STATUSES,
+)
+from obview.tui.actions import Owner, bindings
+from obview.tui.themes import NO_STYLE
 
-STATUS_STYLES = {"FILLED": "#5fd75f", "PARTIALLY_FILLED": "#ffd75f", "NEW": "#5fafff",
-                 "CANCELED": "#808080", "CANCELLED": "#808080", "REJECTED": "#ff5f5f"}
+STATUS_CLASSES = ((DONE_STATUSES, "records--done"), (WORKING_STATUSES, "records--working"),
+                  (OPEN_STATUSES, "records--open"), (ENDED_STATUSES, "records--ended"),
+                  (FAILED_STATUSES, "records--failed"))
+RECORD_CLASSES = {"records--buy", "records--sell", *(cls for _, cls in STATUS_CLASSES)}
+
+
+def status_class(status: str) -> str:
+    upper = status.upper()
+    return next((cls for statuses, cls in STATUS_CLASSES if upper in statuses), "")
 
 
 def _num(value: Decimal | None) -> str:
     return "-" if value is None else fmt.grouped(value)
 
 
-class OrdersTable(DataTable):
-    """Orders by id: status, side, filled / ordered, pending. `enter` shows executions."""
+class RecordsTable(DataTable):
+    COMPONENT_CLASSES = DataTable.COMPONENT_CLASSES | RECORD_CLASSES
 
-    BINDINGS = [Binding("enter", "app.drilldown", "Executions")]
-
-    def __init__(self, feed: Feed, **kw) -> None:
+    def __init__(self, feed: Feed, kind: str, **kw) -> None:
         super().__init__(cursor_type="row", zebra_stripes=True, **kw)
         self.feed = feed
+        self.kind = kind
+
+    def records(self) -> dict:
+        return self.feed.records.get(self.kind, {})
+
+    def _s(self, name: str):
+        # partial: zebra stripes and the cursor row keep their background
+        return self.get_component_rich_style(name, partial=True, default=NO_STYLE) if name else ""
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        if self.is_mounted and self.columns:
+            self.reload()
+
+    def reload(self) -> None:
+        raise NotImplementedError
+
+
+class OrdersTable(RecordsTable):
+    """Orders by id: status, side, filled / ordered, pending. `enter` shows executions."""
+
+    BINDINGS = bindings(Owner.FOCUS)
+
+    def __init__(self, feed: Feed, **kw) -> None:
+        super().__init__(feed, RecordKind.ORDERS, **kw)
 
     def on_mount(self) -> None:
         # the feed keeps only the requested symbols' orders; more than one needs a column
-        self.with_symbol = bool(getattr(self.feed, "symbol_column", False))
+        self.with_symbol = len({s.symbol for s in self.feed.streams.values()}) > 1
         names = ("order id", "symbol") if self.with_symbol else ("order id",)
         for name in (*names, "side", "status", "filled / ordered", "pending", "amount", "cps"):
             self.add_column(name, key=name)
         self.reload()
 
     def reload(self) -> None:
-        orders = getattr(self.feed, "orders", {})
+        orders = list(reversed(list(self.records().values())))  # newest first
         row = self.cursor_row
         self.clear()
-        for order in reversed(list(orders.values())):  # newest first
-            side_style = "#5fd75f" if order.side.upper() == "BUY" else "#ff5f5f"
+        filled = fmt.align_points([_num(o.execute_volume) for o in orders])
+        ordered = fmt.align_points([_num(o.order_volume) for o in orders])
+        pending = fmt.align_points([_num(o.pending_volume) for o in orders])
+        amount = fmt.align_points([_num(o.execute_amount) for o in orders])
+        for order, f, o, p, a in zip(orders, filled, ordered, pending, amount, strict=True):
+            side = "records--buy" if order.side.upper() == "BUY" else "records--sell"
             self.add_row(
                 order.order_id,
                 *((order.symbol,) if self.with_symbol else ()),
-                Text(order.side, side_style),
-                Text(order.status, STATUS_STYLES.get(order.status.upper(), "")),
-                Text(f"{_num(order.execute_volume)} / {_num(order.order_volume)}",
-                     justify="right"),
-                Text(_num(order.pending_volume), justify="right"),
-                Text(_num(order.execute_amount), justify="right"),
+                Text(order.side, self._s(side)),
+                Text(order.status, self._s(status_class(order.status))),
+                Text(f"{f} / {o}", justify="right"),
+                Text(p, justify="right"),
+                Text(a, justify="right"),
                 ", ".join(sorted({cp.cp for cp in order.cp_orders.values()})),
                 key=order.order_id,
             )
@@ -65,15 +107,14 @@ class OrdersTable(DataTable):
         if not self.row_count:
             return None
         key = self.coordinate_to_cell_key((self.cursor_row, 0)).row_key.value
-        return getattr(self.feed, "orders", {}).get(key)
+        return self.records().get(key)
 
 
-class RiskTable(DataTable):
+class RiskTable(RecordsTable):
     """Risk positions keyed by (book, counterparty, symbol)."""
 
     def __init__(self, feed: Feed, **kw) -> None:
-        super().__init__(cursor_type="row", zebra_stripes=True, **kw)
-        self.feed = feed
+        super().__init__(feed, RecordKind.RISK, **kw)
 
     def on_mount(self) -> None:
         for name in ("book", "counterparty", "symbol", "open volume", "open amount"):
@@ -81,10 +122,12 @@ class RiskTable(DataTable):
         self.reload()
 
     def reload(self) -> None:
-        risk = getattr(self.feed, "risk", {})
+        risk = list(self.records().values())
         self.clear()
-        for row in risk.values():
+        volumes = fmt.align_points([_num(r.open_volume) for r in risk])
+        amounts = fmt.align_points([_num(r.open_amount) for r in risk])
+        for row, volume, amount in zip(risk, volumes, amounts, strict=True):
             vol = row.open_volume
-            style = "#5fd75f" if vol and vol > 0 else "#ff5f5f" if vol and vol < 0 else ""
-            self.add_row(row.book, row.cp, row.symbol, Text(_num(vol), style, justify="right"),
-                         Text(_num(row.open_amount), justify="right"))
+            style = "records--buy" if vol and vol > 0 else "records--sell" if vol and vol < 0 else ""
+            self.add_row(row.book, row.cp, row.symbol, Text(volume, self._s(style), justify="right"),
+                         Text(amount, justify="right"))

@@ -1,9 +1,11 @@
 """Drilldown, help and order-executions screens.
 
 The drilldown shows the level under the ladder's cursor, in the richest form the
-venue allows: Futu's per-order queue (with `--details`), bthub's contribution per
-counterparty (aggregated book), elsewhere the level's size history while open.
-It redraws at most `REDRAW_HZ` times a second: a queue can hold a thousand orders.
+venue's book allows: the per-order queue (books with order details), the
+contribution per source (a book aggregated over counterparties), elsewhere the
+level's size history while open. It is fed by the app's coalesced `BookUpdated`
+(never from the feed listener) and redraws at most `REDRAW_HZ` times a second: a
+queue can hold a thousand orders. `escape` / `q` close it (the app's keys).
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ from decimal import Decimal
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, Static
@@ -22,8 +23,10 @@ from textual.widgets import Footer, Static
 from obview import fmt
 from obview.book import Level, group_price
 from obview.feed import Feed, Stream
-from obview.tui.ladder import cp_style
-from obview.venues.bthub.models import Order
+from obview.records import Order
+from obview.tui.actions import KEYS, Owner, bindings
+from obview.tui.ladder import CP_CLASSES, cp_class, shown_places
+from obview.tui.themes import NO_STYLE
 
 REDRAW_HZ = 10
 BAR_WIDTH = 24
@@ -38,8 +41,11 @@ def _bar(value: Decimal, top: Decimal, width: int = BAR_WIDTH) -> str:
 class DrilldownScreen(Screen):
     """One level in detail; `escape` goes back to the ladder."""
 
-    BINDINGS = [Binding("escape", "app.pop_screen", "Back"),
-                Binding("q", "app.quit", "Quit")]
+    BINDINGS = bindings(Owner.SCREEN)
+
+    COMPONENT_CLASSES = {"drill--bid", "drill--ask", "drill--muted", "drill--head",
+                         "drill--bar", "drill--new", "drill--ok", "drill--bad", "drill--warn",
+                         *(f"cp--{n}" for n in range(CP_CLASSES))}
 
     def __init__(self, feed: Feed, stream: Stream, is_bid: bool, price: Decimal,
                  step: Decimal | None, mask_times: bool = False) -> None:
@@ -57,7 +63,7 @@ class DrilldownScreen(Screen):
         self.last_levels: list[Level] = []  # copies, shown when the level has gone
         self.mode = self._mode()
         self.updates = 0  # coalesced BookUpdated messages seen
-        self.pushes = 0  # feed pushes seen
+        self.places = shown_places(stream.book, step)
         self._pending = False
         self._last_draw = 0.0
 
@@ -95,15 +101,15 @@ class DrilldownScreen(Screen):
         levels = self.levels()
         return sum((lv.size for lv in levels), Decimal(0)) if levels else None
 
-    def on_push(self) -> None:
-        """Called by the app's feed listener for every push to this stream (not
-        coalesced), so "new since the previous push" and the size history are exact."""
-        self.pushes += 1
-        self._record()
+    def _s(self, name: str):
+        # partial: the title bar and tables keep their own background
+        return self.get_component_rich_style(name, partial=True, default=NO_STYLE)
 
     def book_updated(self) -> None:
-        """The app tells us the stream's book changed (coalesced per frame): redraw soon."""
+        """The app tells us the stream's book changed (coalesced per frame, like the
+        ladder): record what changed since the last one, redraw soon."""
         self.updates += 1
+        self._record()
         if self._pending:
             return
         self._pending = True
@@ -144,11 +150,11 @@ class DrilldownScreen(Screen):
             title.append(f"@{self.stream.source}")
         if self.stream.name:
             title.append(f" {self.stream.name}")
-        title.append(f"  {side} {fmt.dec_str(self.price)}{group}", "bold #5fd75f" if self.is_bid
-                     else "bold #ff5f5f")
+        title.append(f"  {side} {fmt.at_least(self.price, self.places)}{group}",
+                     self._s("drill--bid" if self.is_bid else "drill--ask"))
         size = self.total_size()
         title.append(f"  level size {fmt.grouped(size) if size is not None else 'gone'}")
-        title.append(f"  [{self.mode}]", "#808080")
+        title.append(f"  [{self.mode}]", self._s("drill--muted"))
         self.query_one("#drill-title", Static).update(title)
         content = {"queue": self._queue_table, "sources": self._sources_table,
                    "history": self._history_table}[self.mode]()
@@ -161,7 +167,7 @@ class DrilldownScreen(Screen):
 
     def _queue_table(self) -> Table:
         levels, gone = self.shown_levels()
-        table = Table(expand=False, box=None, header_style="bold #a8a8a8", pad_edge=False)
+        table = Table(expand=False, box=None, header_style=self._s("drill--head"), pad_edge=False)
         for name, justify in (("#", "right"), ("order id", "left"), ("volume", "right"),
                               ("", "left"), ("", "left")):
             table.add_column(name, justify=justify)
@@ -172,90 +178,87 @@ class DrilldownScreen(Screen):
         for pos, ((oid, vol), vtext) in enumerate(zip(entries, vols, strict=True), 1):
             total += vol
             new = oid in self.new_ids
-            table.add_row(str(pos), str(oid), vtext, Text(_bar(vol, top), "#5f87af"),
-                          Text("● new", "bold #ffd75f") if new else "")
+            table.add_row(str(pos), str(oid), vtext, Text(_bar(vol, top), self._s("drill--bar")),
+                          Text("● new", self._s("drill--new")) if new else "")
         size = sum((lv.size for lv in levels), Decimal(0))
         check = Text(f"total {fmt.grouped(total)} ", "bold")
         if total == size:
-            check.append(f"= level size {fmt.grouped(size)} ✓", "#5fd75f")
+            check.append(f"= level size {fmt.grouped(size)} ✓", self._s("drill--ok"))
         else:
-            check.append(f"≠ level size {fmt.grouped(size)} ✗", "bold #ff5f5f")
+            check.append(f"≠ level size {fmt.grouped(size)} ✗", self._s("drill--bad"))
         table.add_row("", Text(f"{len(entries)} orders"), "", check, "")
         if gone:
-            table.add_row("", Text("level gone: last seen state", "bold #ffaf00"), "", "", "")
+            table.add_row("", Text("level gone: last seen state", self._s("drill--warn")), "", "", "")
         return table
 
     def _sources_table(self) -> Table:
         levels, gone = self.shown_levels()
-        table = Table(box=None, header_style="bold #a8a8a8", pad_edge=False)
+        table = Table(box=None, header_style=self._s("drill--head"), pad_edge=False)
         for name, justify in (("counterparty", "left"), ("price", "right"), ("size", "right"),
                               ("orders", "right"), ("share", "right"), ("", "left")):
             table.add_column(name, justify=justify)
         total = sum((lv.size for lv in levels), Decimal(0))
         sizes = fmt.align_points([fmt.grouped(lv.size) for lv in levels])
-        prices = fmt.prices_aligned([lv.price for lv in levels])
+        prices = [fmt.at_least(lv.price, self.places) for lv in levels]
         for level, size, price in zip(levels, sizes, prices, strict=True):
             share = level.size / total if total else None
-            table.add_row(Text(level.source or "-", cp_style(level.source)), price, size,
-                          str(level.orders or ""),
-                          fmt.pct(share), Text(_bar(level.size, total), "#5f87af"))
+            table.add_row(Text(level.source or "-", self._s(cp_class(level.source))), price,
+                          size, str(level.orders or ""),
+                          fmt.pct(share), Text(_bar(level.size, total), self._s("drill--bar")))
         table.add_row(Text("total", "bold"), "", fmt.grouped(total), "", "", "")
         if gone:
-            table.add_row(Text("level gone: last seen state", "bold #ffaf00"), "", "", "", "", "")
+            table.add_row(Text("level gone: last seen state", self._s("drill--warn")), "", "", "", "", "")
         return table
 
     def _history_table(self) -> Table:
-        table = Table(box=None, header_style="bold #a8a8a8", pad_edge=False)
+        table = Table(box=None, header_style=self._s("drill--head"), pad_edge=False)
         for name in ("since open", "size before", "size after", "change"):
             table.add_column(name, justify="right")
-        for at, before, after in reversed(self.history):
+        entries = list(reversed(self.history))
+        befores = fmt.align_points([fmt.grouped(b) if b is not None else "-"
+                                    for _, b, _ in entries])
+        afters = fmt.align_points([fmt.grouped(a) if a is not None else "gone"
+                                   for _, _, a in entries])
+        changes = fmt.align_points([fmt.signed((a or Decimal(0)) - (b or Decimal(0)))
+                                    if b is not None else "open" for _, b, a in entries])
+        for (at, before, after), btext, atext, ctext in zip(entries, befores, afters, changes,
+                                                          strict=True):
             change = (after or Decimal(0)) - (before or Decimal(0))
-            style = "#5fd75f" if change > 0 else "#ff5f5f" if change < 0 else ""
-            table.add_row("–" if self.mask_times else fmt.seconds(at),
-                          fmt.grouped(before) if before is not None else "-",
-                          fmt.grouped(after) if after is not None else "gone",
-                          Text(fmt.signed(change) if before is not None else "open", style))
+            style = self._s("drill--bid" if change > 0 else "drill--ask") if change else ""
+            table.add_row("–" if self.mask_times else fmt.seconds(at), btext, atext,
+                          Text(ctext, style))
         return table
 
 
-HELP_KEYS = [
-    ("↑ / ↓", "move the level cursor (readout: cum size, cum notional, bps from mid)"),
-    ("enter", "drill down into the level under the cursor / an order's executions"),
-    ("escape", "go back"),
-    ("g / G", "coarser / finer price grouping (bids round down, asks round up)"),
-    ("d", "cycle depth presets 10 / 20 / 50"),
-    ("l", "change the Loopring aggregation level"),
-    ("t", "toggle the +/- size delta column"),
-    ("tab / shift+tab", "next / previous tab"),
-    ("1 … 9", "jump to tab N"),
-    ("p", "freeze / unfreeze the display (data keeps flowing)"),
-    ("?", "this help"),
-    ("ctrl+p", "command palette (every action)"),
-    ("q / ctrl+c", "quit"),
-]
-
-
 class HelpScreen(ModalScreen):
-    BINDINGS = [Binding("escape,question_mark,q", "app.pop_screen", "Close")]
+    """Every key, from the actions table (the same one the bindings are made from)."""
+
+    BINDINGS = bindings(Owner.SCREEN)
+
+    COMPONENT_CLASSES = {"help--key"}
 
     def compose(self) -> ComposeResult:
         table = Table(box=None, show_header=False, pad_edge=False)
-        table.add_column(style="bold #ffd75f", justify="right")
+        table.add_column(style=self.get_component_rich_style("help--key", partial=True, default=NO_STYLE),
+                         justify="right", no_wrap=True)
         table.add_column()
-        for key, what in HELP_KEYS:
-            table.add_row(key, what)
-        body = Text.assemble(("obview keys\n\n", "bold underline"))
-        yield Static(body, id="help-title")
+        for row in KEYS:
+            table.add_row(row.keys, row.text)
+        yield Static(Text("obview keys\n\n", "bold underline"), id="help-title")
         yield Static(table, id="help-body")
-        yield Static(Text("Ladder colours: asks red, bids green; a size cell flashes green "
-                          "(grew) or red (shrank) and fades. bthub: one colour per "
-                          "counterparty.", "#a8a8a8"), id="help-notes")
+        yield Static(Text("Ladder colours follow the theme (ctrl+p > Theme; obview-cb is "
+                          "colour-blind safe): bids and \"grew\" in its success colour, asks "
+                          "and \"shrank\" in its error colour; a size cell flashes and fades. "
+                          "Books aggregated over sources: one colour per source."),
+                     id="help-notes")
 
 
 class ExecutionsScreen(ModalScreen):
-    """One bthub order: its counterparty orders and their executions."""
+    """One order: its counterparty orders and their executions (escape / q close)."""
 
-    BINDINGS = [Binding("escape,enter,q", "app.pop_screen", "Close")]
+    BINDINGS = bindings(Owner.SCREEN)
+
+    COMPONENT_CLASSES = {"exec--head"}
 
     def __init__(self, order: Order) -> None:
         super().__init__()
@@ -265,18 +268,24 @@ class ExecutionsScreen(ModalScreen):
         order = self.order
         text = Text(f"Order {order.order_id}  {order.side} {order.symbol}  {order.status}\n",
                     "bold")
-        table = Table(box=None, header_style="bold #a8a8a8", pad_edge=False)
+        table = Table(box=None, pad_edge=False,
+                      header_style=self.get_component_rich_style("exec--head", partial=True, default=NO_STYLE))
         for name in ("cp", "cp order", "status", "exec id", "price", "volume", "amount"):
             table.add_column(name, justify="right" if name in ("price", "volume", "amount")
                              else "left")
         total = Decimal(0)
+        rows = []
         for cp_order in order.cp_orders.values():
-            table.add_row(cp_order.cp, cp_order.cp_order_id, cp_order.status, "",
-                          "", _opt(cp_order.execute_volume), _opt(cp_order.execute_amount))
+            rows.append((cp_order.cp, cp_order.cp_order_id, cp_order.status, "", None,
+                         cp_order.execute_volume, cp_order.execute_amount))
             for ex in cp_order.executions.values():
                 total += ex.volume or 0
-                table.add_row("", "", "", ex.exec_id, _opt(ex.price), _opt(ex.volume),
-                              _opt(ex.amount))
+                rows.append(("", "", "", ex.exec_id, ex.price, ex.volume, ex.amount))
+        # prices as the ladder shows them (no separators), volumes and amounts grouped
+        prices = fmt.align_points(["" if row[4] is None else fmt.dec_str(row[4]) for row in rows])
+        columns = [prices] + [fmt.align_points([_opt(row[i]) for row in rows]) for i in (5, 6)]
+        for row, price, volume, amount in zip(rows, *columns, strict=True):
+            table.add_row(*row[:4], price, volume, amount)
         executed = order.execute_volume or Decimal(0)
         footer = Text(f"\nexecutions total {fmt.grouped(total)}; order executed "
                       f"{fmt.grouped(executed)} {'✓' if total == executed else '≠'}")

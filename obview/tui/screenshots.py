@@ -29,6 +29,7 @@ class Shot:
     keys: list[str] = field(default_factory=list)
     size: tuple[int, int] = SIZE
     live: bool = False  # pushes on, real timings shown (differs run to run)
+    theme: str | None = None
 
 
 def _futu(details: bool = True, live: bool = False) -> VenueConfig:
@@ -55,6 +56,8 @@ SHOTS = [
     Shot("drilldown-bthub", [_bthub()], ["down", "enter"]),
     Shot("help", [_futu()], ["question_mark"]),
     Shot("small-80x24", [_futu()], ["down"], (80, 24)),
+    Shot("theme-colour-blind", [_bthub()], ["down"], theme="obview-cb"),
+    Shot("theme-light", [_futu()], ["down", "down"], theme="textual-light"),
     Shot("live-futu", [_futu(live=True)], ["down", "t"], live=True),
 ]
 
@@ -75,7 +78,7 @@ async def _settled(app: ObviewApp, timeout: float = 15.0) -> bool:
 
 async def take(shot: Shot, directory: Path) -> None:
     """Save one SVG of the app running against the seeded simulators."""
-    app = ObviewApp(shot.configs, mask_times=not shot.live)
+    app = ObviewApp(shot.configs, mask_times=not shot.live, theme=shot.theme)
     async with app.run_test(size=shot.size) as pilot:
         settled = await _settled(app)
         if settled:

@@ -13,6 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from obview.headless import record_json
 from obview.venues.bthub.client import BthubFeed
 from obview.venues.bthub.models import CpOrder, Execution, Order, RiskRow
 from obview.venues.bthub.protocol import (
@@ -122,10 +123,10 @@ def test_feed_applies_samples_and_emits_records():
     records = [e for e in seen if type(e).__name__ == "RecordsChanged"]
     # the repeated identical order push changes nothing, so it is not re-emitted
     assert [(e.kind, len(e.rows)) for e in records] == [("orders", 1), ("risk", 1)]
-    order_json = feed.record_json("orders", feed.orders["764451239265054239"])
+    order_json = record_json(feed, feed.orders["764451239265054239"])
     assert order_json["execute_amount"] == "177.1343336"
     assert order_json["cp_orders"][0]["executions"][0]["price"] == "4408.52"
-    assert feed.record_json("risk", records[1].rows[0])["open_amount"] == "266.4288716965"
+    assert record_json(feed, records[1].rows[0])["open_amount"] == "266.4288716965"
 
 
 # -- enums, ids, numbers ----------------------------------------------------------------------

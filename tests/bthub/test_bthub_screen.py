@@ -28,7 +28,7 @@ async def test_screen_never_shows_secrets():
         feed = app.feeds[0]
         await wait_until(lambda: feed.risk and feed.orders, timeout=20, message="records")
         screens = []
-        for _ in range(len(app.pane_ids) + 1):
+        for _ in range(len(app.panes) + 1):
             await pilot.pause()
             screens.append(app.export_screenshot())
             await pilot.press("tab")
@@ -47,15 +47,16 @@ async def test_cp_opens_on_that_counterpartys_ladder():
     app_module = pytest.importorskip("obview.tui.app")
     app = app_module.ObviewApp([_sim_cfg(["BTCUSDT"], cp="binance")])
     async with app.run_test(size=(140, 45)) as pilot:
-        await wait_until(lambda: app.active_target() is not None, timeout=20, message="a tab")
+        await wait_until(lambda: app.active_stream_pane() is not None, timeout=20,
+                         message="a tab")
         await pilot.pause()
-        assert app.active_target() == (0, "BTCUSDT@binance")
+        assert app.active_stream_pane().stream.key == "BTCUSDT@binance"
         await wait_until(lambda: app.feeds[0].streams["BTCUSDT@binance"].synced, timeout=20,
                          message="its book")
         # every counterparty's tab is in before quitting (tabs added while quitting race)
-        await wait_until(lambda: len(app.ladders) == 4, timeout=20, message="all tabs")
+        await wait_until(lambda: len(app.stream_panes()) == 4, timeout=20, message="all tabs")
         await pilot.pause()
-        assert app.active_target() == (0, "BTCUSDT@binance")
+        assert app.active_stream_pane().stream.key == "BTCUSDT@binance"
 
 
 @pytest.mark.parametrize("symbols", [["BTCUSDT"], ["BTCUSDT", "ETHUSDT"]])
@@ -70,7 +71,8 @@ async def test_orders_tab_shows_the_requested_symbols_with_a_column_when_several
         feed = app.feeds[0]
         await wait_until(lambda: {o.symbol for o in feed.orders.values()} == set(symbols),
                          timeout=30, message="orders of every symbol asked for")
-        table = next(t for t in app.records.values() if isinstance(t, OrdersTable))
+        table = next(p.table for p in app.panes if isinstance(getattr(p, "table", None),
+                                                              OrdersTable))
         table.reload()  # and read it back before the loop turns: the feed keeps going
         shown = {table.get_row_at(i)[0] for i in range(table.row_count)}
         assert shown == set(feed.orders)

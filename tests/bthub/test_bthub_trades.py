@@ -7,6 +7,7 @@ import json
 from decimal import Decimal
 
 from obview.events import TradesPrinted
+from obview.feed import TradeKind
 from tests.bthub.test_bthub_feed import SYM, hub
 from tests.conftest import run_obview, wait_until
 
@@ -28,7 +29,7 @@ def _sim_fills(sim) -> dict[str, tuple]:
 
 async def test_every_execution_is_one_own_fill_on_the_tape():
     async with hub({"rate": "200"}) as (sim, feed):
-        assert feed.trade_kind == "own" and feed.trades_enabled
+        assert feed.capabilities.trades is TradeKind.OWN and feed.trades_enabled
         tape = feed.streams[SYM].tape
         await wait_until(lambda: tape.count >= 10, message="own fills")
         sim.pause()

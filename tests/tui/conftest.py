@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from obview.tui.app import ObviewApp
-from obview.tui.fake_feed import FakeFeed
 from tests.conftest import wait_until
+from tests.support.fake_feed import FakeFeed
 
 
 def fake_feeds() -> list[FakeFeed]:
@@ -30,7 +30,6 @@ class RecordingApp(ObviewApp):
         self.cursor_messages = []
 
     def on_cursor_moved(self, message) -> None:
-        super().on_cursor_moved(message)
         self.cursor_messages.append(message)
 
 
@@ -45,7 +44,7 @@ def screen_text(app: ObviewApp) -> str:
 
 def ladders_settled(app: ObviewApp) -> bool:
     ladder = app.active_ladder()
-    return all(not lad._timer_pending for lad in app.ladders.values()) and (
+    return all(not pane.ladder._timer_pending for pane in app.stream_panes()) and (
         ladder is None or (ladder.view is not None and ladder._strips is not None))
 
 

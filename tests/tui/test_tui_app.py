@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
+from obview.tui.actions import KEYS
 from obview.tui.app import ObviewApp
-from obview.tui.fake_feed import FakeFeed
 from obview.tui.ladder import DEPTH_PRESETS
 from obview.tui.screens import DrilldownScreen, ExecutionsScreen, HelpScreen
 from obview.venues import VenueConfig
 from tests.conftest import wait_until
+from tests.support.fake_feed import FakeFeed
 from tests.tui.conftest import make_app, only, ready, screen_text, settle
 
 
@@ -126,9 +128,13 @@ async def test_tab_and_number_keys_switch_streams(app):
 async def test_l_changes_the_loopring_level(app):
     async with app.run_test(size=(120, 34)) as pilot:
         await ready(pilot)
-        loopring = app.feeds[2]
-        await pilot.press("l")  # on futu: a warning, nothing changes
-        assert loopring.level_changes == []
+        futu, loopring = app.feeds[0], app.feeds[2]
+        assert not app.available("level")  # futu declares no levels: the key is off here
+        await pilot.press("l")
+        app.action_level()  # and the action itself says why (in words of no venue)
+        assert futu.level_changes == [] and loopring.level_changes == []
+        await wait_until(lambda: any(n.message == "this venue has no aggregation levels"
+                                     for n in app._notifications), 5, "the warning")
         await pilot.press("8", "l")
         await wait_until(lambda: loopring.level_changes == [1], 5, "level change")
         await pilot.press("l")
@@ -170,10 +176,18 @@ async def test_drilldown_bthub_sources_and_history(app):
         assert screen.mode == "history"
         feed = app.feeds[2]
         stream = feed.streams["LRC-ETH"]
-        for size in (7, 8, 9):  # three pushes in one frame: coalesced for drawing,
-            stream.book.bids.set(screen.price, Decimal(size), 1)  # yet each is recorded
+        for size in (7, 8, 9):  # one push per frame: each coalesced update is recorded
+            stream.book.bids.set(screen.price, Decimal(size), 1)
             feed.push(stream)
+            await wait_until(lambda size=size: screen.history[-1][2] == size, 5, "recorded")
         assert [entry[2] for entry in screen.history[1:]] == [7, 8, 9]
+        updates = screen.updates
+        for size in (10, 11, 12):  # three pushes before the app's next message: the
+            stream.book.bids.set(screen.price, Decimal(size), 1)  # listener never calls
+            feed.push(stream)  # the screen; it sees them as one update
+        assert screen.updates == updates and screen.history[-1][2] == 9
+        await wait_until(lambda: screen.history[-1][2] == 12, 5, "coalesced update recorded")
+        assert [entry[2] for entry in screen.history[1:]] == [7, 8, 9, 12]
         await wait_until(lambda: "+1" in screen_text(app), 5, "history drawn")
 
 
@@ -202,6 +216,13 @@ async def test_help_lists_every_binding_and_q_quits(futu_app):
         text = screen_text(app)
         for key in ("g / G", "enter", "escape", "tab", "1 … 9", "?", "q", "d", "l", "p", "t"):
             assert key in text
+        # each key in the key column, followed by its own explanation (not just a letter
+        # somewhere on the screen)
+        lines = text.splitlines()
+        for row in KEYS:
+            words = " ".join(row.text.split()[:3])
+            pattern = rf"(^|\s){re.escape(row.keys)}\s+{re.escape(words)}"
+            assert any(re.search(pattern, line) for line in lines), row.keys
         await pilot.press("escape")
         assert not isinstance(app.screen, HelpScreen)
         await pilot.press("q")
@@ -209,13 +230,20 @@ async def test_help_lists_every_binding_and_q_quits(futu_app):
     assert all(feed._stopping for feed in app.feeds)
 
 
-async def test_command_palette_offers_the_actions(futu_app):
-    app = futu_app
+async def test_command_palette_offers_the_actions(app):
     async with app.run_test(size=(120, 34)) as pilot:
         await ready(pilot)
-        titles = {command.title for command in app.get_system_commands(app.screen)}
+        titles = [command.title for command in app.get_system_commands(app.screen)]
         assert {"Drill down", "Coarser grouping", "Cycle depth", "Freeze display",
-                "Change Loopring level", "Keys"} <= titles
+                "Keys", "Screenshot", "Theme"} <= set(titles)
+        assert titles.count("Keys") == 1 and titles.count("Screenshot") == 1
+        assert "Next aggregation level" not in titles  # futu has no levels
+        await pilot.press("8")  # loopring
+        titles = [command.title for command in app.get_system_commands(app.screen)]
+        assert "Next aggregation level" in titles
+        await pilot.press("7")  # the risk table: no ladder actions
+        titles = [command.title for command in app.get_system_commands(app.screen)]
+        assert "Coarser grouping" not in titles and "Keys" in titles
 
 
 async def test_small_terminal_layout():

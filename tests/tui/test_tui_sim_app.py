@@ -45,8 +45,8 @@ async def test_bthub_tabs_counterparties_orders_and_risk():
     app = ObviewApp([cfg], mask_times=True)
     async with app.run_test(size=(120, 34)) as pilot:
         await ready(pilot)
-        await wait_until(lambda: len(app.pane_ids) == 6, 10, "six tabs")
-        titles = [app.pane_titles[p] for p in app.pane_ids]
+        await wait_until(lambda: len(app.panes) == 6, 10, "six tabs")
+        titles = [p.label_text for p in app.panes]
         assert titles[0] == "BTCUSDT" and titles[-2:] == ["BTCUSDT orders", "BTCUSDT risk"]
         assert sorted(titles[1:4]) == ["BTCUSDT@binance", "BTCUSDT@huobi", "BTCUSDT@okex"]
         assert app.active_ladder().stream.book.bids.sourced

@@ -66,3 +66,14 @@ def test_ladder_flashes_and_deltas_after_pushes(snap_compare):
         await settle(pilot)
 
     assert snap_compare(app, run_before=run_before, terminal_size=(120, 34))
+
+
+@pytest.mark.parametrize("theme", ["textual-light", "obview-cb"])
+def test_futu_ladder_in_theme(snap_compare, theme):
+    app = make_app(only("futu"), theme=theme)
+    assert snap_compare(app, run_before=keys("down", "t"), terminal_size=(120, 34))
+
+
+def test_bthub_ladder_colour_blind_theme(snap_compare):
+    app = make_app(only("bthub"), theme="obview-cb")
+    assert snap_compare(app, run_before=keys("down"), terminal_size=(120, 34))

@@ -24,7 +24,6 @@ import ssl
 import time
 import traceback
 from collections.abc import Iterable
-from decimal import Decimal
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
@@ -35,10 +34,20 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from obview.book import BookSide, Level, OrderBook
 from obview.events import RecordsChanged
-from obview.feed import FatalFeedError, Feed, FeedError, FeedState, Stream, describe_error
+from obview.feed import (
+    FatalFeedError,
+    Feed,
+    FeedCapabilities,
+    FeedError,
+    FeedState,
+    RecordKind,
+    Stream,
+    TradeKind,
+    describe_error,
+)
 from obview.fmt import dec_str
 from obview.trades import BUY, SELL, Trade
-from obview.venues.bthub.models import CpOrder, Execution, Order, RiskRow
+from obview.venues.bthub.models import Order, RiskRow
 from obview.venues.bthub.protocol import (
     AggregatedUpdate,
     BadFrame,
@@ -108,7 +117,9 @@ _FILL_SIDES = {"BUY": BUY, "SELL": SELL}
 
 class BthubFeed(Feed):
     venue = "bthub"
-    trade_kind = "own"  # the account's fills from API_ORDER, never the market's prints
+    # the tape: the account's fills from API_ORDER, never the market's prints
+    capabilities = FeedCapabilities(records=(RecordKind.ORDERS, RecordKind.RISK),
+                                    trades=TradeKind.OWN)
 
     def __init__(
         self,
@@ -144,6 +155,7 @@ class BthubFeed(Feed):
         self._finished: dict[str, None] = {}  # ids of finished orders, in finishing order
         self.orders_evicted = 0
         self.risk: dict[tuple[str, str, str], RiskRow] = {}
+        self.records = {RecordKind.ORDERS: self.orders, RecordKind.RISK: self.risk}
         self.cps: list[str] = []  # from /market/cps when available
         self.max_reply_bytes = MAX_REPLY_BYTES
         self.max_frame_bytes = MAX_FRAME_BYTES
@@ -182,13 +194,6 @@ class BthubFeed(Feed):
         if self.cp:
             return {f"{symbol}@{self.cp}" for symbol in self.symbols}
         return set(self.symbols)
-
-    def record_json(self, kind: str, row: Any) -> dict[str, Any]:
-        if kind == "orders":
-            return order_json(row)
-        if kind == "risk":
-            return risk_json(row)
-        raise ValueError(f"unknown record kind {kind!r}")
 
     def price_scale(self, symbol: str) -> int | None:
         """Decimals of the symbol's prices per /market/symbols, None when not known."""
@@ -644,48 +649,3 @@ async def _close_normally(ws: ClientConnection) -> None:
     with contextlib.suppress(Exception, asyncio.CancelledError):
         await ws.close(1000)
 
-
-# -- JSON records for headless --orders / --risk ----------------------------------------
-def _dec(value: Decimal | None) -> str | None:
-    return None if value is None else dec_str(value)
-
-
-def execution_json(ex: Execution) -> dict[str, Any]:
-    return {
-        "exec_id": ex.exec_id, "cp": ex.cp, "side": ex.side, "price": _dec(ex.price),
-        "volume": _dec(ex.volume), "amount": _dec(ex.amount), "time_ms": ex.time_ms,
-        "comment": ex.comment,
-    }
-
-
-def cp_order_json(child: CpOrder) -> dict[str, Any]:
-    return {
-        "cp_order_id": child.cp_order_id, "cp": child.cp, "status": child.status,
-        "side": child.side, "order_volume": _dec(child.order_volume),
-        "execute_volume": _dec(child.execute_volume),
-        "pending_volume": _dec(child.pending_volume),
-        "execute_amount": _dec(child.execute_amount), "commission": child.commission,
-        "comment": child.comment, "order_time_ms": child.order_time_ms,
-        "execute_time_ms": child.execute_time_ms,
-        "executions": [execution_json(ex) for ex in child.executions.values()],
-    }
-
-
-def order_json(order: Order) -> dict[str, Any]:
-    return {
-        "venue": "bthub", "kind": "order", "order_id": order.order_id, "symbol": order.symbol,
-        "side": order.side, "status": order.status, "order_type": order.order_type,
-        "time_in_force": order.time_in_force, "result": order.result,
-        "order_volume": _dec(order.order_volume), "execute_volume": _dec(order.execute_volume),
-        "pending_volume": _dec(order.pending_volume),
-        "execute_amount": _dec(order.execute_amount), "order_time_ms": order.order_time_ms,
-        "execute_time_ms": order.execute_time_ms,
-        "cp_orders": [cp_order_json(child) for child in order.cp_orders.values()],
-    }
-
-
-def risk_json(row: RiskRow) -> dict[str, Any]:
-    return {
-        "venue": "bthub", "kind": "risk", "book": row.book, "cp": row.cp, "symbol": row.symbol,
-        "open_volume": _dec(row.open_volume), "open_amount": _dec(row.open_amount),
-    }

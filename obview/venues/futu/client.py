@@ -26,7 +26,16 @@ from operator import ne
 from google.protobuf.message import DecodeError
 
 from obview.book import BookSide, Level, OrderBook
-from obview.feed import FatalFeedError, Feed, FeedError, FeedState, Stream
+from obview.feed import (
+    FatalFeedError,
+    Feed,
+    FeedCapabilities,
+    FeedError,
+    FeedState,
+    LatencyKind,
+    Stream,
+    TradeKind,
+)
 from obview.fmt import float_to_decimal
 from obview.latency import LatencyStats, epoch_ms, latency_ms
 from obview.venues import VenueConfig
@@ -339,7 +348,8 @@ class FutuFeed(Feed):
     """Order books of one or more codes from an OpenD gateway."""
 
     venue = "futu"
-    trade_kind = "market"
+    capabilities = FeedCapabilities(latency=LatencyKind.RECEIVE,  # per-side receive stamps
+                                    trades=TradeKind.MARKET)
 
     def __init__(self, cfg: VenueConfig) -> None:
         super().__init__()

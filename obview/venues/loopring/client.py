@@ -28,11 +28,23 @@ from websockets.asyncio.client import ClientConnection
 from websockets.frames import CloseCode
 
 from obview.book import OrderBook
-from obview.feed import Backoff, FatalFeedError, Feed, FeedError, FeedState, Stream
+from obview.feed import (
+    Backoff,
+    FatalFeedError,
+    Feed,
+    FeedCapabilities,
+    FeedError,
+    FeedState,
+    LatencyKind,
+    LevelControl,
+    Stream,
+    TradeKind,
+)
 from obview.latency import LatencyStats
 from obview.venues import VenueConfig
 from obview.venues.loopring import protocol
 from obview.venues.loopring.credentials import API_KEY_ENV, ApiKey
+from obview.venues.loopring.numbers import BadNumber
 from obview.venues.loopring.protocol import (
     API_KEY_CODES,
     DEFAULT_REST,
@@ -51,7 +63,6 @@ from obview.venues.loopring.protocol import (
     SubReply,
     Token,
 )
-from obview.venues.loopring.numbers import BadNumber
 from obview.venues.loopring.sync import BadPush, DepthSync, Step, fast_path
 from obview.venues.loopring.trades import (
     RECENT_TRADES,
@@ -130,6 +141,11 @@ class LoopringFeed(Feed):
         self.stream.extra.update(verified_at=None, verify_mismatches=0)
         self._intervals = self.stream.latency["interval"] = LatencyStats()  # ms between pushes
         self.streams[self.stream.key] = self.stream
+        # trades: v3 only (the seed's v2 dialect has no trade topic; docs/loopring.md)
+        self.capabilities = FeedCapabilities(
+            latency=LatencyKind.INTERVAL,
+            levels=LevelControl(lambda: self.level_count, lambda: self.level, self.change_level),
+            trades=TradeKind.MARKET if self.api == V3 else TradeKind.NONE)
         self.address = f"{self.ws_url} ({self.api})"
         self._http: httpx.AsyncClient | None = None
         self._ws: ClientConnection | None = None
@@ -146,8 +162,6 @@ class LoopringFeed(Feed):
         self._last_request: dict[str, float] = {}
         self._sequence = 0
         self._ws_key: str | None = None
-        # trades: v3 only (the seed's v2 dialect has no trade topic; docs/loopring.md)
-        self.trade_kind = "market" if self.api == V3 else "none"
         self.trades_enabled = cfg.trades and self.api == V3
         self.no_trades_reason = ("" if self.api == V3 else
                                  "no trades in the v2 API obview speaks (use --api v3)")

@@ -1,7 +1,8 @@
-"""A deterministic in-memory feed for TUI tests, the TUI benchmark and screenshots.
+"""A deterministic in-memory feed for TUI tests and the TUI benchmark.
 
-It speaks the `Feed` interface exactly like a venue does (streams, `book_changed`,
-states, latency stats, bthub-style orders and risk records) but has no socket: the
+It speaks the `Feed` interface exactly like a venue does (declared capabilities,
+streams, `book_changed`, states, latency stats, orders and risk records with the
+statuses bthub sends: EXECUTED / EXCUTING / PENDING) but has no socket: the
 test or benchmark drives it by calling `push()` / `walk()`. Everything derives from
 the seed, so screens rendered from it are reproducible.
 """
@@ -14,9 +15,17 @@ from decimal import Decimal
 
 from obview.book import OrderBook
 from obview.events import RecordsChanged
-from obview.feed import Feed, FeedState, Stream
+from obview.feed import (
+    Feed,
+    FeedCapabilities,
+    FeedState,
+    LatencyKind,
+    LevelControl,
+    RecordKind,
+    Stream,
+)
 from obview.latency import LatencyStats
-from obview.venues.bthub.models import CpOrder, Execution, Order, RiskRow
+from obview.records import CpOrder, Execution, Order, RiskRow
 
 COUNTERPARTIES = ("okex", "binance", "huobi")
 
@@ -43,9 +52,19 @@ class FakeFeed(Feed):
         self.level_count = 3 if kind == "loopring" else 0
         self.level_changes: list[int] = []
         self._stop = asyncio.Event()
+        self.orders: dict[str, Order] = {}
+        self.risk: dict[tuple, RiskRow] = {}
+        self.level = 0
         if kind == "bthub":
-            self.orders: dict[str, Order] = {}
-            self.risk: dict[tuple, RiskRow] = {}
+            self.records = {RecordKind.ORDERS: self.orders, RecordKind.RISK: self.risk}
+            self.capabilities = FeedCapabilities(records=(RecordKind.ORDERS, RecordKind.RISK))
+        elif kind == "loopring":
+            self.capabilities = FeedCapabilities(
+                latency=LatencyKind.INTERVAL,
+                levels=LevelControl(lambda: self.level_count, lambda: self.level,
+                                    self.change_level))
+        else:
+            self.capabilities = FeedCapabilities(latency=LatencyKind.RECEIVE)
         for symbol in symbols:
             self._add_streams(symbol)
 
@@ -136,11 +155,11 @@ class FakeFeed(Feed):
             self.book_changed(stream, snapshot=snapshot)
 
     def _seed_records(self) -> None:
-        for index, (side, status) in enumerate((("BUY", "FILLED"), ("SELL", "PARTIALLY_FILLED"),
-                                                 ("BUY", "NEW"))):
+        for index, (side, status) in enumerate((("BUY", "EXECUTED"), ("SELL", "EXCUTING"),
+                                                 ("BUY", "PENDING"))):
             order_id = f"9007199254740{993 + index}"
             volume = _d("1.5") * (index + 1)
-            executed = volume if status == "FILLED" else (volume / 2 if index == 1 else _d(0))
+            executed = volume if status == "EXECUTED" else (volume / 2 if index == 1 else _d(0))
             order = Order(order_id, "BTCUSDT", side, status, "LIMIT", "GTC", "",
                           volume, executed, volume - executed, executed * _d("30000.5"),
                           1_700_000_000_000 + index, None)
@@ -192,6 +211,7 @@ class FakeFeed(Feed):
     async def change_level(self, level: int) -> None:
         """Loopring-style: switch the aggregation level and resync."""
         self.level_changes.append(level)
+        self.level = level
         for stream in self.streams.values():
             stream.level = level
             self.unsync(stream, f"level {level}")

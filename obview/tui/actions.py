@@ -1,0 +1,123 @@
+"""Every user action, once: the key bindings, the command palette and the help screen
+are all generated from `KEYS` (and a test holds the README's key table to it).
+
+A `Scope` says where an action makes sense; the app hides it from the footer, refuses
+its key and leaves it out of the palette anywhere else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from textual.binding import Binding
+
+
+class Scope(StrEnum):
+    ANYWHERE = "anywhere"
+    MAIN = "main"  # the tabs are in front (no drilldown, help or palette on top)
+    LADDER = "ladder"  # a ladder tab is in front
+    LEVELS = "levels"  # ... and its venue has aggregation levels
+    ORDERS = "orders"  # an orders table is in front
+    OVERLAY = "overlay"  # a screen is on top of the tabs
+
+
+class Owner(StrEnum):
+    APP = "app"  # an App binding
+    LADDER = "ladder"  # a binding of the focused ladder
+    FOCUS = "focus"  # a binding of the focused ladder or orders table
+    SCREEN = "screen"  # a binding of every screen shown over the tabs (a modal one
+    # cuts the App's bindings off, so these must be the screen's own)
+    BUILTIN = "builtin"  # handled by Textual (palette key); listed, not bound
+
+
+@dataclass(frozen=True)
+class Action:
+    keys: str  # Textual key names, comma-separated
+    action: str  # the action string ("group(1)")
+    title: str  # command palette title; "" = not in the palette
+    summary: str  # command palette help line
+    scope: Scope = Scope.ANYWHERE
+    footer: str = ""  # footer label; "" = not in the footer
+    display: str | None = None  # how the footer shows the key
+    owners: tuple[Owner, ...] = (Owner.APP,)
+    priority: bool = False
+
+
+@dataclass(frozen=True)
+class KeyRow:
+    """One line of the help screen (and of the README's key table)."""
+
+    keys: str
+    text: str
+    actions: tuple[Action, ...]
+
+
+KEYS: tuple[KeyRow, ...] = (
+    KeyRow("up / down", "move the level cursor (its row shows cumulative size, notional, "
+           "bps from mid); mouse: click a level, wheel moves", (
+               Action("up", "cursor(-1)", "", "", Scope.LADDER, owners=(Owner.LADDER,)),
+               Action("down", "cursor(1)", "", "", Scope.LADDER, owners=(Owner.LADDER,)))),
+    KeyRow("enter", "drill down into the level under the cursor (order queue, sources, or "
+           "size history) / an order's executions", (
+               Action("enter", "app.drilldown", "Drill down",
+                      "Open the level under the cursor / the order's executions (enter)",
+                      Scope.ANYWHERE, "Drilldown", owners=(Owner.FOCUS,)),)),
+    KeyRow("escape", "close the screen in front (drilldown, help, executions)", (
+        Action("escape", "app.back", "", "", Scope.OVERLAY, "Back",
+               owners=(Owner.SCREEN,)),)),
+    KeyRow("g / G", "coarser / finer price grouping (bids round down, asks round up)", (
+        Action("g", "group(1)", "Coarser grouping", "Group prices by a larger step (g)",
+               Scope.LADDER, "Coarser"),
+        Action("G", "group(-1)", "Finer grouping", "Group prices by a smaller step (G)",
+               Scope.LADDER, "Finer", "G"))),
+    KeyRow("d", "depth presets 10 / 20 / 50", (
+        Action("d", "depth", "Cycle depth", "Rows per side: 10 / 20 / 50 (d)", Scope.LADDER,
+               "Depth"),)),
+    KeyRow("l", "next aggregation level, where the venue has levels (new subscription, "
+           "fresh book)", (
+               Action("l", "level", "Next aggregation level",
+                      "The venue's next book aggregation level (l)", Scope.LEVELS, "Level"),)),
+    KeyRow("t", "show the +/- size change since the previous update", (
+        Action("t", "delta", "Toggle delta", "Show the +/- size change column (t)",
+               Scope.LADDER, "Delta"),)),
+    KeyRow("p", "freeze the display (data keeps flowing)", (
+        Action("p", "freeze", "Freeze display", "Freeze / unfreeze the ladders (p)",
+               Scope.MAIN, "Freeze"),)),
+    KeyRow("tab / shift+tab", "next / previous tab", (
+        Action("tab", "next_tab", "Next tab", "Next tab (tab)", Scope.MAIN, priority=True),
+        Action("shift+tab", "prev_tab", "Previous tab", "Previous tab (shift+tab)",
+               Scope.MAIN, priority=True))),
+    KeyRow("1 … 9", "jump to tab N", tuple(
+        Action(str(n), f"goto_tab({n})", "", "", Scope.MAIN) for n in range(1, 10))),
+    KeyRow("?", "this help", (
+        Action("question_mark", "app.help", "Keys", "Every key obview understands (?)",
+               Scope.ANYWHERE, "Help", "?", owners=(Owner.APP, Owner.SCREEN)),)),
+    KeyRow("ctrl+p", "command palette (every action available here, themes, screenshot)", (
+        Action("ctrl+p", "command_palette", "", "", owners=(Owner.BUILTIN,)),)),
+    KeyRow("q", "close the screen in front; on the tabs: quit", (
+        Action("q", "app.close_or_quit", "", "", Scope.ANYWHERE, "Quit",
+               owners=(Owner.APP, Owner.SCREEN)),)),
+    KeyRow("ctrl+c", "quit", (
+        Action("ctrl+c", "quit", "Quit", "Quit obview (ctrl+c)", priority=True),)),
+)
+
+ACTIONS: tuple[Action, ...] = tuple(action for row in KEYS for action in row.actions)
+
+
+def action_name(action: str) -> str:
+    """"group(1)" -> "group"; "app.drilldown" -> "drilldown"."""
+    return action.split("(", 1)[0].removeprefix("app.")
+
+
+SCOPES: dict[str, Scope] = {action_name(a.action): a.scope for a in ACTIONS}
+
+
+def bindings(*owners: Owner) -> list[Binding]:
+    return [Binding(a.keys, a.action, a.footer or a.title, show=bool(a.footer),
+                    key_display=a.display, priority=a.priority)
+            for a in ACTIONS if set(a.owners) & set(owners)]
+
+
+def palette_actions() -> list[Action]:
+    return [a for a in ACTIONS if a.title]

@@ -1,0 +1,268 @@
+"""What a trader reads off the screen: rows on screen, the cursor's level, numbers in
+the instrument's own decimals, keys that mean one thing, colours from the theme."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+
+from textual.events import MouseScrollDown, MouseScrollUp
+
+from obview.tui.actions import KEYS
+from obview.tui.app import SCREENSHOT_DIR_ENV
+from obview.tui.ladder import Ladder
+from obview.tui.screens import DrilldownScreen, ExecutionsScreen, HelpScreen
+from tests.conftest import ROOT, wait_until
+from tests.support.fake_feed import FakeFeed
+from tests.tui.conftest import make_app, only, ready, screen_text, settle
+
+
+def ladder_lines(app) -> list[str]:
+    ladder = app.active_ladder()
+    return ["".join(seg.text for seg in strip) for strip in ladder._strips]
+
+
+async def test_title_says_rows_shown_of_depth_and_imbalance_over_them():
+    app = make_app(only("futu"))
+    async with app.run_test(size=(120, 24)) as pilot:  # too short for 20 rows a side
+        await ready(pilot)
+        ladder = app.active_ladder()
+        shown = ladder.rows_per_side()
+        assert shown < 20
+        lines = ladder_lines(app)
+        assert f"{shown} of 20 rows" in lines[0]
+        spread = next(line for line in lines if "spread" in line)
+        assert f"over {shown} rows" in spread
+        view = ladder.view
+        bid = view.bids[shown - 1].cum_size
+        ask = view.asks[shown - 1].cum_size
+        expected = (bid - ask) / (bid + ask) * 100
+        assert f"imbalance {expected:.1f}%" in spread
+
+
+async def test_cursor_stays_on_its_price_and_says_when_the_level_went():
+    feed = FakeFeed("futu", ("HK.00700",))
+    app = make_app([feed])
+    async with app.run_test(size=(120, 34)) as pilot:
+        await ready(pilot)
+        ladder = app.active_ladder()
+        stream = feed.streams["HK.00700"]
+        await pilot.press("down", "down")
+        price = ladder.cursor_row().price
+        assert ladder.cursor.index == 2
+        # a better bid arrives: the cursor's level is now the 4th row, the cursor follows
+        best = stream.book.bids.best().price
+        stream.book.bids.set(best + Decimal("0.1"), Decimal(100), 1)
+        feed.push(stream)
+        await settle(pilot)
+        assert ladder.cursor_row().price == price and ladder.cursor.index == 3
+        assert "bid 4 @ 349.6" in ladder_lines(app)[-1]
+        # its level goes: the nearest level, and the readout says so
+        stream.book.bids.set(price, Decimal(0))
+        feed.push(stream)
+        await settle(pilot)
+        row = ladder.cursor_row()
+        assert row.price != price and abs(row.price - price) == Decimal("0.2")
+        assert "349.6 gone: nearest" in ladder_lines(app)[-1]
+        await pilot.press("down")  # a deliberate move clears the note
+        await settle(pilot)
+        assert "gone" not in ladder_lines(app)[-1]
+
+
+async def test_readout_names_the_row_with_grouping():
+    app = make_app(only("futu"))
+    async with app.run_test(size=(120, 34)) as pilot:
+        await ready(pilot)
+        ladder = app.active_ladder()
+        await pilot.press("g", "g", "down", "down")
+        await settle(pilot)
+        lines = ladder_lines(app)
+        row = ladder.cursor_row()
+        assert ladder.step == Decimal(1) and row is ladder.view.bids[2]
+        assert f"bid 3 @ {row.price} " in lines[-1]  # the row it is on, priced as shown
+        spread = next(i for i, line in enumerate(lines) if "spread" in line)
+        assert lines[spread + 3].split()[0] == f"{row.price}"  # the third row below it
+        await pilot.press("enter")
+        assert isinstance(app.screen, DrilldownScreen)
+        assert f"bid {row.price} (group 1)" in screen_text(app)  # the same figure there
+
+
+async def test_mouse_click_selects_a_level_and_wheel_moves_the_cursor():
+    app = make_app(only("futu"))
+    async with app.run_test(size=(120, 34)) as pilot:
+        await ready(pilot)
+        ladder = app.active_ladder()
+        lines = ladder_lines(app)
+        spread = next(i for i, line in enumerate(lines) if "spread" in line)
+        await pilot.click(Ladder, offset=(10, spread - 2))  # the second-best ask
+        assert not ladder.cursor.is_bid and ladder.cursor.index == 1
+        await pilot.click(Ladder, offset=(10, spread + 3))  # the third bid
+        assert ladder.cursor.is_bid and ladder.cursor.index == 2
+        ladder.on_mouse_scroll_down(MouseScrollDown(ladder, 1, 1, 0, 1, 0, False, False,
+                                                    False))
+        assert ladder.cursor.is_bid and ladder.cursor.index == 3
+        for _ in range(2):
+            ladder.on_mouse_scroll_up(MouseScrollUp(ladder, 1, 1, 0, -1, 0, False, False,
+                                                    False))
+        assert ladder.cursor.is_bid and ladder.cursor.index == 1
+
+
+async def test_escape_closes_any_screen_and_q_quits_only_from_the_tabs(app):
+    async with app.run_test(size=(120, 34)) as pilot:
+        await ready(pilot)
+        for keys_, screen_type in ((("enter",), DrilldownScreen), (("question_mark",), HelpScreen),
+                                   (("6", "enter"), ExecutionsScreen)):
+            for closer in ("escape", "q"):
+                await pilot.press(*keys_)
+                await wait_until(lambda t=screen_type: isinstance(app.screen, t), 5, "opened")
+                await pilot.press(closer)
+                await wait_until(lambda: len(app.screen_stack) == 1, 5, f"{closer} closed it")
+                assert app.is_running
+            await pilot.press("1")
+        await pilot.press("q")
+        await wait_until(lambda: not app.is_running, 5, "q quits from the tabs")
+
+
+async def test_numbers_follow_the_instrument():
+    feed = FakeFeed("futu", ("HK.00700",))
+    app = make_app([feed])
+    async with app.run_test(size=(120, 34)) as pilot:
+        await ready(pilot)
+        stream = feed.streams["HK.00700"]
+        book = stream.book
+        # a 2-decimal instrument with a one-cent spread
+        book.replace([(Decimal("100.00"), Decimal(5), 1, None, None),
+                      (Decimal("99.99"), Decimal(7), 1, None, None)],
+                     [(Decimal("100.01"), Decimal(3), 1, None, None),
+                      (Decimal("100.02"), Decimal(1), 1, None, None)])
+        feed.push(stream)
+        await settle(pilot)
+        assert "350.0 gone: nearest" in ladder_lines(app)[-1]  # the cursor's level went
+        await pilot.press("down", "up")  # back on the best bid, note cleared
+        await settle(pilot)
+        lines = ladder_lines(app)
+        spread = next(line for line in lines if "spread" in line)
+        assert "spread 0.01 " in spread  # the price's decimals, not 0.010
+        assert "mid 100.005" in spread  # exact: the half cent stays
+        assert "(1.00 bps)" in spread  # 0.99995 bps: two significant digits
+        assert "100.00" in "\n".join(lines) and "99.99" in "\n".join(lines)
+        line = lines[-1]
+        assert "bid 1 @ 100.00" in line
+        assert "notional 500.00" in line  # the quote's decimals
+        assert "0.50 bps from mid" in line  # two significant digits, never "0.0"
+
+
+async def test_records_are_aligned_and_real_statuses_coloured(app):
+    async with app.run_test(size=(120, 34)) as pilot:
+        await ready(pilot)
+        await pilot.press("6")
+        await pilot.pause()
+        table = app.active_pane().table
+        cells = [table.get_row_at(i) for i in range(table.row_count)]
+        pending = [str(row[4]) for row in cells]
+        points = {text.rstrip().index(".") if "." in text else len(text.rstrip())
+                  for text in pending}
+        assert len({len(text) for text in pending}) == 1  # padded to one width
+        assert {row[2].plain for row in cells} == {"EXECUTED", "EXCUTING", "PENDING"}
+        assert all(row[2].style for row in cells)  # bthub's statuses get a colour
+        assert points
+
+
+async def test_every_theme_recolours_the_ladder():
+    styles = {}
+    for theme in ("textual-dark", "textual-light", "obview-cb", "nord"):
+        app = make_app(only("futu"), theme=theme)
+        async with app.run_test(size=(120, 34)) as pilot:
+            await ready(pilot)
+            ladder = app.active_ladder()
+            bid = ladder.get_component_rich_style("ladder--bid").color
+            ask = ladder.get_component_rich_style("ladder--ask").color
+            spread = ladder.get_component_rich_style("ladder--spread").bgcolor
+            strip = ladder._strips[3]
+            styles[theme] = (bid, ask, spread, tuple(seg.style for seg in strip))
+    assert len({value[:3] for value in styles.values()}) == 4
+    assert len({value[3] for value in styles.values()}) == 4  # what is painted changes too
+    cb_bid, cb_ask = styles["obview-cb"][:2]
+    assert cb_bid.triplet.blue > cb_bid.triplet.green  # blue, not green
+    assert cb_ask.triplet.red > cb_ask.triplet.blue  # orange
+
+
+async def test_screenshot_goes_to_the_working_folder_or_the_configured_one(
+        tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv(SCREENSHOT_DIR_ENV, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "no-such-home"))  # no ~/Downloads
+    app = make_app(only("futu"))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await ready(pilot)
+        app.action_screenshot()
+        saved = list(tmp_path.glob("*.svg"))
+        assert len(saved) == 1
+        await wait_until(lambda: any(str(saved[0]) in n.message for n in app._notifications),
+                         5, "where it went")
+        target = tmp_path / "shots"
+        monkeypatch.setenv(SCREENSHOT_DIR_ENV, str(target))
+        app.action_screenshot()
+        assert len(list(target.glob("*.svg"))) == 1
+        monkeypatch.setenv(SCREENSHOT_DIR_ENV, "/proc/no/such")
+        app.action_screenshot()
+        await wait_until(lambda: any("screenshot not saved" in n.message
+                                     for n in app._notifications), 5, "the failure said")
+
+
+async def test_latency_panel_keeps_venue_and_obview_delays_apart():
+    feed = FakeFeed("futu", ("HK.00700",))
+    app = make_app([feed])
+    async with app.run_test(size=(120, 34)) as pilot:
+        await ready(pilot)
+        ladder = app.active_ladder()
+        for _ in range(5):
+            feed.walk(feed.streams["HK.00700"])
+            await settle(pilot)
+        assert ladder.paint_delay.samples  # receive -> paint, measured by the ladder
+        text = screen_text(app)
+        assert "Venue stamp → receive" in text and "obview receive → paint" in text
+
+
+async def test_at_80_columns_no_number_is_cut():
+    app = make_app(only("bthub"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot)
+        await pilot.press("t")  # the delta column too
+        await settle(pilot)
+        ladder = app.active_ladder()
+        await _no_number_cut(app, ladder)
+        assert "Ord" in ladder_lines(app)[1]  # 80 columns hold every column
+        await pilot.resize_terminal(40, 24)  # narrower: whole columns give way, by priority
+        await settle(pilot)
+        header = ladder_lines(app)[1]
+        assert "Price" in header and "Size" in header and "Cum" in header
+        assert "Ord" not in header and "Δ" not in header
+        await _no_number_cut(app, ladder)
+
+
+async def _no_number_cut(app, ladder) -> None:
+        lines = ladder_lines(app)
+        view = ladder.view
+        for row, line in ((view.bids[0], lines[lines.index(next(
+                x for x in lines if "spread" in x)) + 1]),):
+            assert f"{row.price}" in line and f"{row.size:,}" in line
+            assert f"{row.cum_size:,}" in line  # the cumulative column kept whole
+        for line in lines + screen_text(app).splitlines():
+            assert len(line) <= 80
+            assert not re.search(r"\d[.,]$", line.rstrip())  # nothing cut after a digit
+
+
+def test_readme_key_table_is_the_actions_table():
+    readme = (ROOT / "README.md").read_text()
+    table = readme.split("| key | action |", 1)[1].split("\n\n", 1)[0]
+    rows = [line.strip("|").split("|") for line in table.strip().splitlines()[1:]]
+    assert [(k.strip(), v.strip()) for k, v in rows] == [(row.keys, row.text) for row in KEYS]
+
+
+def test_actions_table_is_the_only_source_of_app_keys():
+    from obview.tui.app import ObviewApp
+
+    listed = {a.keys for row in KEYS for a in row.actions}
+    assert {b.key for b in ObviewApp.BINDINGS} <= listed
+    assert {b.key for b in Ladder.BINDINGS} <= listed

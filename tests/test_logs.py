@@ -10,9 +10,9 @@ import pytest
 
 from obview import logs
 from obview.tui.app import ObviewApp
-from obview.tui.fake_feed import FakeFeed
 from obview.venues import VenueConfig
 from tests.conftest import run_obview, wait_until
+from tests.support.fake_feed import FakeFeed
 
 
 def _closed_port() -> int:

@@ -9,6 +9,8 @@ import math
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from obview.events import BookChanged, TradesPrinted
 from obview.trades import BUY, SELL
@@ -247,3 +249,28 @@ def test_ticker_rows_decode_exactly_and_duplicates_count_once():
     assert feed.bad_frames == 2
     feed._dispatch(codec.QOT_UPDATE_TICKER, 5, _ticker_push([GOOD], code="09999"))  # not ours
     assert feed.bad_frames == 2 and stream.tape.count == 3
+
+
+_odd_floats = st.one_of(st.floats(allow_nan=True, allow_infinity=True),
+                        st.sampled_from([0.0, -0.0, 5e-324, 1e300, 512.5, 0.1, 1e-9]))
+_row = st.fixed_dictionaries(
+    {"time": st.just("2026-01-02 10:00:00.000"), "sequence": st.integers(-2**63, 2**63 - 1),
+     "dir": st.integers(-5, 9), "price": _odd_floats,
+     "volume": st.integers(-2**63, 2**63 - 1), "turnover": _odd_floats},
+    optional={"hpVolume": _odd_floats, "timestamp": _odd_floats, "type": st.integers(-3, 40)})
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_row, max_size=6))
+def test_any_ticker_push_is_taken_exactly_or_counted_bad(rows):
+    feed = _feed()
+    tape = feed.streams["HK.00700"].tape
+    feed._dispatch(codec.QOT_UPDATE_TICKER, 1, _ticker_push(rows))
+    if feed.bad_frames:
+        assert feed.bad_frames == 1 and tape.count == 0  # dropped whole
+        return
+    assert tape.count == len({r["sequence"] for r in rows})
+    for trade in tape.recent:
+        assert trade.price > 0 and trade.price.is_finite() and trade.size >= 0
+        assert trade.side in ("buy", "sell", None)
+        assert trade.venue_ts is None or 0 < trade.venue_ts < 2**53

@@ -7,6 +7,8 @@ import json
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from obview.events import BookChanged, TradesPrinted
 from obview.venues.loopring.numbers import BadNumber
@@ -219,3 +221,30 @@ def test_headless_trades_v3_lines_and_v2_declares_none():
     result = run_obview("loopring", "LRC-ETH", "--api", "v2", "--sim", "--stream", "json",
                         "--trades", "--count", "1")
     assert result.returncode == 2 and "no trades in the v2 API" in result.stderr
+
+
+_value = st.one_of(st.text(max_size=12), st.integers(-10**30, 10**30),
+                   st.floats(allow_nan=True, allow_infinity=True), st.none(),
+                   st.sampled_from(["1", "0.0008", "1.5E+21", "buy", "SELL", "NaN", "-1",
+                                    "1e999", "7.0", "2.5"]))
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.lists(_value, max_size=8), max_size=5))
+def test_any_trade_push_is_read_exactly_or_is_bad(rows):
+    obj = {"topic": {"topic": "trade", "market": MARKET}, "data": rows}
+    push = read_trade_frame(json.dumps(obj))
+    try:
+        json.dumps(obj, allow_nan=False)
+    except ValueError:  # NaN/Infinity are not JSON: the reader counts such a frame
+        assert push is None
+        return
+    assert push is not None
+    try:
+        trades = decode_trade_push(push, MARKET, DECIMALS)
+    except BadNumber:
+        return
+    assert len(trades) == len(rows)
+    for trade in trades:
+        assert trade.price > 0 and trade.size >= 0 and trade.side in ("buy", "sell")
+        assert trade.sequence.isdigit() and trade.turnover == trade.price * trade.size

@@ -45,3 +45,11 @@ def test_tui_bench_runs():
                   "first book painted"):
         assert label in proc.stdout
     assert "n/a" not in proc.stdout  # the first-paint launch painted a book
+
+
+def test_trades_bench_runs():
+    out = subprocess.run(
+        [sys.executable, "bench/trades_bench.py", "--quick"],
+        cwd=ROOT, capture_output=True, text=True, timeout=120, check=True, env=obview_env(),
+    ).stdout
+    assert out.count("us/print") == 2

@@ -146,7 +146,7 @@ def _check_faults(venue: str, faults: dict[str, str]) -> None:
         return
     import importlib
 
-    from obview.venues import check_faults
+    from obview.venues.simkit import check_faults
 
     sim = importlib.import_module(f"obview.venues.{venue}.sim")
     try:

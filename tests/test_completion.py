@@ -34,7 +34,7 @@ def test_venue_names(shell):
 
 def test_options():
     assert "--port" in _complete("obview futu --p")
-    assert _complete("obview loopring LRC-ETH --api ") == ["v2", "v3"]
+    assert _complete("obview loopring LRC-ETH --api ") == ["v3", "v2"]  # the live API first
 
 
 def test_known_symbols_without_network():

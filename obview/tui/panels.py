@@ -149,6 +149,18 @@ class StatusBar(Static):
         parts = self._parts(note)
         width = self.size.width or 200
         kept = fmt.fit_parts([t for t, _ in parts], width)
+        if note and len(kept) < len(parts) and parts[len(kept)][1] == "status--note":
+            # a note is words, not a number: shown cut (its tail, where a path ends) rather
+            # than dropped, when a useful part of it fits
+            room = width - sum(len(t) for t in kept) - 1
+            if room >= 16:
+                text_, cls = parts[len(kept)]
+                head, sep, tail = text_.partition(": ")
+                if not sep or len(head) + 4 >= room:
+                    head, sep, tail = "", "", text_
+                keep = room - len(head) - len(sep) - 1
+                parts[len(kept)] = (f"{head}{sep}…{tail[-keep:]}", cls)
+                kept = fmt.fit_parts([t for t, _ in parts], width)
         text = Text(no_wrap=True, overflow="crop")
         for (part, cls), _ in zip(parts, kept, strict=False):
             text.append(part, self.get_component_rich_style(cls, default=NO_STYLE) if cls else "")

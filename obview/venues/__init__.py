@@ -39,30 +39,6 @@ class Simulator(Protocol):
     async def close(self) -> None: ...
 
 
-def check_faults(venue: str, faults: dict[str, str], known: set[str],
-                 numeric: dict[str, str] | None = None) -> None:
-    """Refuse simulator fault switches the venue's simulator does not have, and values
-    that are not what it declares in `numeric` (name -> "int" or "number"): those must
-    be finite and non-negative. An empty value leaves the simulator's default. Raises
-    ValueError with one line (the CLI shows it as a usage error)."""
-    unknown = sorted(set(faults) - known)
-    if unknown:
-        raise ValueError(f"unknown {venue} simulator fault {', '.join(unknown)} "
-                         f"(known: {', '.join(sorted(known))})")
-    for name, kind in (numeric or {}).items():
-        text = faults.get(name, "").strip()
-        if not text:
-            continue
-        try:
-            value = int(text) if kind == "int" else float(text)
-        except ValueError:
-            want = "a whole number" if kind == "int" else "a number"
-            raise ValueError(f"bad {venue} simulator fault {name}={text!r}: expected {want}") from None
-        if not 0 <= value < float("inf"):  # NaN fails too
-            raise ValueError(f"bad {venue} simulator fault {name}={text!r}: "
-                             "must be a finite number >= 0")
-
-
 def load(venue: str) -> ModuleType:
     if venue not in VENUES:
         raise ValueError(f"unknown venue {venue!r} (choose from {', '.join(VENUES)})")

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from obview.venues.bthub.sim import CPS, DEMO_PASSWORD, DEMO_USER, TOKEN_PREFIX
+from obview.venues.bthub.market import CPS
+from obview.venues.bthub.sim import DEMO_PASSWORD, DEMO_USER, TOKEN_PREFIX
 from tests.conftest import ROOT, obview_env, run_obview
 
 FAST = ("--fault", "rate=100")

@@ -19,8 +19,9 @@ from websockets.asyncio.client import connect
 from obview.events import FeedFailed, RecordsChanged, StatusChanged
 from obview.feed import Backoff, FeedState
 from obview.venues.bthub.client import INSECURE_NOTE, BthubFeed, websocket_url
+from obview.venues.bthub.market import CPS
 from obview.venues.bthub.redact import redact
-from obview.venues.bthub.sim import CPS, DEMO_PASSWORD, DEMO_USER, TOKEN_PREFIX, BthubSimulator
+from obview.venues.bthub.sim import DEMO_PASSWORD, DEMO_USER, TOKEN_PREFIX, BthubSimulator
 from tests.conftest import wait_until
 
 SYM = "BTCUSDT"

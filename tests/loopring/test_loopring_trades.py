@@ -11,8 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from obview.events import BookChanged, TradesPrinted
+from obview.venues.loopring.market import MARKETS, MarketSim
 from obview.venues.loopring.numbers import BadNumber
-from obview.venues.loopring.sim import MARKETS, LoopringSim, MarketSim
+from obview.venues.loopring.sim import LoopringSim
 from obview.venues.loopring.trades import (
     TradePush,
     TradesReply,

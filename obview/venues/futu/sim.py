@@ -64,7 +64,6 @@ import string
 import time
 from collections import deque
 
-from obview.venues import check_faults
 from obview.venues.futu import codec, crypto
 from obview.venues.futu.market import CATALOGUE, LEVELS, SimBook
 from obview.venues.futu.pb import (
@@ -83,6 +82,7 @@ from obview.venues.futu.pb import (
     Qot_UpdateTicker_pb2,
 )
 from obview.venues.futu.symbols import MARKETS, join_code
+from obview.venues.simkit import check_faults, fault_flag, fault_int, fault_number, ticks
 
 log = logging.getLogger("obview.futu.sim")
 
@@ -164,17 +164,18 @@ class FutuSimulator:
             raise ValueError("rsa_key needs a key file: --fault rsa_key=FILE")
         # KeyFileError is a ValueError: a usage error, like any bad switch
         self.rsa_key = crypto.load_rsa_key(key) if isinstance(key, str) else key
-        self.aes_ecb = "aes_ecb" in faults
+        self.aes_ecb = fault_flag(faults, "aes_ecb")
         if self.aes_ecb and self.rsa_key is None:
             raise ValueError("aes_ecb goes with rsa_key=FILE")
+        self.rate = fault_number("futu", faults, "rate", 10.0)
+        self.levels = max(1, min(LEVELS, fault_int("futu", faults, "levels", 20)))
+        self.keepalive = max(1, fault_int("futu", faults, "keepalive", 10))
+        self.fragment = fault_int("futu", faults, "fragment", 0)
+        self.count_faults = {name: fault_int("futu", faults, name, 0)
+                             for name in COUNT_FAULTS if faults.get(name, "").strip()}
+        self.refuse_init = fault_int("futu", faults, "refuse_init", 0)
+        self.quota = fault_int("futu", faults, "quota", 1000)
         try:
-            self.rate = float(faults.get("rate", 10))
-            self.levels = max(1, min(LEVELS, int(faults.get("levels", 20))))
-            self.keepalive = max(1, int(faults.get("keepalive", 10)))
-            self.fragment = int(faults.get("fragment") or 0) if "fragment" in faults else 0
-            self.count_faults = {name: int(faults[name]) for name in COUNT_FAULTS if name in faults}
-            self.refuse_init = int(faults.get("refuse_init") or 0)
-            self.quota = int(faults.get("quota", 1000))
             self.no_right_markets, self.no_right_codes = _parse_no_right(
                 faults.get("no_right", ""))
         except ValueError as exc:
@@ -182,8 +183,8 @@ class FutuSimulator:
         if self.quota < 0:
             raise ValueError(f"bad futu sim fault value: quota={self.quota}")
         self.no_right_markets |= NO_RIGHT_MARKETS
-        self.notify = "notify" in faults
-        self.unknown_push = "unknown_push" in faults
+        self.notify = fault_flag(faults, "notify")
+        self.unknown_push = fault_flag(faults, "unknown_push")
         self.fired: set[str] = set()
         self.quotes_down = False  # the quote server behind OpenD is logged out
         self.books: dict[str, SimBook] = {}
@@ -252,12 +253,7 @@ class FutuSimulator:
     async def _tick(self) -> None:
         if self.rate <= 0:
             return
-        interval = 1.0 / self.rate
-        deadline = time.monotonic()
-        while True:
-            deadline += interval
-            await asyncio.sleep(max(0.0, deadline - time.monotonic()))
-            deadline = max(deadline, time.monotonic() - interval)  # no bursts after a stall
+        async for _ in ticks(1.0 / self.rate):
             if self.quotes_down:
                 continue
             for code in sorted(self.books):

@@ -2,16 +2,7 @@
 
 One `websockets` server: plain GETs (REST) are answered from `process_request`,
 upgrades on `/v2/ws` and `/v3/ws?wsApiKey=KEY` become depth subscriptions.
-
-The market: every market has a raw book at its finest price tick (integer ticks,
-integer base amounts in smallest units, order counts). Each random change of one raw
-slot is one version. Changes are grouped into pushes of 1-3 versions, so a snapshot
-taken between pushes lands inside the next push's range (the straddling case). A push
-for level L lists every level-L slot touched in its range with its state at the end
-version (bids round down, asks round up to a step of 10^-(precisionForPrice - L)).
-Versions count per market, shared by all levels. Content is fully determined by the
-seed; `rate` sets pushes per second per market (0: nothing moves on its own; tests call
-`advance()` to move the market one push at a time).
+The market model (books, versions, number forms) is `obview.venues.loopring.market`.
 
 Fault switches (`faults` dict, values are text; `obview sim loopring --fault NAME=V`):
 
@@ -55,25 +46,38 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import random
 import secrets
 import time
-from collections import deque
 from dataclasses import dataclass, field
-from decimal import Decimal
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import msgspec
 from websockets.asyncio.server import Server, ServerConnection, serve
-from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from obview.fmt import dec_str
-from obview.venues import check_faults
+from obview.venues.loopring.market import (
+    MARKETS,
+    NUMBER_FORMS,
+    TAPE_KEEP,
+    TOKENS,
+    MarketSim,
+    RawSide,
+    SimTrade,
+    write_slot,
+)
 from obview.venues.loopring.protocol import SUB_REJECTED, V2, V3
+from obview.venues.simkit import (
+    check_faults,
+    fault_choice,
+    fault_flag,
+    fault_int,
+    fault_number,
+    json_response,
+    ticks,
+)
 
 _encode = msgspec.json.Encoder().encode
 
@@ -87,241 +91,7 @@ NUMERIC_FAULTS = {"rate": "number", "delay_snapshot": "number", "lag": "number",
                   "pong_timeout": "number", "skip": "int", "stale_snapshot": "int", "stale_by": "int",
                   "malformed": "int", "drop_after": "int", "http429": "int", "rate_limit": "int",
                   "lose_slot": "int"}
-NUMBER_FORMS = ("text", "exp", "json")
-HISTORY_KEEP = 2_000  # versions kept for stale snapshots when not recording truth
-TRADE_SHARE = 0.2  # of the versions that are prints
-TAPE_KEEP = 1_000  # prints kept for GET /api/v3/trade
 TRADE_TOPIC_REJECTED = 104109  # "Invalid topic or parameters" of the trade topic
-
-
-@dataclass(frozen=True)
-class TokenSpec:
-    token_id: int
-    symbol: str
-    decimals: int
-    precision: int
-
-
-@dataclass(frozen=True)
-class MarketSpec:
-    name: str
-    base: TokenSpec
-    quote: TokenSpec
-    precision: int  # precisionForPrice
-    levels: int  # orderbookAggLevels
-    mid_tick: int  # mid price in ticks of 10^-precision
-    width: int  # raw slots each side of the mid
-    lot_decimals: int  # sizes are whole multiples of 10^-lot_decimals base units
-
-
-ETH = TokenSpec(0, "ETH", 18, 6)
-LRC = TokenSpec(1, "LRC", 18, 3)
-USDT = TokenSpec(2, "USDT", 6, 2)
-WBTC = TokenSpec(3, "WBTC", 8, 6)
-TOKENS = (ETH, LRC, USDT, WBTC)
-MARKETS = (
-    MarketSpec("LRC-ETH", LRC, ETH, 8, 4, 12_500, 30, 1),
-    MarketSpec("LRC-USDT", LRC, USDT, 4, 3, 2_500, 25, 1),
-    MarketSpec("ETH-USDT", ETH, USDT, 2, 5, 200_000, 30, 3),
-    MarketSpec("WBTC-ETH", WBTC, ETH, 5, 4, 1_550_000, 20, 4),
-)
-
-RawSide = dict[int, tuple[int, int]]  # tick -> (size in base units, orders)
-
-
-def _int(faults: dict[str, str], name: str, default: int) -> int:
-    value = faults.get(name)
-    return default if value in (None, "") else int(value)
-
-
-def _float(faults: dict[str, str], name: str, default: float) -> float:
-    value = faults.get(name)
-    return default if value in (None, "") else float(value)
-
-
-@dataclass(frozen=True)
-class SimTrade:
-    """One print: `buy` is the taker's side (True took the best ask)."""
-
-    trade_id: int
-    version: int
-    tick: int
-    size: int  # base-token units
-    buy: bool
-    at_ms: int
-
-
-class MarketSim:
-    """One market's raw book, version counter and history."""
-
-    def __init__(self, spec: MarketSpec, seed: int, record_all: bool) -> None:
-        self.spec = spec
-        self.rng = random.Random(f"{seed}:{spec.name}")
-        self.trade_rng = random.Random(f"{seed}:{spec.name}:trades")
-        self.tape: deque[SimTrade] = deque(maxlen=TAPE_KEEP)
-        self.unsent_trades: list[SimTrade] = []  # prints not yet in a trade push
-        self.next_trade_id = 10_000_000 + self.trade_rng.randrange(1_000_000)
-        self.version = 1_000_000 + self.rng.randrange(1_000_000)
-        self.bids: RawSide = {}
-        self.asks: RawSide = {}
-        self.record_all = record_all
-        self.history: dict[int, tuple[RawSide, RawSide]] = {}
-        self.pending: list[tuple[bool, int]] = []  # (is_bid, tick) per version not pushed
-        self.pending_start = self.version + 1
-        self.batch = self.rng.randint(1, 3)
-        for _ in range(spec.width * 3):  # a populated book, built before anyone connects
-            self._change()
-            self._record()
-        self.pending_start = self.version + 1
-
-    # -- the market ---------------------------------------------------------------------
-    def _change(self) -> tuple[bool, int]:
-        rng, spec = self.rng, self.spec
-        is_bid = rng.random() < 0.5
-        side = self.bids if is_bid else self.asks
-        distance = min(int(rng.expovariate(0.12)) + 1, spec.width)
-        tick = spec.mid_tick - distance if is_bid else spec.mid_tick + distance
-        lot = 10 ** (spec.base.decimals - spec.lot_decimals)
-        size, orders = side.get(tick, (0, 0))
-        roll = rng.random()
-        if size and roll < 0.2:
-            size, orders = 0, 0  # level taken or cancelled
-        elif size and roll < 0.5:
-            keep = rng.randint(1, max(1, orders))
-            size, orders = max(lot, size * keep // (orders + 1) // lot * lot), keep
-        else:
-            size += rng.randint(1, 50_000) * lot
-            orders += 1
-        if size:
-            side[tick] = (size, orders)
-        else:
-            side.pop(tick, None)
-        self.version += 1
-        return is_bid, tick
-
-    def _record(self) -> None:
-        self.history[self.version] = (dict(self.bids), dict(self.asks))
-        if not self.record_all:
-            stale = self.version - HISTORY_KEEP
-            self.history.pop(stale, None)
-
-    def _trade(self) -> tuple[bool, int] | None:
-        """A taker at the touch: the best level loses part or all of its size (one
-        version). None when that side is empty."""
-        rng, spec = self.trade_rng, self.spec
-        buy = rng.random() < 0.5
-        side = self.asks if buy else self.bids
-        if not side:
-            return None
-        tick = min(side) if buy else max(side)
-        size, orders = side[tick]
-        lot = 10 ** (spec.base.decimals - spec.lot_decimals)
-        taken = size if rng.random() < 0.15 else min(size, rng.randint(1, 20_000) * lot)
-        if taken == size:
-            del side[tick]
-        else:
-            side[tick] = (size - taken, orders)
-        self.version += 1
-        self.next_trade_id += 1
-        trade = SimTrade(self.next_trade_id, self.version, tick, taken, buy,
-                         time.time_ns() // 1_000_000)
-        self.tape.append(trade)
-        self.unsent_trades.append(trade)
-        if len(self.unsent_trades) > TAPE_KEEP:  # nobody collects them: keep it bounded
-            del self.unsent_trades[0]
-        return not buy, tick
-
-    def step_version(self) -> None:
-        touched = self._trade() if self.trade_rng.random() < TRADE_SHARE else None
-        self.pending.append(touched or self._change())
-        self._record()
-
-    def take_trades(self, end: int) -> list[SimTrade]:
-        """The prints of versions up to `end` not handed out yet, oldest first."""
-        due = [t for t in self.unsent_trades if t.version <= end]
-        if due:
-            self.unsent_trades = [t for t in self.unsent_trades if t.version > end]
-        return due
-
-    def price_of(self, tick: int) -> str:
-        return dec_str(Decimal(tick).scaleb(-self.spec.precision))
-
-    def next_push(self) -> tuple[int, int, list[tuple[bool, int]]] | None:
-        """Complete the pending batch and return (start, end, touched raw slots)."""
-        while len(self.pending) < self.batch:
-            self.step_version()
-        start, end, touched = self.pending_start, self.version, self.pending
-        self.pending = []
-        self.pending_start = self.version + 1
-        self.batch = self.rng.randint(1, 3)
-        # run part of the next batch now: a snapshot taken before the next push lands
-        # inside its version range
-        for _ in range(self.rng.randrange(self.batch)):
-            self.step_version()
-        return start, end, touched
-
-    # -- views --------------------------------------------------------------------------
-    def bucket(self, tick: int, is_bid: bool, level: int) -> int:
-        step = 10**level
-        return (tick // step) * step if is_bid else -(-tick // step) * step
-
-    def slot(self, raw: RawSide, is_bid: bool, level: int, bucket: int) -> tuple[int, int, int]:
-        """(size, volume, orders) of one level-`level` slot."""
-        step = 10**level
-        ticks = range(bucket - step + 1, bucket + 1) if not is_bid else range(bucket, bucket + step)
-        size = volume = orders = 0
-        for tick in ticks:
-            entry = raw.get(tick)
-            if entry:
-                size += entry[0]
-                orders += entry[1]
-                volume += self._volume(tick, entry[0])
-        return size, volume, orders
-
-    def _volume(self, tick: int, size: int) -> int:
-        spec = self.spec
-        exponent = spec.quote.decimals - spec.base.decimals - spec.precision
-        value = size * tick
-        return value * 10**exponent if exponent >= 0 else value // 10**-exponent
-
-    def aggregated(self, raw: RawSide, is_bid: bool, level: int) -> list[tuple[int, int, int, int]]:
-        """[(bucket, size, volume, orders)] best first."""
-        buckets = sorted({self.bucket(t, is_bid, level) for t in raw}, reverse=is_bid)
-        return [(b, *self.slot(raw, is_bid, level, b)) for b in buckets]
-
-    def price_text(self, bucket: int, level: int, fixed: bool) -> str:
-        """REST sends fixed decimals ("0.2500"), pushes the shortest form ("0.25")."""
-        value = Decimal(bucket).scaleb(-self.spec.precision)
-        if fixed:
-            return f"{value:.{max(0, self.spec.precision - level)}f}"
-        return dec_str(value)
-
-    def depth_entries(self, raw: RawSide, is_bid: bool, level: int, limit: int, fixed: bool,
-                      form: str = "text") -> list[list[Any]]:
-        rows = self.aggregated(raw, is_bid, level)[:limit]
-        return [write_slot(self.price_text(b, level, fixed), size, volume, orders, form)
-                for b, size, volume, orders in rows]
-
-    def truth(self, level: int, version: int) -> dict[str, list[list[Any]]]:
-        """The normalised full book at `version` (human units), independent of the client."""
-        bids, asks = self.history[version]
-        decimals = self.spec.base.decimals
-        out = {}
-        for name, raw, is_bid in (("bids", bids, True), ("asks", asks, False)):
-            out[name] = [
-                [self.price_text(b, level, False), dec_str(Decimal(size).scaleb(-decimals)), orders]
-                for b, size, _volume, orders in self.aggregated(raw, is_bid, level)
-            ]
-        return out
-
-
-def write_slot(price: str, size: int, volume: int, orders: int, form: str) -> list[Any]:
-    """One [price, size, volume, count] slot in the requested number form."""
-    if form == "exp":
-        return [f"{Decimal(price):E}", f"{Decimal(size):E}", str(volume), str(orders)]
-    if form == "json":
-        return [msgspec.Raw(price.encode()), msgspec.Raw(str(size).encode()), volume, orders]
-    return [price, str(size), str(volume), str(orders)]
 
 
 @dataclass(eq=False)
@@ -354,25 +124,23 @@ class LoopringSim:
         self.port = port
         self.seed = seed
         self.faults = faults
-        self.rate = _float(faults, "rate", 10.0)
-        self.skip = _int(faults, "skip", 0)
-        self.stale_snapshots = _int(faults, "stale_snapshot", 0)
-        self.stale_by = _int(faults, "stale_by", 5)
-        self.delay_snapshot = _float(faults, "delay_snapshot", 0.0)
-        self.lag = _float(faults, "lag", 0.0)
-        self.malformed = _int(faults, "malformed", 0)
-        self.drop_after = _int(faults, "drop_after", 0)
-        self.reject_sub = "reject_sub" in faults
-        self.http429 = _int(faults, "http429", 0)
-        self.rate_limit = _int(faults, "rate_limit", 0)
+        self.rate = fault_number("loopring", faults, "rate", 10.0)
+        self.skip = fault_int("loopring", faults, "skip", 0)
+        self.stale_snapshots = fault_int("loopring", faults, "stale_snapshot", 0)
+        self.stale_by = fault_int("loopring", faults, "stale_by", 5)
+        self.delay_snapshot = fault_number("loopring", faults, "delay_snapshot", 0.0)
+        self.lag = fault_number("loopring", faults, "lag", 0.0)
+        self.malformed = fault_int("loopring", faults, "malformed", 0)
+        self.drop_after = fault_int("loopring", faults, "drop_after", 0)
+        self.reject_sub = fault_flag(faults, "reject_sub")
+        self.http429 = fault_int("loopring", faults, "http429", 0)
+        self.rate_limit = fault_int("loopring", faults, "rate_limit", 0)
         self.api_key = faults.get("api_key") or None
-        self.numbers = faults.get("numbers") or "text"
-        if self.numbers not in NUMBER_FORMS:
-            raise ValueError(f"bad numbers={self.numbers}: choose {', '.join(NUMBER_FORMS)}")
-        self.lose_slot = _int(faults, "lose_slot", 0)
-        self.ping_interval = _float(faults, "ping", 30.0)
-        self.pong_timeout = _float(faults, "pong_timeout", 120.0)
-        record = "truth" in faults
+        self.numbers = fault_choice("loopring", faults, "numbers", NUMBER_FORMS, "text")
+        self.lose_slot = fault_int("loopring", faults, "lose_slot", 0)
+        self.ping_interval = fault_number("loopring", faults, "ping", 30.0)
+        self.pong_timeout = fault_number("loopring", faults, "pong_timeout", 120.0)
+        record = fault_flag(faults, "truth")
         self.markets = {spec.name: MarketSim(spec, seed, record) for spec in MARKETS}
         self.clients: set[Client] = set()
         self.ws_keys: set[str] = set()
@@ -448,9 +216,7 @@ class LoopringSim:
 
     # -- the market clock ------------------------------------------------------------------
     async def _ticker(self) -> None:
-        interval = 1.0 / self.rate
-        while True:
-            await asyncio.sleep(interval)
+        async for _ in ticks(1.0 / self.rate):
             for market in self.markets.values():
                 self._push(market)
 
@@ -809,13 +575,7 @@ class LoopringSim:
 
     @staticmethod
     def _http(connection: ServerConnection, status: HTTPStatus, payload: Any) -> Response:
-        body = _encode(payload)
-        headers = Headers([
-            ("Content-Type", "application/json"),
-            ("Content-Length", str(len(body))),
-            ("Connection", "close"),
-        ])
-        return Response(status.value, status.phrase, headers, body)
+        return json_response(status, payload)
 
 
 def _trade_topics(request: dict) -> bool:

@@ -1,0 +1,137 @@
+"""What every venue simulator shares: fault switches, JSON replies, the market clock.
+
+Fault switches arrive as text (`--fault NAME[=VALUE]`); `check_faults` refuses unknown
+names and bad numbers before anything starts, and the typed getters read them with one
+error style. `json_response` is a complete REST reply for a `websockets` server's
+`process_request`. `ticks` is the market clock: it fires at start + n*period, so the rate
+does not drift with the work done per tick, and after a stall it skips the ticks it
+missed instead of firing them in a burst.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable, Iterable
+from http import HTTPStatus
+from typing import Any
+
+import msgspec
+from websockets.datastructures import Headers
+from websockets.http11 import Response
+
+_encode = msgspec.json.Encoder().encode
+
+
+# -- fault switches ---------------------------------------------------------------------
+def check_faults(venue: str, faults: dict[str, str], known: set[str],
+                 numeric: dict[str, str] | None = None) -> None:
+    """Refuse simulator fault switches the venue's simulator does not have, and values
+    that are not what it declares in `numeric` (name -> "int" or "number"): those must
+    be finite and non-negative. An empty value leaves the simulator's default. Raises
+    ValueError with one line (the CLI shows it as a usage error)."""
+    unknown = sorted(set(faults) - known)
+    if unknown:
+        raise ValueError(f"unknown {venue} simulator fault {', '.join(unknown)} "
+                         f"(known: {', '.join(sorted(known))})")
+    for name, kind in (numeric or {}).items():
+        text = faults.get(name, "").strip()
+        if not text:
+            continue
+        try:
+            value = int(text) if kind == "int" else float(text)
+        except ValueError:
+            want = "a whole number" if kind == "int" else "a number"
+            raise ValueError(f"bad {venue} simulator fault {name}={text!r}: expected {want}") from None
+        if not 0 <= value < float("inf"):  # NaN fails too
+            raise ValueError(f"bad {venue} simulator fault {name}={text!r}: "
+                             "must be a finite number >= 0")
+
+
+def _bad(venue: str, name: str, text: str, want: str) -> ValueError:
+    return ValueError(f"bad {venue} simulator fault {name}={text!r}: expected {want}")
+
+
+def _text(faults: dict[str, str], name: str) -> str | None:
+    """None when the switch is absent, "" when given without a value."""
+    value = faults.get(name)
+    return None if value is None else value.strip()
+
+
+def fault_int(venue: str, faults: dict[str, str], name: str, default: Any,
+              bare: Any = None) -> Any:
+    """A whole-number switch: `default` when absent, `bare` when given without a value
+    (`default` again if `bare` is None)."""
+    text = _text(faults, name)
+    if text is None:
+        return default
+    if not text:
+        return default if bare is None else bare
+    try:
+        return int(text)
+    except ValueError:
+        raise _bad(venue, name, text, "a whole number") from None
+
+
+def fault_number(venue: str, faults: dict[str, str], name: str, default: Any,
+                 bare: Any = None) -> Any:
+    """A number switch (float: a rate or a duration in seconds, not a price)."""
+    text = _text(faults, name)
+    if text is None:
+        return default
+    if not text:
+        return default if bare is None else bare
+    try:
+        return float(text)
+    except ValueError:
+        raise _bad(venue, name, text, "a number") from None
+
+
+def fault_flag(faults: dict[str, str], name: str) -> bool:
+    """A switch that is on when given, whatever its value."""
+    return name in faults
+
+
+def fault_choice(venue: str, faults: dict[str, str], name: str, choices: Iterable[str],
+                 default: str, bare: str | None = None) -> str:
+    """One of `choices`: `default` when absent, `bare` (or `default`) when valueless."""
+    choices = tuple(choices)
+    text = _text(faults, name)
+    if text is None:
+        return default
+    if not text:
+        return default if bare is None else bare
+    if text not in choices:
+        raise _bad(venue, name, text, " or ".join(choices))
+    return text
+
+
+# -- REST replies -----------------------------------------------------------------------
+def json_response(status: int, payload: Any,
+                  encode: Callable[[Any], bytes] = _encode) -> Response:
+    """A whole HTTP reply with a JSON body; the connection closes after it, as each
+    simulator serves one request per connection."""
+    body = encode(payload)
+    headers = Headers([
+        ("Content-Type", "application/json"),
+        ("Content-Length", str(len(body))),
+        ("Connection", "close"),
+    ])
+    return Response(int(status), HTTPStatus(status).phrase, headers, body)
+
+
+# -- the market clock -------------------------------------------------------------------
+async def ticks(period: float) -> AsyncIterator[int]:
+    """Yield tick numbers at start + n*period. Time spent between ticks (the caller's
+    work, a stalled loop) does not shift later ticks; ticks whose time has already
+    passed are skipped, so a stall is never followed by a burst."""
+    start = time.monotonic()
+    n = 0
+    while True:
+        n += 1
+        delay = start + n * period - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        else:
+            n += int(-delay // period)  # fire once now, drop the rest of what was missed
+        yield n

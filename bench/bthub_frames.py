@@ -10,7 +10,10 @@ measurements over the same frames, in one run:
 - `decode_frame` on the same frames with every number written as a JSON number (the
   second decoding path, docs/bthub.md "Numbers").
 
-    python bench/bthub_frames.py [--frames 5000] [--levels 50]
+The four run in interleaved rounds; rates are best rounds, ratios paired medians
+(bench/timing.py).
+
+    python bench/bthub_frames.py [--frames 5000] [--levels 50] [--rounds 9]
 """
 
 from __future__ import annotations
@@ -20,10 +23,13 @@ import json
 import random
 import re
 import sys
-import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+BENCH = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH.parent))
+sys.path.insert(0, str(BENCH))
+
+from timing import interleave  # noqa: E402
 
 from obview.venues.bthub.client import BthubFeed  # noqa: E402
 from obview.venues.bthub.protocol import decode_frame  # noqa: E402
@@ -56,39 +62,42 @@ def make_frames(count: int, levels: int, seed: int = 5) -> list[str]:
     return frames
 
 
-def timed(func, frames: list[str]) -> float:
-    start = time.perf_counter()
-    for frame in frames:
-        func(frame)
-    return time.perf_counter() - start
+def over(func, frames: list[str]):
+    def run() -> None:
+        for frame in frames:
+            func(frame)
+    return run
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=5000)
     parser.add_argument("--levels", type=int, default=50, help="levels per counterparty per side")
+    parser.add_argument("--rounds", type=int, default=9, help="interleaved rounds")
     args = parser.parse_args()
     frames = make_frames(args.frames, args.levels)
     feed = BthubFeed(["BTCUSDT"], "http://127.0.0.1:9", "bench", "bench-password")
-    timed(feed.on_frame, frames[:50])  # warm up caches and code paths
-    parse = timed(json.loads, frames)
-    decode = timed(decode_frame, frames)
-    apply = timed(feed.on_frame, frames)
-    assert feed.bad_frames == 0 and len(feed.streams["BTCUSDT"].book.bids) == 3 * args.levels
     numeric = [re.sub(r'("(?:price|volume)": )"([^"]*)"', r"\1\2", f) for f in frames]
     assert decode_frame(numeric[0]) == decode_frame(frames[0])
-    decode_numbers = timed(decode_frame, numeric)
+    t = interleave({"parse": over(json.loads, frames), "decode": over(decode_frame, frames),
+                    "apply": over(feed.on_frame, frames),
+                    "numbers": over(decode_frame, numeric)}, args.rounds, warmup=1)
+    assert feed.bad_frames == 0 and len(feed.streams["BTCUSDT"].book.bids) == 3 * args.levels
     n = len(frames)
     size = sum(map(len, frames)) / n
-    print(f"frames: {n} x {3 * args.levels} levels a side ({size / 1024:.1f} KiB each)")
-    print(f"json.loads only:       {n / parse:10.0f} frames/s  {parse / n * 1e6:8.1f} us/frame")
-    print(f"decode_frame:          {n / decode:10.0f} frames/s  {decode / n * 1e6:8.1f} us/frame")
-    print(f"decode + apply (feed): {n / apply:10.0f} frames/s  {apply / n * 1e6:8.1f} us/frame")
-    print(f"decode_frame, numbers: {n / decode_numbers:10.0f} frames/s  "
-          f"{decode_numbers / n * 1e6:8.1f} us/frame")
-    print(f"ratio decode_frame / json.loads: {decode / parse:.2f}")
-    print(f"ratio decode_frame numbers / strings: {decode_numbers / decode:.2f}")
-    print(f"ratio decode + apply / json.loads: {apply / parse:.2f}")
+
+    def row(label: str, name: str) -> str:
+        return f"{label:<23}{t.rate(name, n):10.0f} frames/s  {t.per_item(name, n) * 1e6:8.1f} us/frame"
+
+    print(f"frames: {n} x {3 * args.levels} levels a side ({size / 1024:.1f} KiB each); "
+          f"best of {t.rounds} interleaved rounds, ratios paired medians")
+    print(row("json.loads only:", "parse"))
+    print(row("decode_frame:", "decode"))
+    print(row("decode + apply (feed):", "apply"))
+    print(row("decode_frame, numbers:", "numbers"))
+    print(f"ratio decode_frame / json.loads: {t.ratio_text('decode', 'parse')}")
+    print(f"ratio decode_frame numbers / strings: {t.ratio_text('numbers', 'decode')}")
+    print(f"ratio decode + apply / json.loads: {t.ratio_text('apply', 'parse')}")
 
 
 if __name__ == "__main__":

@@ -19,7 +19,8 @@ expected extra is one AES decryption per frame), with no target.
     python bench/futu_decode.py [--frames 2000] [--rounds 15] [--details] [--levels 20]
 
 Rates are each run's best round; ratios are medians over rounds of times measured back to
-back (this machine may be shared); the SDK times its rounds in its own process, on request.
+back (bench/timing.py: this machine may be shared); the SDK times its rounds in its own
+process, on request.
 """
 
 from __future__ import annotations
@@ -27,15 +28,15 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "bench"))
 
+from timing import interleave, verdict  # noqa: E402
 
 AES_KEY, AES_IV = "Bench0123456789k", "BenchIV012345678"  # 16-char strings, like connAESKey
 
@@ -73,23 +74,6 @@ def record_frames(count: int, levels: int, details: bool, seed: int = 1,
         frames.append(codec.encode_frame(codec.QOT_UPDATE_ORDER_BOOK, serial, body,
                                          cipher=cipher))
     return frames
-
-
-def interleaved(runs: dict[str, object], rounds: int) -> dict[str, list[float]]:
-    """Seconds per round of each run. Rounds alternate between the runs, so runs measured
-    back to back in one round share the machine's state (a noisy neighbour slows both)."""
-    times: dict[str, list[float]] = {name: [] for name in runs}
-    for _ in range(rounds):
-        for name, run in runs.items():
-            started = time.perf_counter()
-            own = run()  # a run in another process reports its own time
-            times[name].append(own if own is not None else time.perf_counter() - started)
-    return times
-
-
-def paired_ratio(times: dict[str, list[float]], slow: str, fast: str) -> float:
-    """Median over rounds of slow/fast measured back to back: robust on a busy machine."""
-    return statistics.median(s / f for s, f in zip(times[slow], times[fast], strict=True))
 
 
 def bare_run(frames: list[bytes]):
@@ -259,7 +243,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"(c) {exc}", file=sys.stderr)
         return 1
     try:
-        times = interleaved(
+        t = interleave(
             {"a": bare_run(frames), "b": obview_run(frames, args.details),
              "b1": obview_run(frames, args.details, read_size=0), "c": sdk.round,
              "d1": obview_run(sealed["cbc"], args.details, read_size=0, aes="cbc"),
@@ -269,15 +253,11 @@ def main(argv: list[str] | None = None) -> int:
             args.rounds)
     finally:
         sdk.close()
-    rates = {name: len(frames) / min(values) for name, values in times.items()}  # best round
-
-    def verdict(ok: bool) -> str:
-        return "OK" if ok else "OVER TARGET"
-
-    ratio_each = paired_ratio(times, "b1", "a")
-    ratio_backlog = paired_ratio(times, "b", "a")
-    sdk_each = paired_ratio(times, "c", "b1")
-    sdk_backlog = paired_ratio(times, "c", "b")
+    rates = {name: t.rate(name, len(frames)) for name in t.times}  # best round
+    ratio_each = t.paired("b1", "a")
+    ratio_backlog = t.paired("b", "a")
+    sdk_each = t.paired("c", "b1")
+    sdk_backlog = t.paired("c", "b")
     print(f"(a) bare protobuf parse      {rates['a']:12,.0f} frames/s")
     print(f"(b) obview bytes -> book     {rates['b1']:12,.0f} frames/s  (one frame per read: every "
           "push applied)")
@@ -288,21 +268,21 @@ def main(argv: list[str] | None = None) -> int:
     print(f"    under backlog            {rates['d']:12,.0f} frames/s  (64 KiB reads)")
     print(f"    with Futu's AES-ECB      {rates['d1ecb']:12,.0f} frames/s  (one frame per read)")
     print(f"    reference: frame checks (SHA-1) + parse {rates['floor']:,.0f} frames/s "
-          f"({paired_ratio(times, 'floor', 'a'):.2f}x the time of (a), before any level is read)")
+          f"({t.paired('floor', 'a'):.2f}x the time of (a), before any level is read)")
     print(f"    reference: parse + read every level's fields {rates['fields']:,.0f} frames/s "
-          f"({paired_ratio(times, 'fields', 'a'):.2f}x the time of (a): upb parses lazily)")
+          f"({t.paired('fields', 'a'):.2f}x the time of (a): upb parses lazily)")
     print(f"Ratios are medians of {args.rounds} back-to-back pairs of rounds.")
     print(f"(b)/(a) time ratio: {ratio_each:.2f}x one frame per read, {ratio_backlog:.2f}x under "
           f"backlog  target <= 2.5x: {verdict(ratio_each <= 2.5)} per frame, "
           f"{verdict(ratio_backlog <= 2.5)} under backlog")
     print(f"(c)/(b) time ratio: {sdk_each:.2f}x one frame per read, {sdk_backlog:.2f}x under "
           f"backlog  target >= 3x: {verdict(sdk_each >= 3)}")
-    aes_each = paired_ratio(times, "d1", "b1")
-    extra_us = statistics.median(d - b for d, b in zip(times["d1"], times["b1"], strict=True))
+    aes_each = t.paired("d1", "b1")
+    extra_us = t.paired_delta("d1", "b1")
     print(f"(d)/(b) time ratio: {aes_each:.2f}x one frame per read with AES-CBC "
           f"(+{extra_us / len(frames) * 1e6:.1f} us a frame), "
-          f"{paired_ratio(times, 'd', 'b'):.2f}x under backlog, "
-          f"{paired_ratio(times, 'd1ecb', 'b1'):.2f}x one frame per read with AES-ECB  "
+          f"{t.paired('d', 'b'):.2f}x under backlog, "
+          f"{t.paired('d1ecb', 'b1'):.2f}x one frame per read with AES-ECB  "
           "(no target: the cost of decrypting every frame)")
     return 0
 

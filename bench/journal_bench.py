@@ -9,7 +9,7 @@
    `FutuFeed.receive` one frame a read) and (f+w) both, as a recording feed would run.
    For Loopring also (s): websockets' own frame parsing (sans-I/O, one socket read a
    message) + UTF-8 decode + on_frame, the feed path from the socket's bytes, and (s+w).
-   Ratios are medians of per-round ratios; "recording adds" is ((f+w) - f) / f, which does
+   Ratios are medians of per-round ratios (bench/timing.py); "recording adds" is ((f+w) - f) / f, which does
    not depend on the message rate (the per-second flush is measured in the stall figure).
 2. Journal bytes / raw bytes: the frames written with synthetic stamps at a given rate
    (flushes each second and a checkpoint of the real book every 10 s included), raw bytes
@@ -39,6 +39,7 @@ sys.path.insert(0, str(BENCH))
 import msgspec  # noqa: E402
 from futu_decode import obview_run, record_frames  # noqa: E402
 from loopring_push import MARKET, fresh_feed, record  # noqa: E402
+from timing import interleave, verdict  # noqa: E402
 
 from obview.journal import JournalReader  # noqa: E402
 from obview.journal import JournalWriter as _Writer  # noqa: E402
@@ -53,20 +54,6 @@ def JournalWriter(*args, **kw) -> _Writer:  # noqa: N802
     if LEVEL is not None:
         kw.setdefault("level", LEVEL)
     return _Writer(*args, **kw)
-
-
-def interleaved(rounds: int, runs: dict[str, Callable[[], None]]) -> dict[str, list[float]]:
-    times: dict[str, list[float]] = {name: [] for name in runs}
-    for _ in range(rounds):
-        for name, run in runs.items():
-            t0 = time.perf_counter()
-            run()
-            times[name].append(time.perf_counter() - t0)
-    return times
-
-
-def paired(times: dict[str, list[float]], slow: str, fast: str) -> float:
-    return statistics.median(s / f for s, f in zip(times[slow], times[fast], strict=True))
 
 
 class SyntheticClock:
@@ -98,15 +85,15 @@ def cost(name: str, frames: list, decode: Callable, tap: Callable, feed_run: Cal
         path.unlink()
 
     feed_only, feed_recorded = feed_run(None), feed_run(tmp)
-    times = interleaved(rounds, {"a": bare, "w": write, "f": feed_only, "fw": feed_recorded})
-    best = {key: min(values) / n * 1e6 for key, values in times.items()}
+    t = interleave({"a": bare, "w": write, "f": feed_only, "fw": feed_recorded}, rounds)
+    best = {key: t.per_item(key, n) * 1e6 for key in t.times}
     print(f"{name}: {n} frames, best of {rounds} rounds")
     print(f"  (a) bare decode           {best['a']:7.2f} us/frame")
     print(f"  (w) JournalWriter.frame   {best['w']:7.2f} us/frame  "
-          f"({paired(times, 'w', 'a'):.2f}x the bare decode, paired median)")
+          f"({t.paired('w', 'a'):.2f}x the bare decode, paired median)")
     print(f"  (f) feed path             {best['f']:7.2f} us/frame  ({feed_name})")
     print(f"  (f+w) feed path recording {best['fw']:7.2f} us/frame  recording adds "
-          f"{(paired(times, 'fw', 'f') - 1) * 100:.1f}% to the feed path")
+          f"{(t.paired('fw', 'f') - 1) * 100:.1f}% to the feed path")
 
     w = JournalWriter(tmp / "stall.ndjson.zst")  # the longest a single call holds the loop
     calls = []
@@ -158,12 +145,12 @@ def websocket_cost(texts: list[str], new_feed: Callable, rounds: int, tmp: Path)
                 w.path.unlink()
         return go
 
-    times = interleaved(rounds, {"ws": run(None), "wsw": run(tmp)})
+    t = interleave({"ws": run(None), "wsw": run(tmp)}, rounds)
     n = len(texts)
-    best = {key: min(values) / n * 1e6 for key, values in times.items()}
+    best = {key: t.per_item(key, n) * 1e6 for key in t.times}
     print(f"  (s) websockets parse + on_frame   {best['ws']:7.2f} us/frame")
     print(f"  (s+w) the same, recording         {best['wsw']:7.2f} us/frame  recording adds "
-          f"{(paired(times, 'wsw', 'ws') - 1) * 100:.1f}% (target <= 15%; asyncio and the "
+          f"{(t.paired('wsw', 'ws') - 1) * 100:.1f}% (target <= 15%; asyncio and the "
           f"socket reads, not counted here, add more to the base)")
 
 
@@ -185,9 +172,9 @@ def read_cost(texts: list[str], frames: list[bytes], rounds: int, tmp: Path) -> 
         for frame in frames:
             decode(frame)
 
-    times = interleaved(rounds, {"read": read, "bare": bare})
-    print(f"  JournalReader lines: {min(times['read']) / lines * 1e6:.2f} us/line "
-          f"(decompress + decode into Frame structs), {paired(times, 'read', 'bare'):.2f}x the "
+    t = interleave({"read": read, "bare": bare}, rounds)
+    print(f"  JournalReader lines: {t.per_item('read', lines) * 1e6:.2f} us/line "
+          f"(decompress + decode into Frame structs), {t.paired('read', 'bare'):.2f}x the "
           f"bare msgspec.json.decode of the frame itself")
     path.unlink()
 
@@ -358,7 +345,7 @@ def main() -> None:
         print(f"  raw: Loopring {raw_loopring / len(loopring_bytes):.0f} B/push at level 0, "
               f"{raw_level1 / len(level1_bytes):.0f} at level 1, Futu "
               f"{raw_futu / len(futu_frames):.0f} B/frame incl. the 44 B header; worst "
-              f"{worst * 100:.1f}%  target <= 25%: {'OK' if worst <= 0.25 else 'OVER TARGET'}")
+              f"{worst * 100:.1f}%  target <= 25%: {verdict(worst <= 0.25)}")
 
         print("3. reading back (what a replay pays before its decoders)")
         read_cost(loopring_text, loopring_bytes, args.rounds, tmp)
@@ -368,7 +355,7 @@ def main() -> None:
             worst_seek = max(worst_seek, seek_bench(rate, loopring_text, loopring_books, tmp,
                                                     args.seeks))
         print(f"  slowest seek {worst_seek * 1e3:.1f} ms  target <= 500 ms: "
-              f"{'OK' if worst_seek <= 0.5 else 'OVER TARGET'}")
+              f"{verdict(worst_seek <= 0.5)}")
 
 
 if __name__ == "__main__":

@@ -47,6 +47,9 @@ class FeedState(StrEnum):
     STOPPED = "stopped"
 
 
+_SYNCED = FeedState.SYNCED
+
+
 class FeedError(Exception):
     """A session ended in a way worth retrying (bad frame, lost connection)."""
 
@@ -138,6 +141,7 @@ class Stream:
     extra: dict[str, Any] = field(default_factory=dict)  # venue-specific JSON fields
     # the tape: recent prints and the session's last price, volume and VWAP
     tape: TradeStats = field(default_factory=TradeStats)
+    update_event: BookChanged | None = field(default=None, init=False, repr=False)  # book_changed's
 
     @property
     def key(self) -> str:
@@ -210,9 +214,18 @@ class Feed:
             stream.stale = False
             stream.stale_reason = ""
             self._settle_state()
-        elif self.state is not FeedState.SYNCED:
+        elif self.state is not _SYNCED:
             self._settle_state()
-        self.emit(BookChanged(self, stream, snapshot))
+        if snapshot:
+            event = BookChanged(self, stream, True)
+        else:
+            # An update's event says only "this stream changed" and listeners only read
+            # it, so one instance per stream serves every push (no allocation per push).
+            event = stream.update_event
+            if event is None:
+                event = stream.update_event = BookChanged(self, stream)
+        for listener in self._listeners:  # `emit`, inlined: this runs once per push
+            listener(event)
 
     def _settle_state(self) -> None:
         """SYNCED once every book is synced, STALE while one of them is stale. A stream the

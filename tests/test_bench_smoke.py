@@ -1,4 +1,8 @@
-"""Benchmarks must keep running: each runs once with a tiny workload."""
+"""Every benchmark under bench/ keeps running: each runs once with a tiny workload.
+
+The one home of bench smoke tests (no copies under tests/<area>/); the figures are not
+checked here, only that each bench still measures and prints what it promises.
+"""
 
 from __future__ import annotations
 
@@ -8,48 +12,85 @@ import sys
 from tests.conftest import ROOT, obview_env
 
 
+def run_bench(*argv: str, timeout: float = 120) -> str:
+    proc = subprocess.run([sys.executable, *argv], cwd=ROOT, capture_output=True, text=True,
+                          timeout=timeout, env=obview_env())
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+def test_timing_helper_pairs_rounds():
+    sys.path.insert(0, str(ROOT / "bench"))
+    try:
+        from timing import interleave
+    finally:
+        sys.path.remove(str(ROOT / "bench"))
+    order: list[str] = []
+    own = iter([4.0, 1.0, 2.0, 1.0, 9.0, 3.0])  # (slow, fast) per round
+    t = interleave({"slow": lambda: (order.append("s"), next(own))[1],
+                    "fast": lambda: (order.append("f"), next(own))[1]}, rounds=3, warmup=0)
+    assert order == ["s", "f"] * 3  # interleaved, in the given order
+    assert t.times == {"slow": [4.0, 2.0, 9.0], "fast": [1.0, 1.0, 3.0]}
+    assert t.paired("slow", "fast") == 3.0  # median of 4, 2, 3: not 15 / 5
+    assert t.best_ratio("slow", "fast") == 2.0
+    assert t.paired_delta("slow", "fast") == 3.0
+    assert t.rate("fast", 10) == 10.0
+
+
 def test_book_bench_runs():
-    out = subprocess.run(
-        [sys.executable, "bench/book_bench.py", "--updates", "2000", "--repeat", "1"],
-        cwd=ROOT, capture_output=True, text=True, timeout=120, check=True,
-    ).stdout
+    out = run_bench("bench/book_bench.py", "--updates", "2000", "--repeat", "1")
     assert "obview book (Decimal):" in out
-    assert "ratio obview / C extension:" in out
+    assert "ratio obview / C extension, with reads:" in out
+    assert "ratio obview / C extension, updates only:" in out
 
 
-def test_futu_decode_bench_runs():
-    out = subprocess.run(
-        [sys.executable, "bench/futu_decode.py", "--frames", "50", "--rounds", "1"],
-        cwd=ROOT, capture_output=True, text=True, timeout=120, check=True,
-    ).stdout
-    assert "(b)/(a) time ratio:" in out and "(c)/(b) time ratio:" in out
+def test_futu_decode_bench_runs(tmp_path):
+    # from another folder with a bare environment: the bench finds obview and the SDK itself
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "futu_decode.py"), "--frames", "30", "--rounds", "1"],
+        capture_output=True, text=True, timeout=120, cwd=tmp_path, stdin=subprocess.DEVNULL,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
+    )
+    assert proc.returncode == 0, proc.stderr
+    for label in ("(a)", "(b)", "(c)", "(d)", "(b)/(a) time ratio:", "(c)/(b) time ratio:",
+                  "(d)/(b) time ratio:"):
+        assert label in proc.stdout
 
 
 def test_loopring_push_bench_runs():
-    out = subprocess.run(
-        [sys.executable, "bench/loopring_push.py", "--pushes", "200", "--repeat", "1"],
-        cwd=ROOT, capture_output=True, text=True, timeout=120, check=True,
-    ).stdout
+    out = run_bench("bench/loopring_push.py", "--pushes", "200", "--repeat", "1")
+    assert out.count("production on_frame") == 2  # level 1 and level 0
     assert out.count("ratio (b)/(a)") == 2
 
 
+def test_bthub_frames_bench_runs():
+    out = run_bench("bench/bthub_frames.py", "--frames", "60", "--levels", "3", "--rounds", "1")
+    assert "frames: 60 x 9 levels a side" in out
+    assert "ratio decode + apply / json.loads:" in out
+
+
+def test_journal_bench_runs():
+    out = run_bench("bench/journal_bench.py", "--frames", "200", "--rounds", "1",
+                    "--hour-rates", "2", "--seeks", "3")
+    assert out.count("recording adds") == 3  # Loopring on_frame and via websockets, Futu
+    assert "target <= 25%" in out and "target <= 500 ms" in out
+
+
 def test_tui_bench_runs():
-    proc = subprocess.run(
-        [sys.executable, "bench/tui_bench.py", "--duration", "0.5", "--rate", "2000",
-         "--books", "2", "--orders", "100", "--paint-timeout", "10"],
-        capture_output=True, text=True, timeout=90, cwd=ROOT, env=obview_env(),
-    )
-    assert proc.returncode == 0, proc.stderr
+    out = run_bench("bench/tui_bench.py", "--duration", "0.5", "--rate", "2000", "--books", "2",
+                    "--orders", "100", "--paint-timeout", "10", timeout=90)
     for label in ("ladder redraw CPU", "frames per second", "push-to-paint",
                   "keypress-to-paint", "process CPU share", "RSS", "obview --help",
                   "first book painted"):
-        assert label in proc.stdout
-    assert "n/a" not in proc.stdout  # the first-paint launch painted a book
+        assert label in out
+    assert "n/a" not in out  # the first-paint launch painted a book
+
+
+def test_heatmap_bench_runs():
+    out = run_bench("bench/heatmap_bench.py", "--quick", timeout=180)
+    assert "ms/col: CPU per frame median" in out
 
 
 def test_trades_bench_runs():
-    out = subprocess.run(
-        [sys.executable, "bench/trades_bench.py", "--quick"],
-        cwd=ROOT, capture_output=True, text=True, timeout=120, check=True, env=obview_env(),
-    ).stdout
+    out = run_bench("bench/trades_bench.py", "--quick")
     assert out.count("us/print") == 2

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from decimal import Context, Decimal
 
 import msgspec
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -390,3 +392,32 @@ def test_fast_path_sizes_stay_exact_beyond_28_digits():
     assert sync.book.bids.get(D(1)).size == D(huge).scaleb(-2, WIDE)
     assert sync.book.asks.get(D(1)).size == D(huge + 1).scaleb(-2, WIDE)
     assert (sync.local, sync.book.version, sync.book.venue_ts) == (2, 2, 9)
+
+
+@pytest.mark.parametrize("field", ["size", "endVersion", "startVersion"])
+@pytest.mark.parametrize("escaped", [True, False])
+def test_fast_path_refuses_non_ascii_digits(field, escaped):
+    # "\u0661" is ARABIC-INDIC DIGIT ONE: str.isdigit() and int() accept it, the wire
+    # rules do not, whether the frame carries it raw (UTF-8) or as a JSON escape (an
+    # all-ASCII frame that decodes to non-ASCII text)
+    sync = fresh()
+    sync.on_snapshot(snap(0, bids=[("1", 100, 1)]))
+    sync.on_push(push(1, 1))
+    fast = fast_path(READER, sync)
+    digit = "\u0661"
+    obj = {"topic": TOPIC, "ts": 9, "startVersion": 2, "endVersion": "2",
+           "data": {"bids": [["1", "5", "0", "2"]], "asks": []}}
+    if field == "size":
+        obj["data"]["bids"][0][1] = "5" + digit
+    elif field == "endVersion":
+        obj["endVersion"] = "2" + digit
+    else:
+        obj["startVersion"] = digit + "2"
+    frame = json.dumps(obj, ensure_ascii=escaped).encode()
+    assert frame.isascii() is escaped
+    result = fast(frame)
+    assert result is None or isinstance(result, BadPush)
+    assert READER.read(frame)[0] == FrameKind.MALFORMED
+    assert sync.local != 2 or not sync.synced  # never applied as version 2
+    if field == "size" and result is None:
+        assert sync.book.bids.get(D(1)).size == D(100).scaleb(-2, WIDE)

@@ -284,7 +284,14 @@ class LoopringFeed(Feed):
             if push.__class__ is BadPush:
                 self._bad_push(push.reason, Step.RESYNC)
                 return
-            self._note_push()
+            # _note_push, inlined: the fast path has just stamped the book with monotonic()
+            now = self.stream.book.recv_mono
+            last = self._last_push_mono
+            if last is not None:  # LatencyStats.add, inlined: a monotonic difference is finite
+                intervals = self._intervals
+                intervals.total += 1
+                intervals.samples.append((now - last) * 1000.0)
+            self._last_push_mono = now
             self.book_changed(self.stream)
             return
         kind, payload = self._reader.read(frame)  # the full path decides

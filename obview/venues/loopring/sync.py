@@ -383,9 +383,6 @@ def fast_path(reader: PushReader, sync: DepthSync) -> Callable[[str | bytes], An
     isdigit = str.isdigit
 
     def duplicated(slots: list) -> bool:
-        if len(slots) == 2:
-            a, b = slots[0][0], slots[1][0]
-            return a == b or (prices.get(a) or parse(a)) == (prices.get(b) or parse(b))
         return len({prices.get(s[0]) or parse(s[0]) for s in slots}) != len(slots)
 
     def apply(frame: str | bytes) -> Push | BadPush | None:
@@ -440,6 +437,15 @@ def fast_path(reader: PushReader, sync: DepthSync) -> Callable[[str | bytes], An
                 else:
                     level.units = units
                     level.orders = orders
+            # one price twice in a side is bad, not merged (a push lists each slot once);
+            # `price` is the side's last price, so two slots need no set
+            if len(bid_slots) > 1:
+                if len(bid_slots) == 2:
+                    first = bid_slots[0][0]
+                    if (prices.get(first) or parse(first)) == price:
+                        raise BadNumber("the same price twice in bids")
+                elif duplicated(bid_slots):
+                    raise BadNumber("the same price twice in bids")
             for price_text, units, _volume, orders_text in ask_slots:
                 try:
                     price = prices[price_text]
@@ -465,11 +471,13 @@ def fast_path(reader: PushReader, sync: DepthSync) -> Callable[[str | bytes], An
                 else:
                     level.units = units
                     level.orders = orders
-            # one price twice in a side is bad, not merged (a push lists each slot once)
-            if len(bid_slots) > 1 and duplicated(bid_slots):
-                raise BadNumber("the same price twice in bids")
-            if len(ask_slots) > 1 and duplicated(ask_slots):
-                raise BadNumber("the same price twice in asks")
+            if len(ask_slots) > 1:
+                if len(ask_slots) == 2:
+                    first = ask_slots[0][0]
+                    if (prices.get(first) or parse(first)) == price:
+                        raise BadNumber("the same price twice in asks")
+                elif duplicated(ask_slots):
+                    raise BadNumber("the same price twice in asks")
         except ValueError as exc:  # BadNumber, or int() of an absurdly long digit string
             sync.on_bad_push()
             return BadPush(str(exc))

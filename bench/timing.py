@@ -1,0 +1,97 @@
+"""The one timing helper every benchmark under `bench/` uses.
+
+This machine is shared and its speed drifts (up to 30% over minutes), so a ratio of two
+timings taken minutes apart says little. Every bench therefore:
+
+1. runs its variants in interleaved rounds: round 1 runs A, B, C back to back, then
+   round 2 runs A, B, C again, and so on, so the variants of one round share the
+   machine's state (a noisy neighbour slows them alike);
+2. reports a ratio as the median, over rounds, of the two variants' times measured in
+   the same round (a "paired median": robust to drift and to a few disturbed rounds);
+3. reports rates (and absolute times) from each variant's best round, which is the
+   least disturbed one; the ratio of best rounds may be printed beside the paired one.
+
+API (import it as `from timing import interleave` after putting `bench/` on sys.path,
+which running `python bench/x.py` does already):
+
+    runs = {"bare": bare, "ours": ours}         # name -> callable running one round
+    t = interleave(runs, rounds=15, warmup=1)   # -> Timings
+    t.best("ours")                              # seconds of its fastest round
+    t.rate("ours", n)                           # n / best: items a second
+    t.per_item("ours", n)                       # best / n: seconds an item
+    t.paired("ours", "bare")                    # median over rounds of ours/bare
+    t.best_ratio("ours", "bare")                # best(ours) / best(bare)
+    t.paired_delta("ours", "bare")              # median over rounds of ours - bare (s)
+    t.ratio_text("ours", "bare")                # "2.41x (paired median of 15 rounds;
+                                                #  best rounds 2.38x)"
+
+A round callable returns None (the helper times it with `perf_counter`) or its own
+elapsed seconds as a float (a run timed elsewhere, e.g. in a subprocess, or one that
+must exclude its own setup). `warmup` rounds run every variant first, untimed.
+`verdict(ok)` gives the "OK" / "OVER TARGET" word the benches print beside targets.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+Round = Callable[[], "float | None"]
+
+
+@dataclass
+class Timings:
+    """Seconds per round of each variant, rounds in the order they ran."""
+
+    times: dict[str, list[float]] = field(default_factory=dict)
+
+    @property
+    def rounds(self) -> int:
+        return min((len(v) for v in self.times.values()), default=0)
+
+    def best(self, name: str) -> float:
+        return min(self.times[name])
+
+    def rate(self, name: str, items: int) -> float:
+        return items / self.best(name)
+
+    def per_item(self, name: str, items: int) -> float:
+        return self.best(name) / items
+
+    def paired(self, slow: str, fast: str) -> float:
+        """Median over rounds of slow/fast, the two measured back to back in each round."""
+        return statistics.median(
+            s / f for s, f in zip(self.times[slow], self.times[fast], strict=True))
+
+    def paired_delta(self, slow: str, fast: str) -> float:
+        """Median over rounds of slow - fast, in seconds (an added cost, not a ratio)."""
+        return statistics.median(
+            s - f for s, f in zip(self.times[slow], self.times[fast], strict=True))
+
+    def best_ratio(self, slow: str, fast: str) -> float:
+        return self.best(slow) / self.best(fast)
+
+    def ratio_text(self, slow: str, fast: str) -> str:
+        return (f"{self.paired(slow, fast):.2f}x (paired median of {self.rounds} rounds; "
+                f"best rounds {self.best_ratio(slow, fast):.2f}x)")
+
+
+def interleave(runs: Mapping[str, Round], rounds: int, warmup: int = 0) -> Timings:
+    """Run every variant once per round, in the given order, `rounds` times."""
+    for _ in range(warmup):
+        for run in runs.values():
+            run()
+    timings = Timings({name: [] for name in runs})
+    clock = time.perf_counter
+    for _ in range(rounds):
+        for name, run in runs.items():
+            started = clock()
+            own = run()
+            timings.times[name].append(own if own is not None else clock() - started)
+    return timings
+
+
+def verdict(ok: bool) -> str:
+    return "OK" if ok else "OVER TARGET"

@@ -1,6 +1,6 @@
 """Book engine throughput: obview's exact book vs the `order-book` C extension.
 
-Workload (issue 2 §3): 2,000 levels a side, then updates clustered near the top
+Workload: 2,000 levels a side, then updates clustered near the top
 (geometric distance from the touch, 15% deletes), the top 20 of each side read every
 10 updates. Both engines get the same pre-generated operations: obview gets Decimals
 as its venue codecs produce them (parsed through `fmt.DecimalCache`, so a price seen

@@ -31,6 +31,7 @@ sys.path.insert(0, str(BENCH))
 
 from timing import interleave  # noqa: E402
 
+from obview.venues import config  # noqa: E402
 from obview.venues.bthub.client import BthubFeed  # noqa: E402
 from obview.venues.bthub.protocol import decode_frame  # noqa: E402
 
@@ -76,7 +77,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=9, help="interleaved rounds")
     args = parser.parse_args()
     frames = make_frames(args.frames, args.levels)
-    feed = BthubFeed(["BTCUSDT"], "http://127.0.0.1:9", "bench", "bench-password")
+    feed = BthubFeed(config("bthub", ["BTCUSDT"], url="http://127.0.0.1:9", user="bench",
+                            password="bench-password"))
     numeric = [re.sub(r'("(?:price|volume)": )"([^"]*)"', r"\1\2", f) for f in frames]
     assert decode_frame(numeric[0]) == decode_frame(frames[0])
     t = interleave({"parse": over(json.loads, frames), "decode": over(decode_frame, frames),

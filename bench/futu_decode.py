@@ -1,4 +1,4 @@
-"""Futu 3013 decode benchmark (issue 3 §8): the same recorded frames through
+"""Futu 3013 decode benchmark: the same recorded frames through
 
   (a) bare protobuf parsing (Qot_UpdateOrderBook.Response.FromString of each body),
   (b) obview's full path, one frame per socket read (every push applied): frame checks
@@ -112,7 +112,7 @@ def fields_run(frames: list[bytes]):
 
 def floor_run(frames: list[bytes]):
     """Reference: what any path from bytes must do before it touches a level: the frame
-    checks issue 3 requires (magic, length, SHA-1 of the body) and one protobuf parse."""
+    checks docs/futu.md "Frames" names (magic, length, SHA-1 of the body) and one protobuf parse."""
     from obview.venues.futu.codec import FrameBuffer
     from obview.venues.futu.pb import Qot_UpdateOrderBook_pb2
 
@@ -133,11 +133,10 @@ def obview_run(frames: list[bytes], details: bool, read_size: int = 65536,
     """(b): socket-sized reads through the feed: frames, SHA-1, push, Decimal levels, book.
     With `read_size=0` every frame is a read of its own, so every push is applied.
     (d): the same with `aes`, on frames sealed with that mode (the feed decrypts them)."""
-    from obview.venues import VenueConfig
+    from obview.venues import config
     from obview.venues.futu.client import FutuFeed
 
-    feed = FutuFeed(VenueConfig("futu", ["HK.00700"], details=details,
-                                options={"host": "127.0.0.1", "port": 1}))
+    feed = FutuFeed(config("futu", ["HK.00700"], details=details, host="127.0.0.1", port=1))
     feed.streams["HK.00700"].synced = True
     cipher = session_cipher(aes)
     events: list = []

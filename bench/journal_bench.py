@@ -292,10 +292,9 @@ def main() -> None:
             if record_to is None:
                 return run_feed
             pairs = list(zip(futu_frames, futu_bodies, strict=True))
-            from obview.venues import VenueConfig
+            from obview.venues import config
             from obview.venues.futu.client import FutuFeed
-            feed = FutuFeed(VenueConfig("futu", ["HK.00700"],
-                                        options={"host": "127.0.0.1", "port": 1}))
+            feed = FutuFeed(config("futu", ["HK.00700"], host="127.0.0.1", port=1))
             feed.streams["HK.00700"].synced = True
             futu_feed_book.append(feed)
 

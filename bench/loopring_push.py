@@ -32,7 +32,7 @@ sys.path.insert(0, str(BENCH))
 import msgspec  # noqa: E402
 from timing import interleave, verdict  # noqa: E402
 
-from obview.venues import VenueConfig  # noqa: E402
+from obview.venues import config  # noqa: E402
 from obview.venues.loopring.client import LoopringFeed  # noqa: E402
 from obview.venues.loopring.protocol import DepthSnapshot, Push, SlotParser  # noqa: E402
 from obview.venues.loopring.sim import LoopringSim  # noqa: E402
@@ -67,7 +67,7 @@ def record(pushes: int, level: int, seed: int = 7) -> tuple[DepthSnapshot, list[
 def fresh_feed(snapshot: DepthSnapshot, level: int) -> LoopringFeed:
     """A feed in the state the client leaves it in once its first snapshot is applied
     (`_snapshot_loop`), with one listener, as the TUI or headless attaches one."""
-    feed = LoopringFeed(VenueConfig("loopring", [MARKET], options={"level": level}))
+    feed = LoopringFeed(config("loopring", [MARKET], level=level))
     feed._parser = SlotParser(18)
     feed.new_subscription()
     feed._sync.on_snapshot(snapshot)

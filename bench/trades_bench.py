@@ -22,15 +22,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from obview.venues import VenueConfig  # noqa: E402
+from obview.venues import config  # noqa: E402
 from obview.venues.futu import codec  # noqa: E402
 from obview.venues.futu.client import FutuFeed  # noqa: E402
 from obview.venues.futu.pb import Qot_UpdateTicker_pb2  # noqa: E402
 
 
 def futu_frames(n: int) -> tuple[FutuFeed, list[bytes]]:
-    feed = FutuFeed(VenueConfig("futu", ["HK.00700"], trades=True,
-                                options={"host": "127.0.0.1", "port": 1}))
+    feed = FutuFeed(config("futu", ["HK.00700"], trades=True, host="127.0.0.1", port=1))
     feed.add_listener(lambda event: None)
     frames = []
     for i in range(n):
@@ -49,9 +48,8 @@ def loopring_frames(n: int):
     from obview.venues.loopring.client import LoopringFeed
     from obview.venues.loopring.protocol import SlotParser
 
-    feed = LoopringFeed(VenueConfig("loopring", ["LRC-ETH"], trades=True,
-                                    options={"rest_url": "http://127.0.0.1:1",
-                                             "ws_url": "ws://127.0.0.1:1"}))
+    feed = LoopringFeed(config("loopring", ["LRC-ETH"], trades=True,
+                               rest_url="http://127.0.0.1:1", ws_url="ws://127.0.0.1:1"))
     feed._parser = SlotParser(18)
     feed.new_subscription()
     feed.add_listener(lambda event: None)

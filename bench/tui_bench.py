@@ -1,4 +1,4 @@
-"""TUI speed benchmark (issue 6 §7): drive the real app headless and measure it.
+"""TUI speed benchmark (README, "Benchmarks"): drive the real app headless and measure it.
 
     python bench/tui_bench.py                 # 10,000 book updates/s for 10 s
     python bench/tui_bench.py --duration 1    # smoke run

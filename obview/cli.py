@@ -18,7 +18,8 @@ import click
 
 from obview import __version__
 from obview import config as user_config
-from obview.venues import VENUES, VenueConfig, check_symbol
+from obview.errors import describe_error, one_line
+from obview.venues import VENUES, VenueConfig, check_symbol, config
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 BTHUB_USER_ENV = "OBVIEW_BTHUB_USER"
@@ -81,16 +82,9 @@ def _symbols(venue: str, values: tuple[str, ...]) -> list[str]:
 
 
 def _config(venue: str, symbols: list[str], kw: dict[str, Any], **options: Any) -> VenueConfig:
-    return VenueConfig(
-        venue=venue,
-        symbols=symbols,
-        depth=kw["depth"],
-        details=kw["details"],
-        sim=kw["sim"],
-        seed=kw["seed"],
-        options=options,
-        faults=_fault_option(kw["faults"]),
-    )
+    """A venue command's config: the shared options from `kw`, the venue's own as keywords."""
+    return config(venue, symbols, depth=kw["depth"], details=kw["details"], sim=kw["sim"],
+                  seed=kw["seed"], faults=_fault_option(kw["faults"]), **options)
 
 
 _feeds_started = False  # set once a TUI or headless run began: main() then leaves fast
@@ -162,7 +156,7 @@ def _setup_logging(path: str | None) -> None:
     try:
         setup(path)
     except OSError as exc:
-        raise click.UsageError(f"cannot write --log-file {path}: {exc.strerror or exc}") from None
+        raise click.UsageError(f"cannot write --log-file {path}: {describe_error(exc)}") from None
 
 
 def _silence_logging() -> None:
@@ -218,7 +212,7 @@ def _futu_rsa_key(path: str):
 @click.option("--level", type=click.IntRange(min=0), default=0, show_default=True,
               help="Aggregation level, 0 = finest.")
 @click.option("--api", type=click.Choice(["v3", "v2"]), default="v3", show_default=True,
-              help="v3: the live API. v2: the 2020 draft protocol of the seed page.")
+              help="v3: the live API. v2: the March 2020 draft protocol (docs/loopring.md).")
 @click.option("--rest-url", help="REST base URL (default per --api).")
 @click.option("--ws-url", help="WebSocket URL (default per --api).")
 @click.option("--depth-path", help="REST depth path (default /api/v3/depth or /api/v2/depth).")
@@ -308,14 +302,10 @@ def demo(seed: int, stream: str | None, count: int | None, log_file: str | None)
 def demo_configs(seed: int = 1) -> list[VenueConfig]:
     """The demo's tabs: futu HK.00700 (with details) and US.AAPL, loopring, bthub."""
     return [
-        VenueConfig("futu", ["HK.00700"], details=True, sim=True, seed=seed,
-                    options={"host": "127.0.0.1", "port": 0}),
-        VenueConfig("futu", ["US.AAPL"], sim=True, seed=seed,
-                    options={"host": "127.0.0.1", "port": 0}),
-        VenueConfig("loopring", ["LRC-ETH"], sim=True, seed=seed,
-                    options={"level": 0, "api": "v3"}),
-        VenueConfig("bthub", ["BTCUSDT"], sim=True, seed=seed,
-                    options={"url": "", "insecure": False, "cp": None, "book": "A"}),
+        config("futu", ["HK.00700"], details=True, sim=True, seed=seed),
+        config("futu", ["US.AAPL"], sim=True, seed=seed),
+        config("loopring", ["LRC-ETH"], sim=True, seed=seed, api="v3"),
+        config("bthub", ["BTCUSDT"], sim=True, seed=seed, book="A"),
     ]
 
 
@@ -347,12 +337,7 @@ def sim(venue: str, host: str, port: int, seed: int, faults: tuple[str, ...]) ->
     except ValueError as exc:  # the simulator refused its fault switches
         raise click.UsageError(f"{venue}: {exc}") from None
     except OSError as exc:
-        raise UserError(f"cannot serve on {host}:{port}: {exc.strerror or exc}") from None
-
-
-def _one_line(exc: click.ClickException) -> str:
-    message = exc.format_message().strip().splitlines()
-    return " ".join(line.strip() for line in message) if message else type(exc).__name__
+        raise UserError(f"cannot serve on {host}:{port}: {describe_error(exc)}") from None
 
 
 def _install_hooks() -> None:
@@ -402,15 +387,15 @@ def _main(argv: list[str] | None) -> None:
     try:
         cli.main(args=argv, prog_name="obview", standalone_mode=False)
     except click.NoSuchOption as exc:
-        _exit(2, _one_line(exc))
+        _exit(2, one_line(exc.format_message()))
     except click.UsageError as exc:
-        text = _one_line(exc)
+        text = one_line(exc.format_message())
         if text.startswith("No such command"):
             name = exc.format_message().split("'")[1] if "'" in text else "?"
             text = f"unknown venue {name!r} (choose from {', '.join(VENUES)}, demo, sim)"
         _exit(2, text)
     except click.ClickException as exc:
-        _exit(exc.exit_code, _one_line(exc))
+        _exit(exc.exit_code, one_line(exc.format_message()))
     except UserError as exc:
         _exit(1, str(exc))
     except (KeyboardInterrupt, click.Abort):

@@ -27,6 +27,7 @@ from enum import StrEnum
 from typing import Any, ClassVar
 
 from obview.book import OrderBook
+from obview.errors import describe_error
 from obview.events import BookChanged, Event, FeedFailed, StatusChanged, TradesPrinted
 from obview.latency import LatencyStats
 from obview.ratelog import RateLimitedLog
@@ -412,15 +413,3 @@ def known_cause(exc: BaseException) -> BaseException | None:
         todo.extend((item.__cause__, item.__context__))
         todo.extend(getattr(item, "exceptions", ()))  # exception groups (anyio, trio)
     return None
-
-
-def describe_error(exc: BaseException) -> str:
-    """One line for a user: the exception text, or its type when it has none."""
-    text = str(exc).strip()
-    if isinstance(exc, ConnectionRefusedError):
-        return "connection refused"
-    if isinstance(exc, socket.gaierror):
-        return f"unknown host ({exc.strerror or text})"
-    if isinstance(exc, TimeoutError) and not text:
-        return "timed out"
-    return text.splitlines()[0] if text else type(exc).__name__

@@ -68,20 +68,6 @@ def fixed(value: Decimal, places: int) -> str:
     return format(value, f".{places}f")
 
 
-def compact(value: Decimal) -> str:
-    """Short human size: 1.23K, 4.5M; exact below 10,000. A shortened figure that is not
-    exact carries "~" ("~1.23K" for 1,234), so it never passes for the real one."""
-    magnitude = abs(value)
-    for exponent, suffix in ((9, "B"), (6, "M"), (3, "K")):
-        if magnitude >= (Decimal(10) ** 4 if suffix == "K" else Decimal(10) ** exponent):
-            sign, digits, exp = value.as_tuple()
-            scaled = Decimal((sign, digits, exp - exponent))  # moves the point only; scaleb would round
-            shown = f"{scaled:.2f}"
-            mark = "" if Decimal(shown) == scaled else "~"
-            return f"{mark}{shown}{suffix}"
-    return dec_str(value)
-
-
 def fit_number(text: str, width: int) -> str:
     """A number's exact text if it fits in `width` cells, else visibly abbreviated: the
     fraction cut with "…" ("0.12345…"), or a mantissa and exponent ("1.1579…e77") when

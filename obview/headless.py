@@ -53,7 +53,7 @@ async def open_configured(cfg: VenueConfig, stack: contextlib.AsyncExitStack) ->
 
 
 def book_json(feed: Feed, stream: Stream, depth: int, details: bool) -> dict[str, Any]:
-    """The JSON object of issue 2 §5 for one stream."""
+    """The JSON object for one stream (docs/feeds.md, "Headless contract")."""
     book = stream.book
     sourced = book.bids.sourced
 

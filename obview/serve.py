@@ -22,6 +22,8 @@ from pathlib import Path
 
 import click
 
+from obview.errors import describe_error
+
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 TEMPLATES = Path(__file__).with_name("web")
 NOT_SERVABLE = {"serve", "sim", "config"}
@@ -77,7 +79,7 @@ def serve(ctx: click.Context, host: str, port: int, command: tuple[str, ...]) ->
     except OSError as exc:
         from obview.cli import UserError
 
-        raise UserError(f"cannot serve on {host}:{port}: {exc.strerror or exc}") from None
+        raise UserError(f"cannot serve on {host}:{port}: {describe_error(exc)}") from None
 
 
 async def _serve(server_class: type, line: str, title: str, host: str, port: int) -> None:

@@ -221,7 +221,7 @@ def test_stream_lines_flag_crossed_books_as_the_levels_show():
 async def test_untrusted_certificate_is_fatal_at_once(tmp_path):
 
     from obview.headless import HeadlessFailure, run_headless
-    from obview.venues import VenueConfig
+    from obview.venues import config
 
     if shutil.which("openssl") is None:
         pytest.skip("openssl not installed")
@@ -240,10 +240,9 @@ async def test_untrusted_certificate_is_fatal_at_once(tmp_path):
     server = await asyncio.start_server(silent, "127.0.0.1", 0, ssl=context)
     port = server.sockets[0].getsockname()[1]
     configs = [
-        VenueConfig("bthub", ["BTCUSDT"], options={"url": f"https://127.0.0.1:{port}",
-                                                   "user": "u", "password": "p"}),
-        VenueConfig("loopring", ["LRC-ETH"], options={
-            "api": "v2", "rest_url": f"https://127.0.0.1:{port}", "ws_url": f"wss://127.0.0.1:{port}/ws"}),
+        config("bthub", ["BTCUSDT"], url=f"https://127.0.0.1:{port}", user="u", password="p"),
+        config("loopring", ["LRC-ETH"], api="v2", rest_url=f"https://127.0.0.1:{port}",
+               ws_url=f"wss://127.0.0.1:{port}/ws"),
     ]
     try:
         for cfg in configs:
@@ -260,11 +259,11 @@ async def test_without_fail_fast_a_refused_connection_is_retried_and_said():
     # what the TUI does: it keeps retrying and shows why and when
 
     from obview.feed import FeedState
-    from obview.venues import VenueConfig
+    from obview.venues import config
     from obview.venues.futu.client import FutuFeed
     from tests.conftest import wait_until
 
-    feed = FutuFeed(VenueConfig("futu", ["HK.00700"], options={"port": _closed_port()}))
+    feed = FutuFeed(config("futu", ["HK.00700"], port=_closed_port()))
     feed.backoff.initial = 0.02
     task = asyncio.create_task(feed.run())
     try:

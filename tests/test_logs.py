@@ -10,7 +10,7 @@ import pytest
 
 from obview import logs
 from obview.tui.app import ObviewApp
-from obview.venues import VenueConfig
+from obview.venues import config
 from tests.conftest import run_obview, wait_until
 from tests.support.fake_feed import FakeFeed
 
@@ -82,7 +82,7 @@ def test_default_log_rotates(fresh_logging, tmp_path):
 async def test_status_bar_says_where_errors_are_logged(fresh_logging):
     logs.setup(None)
     assert logs.status_note() == ""
-    cfg = VenueConfig("futu", ["HK.00700"])
+    cfg = config("futu", ["HK.00700"])
     app = ObviewApp([cfg], [FakeFeed("futu", ("HK.00700",), seed=1)])
     async with app.run_test(size=(120, 30)) as pilot:
         logging.getLogger("obview.futu").error("futu: session failed")

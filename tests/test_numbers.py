@@ -13,7 +13,6 @@ from obview.fmt import (
     ELLIPSIS,
     BoundedCache,
     DecimalCache,
-    compact,
     dec_str,
     decimals_of,
     fit_number,
@@ -75,13 +74,6 @@ def test_fit_number_abbreviates_visibly_and_keeps_the_magnitude(text, width, wan
         assert ELLIPSIS in shown
 
 
-def test_compact_marks_inexact_figures():
-    assert compact(Decimal(1234)) == "1234"
-    assert compact(Decimal(12340)) == "12.34K"
-    assert compact(Decimal(12345)) == "~12.34K"
-    assert compact(Decimal(MAX_UINT256)).startswith("~115792089237316195423570985008687907")
-
-
 def test_bounded_cache_is_the_shared_policy():
     cache = BoundedCache(limit=3)
     for key in range(10):
@@ -121,7 +113,7 @@ async def test_a_hostile_futu_stamp_is_counted_unstamped_over_the_socket(stamp):
     import asyncio
 
     from obview.feed import FeedState
-    from obview.venues import VenueConfig
+    from obview.venues import config
     from obview.venues.futu import start_sim
     from obview.venues.futu.client import FutuFeed
     from tests.conftest import wait_until
@@ -135,7 +127,7 @@ async def test_a_hostile_futu_stamp_is_counted_unstamped_over_the_socket(stamp):
         s2c.svrRecvTimeAskTimestamp = stamp
 
     sim._fill_book = hostile
-    feed = FutuFeed(VenueConfig("futu", ["HK.00700"], options={"port": sim.port}))
+    feed = FutuFeed(config("futu", ["HK.00700"], port=sim.port))
     task = asyncio.create_task(feed.run())
     try:
         stream = feed.streams["HK.00700"]

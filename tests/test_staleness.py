@@ -10,7 +10,7 @@ from decimal import Decimal
 from obview.book import OrderBook
 from obview.events import StatusChanged
 from obview.feed import Feed, FeedState, Stream
-from obview.venues import VenueConfig
+from obview.venues import config
 from tests.conftest import wait_until
 
 
@@ -44,7 +44,7 @@ async def test_futu_stall_goes_stale_then_clears_when_pushes_resume():
     # keepalive 1 s: the threshold; the stall silences the whole connection after 10 pushes
     sim = await start_sim("127.0.0.1", 0, 1, {"rate": "20", "keepalive": "1", "stall_after": "10"})
     try:
-        cfg = VenueConfig("futu", ["HK.00700"], options={"host": "127.0.0.1", "port": sim.port})
+        cfg = config("futu", ["HK.00700"], host="127.0.0.1", port=sim.port)
         async with _running(FutuFeed(cfg)) as feed:
             stream = feed.streams["HK.00700"]
             await wait_until(lambda: feed.state is FeedState.STALE, 5, "stale during the stall")
@@ -67,8 +67,8 @@ async def test_loopring_quiet_market_goes_stale_and_its_next_push_clears_it():
 
     sim = await start_sim("127.0.0.1", 0, 1, {"rate": "0"})
     try:
-        cfg = VenueConfig("loopring", ["LRC-ETH"], options={
-            "api": "v2", "rest_url": sim.rest_url, "ws_url": sim.ws_url("v2"), "first_push_wait": 0})
+        cfg = config("loopring", ["LRC-ETH"], api="v2", rest_url=sim.rest_url,
+                     ws_url=sim.ws_url("v2"), first_push_wait=0)
         feed = LoopringFeed(cfg)
         feed.stale_after = 0.3
         async with _running(feed):
@@ -129,8 +129,7 @@ async def test_futu_quote_server_logout_notify_marks_stale_until_the_next_push()
 
     sim = await start_sim("127.0.0.1", 0, 1, {"rate": "0"})
     try:
-        cfg = VenueConfig("futu", ["HK.00700", "US.AAPL"],
-                          options={"host": "127.0.0.1", "port": sim.port})
+        cfg = config("futu", ["HK.00700", "US.AAPL"], host="127.0.0.1", port=sim.port)
         async with _running(FutuFeed(cfg)) as feed:
             await wait_until(lambda: _synced(feed), 5, "synced")
             conn = sim.connections[-1]

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from obview.tui.app import ObviewApp
-from obview.venues import VenueConfig
+from obview.venues import VenueConfig, config
 
 SIZE = (120, 34)
 STATIC = {"rate": "0"}  # simulator fault switch: no pushes after the first snapshot
@@ -33,19 +33,16 @@ class Shot:
 
 
 def _futu(details: bool = True, live: bool = False) -> VenueConfig:
-    return VenueConfig("futu", ["HK.00700"], details=details, sim=True, seed=1,
-                       options={"host": "127.0.0.1", "port": 0},
-                       faults={} if live else dict(STATIC))
+    return config("futu", ["HK.00700"], details=details, sim=True, seed=1,
+                  faults={} if live else dict(STATIC))
 
 
 def _loopring() -> VenueConfig:
-    return VenueConfig("loopring", ["LRC-ETH"], sim=True, seed=1,
-                       options={"level": 0, "api": "v2"}, faults=dict(STATIC))
+    return config("loopring", ["LRC-ETH"], sim=True, seed=1, api="v2", faults=dict(STATIC))
 
 
 def _bthub() -> VenueConfig:
-    return VenueConfig("bthub", ["BTCUSDT"], sim=True, seed=1, faults=dict(STATIC),
-                       options={"url": "", "insecure": False, "cp": None, "book": "A"})
+    return config("bthub", ["BTCUSDT"], sim=True, seed=1, faults=dict(STATIC), book="A")
 
 
 SHOTS = [

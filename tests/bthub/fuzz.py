@@ -229,6 +229,7 @@ class Outcome:
 
 async def run_fuzz(seed: int, count: int, timeout: float = 600.0) -> Outcome:
     from obview.feed import FeedState
+    from obview.venues import config
     from obview.venues.bthub.client import BthubFeed
     from tests.bthub.hostile import HostileHub
 
@@ -249,7 +250,7 @@ async def run_fuzz(seed: int, count: int, timeout: float = 600.0) -> Outcome:
     started = time.monotonic()
     errors: list[str] = []
     async with HostileHub(script, cps=CPS) as hub:
-        feed = BthubFeed([SYM], hub.url, "fuzz", "fuzz-password", book="A")
+        feed = BthubFeed(config("bthub", [SYM], url=hub.url, user="fuzz", password="fuzz-password", book="A"))
 
         def watch(event: Any) -> None:
             if feed.state in (FeedState.ERROR, FeedState.RECONNECTING) or "internal error" in feed.status_text:

@@ -18,6 +18,7 @@ from websockets.asyncio.client import connect
 
 from obview.events import FeedFailed, RecordsChanged, StatusChanged
 from obview.feed import Backoff, FeedState
+from obview.venues import config
 from obview.venues.bthub.client import INSECURE_NOTE, BthubFeed, websocket_url
 from obview.venues.bthub.market import CPS
 from obview.venues.bthub.redact import redact
@@ -33,7 +34,7 @@ async def hub(faults: dict[str, str] | None = None, *, run: bool = True, user: s
               url: str | None = None, **feed_kw):
     """A simulator on 127.0.0.1:0 and a feed running against it; both closed afterwards."""
     sim = await BthubSimulator(seed=7, faults=faults or {}).start(ssl_context=ssl_context)
-    feed = BthubFeed([SYM], url or sim.url, user, password, **feed_kw)
+    feed = BthubFeed(config("bthub", [SYM], url=url or sim.url, user=user, password=password, **feed_kw))
     feed.backoff = Backoff(initial=0.02, cap=0.1)
     events: list = []
     statuses: list[tuple[FeedState, str]] = []  # as they were when announced
@@ -146,7 +147,7 @@ async def test_login_request_shape_and_token_check_on_upgrade():
 
 async def test_unknown_symbol_is_fatal_and_lists_valid_ones():
     sim = await BthubSimulator(1, {"rate": "0"}).start()
-    feed = BthubFeed(["DOGEUSDT"], sim.url, DEMO_USER, DEMO_PASSWORD)
+    feed = BthubFeed(config("bthub", ["DOGEUSDT"], url=sim.url, user=DEMO_USER, password=DEMO_PASSWORD))
     try:
         await asyncio.wait_for(feed.run(), 5)
         assert feed.state is FeedState.ERROR

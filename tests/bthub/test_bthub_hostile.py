@@ -12,6 +12,7 @@ import time
 
 from obview.events import RecordsChanged
 from obview.feed import Backoff
+from obview.venues import config
 from obview.venues.bthub import client
 from obview.venues.bthub.client import BthubFeed
 from tests.bthub.hostile import HostileHub, HubThread, order, quote
@@ -28,7 +29,7 @@ def rss_mb() -> float:
 
 @contextlib.asynccontextmanager
 async def running(hub: HostileHub, symbols=(SYM,), **kw):
-    feed = BthubFeed(list(symbols), hub.url, "user", "hostile-password", **kw)
+    feed = BthubFeed(config("bthub", list(symbols), url=hub.url, user="user", password="hostile-password", **kw))
     feed.backoff = Backoff(initial=0.02, cap=0.1)
     task = asyncio.create_task(feed.run())
     try:
@@ -196,11 +197,10 @@ async def test_q_ends_the_tui_within_a_second_under_a_flood():
     import pytest
 
     app_module = pytest.importorskip("obview.tui.app")
-    from obview.venues import VenueConfig
 
     with HubThread(_flood_script("orders")) as hub:
-        feed = BthubFeed([SYM], hub.url, "user", "hostile-password")
-        app = app_module.ObviewApp([VenueConfig("bthub", [SYM])], feeds=[feed])
+        feed = BthubFeed(config("bthub", [SYM], url=hub.url, user="user", password="hostile-password"))
+        app = app_module.ObviewApp([config("bthub", [SYM])], feeds=[feed])
         async with app.run_test(size=(120, 40)) as pilot:
             await wait_until(lambda: len(feed.orders) >= client.MAX_ORDERS, timeout=20, message="a flood")
             started = time.monotonic()

@@ -1,4 +1,4 @@
-"""Login outcomes of spec §2 against a loopback HTTP server answering each case, token
+"""Login outcomes (docs/bthub.md "Session", step 1) against a loopback HTTP server answering each case, token
 expiry on the WebSocket upgrade, and the private credentials file."""
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from websockets.datastructures import Headers
 from websockets.http11 import Response
 
 from obview.feed import FatalFeedError, FeedError
+from obview.venues import config
 from obview.venues.bthub.client import BthubFeed, websocket_url
 from obview.venues.bthub.credentials import CredentialsError, load_credentials
 from obview.venues.bthub.sim import DEMO_PASSWORD, DEMO_USER, BthubSimulator
@@ -35,7 +36,7 @@ async def login_against(status: int, body: str) -> tuple[str, list]:
 
     async with serve(lambda ws: None, "127.0.0.1", 0, process_request=answer) as server:
         port = server.sockets[0].getsockname()[1]
-        feed = BthubFeed(["BTCUSDT"], f"http://127.0.0.1:{port}", "alice", SECRET)
+        feed = BthubFeed(config("bthub", ["BTCUSDT"], url=f"http://127.0.0.1:{port}", user="alice", password=SECRET))
         try:
             token = await feed.login()
             outcome = f"token {token}"
@@ -69,7 +70,7 @@ async def test_login_outcomes(status, body, outcome):
     got, requests = await login_against(status, body)
     assert got == outcome
     (request,) = requests
-    # spec §2: POST with both parameters in the query string, nothing in the body
+    # docs/bthub.md "Session": POST with both parameters in the query string, nothing in the body
     assert request.method == "POST"
     assert request.path == f"/api/v1/operator/login?loginId=alice&password={SECRET}"
     assert set(request.headers.get_all("Content-Length")) <= {"0"}
@@ -79,7 +80,7 @@ async def test_unreachable_hub_is_transient():
     with socket.socket() as probe:  # a port nobody listens on
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    feed = BthubFeed(["BTCUSDT"], f"http://127.0.0.1:{port}", "alice", SECRET)
+    feed = BthubFeed(config("bthub", ["BTCUSDT"], url=f"http://127.0.0.1:{port}", user="alice", password=SECRET))
     try:
         with pytest.raises(FeedError, match="login failed"):
             await feed.login()
@@ -89,7 +90,7 @@ async def test_unreachable_hub_is_transient():
 
 async def test_expired_token_is_refused_on_upgrade():
     sim = await BthubSimulator(1, {"rate": "0", "token_ttl": "0.2"}).start()
-    feed = BthubFeed(["BTCUSDT"], sim.url, DEMO_USER, DEMO_PASSWORD)
+    feed = BthubFeed(config("bthub", ["BTCUSDT"], url=sim.url, user=DEMO_USER, password=DEMO_PASSWORD))
     try:
         token = await feed.login()
         async with connect(websocket_url(sim.url, token)) as ws:

@@ -1,5 +1,6 @@
-"""bthub frame validation (spec §5-§8): the vendor's sample payloads parse exactly, bad
-frames are rejected whole, and fuzzed input never raises out of the decoder or the feed."""
+"""bthub frame validation (docs/bthub.md: "Frames", "Numbers", "Enumerations", "Limits"):
+the vendor's sample payloads parse exactly, bad frames are rejected whole, and fuzzed
+input never raises out of the decoder or the feed."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from obview.headless import record_json
+from obview.venues import config
 from obview.venues.bthub.client import BthubFeed
 from obview.venues.bthub.models import CpOrder, Execution, Order, RiskRow
 from obview.venues.bthub.protocol import (
@@ -39,7 +41,7 @@ def fixture(name: str) -> str:
 
 
 def fresh_feed(**kw) -> BthubFeed:
-    return BthubFeed(["BTCUSDT"], "http://127.0.0.1:9", "user", "password-unused", **kw)
+    return BthubFeed(config("bthub", ["BTCUSDT"], url="http://127.0.0.1:9", user="user", password="password-unused", **kw))
 
 
 # -- the vendor's sample payloads ----------------------------------------------------------

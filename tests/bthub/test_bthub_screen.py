@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from obview.venues import VenueConfig
+from obview.venues import VenueConfig, config
 from obview.venues.bthub.sim import TOKEN_PREFIX
 from tests.conftest import wait_until
 
@@ -15,11 +15,10 @@ PASSWORD = "Pw-SCREEN-CHECK-3141"
 
 async def test_screen_never_shows_secrets():
     app_module = pytest.importorskip("obview.tui.app")
-    cfg = VenueConfig(
+    cfg = config(
         "bthub", ["BTCUSDT"], sim=True, seed=1,
         faults={"rate": "100", "drop_after": "40", "malformed": "5", "token_ttl": "0.3"},
-        options={"url": "", "insecure": True, "cp": None, "book": "B",
-                 "user": "screen-user", "password": PASSWORD},
+        insecure=True, book="B", user="screen-user", password=PASSWORD,
     )
     app = app_module.ObviewApp([cfg])
     async with app.run_test(size=(140, 45)) as pilot:
@@ -39,8 +38,8 @@ async def test_screen_never_shows_secrets():
 
 
 def _sim_cfg(symbols: list[str], cp: str | None = None, **faults: str) -> VenueConfig:
-    return VenueConfig("bthub", symbols, sim=True, seed=1, faults={"rate": "200", **faults},
-                       options={"url": "", "insecure": False, "cp": cp, "book": "A"})
+    return config("bthub", symbols, sim=True, seed=1, faults={"rate": "200", **faults},
+                  cp=cp, book="A")
 
 
 async def test_cp_opens_on_that_counterpartys_ladder():

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 
 from obview.feed import FeedError
-from obview.venues import VenueConfig
+from obview.venues import config
 from obview.venues.futu import codec
 from obview.venues.futu.client import FutuFeed
 from obview.venues.futu.pb import (
@@ -137,8 +137,7 @@ class FuzzFeed(FutuFeed):
     and whether the connection broke; nothing else differs."""
 
     def __init__(self, port: int, details: bool = True) -> None:
-        super().__init__(VenueConfig("futu", [CODE], details=details,
-                                     options={"host": "127.0.0.1", "port": port}))
+        super().__init__(config("futu", [CODE], details=details, host="127.0.0.1", port=port))
         self.backoff.initial = 0.02
         self.sessions = 0
         self.session_bytes = 0

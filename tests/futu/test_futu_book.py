@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from obview.events import BookChanged
-from obview.venues import VenueConfig
+from obview.venues import config
 from obview.venues.futu import codec
 from obview.venues.futu.client import FutuFeed
 from obview.venues.futu.market import SimBook
@@ -17,8 +17,7 @@ from obview.venues.futu.sim import FutuSimulator
 
 
 def _feed(details: bool) -> FutuFeed:
-    feed = FutuFeed(VenueConfig("futu", ["HK.00700"], details=details,
-                                options={"host": "127.0.0.1", "port": 1}))
+    feed = FutuFeed(config("futu", ["HK.00700"], details=details, host="127.0.0.1", port=1))
     feed.streams["HK.00700"].synced = True
     return feed
 
@@ -34,7 +33,7 @@ def test_simulated_pushes_match_the_simulator_after_every_push():
     feed = _feed(details=True)
     for serial in range(600):
         book.step()
-        feed._dispatch(codec.QOT_UPDATE_ORDER_BOOK, serial, sim._push_body(book, True, True))
+        feed._process([(codec.QOT_UPDATE_ORDER_BOOK, serial, sim._push_body(book, True, True))])
         bids, asks = book.top(20)
         expected = [[(p, Decimal(v), n, tuple((o, Decimal(q)) for o, q in queue))
                      for p, v, n, queue in side] for side in (bids, asks)]
@@ -58,7 +57,7 @@ def test_any_push_sequence_equals_a_full_replace(pushes):
             size, count = unique[price]
             response.s2c.orderBookBidList.add(price=price / 4, volume=size * 100,
                                               orederCount=count)
-        feed._dispatch(codec.QOT_UPDATE_ORDER_BOOK, serial, response.SerializeToString())
+        feed._process([(codec.QOT_UPDATE_ORDER_BOOK, serial, response.SerializeToString())])
         expected = [(Decimal(repr(p / 4)), Decimal(s * 100), c, ())
                     for p, (s, c) in sorted(unique.items(), reverse=True) if s]
         assert _rows(feed.streams["HK.00700"].book.bids) == expected

@@ -1,4 +1,4 @@
-"""The OpenD client against the OpenD simulator over real loopback sockets (issue 3 §7)."""
+"""The OpenD client against the OpenD simulator over real loopback sockets."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 
 from obview.feed import FeedState
-from obview.venues import VenueConfig
+from obview.venues import config
 from obview.venues.futu import codec
 from obview.venues.futu.client import FutuFeed
 from obview.venues.futu.sim import start_sim
@@ -44,8 +44,7 @@ def book_matches(feed: FutuFeed, sim, code: str) -> bool:
 async def running(codes: list[str], faults: dict[str, str] | None = None, details: bool = False,
                   seed: int = 3):
     sim = await start_sim("127.0.0.1", 0, seed, faults or {"rate": "40"})
-    cfg = VenueConfig("futu", codes, details=details,
-                      options={"host": "127.0.0.1", "port": sim.port})
+    cfg = config("futu", codes, details=details, host="127.0.0.1", port=sim.port)
     feed = FutuFeed(cfg)
     feed.backoff.initial = 0.05  # recover fast in tests; the policy itself is the base class's
     task = asyncio.create_task(feed.run())
@@ -212,7 +211,7 @@ async def test_cannot_connect_names_host_port_and_hints_at_sim():
     sim = await start_sim("127.0.0.1", 0, 1, {})
     port = sim.port
     await sim.close()  # a port nobody listens on any more
-    feed = FutuFeed(VenueConfig("futu", ["HK.00700"], options={"host": "127.0.0.1", "port": port}))
+    feed = FutuFeed(config("futu", ["HK.00700"], host="127.0.0.1", port=port))
     task = asyncio.create_task(feed.run())
     try:
         await wait_until(lambda: feed.reconnects >= 1, 5, "a failed connect")

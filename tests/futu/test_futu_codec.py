@@ -1,4 +1,4 @@
-"""OpenD framing: header layout, SHA-1 and magic checks, reassembly, fuzzing (issue 3 §1)."""
+"""OpenD framing: header layout, SHA-1 and magic checks, reassembly, fuzzing (docs/futu.md "Frames")."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from obview.venues import VenueConfig
+from obview.venues import config
 from obview.venues.futu import codec
 from obview.venues.futu.client import FutuFeed
 from obview.venues.futu.pb import Qot_UpdateOrderBook_pb2
@@ -81,7 +81,7 @@ def test_fuzzed_bytes_only_yield_frames_or_bad_frame(chunks):
 
 
 def _feed() -> FutuFeed:
-    return FutuFeed(VenueConfig("futu", ["HK.00700"], options={"host": "127.0.0.1", "port": 1}))
+    return FutuFeed(config("futu", ["HK.00700"], host="127.0.0.1", port=1))
 
 
 @settings(max_examples=300, deadline=None)
@@ -90,7 +90,7 @@ def _feed() -> FutuFeed:
 def test_fuzzed_bodies_never_escape_as_anything_but_bad_frame(proto_id, serial, body):
     feed = _feed()
     try:
-        feed._dispatch(proto_id, serial, body)
+        feed._process([(proto_id, serial, body)])
     except codec.BadFrame:
         assert feed.bad_frames == 1
 
@@ -104,14 +104,14 @@ def test_fuzzed_mutations_of_a_real_push(noise, position):
     feed.streams["HK.00700"].synced = True
     try:
         for proto_id, serial, body in codec.FrameBuffer().feed(bytes(frame)):
-            feed._dispatch(proto_id, serial, body)
+            feed._process([(proto_id, serial, body)])
     except codec.BadFrame:
         pass
 
 
 def test_a_push_replaces_each_side_whole():
     feed = _feed()
-    feed._dispatch(3013, 1, push_body(512.5))
-    feed._dispatch(3013, 2, push_body(512.0))
+    feed._process([(3013, 1, push_body(512.5))])
+    feed._process([(3013, 2, push_body(512.0))])
     bids = list(feed.streams["HK.00700"].book.bids.iter_levels())
     assert [(str(lv.price), str(lv.size), lv.orders) for lv in bids] == [("512.0", "300", 2)]

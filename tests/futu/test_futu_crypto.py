@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from obview.events import StatusChanged
 from obview.feed import FeedState
-from obview.venues import VenueConfig
+from obview.venues import config
 from obview.venues.futu import codec, crypto
 from obview.venues.futu.client import FutuFeed
 from obview.venues.futu.pb import InitConnect_pb2, Qot_Sub_pb2
@@ -46,7 +46,7 @@ async def session(codes, faults=None, sim_key=None, client_key=None, seed=3):
     options = {"host": "127.0.0.1", "port": sim.port}
     if client_key is not None:
         options["rsa_key"] = str(client_key)
-    feed = FutuFeed(VenueConfig("futu", codes, options=options))
+    feed = FutuFeed(config("futu", codes, **options))
     feed.backoff.initial = 0.05  # fast in tests; the policy is the base class's
     statuses: list[str] = []
     feed.add_listener(lambda e: statuses.append(e.text) if isinstance(e, StatusChanged) else None)
@@ -240,7 +240,7 @@ async def run_against(port: int, key=None):
     options = {"host": "127.0.0.1", "port": port}
     if key is not None:
         options["rsa_key"] = str(key)
-    feed = FutuFeed(VenueConfig("futu", ["HK.00700"], options=options))
+    feed = FutuFeed(config("futu", ["HK.00700"], **options))
     feed.backoff.initial = 0.05
     statuses: list[str] = []
     feed.add_listener(lambda e: statuses.append(e.text) if isinstance(e, StatusChanged) else None)

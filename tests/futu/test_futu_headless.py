@@ -1,4 +1,4 @@
-"""The headless contract (issue 2 §5) through the real CLI against the futu simulator."""
+"""The headless contract (docs/feeds.md) through the real CLI against the futu simulator."""
 
 from __future__ import annotations
 

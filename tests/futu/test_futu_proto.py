@@ -1,4 +1,4 @@
-"""The committed generated modules are what grpcio-tools makes of proto/ (issue 3 §1)."""
+"""The committed generated modules are what grpcio-tools makes of proto/."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Official-SDK cross-check (issue 3 §6): futu-api against `obview sim futu` sees exactly the
+"""Official-SDK cross-check (docs/futu.md "Simulator fidelity"): futu-api against `obview sim futu` sees exactly the
 books and names the simulator sent. The SDK runs in its own process (see sdk_probe.py)."""
 
 from __future__ import annotations

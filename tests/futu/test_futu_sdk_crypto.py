@@ -89,7 +89,7 @@ async def test_sdk_cannot_connect_when_the_ends_disagree(tmp_path: Path, side):
         assert seen == {"connected": False}
         if sim_key:  # the sim answered with a refusal sealed by its key; the SDK cannot read it
             assert any("unencrypted" in r for r in sim.refusals)
-            # as users of a real encrypted OpenD report it (py-futu-api issue 4)
+            # as users of a real encrypted OpenD report it (FutunnOpen/py-futu-api#4; docs/futu.md "Encryption")
             assert "1001" in output and "check sha error" in output, output[-2000:]
         else:  # the plain sim could not check the sealed InitConnect and hung up
             assert any("SHA-1 mismatch (proto 1001" in r for r in sim.refusals)

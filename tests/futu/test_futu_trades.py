@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from obview.events import BookChanged, TradesPrinted
 from obview.trades import BUY, SELL
-from obview.venues import VenueConfig
+from obview.venues import config
 from obview.venues.futu import codec
 from obview.venues.futu.client import FutuFeed
 from obview.venues.futu.market import SimBook
@@ -24,10 +24,14 @@ from tests.conftest import wait_until
 
 
 def _feed(code: str = "HK.00700", trades: bool = True) -> FutuFeed:
-    feed = FutuFeed(VenueConfig("futu", [code], trades=trades,
-                                options={"host": "127.0.0.1", "port": 1}))
+    feed = FutuFeed(config("futu", [code], trades=trades, host="127.0.0.1", port=1))
     feed.streams[code].synced = True
     return feed
+
+
+def _dispatch(feed: FutuFeed, proto_id: int, serial: int, body: bytes) -> None:
+    """One decoded frame into the feed, as its read loop hands them over."""
+    feed._process([(proto_id, serial, body)])
 
 
 def _side(book, buy: bool) -> list[tuple[Decimal, Decimal]]:
@@ -108,8 +112,7 @@ def test_the_simulators_prints_are_seeded_and_deterministic():
 @contextlib.asynccontextmanager
 async def running(codes, seed=3, rate="60", trades=True):
     sim = await start_sim("127.0.0.1", 0, seed, {"rate": rate})
-    feed = FutuFeed(VenueConfig("futu", codes, trades=trades,
-                                options={"host": "127.0.0.1", "port": sim.port}))
+    feed = FutuFeed(config("futu", codes, trades=trades, host="127.0.0.1", port=sim.port))
     task = asyncio.create_task(feed.run())
     try:
         yield feed, sim
@@ -156,8 +159,8 @@ async def test_recent_prints_are_fetched_at_start_and_not_counted_twice():
             market.step()
         earlier = list(market.tape)
         assert len(earlier) > 120
-        feed = FutuFeed(VenueConfig("futu", ["HK.00700"], trades=True,
-                                    options={"host": "127.0.0.1", "port": sim.port}))
+        feed = FutuFeed(config("futu", ["HK.00700"], trades=True, host="127.0.0.1",
+                               port=sim.port))
         events = []
         feed.add_listener(lambda e: events.append(e) if isinstance(e, TradesPrinted) else None)
         task = asyncio.create_task(feed.run())
@@ -219,9 +222,9 @@ def test_a_bad_ticker_row_makes_the_push_bad_and_is_counted(bad):
     feed = _feed()
     tape = feed.streams["HK.00700"].tape
     body = _ticker_push([dict(GOOD, sequence=1), dict(GOOD, sequence=2, **bad)])
-    feed._dispatch(codec.QOT_UPDATE_TICKER, 1, body)
+    _dispatch(feed, codec.QOT_UPDATE_TICKER, 1, body)
     assert feed.bad_frames == 1 and tape.count == 0  # dropped whole, the session goes on
-    feed._dispatch(codec.QOT_UPDATE_TICKER, 2, _ticker_push([dict(GOOD, sequence=3)]))
+    _dispatch(feed, codec.QOT_UPDATE_TICKER, 2, _ticker_push([dict(GOOD, sequence=3)]))
     assert tape.count == 1 and tape.last_price == Decimal("512.5")
 
 
@@ -232,8 +235,8 @@ def test_ticker_rows_decode_exactly_and_duplicates_count_once():
             dict(GOOD, sequence=2, dir=2, price=512.0, volume=100, turnover=51200.0, type=7),
             dict(GOOD, sequence=3, dir=3, price=0.1, hpVolume=2.5, turnover=0.25),
             {k: v for k, v in GOOD.items() if k != "dir"}]  # a required field missing
-    feed._dispatch(codec.QOT_UPDATE_TICKER, 1, _ticker_push(rows[:3]))
-    feed._dispatch(codec.QOT_UPDATE_TICKER, 2, _ticker_push(rows[:1]))  # a repeat
+    _dispatch(feed, codec.QOT_UPDATE_TICKER, 1, _ticker_push(rows[:3]))
+    _dispatch(feed, codec.QOT_UPDATE_TICKER, 2, _ticker_push(rows[:1]))  # a repeat
     trades = list(stream.tape.recent)
     assert [(t.price, t.size, t.side, t.kind) for t in trades] == [
         (Decimal("512.5"), Decimal(300), "buy", None),
@@ -243,11 +246,11 @@ def test_ticker_rows_decode_exactly_and_duplicates_count_once():
     assert stream.tape.volume == Decimal("402.5")
     assert stream.tape.notional == Decimal("153750") + Decimal("51200") + Decimal("0.25")
     assert stream.tape.buy_volume == 300 and stream.tape.sell_volume == 100
-    feed._dispatch(codec.QOT_UPDATE_TICKER, 3, _ticker_push(rows[3:]))
+    _dispatch(feed, codec.QOT_UPDATE_TICKER, 3, _ticker_push(rows[3:]))
     assert feed.bad_frames == 1 and stream.tape.count == 3
-    feed._dispatch(codec.QOT_UPDATE_TICKER, 4, b"\xff\xfe garbage")
+    _dispatch(feed, codec.QOT_UPDATE_TICKER, 4, b"\xff\xfe garbage")
     assert feed.bad_frames == 2
-    feed._dispatch(codec.QOT_UPDATE_TICKER, 5, _ticker_push([GOOD], code="09999"))  # not ours
+    _dispatch(feed, codec.QOT_UPDATE_TICKER, 5, _ticker_push([GOOD], code="09999"))  # not ours
     assert feed.bad_frames == 2 and stream.tape.count == 3
 
 
@@ -265,7 +268,7 @@ _row = st.fixed_dictionaries(
 def test_any_ticker_push_is_taken_exactly_or_counted_bad(rows):
     feed = _feed()
     tape = feed.streams["HK.00700"].tape
-    feed._dispatch(codec.QOT_UPDATE_TICKER, 1, _ticker_push(rows))
+    _dispatch(feed, codec.QOT_UPDATE_TICKER, 1, _ticker_push(rows))
     if feed.bad_frames:
         assert feed.bad_frames == 1 and tape.count == 0  # dropped whole
         return

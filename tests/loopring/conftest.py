@@ -15,7 +15,7 @@ from obview.book import OrderBook
 from obview.events import BookChanged, Event, StatusChanged
 from obview.feed import Backoff, Feed
 from obview.fmt import dec_str
-from obview.venues import VenueConfig
+from obview.venues import config
 from obview.venues.loopring.client import LoopringFeed
 from obview.venues.loopring.sim import LoopringSim
 from tests.conftest import wait_until
@@ -70,7 +70,7 @@ def make_feed(sim: LoopringSim, market: str = MARKET, level: int = 0, api: str =
         "min_snapshot_interval": 0.0,
     }
     opts.update(options)
-    feed = LoopringFeed(VenueConfig("loopring", [market], depth=20, options=opts))
+    feed = LoopringFeed(config("loopring", [market], depth=20, **opts))
     feed.backoff = Backoff(initial=0.02, cap=0.1)
     return feed
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 
-from obview.venues import VenueConfig
+from obview.venues import config
 from obview.venues.loopring.client import LoopringFeed
 from obview.venues.loopring.credentials import API_KEY_ENV, ApiKey, load_api_key
 from tests.conftest import run_obview, wait_until
@@ -79,11 +79,11 @@ def test_environment_wins_over_the_config_file_value():
 def test_v3_is_the_default_everywhere():
     from obview.cli import demo_configs, loopring
 
-    feed = LoopringFeed(VenueConfig("loopring", ["LRC-ETH"]))
+    feed = LoopringFeed(config("loopring", ["LRC-ETH"]))
     assert feed.api == "v3" and feed.rest_url == "https://api3.loopring.io"
     assert feed.ws_url == "wss://ws.api3.loopring.io/v3/ws" and feed.depth_path == "/api/v3/depth"
     assert next(p for p in loopring.params if p.name == "api").default == "v3"
-    assert next(c for c in demo_configs() if c.venue == "loopring").options["api"] == "v3"
+    assert next(c for c in demo_configs() if c.venue == "loopring").options.api == "v3"
 
 
 async def test_sim_default_is_v3(make_harness):

@@ -16,7 +16,7 @@ import pytest
 
 from obview.events import BookChanged, StatusChanged
 from obview.feed import Backoff
-from obview.venues import VenueConfig
+from obview.venues import config
 from obview.venues.loopring.client import LoopringFeed
 from tests.conftest import wait_until
 from tests.loopring.conftest import normalised
@@ -30,7 +30,7 @@ def hostile_feed(server: HostileServer, **options) -> LoopringFeed:
             "first_push_wait": 0.01, "refetch_delay": 0.005, "refetch_cap": 0.02,
             "min_snapshot_interval": 0.0, "verify": 0}
     opts.update(options)
-    feed = LoopringFeed(VenueConfig("loopring", [MARKET], options=opts))
+    feed = LoopringFeed(config("loopring", [MARKET], **opts))
     feed.backoff = Backoff(initial=0.02, cap=0.1)
     return feed
 

@@ -1,4 +1,4 @@
-"""Spec §7, case by case, on the socket-free state machine (plus hypothesis)."""
+"""docs/loopring.md "Building the book", case by case, on the socket-free state machine (plus hypothesis)."""
 
 from __future__ import annotations
 

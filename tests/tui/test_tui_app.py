@@ -9,7 +9,7 @@ from obview.tui.actions import KEYS
 from obview.tui.app import ObviewApp
 from obview.tui.ladder import DEPTH_PRESETS
 from obview.tui.screens import DrilldownScreen, ExecutionsScreen, HelpScreen
-from obview.venues import VenueConfig
+from obview.venues import config
 from tests.conftest import wait_until
 from tests.support.fake_feed import FakeFeed
 from tests.tui.conftest import make_app, only, ready, screen_text, settle
@@ -264,7 +264,7 @@ async def test_a_venue_that_cannot_start_gets_an_error_tab(monkeypatch):
         raise ValueError(f"{name} is not configured")
 
     monkeypatch.setattr(venues, "load", broken)
-    app = ObviewApp([VenueConfig("futu", ["HK.00700"], sim=True)])
+    app = ObviewApp([config("futu", ["HK.00700"], sim=True)])
     async with app.run_test(size=(100, 30)) as pilot:
         await wait_until(lambda: "cannot start" in screen_text(app), 5, "error tab")
         assert "futu is not configured" in screen_text(app)

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from obview.tui.app import ObviewApp
 from obview.tui.screens import DrilldownScreen
-from obview.venues import VenueConfig
+from obview.venues import config
 from tests.conftest import wait_until
 from tests.tui.conftest import ready, screen_text
 
 
 async def test_l_switches_the_loopring_level_on_the_simulator():
-    cfg = VenueConfig("loopring", ["LRC-ETH"], sim=True, seed=3,
-                      options={"level": 0, "api": "v2"})
+    cfg = config("loopring", ["LRC-ETH"], sim=True, seed=3, api="v2")
     app = ObviewApp([cfg], mask_times=True)
     async with app.run_test(size=(120, 34)) as pilot:
         await ready(pilot)
@@ -23,8 +22,7 @@ async def test_l_switches_the_loopring_level_on_the_simulator():
 
 
 async def test_futu_live_queue_drilldown_matches_the_level():
-    cfg = VenueConfig("futu", ["HK.00700"], details=True, sim=True, seed=5,
-                      options={"host": "127.0.0.1", "port": 0}, faults={"rate": "20"})
+    cfg = config("futu", ["HK.00700"], details=True, sim=True, seed=5, faults={"rate": "20"})
     app = ObviewApp([cfg], mask_times=True)
     async with app.run_test(size=(120, 34)) as pilot:
         await ready(pilot)
@@ -40,8 +38,7 @@ async def test_futu_live_queue_drilldown_matches_the_level():
 
 
 async def test_bthub_tabs_counterparties_orders_and_risk():
-    cfg = VenueConfig("bthub", ["BTCUSDT"], sim=True, seed=2,
-                      options={"url": "", "insecure": False, "cp": None, "book": "A"})
+    cfg = config("bthub", ["BTCUSDT"], sim=True, seed=2, book="A")
     app = ObviewApp([cfg], mask_times=True)
     async with app.run_test(size=(120, 34)) as pilot:
         await ready(pilot)
@@ -58,8 +55,7 @@ async def test_bthub_tabs_counterparties_orders_and_risk():
 
 
 async def test_a_refused_code_shows_its_message_on_its_tab_and_the_other_renders():
-    cfg = VenueConfig("futu", ["HK.00700", "HK.99999"], sim=True, seed=5,
-                      options={"host": "127.0.0.1", "port": 0}, faults={"rate": "20"})
+    cfg = config("futu", ["HK.00700", "HK.99999"], sim=True, seed=5, faults={"rate": "20"})
     app = ObviewApp([cfg], mask_times=True)
     async with app.run_test(size=(120, 34)) as pilot:
         await wait_until(lambda: app.feeds and app.feeds[0].streams["HK.00700"].synced, 10,

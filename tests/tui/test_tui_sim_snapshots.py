@@ -7,25 +7,22 @@ and ephemeral ports are masked (`mask_times`) so the SVGs are repeatable.
 from __future__ import annotations
 
 from obview.tui.app import ObviewApp
-from obview.venues import VenueConfig
+from obview.venues import VenueConfig, config
 from tests.tui.conftest import keys
 
 STATIC = {"rate": "0"}
 
 
 def futu(details: bool = True) -> VenueConfig:
-    return VenueConfig("futu", ["HK.00700"], details=details, sim=True, seed=1,
-                       options={"host": "127.0.0.1", "port": 0}, faults=dict(STATIC))
+    return config("futu", ["HK.00700"], details=details, sim=True, seed=1, faults=dict(STATIC))
 
 
 def loopring() -> VenueConfig:
-    return VenueConfig("loopring", ["LRC-ETH"], sim=True, seed=1,
-                       options={"level": 0, "api": "v2"}, faults=dict(STATIC))
+    return config("loopring", ["LRC-ETH"], sim=True, seed=1, api="v2", faults=dict(STATIC))
 
 
 def bthub() -> VenueConfig:
-    return VenueConfig("bthub", ["BTCUSDT"], sim=True, seed=1, faults=dict(STATIC),
-                       options={"url": "", "insecure": False, "cp": None, "book": "A"})
+    return config("bthub", ["BTCUSDT"], sim=True, seed=1, faults=dict(STATIC), book="A")
 
 
 def app_for(*configs: VenueConfig) -> ObviewApp:

@@ -1,6 +1,6 @@
 """bthub trading hub: REST login + one WebSocket for books, orders and risk (docs/bthub.md).
 
-`open_feed` builds a `BthubFeed` from the CLI options; `start_sim` runs the simulator.
+`open_feed` builds a `BthubFeed` from a `BthubOptions`; `start_sim` runs the simulator.
 Heavy modules (httpx, websockets) load only when a feed or simulator is started, so the
 CLI can import this package (for `credentials`) without delay.
 """
@@ -8,16 +8,15 @@ CLI can import this package (for `credentials`) without delay.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from typing import TYPE_CHECKING
 
-from obview.venues import VenueConfig
+from obview.venues.bthub.options import DEFAULT_URL
 
 if TYPE_CHECKING:
+    from obview.venues import VenueConfig
     from obview.venues.bthub.client import BthubFeed
     from obview.venues.bthub.sim import BthubSimulator
-
-# The CLI defaults to the production hub; the vendor pages also name a demo hub.
-DEFAULT_URL = "https://trade.bthub.com:444"
 
 
 async def start_sim(host: str, port: int, seed: int, faults: dict[str, str]) -> BthubSimulator:
@@ -36,8 +35,7 @@ async def open_feed(cfg: VenueConfig, stack: contextlib.AsyncExitStack) -> Bthub
     from obview.venues.bthub.sim import DEMO_PASSWORD, DEMO_USER
 
     opts = cfg.options
-    user, password = opts.get("user"), opts.get("password")
-    url = opts.get("url") or DEFAULT_URL
+    user, password, url = opts.user, opts.password, opts.url or DEFAULT_URL
     if cfg.sim:
         faults = dict(cfg.faults)
         if user and password:
@@ -52,24 +50,8 @@ async def open_feed(cfg: VenueConfig, stack: contextlib.AsyncExitStack) -> Bthub
         raise ValueError("bthub needs credentials: set OBVIEW_BTHUB_USER and OBVIEW_BTHUB_PASSWORD")
     if not url.startswith(("http://", "https://")):
         raise ValueError(f"bad bthub URL {url!r}: expected http:// or https://")
-    feed = BthubFeed(
-        cfg.symbols,
-        url,
-        user,
-        password,
-        cp=opts.get("cp"),
-        book=opts.get("book"),
-        insecure=bool(opts.get("insecure")),
-        ping_interval=float(opts.get("ping_interval") or 30.0),
-        stale_after=float(opts.get("stale_after") or 10.0),
-        ws_url=opts.get("ws_url") or None,
-    )
-    for limit in ("max_reply_bytes", "max_frame_bytes"):  # docs/bthub.md "Limits"
-        if opts.get(limit):
-            value = int(opts[limit])
-            if value < 1024:
-                raise ValueError(f"bad {limit} {value}: at least 1024")
-            setattr(feed, limit, value)
+    feed = BthubFeed(dataclasses.replace(
+        cfg, options=dataclasses.replace(opts, url=url, user=user, password=password)))
     stack.push_async_callback(feed.close)
     await feed.check_cp()  # an unknown --cp is a usage error, said at once
     return feed

@@ -23,7 +23,6 @@ import logging
 import ssl
 import time
 import traceback
-from collections.abc import Iterable
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
@@ -47,7 +46,9 @@ from obview.feed import (
 )
 from obview.fmt import dec_str
 from obview.trades import BUY, SELL, Trade
+from obview.venues import VenueConfig
 from obview.venues.bthub.models import Order, RiskRow
+from obview.venues.bthub.options import BthubOptions
 from obview.venues.bthub.protocol import (
     AggregatedUpdate,
     BadFrame,
@@ -64,8 +65,6 @@ SYMBOLS_PATH = "/api/v1/market/symbols"
 CPS_PATH = "/api/v1/market/cps"
 REALTIME_PATH = "/api/realtime"
 REJECTED_RESULTS = {"UNAUTHORIZED", "REJECTED", "INVALID_DATA", "INVALID_REQUEST"}
-PING_INTERVAL = 30.0  # docs/bthub.md "Session": well under the documented 30 minutes
-STALE_AFTER = 10.0  # no push rate is documented (docs/bthub.md)
 INSECURE_NOTE = "TLS NOT VERIFIED (--insecure)"
 # Bounds on what a server can make us hold (docs/bthub.md, "Limits").
 MAX_REPLY_BYTES = 4 * 2**20  # one REST reply; real ones are a few KiB
@@ -90,6 +89,15 @@ _ws_logger = logging.getLogger("obview.bthub.websockets")
 _ws_logger.setLevel(logging.INFO)
 install_filter("httpx", "httpcore", "websockets", "websockets.client", "asyncio",
                "obview.feed", "obview.bthub", "obview.bthub.websockets")
+
+
+def _limit(name: str, value: int | None, default: int) -> int:
+    """A configured size limit (docs/bthub.md "Limits"); below 1 KiB no real reply fits."""
+    if not value:
+        return default
+    if int(value) < 1024:
+        raise ValueError(f"bad {name} {int(value)}: at least 1024")
+    return int(value)
 
 
 def _display_url(url: str) -> str:
@@ -121,23 +129,13 @@ class BthubFeed(Feed):
     capabilities = FeedCapabilities(records=(RecordKind.ORDERS, RecordKind.RISK),
                                     trades=TradeKind.OWN)
 
-    def __init__(
-        self,
-        symbols: Iterable[str],
-        base_url: str,
-        user: str,
-        password: str,
-        *,
-        cp: str | None = None,
-        book: str | None = None,
-        insecure: bool = False,
-        ping_interval: float = PING_INTERVAL,
-        stale_after: float = STALE_AFTER,
-        timeout: float = 10.0,
-        ws_url: str | None = None,
-    ) -> None:
+    def __init__(self, cfg: VenueConfig) -> None:
         super().__init__()
         self.trades_enabled = True  # apiOrder is subscribed anyway: own fills cost nothing
+        o: BthubOptions = cfg.options
+        symbols, base_url, user, password = cfg.symbols, o.url, o.user or "", o.password or ""
+        cp, book, insecure, ws_url = o.cp, o.book, o.insecure, o.ws_url
+        ping_interval, stale_after, timeout = o.ping_interval, o.stale_after, o.timeout
         self.ws_url = ws_url  # configurable; derived from base_url when None (docs/bthub.md "Session")
         websocket_url(base_url, "check", ws_url)  # a bad scheme is a config error, now
         self.symbols = list(dict.fromkeys(symbols))
@@ -157,8 +155,8 @@ class BthubFeed(Feed):
         self.risk: dict[tuple[str, str, str], RiskRow] = {}
         self.records = {RecordKind.ORDERS: self.orders, RecordKind.RISK: self.risk}
         self.cps: list[str] = []  # from /market/cps when available
-        self.max_reply_bytes = MAX_REPLY_BYTES
-        self.max_frame_bytes = MAX_FRAME_BYTES
+        self.max_reply_bytes = _limit("max_reply_bytes", o.max_reply_bytes, MAX_REPLY_BYTES)
+        self.max_frame_bytes = _limit("max_frame_bytes", o.max_frame_bytes, MAX_FRAME_BYTES)
         self._pending_records: dict[str, dict[Any, Any]] = {}  # coalesced RecordsChanged
         self._flush_scheduled = False
         self._last_flush = 0.0

@@ -23,6 +23,7 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 import msgspec
 
+from obview.errors import describe_error
 from obview.venues.bthub.models import CpOrder, Execution, Order, RiskRow
 from obview.venues.bthub.wire import frame_union
 
@@ -223,7 +224,7 @@ def decode_frame(payload: str | bytes) -> Update | None:
 
 
 def _short(exc: Exception) -> str:
-    return str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+    return describe_error(exc, limit=200)  # the text quotes hostile input
 
 
 _ZERO = Decimal(0)

@@ -194,9 +194,6 @@ class BthubSimulator:
     def pause(self) -> None:
         self._paused = True
 
-    def resume(self) -> None:
-        self._paused = False
-
     def tick(self) -> None:
         """One market step, pushed to every subscriber (tests drive it with rate=0)."""
         for topic, frame in self.market.tick():

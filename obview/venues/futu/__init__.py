@@ -7,6 +7,7 @@ client, simulator and generated protobuf modules load only when a feed or sim st
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -29,9 +30,8 @@ async def open_feed(cfg: VenueConfig, stack: contextlib.AsyncExitStack) -> Feed:
     if cfg.sim:
         sim = await start_sim("127.0.0.1", 0, cfg.seed, cfg.faults)
         stack.push_async_callback(sim.close)
-        options = dict(cfg.options)
-        options["host"], options["port"] = "127.0.0.1", sim.port
-        cfg = type(cfg)(**{**cfg.__dict__, "options": options})
+        cfg = dataclasses.replace(
+            cfg, options=dataclasses.replace(cfg.options, host="127.0.0.1", port=sim.port))
     elif cfg.faults:
         raise ValueError("--fault only applies with --sim")
     return FutuFeed(cfg)

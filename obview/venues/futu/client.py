@@ -1,6 +1,7 @@
 """The OpenD quote client: one TCP connection carrying the order books of several codes.
 
-Per session (spec §4, §8, §9): InitConnect first (plain, or RSA-sealed with --rsa-key and
+Per session (docs/futu.md: "Connection and InitConnect", "Subscriptions, rights and
+quota", "Push validation"): InitConnect first (plain, or RSA-sealed with --rsa-key and
 every later body AES-sealed: docs/futu.md, "Encryption"; a refusal is retried, see
 "Connection and InitConnect"); then Qot_Sub
 for every code with ORDER_BOOK, pushes registered and a first push; Qot_GetOrderBook per
@@ -17,6 +18,7 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import os
 import time
 from decimal import Decimal
 from itertools import compress
@@ -26,6 +28,7 @@ from operator import ne
 from google.protobuf.message import DecodeError
 
 from obview.book import BookSide, Level, OrderBook
+from obview.errors import describe_error
 from obview.feed import (
     FatalFeedError,
     Feed,
@@ -36,7 +39,7 @@ from obview.feed import (
     Stream,
     TradeKind,
 )
-from obview.fmt import float_to_decimal
+from obview.fmt import CACHE_LIMIT, BoundedCache, float_to_decimal
 from obview.latency import LatencyStats, epoch_ms, latency_ms
 from obview.venues import VenueConfig
 from obview.venues.futu import codec
@@ -94,7 +97,6 @@ MAX_DETAILS = 1000
 MAX_DECIMALS = 9  # digits after the point of a price or a high-precision volume
 PRICE_LIMIT = Decimal(10) ** 12
 VOLUME_LIMIT = Decimal(10) ** 18
-CACHE_LIMIT = 50_000  # distinct prices (or volumes) kept decoded, per session and after
 
 
 def _exact(raw: float, what: str, limit: Decimal) -> Decimal:
@@ -111,20 +113,14 @@ def _exact(raw: float, what: str, limit: Decimal) -> Decimal:
 class LevelDecoder:
     """Turns encoded OrderBook levels into `Level`s, checking every value. Prices and
     volumes repeat from push to push, so their Decimals are cached (a float's shortest
-    repr names one exact decimal); each cache is emptied when it reaches CACHE_LIMIT."""
+    repr names one exact decimal), bounded by the shared policy (`obview.fmt.BoundedCache`)."""
 
     __slots__ = ("prices", "volumes", "details")
 
     def __init__(self, details: bool) -> None:
-        self.prices: dict[float, Decimal] = {}
-        self.volumes: dict[float | int, Decimal] = {}
+        self.prices: dict[float, Decimal] = BoundedCache(CACHE_LIMIT)
+        self.volumes: dict[float | int, Decimal] = BoundedCache(CACHE_LIMIT)
         self.details = details
-
-    def clear_if_large(self) -> None:
-        if len(self.prices) >= CACHE_LIMIT:
-            self.prices.clear()
-        if len(self.volumes) >= CACHE_LIMIT:
-            self.volumes.clear()
 
     def level(self, encoded: bytes) -> Level:
         """One level; BadPush if a value breaks the rules, DecodeError if unreadable."""
@@ -137,8 +133,6 @@ class LevelDecoder:
             price = _exact(raw_price, "price", PRICE_LIMIT)
             if not price:
                 raise BadPush("price 0")
-            if len(self.prices) >= CACHE_LIMIT:
-                self.prices.clear()
             self.prices[raw_price] = price
         raw_volume = row.hpVolume or row.volume  # hpVolume (a double) when OpenD sends it
         volume = self.volumes.get(raw_volume)
@@ -149,8 +143,6 @@ class LevelDecoder:
                 raise BadPush(f"volume {raw_volume}")
             else:
                 volume = Decimal(raw_volume)
-            if len(self.volumes) >= CACHE_LIMIT:
-                self.volumes.clear()
             self.volumes[raw_volume] = volume
         orders = row.orederCount
         if orders < 0:
@@ -355,8 +347,8 @@ class FutuFeed(Feed):
         super().__init__()
         self.trades_enabled = cfg.trades
         self._ticker_live: set[str] = set()  # codes whose TICKER subscription OpenD accepted
-        self.host = str(cfg.options.get("host") or "127.0.0.1")
-        self.port = int(cfg.options.get("port") or 11111)
+        self.host = str(cfg.options.host or "127.0.0.1")
+        self.port = int(cfg.options.port or 11111)
         self.address = f"{self.host}:{self.port}"
         self.details = cfg.details
         self.securities: dict[str, tuple[int, str]] = {}
@@ -374,8 +366,8 @@ class FutuFeed(Feed):
         self.decoder = LevelDecoder(self.details)
         self._sides = {key: (SideState(), SideState()) for key in self.streams}
         self.buffer = codec.FrameBuffer()
-        key = cfg.options.get("rsa_key")
-        if isinstance(key, str) or hasattr(key, "__fspath__"):  # a path: read it here
+        key = cfg.options.rsa_key
+        if isinstance(key, (str, os.PathLike)):  # a path: read it here
             from obview.venues.futu.crypto import load_rsa_key
 
             key = load_rsa_key(key)
@@ -416,10 +408,7 @@ class FutuFeed(Feed):
             reader, writer = await asyncio.wait_for(
                 asyncio.open_connection(self.host, self.port), CONNECT_TIMEOUT)
         except (OSError, TimeoutError) as exc:
-            reason = "timed out" if isinstance(exc, TimeoutError) else (
-                "connection refused" if isinstance(exc, ConnectionRefusedError)
-                else (exc.strerror or str(exc)))
-            raise FeedError(f"cannot connect to OpenD at {self.address}: {reason} "
+            raise FeedError(f"cannot connect to OpenD at {self.address}: {describe_error(exc)} "
                             "(is OpenD running? try --sim for the simulator)") from None
         self._writer = writer
         self._last_rx = time.monotonic()
@@ -493,10 +482,6 @@ class FutuFeed(Feed):
 
     def _frame(self, proto_id: int, serial: int, body: bytes) -> bytes:
         return codec.encode_frame(proto_id, serial, body, cipher=self._cipher)
-
-    def _dispatch(self, proto_id: int, serial: int, body: bytes) -> None:
-        """One frame (tests and fuzzing)."""
-        self._process([(proto_id, serial, body)])
 
     def _process(self, frames: list[tuple[int, int, bytes]]) -> None:
         """Every push is routed and its latency recorded; each book is then set once per
@@ -846,7 +831,6 @@ class FutuFeed(Feed):
     async def _control(self) -> None:
         """Handshake, then keep-alives and the silence watchdog until the session ends."""
         await self._handshake()
-        self.decoder.clear_if_large()
         interval = self.keepalive_interval or 10.0
         self.stale_after = interval  # a code silent this long while the link lives is stale
         every = 0.8 * interval

@@ -1,6 +1,6 @@
 """OpenD framing: the 44-byte header, SHA-1 checked bodies, and reassembly across reads.
 
-Header (little-endian, spec §1): magic "FT", protocol id u32, body format u8, version u8,
+Header (little-endian, docs/futu.md "Frames"): magic "FT", protocol id u32, body format u8, version u8,
 serial u32, body length u32, SHA-1 of the plain body (20 bytes), reserved (8 bytes).
 A frame with a wrong magic, a wrong digest or an absurd length means the byte stream can
 no longer be trusted, so `FrameBuffer.feed` raises `BadFrame` and the session ends.
@@ -25,7 +25,7 @@ RESERVED = bytes(8)
 # margin; a longer frame is counted as bad and the connection replaced, never buffered.
 MAX_BODY = 4 * 1024 * 1024
 
-# Protocol ids (spec §3)
+# Protocol ids (docs/futu.md "Frames")
 INIT_CONNECT = 1001
 GET_GLOBAL_STATE = 1002
 NOTIFY = 1003

@@ -190,7 +190,6 @@ class FutuSimulator:
         self.books: dict[str, SimBook] = {}
         self.connections: list[_Connection] = []
         self.addresses: list[str] = []
-        self.pushes_sent = 0
         self.requests: deque[tuple[int, int]] = deque(maxlen=10000)  # (connID, proto id), for tests
         self.refusals: deque[str] = deque(maxlen=1000)  # why connections were refused, for tests
         self._conn_ids = itertools.count(7000001)
@@ -303,7 +302,6 @@ class FutuSimulator:
             frame = codec.encode_frame(codec.QOT_UPDATE_ORDER_BOOK, next(conn.serial), garbage,
                                        cipher=conn.cipher)
         conn.pushes += 1
-        self.pushes_sent += 1
         await conn.send(frame)
 
     def _due_fault(self, conn: _Connection) -> str | None:

@@ -1,4 +1,4 @@
-"""Futu code strings: `MARKET.code`, split at the first dot (spec §7)."""
+"""Futu code strings: `MARKET.code`, split at the first dot (docs/futu.md "Code strings")."""
 
 from __future__ import annotations
 

@@ -8,23 +8,23 @@ procedure), `client` (the feed), `sim` (REST + WebSocket simulator with ground t
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+from typing import TYPE_CHECKING
 
-from obview.feed import Feed
-from obview.venues import VenueConfig
+if TYPE_CHECKING:
+    from obview.feed import Feed
+    from obview.venues import VenueConfig
 
 
 async def open_feed(cfg: VenueConfig, stack: contextlib.AsyncExitStack) -> Feed:
     from obview.venues.loopring.client import LoopringFeed
 
-    options = dict(cfg.options)
     if cfg.sim:
         sim = await start_sim("127.0.0.1", 0, cfg.seed, cfg.faults)
         stack.push_async_callback(sim.close)
-        api = options.get("api") or "v3"
-        options.update(rest_url=sim.rest_url, ws_url=sim.ws_url(api))
-    feed = LoopringFeed(
-        VenueConfig(cfg.venue, cfg.symbols, cfg.depth, cfg.details, cfg.sim, cfg.seed,
-                    options, cfg.faults, cfg.trades))
+        cfg = dataclasses.replace(cfg, options=dataclasses.replace(
+            cfg.options, rest_url=sim.rest_url, ws_url=sim.ws_url(cfg.options.api)))
+    feed = LoopringFeed(cfg)
     stack.push_async_callback(feed.close)
     return feed
 

@@ -28,6 +28,7 @@ from websockets.asyncio.client import ClientConnection
 from websockets.frames import CloseCode
 
 from obview.book import OrderBook
+from obview.errors import describe_error
 from obview.feed import (
     Backoff,
     FatalFeedError,
@@ -101,35 +102,35 @@ class LoopringFeed(Feed):
     def __init__(self, cfg: VenueConfig) -> None:
         super().__init__()
         options = cfg.options
-        self.api = options.get("api") or V3
+        self.api = options.api or V3
         if self.api not in (V2, V3):
             raise ValueError(f"unknown Loopring API {self.api!r} (choose v2 or v3)")
         self.market = cfg.symbols[0]
-        self.level = int(options.get("level") or 0)
+        self.level = int(options.level or 0)
         if self.level < 0:
             raise ValueError(f"bad level {self.level}: levels start at 0")
-        self.rest_url = (options.get("rest_url") or DEFAULT_REST[self.api]).rstrip("/")
-        self.ws_url = options.get("ws_url") or DEFAULT_WS[self.api]
-        self.depth_path = options.get("depth_path") or protocol.depth_path(self.api)
-        self.limit = int(options.get("limit") or max(cfg.depth, 50))
-        key = options.get("api_key")
+        self.rest_url = (options.rest_url or DEFAULT_REST[self.api]).rstrip("/")
+        self.ws_url = options.ws_url or DEFAULT_WS[self.api]
+        self.depth_path = options.depth_path or protocol.depth_path(self.api)
+        self.limit = int(options.limit or max(cfg.depth, 50))
+        key = options.api_key
         self.api_key: ApiKey | None = ApiKey(key) if isinstance(key, str) and key else key or None
-        self.first_push_wait = float(options.get("first_push_wait", 0.5))
-        self.ack_timeout = float(options.get("ack_timeout", 10.0))
-        self.refetch_delay = float(options.get("refetch_delay", 0.25))
-        self.refetch_cap = float(options.get("refetch_cap", 5.0))
-        self.min_request_interval = float(
-            options.get("min_snapshot_interval", MIN_REQUEST_INTERVAL[self.api]))
-        self.max_reply_bytes = int(options.get("max_reply_bytes") or MAX_REPLY_BYTES)
-        self.max_frame_bytes = int(options.get("max_frame_bytes") or MAX_FRAME_BYTES)
-        self.reply_deadline = float(options.get("reply_deadline") or REPLY_DEADLINE)
-        verify = options.get("verify")
+        self.first_push_wait = float(options.first_push_wait)
+        self.ack_timeout = float(options.ack_timeout)
+        self.refetch_delay = float(options.refetch_delay)
+        self.refetch_cap = float(options.refetch_cap)
+        interval = options.min_snapshot_interval
+        self.min_request_interval = float(MIN_REQUEST_INTERVAL[self.api] if interval is None else interval)
+        self.max_reply_bytes = int(options.max_reply_bytes or MAX_REPLY_BYTES)
+        self.max_frame_bytes = int(options.max_frame_bytes or MAX_FRAME_BYTES)
+        self.reply_deadline = float(options.reply_deadline or REPLY_DEADLINE)
+        verify = options.verify
         self.verify = DEFAULT_VERIFY if verify is None else float(verify)
         if self.verify < 0:
             raise ValueError(f"bad verify interval {self.verify:g}: 0 (off) or more seconds")
         # recording starts this long before the check request, so that a snapshot the
         # API serves slightly stale can still be brought forward to the live version
-        self.verify_lead = float(options.get("verify_lead", 1.0))
+        self.verify_lead = float(options.verify_lead)
         self.level_count: int | None = None  # orderbookAggLevels, once markets are known
         self.markets: dict[str, Market] | None = None
         self.tokens: dict[int, Token] = {}
@@ -233,10 +234,10 @@ class LoopringFeed(Feed):
                     self.oversized += 1
                     self.count_bad_frame(f"a message over {self.max_frame_bytes} bytes")
                     raise FeedError(f"a message over the {self.max_frame_bytes}-byte limit") from None
-                raise FeedError(f"websocket: {self.redact(protocol_error_text(exc))}") from None
+                raise FeedError(f"websocket: {self.redact(describe_error(exc))}") from None
         except websockets.WebSocketException as exc:
             if self._failure is None:
-                raise FeedError(f"websocket: {self.redact(protocol_error_text(exc))}") from None
+                raise FeedError(f"websocket: {self.redact(describe_error(exc))}") from None
         if self._failure is not None:
             raise self._failure
 
@@ -473,7 +474,7 @@ class LoopringFeed(Feed):
 
     async def _end_session(self, exc: BaseException, what: str) -> None:
         self._failure = exc if isinstance(exc, FatalFeedError | FeedError) else FeedError(
-            f"{what}: {self.redact(protocol_error_text(exc))}")
+            f"{what}: {self.redact(describe_error(exc))}")
         ws = self._ws
         if ws is not None:
             await ws.close()
@@ -564,7 +565,7 @@ class LoopringFeed(Feed):
             except TimeoutError:
                 raise FeedError(f"{path}: no complete reply in {self.reply_deadline:g}s") from None
             except httpx.HTTPError as exc:
-                raise FeedError(f"{path}: {self.redact(protocol_error_text(exc))}") from None
+                raise FeedError(f"{path}: {self.redact(describe_error(exc))}") from None
             if status != 429:
                 return status, body
             self.rate_limited += 1
@@ -651,9 +652,6 @@ def unknown_market_message(market: str, valid: list[str]) -> str:
     return f"unknown market {market!r}; valid markets, closest first: {shown}"
 
 
-def protocol_error_text(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _retry_after(value: str | None) -> float | None:

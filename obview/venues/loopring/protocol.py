@@ -16,6 +16,8 @@ from typing import Annotated, Any
 import msgspec
 
 from obview.book import ScaledLevel
+from obview.errors import describe_error
+from obview.fmt import CACHE_LIMIT, BoundedCache
 from obview.venues.loopring import numbers
 from obview.venues.loopring.numbers import EXACT, BadNumber, JsonNumber
 
@@ -44,7 +46,6 @@ Count = Annotated[int, msgspec.Meta(ge=0)]
 SizeText = Annotated[str, msgspec.Meta(min_length=1, max_length=numbers.MAX_UNITS_DIGITS)]
 VersionText = Annotated[str, msgspec.Meta(max_length=20)]
 Slot = tuple[str, SizeText, str, str]
-RawSlot = tuple[str, str, str, str]  # the documented text form, for producers (sim, tests)
 Level3 = tuple[Decimal, int, int]  # checked (price, size in base units, orders)
 def depth_path(api: str) -> str:
     return f"/api/{api}/depth"
@@ -222,8 +223,7 @@ def unsubscribe_message(api: str, market: str, level: int) -> str:
 
 
 # -- prices and sizes ----------------------------------------------------------------
-_PRICE_CACHE_MAX = 50_000
-_COUNT_CACHE_MAX = 4_096
+_COUNT_CACHE_LIMIT = 4_096  # order counts are small integers: few distinct texts
 
 
 class SlotParser:
@@ -241,8 +241,8 @@ class SlotParser:
         self.decimals = base_decimals
         self.scale = -base_decimals
         self.unit = Decimal(1).scaleb(-base_decimals, EXACT)
-        self.prices: dict[Any, Decimal] = {}
-        self.counts: dict[str, int] = {}
+        self.prices: dict[Any, Decimal] = BoundedCache(CACHE_LIMIT)  # the shared policy
+        self.counts: dict[str, int] = BoundedCache(_COUNT_CACHE_LIMIT)
 
     def price(self, value: Any) -> Decimal:
         """The checked price of a slot value; raises BadNumber."""
@@ -253,8 +253,6 @@ class SlotParser:
         elif type(value) is not JsonNumber and type(value) is not int:
             raise BadNumber(f"bad price {value!r}")
         checked = numbers.price(value)
-        if len(self.prices) >= _PRICE_CACHE_MAX:
-            self.prices.clear()
         self.prices[value] = checked
         return checked
 
@@ -264,8 +262,6 @@ class SlotParser:
             return cached
         checked = numbers.plain_integer(value, "order count")
         if type(value) is str:
-            if len(self.counts) >= _COUNT_CACHE_MAX:
-                self.counts.clear()
             self.counts[value] = checked
         return checked
 
@@ -384,10 +380,7 @@ class PushReader:
 
 
 def _error_text(exc: BaseException) -> str:
-    if isinstance(exc, RecursionError):
-        return "nested too deeply"
-    text = str(exc).strip()
-    return text.splitlines()[0][:200] if text else type(exc).__name__
+    return describe_error(exc, limit=200)  # the text quotes hostile input
 
 
 # -- REST -----------------------------------------------------------------------------

@@ -1,0 +1,32 @@
+"""The one way an exception becomes the one line a user sees (status bar, stderr, logs).
+
+Light on purpose: the CLI imports it before anything heavy.
+"""
+
+from __future__ import annotations
+
+import socket
+
+
+def describe_error(exc: BaseException, limit: int | None = None) -> str:
+    """One line for a user: the exception's text with its lines joined, or a plain
+    phrase for the failures everyone meets (refused, unknown host, timed out), or the
+    type's name when there is no text. `limit` caps text that came off the network."""
+    text = str(exc).strip()
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(exc, socket.gaierror):
+        return f"unknown host ({exc.strerror or text})"
+    if isinstance(exc, TimeoutError) and not text:
+        return "timed out"
+    if isinstance(exc, RecursionError):
+        return "nested too deeply"
+    if isinstance(exc, OSError) and exc.strerror:
+        text = exc.strerror  # "[Errno 2] ... 'path'" says the same twice
+    return one_line(text, limit) or type(exc).__name__
+
+
+def one_line(text: str, limit: int | None = None) -> str:
+    """`text` with its lines joined (a usage error's hint stays on the line)."""
+    line = " ".join(part.strip() for part in text.splitlines() if part.strip())
+    return line if limit is None else line[:limit]

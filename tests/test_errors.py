@@ -1,0 +1,24 @@
+"""The one exception-to-line rule every layer (CLI, feeds, venue parsers) shares."""
+
+from __future__ import annotations
+
+import socket
+
+from obview.errors import describe_error, one_line
+
+
+def test_common_failures_read_as_plain_phrases():
+    assert describe_error(ConnectionRefusedError(111, "Connection refused")) == "connection refused"
+    assert describe_error(TimeoutError()) == "timed out"
+    assert describe_error(socket.gaierror(-2, "Name or service not known")) == \
+        "unknown host (Name or service not known)"
+    assert describe_error(RecursionError("maximum recursion depth exceeded")) == "nested too deeply"
+    assert describe_error(FileNotFoundError(2, "No such file or directory", "x")) == \
+        "No such file or directory"
+
+
+def test_text_is_one_line_capped_on_request_and_never_empty():
+    assert describe_error(ValueError("first\n  second\n")) == "first second"
+    assert describe_error(ValueError("x" * 500), limit=200) == "x" * 200
+    assert describe_error(KeyError()) == "KeyError"
+    assert one_line("Usage: obview\n\nTry 'obview -h'") == "Usage: obview Try 'obview -h'"

@@ -35,7 +35,7 @@ from timing import interleave, verdict  # noqa: E402
 from obview.venues import config  # noqa: E402
 from obview.venues.loopring.client import LoopringFeed  # noqa: E402
 from obview.venues.loopring.protocol import DepthSnapshot, Push, SlotParser  # noqa: E402
-from obview.venues.loopring.sim import LoopringSim  # noqa: E402
+from obview.venues.loopring.sim import LoopringSimulator  # noqa: E402
 
 MARKET = "LRC-ETH"
 LEVELS = (1, 0)
@@ -43,7 +43,7 @@ TARGET = 3.0
 
 
 def record(pushes: int, level: int, seed: int = 7) -> tuple[DepthSnapshot, list[bytes]]:
-    sim = LoopringSim(seed=seed, faults={"rate": "0", "truth": ""})
+    sim = LoopringSimulator(seed=seed, faults={"rate": "0", "truth": ""})
     market = sim.markets[MARKET]
     parser = SlotParser(market.spec.base.decimals)
     start_version = market.version

@@ -17,7 +17,7 @@ from obview.feed import Backoff, Feed
 from obview.fmt import dec_str
 from obview.venues import config
 from obview.venues.loopring.client import LoopringFeed
-from obview.venues.loopring.sim import LoopringSim
+from obview.venues.loopring.sim import LoopringSimulator
 from tests.conftest import wait_until
 
 MARKET = "LRC-ETH"
@@ -50,7 +50,7 @@ class Recorder:
         return [version for _level, version, _book in self.books]
 
 
-def assert_matches_truth(sim: LoopringSim, recorder: Recorder, market: str = MARKET) -> int:
+def assert_matches_truth(sim: LoopringSimulator, recorder: Recorder, market: str = MARKET) -> int:
     """Byte-for-byte equality with the simulator's book at every version reached."""
     import msgspec
 
@@ -62,7 +62,7 @@ def assert_matches_truth(sim: LoopringSim, recorder: Recorder, market: str = MAR
     return len(recorder.books)
 
 
-def make_feed(sim: LoopringSim, market: str = MARKET, level: int = 0, api: str = "v3",
+def make_feed(sim: LoopringSimulator, market: str = MARKET, level: int = 0, api: str = "v3",
               **options: Any) -> LoopringFeed:
     opts = {
         "level": level, "api": api, "rest_url": sim.rest_url, "ws_url": sim.ws_url(api),
@@ -76,7 +76,7 @@ def make_feed(sim: LoopringSim, market: str = MARKET, level: int = 0, api: str =
 
 
 class Harness:
-    def __init__(self, sim: LoopringSim, feed: LoopringFeed, market: str = MARKET) -> None:
+    def __init__(self, sim: LoopringSimulator, feed: LoopringFeed, market: str = MARKET) -> None:
         self.sim = sim
         self.feed = feed
         self.market = market
@@ -123,13 +123,13 @@ class Harness:
 
 @pytest.fixture
 async def make_harness():
-    made: list[tuple[LoopringSim, Harness]] = []
+    made: list[tuple[LoopringSimulator, Harness]] = []
 
     async def factory(faults: dict[str, str] | None = None, seed: int = 3, start: bool = True,
                       **feed_options: Any) -> Harness:
         all_faults = {"rate": "0", "truth": ""}
         all_faults.update(faults or {})
-        sim = await LoopringSim(seed=seed, faults=all_faults).start()
+        sim = await LoopringSimulator(seed=seed, faults=all_faults).start()
         harness = Harness(sim, make_feed(sim, **feed_options), feed_options.get("market", MARKET))
         made.append((sim, harness))
         if start:

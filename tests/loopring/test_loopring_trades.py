@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from obview.events import BookChanged, TradesPrinted
 from obview.venues.loopring.market import MARKETS, MarketSim
 from obview.venues.loopring.numbers import BadNumber
-from obview.venues.loopring.sim import LoopringSim
+from obview.venues.loopring.sim import LoopringSimulator
 from obview.venues.loopring.trades import (
     TradePush,
     TradesReply,
@@ -34,7 +34,7 @@ def _human(units: int) -> Decimal:
 async def test_each_print_takes_size_at_the_touch_of_the_simulators_book():
     """At the version of each print, the best level of the side it took is smaller by
     the print's size, or gone when that was all of it; nothing else changed."""
-    sim = await LoopringSim(seed=8, faults={"rate": "0", "truth": ""}).start()
+    sim = await LoopringSimulator(seed=8, faults={"rate": "0", "truth": ""}).start()
     try:
         market: MarketSim = sim.markets[MARKET]
         for _ in range(400):
@@ -75,14 +75,14 @@ def test_the_simulators_prints_are_seeded():
     assert prints(4) != prints(5)
 
 
-async def _harness(sim: LoopringSim) -> Harness:
+async def _harness(sim: LoopringSimulator) -> Harness:
     feed = make_feed(sim)
     feed.trades_enabled = True
     return await Harness(sim, feed).start()
 
 
 async def test_pushed_prints_reach_the_tape_before_the_book_that_shows_them():
-    sim = await LoopringSim(seed=3, faults={"rate": "0", "truth": ""}).start()
+    sim = await LoopringSimulator(seed=3, faults={"rate": "0", "truth": ""}).start()
     h = await _harness(sim)
     events: list = []
     h.feed.add_listener(events.append)
@@ -124,7 +124,7 @@ async def test_pushed_prints_reach_the_tape_before_the_book_that_shows_them():
 
 
 async def test_recent_trades_fetched_at_connect_then_pushes_without_repeats():
-    sim = await LoopringSim(seed=6, faults={"rate": "0"}).start()
+    sim = await LoopringSimulator(seed=6, faults={"rate": "0"}).start()
     for _ in range(200):  # the market traded before we came
         sim.advance(MARKET)
     earlier = list(sim.markets[MARKET].tape)
@@ -143,7 +143,7 @@ async def test_recent_trades_fetched_at_connect_then_pushes_without_repeats():
 
 
 async def test_a_bad_trade_push_is_counted_and_the_book_goes_on():
-    sim = await LoopringSim(seed=3, faults={"rate": "0"}).start()
+    sim = await LoopringSimulator(seed=3, faults={"rate": "0"}).start()
     h = await _harness(sim)
     try:
         await h.pump(3)

@@ -198,12 +198,14 @@ class FutuSimulator:
         self._handlers: set[asyncio.Task] = set()
 
     # -- lifecycle -------------------------------------------------------------
-    async def start(self, host: str, port: int) -> None:
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> FutuSimulator:
+        """Serve on host:port (0: any free port); returns the simulator."""
         self._server = await asyncio.start_server(self._serve, host, port)
         for sock in self._server.sockets:
             addr = sock.getsockname()
             self.addresses.append(f"{addr[0]}:{addr[1]}")
         self._ticker = asyncio.create_task(self._tick(), name="futu-sim-ticker")
+        return self
 
     @property
     def port(self) -> int:

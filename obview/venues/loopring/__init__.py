@@ -30,6 +30,6 @@ async def open_feed(cfg: VenueConfig, stack: contextlib.AsyncExitStack) -> Feed:
 
 
 async def start_sim(host: str, port: int, seed: int, faults: dict[str, str]):
-    from obview.venues.loopring.sim import LoopringSim
+    from obview.venues.loopring.sim import LoopringSimulator
 
-    return await LoopringSim(host, port, seed, faults).start()
+    return await LoopringSimulator(seed, faults).start(host, port)

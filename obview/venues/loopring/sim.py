@@ -113,15 +113,14 @@ class Client:
     last_pong: float = field(default_factory=time.monotonic)
 
 
-class LoopringSim:
+class LoopringSimulator:
     """The simulator. `await start()`, then `addresses`, `rest_url`, `ws_url(api)`."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, seed: int = 1,
-                 faults: dict[str, str] | None = None) -> None:
+    def __init__(self, seed: int = 1, faults: dict[str, str] | None = None) -> None:
         faults = dict(faults or {})
         check_faults("loopring", faults, KNOWN_FAULTS, NUMERIC_FAULTS)
-        self.host = host
-        self.port = port
+        self.host = "127.0.0.1"
+        self.port = 0
         self.seed = seed
         self.faults = faults
         self.rate = fault_number("loopring", faults, "rate", 10.0)
@@ -154,7 +153,9 @@ class LoopringSim:
         self._tasks: set[asyncio.Task] = set()
 
     # -- lifecycle ----------------------------------------------------------------------
-    async def start(self) -> LoopringSim:
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> LoopringSimulator:
+        """Serve on host:port (0: any free port); returns the simulator."""
+        self.host, self.port = host, port
         self._server = await serve(
             self._handle, self.host, self.port, process_request=self._process_request,
             ping_interval=None, server_header="obview-loopring-sim",
@@ -585,5 +586,5 @@ def _trade_topics(request: dict) -> bool:
             and all(isinstance(t, dict) and t.get("topic") == "trade" for t in topics))
 
 
-async def start_sim(host: str, port: int, seed: int, faults: dict[str, str]) -> LoopringSim:
-    return await LoopringSim(host, port, seed, faults).start()
+async def start_sim(host: str, port: int, seed: int, faults: dict[str, str]) -> LoopringSimulator:
+    return await LoopringSimulator(seed, faults).start(host, port)

@@ -91,6 +91,14 @@ def test_heatmap_bench_runs():
     assert "ms/col: CPU per frame median" in out
 
 
+def test_many_symbols_bench_runs():
+    out = run_bench("bench/many_symbols.py", "--duration", "1", "--codes", "5", timeout=120)
+    for label in ("TUI process CPU share", "push-to-paint", "ladder redraw CPU",
+                  "hidden tabs", "headless CPU share"):
+        assert label in out
+    assert "0 ladder redraws across 4 hidden tabs" in out
+
+
 def test_trades_bench_runs():
     out = run_bench("bench/trades_bench.py", "--quick")
     assert out.count("us/print") == 2

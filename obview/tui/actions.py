@@ -63,7 +63,7 @@ KEYS: tuple[KeyRow, ...] = (
                Action("enter", "app.drilldown", "Drill down",
                       "Open the level under the cursor / the order's executions (enter)",
                       Scope.ANYWHERE, "Drilldown", owners=(Owner.FOCUS,)),)),
-    KeyRow("escape", "close the screen in front (drilldown, help, executions)", (
+    KeyRow("escape", "close the screen in front (drilldown, help, executions, tab picker)", (
         Action("escape", "app.back", "", "", Scope.OVERLAY, "Back",
                owners=(Owner.SCREEN,)),)),
     KeyRow("g / G", "coarser / finer price grouping (bids round down, asks round up)", (
@@ -90,6 +90,11 @@ KEYS: tuple[KeyRow, ...] = (
                Scope.MAIN, priority=True))),
     KeyRow("1 … 9", "jump to tab N", tuple(
         Action(str(n), f"goto_tab({n})", "", "", Scope.MAIN) for n in range(1, 10))),
+    KeyRow("/", "find a tab by code or name (type to filter, up / down, enter jumps; "
+           "escape closes)", (
+               Action("slash", "pick_tab", "Find a tab",
+                      "Filter the tabs by code or name and jump to one (/)", Scope.MAIN,
+                      display="/"),)),
     KeyRow("?", "this help", (
         Action("question_mark", "app.help", "Keys", "Every key obview understands (?)",
                Scope.ANYWHERE, "Help", "?", owners=(Owner.APP, Owner.SCREEN)),)),

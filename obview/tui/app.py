@@ -2,9 +2,10 @@
 
 Data flow: each venue `Feed` runs as a worker on the app's loop and calls our
 listener synchronously for every push. The listener does O(1) work (timing, a set
-lookup) and posts at most one `BookUpdated` per stream until the app has handled
-it; the handler marks that stream's ladder (and an open drilldown of it) dirty, and
-they redraw at most once per frame. No widget runs inside the listener.
+lookup) and posts at most one `BookUpdated` per stream on screen until the app has
+handled it (none for streams on hidden tabs: their ladders draw when shown); the
+handler marks that stream's ladder (and an open drilldown of it) dirty, and they
+redraw at most once per frame. No widget runs inside the listener.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from obview.tui.ladder import Ladder
 from obview.tui.messages import BookUpdated, FeedStopped, RecordsUpdated, StatusUpdated
 from obview.tui.panels import StatusBar
 from obview.tui.panes import ErrorPane, RecordsPane, StreamPane
+from obview.tui.picker import TabEntry, TabPicker
 from obview.tui.records import OrdersTable
 from obview.tui.screens import DrilldownScreen, ExecutionsScreen, HelpScreen
 from obview.tui.themes import THEMES
@@ -62,9 +64,11 @@ class ObviewApp(App):
         self.frozen = False
         self.panes: list[TabPane] = []  # in tab order
         self._stream_panes: dict[Stream, StreamPane] = {}
+        self._tab_labels: dict[str, str] = {}  # pane id -> its tab's label
         self._pane_numbers = itertools.count()
         self.book_messages = 0  # BookUpdated messages handled (tests check coalescing)
         self._queued: set[Stream] = set()
+        self._watched: set[Stream] = set()  # streams on screen: the tab's, a drilldown's
         self._queued_records: set[tuple[Feed, str]] = set()  # like _queued, for records tables
         self._stale_records: set[RecordsPane] = set()  # hidden tables changed since shown
         self._stack = contextlib.AsyncExitStack()
@@ -119,6 +123,10 @@ class ObviewApp(App):
             self.feeds.append(feed)
             await self._attach(feed, cfg.depth)
         self.feeds_opened = True
+        # the tabs just mounted (hundreds of widgets with 100 codes) live as long as the
+        # app too: frozen like the rest, or every full collection rescans them
+        gc.collect()
+        gc.freeze()
 
     async def _attach(self, feed: Feed, depth: int = 20) -> None:
         feed.add_listener(partial(self._on_feed_event, feed))
@@ -141,8 +149,12 @@ class ObviewApp(App):
             self.panes.append(pane)
             await self.tabs.add_pane(pane)
         for number, each in enumerate(self.panes, 1):
-            label = each.label_text
-            self.tabs.get_tab(each).label = f"{number} {label}" if number <= 9 else label
+            label = f"{number} {each.label_text}" if number <= 9 else each.label_text
+            # only labels that change: each relabel re-lays the tab row out (100 codes
+            # relabelled on every add took seconds to start)
+            if self._tab_labels.get(each.id) != label:
+                self._tab_labels[each.id] = label
+                self.tabs.get_tab(each).label = label
         if len(self.panes) == 1:
             self._activate(pane)
 
@@ -168,6 +180,10 @@ class ObviewApp(App):
             pane = self._stream_panes.get(stream)
             if pane is not None:
                 pane.clock.on_push(stream)
+                if stream not in self._watched:
+                    # off screen: no message at all (with 100 codes, 99 of every 100
+                    # pushes); the ladder draws the book as it is when shown (on_show)
+                    return
             if stream not in self._queued:
                 self._queued.add(stream)
                 self.post_message(BookUpdated(feed, stream))
@@ -263,7 +279,16 @@ class ObviewApp(App):
         if target is not None and target.is_mounted:
             target.focus()
 
+    def _update_watched(self) -> None:
+        pane = self.active_stream_pane()
+        self._watched = {screen.stream for screen in self.screen_stack
+                         if isinstance(screen, DrilldownScreen)}
+        if pane is not None:
+            self._watched.add(pane.stream)
+            pane.ladder.mark_dirty()  # pushes dropped while it was hidden: draw the book now
+
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        self._update_watched()
         pane = self.active_pane()
         if pane in self._stale_records:
             self._stale_records.discard(pane)
@@ -314,6 +339,21 @@ class ObviewApp(App):
     def action_goto_tab(self, number: int) -> None:
         if self._main_in_front() and 1 <= number <= len(self.panes):
             self._activate(self.panes[number - 1])
+
+    def action_pick_tab(self) -> None:
+        if not self._main_in_front() or not self.panes:
+            return
+        entries = [TabEntry(pane.id, number, pane.label_text,
+                            getattr(pane.stream, "name", "") or "")
+                   for number, pane in enumerate(self.panes, 1)]
+        active = self.active_pane()
+        self.push_screen(TabPicker(entries, active.id if active is not None else None),
+                         self._picked_tab)
+
+    def _picked_tab(self, pane_id: str | None) -> None:
+        pane = next((p for p in self.panes if p.id == pane_id), None)
+        if pane is not None:
+            self._activate(pane)
 
     def action_help(self) -> None:
         if isinstance(self.screen_stack[-1], HelpScreen):
@@ -388,6 +428,7 @@ class ObviewApp(App):
                 return
             self.push_screen(DrilldownScreen(ladder.feed, ladder.stream, ladder.cursor.is_bid,
                                              row.price, ladder.step, mask_times=self.mask_times))
+            self._update_watched()
             return
         pane = self.active_pane()
         if isinstance(pane, RecordsPane) and isinstance(pane.table, OrdersTable):

@@ -189,7 +189,9 @@ class Ladder(Widget, can_focus=True):
         self._schedule()
 
     def _schedule(self) -> None:
-        if self._timer_pending or not self.is_mounted:
+        # a hidden ladder (another tab, a screen on top) only stays dirty: `on_show`, or
+        # the next push once it is visible again, draws it from the book as it is then
+        if self._timer_pending or not self._visible():
             return
         self._timer_pending = True
         delay = self._last_flush + FRAME - time.monotonic()

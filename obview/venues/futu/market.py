@@ -13,6 +13,7 @@ a queue of orders whose volumes sum to the level volume (Futu's SF detail).
 from __future__ import annotations
 
 import random
+import re
 import time
 from collections import deque
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from datetime import datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+from obview.venues.futu.symbols import MARKETS as MARKET_NUMBERS
 from obview.venues.futu.symbols import split_code
 
 LEVELS = 40  # kept per side; a push carries the top `push_levels`
@@ -91,11 +93,53 @@ class SimTrade:
     at: float  # epoch seconds
 
 
+# Well-formed codes per market for generated listings (`any_code`): what real codes look
+# like there (HK five digits, A-shares six, US tickers); other markets: short alphanumerics.
+CODE_SHAPES: dict[str, re.Pattern] = {
+    "HK": re.compile(r"\d{5}"),
+    "SH": re.compile(r"\d{6}"),
+    "SZ": re.compile(r"\d{6}"),
+    "US": re.compile(r"[A-Z][A-Z.]{0,9}"),
+}
+OTHER_SHAPE = re.compile(r"[A-Z0-9]{1,12}")
+_ZONES = {"HK": "Asia/Hong_Kong", "US": "America/New_York", "SH": "Asia/Shanghai",
+          "SZ": "Asia/Shanghai", "JP": "Asia/Tokyo", "SG": "Asia/Singapore",
+          "AU": "Australia/Sydney", "MY": "Asia/Kuala_Lumpur", "CA": "America/Toronto"}
+_EXCH_TYPES = {"HK": 1, "US": 5, "SH": 14, "SZ": 15, "JP": 21}
+_NAME_HEADS = "华新中恒东方金龙海天长江宏信和泰"
+_NAME_TAILS = ("控股", "科技", "银行", "能源", "医药", "地产", "集团", "电子")
+
+
+def generated_listing(code: str) -> Listing | None:
+    """A deterministic made-up listing for a well-formed `code` not in the catalogue
+    (the simulator's `any_code` switch), or None when the code is malformed."""
+    prefix, _, short = code.partition(".")
+    if not MARKET_NUMBERS.get(prefix) or not CODE_SHAPES.get(prefix, OTHER_SHAPE).fullmatch(short):
+        return None
+    rng = random.Random(f"listing:{code}")
+    if prefix == "US":
+        name = f"{short} Sim Inc"
+    else:
+        name = "".join(rng.sample(_NAME_HEADS, 2)) + rng.choice(_NAME_TAILS)
+    if prefix == "HK":
+        # a price on the HKEX grid: a whole number of ticks inside one band
+        upper, tick = HK_TICKS[rng.randrange(2, 8)]
+        lower = next((hi for hi, _ in reversed(HK_TICKS) if hi < upper), Decimal(0))
+        start = lower + tick * rng.randrange(1, int((upper - lower) / tick) - LEVELS)
+        lot, fixed_tick = rng.choice((100, 200, 500, 1000, 2000)), None
+    else:
+        start = Decimal(rng.randrange(500, 50000)) / 100
+        lot, fixed_tick = (1 if prefix == "US" else 100), "0.01"
+    return Listing(name, lot, str(start), fixed_tick, _ZONES.get(prefix, "UTC"),
+                   _EXCH_TYPES.get(prefix, 0), 900_000_000_000 + rng.randrange(10**11),
+                   f"{rng.randrange(1990, 2024)}-0{rng.randrange(1, 10)}-1{rng.randrange(10)}")
+
+
 class SimBook:
     """One instrument's evolving book. Levels best first: [price, [[order_id, volume], ...]]."""
 
-    def __init__(self, code: str, seed: int) -> None:
-        listing = CATALOGUE[code]
+    def __init__(self, code: str, seed: int, listing: Listing | None = None) -> None:
+        listing = listing or CATALOGUE[code]
         self.code = code
         self.market, self.short_code = split_code(code)
         self.listing = listing

@@ -38,6 +38,9 @@ Options and fault switches (the `faults` dict; `obview sim futu --fault NAME=VAL
                     with this key, later bodies are AES-sealed (docs/futu.md, "Encryption")
   aes_ecb           with rsa_key: answer InitConnect without aesCBCiv, so bodies use Futu's
                     AES-ECB variant whatever the client asked for
+  any_code          any well-formed code (HK.12345, US.XYZ, SH.600000) gets a generated,
+                    deterministic listing, name and book instead of "Unknown stock"
+                    (many-code demos and benchmarks); malformed codes are still refused
   refuse_init=N     refuse the first N InitConnects (retType -1, "connection limit"), as an
                     OpenD still starting or at its connection limit does
 
@@ -65,7 +68,7 @@ import time
 from collections import deque
 
 from obview.venues.futu import codec, crypto
-from obview.venues.futu.market import CATALOGUE, LEVELS, SimBook
+from obview.venues.futu.market import CATALOGUE, LEVELS, Listing, SimBook, generated_listing
 from obview.venues.futu.pb import (
     GetGlobalState_pb2,
     InitConnect_pb2,
@@ -81,7 +84,7 @@ from obview.venues.futu.pb import (
     Qot_UpdateOrderBook_pb2,
     Qot_UpdateTicker_pb2,
 )
-from obview.venues.futu.symbols import MARKETS, join_code
+from obview.venues.futu.symbols import MARKETS, join_code, split_code
 from obview.venues.simkit import check_faults, fault_flag, fault_int, fault_number, ticks
 
 log = logging.getLogger("obview.futu.sim")
@@ -96,7 +99,8 @@ PUSH_DATA_REALTIME = 1
 MAX_TICKERS = 1000  # Qot_GetTicker's maxRetNum cap
 COUNT_FAULTS = ("drop_after", "truncate_after", "bad_sha_after", "garbage_after", "stall_after")
 KNOWN_FAULTS = {*COUNT_FAULTS, "rate", "levels", "keepalive", "fragment", "notify",
-                "unknown_push", "no_right", "rsa_key", "aes_ecb", "refuse_init", "quota"}
+                "unknown_push", "no_right", "rsa_key", "aes_ecb", "refuse_init", "quota",
+                "any_code"}
 # value kinds the CLI checks before starting (finite, >= 0)
 NUMERIC_FAULTS = {"rate": "number", "levels": "int", "keepalive": "int", "fragment": "int",
                   "refuse_init": "int", "quota": "int", **{name: "int" for name in COUNT_FAULTS}}
@@ -106,6 +110,27 @@ DETAIL_CAPS = {MARKETS["HK"]: 1000, MARKETS["US"]: 40}
 STAMPED_MARKETS = {MARKETS["HK"]}  # "only supports Hong Kong stocks for the time being"
 NO_RIGHT_MARKETS = {MARKETS["JP"]}  # JP equities: no quote right exists
 UNHANDLED_PUSH_ID = 3005  # Qot_UpdateBasicQot: a push id obview does not subscribe to
+LEVEL_CACHE_LIMIT = 50_000  # encoded levels kept for reuse across pushes
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while value > 0x7F:
+        out.append(value & 0x7F | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+def _field_tag(message, name: str) -> bytes:
+    """The key of a length-delimited field (wire type 2) of `message`."""
+    return _varint(message.DESCRIPTOR.fields_by_name[name].number << 3 | 2)
+
+
+_ASK_LIST_TAG = _field_tag(Qot_UpdateOrderBook_pb2.S2C, "orderBookAskList")
+_BID_LIST_TAG = _field_tag(Qot_UpdateOrderBook_pb2.S2C, "orderBookBidList")
+_S2C_TAG = _field_tag(Qot_UpdateOrderBook_pb2.Response, "s2c")
+_RESPONSE_OK = Qot_UpdateOrderBook_pb2.Response(retType=0).SerializeToString()
 
 
 class _Connection:
@@ -185,9 +210,11 @@ class FutuSimulator:
         self.no_right_markets |= NO_RIGHT_MARKETS
         self.notify = fault_flag(faults, "notify")
         self.unknown_push = fault_flag(faults, "unknown_push")
+        self.any_code = fault_flag(faults, "any_code")
         self.fired: set[str] = set()
         self.quotes_down = False  # the quote server behind OpenD is logged out
         self.books: dict[str, SimBook] = {}
+        self._level_cache: dict[tuple, bytes] = {}
         self.connections: list[_Connection] = []
         self.addresses: list[str] = []
         self.requests: deque[tuple[int, int]] = deque(maxlen=10000)  # (connID, proto id), for tests
@@ -227,10 +254,17 @@ class FutuSimulator:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._server.wait_closed(), 2)
 
+    def listing(self, code: str) -> Listing | None:
+        """What the simulator knows of `code`; None = "Unknown stock"."""
+        listing = CATALOGUE.get(code)
+        if listing is None and self.any_code:
+            listing = generated_listing(code)
+        return listing
+
     def book(self, code: str) -> SimBook:
         book = self.books.get(code)
         if book is None:
-            book = self.books[code] = SimBook(code, self.seed)
+            book = self.books[code] = SimBook(code, self.seed, self.listing(code))
         return book
 
     async def quote_server(self, logged_in: bool) -> None:
@@ -254,10 +288,20 @@ class FutuSimulator:
     async def _tick(self) -> None:
         if self.rate <= 0:
             return
-        async for _ in ticks(1.0 / self.rate):
+        interval = 1.0 / self.rate
+        async for _ in ticks(interval):
             if self.quotes_down:
                 continue
-            for code in sorted(self.books):
+            started = time.monotonic()
+            codes = sorted(self.books)
+            for position, code in enumerate(codes):
+                if position:
+                    # instruments tick independently, not in lockstep: the codes' pushes
+                    # are spread over the interval instead of arriving as one burst
+                    due = started + interval * position / len(codes)
+                    await asyncio.sleep(max(0.0, due - time.monotonic()))
+                if self.quotes_down or code not in self.books:
+                    break
                 live = [c for c in self.connections if not c.closed]
                 watchers = [c for c in live if code in c.pushing]
                 tape = [c for c in live if code in c.ticker_pushing]
@@ -366,9 +410,39 @@ class FutuSimulator:
         return response.SerializeToString()
 
     def _push_body(self, book: SimBook, details: bool, stamped: bool) -> bytes:
-        response = Qot_UpdateOrderBook_pb2.Response(retType=0)
-        self._fill_book(response.s2c, book, details, stamped, self.levels)
-        return response.SerializeToString()
+        """The 3013 body, as `_fill_book` would make it, with each level's encoding
+        reused while the level is unchanged: a step changes one level, and building a
+        level's order details through protobuf is what made 100 codes with details cost
+        the simulator more than a core (it then answered requests seconds late)."""
+        s2c = Qot_UpdateOrderBook_pb2.S2C()
+        self._fill_book(s2c, book, details, stamped, 0)  # everything but the levels
+        bids, asks = book.top(self.levels)
+        cap = DETAIL_CAPS.get(book.market, 0) if details else 0
+        us = book.market == MARKETS["US"]
+        parts = [s2c.SerializeToString()]
+        for tag, rows in ((_ASK_LIST_TAG, asks), (_BID_LIST_TAG, bids)):
+            for row in rows:
+                parts.append(tag)
+                parts.append(self._level_bytes(row, cap, us))
+        body = b"".join(parts)
+        return b"".join((_RESPONSE_OK, _S2C_TAG, _varint(len(body)), body))
+
+    def _level_bytes(self, row: tuple, cap: int, us: bool) -> bytes:
+        """One level, length-prefixed, as it sits in a repeated OrderBook field."""
+        price, volume, count, queue = row
+        key = (price, queue if cap else volume, count, cap, us)
+        encoded = self._level_cache.get(key)
+        if encoded is None:
+            if len(self._level_cache) >= LEVEL_CACHE_LIMIT:
+                self._level_cache.clear()
+            level = Qot_Common_pb2.OrderBook(price=float(price), volume=volume, orederCount=count)
+            if us:
+                level.hpVolume = float(volume)
+            for order_id, order_volume in queue[:cap]:
+                level.detailList.add(orderID=order_id, volume=order_volume)
+            data = level.SerializeToString()
+            encoded = self._level_cache[key] = _varint(len(data)) + data
+        return encoded
 
     # -- connections -------------------------------------------------------------
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -510,7 +584,7 @@ class FutuSimulator:
         codes = []
         for security in securities:
             code = join_code(security.market, security.code)
-            if code not in CATALOGUE:
+            if self.listing(code) is None:
                 response.retType = -1
                 response.retMsg = f"Unknown stock {code}"
                 return None
@@ -521,7 +595,7 @@ class FutuSimulator:
         """OpenD refuses a whole Qot_Sub if one code lacks its right or the quota would
         be exceeded; its message names the first code without its market prefix."""
         for code in codes:
-            market, short = CATALOGUE_KEYS[code]
+            market, short = split_code(code)
             if market in self.no_right_markets or code in self.no_right_codes:
                 response.retType = -1
                 response.retMsg = f"No right to subscribe {short}"
@@ -616,7 +690,7 @@ class FutuSimulator:
                 if held:
                     sub = info.subInfoList.add(subType=sub_type)
                     for code in held:
-                        market, short = CATALOGUE_KEYS[code]
+                        market, short = split_code(code)
                         sub.securityList.add(market=market, code=short)
             total += used
         response.s2c.totalUsedQuota = total
@@ -654,8 +728,8 @@ class FutuSimulator:
         if codes is None:
             return
         for code in codes:
-            listing = CATALOGUE[code]
-            market, short = CATALOGUE_KEYS[code]
+            listing = self.listing(code)
+            market, short = split_code(code)
             basic = response.s2c.staticInfoList.add().basic
             basic.security.market = market
             basic.security.code = short
@@ -704,13 +778,6 @@ def _parse_no_right(text: str) -> tuple[set[int], set[str]]:
     return markets, codes
 
 
-def _catalogue_keys() -> dict[str, tuple[int, str]]:
-    from obview.venues.futu.symbols import split_code
-
-    return {code: split_code(code) for code in CATALOGUE}
-
-
-CATALOGUE_KEYS = _catalogue_keys()
 _ = Qot_Common_pb2  # the shared message types must be registered before the others
 
 

@@ -344,7 +344,7 @@ class ObviewApp(App):
         if not self._main_in_front() or not self.panes:
             return
         entries = [TabEntry(pane.id, number, pane.label_text,
-                            getattr(pane.stream, "name", "") or "")
+                            (pane.stream.name if pane.stream is not None else "") or "")
                    for number, pane in enumerate(self.panes, 1)]
         active = self.active_pane()
         self.push_screen(TabPicker(entries, active.id if active is not None else None),

@@ -62,29 +62,26 @@ def fault_int(venue: str, faults: dict[str, str], name: str, default: Any,
               bare: Any = None) -> Any:
     """A whole-number switch: `default` when absent, `bare` when given without a value
     (`default` again if `bare` is None)."""
-    text = _text(faults, name)
-    if text is None:
-        return default
-    if not text:
-        return default if bare is None else bare
-    try:
-        return int(text)
-    except ValueError:
-        raise _bad(venue, name, text, "a whole number") from None
+    return _fault_value(venue, faults, name, default, bare, int, "a whole number")
 
 
 def fault_number(venue: str, faults: dict[str, str], name: str, default: Any,
                  bare: Any = None) -> Any:
     """A number switch (float: a rate or a duration in seconds, not a price)."""
+    return _fault_value(venue, faults, name, default, bare, float, "a number")
+
+
+def _fault_value(venue: str, faults: dict[str, str], name: str, default: Any, bare: Any,
+                 convert: Callable[[str], Any], expected: str) -> Any:
     text = _text(faults, name)
     if text is None:
         return default
     if not text:
         return default if bare is None else bare
     try:
-        return float(text)
+        return convert(text)
     except ValueError:
-        raise _bad(venue, name, text, "a number") from None
+        raise _bad(venue, name, text, expected) from None
 
 
 def fault_flag(faults: dict[str, str], name: str) -> bool:

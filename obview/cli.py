@@ -55,6 +55,8 @@ def view_options(func: Callable) -> Callable:
                      help="Print every book as JSON as soon as all are synced, then exit."),
         click.option("--stream", type=click.Choice(["json"]),
                      help="Print one JSON line per applied update, until --count or interrupted."),
+        click.option("--trades", is_flag=True,
+                     help="Headless: with --stream json, one line per trade print instead of books."),
         click.option("--count", type=click.IntRange(min=0),
                      help="--dump: updates to wait for after the sync (default 0); "
                           "--stream: lines to print (default: no limit)."),
@@ -140,6 +142,12 @@ def _launch(configs: list[VenueConfig], kw: dict[str, Any], records: str | None 
     _setup_logging(kw.get("log_file"))
     _feeds_started = True
     mode = "dump" if kw["dump"] else "stream" if kw["stream"] else None
+    if kw.get("trades"):
+        if records:
+            raise click.UsageError(f"choose one of --trades and --{records}")
+        records = "trades"
+        for cfg in configs:
+            cfg.trades = True
     if records and mode != "stream":
         raise click.UsageError(f"--{records} goes with --stream json")
     recording = _recording(configs, kw)

@@ -28,9 +28,10 @@ from typing import Any, ClassVar
 
 from obview.book import OrderBook
 from obview.errors import describe_error
-from obview.events import BookChanged, Event, FeedFailed, StatusChanged
+from obview.events import BookChanged, Event, FeedFailed, StatusChanged, TradesPrinted
 from obview.latency import LatencyStats
 from obview.ratelog import RateLimitedLog
+from obview.trades import TradeStats
 
 log = logging.getLogger("obview.feed")
 # A stream with no update for this long is stale unless its venue sets its own threshold.
@@ -85,6 +86,14 @@ class LatencyKind(StrEnum):
     INTERVAL = "interval"  # time between the venue's pushes ("interval")
 
 
+class TradeKind(StrEnum):
+    """What a feed's tape holds (`Stream.tape`, `TradesPrinted`; obview/trades.py)."""
+
+    NONE = "none"  # the venue (or this dialect of it) publishes no trades
+    MARKET = "market"  # every print of the market
+    OWN = "own"  # the account's own fills only (`Trade.own`)
+
+
 class RecordKind(StrEnum):
     """Non-book records a feed publishes (`Feed.records[kind]`, `RecordsChanged.kind`)."""
 
@@ -118,6 +127,9 @@ class FeedCapabilities:
     replay: ReplayControl | None = None
     records: tuple[RecordKind, ...] = ()
     latency: LatencyKind = LatencyKind.NONE
+    # the tape; a MARKET tape runs only when asked for (`Feed.trades_enabled`, from
+    # `VenueConfig.trades`: it costs a subscription), an OWN one always
+    trades: TradeKind = TradeKind.NONE
 
 
 @dataclass(eq=False)
@@ -138,6 +150,8 @@ class Stream:
     error: str | None = None
     latency: dict[str, LatencyStats] = field(default_factory=dict)  # per Feed.capabilities.latency
     extra: dict[str, Any] = field(default_factory=dict)  # venue-specific JSON fields
+    # the tape: recent prints and the session's last price, volume and VWAP
+    tape: TradeStats = field(default_factory=TradeStats)
     update_event: BookChanged | None = field(default=None, init=False, repr=False)  # book_changed's
 
     @property
@@ -162,6 +176,7 @@ class Feed:
     capabilities: FeedCapabilities = FeedCapabilities()  # venues override (class or instance)
 
     def __init__(self) -> None:
+        self.trades_enabled = False
         self.streams: dict[str, Stream] = {}  # by Stream.key
         self.records: dict[str, dict[Any, Any]] = {}  # RecordKind -> rows by their key
         self.state = FeedState.CONNECTING
@@ -284,6 +299,13 @@ class Feed:
             limit = self.stale_after
             await asyncio.sleep(max(0.01, min(1.0, limit / 4)) if limit else 1.0)
             self.check_stale()
+
+    def trades_printed(self, stream: Stream, trades: list, snapshot: bool = False) -> None:
+        """Call with a stream's new prints, oldest first: they go into its tape and
+        figures (a print already counted, by sequence, is dropped) and out as one event."""
+        fresh = [t for t in trades if stream.tape.add(t)]
+        if fresh:
+            self.emit(TradesPrinted(self, stream, fresh, snapshot))
 
     def unsync(self, stream: Stream, reason: str = "", resync: bool = True) -> None:
         """The stream's book is no longer trusted (gap, bad frame, reconnect)."""

@@ -21,9 +21,17 @@ from typing import Any, TextIO
 
 import msgspec
 
-from obview.events import BookChanged, Event, FeedFailed, RecordsChanged, StatusChanged
-from obview.feed import Feed, Stream
+from obview.events import (
+    BookChanged,
+    Event,
+    FeedFailed,
+    RecordsChanged,
+    StatusChanged,
+    TradesPrinted,
+)
+from obview.feed import Feed, Stream, TradeKind
 from obview.fmt import dec_str
+from obview.trades import trade_json
 from obview.venues import VenueConfig, load
 
 _encoder = msgspec.json.Encoder()
@@ -120,7 +128,7 @@ class HeadlessPrinter:
         self.closed = False  # stdout went away (`| head`): stop quietly
         self.failure: str | None = None
         self.feeds: list[Feed] = []
-        self.records: str | None = None  # "orders" / "risk": print those instead of books
+        self.records: str | None = None  # "orders" / "risk" / "trades": those instead of books
         self.err: TextIO = sys.stderr
         self._refused_reported: set[tuple[int, str]] = set()
         self.muted: Callable[[], bool] | None = None  # replay: True while catching up
@@ -164,6 +172,13 @@ class HeadlessPrinter:
             if self.records == event.kind and self.mode == "stream":
                 for row in event.rows:
                     self._print(record_json(event.feed, row))
+                    if self.done.is_set():
+                        return
+        elif isinstance(event, TradesPrinted):
+            if self.records == "trades" and self.mode == "stream" and _shown(event.feed,
+                                                                              event.stream):
+                for trade in event.trades:
+                    self._print(trade_json(trade))
                     if self.done.is_set():
                         return
         elif isinstance(event, BookChanged):
@@ -241,6 +256,11 @@ async def run_headless(
     printer.records = records
     async with contextlib.AsyncExitStack() as stack:
         feeds = [await open_configured(cfg, stack) for cfg in configs]
+        if records == "trades":
+            for feed in feeds:
+                if feed.capabilities.trades is TradeKind.NONE:
+                    why = getattr(feed, "no_trades_reason", "") or "this feed has no trades"
+                    raise ConfigError(f"{feed.venue}: {why}")
         tasks = []
         for feed in feeds:
             if recording is not None:

@@ -1,4 +1,4 @@
-"""Typed non-book records a feed publishes (orders, risk positions), venue-neutral.
+"""Typed non-book records a feed publishes (orders, risk positions, trades), venue-neutral.
 
 Feeds fill them, the TUI shows them, headless prints them (`headless.record_json`).
 Numbers are exact Decimals; ids stay strings (they can exceed 2^53); enums are names
@@ -78,3 +78,37 @@ class RiskRow:
     symbol: str
     open_volume: Decimal | None = None
     open_amount: Decimal | None = None
+
+
+# a trade's side is the aggressor's ("buy" lifted an ask, "sell" hit a bid), or None
+# when the venue does not say (Futu's neutral and unknown directions); obview/trades.py
+# has the tape built from them
+BUY = "buy"
+SELL = "sell"
+SIDES = (BUY, SELL, None)
+
+
+@dataclass(frozen=True, slots=True)
+class Trade:
+    """One execution. `mono` is `time.monotonic()` at receipt (the clock the book's
+    `recv_mono` uses); `recv_ts`/`venue_ts` are epoch milliseconds (ours, the venue's).
+    `own` marks the account's own fills (bthub executions)."""
+
+    KIND: ClassVar[str] = "trade"
+    mono: float
+    price: Decimal
+    size: Decimal
+    side: str | None
+    venue: str = ""
+    symbol: str = ""
+    venue_ts: int | None = None
+    recv_ts: int | None = None
+    turnover: Decimal | None = None  # as the venue reports it (else price x size)
+    sequence: int | str | None = None  # the venue's id of the print
+    kind: str | None = None  # the venue's trade type (Futu TickerType name)
+    own: bool = False
+    source: str | None = None  # the counterparty that filled it (multi-source venues)
+
+    def __post_init__(self) -> None:
+        if self.side not in SIDES:
+            raise ValueError(f"trade side must be {BUY!r}, {SELL!r} or None, not {self.side!r}")

@@ -103,3 +103,8 @@ def test_record_replay_bench_runs():
     out = run_bench("bench/record_replay.py", "--only-hour", "--hour-rate", "2", "--seeks", "2",
                     "--tui-seconds", "0.5", timeout=180)
     assert "seeks: median" in out and "push-to-paint p50" in out
+
+
+def test_trades_bench_runs():
+    out = run_bench("bench/trades_bench.py", "--quick")
+    assert out.count("us/print") == 2

@@ -44,6 +44,7 @@ class VenueConfig:
     seed: int = 1
     options: VenueOptions | None = None  # the venue's settings; None: all defaults
     faults: dict[str, str] = field(default_factory=dict)  # simulator fault switches (--sim)
+    trades: bool = False  # subscribe the venue's trades (the tape), where it has them
 
     def __post_init__(self) -> None:
         kind = options_type(self.venue)
@@ -64,10 +65,10 @@ def options_type(venue: str) -> type:
 
 def config(venue: str, symbols: list[str], *, depth: int = 20, details: bool = False,
            sim: bool = False, seed: int = 1, faults: dict[str, str] | None = None,
-           **settings: Any) -> VenueConfig:
+           trades: bool = False, **settings: Any) -> VenueConfig:
     """The one way to build a VenueConfig: `settings` are the venue's options fields."""
     return VenueConfig(venue, list(symbols), depth, details, sim, seed,
-                       options_type(venue)(**settings), dict(faults or {}))
+                       options_type(venue)(**settings), dict(faults or {}), trades)
 
 
 class Simulator(Protocol):

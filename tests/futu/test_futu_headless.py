@@ -102,3 +102,29 @@ def test_every_code_refused_exits_1_with_one_line():
     assert len(lines) == 1, result.stderr
     assert "US.AAPL: No right to subscribe AAPL" in lines[0]
     assert "JP.7203: No right to subscribe 7203" in lines[0]
+
+
+def test_stream_json_trades_prints_one_exact_line_per_print():
+    result = run_obview("futu", "HK.00700", "US.AAPL", "--sim", "--stream", "json", "--trades",
+                        "--count", "12", "--fault", "rate=60")
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(lines) == 12
+    for obj in lines:
+        assert obj["type"] == "trade" and obj["venue"] == "futu"
+        assert obj["symbol"] in ("HK.00700", "US.AAPL")
+        assert obj["side"] in ("buy", "sell")
+        for key in ("price", "size", "turnover"):
+            assert _normalised(obj[key]), obj
+        assert Decimal(obj["price"]) > 0 and Decimal(obj["size"]) > 0
+        assert Decimal(obj["turnover"]) == Decimal(obj["price"]) * Decimal(obj["size"])
+        assert isinstance(obj["venue_ts"], int) and isinstance(obj["recv_ts"], int)
+        assert obj["sequence"].isdigit() and obj["kind"] == "Automatch"
+    for code in ("HK.00700", "US.AAPL"):
+        sequences = [int(o["sequence"]) for o in lines if o["symbol"] == code]
+        assert sequences == sorted(sequences) and len(set(sequences)) == len(sequences)
+
+
+def test_trades_flag_goes_with_stream_json():
+    result = run_obview("futu", "HK.00700", "--sim", "--dump", "json", "--trades")
+    assert result.returncode == 2 and "--trades goes with --stream json" in result.stderr

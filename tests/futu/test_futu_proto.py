@@ -27,7 +27,7 @@ def _header_version(source: str) -> str:
 
 def test_generated_modules_match_proto_sources(tmp_path):
     protos = sorted(PROTO_ROOT.joinpath(PB_REL).glob("*.proto"))
-    assert len(protos) == 14  # the SDK's 12 plus obview's two push views
+    assert len(protos) == 16  # the SDK's 14 plus obview's two push views
     result = subprocess.run(
         [sys.executable, "-m", "grpc_tools.protoc", f"-I{PROTO_ROOT}", f"--python_out={tmp_path}",
          *[str(p.relative_to(PROTO_ROOT)) for p in protos]],
@@ -56,3 +56,10 @@ def test_schema_details_the_wire_depends_on():
     assert Qot_UpdateOrderBook_pb2.Response().retType == -400
     sub = Qot_Sub_pb2.C2S.DESCRIPTOR.fields_by_name
     assert sub["isSubOrUnSub"].is_required and sub["isSubOrderBookDetail"].number == 8
+    ticker = Qot_Common_pb2.Ticker.DESCRIPTOR
+    assert [(f.name, f.number) for f in ticker.fields] == [
+        ("time", 1), ("sequence", 2), ("dir", 3), ("price", 4), ("volume", 5), ("turnover", 6),
+        ("recvTime", 7), ("type", 8), ("typeSign", 9), ("pushDataType", 10), ("timestamp", 11),
+        ("hpVolume", 12)]
+    assert all(ticker.fields_by_name[n].is_required
+               for n in ("time", "sequence", "dir", "price", "volume", "turnover"))

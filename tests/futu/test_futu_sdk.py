@@ -89,3 +89,66 @@ def test_sdk_sees_exactly_what_the_simulator_sent(tmp_path: Path):
     ret, book = seen["get_order_book"]
     assert ret == 0
     positions([book], hk_books)
+
+
+TRADE_PRINTS = 8
+
+
+def replayed_prints(code: str) -> dict[int, tuple]:
+    """Every print the simulator can make for `code` in its first 6000 steps, by sequence."""
+    from obview.venues.futu.market import SimBook
+
+    book, prints = SimBook(code, SEED), {}
+    for _ in range(6000):
+        book.step()
+        for trade in book.trades:
+            prints[trade.sequence] = (float(trade.price), float(trade.volume),
+                                      "BUY" if trade.buy else "SELL")
+    return prints
+
+
+def test_sdk_ticker_handler_receives_the_simulators_prints(tmp_path: Path):
+    sim = subprocess.Popen(
+        [sys.executable, "-m", "obview", "sim", "futu", "--port", "0", "--seed", str(SEED),
+         "--fault", "rate=40"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=obview_env(), cwd=ROOT,
+    )
+    try:
+        line = sim.stdout.readline()
+        assert "serving" in line, sim.stderr.read()
+        host, port = line.split()[-1].rsplit(":", 1)
+        env = obview_env(HOME=str(tmp_path))
+        env["PYTHONPATH"] = ""
+        probe = subprocess.run(
+            [sys.executable, str(Path(__file__).with_name("sdk_ticker_probe.py")), host, port,
+             str(TRADE_PRINTS)],
+            capture_output=True, text=True, timeout=90, env=env, cwd=tmp_path,
+            stdin=subprocess.DEVNULL,
+        )
+    finally:
+        sim.terminate()
+        sim.wait(10)
+    assert probe.returncode == 0, probe.stderr[-2000:]
+    seen = json.loads(probe.stdout.strip().splitlines()[-1])
+
+    assert seen["rt_before_sub"][0] != 0  # OpenD serves ticks of subscribed codes only
+    assert seen["sub"][0] == 0
+    for code in ("HK.00700", "US.AAPL"):
+        prints = replayed_prints(code)
+        pushed = seen["pushes"][code]
+        assert len(pushed) >= TRADE_PRINTS
+        sequences = [row["sequence"] for row in pushed]
+        assert sequences == sorted(sequences) and len(set(sequences)) == len(sequences)
+        for row in pushed:
+            assert (row["price"], row["volume"], row["ticker_direction"]) == prints[row["sequence"]]
+            assert row["turnover"] == pytest.approx(row["price"] * row["volume"])
+            assert row["type"] == "AUTO_MATCH" and row["push_data_type"] == "REALTIME"
+            assert len(row["time"]) == 23  # 2026-01-02 10:00:00.000, market time
+    ret, recent = seen["rt_ticker"]
+    assert ret == 0 and 0 < len(recent) <= 50
+    sequences = [row["sequence"] for row in recent]
+    assert sequences == sorted(sequences)  # oldest first, like OpenD
+    hk = replayed_prints("HK.00700")
+    assert all((r["price"], r["volume"], r["ticker_direction"]) == hk[r["sequence"]]
+               for r in recent)
+    assert {r["sequence"] for r in seen["pushes"]["HK.00700"]} & set(sequences)

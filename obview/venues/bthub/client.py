@@ -41,9 +41,11 @@ from obview.feed import (
     FeedState,
     RecordKind,
     Stream,
+    TradeKind,
     describe_error,
 )
 from obview.fmt import dec_str
+from obview.trades import BUY, SELL, Trade
 from obview.venues import VenueConfig
 from obview.venues.bthub.models import Order, RiskRow
 from obview.venues.bthub.options import BthubOptions
@@ -118,12 +120,18 @@ def websocket_url(base_url: str, token: str, ws_url: str | None = None) -> str:
     return urlunsplit((scheme, parts.netloc, path, f"X-API-TOKEN={quote(token, safe='')}", ""))
 
 
+_FILL_SIDES = {"BUY": BUY, "SELL": SELL}
+
+
 class BthubFeed(Feed):
     venue = "bthub"
-    capabilities = FeedCapabilities(records=(RecordKind.ORDERS, RecordKind.RISK))
+    # the tape: the account's fills from API_ORDER, never the market's prints
+    capabilities = FeedCapabilities(records=(RecordKind.ORDERS, RecordKind.RISK),
+                                    trades=TradeKind.OWN)
 
     def __init__(self, cfg: VenueConfig) -> None:
         super().__init__()
+        self.trades_enabled = True  # apiOrder is subscribed anyway: own fills cost nothing
         o: BthubOptions = cfg.options
         symbols, base_url, user, password = cfg.symbols, o.url, o.user or "", o.password or ""
         cp, book, insecure, ws_url = o.cp, o.book, o.insecure, o.ws_url
@@ -579,12 +587,38 @@ class BthubFeed(Feed):
             return
         if kept is None:
             self._make_room_for_order()
+        self._own_fills(kept, merged)
         self.orders[merged.order_id] = merged
         if merged.status in FINISHED:
             self._finished[merged.order_id] = None
         else:
             self._finished.pop(merged.order_id, None)
         self._queue_records("orders", merged.order_id, merged)
+
+    def _own_fills(self, kept: Order | None, merged: Order) -> None:
+        """The order's executions not seen before go on its symbol's tape as own fills
+        (docs/bthub.md, "Trades"); an execution without a price or volume is skipped."""
+        stream = self.streams.get(merged.symbol)
+        if stream is None:
+            return
+        seen: set[str] = set()
+        if kept is not None:
+            for child in kept.cp_orders.values():
+                seen.update(child.executions)
+        mono, recv_ts = time.monotonic(), int(time.time() * 1000)
+        fills = []
+        for child in merged.cp_orders.values():
+            for ex in child.executions.values():
+                if ex.exec_id in seen or not ex.price or ex.volume is None or ex.volume <= 0:
+                    continue
+                fills.append(Trade(
+                    mono, ex.price, ex.volume, _FILL_SIDES.get(ex.side or merged.side),
+                    venue=self.venue, symbol=merged.symbol, venue_ts=ex.time_ms,
+                    recv_ts=recv_ts, turnover=ex.amount, sequence=ex.exec_id, own=True,
+                    source=ex.cp or child.cp or None))
+        if fills:
+            fills.sort(key=lambda t: t.venue_ts or 0)
+            self.trades_printed(stream, fills)
 
     def _make_room_for_order(self) -> None:
         """At the cap, evict the oldest finished order, else the oldest of all."""

@@ -37,6 +37,7 @@ from obview.feed import (
     FeedState,
     LatencyKind,
     Stream,
+    TradeKind,
 )
 from obview.fmt import CACHE_LIMIT, BoundedCache, float_to_decimal
 from obview.latency import LatencyStats, epoch_ms, latency_ms
@@ -50,17 +51,22 @@ from obview.venues.futu.pb import (
     Qot_Common_pb2,
     Qot_GetOrderBook_pb2,
     Qot_GetStaticInfo_pb2,
+    Qot_GetTicker_pb2,
     Qot_OrderBookHead_pb2,
     Qot_OrderBookRaw_pb2,
     Qot_Sub_pb2,
+    Qot_UpdateTicker_pb2,
 )
 from obview.venues.futu.symbols import split_code
+from obview.venues.futu.tickers import BadTicker, decode_tickers
 
 log = logging.getLogger("obview.futu")
 
 CLIENT_VERSION = 300
 CLIENT_ID = "obview"
 SUB_ORDER_BOOK = 2
+SUB_TICKER = 4
+RECENT_TICKERS = 100  # prints fetched with Qot_GetTicker at each (re)connect (max 1000)
 BOOK_LEVELS = 40  # the most OpenD sends (SF right); it caps to what the right allows
 REQUEST_TIMEOUT = 12.0  # the SDK's limit for a reply
 CONNECT_TIMEOUT = 20.0
@@ -70,6 +76,7 @@ KEEPALIVE_DEFAULT = 10.0  # OpenD's default keepAliveInterval
 KEEPALIVE_MAX = 600  # s; beyond it a dead peer would take half an hour to notice
 
 QOT_UPDATE_ORDER_BOOK = codec.QOT_UPDATE_ORDER_BOOK
+QOT_UPDATE_TICKER = codec.QOT_UPDATE_TICKER
 _parse_push_head = Qot_OrderBookHead_pb2.Response.FromString
 _parse_push = Qot_OrderBookRaw_pb2.Response.FromString
 _parse_level = Qot_Common_pb2.OrderBook.FromString
@@ -333,10 +340,13 @@ class FutuFeed(Feed):
     """Order books of one or more codes from an OpenD gateway."""
 
     venue = "futu"
-    capabilities = FeedCapabilities(latency=LatencyKind.RECEIVE)  # per-side receive stamps
+    capabilities = FeedCapabilities(latency=LatencyKind.RECEIVE,  # per-side receive stamps
+                                    trades=TradeKind.MARKET)
 
     def __init__(self, cfg: VenueConfig) -> None:
         super().__init__()
+        self.trades_enabled = cfg.trades
+        self._ticker_live: set[str] = set()  # codes whose TICKER subscription OpenD accepted
         self.host = str(cfg.options.host or "127.0.0.1")
         self.port = int(cfg.options.port or 11111)
         self.address = f"{self.host}:{self.port}"
@@ -559,6 +569,8 @@ class FutuFeed(Feed):
             if waiter is not None:
                 if not waiter.done():
                     waiter.set_result((body, index))
+            elif proto_id == QOT_UPDATE_TICKER:
+                self._on_tickers(body)
             elif proto_id == codec.NOTIFY:
                 self._on_notify(body)
             # anything else (KeepAlive replies, pushes we did not ask for) is skipped
@@ -600,6 +612,36 @@ class FutuFeed(Feed):
                 self.book_changed(stream, snapshot=True)
             else:
                 self.book_changed(stream)
+
+    def _tickers(self, stream: Stream, rows, where: str):
+        """The trades of ticker rows, or None (counted bad) when a row breaks the rules."""
+        try:
+            return decode_tickers(rows, self.venue, stream.symbol, price_limit=PRICE_LIMIT,
+                                  volume_limit=VOLUME_LIMIT, places=MAX_DECIMALS)
+        except BadTicker as exc:
+            self.count_bad_frame(f"{stream.key}: bad {where}: {exc}")
+            return None
+
+    def _on_tickers(self, body: bytes) -> None:
+        """A 3011 push: the prints go on the stream's tape. A bad push is counted and
+        dropped whole; the framing is intact and no book depends on it, so the session
+        and the books go on."""
+        try:
+            response = Qot_UpdateTicker_pb2.Response.FromString(body)
+        except DecodeError as exc:
+            self.count_bad_frame(f"undecodable 3011 push: {exc}")
+            return
+        if response.retType:
+            self.log_limited.warning("futu:ticker-error", "futu: ticker push error %s: %s",
+                                     response.retType, response.retMsg)
+            return
+        security = response.s2c.security
+        stream = self._by_security.get((security.market, security.code))
+        if stream is None or not self.trades_enabled:
+            return
+        trades = self._tickers(stream, response.s2c.tickerList, "ticker push")
+        if trades:
+            self.trades_printed(stream, trades)
 
     def _on_notify(self, body: bytes) -> None:
         try:
@@ -704,6 +746,9 @@ class FutuFeed(Feed):
                 self._applied_at[stream.key] = self._reply_index
             self.book_changed(stream, snapshot=True)
 
+        if self.trades_enabled:
+            await self._start_tape(codes)
+
         info = Qot_GetStaticInfo_pb2.Request()
         info.c2s.market = 0
         info.c2s.secType = 0
@@ -734,16 +779,52 @@ class FutuFeed(Feed):
         cipher.install(aes)
         self.receive(b"")
 
-    async def _sub_request(self, codes: list[str]):
+    async def _start_tape(self, codes: list[str]) -> None:
+        """TICKER for the codes with books, in a Qot_Sub of its own: a code without the
+        ticker right (or the quota for it) then keeps its book. Then the recent prints
+        (Qot_GetTicker), oldest first; pushes that came meanwhile are not counted twice
+        (the tape drops a sequence it has)."""
+        live: list[str] = []
+        for start in range(0, len(codes), SUB_CHUNK):
+            chunk = codes[start:start + SUB_CHUNK]
+            reply = await self._sub_request(chunk, SUB_TICKER)
+            if reply.retType == 0:
+                live += chunk
+                continue
+            for code in chunk:
+                one = reply if len(chunk) == 1 else await self._sub_request([code], SUB_TICKER)
+                if one.retType == 0:
+                    live.append(code)
+                else:
+                    text = f"no trades: {_ret_text(one)}"
+                    self.streams[code].extra["trades_error"] = text
+                    log.warning("futu: %s: %s", code, text)
+        self._ticker_live = set(live)
+        for code in live:
+            self.streams[code].extra.pop("trades_error", None)
+            request = Qot_GetTicker_pb2.Request()
+            self._security(request.c2s.security, code)
+            request.c2s.maxRetNum = RECENT_TICKERS
+            request.c2s.header.securityFirm = 0
+            reply = await self._request(codec.QOT_GET_TICKER, request, Qot_GetTicker_pb2.Response)
+            if reply.retType != 0:
+                log.info("futu: recent trades of %s refused: %s", code, _ret_text(reply))
+                continue
+            stream = self.streams[code]
+            trades = self._tickers(stream, reply.s2c.tickerList, "recent trades reply")
+            if trades:
+                self.trades_printed(stream, trades, snapshot=True)
+
+    async def _sub_request(self, codes: list[str], sub_type: int = SUB_ORDER_BOOK):
         sub = Qot_Sub_pb2.Request()
         c2s = sub.c2s
         for code in codes:
             self._security(c2s.securityList.add(), code)
-        c2s.subTypeList.append(SUB_ORDER_BOOK)
+        c2s.subTypeList.append(sub_type)
         c2s.isSubOrUnSub = True
         c2s.isRegOrUnRegPush = True
         c2s.isFirstPush = True
-        c2s.isSubOrderBookDetail = self.details
+        c2s.isSubOrderBookDetail = self.details and sub_type == SUB_ORDER_BOOK
         c2s.extendedTime = False
         c2s.session = 0
         c2s.header.securityFirm = 0

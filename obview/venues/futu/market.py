@@ -3,6 +3,9 @@
 Each instrument's book evolves one step per push tick from its own `random.Random`
 seeded by (seed, code), so the sequence of books is the same in every run whatever
 the timing or the number of clients; tests replay it to know what was sent.
+A share of the steps are prints instead (their own seeded generator): a market order
+takes resting size at the touch, front of the queue first, so the tape and the next
+book tell one story (docs/futu.md, "Trades").
 Prices walk the venue's tick grid (the HKEX spread table for HK), every level holds
 a queue of orders whose volumes sum to the level volume (Futu's SF detail).
 """
@@ -12,6 +15,7 @@ from __future__ import annotations
 import random
 import re
 import time
+from collections import deque
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -21,6 +25,8 @@ from obview.venues.futu.symbols import MARKETS as MARKET_NUMBERS
 from obview.venues.futu.symbols import split_code
 
 LEVELS = 40  # kept per side; a push carries the top `push_levels`
+TRADE_SHARE = 0.3  # of the steps that are prints
+TAPE = 1000  # prints kept for Qot_GetTicker (OpenD returns at most 1000)
 
 # HKEX spread table: (upper bound of the band, tick inside it)
 HK_TICKS: tuple[tuple[Decimal, Decimal], ...] = tuple(
@@ -76,6 +82,17 @@ CATALOGUE: dict[str, Listing] = {
 }
 
 
+@dataclass(frozen=True)
+class SimTrade:
+    """One print: `buy` is the aggressor's side (True lifted the ask)."""
+
+    sequence: int
+    price: Decimal
+    volume: int
+    buy: bool
+    at: float  # epoch seconds
+
+
 # Well-formed codes per market for generated listings (`any_code`): what real codes look
 # like there (HK five digits, A-shares six, US tickers); other markets: short alphanumerics.
 CODE_SHAPES: dict[str, re.Pattern] = {
@@ -128,7 +145,11 @@ class SimBook:
         self.listing = listing
         self.zone = ZoneInfo(listing.zone)
         self.rng = random.Random(f"{seed}:{code}")
+        self.trade_rng = random.Random(f"{seed}:{code}:trades")
         self.steps = 0
+        self.trades: list[SimTrade] = []  # the prints of the last step
+        self.tape: deque[SimTrade] = deque(maxlen=TAPE)
+        self.next_sequence = 6_900_000_000_000_000_000 + self.trade_rng.randrange(10**15)
         self.next_order_id = 10**15 + self.rng.randrange(10**12)
         if listing.tick is None:
             self.up, self.down = hk_tick_up, hk_tick_down
@@ -151,18 +172,26 @@ class SimBook:
         self.changed_at = {"bid": now, "ask": now}
 
     # -- evolution -------------------------------------------------------------
-    def _order(self) -> list:
-        self.next_order_id += self.rng.randint(1, 97)
-        lots = self.rng.choice((1, 1, 1, 2, 2, 3, 5, 10, 20))
+    def _order(self, rng: random.Random | None = None) -> list:
+        rng = rng or self.rng
+        self.next_order_id += rng.randint(1, 97)
+        lots = rng.choice((1, 1, 1, 2, 2, 3, 5, 10, 20))
         return [self.next_order_id, lots * self.listing.lot]
 
-    def _queue(self) -> list[list]:
-        return [self._order() for _ in range(self.rng.randint(1, 8))]
+    def _queue(self, rng: random.Random | None = None) -> list[list]:
+        rng = rng or self.rng
+        return [self._order(rng) for _ in range(rng.randint(1, 8))]
 
     def step(self) -> None:
-        """One market event: a price move, or an order added, cancelled or filled."""
-        rng = self.rng
+        """One market event: a print at the touch, a price move, or an order added,
+        cancelled or reduced."""
         self.steps += 1
+        self.trades = []
+        if self.trade_rng.random() < TRADE_SHARE:
+            self._trade_step()
+            self.changed_at["bid"] = self.changed_at["ask"] = time.time()
+            return
+        rng = self.rng
         roll = rng.random()
         if roll < 0.12:
             self._move(up=rng.random() < 0.5)
@@ -186,6 +215,44 @@ class SimBook:
         # OpenD stamps both sides of each book it forwards with its receive time
         now = time.time()
         self.changed_at["bid"] = self.changed_at["ask"] = now
+
+    def _trade_step(self) -> None:
+        """A market order against the touch, or (when prints have widened the spread) a
+        new order inside it, so the spread does not drift open."""
+        rng = self.trade_rng
+        bid, ask = self.bids[0][0], self.asks[0][0]
+        if self.up(bid) < ask and rng.random() < 0.5:
+            if rng.random() < 0.5:
+                self.bids.insert(0, [self.up(bid), self._queue(rng)])
+                self.bids.pop()
+            else:
+                self.asks.insert(0, [self.down(ask), self._queue(rng)])
+                self.asks.pop()
+            return
+        buy = rng.random() < 0.5
+        side = self.asks if buy else self.bids
+        price, queue = side[0]
+        resting = sum(v for _, v in queue)
+        if rng.random() < 0.15:
+            volume = resting  # the whole level goes
+        else:
+            volume = min(resting, self.listing.lot * rng.choice((1, 1, 2, 3, 5, 10)))
+        left = volume
+        while left:
+            front = queue[0]
+            taken = min(front[1], left)
+            front[1] -= taken
+            left -= taken
+            if not front[1]:
+                queue.pop(0)
+        if not queue:  # the level is gone: the side keeps its depth from the far end
+            side.pop(0)
+            far = side[-1][0]
+            side.append([self.up(far) if buy else self.down(far), self._queue(rng)])
+        self.next_sequence += 1
+        trade = SimTrade(self.next_sequence, price, volume, buy, time.time())
+        self.trades.append(trade)
+        self.tape.append(trade)
 
     def _move(self, up: bool) -> None:
         """The best level of one side is taken out; the other side steps in one tick."""

@@ -2,7 +2,9 @@
 
 Speaks the real wire protocol (44-byte header, SHA-1, proto2 bodies) for InitConnect,
 GetGlobalState, KeepAlive, Qot_Sub, Qot_RegQotPush, Qot_GetSubInfo, Qot_GetOrderBook,
-Qot_GetStaticInfo and pushes Qot_UpdateOrderBook (3013). The books come from
+Qot_GetStaticInfo, Qot_GetTicker (3010) and pushes Qot_UpdateOrderBook (3013) and, for
+TICKER subscriptions, Qot_UpdateTicker (3011): the prints of each step go out before the
+book push that shows the resting size they took (docs/futu.md, "Trades"). The books come from
 `market.SimBook` (deterministic by seed). Unknown codes are rejected with retType -1.
 The first push after a subscription carries empty svrRecvTime stamps, as OpenD's
 cached first push does; later pushes carry market-local stamps, for HK codes only
@@ -76,9 +78,11 @@ from obview.venues.futu.pb import (
     Qot_GetOrderBook_pb2,
     Qot_GetStaticInfo_pb2,
     Qot_GetSubInfo_pb2,
+    Qot_GetTicker_pb2,
     Qot_RegQotPush_pb2,
     Qot_Sub_pb2,
     Qot_UpdateOrderBook_pb2,
+    Qot_UpdateTicker_pb2,
 )
 from obview.venues.futu.symbols import MARKETS, join_code, split_code
 from obview.venues.simkit import check_faults, fault_flag, fault_int, fault_number, ticks
@@ -87,6 +91,12 @@ log = logging.getLogger("obview.futu.sim")
 
 SERVER_VERSION = 908
 SUB_ORDER_BOOK = 2
+SUB_TICKER = 4
+TICKER_DIR_BID = 1  # TickerDirection_Bid: the buyer took the ask ("outer" trade)
+TICKER_DIR_ASK = 2  # TickerDirection_Ask: the seller hit the bid
+TICKER_TYPE_AUTOMATCH = 1
+PUSH_DATA_REALTIME = 1
+MAX_TICKERS = 1000  # Qot_GetTicker's maxRetNum cap
 COUNT_FAULTS = ("drop_after", "truncate_after", "bad_sha_after", "garbage_after", "stall_after")
 KNOWN_FAULTS = {*COUNT_FAULTS, "rate", "levels", "keepalive", "fragment", "notify",
                 "unknown_push", "no_right", "rsa_key", "aes_ecb", "refuse_init", "quota",
@@ -134,6 +144,8 @@ class _Connection:
         self.conn_id = conn_id
         self.subs: dict[str, bool] = {}  # code -> order book details asked
         self.pushing: set[str] = set()
+        self.ticker_subs: set[str] = set()  # codes subscribed with SubType TICKER
+        self.ticker_pushing: set[str] = set()
         self.pushes = 0
         self.stalled = False
         self.closed = False
@@ -290,11 +302,18 @@ class FutuSimulator:
                     await asyncio.sleep(max(0.0, due - time.monotonic()))
                 if self.quotes_down or code not in self.books:
                     break
-                watchers = [c for c in self.connections if code in c.pushing and not c.closed]
-                if not watchers:
+                live = [c for c in self.connections if not c.closed]
+                watchers = [c for c in live if code in c.pushing]
+                tape = [c for c in live if code in c.ticker_pushing]
+                if not watchers and not tape:
                     continue
                 book = self.books[code]
                 book.step()
+                if book.trades and tape:  # the prints first, then the book they left
+                    body = self._ticker_push_body(book, book.trades)
+                    for conn in tape:
+                        await conn.send(codec.encode_frame(
+                            codec.QOT_UPDATE_TICKER, next(conn.serial), body, cipher=conn.cipher))
                 bodies: dict[bool, bytes] = {}
                 for conn in watchers:
                     details = conn.subs.get(code, False)
@@ -365,6 +384,30 @@ class FutuSimulator:
             s2c.svrRecvTimeBidTimestamp = 0.0
             s2c.svrRecvTimeAsk = ""
             s2c.svrRecvTimeAskTimestamp = 0.0
+
+    def _fill_tickers(self, s2c, book: SimBook, trades, push: bool) -> None:
+        s2c.security.market = book.market
+        s2c.security.code = book.short_code
+        s2c.name = book.listing.name
+        us = book.market == MARKETS["US"]
+        for trade in trades:
+            row = s2c.tickerList.add(
+                time=book.local_time(trade.at), sequence=trade.sequence,
+                dir=TICKER_DIR_BID if trade.buy else TICKER_DIR_ASK,
+                price=float(trade.price), volume=trade.volume,
+                turnover=float(trade.price * trade.volume),
+                type=TICKER_TYPE_AUTOMATCH,
+                timestamp=math.floor(trade.at * 1000) / 1000,
+            )
+            if push:
+                row.pushDataType = PUSH_DATA_REALTIME
+            if us:
+                row.hpVolume = float(trade.volume)
+
+    def _ticker_push_body(self, book: SimBook, trades) -> bytes:
+        response = Qot_UpdateTicker_pb2.Response(retType=0)
+        self._fill_tickers(response.s2c, book, trades, push=True)
+        return response.SerializeToString()
 
     def _push_body(self, book: SimBook, details: bool, stamped: bool) -> bytes:
         """The 3013 body, as `_fill_book` would make it, with each level's encoding
@@ -548,7 +591,7 @@ class FutuSimulator:
             codes.append(code)
         return codes
 
-    def _refuse_sub(self, conn, codes: list[str], response) -> bool:
+    def _refuse_sub(self, conn, codes: list[str], sub_types: set[int], response) -> bool:
         """OpenD refuses a whole Qot_Sub if one code lacks its right or the quota would
         be exceeded; its message names the first code without its market prefix."""
         for code in codes:
@@ -557,8 +600,10 @@ class FutuSimulator:
                 response.retType = -1
                 response.retMsg = f"No right to subscribe {short}"
                 return True
-        held = {c for each in self.connections for c in each.subs}
-        wanted = held | set(codes)
+        # OpenD's quota counts one per code and sub type
+        held = {(c, SUB_ORDER_BOOK) for each in self.connections for c in each.subs}
+        held |= {(c, SUB_TICKER) for each in self.connections for c in each.ticker_subs}
+        wanted = held | {(c, t) for c in codes for t in sub_types}
         if len(wanted) > self.quota:
             response.retType = -1
             response.retMsg = (f"Subscription quota exceeded: {len(held)} of {self.quota} "
@@ -570,29 +615,57 @@ class FutuSimulator:
         codes = self._check_codes(c2s.securityList, response)
         if codes is None:
             return None
-        if SUB_ORDER_BOOK not in c2s.subTypeList:
+        sub_types = {t for t in c2s.subTypeList if t in (SUB_ORDER_BOOK, SUB_TICKER)}
+        if not sub_types:
             return None
+        books = SUB_ORDER_BOOK in sub_types
+        tickers = SUB_TICKER in sub_types
         first_push = c2s.isFirstPush if c2s.HasField("isFirstPush") else True
         if not c2s.isSubOrUnSub:
             for code in codes:
-                conn.subs.pop(code, None)
-                conn.pushing.discard(code)
+                if books:
+                    conn.subs.pop(code, None)
+                    conn.pushing.discard(code)
+                if tickers:
+                    conn.ticker_subs.discard(code)
+                    conn.ticker_pushing.discard(code)
             return None
-        if self._refuse_sub(conn, codes, response):
+        if self._refuse_sub(conn, codes, sub_types, response):
             return None
+        register = c2s.isRegOrUnRegPush if c2s.HasField("isRegOrUnRegPush") else None
         for code in codes:
             self.book(code)
-            conn.subs[code] = bool(c2s.isSubOrderBookDetail)
-            if c2s.HasField("isRegOrUnRegPush"):
-                if c2s.isRegOrUnRegPush:
-                    conn.pushing.add(code)
-                else:
-                    conn.pushing.discard(code)
-        return [code for code in codes if code in conn.pushing] if first_push else None
+            if books:
+                conn.subs[code] = bool(c2s.isSubOrderBookDetail)
+            if tickers:
+                conn.ticker_subs.add(code)
+            if register is not None:
+                for wanted, pushing in ((books, conn.pushing), (tickers, conn.ticker_pushing)):
+                    if wanted and register:
+                        pushing.add(code)
+                    elif wanted:
+                        pushing.discard(code)
+        # the first push is the cached book; the tape is fetched with Qot_GetTicker
+        if not books or not first_push:
+            return None
+        return [code for code in codes if code in conn.pushing]
 
     async def _reg_push(self, conn, c2s, response) -> list[str] | None:
         codes = self._check_codes(c2s.securityList, response)
-        if codes is None or SUB_ORDER_BOOK not in c2s.subTypeList:
+        if codes is None:
+            return None
+        if SUB_TICKER in c2s.subTypeList:
+            for code in codes:
+                if code not in conn.ticker_subs:
+                    response.retType = -1
+                    response.retMsg = f"{code} is not subscribed"
+                    return None
+            for code in codes:
+                if c2s.isRegOrUnReg:
+                    conn.ticker_pushing.add(code)
+                else:
+                    conn.ticker_pushing.discard(code)
+        if SUB_ORDER_BOOK not in c2s.subTypeList:
             return None
         pushed = []
         for code in codes:
@@ -611,14 +684,15 @@ class FutuSimulator:
         conns = self.connections if c2s.isReqAllConn else [conn]
         total = 0
         for each in conns:
-            info = response.s2c.connSubInfoList.add(usedQuota=len(each.subs),
-                                                    isOwnConnData=each is conn)
-            if each.subs:
-                sub = info.subInfoList.add(subType=SUB_ORDER_BOOK)
-                for code in each.subs:
-                    market, short = split_code(code)
-                    sub.securityList.add(market=market, code=short)
-            total += len(each.subs)
+            used = len(each.subs) + len(each.ticker_subs)
+            info = response.s2c.connSubInfoList.add(usedQuota=used, isOwnConnData=each is conn)
+            for sub_type, held in ((SUB_ORDER_BOOK, each.subs), (SUB_TICKER, each.ticker_subs)):
+                if held:
+                    sub = info.subInfoList.add(subType=sub_type)
+                    for code in held:
+                        market, short = split_code(code)
+                        sub.securityList.add(market=market, code=short)
+            total += used
         response.s2c.totalUsedQuota = total
         response.s2c.remainQuota = max(0, self.quota - total)
 
@@ -633,6 +707,21 @@ class FutuSimulator:
             return
         levels = max(1, min(self.levels, c2s.num))
         self._fill_book(response.s2c, self.book(code), conn.subs[code], True, levels)
+
+    async def _ticker(self, conn, c2s, response) -> None:
+        """The most recent prints, oldest first, at most maxRetNum (and 1000)."""
+        codes = self._check_codes([c2s.security], response)
+        if codes is None:
+            return
+        code = codes[0]
+        if code not in conn.ticker_subs:
+            response.retType = -1
+            response.retMsg = f"Please subscribe to {code} TICKER first"
+            return
+        book = self.book(code)
+        count = max(0, min(MAX_TICKERS, c2s.maxRetNum))
+        recent = list(book.tape)[-count:] if count else []
+        self._fill_tickers(response.s2c, book, recent, push=False)
 
     async def _static_info(self, conn, c2s, response) -> None:
         codes = self._check_codes(c2s.securityList, response)
@@ -664,6 +753,7 @@ class FutuSimulator:
                                  _sub_info),
         codec.QOT_GET_ORDER_BOOK: (Qot_GetOrderBook_pb2.Request, Qot_GetOrderBook_pb2.Response,
                                    _order_book),
+        codec.QOT_GET_TICKER: (Qot_GetTicker_pb2.Request, Qot_GetTicker_pb2.Response, _ticker),
         codec.QOT_GET_STATIC_INFO: (Qot_GetStaticInfo_pb2.Request,
                                     Qot_GetStaticInfo_pb2.Response, _static_info),
     }

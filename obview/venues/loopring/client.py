@@ -39,11 +39,13 @@ from obview.feed import (
     LatencyKind,
     LevelControl,
     Stream,
+    TradeKind,
 )
 from obview.latency import LatencyStats
 from obview.venues import VenueConfig
 from obview.venues.loopring import protocol
 from obview.venues.loopring.credentials import API_KEY_ENV, ApiKey
+from obview.venues.loopring.numbers import BadNumber
 from obview.venues.loopring.protocol import (
     API_KEY_CODES,
     DEFAULT_REST,
@@ -63,6 +65,16 @@ from obview.venues.loopring.protocol import (
     Token,
 )
 from obview.venues.loopring.sync import BadPush, DepthSync, Step, fast_path
+from obview.venues.loopring.trades import (
+    RECENT_TRADES,
+    TRADES_PATH,
+    TradesReply,
+    decode_trade_push,
+    decode_trades_reply,
+    is_trade_topic,
+    read_trade_frame,
+    subscribe_trades_message,
+)
 
 log = logging.getLogger("obview.loopring")
 
@@ -130,8 +142,11 @@ class LoopringFeed(Feed):
         self.stream.extra.update(verified_at=None, verify_mismatches=0)
         self._intervals = self.stream.latency["interval"] = LatencyStats()  # ms between pushes
         self.streams[self.stream.key] = self.stream
-        self.capabilities = FeedCapabilities(latency=LatencyKind.INTERVAL, levels=LevelControl(
-            lambda: self.level_count, lambda: self.level, self.change_level))
+        # trades: v3 only (the seed's v2 dialect has no trade topic; docs/loopring.md)
+        self.capabilities = FeedCapabilities(
+            latency=LatencyKind.INTERVAL,
+            levels=LevelControl(lambda: self.level_count, lambda: self.level, self.change_level),
+            trades=TradeKind.MARKET if self.api == V3 else TradeKind.NONE)
         self.address = f"{self.ws_url} ({self.api})"
         self._http: httpx.AsyncClient | None = None
         self._ws: ClientConnection | None = None
@@ -149,6 +164,11 @@ class LoopringFeed(Feed):
         self._sequence = 0
         self._ws_key: str | None = None
         self._link = None  # replay: the recorded connection
+        self.trades_enabled = cfg.trades and self.api == V3
+        self.no_trades_reason = ("" if self.api == V3 else
+                                 "no trades in the v2 API obview speaks (use --api v3)")
+        self._trade_sequence: int | None = None  # the trade sub of this connection
+        self._trades_task: asyncio.Task | None = None
 
     # -- public ---------------------------------------------------------------------------
     async def change_level(self, level: int) -> None:
@@ -172,6 +192,7 @@ class LoopringFeed(Feed):
         await self._subscribe(ws)
 
     async def close(self) -> None:
+        self._cancel_trades()
         self._cancel_snapshot()
         self._cancel_verify()
         if self._http is not None:
@@ -207,6 +228,8 @@ class LoopringFeed(Feed):
                     await self._read(ws)
                 finally:
                     self._ws = None
+                    self._trade_sequence = None
+                    self._cancel_trades()
                     self._cancel_snapshot()
                     self._cancel_verify()
                     self.stream.book.clear()  # void: the next connection starts from step 1
@@ -301,6 +324,12 @@ class LoopringFeed(Feed):
         self._sequence += 1
         await ws.send(protocol.subscribe_message(self.api, self.market, self.level, self._sequence))
         self._ensure_snapshot()  # waits for the ack (or a push) before fetching
+        if self.trades_enabled and self._trade_sequence is None:
+            self._sequence += 1
+            self._trade_sequence = self._sequence
+            await ws.send(subscribe_trades_message(self.market, self._sequence))
+            self._trades_task = asyncio.get_running_loop().create_task(
+                self._fetch_recent_trades(), name="loopring-trades")
         if self.verify > 0 and (self._verify_task is None or self._verify_task.done()):
             self._verify_task = asyncio.get_running_loop().create_task(
                 self._verify_loop(), name="loopring-verify")
@@ -345,8 +374,62 @@ class LoopringFeed(Feed):
             # shows as a gap at the next one)
             self.count_bad_frame(f"undecodable frame: {payload}")
         elif kind is FrameKind.SUB_REPLY:
-            self._on_sub_reply(payload)
-        # FOREIGN frames (not an object, another topic) are ignored
+            if payload.sequence is not None and payload.sequence == self._trade_sequence:
+                self._on_trade_sub_reply(payload)
+            else:
+                self._on_sub_reply(payload)
+        elif self.trades_enabled:
+            self._on_trades(frame)
+        # other FOREIGN frames (not an object, another topic) are ignored
+
+    # -- trades -----------------------------------------------------------------------------
+    def _on_trades(self, frame: str | bytes) -> None:
+        """A `trade` push of our market goes on the tape; a bad one is counted and dropped
+        whole (no book depends on it: no resync)."""
+        push = read_trade_frame(frame)
+        if push is None or not is_trade_topic(push.topic, self.market):
+            return
+        try:
+            trades = decode_trade_push(push, self.market, self._parser.decimals)
+        except BadNumber as exc:
+            self.count_bad_frame(f"trade push: {exc}")
+            return
+        if trades:
+            self.trades_printed(self.stream, trades)
+
+    def _on_trade_sub_reply(self, reply: SubReply) -> None:
+        if reply.op != "sub" or reply.result.status.lower() == "ok":
+            self.stream.extra.pop("trades_error", None)
+            return
+        error = reply.result.error
+        text = f"error {error.code if error else '?'}: {error.message if error else ''}".strip()
+        self.stream.extra["trades_error"] = f"trade topic refused ({text})"
+        log.warning("%s: trade subscription refused (%s); the book goes on", self.market, text)
+
+    async def _fetch_recent_trades(self) -> None:
+        """The market's recent prints (REST), once per connection: the tape's snapshot.
+        Pushes that crossed it are not counted twice (the tape drops ids it has). A
+        failure costs only these prints: the session goes on."""
+        try:
+            status, body = await self._get(TRADES_PATH, {"market": self.market,
+                                                         "limit": RECENT_TRADES})
+            reply = protocol.decode_reply(self.api, status, body, TradesReply)
+            trades = decode_trades_reply(reply, self.market, self._parser.decimals)
+        except asyncio.CancelledError:
+            raise
+        except (BadNumber, ProtocolError) as exc:
+            self.count_bad_frame(f"recent trades reply: {exc}")
+            return
+        except (ApiError, FeedError) as exc:
+            log.warning("%s: recent trades not fetched: %s", self.market, self.redact(str(exc)))
+            return
+        if trades:
+            self.trades_printed(self.stream, trades, snapshot=True)
+
+    def _cancel_trades(self) -> None:
+        task, self._trades_task = self._trades_task, None
+        if task is not None and not task.done():
+            task.cancel()
 
     def _bad_push(self, reason: str, step: Step) -> None:
         self.count_bad_frame(f"{self._reader.topic}: {reason}")

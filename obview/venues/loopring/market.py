@@ -10,11 +10,16 @@ version (bids round down, asks round up to a step of 10^-(precisionForPrice - L)
 Versions count per market, shared by all levels. Content is fully determined by the
 seed; `rate` sets pushes per second per market (0: nothing moves on its own; tests call
 `advance()` to move the market one push at a time).
+
+About a fifth of the versions are prints instead (their own seeded generator): a taker
+takes all or part of the best bid or ask (docs/loopring.md, "Trades").
 """
 
 from __future__ import annotations
 
 import random
+import time
+from collections import deque
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -25,6 +30,8 @@ from obview.fmt import dec_str
 
 NUMBER_FORMS = ("text", "exp", "json")
 HISTORY_KEEP = 2_000  # versions kept for stale snapshots when not recording truth
+TRADE_SHARE = 0.2  # of the versions that are prints
+TAPE_KEEP = 1_000  # prints kept for GET /api/v3/trade
 
 
 @dataclass(frozen=True)
@@ -61,12 +68,28 @@ MARKETS = (
 
 RawSide = dict[int, tuple[int, int]]  # tick -> (size in base units, orders)
 
+@dataclass(frozen=True)
+class SimTrade:
+    """One print: `buy` is the taker's side (True took the best ask)."""
+
+    trade_id: int
+    version: int
+    tick: int
+    size: int  # base-token units
+    buy: bool
+    at_ms: int
+
+
 class MarketSim:
     """One market's raw book, version counter and history."""
 
     def __init__(self, spec: MarketSpec, seed: int, record_all: bool) -> None:
         self.spec = spec
         self.rng = random.Random(f"{seed}:{spec.name}")
+        self.trade_rng = random.Random(f"{seed}:{spec.name}:trades")
+        self.tape: deque[SimTrade] = deque(maxlen=TAPE_KEEP)
+        self.unsent_trades: list[SimTrade] = []  # prints not yet in a trade push
+        self.next_trade_id = 10_000_000 + self.trade_rng.randrange(1_000_000)
         self.version = 1_000_000 + self.rng.randrange(1_000_000)
         self.bids: RawSide = {}
         self.asks: RawSide = {}
@@ -111,9 +134,46 @@ class MarketSim:
             stale = self.version - HISTORY_KEEP
             self.history.pop(stale, None)
 
+    def _trade(self) -> tuple[bool, int] | None:
+        """A taker at the touch: the best level loses part or all of its size (one
+        version). None when that side is empty."""
+        rng, spec = self.trade_rng, self.spec
+        buy = rng.random() < 0.5
+        side = self.asks if buy else self.bids
+        if not side:
+            return None
+        tick = min(side) if buy else max(side)
+        size, orders = side[tick]
+        lot = 10 ** (spec.base.decimals - spec.lot_decimals)
+        taken = size if rng.random() < 0.15 else min(size, rng.randint(1, 20_000) * lot)
+        if taken == size:
+            del side[tick]
+        else:
+            side[tick] = (size - taken, orders)
+        self.version += 1
+        self.next_trade_id += 1
+        trade = SimTrade(self.next_trade_id, self.version, tick, taken, buy,
+                         time.time_ns() // 1_000_000)
+        self.tape.append(trade)
+        self.unsent_trades.append(trade)
+        if len(self.unsent_trades) > TAPE_KEEP:  # nobody collects them: keep it bounded
+            del self.unsent_trades[0]
+        return not buy, tick
+
     def step_version(self) -> None:
-        self.pending.append(self._change())
+        touched = self._trade() if self.trade_rng.random() < TRADE_SHARE else None
+        self.pending.append(touched or self._change())
         self._record()
+
+    def take_trades(self, end: int) -> list[SimTrade]:
+        """The prints of versions up to `end` not handed out yet, oldest first."""
+        due = [t for t in self.unsent_trades if t.version <= end]
+        if due:
+            self.unsent_trades = [t for t in self.unsent_trades if t.version > end]
+        return due
+
+    def price_of(self, tick: int) -> str:
+        return dec_str(Decimal(tick).scaleb(-self.spec.precision))
 
     def next_push(self) -> tuple[int, int, list[tuple[bool, int]]] | None:
         """Complete the pending batch and return (start, end, touched raw slots)."""

@@ -179,7 +179,7 @@ class SubReply(msgspec.Struct):
     op: str
     result: SubStatus
     args: list[str] | None = None
-    topics: list[TopicObject] | None = None
+    topics: list[Any] | None = None  # echoed as sent: depth and trade topics differ
     sequence: int | None = None
 
 

@@ -33,6 +33,13 @@ Fault switches (`faults` dict, values are text; `obview sim loopring --fault NAM
 
 Paths: `/v3/ws?wsApiKey=KEY` (after `GET /v3/ws/key`) speaks v3, the default; `/v2/ws`
 speaks the 2020 draft of the seed page (`{"op":"sub","args":["depth&M&L"]}`).
+
+Trades (v3; docs/loopring.md, "Trades"): about a fifth of the versions are prints instead
+of order changes (their own seeded generator): a taker takes size at the best bid or ask,
+all of the level or part of it. A v3 client subscribed to `{"topic":"trade","market":M}`
+gets each push's prints in a `trade` push just before the depth push whose range holds
+their versions, and `GET /api/v3/trade?market=M&limit=N` answers the newest N prints
+(newest first, at most 1000 held).
 """
 
 from __future__ import annotations
@@ -54,9 +61,11 @@ from websockets.http11 import Request, Response
 from obview.venues.loopring.market import (
     MARKETS,
     NUMBER_FORMS,
+    TAPE_KEEP,
     TOKENS,
     MarketSim,
     RawSide,
+    SimTrade,
     write_slot,
 )
 from obview.venues.loopring.protocol import SUB_REJECTED, V2, V3
@@ -82,6 +91,7 @@ NUMERIC_FAULTS = {"rate": "number", "delay_snapshot": "number", "lag": "number",
                   "pong_timeout": "number", "skip": "int", "stale_snapshot": "int", "stale_by": "int",
                   "malformed": "int", "drop_after": "int", "http429": "int", "rate_limit": "int",
                   "lose_slot": "int"}
+TRADE_TOPIC_REJECTED = 104109  # "Invalid topic or parameters" of the trade topic
 
 
 @dataclass(eq=False)
@@ -93,6 +103,7 @@ class Client:
     outbox: asyncio.Queue = field(default_factory=asyncio.Queue)
     market: str | None = None
     level: int | None = None
+    trade_market: str | None = None  # v3 `trade` topic subscribed
     pushes: int = 0  # pushes counted for faults (sent, skipped or broken)
     queued: int = 0  # frames handed to the sender
     handled: int = 0  # frames the sender is done with (sent, or discarded by a drop)
@@ -135,7 +146,8 @@ class LoopringSimulator:
         self.stats: dict[str, int] = dict.fromkeys(
             ("connections", "depth_requests", "http429", "stale_snapshots", "skipped",
              "malformed", "dropped", "pings", "pongs", "unsolicited_pongs",
-             "subscriptions", "rejected_subs", "frames_sent", "lost_slots", "key_refused"), 0)
+             "subscriptions", "rejected_subs", "frames_sent", "lost_slots", "key_refused",
+             "trade_subscriptions", "trade_requests"), 0)
         self._depth_times: list[float] = []
         self._server: Server | None = None
         self._tasks: set[asyncio.Task] = set()
@@ -211,6 +223,13 @@ class LoopringSimulator:
 
     def _push(self, market: MarketSim) -> None:
         start, end, touched = market.next_push()
+        trades = market.take_trades(end)
+        if trades:  # the prints first, then the depth push that shows what they took
+            watching = [c for c in self.clients if c.trade_market == market.spec.name]
+            if watching:
+                frame = self._trade_frame(market, trades)
+                for client in watching:
+                    self._send(client, frame)
         subscribers = [c for c in self.clients if c.market == market.spec.name]
         if not subscribers:
             return
@@ -247,6 +266,12 @@ class LoopringSimulator:
             "startVersion": start, "endVersion": str(end),
             "data": {"bids": sides[True], "asks": sides[False]},
         }).decode()
+
+    def _trade_frame(self, market: MarketSim, trades: list[SimTrade]) -> str:
+        rows = [[str(t.at_ms), str(t.trade_id), "buy" if t.buy else "sell", str(t.size),
+                 market.price_of(t.tick), str(t.size // 1000)] for t in trades]
+        return _encode({"topic": {"topic": "trade", "market": market.spec.name},
+                        "ts": time.time_ns() // 1_000_000, "data": rows}).decode()
 
     def _deliver_push(self, client: Client, market: MarketSim, frame: str) -> None:
         client.pushes += 1
@@ -360,6 +385,9 @@ class LoopringSimulator:
         if op not in ("sub", "unSub"):
             self._reply(client, request, 104101, f"unsupported op {op!r}")
             return
+        if client.api == V3 and _trade_topics(request):
+            self._on_trade_request(client, request, op)
+            return
         topics = self._topics(client.api, request)
         if topics is None or not topics:
             self._reply(client, request, 104100 if topics == [] else 104107, "illegal topic")
@@ -379,6 +407,20 @@ class LoopringSimulator:
             return
         self.stats["subscriptions"] += 1
         client.market, client.level = market, level  # replaces an earlier depth sub
+        self._reply(client, request, 0)
+
+    def _on_trade_request(self, client: Client, request: dict, op: str) -> None:
+        markets = [topic.get("market") for topic in request["topics"]]
+        if op == "unSub":
+            client.trade_market = None
+            self._reply(client, request, 0)
+            return
+        if len(markets) != 1 or markets[0] not in self.markets:
+            self.stats["rejected_subs"] += 1
+            self._reply(client, request, TRADE_TOPIC_REJECTED, "Invalid topic or parameters")
+            return
+        self.stats["trade_subscriptions"] += 1
+        client.trade_market = markets[0]
         self._reply(client, request, 0)
 
     def _topics(self, api: str, request: dict) -> list[tuple[str, int]] | None:
@@ -462,6 +504,8 @@ class LoopringSimulator:
             return self._ok(connection, api, tokens)
         if endpoint == "/depth":
             return await self._depth(connection, api, query)
+        if endpoint == "/trade" and api == V3:
+            return self._trades(connection, query)
         return self._http(connection, HTTPStatus.NOT_FOUND, {"error": "not found"})
 
     async def _depth(self, connection: ServerConnection, api: str, query: dict[str, str]) -> Response:
@@ -505,6 +549,21 @@ class LoopringSimulator:
             await asyncio.sleep(self.delay_snapshot)
         return response
 
+    def _trades(self, connection: ServerConnection, query: dict[str, str]) -> Response:
+        self.stats["trade_requests"] += 1
+        market = self.markets.get(query.get("market", ""))
+        if market is None:
+            return self._error(connection, V3, 108000, "unsupported market")
+        limit_text = query.get("limit", "20")
+        if not limit_text.isdigit():
+            return self._error(connection, V3, 100001, "invalid argument")
+        limit = min(int(limit_text), TAPE_KEEP)
+        name = market.spec.name
+        recent = list(market.tape)[-limit:][::-1] if limit else []
+        rows = [[str(t.at_ms), str(t.trade_id), "BUY" if t.buy else "SELL", str(t.size),
+                 market.price_of(t.tick), name, str(t.size // 1000)] for t in recent]
+        return self._ok(connection, V3, {"totalNum": len(market.tape), "trades": rows})
+
     def _ok(self, connection: ServerConnection, api: str, payload: Any) -> Response:
         if api == V2:
             payload = {"resultInfo": {"code": 0, "message": "SUCCESS"}, "data": payload}
@@ -518,6 +577,13 @@ class LoopringSimulator:
     @staticmethod
     def _http(connection: ServerConnection, status: HTTPStatus, payload: Any) -> Response:
         return json_response(status, payload)
+
+
+def _trade_topics(request: dict) -> bool:
+    """A v3 request whose topics are all `trade` topics."""
+    topics = request.get("topics")
+    return (isinstance(topics, list) and bool(topics)
+            and all(isinstance(t, dict) and t.get("topic") == "trade" for t in topics))
 
 
 async def start_sim(host: str, port: int, seed: int, faults: dict[str, str]) -> LoopringSimulator:

@@ -177,6 +177,7 @@ class Feed:
 
     def __init__(self) -> None:
         self.trades_enabled = False
+        self.no_trades_reason = ""  # why this feed prints no trades where one would expect them
         self.streams: dict[str, Stream] = {}  # by Stream.key
         self.records: dict[str, dict[Any, Any]] = {}  # RecordKind -> rows by their key
         self.state = FeedState.CONNECTING

@@ -13,10 +13,10 @@ from obview.venues import VenueConfig
 os.environ.setdefault("TEXTUAL_FPS", "120")
 
 
-def run_app(configs: list[VenueConfig]) -> None:
+def run_app(configs: list[VenueConfig], history_s: float | None = None) -> None:
     from obview.tui.app import ObviewApp
 
-    app = ObviewApp(configs)
+    app = ObviewApp(configs) if history_s is None else ObviewApp(configs, history_s=history_s)
     _apply_theme(app)
     app.run()
 

@@ -78,6 +78,10 @@ KEYS: tuple[KeyRow, ...] = (
            "fresh book)", (
                Action("l", "level", "Next aggregation level",
                       "The venue's next book aggregation level (l)", Scope.LEVELS, "Level"),)),
+    KeyRow("h", "ladder / ladder + depth heatmap / heatmap (heatmap: arrows or mouse move "
+           "its crosshair, z / Z finer / coarser time, end back to now)", (
+               Action("h", "layout", "Cycle heatmap layout",
+                      "Ladder, ladder + depth heatmap, heatmap (h)", Scope.LADDER),)),
     KeyRow("t", "show the +/- size change since the previous update", (
         Action("t", "delta", "Toggle delta", "Show the +/- size change column (t)",
                Scope.LADDER, "Delta"),)),

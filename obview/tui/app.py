@@ -22,6 +22,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
 
+from obview.depth_history import DEFAULT_HISTORY_S
 from obview.events import BookChanged, FeedFailed, RecordsChanged, StatusChanged
 from obview.feed import Feed, Stream, describe_error
 from obview.logs import status_note
@@ -49,8 +50,10 @@ class ObviewApp(App):
     BINDINGS = bindings(Owner.APP)
 
     def __init__(self, configs: list[VenueConfig], feeds: list[Feed] | None = None, *,
-                 mask_times: bool = False, theme: str | None = None) -> None:
+                 mask_times: bool = False, theme: str | None = None,
+                 history_s: float = DEFAULT_HISTORY_S) -> None:
         super().__init__()
+        self.history_s = history_s  # how far back each stream's depth heatmap reaches
         for each in THEMES:
             self.register_theme(each)
         if theme:
@@ -150,7 +153,8 @@ class ObviewApp(App):
         if stream in self._stream_panes:
             return
         pane = StreamPane(self._new_pane_id(), feed, stream, depth, mask_times=self.mask_times,
-                          frozen=self.frozen, compact=self._narrow())
+                          frozen=self.frozen, compact=self._narrow(),
+                          history_s=self.history_s)
         self._stream_panes[stream] = pane
         # a stream that appears later (one more source's book) goes next to its feed's others
         after = next((p for p in reversed(self.panes) if isinstance(p, StreamPane)
@@ -189,7 +193,7 @@ class ObviewApp(App):
         if pane is None:  # a stream the feed added after it started
             await self._add_stream_pane(message.feed, stream)
             pane = self._stream_panes[stream]
-        pane.ladder.mark_dirty()
+        pane.book_updated()
         for screen in self.screen_stack[1:]:  # no self.screen: the stack may be empty by now
             if isinstance(screen, DrilldownScreen) and screen.stream is stream:
                 screen.book_updated()
@@ -333,9 +337,16 @@ class ObviewApp(App):
             self.pop_screen()
 
     def action_group(self, delta: int) -> None:
-        ladder = self.active_ladder()
-        if ladder is not None:
-            ladder.set_group(delta)
+        pane = self.active_stream_pane()
+        if pane is not None:
+            pane.ladder.set_group(delta)
+            pane.follow_ladder()
+
+    def action_layout(self) -> None:
+        pane = self.active_stream_pane()
+        if pane is not None:
+            pane.cycle_layout()
+            self._focus_active()
 
     def action_depth(self) -> None:
         ladder = self.active_ladder()
@@ -368,6 +379,7 @@ class ObviewApp(App):
         level = (levels.current() + 1) % count
         self.notify(f"{pane.stream.symbol}: level {level} of 0-{count - 1}")
         pane.ladder.reset_history()
+        self.run_worker(pane.fresh_history(), group="levels", exit_on_error=False)
         self.run_worker(self._change_level(levels.change, level), group="levels",
                         exit_on_error=False)
 

@@ -79,9 +79,14 @@ KEYS: tuple[KeyRow, ...] = (
                Action("l", "level", "Next aggregation level",
                       "The venue's next book aggregation level (l)", Scope.LEVELS, "Level"),)),
     KeyRow("h", "ladder / ladder + depth heatmap / heatmap (heatmap: arrows or mouse move "
-           "its crosshair, z / Z finer / coarser time, end back to now)", (
+           "its crosshair, end back to now)", (
                Action("h", "layout", "Cycle heatmap layout",
                       "Ladder, ladder + depth heatmap, heatmap (h)", Scope.LADDER),)),
+    KeyRow("z / Z", "depth heatmap: finer / coarser time columns (100 ms, 1 s, 10 s)", (
+        Action("z", "zoom(-1)", "Finer heatmap time", "Narrower heatmap time columns (z)",
+               Scope.LADDER),
+        Action("Z", "zoom(1)", "Coarser heatmap time", "Wider heatmap time columns (Z)",
+               Scope.LADDER))),
     KeyRow("t", "show the +/- size change since the previous update", (
         Action("t", "delta", "Toggle delta", "Show the +/- size change column (t)",
                Scope.LADDER, "Delta"),)),

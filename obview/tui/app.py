@@ -342,6 +342,11 @@ class ObviewApp(App):
             pane.ladder.set_group(delta)
             pane.follow_ladder()
 
+    def action_zoom(self, delta: int) -> None:
+        pane = self.active_stream_pane()
+        if pane is not None and pane.heatmap.display:
+            pane.heatmap.action_zoom(delta)
+
     def action_layout(self) -> None:
         pane = self.active_stream_pane()
         if pane is not None:

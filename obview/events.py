@@ -48,4 +48,16 @@ class RecordsChanged:
     rows: list[Any]
 
 
-Event = BookChanged | StatusChanged | FeedFailed | RecordsChanged
+@dataclass(slots=True)
+class TradesPrinted:
+    """New prints on one stream's tape, oldest first (`obview.trades.Trade`). Coalescable:
+    a consumer may join the lists of several events for the same stream in order; the
+    stream's running figures are already in `stream.tape` when this arrives."""
+
+    feed: Feed
+    stream: Stream
+    trades: list[Any]
+    snapshot: bool = False  # the venue's recent prints fetched at (re)connect
+
+
+Event = BookChanged | StatusChanged | FeedFailed | RecordsChanged | TradesPrinted

@@ -104,6 +104,7 @@ class FeedCapabilities:
     levels: LevelControl | None = None
     records: tuple[RecordKind, ...] = ()
     latency: LatencyKind = LatencyKind.NONE
+    trades: str | None = None  # "market" (every print) or "own" (the account's fills)
 
 
 @dataclass(eq=False)

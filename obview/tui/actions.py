@@ -87,6 +87,9 @@ KEYS: tuple[KeyRow, ...] = (
                Scope.LADDER),
         Action("Z", "zoom(1)", "Coarser heatmap time", "Wider heatmap time columns (Z)",
                Scope.LADDER))),
+    KeyRow("T", "trade tape: highlight prints of at least this size (empty: none)", (
+        Action("T", "tape_threshold", "Tape highlight size",
+               "Highlight prints on the tape at or above a size (T)", Scope.LADDER),)),
     KeyRow("t", "show the +/- size change since the previous update", (
         Action("t", "delta", "Toggle delta", "Show the +/- size change column (t)",
                Scope.LADDER, "Delta"),)),

@@ -23,16 +23,23 @@ from textual.widgets import DataTable, Footer, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
 
 from obview.depth_history import DEFAULT_HISTORY_S
-from obview.events import BookChanged, FeedFailed, RecordsChanged, StatusChanged
+from obview.events import BookChanged, FeedFailed, RecordsChanged, StatusChanged, TradesPrinted
 from obview.feed import Feed, Stream, describe_error
 from obview.logs import status_note
 from obview.tui.actions import SCOPES, Owner, Scope, action_name, bindings, palette_actions
 from obview.tui.ladder import Ladder
-from obview.tui.messages import BookUpdated, FeedStopped, RecordsUpdated, StatusUpdated
+from obview.tui.messages import (
+    BookUpdated,
+    FeedStopped,
+    RecordsUpdated,
+    StatusUpdated,
+    TradesUpdated,
+)
 from obview.tui.panels import StatusBar
 from obview.tui.panes import ErrorPane, RecordsPane, StreamPane
 from obview.tui.records import OrdersTable
 from obview.tui.screens import DrilldownScreen, ExecutionsScreen, HelpScreen
+from obview.tui.tape_screen import ThresholdScreen
 from obview.tui.themes import THEMES
 from obview.venues import VenueConfig
 
@@ -175,6 +182,12 @@ class ObviewApp(App):
             if stream not in self._queued:
                 self._queued.add(stream)
                 self.post_message(BookUpdated(feed, stream))
+        elif isinstance(event, TradesPrinted):
+            pane = self._stream_panes.get(event.stream)
+            if pane is not None:  # (a stream without a pane yet has no tape to show)
+                if not pane.pending_trades:
+                    self.post_message(TradesUpdated(feed, event.stream))
+                pane.pending_trades.extend(event.trades)
         elif isinstance(event, StatusChanged):
             self.post_message(StatusUpdated(feed))
         elif isinstance(event, RecordsChanged):
@@ -197,6 +210,11 @@ class ObviewApp(App):
         for screen in self.screen_stack[1:]:  # no self.screen: the stack may be empty by now
             if isinstance(screen, DrilldownScreen) and screen.stream is stream:
                 screen.book_updated()
+
+    def on_trades_updated(self, message: TradesUpdated) -> None:
+        pane = self._stream_panes.get(message.stream)
+        if pane is not None:
+            pane.trades_arrived()
 
     def on_status_updated(self, message: StatusUpdated) -> None:
         self._tick()
@@ -346,6 +364,19 @@ class ObviewApp(App):
         pane = self.active_stream_pane()
         if pane is not None and pane.heatmap.display:
             pane.heatmap.action_zoom(delta)
+
+    def action_tape_threshold(self) -> None:
+        pane = self.active_stream_pane()
+        if pane is None or pane.tape is None:
+            self.notify("this venue has no trade tape", severity="warning")
+            return
+        tape = pane.tape
+
+        def chosen(value) -> None:
+            if value is not False:
+                tape.set_threshold(value)
+
+        self.push_screen(ThresholdScreen(tape.threshold), chosen)
 
     def action_layout(self) -> None:
         pane = self.active_stream_pane()

@@ -3,18 +3,20 @@ instead of parallel dicts keyed by feed and stream."""
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 from rich.text import Text
-from textual.containers import Horizontal
+from textual.containers import Horizontal, Vertical
 from textual.widgets import Static, TabPane
 
 from obview.depth_history import DEFAULT_HISTORY_S, DepthHistory
 from obview.feed import Feed, Stream
 from obview.tui.heatmap import HeatmapView
-from obview.tui.ladder import Ladder
+from obview.tui.ladder import Ladder, price_places
 from obview.tui.panels import HealthPanel, StreamClock
 from obview.tui.records import OrdersTable, RiskTable
+from obview.tui.tape import TapeView
 
 
 LAYOUTS = ("ladder", "split", "heatmap")  # `h`: ladder | ladder + heatmap | heatmap
@@ -50,7 +52,14 @@ class StreamPane(TabPane):
         self.health = HealthPanel(feed, stream, self.clock, self.ladder.paint_delay,
                                   mask_times=mask_times)
         self.health.compact = compact
-        self.book = Horizontal(self.ladder, self.heatmap, self.health, classes="book")
+        # a venue that declares a tape gets one, above the health panel
+        self.tape = TapeView(mask_times=mask_times, utc=mask_times,
+                             epoch_offset=0 if mask_times else None) \
+            if feed.capabilities.trades else None
+        self.pending_trades: list = []  # printed, not yet handled by the app
+        side = self.health if self.tape is None else Vertical(self.tape, self.health,
+                                                              classes="side")
+        self.book = Horizontal(self.ladder, self.heatmap, side, classes="book")
         super().__init__(stream.key, self.book, id=pane_id)
 
     def _new_heatmap(self) -> HeatmapView:
@@ -79,6 +88,21 @@ class StreamPane(TabPane):
         if self.heatmap.display:
             self.heatmap.mark_dirty()
 
+    def trades_arrived(self) -> None:
+        """The prints queued since the last call: onto the heatmap and the tape."""
+        trades, self.pending_trades = self.pending_trades, []
+        if self.mask_times:  # the heatmap's masked clock: at the book they came with
+            now = self._now()
+            trades = [dataclasses.replace(trade, mono=now) for trade in trades]
+        for trade in trades:
+            if trade.side is not None:  # a print without an aggressor has no marker side
+                self.history.record_trade(trade)
+        if self.heatmap.display:
+            self.heatmap.mark_dirty()
+        if self.tape is not None:
+            self.tape.places = price_places(self.stream.book)
+            self.tape.add(trades)
+
     def follow_ladder(self) -> None:
         """The heatmap's rows follow the ladder's grouping and, beside it, its prices."""
         heatmap = self.heatmap
@@ -94,6 +118,8 @@ class StreamPane(TabPane):
         ladder forgets its flashes and deltas."""
         self.history = DepthHistory(self.history_s)
         self._books_recorded = 0
+        if self.tape is not None:
+            self.tape.clear()
         old, self.heatmap = self.heatmap, self._new_heatmap()
         await self.book.mount(self.heatmap, after=old)
         await old.remove()

@@ -177,6 +177,7 @@ class HeatmapView(Widget, can_focus=True):
         self._palette: Palette | None = None
         self._built_version = -1
         self._timer_pending = False
+        self._last_flush = 0.0
 
     # -- feeding ---------------------------------------------------------------------
     def mark_dirty(self) -> None:
@@ -184,10 +185,13 @@ class HeatmapView(Widget, can_focus=True):
         if self._timer_pending or not self.is_mounted:
             return
         self._timer_pending = True
-        asyncio.get_running_loop().call_later(1 / FPS, self._flush)
+        # paced like the ladder: at once after a quiet spell, else one frame after the last
+        delay = self._last_flush + 1 / FPS - time.monotonic()
+        asyncio.get_running_loop().call_later(max(0.0, delay), self._flush)
 
     def _flush(self) -> None:
         self._timer_pending = False
+        self._last_flush = time.monotonic()
         if not (self.display and self.is_on_screen):  # a hidden tab costs nothing
             self._lines = None  # rebuilt when shown
             return

@@ -78,6 +78,7 @@ class TapeView(Widget):
         self._lines: deque[Strip | None] = deque(maxlen=KEEP)  # built once, per print
         self._styles: dict[str, Style] = {}
         self._timer_pending = False
+        self._last_flush = 0.0
         self.cpu_ns = 0  # thread CPU building and rendering (the bench reads it)
         self.paints = 0
 
@@ -109,10 +110,13 @@ class TapeView(Widget):
         if self._timer_pending or not self.is_mounted:
             return
         self._timer_pending = True
-        asyncio.get_running_loop().call_later(1 / FPS, self._flush)
+        # paced like the ladder: at once after a quiet spell, else one frame after the last
+        delay = self._last_flush + 1 / FPS - time.monotonic()
+        asyncio.get_running_loop().call_later(max(0.0, delay), self._flush)
 
     def _flush(self) -> None:
         self._timer_pending = False
+        self._last_flush = time.monotonic()
         if self.display and self.is_on_screen:
             self.refresh()
 

@@ -46,6 +46,12 @@ async def test_every_stream_records_its_history_even_hidden():
     async with app.run_test(size=(120, 34)) as pilot:
         await ready(pilot)
         hidden = next(p for p in app.stream_panes() if p is not app.active_stream_pane())
+        await pilot.press("2", "h", "h")  # its heatmap alone, then another tab in front
+        await settle(pilot)
+        await wait_until(lambda: hidden.heatmap.builds > 0, 5, "heatmap drawn")
+        await pilot.press("1")
+        await settle(pilot)
+        builds = hidden.heatmap.builds
         before = hidden.history.version
         for _ in range(5):
             feed.walk(hidden.stream)
@@ -58,7 +64,10 @@ async def test_every_stream_records_its_history_even_hidden():
         row = hidden.history.price_row(best, step)
         bid, _ = hidden.history.cell(1, tier.open_index, row, step)
         assert hidden.history.size_of(bid) >= hidden.stream.book.bids.get(best).size
-        assert hidden.heatmap._lines is None  # never drawn while hidden
+        await wait_until(lambda: not hidden.heatmap._timer_pending, 5, "its frame timer fired")
+        assert hidden.heatmap.builds == builds  # recorded, never drawn while hidden
+        await pilot.press("2")
+        await wait_until(lambda: hidden.heatmap.builds > builds, 5, "drawn when shown")
 
 
 async def test_heatmap_rows_follow_the_ladder_grouping_and_prices():

@@ -3,6 +3,7 @@ instead of parallel dicts keyed by feed and stream."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import time
 
@@ -19,6 +20,7 @@ from obview.tui.records import OrdersTable, RiskTable
 from obview.tui.tape import TapeView
 
 
+RECORD_EVERY = 0.02  # s: the heatmap's finest columns are 100 ms wide
 LAYOUTS = ("ladder", "split", "heatmap")  # `h`: ladder | ladder + heatmap | heatmap
 
 
@@ -44,6 +46,8 @@ class StreamPane(TabPane):
         self.history_s = history_s
         self.layout_name = LAYOUTS[0]
         self._books_recorded = 0
+        self._last_record = 0.0
+        self._record_pending = False
         self.ladder = Ladder(feed, stream, depth, frozen_time=mask_times)
         self.ladder.frozen = frozen
         self.ladder.on_view = self.follow_ladder
@@ -82,9 +86,24 @@ class StreamPane(TabPane):
     def book_updated(self) -> None:
         """One coalesced book change: into the history, then the ladder (and the
         heatmap, if shown) redraw within a frame."""
+        self.ladder.mark_dirty()
+        if self.mask_times:
+            self._record()
+            return
+        # at most one book every RECORD_EVERY s (a recording walks 200 levels, ~0.2 ms,
+        # for every tab, shown or not): the last book of a burst is recorded at its end
+        wait = self._last_record + RECORD_EVERY - time.monotonic()
+        if wait <= 0:
+            self._record()
+        elif not self._record_pending:
+            self._record_pending = True
+            asyncio.get_running_loop().call_later(wait, self._record)
+
+    def _record(self) -> None:
+        self._record_pending = False
+        self._last_record = time.monotonic()
         self._books_recorded += 1
         self.history.record(self.stream.book, self._now())
-        self.ladder.mark_dirty()
         if self.heatmap.display:
             self.heatmap.mark_dirty()
 

@@ -19,7 +19,6 @@ from obview.tui.panels import HealthPanel, StreamClock
 from obview.tui.records import OrdersTable, RiskTable
 from obview.tui.tape import TapeView
 
-
 RECORD_EVERY = 0.02  # s: the heatmap's finest columns are 100 ms wide
 LAYOUTS = ("ladder", "split", "heatmap")  # `h`: ladder | ladder + heatmap | heatmap
 

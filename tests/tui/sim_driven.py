@@ -37,7 +37,8 @@ async def drive(pilot, pushes: int) -> None:
         app.sim.advance(MARKET)
         # recorded, and drawn by the ladder on its own (its flashes never fade when
         # masked, so two pushes in one frame would flash differently)
-        await wait_until(lambda: pane._books_recorded > recorded and not app._queued
+        await wait_until(lambda recorded=recorded: pane._books_recorded > recorded
+                         and not app._queued
                          and not pane.ladder._dirty and not pane.ladder._timer_pending, 5,
                          "push recorded and drawn")
     await settle(pilot)

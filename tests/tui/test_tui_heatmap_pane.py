@@ -103,7 +103,7 @@ async def test_crosshair_readout_is_shown_in_the_pane():
         await settle(pilot)
         readout = pane.heatmap.readout
         assert readout.price < pane.stream.book.best_bid()
-        assert f"╋" in screen_text(app) and str(readout.price) in screen_text(app)
+        assert "╋" in screen_text(app) and str(readout.price) in screen_text(app)
 
 
 async def test_level_change_starts_a_fresh_history():

@@ -41,6 +41,45 @@ def _fault_option(value: tuple[str, ...]) -> dict[str, str]:
     return faults
 
 
+class Duration(click.ParamType):
+    """A span of time: seconds as a number, or with units, "90s", "30m", "1h", "1h30m"
+    (the config file's `history = "30m"` goes through here too)."""
+
+    name = "duration"
+    UNITS = {"s": 1, "m": 60, "h": 3600}
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> float:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            seconds = float(value)
+        else:
+            seconds = self._parse(str(value).strip().lower())
+            if seconds is None:
+                self.fail(f"{value!r} is not a duration (e.g. 90s, 30m, 1h)", param, ctx)
+        if not seconds > 0 or seconds == float("inf"):
+            self.fail(f"{value!r}: a duration must be more than 0", param, ctx)
+        return seconds
+
+    def _parse(self, text: str) -> float | None:
+        import re
+
+        try:
+            return float(text)
+        except ValueError:
+            pass
+        parts = re.fullmatch(r"(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s)?",
+                             text)
+        if not text or parts is None:
+            return None
+        return sum(float(amount) * unit for amount, unit in zip(parts.groups(), (3600, 60, 1),
+                                                                 strict=True) if amount)
+
+
+HISTORY_OPTION = click.option(
+    "--history", type=Duration(), default="30m", show_default=True, metavar="DURATION",
+    help="TUI: how far back the depth heatmap reaches (`h`), e.g. 90s, 30m, 1h.")
+
+
 def view_options(func: Callable) -> Callable:
     """Options every venue command shares: simulator, depth, headless output."""
     options = [
@@ -66,6 +105,7 @@ def view_options(func: Callable) -> Callable:
                           "not done (--dump) within this many seconds."),
         click.option("--log-file", type=click.Path(dir_okay=False), help="Write a debug log here."),
         *record_options(),
+        HISTORY_OPTION,
     ]
     for option in reversed(options):
         func = option(func)
@@ -154,8 +194,12 @@ def _launch(configs: list[VenueConfig], kw: dict[str, Any], records: str | None 
     if mode is None:
         from obview.tui import run_app
 
+        for cfg in configs:
+            cfg.trades = True  # the screen has a tape wherever the venue prints trades
+
         try:
-            run_app(configs, recording=recording)
+            run_app(configs, recording=recording,
+                    history_s=kw.get("history") or Duration().convert("30m", None, None))
         finally:
             if recording is not None:
                 recording.close()
@@ -336,12 +380,13 @@ def _bthub_file_credentials() -> tuple[str | None, str | None]:
 @click.option("--record", "record", metavar="PATH", help="Keep a journal of the session in PATH.")
 @click.option("--record-rotate", "record_rotate", metavar="SIZE",
               help="With --record: start a new file past SIZE (e.g. 100M).")
+@HISTORY_OPTION
 def demo(seed: int, stream: str | None, count: int | None, log_file: str | None,
-         record: str | None, record_rotate: str | None) -> None:
+         record: str | None, record_rotate: str | None, history: float) -> None:
     """Every venue against its built-in simulator: no setup, no network."""
     kw = {"depth": 20, "details": False, "sim": True, "seed": seed, "faults": (),
           "dump": None, "stream": stream, "count": count, "timeout": None, "log_file": log_file,
-          "record": record, "record_rotate": record_rotate}
+          "record": record, "record_rotate": record_rotate, "history": history}
     configs = demo_configs(seed)
     _launch(configs, kw)
 

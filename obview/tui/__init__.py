@@ -13,10 +13,12 @@ from obview.venues import VenueConfig
 os.environ.setdefault("TEXTUAL_FPS", "120")
 
 
-def run_app(configs: list[VenueConfig], recording=None) -> None:
+def run_app(configs: list[VenueConfig], recording=None,
+            history_s: float | None = None) -> None:
     from obview.tui.app import ObviewApp
 
-    app = ObviewApp(configs, recording=recording)
+    app = ObviewApp(configs, recording=recording, **({} if history_s is None
+                                                      else {"history_s": history_s}))
     _apply_theme(app)
     app.run()
 

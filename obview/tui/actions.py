@@ -79,6 +79,18 @@ KEYS: tuple[KeyRow, ...] = (
            "fresh book)", (
                Action("l", "level", "Next aggregation level",
                       "The venue's next book aggregation level (l)", Scope.LEVELS, "Level"),)),
+    KeyRow("h", "ladder / ladder + depth heatmap / heatmap (heatmap: arrows or mouse move "
+           "its crosshair, end back to now)", (
+               Action("h", "layout", "Cycle heatmap layout",
+                      "Ladder, ladder + depth heatmap, heatmap (h)", Scope.LADDER),)),
+    KeyRow("z / Z", "depth heatmap: finer / coarser time columns (100 ms, 1 s, 10 s)", (
+        Action("z", "zoom(-1)", "Finer heatmap time", "Narrower heatmap time columns (z)",
+               Scope.LADDER),
+        Action("Z", "zoom(1)", "Coarser heatmap time", "Wider heatmap time columns (Z)",
+               Scope.LADDER))),
+    KeyRow("T", "trade tape: highlight prints of at least this size (empty: none)", (
+        Action("T", "tape_threshold", "Tape highlight size",
+               "Highlight prints on the tape at or above a size (T)", Scope.LADDER),)),
     KeyRow("t", "show the +/- size change since the previous update", (
         Action("t", "delta", "Toggle delta", "Show the +/- size change column (t)",
                Scope.LADDER, "Delta"),)),

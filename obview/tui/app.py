@@ -23,17 +23,25 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
 
-from obview.events import BookChanged, FeedFailed, RecordsChanged, StatusChanged
+from obview.depth_history import DEFAULT_HISTORY_S
+from obview.events import BookChanged, FeedFailed, RecordsChanged, StatusChanged, TradesPrinted
 from obview.feed import Feed, Stream, describe_error
 from obview.logs import status_note
 from obview.tui.actions import SCOPES, Owner, Scope, action_name, bindings, palette_actions
 from obview.tui.ladder import Ladder
-from obview.tui.messages import BookUpdated, FeedStopped, RecordsUpdated, StatusUpdated
+from obview.tui.messages import (
+    BookUpdated,
+    FeedStopped,
+    RecordsUpdated,
+    StatusUpdated,
+    TradesUpdated,
+)
 from obview.tui.panels import StatusBar
 from obview.tui.panes import ErrorPane, RecordsPane, StreamPane
 from obview.tui.picker import TabEntry, TabPicker
 from obview.tui.records import OrdersTable
 from obview.tui.screens import DrilldownScreen, ExecutionsScreen, HelpScreen
+from obview.tui.tape_screen import ThresholdScreen
 from obview.tui.themes import THEMES
 from obview.venues import VenueConfig
 
@@ -41,6 +49,8 @@ NARROW_WIDTH = 100
 SCREENSHOT_DIR_ENV = "OBVIEW_SCREENSHOT_DIR"  # where palette "Screenshot" saves (default: cwd)
 REPLACED_SYSTEM_COMMANDS = {"Keys", "Screenshot"}  # ours: the obview help, a path we report
 
+
+HIDDEN_RECORD_EVERY = 0.25  # s: depth-history samples of tabs not on screen
 
 class ObviewApp(App):
     """Live order books for the given venue configs (or ready-made feeds, for tests)."""
@@ -52,8 +62,9 @@ class ObviewApp(App):
 
     def __init__(self, configs: list[VenueConfig], feeds: list[Feed] | None = None, *,
                  mask_times: bool = False, theme: str | None = None, recording=None,
-                 player=None) -> None:
+                 player=None, history_s: float = DEFAULT_HISTORY_S) -> None:
         super().__init__()
+        self.history_s = history_s  # how far back each stream's depth heatmap reaches
         for each in THEMES:
             self.register_theme(each)
         if theme:
@@ -71,6 +82,7 @@ class ObviewApp(App):
         self._pane_numbers = itertools.count()
         self.book_messages = 0  # BookUpdated messages handled (tests check coalescing)
         self._queued: set[Stream] = set()
+        self._hidden_changed: set[Stream] = set()  # off-screen books changed since sampled
         self._watched: set[Stream] = set()  # streams on screen: the tab's, a drilldown's
         self._queued_records: set[tuple[Feed, str]] = set()  # like _queued, for records tables
         self._stale_records: set[RecordsPane] = set()  # hidden tables changed since shown
@@ -95,6 +107,7 @@ class ObviewApp(App):
         gc.freeze()
         self._apply_width(self.size.width)
         self.set_interval(0.25, self._tick)
+        self.set_interval(HIDDEN_RECORD_EVERY, self._record_hidden)
         if self._given_feeds:
             for number, feed in enumerate(self.feeds):
                 depth = self.configs[number].depth if number < len(self.configs) else 20
@@ -171,7 +184,8 @@ class ObviewApp(App):
         if stream in self._stream_panes:
             return
         pane = StreamPane(self._new_pane_id(), feed, stream, depth, mask_times=self.mask_times,
-                          frozen=self.frozen, compact=self._narrow())
+                          frozen=self.frozen, compact=self._narrow(),
+                          history_s=self.history_s)
         self._stream_panes[stream] = pane
         # a stream that appears later (one more source's book) goes next to its feed's others
         after = next((p for p in reversed(self.panes) if isinstance(p, StreamPane)
@@ -191,11 +205,19 @@ class ObviewApp(App):
                 pane.clock.on_push(stream)
                 if stream not in self._watched:
                     # off screen: no message at all (with 100 codes, 99 of every 100
-                    # pushes); the ladder draws the book as it is when shown (on_show)
+                    # pushes); the ladder draws the book as it is when shown (on_show),
+                    # its depth history samples the book every HIDDEN_RECORD_EVERY s
+                    self._hidden_changed.add(stream)
                     return
             if stream not in self._queued:
                 self._queued.add(stream)
                 self.post_message(BookUpdated(feed, stream))
+        elif isinstance(event, TradesPrinted):
+            pane = self._stream_panes.get(event.stream)
+            if pane is not None:  # (a stream without a pane yet has no tape to show)
+                if not pane.pending_trades:
+                    self.post_message(TradesUpdated(feed, event.stream))
+                pane.pending_trades.extend(event.trades)
         elif isinstance(event, StatusChanged):
             self.post_message(StatusUpdated(feed))
         elif isinstance(event, RecordsChanged):
@@ -206,6 +228,15 @@ class ObviewApp(App):
         elif isinstance(event, FeedFailed):
             self.post_message(FeedStopped(feed, event.reason))
 
+    def _record_hidden(self) -> None:
+        """Books of tabs not on screen into their depth history, one sample each per
+        period: a heatmap shown later has the past, at no cost per push."""
+        changed, self._hidden_changed = self._hidden_changed, set()
+        for stream in changed:
+            pane = self._stream_panes.get(stream)
+            if pane is not None:
+                pane.record_book()
+
     async def on_book_updated(self, message: BookUpdated) -> None:
         stream = message.stream
         self._queued.discard(stream)
@@ -214,10 +245,15 @@ class ObviewApp(App):
         if pane is None:  # a stream the feed added after it started
             await self._add_stream_pane(message.feed, stream)
             pane = self._stream_panes[stream]
-        pane.ladder.mark_dirty()
+        pane.book_updated()
         for screen in self.screen_stack[1:]:  # no self.screen: the stack may be empty by now
             if isinstance(screen, DrilldownScreen) and screen.stream is stream:
                 screen.book_updated()
+
+    def on_trades_updated(self, message: TradesUpdated) -> None:
+        pane = self._stream_panes.get(message.stream)
+        if pane is not None:
+            pane.trades_arrived()
 
     def on_status_updated(self, message: StatusUpdated) -> None:
         self._tick()
@@ -398,9 +434,34 @@ class ObviewApp(App):
             self.pop_screen()
 
     def action_group(self, delta: int) -> None:
-        ladder = self.active_ladder()
-        if ladder is not None:
-            ladder.set_group(delta)
+        pane = self.active_stream_pane()
+        if pane is not None:
+            pane.ladder.set_group(delta)
+            pane.follow_ladder()
+
+    def action_zoom(self, delta: int) -> None:
+        pane = self.active_stream_pane()
+        if pane is not None and pane.heatmap.display:
+            pane.heatmap.action_zoom(delta)
+
+    def action_tape_threshold(self) -> None:
+        pane = self.active_stream_pane()
+        if pane is None or pane.tape is None:
+            self.notify("this venue has no trade tape", severity="warning")
+            return
+        tape = pane.tape
+
+        def chosen(value) -> None:
+            if value is not False:
+                tape.set_threshold(value)
+
+        self.push_screen(ThresholdScreen(tape.threshold), chosen)
+
+    def action_layout(self) -> None:
+        pane = self.active_stream_pane()
+        if pane is not None:
+            pane.cycle_layout()
+            self._focus_active()
 
     def action_depth(self) -> None:
         ladder = self.active_ladder()
@@ -433,6 +494,7 @@ class ObviewApp(App):
         level = (levels.current() + 1) % count
         self.notify(f"{pane.stream.symbol}: level {level} of 0-{count - 1}")
         pane.ladder.reset_history()
+        self.run_worker(pane.fresh_history(), group="levels", exit_on_error=False)
         self.run_worker(self._change_level(levels.change, level), group="levels",
                         exit_on_error=False)
 

@@ -162,6 +162,7 @@ class HeatmapView(Widget, can_focus=True):
         self.full_builds = 0  # builds from scratch (zoom, grouping, scale, recentring, resize)
         self._center: int | None = None
         self._center_step: Decimal | None = None
+        self.price_range: tuple[Decimal, Decimal] | None = None  # see follow_prices
         self._layout: _Layout | None = None
         self._lines: list[Strip] | None = None
         self._runs: tuple[int, int, list[list[Segment]], int] | None = None
@@ -176,6 +177,7 @@ class HeatmapView(Widget, can_focus=True):
         self._palette: Palette | None = None
         self._built_version = -1
         self._timer_pending = False
+        self._last_flush = 0.0
 
     # -- feeding ---------------------------------------------------------------------
     def mark_dirty(self) -> None:
@@ -183,10 +185,13 @@ class HeatmapView(Widget, can_focus=True):
         if self._timer_pending or not self.is_mounted:
             return
         self._timer_pending = True
-        asyncio.get_running_loop().call_later(1 / FPS, self._flush)
+        # paced like the ladder: at once after a quiet spell, else one frame after the last
+        delay = self._last_flush + 1 / FPS - time.monotonic()
+        asyncio.get_running_loop().call_later(max(0.0, delay), self._flush)
 
     def _flush(self) -> None:
         self._timer_pending = False
+        self._last_flush = time.monotonic()
         if not (self.display and self.is_on_screen):  # a hidden tab costs nothing
             self._lines = None  # rebuilt when shown
             return
@@ -209,6 +214,16 @@ class HeatmapView(Widget, can_focus=True):
             self.step = step
             self._invalidate()
             self._update_readout()
+
+    def follow_prices(self, low: Decimal | None, high: Decimal | None) -> None:
+        """Keep the prices low..high on screen (beside a ladder: the ones it shows), so
+        the two read across; None: centre on the touch. The picture moves only when the
+        range leaves the screen, not on every change at its edges."""
+        wanted = None if low is None or high is None else (low, high)
+        if wanted != self.price_range:
+            self.price_range = wanted
+            self._built_version = -1  # the same history, maybe other rows on screen
+            self.mark_dirty()
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
@@ -304,7 +319,17 @@ class HeatmapView(Widget, can_focus=True):
         bid = history.best_bid
         home = touch if bid is None else history.price_row(bid, step)  # the crosshair's rest
         center = self._center
-        if center is None or self._center_step != step or abs(touch - center) > rows // 4:
+        if self.price_range is not None:
+            low = history.price_row(self.price_range[0], step, is_bid=True)
+            high = history.price_row(self.price_range[1], step, is_bid=False)
+            if high - low + 1 > rows:
+                wanted = (low + high) // 2
+                if center is None or self._center_step != step or abs(wanted - center) > rows // 4:
+                    center = wanted
+            elif (center is None or self._center_step != step or low < center - rows // 2
+                  or high > center + rows // 2 - 1):
+                center = (low + high + 1) // 2
+        elif center is None or self._center_step != step or abs(touch - center) > rows // 4:
             center = touch  # recentred only when the touch nears an edge: the picture stays put
         if self.cross_row is not None:  # a pinned crosshair row stays on screen
             if self.cross_row > center + rows // 2 - 1:

@@ -154,6 +154,7 @@ class Ladder(Widget, can_focus=True):
         self._timer_pending = False
         self._fade_pending = False
         self._last_flush = 0.0
+        self.on_view: Callable[[], None] | None = None  # called after each new view
 
     # -- colours: from the stylesheet, so every theme recolours the ladder --------------
     def notify_style_update(self) -> None:
@@ -320,6 +321,12 @@ class Ladder(Widget, can_focus=True):
         n = self._rows_built or self.rows_per_side()
         return (view.bids if is_bid else view.asks)[:n]
 
+    def shown_prices(self) -> tuple[Decimal, Decimal] | None:
+        """(lowest, highest) price of the rows on screen (as last built), or None."""
+        bids, asks = self._shown(True), self._shown(False)
+        prices = [row.price for row in (bids[-1:] + asks[-1:] + bids[:1] + asks[:1])]
+        return (min(prices), max(prices)) if prices else None
+
     def action_cursor(self, step: int) -> None:
         self.move_cursor(step)
 
@@ -429,6 +436,8 @@ class Ladder(Widget, can_focus=True):
             self._places = fmt.decimals_of(step) if step else max(
                 (fmt.decimals_of(r.price) for r in view.bids[:3] + view.asks[:3]), default=0)
         self._follow_cursor(shown_before)
+        if self.on_view is not None:
+            self.on_view()
 
     # -- painting ------------------------------------------------------------------
     def _repaint(self) -> None:

@@ -51,6 +51,16 @@ class RecordsUpdated(Message):
                 and message.kind == self.kind)
 
 
+class TradesUpdated(Message):
+    """A stream printed one or more trades since the last such message; the prints
+    wait in its pane (`StreamPane.pending_trades`)."""
+
+    def __init__(self, feed: Feed, stream: Stream) -> None:
+        super().__init__()
+        self.feed = feed
+        self.stream = stream
+
+
 class FeedStopped(Message):
     """A feed failed for good (rejected login/subscription) or could not open."""
 

@@ -3,35 +3,162 @@ instead of parallel dicts keyed by feed and stream."""
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
+import time
+
 from rich.text import Text
-from textual.containers import Horizontal
+from textual.containers import Horizontal, Vertical
 from textual.widgets import Static, TabPane
 
-from obview.feed import Feed, Stream
-from obview.tui.ladder import Ladder
+from obview.depth_history import DEFAULT_HISTORY_S, DepthHistory
+from obview.feed import Feed, Stream, TradeKind
+from obview.tui.heatmap import HeatmapView
+from obview.tui.ladder import Ladder, price_places
 from obview.tui.panels import HealthPanel, StreamClock
 from obview.tui.records import OrdersTable, RiskTable
+from obview.tui.tape import TapeView
+
+RECORD_EVERY = 0.02  # s: the heatmap's finest columns are 100 ms wide
+LAYOUTS = ("ladder", "split", "heatmap")  # `h`: ladder | ladder + heatmap | heatmap
 
 
 class StreamPane(TabPane):
-    """One stream's tab: its ladder, its health panel and the push clock they share."""
+    """One stream's tab: its ladder, its depth heatmap, its health panel and the push
+    clock they share.
+
+    The heatmap's history is recorded on every coalesced book update, whether or not
+    the heatmap (or the tab) is on screen, so showing it shows the past; drawing it
+    costs nothing while hidden. Masked times (snapshots): each recorded book is one
+    second after the previous one, so the picture depends on the books, not on when
+    they arrived.
+    """
 
     def __init__(self, pane_id: str, feed: Feed, stream: Stream, depth: int, *,
-                 mask_times: bool, frozen: bool, compact: bool) -> None:
+                 mask_times: bool, frozen: bool, compact: bool,
+                 history_s: float = DEFAULT_HISTORY_S) -> None:
         self.feed = feed
         self.stream = stream
         self.label_text = stream.key
         self.clock = StreamClock()
+        self.mask_times = mask_times
+        self.history_s = history_s
+        self.layout_name = LAYOUTS[0]
+        self._books_recorded = 0
+        self._last_record = 0.0
+        self._record_pending = False
         self.ladder = Ladder(feed, stream, depth, frozen_time=mask_times)
         self.ladder.frozen = frozen
+        self.ladder.on_view = self.follow_ladder
+        self.history = DepthHistory(history_s)
+        self.heatmap = self._new_heatmap()
         self.health = HealthPanel(feed, stream, self.clock, self.ladder.paint_delay,
                                   mask_times=mask_times)
         self.health.compact = compact
-        super().__init__(stream.key, Horizontal(self.ladder, self.health, classes="book"),
-                         id=pane_id)
+        # a venue that declares a tape gets one, above the health panel
+        kind = feed.capabilities.trades
+        has_tape = kind is TradeKind.OWN or (kind is TradeKind.MARKET and feed.trades_enabled)
+        self.tape = TapeView(stream.tape, mask_times=mask_times, utc=mask_times,
+                             epoch_offset=0 if mask_times else None) if has_tape else None
+        self.pending_trades: list = []  # printed, not yet handled by the app
+        side = self.health if self.tape is None else Vertical(self.tape, self.health,
+                                                              classes="side")
+        self.book = Horizontal(self.ladder, self.heatmap, side, classes="book")
+        super().__init__(stream.key, self.book, id=pane_id)
+
+    def _new_heatmap(self) -> HeatmapView:
+        heatmap = HeatmapView(self.history, step=self.ladder.step,
+                              clock=None if self.mask_times else time.monotonic,
+                              epoch_offset=0 if self.mask_times else None,
+                              utc=self.mask_times)
+        heatmap.display = self.layout_name != "ladder"
+        return heatmap
 
     def focus_target(self):
-        return self.ladder
+        return self.heatmap if self.layout_name == "heatmap" else self.ladder
+
+    # -- the book and its history ----------------------------------------------------
+    def _now(self) -> float:
+        if self.mask_times:
+            return float(self._books_recorded)
+        return self.stream.book.recv_mono or time.monotonic()
+
+    def book_updated(self) -> None:
+        """One coalesced book change: into the history, then the ladder (and the
+        heatmap, if shown) redraw within a frame."""
+        self.ladder.mark_dirty()
+        if self.mask_times:
+            self._record()
+            return
+        # at most one book every RECORD_EVERY s (a recording walks 200 levels, ~0.2 ms,
+        # for every tab, shown or not): the last book of a burst is recorded at its end
+        wait = self._last_record + RECORD_EVERY - time.monotonic()
+        if wait <= 0:
+            self._record()
+        elif not self._record_pending:
+            self._record_pending = True
+            asyncio.get_running_loop().call_later(wait, self._record)
+
+    def record_book(self) -> None:
+        """A sample of a book not on screen into its history (nothing drawn)."""
+        if not self._record_pending:
+            self._record()
+
+    def _record(self) -> None:
+        self._record_pending = False
+        self._last_record = time.monotonic()
+        self._books_recorded += 1
+        self.history.record(self.stream.book, self._now())
+        if self.heatmap.display:
+            self.heatmap.mark_dirty()
+
+    def trades_arrived(self) -> None:
+        """The prints queued since the last call: onto the heatmap and the tape."""
+        trades, self.pending_trades = self.pending_trades, []
+        if self.mask_times:  # the heatmap's masked clock: at the book they came with
+            now = self._now()
+            trades = [dataclasses.replace(trade, mono=now) for trade in trades]
+        for trade in trades:
+            if trade.side is not None:  # a print without an aggressor has no marker side
+                self.history.record_trade(trade)
+        if self.heatmap.display:
+            self.heatmap.mark_dirty()
+        if self.tape is not None:
+            self.tape.places = price_places(self.stream.book)
+            self.tape.add(trades)
+
+    def follow_ladder(self) -> None:
+        """The heatmap's rows follow the ladder's grouping and, beside it, its prices."""
+        heatmap = self.heatmap
+        heatmap.set_step(self.ladder.step)
+        if self.layout_name == "split":
+            shown = self.ladder.shown_prices()
+            heatmap.follow_prices(*(shown or (None, None)))
+        else:
+            heatmap.follow_prices(None, None)
+
+    async def fresh_history(self) -> None:
+        """A different book is coming (another aggregation level): a new history, as the
+        ladder forgets its flashes and deltas."""
+        self.history = DepthHistory(self.history_s)
+        self._books_recorded = 0
+        if self.tape is not None:
+            self.tape.clear()
+        old, self.heatmap = self.heatmap, self._new_heatmap()
+        await self.book.mount(self.heatmap, after=old)
+        await old.remove()
+
+    def cycle_layout(self) -> str:
+        """`h`: ladder | ladder + heatmap | heatmap. Returns the new layout's name."""
+        self.layout_name = LAYOUTS[(LAYOUTS.index(self.layout_name) + 1) % len(LAYOUTS)]
+        for name in LAYOUTS:
+            self.book.set_class(name == self.layout_name, f"-{name}")
+        self.heatmap.display = self.layout_name != "ladder"
+        self.ladder.display = self.layout_name != "heatmap"
+        self.follow_ladder()
+        self.heatmap.mark_dirty()
+        self.ladder.mark_dirty()
+        return self.layout_name
 
     def tick(self) -> None:
         if self.health.is_mounted:

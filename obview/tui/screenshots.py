@@ -30,6 +30,7 @@ class Shot:
     size: tuple[int, int] = SIZE
     live: bool = False  # pushes on, real timings shown (differs run to run)
     theme: str | None = None
+    warmup: float = 3.0  # live: seconds of pushes before the keys (history to show)
 
 
 def _futu(details: bool = True, live: bool = False) -> VenueConfig:
@@ -37,8 +38,9 @@ def _futu(details: bool = True, live: bool = False) -> VenueConfig:
                   faults={} if live else dict(STATIC))
 
 
-def _loopring() -> VenueConfig:
-    return config("loopring", ["LRC-ETH"], sim=True, seed=1, api="v2", faults=dict(STATIC))
+def _loopring(live: bool = False) -> VenueConfig:
+    return config("loopring", ["LRC-ETH"], sim=True, seed=1, api="v2",
+                  faults={} if live else dict(STATIC))
 
 
 def _bthub() -> VenueConfig:
@@ -56,6 +58,10 @@ SHOTS = [
     Shot("theme-colour-blind", [_bthub()], ["down"], theme="obview-cb"),
     Shot("theme-light", [_futu()], ["down", "down"], theme="textual-light"),
     Shot("live-futu", [_futu(live=True)], ["down", "t"], live=True),
+    # the depth heatmap needs time to fill: live pushes, 100 ms columns (z)
+    Shot("heatmap-split-loopring", [_loopring(live=True)], ["h", "z"], (140, 34), live=True,
+         warmup=9.0),
+    Shot("heatmap-futu", [_futu(live=True)], ["h", "h", "z", "up", "up"], live=True, warmup=9.0),
 ]
 
 
@@ -80,7 +86,7 @@ async def take(shot: Shot, directory: Path) -> None:
         settled = await _settled(app)
         if settled:
             if shot.live:
-                await pilot.pause(3)  # let latency stats and flashes build up
+                await pilot.pause(shot.warmup)  # let latency stats, flashes, history build up
             await _press(pilot, shot.keys)
             app.save_screenshot(str(directory / f"{shot.name}.svg"))
         await app.action_quit()

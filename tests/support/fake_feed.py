@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
 from decimal import Decimal
 
 from obview.book import OrderBook
@@ -23,9 +24,11 @@ from obview.feed import (
     LevelControl,
     RecordKind,
     Stream,
+    TradeKind,
 )
 from obview.latency import LatencyStats
 from obview.records import CpOrder, Execution, Order, RiskRow
+from obview.trades import BUY, SELL, Trade
 
 COUNTERPARTIES = ("okex", "binance", "huobi")
 
@@ -39,7 +42,7 @@ class FakeFeed(Feed):
 
     def __init__(self, kind: str = "futu", symbols: tuple[str, ...] = ("HK.00700",),
                  seed: int = 1, levels: int = 30, details: bool = True,
-                 orders_per_level: int = 4) -> None:
+                 orders_per_level: int = 4, trades: bool = False) -> None:
         super().__init__()
         self.venue = kind  # type: ignore[misc]  # instance override of the class tag
         self.kind = kind
@@ -65,6 +68,11 @@ class FakeFeed(Feed):
                                     self.change_level))
         else:
             self.capabilities = FeedCapabilities(latency=LatencyKind.RECEIVE)
+        if trades:  # a tape, declared as a venue with market prints declares it
+            self.capabilities = FeedCapabilities(
+                levels=self.capabilities.levels, records=self.capabilities.records,
+                latency=self.capabilities.latency, trades=TradeKind.MARKET)
+            self.trades_enabled = True
         for symbol in symbols:
             self._add_streams(symbol)
 
@@ -207,6 +215,22 @@ class FakeFeed(Feed):
         self.book_changed(stream)
         if stream.source is not None:
             self._rebuild_aggregated()
+
+    def print_trades(self, stream: Stream | None = None, count: int = 1,
+                     sizes: list[Decimal] | None = None) -> list[Trade]:
+        """`count` seeded prints at the touch (a buy lifts the best ask, a sell hits the
+        best bid), sent as one event the way a venue sends a batch."""
+        if stream is None:
+            stream = next(s for s in self.streams.values() if not s.book.bids.sourced)
+        book = stream.book
+        trades = []
+        for index in range(count):
+            side = BUY if self.rng.random() < 0.5 else SELL
+            price = book.best_ask() if side == BUY else book.best_bid()
+            size = sizes[index] if sizes else _d(self.rng.randrange(1, 40) * 100)
+            trades.append(Trade(time.monotonic(), price, size, side))
+        self.trades_printed(stream, trades)
+        return trades
 
     async def change_level(self, level: int) -> None:
         """Loopring-style: switch the aggregation level and resync."""

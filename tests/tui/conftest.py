@@ -45,7 +45,8 @@ def screen_text(app: ObviewApp) -> str:
 def ladders_settled(app: ObviewApp) -> bool:
     ladder = app.active_ladder()
     return all(not pane.ladder._timer_pending for pane in app.stream_panes()) and (
-        ladder is None or (ladder.view is not None and ladder._strips is not None))
+        ladder is None or not ladder.display  # the heatmap alone (`h`)
+        or (ladder.view is not None and ladder._strips is not None))
 
 
 async def ready(pilot) -> None:

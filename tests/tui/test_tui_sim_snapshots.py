@@ -51,3 +51,16 @@ def test_sim_bthub_sources_drilldown(snap_compare):
 
 def test_sim_bthub_orders(snap_compare):
     assert snap_compare(app_for(bthub()), run_before=keys("5"), terminal_size=(120, 30))
+
+
+def test_sim_loopring_ladder_and_heatmap(snap_compare):
+    from tests.tui.sim_driven import DrivenLoopringApp, driven
+
+    assert snap_compare(DrivenLoopringApp(), run_before=driven(80, "h"), terminal_size=(140, 34))
+
+
+def test_sim_loopring_heatmap_alone_grouped(snap_compare):
+    from tests.tui.sim_driven import DrivenLoopringApp, driven
+
+    assert snap_compare(DrivenLoopringApp(), run_before=driven(80, "h", "h", "g", "up", "left"),
+                        terminal_size=(120, 34))

@@ -1,0 +1,201 @@
+"""The trade tape: one stream's prints, newest on top, drawn with the Line API.
+
+Line 0 is the status (last price, session volume, VWAP, the highlight threshold),
+line 1 the header, then one print a line: time, price, size, side, in the side's
+colour; a print at or above the threshold is highlighted. Cheap per frame: a print's
+line is built once (its `Strip` is kept with it) and a frame only slices the newest
+`height - 2` of them, so 1,000 prints a second cost one line each, not a redraw of
+the tape each.
+
+The figures come from whatever keeps them (`TapeFigures` here; a feed's per-stream
+session figures have the same three attributes): the tape only shows them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import Iterable
+from decimal import Decimal
+
+from rich.segment import Segment
+from rich.style import Style
+from textual.strip import Strip
+from textual.widget import Widget
+
+from obview import fmt
+from obview.trades import BUY, SELL, Trade
+
+FPS = 30
+KEEP = 500  # prints kept on the tape (a screen shows at most a few dozen)
+SIDE_WORDS = {BUY: "buy", SELL: "sell", None: ""}
+
+
+class TapeFigures:
+    """Last price, session volume and VWAP of the prints added, exactly."""
+
+    __slots__ = ("last_price", "last_side", "volume", "notional", "count")
+
+    def __init__(self) -> None:
+        self.last_price: Decimal | None = None
+        self.last_side: str | None = None
+        self.volume = Decimal(0)
+        self.notional = Decimal(0)
+        self.count = 0
+
+    def add(self, trade: Trade) -> None:
+        self.last_price = trade.price
+        self.last_side = trade.side
+        self.volume += trade.size
+        self.notional += trade.price * trade.size
+        self.count += 1
+
+    @property
+    def vwap(self) -> Decimal | None:
+        return self.notional / self.volume if self.volume else None
+
+
+class TapeView(Widget):
+    """One stream's tape. The owner calls `add(trades)` (oldest first) and, if it keeps
+    the session figures itself, passes them as `figures`."""
+
+    COMPONENT_CLASSES = {"tape--status", "tape--head", "tape--buy", "tape--sell",
+                         "tape--neutral", "tape--big", "tape--muted", "tape--pad"}
+
+    def __init__(self, figures=None, *, threshold: Decimal | None = None,
+                 epoch_offset: float | None = None, utc: bool = False,
+                 mask_times: bool = False, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.own_figures = figures is None
+        self.figures = TapeFigures() if figures is None else figures
+        self.threshold = threshold
+        self.epoch_offset = time.time() - time.monotonic() if epoch_offset is None else epoch_offset
+        self.utc = utc
+        self.mask_times = mask_times  # snapshots: no clock times
+        self.places = 0  # price decimals: the instrument's, as the ladder shows them
+        self.prints: deque[Trade] = deque(maxlen=KEEP)  # newest at the right
+        self._lines: deque[Strip | None] = deque(maxlen=KEEP)  # built once, per print
+        self._styles: dict[str, Style] = {}
+        self._timer_pending = False
+        self._last_flush = 0.0
+        self.cpu_ns = 0  # thread CPU building and rendering (the bench reads it)
+        self.paints = 0
+
+    # -- feeding ---------------------------------------------------------------------
+    def add(self, trades: Iterable[Trade]) -> None:
+        for trade in trades:
+            self.prints.append(trade)
+            self._lines.append(None)
+            if self.own_figures:
+                self.figures.add(trade)
+        self.mark_dirty()
+
+    def clear(self) -> None:
+        self.prints.clear()
+        self._lines.clear()
+        if self.own_figures:
+            self.figures = TapeFigures()
+        self.mark_dirty()
+
+    def set_threshold(self, threshold: Decimal | None) -> None:
+        """Prints of at least this size are highlighted (None: none)."""
+        self.threshold = threshold
+        self._lines = deque([None] * len(self.prints), maxlen=KEEP)
+        self.mark_dirty()
+
+    def mark_dirty(self) -> None:
+        """New prints: redraw within one frame, at most `FPS` times a second; a hidden
+        tape only keeps them."""
+        if self._timer_pending or not self.is_mounted:
+            return
+        self._timer_pending = True
+        # paced like the ladder: at once after a quiet spell, else one frame after the last
+        delay = self._last_flush + 1 / FPS - time.monotonic()
+        asyncio.get_running_loop().call_later(max(0.0, delay), self._flush)
+
+    def _flush(self) -> None:
+        self._timer_pending = False
+        self._last_flush = time.monotonic()
+        if self.display and self.is_on_screen:
+            self.refresh()
+
+    def on_show(self) -> None:
+        self.refresh()
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._styles = {}
+        self._lines = deque([None] * len(self.prints), maxlen=KEEP)
+
+    # -- painting ------------------------------------------------------------------
+    def _style(self, name: str) -> Style:
+        style = self._styles.get(name)
+        if style is None:
+            style = self._styles[name] = self.get_component_rich_style(name)
+        return style
+
+    def render_lines(self, crop):
+        start = time.thread_time_ns()
+        self.paints += 1
+        lines = super().render_lines(crop)
+        self.cpu_ns += time.thread_time_ns() - start
+        return lines
+
+    def render_line(self, y: int) -> Strip:
+        width = self.size.width
+        if y == 0:
+            return self._status_line(width)
+        if y == 1:
+            return self._text_line(self._row_text("Time", "Price", "Size", "Side"), "tape--head",
+                                   width)
+        index = len(self.prints) - 1 - (y - 2)  # newest on top
+        if index < 0:
+            return Strip.blank(width, self._style("tape--pad"))
+        strip = self._lines[index]
+        if strip is None or strip.cell_length != width:
+            strip = self._lines[index] = self._print_line(self.prints[index], width)
+        return strip
+
+    def _row_text(self, when: str, price: str, size: str, side: str) -> str:
+        return f" {when:<11}{price:>13}{size:>13} {side:<4}"
+
+    def _print_line(self, trade: Trade, width: int) -> Strip:
+        when = "–" if self.mask_times else fmt.clock(trade.mono + self.epoch_offset, True,
+                                                     self.utc)
+        text = self._row_text(when, fmt.at_least(trade.price, self.places), fmt.grouped(trade.size),
+                              SIDE_WORDS[trade.side])
+        name = "tape--buy" if trade.side == BUY else "tape--sell" if trade.side == SELL \
+            else "tape--neutral"
+        style = self._style(name)
+        if self.threshold is not None and trade.size >= self.threshold:
+            style = style + self._style("tape--big")
+        return self._text_line(text, style, width)
+
+    def _text_line(self, text: str, style: Style | str, width: int) -> Strip:
+        if isinstance(style, str):
+            style = self._style(style)
+        return Strip([Segment(text, style)]).adjust_cell_length(width, style)
+
+    def status_text(self) -> str:
+        figures = self.figures
+        last = "–" if figures.last_price is None else fmt.at_least(figures.last_price, self.places)
+        vwap = figures.vwap
+        # the VWAP is a quotient: shown to two decimals beyond the price's, rounded
+        places = 2 + self.places
+        shown = "–" if vwap is None else fmt.grouped_places(vwap, places)
+        parts = [f" last {last}", f"  vol {fmt.grouped(figures.volume)}", f"  VWAP {shown}"]
+        if self.threshold is not None:
+            parts.append(f"  ≥ {fmt.grouped(self.threshold)}")  # in the highlight's colour
+        # whole parts that fit, in order of importance (never a number cut short)
+        return "".join(fmt.fit_parts(parts, self.size.width or 200))
+
+    def _status_line(self, width: int) -> Strip:
+        text = self.status_text()
+        status = self._style("tape--status")
+        if self.threshold is None or "≥" not in text:
+            return self._text_line(text, status, width)
+        figures, _, mark = text.rpartition("  ≥")
+        return Strip([Segment(figures, status), Segment("  ", status),
+                      Segment(f"≥{mark}", status + self._style("tape--big"))]
+                     ).adjust_cell_length(width, status)

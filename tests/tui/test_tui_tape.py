@@ -1,0 +1,125 @@
+"""The trade tape in a stream's tab, against a fake feed that declares market prints:
+newest on top, side colours, the highlight threshold (`T`), last / volume / VWAP, the
+heatmap's markers; a feed that declares no tape shows none."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from obview import fmt
+from obview.trades import BUY, Trade
+from obview.tui.tape import TapeFigures, TapeView
+from tests.conftest import wait_until
+from tests.support.fake_feed import FakeFeed
+from tests.tui.conftest import make_app, only, ready, screen_text, settle
+
+
+def _tape_app(**kw):
+    return make_app([FakeFeed("futu", ("HK.00700",), seed=5, trades=True)], **kw)
+
+
+async def _printed(pilot, pane, feed, **kw) -> list[Trade]:
+    before = len(pane.tape.prints)
+    trades = feed.print_trades(**kw)
+    await wait_until(lambda: len(pane.tape.prints) == before + len(trades), 5, "prints taped")
+    await settle(pilot)
+    await wait_until(lambda: not pane.tape._timer_pending, 5, "tape painted")
+    await pilot.pause()
+    return trades
+
+
+async def test_tape_shows_prints_newest_on_top_with_figures():
+    app = _tape_app()
+    async with app.run_test(size=(140, 34)) as pilot:
+        await ready(pilot)
+        pane = app.active_stream_pane()
+        feed = app.feeds[0]
+        assert pane.tape is not None and pane.tape.display
+        sizes = [Decimal(300), Decimal(1200), Decimal("50.5")]
+        trades = await _printed(pilot, pane, feed, count=3, sizes=sizes)
+        lines = [pane.tape.render_line(y).text for y in range(5)]
+        assert lines[2].split()[2] == "50.5" and lines[4].split()[2] == "300"  # newest on top
+        volume = sum(sizes)
+        vwap = sum(t.price * t.size for t in trades) / volume
+        figures = pane.tape.figures
+        assert figures.volume == volume and figures.vwap == vwap
+        assert figures.last_price == trades[-1].price
+        status = pane.tape.status_text()
+        assert f"last {fmt.at_least(trades[-1].price, 1)}" in status and "vol 1,550.5" in status
+        assert "Time" in screen_text(app)
+
+
+async def test_threshold_key_highlights_big_prints():
+    app = _tape_app()
+    async with app.run_test(size=(140, 34)) as pilot:
+        await ready(pilot)
+        pane = app.active_stream_pane()
+        feed = app.feeds[0]
+        await _printed(pilot, pane, feed, count=2, sizes=[Decimal(100), Decimal(5000)])
+        await pilot.press("T")
+        await settle(pilot)
+        for key in ("ctrl+a", "ctrl+k", "1", ",", "0", "0", "0", "enter"):
+            await pilot.press(key)
+        await settle(pilot)
+        assert pane.tape.threshold == Decimal(1000)
+        big = pane.tape.render_line(2)  # the 5000 print, newest
+        small = pane.tape.render_line(3)
+        big_style = pane.tape.get_component_rich_style("tape--big")
+        assert list(big)[0].style.bgcolor == big_style.bgcolor
+        assert list(small)[0].style.bgcolor != big_style.bgcolor
+        assert "≥ 1,000" in pane.tape.status_text()
+        await pilot.press("T")
+        await settle(pilot)
+        await pilot.press("ctrl+a", "ctrl+k", "x", "enter")  # refused: stays open
+        await settle(pilot)
+        assert "not a size" in screen_text(app)
+        await pilot.press("escape")
+        await settle(pilot)
+        assert pane.tape.threshold == Decimal(1000)
+
+
+async def test_prints_mark_the_heatmap_at_their_price():
+    app = _tape_app()
+    async with app.run_test(size=(140, 34)) as pilot:
+        await ready(pilot)
+        pane = app.active_stream_pane()
+        feed = app.feeds[0]
+        trades = await _printed(pilot, pane, feed, count=4)
+        history = pane.history
+        tier = history.tiers[1]
+        step = history.row_step(None)
+        cells = history.trade_rows(1, tier.open_index, step)
+        total = sum(c.buy_units + c.sell_units for c in cells.values())
+        assert history.size_of(total) == sum(t.size for t in trades)
+        buy = next((t for t in trades if t.side == BUY), None)
+        if buy is not None:
+            assert cells[history.price_row(buy.price, step, is_bid=False)].buy_count >= 1
+
+
+async def test_a_feed_without_trades_has_no_tape():
+    app = make_app(only("futu"))
+    async with app.run_test(size=(120, 34)) as pilot:
+        await ready(pilot)
+        pane = app.active_stream_pane()
+        assert pane.tape is None and not app.query(TapeView)
+        await pilot.press("T")
+        await settle(pilot)
+        assert len(app.screen_stack) == 1  # nothing to set
+
+
+def test_figures_are_exact():
+    figures = TapeFigures()
+    for price, size in (("0.1", "3"), ("0.2", "1")):
+        figures.add(Trade(0.0, Decimal(price), Decimal(size), BUY))
+    assert figures.vwap == Decimal("0.5") / Decimal(4) and figures.volume == 4
+
+
+def test_tape_snapshot(snap_compare):
+    async def run_before(pilot) -> None:
+        await ready(pilot)
+        pane = pilot.app.active_stream_pane()
+        pane.tape.set_threshold(Decimal(2000))
+        for _ in range(4):
+            await _printed(pilot, pane, pilot.app.feeds[0], count=3)
+
+    assert snap_compare(_tape_app(), run_before=run_before, terminal_size=(140, 34))

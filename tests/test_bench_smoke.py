@@ -91,6 +91,13 @@ def test_heatmap_bench_runs():
     assert "ms/col: CPU per frame median" in out
 
 
+def test_tape_heatmap_bench_runs():
+    out = run_bench("bench/tape_heatmap_bench.py", "--duration", "1", "--rounds", "1",
+                    timeout=120)
+    for label in ("ladder alone", "heatmap + tape", "print-to-paint"):
+        assert f"{label}" in out and "p99" in out
+
+
 def test_many_symbols_bench_runs():
     out = run_bench("bench/many_symbols.py", "--duration", "1", "--codes", "5", timeout=120)
     for label in ("TUI process CPU share", "push-to-paint", "ladder redraw CPU",

@@ -19,7 +19,6 @@ reduced to the terminal's colours up front.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -53,6 +52,7 @@ from obview.tui.heatmap_cells import (
     splice,
     trim_left,
 )
+from obview.tui.pacing import FramePacer
 
 FPS = 30
 TRADE_GLYPHS = ("·", "•", "●")  # by the print's share of the largest print on screen
@@ -176,22 +176,19 @@ class HeatmapView(Widget, can_focus=True):
         self._codes_key: tuple | None = None
         self._palette: Palette | None = None
         self._built_version = -1
-        self._timer_pending = False
-        self._last_flush = 0.0
+        self._pacer = FramePacer(1 / FPS, self._flush)
 
     # -- feeding ---------------------------------------------------------------------
     def mark_dirty(self) -> None:
         """The history changed: redraw within one frame, at most `FPS` times a second."""
-        if self._timer_pending or not self.is_mounted:
-            return
-        self._timer_pending = True
-        # paced like the ladder: at once after a quiet spell, else one frame after the last
-        delay = self._last_flush + 1 / FPS - time.monotonic()
-        asyncio.get_running_loop().call_later(max(0.0, delay), self._flush)
+        if self.is_mounted:
+            self._pacer.request()  # paced like the ladder (obview/tui/pacing.py)
+
+    @property
+    def _timer_pending(self) -> bool:
+        return self._pacer.pending
 
     def _flush(self) -> None:
-        self._timer_pending = False
-        self._last_flush = time.monotonic()
         if not (self.display and self.is_on_screen):  # a hidden tab costs nothing
             self._lines = None  # rebuilt when shown
             return

@@ -13,7 +13,6 @@ session figures have the same three attributes): the tape only shows them.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections import deque
 from collections.abc import Iterable
@@ -26,6 +25,7 @@ from textual.widget import Widget
 
 from obview import fmt
 from obview.trades import BUY, SELL, Trade
+from obview.tui.pacing import FramePacer
 
 FPS = 30
 KEEP = 500  # prints kept on the tape (a screen shows at most a few dozen)
@@ -77,8 +77,7 @@ class TapeView(Widget):
         self.prints: deque[Trade] = deque(maxlen=KEEP)  # newest at the right
         self._lines: deque[Strip | None] = deque(maxlen=KEEP)  # built once, per print
         self._styles: dict[str, Style] = {}
-        self._timer_pending = False
-        self._last_flush = 0.0
+        self._pacer = FramePacer(1 / FPS, self._flush)
         self.cpu_ns = 0  # thread CPU building and rendering (the bench reads it)
         self.paints = 0
 
@@ -107,16 +106,14 @@ class TapeView(Widget):
     def mark_dirty(self) -> None:
         """New prints: redraw within one frame, at most `FPS` times a second; a hidden
         tape only keeps them."""
-        if self._timer_pending or not self.is_mounted:
-            return
-        self._timer_pending = True
-        # paced like the ladder: at once after a quiet spell, else one frame after the last
-        delay = self._last_flush + 1 / FPS - time.monotonic()
-        asyncio.get_running_loop().call_later(max(0.0, delay), self._flush)
+        if self.is_mounted:
+            self._pacer.request()  # paced like the ladder (obview/tui/pacing.py)
+
+    @property
+    def _timer_pending(self) -> bool:
+        return self._pacer.pending
 
     def _flush(self) -> None:
-        self._timer_pending = False
-        self._last_flush = time.monotonic()
         if self.display and self.is_on_screen:
             self.refresh()
 

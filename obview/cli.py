@@ -12,6 +12,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import click
@@ -136,6 +137,11 @@ def _recording(configs: list[VenueConfig], kw: dict[str, Any]):
     except ValueError as exc:
         raise click.UsageError(f"--record-rotate: {exc}") from None
     target = journal_path(path, user_config.current().setting("record_dir"))
+    folder = Path(target).parent
+    if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
+        # the writer would only stop quietly at its first line: say so before anything runs
+        raise click.UsageError(f"cannot write --record {target}: "
+                               f"{'no such folder' if not folder.is_dir() else 'folder not writable'}")
     secrets = [getattr(cfg.options, name, None) for cfg in configs
                for name in ("password", "api_key", "token")]
     secrets = [s.reveal() if hasattr(s, "reveal") else s for s in secrets]

@@ -342,29 +342,66 @@ class LoopringFeed(Feed):
         self._reader = PushReader(self.market, self.level, self._parser)
         self._sync = DepthSync(self.stream.book, self._parser)
         self._fast = fast_path(self._reader, self._sync)
+        self.on_frame = self._frame_reader(self._fast)  # type: ignore[method-assign]
         self._first_push = asyncio.Event()
         self._acked = asyncio.Event()
         self._last_push_mono = None
 
     def on_frame(self, frame: str | bytes) -> None:
-        """One WebSocket frame (not the heartbeat)."""
+        """One WebSocket frame (not the heartbeat). Every subscription rebinds this name
+        on the instance to `_frame_reader`'s function, which does the same for its
+        reader; before the first one there is nothing a frame could be read with."""
         self.messages += 1
-        push = self._fast(frame)  # the next push of a synced book: applied already
-        if push is not None:
-            if push.__class__ is BadPush:
-                self._bad_push(push.reason, Step.RESYNC)
+
+    def _frame_reader(self, fast: Callable[[str | bytes], Any]) -> Callable[[str | bytes], None]:
+        """`on_frame` for one subscription: the fast path, then what the feed does after
+        an applied push (push-interval statistics, `Feed.book_changed`), in one function
+        that binds what it reads once, since it runs for every frame. book_changed's
+        common case (an update of a synced, live stream) is inlined; every other state,
+        and every frame the fast path does not apply, takes the methods."""
+        feed = self
+        stream = self.stream
+        book = stream.book
+        intervals = self._intervals
+        add_interval = intervals.samples.append
+        listeners = self._listeners
+        not_fast = self._not_fast
+        synced = FeedState.SYNCED
+
+        def on_frame(frame: str | bytes) -> None:
+            feed.messages += 1
+            push = fast(frame)  # the next push of a synced book: applied already
+            if push is None or push.__class__ is BadPush:
+                not_fast(frame, push)
                 return
             # _note_push, inlined: the fast path has just stamped the book with monotonic()
-            now = self.stream.book.recv_mono
-            last = self._last_push_mono
+            now = book.recv_mono
+            last = feed._last_push_mono
+            feed._last_push_mono = now
             if last is not None:  # LatencyStats.add, inlined: a monotonic difference is finite
-                intervals = self._intervals
                 intervals.total += 1
-                intervals.samples.append((now - last) * 1000.0)
-            self._last_push_mono = now
-            self.book_changed(self.stream)
-            return
-        kind, payload = self._reader.read(frame)  # the full path decides
+                add_interval((now - last) * 1000.0)
+            event = stream.update_event
+            if event is not None and feed.state is synced and stream.synced and not stream.stale:
+                feed._delivered = True
+                stream.pushes += 1
+                stream.updates += 1
+                for listener in listeners:
+                    listener(event)
+            else:
+                feed.book_changed(stream)
+
+        return on_frame
+
+    def _not_fast(self, frame: str | bytes, declined: BadPush | None) -> None:
+        if declined is not None:  # our push with a bad value: the fast path has resynced
+            self._bad_push(declined.reason, Step.RESYNC)
+        else:
+            self._full_path(frame)
+
+    def _full_path(self, frame: str | bytes) -> None:
+        """A frame the fast path declined: read and checked whole, then dispatched."""
+        kind, payload = self._reader.read(frame)
         if kind is FrameKind.PUSH:
             self._on_push(payload)
         elif kind is FrameKind.MALFORMED:

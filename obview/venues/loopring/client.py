@@ -29,6 +29,7 @@ from websockets.frames import CloseCode
 
 from obview.book import OrderBook
 from obview.errors import describe_error
+from obview.events import BookChanged
 from obview.feed import (
     Backoff,
     FatalFeedError,
@@ -367,11 +368,14 @@ class LoopringFeed(Feed):
         listeners = self._listeners
         not_fast = self._not_fast
         synced = FeedState.SYNCED
+        event = stream.update_event  # the one book_changed sends for every update
+        if event is None:
+            event = stream.update_event = BookChanged(self, stream)
 
         def on_frame(frame: str | bytes) -> None:
             feed.messages += 1
             push = fast(frame)  # the next push of a synced book: applied already
-            if push is None or push.__class__ is BadPush:
+            if not push:  # None (declined) or a BadPush
                 not_fast(frame, push)
                 return
             # _note_push, inlined: the fast path has just stamped the book with monotonic()
@@ -381,8 +385,7 @@ class LoopringFeed(Feed):
             if last is not None:  # LatencyStats.add, inlined: a monotonic difference is finite
                 intervals.total += 1
                 add_interval((now - last) * 1000.0)
-            event = stream.update_event
-            if event is not None and feed.state is synced and stream.synced and not stream.stale:
+            if feed.state is synced and stream.synced and not stream.stale:
                 feed._delivered = True
                 stream.pushes += 1
                 stream.updates += 1

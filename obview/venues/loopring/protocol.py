@@ -76,16 +76,17 @@ class PushData(msgspec.Struct, gc=False):
     asks: list[Slot] = []
 
 
-class Push(msgspec.Struct, gc=False):
+class Push(msgspec.Struct, gc=False, kw_only=True):
     """A depth push as written on the wire, all slot values still text (fast path only).
     `start`/`end` are the inclusive version range; the docs write one as a number and
-    the other as a string."""
+    the other as a string. The fields are in the documented key order, which msgspec
+    matches key by key without a lookup."""
 
     topic: str | TopicObject
+    ts: Annotated[int, msgspec.Meta(ge=0, lt=2**53)] | None = None
     start: Count | VersionText = msgspec.field(name="startVersion")
     end: Count | VersionText = msgspec.field(name="endVersion")
     data: PushData
-    ts: Annotated[int, msgspec.Meta(ge=0, lt=2**53)] | None = None
 
 
 class LoosePushData(msgspec.Struct, gc=False):

@@ -79,9 +79,14 @@ _APPLIED = Step.APPLIED
 
 @dataclass(eq=False)
 class BadPush:
-    """What the fast path returns for a push of ours with a bad value (already resynced)."""
+    """What the fast path returns for a push of ours with a bad value (already resynced).
+    Falsy, like the None it returns for a frame it declines: the caller tells an applied
+    push from both with one test."""
 
     reason: str
+
+    def __bool__(self) -> bool:
+        return False
 
 
 Side = dict[Decimal, tuple[int, int]]  # price -> (units, orders)

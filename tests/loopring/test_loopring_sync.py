@@ -421,3 +421,41 @@ def test_fast_path_refuses_non_ascii_digits(field, escaped):
     assert sync.local != 2 or not sync.synced  # never applied as version 2
     if field == "size" and result is None:
         assert sync.book.bids.get(D(1)).size == D(100).scaleb(-2, WIDE)
+
+
+@pytest.mark.parametrize(("field", "text"), [
+    ("endVersion", "2"), ("endVersion", "0002"), ("endVersion", "2 "), ("endVersion", " 2"),
+    ("endVersion", "+2"), ("endVersion", "2.0"), ("endVersion", "1e1"), ("endVersion", "-0"),
+    ("size", "0"), ("size", "000"), ("size", "0150"), ("size", "1.5E2"), ("size", "150"),
+    ("size", " 150"), ("size", "150 "), ("size", "-0"), ("size", "+150"), ("size", "1_50"),
+    ("size", "/"), ("size", "15O"),
+])
+def test_fast_path_reads_version_and_size_text_as_the_full_path_does(field, text):
+    # the fast path's own digit checks and integer reading (leading zeros, signs,
+    # spaces, exponent forms) against the full path on the same frame: the same book
+    # and version, or both refuse it
+    def synced() -> DepthSync:
+        sync = fresh()
+        sync.on_snapshot(snap(0, bids=[("1", 100, 1)]))
+        sync.on_push(push(1, 1))
+        return sync
+
+    obj = {"topic": TOPIC, "ts": 9, "startVersion": 2, "endVersion": "2",
+           "data": {"bids": [["1", "5", "0", "2"]], "asks": []}}
+    if field == "size":
+        obj["data"]["bids"][0][1] = text
+    else:
+        obj["endVersion"] = text
+    frame = msgspec.json.encode(obj)
+    fast_sync, full_sync = synced(), synced()
+    result = fast_path(READER, fast_sync)(frame)
+    kind, payload = READER.read(frame)
+    if kind == FrameKind.PUSH:
+        assert full_sync.on_push(payload) is Step.APPLIED
+    assert result is not None  # the next push, in the documented shape: never declined
+    if isinstance(result, BadPush):
+        assert kind == FrameKind.MALFORMED and not fast_sync.synced
+        return
+    assert kind == FrameKind.PUSH
+    assert book_of(fast_sync) == book_of(full_sync)
+    assert fast_sync.local == full_sync.local == payload.end

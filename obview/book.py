@@ -238,8 +238,10 @@ class BookSide:
 
     def level_map(self) -> dict[Any, Level]:
         """The live key -> Level dict, for venue hot paths that change the `size` and
-        `orders` of an existing level in place. Adding or removing keys must go through
-        `set`/`delete`, which keep the sorted keys in step."""
+        `orders` of an existing level in place. Adding or removing keys goes through
+        `set`/`insert`/`delete`, which keep the sorted keys in step; the one exception is
+        the Loopring fast path (venues/loopring/sync.py), which does what `insert` and
+        `delete` do inline, on `_keys` when it is a plain list below LIST_KEYS_MAX."""
         return self._levels
 
 

@@ -465,6 +465,7 @@ def fast_path(reader: PushReader, sync: DepthSync) -> Callable[[str | bytes], An
                 orders = count_of(orders_text)
                 if orders is None:
                     orders = count(orders_text)
+                # BookSide.delete / insert inlined for a plain key list (BookSide.level_map)
                 level = bid_levels.get(price)
                 if level is not None:
                     if units:

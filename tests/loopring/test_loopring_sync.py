@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from obview.book import OrderBook
+from obview.book import OrderBook, ScaledLevel
 from obview.venues.loopring.protocol import DepthSnapshot, FrameKind, Push, PushReader, SlotParser
 from obview.venues.loopring.sync import BadPush, DepthSync, Phase, Step, fast_path
 
@@ -459,3 +459,39 @@ def test_fast_path_reads_version_and_size_text_as_the_full_path_does(field, text
     assert kind == FrameKind.PUSH
     assert book_of(fast_sync) == book_of(full_sync)
     assert fast_sync.local == full_sync.local == payload.end
+
+
+def _slots(level) -> dict:
+    names = {n for cls in type(level).__mro__ for n in getattr(cls, "__slots__", ())} - {"size"}
+    return {name: getattr(level, name) for name in sorted(names)}  # an unset slot raises
+
+
+def test_fast_path_makes_and_reuses_whole_levels_and_never_one_still_held():
+    # the fast path builds levels without calling ScaledLevel() and puts deleted ones
+    # back when their price returns: each must be what ScaledLevel() would have made,
+    # and one that something outside the book still holds is never reused
+    sync = fresh()
+    sync.on_snapshot(snap(0, bids=[("1", 100, 1)]))
+    sync.on_push(push(1, 1))
+    fast = fast_path(READER, sync)
+
+    def apply(version: int, units: str, orders: str = "3") -> None:
+        frame = msgspec.json.encode({
+            "topic": TOPIC, "ts": 9, "startVersion": version, "endVersion": str(version),
+            "data": {"bids": [["2.50", units, "0", orders]], "asks": []}})
+        assert fast(frame) is not None and sync.local == version
+
+    apply(2, "700")
+    assert _slots(sync.book.bids.get(D("2.5"))) == _slots(ScaledLevel(D("2.5"), "700", PARSER.unit, 3))
+    apply(3, "0")
+    assert sync.book.bids.get(D("2.5")) is None
+    apply(4, "800", "4")  # the price is back: the deleted object, which nobody holds, again
+    back = sync.book.bids.get(D("2.5"))
+    assert _slots(back) == _slots(ScaledLevel(D("2.5"), "800", PARSER.unit, 4))
+    held = back
+    apply(5, "0")
+    apply(6, "900", "5")  # `held` still holds the deleted level: a new one is made
+    fresh_level = sync.book.bids.get(D("2.5"))
+    assert fresh_level is not held and (held.size, held.orders) == (D(8), 4)
+    assert _slots(fresh_level) == _slots(ScaledLevel(D("2.5"), "900", PARSER.unit, 5))
+    assert book_of(sync) == ([("2.5", "9", 5), ("1", "1", 1)], [])

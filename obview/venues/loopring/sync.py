@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
+from sys import getrefcount as refcount
 from time import monotonic
 from typing import Any
 
@@ -51,6 +52,8 @@ MAX_BUFFER = 20_000
 # Pushes recorded for one verification (a snapshot reply normally takes well under a
 # second); beyond this the check gives up rather than hold memory.
 MAX_CHECK_PUSHES = 20_000
+# Deleted level objects the fast path keeps per side for reuse (emptied when full).
+MAX_RETIRED = 1024
 
 
 class Phase(StrEnum):
@@ -417,6 +420,14 @@ def fast_path(reader: PushReader, sync: DepthSync) -> Callable[[str | bytes], An
     price_of, count_of = prices.get, parser.counts.get
     book = sync.book
     bids, asks = book.bids, book.asks
+    # Levels that vanish often come back at the same price (more so at fine levels): the
+    # level objects the fast path deleted are kept by price and put back, if nothing
+    # outside the book still holds one (its reference count says so), instead of a new
+    # object each time. A new one is made without a class call, which would run
+    # __init__ through C.
+    bid_retired: dict[Decimal, ScaledLevel] = {}
+    ask_retired: dict[Decimal, ScaledLevel] = {}
+    new_level = object.__new__
 
     def duplicated(slots: list) -> bool:
         return len({price_of(s[0]) or parse(s[0]) for s in slots}) != len(slots)
@@ -478,8 +489,19 @@ def fast_path(reader: PushReader, sync: DepthSync) -> Callable[[str | bytes], An
                             del keys[bisect_left(keys, price)]
                         else:
                             keys.remove(price)
+                        if len(bid_retired) >= MAX_RETIRED:
+                            bid_retired.clear()
+                        bid_retired[price] = level
                 elif units:
-                    bid_levels[price] = ScaledLevel(price, units, unit, orders)
+                    level = bid_retired.pop(price, None)
+                    if level is None or refcount(level) > 2:  # 2: `level` and the argument
+                        level = new_level(ScaledLevel)  # ScaledLevel(price, ...), inlined
+                        level.price = price
+                        level.unit = unit
+                        level.queue = level.source = None
+                    level.units = units
+                    level.orders = orders
+                    bid_levels[price] = level
                     keys = bids._keys
                     if keys.__class__ is list and len(keys) < LIST_KEYS_MAX:
                         insort(keys, price)
@@ -517,8 +539,19 @@ def fast_path(reader: PushReader, sync: DepthSync) -> Callable[[str | bytes], An
                             del keys[bisect_left(keys, price)]
                         else:
                             keys.remove(price)
+                        if len(ask_retired) >= MAX_RETIRED:
+                            ask_retired.clear()
+                        ask_retired[price] = level
                 elif units:
-                    ask_levels[price] = ScaledLevel(price, units, unit, orders)
+                    level = ask_retired.pop(price, None)
+                    if level is None or refcount(level) > 2:  # 2: `level` and the argument
+                        level = new_level(ScaledLevel)  # ScaledLevel(price, ...), inlined
+                        level.price = price
+                        level.unit = unit
+                        level.queue = level.source = None
+                    level.units = units
+                    level.orders = orders
+                    ask_levels[price] = level
                     keys = asks._keys
                     if keys.__class__ is list and len(keys) < LIST_KEYS_MAX:
                         insort(keys, price)

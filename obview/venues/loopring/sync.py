@@ -395,6 +395,14 @@ def _show(level: tuple | None) -> str:
     return f"{price} x {units} units ({orders} orders)"
 
 
+_new = object.__new__
+
+
+def _duplicated(slots: list, parser: SlotParser) -> bool:
+    price = parser.price
+    return len({parser.prices.get(s[0]) or price(s[0]) for s in slots}) != len(slots)
+
+
 def fast_path(reader: PushReader, sync: DepthSync) -> Callable[[str | bytes], Any]:
     """The common case, frame -> book, as one closure: the next push of a synced book,
     with text values (as documented).
@@ -410,14 +418,13 @@ def fast_path(reader: PushReader, sync: DepthSync) -> Callable[[str | bytes], An
     looks every character up in the Unicode tables). `encode` cannot fail here: the
     decoder never yields a lone surrogate (it refuses them, escaped or not).
     """
+    # Every name bound here is copied into each call's frame: rarely used ones (market and
+    # level of a v3 topic, the parser for values not cached yet) stay behind one name.
     decode, topic = reader.decode, reader.topic
-    sub_market, sub_level = reader.market, reader.level
     parser = reader.parser
-    prices, parse, unit = parser.prices, parser.price, parser.unit
-    count = parser.count
     # the caches are `BoundedCache`s: their own `get` (dict's, in C) is a cheaper read
     # than `[]` on a dict subclass, which the interpreter cannot specialise
-    price_of, count_of = prices.get, parser.counts.get
+    price_of, count_of = parser.prices.get, parser.counts.get
     book = sync.book
     bids, asks = book.bids, book.asks
     # Levels that vanish often come back at the same price (more so at fine levels): the
@@ -427,10 +434,6 @@ def fast_path(reader: PushReader, sync: DepthSync) -> Callable[[str | bytes], An
     # __init__ through C.
     bid_retired: dict[Decimal, ScaledLevel] = {}
     ask_retired: dict[Decimal, ScaledLevel] = {}
-    new_level = object.__new__
-
-    def duplicated(slots: list) -> bool:
-        return len({price_of(s[0]) or parse(s[0]) for s in slots}) != len(slots)
 
     def apply(frame: str | bytes) -> Push | BadPush | None:
         try:
@@ -444,8 +447,8 @@ def fast_path(reader: PushReader, sync: DepthSync) -> Callable[[str | bytes], An
             return None
         ours = push.topic
         # a str topic equal to ours (v2), or a v3 topic object naming our market and level
-        if ours != topic and (ours.__class__ is not TopicObject or ours.market != sub_market
-                              or ours.level != sub_level):
+        if ours != topic and (ours.__class__ is not TopicObject or ours.market != reader.market
+                              or ours.level != reader.level):
             return None
         data = push.data
         bid_slots, ask_slots = data.bids, data.asks
@@ -464,7 +467,7 @@ def fast_path(reader: PushReader, sync: DepthSync) -> Callable[[str | bytes], An
             for price_text, units, _volume, orders_text in bid_slots:
                 price = price_of(price_text)
                 if price is None:
-                    price = parse(price_text)
+                    price = parser.price(price_text)
                 # digit text without a leading zero (at most 78 digits: the decoder's
                 # cap) is kept as text, ScaledLevel converts it when read; "0" deletes;
                 # anything else is read by `numbers.units`. Digit text starts with "0"
@@ -475,7 +478,7 @@ def fast_path(reader: PushReader, sync: DepthSync) -> Callable[[str | bytes], An
                     units = exact_units(units)
                 orders = count_of(orders_text)
                 if orders is None:
-                    orders = count(orders_text)
+                    orders = parser.count(orders_text)
                 # BookSide.delete / insert inlined for a plain key list (BookSide.level_map)
                 level = bid_levels.get(price)
                 if level is not None:
@@ -495,9 +498,9 @@ def fast_path(reader: PushReader, sync: DepthSync) -> Callable[[str | bytes], An
                 elif units:
                     level = bid_retired.pop(price, None)
                     if level is None or refcount(level) > 2:  # 2: `level` and the argument
-                        level = new_level(ScaledLevel)  # ScaledLevel(price, ...), inlined
+                        level = _new(ScaledLevel)  # ScaledLevel(price, ...), inlined
                         level.price = price
-                        level.unit = unit
+                        level.unit = parser.unit
                         level.queue = level.source = None
                     level.units = units
                     level.orders = orders
@@ -512,21 +515,21 @@ def fast_path(reader: PushReader, sync: DepthSync) -> Callable[[str | bytes], An
             if len(bid_slots) > 1:
                 if len(bid_slots) == 2:
                     first = bid_slots[0][0]
-                    if (price_of(first) or parse(first)) == price:
+                    if (price_of(first) or parser.price(first)) == price:
                         raise BadNumber("the same price twice in bids")
-                elif duplicated(bid_slots):
+                elif _duplicated(bid_slots, parser):
                     raise BadNumber("the same price twice in bids")
             for price_text, units, _volume, orders_text in ask_slots:
                 price = price_of(price_text)
                 if price is None:
-                    price = parse(price_text)
+                    price = parser.price(price_text)
                 if units < "1":  # as for bids
                     units = 0 if units == "0" else exact_units(units)
                 elif not units.encode().isdigit():
                     units = exact_units(units)
                 orders = count_of(orders_text)
                 if orders is None:
-                    orders = count(orders_text)
+                    orders = parser.count(orders_text)
                 level = ask_levels.get(price)
                 if level is not None:
                     if units:
@@ -545,9 +548,9 @@ def fast_path(reader: PushReader, sync: DepthSync) -> Callable[[str | bytes], An
                 elif units:
                     level = ask_retired.pop(price, None)
                     if level is None or refcount(level) > 2:  # 2: `level` and the argument
-                        level = new_level(ScaledLevel)  # ScaledLevel(price, ...), inlined
+                        level = _new(ScaledLevel)  # ScaledLevel(price, ...), inlined
                         level.price = price
-                        level.unit = unit
+                        level.unit = parser.unit
                         level.queue = level.source = None
                     level.units = units
                     level.orders = orders
@@ -560,9 +563,9 @@ def fast_path(reader: PushReader, sync: DepthSync) -> Callable[[str | bytes], An
             if len(ask_slots) > 1:
                 if len(ask_slots) == 2:
                     first = ask_slots[0][0]
-                    if (price_of(first) or parse(first)) == price:
+                    if (price_of(first) or parser.price(first)) == price:
                         raise BadNumber("the same price twice in asks")
-                elif duplicated(ask_slots):
+                elif _duplicated(ask_slots, parser):
                     raise BadNumber("the same price twice in asks")
         except ValueError as exc:  # BadNumber, or int() of an absurdly long digit string
             sync.on_bad_push()

@@ -248,6 +248,28 @@ class Feed:
         for listener in self._listeners:  # `emit`, inlined: this runs once per push
             listener(event)
 
+    def update_notifier(self, stream: Stream) -> Callable[[], None]:
+        """`book_changed(stream)` for a venue's per-push hot path: the common case (an
+        update of a synced, live stream of a synced feed) in a closure that binds what it
+        reads once; every other case is `book_changed` itself, so the rule stays here."""
+        listeners = self._listeners
+        synced = _SYNCED
+        event = stream.update_event
+        if event is None:
+            event = stream.update_event = BookChanged(self, stream)
+
+        def notify() -> None:
+            if self.state is synced and stream.synced and not stream.stale:
+                self._delivered = True
+                stream.pushes += 1
+                stream.updates += 1
+                for listener in listeners:
+                    listener(event)
+            else:
+                self.book_changed(stream)
+
+        return notify
+
     def _settle_state(self) -> None:
         """SYNCED once every book is synced, STALE while one of them is stale. A stream the
         venue refused (its `error` set) never syncs and does not hold the others back."""

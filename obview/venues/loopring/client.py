@@ -29,7 +29,6 @@ from websockets.frames import CloseCode
 
 from obview.book import OrderBook
 from obview.errors import describe_error
-from obview.events import BookChanged
 from obview.feed import (
     Backoff,
     FatalFeedError,
@@ -356,21 +355,15 @@ class LoopringFeed(Feed):
 
     def _frame_reader(self, fast: Callable[[str | bytes], Any]) -> Callable[[str | bytes], None]:
         """`on_frame` for one subscription: the fast path, then what the feed does after
-        an applied push (push-interval statistics, `Feed.book_changed`), in one function
-        that binds what it reads once, since it runs for every frame. book_changed's
-        common case (an update of a synced, live stream) is inlined; every other state,
-        and every frame the fast path does not apply, takes the methods."""
+        an applied push (push-interval statistics, `Feed.update_notifier`), in one
+        function that binds what it reads once, since it runs for every frame. Every frame
+        the fast path does not apply takes the methods."""
         feed = self
-        stream = self.stream
-        book = stream.book
+        book = self.stream.book
         intervals = self._intervals
         add_interval = intervals.samples.append
-        listeners = self._listeners
         not_fast = self._not_fast
-        synced = FeedState.SYNCED
-        event = stream.update_event  # the one book_changed sends for every update
-        if event is None:
-            event = stream.update_event = BookChanged(self, stream)
+        notify = self.update_notifier(self.stream)
 
         def on_frame(frame: str | bytes) -> None:
             feed.messages += 1
@@ -385,14 +378,7 @@ class LoopringFeed(Feed):
             if last is not None:  # LatencyStats.add, inlined: a monotonic difference is finite
                 intervals.total += 1
                 add_interval((now - last) * 1000.0)
-            if feed.state is synced and stream.synced and not stream.stale:
-                feed._delivered = True
-                stream.pushes += 1
-                stream.updates += 1
-                for listener in listeners:
-                    listener(event)
-            else:
-                feed.book_changed(stream)
+            notify()
 
         return on_frame
 

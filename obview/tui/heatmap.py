@@ -146,7 +146,9 @@ class HeatmapView(Widget, can_focus=True):
                  epoch_offset: float | None = None, utc: bool = False,
                  id: str | None = None, classes: str | None = None) -> None:
         """`clock=None` freezes time (snapshots): columns close only as books arrive.
-        `epoch_offset` turns monotonic into epoch seconds for the readout's clock."""
+        `clock` is whatever the history's times are on (the screen's monotonic clock
+        live, the journal's wall clock in replay); `epoch_offset` turns it into epoch
+        seconds for the readout's clock."""
         super().__init__(id=id, classes=classes)
         self.history = history
         self.step = step
@@ -154,6 +156,7 @@ class HeatmapView(Widget, can_focus=True):
         self.epoch_offset = time.time() - time.monotonic() if epoch_offset is None else epoch_offset
         self.utc = utc
         self.resolution = DEFAULT_RESOLUTION
+        self.note: str | None = None  # said in the title ("rebuilding history…")
         self.cross_index: int | None = None  # pinned time column (None: the newest)
         self.cross_row: int | None = None  # pinned price row (None: at the touch)
         self.cpu_ns = 0  # thread CPU spent building and rendering lines (the bench reads it)
@@ -203,6 +206,22 @@ class HeatmapView(Widget, can_focus=True):
             self.set_interval(0.1, self.mark_dirty)
 
     def on_show(self) -> None:
+        self.mark_dirty()
+
+    def set_note(self, note: str | None) -> None:
+        """A word in the title line about the history itself (None: none)."""
+        if note != self.note:
+            self.note = note
+            self._built_version = -1
+            self.mark_dirty()
+
+    def history_replaced(self) -> None:
+        """The history was cleared or rebuilt, not appended to: nothing drawn from it
+        before still holds (a replay seeked)."""
+        self._trade_rows = {}
+        self._biggest_trade = 0
+        self._built_version = -1
+        self._invalidate()
         self.mark_dirty()
 
     def set_step(self, step: Decimal | None) -> None:
@@ -361,7 +380,8 @@ class HeatmapView(Widget, can_focus=True):
         self.cpu_ns += spent
         self.build_ns += spent
         keys = self._line_keys
-        if old is None or len(old) != len(new) or len(old_keys) != len(keys):
+        if old is None or len(old) != len(new) or len(old_keys) != len(keys) \
+                or len(keys) != len(new):  # (no keys: the "waiting" lines)
             self.refresh()
             return
         width, y, count = self.size.width, 0, len(new)
@@ -399,7 +419,8 @@ class HeatmapView(Widget, can_focus=True):
         if layout is None:
             self._line_keys = []
             blank = [Strip.blank(width, palette.background)] * max(0, height - 2)
-            title = Strip([Segment(" depth heatmap: waiting for the book", palette.axis)])
+            waiting = f" depth heatmap: {self.note or 'waiting for the book'}"
+            title = Strip([Segment(waiting, palette.axis)])
             return ([title.adjust_cell_length(width, palette.background)] + blank
                     + [Strip.blank(width, palette.readout)])[:height]
         history = self.history
@@ -602,6 +623,8 @@ class HeatmapView(Widget, can_focus=True):
         for level in range(1, LEVELS + 1):
             segments.append(Segment(" ", palette.swatches[level]))
         segments.append(Segment(f" {fmt.grouped(size(scale_hi))}  log", palette.axis))
+        if self.note:
+            segments.append(Segment(f"  {self.note}", palette.title))
         return Strip(segments).adjust_cell_length(width, palette.background)
 
     def _readout_line(self, width: int, palette: Palette) -> Strip:

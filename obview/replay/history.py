@@ -64,6 +64,10 @@ async def rebuild_history(player: ReplayPlayer, histories: dict[Any, DepthHistor
         # the driver ends early only at damage: the history goes up to it, as the
         # replay on screen does
         await asyncio.wait({driver, done}, return_when=asyncio.FIRST_COMPLETED)
+        # the last samples while the books are as the lines left them (a session that
+        # ends clears its book)
+        for sampler in samplers.values():
+            sampler.finish(shadow.stopped_at)
     finally:
         for feed in shadow.feeds:
             feed.stop()
@@ -74,8 +78,6 @@ async def rebuild_history(player: ReplayPlayer, histories: dict[Any, DepthHistor
         for feed in shadow.feeds:
             with contextlib.suppress(Exception):
                 await feed.close()
-    for sampler in samplers.values():
-        sampler.finish(shadow.stopped_at)
     if progress is not None:
         progress(1.0)
 

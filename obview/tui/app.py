@@ -612,6 +612,7 @@ class ObviewApp(App):
             feed.stop()
         self.workers.cancel_group(self, "feeds")
         self.workers.cancel_group(self, "levels")
+        self.workers.cancel_group(self, "rebuild")
         with contextlib.suppress(Exception):
             await self._stack.aclose()
 

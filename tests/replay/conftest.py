@@ -36,6 +36,14 @@ def futu_journal(tmp_path_factory) -> tuple[Path, list[str]]:
     return path, record(path, "futu", "HK.00700", "US.AAPL", "--sim", "--details")
 
 
+@pytest.fixture(scope="session")
+def loopring_trades_journal(tmp_path_factory) -> Path:
+    """A Loopring (v3) session with its trade topic, by the real command."""
+    path = tmp_path_factory.mktemp("journals") / "loopring-trades.ndjson.zst"
+    record(path, "loopring", "LRC-ETH", "--sim", "--fault", "rate=50", "--trades", count=200)
+    return path
+
+
 async def _record_in_process(path: Path, cfg, trades: int, checkpoint_every: float,
                              frame_bytes: int, timeout: float) -> None:
     import asyncio

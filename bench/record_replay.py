@@ -20,6 +20,12 @@
    a checkpoint every 10 s of the book a real feed built from them); each seek is timed
    from `seek()` until the player has caught up with its target (books restored from the
    checkpoint before it, every frame on the way decoded). Target <= 0.5 s.
+5. The replay app on that journal at 100x: push-to-paint and CPU (the TUI's targets).
+6. A seek in the replay app on that journal, with the depth heatmap's history rebuilt
+   from the journal (docs/replay.md, "Time on screen"): how long the book takes (as in
+   4, now with the app's panes on the feed), how long the `--history` (default 30 min)
+   before the target takes to rebuild in the background, and the longest the event loop
+   was held meanwhile (the screen's worst stall; a frame is 33 ms).
 """
 
 from __future__ import annotations
@@ -308,6 +314,45 @@ async def tui_at_100x(path: Path, duration: float) -> dict:
     return result
 
 
+async def seek_with_rebuild(path: Path, history_s: float) -> dict:
+    from obview.tui.app import ObviewApp
+
+    player = ReplayPlayer([path], speed=1.0)
+    app = ObviewApp(player.configs, player.feeds, player=player, history_s=history_s)
+    held = [0.0]
+
+    async def watch_the_loop() -> None:
+        while True:
+            t = time.perf_counter()
+            await asyncio.sleep(0.002)
+            held[0] = max(held[0], time.perf_counter() - t - 0.002)
+
+    async with app.run_test(size=(140, 50)) as pilot:
+        while app.active_ladder() is None or app.active_ladder().view is None:
+            await asyncio.sleep(0.01)
+        await pilot.press("h")  # the heatmap on screen, drawing as the history lands
+        player.control("pause")
+        await pilot.pause(0.5)
+        # between two seek points (every 20 s at 100 msg/s): a catch-up of 13 s of frames
+        target = player.first_wall + (player.last_wall - player.first_wall) * 3 // 4 \
+            + 13_000_000_000
+        watcher = asyncio.create_task(watch_the_loop())
+        t0, cpu0 = time.perf_counter(), time.process_time()
+        player.seek(target)
+        while player.pace.catching_up:
+            await asyncio.sleep(0)
+        book = time.perf_counter() - t0
+        while app.rebuilds < 1:
+            await asyncio.sleep(0.01)
+        rebuilt = time.perf_counter() - t0
+        cpu = time.process_time() - cpu0
+        watcher.cancel()
+        history = app.stream_panes()[0].history
+        columns = len(history.tiers[1])
+        await app.action_quit()
+    return {"book": book, "rebuilt": rebuilt, "cpu": cpu, "held": held[0], "columns": columns}
+
+
 def early(args, tmp: Path, futu: Path, loopring: Path) -> None:
     record_session(futu, ["futu", "HK.00700", "US.AAPL", "--fault", "rate=500"], args.frames)
     record_session(loopring, ["loopring", "LRC-ETH", "--fault", "rate=500"], args.frames)
@@ -328,7 +373,10 @@ def main() -> None:
     parser.add_argument("--hour-rate", type=int, default=100)
     parser.add_argument("--seeks", type=int, default=10)
     parser.add_argument("--tui-seconds", type=float, default=5.0)
-    parser.add_argument("--only-hour", action="store_true", help="parts 4 and 5 only")
+    parser.add_argument("--only-hour", action="store_true", help="parts 4 to 6 only")
+    parser.add_argument("--history", type=float, default=1800.0,
+                        help="part 6: seconds of heatmap history to rebuild")
+    parser.add_argument("--no-rebuild", action="store_true", help="skip part 6")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
@@ -349,6 +397,14 @@ def main() -> None:
               f"{result['fps']:.0f} paints/s, push-to-paint p50 {result['p50']:.1f} ms, "
               f"p99 {result['p99']:.1f} ms (target <= 50), CPU {result['cpu']:.2f} core "
               "(target <= 1)")
+        if args.no_rebuild:
+            return
+        result = asyncio.run(seek_with_rebuild(hour, args.history))
+        print(f"6. a seek in the replay app with {args.history / 60:g} min of heatmap history: "
+              f"book caught up in {result['book'] * 1000:.0f} ms (target <= 500), history "
+              f"rebuilt ({result['columns']} 1 s columns) in {result['rebuilt']:.1f} s "
+              f"({result['cpu']:.1f} s CPU), longest hold of the event loop meanwhile "
+              f"{result['held'] * 1000:.0f} ms")
 
 
 if __name__ == "__main__":

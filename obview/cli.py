@@ -462,13 +462,16 @@ def _speed(text: str | None) -> float | None:
 @click.option("--count", type=click.IntRange(min=1), help="With --stream: stop after N lines.")
 @click.option("--depth", type=click.IntRange(1, 1000), help="Rows per side (default: as recorded).")
 @click.option("--log-file", type=click.Path(dir_okay=False), help="Write a debug log here.")
+@HISTORY_OPTION
 def replay(paths: tuple[str, ...], stream: str | None, speed: str | None, start: str | None,
-           until: str | None, count: int | None, depth: int | None, log_file: str | None) -> None:
+           until: str | None, count: int | None, depth: int | None, log_file: str | None,
+           history: float) -> None:
     """Replay journals written with --record through the same decoders and books as live.
 
     \b
     TUI keys: space pause/resume, + / - speed, [ / ] 10 s back/forward,
-    home / end, . one message forward while paused.
+    home / end, . one message forward while paused. The depth heatmap runs on the
+    journal's clock; a seek rebuilds its --history from the journal.
     """
     global _feeds_started
     if count is not None and not stream:
@@ -479,7 +482,7 @@ def replay(paths: tuple[str, ...], stream: str | None, speed: str | None, start:
 
     _feeds_started = True
     try:
-        asyncio.run(_replay(list(paths), stream, pace, start, until, count, depth))
+        asyncio.run(_replay(list(paths), stream, pace, start, until, count, depth, history))
     except JournalError as exc:
         raise UserError(str(exc)) from None
     except BrokenPipeError:
@@ -489,7 +492,8 @@ def replay(paths: tuple[str, ...], stream: str | None, speed: str | None, start:
 
 
 async def _replay(paths: list[str], stream: str | None, speed: float | None, start: str | None,
-                  until: str | None, count: int | None, depth: int | None) -> None:
+                  until: str | None, count: int | None, depth: int | None,
+                  history: float | None = None) -> None:
     from pathlib import Path
 
     from obview.journal import JournalReader, session_files
@@ -515,7 +519,7 @@ async def _replay(paths: list[str], stream: str | None, speed: float | None, sta
         return
     from obview.tui import run_replay_app
 
-    await run_replay_app(player, depth)
+    await run_replay_app(player, depth, history_s=history)
 
 
 @cli.command(context_settings=CONTEXT, short_help="Export a journal's level changes (parquet, ndjson).")

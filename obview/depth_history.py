@@ -176,6 +176,56 @@ class Tier:
         out.reverse()
         return out
 
+    def prepend(self, older: Tier, resting: dict[int, int], resting_column: Column) -> None:
+        """`older`'s columns in front of these (see DepthHistory.prepend)."""
+        if older.open_index is None:
+            return
+        if self.open_index is None:  # nothing recorded here yet: older's is all there is
+            self.columns = deque(older.columns, maxlen=self.capacity)
+            self.open_index, self.open = older.open_index, dict(older.open)
+            self.trades, self.trade_counts = older.trades, older.trade_counts
+            self.trades_added = older.trades_added
+            return
+        first = self.first_index
+        if older.open_index > first:
+            raise ValueError("the older history reaches past the start of this one")
+        front: list[Column] = list(older.columns)
+        if older.open_index == first:
+            joined = older.open  # both recorded into this column
+        else:
+            front.append(Column(older.open))
+            front.extend([resting_column] * min(first - older.open_index - 1, self.capacity))
+            joined = resting  # the book it left rested into this column
+        mine = self.columns[0] if self.columns else self.open
+        cells = dict(joined)
+        for key, units in mine.items():
+            if units > cells.get(key, 0):
+                cells[key] = units
+        if self.columns:
+            rest = list(self.columns)
+            rest[0] = Column(cells)
+            self.columns = deque(front + rest, maxlen=self.capacity)
+        else:
+            self.columns = deque(front, maxlen=self.capacity)
+            self.open = cells
+        for index, theirs in older.trades.items():
+            ours = self.trades.setdefault(index, {})
+            for price_id, cell in theirs.items():
+                total = ours.get(price_id)
+                if total is None:
+                    ours[price_id] = cell
+                else:
+                    total.buy_units += cell.buy_units
+                    total.sell_units += cell.sell_units
+                    total.count += cell.count
+                    total.buy_count += cell.buy_count
+            self.trade_counts[index] = self.trade_counts.get(index, 0) + older.trade_counts[index]
+        self.trades_added += older.trades_added
+        held = self.first_index
+        for old in [i for i in self.trades if i < held]:
+            del self.trades[old]
+            del self.trade_counts[old]
+
     def __len__(self) -> int:
         return len(self.columns) + (self.open_index is not None)
 
@@ -204,6 +254,48 @@ class DepthHistory:
         self._units_cache: dict[Decimal, int] = {}
         self._rows_cache: dict[Decimal, dict[int, int]] = {}  # row step -> key -> row
 
+    def clear(self) -> None:
+        """Forget everything recorded (a replay seeked): an empty history, the same
+        object (views and samplers keep it), the same price ids (histories built beside
+        it with `sibling()` stay joinable)."""
+        prices, ids, version = self._prices, self._price_ids, self.version
+        self.__init__(self.history_s, self.levels_per_side)
+        self._prices, self._price_ids = prices, ids
+        self.version = version + 1
+
+    def sibling(self) -> DepthHistory:
+        """An empty history of the same shape sharing this one's price ids: one recorded
+        up to where this one starts can be put in front of it (`prepend`) as it is."""
+        other = DepthHistory(self.history_s, self.levels_per_side)
+        other._prices, other._price_ids = self._prices, self._price_ids
+        return other
+
+    def prepend(self, older: DepthHistory) -> None:
+        """`older` (a `sibling()`, at the same `places`) recorded the same book up to the
+        moment this history began: its columns go in front of these, the column both
+        recorded into holding the larger size of each cell and the prints of both, the
+        columns between them the book `older` left resting. What is further back than
+        the history keeps is dropped."""
+        if older._prices is not self._prices:
+            raise ValueError("prepend needs a sibling() history (shared price ids)")
+        if older.places != self.places:
+            raise ValueError("prepend needs both histories at the same places")
+        if older.now_ms is None:
+            return
+        resting = older._state
+        resting_column = older._state_column or Column(resting)
+        for mine, theirs in zip(self.tiers, older.tiers, strict=True):
+            mine.prepend(theirs, resting, resting_column)
+        if self.now_ms is None:
+            self.now_ms = older.now_ms
+            self._state = dict(resting)
+            self._state_column = None
+            self.best_bid, self.best_ask = older.best_bid, older.best_ask
+        if older.tick is not None and (self.tick is None or older.tick < self.tick):
+            self.tick = older.tick
+        self._rows_cache.clear()
+        self.version += 1
+
     # -- recording -------------------------------------------------------------------
     def record(self, book: OrderBook, now_mono: float) -> None:
         """The book changed (once per coalesced update): fold its top levels in."""
@@ -224,14 +316,15 @@ class DepthHistory:
         self.best_ask = book.best_ask()
         self.version += 1
 
-    def record_trade(self, trade: Trade) -> None:
+    def record_trade(self, trade: Trade, at: float | None = None) -> None:
+        """One print, at `at` (seconds on the history's clock; default `trade.mono`)."""
         while True:
             try:
                 units = self._units(trade.size)
                 break
             except _NeedsFinerUnits as finer:
                 self._rescale(finer.places)
-        t_ms = int(trade.mono * 1000)
+        t_ms = int((trade.mono if at is None else at) * 1000)
         if self.now_ms is None or t_ms > self.now_ms:
             self._advance(t_ms)
         price_id = self._price_id(trade.price)
@@ -316,17 +409,31 @@ class DepthHistory:
         return units
 
     def _rescale(self, places: int) -> None:
+        for _ in self.rescaling(places):
+            pass
+
+    def rescaling(self, places: int, every: int = 256) -> Iterator[None]:
+        """Store sizes in units of 10**-places from now on (finer only), every stored
+        size with them; yields after each `every` columns, so a big history can be
+        rescaled between other work (nothing may record into it meanwhile)."""
         factor = 10 ** (places - self.places)
-        self.places = places
-        self._units_cache.clear()
-        self._state = {key: units * factor for key, units in self._state.items()}
-        self._state_column = None
+        if factor <= 1:
+            return
+        scaled = 0
         for tier in self.tiers:
             seen: set[int] = set()
             for column in tier.columns:
                 if id(column) not in seen:  # a shared resting column is scaled once
                     seen.add(id(column))
                     column.scale(factor)
+                    scaled += 1
+                    if scaled % every == 0:
+                        yield
+        self.places = places
+        self._units_cache.clear()
+        self._state = {key: units * factor for key, units in self._state.items()}
+        self._state_column = None
+        for tier in self.tiers:
             tier.open = {key: units * factor for key, units in tier.open.items()}
             for cells in tier.trades.values():
                 for cell in cells.values():
@@ -433,3 +540,89 @@ class DepthHistory:
                 total.sell_units += cell.sell_units
                 total.count += cell.count - cell.buy_count
         return out
+
+
+SLOT_NS = 20_000_000  # a book is sampled at most once per 20 ms slot (the finest column is 100 ms)
+
+
+class SlotSampler:
+    """One book into a `DepthHistory` on a fixed grid of time (ns; in replay the
+    journal's clock): for every `slot_ns` slot in which the book changed, the book as it
+    stood at the end of the slot, stamped with its last change in it.
+
+    The live pane samples on the screen's clock instead (at most one book per 20 ms from
+    the last one), which depends on when it started. This rule does not: two samplers
+    that see the same changes record the same samples whenever each began, so a history
+    rebuilt from a journal joins the one recorded while playing (docs/replay.md).
+
+    The owner tells it of each change (`changed`) and, before anything stamped at or
+    after the time `changed` returns happens (a later change, a print, time shown on
+    screen), calls `flush_due`; a replay's `call_at` does exactly that."""
+
+    __slots__ = ("history", "book", "slot_ns", "armed", "due", "changed_at")
+
+    def __init__(self, history: DepthHistory, book: OrderBook, *, slot_ns: int = SLOT_NS,
+                 armed: bool = True) -> None:
+        self.history = history
+        self.book = book
+        self.slot_ns = slot_ns
+        self.armed = armed
+        self.due: int | None = None  # the end of the slot with a change not yet recorded
+        self.changed_at = 0
+
+    def changed(self, at: int) -> int | None:
+        """The book changed at `at` (ns). Returns when its sample falls due if that is
+        new (the owner must flush by then), else None."""
+        if not self.armed:
+            return None
+        due = self.due
+        if due is not None:
+            if at < due:
+                self.changed_at = at
+                return None
+            self.flush()  # flushed late: this change is in it too (the owner broke the rule)
+        self.changed_at = at
+        due = self.due = (at // self.slot_ns + 1) * self.slot_ns
+        return due
+
+    def flush_due(self, now: int) -> bool:
+        """Record the pending sample if its slot ended by `now` (ns). True if it did."""
+        if self.due is not None and self.due <= now:
+            self.flush()
+            return True
+        return False
+
+    def flush(self) -> None:
+        self.due = None
+        self.history.record(self.book, self.changed_at / 1e9)
+
+    def trades(self, trades: Iterable[Trade], at: int) -> None:
+        """Prints received at `at` (ns); one without an aggressor side has no marker."""
+        if not self.armed:
+            return
+        self.flush_due(at)
+        seconds = at / 1e9
+        for trade in trades:
+            if trade.side is not None:
+                self.history.record_trade(trade, seconds)
+
+    def start(self, at: int) -> int:
+        """Begin at `at` (ns): the book as it stands at the end of this slot is sampled
+        whether or not it changes (whoever recorded before `at` left that slot open).
+        Returns when that falls due."""
+        self.armed = True
+        self.due = None
+        return self.changed(at)  # type: ignore[return-value]
+
+    def stop(self) -> None:
+        """Record nothing until `start` (a replay catching up after a seek)."""
+        self.armed = False
+        self.due = None
+
+    def finish(self, split: int | None) -> None:
+        """The end of a rebuild whose lines stopped before the line stamped `split`
+        (None: at the journal's end): the pending sample is this history's only if its
+        slot ended by then; otherwise the one recording from `split` takes it."""
+        if split is not None:
+            self.flush_due(split)
+        self.due = None

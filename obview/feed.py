@@ -110,13 +110,61 @@ class LevelControl:
     change: Callable[[int], Awaitable[None]]
 
 
+@dataclass(frozen=True, slots=True)
+class JournalTime:
+    """Where a replay stands on the journal's clocks (ns). While a line is handed over,
+    its receive stamp; between lines, the time up to which every line has been handed
+    over (so nothing stamped earlier can still arrive)."""
+
+    mono: int  # the recording's monotonic clock
+    wall_offset: int  # its wall clock minus `mono` (one session: constant)
+
+    @property
+    def wall(self) -> int:
+        return self.mono + self.wall_offset
+
+
+@dataclass(frozen=True, slots=True)
+class ReplaySeeked:
+    """The replay jumped to journal wall time `target` (ns): the books start over from
+    the checkpoint before it and catch up; what a consumer built over time starts over."""
+
+    target: int
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayCaughtUp:
+    """Every line before the seek `target` has been handed over; `split` is the wall
+    stamp of the first line after it (None: the journal ends first). A consumer that
+    ignored the catch-up records from `split` on, and `rebuild()` gives it the past."""
+
+    target: int
+    split: int | None
+
+
 @dataclass(frozen=True)
 class ReplayControl:
-    """A feed a journal drives (obview/replay): what the replay keys call, and the line
-    the status bar shows ("replay 14:03:22 UTC [#####-----] 50% 10x")."""
+    """A feed a journal drives (obview/replay): what the replay keys call, the line the
+    status bar shows ("replay 14:03:22 UTC [#####-----] 50% 10x"), and the journal's
+    time, so a consumer can keep its own history on the journal's clock rather than the
+    screen's (docs/replay.md, "Time on screen")."""
 
     control: Callable[[str], None]  # pause, faster, slower, back, forward, home, end, step
     describe: Callable[[], str]
+    clock: Callable[[], JournalTime]
+    # call_at(wall_ns, callback): run `callback` before the first line stamped at or after
+    # `wall_ns` is handed over (forgotten at a seek)
+    call_at: Callable[[int, Callable[[], None]], None]
+    # watch(listener): ReplaySeeked / ReplayCaughtUp events, synchronously; a replay that
+    # is still catching up with its start (`--from`) reports that seek at once
+    watch: Callable[[Callable[[ReplaySeeked | ReplayCaughtUp], None]], None]
+    # rebuild(histories, until, history_s, progress): replay the journal's last
+    # `history_s` before wall time `until` (ns) through a second set of the same feeds,
+    # at full speed, in slices that yield to the loop, sampling each stream's book and
+    # prints into `histories[stream]` (a DepthHistory) as a consumer on the journal's
+    # clock would (obview.depth_history.SlotSampler); progress(fraction) now and then
+    rebuild: Callable[[dict[Any, Any], int, float, Callable[[float], None] | None],
+                      Awaitable[None]]
 
 
 @dataclass(frozen=True)

@@ -76,7 +76,8 @@ def config_of(data: dict[str, Any]) -> VenueConfig:
     known = {f.name for f in fields(options_type(data["venue"]))}
     settings = {k: v for k, v in (data.get("options") or {}).items() if k in known}
     return config(data["venue"], list(data["symbols"]), depth=int(data.get("depth", 20)),
-                  details=bool(data.get("details")), seed=int(data.get("seed", 1)), **settings)
+                  details=bool(data.get("details")), seed=int(data.get("seed", 1)),
+                  trades=bool(data.get("trades")), **settings)
 
 
 class Tap:

@@ -110,6 +110,7 @@ def test_record_replay_bench_runs():
     out = run_bench("bench/record_replay.py", "--only-hour", "--hour-rate", "2", "--seeks", "2",
                     "--tui-seconds", "0.5", timeout=180)
     assert "seeks: median" in out and "push-to-paint p50" in out
+    assert "history rebuilt (" in out and "longest hold of the event loop" in out
 
 
 def test_trades_bench_runs():

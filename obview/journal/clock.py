@@ -49,6 +49,18 @@ class ReplayClock(Generic[T]):
     def finished(self) -> bool:
         return self._next is _END
 
+    @property
+    def catching_up(self) -> bool:
+        """Lines before a seek's target are still to come (they come out at once)."""
+        return self._catching_up()
+
+    def peek(self) -> T | None:
+        """The next line, not taken (None at the end)."""
+        return None if self._next is _END else self._next
+
+    def next_stamp(self) -> int | None:
+        return None if self._next is _END else self._stamp(self._next)
+
     def position(self) -> int | None:
         """The journal time being replayed now (ns in the stamps' clock)."""
         if self._anchor_stamp is None:

@@ -118,6 +118,7 @@ class JournalReader:
         self.warnings: list[str] = []
         self.truncated = False
         self._index: list[SeekPoint] | None = None
+        self._end_wall: int | None = None
         self.headers = [self._read_header(p) for p in self.paths]
 
     # -- opening ----------------------------------------------------------------------
@@ -316,6 +317,20 @@ class JournalReader:
                         break
                     offset = end
         return points
+
+    def end_wall(self) -> int:
+        """The wall stamp of the last line (read once, from the last seek point: at most
+        about a frame of lines); up to any damage there, which reading reports later."""
+        if self._end_wall is None:
+            points = self.index()
+            last = points[-1].wall if points else self.headers[0].w
+            try:
+                for line in self.lines(points[-1] if points else None):
+                    last = max(last, getattr(line, "w", last))
+            except JournalError:
+                pass
+            self._end_wall = last
+        return self._end_wall
 
     def seek_point(self, *, wall: int | None = None, mono: int | None = None) -> SeekPoint:
         """The last seek point at or before the target (a wall-clock or a monotonic ns;

@@ -9,18 +9,32 @@ Seeking (`seek(wall_ns)`): every link closes, the lines from the seek point befo
 target are read at once (no output: `catching_up`), the books come back from the
 checkpoint there, and the connections open at that moment are reopened as `resumed`
 links; the frames up to the target then rebuild the state the target had.
+
+The journal's time is offered to consumers (`ReplayControl.clock`, `call_at`, `watch`,
+`rebuild`): the TUI keeps its depth history on it, and a seek rebuilds that history
+from the journal (obview/replay/history.py; docs/replay.md, "Time on screen").
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as _dt
+import heapq
+import itertools
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
-from obview.feed import Backoff, Feed, ReplayControl
+from obview.feed import (
+    Backoff,
+    Feed,
+    JournalTime,
+    ReplayCaughtUp,
+    ReplayControl,
+    ReplaySeeked,
+)
 from obview.journal import (
     Checkpoint,
     Connect,
@@ -42,6 +56,7 @@ MIN_WAIT = 0.004  # s: the shortest wait between two paced batches
 SETTLE_TURNS = 4  # loop turns a busy feed gets between two deliveries (handshakes need 2-3)
 SEEK_TURNS = 40  # after a seek closed every link: each feed's session winds down, asks anew
 SEEK = "replay seek"
+_NEVER = 1 << 127  # a timer time later than any stamp
 
 
 def parse_when(text: str, day_of: int) -> int:
@@ -91,27 +106,38 @@ class ReplayPlayer:
     def __init__(self, paths: list[Path], *, speed: float | None = None,
                  start: int | None = None, until: int | None = None,
                  warn: Callable[[str], None] | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        files: list[Path] = []
-        for path in paths:
-            files.extend(session_files(path))
-        self.reader = JournalReader(files, warn=warn)
+                 clock: Callable[[], float] = time.monotonic,
+                 reader: JournalReader | None = None, batch: int = 1000) -> None:
+        """`reader`: an open reader of the journal (a second player on the same files
+        shares the first one's index); `batch`: lines handed over between two turns of
+        the loop at full speed."""
+        if reader is None:
+            files: list[Path] = []
+            for path in paths:
+                files.extend(session_files(path))
+            reader = JournalReader(files, warn=warn)
+        self.reader = reader
+        self.paths = list(reader.paths)
         header = self.reader.headers[0]
         feeds = header.o.get("feeds") if isinstance(header.o, dict) else None
         if not feeds:
-            raise JournalError(f"{files[0]}: the journal names no feeds to replay")
+            raise JournalError(f"{self.paths[0]}: the journal names no feeds to replay")
         try:
             self.configs = [config_of(cfg) for cfg in feeds]
         except (TypeError, KeyError, ValueError) as exc:
-            raise JournalError(f"{files[0]}: the journal header is corrupt ({exc})") from None
+            raise JournalError(f"{self.paths[0]}: the journal header is corrupt ({exc})") from None
         self.feeds = [build_feed(cfg) for cfg in self.configs]
-        controls = ReplayControl(self.control, self.describe)
+        from obview.replay.history import rebuild_history
+
+        controls = ReplayControl(self.control, self.describe, self.clock, self.call_at,
+                                 self.watch, partial(rebuild_history, self))
         for feed in self.feeds:  # the TUI finds the replay keys' target here
             feed.capabilities = replace(feed.capabilities, replay=controls)
         self.first_wall = header.w
-        self.last_wall = self._last_wall()
+        self.last_wall = self.reader.end_wall()
         self.start = start
         self.until = until
+        self.stopped_at: int | None = None  # wall stamp of the first line past `until`
         self.links: dict[int, ReplayLink] = {}
         self._pending: list[Frame] = []
         self._restoring = False
@@ -124,13 +150,24 @@ class ReplayPlayer:
         self._settle_now = False
         self.error: JournalError | None = None  # damage the lines stopped at
         self.catching_up = start is not None
+        # journal-time consumers: timers (wall ns, order, callback) and seek watchers
+        self._timers: list[tuple[int, int, Callable[[], None]]] = []
+        self._next_timer = _NEVER
+        self._timer_order = itertools.count()
+        self._watchers: list[Callable[[ReplaySeeked | ReplayCaughtUp], None]] = []
+        self._arming = start is not None  # a seek's catch-up not yet reported as over
+        self._busy = False  # lines taken from the pace and not all handed over yet
+        self._seeks = 0
         source = self.reader.seek(wall=start) if start is not None else self.reader.lines()
         self._restoring = start is not None
         if start is None:
-            self.pace = ReplayClock(self._bounded(source), speed=speed, clock=clock)
+            self.pace = ReplayClock(self._bounded(source), speed=speed, clock=clock,
+                                    batch=batch)
         else:  # from the seek point before `start`, caught up at once
-            self.pace = ReplayClock((), speed=speed, clock=clock)
+            self.pace = ReplayClock((), speed=speed, clock=clock, batch=batch)
             self.pace.seek(self._mono_of(start), self._bounded(source))
+            self.mono = self._mono_of(start)
+            self.wall = start
 
     # -- what the TUI and headless mode use -------------------------------------------
     @property
@@ -152,6 +189,48 @@ class ReplayPlayer:
         state = " paused" if self.pace.paused else " end" if self.finished.is_set() else ""
         return (f"replay {when:%Y-%m-%d %H:%M:%S} UTC {_bar(self.progress())} "
                 f"{self.progress():.0%} {speed}{state}")
+
+    def clock(self) -> JournalTime:
+        """The journal's time now (see JournalTime): between lines, the pace's position,
+        but never past a line not yet handed over."""
+        mono = self.mono
+        offset = self.wall - mono
+        if not self._busy:
+            pace = self.pace
+            ahead = pace.position()
+            upcoming = pace.next_stamp()
+            if upcoming is not None and (ahead is None or upcoming < ahead):
+                ahead = upcoming
+            if ahead is not None and ahead > mono:
+                mono = ahead
+        return JournalTime(mono, offset)
+
+    def call_at(self, wall: int, callback: Callable[[], None]) -> None:
+        """Run `callback` before the first line stamped at or after journal wall time
+        `wall` (ns) is handed over. A seek forgets every timer."""
+        heapq.heappush(self._timers, (wall, next(self._timer_order), callback))
+        self._next_timer = self._timers[0][0]
+
+    def watch(self, listener: Callable[[ReplaySeeked | ReplayCaughtUp], None]) -> None:
+        """`listener(event)` at every seek and at the end of its catch-up (a start with
+        `start=` still catching up is reported at once)."""
+        self._watchers.append(listener)
+        if self._arming and self.start is not None:
+            listener(ReplaySeeked(self.start))
+
+    def _run_timers(self, wall: int) -> None:
+        timers = self._timers
+        while timers and timers[0][0] <= wall:
+            heapq.heappop(timers)[2]()
+        self._next_timer = timers[0][0] if timers else _NEVER
+
+    def _caught_up(self, split: int | None) -> None:
+        """Every line before the seek target is handed over; `split`: the next one's
+        wall stamp."""
+        self._arming = False
+        event = ReplayCaughtUp(self.start, split)
+        for listener in list(self._watchers):
+            listener(event)
 
     def control(self, action: str) -> None:
         """pause (toggle), faster, slower, step, back, forward, home, end."""
@@ -187,16 +266,27 @@ class ReplayPlayer:
             for stream in feed.streams.values():
                 stream.book.clear()
                 stream.synced = False
+                # the prints from the checkpoint on count again (by sequence, a print
+                # already seen would be dropped: a seek back would show none)
+                stream.tape.reset()
         self.start = wall
         self.wall = wall
+        self.mono = self._mono_of(wall)
         self.catching_up = True
         self._restoring = True
+        self._timers.clear()
+        self._next_timer = _NEVER
+        self._arming = True
+        self._seeks += 1
         paused = self.pace.paused
-        self.pace.seek(self._mono_of(wall), self._bounded(self.reader.seek(wall=wall)))
+        self.pace.seek(self.mono, self._bounded(self.reader.seek(wall=wall)))
         if paused:
             self.pace.pause()
         self.finished.clear()
         self._settle_now = True
+        event = ReplaySeeked(wall)
+        for listener in list(self._watchers):
+            listener(event)
         self._poke()
 
     # -- running ------------------------------------------------------------------------
@@ -208,6 +298,10 @@ class ReplayPlayer:
             if self._settle_now:
                 self._settle_now = False
                 await self._settle(force=True, turns=SEEK_TURNS)
+            if self._arming and not pace.catching_up and not self._pending:
+                # the catch-up is over even if the next line waits (paused, or later)
+                upcoming = pace.peek()
+                self._caught_up(None if upcoming is None else upcoming.w)
             delay = pace.delay()
             if delay is None or delay > 0:
                 if delay is None and pace.finished:
@@ -249,6 +343,16 @@ class ReplayPlayer:
             _wake_up(self._waiter)
 
     async def _dispatch(self, lines: list) -> None:
+        self._busy = True
+        try:
+            await self._dispatch_lines(lines)
+        finally:
+            self._busy = False
+
+    async def _dispatch_lines(self, lines: list) -> None:
+        # A seek while the feeds take their turns (a key pressed meanwhile) ends the
+        # batch: its remaining lines belong to the timeline the seek left.
+        seeks = self._seeks
         pending = self._pending
         self.lines += len(lines)
         for line in lines:
@@ -257,12 +361,16 @@ class ReplayPlayer:
                     link = self._deliver_now()
                     if link is not None and link.needs_turns():
                         await self._settle(link=link)
+                        if self._seeks != seeks:
+                            return
                     pending = self._pending
                 pending.append(line)
                 self._restoring = False
                 continue
             if pending:
                 await self._deliver()
+                if self._seeks != seeks:
+                    return
                 pending = self._pending
             restoring = self._restoring
             self._line(line)
@@ -271,6 +379,8 @@ class ReplayPlayer:
             elif restoring and type(line) in (Sync, Header):
                 # the resumed links' sessions start before their books come back
                 await self._settle(force=True, turns=SEEK_TURNS)
+            if self._seeks != seeks:
+                return
         if pending:
             await self._deliver()
         await asyncio.sleep(0)  # the screen and the printer get their turn each batch
@@ -278,14 +388,21 @@ class ReplayPlayer:
     def _dispatch_now(self, lines: list) -> None:
         """`step`: one line at once (a frame is delivered alone)."""
         self.lines += len(lines)
-        for line in lines:
-            if type(line) is Frame:
-                self._at(line.w)
-                link = self.links.get(line.c)
-                if link is not None:
-                    link.push([line])
-            else:
-                self._line(line)
+        self._busy = True
+        try:
+            for line in lines:
+                if type(line) is Frame:
+                    if line.w >= self._next_timer:
+                        self._run_timers(line.w)
+                    self.mono = line.m
+                    self._at(line.w)
+                    link = self.links.get(line.c)
+                    if link is not None:
+                        link.push([line])
+                else:
+                    self._line(line)
+        finally:
+            self._busy = False
 
     async def _deliver(self) -> None:
         link = self._deliver_now()
@@ -296,10 +413,15 @@ class ReplayPlayer:
         """The pending read to its link (the hot path: no coroutine per read)."""
         frames, self._pending = self._pending, []
         first = frames[0]
+        wall = first.w
+        if wall >= self._next_timer:  # before the read: what fell due before it
+            self._run_timers(wall)
         self.mono = first.m
-        self.wall = wall = first.w
+        self.wall = wall
         if self.catching_up and wall >= self.start:
             self.catching_up = False
+            if self._arming:
+                self._caught_up(wall)
         link = self.links.get(first.c)
         if link is None:  # a connection whose start is before a seek point: not replayable
             return None
@@ -310,6 +432,8 @@ class ReplayPlayer:
         self.wall = wall
         if self.catching_up and wall >= self.start:
             self.catching_up = False
+            if self._arming:
+                self._caught_up(wall)
 
     async def _settle(self, link: ReplayLink | None = None, force: bool = False,
                       turns: int = SETTLE_TURNS) -> None:
@@ -320,15 +444,21 @@ class ReplayPlayer:
 
     def _flush(self) -> None:
         if self._pending:
-            frames, self._pending = self._pending, []
-            link = self.links.get(frames[0].c)
-            if link is not None:
-                link.push(frames)
+            self._busy = True
+            try:
+                self._deliver_now()
+            finally:
+                self._busy = False
+        if self._arming and not self.pace.catching_up:
+            self._caught_up(None)
 
     def _line(self, line) -> None:
         kind = type(line)
+        wall = getattr(line, "w", self.wall)
+        if wall >= self._next_timer:
+            self._run_timers(wall)
         self.mono = getattr(line, "m", self.mono)
-        self._at(getattr(line, "w", self.wall))
+        self._at(wall)
         if kind is Connect:
             self._restoring = False
             feed = self._feed_at(line.fd)
@@ -379,6 +509,7 @@ class ReplayPlayer:
         try:
             for line in lines:
                 if until is not None and getattr(line, "w", 0) > until:
+                    self.stopped_at = line.w
                     return
                 yield line
         except JournalError as exc:
@@ -388,17 +519,6 @@ class ReplayPlayer:
         """The monotonic stamp the pace uses for wall time `wall` (same session)."""
         point = self.reader.seek_point(wall=wall)
         return point.mono + (wall - point.wall)
-
-    def _last_wall(self) -> int:
-        points = self.reader.index()
-        last = points[-1].wall if points else self.reader.headers[0].w
-        # the last seek point is at most a frame (about 1 MiB of lines) before the end
-        try:
-            for line in self.reader.lines(points[-1] if points else None):
-                last = max(last, getattr(line, "w", last))
-        except JournalError:  # damage: reported when the replay gets there
-            pass
-        return last
 
 
 def open_player(paths: list[str], **kw) -> ReplayPlayer:

@@ -23,7 +23,8 @@ def run_app(configs: list[VenueConfig], recording=None,
     app.run()
 
 
-async def run_replay_app(player, depth: int | None = None) -> None:
+async def run_replay_app(player, depth: int | None = None,
+                         history_s: float | None = None) -> None:
     """The normal app, its feeds driven by a journal (obview/replay)."""
     from obview.tui.app import ObviewApp
 
@@ -31,7 +32,8 @@ async def run_replay_app(player, depth: int | None = None) -> None:
     if depth is not None:
         for cfg in configs:
             cfg.depth = depth
-    app = ObviewApp(configs, player.feeds, player=player)
+    app = ObviewApp(configs, player.feeds, player=player,
+                    **({} if history_s is None else {"history_s": history_s}))
     _apply_theme(app)
     await app.run_async()
 

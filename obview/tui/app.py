@@ -25,7 +25,7 @@ from textual.worker import Worker, WorkerState
 
 from obview.depth_history import DEFAULT_HISTORY_S
 from obview.events import BookChanged, FeedFailed, RecordsChanged, StatusChanged, TradesPrinted
-from obview.feed import Feed, Stream, describe_error
+from obview.feed import Feed, ReplayCaughtUp, ReplayControl, Stream, describe_error
 from obview.logs import status_note
 from obview.tui.actions import SCOPES, Owner, Scope, action_name, bindings, palette_actions
 from obview.tui.ladder import Ladder
@@ -81,6 +81,7 @@ class ObviewApp(App):
         self._tab_labels: dict[str, str] = {}  # pane id -> its tab's label
         self._pane_numbers = itertools.count()
         self.book_messages = 0  # BookUpdated messages handled (tests check coalescing)
+        self.rebuilds = 0  # replay: heatmap histories rebuilt after a seek (tests wait on it)
         self._queued: set[Stream] = set()
         self._hidden_changed: set[Stream] = set()  # off-screen books changed since sampled
         self._watched: set[Stream] = set()  # streams on screen: the tab's, a drilldown's
@@ -113,6 +114,7 @@ class ObviewApp(App):
                 depth = self.configs[number].depth if number < len(self.configs) else 20
                 await self._attach(feed, depth)
             self.feeds_opened = True
+            self._watch_replays()
             if self.player is not None:  # replay: the journal drives the feeds from here
                 self.run_worker(self.player.run(), name="replay", group="feeds",
                                 exit_on_error=False)
@@ -203,6 +205,8 @@ class ObviewApp(App):
             pane = self._stream_panes.get(stream)
             if pane is not None:
                 pane.clock.on_push(stream)
+                if pane.journal is not None:  # replay: sampled at the journal's time, now
+                    pane.journal_book()
                 if stream not in self._watched:
                     # off screen: no message at all (with 100 codes, 99 of every 100
                     # pushes); the ladder draws the book as it is when shown (on_show),
@@ -215,9 +219,12 @@ class ObviewApp(App):
         elif isinstance(event, TradesPrinted):
             pane = self._stream_panes.get(event.stream)
             if pane is not None:  # (a stream without a pane yet has no tape to show)
+                trades = event.trades
+                if pane.journal is not None:
+                    trades = pane.journal_trades(trades)
                 if not pane.pending_trades:
                     self.post_message(TradesUpdated(feed, event.stream))
-                pane.pending_trades.extend(event.trades)
+                pane.pending_trades.extend(trades)
         elif isinstance(event, StatusChanged):
             self.post_message(StatusUpdated(feed))
         elif isinstance(event, RecordsChanged):
@@ -227,6 +234,50 @@ class ObviewApp(App):
                 self.post_message(RecordsUpdated(feed, event.kind))
         elif isinstance(event, FeedFailed):
             self.post_message(FeedStopped(feed, event.reason))
+
+    # -- replay: the heatmaps' history follows the journal --------------------------------
+    def _watch_replays(self) -> None:
+        """Seeks of every replay among the feeds (one control may drive several)."""
+        seen: set[int] = set()
+        for feed in self.feeds:
+            control = feed.capabilities.replay
+            if control is not None and id(control) not in seen:
+                seen.add(id(control))
+                control.watch(partial(self._on_replay_event, control))
+
+    def _journal_panes(self, control: ReplayControl) -> list[StreamPane]:
+        return [pane for pane in self._stream_panes.values() if pane.journal is control]
+
+    def _on_replay_event(self, control: ReplayControl, event) -> None:
+        """Called by the player as it happens: a seek clears the heatmaps' history (and
+        drops a rebuild under way); the end of its catch-up starts the rebuild, after the
+        books are there so it never slows them down."""
+        panes = self._journal_panes(control)
+        if not panes:
+            return
+        if isinstance(event, ReplayCaughtUp):
+            for pane in panes:
+                pane.journal_caught_up(event.split)
+            self.run_worker(self._rebuild_history(control, panes, event.target),
+                            name="rebuild-history", group="rebuild", exclusive=True,
+                            exit_on_error=False)
+        else:
+            self.workers.cancel_group(self, "rebuild")
+            for pane in panes:
+                pane.journal_seeked()
+
+    async def _rebuild_history(self, control: ReplayControl, panes: list[StreamPane],
+                               target: int) -> None:
+        older = {pane.stream: pane.history.sibling() for pane in panes}
+
+        def progress(fraction: float) -> None:
+            for pane in panes:
+                pane.heatmap.set_note(f"rebuilding history… {fraction:.0%}")
+
+        await control.rebuild(older, target, self.history_s, progress)
+        for pane in panes:
+            await pane.adopt_history(older[pane.stream])
+        self.rebuilds += 1
 
     def _record_hidden(self) -> None:
         """Books of tabs not on screen into their depth history, one sample each per
@@ -561,6 +612,7 @@ class ObviewApp(App):
             feed.stop()
         self.workers.cancel_group(self, "feeds")
         self.workers.cancel_group(self, "levels")
+        self.workers.cancel_group(self, "rebuild")
         with contextlib.suppress(Exception):
             await self._stack.aclose()
 

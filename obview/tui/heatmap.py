@@ -29,6 +29,7 @@ from rich.segment import Segment
 from rich.style import Style
 from textual import events
 from textual.binding import Binding
+from textual.filter import ANSIToTruecolor
 from textual.geometry import Region
 from textual.message import Message
 from textual.reactive import reactive
@@ -146,7 +147,9 @@ class HeatmapView(Widget, can_focus=True):
                  epoch_offset: float | None = None, utc: bool = False,
                  id: str | None = None, classes: str | None = None) -> None:
         """`clock=None` freezes time (snapshots): columns close only as books arrive.
-        `epoch_offset` turns monotonic into epoch seconds for the readout's clock."""
+        `clock` is whatever the history's times are on (the screen's monotonic clock
+        live, the journal's wall clock in replay); `epoch_offset` turns it into epoch
+        seconds for the readout's clock."""
         super().__init__(id=id, classes=classes)
         self.history = history
         self.step = step
@@ -154,6 +157,7 @@ class HeatmapView(Widget, can_focus=True):
         self.epoch_offset = time.time() - time.monotonic() if epoch_offset is None else epoch_offset
         self.utc = utc
         self.resolution = DEFAULT_RESOLUTION
+        self.note: str | None = None  # said in the title ("rebuilding history…")
         self.cross_index: int | None = None  # pinned time column (None: the newest)
         self.cross_row: int | None = None  # pinned price row (None: at the touch)
         self.cpu_ns = 0  # thread CPU spent building and rendering lines (the bench reads it)
@@ -174,7 +178,15 @@ class HeatmapView(Widget, can_focus=True):
         self._biggest_trade = 0
         self._columns: dict[int, list] = {}  # id(column) -> [column, sums, lo, hi, key, codes]
         self._codes_key: tuple | None = None
+        self._labels_key: tuple | None = None  # _labels: the axis, kept between frames
+        self._label_texts: list[str] = []
+        self._label_segments: list[Segment] = []
+        self._title_key: tuple | None = None  # the title and readout lines, likewise
+        self._title: Strip | None = None
+        self._readout_key: tuple | None = None
+        self._readout_strip: Strip | None = None
         self._palette: Palette | None = None
+        self._plain_rgb = False
         self._built_version = -1
         self._pacer = FramePacer(1 / FPS, self._flush)
 
@@ -203,6 +215,22 @@ class HeatmapView(Widget, can_focus=True):
             self.set_interval(0.1, self.mark_dirty)
 
     def on_show(self) -> None:
+        self.mark_dirty()
+
+    def set_note(self, note: str | None) -> None:
+        """A word in the title line about the history itself (None: none)."""
+        if note != self.note:
+            self.note = note
+            self._built_version = -1
+            self.mark_dirty()
+
+    def history_replaced(self) -> None:
+        """The history was cleared or rebuilt, not appended to: nothing drawn from it
+        before still holds (a replay seeked)."""
+        self._trade_rows = {}
+        self._biggest_trade = 0
+        self._built_version = -1
+        self._invalidate()
         self.mark_dirty()
 
     def set_step(self, step: Decimal | None) -> None:
@@ -236,6 +264,7 @@ class HeatmapView(Widget, can_focus=True):
         self._codes_key = None
         self._runs = None
         self._closed_key = None
+        self._labels_key = self._title_key = self._readout_key = None
         self.refresh()
 
     # -- the crosshair --------------------------------------------------------------
@@ -361,7 +390,8 @@ class HeatmapView(Widget, can_focus=True):
         self.cpu_ns += spent
         self.build_ns += spent
         keys = self._line_keys
-        if old is None or len(old) != len(new) or len(old_keys) != len(keys):
+        if old is None or len(old) != len(new) or len(old_keys) != len(keys) \
+                or len(keys) != len(new):  # (no keys: the "waiting" lines)
             self.refresh()
             return
         width, y, count = self.size.width, 0, len(new)
@@ -384,6 +414,16 @@ class HeatmapView(Widget, can_focus=True):
         self.cpu_ns += time.thread_time_ns() - start
         return lines
 
+    def get_line_filters(self):
+        """Textual's filters, less the ANSI-to-truecolor one when every colour drawn is
+        RGB already: it would copy each of the line's segments unchanged, and at 100 ms
+        a column every line is new each frame (a quarter of a frame's CPU, measured)."""
+        filters = super().get_line_filters()
+        palette = self._palette
+        if palette is not None and self._plain_rgb:
+            return [f for f in filters if not isinstance(f, ANSIToTruecolor)]
+        return filters
+
     def render_line(self, y: int) -> Strip:
         lines = self._lines
         if lines is None or y >= len(lines):
@@ -399,7 +439,8 @@ class HeatmapView(Widget, can_focus=True):
         if layout is None:
             self._line_keys = []
             blank = [Strip.blank(width, palette.background)] * max(0, height - 2)
-            title = Strip([Segment(" depth heatmap: waiting for the book", palette.axis)])
+            waiting = f" depth heatmap: {self.note or 'waiting for the book'}"
+            title = Strip([Segment(waiting, palette.axis)])
             return ([title.adjust_cell_length(width, palette.background)] + blank
                     + [Strip.blank(width, palette.readout)])[:height]
         history = self.history
@@ -475,42 +516,71 @@ class HeatmapView(Widget, can_focus=True):
         closed_lines = self._closed_lines
         open_over, _ = self._overlays(layout, tier, palette, newest, newest, self._biggest_trade)
         cells_of = palette.cells
-        labels = fmt.prices_aligned([history.row_price(layout.top_row - 2 * line, step)
-                                     for line in range(body)] + [history.row_price(layout.cross_row, step)])
+        labels, label_segments = self._labels(layout, palette)
         cross_line = (layout.top_row - layout.cross_row) // 2
         axis_width = layout.axis_width
         used = axis_width + closed + 1
         pad = Segment(" " * (width - used), palette.background) if used < width else None
-        lines = [self._title_line(width, palette, scale_lo, scale_hi)]
+        title_key = (scale_lo, scale_hi, history.places, self.resolution, width, id(palette),
+                     self.note)
+        if title_key != self._title_key:  # (formatting two sizes is a fair part of a frame)
+            self._title_key, self._title = title_key, self._title_line(width, palette,
+                                                                       scale_lo, scale_hi)
+        lines = [self._title]
         keys: list[tuple | None] = [None]  # what each body line shows, to skip unchanged ones
         old_lines, old_keys = self._lines, self._line_keys
         reuse = old_lines is not None and len(old_lines) == body + 2 and len(old_keys) == body + 2
+        runs_version = self._runs_version
+        open_at = closed * body
         for line in range(body):
-            upper_row = layout.top_row - 2 * line
-            is_cross = line == cross_line
-            # labels sit on fixed prices (every AXIS_EVERY rows), not fixed lines
-            label = labels[-1] if is_cross else (
-                labels[line] if (upper_row >> 1) % (AXIS_EVERY // 2) == 0 else "")
+            label = labels[line]
             glyph = open_over.get(line, {}).get(closed) if open_over else None
-            last = glyph or cells_of[matrix[closed * body + line]]
-            key = (self._runs_version, closed_key, label, is_cross, last, width)
+            last = glyph or cells_of[matrix[open_at + line]]
+            key = (runs_version, closed_key, label, line == cross_line, last, width)
             keys.append(key)
             if reuse and old_keys[line + 1] == key:
                 lines.append(old_lines[line + 1])  # nothing on this line changed
                 continue
-            segments = [Segment(label.rjust(axis_width - 1) + " ",
-                                palette.crosshair if is_cross else palette.axis)]
+            segments = [label_segments[line]]
             segments += closed_lines[line]
             segments.append(Segment(*last))
             if pad is not None:  # (never negative: the layout fits the columns to the width)
                 segments.append(pad)
             lines.append(Strip(segments, max(width, used)))
-        self.readout = self._read(layout)
-        lines.append(self._readout_line(width, palette))
+        self.readout = readout = self._read(layout)
+        readout_key = (readout, step, width, id(palette), self.epoch_offset, self.utc)
+        if readout_key != self._readout_key:
+            self._readout_key = readout_key
+            self._readout_strip = self._readout_line(width, palette)
+        lines.append(self._readout_strip)
         keys.append(None)
         self._line_keys = keys
         self._lines = lines  # (the next build reuses the unchanged ones)
         return lines
+
+    def _labels(self, layout: _Layout, palette: Palette) -> tuple[list[str], list[Segment]]:
+        """Per body line, its price label ("" between labels) and the axis segment, kept
+        while the rows on screen, the crosshair's row and the palette stay."""
+        key = (layout.step, layout.top_row, layout.body_height, layout.cross_row,
+               layout.axis_width, id(palette))
+        if key != self._labels_key:
+            history, step, body = self.history, layout.step, layout.body_height
+            aligned = fmt.prices_aligned(
+                [history.row_price(layout.top_row - 2 * line, step) for line in range(body)]
+                + [history.row_price(layout.cross_row, step)])
+            cross_line = (layout.top_row - layout.cross_row) // 2
+            texts, segments = [], []
+            for line in range(body):
+                upper_row = layout.top_row - 2 * line
+                is_cross = line == cross_line
+                # labels sit on fixed prices (every AXIS_EVERY rows), not fixed lines
+                label = aligned[-1] if is_cross else (
+                    aligned[line] if (upper_row >> 1) % (AXIS_EVERY // 2) == 0 else "")
+                texts.append(label)
+                segments.append(Segment(label.rjust(layout.axis_width - 1) + " ",
+                                        palette.crosshair if is_cross else palette.axis))
+            self._labels_key, self._label_texts, self._label_segments = key, texts, segments
+        return self._label_texts, self._label_segments
 
     def _closed_segments(self, layout: _Layout, tier, matrix: bytes, closed: int,
                          palette: Palette) -> list[list[Segment]]:
@@ -566,7 +636,7 @@ class HeatmapView(Widget, can_focus=True):
         found: list[tuple[int, int, TradeCell]] = []
         cache, cache_next = self._trade_rows, {}
         counts = tier.trade_counts
-        for index in range(max(first, min(counts, default=first)), last + 1):
+        for index in range(first, last + 1):  # (at most a screen of columns)
             count = counts.get(index)
             if count is None:
                 continue
@@ -602,6 +672,8 @@ class HeatmapView(Widget, can_focus=True):
         for level in range(1, LEVELS + 1):
             segments.append(Segment(" ", palette.swatches[level]))
         segments.append(Segment(f" {fmt.grouped(size(scale_hi))}  log", palette.axis))
+        if self.note:
+            segments.append(Segment(f"  {self.note}", palette.title))
         return Strip(segments).adjust_cell_length(width, palette.background)
 
     def _readout_line(self, width: int, palette: Palette) -> Strip:
@@ -640,6 +712,7 @@ class HeatmapView(Widget, can_focus=True):
             title=component("heatmap--title"), readout=component("heatmap--readout"),
             truecolor=system in (None, "truecolor"))
         self._palette = palette
+        self._plain_rgb = palette.plain_rgb
         return palette
 
 

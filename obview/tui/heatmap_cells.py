@@ -116,6 +116,14 @@ class Palette:
     title: Style
     readout: Style
 
+    @property
+    def plain_rgb(self) -> bool:
+        """Every style is RGB colours and nothing dim: Textual's ANSI-to-truecolor line
+        filter would hand each segment back as it is (see HeatmapView.get_line_filters)."""
+        styles = [self.background, *self.swatches, *(style for _, style in self.cells),
+                  self.buy, self.sell, self.crosshair, self.axis, self.title, self.readout]
+        return all(_rgb_only(style) for style in set(styles))
+
     @classmethod
     def build(cls, *, background: Color, low: Style, mid: Style, high: Style, buy: Style, sell: Style,
               crosshair: Style, axis: Style, title: Style, readout: Style,
@@ -146,10 +154,22 @@ class Palette:
                    title + background_style, readout)
 
 
+def _rgb_only(style: Style) -> bool:
+    return (not style.dim and (style.color is None or style.color.triplet is not None)
+            and (style.bgcolor is None or style.bgcolor.triplet is not None))
+
+
 def _rgb(style: Style, background: ColorTriplet) -> ColorTriplet:
     return style.color.get_truecolor() if style.color is not None else background
 
 
 def _colour(triplet: ColorTriplet, truecolor: bool) -> Color:
     colour = Color.from_triplet(triplet)
-    return colour if truecolor else colour.downgrade(ColorSystem.EIGHT_BIT)
+    if truecolor:
+        return colour
+    reduced = colour.downgrade(ColorSystem.EIGHT_BIT)
+    if reduced.number is not None and reduced.number >= 16:
+        # one of the 240 fixed colours: held as its RGB, which is what Textual's
+        # ANSI-to-truecolor filter would turn it into on every frame
+        return Color.from_triplet(reduced.get_truecolor())
+    return reduced

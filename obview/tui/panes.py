@@ -6,12 +6,13 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
+from functools import partial
 
 from rich.text import Text
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Static, TabPane
 
-from obview.depth_history import DEFAULT_HISTORY_S, DepthHistory
+from obview.depth_history import DEFAULT_HISTORY_S, DepthHistory, SlotSampler
 from obview.feed import Feed, Stream, TradeKind
 from obview.tui.heatmap import HeatmapView
 from obview.tui.ladder import Ladder, price_places
@@ -21,6 +22,7 @@ from obview.tui.tape import TapeView
 
 RECORD_EVERY = 0.02  # s: the heatmap's finest columns are 100 ms wide
 LAYOUTS = ("ladder", "split", "heatmap")  # `h`: ladder | ladder + heatmap | heatmap
+REBUILDING = "rebuilding history…"
 
 
 class StreamPane(TabPane):
@@ -32,6 +34,14 @@ class StreamPane(TabPane):
     costs nothing while hidden. Masked times (snapshots): each recorded book is one
     second after the previous one, so the picture depends on the books, not on when
     they arrived.
+
+    Replay (the feed declares `capabilities.replay`): the history is on the journal's
+    clock, not the screen's. The app hands every book change and print over as it
+    happens (`journal_book`, `journal_trades`), stamped with the journal's time; a
+    `SlotSampler` samples the book on a fixed grid of journal time, the heatmap's columns
+    advance with the journal (paused: frozen), its readout shows the journal's wall
+    clock. A seek clears the history and the app rebuilds it from the journal
+    (`journal_seeked`, `journal_caught_up`, `adopt_history`; docs/replay.md).
     """
 
     def __init__(self, pane_id: str, feed: Feed, stream: Stream, depth: int, *,
@@ -51,6 +61,9 @@ class StreamPane(TabPane):
         self.ladder.frozen = frozen
         self.ladder.on_view = self.follow_ladder
         self.history = DepthHistory(history_s)
+        # replay: the journal's time drives the history (masked snapshots keep theirs)
+        self.journal = None if mask_times else feed.capabilities.replay
+        self.sampler = SlotSampler(self.history, stream.book) if self.journal else None
         self.heatmap = self._new_heatmap()
         self.health = HealthPanel(feed, stream, self.clock, self.ladder.paint_delay,
                                   mask_times=mask_times)
@@ -58,8 +71,9 @@ class StreamPane(TabPane):
         # a venue that declares a tape gets one, above the health panel
         kind = feed.capabilities.trades
         has_tape = kind is TradeKind.OWN or (kind is TradeKind.MARKET and feed.trades_enabled)
-        self.tape = TapeView(stream.tape, mask_times=mask_times, utc=mask_times,
-                             epoch_offset=0 if mask_times else None) if has_tape else None
+        on_journal = mask_times or self.journal is not None  # times as epoch seconds, UTC
+        self.tape = TapeView(stream.tape, mask_times=mask_times, utc=on_journal,
+                             epoch_offset=0 if on_journal else None) if has_tape else None
         self.pending_trades: list = []  # printed, not yet handled by the app
         side = self.health if self.tape is None else Vertical(self.tape, self.health,
                                                               classes="side")
@@ -67,10 +81,14 @@ class StreamPane(TabPane):
         super().__init__(stream.key, self.book, id=pane_id)
 
     def _new_heatmap(self) -> HeatmapView:
-        heatmap = HeatmapView(self.history, step=self.ladder.step,
-                              clock=None if self.mask_times else time.monotonic,
-                              epoch_offset=0 if self.mask_times else None,
-                              utc=self.mask_times)
+        if self.journal is not None:  # the journal's wall clock: epoch seconds already
+            heatmap = HeatmapView(self.history, step=self.ladder.step,
+                                  clock=self._journal_seconds, epoch_offset=0, utc=True)
+        else:
+            heatmap = HeatmapView(self.history, step=self.ladder.step,
+                                  clock=None if self.mask_times else time.monotonic,
+                                  epoch_offset=0 if self.mask_times else None,
+                                  utc=self.mask_times)
         heatmap.display = self.layout_name != "ladder"
         return heatmap
 
@@ -87,6 +105,8 @@ class StreamPane(TabPane):
         """One coalesced book change: into the history, then the ladder (and the
         heatmap, if shown) redraw within a frame."""
         self.ladder.mark_dirty()
+        if self.journal is not None:  # recorded as it happened (journal_book)
+            return
         if self.mask_times:
             self._record()
             return
@@ -101,7 +121,7 @@ class StreamPane(TabPane):
 
     def record_book(self) -> None:
         """A sample of a book not on screen into its history (nothing drawn)."""
-        if not self._record_pending:
+        if self.journal is None and not self._record_pending:
             self._record()
 
     def _record(self) -> None:
@@ -118,14 +138,84 @@ class StreamPane(TabPane):
         if self.mask_times:  # the heatmap's masked clock: at the book they came with
             now = self._now()
             trades = [dataclasses.replace(trade, mono=now) for trade in trades]
-        for trade in trades:
-            if trade.side is not None:  # a print without an aggressor has no marker side
-                self.history.record_trade(trade)
+        if self.journal is None:  # (replay: on the heatmap already, journal_trades)
+            for trade in trades:
+                if trade.side is not None:  # a print without an aggressor has no marker side
+                    self.history.record_trade(trade)
         if self.heatmap.display:
             self.heatmap.mark_dirty()
         if self.tape is not None:
             self.tape.places = price_places(self.stream.book)
             self.tape.add(trades)
+
+    # -- replay: the history on the journal's clock ---------------------------------------
+    def _journal_ns(self) -> int:
+        return self.journal.clock().wall
+
+    def _journal_seconds(self) -> float:
+        """The heatmap's clock: the journal's wall time up to which every line has been
+        handed over (a sample whose slot ended by then is recorded first)."""
+        now = self._journal_ns()
+        self.sampler.flush_due(now)
+        return now / 1e9
+
+    def journal_book(self) -> None:
+        """The book changed, now in journal time (called as the feed applies it)."""
+        due = self.sampler.changed(self._journal_ns())
+        if due is not None:
+            self.journal.call_at(due, partial(self._journal_due, due))
+
+    def _journal_due(self, due: int) -> None:
+        sampler = self.sampler
+        if sampler.due == due:
+            sampler.flush()
+            if self.heatmap.display:
+                self.heatmap.mark_dirty()
+
+    def journal_trades(self, trades: list) -> list:
+        """Prints as the feed counts them: onto the heatmap at the journal's time, and
+        returned stamped with it (the tape shows when they were received then)."""
+        now = self._journal_ns()
+        seconds = now / 1e9
+        trades = [dataclasses.replace(trade, mono=seconds) for trade in trades]
+        if self.sampler.armed:
+            self.sampler.trades(trades, now)
+            if self.heatmap.display:
+                self.heatmap.mark_dirty()
+        return trades
+
+    def journal_seeked(self) -> None:
+        """The replay jumped: what was recorded belongs to another moment. Nothing is
+        recorded while the books catch up (the rebuild covers that time)."""
+        self.sampler.stop()
+        self.history.clear()
+        self.pending_trades.clear()
+        if self.tape is not None:
+            self.tape.clear()
+        self.heatmap.history_replaced()
+        self.heatmap.set_note(REBUILDING)
+
+    def journal_caught_up(self, split: int | None) -> None:
+        """Every line before the target is in the books: record from `split` (the
+        next line's stamp) on."""
+        if split is not None:
+            due = self.sampler.start(split)
+            self.journal.call_at(due, partial(self._journal_due, due))
+
+    async def adopt_history(self, older: DepthHistory) -> None:
+        """The rebuilt past (a `history.sibling()`, filled up to where recording
+        resumed) in front of what was recorded since, without holding the loop."""
+        history = self.history
+        while older.places != history.places:
+            if older.places < history.places:  # the big one: rescaled in slices
+                for _ in older.rescaling(history.places):
+                    await asyncio.sleep(0)
+            else:  # the few columns since the seek: at once
+                for _ in history.rescaling(older.places):
+                    pass
+        history.prepend(older)
+        self.heatmap.history_replaced()
+        self.heatmap.set_note(None)
 
     def follow_ladder(self) -> None:
         """The heatmap's rows follow the ladder's grouping and, beside it, its prices."""
@@ -141,6 +231,8 @@ class StreamPane(TabPane):
         """A different book is coming (another aggregation level): a new history, as the
         ladder forgets its flashes and deltas."""
         self.history = DepthHistory(self.history_s)
+        if self.sampler is not None:
+            self.sampler.history = self.history
         self._books_recorded = 0
         if self.tape is not None:
             self.tape.clear()

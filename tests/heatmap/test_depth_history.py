@@ -167,3 +167,71 @@ def test_memory_per_cell_is_compact():
     cells = sum(len(c.keys) for tier in history.tiers for c in set(tier.columns))
     assert cells > 150_000
     assert (after - before) / cells < 20
+
+
+def _pictures(history: DepthHistory) -> list[tuple[dict, dict]]:
+    out = []
+    for tier in history.tiers:
+        cells = {index: {(history.price(key >> 1), key & 1): history.size_of(units)
+                         for key, units in tier.column(index).items()}
+                 for index in range(tier.first_index, tier.open_index + 1)}
+        prints = {index: {history.price(p): (history.size_of(c.buy_units),
+                                             history.size_of(c.sell_units), c.count)
+                          for p, c in row.items()} for index, row in tier.trades.items()}
+        out.append((cells, prints))
+    return out
+
+
+@pytest.mark.parametrize("quiet", [0.0, 0.35])
+def test_a_history_sampled_in_two_halves_joins_into_the_one_sampled_whole(quiet):
+    """As a replay's seek does it: one SlotSampler sees every change; another the changes
+    before a split (then `finish`), a third those from the split on (`start`); the second's
+    history put in front of the third's is the first's, every column of every tier. With
+    `quiet` s without a change before the split, columns of the resting book lie between
+    the halves."""
+    from obview.depth_history import SlotSampler
+
+    interval, steps, split_step = 0.007, 900, 457  # ~3 changes a 20 ms slot
+    whole_book, older_book, newer_book = OrderBook(), OrderBook(), OrderBook()
+    whole = DepthHistory(history_s=60)
+    newer = DepthHistory(history_s=60)
+    older = newer.sibling()
+    samplers = {"whole": SlotSampler(whole, whole_book),
+                "older": SlotSampler(older, older_book),
+                "newer": SlotSampler(newer, newer_book, armed=False)}
+    walks = {name: walk(5, steps, interval=interval, book=book) for name, book in
+             (("whole", whole_book), ("older", older_book), ("newer", newer_book))}
+    def at_step(n: int) -> int:
+        return round((1000.0 + n * interval + (quiet if n >= split_step else 0)) * 1e9)
+
+    split = at_step(split_step)
+    for n in range(steps):
+        at = at_step(n)
+        if n == split_step:
+            samplers["older"].finish(split)
+            samplers["newer"].start(split)
+        for name, sampler in samplers.items():
+            sampler.flush_due(at)  # before the change at `at`: what fell due (call_at)
+            _, step = next(walks[name])
+            if name == "whole" or (name == "newer") == (n >= split_step):
+                sampler.changed(at)
+                trades = step.trades
+                if n == 100:  # a finer size than the walk's: the older half's places grow
+                    trades = [*trades, Trade(step.mono, Decimal("100"), Decimal("0.001"), BUY)]
+                sampler.trades(trades, at)
+    assert older.places == 3 and newer.places == 2
+    for _ in newer.rescaling(older.places):
+        pass
+    newer.prepend(older)
+    assert _pictures(newer) == _pictures(whole)
+    assert newer.best_bid == whole.best_bid and newer.tick == whole.tick
+
+
+def test_clear_keeps_the_object_and_its_price_ids():
+    history, _ = recorded(seed=3, steps=50, interval=0.1)
+    prices, version = history._prices, history.version
+    other = history.sibling()
+    history.clear()
+    assert history.now_ms is None and history.tiers[1].open_index is None
+    assert history._prices is prices and other._prices is prices
+    assert history.version > version and history.places == 0

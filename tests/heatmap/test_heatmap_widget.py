@@ -92,6 +92,7 @@ async def test_zoom_keys_change_the_column_width():
 
 
 async def test_theme_recolours_and_256_colours_fall_back():
+    from rich._palettes import EIGHT_BIT_PALETTE
     from rich.console import ColorSystem
 
     history, _ = seeded_history(seed=2, steps=50)
@@ -109,7 +110,11 @@ async def test_theme_recolours_and_256_colours_fall_back():
         assert all(s.bgcolor.type == ColorType.TRUECOLOR for s in light.swatches)
         app.console._color_system = ColorSystem.EIGHT_BIT
         reduced = view._make_palette()
-        assert all(s.bgcolor.type == ColorType.EIGHT_BIT for s in reduced.swatches)
+        # every colour is one the terminal has (held as its RGB: what Textual's
+        # ANSI-to-truecolor filter would make of it each frame)
+        terminal = {EIGHT_BIT_PALETTE[number] for number in range(16, 256)}
+        assert all(s.bgcolor.triplet in terminal for s in reduced.swatches)
+        assert [s.bgcolor for s in reduced.swatches] != [s.bgcolor for s in light.swatches]
         assert len({s.bgcolor for s in reduced.swatches}) > LEVELS // 2  # still a ramp
 
 

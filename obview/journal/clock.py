@@ -60,6 +60,10 @@ class ReplayClock(Generic[T]):
         elapsed = self._clock() - self._anchor_real
         return self._anchor_stamp + round(elapsed * self.speed * 1e9)
 
+    def peek(self) -> T | None:
+        """The next line, not taken (None at the end)."""
+        return None if self._next is _END else self._next
+
     def delay(self) -> float | None:
         """Seconds until the next line is due: 0.0 if one is due now, None when paused
         or finished (nothing will become due by waiting)."""

@@ -17,6 +17,7 @@ import asyncio
 import datetime as _dt
 import time
 from collections.abc import Callable, Iterator
+from itertools import chain
 from dataclasses import replace
 from pathlib import Path
 
@@ -124,13 +125,15 @@ class ReplayPlayer:
         self._settle_now = False
         self.error: JournalError | None = None  # damage the lines stopped at
         self.catching_up = start is not None
-        source = self.reader.seek(wall=start) if start is not None else self.reader.lines()
+        self._epoch = 0  # counts seeks: a batch being dispatched when one happens is dropped
+        point = self.reader.seek_point(wall=start) if start is not None else None
+        source = self._bounded(self.reader.batches(point))
         self._restoring = start is not None
         if start is None:
-            self.pace = ReplayClock(self._bounded(source), speed=speed, clock=clock)
+            self.pace = ReplayClock(source, speed=speed, clock=clock)
         else:  # from the seek point before `start`, caught up at once
             self.pace = ReplayClock((), speed=speed, clock=clock)
-            self.pace.seek(self._mono_of(start), self._bounded(source))
+            self.pace.seek(self._mono_of(start), source)
 
     # -- what the TUI and headless mode use -------------------------------------------
     @property
@@ -182,7 +185,7 @@ class ReplayPlayer:
         for link in self.links.values():
             link.close(SEEK)
         self.links.clear()
-        self._pending.clear()
+        self._pending = []
         for feed in self.feeds:
             for stream in feed.streams.values():
                 stream.book.clear()
@@ -191,8 +194,10 @@ class ReplayPlayer:
         self.wall = wall
         self.catching_up = True
         self._restoring = True
+        self._epoch += 1
         paused = self.pace.paused
-        self.pace.seek(self._mono_of(wall), self._bounded(self.reader.seek(wall=wall)))
+        self.pace.seek(self._mono_of(wall),
+                       self._bounded(self.reader.batches(self.reader.seek_point(wall=wall))))
         if paused:
             self.pace.pause()
         self.finished.clear()
@@ -249,21 +254,45 @@ class ReplayPlayer:
             _wake_up(self._waiter)
 
     async def _dispatch(self, lines: list) -> None:
-        pending = self._pending
+        """Hand `lines` over: frames of one read (same connection and stamp) together.
+        The hot path of a replay, so the delivery of a read is written out inline (it is
+        `_deliver_now`)."""
         self.lines += len(lines)
+        epoch = self._epoch
+        links = self.links
+        group = self._pending
+        conn = stamp = None
+        if group:
+            conn, stamp = group[0].c, group[0].m
         for line in lines:
-            if type(line) is Frame:
-                if pending and (line.c != pending[0].c or line.m != pending[0].m):
-                    link = self._deliver_now()
-                    if link is not None and link.needs_turns():
-                        await self._settle(link=link)
-                    pending = self._pending
-                pending.append(line)
-                self._restoring = False
+            if line.__class__ is Frame:
+                if line.m == stamp and line.c == conn:
+                    group.append(line)
+                    continue
+                if group:  # the read before this frame is complete
+                    first = group[0]
+                    self.mono = first.m
+                    self.wall = first.w
+                    if self.catching_up and first.w >= self.start:
+                        self.catching_up = False
+                    link = links.get(conn)
+                    if link is not None:
+                        link.push(group)
+                        if link.needs_turns():
+                            await self._settle(link=link)
+                            if epoch != self._epoch:
+                                return
+                group = self._pending = [line]
+                conn, stamp = line.c, line.m
+                if self._restoring:
+                    self._restoring = False
                 continue
-            if pending:
+            if group:
                 await self._deliver()
-                pending = self._pending
+                if epoch != self._epoch:
+                    return
+                group = self._pending
+                conn = stamp = None
             restoring = self._restoring
             self._line(line)
             if type(line) in (Connect, Disconnect):
@@ -271,12 +300,23 @@ class ReplayPlayer:
             elif restoring and type(line) in (Sync, Header):
                 # the resumed links' sessions start before their books come back
                 await self._settle(force=True, turns=SEEK_TURNS)
-        if pending:
+            else:
+                continue
+            if epoch != self._epoch:
+                return
+        if group and not self._continues(group[0]):
             await self._deliver()
         await asyncio.sleep(0)  # the screen and the printer get their turn each batch
 
+    def _continues(self, first: Frame) -> bool:
+        """The next line belongs to the same read as `first`: the read stays pending
+        (a batch boundary must not split a read the venue was handed whole live)."""
+        line = self.pace.peek()
+        return line.__class__ is Frame and line.m == first.m and line.c == first.c
+
     def _dispatch_now(self, lines: list) -> None:
         """`step`: one line at once (a frame is delivered alone)."""
+        self._flush()  # a read a batch left pending goes first
         self.lines += len(lines)
         for line in lines:
             if type(line) is Frame:
@@ -372,15 +412,22 @@ class ReplayPlayer:
         return self.feeds[index]
 
     # -- journal times ----------------------------------------------------------------
-    def _bounded(self, lines: Iterator) -> Iterator:
-        """The lines up to `until`; damage ends them and is raised by `run()` once every
-        line before it was handed over (the pace reads one line ahead)."""
+    def _bounded(self, batches: Iterator[list]) -> Iterator:
+        """The lines of `batches` up to `until`; damage ends them and is raised by `run()`
+        once every line before it was handed over (the pace reads one line ahead). The
+        lines come out of lists through C iterators: nothing runs per line here."""
+        return chain.from_iterable(self._bounded_batches(batches))
+
+    def _bounded_batches(self, batches: Iterator[list]) -> Iterator[list]:
         until = self.until
         try:
-            for line in lines:
-                if until is not None and getattr(line, "w", 0) > until:
-                    return
-                yield line
+            for batch in batches:
+                if until is not None:
+                    for at, line in enumerate(batch):
+                        if line.w > until:
+                            yield batch[:at]
+                            return
+                yield batch
         except JournalError as exc:
             self.error = exc
 
@@ -394,8 +441,8 @@ class ReplayPlayer:
         last = points[-1].wall if points else self.reader.headers[0].w
         # the last seek point is at most a frame (about 1 MiB of lines) before the end
         try:
-            for line in self.reader.lines(points[-1] if points else None):
-                last = max(last, getattr(line, "w", last))
+            for batch in self.reader.batches(points[-1] if points else None):
+                last = max(last, max(line.w for line in batch))
         except JournalError:  # damage: reported when the replay gets there
             pass
         return last

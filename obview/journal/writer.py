@@ -44,6 +44,9 @@ log = logging.getLogger("obview.journal")
 SUFFIX = ".ndjson.zst"
 BookSource = Callable[[], Iterable[tuple[str, str, OrderBook]]]
 _NEVER = 1 << 62
+DRAIN_LINES = 128  # frames `frames()` may note before their lines are built
+WRITE_BYTES = 64 * 1024  # compressed bytes held before a write to the OS (see _write)
+WINDOW_LOG, HASH_LOG, MIN_MATCH = 18, 12, 7  # zstd parameters (see JournalWriter.__init__)
 
 
 def _base64(data: bytes) -> bytes:
@@ -121,17 +124,28 @@ class JournalWriter:
         self._buffer_bytes = buffer_bytes
         self._frame_bytes = frame_bytes
         self._frame_raw = 0  # uncompressed bytes in the current zstd frame
+        # Level 1 with a 256 KiB window, a 4096-entry hash table and matches of 7 bytes or
+        # more: the same ratio on these feeds as level 1's own 512 KiB, 8192 and 6, for a
+        # third less CPU on a busy feed, where zstd's tables are out of cache at every
+        # batch (bench/record_replay.py; a larger window_log= widens the history).
         params = zstandard.ZstdCompressionParameters.from_level(
-            level, window_log=window_log or 0, write_checksum=True,
-            enable_ldm=bool(window_log and window_log > 23))
+            level, window_log=window_log or WINDOW_LOG, hash_log=HASH_LOG, min_match=MIN_MATCH,
+            write_checksum=True, enable_ldm=bool(window_log and window_log > 23))
         self._cctx = zstandard.ZstdCompressor(compression_params=params)
         self._cobj: Any = None
         self._fh: BinaryIO | None = None
-        self._file_bytes = 0
-        # Lines wait here, newline-terminated, for the next batch. msgspec encodes straight
-        # into it: a bytes object per line kept alive until the batch is compressed cost
-        # more than the encoding itself (fresh memory for every line; measured).
-        self._buffer = bytearray()
+        self._file_bytes = 0  # compressed bytes of the current file, written or held
+        self._out: list[bytes] = []  # compressed bytes not written yet (see _write)
+        self._out_bytes = 0
+        # Lines wait here, newline-terminated, for the next batch: bytes objects joined once
+        # when the batch is compressed (a bytearray grown by += and cleared after every
+        # batch is reallocated and copied over and over: three times the cost, measured).
+        self._buffer: list[bytes] = []
+        self._buffered = 0  # about how many bytes `_buffer` holds
+        # Reads `frames()` noted and `_drain` has not turned into lines yet
+        self._reads: list[tuple[int, str, int, str, list]] = []
+        self._read_lines = 0
+        self._drain_lines = max(1, min(DRAIN_LINES, buffer_bytes // 512))
         self._unflushed = False
         self._part = -1
         self._checkpoints = 0
@@ -169,29 +183,32 @@ class JournalWriter:
         if self._redacting:
             self._masked_frame(m, w, venue, conn, channel, payload, pid, url, status)
             return
+        if self._reads:  # lines keep their order
+            self._drain()
         head = self._heads.get((venue, conn, channel)) or self._head(venue, conn, channel)
-        buffer = self._buffer
         if pid is None and url is None and status is None:
             if type(payload) is str:
                 data = embeddable(payload)
                 if data is not None:
-                    buffer += b'{"k":"f","m":%d,"w":%d,%s,"j":%s}\n' % (m, w, head, data)
+                    line = b'{"k":"f","m":%d,"w":%d,%s,"j":%s}\n' % (m, w, head, data)
                 else:
-                    buffer += b'{"k":"f","m":%d,"w":%d,%s,"p":%s}\n' % (m, w, head,
-                                                                           self._encode(payload))
+                    line = b'{"k":"f","m":%d,"w":%d,%s,"p":%s}\n' % (m, w, head,
+                                                                     self._encode(payload))
             else:
-                buffer += b'{"k":"f","m":%d,"w":%d,%s,"b":"%s"}\n' % (m, w, head,
-                                                                        _base64(payload))
+                line = b'{"k":"f","m":%d,"w":%d,%s,"b":"%s"}\n' % (m, w, head, _base64(payload))
         else:
-            buffer += self._line(m, w, head, payload, pid, url, status)
-        if len(buffer) >= self._buffer_bytes:
+            line = self._line(m, w, head, payload, pid, url, status)
+        self._buffer.append(line)
+        self._buffered += len(line)
+        if self._buffered >= self._buffer_bytes:
             self._compress()
 
     def frames(self, venue: str, conn: int, channel: str,
                items: Iterable[tuple[str | bytes, int | None]], *, mono: int | None = None) -> None:
         """Several frames received at once (one socket read): (payload, pid) each, one
-        stamp for all. Cheaper per frame than `frame()`: the part the lines share is
-        built once."""
+        stamp for all. The read is only noted here; its lines are built with the next
+        batch's (`_drain`), in one tight loop. Payloads must be `bytes` or `str`
+        (immutable: they are read later)."""
         if self.failed:
             return
         m = self._mono() if mono is None else mono
@@ -203,22 +220,12 @@ class JournalWriter:
             self._maintain(m)
             if self.failed:
                 return
-        head = b'{"k":"f","m":%d,"w":%d,%s,' % (
-            m, m + self._wall_offset,
-            self._heads.get((venue, conn, channel)) or self._head(venue, conn, channel))
-        buffer = self._buffer
-        tails = self._tails
-        for payload, pid in items:
-            if type(payload) is bytes:  # the common case (Futu bodies), written out flat
-                buffer += head
-                buffer += b'"b":"'
-                buffer += _base64(payload)
-                buffer += tails.get(pid) or self._tail(pid)
-            else:
-                buffer += self._line(m, m + self._wall_offset, None, payload, pid, None, None,
-                                     head)
-        if len(buffer) >= self._buffer_bytes:
-            self._compress()
+        if type(items) is not list:
+            items = list(items)
+        self._reads.append((m, venue, conn, channel, items))
+        self._read_lines += len(items)
+        if self._read_lines >= self._drain_lines:
+            self._drain()
 
     def connect(self, venue: str, conn: int, channel: str, url: str | None = None,
                 feed: int | None = None) -> None:
@@ -254,7 +261,9 @@ class JournalWriter:
         w = m + self._wall_offset
         self._checkpoints += 1
         sync = self._encode(schema.Sync(m, w, self._checkpoints, self._open_links()))
-        if self._frame_raw + len(self._buffer) >= self._frame_bytes:
+        if self._reads:
+            self._drain()
+        if self._frame_raw + self._buffered >= self._frame_bytes:
             self._end_frame()
             self._write_marker(sync)
         else:  # inline: a seek from the frame's start replays through it
@@ -278,7 +287,7 @@ class JournalWriter:
             return
         self._compress()
         if self._unflushed and not self.failed:
-            self._write(self._cobj.flush(zstandard.COMPRESSOBJ_FLUSH_BLOCK))
+            self._write(self._cobj.flush(zstandard.COMPRESSOBJ_FLUSH_BLOCK), now=True)
             self._unflushed = False
 
     def close(self) -> None:
@@ -339,6 +348,8 @@ class JournalWriter:
     def _masked_frame(self, m: int, w: int, venue: str, conn: int, channel: str,
                       payload: str | bytes, pid: int | None, url: str | None,
                       status: int | None) -> None:
+        if self._reads:
+            self._drain()
         red = self.redactor
         if url is not None:
             url = red.text(url)
@@ -351,9 +362,33 @@ class JournalWriter:
             # break the JSON, so the text goes escaped, masked the same way
             masked = red.line(self._encode(Frame(m, w, venue, conn, channel, payload, None,
                                                  pid, url, status)) + b"\n")
-        buffer = self._buffer
-        buffer += masked
-        if len(buffer) >= self._buffer_bytes:
+        self._buffer.append(masked)
+        self._buffered += len(masked)
+        if self._buffered >= self._buffer_bytes:
+            self._compress()
+
+    def _drain(self) -> None:
+        """The reads `frames()` noted, as lines into the batch."""
+        reads, self._reads = self._reads, []
+        self._read_lines = 0
+        parts = self._buffer
+        size = 0
+        offset = self._wall_offset
+        heads, tails = self._heads, self._tails
+        for m, venue, conn, channel, items in reads:
+            head = heads.get((venue, conn, channel)) or self._head(venue, conn, channel)
+            start = b'{"k":"f","m":%d,"w":%d,%s,"b":"' % (m, m + offset, head)
+            for payload, pid in items:
+                if type(payload) is bytes:  # the common case (Futu bodies), written out flat
+                    data = _base64(payload)
+                    parts += (start, data, tails.get(pid) or self._tail(pid))
+                    size += len(data) + 96  # about what start and end add
+                else:
+                    line = self._line(m, m + offset, head, payload, pid, None, None)
+                    parts.append(line)
+                    size += len(line)
+        self._buffered += size
+        if self._buffered >= self._buffer_bytes:
             self._compress()
 
     def _open_links(self) -> dict[str, int]:
@@ -379,7 +414,7 @@ class JournalWriter:
         if self._redacting:
             data = self.redactor.line(data)
         self._put(data)
-        if len(self._buffer) >= self._buffer_bytes:
+        if self._buffered >= self._buffer_bytes:
             self._compress()
 
     def _maintain(self, mono: int) -> None:
@@ -393,50 +428,66 @@ class JournalWriter:
         self._schedule()
 
     def _put(self, line: bytes) -> None:
-        self._buffer += line
-        self._buffer.append(10)
+        if self._reads:  # lines keep their order
+            self._drain()
+        self._buffer += (line, b"\n")
+        self._buffered += len(line) + 1
 
     def _schedule(self) -> None:
         self._due = 0 if self._rotate_pending else min(self._next_flush, self._next_ckp)
 
     def _compress(self) -> None:
-        data = self._buffer
-        if not data or self.failed:
+        if self._reads:
+            self._drain()
+        parts = self._buffer
+        if not parts or self.failed:
             return
+        data = b"".join(parts)
+        parts.clear()
+        self._buffered = 0
         self._frame_raw += len(data)
         self.lines += data.count(b"\n")  # JSON text never holds a raw newline
         self._unflushed = True
         try:
             out = self._cobj.compress(data)
-            data.clear()
         except zstandard.ZstdError as exc:
             self._fail(f"compression failed: {exc}")
             return
         self._write(out)
 
-    def _write(self, data: bytes) -> None:
-        if not data or self.failed or self._fh is None:
+    def _write(self, data: bytes, now: bool = False) -> None:
+        """Compressed bytes to the file: held until WRITE_BYTES are pending or `now` (a
+        flush, a frame's end, a seek marker): a write to the OS is one system call, which
+        costs as much as compressing 10 kB (measured), and a flush comes within the
+        second anyway."""
+        if self.failed or self._fh is None:
             return
-        view = memoryview(data)
+        if data:
+            self._out.append(data)
+            self._out_bytes += len(data)
+            self._file_bytes += len(data)
+            self.bytes_written += len(data)
+            if self.rotate_bytes and self._file_bytes >= self.rotate_bytes:
+                self._rotate_pending = True
+                self._due = 0
+        if not self._out or (not now and self._out_bytes < WRITE_BYTES):
+            return
+        view = memoryview(self._out[0] if len(self._out) == 1 else b"".join(self._out))
+        self._out.clear()
+        self._out_bytes = 0
         try:
             while view:  # an unbuffered file may take part of a write (a disk filling up)
                 written = self._fh.write(view)
                 view = view[len(view) if written is None else written:]
         except OSError as exc:
             self._fail(exc.strerror or str(exc))
-            return
-        self._file_bytes += len(data)
-        self.bytes_written += len(data)
-        if self.rotate_bytes and self._file_bytes >= self.rotate_bytes:
-            self._rotate_pending = True
-            self._due = 0
 
     def _end_frame(self) -> None:
         """Finish the current zstd frame and begin another."""
         self._compress()
         if self.failed:
             return
-        self._write(self._cobj.flush(zstandard.COMPRESSOBJ_FLUSH_FINISH))
+        self._write(self._cobj.flush(zstandard.COMPRESSOBJ_FLUSH_FINISH), now=True)
         self._cobj = self._cctx.compressobj()
         self._frame_raw = 0
         self._unflushed = False
@@ -446,7 +497,7 @@ class JournalWriter:
         self._put(line)
         self._compress()
         if not self.failed:
-            self._write(self._cobj.flush(zstandard.COMPRESSOBJ_FLUSH_BLOCK))
+            self._write(self._cobj.flush(zstandard.COMPRESSOBJ_FLUSH_BLOCK), now=True)
             self._unflushed = False
 
     def _write_books(self, books: Iterable[tuple[str, str, OrderBook]], m: int, w: int) -> None:
@@ -509,6 +560,9 @@ class JournalWriter:
             return
         self.failed = f"recording stopped: {reason}"
         self._buffer.clear()
+        self._buffered = 0
+        self._reads.clear()
+        self._out.clear()
         self._due = _NEVER
         log.warning("journal %s: %s", self.path or self.base, self.failed)
         fh, self._fh = self._fh, None

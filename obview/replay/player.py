@@ -255,8 +255,9 @@ class ReplayPlayer:
 
     async def _dispatch(self, lines: list) -> None:
         """Hand `lines` over: frames of one read (same connection and stamp) together.
-        The hot path of a replay, so the delivery of a read is written out inline (it is
-        `_deliver_now`)."""
+        The hot path of a replay: a read's delivery is written out inline (it is
+        `_deliver_now`), and `self._pending` is only brought up to date before an await
+        (a control may then look at it: a seek replaces it)."""
         self.lines += len(lines)
         epoch = self._epoch
         links = self.links
@@ -264,6 +265,7 @@ class ReplayPlayer:
         conn = stamp = None
         if group:
             conn, stamp = group[0].c, group[0].m
+        restoring = self._restoring
         for line in lines:
             if line.__class__ is Frame:
                 if line.m == stamp and line.c == conn:
@@ -279,21 +281,22 @@ class ReplayPlayer:
                     if link is not None:
                         link.push(group)
                         if link.needs_turns():
+                            self._pending = []
                             await self._settle(link=link)
                             if epoch != self._epoch:
                                 return
-                group = self._pending = [line]
+                group = [line]
                 conn, stamp = line.c, line.m
-                if self._restoring:
-                    self._restoring = False
+                if restoring:
+                    self._restoring = restoring = False
                 continue
+            self._pending = group
             if group:
                 await self._deliver()
                 if epoch != self._epoch:
                     return
                 group = self._pending
                 conn = stamp = None
-            restoring = self._restoring
             self._line(line)
             if type(line) in (Connect, Disconnect):
                 await self._settle(force=True)
@@ -301,9 +304,12 @@ class ReplayPlayer:
                 # the resumed links' sessions start before their books come back
                 await self._settle(force=True, turns=SEEK_TURNS)
             else:
+                restoring = self._restoring
                 continue
             if epoch != self._epoch:
                 return
+            restoring = self._restoring
+        self._pending = group
         if group and not self._continues(group[0]):
             await self._deliver()
         await asyncio.sleep(0)  # the screen and the printer get their turn each batch

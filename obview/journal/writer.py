@@ -1,14 +1,18 @@
 """Writes a journal: raw frames plus session events, zstd-compressed, crash-safe, bounded.
 
-Cost on the event loop: a line is encoded (msgspec) straight into a batch buffer, and one clock
+Cost on the event loop: a frame line is built by hand from cached pieces (the bytes
+msgspec would encode, for less), a socket read of several frames (`frames()`) is only
+noted and turned into lines with the next batch's, in one tight loop, and one clock
 comparison decides whether anything else is due. Compression happens in batches of
 `buffer_bytes` (64 KiB; zstd itself holds up to a 128 KiB block before it compresses, so
-no call holds the loop for more than about half a millisecond, measured) and the stream is
-flushed (a zstd block boundary, then a write to the OS) at most `flush_every` seconds after a
-line arrived, so a killed process loses at most about that much. No thread: a batch of
-zstd work is short, and a write to the page cache returns at once; a thread would add a
-hand-off per batch for nothing. Every error from the file (a full disk, say) stops
-recording: `failed` then holds the reason, and the caller's feed carries on.
+no call holds the loop for more than about half a millisecond, measured), compressed
+bytes go to the OS in writes of 64 KiB, and the stream is flushed (a zstd block
+boundary, then a write to the OS) at most `flush_every` seconds after a line arrived, so
+a killed process loses at most about that much. No thread: a batch of zstd work is
+short, and a write to the page cache returns at once; a thread would add a hand-off per
+batch for nothing (and its CPU is the process's all the same). Every error from the file
+(a full disk, say) stops recording: `failed` then holds the reason, and the caller's
+feed carries on.
 
 Seeking: a checkpoint starts a new zstd frame (whose first block holds only its `sync`
 line) once the current frame holds `frame_bytes` of lines, so a reader finds these seek

@@ -265,7 +265,9 @@ class ReplayPlayer:
         conn = stamp = None
         if group:
             conn, stamp = group[0].c, group[0].m
+        link = links.get(conn)  # the link of `conn` (Connect and Disconnect lines change them)
         restoring = self._restoring
+        catching_up = self.catching_up  # only a seek sets it, and a seek ends this batch
         for line in lines:
             if line.__class__ is Frame:
                 if line.m == stamp and line.c == conn:
@@ -275,9 +277,8 @@ class ReplayPlayer:
                     first = group[0]
                     self.mono = first.m
                     self.wall = first.w
-                    if self.catching_up and first.w >= self.start:
-                        self.catching_up = False
-                    link = links.get(conn)
+                    if catching_up and first.w >= self.start:
+                        self.catching_up = catching_up = False
                     if link is not None:
                         link.push(group)
                         if link.needs_turns():
@@ -286,7 +287,10 @@ class ReplayPlayer:
                             if epoch != self._epoch:
                                 return
                 group = [line]
-                conn, stamp = line.c, line.m
+                if line.c != conn:
+                    conn = line.c
+                    link = links.get(conn)
+                stamp = line.m
                 if restoring:
                     self._restoring = restoring = False
                 continue
@@ -296,13 +300,16 @@ class ReplayPlayer:
                 if epoch != self._epoch:
                     return
                 group = self._pending
-                conn = stamp = None
+                conn = stamp = link = None
             self._line(line)
+            catching_up = self.catching_up
             if type(line) in (Connect, Disconnect):
                 await self._settle(force=True)
+                link = links.get(conn)
             elif restoring and type(line) in (Sync, Header):
                 # the resumed links' sessions start before their books come back
                 await self._settle(force=True, turns=SEEK_TURNS)
+                link = links.get(conn)
             else:
                 restoring = self._restoring
                 continue

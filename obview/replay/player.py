@@ -17,8 +17,8 @@ import asyncio
 import datetime as _dt
 import time
 from collections.abc import Callable, Iterator
-from itertools import chain
 from dataclasses import replace
+from itertools import chain
 from pathlib import Path
 
 from obview.feed import Backoff, Feed, ReplayControl

@@ -202,7 +202,8 @@ def embeddable(text: str) -> bytes | None:
     stays an escaped string (`p`), so every text is recorded exactly as received."""
     if not text or text[0] not in "{[" or text[-1] not in "}]" or "\n" in text or "\r" in text:
         return None
-    if text.count("[") + text.count("{") > MAX_BRACKETS:
+    # valid JSON closes every bracket it opens, so a short text cannot nest that deep
+    if len(text) > 2 * MAX_BRACKETS and text.count("[") + text.count("{") > MAX_BRACKETS:
         return None
     try:
         data = text.encode()

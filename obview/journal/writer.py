@@ -190,18 +190,17 @@ class JournalWriter:
         if self._reads:  # lines keep their order
             self._drain()
         head = self._heads.get((venue, conn, channel)) or self._head(venue, conn, channel)
-        if pid is None and url is None and status is None:
-            if type(payload) is str:
-                data = embeddable(payload)
-                if data is not None:
-                    line = b'{"k":"f","m":%d,"w":%d,%s,"j":%s}\n' % (m, w, head, data)
-                else:
-                    line = b'{"k":"f","m":%d,"w":%d,%s,"p":%s}\n' % (m, w, head,
-                                                                     self._encode(payload))
-            else:
-                line = b'{"k":"f","m":%d,"w":%d,%s,"b":"%s"}\n' % (m, w, head, _base64(payload))
-        else:
+        if url is not None or status is not None:
             line = self._line(m, w, head, payload, pid, url, status)
+        elif type(payload) is not str:  # a binary payload (a Futu body)
+            line = b'{"k":"f","m":%d,"w":%d,%s,"b":"%s%s' % (
+                m, w, head, _base64(payload), self._tails.get(pid) or self._tail(pid))
+        elif pid is not None:
+            line = self._line(m, w, head, payload, pid, None, None)
+        elif (data := embeddable(payload)) is not None:  # a WebSocket text, the common case
+            line = b'{"k":"f","m":%d,"w":%d,%s,"j":%s}\n' % (m, w, head, data)
+        else:
+            line = b'{"k":"f","m":%d,"w":%d,%s,"p":%s}\n' % (m, w, head, self._encode(payload))
         self._buffer.append(line)
         self._buffered += len(line)
         if self._buffered >= self._buffer_bytes:

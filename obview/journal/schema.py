@@ -15,7 +15,8 @@ import msgspec
 from obview.book import Level, OrderBook
 
 # Bumped when a reader of the previous version would misread a journal of this one.
-SCHEMA_VERSION = 1
+# 2: a text payload that is itself one line of valid JSON is embedded as it is (`j`).
+SCHEMA_VERSION = 2
 # What the first line of every journal file must be, byte for byte.
 HEADER_PREFIX = b'{"k":"hdr"'
 
@@ -37,8 +38,12 @@ class Header(msgspec.Struct, tag="hdr", **_Base):
     cn: dict[str, int] = {}  # connections open when the file began: number -> feed
 
 
-class Frame(msgspec.Struct, tag="f", **_Base):
-    """One frame or REST reply exactly as it came off the wire."""
+NO_JSON = msgspec.Raw()  # `Frame.j` when the payload is not embedded JSON
+
+
+class Frame(msgspec.Struct, tag="f", gc=False, **_Base):
+    """One frame or REST reply exactly as it came off the wire. (gc=False: no field can
+    hold a reference cycle, and a replay makes one of these per frame.)"""
 
     m: int
     w: int
@@ -50,8 +55,24 @@ class Frame(msgspec.Struct, tag="f", **_Base):
     pid: int | None = None  # the message type where the transport carries one (Futu proto id)
     u: str | None = None  # REST: the request path (query included, secrets masked)
     st: int | None = None  # REST: the HTTP status
+    # A text payload that is one line of valid JSON, embedded as is (see `embeddable`):
+    # no escaping when written, no unescaping when read, and the bytes handed to the
+    # venue's decoder are the very bytes of the line. Last, so that it ends the line.
+    j: msgspec.Raw = NO_JSON
 
     def payload(self) -> str | bytes:
+        """The payload as received: `str` for text, `bytes` for binary."""
+        if self.p is not None:
+            return self.p
+        if self.j:
+            return bytes(self.j).decode()
+        return self.b or b""
+
+    def data(self) -> str | bytes | msgspec.Raw:
+        """The payload for a decoder that takes any buffer (msgspec): embedded JSON as its
+        `msgspec.Raw` (bytes-like, not copied), else as `payload()`."""
+        if self.j:
+            return self.j
         return self.p if self.p is not None else (self.b or b"")
 
 
@@ -139,7 +160,57 @@ class End(msgspec.Struct, tag="end", **_Base):
 Line = Header | Frame | Connect | Disconnect | Subscribe | Resync | Gap | Sync | Checkpoint | End
 
 encoder = msgspec.json.Encoder(enc_hook=str)  # str: options may hold paths and the like
-line_decoder = msgspec.json.Decoder(Line)
+# Lines as stored: an embedded JSON payload stays in `j` (a replay's hot path).
+raw_line_decoder = msgspec.json.Decoder(Line)
+
+
+def as_text(lines: list) -> list:
+    """The lines with every embedded JSON payload as its text in `p` (in place)."""
+    frame = Frame
+    for line in lines:
+        if line.__class__ is frame and line.j:
+            line.p = str(line.j, "utf-8")
+            line.j = NO_JSON
+    return lines
+
+
+class LineDecoder:
+    """Lines as readers see them: every text payload in `p`, as in schema 1, whether it
+    was stored escaped or embedded (`JournalReader.lines()` gives the same)."""
+
+    def decode(self, data: bytes) -> Line:
+        return as_text([raw_line_decoder.decode(data)])[0]
+
+    def decode_lines(self, data: bytes) -> list[Line]:
+        return as_text(raw_line_decoder.decode_lines(data))
+
+
+line_decoder = LineDecoder()
+
+# A text nests no deeper than it has brackets; msgspec's decoder stops at Python's recursion
+# limit (1000 less the caller's stack), so a text with more than this many goes escaped:
+# embedded, it would make its line unreadable to a reader called from a deeper stack.
+MAX_BRACKETS = 200
+_validate = msgspec.json.Decoder(msgspec.Raw).decode
+
+
+def embeddable(text: str) -> bytes | None:
+    """The UTF-8 bytes of `text` if it can be embedded in a line as a JSON value (`j`),
+    else None: it must be valid JSON (msgspec's grammar), an object or an array from its
+    first character to its last (no surrounding space to lose), with no CR or LF (lines
+    end at LF), and nest boundedly. Anything else, a hostile or broken text included,
+    stays an escaped string (`p`), so every text is recorded exactly as received."""
+    if not text or text[0] not in "{[" or text[-1] not in "}]" or "\n" in text or "\r" in text:
+        return None
+    # valid JSON closes every bracket it opens, so a short text cannot nest that deep
+    if len(text) > 2 * MAX_BRACKETS and text.count("[") + text.count("{") > MAX_BRACKETS:
+        return None
+    try:
+        data = text.encode()
+        _validate(data)
+    except (UnicodeEncodeError, msgspec.DecodeError, RecursionError):
+        return None
+    return data
 
 
 def _exact(value: Decimal) -> str:

@@ -1,14 +1,18 @@
 """Writes a journal: raw frames plus session events, zstd-compressed, crash-safe, bounded.
 
-Cost on the event loop: a line is encoded (msgspec) straight into a batch buffer, and one clock
+Cost on the event loop: a frame line is built by hand from cached pieces (the bytes
+msgspec would encode, for less), a socket read of several frames (`frames()`) is only
+noted and turned into lines with the next batch's, in one tight loop, and one clock
 comparison decides whether anything else is due. Compression happens in batches of
 `buffer_bytes` (64 KiB; zstd itself holds up to a 128 KiB block before it compresses, so
-no call holds the loop for more than about half a millisecond, measured) and the stream is
-flushed (a zstd block boundary, then a write to the OS) at most `flush_every` seconds after a
-line arrived, so a killed process loses at most about that much. No thread: a batch of
-zstd work is short, and a write to the page cache returns at once; a thread would add a
-hand-off per batch for nothing. Every error from the file (a full disk, say) stops
-recording: `failed` then holds the reason, and the caller's feed carries on.
+no call holds the loop for more than about half a millisecond, measured), compressed
+bytes go to the OS in writes of 64 KiB, and the stream is flushed (a zstd block
+boundary, then a write to the OS) at most `flush_every` seconds after a line arrived, so
+a killed process loses at most about that much. No thread: a batch of zstd work is
+short, and a write to the page cache returns at once; a thread would add a hand-off per
+batch for nothing (and its CPU is the process's all the same). Every error from the file
+(a full disk, say) stops recording: `failed` then holds the reason, and the caller's
+feed carries on.
 
 Seeking: a checkpoint starts a new zstd frame (whose first block holds only its `sync`
 line) once the current frame holds `frame_bytes` of lines, so a reader finds these seek
@@ -22,6 +26,7 @@ CPU.
 
 from __future__ import annotations
 
+import binascii
 import logging
 import os
 import secrets as _random
@@ -36,13 +41,20 @@ from obview import __version__
 from obview.book import OrderBook
 from obview.journal import schema
 from obview.journal.redact import Redactor
-from obview.journal.schema import Frame
+from obview.journal.schema import Frame, embeddable
 
 log = logging.getLogger("obview.journal")
 
 SUFFIX = ".ndjson.zst"
 BookSource = Callable[[], Iterable[tuple[str, str, OrderBook]]]
 _NEVER = 1 << 62
+DRAIN_LINES = 128  # frames `frames()` may note before their lines are built
+WRITE_BYTES = 64 * 1024  # compressed bytes held before a write to the OS (see _write)
+WINDOW_LOG, HASH_LOG, MIN_MATCH = 18, 12, 7  # zstd parameters (see JournalWriter.__init__)
+
+
+def _base64(data: bytes) -> bytes:
+    return binascii.b2a_base64(data, newline=False)
 
 
 def part_path(base: str | os.PathLike, part: int) -> Path:
@@ -116,17 +128,28 @@ class JournalWriter:
         self._buffer_bytes = buffer_bytes
         self._frame_bytes = frame_bytes
         self._frame_raw = 0  # uncompressed bytes in the current zstd frame
+        # Level 1 with a 256 KiB window, a 4096-entry hash table and matches of 7 bytes or
+        # more: the same ratio on these feeds as level 1's own 512 KiB, 8192 and 6, for a
+        # third less CPU on a busy feed, where zstd's tables are out of cache at every
+        # batch (bench/record_replay.py; a larger window_log= widens the history).
         params = zstandard.ZstdCompressionParameters.from_level(
-            level, window_log=window_log or 0, write_checksum=True,
-            enable_ldm=bool(window_log and window_log > 23))
+            level, window_log=window_log or WINDOW_LOG, hash_log=HASH_LOG, min_match=MIN_MATCH,
+            write_checksum=True, enable_ldm=bool(window_log and window_log > 23))
         self._cctx = zstandard.ZstdCompressor(compression_params=params)
         self._cobj: Any = None
         self._fh: BinaryIO | None = None
-        self._file_bytes = 0
-        # Lines wait here, newline-terminated, for the next batch. msgspec encodes straight
-        # into it: a bytes object per line kept alive until the batch is compressed cost
-        # more than the encoding itself (fresh memory for every line; measured).
-        self._buffer = bytearray()
+        self._file_bytes = 0  # compressed bytes of the current file, written or held
+        self._out: list[bytes] = []  # compressed bytes not written yet (see _write)
+        self._out_bytes = 0
+        # Lines wait here, newline-terminated, for the next batch: bytes objects joined once
+        # when the batch is compressed (a bytearray grown by += and cleared after every
+        # batch is reallocated and copied over and over: three times the cost, measured).
+        self._buffer: list[bytes] = []
+        self._buffered = 0  # about how many bytes `_buffer` holds
+        # Reads `frames()` noted and `_drain` has not turned into lines yet
+        self._reads: list[tuple[int, str, int, str, list]] = []
+        self._read_lines = 0
+        self._drain_lines = max(1, min(DRAIN_LINES, buffer_bytes // 512))
         self._unflushed = False
         self._part = -1
         self._checkpoints = 0
@@ -135,8 +158,8 @@ class JournalWriter:
         self._due = _NEVER
         self._rotate_pending = False
         self._encode = schema.encoder.encode
-        self._encode_into = schema.encoder.encode_into
-        self._encode_lines = schema.encoder.encode_lines
+        self._heads: dict[tuple[str, int, str], bytes] = {}  # '"vn":..,"c":..,"ch":..'
+        self._tails: dict[int | None, bytes] = {}  # a binary payload's line end, by pid
         now = self._mono()
         # Wall stamps are monotonic stamps plus this offset, read once: no second clock read
         # per line, and they never step back when the system clock is adjusted (a reader
@@ -162,32 +185,33 @@ class JournalWriter:
                 return
         w = m + self._wall_offset if wall is None else wall
         if self._redacting:
-            red = self.redactor
-            if url is not None:
-                url = red.text(url)
-            if type(payload) is str:
-                line = Frame(m, w, venue, conn, channel, red.text(payload), None, pid, url, status)
-            else:
-                line = Frame(m, w, venue, conn, channel, None, red.binary(payload), pid, url,
-                             status)
-            buffer = self._buffer
-            buffer += red.line(self._encode(line))
+            self._masked_frame(m, w, venue, conn, channel, payload, pid, url, status)
+            return
+        if self._reads:  # lines keep their order
+            self._drain()
+        head = self._heads.get((venue, conn, channel)) or self._head(venue, conn, channel)
+        if url is not None or status is not None:
+            line = self._line(m, w, head, payload, pid, url, status)
+        elif type(payload) is not str:  # a binary payload (a Futu body)
+            line = b'{"k":"f","m":%d,"w":%d,%s,"b":"%s%s' % (
+                m, w, head, _base64(payload), self._tails.get(pid) or self._tail(pid))
+        elif pid is not None:
+            line = self._line(m, w, head, payload, pid, None, None)
+        elif (data := embeddable(payload)) is not None:  # a WebSocket text, the common case
+            line = b'{"k":"f","m":%d,"w":%d,%s,"j":%s}\n' % (m, w, head, data)
         else:
-            buffer = self._buffer
-            if type(payload) is str:
-                self._encode_into(Frame(m, w, venue, conn, channel, payload, None, pid, url,
-                                        status), buffer, -1)
-            else:
-                self._encode_into(Frame(m, w, venue, conn, channel, None, payload, pid, url,
-                                        status), buffer, -1)
-        buffer.append(10)  # b"\n"
-        if len(buffer) >= self._buffer_bytes:
+            line = b'{"k":"f","m":%d,"w":%d,%s,"p":%s}\n' % (m, w, head, self._encode(payload))
+        self._buffer.append(line)
+        self._buffered += len(line)
+        if self._buffered >= self._buffer_bytes:
             self._compress()
 
     def frames(self, venue: str, conn: int, channel: str,
                items: Iterable[tuple[str | bytes, int | None]], *, mono: int | None = None) -> None:
         """Several frames received at once (one socket read): (payload, pid) each, one
-        stamp for all. Encoded in one call: cheaper per frame than `frame()`."""
+        stamp for all. The read is only noted here; its lines are built with the next
+        batch's (`_drain`), in one tight loop. Payloads must be `bytes` or `str`
+        (immutable: they are read later)."""
         if self.failed:
             return
         m = self._mono() if mono is None else mono
@@ -199,13 +223,12 @@ class JournalWriter:
             self._maintain(m)
             if self.failed:
                 return
-        w = m + self._wall_offset
-        lines = [Frame(m, w, venue, conn, channel, p, None, pid) if type(p) is str
-                 else Frame(m, w, venue, conn, channel, None, p, pid) for p, pid in items]
-        buffer = self._buffer
-        buffer += self._encode_lines(lines)  # newline after each line
-        if len(buffer) >= self._buffer_bytes:
-            self._compress()
+        if type(items) is not list:
+            items = list(items)
+        self._reads.append((m, venue, conn, channel, items))
+        self._read_lines += len(items)
+        if self._read_lines >= self._drain_lines:
+            self._drain()
 
     def connect(self, venue: str, conn: int, channel: str, url: str | None = None,
                 feed: int | None = None) -> None:
@@ -241,7 +264,9 @@ class JournalWriter:
         w = m + self._wall_offset
         self._checkpoints += 1
         sync = self._encode(schema.Sync(m, w, self._checkpoints, self._open_links()))
-        if self._frame_raw + len(self._buffer) >= self._frame_bytes:
+        if self._reads:
+            self._drain()
+        if self._frame_raw + self._buffered >= self._frame_bytes:
             self._end_frame()
             self._write_marker(sync)
         else:  # inline: a seek from the frame's start replays through it
@@ -265,7 +290,7 @@ class JournalWriter:
             return
         self._compress()
         if self._unflushed and not self.failed:
-            self._write(self._cobj.flush(zstandard.COMPRESSOBJ_FLUSH_BLOCK))
+            self._write(self._cobj.flush(zstandard.COMPRESSOBJ_FLUSH_BLOCK), now=True)
             self._unflushed = False
 
     def close(self) -> None:
@@ -288,6 +313,87 @@ class JournalWriter:
         return self.paths[-1] if self.paths else None
 
     # -- inside -----------------------------------------------------------------------
+    # Frame lines are built by hand from pieces: the same bytes `encoder.encode(Frame(...))`
+    # gives (a test holds them to that), for a third of its cost on the hot path (no
+    # struct per line, the part that repeats is cached).
+    def _head(self, venue: str, conn: int, channel: str) -> bytes:
+        head = b'"vn":%s,"c":%d,"ch":%s' % (self._encode(venue), conn, self._encode(channel))
+        self._heads[(venue, conn, channel)] = head
+        return head
+
+    def _tail(self, pid: int | None) -> bytes:
+        tail = b'"}\n' if pid is None else b'","pid":%d}\n' % pid
+        self._tails[pid] = tail
+        return tail
+
+    def _line(self, m: int, w: int, head: bytes | None, payload: str | bytes, pid: int | None,
+              url: str | None, status: int | None, start: bytes | None = None) -> bytes:
+        """Any frame line, fields in the struct's order (`start`: its first part, built)."""
+        if start is None:
+            start = b'{"k":"f","m":%d,"w":%d,%s,' % (m, w, head)
+        parts = []
+        if pid is not None:
+            parts.append(b'"pid":%d' % pid)
+        if url is not None:
+            parts.append(b'"u":' + self._encode(url))
+        if status is not None:
+            parts.append(b'"st":%d' % status)
+        if type(payload) is str:
+            data = embeddable(payload)
+            if data is not None:
+                parts.append(b'"j":' + data)
+            else:
+                parts.insert(0, b'"p":' + self._encode(payload))
+        else:
+            parts.insert(0, b'"b":"%s"' % _base64(payload))
+        return start + b",".join(parts) + b"}\n"
+
+    def _masked_frame(self, m: int, w: int, venue: str, conn: int, channel: str,
+                      payload: str | bytes, pid: int | None, url: str | None,
+                      status: int | None) -> None:
+        if self._reads:
+            self._drain()
+        red = self.redactor
+        if url is not None:
+            url = red.text(url)
+        payload = red.text(payload) if type(payload) is str else red.binary(payload)
+        head = self._heads.get((venue, conn, channel)) or self._head(venue, conn, channel)
+        line = self._line(m, w, head, payload, pid, url, status)
+        masked = red.line(line)
+        if masked is not line and type(payload) is str and b'"j":' in line:
+            # the last guard found something in an embedded text: masking it there could
+            # break the JSON, so the text goes escaped, masked the same way
+            masked = red.line(self._encode(Frame(m, w, venue, conn, channel, payload, None,
+                                                 pid, url, status)) + b"\n")
+        self._buffer.append(masked)
+        self._buffered += len(masked)
+        if self._buffered >= self._buffer_bytes:
+            self._compress()
+
+    def _drain(self) -> None:
+        """The reads `frames()` noted, as lines into the batch."""
+        reads, self._reads = self._reads, []
+        self._read_lines = 0
+        parts = self._buffer
+        size = 0
+        offset = self._wall_offset
+        heads, tails = self._heads, self._tails
+        for m, venue, conn, channel, items in reads:
+            head = heads.get((venue, conn, channel)) or self._head(venue, conn, channel)
+            start = b'{"k":"f","m":%d,"w":%d,%s,"b":"' % (m, m + offset, head)
+            for payload, pid in items:
+                if type(payload) is bytes:  # the common case (Futu bodies), written out flat
+                    data = _base64(payload)
+                    parts += (start, data, tails.get(pid) or self._tail(pid))
+                    size += len(data) + 96  # about what start and end add
+                else:
+                    line = self._line(m, m + offset, head, payload, pid, None, None)
+                    parts.append(line)
+                    size += len(line)
+        self._buffered += size
+        if self._buffered >= self._buffer_bytes:
+            self._compress()
+
     def _open_links(self) -> dict[str, int]:
         return {str(c): f for c, f in self.links().items()} if self.links is not None else {}
 
@@ -311,7 +417,7 @@ class JournalWriter:
         if self._redacting:
             data = self.redactor.line(data)
         self._put(data)
-        if len(self._buffer) >= self._buffer_bytes:
+        if self._buffered >= self._buffer_bytes:
             self._compress()
 
     def _maintain(self, mono: int) -> None:
@@ -325,50 +431,66 @@ class JournalWriter:
         self._schedule()
 
     def _put(self, line: bytes) -> None:
-        self._buffer += line
-        self._buffer.append(10)
+        if self._reads:  # lines keep their order
+            self._drain()
+        self._buffer += (line, b"\n")
+        self._buffered += len(line) + 1
 
     def _schedule(self) -> None:
         self._due = 0 if self._rotate_pending else min(self._next_flush, self._next_ckp)
 
     def _compress(self) -> None:
-        data = self._buffer
-        if not data or self.failed:
+        if self._reads:
+            self._drain()
+        parts = self._buffer
+        if not parts or self.failed:
             return
+        data = b"".join(parts)
+        parts.clear()
+        self._buffered = 0
         self._frame_raw += len(data)
         self.lines += data.count(b"\n")  # JSON text never holds a raw newline
         self._unflushed = True
         try:
             out = self._cobj.compress(data)
-            data.clear()
         except zstandard.ZstdError as exc:
             self._fail(f"compression failed: {exc}")
             return
         self._write(out)
 
-    def _write(self, data: bytes) -> None:
-        if not data or self.failed or self._fh is None:
+    def _write(self, data: bytes, now: bool = False) -> None:
+        """Compressed bytes to the file: held until WRITE_BYTES are pending or `now` (a
+        flush, a frame's end, a seek marker): a write to the OS is one system call, which
+        costs as much as compressing 10 kB (measured), and a flush comes within the
+        second anyway."""
+        if self.failed or self._fh is None:
             return
-        view = memoryview(data)
+        if data:
+            self._out.append(data)
+            self._out_bytes += len(data)
+            self._file_bytes += len(data)
+            self.bytes_written += len(data)
+            if self.rotate_bytes and self._file_bytes >= self.rotate_bytes:
+                self._rotate_pending = True
+                self._due = 0
+        if not self._out or (not now and self._out_bytes < WRITE_BYTES):
+            return
+        view = memoryview(self._out[0] if len(self._out) == 1 else b"".join(self._out))
+        self._out.clear()
+        self._out_bytes = 0
         try:
             while view:  # an unbuffered file may take part of a write (a disk filling up)
                 written = self._fh.write(view)
                 view = view[len(view) if written is None else written:]
         except OSError as exc:
             self._fail(exc.strerror or str(exc))
-            return
-        self._file_bytes += len(data)
-        self.bytes_written += len(data)
-        if self.rotate_bytes and self._file_bytes >= self.rotate_bytes:
-            self._rotate_pending = True
-            self._due = 0
 
     def _end_frame(self) -> None:
         """Finish the current zstd frame and begin another."""
         self._compress()
         if self.failed:
             return
-        self._write(self._cobj.flush(zstandard.COMPRESSOBJ_FLUSH_FINISH))
+        self._write(self._cobj.flush(zstandard.COMPRESSOBJ_FLUSH_FINISH), now=True)
         self._cobj = self._cctx.compressobj()
         self._frame_raw = 0
         self._unflushed = False
@@ -378,7 +500,7 @@ class JournalWriter:
         self._put(line)
         self._compress()
         if not self.failed:
-            self._write(self._cobj.flush(zstandard.COMPRESSOBJ_FLUSH_BLOCK))
+            self._write(self._cobj.flush(zstandard.COMPRESSOBJ_FLUSH_BLOCK), now=True)
             self._unflushed = False
 
     def _write_books(self, books: Iterable[tuple[str, str, OrderBook]], m: int, w: int) -> None:
@@ -441,6 +563,9 @@ class JournalWriter:
             return
         self.failed = f"recording stopped: {reason}"
         self._buffer.clear()
+        self._buffered = 0
+        self._reads.clear()
+        self._out.clear()
         self._due = _NEVER
         log.warning("journal %s: %s", self.path or self.base, self.failed)
         fh, self._fh = self._fh, None

@@ -158,14 +158,14 @@ class ReplayPlayer:
         self._arming = start is not None  # a seek's catch-up not yet reported as over
         self._busy = False  # lines taken from the pace and not all handed over yet
         self._seeks = 0
-        source = self.reader.seek(wall=start) if start is not None else self.reader.lines()
+        point = self.reader.seek_point(wall=start) if start is not None else None
+        source = self._bounded(self.reader.batches(point))
         self._restoring = start is not None
         if start is None:
-            self.pace = ReplayClock(self._bounded(source), speed=speed, clock=clock,
-                                    batch=batch)
+            self.pace = ReplayClock(source, speed=speed, clock=clock, batch=batch)
         else:  # from the seek point before `start`, caught up at once
             self.pace = ReplayClock((), speed=speed, clock=clock, batch=batch)
-            self.pace.seek(self._mono_of(start), self._bounded(source))
+            self.pace.seek(self._mono_of(start), source)
             self.mono = self._mono_of(start)
             self.wall = start
 
@@ -279,7 +279,8 @@ class ReplayPlayer:
         self._arming = True
         self._seeks += 1
         paused = self.pace.paused
-        self.pace.seek(self.mono, self._bounded(self.reader.seek(wall=wall)))
+        self.pace.seek(self.mono,
+                       self._bounded(self.reader.batches(self.reader.seek_point(wall=wall))))
         if paused:
             self.pace.pause()
         self.finished.clear()
@@ -350,46 +351,93 @@ class ReplayPlayer:
             self._busy = False
 
     async def _dispatch_lines(self, lines: list) -> None:
-        # A seek while the feeds take their turns (a key pressed meanwhile) ends the
-        # batch: its remaining lines belong to the timeline the seek left.
-        seeks = self._seeks
-        pending = self._pending
+        """Hand `lines` over: frames of one read (same connection and stamp) together.
+        The hot path of a replay: a read's delivery is written out inline (it is
+        `_deliver_now`), and `self._pending` is only brought up to date before an await
+        (a control may then look at it: a seek replaces it). A seek while the feeds take
+        their turns (a key pressed meanwhile) ends the batch: its remaining lines belong
+        to the timeline the seek left."""
         self.lines += len(lines)
+        seeks = self._seeks
+        links = self.links
+        group = self._pending
+        conn = stamp = None
+        if group:
+            conn, stamp = group[0].c, group[0].m
+        link = links.get(conn)  # the link of `conn` (Connect and Disconnect lines change them)
+        restoring = self._restoring
+        catching_up = self.catching_up  # only a seek sets it, and a seek ends this batch
         for line in lines:
-            if type(line) is Frame:
-                if pending and (line.c != pending[0].c or line.m != pending[0].m):
-                    link = self._deliver_now()
-                    if link is not None and link.needs_turns():
-                        await self._settle(link=link)
-                        if self._seeks != seeks:
-                            return
-                    pending = self._pending
-                pending.append(line)
-                self._restoring = False
+            if line.__class__ is Frame:
+                if line.m == stamp and line.c == conn:
+                    group.append(line)
+                    continue
+                if group:  # the read before this frame is complete
+                    first = group[0]
+                    wall = first.w
+                    if wall >= self._next_timer:  # before the read: what fell due before it
+                        self._run_timers(wall)
+                    self.mono = first.m
+                    self.wall = wall
+                    if catching_up and wall >= self.start:
+                        self.catching_up = catching_up = False
+                        if self._arming:
+                            self._caught_up(wall)
+                    if link is not None:
+                        link.push(group)
+                        if link.needs_turns():
+                            self._pending = []
+                            await self._settle(link=link)
+                            if seeks != self._seeks:
+                                return
+                group = [line]
+                if line.c != conn:
+                    conn = line.c
+                    link = links.get(conn)
+                stamp = line.m
+                if restoring:
+                    self._restoring = restoring = False
                 continue
-            if pending:
+            self._pending = group
+            if group:
                 await self._deliver()
-                if self._seeks != seeks:
+                if seeks != self._seeks:
                     return
-                pending = self._pending
-            restoring = self._restoring
+                group = self._pending
+                conn = stamp = link = None
             self._line(line)
+            catching_up = self.catching_up
             if type(line) in (Connect, Disconnect):
                 await self._settle(force=True)
+                link = links.get(conn)
             elif restoring and type(line) in (Sync, Header):
                 # the resumed links' sessions start before their books come back
                 await self._settle(force=True, turns=SEEK_TURNS)
-            if self._seeks != seeks:
+                link = links.get(conn)
+            else:
+                restoring = self._restoring
+                continue
+            if seeks != self._seeks:
                 return
-        if pending:
+            restoring = self._restoring
+        self._pending = group
+        if group and not self._continues(group[0]):
             await self._deliver()
         await asyncio.sleep(0)  # the screen and the printer get their turn each batch
+
+    def _continues(self, first: Frame) -> bool:
+        """The next line belongs to the same read as `first`: the read stays pending
+        (a batch boundary must not split a read the venue was handed whole live)."""
+        line = self.pace.peek()
+        return line.__class__ is Frame and line.m == first.m and line.c == first.c
 
     def _dispatch_now(self, lines: list) -> None:
         """`step`: one line at once (a frame is delivered alone)."""
         self.lines += len(lines)
         self._busy = True
         try:
+            if self._pending:  # a read a batch left pending goes first
+                self._deliver_now()
             for line in lines:
                 if type(line) is Frame:
                     if line.w >= self._next_timer:
@@ -502,16 +550,23 @@ class ReplayPlayer:
         return self.feeds[index]
 
     # -- journal times ----------------------------------------------------------------
-    def _bounded(self, lines: Iterator) -> Iterator:
-        """The lines up to `until`; damage ends them and is raised by `run()` once every
-        line before it was handed over (the pace reads one line ahead)."""
+    def _bounded(self, batches: Iterator[list]) -> Iterator:
+        """The lines of `batches` up to `until`; damage ends them and is raised by `run()`
+        once every line before it was handed over (the pace reads one line ahead). The
+        lines come out of lists through C iterators: nothing runs per line here."""
+        return itertools.chain.from_iterable(self._bounded_batches(batches))
+
+    def _bounded_batches(self, batches: Iterator[list]) -> Iterator[list]:
         until = self.until
         try:
-            for line in lines:
-                if until is not None and getattr(line, "w", 0) > until:
-                    self.stopped_at = line.w
-                    return
-                yield line
+            for batch in batches:
+                if until is not None:
+                    for at, line in enumerate(batch):
+                        if line.w > until:
+                            self.stopped_at = line.w
+                            yield batch[:at]
+                            return
+                yield batch
         except JournalError as exc:
             self.error = exc
 

@@ -161,3 +161,42 @@ async def test_printer_reports_failure():
     feed._fail("subscription rejected: no quote right")
     assert printer.done.is_set()
     assert printer.failure == "test: subscription rejected: no quote right"
+
+
+def _counts(feed: Feed, stream: Stream) -> tuple:
+    return (feed.state, feed.status_text, feed._delivered, stream.pushes, stream.updates,
+            stream.synced, stream.stale, stream.stale_reason)
+
+
+@pytest.mark.parametrize("case", ["synced", "stale stream", "feed resyncing", "not synced"])
+def test_update_notifier_does_what_book_changed_does(case):
+    """A venue's hot path calls the notifier; its common case is a copy of book_changed's
+    and every other case is book_changed itself: both must leave the same feed."""
+    results = []
+    for use_notifier in (False, True):
+        feed = ScriptedFeed([])
+        stream = feed.streams["AAA"]
+        events = []
+        feed.add_listener(events.append)
+        if case != "not synced":
+            feed.book_changed(stream, snapshot=True)
+        if case == "stale stream":
+            feed.mark_stale(stream, "quote server logged out")
+        elif case == "feed resyncing":
+            feed.set_state(FeedState.RESYNCING, "gap")
+        events.clear()
+        if use_notifier:
+            notify = feed.update_notifier(stream)
+            notify()
+            notify()
+        else:
+            feed.book_changed(stream)
+            feed.book_changed(stream)
+        assert [type(e) for e in events if isinstance(e, BookChanged)] == [BookChanged] * 2
+        assert all(not e.snapshot for e in events if isinstance(e, BookChanged))
+        results.append((_counts(feed, stream), [type(e).__name__ for e in events]))
+    assert results[0] == results[1]
+    if case == "synced":
+        assert results[1][0][3:5] == (3, 2)  # pushes, updates
+    if case == "stale stream":
+        assert results[1][0][6] is False  # the next update ends the staleness

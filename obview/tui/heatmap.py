@@ -53,7 +53,7 @@ from obview.tui.heatmap_cells import (
     splice,
     trim_left,
 )
-from obview.tui.pacing import FramePacer
+from obview.tui.pacing import FramePacer, PacedRedraw
 
 FPS = 30
 TRADE_GLYPHS = ("·", "•", "●")  # by the print's share of the largest print on screen
@@ -81,7 +81,7 @@ class CrosshairReadout:
         return self.bid_size + self.ask_size
 
 
-class HeatmapView(Widget, can_focus=True):
+class HeatmapView(PacedRedraw, Widget, can_focus=True):
     """One stream's depth heatmap over a `DepthHistory` the owner records into.
 
     The owner calls `mark_dirty()` after `history.record(...)` / `record_trade(...)` and
@@ -191,15 +191,6 @@ class HeatmapView(Widget, can_focus=True):
         self._pacer = FramePacer(1 / FPS, self._flush)
 
     # -- feeding ---------------------------------------------------------------------
-    def mark_dirty(self) -> None:
-        """The history changed: redraw within one frame, at most `FPS` times a second."""
-        if self.is_mounted:
-            self._pacer.request()  # paced like the ladder (obview/tui/pacing.py)
-
-    @property
-    def _timer_pending(self) -> bool:
-        return self._pacer.pending
-
     def _flush(self) -> None:
         if not (self.display and self.is_on_screen):  # a hidden tab costs nothing
             self._lines = None  # rebuilt when shown

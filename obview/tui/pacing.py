@@ -31,3 +31,18 @@ class FramePacer:
         self.pending = False
         self.last = time.monotonic()
         self.draw()
+
+
+class PacedRedraw:
+    """For a widget with a `_pacer` (a FramePacer that calls its `_flush`): `mark_dirty()`
+    asks for a redraw within one frame, however often it is called."""
+
+    _pacer: FramePacer
+
+    def mark_dirty(self) -> None:
+        if self.is_mounted:  # (a Textual widget's)
+            self._pacer.request()
+
+    @property
+    def _timer_pending(self) -> bool:
+        return self._pacer.pending

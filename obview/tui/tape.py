@@ -25,7 +25,7 @@ from textual.widget import Widget
 
 from obview import fmt
 from obview.trades import BUY, SELL, Trade
-from obview.tui.pacing import FramePacer
+from obview.tui.pacing import FramePacer, PacedRedraw
 
 FPS = 30
 KEEP = 500  # prints kept on the tape (a screen shows at most a few dozen)
@@ -56,7 +56,7 @@ class TapeFigures:
         return self.notional / self.volume if self.volume else None
 
 
-class TapeView(Widget):
+class TapeView(PacedRedraw, Widget):
     """One stream's tape. The owner calls `add(trades)` (oldest first) and, if it keeps
     the session figures itself, passes them as `figures`."""
 
@@ -103,18 +103,8 @@ class TapeView(Widget):
         self._lines = deque([None] * len(self.prints), maxlen=KEEP)
         self.mark_dirty()
 
-    def mark_dirty(self) -> None:
-        """New prints: redraw within one frame, at most `FPS` times a second; a hidden
-        tape only keeps them."""
-        if self.is_mounted:
-            self._pacer.request()  # paced like the ladder (obview/tui/pacing.py)
-
-    @property
-    def _timer_pending(self) -> bool:
-        return self._pacer.pending
-
     def _flush(self) -> None:
-        if self.display and self.is_on_screen:
+        if self.display and self.is_on_screen:  # a hidden tape only keeps its prints
             self.refresh()
 
     def on_show(self) -> None:

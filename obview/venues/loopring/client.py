@@ -285,7 +285,7 @@ class LoopringFeed(Feed):
         if self._reader is None:  # resumed without the markets: nothing can be decoded
             return
         for frame in frames:
-            text = frame.j or frame.data()  # embedded JSON: its bytes in the journal, uncopied
+            text = frame.data()  # embedded JSON: its bytes in the journal, uncopied
             if text == HEARTBEAT_PING:
                 self.messages += 1
                 continue

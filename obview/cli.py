@@ -49,6 +49,9 @@ class Duration(click.ParamType):
     name = "duration"
     UNITS = {"s": 1, "m": 60, "h": 3600}
 
+    def __init__(self, maximum: float | None = None) -> None:
+        self.maximum = maximum  # seconds (None: any finite span)
+
     def convert(self, value: Any, param: click.Parameter | None,
                 ctx: click.Context | None) -> float:
         if isinstance(value, int | float) and not isinstance(value, bool):
@@ -57,8 +60,12 @@ class Duration(click.ParamType):
             seconds = self._parse(str(value).strip().lower())
             if seconds is None:
                 self.fail(f"{value!r} is not a duration (e.g. 90s, 30m, 1h)", param, ctx)
-        if not seconds > 0 or seconds == float("inf"):
+        if seconds == float("inf"):
+            self.fail(f"{value!r}: a duration must be finite", param, ctx)
+        if not seconds > 0:
             self.fail(f"{value!r}: a duration must be more than 0", param, ctx)
+        if self.maximum is not None and seconds > self.maximum:
+            self.fail(f"{value!r}: at most {self.maximum / 3600:g}h", param, ctx)
         return seconds
 
     def _parse(self, text: str) -> float | None:
@@ -76,9 +83,13 @@ class Duration(click.ParamType):
                                                                  strict=True) if amount)
 
 
+# The heatmap's memory grows with its history (about 16 MB an hour a stream at 200 price
+# rows, bench/heatmap_bench.py): a day is the most any market's session needs.
+MAX_HISTORY_S = 24 * 3600
+
 HISTORY_OPTION = click.option(
-    "--history", type=Duration(), default="30m", show_default=True, metavar="DURATION",
-    help="TUI: how far back the depth heatmap reaches (`h`), e.g. 90s, 30m, 1h.")
+    "--history", type=Duration(maximum=MAX_HISTORY_S), default="30m", show_default=True, metavar="DURATION",
+    help="TUI: how far back the depth heatmap reaches (`h`), e.g. 90s, 30m, 1h (at most 24h).")
 
 
 def view_options(func: Callable) -> Callable:

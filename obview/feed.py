@@ -29,7 +29,7 @@ from typing import Any, ClassVar
 from obview.book import OrderBook
 from obview.errors import describe_error
 from obview.events import BookChanged, Event, FeedFailed, StatusChanged, TradesPrinted
-from obview.latency import LatencyStats
+from obview.latency import IntervalStats, LatencyStats
 from obview.ratelog import RateLimitedLog
 from obview.trades import TradeStats
 
@@ -49,6 +49,10 @@ class FeedState(StrEnum):
 
 
 _SYNCED = FeedState.SYNCED
+
+
+def _no_mark(_stamp: float | None) -> None:
+    pass
 
 
 class FeedError(Exception):
@@ -296,27 +300,42 @@ class Feed:
         for listener in self._listeners:  # `emit`, inlined: this runs once per push
             listener(event)
 
-    def update_notifier(self, stream: Stream) -> Callable[[], None]:
-        """`book_changed(stream)` for a venue's per-push hot path: the common case (an
-        update of a synced, live stream of a synced feed) in a closure that binds what it
-        reads once; every other case is `book_changed` itself, so the rule stays here."""
+    def push_reader(self, stream: Stream, apply: Callable[[Any], Any],
+                    declined: Callable[[Any, Any], None],
+                    intervals: IntervalStats | None = None) -> Callable[[Any], None]:
+        """`on_frame` for a venue's per-push hot path, where most frames are the next
+        update of one stream: `apply(frame)` applies one (and stamps the book) or returns
+        something false, and the frame goes to `declined(frame, what apply returned)`.
+        After an applied update: the push-interval mark and `book_changed(stream)`, its
+        common case (a synced, live stream of a synced feed) written out here, since this
+        runs for every frame; every other case is `book_changed` itself, so the rule
+        stays in one place."""
+        feed = self
+        book = stream.book
         listeners = self._listeners
         synced = _SYNCED
+        mark = intervals.mark if intervals is not None else _no_mark
         event = stream.update_event
         if event is None:
             event = stream.update_event = BookChanged(self, stream)
 
-        def notify() -> None:
-            if self.state is synced and stream.synced and not stream.stale:
-                self._delivered = True
+        def on_frame(frame: Any) -> None:
+            feed.messages += 1
+            applied = apply(frame)
+            if not applied:
+                declined(frame, applied)
+                return
+            mark(book.recv_mono)
+            if feed.state is synced and stream.synced and not stream.stale:
+                feed._delivered = True
                 stream.pushes += 1
                 stream.updates += 1
                 for listener in listeners:
                     listener(event)
             else:
-                self.book_changed(stream)
+                feed.book_changed(stream)
 
-        return notify
+        return on_frame
 
     def _settle_state(self) -> None:
         """SYNCED once every book is synced, STALE while one of them is stale. A stream the

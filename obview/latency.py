@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable
+from itertools import pairwise
 
 # Clocks of two machines disagree a little; a stamp a minute in our future is not that.
 EARLIEST_MS = -60_000.0
@@ -84,3 +85,35 @@ class LatencyStats:
             "count": len(self.samples),
             "unstamped": self.unstamped,
         }
+
+
+class IntervalStats(LatencyStats):
+    """Milliseconds between consecutive events (a venue's push cadence), read like any
+    `LatencyStats`. An event costs one `mark(monotonic_s)`, an append: the intervals are
+    worked out when read (a panel, a few times a second), not at every push. `restart()`
+    starts a new series (a new subscription): no interval spans it."""
+
+    __slots__ = ("stamps", "mark")
+
+    def __init__(self, window: int = 500) -> None:
+        self.unstamped = 0
+        # one more stamp than intervals; None marks a restart (see `samples`)
+        self.stamps: deque[float | None] = deque(maxlen=window + 1)
+        self.mark = self.stamps.append
+
+    def restart(self) -> None:
+        if self.stamps and self.stamps[-1] is not None:
+            self.mark(None)
+
+    @property
+    def samples(self) -> list[float]:  # type: ignore[override]
+        return [(b - a) * 1000.0 for a, b in pairwise(self.stamps)
+                if a is not None and b is not None]
+
+    @property
+    def total(self) -> int:  # type: ignore[override]
+        """Intervals in the window (older ones are not counted)."""
+        return len(self.samples)
+
+    def add(self, value_ms: float | None) -> None:
+        raise TypeError("IntervalStats takes stamps (mark), not intervals")

@@ -14,6 +14,7 @@ from obview.book import OrderBook
 from obview.events import BookChanged, FeedFailed, StatusChanged
 from obview.feed import Backoff, FatalFeedError, Feed, FeedError, FeedState, Stream
 from obview.headless import HeadlessPrinter, book_json
+from obview.latency import IntervalStats
 from tests.conftest import wait_until
 
 
@@ -169,8 +170,8 @@ def _counts(feed: Feed, stream: Stream) -> tuple:
 
 
 @pytest.mark.parametrize("case", ["synced", "stale stream", "feed resyncing", "not synced"])
-def test_update_notifier_does_what_book_changed_does(case):
-    """A venue's hot path calls the notifier; its common case is a copy of book_changed's
+def test_push_reader_does_what_book_changed_does(case):
+    """A venue's hot path is the push reader; its common case is a copy of book_changed's
     and every other case is book_changed itself: both must leave the same feed."""
     results = []
     for use_notifier in (False, True):
@@ -186,9 +187,14 @@ def test_update_notifier_does_what_book_changed_does(case):
             feed.set_state(FeedState.RESYNCING, "gap")
         events.clear()
         if use_notifier:
-            notify = feed.update_notifier(stream)
-            notify()
-            notify()
+            declined: list = []
+            on_frame = feed.push_reader(stream, lambda frame: frame != "bad",
+                                        lambda frame, why, seen=declined: seen.append((frame, why)))
+            on_frame("push")
+            on_frame("bad")
+            on_frame("push")
+            assert declined == [("bad", False)]
+            feed.messages -= 3  # the frames counted: the same feed otherwise
         else:
             feed.book_changed(stream)
             feed.book_changed(stream)
@@ -200,3 +206,25 @@ def test_update_notifier_does_what_book_changed_does(case):
         assert results[1][0][3:5] == (3, 2)  # pushes, updates
     if case == "stale stream":
         assert results[1][0][6] is False  # the next update ends the staleness
+
+
+def test_push_reader_marks_the_interval_of_each_applied_push():
+    feed = ScriptedFeed([])
+    stream = feed.streams["AAA"]
+    feed.book_changed(stream, snapshot=True)
+    intervals = IntervalStats()
+    stamps = iter([10.0, 10.25, 10.75])
+
+    def apply(frame: str) -> bool:
+        if frame == "bad":
+            return False
+        stream.book.recv_mono = next(stamps)
+        return True
+
+    on_frame = feed.push_reader(stream, apply, lambda frame, why: None, intervals)
+    for frame in ("push", "bad", "push"):
+        on_frame(frame)
+    intervals.restart()  # a new subscription: no interval across it
+    on_frame("push")
+    assert intervals.samples == [250.0] and intervals.total == 1
+    assert feed.messages == 4 and stream.updates == 3

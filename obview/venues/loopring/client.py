@@ -41,7 +41,7 @@ from obview.feed import (
     Stream,
     TradeKind,
 )
-from obview.latency import LatencyStats
+from obview.latency import IntervalStats
 from obview.venues import VenueConfig
 from obview.venues.loopring import protocol
 from obview.venues.loopring.credentials import API_KEY_ENV, ApiKey
@@ -140,7 +140,7 @@ class LoopringFeed(Feed):
         self.oversized = 0  # replies and frames over their size limit
         self.stream = Stream(self.market, OrderBook(), level=self.level)
         self.stream.extra.update(verified_at=None, verify_mismatches=0)
-        self._intervals = self.stream.latency["interval"] = LatencyStats()  # ms between pushes
+        self._intervals = self.stream.latency["interval"] = IntervalStats()  # ms between pushes
         self.streams[self.stream.key] = self.stream
         # trades: v3 only (the seed's v2 dialect has no trade topic; docs/loopring.md)
         self.capabilities = FeedCapabilities(
@@ -159,7 +159,6 @@ class LoopringFeed(Feed):
         self._first_push = asyncio.Event()
         self._acked = asyncio.Event()
         self._failure: BaseException | None = None
-        self._last_push_mono: float | None = None
         self._last_request: dict[str, float] = {}
         self._sequence = 0
         self._ws_key: str | None = None
@@ -342,45 +341,19 @@ class LoopringFeed(Feed):
         self._reader = PushReader(self.market, self.level, self._parser)
         self._sync = DepthSync(self.stream.book, self._parser)
         self._fast = fast_path(self._reader, self._sync)
-        self.on_frame = self._frame_reader(self._fast)  # type: ignore[method-assign]
+        # the fast path, then the push-interval mark and the notification, in one function
+        # that binds what it reads once (`Feed.push_reader`), since it runs for every frame
+        self.on_frame = self.push_reader(  # type: ignore[method-assign]
+            self.stream, self._fast, self._not_fast, self._intervals)
         self._first_push = asyncio.Event()
         self._acked = asyncio.Event()
-        self._last_push_mono = None
+        self._intervals.restart()
 
     def on_frame(self, frame: str | bytes) -> None:
         """One WebSocket frame (not the heartbeat). Every subscription rebinds this name
-        on the instance to `_frame_reader`'s function, which does the same for its
+        on the instance to its `Feed.push_reader` function, which does the same for its
         reader; before the first one there is nothing a frame could be read with."""
         self.messages += 1
-
-    def _frame_reader(self, fast: Callable[[str | bytes], Any]) -> Callable[[str | bytes], None]:
-        """`on_frame` for one subscription: the fast path, then what the feed does after
-        an applied push (push-interval statistics, `Feed.update_notifier`), in one
-        function that binds what it reads once, since it runs for every frame. Every frame
-        the fast path does not apply takes the methods."""
-        feed = self
-        book = self.stream.book
-        intervals = self._intervals
-        add_interval = intervals.samples.append
-        not_fast = self._not_fast
-        notify = self.update_notifier(self.stream)
-
-        def on_frame(frame: str | bytes) -> None:
-            feed.messages += 1
-            push = fast(frame)  # the next push of a synced book: applied already
-            if not push:  # None (declined) or a BadPush
-                not_fast(frame, push)
-                return
-            # _note_push, inlined: the fast path has just stamped the book with monotonic()
-            now = book.recv_mono
-            last = feed._last_push_mono
-            feed._last_push_mono = now
-            if last is not None:  # LatencyStats.add, inlined: a monotonic difference is finite
-                intervals.total += 1
-                add_interval((now - last) * 1000.0)
-            notify()
-
-        return on_frame
 
     def _not_fast(self, frame: str | bytes, declined: BadPush | None) -> None:
         if declined is not None:  # our push with a bad value: the fast path has resynced
@@ -465,10 +438,7 @@ class LoopringFeed(Feed):
         self._ensure_snapshot()
 
     def _note_push(self) -> None:
-        now = time.monotonic()
-        if self._last_push_mono is not None:
-            self._intervals.add((now - self._last_push_mono) * 1000.0)
-        self._last_push_mono = now
+        self._intervals.mark(time.monotonic())
 
     def _on_push(self, update: protocol.DepthPush) -> None:
         self._note_push()

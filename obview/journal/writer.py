@@ -1,9 +1,9 @@
 """Writes a journal: raw frames plus session events, zstd-compressed, crash-safe, bounded.
 
 Cost on the event loop: a frame line is built by hand from cached pieces (the bytes
-msgspec would encode, for less), a socket read of several frames (`frames()`) is only
-noted and turned into lines with the next batch's, in one tight loop, and one clock
-comparison decides whether anything else is due. Compression happens in batches of
+msgspec would encode, for less), a socket read of several frames of one message type
+(`frames()`) becomes its lines in one `map` and one join, and one clock comparison
+decides whether anything else is due. Compression happens in batches of
 `buffer_bytes` (64 KiB; zstd itself holds up to a 128 KiB block before it compresses, so
 no call holds the loop for more than about half a millisecond, measured), compressed
 bytes go to the OS in writes of 64 KiB, and the stream is flushed (a zstd block
@@ -26,16 +26,17 @@ CPU.
 
 from __future__ import annotations
 
-import binascii
 import logging
 import os
 import secrets as _random
 import time
 from collections.abc import Callable, Iterable
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, BinaryIO
 
 import zstandard
+from pybase64 import b64encode as _base64  # SIMD: a third of binascii's cost per body
 
 from obview import __version__
 from obview.book import OrderBook
@@ -48,13 +49,8 @@ log = logging.getLogger("obview.journal")
 SUFFIX = ".ndjson.zst"
 BookSource = Callable[[], Iterable[tuple[str, str, OrderBook]]]
 _NEVER = 1 << 62
-DRAIN_LINES = 128  # frames `frames()` may note before their lines are built
 WRITE_BYTES = 64 * 1024  # compressed bytes held before a write to the OS (see _write)
 WINDOW_LOG, HASH_LOG, MIN_MATCH = 18, 12, 7  # zstd parameters (see JournalWriter.__init__)
-
-
-def _base64(data: bytes) -> bytes:
-    return binascii.b2a_base64(data, newline=False)
 
 
 def part_path(base: str | os.PathLike, part: int) -> Path:
@@ -146,10 +142,7 @@ class JournalWriter:
         # batch is reallocated and copied over and over: three times the cost, measured).
         self._buffer: list[bytes] = []
         self._buffered = 0  # about how many bytes `_buffer` holds
-        # Reads `frames()` noted and `_drain` has not turned into lines yet
-        self._reads: list[tuple[int, str, int, str, list]] = []
-        self._read_lines = 0
-        self._drain_lines = max(1, min(DRAIN_LINES, buffer_bytes // 512))
+        self._buffer_lines = 0  # how many lines it holds
         self._unflushed = False
         self._part = -1
         self._checkpoints = 0
@@ -187,8 +180,6 @@ class JournalWriter:
         if self._redacting:
             self._masked_frame(m, w, venue, conn, channel, payload, pid, url, status)
             return
-        if self._reads:  # lines keep their order
-            self._drain()
         head = self._heads.get((venue, conn, channel)) or self._head(venue, conn, channel)
         if url is not None or status is not None:
             line = self._line(m, w, head, payload, pid, url, status)
@@ -203,21 +194,26 @@ class JournalWriter:
             line = b'{"k":"f","m":%d,"w":%d,%s,"p":%s}\n' % (m, w, head, self._encode(payload))
         self._buffer.append(line)
         self._buffered += len(line)
+        self._buffer_lines += 1
         if self._buffered >= self._buffer_bytes:
             self._compress()
 
-    def frames(self, venue: str, conn: int, channel: str,
-               items: Iterable[tuple[str | bytes, int | None]], *, mono: int | None = None) -> None:
-        """Several frames received at once (one socket read): (payload, pid) each, one
-        stamp for all. The read is only noted here; its lines are built with the next
-        batch's (`_drain`), in one tight loop. Payloads must be `bytes` or `str`
-        (immutable: they are read later)."""
+    def frames(self, venue: str, conn: int, channel: str, items: Iterable[tuple], *,
+               payload_at: int = 0, pid_at: int = 1, mono: int | None = None) -> None:
+        """Several frames received at once (one socket read), one stamp for all: each item
+        a tuple holding the payload at `payload_at` and the pid at `pid_at` ((payload,
+        pid) by default; a venue hands over its decoder's own tuples, with no list built
+        for the journal). A read of one binary message type (a socket read of Futu
+        pushes, the common case) becomes its lines without a Python step per frame: the
+        base64 texts come from one `map`, and one join puts the line ends and starts
+        between them. (Lines are built at once: a read held for later would keep its
+        frames' tuples alive through garbage collections, which then cost more.)"""
         if self.failed:
             return
         m = self._mono() if mono is None else mono
         if self._redacting:  # masking works line by line
-            for payload, pid in items:
-                self.frame(venue, conn, channel, payload, pid=pid, mono=m)
+            for item in items:
+                self.frame(venue, conn, channel, item[payload_at], pid=item[pid_at], mono=m)
             return
         if m >= self._due:
             self._maintain(m)
@@ -225,10 +221,32 @@ class JournalWriter:
                 return
         if type(items) is not list:
             items = list(items)
-        self._reads.append((m, venue, conn, channel, items))
-        self._read_lines += len(items)
-        if self._read_lines >= self._drain_lines:
-            self._drain()
+        w = m + self._wall_offset
+        head = self._heads.get((venue, conn, channel)) or self._head(venue, conn, channel)
+        self._buffer_lines += len(items)  # a line per item
+        pids = set(map(itemgetter(pid_at), items))
+        if len(pids) == 1:
+            pid = pids.pop()
+            try:
+                encoded = list(map(_base64, map(itemgetter(payload_at), items)))
+            except TypeError:  # a text among them
+                pass
+            else:
+                start = b'{"k":"f","m":%d,"w":%d,%s,"b":"' % (m, w, head)
+                tail = self._tails.get(pid) or self._tail(pid)
+                lines = (tail + start).join(encoded)
+                self._buffer += (start, lines, tail)
+                self._buffered += len(lines) + len(start) + len(tail)
+                if self._buffered >= self._buffer_bytes:
+                    self._compress()
+                return
+        parts = self._buffer
+        for item in items:
+            line = self._line(m, w, head, item[payload_at], item[pid_at], None, None)
+            parts.append(line)
+            self._buffered += len(line)
+        if self._buffered >= self._buffer_bytes:
+            self._compress()
 
     def connect(self, venue: str, conn: int, channel: str, url: str | None = None,
                 feed: int | None = None) -> None:
@@ -264,8 +282,6 @@ class JournalWriter:
         w = m + self._wall_offset
         self._checkpoints += 1
         sync = self._encode(schema.Sync(m, w, self._checkpoints, self._open_links()))
-        if self._reads:
-            self._drain()
         if self._frame_raw + self._buffered >= self._frame_bytes:
             self._end_frame()
             self._write_marker(sync)
@@ -351,8 +367,6 @@ class JournalWriter:
     def _masked_frame(self, m: int, w: int, venue: str, conn: int, channel: str,
                       payload: str | bytes, pid: int | None, url: str | None,
                       status: int | None) -> None:
-        if self._reads:
-            self._drain()
         red = self.redactor
         if url is not None:
             url = red.text(url)
@@ -367,30 +381,7 @@ class JournalWriter:
                                                  pid, url, status)) + b"\n")
         self._buffer.append(masked)
         self._buffered += len(masked)
-        if self._buffered >= self._buffer_bytes:
-            self._compress()
-
-    def _drain(self) -> None:
-        """The reads `frames()` noted, as lines into the batch."""
-        reads, self._reads = self._reads, []
-        self._read_lines = 0
-        parts = self._buffer
-        size = 0
-        offset = self._wall_offset
-        heads, tails = self._heads, self._tails
-        for m, venue, conn, channel, items in reads:
-            head = heads.get((venue, conn, channel)) or self._head(venue, conn, channel)
-            start = b'{"k":"f","m":%d,"w":%d,%s,"b":"' % (m, m + offset, head)
-            for payload, pid in items:
-                if type(payload) is bytes:  # the common case (Futu bodies), written out flat
-                    data = _base64(payload)
-                    parts += (start, data, tails.get(pid) or self._tail(pid))
-                    size += len(data) + 96  # about what start and end add
-                else:
-                    line = self._line(m, m + offset, head, payload, pid, None, None)
-                    parts.append(line)
-                    size += len(line)
-        self._buffered += size
+        self._buffer_lines += 1
         if self._buffered >= self._buffer_bytes:
             self._compress()
 
@@ -431,17 +422,14 @@ class JournalWriter:
         self._schedule()
 
     def _put(self, line: bytes) -> None:
-        if self._reads:  # lines keep their order
-            self._drain()
         self._buffer += (line, b"\n")
         self._buffered += len(line) + 1
+        self._buffer_lines += 1
 
     def _schedule(self) -> None:
         self._due = 0 if self._rotate_pending else min(self._next_flush, self._next_ckp)
 
     def _compress(self) -> None:
-        if self._reads:
-            self._drain()
         parts = self._buffer
         if not parts or self.failed:
             return
@@ -449,7 +437,8 @@ class JournalWriter:
         parts.clear()
         self._buffered = 0
         self._frame_raw += len(data)
-        self.lines += data.count(b"\n")  # JSON text never holds a raw newline
+        self.lines += self._buffer_lines
+        self._buffer_lines = 0
         self._unflushed = True
         try:
             out = self._cobj.compress(data)
@@ -564,7 +553,7 @@ class JournalWriter:
         self.failed = f"recording stopped: {reason}"
         self._buffer.clear()
         self._buffered = 0
-        self._reads.clear()
+        self._buffer_lines = 0
         self._out.clear()
         self._due = _NEVER
         log.warning("journal %s: %s", self.path or self.base, self.failed)

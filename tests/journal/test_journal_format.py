@@ -81,6 +81,14 @@ def test_hand_built_lines_are_what_msgspec_encodes(tmp_path: Path, clock: FakeCl
         w.frames("futu", 4, "tcp", [(payload, None), (payload, 3013)])
         expected += [_expected_line(m, m + offset, "futu", 4, "tcp", payload, pid, None, None)
                      for pid in (None, 3013)]
+        # a read of one message type, in the decoder's own (pid, serial, body) tuples: the
+        # joined lines of a binary read, line by line for a text among them
+        clock.advance(0.001)
+        m = clock.mono()
+        w.frames("futu", 4, "tcp", [(3013, 1, payload), (3013, 2, payload)], payload_at=2,
+                 pid_at=0)
+        expected += [_expected_line(m, m + offset, "futu", 4, "tcp", payload, 3013, None, None)
+                     ] * 2
     w.close()
     lines = list(JournalReader(path).raw_lines())
     assert [line + b"\n" for line in lines[1:-1]] == expected
@@ -88,7 +96,7 @@ def test_hand_built_lines_are_what_msgspec_encodes(tmp_path: Path, clock: FakeCl
     frames = [line for line in JournalReader(path) if type(line) is Frame]
     fast = [line for batch in JournalReader(path).batches() for line in batch
             if type(line) is Frame]
-    sent = [p for p in payloads for _ in range(len(extras) + 2)]
+    sent = [p for p in payloads for _ in range(len(extras) + 4)]
     assert [f.payload() for f in frames] == sent
     assert [f.payload() for f in fast] == sent
     for f, payload in zip(fast, sent, strict=True):
@@ -99,7 +107,7 @@ def test_hand_built_lines_are_what_msgspec_encodes(tmp_path: Path, clock: FakeCl
     assert all(f.p is not None or f.b is not None for f in frames)  # lines(): text as p
 
 
-def test_lines_keep_their_order_around_deferred_reads(tmp_path: Path, clock: FakeClock) -> None:
+def test_lines_keep_their_order_around_reads(tmp_path: Path, clock: FakeClock) -> None:
     path = tmp_path / "s.ndjson.zst"
     with JournalWriter(path, mono=clock.mono, wall=clock.wall) as w:
         w.connect("futu", 1, "tcp", "127.0.0.1:1", feed=0)
@@ -110,13 +118,14 @@ def test_lines_keep_their_order_around_deferred_reads(tmp_path: Path, clock: Fak
         w.frames("futu", 1, "tcp", [(b"\x04", 3013)])
         w.checkpoint([])
         w.frames("futu", 1, "tcp", iter([(b"\x05", 3013)]))  # any iterable
+        w.frames("futu", 1, "tcp", [(b"\x06", 3013), ("t", 3013)])  # a text among them
         w.disconnect("futu", 1, "done")
     got = [(type(line).__name__, line.payload() if type(line) is Frame else None)
            for line in JournalReader(path)][1:]
     assert got == [("Connect", None), ("Frame", b"\x01"), ("Frame", b"\x02"),
                    ("Frame", '{"n":1}'), ("Frame", b"\x03"), ("Subscribe", None),
                    ("Frame", b"\x04"), ("Sync", None), ("Frame", b"\x05"),
-                   ("Disconnect", None), ("End", None)]
+                   ("Frame", b"\x06"), ("Frame", "t"), ("Disconnect", None), ("End", None)]
     assert w.lines == len(got) + 1
 
 

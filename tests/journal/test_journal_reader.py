@@ -79,6 +79,25 @@ def _header(**change) -> bytes:
     return schema.encoder.encode(msgspec.structs.replace(header, **change))
 
 
+def test_blocks_stay_near_their_size_on_a_journal_that_compresses_well(
+        tmp_path: Path, clock: FakeClock) -> None:
+    """A first read holding little more than the header's block must not size the next
+    read for a ratio never measured: such a journal once came back as one 1.7 MB block."""
+    from obview.journal import reader
+
+    path = tmp_path / "s.ndjson.zst"
+    push = '{"topic":"depth&LRC-ETH&0","ts":1,"startVersion":%d,"endVersion":"%d",' \
+           '"data":{"bids":[["0.00012498","2532400000000000000000","316","2"]],"asks":[]}}'
+    with JournalWriter(path, mono=clock.mono, wall=clock.wall) as w:
+        w.connect("loopring", 1, "ws", "wss://x", feed=0)
+        for n in range(12_000):  # 2.6 MB of lines, about 4% of that on disk
+            clock.advance(0.001)
+            w.frame("loopring", 1, "ws", push % (n, n))
+    sizes = [len(block) for block in JournalReader(path)._file_blocks(0, 0)]
+    assert sum(sizes) > 2_000_000
+    assert max(sizes) <= 4 * reader._OUTPUT
+
+
 def test_a_corrupt_line_names_its_number(tmp_path: Path) -> None:
     frame = schema.encoder.encode(schema.Frame(1, 2, "futu", 1, "tcp", b=b"ok"))
     path = _handmade(tmp_path / "bad.ndjson.zst", _header(), frame, b'{"k":"f","m":"x"}', frame)

@@ -494,8 +494,7 @@ class FutuFeed(Feed):
         if frames:
             tap = self.tap
             if tap is not None:  # the wire as decrypted, one stamp per read
-                tap.writer.frames(self.venue, self.conn, "tcp",
-                                  [(body, proto_id) for proto_id, _, body in frames])
+                tap.writer.frames(self.venue, self.conn, "tcp", frames, payload_at=2, pid_at=0)
             self._process(frames)
 
     def _closed_reason(self) -> str:

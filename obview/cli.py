@@ -88,7 +88,8 @@ class Duration(click.ParamType):
 MAX_HISTORY_S = 24 * 3600
 
 HISTORY_OPTION = click.option(
-    "--history", type=Duration(maximum=MAX_HISTORY_S), default="30m", show_default=True, metavar="DURATION",
+    "--history", type=Duration(maximum=MAX_HISTORY_S), default="30m", show_default=True,
+    metavar="DURATION",
     help="TUI: how far back the depth heatmap reaches (`h`), e.g. 90s, 30m, 1h (at most 24h).")
 
 
@@ -616,11 +617,11 @@ def _main(argv: list[str] | None) -> None:
     except (KeyboardInterrupt, click.Abort):
         _exit(130, "interrupted")
     except BrokenPipeError:
-        # A reader such as `head` went away: not an error worth a line. Point the stdout
-        # descriptor at /dev/null so the interpreter's final flush cannot complain either.
-        with contextlib.suppress(Exception):
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())
+        # A reader such as `head` went away: not an error worth a line, and the
+        # interpreter's final flush must not complain either.
+        from obview.headless import discard_output
+
+        discard_output(sys.stdout)
         sys.exit(0)
     except SystemExit:
         raise

@@ -10,8 +10,9 @@ from obview.headless.run import (
     ConfigError,
     HeadlessFailure,
     HeadlessPrinter,
+    discard_output,
     run_headless,
 )
 
 __all__ = ["SHUTDOWN_GRACE", "ConfigError", "HeadlessFailure", "HeadlessPrinter", "book_json",
-           "record_json", "run_headless"]
+           "discard_output", "record_json", "run_headless"]

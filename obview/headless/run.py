@@ -13,9 +13,11 @@ import asyncio
 import contextlib
 import errno
 import os
+import signal
 import stat
 import sys
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from typing import Any, TextIO
 
 import msgspec
@@ -71,6 +73,7 @@ class HeadlessPrinter:
         self.err: TextIO = sys.stderr
         self._refused_reported: set[tuple[int, str]] = set()
         self.muted: Callable[[], bool] | None = None  # replay: True while catching up
+        self.writing = False  # inside a write to `out`, which may block (`interruptible`)
 
     def watch(self, feed: Feed) -> None:
         self.feeds.append(feed)
@@ -79,6 +82,7 @@ class HeadlessPrinter:
     def _print(self, obj: dict[str, Any]) -> None:
         if self.closed:
             return
+        self.writing = True  # (see `interruptible`)
         try:
             self.out.write(_encoder.encode(obj).decode() + "\n")
             self.out.flush()
@@ -90,9 +94,38 @@ class HeadlessPrinter:
                 raise
             self._reader_gone()
             return
+        finally:
+            self.writing = False
         self.lines += 1
         if self.count is not None and self.lines >= self.count:
             self.done.set()
+
+    @contextlib.contextmanager
+    def interruptible(self) -> Iterator[None]:
+        """Ctrl-C ends the run even while a write waits on a full pipe (a reader that
+        stopped reading). Stdout is written blocking: a slow reader holds obview back
+        rather than letting lines pile up in memory. But asyncio's SIGINT handler only
+        cancels the main task, and the blocked write is retried after it (PEP 475), so
+        the cancellation would never run: a SIGINT during a write raises
+        KeyboardInterrupt there instead, with stdout pointed at /dev/null so that what
+        is left in its buffer cannot block the exit either (docs/feeds.md, "Headless contract")."""
+        previous = signal.getsignal(signal.SIGINT)
+        if threading.current_thread() is not threading.main_thread() or not callable(previous):
+            yield
+            return
+
+        def on_sigint(signum: int, frame: Any) -> None:
+            if self.writing:
+                self.closed = True
+                discard_output(self.out)
+                raise KeyboardInterrupt
+            previous(signum, frame)
+
+        signal.signal(signal.SIGINT, on_sigint)
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGINT, previous)
 
     def _reader_gone(self) -> None:
         # Not a venue error: nobody reads any more, so there is nothing left to do.
@@ -209,7 +242,8 @@ async def run_headless(
             tasks.append(asyncio.create_task(feed.run(), name=f"feed-{feed.venue}"))
         watching = _watch_pipe_reader(printer)
         try:
-            await _wait(printer, mode, timeout)
+            with printer.interruptible():
+                await _wait(printer, mode, timeout)
         finally:
             if watching is not None:
                 asyncio.get_running_loop().remove_reader(watching)
@@ -219,6 +253,18 @@ async def run_headless(
     if printer.failure:
         raise HeadlessFailure(printer.failure)
     return not printer.closed
+
+
+def discard_output(out: TextIO) -> None:
+    """Point `out`'s descriptor at /dev/null: what is still in its buffer, and the
+    interpreter's final flush, then neither block on a full pipe nor fail on a closed
+    one. (A stream without a descriptor has nothing that could.)"""
+    with contextlib.suppress(Exception):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, out.fileno())
+        finally:
+            os.close(devnull)
 
 
 def _watch_pipe_reader(printer: HeadlessPrinter) -> int | None:

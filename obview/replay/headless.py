@@ -40,7 +40,9 @@ async def replay_headless(paths: list[Path], *, count: int | None = None,
     ended = asyncio.create_task(player.finished.wait())
     done = asyncio.create_task(printer.done.wait())
     try:
-        finished, _ = await asyncio.wait({driver, ended, done}, return_when=asyncio.FIRST_COMPLETED)
+        with printer.interruptible():
+            finished, _ = await asyncio.wait({driver, ended, done},
+                                             return_when=asyncio.FIRST_COMPLETED)
         if driver in finished and driver.exception() is not None:
             raise driver.exception()
     finally:
@@ -48,10 +50,8 @@ async def replay_headless(paths: list[Path], *, count: int | None = None,
             task.cancel()
         await asyncio.wait([driver, ended, done, *tasks], timeout=SHUTDOWN_GRACE)
         for feed in player.feeds:
-            close = getattr(feed, "close", None)
-            if close is not None:
-                with contextlib.suppress(Exception):
-                    await asyncio.wait_for(close(), SHUTDOWN_GRACE)
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(feed.close(), SHUTDOWN_GRACE)
     if printer.failure:
         raise HeadlessFailure(printer.failure)
     return not printer.closed

@@ -3,11 +3,14 @@ floods, and how obview closes. Memory stays bounded, bad input is counted, quit 
 
 from __future__ import annotations
 
+import array
 import asyncio
 import contextlib
+import fcntl
 import os
 import signal
 import sys
+import termios
 import time
 
 from obview.events import RecordsChanged
@@ -157,40 +160,95 @@ async def test_without_a_cps_list_counterparties_are_capped():
         assert len(feed.streams) == 1 + client.MAX_CPS and feed.bad_frames == 50
 
 
-def _flood_script(kind: str):
+def _flood_script(kind: str, sent: list[int] | None = None):
+    """A hub that floods orders or counterparties; `sent[0]` counts the frames sent."""
+    sent = [0] if sent is None else sent
+
     async def script(ws, number):
         await ws.send(quote(SYM, "okex", *BOOK))
         i = 0
         while True:
             i += 1
+            sent[0] = i
             await ws.send(order(str(i), status=1) if kind == "orders" else quote(SYM, f"c{i}", *BOOK))
     return script
 
 
+async def _obview_under_flood(hub: HubThread, stdout) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "obview", "bthub", SYM, "--url", hub.url, "--stream", "json",
+        "--orders", stdout=stdout, stderr=asyncio.subprocess.DEVNULL,
+        stdin=asyncio.subprocess.DEVNULL, cwd=ROOT,
+        env=obview_env(OBVIEW_BTHUB_USER="u", OBVIEW_BTHUB_PASSWORD="hostile-pw"))
+
+
+async def _interrupt(proc: asyncio.subprocess.Process) -> float:
+    """Ctrl-C; how long obview took to exit (it must: the wait is bounded)."""
+    started = time.monotonic()
+    try:
+        proc.send_signal(signal.SIGINT)
+        await asyncio.wait_for(proc.wait(), 10)
+        return time.monotonic() - started
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+
+
+async def _drain(stdout: asyncio.StreamReader, printed: list[int]) -> None:
+    """A reader that keeps up, as a script's would: counts the lines."""
+    while chunk := await stdout.read(65536):
+        printed[0] += chunk.count(b"\n")
+
+
 async def test_ctrl_c_ends_headless_within_a_second_under_a_flood():
     for kind in ("orders", "cps"):
-        with HubThread(_flood_script(kind), cps=()) as hub:
-            proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "obview", "bthub", SYM, "--url", hub.url, "--stream", "json",
-                "--orders", stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-                stdin=asyncio.subprocess.DEVNULL, cwd=ROOT,
-                env=obview_env(OBVIEW_BTHUB_USER="u", OBVIEW_BTHUB_PASSWORD="hostile-pw"))
+        sent = [0]
+        with HubThread(_flood_script(kind, sent), cps=()) as hub:
+            proc = await _obview_under_flood(hub, asyncio.subprocess.PIPE)
+            printed = [0]
+            reading = asyncio.create_task(_drain(proc.stdout, printed))
             try:
                 if kind == "orders":
-                    await asyncio.wait_for(proc.stdout.readline(), 20)
+                    await wait_until(lambda seen=printed: seen[0] >= 1, timeout=20,
+                                     message="a line")
                 else:
-                    await wait_until(lambda: hub.connections >= 1, timeout=20, message="connected")
-                    await asyncio.sleep(0.5)  # noqa: ASYNC  (let the flood build: not a sync point)
-                started = time.monotonic()
-                proc.send_signal(signal.SIGINT)
-                await asyncio.wait_for(proc.wait(), 10)
-                elapsed = time.monotonic() - started
+                    # the flood well under way: 20,000 counterparties sent
+                    await wait_until(lambda sent=sent: sent[0] >= 20_000, timeout=20,
+                                     message="a flood")
+                elapsed = await _interrupt(proc)
             finally:
-                if proc.returncode is None:
-                    proc.kill()
-                    await proc.wait()
+                reading.cancel()
             assert proc.returncode == 130, kind
             assert elapsed < 1.0, (kind, elapsed)
+
+
+async def test_ctrl_c_ends_headless_whose_reader_stopped_reading():
+    """Stdout is a pipe its reader no longer reads, full, and obview blocked writing to it
+    (under a flood of orders). Ctrl-C still ends it at once, with 130 (it used to hang
+    until the reader read again: docs/feeds.md)."""
+    read_end, write_end = os.pipe()
+    try:
+        capacity = fcntl.fcntl(read_end, fcntl.F_GETPIPE_SZ)
+        with HubThread(_flood_script("orders"), cps=()) as hub:
+            proc = await _obview_under_flood(hub, write_end)
+            os.close(write_end)
+            write_end = -1
+
+            def unread() -> int:
+                buf = array.array("i", [0])
+                fcntl.ioctl(read_end, termios.FIONREAD, buf)
+                return buf[0]
+
+            # full: the next line does not fit, so obview's write is blocked
+            await wait_until(lambda: unread() > capacity - 2048, timeout=20, message="pipe full")
+            elapsed = await _interrupt(proc)
+        assert proc.returncode == 130
+        assert elapsed < 1.0, elapsed
+    finally:
+        os.close(read_end)
+        if write_end >= 0:
+            os.close(write_end)
 
 
 async def test_q_ends_the_tui_within_a_second_under_a_flood():

@@ -30,7 +30,7 @@ from rich.style import Style
 from textual import events
 from textual.binding import Binding
 from textual.filter import ANSIToTruecolor
-from textual.geometry import Region
+from textual.geometry import Region, Size
 from textual.message import Message
 from textual.reactive import reactive
 from textual.strip import Strip
@@ -188,6 +188,7 @@ class HeatmapView(PacedRedraw, Widget, can_focus=True):
         self._palette: Palette | None = None
         self._plain_rgb = False
         self._built_version = -1
+        self._built_size: Size | None = None  # the size `_lines` were built for
         self._pacer = FramePacer(1 / FPS, self._flush)
 
     # -- feeding ---------------------------------------------------------------------
@@ -398,7 +399,7 @@ class HeatmapView(PacedRedraw, Widget, can_focus=True):
 
     def render_lines(self, crop):
         start = time.thread_time_ns()
-        if self._lines is None or len(self._lines) != self.size.height:
+        if self._lines is None or self._built_size != self.size:
             self._lines = self._build()
             self.build_ns += time.thread_time_ns() - start
         lines = super().render_lines(crop)
@@ -423,6 +424,11 @@ class HeatmapView(PacedRedraw, Widget, can_focus=True):
 
     def _build(self) -> list[Strip]:
         self.builds += 1
+        if self._built_size != self.size:
+            # a paint (or a flush) can come before our Resize event is handled: the
+            # layout sets the new size first. Nothing built for the old one is kept.
+            self._invalidate()
+            self._built_size = self.size
         self._built_version = self.history.version
         width, height = self.size.width, self.size.height
         palette = self._palette or self._make_palette()

@@ -22,7 +22,7 @@ from rich.cells import cell_len
 from rich.segment import Segment
 from rich.style import Style
 from textual import events
-from textual.geometry import Region
+from textual.geometry import Region, Size
 from textual.strip import Strip
 from textual.widget import Widget
 
@@ -152,6 +152,7 @@ class Ladder(Widget, can_focus=True):
         self._places_for: tuple | None = None  # (step, best bid, best ask) of `_places`
         self._dirty = True
         self._timer_pending = False
+        self._built_size: Size | None = None  # the size `_strips` were built for
         self._fade_pending = False
         self._last_flush = 0.0
         self.on_view: Callable[[], None] | None = None  # called after each new view
@@ -466,7 +467,10 @@ class Ladder(Widget, can_focus=True):
 
     def render_lines(self, crop: Region) -> list[Strip]:
         start = time.thread_time_ns()
-        if self._strips is None or len(self._strips) != self.size.height:
+        # built for another size: a paint can come before our Resize event is handled
+        # (the layout sets the new size first), and lines built for the old width would
+        # be cropped, their depth bars scaled to columns no longer there
+        if self._strips is None or self._built_size != self.size:
             self._strips = self._build_strips()
             self._unpainted = True
         if self._unpainted:  # the first paint of freshly built lines
@@ -488,6 +492,7 @@ class Ladder(Widget, can_focus=True):
 
     def _build_strips(self) -> list[Strip]:
         self.stats.builds += 1
+        self._built_size = self.size
         self._row_cache_next = {}  # rows used by this build: the cache for the next one
         try:
             return self._build_lines()

@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from obview.depth_history import DepthHistory
 from obview.tui.heatmap import HeatmapView
+from obview.tui.ladder import Ladder
 from obview.tui.panes import StreamPane
 from tests.conftest import wait_until
 from tests.support.fake_feed import FakeFeed
@@ -16,6 +17,14 @@ from tests.tui.conftest import make_app, only, ready, screen_text, settle
 
 def _recorded(history: DepthHistory) -> int:
     return history.version
+
+
+async def split(pilot) -> StreamPane:
+    """The books in, then `h`: the tab on screen shows its ladder and heatmap."""
+    await ready(pilot)
+    await pilot.press("h")
+    await settle(pilot)
+    return pilot.app.active_stream_pane()
 
 
 async def test_h_cycles_ladder_split_heatmap():
@@ -38,6 +47,27 @@ async def test_h_cycles_ladder_split_heatmap():
         await settle(pilot)
         assert pane.layout_name == "ladder" and not pane.heatmap.display
         assert app.focused is pane.ladder
+
+
+async def test_a_paint_before_the_resize_event_is_handled_uses_the_new_width(monkeypatch):
+    """Textual sets a widget's new size, and may paint it, before the widget's Resize
+    event is handled (on a loaded machine a snapshot once caught the ladder so after
+    `h`: cropped, its depth bars scaled to the old width). Here the Resize handlers do
+    nothing at all, so only the paint itself can notice the size has changed."""
+    monkeypatch.setattr(Ladder, "on_resize", lambda self: None)
+    monkeypatch.setattr(HeatmapView, "on_resize", lambda self: None)
+    app = make_app(only("futu"))
+    async with app.run_test(size=(140, 34)) as pilot:
+        pane = await split(pilot)
+        await wait_until(lambda: pane.heatmap._lines is not None, 5, "heatmap painted")
+        built = {pane.ladder: lambda: pane.ladder._strips, pane.heatmap: lambda: pane.heatmap._lines}
+        widths = {widget: widget.size.width for widget in built}
+        await pilot.resize_terminal(110, 34)
+        await wait_until(lambda: all(widget.size.width < widths[widget] for widget in built),
+                         5, "narrower")
+        await wait_until(lambda: all({line.cell_length for line in lines()} == {widget.size.width}
+                                     for widget, lines in built.items()),
+                         5, "painted at the new width")
 
 
 async def test_every_stream_records_its_history_even_hidden():
@@ -73,10 +103,7 @@ async def test_every_stream_records_its_history_even_hidden():
 async def test_heatmap_rows_follow_the_ladder_grouping_and_prices():
     app = make_app(only("futu"))
     async with app.run_test(size=(140, 34)) as pilot:
-        await ready(pilot)
-        pane = app.active_stream_pane()
-        await pilot.press("h")
-        await settle(pilot)
+        pane = await split(pilot)
         await pilot.press("g")
         await settle(pilot)
         assert pane.ladder.step is not None and pane.heatmap.step == pane.ladder.step

@@ -37,8 +37,17 @@ def picture(history, tier: int) -> tuple[dict, dict]:
 
 
 def pictures(app: ObviewApp) -> dict[str, list[tuple[dict, dict]]]:
-    return {pane.stream.key: [picture(pane.history, tier) for tier in range(len(RESOLUTIONS_MS))]
-            for pane in app.stream_panes()}
+    """Every stream's history as the heatmap shows it now: first brought to the
+    journal's clock, as the heatmap's own timer does while it is on screen. Without
+    that, a run that showed the heatmap has closed the columns up to the journal's last
+    line and one that did not stops at its last sample: when those fall in different
+    100 ms columns, the two pictures differ by a column at the end (CI caught it)."""
+    out = {}
+    for pane in app.stream_panes():
+        pane.history.advance(pane.heatmap.clock())
+        out[pane.stream.key] = [picture(pane.history, tier)
+                                for tier in range(len(RESOLUTIONS_MS))]
+    return out
 
 
 def rebuilding(app: ObviewApp) -> bool:

@@ -262,7 +262,9 @@ async def run_fuzz(seed: int, count: int, timeout: float = 600.0) -> Outcome:
             deadline = time.monotonic() + timeout
             while feed.messages < len(frames) and time.monotonic() < deadline and not task.done():
                 await asyncio.sleep(0.01)
-            await asyncio.sleep(0.25)  # noqa: ASYNC  (let a final coalesced record flush run)
+            # the last coalesced record flush runs too (a failure there shows in `errors`)
+            while feed._flush_scheduled and time.monotonic() < deadline and not task.done():
+                await asyncio.sleep(0.01)
         finally:
             feed.stop()
             task.cancel()

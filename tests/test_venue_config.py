@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from obview.cli import demo_configs
-from obview.tui.screenshots import SHOTS
+from obview.screenshots import SHOTS
 from obview.venues import VENUES, VenueConfig, config, options_type
 from obview.venues.bthub.options import DEFAULT_URL, BthubOptions
 from obview.venues.futu.options import FutuOptions

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from obview.tui.screenshots import SHOTS, take
+from obview.screenshots import SHOTS, take
 
 
 async def test_screenshot_command_renders_a_simulator_ladder(tmp_path):

@@ -1,4 +1,4 @@
-"""Regenerate the README's SVG screenshots: `python -m obview.tui.screenshots [DIR]`.
+"""Regenerate the README's SVG screenshots: `python -m obview.screenshots [DIR]`.
 
 Each shot runs the real app headless against the venues' seeded simulators with
 pushes switched off after the first snapshot and wall-clock numbers masked (so the

@@ -5,6 +5,10 @@ nothing at all in tests), then takes `due()`. The journal's own stamps (monotoni
 default) set the pace: at speed s, a line stamped t ns after the anchor is due t / s ns of
 real time after it. Every control (pause, speed, seek) re-anchors at the current journal
 position, so changing speed never jumps in journal time.
+
+`throttle` (0 < t <= 1) scales the chosen speed without replacing it: a replay that the
+machine cannot keep up with is slowed by its driver (obview/replay/governor.py) and
+still says which speed the user asked for.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ class ReplayClock(Generic[T]):
         self.batch = batch  # at most this many lines per due() when not pacing
         self.speed: float | None = self._clamp(speed)
         self.paused = False
+        self.throttle = 1.0  # the share of `speed` played at (see the module's docstring)
         self._catch_up_to: int | None = None
         self._source: Iterator[T] = iter(())
         self._next: Any = _END
@@ -70,7 +75,7 @@ class ReplayClock(Generic[T]):
         if self.finished or self.speed is None:
             return self._last_stamp if self._last_stamp is not None else self._anchor_stamp
         elapsed = self._clock() - self._anchor_real
-        return self._anchor_stamp + round(elapsed * self.speed * 1e9)
+        return self._anchor_stamp + round(elapsed * self.speed * self.throttle * 1e9)
 
     def delay(self) -> float | None:
         """Seconds until the next line is due: 0.0 if one is due now, None when paused
@@ -84,7 +89,7 @@ class ReplayClock(Generic[T]):
         if self.speed is None:
             return 0.0
         ahead = self._stamp(self._next) - self.position()
-        return max(ahead / self.speed / 1e9, 0.0)
+        return max(ahead / (self.speed * self.throttle) / 1e9, 0.0)
 
     def due(self) -> list[T]:
         """The lines whose time has come (at most `batch` at a time)."""
@@ -140,10 +145,30 @@ class ReplayClock(Generic[T]):
         self._anchor_stamp = self._last_stamp
         return line
 
+    @property
+    def playing_speed(self) -> float | None:
+        """The speed journal time passes at: `speed` times `throttle` (None: max)."""
+        return None if self.speed is None else self.speed * self.throttle
+
     def set_speed(self, speed: float | None) -> None:
+        """A speed the user chose: it starts unthrottled."""
         if not self.paused:
             self._reanchor(self._pause_position())
         self.speed = self._clamp(speed)
+        self.throttle = 1.0
+
+    def set_throttle(self, throttle: float) -> None:
+        """Play at `throttle` (0 < t <= 1) of the chosen speed from now on."""
+        if not 0.0 < throttle <= 1.0:
+            raise ValueError(f"a throttle is in (0, 1], not {throttle}")
+        if not self.paused:
+            position = self._pause_position()
+            upcoming = self.next_stamp()
+            if (position is not None and upcoming is not None and upcoming < position
+                    and not self._catching_up()):
+                position = upcoming  # behind: the pace goes on from where the lines are
+            self._reanchor(position)
+        self.throttle = throttle
 
     def faster(self) -> None:
         self.set_speed(self._neighbour(+1))

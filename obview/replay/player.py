@@ -49,6 +49,7 @@ from obview.journal import (
     session_files,
 )
 from obview.record import config_of
+from obview.replay.governor import CpuGovernor
 from obview.replay.transport import ReplayLink, ReplayTransport
 from obview.venues import VenueConfig
 
@@ -158,6 +159,7 @@ class ReplayPlayer:
         self._arming = start is not None  # a seek's catch-up not yet reported as over
         self._busy = False  # lines taken from the pace and not all handed over yet
         self._seeks = 0
+        self.governor: CpuGovernor | None = None  # see govern()
         point = self.reader.seek_point(wall=start) if start is not None else None
         source = self._bounded(self.reader.batches(point))
         self._restoring = start is not None
@@ -182,10 +184,21 @@ class ReplayPlayer:
         span = self.last_wall - self.first_wall
         return 1.0 if span <= 0 else min(max((self.wall - self.first_wall) / span, 0.0), 1.0)
 
+    def govern(self, budget: float, **kw) -> CpuGovernor:
+        """Slow the pace down whenever playing it takes more than `budget` of a core
+        while lines are overdue (a screen's replay: obview/replay/governor.py)."""
+        self.governor = CpuGovernor(budget, **kw)
+        return self.governor
+
     def describe(self) -> str:
-        """The status bar's replay line: journal time, progress bar, speed."""
+        """The status bar's replay line: journal time, progress bar, speed (and the
+        speed actually played when the machine cannot keep up)."""
         when = _dt.datetime.fromtimestamp(self.wall / 1e9, _dt.UTC)
-        speed = "max" if self.pace.speed is None else f"{self.pace.speed:g}x"
+        pace = self.pace
+        speed = "max" if pace.speed is None else f"{pace.speed:g}x"
+        if pace.throttle < 1.0 and (playing := pace.playing_speed) is not None:
+            speed += f" (CPU-bound: {playing:.0f}x)" if playing >= 10 else \
+                f" (CPU-bound: {playing:.2g}x)"
         state = " paused" if self.pace.paused else " end" if self.finished.is_set() else ""
         return (f"replay {when:%Y-%m-%d %H:%M:%S} UTC {_bar(self.progress())} "
                 f"{self.progress():.0%} {speed}{state}")
@@ -235,6 +248,8 @@ class ReplayPlayer:
     def control(self, action: str) -> None:
         """pause (toggle), faster, slower, step, back, forward, home, end."""
         pace = self.pace
+        if self.governor is not None:  # a new situation: measured afresh
+            self.governor.restart(1.0 if action in ("faster", "slower") else pace.throttle)
         if action == "pause":
             pace.toggle()
         elif action == "faster":
@@ -315,8 +330,20 @@ class ReplayPlayer:
             lines = pace.due()
             if lines:
                 await self._dispatch(lines)
+                if self.governor is not None and pace.speed is not None:
+                    self._govern()
             else:
                 await asyncio.sleep(0)
+
+    def _govern(self) -> None:
+        pace, governor = self.pace, self.governor
+        if not self.catching_up:  # (a seek's catch-up is not paced: it does not count)
+            governor.played()
+        # never slower than real time: the recording was once played at 1x, live, and if
+        # the screen alone is over budget, slowing the lines further would not help
+        throttle = governor.sample(floor=min(1.0, 1.0 / pace.speed))
+        if throttle is not None:
+            pace.set_throttle(throttle)
 
     async def _wait(self, delay: float | None) -> None:
         """Until `delay` has passed or a control woke us. Paced lines are handed over at

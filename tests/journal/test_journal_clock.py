@@ -169,3 +169,32 @@ def test_stamps_going_backwards_start_the_pace_over(now: Now) -> None:
     assert clock.delay() == pytest.approx(1.0)
     now.t += 1
     assert stamps(clock.due()) == [-89]
+
+
+def test_a_throttle_slows_the_pace_and_keeps_the_chosen_speed(now: Now) -> None:
+    clock = ReplayClock(lines(0, 10, 20), clock=now, speed=10)
+    clock.due()
+    now.t += 0.5  # 5 journal seconds at 10x
+    clock.set_throttle(0.5)
+    assert clock.position() == 105 * S and clock.speed == 10 and clock.playing_speed == 5
+    assert clock.delay() == pytest.approx(1.0)  # 5 journal seconds at 5x
+    now.t += 1
+    assert stamps(clock.due()) == [10]
+    clock.set_speed(25)  # a speed the user chose starts unthrottled
+    assert clock.throttle == 1.0 and clock.playing_speed == 25
+    with pytest.raises(ValueError):
+        clock.set_throttle(0)
+
+
+def test_a_throttle_on_a_pace_behind_goes_on_from_the_lines(now: Now) -> None:
+    """Lines overdue when the pace is throttled are not owed any more: journal time goes
+    on from the next line at the new rate, instead of racing ahead of what was shown."""
+    clock = ReplayClock(lines(0, 1, 2, 3), clock=now, speed=1, batch=1)
+    clock.due()
+    now.t += 3  # every line due; one handed over a call
+    assert stamps(clock.due()) == [1]
+    clock.set_throttle(0.5)
+    assert clock.position() == 102 * S
+    assert stamps(clock.due()) == [2]
+    assert clock.delay() == pytest.approx(2.0)  # 1 journal second at 0.5x
+

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+
+import pytest
+
 from obview.replay import ReplayPlayer
 from obview.tui.app import ObviewApp
 from tests.conftest import wait_until
@@ -51,3 +55,70 @@ def test_replay_actions_are_not_offered_live():
     from obview.tui.actions import SCOPES, Scope
 
     assert {name for name, scope in SCOPES.items() if scope is Scope.REPLAY} == {"replay"}
+
+
+class _Clocks:
+    """The pace's clock, and the CPU and wall clocks the governor reads, moved by hand."""
+
+    def __init__(self) -> None:
+        self.pace = 1000.0
+        self.wall = 50.0
+        self.cpu = 3.0
+
+    def run(self, seconds: float, share: float) -> None:
+        self.wall += seconds
+        self.cpu += seconds * share
+
+
+async def test_a_replay_the_machine_cannot_keep_up_with_slows_and_says_so(futu_journal):
+    from obview.tui.app import REPLAY_CPU_BUDGET
+
+    path, _ = futu_journal
+    clocks = _Clocks()
+    player = ReplayPlayer([path], speed=100.0, clock=lambda: clocks.pace, batch=5)
+    app = ObviewApp(player.configs, player.feeds, player=player)
+    assert player.governor is not None and player.governor.budget == REPLAY_CPU_BUDGET
+    governor = player.govern(REPLAY_CPU_BUDGET, cpu=lambda: clocks.cpu,
+                             clock=lambda: clocks.wall)
+    async with app.run_test(size=(160, 40)) as pilot:
+        clocks.run(1.0, 1.0)  # a window spent at a whole core...
+        clocks.pace += 60.0  # ...while the journal got 100 minutes ahead of the replay
+        await wait_until(lambda: player.pace.throttle < 1.0, 10, "the replay slowed")
+        assert player.speed == 100.0  # what the user chose stays
+        assert player.pace.throttle == pytest.approx(0.95 * REPLAY_CPU_BUDGET)
+        app._tick()
+        assert "100x (CPU-bound: 57x)" in app.status_bar._text.plain
+        played = player.lines
+        clocks.run(1.0, 0.1)  # a quiet window: the speed comes back step by step
+        clocks.pace += 1.0
+        await wait_until(lambda: player.pace.throttle > 0.57, 10, "the speed given back")
+        assert player.lines > played
+        await pilot.press("minus")  # a speed the user picks starts unthrottled
+        assert player.speed == 50.0 and player.pace.throttle == 1.0
+        assert governor.throttle == 1.0
+        app._tick()
+        assert "CPU-bound" not in app.status_bar._text.plain
+
+
+async def test_a_replay_at_real_time_is_never_slowed(futu_journal):
+    """At 1x the floor is real time: the session once played at that pace, live."""
+    path, _ = futu_journal
+    clocks = _Clocks()
+    player = ReplayPlayer([path], speed=1.0, clock=lambda: clocks.pace, batch=5)
+    governor = player.govern(0.6, cpu=lambda: clocks.cpu, clock=lambda: clocks.wall)
+    tasks = [asyncio.create_task(feed.run()) for feed in player.feeds]
+    driver = asyncio.create_task(player.run())
+    try:
+        for _ in range(3):
+            played = player.lines
+            clocks.run(1.0, 1.0)  # a whole core, every window
+            clocks.pace += 1.0
+            await wait_until(lambda p=played: player.lines > p, 10, "lines played")
+            await wait_until(lambda: governor.used == 1.0, 10, "a window sampled")
+            governor.used = 0.0
+        assert player.pace.throttle == 1.0 and "CPU-bound" not in player.describe()
+    finally:
+        driver.cancel()
+        for task in tasks:
+            task.cancel()
+        await asyncio.wait([driver, *tasks], timeout=2)

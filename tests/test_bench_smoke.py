@@ -109,7 +109,8 @@ def test_many_symbols_bench_runs():
 def test_record_replay_bench_runs():
     out = run_bench("bench/record_replay.py", "--only-hour", "--hour-rate", "2", "--seeks", "2",
                     "--tui-seconds", "0.5", timeout=180)
-    assert "seeks: median" in out and "push-to-paint p50" in out
+    assert "seeks: median" in out and out.count("push-to-paint p50") == 2
+    assert "as shipped:" in out and "no governor (comparison):" in out
     assert "history rebuilt (" in out and "longest hold of the event loop" in out
 
 

@@ -185,8 +185,8 @@ class ReplayPlayer:
         return 1.0 if span <= 0 else min(max((self.wall - self.first_wall) / span, 0.0), 1.0)
 
     def govern(self, budget: float, **kw) -> CpuGovernor:
-        """Slow the pace down whenever playing it takes more than `budget` of a core
-        while lines are overdue (a screen's replay: obview/replay/governor.py)."""
+        """Slow the pace down while playing it keeps the event loop's thread busier
+        than `budget` of a core (a screen's replay: obview/replay/governor.py)."""
         self.governor = CpuGovernor(budget, **kw)
         return self.governor
 

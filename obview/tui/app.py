@@ -50,9 +50,10 @@ SCREENSHOT_DIR_ENV = "OBVIEW_SCREENSHOT_DIR"  # where palette "Screenshot" saves
 REPLACED_SYSTEM_COMMANDS = {"Keys", "Screenshot"}  # ours: the obview help, a path we report
 
 
-# share of a core a replay may keep the event loop busy while it is behind (the screen
-# needs the rest to paint in time; obview/replay/governor.py)
-REPLAY_CPU_BUDGET = 0.6  # measured: 0.75 left p99 push-to-paint at 58 ms, 0.6 at 45 ms
+# the share of a core a replay may keep the event loop's thread busy: the screen needs
+# the rest to paint in time (obview/replay/governor.py; docs/replay.md has the figures:
+# on a slow machine at 100x, 0.75 left p99 push-to-paint at 58 ms, 0.6 at 45-52 ms)
+REPLAY_CPU_BUDGET = 0.6
 HIDDEN_RECORD_EVERY = 0.25  # s: depth-history samples of tabs not on screen
 
 class ObviewApp(App):

@@ -16,7 +16,7 @@ from textual.widgets import Static
 
 from obview import fmt
 from obview.feed import Feed, FeedState, LatencyKind, Stream
-from obview.latency import LatencyStats
+from obview.latency import IntervalStats, LatencyStats
 from obview.tui.themes import NO_STYLE
 
 SPARK = "▁▂▃▄▅▆▇█"
@@ -34,18 +34,14 @@ class StreamClock:
     """Push timing the TUI measures itself: the interval between pushes, and the venue
     stamp's age at *receive* (the feed's stamp, so the event loop's delay is not in it)."""
 
-    __slots__ = ("interval", "venue_age", "last_push")
+    __slots__ = ("interval", "venue_age")
 
     def __init__(self) -> None:
-        self.interval = LatencyStats(window=300)
+        self.interval = IntervalStats(window=300)
         self.venue_age = LatencyStats(window=300)
-        self.last_push: float | None = None
 
     def on_push(self, stream: Stream) -> None:
-        now = time.monotonic()
-        if self.last_push is not None:
-            self.interval.add((now - self.last_push) * 1000)
-        self.last_push = now
+        self.interval.mark(time.monotonic())
         book = stream.book
         venue_ts = book.venue_ts
         self.venue_age.add(None if venue_ts is None else book.recv_ts - venue_ts)

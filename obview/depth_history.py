@@ -42,6 +42,7 @@ FINE_SPAN_S = 10 * 60  # how far back the 100 ms tier reaches
 LEVELS_PER_SIDE = 100  # book levels recorded per side (200 price rows)
 _EXACT = Context(prec=200)  # scaling a size by 10**places never rounds
 _UNITS_CACHE_MAX = 65_536
+_PAIRS_MAX = 65_536
 
 
 class _NeedsFinerUnits(Exception):
@@ -252,6 +253,7 @@ class DepthHistory:
         self._state: dict[int, int] = {}  # the book as last recorded
         self._state_column: Column | None = None
         self._units_cache: dict[Decimal, int] = {}
+        self._pairs: set[int] = set()  # adjacent price-id pairs `tick` has seen
         self._rows_cache: dict[Decimal, dict[int, int]] = {}  # row step -> key -> row
 
     def clear(self) -> None:
@@ -307,11 +309,17 @@ class DepthHistory:
                 self._rescale(finer.places)
         t_ms = int(now_mono * 1000)
         self._advance(t_ms)
-        if state != self._state:
+        old = self._state
+        if state != old:
             self._state = state
             self._state_column = None
-        for tier in self.tiers:
-            tier.merge(state)
+            # Every open column holds at least the state recorded last (it merged it, or
+            # was opened with it), so only the sizes that grew since can raise a cell.
+            old_get = old.get
+            grown = {key: units for key, units in state.items() if units > old_get(key, 0)}
+            if grown:
+                for tier in self.tiers:
+                    tier.merge(grown)
         self.best_bid = book.best_bid()
         self.best_ask = book.best_ask()
         self.version += 1
@@ -368,21 +376,41 @@ class DepthHistory:
             tier.advance(t_ms, resting, column)
 
     def _snapshot(self, book: OrderBook) -> dict[int, int]:
+        # The hot part of recording (a replay at 100x samples a book 5,000 times a second):
+        # the caches are read inline, each with its method as the fallback for a miss; and
+        # the gap between two adjacent prices is worked out in Decimal once per pair of
+        # price ids (`_pairs`), not at every sample: the same pair always has the same
+        # gap. (Whole-list steps, map and update, were measured no faster on 10 levels.)
         state: dict[int, int] = {}
-        units_of = self._units
-        key_of = self._price_id
+        ids_get, units_get = self._price_ids.get, self._units_cache.get
+        pairs = self._pairs
         tick = self.tick
         for flag, side in ((1, book.bids), (0, book.asks)):
-            previous = None
+            previous = previous_price = None
             for level in side.top(self.levels_per_side):
                 price = level.price
-                key = key_of(price) * 2 + flag
-                state[key] = state.get(key, 0) + units_of(level.size)  # equal prices of sources add
-                if previous is not None and previous != price:
-                    gap = abs(previous - price)
-                    if tick is None or gap < tick:
-                        tick = gap
-                previous = price
+                price_id = ids_get(price)
+                if price_id is None:
+                    price_id = self._price_id(price)
+                size = level.size
+                units = units_get(size)
+                if units is None:
+                    units = self._units(size)
+                key = price_id * 2 + flag
+                if key in state:  # equal prices of sources add
+                    state[key] += units
+                else:
+                    state[key] = units
+                if previous is not None and previous != price_id:
+                    pair = previous << 32 | price_id
+                    if pair not in pairs:
+                        if len(pairs) >= _PAIRS_MAX:
+                            pairs.clear()  # (seen again, a pair gives the same gap)
+                        pairs.add(pair)
+                        gap = abs(previous_price - price)
+                        if tick is None or gap < tick:
+                            tick = gap
+                previous, previous_price = price_id, price
         self.tick = tick
         return state
 

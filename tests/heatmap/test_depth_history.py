@@ -109,6 +109,33 @@ def test_ungrouped_rows_are_the_book_tick():
     assert history.row_step(Decimal("0.5")) == Decimal("0.5")
 
 
+@pytest.mark.parametrize("memo", [65_536, 1])
+def test_the_tick_is_the_smallest_gap_between_adjacent_prices_ever_recorded(monkeypatch, memo):
+    """Gaps are worked out once per pair of adjacent prices (a memo, cleared when full):
+    the tick is the same whatever the memo remembers."""
+    monkeypatch.setattr("obview.depth_history._PAIRS_MAX", memo)
+    history = DepthHistory()
+    book = OrderBook()
+    d = Decimal
+    shapes = [  # bids (best first in the book), asks
+        ([d("10.0"), d("9.0")], [d("11.0")]),  # gaps 1.0
+        ([d("10.0"), d("9.0")], [d("11.0"), d("11.5")]),  # 0.5
+        ([d("10.0"), d("9.75"), d("9.0")], [d("11.0")]),  # 0.25 (and 0.75)
+        ([d("10.0"), d("9.0")], [d("11.0"), d("11.5")]),  # seen before: 0.25 stays
+    ]
+    ticks = []
+    for t, (bids, asks) in enumerate(shapes):
+        book.replace([(p, d(1)) for p in bids], [(p, d(1)) for p in asks])
+        history.record(book, 100.0 + t)
+        ticks.append(history.tick)
+    assert ticks == [d("1.0"), d("0.5"), d("0.25"), d("0.25")]
+    # a bid and an ask are never adjacent: the spread is no tick
+    spread = DepthHistory()
+    book.replace([(d("10.0"), d(1))], [(d("10.01"), d(1))])
+    spread.record(book, 1.0)
+    assert spread.tick is None
+
+
 def test_column_count_is_capped_by_history():
     history, _ = recorded(seed=4, steps=1500, interval=0.2, history_s=60)  # 300 s recorded
     fine, second, ten = history.tiers

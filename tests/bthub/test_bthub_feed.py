@@ -47,6 +47,7 @@ async def hub(faults: dict[str, str] | None = None, *, run: bool = True, user: s
     feed.add_listener(listen)
     feed.events, feed.statuses = events, statuses  # type: ignore[attr-defined]
     task = asyncio.create_task(feed.run()) if run else None
+    feed.run_task = task  # type: ignore[attr-defined]
     try:
         yield sim, feed
     finally:
@@ -108,7 +109,8 @@ async def test_rejected_login_stops_without_retrying():
         failures = [e for e in feed.events if isinstance(e, FeedFailed)]
         assert [f.reason for f in failures] == ["login rejected (UNAUTHORIZED)"]
         assert feed.status_text == "login rejected (UNAUTHORIZED)"
-        await asyncio.sleep(0)  # run() has returned: nothing may try again
+        # run() returns: a feed that scheduled a retry instead would still be running
+        await wait_until(feed.run_task.done, 5, "run() to return after the fatal error")
         assert sim.logins == 1 and sim.rejected_logins == 1 and sim.upgrades == 0
 
 

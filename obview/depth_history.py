@@ -32,7 +32,7 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, Context, Decimal
 from itertools import islice
 
 from obview.book import OrderBook
-from obview.fmt import decimals_of
+from obview.fmt import CACHE_LIMIT, BoundedCache, decimals_of
 from obview.trades import BUY, Trade
 
 RESOLUTIONS_MS = (100, 1000, 10_000)  # the zoom steps: one time column is this wide
@@ -41,8 +41,6 @@ DEFAULT_HISTORY_S = 30 * 60
 FINE_SPAN_S = 10 * 60  # how far back the 100 ms tier reaches
 LEVELS_PER_SIDE = 100  # book levels recorded per side (200 price rows)
 _EXACT = Context(prec=200)  # scaling a size by 10**places never rounds
-_UNITS_CACHE_MAX = 65_536
-_PAIRS_MAX = 65_536
 
 
 class _NeedsFinerUnits(Exception):
@@ -252,8 +250,10 @@ class DepthHistory:
         self._prices: list[Decimal] = []
         self._state: dict[int, int] = {}  # the book as last recorded
         self._state_column: Column | None = None
-        self._units_cache: dict[Decimal, int] = {}
-        self._pairs: set[int] = set()  # adjacent price-id pairs `tick` has seen
+        # bounded by the shared policy (obview.fmt.BoundedCache): a size or a pair seen
+        # again after a clear is worked out again, to the same value
+        self._units_cache: dict[Decimal, int] = BoundedCache(CACHE_LIMIT)
+        self._pairs: dict[int, None] = BoundedCache(CACHE_LIMIT)  # adjacent ids `tick` saw
         self._rows_cache: dict[Decimal, dict[int, int]] = {}  # row step -> key -> row
 
     def clear(self) -> None:
@@ -404,9 +404,7 @@ class DepthHistory:
                 if previous is not None and previous != price_id:
                     pair = previous << 32 | price_id
                     if pair not in pairs:
-                        if len(pairs) >= _PAIRS_MAX:
-                            pairs.clear()  # (seen again, a pair gives the same gap)
-                        pairs.add(pair)
+                        pairs[pair] = None
                         gap = abs(previous_price - price)
                         if tick is None or gap < tick:
                             tick = gap
@@ -431,8 +429,6 @@ class DepthHistory:
         if scaled != scaled.to_integral_value():
             exponent = size.normalize().as_tuple().exponent
             raise _NeedsFinerUnits(-exponent)  # type: ignore[operator]
-        if len(cache) >= _UNITS_CACHE_MAX:
-            cache.clear()
         units = cache[size] = int(scaled)
         return units
 

@@ -110,11 +110,11 @@ def test_ungrouped_rows_are_the_book_tick():
 
 
 @pytest.mark.parametrize("memo", [65_536, 1])
-def test_the_tick_is_the_smallest_gap_between_adjacent_prices_ever_recorded(monkeypatch, memo):
+def test_the_tick_is_the_smallest_gap_between_adjacent_prices_ever_recorded(memo):
     """Gaps are worked out once per pair of adjacent prices (a memo, cleared when full):
     the tick is the same whatever the memo remembers."""
-    monkeypatch.setattr("obview.depth_history._PAIRS_MAX", memo)
     history = DepthHistory()
+    history._pairs.limit = memo
     book = OrderBook()
     d = Decimal
     shapes = [  # bids (best first in the book), asks

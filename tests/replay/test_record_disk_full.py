@@ -35,7 +35,7 @@ class FillingFile(io.RawIOBase):
 
 async def test_full_disk_stops_recording_and_the_feed_goes_on(tmp_path):
     path = tmp_path / "full.ndjson.zst"
-    configs = [config("futu", ["HK.00700"], sim=True, port=0)]
+    configs = [config("futu", ["HK.00700"], sim=True, port=0, faults={"rate": "100"})]
     recording = Recording(path, configs, writer_factory=partial(
         JournalWriter, opener=lambda p: FillingFile(p, 3000), buffer_bytes=2048))
     out = io.StringIO()

@@ -73,7 +73,9 @@ async def test_replay_from_a_checkpoint_rebuilds_the_book(tmp_path):
     from obview.venues import config
 
     path = tmp_path / "seek.ndjson.zst"
-    configs = [config("futu", ["HK.00700", "US.AAPL"], sim=True, port=0)]
+    # 100 pushes/s (not the default 10): the same lines in a tenth of the time
+    configs = [config("futu", ["HK.00700", "US.AAPL"], sim=True, port=0,
+                      faults={"rate": "100"})]
     recording = Recording(path, configs, checkpoint_every=0.2,
                           writer_factory=partial(JournalWriter, frame_bytes=4096))
     out = io.StringIO()

@@ -26,7 +26,8 @@ def _same(live: list[str], path) -> list[str]:
 
 def test_loopring_gap_resyncs_in_replay_as_it_did_live(tmp_path):
     path = tmp_path / "lr.ndjson.zst"
-    live = record(path, "loopring", "LRC-ETH", "--sim", "--fault", "skip=20", count=120)
+    live = record(path, "loopring", "LRC-ETH", "--sim", "--fault", "skip=20", "--fault",
+                  "rate=50", count=120)
     lines = list(JournalReader(path))
     assert any(type(line) is Gap for line in lines), "the simulator skipped a version"
     assert {f.ch for f in lines if type(f) is Frame} == {"ws", "rest"}
@@ -35,7 +36,7 @@ def test_loopring_gap_resyncs_in_replay_as_it_did_live(tmp_path):
 
 def test_bthub_replays_as_live(tmp_path):
     path = tmp_path / "bt.ndjson.zst"
-    live = record(path, "bthub", "BTCUSDT", "--sim", count=120)
+    live = record(path, "bthub", "BTCUSDT", "--sim", "--fault", "rate=100", count=120)
     _same(live, path)
 
 

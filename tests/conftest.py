@@ -35,6 +35,28 @@ def _private_user_dirs(tmp_path_factory: pytest.TempPathFactory):
     os.environ.update(saved)
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _short_idle_cap():
+    """Pilot's `pause()` and `press()` wait until the process's CPU goes idle, capped at 1 s.
+    With a simulator in the same process it never goes idle, so every pause cost the whole
+    second (a 24 s screen test spent 1.8 s waiting for data). A 0.25 s cap leaves an idle app
+    exactly as before; a test that needs data still waits for it by condition (`wait_until`)."""
+    import textual.app
+    import textual.pilot
+    from textual._wait import wait_for_idle
+
+    async def capped(min_sleep: float = 0.0, max_sleep: float = 1.0) -> None:
+        await wait_for_idle(min_sleep, min(max_sleep, IDLE_CAP_S))
+
+    saved = textual.app.wait_for_idle, textual.pilot.wait_for_idle
+    textual.app.wait_for_idle = textual.pilot.wait_for_idle = capped
+    yield
+    textual.app.wait_for_idle, textual.pilot.wait_for_idle = saved
+
+
+IDLE_CAP_S = 0.25
+
+
 def obview_env(**extra: str) -> dict[str, str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")

@@ -52,7 +52,7 @@ def test_venues_never_import_the_screens_or_the_printer():
     assert upward == []
 
 
-def test_the_dead_and_test_only_code_issue_12_listed_stays_gone():
+def test_the_dead_and_test_only_code_stays_gone():
     """Each of these duplicated live code or served only tests; the tests now use
     what production uses (test hooks live in tests/)."""
     from obview import fmt

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import bisect
+import json
 import os
 import signal
 import subprocess
 import sys
+from decimal import Decimal
 
 import pytest
 import zstandard
@@ -116,32 +119,46 @@ def test_export_parquet_rows_are_exact_level_changes(futu_journal, tmp_path):
                                   "version"]
     assert str(table.schema.field("price").type).startswith("decimal128")
     rows = table.to_pylist()
-    # rebuilding each book from the rows gives the book the replay printed last
-    import json
-    books: dict[tuple[str, str], dict] = {}
+    assert len(rows) > len(live)
+    assert all(type(row["price"]) is Decimal and type(row["size"]) is Decimal for row in rows)
+    # Rebuilt from the rows alone (a snapshot starts its side over, size 0 removes a level),
+    # each book is, at every version the live run printed, the book it printed.
+    books: dict[tuple[str, str], dict[Decimal, tuple[Decimal, int]]] = {}
+    history: dict[tuple[str, str], list[tuple[int, dict]]] = {}
+    last_group = None
     for row in rows:
         key = (row["symbol"], row["side"])
-        if row["snapshot"] and row.get("_seen") is None:
-            pass
+        group = (key, row["version"], row["recv_mono"])
         side = books.setdefault(key, {})
-        if row["snapshot"]:
-            side.setdefault("_snap", set())
+        if row["snapshot"] and group != last_group:
+            side.clear()
+        last_group = group
         if row["size"] == 0:
             side.pop(row["price"], None)
         else:
-            side[row["price"]] = row["size"]
-    last = {}
+            side[row["price"]] = (row["size"], row["orders"])
+        states = history.setdefault(key, [])
+        if states and states[-1][0] == row["version"]:
+            states.pop()
+        states.append((row["version"], dict(side)))
+
+    def rebuilt(symbol: str, side: str, version: int) -> list[tuple[Decimal, Decimal, int]]:
+        states = history[(symbol, side)]
+        at = bisect.bisect_right([v for v, _ in states], version) - 1
+        assert at >= 0, (symbol, side, version)
+        levels = sorted(states[at][1].items(), reverse=side == "bid")
+        return [(price, size, orders) for price, (size, orders) in levels]
+
     for text in live:
         obj = json.loads(text)
-        last[obj["symbol"]] = obj
-    assert {s for s, _ in books} == set(last)
-    assert len(rows) > len(live)
-    try:
-        import pandas
-    except ImportError:
-        return
-    frame = pandas.read_parquet(out)
-    assert len(frame) == len(rows)
+        for side in ("bid", "ask"):
+            printed = [(Decimal(p), Decimal(s), o) for p, s, o, *_ in obj[side + "s"]]
+            assert rebuilt(obj["symbol"], side, obj["version"])[:len(printed)] == printed, (
+                obj["symbol"], side, obj["version"])
+    assert {symbol for symbol, _ in books} == {json.loads(t)["symbol"] for t in live}
+    # and any dataframe library reads the file as it is
+    pandas = pytest.importorskip("pandas")
+    assert len(pandas.read_parquet(out)) == len(rows)
 
 
 def test_export_parquet_without_pyarrow_says_how_to_get_it(futu_journal, tmp_path):

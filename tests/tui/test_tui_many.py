@@ -24,7 +24,11 @@ async def test_a_hidden_tab_costs_no_message_nor_frame_and_is_fresh_when_shown()
         assert app.active_stream_pane() is not first
         hidden = first.ladder
         flushes, builds, cpu = hidden.stats.flushes, hidden.stats.builds, hidden.stats.cpu_ns
-        health_text = first.health.render_count if hasattr(first.health, "render_count") else None
+        shown = app.active_stream_pane()
+        ticks = {first: 0, shown: 0}  # health panel refreshes, hidden pane and shown pane
+        for pane in ticks:
+            pane.health.tick = (lambda real, p: lambda: (ticks.__setitem__(p, ticks[p] + 1),
+                                                         real()))(pane.health.tick, pane)
         stream = first.stream
         calls = []
         real_flush = hidden._flush
@@ -40,9 +44,12 @@ async def test_a_hidden_tab_costs_no_message_nor_frame_and_is_fresh_when_shown()
         assert not calls and not hidden._timer_pending  # no frame timer for a hidden ladder
         assert (hidden.stats.flushes, hidden.stats.builds, hidden.stats.cpu_ns) == (
             flushes, builds, cpu)
-        assert health_text is None or first.health.render_count == health_text
+        # the shown tab's panel refreshed twice meanwhile (4 ticks a second), the hidden none
+        await wait_until(lambda: ticks[shown] >= 2, 5, "the shown health panel refreshed")
+        assert ticks[first] == 0
         await pilot.press("shift+tab")
         await wait_until(lambda: hidden.stats.builds > builds, 5, "the shown tab redrawn")
+        await wait_until(lambda: ticks[first] >= 1, 5, "its health panel refreshed")
         await settle(pilot)
         assert hidden.view.bids[0].size == stream.book.bids.best().size
         assert hidden.view.asks[0].price == stream.book.asks.best().price

@@ -6,7 +6,7 @@ import shutil
 
 import zstandard
 
-from obview.journal import Frame, Gap, JournalReader
+from obview.journal import Connect, Frame, Gap, JournalReader, Subscribe
 from tests.conftest import run_obview
 from tests.replay.conftest import record, without_local_stamps
 
@@ -37,6 +37,11 @@ def test_loopring_gap_resyncs_in_replay_as_it_did_live(tmp_path):
 def test_bthub_replays_as_live(tmp_path):
     path = tmp_path / "bt.ndjson.zst"
     live = record(path, "bthub", "BTCUSDT", "--sim", "--fault", "rate=100", count=120)
+    lines = list(JournalReader(path))
+    ws = next(line for line in lines if type(line) is Connect and line.ch == "ws")
+    (sub,) = [line for line in lines if type(line) is Subscribe]
+    assert (sub.vn, sub.c, sub.sy) == ("bthub", ws.c, "BTCUSDT")
+    assert sub.x["topics"] == ["apiAggregatedQuote", "apiQuote"]
     _same(live, path)
 
 

@@ -320,6 +320,11 @@ class BthubFeed(Feed):
             log.info("bthub: connected to %s", self.address)
             for command in self.subscriptions():
                 await ws.send(command)
+            if self.tap is not None:  # what this connection asked for, in the journal
+                for symbol in self.symbols:
+                    self.tap.writer.subscribe(self.venue, self.conn, symbol,
+                                              topics=["apiAggregatedQuote", "apiQuote"],
+                                              risk_book=self.risk_book)
             self._ws = ws
             self.set_state(self.state, f"subscribed at {self.address}")
             helpers = [

@@ -357,3 +357,35 @@ def test_cli_unusable_key_file_is_a_usage_error(tmp_path, content):
     assert len(lines) == 1 and "--rsa-key" in lines[0] and str(path) in lines[0], result.stderr
     result = run_obview("sim", "futu", "--fault", f"rsa_key={path}", timeout=20)
     assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def test_an_encrypted_session_is_recorded_decrypted_without_keys_and_replays(key_file,
+                                                                             tmp_path):
+    """The journal holds the bodies as decrypted (they parse as protobuf), neither the RSA
+    key nor the session's AES key, and replays to what was printed live."""
+    import zstandard
+
+    from obview.journal import Frame, JournalReader
+    from obview.venues.futu.pb import InitConnect_pb2, Qot_UpdateOrderBook_pb2
+    from tests.replay.conftest import without_local_stamps
+
+    path = tmp_path / "sealed.ndjson.zst"
+    live = run_obview("futu", "HK.00700", "--sim", "--fault", f"rsa_key={key_file}",
+                      "--fault", "rate=100", "--stream", "json", "--count", "40",
+                      "--record", str(path), OBVIEW_FUTU_RSA_KEY=str(key_file))
+    assert live.returncode == 0, live.stderr
+    frames = [f for f in JournalReader(path) if type(f) is Frame]
+    pushes = [f.b for f in frames if f.pid == codec.QOT_UPDATE_ORDER_BOOK]
+    assert len(pushes) >= 39
+    for body in pushes:  # plain protobuf: decrypted before the tap
+        assert Qot_UpdateOrderBook_pb2.Response.FromString(body).s2c.security.code == "00700"
+    (init,) = [f.b for f in frames if f.pid == codec.INIT_CONNECT]
+    key = InitConnect_pb2.Response.FromString(init).s2c.connAESKey
+    assert key and set(key) == {"*"}, "the session key is masked, the body still parses"
+    raw = zstandard.ZstdDecompressor().decompressobj().decompress(path.read_bytes())
+    pem = key_file.read_text().splitlines()
+    assert not any(line.encode() in raw for line in pem[1:-1])
+    replayed = run_obview("replay", str(path), "--stream", "json")
+    assert replayed.returncode == 0, replayed.stderr
+    assert ([without_local_stamps(t) for t in replayed.stdout.splitlines()]
+            == [without_local_stamps(t) for t in live.stdout.splitlines()])

@@ -336,6 +336,22 @@ def new_stream(code: str) -> Stream:
     return stream
 
 
+
+def _without_session_key(frame: tuple[int, int, bytes]) -> tuple[int, int, bytes]:
+    """An InitConnect reply for the journal: its session AES key masked (as many `*`, so
+    the body still parses). The journal holds the bodies decrypted, so the key would
+    unlock nothing in it, but a key is kept out of journals all the same
+    (docs/journal.md, "Guarantees", Secrets)."""
+    proto_id, serial, body = frame
+    try:
+        key = InitConnect_pb2.Response.FromString(body).s2c.connAESKey
+    except DecodeError:
+        return frame
+    if not key:
+        return frame
+    raw = key.encode()
+    return proto_id, serial, body.replace(raw, b"*" * len(raw))
+
 class FutuFeed(Feed):
     """Order books of one or more codes from an OpenD gateway."""
 
@@ -494,7 +510,11 @@ class FutuFeed(Feed):
         if frames:
             tap = self.tap
             if tap is not None:  # the wire as decrypted, one stamp per read
-                tap.writer.frames(self.venue, self.conn, "tcp", frames, payload_at=2, pid_at=0)
+                wire = frames
+                if self._cipher is not None and not self._initialized:
+                    wire = [_without_session_key(f) if f[0] == codec.INIT_CONNECT else f
+                            for f in frames]
+                tap.writer.frames(self.venue, self.conn, "tcp", wire, payload_at=2, pid_at=0)
             self._process(frames)
 
     def _closed_reason(self) -> str:

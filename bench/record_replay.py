@@ -47,6 +47,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(BENCH))
 
 from futu_decode import record_frames  # noqa: E402
+from timing import interleave, verdict  # noqa: E402
 
 from obview.journal import Connect, Frame, JournalReader, JournalWriter  # noqa: E402
 from obview.record import config_json  # noqa: E402
@@ -55,10 +56,6 @@ from obview.venues import config  # noqa: E402
 from obview.venues.futu.codec import HEADER_SIZE  # noqa: E402
 
 WALL0 = 1_764_633_600_000_000_000
-
-
-def paired(a: list[float], b: list[float]) -> float:
-    return statistics.median(x / y for x, y in zip(a, b, strict=True))
 
 
 # -- 1. replay against the live decode path ----------------------------------------------
@@ -125,18 +122,21 @@ async def live_once(path: Path) -> tuple[float, int]:
 
 def replay_bench(name: str, path: Path, rounds: int) -> None:
     total = frames_of(path)
-    replay_rates, live_rates = [], []
-    asyncio.run(replay_once(path))  # warm-up: imports and first-use costs stay out
-    asyncio.run(live_once(path))
-    for _ in range(rounds):
-        elapsed = asyncio.run(replay_once(path))
-        replay_rates.append(total / elapsed)
+
+    def replay() -> float:  # seconds a frame
+        return asyncio.run(replay_once(path)) / total
+
+    def live() -> float:
         elapsed, count = asyncio.run(live_once(path))
-        live_rates.append(count / elapsed)
-    ratio = paired(replay_rates, live_rates)
-    print(f"{name}: {total} frames; replay {statistics.median(replay_rates):,.0f} frames/s, "
-          f"live decode path {statistics.median(live_rates):,.0f} frames/s: replay = "
-          f"{ratio:.0%} of live (target >= 80%)")
+        return elapsed / count
+
+    # warm-up: imports and first-use costs stay out
+    t = interleave({"replay": replay, "live": live}, rounds, warmup=1)
+    ratio = t.paired("live", "replay")  # = replay's frames/s over live's, round by round
+    print(f"{name}: {total} frames; replay {1 / t.best('replay'):,.0f} frames/s, "
+          f"live decode path {1 / t.best('live'):,.0f} frames/s (best rounds): replay = "
+          f"{ratio:.0%} of live, paired median of {t.rounds} rounds (target >= 80%) "
+          f"{verdict(ratio >= 0.8)}")
 
 
 def size_ratio(name: str, path: Path) -> None:
@@ -209,15 +209,21 @@ def recording_cost(rounds: int, frames: list[bytes], tmp: Path, rate: int = 10_0
     frames_file.write_bytes(b"".join(frames))
     sizes_file.write_text(" ".join(str(len(f)) for f in frames))
     count = len(frames) - 100
-    bare, recorded = [], []
-    for n in range(rounds):
-        bare.append(asyncio.run(feed_path_once(frames_file, sizes_file, count, rate, None)))
-        recorded.append(asyncio.run(feed_path_once(frames_file, sizes_file, count, rate,
-                                                   tmp / f"cost{n}.ndjson.zst")))
+    journals = iter(range(1 << 30))
+
+    def bare() -> float:  # CPU seconds a frame
+        return asyncio.run(feed_path_once(frames_file, sizes_file, count, rate, None))
+
+    def recorded() -> float:
+        journal = tmp / f"cost{next(journals)}.ndjson.zst"
+        return asyncio.run(feed_path_once(frames_file, sizes_file, count, rate, journal))
+
+    t = interleave({"bare": bare, "recorded": recorded}, rounds)
+    added = (t.paired("recorded", "bare") - 1) * 100
     print(f"feed path at {rate:,} msg/s over loopback TCP ({count} Futu frames a round): "
-          f"{statistics.median(bare) * 1e6:.1f} us CPU/frame, recording "
-          f"{statistics.median(recorded) * 1e6:.1f} us: recording adds "
-          f"{(paired(recorded, bare) - 1) * 100:.1f}% (target <= 15%)")
+          f"{t.best('bare') * 1e6:.1f} us CPU/frame, recording {t.best('recorded') * 1e6:.1f}"
+          f" us (best rounds): recording adds {added:.1f}%, paired median of {t.rounds} "
+          f"rounds (target <= 15%) {verdict(added <= 15)}")
 
 
 # -- 4. seek in a one-hour journal ----------------------------------------------------------
@@ -378,6 +384,7 @@ def main() -> None:
     parser.add_argument("--seeks", type=int, default=10)
     parser.add_argument("--tui-seconds", type=float, default=5.0)
     parser.add_argument("--only-hour", action="store_true", help="parts 4 to 6 only")
+    parser.add_argument("--no-hour", action="store_true", help="parts 1 to 3 only")
     parser.add_argument("--history", type=float, default=1800.0,
                         help="part 6: seconds of heatmap history to rebuild")
     parser.add_argument("--no-rebuild", action="store_true", help="skip part 6")
@@ -386,6 +393,8 @@ def main() -> None:
         tmp = Path(name)
         if not args.only_hour:
             early(args, tmp, tmp / "futu.ndjson.zst", tmp / "loopring.ndjson.zst")
+        if args.no_hour:
+            return
         print(f"4. seek in a one-hour journal at {args.hour_rate} msg/s")
         hour = tmp / "hour.ndjson.zst"
         t0 = time.perf_counter()

@@ -114,6 +114,13 @@ def test_record_replay_bench_runs():
     assert "history rebuilt (" in out and "longest hold of the event loop" in out
 
 
+def test_record_replay_bench_first_parts_run():
+    out = run_bench("bench/record_replay.py", "--no-hour", "--frames", "300", "--rounds", "1",
+                    timeout=180)
+    assert out.count("of live, paired median of 1 rounds") == 2
+    assert "recording adds" in out and out.count("raw bytes:") == 2
+
+
 def test_trades_bench_runs():
     out = run_bench("bench/trades_bench.py", "--quick")
     assert out.count("us/print") == 2

@@ -24,7 +24,7 @@ import itertools
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
-from functools import partial
+from functools import cached_property, partial
 from pathlib import Path
 
 from obview.feed import (
@@ -135,7 +135,6 @@ class ReplayPlayer:
         for feed in self.feeds:  # the TUI finds the replay keys' target here
             feed.capabilities = replace(feed.capabilities, replay=controls)
         self.first_wall = header.w
-        self.last_wall = self.reader.end_wall()
         self.start = start
         self.until = until
         self.stopped_at: int | None = None  # wall stamp of the first line past `until`
@@ -172,6 +171,13 @@ class ReplayPlayer:
             self.wall = start
 
     # -- what the TUI and headless mode use -------------------------------------------
+    @cached_property
+    def last_wall(self) -> int:
+        """The journal's last wall stamp, read when first asked (the progress bar, a seek
+        to the end): finding it decodes the last zstd frame, up to a MiB of lines, which a
+        headless replay as fast as possible never needs."""
+        return self.reader.end_wall()
+
     @property
     def speed(self) -> float | None:
         return self.pace.speed

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import random
 import resource
 import statistics
@@ -209,7 +210,7 @@ def recording_cost(rounds: int, frames: list[bytes], tmp: Path, rate: int = 10_0
     frames_file.write_bytes(b"".join(frames))
     sizes_file.write_text(" ".join(str(len(f)) for f in frames))
     count = len(frames) - 100
-    journals = iter(range(1 << 30))
+    journals = itertools.count()
 
     def bare() -> float:  # CPU seconds a frame
         return asyncio.run(feed_path_once(frames_file, sizes_file, count, rate, None))

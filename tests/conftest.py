@@ -35,6 +35,9 @@ def _private_user_dirs(tmp_path_factory: pytest.TempPathFactory):
     os.environ.update(saved)
 
 
+IDLE_CAP_S = 0.25
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _short_idle_cap():
     """Pilot's `pause()` and `press()` wait until the process's CPU goes idle, capped at 1 s.
@@ -43,18 +46,15 @@ def _short_idle_cap():
     exactly as before; a test that needs data still waits for it by condition (`wait_until`)."""
     import textual.app
     import textual.pilot
-    from textual._wait import wait_for_idle
+    from textual._wait import SLEEP_GRANULARITY, wait_for_idle
 
-    async def capped(min_sleep: float = 0.0, max_sleep: float = 1.0) -> None:
+    async def capped(min_sleep: float = SLEEP_GRANULARITY, max_sleep: float = 1.0) -> None:
         await wait_for_idle(min_sleep, min(max_sleep, IDLE_CAP_S))
 
     saved = textual.app.wait_for_idle, textual.pilot.wait_for_idle
     textual.app.wait_for_idle = textual.pilot.wait_for_idle = capped
     yield
     textual.app.wait_for_idle, textual.pilot.wait_for_idle = saved
-
-
-IDLE_CAP_S = 0.25
 
 
 def obview_env(**extra: str) -> dict[str, str]:

@@ -389,3 +389,20 @@ def test_an_encrypted_session_is_recorded_decrypted_without_keys_and_replays(key
     assert replayed.returncode == 0, replayed.stderr
     assert ([without_local_stamps(t) for t in replayed.stdout.splitlines()]
             == [without_local_stamps(t) for t in live.stdout.splitlines()])
+
+
+def test_the_journal_masks_only_the_session_key_field_whatever_the_reply():
+    from obview.venues.futu.client import _without_session_key
+    from obview.venues.futu.pb import InitConnect_pb2
+
+    reply = InitConnect_pb2.Response(retType=0, retMsg="a")
+    reply.s2c.serverVer, reply.s2c.loginUserID, reply.s2c.connID = 1, 2, 3
+    reply.s2c.connAESKey, reply.s2c.keepAliveInterval = "a", 10  # a key also in retMsg
+    reply.s2c.aesCBCiv = "0123456789abcdef"
+    pid, serial, body = _without_session_key((codec.INIT_CONNECT, 7, reply.SerializeToString()))
+    masked = InitConnect_pb2.Response.FromString(body)
+    assert (pid, serial, masked.s2c.connAESKey, masked.retMsg) == (codec.INIT_CONNECT, 7, "*", "a")
+    assert masked.s2c.aesCBCiv == "0123456789abcdef" and masked.s2c.keepAliveInterval == 10
+    for hostile in (b"\xff\xff\xff", b"", InitConnect_pb2.Response(retType=-1).SerializeToString()):
+        assert _without_session_key((codec.INIT_CONNECT, 1, hostile)) == (
+            codec.INIT_CONNECT, 1, hostile)  # nothing to mask: kept as received

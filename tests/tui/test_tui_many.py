@@ -9,6 +9,16 @@ from tests.tui.conftest import make_app, ready, settle
 CODES = tuple(f"HK.{n:05d}" for n in range(1, 6))
 
 
+def _count_ticks(pane, ticks: dict) -> None:
+    real = pane.health.tick
+
+    def tick() -> None:
+        ticks[pane] += 1
+        real()
+
+    pane.health.tick = tick
+
+
 def many_app():
     return make_app([FakeFeed("futu", CODES, seed=4)])
 
@@ -27,8 +37,7 @@ async def test_a_hidden_tab_costs_no_message_nor_frame_and_is_fresh_when_shown()
         shown = app.active_stream_pane()
         ticks = {first: 0, shown: 0}  # health panel refreshes, hidden pane and shown pane
         for pane in ticks:
-            pane.health.tick = (lambda real, p: lambda: (ticks.__setitem__(p, ticks[p] + 1),
-                                                         real()))(pane.health.tick, pane)
+            _count_ticks(pane, ticks)
         stream = first.stream
         calls = []
         real_flush = hidden._flush

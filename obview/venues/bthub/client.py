@@ -64,6 +64,7 @@ LOGIN_PATH = "/api/v1/operator/login"
 SYMBOLS_PATH = "/api/v1/market/symbols"
 CPS_PATH = "/api/v1/market/cps"
 REALTIME_PATH = "/api/realtime"
+SYMBOL_TOPICS = ("apiAggregatedQuote", "apiQuote")  # per symbol (docs/bthub.md "Session")
 REJECTED_RESULTS = {"UNAUTHORIZED", "REJECTED", "INVALID_DATA", "INVALID_REQUEST"}
 INSECURE_NOTE = "TLS NOT VERIFIED (--insecure)"
 # Bounds on what a server can make us hold (docs/bthub.md, "Limits").
@@ -202,8 +203,7 @@ class BthubFeed(Feed):
         """Every command sent when a connection opens (docs/bthub.md "Session")."""
         commands = []
         for symbol in self.symbols:
-            commands.append(f"subscribe:apiAggregatedQuote:{symbol}")
-            commands.append(f"subscribe:apiQuote:{symbol}")
+            commands += [f"subscribe:{topic}:{symbol}" for topic in SYMBOL_TOPICS]
         commands.append("subscribe:apiOrder")
         if self.risk_book:
             commands.append(f"subscribe:apiRiskPosition:all:{self.risk_book}")
@@ -323,7 +323,7 @@ class BthubFeed(Feed):
             if self.tap is not None:  # what this connection asked for, in the journal
                 for symbol in self.symbols:
                     self.tap.writer.subscribe(self.venue, self.conn, symbol,
-                                              topics=["apiAggregatedQuote", "apiQuote"],
+                                              topics=list(SYMBOL_TOPICS),
                                               risk_book=self.risk_book)
             self._ws = ws
             self.set_state(self.state, f"subscribed at {self.address}")

@@ -338,19 +338,21 @@ def new_stream(code: str) -> Stream:
 
 
 def _without_session_key(frame: tuple[int, int, bytes]) -> tuple[int, int, bytes]:
-    """An InitConnect reply for the journal: its session AES key masked (as many `*`, so
-    the body still parses). The journal holds the bodies decrypted, so the key would
-    unlock nothing in it, but a key is kept out of journals all the same
-    (docs/journal.md, "Guarantees", Secrets)."""
+    """An InitConnect reply for the journal, its session AES key field masked (as many
+    `*`) and nothing else touched, whatever the key is. The journal holds the bodies
+    decrypted, so the key would unlock nothing in it, but keys stay out of journals all
+    the same (docs/journal.md, "Guarantees", Secrets). A reply that does not parse holds
+    no key to mask and goes in as received."""
     proto_id, serial, body = frame
     try:
-        key = InitConnect_pb2.Response.FromString(body).s2c.connAESKey
+        reply = InitConnect_pb2.Response.FromString(body)
     except DecodeError:
         return frame
-    if not key:
+    if not reply.s2c.connAESKey:
         return frame
-    raw = key.encode()
-    return proto_id, serial, body.replace(raw, b"*" * len(raw))
+    reply.s2c.connAESKey = "*" * len(reply.s2c.connAESKey)
+    return proto_id, serial, reply.SerializeToString()
+
 
 class FutuFeed(Feed):
     """Order books of one or more codes from an OpenD gateway."""

@@ -73,3 +73,30 @@ def test_the_dead_and_test_only_code_stays_gone():
                for owner, names in gone.items() for name in names if hasattr(owner, name)]
     assert present == []
     assert not (PACKAGE / "tui" / "fake_feed.py").exists()  # tests/support/ now
+
+
+DOC_REF = re.compile(r'docs/([A-Za-z_-]+\.md)(?:,? "([^"]+)")?')
+UNREADABLE_REF = re.compile(r"spec §|§ ?\d|\bissue #?\d+", re.IGNORECASE)
+
+
+def test_comments_point_at_documents_in_this_repo():
+    """A newcomer can open every reference: each docs/X.md named in the code exists and
+    has the section quoted after it; none points at a spec section or an issue number."""
+    root = PACKAGE.parent
+    files = sorted([*PACKAGE.rglob("*.py"), *(root / "bench").glob("*.py")])
+    headings = {path.name: {line.lstrip("#").strip().strip("`") for line in
+                            path.read_text().splitlines() if line.startswith("#")}
+                for path in (root / "docs").glob("*.md")}
+    missing, unreadable = [], []
+    for path in files:
+        if "/pb/" in path.as_posix():
+            continue  # generated
+        text = re.sub(r"\n\s*#\s*", " ", path.read_text())  # a quote wrapped over comment lines
+        for name, section in DOC_REF.findall(text):
+            if name not in headings or (section and not any(
+                    section.lower() in heading.lower() for heading in headings[name])):
+                missing.append(f"{path.relative_to(root)}: docs/{name} {section!r}")
+        unreadable += [f"{path.relative_to(root)}: {m.group(0)}"
+                       for m in UNREADABLE_REF.finditer(text)]
+    assert not missing, missing
+    assert not unreadable, unreadable

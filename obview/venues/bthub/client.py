@@ -182,7 +182,7 @@ class BthubFeed(Feed):
 
     def owns_symbol(self, symbol: str) -> bool:
         """A record's symbol is one of ours: the same name, or the name with a numeric
-        suffix as risk rows write it (`BTCUSDT10`, docs/bthub.md "Risk")."""
+        suffix as risk rows write it (`BTCUSDT10`, docs/bthub.md "Symbols, orders and risk")."""
         if symbol in self._symbol_set:
             return True
         stem = symbol.rstrip("0123456789")

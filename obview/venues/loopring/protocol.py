@@ -386,7 +386,7 @@ def _error_text(exc: BaseException) -> str:
 
 # -- REST -----------------------------------------------------------------------------
 def decode_reply(api: str, status: int, body: bytes, payload_type: Any) -> Any:
-    """A REST reply's payload (docs/loopring.md, "REST"). Raises ApiError or ProtocolError.
+    """A REST reply's payload (docs/loopring.md, "Errors"). Raises ApiError or ProtocolError.
 
     Errors come as `{"resultInfo": {"code", "message"}}` (v2 with HTTP 200, v3 with 400)
     or, in the v3 general docs, as `{"code", "msg"}`: both are an ApiError.

@@ -2,6 +2,8 @@
 
 Frames of one connection with the same receive stamp were one read live (a tap stamps a
 read once), so they are delivered together: a venue's read path sees the same batches.
+A link whose feed takes messages one at a time (`ReplayLink.take`: a WebSocket's) gets
+them one by one, each with its own stamp, and no grouping is done for it.
 Between deliveries the player lets the feeds' own coroutines run while a link asks for
 turns (a handshake waiting for its next reply), as the event loop did between two reads.
 
@@ -384,8 +386,9 @@ class ReplayPlayer:
             self._busy = False
 
     async def _dispatch_lines(self, lines: list) -> None:
-        """Hand `lines` over: frames of one read (same connection and stamp) together.
-        The hot path of a replay: a read's delivery is written out inline (it is
+        """Hand `lines` over: frames of one read (same connection and stamp) together,
+        or one by one to a link that takes messages (`ReplayLink.take`).
+        The hot path of a replay: deliveries are written out inline (a read's is
         `_deliver_now`), and `self._pending` is only brought up to date before an await
         (a control may then look at it: a seek replaces it). A seek while the feeds take
         their turns (a key pressed meanwhile) ends the batch: its remaining lines belong
@@ -398,39 +401,64 @@ class ReplayPlayer:
         if group:
             conn, stamp = group[0].c, group[0].m
         link = links.get(conn)  # the link of `conn` (Connect and Disconnect lines change them)
+        # `take`: the link of `conn` takes messages, and no read is pending before them
+        take = None
         restoring = self._restoring
         catching_up = self.catching_up  # only a seek sets it, and a seek ends this batch
         for line in lines:
             if line.__class__ is Frame:
-                if line.m == stamp and line.c == conn:
-                    group.append(line)
-                    continue
-                if group:  # the read before this frame is complete
-                    first = group[0]
-                    wall = first.w
-                    if wall >= self._next_timer:  # before the read: what fell due before it
-                        self._run_timers(wall)
-                    self.mono = first.m
-                    self.wall = wall
-                    if catching_up and wall >= self.start:
-                        self.catching_up = catching_up = False
-                        if self._arming:
-                            self._caught_up(wall)
-                    if link is not None:
-                        link.push(group)
-                        if link.needs_turns():
-                            self._pending = []
-                            await self._settle(link=link)
-                            if seeks != self._seeks:
-                                return
-                group = [line]
-                if line.c != conn:
-                    conn = line.c
-                    link = links.get(conn)
-                stamp = line.m
-                if restoring:
-                    self._restoring = restoring = False
+                if take is None or line.c != conn or line.ch == "rest":
+                    if line.m == stamp and line.c == conn:
+                        group.append(line)
+                        continue
+                    if group:  # the read before this frame is complete
+                        first = group[0]
+                        wall = first.w
+                        if wall >= self._next_timer:  # before the read: what fell due before it
+                            self._run_timers(wall)
+                        self.mono = first.m
+                        self.wall = wall
+                        if catching_up and wall >= self.start:
+                            self.catching_up = catching_up = False
+                            if self._arming:
+                                self._caught_up(wall)
+                        if link is not None:
+                            link.push(group)
+                            if link.needs_turns():
+                                self._pending = []
+                                await self._settle(link=link)
+                                if seeks != self._seeks:
+                                    return
+                    if line.c != conn:
+                        conn = line.c
+                        link = links.get(conn)
+                    if restoring:
+                        self._restoring = restoring = False
+                    take = None if link is None or line.ch == "rest" else link.taker()
+                    if take is None:
+                        group = [line]
+                        stamp = line.m
+                        continue
+                    group = []
+                    stamp = None
+                # the next message of a link that takes messages: no read to group
+                wall = line.w
+                if wall >= self._next_timer:  # (a book change may have set a timer)
+                    self._run_timers(wall)
+                if catching_up and wall >= self.start:
+                    self.catching_up = catching_up = False
+                    if self._arming:
+                        self._caught_up(wall)
+                self.mono = line.m
+                self.wall = wall
+                if take(line):  # the feed needs the loop's turns before the next one
+                    self._pending = []
+                    await self._settle(link=link)
+                    if seeks != self._seeks:
+                        return
+                    take = link.taker()
                 continue
+            take = None
             self._pending = group
             if group:
                 await self._deliver()

@@ -1,8 +1,9 @@
 """What a feed reads from during replay: one `ReplayLink` per recorded connection.
 
 A venue's replay session asks its `ReplayTransport` for the next connection, sets
-`link.deliver` to the function its live read loop calls for what a read returned, and
-waits on `link.closed()`, which raises the recorded disconnect reason like a lost socket
+`link.deliver` to the function its live read loop calls for what a read returned (or,
+where every frame is a message handled alone, a WebSocket's, `link.take` to the function
+called for one message), and waits on `link.closed()`, which raises the recorded disconnect reason like a lost socket
 would (the base feed's reconnect loop then asks for the next connection). Requests the
 feed sends go to `link.writer`, which drops them: the journal holds the replies.
 """
@@ -61,6 +62,7 @@ class ReplayLink:
         self.writer = NullWriter()
         self.socket = NullSocket(self)
         self._deliver: Callable[[list[Frame]], None] | None = None
+        self._take: Callable[[Frame], bool] | None = None
         self._backlog: list[list[Frame]] = []
         self._closed: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         # True while the feed's own coroutines (a handshake, a snapshot fetch) must run
@@ -79,6 +81,30 @@ class ReplayLink:
         backlog, self._backlog = self._backlog, []
         for frames in backlog:
             self.push(frames)
+
+    @property
+    def take(self) -> Callable[[Frame], bool] | None:
+        return self._take
+
+    @take.setter
+    def take(self, func: Callable[[Frame], bool]) -> None:
+        """A feed whose frames are messages, each handled alone as its live read loop
+        does (a WebSocket's): `func(frame)` handles one and returns True when the feed
+        needs the event loop's turns before the next (a snapshot fetch it started, the
+        session it ended). The player then hands such frames over one by one without
+        grouping them into reads (obview/replay/player.py, `_dispatch_lines`)."""
+        self._take = func
+        self.deliver = self._take_each
+
+    def taker(self) -> Callable[[Frame], bool] | None:
+        """`take`, while the link is open."""
+        return None if self._closed.done() else self._take
+
+    def _take_each(self, frames: list[Frame]) -> None:
+        take = self._take
+        for frame in frames:
+            if take(frame) and self._closed.done():
+                return  # the feed closed it: the rest went unread live too
 
     def push(self, frames: list[Frame]) -> None:
         if self._closed.done():  # closed by the client: the rest of it went unread live too

@@ -123,3 +123,49 @@ def test_demo_replays_as_live_across_its_four_feeds(tmp_path):
     header = JournalReader(path).headers[0]
     assert [f["venue"] for f in header.o["feeds"]] == ["futu", "futu", "loopring", "bthub"]
     _same(live, path)
+
+
+def test_each_replayed_loopring_push_is_stamped_with_its_own_frame(tmp_path):
+    """Frames of a link that takes messages are handed over one by one, not grouped into
+    reads: each book change must still see the journal time of the frame that made it
+    (what the export's recv columns and the heatmap's sampling read)."""
+    import asyncio
+
+    import msgspec
+
+    from obview.events import BookChanged
+    from obview.replay import ReplayPlayer
+
+    path = tmp_path / "lr.ndjson.zst"
+    record(path, "loopring", "LRC-ETH", "--sim", "--fault", "skip=40", "--fault",
+           "rate=100", count=150)
+    stamp_of = {}  # endVersion -> (mono, wall) of the push that carried it
+    replies = set()  # the REST replies' stamps
+    for line in JournalReader(path):
+        if type(line) is Frame and line.ch == "rest":
+            replies.add((line.m, line.w))
+        if type(line) is Frame and line.ch == "ws" and line.p and '"endVersion"' in line.p:
+            push = msgspec.json.decode(line.p)
+            stamp_of[int(push["endVersion"])] = (line.m, line.w)
+    assert len(stamp_of) > 100
+
+    async def replay() -> list[tuple[int, tuple[int, int]]]:
+        player = ReplayPlayer([path], speed=None)
+        (feed,) = player.feeds
+        seen = []
+        feed.add_listener(lambda event: seen.append((event.stream.book.version,
+                                                     (player.mono, player.wall)))
+                          if type(event) is BookChanged else None)
+        tasks = [asyncio.create_task(feed.run()), asyncio.create_task(player.run())]
+        await asyncio.wait_for(player.finished.wait(), 30)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        return seen
+
+    seen = asyncio.run(replay())
+    pushed = [(version, at) for version, at in seen if version in stamp_of]
+    # pushes held back while a resync fetched its snapshot apply when the reply comes
+    own = [(version, at) for version, at in pushed if at not in replies]
+    assert len(own) > 100
+    assert [at for _, at in own] == [stamp_of[version] for version, _ in own]

@@ -279,15 +279,17 @@ class BthubFeed(Feed):
             if not self._symbols_checked:
                 await self._check_symbols("")
         self._ws = link.socket
-        link.deliver = self._replay_frames
+        link.take = self._replay_message
         try:
             await link.closed()
         finally:
             self._ws = None
 
-    def _replay_frames(self, frames) -> None:
-        for frame in frames:
-            self.on_frame(frame.payload())
+    def _replay_message(self, frame) -> bool:
+        """One recorded message; True while the session needs the loop's turns (its
+        login and subscriptions, see `ReplayLink.take`)."""
+        self.on_frame(frame.payload())
+        return self._ws is None
 
     async def _connect_and_read(self) -> None:
         self.set_state(self.state, f"logging in to {self.address}")

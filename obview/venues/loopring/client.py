@@ -263,7 +263,7 @@ class LoopringFeed(Feed):
                 if self.api == V3:
                     self._ws_key = await self._fetch_ws_key()
                 await self._subscribe(link.socket)
-            link.deliver = self._replay_frames
+            link.take = self._replay_message
             try:
                 await link.closed()
             except FeedError:
@@ -280,18 +280,25 @@ class LoopringFeed(Feed):
         task = self._snapshot_task
         return self._sync is None or (task is not None and not task.done())
 
-    def _replay_frames(self, frames) -> None:
+    def _replay_message(self, frame) -> bool:
+        """One recorded message, as `_read` handles one live; True when the feed needs
+        the loop's turns before the next (see `ReplayLink.take`)."""
         if self._reader is None:  # resumed without the markets: nothing can be decoded
-            return
-        for frame in frames:
-            text = frame.data()  # embedded JSON: its bytes in the journal, uncopied
+            return False
+        embedded = frame.j  # embedded JSON: its bytes in the journal, uncopied
+        if embedded:
+            self.on_frame(embedded)
+        else:
+            text = frame.data()
             if text == HEARTBEAT_PING:
                 self.messages += 1
-                continue
+                return False
             self.on_frame(text)
-            if self._failure is not None:
-                self._link.close("session ended")
-                return
+        if self._failure is not None:
+            self._link.close("session ended")
+            return True
+        task = self._snapshot_task
+        return self._sync is None or (task is not None and not task.done())
 
     def restore_book(self, stream: Stream, book: OrderBook) -> None:
         """From a checkpoint: the book at its version; pushes after it apply as live. A

@@ -328,3 +328,67 @@ async def test_only_changed_lines_are_repainted(futu_app):
         # the old cursor row, the new one and the readout line; never the whole ladder
         assert None not in regions
         assert sum(region.height for region in regions) == 3
+
+
+async def test_a_widget_never_runs_in_the_feeds_listener(futu_app):
+    """The drilldown hears of a push through the app's coalesced message, never from the
+    feed's listener: an exception in a widget then cannot reach the venue's decode path
+    (and end its session). Pushes made here run the listener synchronously; the screen's
+    handler raises if it is called inside one."""
+    app = futu_app
+    async with app.run_test(size=(120, 34)) as pilot:
+        await ready(pilot)
+        feed = app.feeds[0]
+        stream = feed.streams["HK.00700"]
+        await pilot.press("enter")
+        screen = app.screen
+        assert isinstance(screen, DrilldownScreen)
+        handler = screen.book_updated
+        inside = [False]
+
+        def guarded() -> None:
+            if inside[0]:
+                raise RuntimeError("a widget ran inside the feed's listener")
+            handler()
+
+        screen.book_updated = guarded
+        updates = screen.updates
+        inside[0] = True
+        for _ in range(3):
+            feed.push(stream)  # returns normally: nothing of the screen ran
+        inside[0] = False
+        await wait_until(lambda: screen.updates > updates, 5, "the coalesced update")
+        await pilot.pause()
+        assert screen.updates == updates + 1  # three pushes, one message
+
+
+async def test_a_book_update_handled_after_the_last_screen_left_does_not_raise(futu_app):
+    """Shutting down empties the screen stack while a BookUpdated can still be in the
+    middle of its handler (it awaits the mount of a new stream's pane): the handler then
+    finds no screen and must not ask for one (Textual raises ScreenStackError)."""
+    from obview.book import OrderBook
+    from obview.feed import Stream
+    from obview.tui.messages import BookUpdated
+
+    app = futu_app
+    async with app.run_test(size=(120, 34)) as pilot:
+        await ready(pilot)
+        feed = app.feeds[0]
+        new = feed.streams["HK.00005"] = Stream("HK.00005", OrderBook())  # a stream added later
+        stacks = app._screen_stacks
+        mode = app._current_mode
+        saved = stacks[mode]
+        mount = app._add_stream_pane
+
+        async def mount_then_lose_the_screens(*args) -> None:
+            await mount(*args)
+            stacks[mode] = []  # as the app's shutdown leaves it
+
+        app._add_stream_pane = mount_then_lose_the_screens
+        try:
+            await app.on_book_updated(BookUpdated(feed, new))
+        finally:
+            stacks[mode] = saved
+            del app._add_stream_pane
+        assert new in app._stream_panes
+        await pilot.press("q")

@@ -55,7 +55,7 @@ from obview.journal import Connect, Frame, JournalReader, JournalWriter  # noqa:
 from obview.record import config_json  # noqa: E402
 from obview.replay import ReplayPlayer  # noqa: E402
 from obview.venues import config  # noqa: E402
-from obview.venues.futu.codec import HEADER_SIZE  # noqa: E402
+from obview.venues.futu.codec import HEADER_SIZE, QOT_UPDATE_ORDER_BOOK  # noqa: E402
 
 WALL0 = 1_764_633_600_000_000_000
 
@@ -242,10 +242,25 @@ def recording_cost(rounds: int, frames: list[bytes], tmp: Path, rate: int = 10_0
 
 
 # -- 4. seek in a one-hour journal ----------------------------------------------------------
+def futu_handshake() -> list[Frame]:
+    """The start of a real session with the simulator, recorded by the command: the
+    replies to InitConnect, the subscription, the snapshot... and the pushes among them.
+    A replayed session waits for its handshake (`link.needs_turns`) as the live one did:
+    a journal without one would keep it waiting, and every frame would wait with it."""
+    with tempfile.TemporaryDirectory() as name:
+        short = Path(name) / "start.ndjson.zst"
+        record_session(short, ["futu", "HK.00700"], 5)
+        frames = [line for line in JournalReader(short) if type(line) is Frame]
+    if not any(f.pid != QOT_UPDATE_ORDER_BOOK for f in frames[1:]):
+        raise SystemExit("the simulator's session had no handshake")
+    return frames
+
+
 def hour_journal(path: Path, rate: int) -> int:
     from obview.venues.futu import codec
     from obview.venues.futu.client import FutuFeed
 
+    handshake = futu_handshake()
     frames = record_frames(2000, 10, False)
     bodies = [codec.FrameBuffer().feed(f)[0][2] for f in frames]
     cfg = config("futu", ["HK.00700"], host="127.0.0.1", port=1)
@@ -257,6 +272,9 @@ def hour_journal(path: Path, rate: int) -> int:
                       books=lambda: [("futu", "HK.00700", stream.book, stream.pushes)],
                       links=lambda: {1: 0})
     w.connect("futu", 1, "tcp", "sim", feed=0)
+    for reply in handshake:
+        ns[0] += 1_000_000
+        w.frame("futu", 1, "tcp", reply.b, pid=reply.pid, mono=ns[0])
     step = 10**9 // rate
     total = 3600 * rate
     for n in range(total):

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from array import array
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, Context, Decimal
 from itertools import islice
@@ -117,9 +117,10 @@ class Tier:
         """The oldest column still held (closed or, with none closed, the open one)."""
         return None if self.open_index is None else self.open_index - len(self.columns)
 
-    def advance(self, t_ms: int, resting: dict[int, int], resting_column: Column) -> None:
+    def advance(self, t_ms: int, resting: dict[int, int],
+                resting_column: Callable[[], Column]) -> None:
         """Close every column that ended before `t_ms`; the columns nothing was recorded
-        in hold `resting` (the book as it stood), all sharing `resting_column`."""
+        in hold `resting` (the book as it stood), all sharing `resting_column()`."""
         index = t_ms // self.ms
         if self.open_index is None:
             self.open_index = index
@@ -129,8 +130,8 @@ class Tier:
             return
         self.columns.append(Column(self.open))
         gap = index - self.open_index - 1
-        for _ in range(min(gap, self.capacity)):
-            self.columns.append(resting_column)
+        if gap > 0:
+            self.columns.extend([resting_column()] * min(gap, self.capacity))
         self.open_index = index
         self.open = dict(resting)
         first = self.first_index
@@ -369,11 +370,16 @@ class DepthHistory:
             t_ms = self.now_ms  # a clock step backwards never reopens a closed column
         self.now_ms = t_ms
         resting = self._state
-        column = self._state_column
-        if column is None:
-            column = self._state_column = Column(resting)
+        # built only for a column nothing was recorded in: most samples close none
+        column = self._resting_column
         for tier in self.tiers:
             tier.advance(t_ms, resting, column)
+
+    def _resting_column(self) -> Column:
+        column = self._state_column
+        if column is None:
+            column = self._state_column = Column(self._state)
+        return column
 
     def _snapshot(self, book: OrderBook) -> dict[int, int]:
         # The hot part of recording (a replay at 100x samples a book 5,000 times a second):

@@ -141,15 +141,22 @@ async def test_l_changes_the_loopring_level(app):
         await wait_until(lambda: loopring.level_changes == [1, 2], 5, "level change")
 
 
+async def _open_futu_drilldown(pilot):
+    """The fake Futu feed's HK.00700 with its drilldown open: (feed, stream, screen)."""
+    app = pilot.app
+    await ready(pilot)
+    feed = app.feeds[0]
+    await pilot.press("enter")
+    screen = app.screen
+    assert isinstance(screen, DrilldownScreen)
+    return feed, feed.streams["HK.00700"], screen
+
+
 async def test_drilldown_futu_queue_totals_and_new_orders(futu_app):
     app = futu_app
     async with app.run_test(size=(120, 34)) as pilot:
-        await ready(pilot)
-        feed = app.feeds[0]
-        stream = feed.streams["HK.00700"]
-        await pilot.press("enter")
-        screen = app.screen
-        assert isinstance(screen, DrilldownScreen) and screen.mode == "queue"
+        feed, stream, screen = await _open_futu_drilldown(pilot)
+        assert screen.mode == "queue"
         price = stream.book.bids.best().price
         assert screen.price == price
         text = screen_text(app)
@@ -337,12 +344,7 @@ async def test_a_widget_never_runs_in_the_feeds_listener(futu_app):
     handler raises if it is called inside one."""
     app = futu_app
     async with app.run_test(size=(120, 34)) as pilot:
-        await ready(pilot)
-        feed = app.feeds[0]
-        stream = feed.streams["HK.00700"]
-        await pilot.press("enter")
-        screen = app.screen
-        assert isinstance(screen, DrilldownScreen)
+        feed, stream, screen = await _open_futu_drilldown(pilot)
         handler = screen.book_updated
         inside = [False]
 

@@ -451,7 +451,12 @@ class ReplayPlayer:
                         self._caught_up(wall)
                 self.mono = line.m
                 self.wall = wall
-                if take(line):  # the feed needs the loop's turns before the next one
+                try:
+                    busy = take(line)
+                except Exception as exc:  # noqa: BLE001  # as `ReplayLink.push`: ends the link
+                    link.fail(exc)
+                    busy = True
+                if busy:  # the feed needs the loop's turns before the next one
                     self._pending = []
                     await self._settle(link=link)
                     if seeks != self._seeks:

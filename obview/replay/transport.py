@@ -3,8 +3,9 @@
 A venue's replay session asks its `ReplayTransport` for the next connection, sets
 `link.deliver` to the function its live read loop calls for what a read returned (or,
 where every frame is a message handled alone, a WebSocket's, `link.take` to the function
-called for one message), and waits on `link.closed()`, which raises the recorded disconnect reason like a lost socket
-would (the base feed's reconnect loop then asks for the next connection). Requests the
+called for one message), and waits on `link.closed()`, which raises the recorded
+disconnect reason like a lost socket would (the base feed's reconnect loop then asks for
+the next connection). Requests the
 feed sends go to `link.writer`, which drops them: the journal holds the replies.
 """
 

@@ -169,3 +169,41 @@ def test_each_replayed_loopring_push_is_stamped_with_its_own_frame(tmp_path):
     own = [(version, at) for version, at in pushed if at not in replies]
     assert len(own) > 100
     assert [at for _, at in own] == [stamp_of[version] for version, _ in own]
+
+
+def test_an_exception_in_a_replayed_message_ends_its_link_not_the_replay(tmp_path):
+    """What the venue's read path raises for one message ends that recorded connection,
+    as it ended the read loop live; the player goes on to the journal's end."""
+    import asyncio
+
+    from obview.replay import ReplayPlayer
+
+    path = tmp_path / "lr.ndjson.zst"
+    record(path, "loopring", "LRC-ETH", "--sim", "--fault", "rate=100", count=80)
+
+    async def replay() -> tuple[int, BaseException | None]:
+        player = ReplayPlayer([path], speed=None)
+        (feed,) = player.feeds
+        take = feed._replay_message  # what the link is given for each message
+        handed = [0]
+
+        def failing(frame) -> bool:
+            handed[0] += 1
+            if handed[0] == 40:
+                raise RuntimeError("a bug in the read path")
+            return take(frame)
+
+        feed._replay_message = failing
+        tasks = [asyncio.create_task(feed.run())]
+        driver = asyncio.create_task(player.run())
+        await asyncio.wait_for(player.finished.wait(), 30)
+        failed = driver.exception() if driver.done() else None
+        driver.cancel()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(driver, *tasks, return_exceptions=True)
+        return handed[0], failed
+
+    handed, failed = asyncio.run(replay())
+    assert failed is None
+    assert handed == 40  # nothing of the failed connection after the message that raised

@@ -273,7 +273,7 @@ class BthubFeed(Feed):
         """A recorded session stands in for the hub (docs/replay.md): the same login and
         symbol checks read the recorded replies; the frames go to the same `on_frame`."""
         link = self._link = await self.transport.connection()
-        link.needs_turns = lambda: self._ws is None
+        link.needs_turns = self._replay_busy
         if not link.resumed:
             await self.login()
             if not self._symbols_checked:
@@ -285,11 +285,14 @@ class BthubFeed(Feed):
         finally:
             self._ws = None
 
+    def _replay_busy(self) -> bool:
+        return self._ws is None  # logging in, checking the symbols
+
     def _replay_message(self, frame) -> bool:
-        """One recorded message; True while the session needs the loop's turns (its
-        login and subscriptions, see `ReplayLink.take`)."""
+        """One recorded message; True while the session needs the loop's turns (see
+        `ReplayLink.take`)."""
         self.on_frame(frame.payload())
-        return self._ws is None
+        return self._replay_busy()
 
     async def _connect_and_read(self) -> None:
         self.set_state(self.state, f"logging in to {self.address}")

@@ -297,8 +297,7 @@ class LoopringFeed(Feed):
         if self._failure is not None:
             self._link.close("session ended")
             return True
-        task = self._snapshot_task
-        return self._sync is None or (task is not None and not task.done())
+        return self._replay_busy()
 
     def restore_book(self, stream: Stream, book: OrderBook) -> None:
         """From a checkpoint: the book at its version; pushes after it apply as live. A

@@ -15,7 +15,7 @@ from obview.venues.futu import codec
 from obview.venues.futu.client import CACHE_LIMIT, KEEPALIVE_DEFAULT, sane_keepalive
 from tests.conftest import wait_until
 from tests.futu.fuzz import book_rows, judge
-from tests.futu.hostile import CODE, FuzzFeed, HostileOpenD, caught_up, push_body
+from tests.futu.hostile import CODE, FuzzFeed, HostileOpenD, caught_up, fill, push_body
 
 GOOD = ([[380.0, 500, 2, [(11, 200), (12, 300)], None], [379.8, 100, 1, [(13, 100)], None]],
         [[380.2, 700, 3, [], None]])
@@ -165,3 +165,22 @@ def test_keepalive_rule():
     assert sane_keepalive(10) == 10.0 and sane_keepalive(1) == 1.0
     assert sane_keepalive(600) == 600.0
     assert sane_keepalive(601) == sane_keepalive(-1) == sane_keepalive(0) == KEEPALIVE_DEFAULT
+
+
+@pytest.mark.parametrize(("bid", "ask", "want"), [
+    (1_764_633_600.25, 1_764_633_600.5, 1_764_633_600_500),  # the later side's
+    (1_764_633_600.5, 1_764_633_600.25, 1_764_633_600_500),
+    (1_764_633_600.25, 0.0, 1_764_633_600_250),  # an unstamped side does not count
+    (math.nan, 1_764_633_600.25, 1_764_633_600_250),
+    (math.inf, 1e300, None),  # neither is an instant: the book has no venue time
+    (0.0, 0.0, None),
+])
+def test_a_push_s_venue_time_is_the_later_of_its_plausible_stamps(bid, ask, want):
+    from obview.venues.futu.client import _venue_ts
+    from obview.venues.futu.pb import Qot_UpdateOrderBook_pb2
+
+    response = Qot_UpdateOrderBook_pb2.Response(retType=0)
+    fill(response.s2c, *GOOD)
+    response.s2c.svrRecvTimeBidTimestamp = bid
+    response.s2c.svrRecvTimeAskTimestamp = ask
+    assert _venue_ts(response.s2c) == want

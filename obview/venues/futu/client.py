@@ -279,8 +279,11 @@ def last_latency(stream: Stream, s2c, now: float) -> None:
 
 def _venue_ts(s2c) -> int | None:
     """The later of the two sides' OpenD stamps, epoch ms (None when both are unstamped)."""
-    stamps = (epoch_ms(s2c.svrRecvTimeBidTimestamp), epoch_ms(s2c.svrRecvTimeAskTimestamp))
-    return max((s for s in stamps if s is not None), default=None)
+    bid = epoch_ms(s2c.svrRecvTimeBidTimestamp)
+    ask = epoch_ms(s2c.svrRecvTimeAskTimestamp)
+    if bid is None or (ask is not None and ask > bid):
+        return ask
+    return bid
 
 
 def apply_levels(stream: Stream, sides: tuple[SideState, SideState], s2c,

@@ -60,14 +60,8 @@ class LatencyStats:
         """Add one latency per receive stamp (epoch seconds), as `latency_ms` judges them;
         the batch form of `add` for a read that carried many pushes."""
         stamps = list(stamps)
-        if len(stamps) == 1:  # a read of one push (a client keeping up): nothing built
-            stamp = stamps[0]
-            value = (now_s - stamp) * 1000.0
-            self.total += 1
-            if stamp > 0 and EARLIEST_MS <= value <= LATEST_MS:  # (NaN fails both)
-                self.samples.append(value)
-            else:
-                self.unstamped += 1
+        if len(stamps) == 1:  # a read of one push (a client keeping up): no lists built
+            self.add(latency_ms(now_s, stamps[0]))
             return
         samples = [v for v in ((now_s - s) * 1000.0 for s in stamps if s > 0)
                    if EARLIEST_MS <= v <= LATEST_MS]

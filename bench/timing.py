@@ -9,8 +9,11 @@ This machine is shared and its speed drifts (up to 30% over minutes), so a ratio
 timings taken minutes apart says little. Every bench therefore:
 
 1. runs its variants in interleaved rounds: round 1 runs A, B, C back to back, then
-   round 2 runs A, B, C again, and so on, so the variants of one round share the
-   machine's state (a noisy neighbour slows them alike);
+   round 2 runs B, C, A, round 3 C, A, B, and so on, so the variants of one round share
+   the machine's state (a noisy neighbour slows them alike) and each takes every place
+   in a round equally often. (A fixed order biases the pairs: measured on the 2-core VM,
+   the same feed path run second in every round came out 5-15% dearer than run first,
+   paired median of 10-21 rounds, bench/record_replay.py part 2 against itself);
 2. reports a ratio as the median, over rounds, of the two variants' times measured in
    the same round (a "paired median": robust to drift and to a few disturbed rounds);
 3. reports rates (and absolute times) from each variant's best round, which is the
@@ -84,14 +87,17 @@ class Timings:
 
 
 def interleave(runs: Mapping[str, Round], rounds: int, warmup: int = 0) -> Timings:
-    """Run every variant once per round, in the given order, `rounds` times."""
+    """Run every variant once per round, `rounds` times: round r starts with the r-th
+    variant (counting from 0, in the given order) and goes on in that order, wrapping."""
     for _ in range(warmup):
         for run in runs.values():
             run()
     timings = Timings({name: [] for name in runs})
     clock = time.perf_counter
-    for _ in range(rounds):
-        for name, run in runs.items():
+    order = list(runs.items())
+    for r in range(rounds):
+        shift = r % len(order) if order else 0
+        for name, run in order[shift:] + order[:shift]:
             started = clock()
             own = run()
             timings.times[name].append(own if own is not None else clock() - started)

@@ -26,15 +26,19 @@ def test_timing_helper_pairs_rounds():
     finally:
         sys.path.remove(str(ROOT / "bench"))
     order: list[str] = []
-    own = iter([4.0, 1.0, 2.0, 1.0, 9.0, 3.0])  # (slow, fast) per round
+    own = iter([4.0, 1.0, 1.0, 2.0, 9.0, 3.0])  # in the order they run (see below)
     t = interleave({"slow": lambda: (order.append("s"), next(own))[1],
                     "fast": lambda: (order.append("f"), next(own))[1]}, rounds=3, warmup=0)
-    assert order == ["s", "f"] * 3  # interleaved, in the given order
+    # interleaved, each variant first in every other round (no place in a round favoured)
+    assert order == ["s", "f", "f", "s", "s", "f"]
     assert t.times == {"slow": [4.0, 2.0, 9.0], "fast": [1.0, 1.0, 3.0]}
     assert t.paired("slow", "fast") == 3.0  # median of 4, 2, 3: not 15 / 5
     assert t.best_ratio("slow", "fast") == 2.0
     assert t.paired_delta("slow", "fast") == 3.0
     assert t.rate("fast", 10) == 10.0
+    order.clear()
+    interleave({name: (lambda name=name: order.append(name)) for name in "abc"}, rounds=3)
+    assert "".join(order) == "abcbcacab"
 
 
 def test_book_bench_runs():

@@ -34,6 +34,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
+import logging
 import random
 import resource
 import statistics
@@ -448,6 +449,9 @@ def main() -> None:
                         help="part 6: seconds of heatmap history to rebuild")
     parser.add_argument("--no-rebuild", action="store_true", help="skip part 6")
     args = parser.parse_args()
+    # a replayed session ends when its journal does, and says so (reconnect notices) at
+    # every round: the figures are what this prints
+    logging.getLogger("obview").setLevel(logging.ERROR)
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
         if not args.only_hour:

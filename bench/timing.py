@@ -11,9 +11,11 @@ timings taken minutes apart says little. Every bench therefore:
 1. runs its variants in interleaved rounds: round 1 runs A, B, C back to back, then
    round 2 runs B, C, A, round 3 C, A, B, and so on, so the variants of one round share
    the machine's state (a noisy neighbour slows them alike) and each takes every place
-   in a round equally often. (A fixed order biases the pairs: measured on the 2-core VM,
-   the same feed path run second in every round came out 5-15% dearer than run first,
-   paired median of 10-21 rounds, bench/record_replay.py part 2 against itself);
+   in a round equally often, so no place can favour a variant. (With a fixed order, the
+   same feed path run second in every round came out 5-15% dearer than run first in
+   four runs of five, paired median of 6-21 rounds, bench/record_replay.py part 2
+   against itself. Rotated, it still differed by 7-9% in one run: that much is this
+   VM's noise, which a bench shows by timing one variant twice);
 2. reports a ratio as the median, over rounds, of the two variants' times measured in
    the same round (a "paired median": robust to drift and to a few disturbed rounds);
 3. reports rates (and absolute times) from each variant's best round, which is the

@@ -50,10 +50,11 @@ SCREENSHOT_DIR_ENV = "OBVIEW_SCREENSHOT_DIR"  # where palette "Screenshot" saves
 REPLACED_SYSTEM_COMMANDS = {"Keys", "Screenshot"}  # ours: the obview help, a path we report
 
 
-# the share of a core a replay may keep the event loop's thread busy: the screen needs
-# the rest to paint in time (obview/replay/governor.py; docs/replay.md has the figures:
-# on a slow machine at 100x, 0.75 left p99 push-to-paint at 58 ms, 0.6 at 45-52 ms)
-REPLAY_CPU_BUDGET = 0.6
+# the share of a core a replay may keep the event loop's thread busy; the screen's own
+# lateness, which each paint reports, slows it further where the screen falls behind
+# first (obview/replay/governor.py; docs/replay.md, "A replay the machine cannot keep
+# up with", has the figures)
+REPLAY_CPU_BUDGET = 0.8
 HIDDEN_RECORD_EVERY = 0.25  # s: depth-history samples of tabs not on screen
 
 class ObviewApp(App):
@@ -167,6 +168,11 @@ class ObviewApp(App):
         self.run_worker(feed.run(), name=f"feed-{feed.venue}", group="feeds",
                         exit_on_error=False)
 
+    def _screen_late(self, seconds: float) -> None:
+        governor = self.player.governor
+        if governor is not None:
+            governor.late(seconds)
+
     def _new_pane_id(self) -> str:
         return f"pane-{next(self._pane_numbers)}"
 
@@ -195,6 +201,8 @@ class ObviewApp(App):
                           frozen=self.frozen, compact=self._narrow(),
                           history_s=self.history_s)
         self._stream_panes[stream] = pane
+        if self.player is not None:  # the screen's lateness steers the replay's governor
+            pane.ladder.on_late = self._screen_late
         # a stream that appears later (one more source's book) goes next to its feed's others
         after = next((p for p in reversed(self.panes) if isinstance(p, StreamPane)
                       and p.feed is feed), None)
@@ -302,7 +310,7 @@ class ObviewApp(App):
         if pane is None:  # a stream the feed added after it started
             await self._add_stream_pane(message.feed, stream)
             pane = self._stream_panes[stream]
-        pane.book_updated()
+        pane.book_updated(message.time)  # (posted at the first push since the last one)
         for screen in self.screen_stack[1:]:  # no self.screen: the stack may be empty by now
             if isinstance(screen, DrilldownScreen) and screen.stream is stream:
                 screen.book_updated()

@@ -136,6 +136,11 @@ class Ladder(Widget, can_focus=True):
         self.paint_delay = LatencyStats(window=300)  # receive -> first paint of it, ms
         self.view: BookView | None = None
         self._view_recv: float | None = None  # book.recv_mono of the view not yet painted
+        # the screen's lateness: when the oldest change not yet drawn happened (monotonic),
+        # before and after it went into the view; `on_late(seconds)` hears it at the paint
+        self._oldest_change: float | None = None
+        self._view_oldest: float | None = None
+        self.on_late: Callable[[float], None] | None = None
         self._prev_sizes: dict[tuple, Decimal] = {}
         self._deltas: dict[tuple, Decimal] = {}
         self._flashes: dict[tuple, tuple[float, bool]] = {}
@@ -185,15 +190,21 @@ class Ladder(Widget, can_focus=True):
         return styles
 
     # -- feeding -------------------------------------------------------------------
-    def mark_dirty(self) -> None:
-        """The book changed: redraw within one frame, at most `FPS` times a second."""
+    def mark_dirty(self, changed_at: float | None = None) -> None:
+        """The book changed (first at `changed_at`, monotonic, if known): redraw within
+        one frame, at most `FPS` times a second."""
         self._dirty = True
+        if changed_at is not None and self._oldest_change is None and not self.frozen:
+            self._oldest_change = changed_at
         self._schedule()
 
     def _schedule(self) -> None:
         # a hidden ladder (another tab, a screen on top) only stays dirty: `on_show`, or
         # the next push once it is visible again, draws it from the book as it is then
-        if self._timer_pending or not self._visible():
+        if self._timer_pending:
+            return
+        if not self._visible():
+            self._oldest_change = None  # nothing of it is on screen, so nothing is late
             return
         self._timer_pending = True
         delay = self._last_flush + FRAME - time.monotonic()
@@ -204,6 +215,7 @@ class Ladder(Widget, can_focus=True):
     def _flush(self) -> None:
         self._timer_pending = False
         if not self._visible():
+            self._oldest_change = None
             return  # recomputed by on_show / the next mark_dirty while visible
         start = time.thread_time_ns()
         self._last_flush = time.monotonic()
@@ -308,6 +320,7 @@ class Ladder(Widget, can_focus=True):
 
     def set_frozen(self, frozen: bool) -> None:
         self.frozen = frozen
+        self._oldest_change = self._view_oldest = None  # a frozen screen is not late
         self.mark_dirty()
 
     # -- cursor --------------------------------------------------------------------
@@ -427,6 +440,9 @@ class Ladder(Widget, can_focus=True):
                 del flashes[key]
         self.view = view
         self._view_recv = self.stream.book.recv_mono
+        if self._view_oldest is None:  # (a view that painted nothing new keeps the oldest)
+            self._view_oldest = self._oldest_change
+        self._oldest_change = None
         shown_before = self._places
         # the instrument's decimals from the best rows already in hand (no book walk),
         # worked out again only when the best prices (or the grouping) change
@@ -480,6 +496,10 @@ class Ladder(Widget, can_focus=True):
             if self._view_recv is not None:
                 self.paint_delay.add((self.stats.last_paint - self._view_recv) * 1000)
                 self._view_recv = None
+            if self._view_oldest is not None:
+                if self.on_late is not None:
+                    self.on_late(self.stats.last_paint - self._view_oldest)
+                self._view_oldest = None
         lines = super().render_lines(crop)  # Textual's styling and cropping: counted too
         self.stats.cpu_ns += time.thread_time_ns() - start
         return lines

@@ -101,10 +101,10 @@ class StreamPane(TabPane):
             return float(self._books_recorded)
         return self.stream.book.recv_mono or time.monotonic()
 
-    def book_updated(self) -> None:
-        """One coalesced book change: into the history, then the ladder (and the
-        heatmap, if shown) redraw within a frame."""
-        self.ladder.mark_dirty()
+    def book_updated(self, changed_at: float | None = None) -> None:
+        """One coalesced book change (its first push at `changed_at`, monotonic): into
+        the history, then the ladder (and the heatmap, if shown) redraw within a frame."""
+        self.ladder.mark_dirty(changed_at)
         if self.journal is not None:  # recorded as it happened (journal_book)
             return
         if self.mask_times:

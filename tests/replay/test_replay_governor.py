@@ -86,3 +86,49 @@ def test_a_budget_is_a_share_of_one_core() -> None:
         CpuGovernor(0)
     with pytest.raises(ValueError):
         CpuGovernor(1.5)
+
+
+def late_window(gov: CpuGovernor, clocks: Clocks, lates: list[float], share: float = 0.3,
+                played: bool = True) -> float | None:
+    """A window at `share` of a core in which the screen painted `lates` late."""
+    clocks.run(0.5, share)
+    for seconds in lates:
+        gov.late(seconds)
+    if played:
+        gov.played()
+    return gov.sample()
+
+
+def test_a_late_screen_slows_the_replay_within_the_cpu_budget(clocks: Clocks) -> None:
+    gov = governor(clocks, budget=0.8)
+    # the second-latest paint counts (80 ms): the step is 50/80, the window's CPU is low
+    assert late_window(gov, clocks, [0.035, 0.100, 0.080]) == pytest.approx(0.05 / 0.08)
+    assert gov.lateness == pytest.approx(0.08)
+    # a window just over the mark still steps down by a tenth at least
+    assert late_window(gov, clocks, [0.051, 0.052]) == pytest.approx(0.05 / 0.08 * 0.9)
+    # very late: at most halved at a step
+    gov.restart()
+    assert late_window(gov, clocks, [0.5, 0.6]) == 0.5
+
+
+def test_one_stall_is_not_a_late_screen(clocks: Clocks) -> None:
+    gov = governor(clocks, budget=0.8)
+    assert late_window(gov, clocks, [0.035, 0.036, 0.250]) is None  # a GC pause, say
+    assert gov.throttle == 1.0
+    assert late_window(gov, clocks, [0.250]) == 0.5  # but the only paint of a window counts
+
+
+def test_the_speed_comes_back_only_when_the_screen_is_on_time(clocks: Clocks) -> None:
+    gov = governor(clocks, budget=0.8)
+    late_window(gov, clocks, [0.1, 0.1])
+    slowed = gov.throttle
+    assert slowed == 0.5
+    # quiet CPU, but paints still later than ON_TIME_S (under the mark that slows it)
+    assert late_window(gov, clocks, [0.047, 0.048], share=0.1) is None
+    assert late_window(gov, clocks, [0.030, 0.035], share=0.1) == pytest.approx(slowed * 1.25)
+
+
+def test_a_late_screen_while_nothing_plays_is_left_alone(clocks: Clocks) -> None:
+    gov = governor(clocks, budget=0.8)
+    assert late_window(gov, clocks, [0.2, 0.3], played=False) is None  # paused, say
+    assert gov.throttle == 1.0

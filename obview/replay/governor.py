@@ -42,7 +42,7 @@ LATE_S = 0.050  # a window this late slows the replay (the push-to-paint target,
 ON_TIME_S = 0.045  # and only a window at most this late lets it speed up again
 
 
-class CpuGovernor:
+class ReplayGovernor:
     """`played()` and `sample()` after each handover of paced lines; `late()` from each
     paint of the screen."""
 

@@ -51,7 +51,7 @@ from obview.journal import (
     session_files,
 )
 from obview.record import config_of
-from obview.replay.governor import CpuGovernor
+from obview.replay.governor import ReplayGovernor
 from obview.replay.transport import ReplayLink, ReplayTransport
 from obview.venues import VenueConfig
 
@@ -160,7 +160,7 @@ class ReplayPlayer:
         self._arming = start is not None  # a seek's catch-up not yet reported as over
         self._busy = False  # lines taken from the pace and not all handed over yet
         self._seeks = 0
-        self.governor: CpuGovernor | None = None  # see govern()
+        self.governor: ReplayGovernor | None = None  # see govern()
         point = self.reader.seek_point(wall=start) if start is not None else None
         source = self._bounded(self.reader.batches(point))
         self._restoring = start is not None
@@ -192,10 +192,11 @@ class ReplayPlayer:
         span = self.last_wall - self.first_wall
         return 1.0 if span <= 0 else min(max((self.wall - self.first_wall) / span, 0.0), 1.0)
 
-    def govern(self, budget: float, **kw) -> CpuGovernor:
+    def govern(self, budget: float, **kw) -> ReplayGovernor:
         """Slow the pace down while playing it keeps the event loop's thread busier
-        than `budget` of a core (a screen's replay: obview/replay/governor.py)."""
-        self.governor = CpuGovernor(budget, **kw)
+        than `budget` of a core, or the screen paints late (`governor.late`, which the
+        screen calls; a screen's replay: obview/replay/governor.py)."""
+        self.governor = ReplayGovernor(budget, **kw)
         return self.governor
 
     def describe(self) -> str:

@@ -480,6 +480,8 @@ class Ladder(Widget, can_focus=True):
                 y += 1
             self._unpainted = True
             self.refresh(Region(0, first, width, y - first))
+        if not self._unpainted:  # the change showed nothing (a level below the rows shown)
+            self._view_oldest = None
 
     def render_lines(self, crop: Region) -> list[Strip]:
         start = time.thread_time_ns()

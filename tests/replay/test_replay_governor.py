@@ -1,11 +1,12 @@
-"""The replay's CPU governor, on hand-moved clocks: it slows a replay that plays over its
-budget, leaves a busy loop that plays nothing alone, and gives the speed back when quiet."""
+"""The replay's governor, on hand-moved clocks: it slows a replay that plays over its CPU
+budget or paints late, leaves a busy loop that plays nothing alone, and gives the speed
+back when quiet and on time."""
 
 from __future__ import annotations
 
 import pytest
 
-from obview.replay.governor import FLOOR, CpuGovernor
+from obview.replay.governor import FLOOR, ReplayGovernor
 
 
 class Clocks:
@@ -24,8 +25,8 @@ def clocks() -> Clocks:
     return Clocks()
 
 
-def governor(clocks: Clocks, budget: float = 0.6) -> CpuGovernor:
-    return CpuGovernor(budget, cpu=lambda: clocks.cpu, clock=lambda: clocks.wall)
+def governor(clocks: Clocks, budget: float = 0.6) -> ReplayGovernor:
+    return ReplayGovernor(budget, cpu=lambda: clocks.cpu, clock=lambda: clocks.wall)
 
 
 def test_playing_over_budget_slows_in_proportion(clocks: Clocks) -> None:
@@ -83,12 +84,12 @@ def test_quiet_windows_give_the_speed_back(clocks: Clocks) -> None:
 
 def test_a_budget_is_a_share_of_one_core() -> None:
     with pytest.raises(ValueError):
-        CpuGovernor(0)
+        ReplayGovernor(0)
     with pytest.raises(ValueError):
-        CpuGovernor(1.5)
+        ReplayGovernor(1.5)
 
 
-def late_window(gov: CpuGovernor, clocks: Clocks, lates: list[float], share: float = 0.3,
+def late_window(gov: ReplayGovernor, clocks: Clocks, lates: list[float], share: float = 0.3,
                 played: bool = True) -> float | None:
     """A window at `share` of a core in which the screen painted `lates` late."""
     clocks.run(0.5, share)

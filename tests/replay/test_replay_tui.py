@@ -130,7 +130,7 @@ async def test_a_replay_at_real_time_is_never_slowed(futu_journal):
 async def test_each_paint_tells_the_governor_how_late_it_came(futu_journal):
     """The screen's lateness (docs/replay.md, "A replay the machine cannot keep up with"):
     from the oldest change a paint drew to the paint, and never the time the ladder was
-    frozen or hidden."""
+    frozen, nor a change that showed nothing."""
     import time
 
     path, _ = futu_journal
@@ -144,22 +144,39 @@ async def test_each_paint_tells_the_governor_how_late_it_came(futu_journal):
         await pilot.press("space")  # paused: only the steps below change the book
         ladder = app.active_ladder()
 
-        async def step_until_reported() -> float:
+        async def step_until_reported(waited: float = 0.0, since: int | None = None
+                                      ) -> list[float]:
+            """Steps (`.`) until a paint reports; `waited`: each step's change is as if
+            it had waited that long for its paint. The reports from index `since` on
+            (default: from the first step)."""
             seen = len(reports)
+            since = seen if since is None else since
             for _ in range(200):
+                if waited:  # (the time the app stamps on the step's BookUpdated, moved back)
+                    ladder._oldest_change = time.monotonic() - waited
                 await pilot.press("full_stop")
-                if len(reports) > seen:
-                    return reports[-1]
                 await pilot.pause()
                 if len(reports) > seen:
-                    return reports[-1]
+                    return reports[since:]
             raise AssertionError("no paint after 200 steps")
 
-        ladder.mark_dirty(time.monotonic() - 5.0)  # a change that waited 5 s for its paint
-        assert await step_until_reported() >= 5.0
-        before = len(reports)
-        await pilot.press("p")  # frozen: a change then is not late, nothing is drawn
-        ladder.mark_dirty(time.monotonic() - 5.0)
+        assert (await step_until_reported(waited=5.0))[-1] >= 5.0
+        await wait_until(lambda: not ladder._timer_pending, 10, "the ladder's frame")
+        assert all(seconds < 1.0 for seconds in await step_until_reported())
+        # frozen: a change then is not late (nothing was due on screen), even once the
+        # book it left behind is drawn
         await pilot.press("p")
-        await step_until_reported()
-        assert reports[before:] and all(seconds < 1.0 for seconds in reports[before:])
+        ladder.mark_dirty(time.monotonic() - 5.0)
+        for _ in range(3):
+            await pilot.press("full_stop")
+        before = len(reports)
+        await pilot.press("p")
+        assert all(seconds < 1.0 for seconds in await step_until_reported(since=before))
+        # a change that shows nothing (a level below the rows on screen, say) is not late
+        # when a later change is painted
+        await wait_until(lambda: not ladder._flashes, 10, "the flashes faded")
+        before = len(reports)
+        ladder.mark_dirty(time.monotonic() - 5.0)  # the book as it was: the same lines
+        await wait_until(lambda: not ladder._timer_pending, 10, "the ladder's frame")
+        await pilot.pause()
+        assert all(seconds < 1.0 for seconds in await step_until_reported(since=before))

@@ -19,9 +19,10 @@ The screen's own lateness is the second signal: each paint reports (`late`) how 
 after the oldest change it drew it came. A window whose second-latest paint is later
 than LATE_S slows the replay too, whatever the CPU says: the CPU time of our thread
 cannot see a machine whose core other work is taking (measured with a busy process on
-the same core: the CPU rule alone played at 100x with p99 push-to-paint 64-184 ms at
-20-26 paints/s; with lateness it slowed to 30x, p99 62-66 ms, 27-28 paints/s). Where
-the screen keeps up, lateness lets the CPU budget be larger (see obview/tui/app.py).
+the same core: the CPU rule alone played at 100x, p99 push-to-paint 64-184 ms, median
+of four runs 84 ms, at 20-26 paints/s; with lateness it slowed to 30-88x, p99 46-146 ms,
+median of six 65 ms, at 27-29 paints/s). Where the screen keeps up, lateness lets the
+CPU budget be larger (see obview/tui/app.py).
 Docs: docs/replay.md, "A replay the machine cannot keep up with".
 """
 

@@ -204,7 +204,7 @@ class Ladder(Widget, can_focus=True):
         if self._timer_pending:
             return
         if not self._visible():
-            self._oldest_change = None  # nothing of it is on screen, so nothing is late
+            self._nothing_late()
             return
         self._timer_pending = True
         delay = self._last_flush + FRAME - time.monotonic()
@@ -215,7 +215,7 @@ class Ladder(Widget, can_focus=True):
     def _flush(self) -> None:
         self._timer_pending = False
         if not self._visible():
-            self._oldest_change = None
+            self._nothing_late()
             return  # recomputed by on_show / the next mark_dirty while visible
         start = time.thread_time_ns()
         self._last_flush = time.monotonic()
@@ -249,6 +249,14 @@ class Ladder(Widget, can_focus=True):
     def _visible(self) -> bool:
         return self.display and self.is_mounted and self.screen.is_current \
             and self.size.height > 0
+
+    def _nothing_late(self) -> None:
+        # hidden (another tab, a screen on top) or frozen: nothing was due on screen, so
+        # no change waiting now is late when the ladder shows it again
+        self._oldest_change = self._view_oldest = None
+
+    def on_hide(self) -> None:
+        self._nothing_late()
 
     def on_show(self) -> None:
         self._prev_sizes.clear()  # no flash storm after a tab switch
@@ -320,7 +328,7 @@ class Ladder(Widget, can_focus=True):
 
     def set_frozen(self, frozen: bool) -> None:
         self.frozen = frozen
-        self._oldest_change = self._view_oldest = None  # a frozen screen is not late
+        self._nothing_late()
         self.mark_dirty()
 
     # -- cursor --------------------------------------------------------------------

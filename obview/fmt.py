@@ -167,14 +167,24 @@ def grouped(value: Decimal) -> str:
     return f"{int(whole):,}" + dot + frac
 
 
+def _fraction_digits(text: str) -> int:
+    """Digits after the point of a decimal text; -1 when it has no point."""
+    return len(text) - text.index(".") - 1 if "." in text else -1
+
+
+def point_padded(text: str, places: int) -> str:
+    """A decimal text padded on the right so that, right-aligned, its point lines up
+    with texts of `places` decimals: "12" -> "12   " for 2. Digits are never invented."""
+    return text + " " * ((places if places > 0 else -1) - _fraction_digits(text))
+
+
 def align_points(texts: list[str]) -> list[str]:
     """Pad decimal texts on the right so their points line up when right-aligned.
 
     "350.2", "12", "0.25" -> "350.2 ", "12   ", "0.25"; digits are never invented.
     """
-    fracs = [len(t) - t.index(".") - 1 if "." in t else -1 for t in texts]
-    widest = max(fracs, default=-1)
-    return [t + " " * (widest - f) for t, f in zip(texts, fracs, strict=True)]
+    widest = max(map(_fraction_digits, texts), default=-1)
+    return [point_padded(t, widest) for t in texts]
 
 
 def prices_aligned(values: list[Decimal]) -> list[str]:

@@ -2,7 +2,9 @@
 
 Line 0 is the status (last price, session volume, VWAP, the highlight threshold),
 line 1 the header, then one print a line: time, price, size, side, in the side's
-colour; a print at or above the threshold is highlighted. Cheap per frame: a print's
+colour; a print at or above the threshold is highlighted. Prices and sizes line up on
+their points, as the ladder's do: a print with more decimals than the tape has shown
+redraws the kept lines once, at that finer width. Cheap per frame: a print's
 line is built once (its `Strip` is kept with it) and a frame only slices the newest
 `height - 2` of them, so 1,000 prints a second cost one line each, not a redraw of
 the tape each.
@@ -74,6 +76,11 @@ class TapeView(PacedRedraw, Widget):
         self.utc = utc
         self.mask_times = mask_times  # snapshots: no clock times
         self.places = 0  # price decimals: the instrument's, as the ladder shows them
+        # the decimals the kept lines were built with: the finest price (at least the
+        # instrument's) and the finest size among the prints, so each column's points
+        # line up (a finer print redraws every kept line, see `add`)
+        self._price_places = 0
+        self._size_places = 0
         self.prints: deque[Trade] = deque(maxlen=KEEP)  # newest at the right
         self._lines: deque[Strip | None] = deque(maxlen=KEEP)  # built once, per print
         self._styles: dict[str, Style] = {}
@@ -83,16 +90,23 @@ class TapeView(PacedRedraw, Widget):
 
     # -- feeding ---------------------------------------------------------------------
     def add(self, trades: Iterable[Trade]) -> None:
+        price_places, size_places = max(self._price_places, self.places), self._size_places
         for trade in trades:
             self.prints.append(trade)
             self._lines.append(None)
             if self.own_figures:
                 self.figures.add(trade)
+            price_places = max(price_places, fmt.decimals_of(trade.price))
+            size_places = max(size_places, fmt.decimals_of(trade.size))
+        if price_places != self._price_places or size_places != self._size_places:
+            self._price_places, self._size_places = price_places, size_places
+            self._forget_lines()  # lines built for fewer decimals would stand out of line
         self.mark_dirty()
 
     def clear(self) -> None:
         self.prints.clear()
         self._lines.clear()
+        self._price_places = self._size_places = 0
         if self.own_figures:
             self.figures = TapeFigures()
         self.mark_dirty()
@@ -100,8 +114,11 @@ class TapeView(PacedRedraw, Widget):
     def set_threshold(self, threshold: Decimal | None) -> None:
         """Prints of at least this size are highlighted (None: none)."""
         self.threshold = threshold
-        self._lines = deque([None] * len(self.prints), maxlen=KEEP)
+        self._forget_lines()
         self.mark_dirty()
+
+    def _forget_lines(self) -> None:
+        self._lines = deque([None] * len(self.prints), maxlen=KEEP)
 
     def _flush(self) -> None:
         if self.display and self.is_on_screen:  # a hidden tape only keeps its prints
@@ -113,7 +130,7 @@ class TapeView(PacedRedraw, Widget):
     def notify_style_update(self) -> None:
         super().notify_style_update()
         self._styles = {}
-        self._lines = deque([None] * len(self.prints), maxlen=KEEP)
+        self._forget_lines()
 
     # -- painting ------------------------------------------------------------------
     def _style(self, name: str) -> Style:
@@ -150,7 +167,8 @@ class TapeView(PacedRedraw, Widget):
     def _print_line(self, trade: Trade, width: int) -> Strip:
         when = "–" if self.mask_times else fmt.clock(trade.mono + self.epoch_offset, True,
                                                      self.utc)
-        text = self._row_text(when, fmt.at_least(trade.price, self.places), fmt.grouped(trade.size),
+        text = self._row_text(when, fmt.fixed(trade.price, self._price_places),
+                              fmt.point_padded(fmt.grouped(trade.size), self._size_places),
                               SIDE_WORDS[trade.side])
         name = "tape--buy" if trade.side == BUY else "tape--sell" if trade.side == SELL \
             else "tape--neutral"

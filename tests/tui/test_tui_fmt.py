@@ -20,6 +20,14 @@ def test_align_points_pads_right_without_inventing_digits():
             else len(c.rstrip()) for c, t in zip(column, texts, strict=True)} == {8}
 
 
+def test_point_padded_is_one_text_of_an_aligned_column():
+    assert fmt.point_padded("12", 2) == "12   "
+    assert fmt.point_padded("0.5", 2) == "0.5 "
+    assert fmt.point_padded("1,200", 0) == "1,200"
+    texts = ["350.2", "12", "0.25"]
+    assert [fmt.point_padded(t, 2) for t in texts] == fmt.align_points(texts)
+
+
 def test_prices_share_the_finest_decimals():
     assert fmt.prices_aligned([D("350.2"), D("350"), D("349.85")]) == ["350.20", "350.00", "349.85"]
     assert fmt.prices_aligned([D("0.0001253"), D("0.00012525")]) == ["0.00012530", "0.00012525"]

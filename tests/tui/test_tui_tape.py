@@ -4,6 +4,7 @@ heatmap's markers; a feed that declares no tape shows none."""
 
 from __future__ import annotations
 
+import contextlib
 from decimal import Decimal
 
 from obview import fmt
@@ -18,6 +19,15 @@ def _tape_app(**kw):
     return make_app([FakeFeed("futu", ("HK.00700",), seed=5, trades=True)], **kw)
 
 
+@contextlib.asynccontextmanager
+async def _taping():
+    """The app on a fake feed with a tape, ready: (app, pilot, its pane, the feed)."""
+    app = _tape_app()
+    async with app.run_test(size=(140, 34)) as pilot:
+        await ready(pilot)
+        yield app, pilot, app.active_stream_pane(), app.feeds[0]
+
+
 async def _printed(pilot, pane, feed, **kw) -> list[Trade]:
     before = len(pane.tape.prints)
     trades = feed.print_trades(**kw)
@@ -29,11 +39,7 @@ async def _printed(pilot, pane, feed, **kw) -> list[Trade]:
 
 
 async def test_tape_shows_prints_newest_on_top_with_figures():
-    app = _tape_app()
-    async with app.run_test(size=(140, 34)) as pilot:
-        await ready(pilot)
-        pane = app.active_stream_pane()
-        feed = app.feeds[0]
+    async with _taping() as (app, pilot, pane, feed):
         assert pane.tape is not None and pane.tape.display
         sizes = [Decimal(300), Decimal(1200), Decimal("50.5")]
         trades = await _printed(pilot, pane, feed, count=3, sizes=sizes)
@@ -50,11 +56,7 @@ async def test_tape_shows_prints_newest_on_top_with_figures():
 
 
 async def test_threshold_key_highlights_big_prints():
-    app = _tape_app()
-    async with app.run_test(size=(140, 34)) as pilot:
-        await ready(pilot)
-        pane = app.active_stream_pane()
-        feed = app.feeds[0]
+    async with _taping() as (app, pilot, pane, feed):
         await _printed(pilot, pane, feed, count=2, sizes=[Decimal(100), Decimal(5000)])
         await pilot.press("T")
         await settle(pilot)
@@ -79,11 +81,7 @@ async def test_threshold_key_highlights_big_prints():
 
 
 async def test_prints_mark_the_heatmap_at_their_price():
-    app = _tape_app()
-    async with app.run_test(size=(140, 34)) as pilot:
-        await ready(pilot)
-        pane = app.active_stream_pane()
-        feed = app.feeds[0]
+    async with _taping() as (app, pilot, pane, feed):
         trades = await _printed(pilot, pane, feed, count=4)
         history = pane.history
         tier = history.tiers[1]
@@ -127,3 +125,33 @@ def test_tape_snapshot(snap_compare):
             await _printed(pilot, pane, pilot.app.feeds[0], count=3)
 
     assert snap_compare(_tape_app(), run_before=run_before, terminal_size=(140, 34))
+
+
+def _point_column(text: str) -> int:
+    """Where a right-aligned decimal's point is (or would be) in a line of the tape."""
+    field_end = 1 + 11 + 13 + 13  # `_row_text`: time, price, size
+    size = text[1 + 11 + 13:field_end]
+    digits = size.rstrip()
+    return 1 + 11 + 13 + (digits.index(".") if "." in digits else len(digits))
+
+
+async def test_sizes_and_prices_line_up_on_their_points_as_finer_prints_arrive():
+    async with _taping() as (app, pilot, pane, feed):
+        await _printed(pilot, pane, feed, count=3,
+                       sizes=[Decimal(300), Decimal("50.5"), Decimal(1200)])
+        rows = [pane.tape.render_line(y).text for y in range(2, 5)]
+        assert [r.split()[2] for r in rows] == ["1,200", "50.5", "300"]
+        assert len({_point_column(r) for r in rows}) == 1, rows
+
+        # a finer print: the lines already painted are rebuilt to its width
+        await _printed(pilot, pane, feed, count=1, sizes=[Decimal("0.125")])
+        rows = [pane.tape.render_line(y).text for y in range(2, 6)]
+        assert [r.split()[2] for r in rows] == ["0.125", "1,200", "50.5", "300"]
+        assert len({_point_column(r) for r in rows}) == 1, rows
+        assert "1,200.000" not in rows[1]  # padded with blanks, never invented digits
+
+        # a price finer than the instrument's: every price gets its decimals
+        pane.tape.add([Trade(0.0, Decimal("500.25"), Decimal(1), BUY)])
+        prices = [pane.tape.render_line(y).text.split()[1] for y in range(2, 7)]
+        assert prices[0] == "500.25"
+        assert all(len(p.partition(".")[2]) == 2 for p in prices), prices

@@ -187,6 +187,17 @@ def align_points(texts: list[str]) -> list[str]:
     return [point_padded(t, widest) for t in texts]
 
 
+def figure_column(texts: list[str], header: str = "", *, points: bool = True) -> list[str]:
+    """A table column's figures as cells of one width (at least the header's), flush right,
+    their points lined up (`points=False`: texts already lined up, only made one width).
+    Shown as they are, never right-justified again: a right-justified cell drops its
+    trailing blanks (Rich's does), and with them the padding that lines the points up."""
+    if points:
+        texts = align_points(texts)
+    width = max([len(header), *map(len, texts)])
+    return [text.rjust(width) for text in texts]
+
+
 def prices_aligned(values: list[Decimal]) -> list[str]:
     """Prices with the same number of decimals (the finest shown), so points align."""
     places = max((decimals_of(v) for v in values), default=0)

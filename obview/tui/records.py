@@ -2,7 +2,7 @@
 
 These change a few times a second at most, so a DataTable is fine here (the ladder
 is the hot path). Rows are rebuilt from `feed.records[kind]` on each coalesced
-update; number columns are aligned on the decimal point.
+update; number columns are aligned on the decimal point (`fmt.figure_column`).
 """
 
 from __future__ import annotations
@@ -37,6 +37,11 @@ def status_class(status: str) -> str:
 
 def _num(value: Decimal | None) -> str:
     return "-" if value is None else fmt.grouped(value)
+
+
+def _figures(values: list[Decimal | None], header: str) -> list[str]:
+    """A number column's cells, held as they are (see `fmt.figure_column`)."""
+    return fmt.figure_column([_num(v) for v in values], header)
 
 
 class RecordsTable(DataTable):
@@ -83,20 +88,20 @@ class OrdersTable(RecordsTable):
         orders = list(reversed(list(self.records().values())))  # newest first
         row = self.cursor_row
         self.clear()
-        filled = fmt.align_points([_num(o.execute_volume) for o in orders])
-        ordered = fmt.align_points([_num(o.order_volume) for o in orders])
-        pending = fmt.align_points([_num(o.pending_volume) for o in orders])
-        amount = fmt.align_points([_num(o.execute_amount) for o in orders])
-        for order, f, o, p, a in zip(orders, filled, ordered, pending, amount, strict=True):
+        filled = _figures([o.execute_volume for o in orders], "")
+        ordered = _figures([o.order_volume for o in orders], "")
+        progress = fmt.figure_column([f"{f} / {o}" for f, o in zip(filled, ordered, strict=True)],
+                                     "filled / ordered", points=False)
+        pending = _figures([o.pending_volume for o in orders], "pending")
+        amount = _figures([o.execute_amount for o in orders], "amount")
+        for order, fo, p, a in zip(orders, progress, pending, amount, strict=True):
             side = "records--buy" if order.side.upper() == "BUY" else "records--sell"
             self.add_row(
                 order.order_id,
                 *((order.symbol,) if self.with_symbol else ()),
                 Text(order.side, self._s(side)),
                 Text(order.status, self._s(status_class(order.status))),
-                Text(f"{f} / {o}", justify="right"),
-                Text(p, justify="right"),
-                Text(a, justify="right"),
+                fo, p, a,
                 ", ".join(sorted({cp.cp for cp in order.cp_orders.values()})),
                 key=order.order_id,
             )
@@ -124,10 +129,9 @@ class RiskTable(RecordsTable):
     def reload(self) -> None:
         risk = list(self.records().values())
         self.clear()
-        volumes = fmt.align_points([_num(r.open_volume) for r in risk])
-        amounts = fmt.align_points([_num(r.open_amount) for r in risk])
+        volumes = _figures([r.open_volume for r in risk], "open volume")
+        amounts = _figures([r.open_amount for r in risk], "open amount")
         for row, volume, amount in zip(risk, volumes, amounts, strict=True):
             vol = row.open_volume
             style = "records--buy" if vol and vol > 0 else "records--sell" if vol and vol < 0 else ""
-            self.add_row(row.book, row.cp, row.symbol, Text(volume, self._s(style), justify="right"),
-                         Text(amount, justify="right"))
+            self.add_row(row.book, row.cp, row.symbol, Text(volume, self._s(style)), amount)

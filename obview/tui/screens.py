@@ -173,7 +173,7 @@ class DrilldownScreen(Screen):
             table.add_column(name, justify=justify)
         entries = [(oid, vol) for lv in levels for oid, vol in (lv.queue or {}).items()]
         top = max((v for _, v in entries), default=Decimal(0))
-        vols = fmt.align_points([fmt.grouped(v) for _, v in entries])
+        vols = _held(fmt.figure_column([fmt.grouped(v) for _, v in entries], "volume"))
         total = Decimal(0)
         for pos, ((oid, vol), vtext) in enumerate(zip(entries, vols, strict=True), 1):
             total += vol
@@ -198,14 +198,15 @@ class DrilldownScreen(Screen):
                               ("orders", "right"), ("share", "right"), ("", "left")):
             table.add_column(name, justify=justify)
         total = sum((lv.size for lv in levels), Decimal(0))
-        sizes = fmt.align_points([fmt.grouped(lv.size) for lv in levels])
+        *sizes, total_text = _held(fmt.figure_column(
+            [fmt.grouped(lv.size) for lv in levels] + [fmt.grouped(total)], "size"))
         prices = [fmt.at_least(lv.price, self.places) for lv in levels]
         for level, size, price in zip(levels, sizes, prices, strict=True):
             share = level.size / total if total else None
             table.add_row(Text(level.source or "-", self._s(cp_class(level.source))), price,
                           size, str(level.orders or ""),
                           fmt.pct(share), Text(_bar(level.size, total), self._s("drill--bar")))
-        table.add_row(Text("total", "bold"), "", fmt.grouped(total), "", "", "")
+        table.add_row(Text("total", "bold"), "", total_text, "", "", "")
         if gone:
             table.add_row(Text("level gone: last seen state", self._s("drill--warn")), "", "", "", "", "")
         return table
@@ -215,18 +216,18 @@ class DrilldownScreen(Screen):
         for name in ("since open", "size before", "size after", "change"):
             table.add_column(name, justify="right")
         entries = list(reversed(self.history))
-        befores = fmt.align_points([fmt.grouped(b) if b is not None else "-"
-                                    for _, b, _ in entries])
-        afters = fmt.align_points([fmt.grouped(a) if a is not None else "gone"
-                                   for _, _, a in entries])
-        changes = fmt.align_points([fmt.signed((a or Decimal(0)) - (b or Decimal(0)))
-                                    if b is not None else "open" for _, b, a in entries])
+        befores = _held(fmt.figure_column([fmt.grouped(b) if b is not None else "-"
+                                           for _, b, _ in entries], "size before"))
+        afters = _held(fmt.figure_column([fmt.grouped(a) if a is not None else "gone"
+                                          for _, _, a in entries], "size after"))
+        changes = fmt.figure_column([fmt.signed((a or Decimal(0)) - (b or Decimal(0)))
+                                     if b is not None else "open" for _, b, a in entries], "change")
         for (at, before, after), btext, atext, ctext in zip(entries, befores, afters, changes,
                                                           strict=True):
             change = (after or Decimal(0)) - (before or Decimal(0))
             style = self._s("drill--bid" if change > 0 else "drill--ask") if change else ""
             table.add_row("–" if self.mask_times else fmt.seconds(at), btext, atext,
-                          Text(ctext, style))
+                          Text(ctext, style, justify="left"))
         return table
 
 
@@ -282,8 +283,10 @@ class ExecutionsScreen(ModalScreen):
                 total += ex.volume or 0
                 rows.append(("", "", "", ex.exec_id, ex.price, ex.volume, ex.amount))
         # prices as the ladder shows them (no separators), volumes and amounts grouped
-        prices = fmt.align_points(["" if row[4] is None else fmt.dec_str(row[4]) for row in rows])
-        columns = [prices] + [fmt.align_points([_opt(row[i]) for row in rows]) for i in (5, 6)]
+        prices = fmt.figure_column(["" if row[4] is None else fmt.dec_str(row[4]) for row in rows],
+                                   "price")
+        columns = [_held(prices)] + [_held(fmt.figure_column([_opt(row[i]) for row in rows], name))
+                                     for i, name in ((5, "volume"), (6, "amount"))]
         for row, price, volume, amount in zip(rows, *columns, strict=True):
             table.add_row(*row[:4], price, volume, amount)
         executed = order.execute_volume or Decimal(0)
@@ -293,6 +296,12 @@ class ExecutionsScreen(ModalScreen):
             yield Static(text)
             yield Static(table)
             yield Static(footer)
+
+
+def _held(cells: list[str]) -> list[Text]:
+    """Cells of `fmt.figure_column` as they are: in a right-justified column, a str
+    would lose the trailing blanks that line the points up."""
+    return [Text(cell, justify="left") for cell in cells]
 
 
 def _opt(value: Decimal | None) -> str:

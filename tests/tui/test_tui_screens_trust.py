@@ -167,6 +167,74 @@ async def test_records_are_aligned_and_real_statuses_coloured(app):
         assert all(row[2].style for row in cells)  # bthub's statuses get a colour
         assert len(points) == 1, pending  # every figure's decimal point in one column
         assert any("." in text for text in pending)
+        # and so they are on screen, where a right-justified cell could lose its padding
+        lines = screen_text(app).splitlines()
+        head = next(i for i, line in enumerate(lines) if "pending" in line and "amount" in line)
+        rows = lines[head + 1:head + 1 + table.row_count]
+        for column, after in (("pending", "amount"), ("amount", "cps")):
+            span = (lines[head].index(column), lines[head].index(after))  # headers flush left
+            assert len(_points(rows, *span)) == 1, (column, rows)
+
+
+def _points(rows: list[str], start: int, end: int) -> set[int]:
+    """Where each row's figure between columns `start` and `end` of the screen has its
+    decimal point, or would have it (just after its last digit)."""
+    found = set()
+    for row in rows:
+        cell = row[start:end].rstrip()
+        if cell.split():
+            figure = cell.split()[-1]
+            at = len(cell) - len(figure)
+            found.add(start + (at + figure.index(".") if "." in figure else len(cell)))
+    return found
+
+
+def _under(lines: list[str], name: str, count: int) -> tuple[list[str], int, int]:
+    """The `count` lines under the header line naming `name`, with the span of its
+    (flush-right) column: from the end of the header before it to its own end."""
+    head = next(i for i, line in enumerate(lines) if re.search(rf"\b{re.escape(name)}\b", line))
+    end = lines[head].index(name) + len(name)
+    start = len(lines[head][:lines[head].index(name)].rstrip())
+    return lines[head + 1:head + 1 + count], start, end
+
+
+async def test_figures_line_up_on_their_points_in_every_drilldown_and_table(app):
+    async with app.run_test(size=(120, 34)) as pilot:
+        await ready(pilot)
+        # the queue: order volumes with and without decimals
+        feed = app.feeds[0]
+        stream = feed.streams["HK.00700"]
+        price = stream.book.bids.best().price
+        queue = {"a1": Decimal("600.25"), "a2": Decimal(40), "a3": Decimal("1200.5")}
+        stream.book.bids.set(price, sum(queue.values()), 3, queue)
+        feed.push(stream)
+        await settle(pilot)
+        await pilot.press("enter")
+        await wait_until(lambda: "1,200.5" in screen_text(app), 5, "queue drawn")
+        rows, start, end = _under(screen_text(app).splitlines(), "volume", 3)
+        assert len(_points(rows, start, end)) == 1, rows
+        # the history of a level: sizes before and after, changes
+        await pilot.press("escape", "8", "enter")
+        screen = app.screen
+        loopring = app.feeds[2]
+        book = loopring.streams["LRC-ETH"].book
+        for size in ("7", "8.25", "1000", "0.5"):
+            book.bids.set(screen.price, Decimal(size), 1)
+            loopring.push(loopring.streams["LRC-ETH"])
+            await wait_until(lambda size=size: screen.history[-1][2] == Decimal(size), 5, "kept")
+        await wait_until(lambda: "-999.5" in screen_text(app), 5, "history drawn")
+        lines = screen_text(app).splitlines()
+        for name in ("size before", "size after", "change"):
+            rows, start, end = _under(lines, name, 4)
+            assert len(_points(rows, start, end)) == 1, (name, rows)
+        # an order's executions: prices, volumes, amounts
+        await pilot.press("escape", "6", "down", "down", "enter")
+        await wait_until(lambda: isinstance(app.screen, ExecutionsScreen), 5, "executions")
+        lines = screen_text(app).splitlines()
+        count = sum(1 + len(cp.executions) for cp in app.screen.order.cp_orders.values())
+        for name in ("volume", "amount"):
+            rows, start, end = _under(lines, name, count)
+            assert len(_points(rows, start, end)) == 1, (name, rows)
 
 
 async def test_every_theme_recolours_the_ladder():

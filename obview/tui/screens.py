@@ -170,7 +170,7 @@ class DrilldownScreen(Screen):
         table = Table(expand=False, box=None, header_style=self._s("drill--head"), pad_edge=False)
         for name, justify in (("#", "right"), ("order id", "left"), ("volume", "right"),
                               ("", "left"), ("", "left")):
-            table.add_column(name, justify=justify)
+            _add_column(table, name, justify)
         entries = [(oid, vol) for lv in levels for oid, vol in (lv.queue or {}).items()]
         top = max((v for _, v in entries), default=Decimal(0))
         vols = _held(fmt.figure_column([fmt.grouped(v) for _, v in entries], "volume"))
@@ -196,7 +196,7 @@ class DrilldownScreen(Screen):
         table = Table(box=None, header_style=self._s("drill--head"), pad_edge=False)
         for name, justify in (("counterparty", "left"), ("price", "right"), ("size", "right"),
                               ("orders", "right"), ("share", "right"), ("", "left")):
-            table.add_column(name, justify=justify)
+            _add_column(table, name, justify)
         total = sum((lv.size for lv in levels), Decimal(0))
         *sizes, total_text = _held(fmt.figure_column(
             [fmt.grouped(lv.size) for lv in levels] + [fmt.grouped(total)], "size"))
@@ -214,7 +214,7 @@ class DrilldownScreen(Screen):
     def _history_table(self) -> Table:
         table = Table(box=None, header_style=self._s("drill--head"), pad_edge=False)
         for name in ("since open", "size before", "size after", "change"):
-            table.add_column(name, justify="right")
+            _add_column(table, name, "right")
         entries = list(reversed(self.history))
         befores = _held(fmt.figure_column([fmt.grouped(b) if b is not None else "-"
                                            for _, b, _ in entries], "size before"))
@@ -272,8 +272,7 @@ class ExecutionsScreen(ModalScreen):
         table = Table(box=None, pad_edge=False,
                       header_style=self.get_component_rich_style("exec--head", partial=True, default=NO_STYLE))
         for name in ("cp", "cp order", "status", "exec id", "price", "volume", "amount"):
-            table.add_column(name, justify="right" if name in ("price", "volume", "amount")
-                             else "left")
+            _add_column(table, name, "right" if name in ("price", "volume", "amount") else "left")
         total = Decimal(0)
         rows = []
         for cp_order in order.cp_orders.values():
@@ -296,6 +295,12 @@ class ExecutionsScreen(ModalScreen):
             yield Static(text)
             yield Static(table)
             yield Static(footer)
+
+
+def _add_column(table: Table, name: str, justify: str) -> None:
+    """Figures (the flush-right columns) never wrap and are never cut short: where the
+    screen is narrow, Rich shrinks the other columns (ids, names, bars) instead."""
+    table.add_column(name, justify=justify, no_wrap=justify == "right", overflow="ellipsis")
 
 
 def _held(cells: list[str]) -> list[Text]:

@@ -8,6 +8,8 @@ from decimal import Decimal
 
 from textual.events import MouseScrollDown, MouseScrollUp
 
+from obview import fmt
+from obview.records import CpOrder, Execution, Order
 from obview.tui.actions import KEYS
 from obview.tui.app import SCREENSHOT_DIR_ENV
 from obview.tui.ladder import Ladder
@@ -308,6 +310,34 @@ async def test_at_80_columns_no_number_is_cut():
         assert "Price" in header and "Size" in header and "Cum" in header
         assert "Ord" not in header and "Δ" not in header
         await _no_number_cut(app, ladder)
+
+
+async def test_at_80_columns_an_orders_executions_keep_every_figure_whole(futu_app):
+    """bthub's ids (19 digits) and amounts (9 decimals) do not fit 80 columns: the ids
+    give way, abbreviated, and every price, volume and amount stays whole."""
+    executions = {}
+    for n, (price, volume) in enumerate((("5399.0025", "0.05126"), ("5400.7433", "0.21021"),
+                                         ("5401.733", "1.00021"), ("5398.4109", "0.30024"))):
+        price, volume = Decimal(price), Decimal(volume)
+        exec_id = str(2018957670000000000 + n)
+        executions[exec_id] = Execution(exec_id, "huobi", price, volume, price * volume, None, "BUY")
+    cp_order = CpOrder("5434729430000000001", "huobi", "EXECUTED", "BUY", executions=executions,
+                       execute_volume=sum(e.volume for e in executions.values()),
+                       execute_amount=sum(e.amount for e in executions.values()))
+    order = Order("3684224381827487375", "BTCUSDT", "BUY", "EXECUTED",
+                  execute_volume=cp_order.execute_volume, cp_orders={cp_order.cp_order_id: cp_order})
+    async with futu_app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot)
+        await futu_app.push_screen(ExecutionsScreen(order))
+        await settle(pilot)
+        text = screen_text(futu_app)
+        assert "…" in text  # the ids had to give way
+        for ex in [*executions.values(), cp_order]:
+            figures = ((fmt.grouped(ex.execute_volume), fmt.grouped(ex.execute_amount))
+                       if ex is cp_order else
+                       (fmt.dec_str(ex.price), fmt.grouped(ex.volume), fmt.grouped(ex.amount)))
+            for figure in figures:
+                assert re.search(rf"(^|\s){re.escape(figure)}(\s|$)", text, re.M), figure
 
 
 async def _no_number_cut(app, ladder) -> None:

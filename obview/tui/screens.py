@@ -188,8 +188,13 @@ class DrilldownScreen(Screen):
             check.append(f"≠ level size {fmt.grouped(size)} ✗", self._s("drill--bad"))
         table.add_row("", Text(f"{len(entries)} orders"), "", check, "")
         if gone:
-            table.add_row("", Text("level gone: last seen state", self._s("drill--warn")), "", "", "")
+            self._gone_note(table)
         return table
+
+    def _gone_note(self, table: Table) -> None:
+        """Under the table, not in a cell: a narrow column would wrap the words."""
+        table.caption = Text("level gone: last seen state", self._s("drill--warn"))
+        table.caption_justify = "left"
 
     def _sources_table(self) -> Table:
         levels, gone = self.shown_levels()
@@ -208,7 +213,7 @@ class DrilldownScreen(Screen):
                           fmt.pct(share), Text(_bar(level.size, total), self._s("drill--bar")))
         table.add_row(Text("total", "bold"), "", total_text, "", "", "")
         if gone:
-            table.add_row(Text("level gone: last seen state", self._s("drill--warn")), "", "", "", "", "")
+            self._gone_note(table)
         return table
 
     def _history_table(self) -> Table:

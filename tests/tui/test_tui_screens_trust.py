@@ -340,6 +340,27 @@ async def test_at_80_columns_an_orders_executions_keep_every_figure_whole(futu_a
                 assert re.search(rf"(^|\s){re.escape(figure)}(\s|$)", text, re.M), figure
 
 
+async def test_a_gone_level_says_so_on_one_line_under_its_last_state(app):
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot)
+        for tab, index in (("1", 0), ("2", 1)):  # a queue (Futu) and sources (bthub)
+            await pilot.press(tab)
+            await settle(pilot)
+            await pilot.press("enter")
+            screen = app.screen
+            assert isinstance(screen, DrilldownScreen)
+            feed = app.feeds[index]
+            stream = screen.stream
+            for level in screen.levels():  # (every source's, in an aggregated book)
+                stream.book.bids.delete(level.price, level.source)
+            feed.push(stream)
+            await wait_until(lambda: "level gone: last seen state" in screen_text(app), 5,
+                             "the note")
+            assert screen.shown_levels()[1]  # the last seen state is what shows
+            await pilot.press("escape")
+            await settle(pilot)
+
+
 async def _no_number_cut(app, ladder) -> None:
         lines = ladder_lines(app)
         view = ladder.view

@@ -90,8 +90,10 @@ def _bar(fraction: float, width: int = 12) -> str:
     return "█" * filled + "░" * (width - filled)
 
 
-def build_feed(cfg: VenueConfig) -> Feed:
-    """The venue's own feed class, with a replay transport in place of the network."""
+def build_feed(cfg: VenueConfig, simulated: bool = False) -> Feed:
+    """The venue's own feed class, with a replay transport in place of the network.
+    `simulated`: the session was recorded from obview's simulator, so the address the
+    config names (the venue's own, by default) is not where it came from."""
     from obview.venues import load
 
     module = load(cfg.venue)
@@ -99,7 +101,10 @@ def build_feed(cfg: VenueConfig) -> Feed:
     feed.transport = ReplayTransport(feed)
     feed.backoff = Backoff(initial=0.0, cap=0.0)  # a recorded reconnect happens at once
     feed.stale_after = None  # staleness is the live clock's; a paused replay is not stale
-    feed.address = f"replay of {feed.address}" if feed.address else "replay"
+    if simulated:
+        feed.address = "replay of a simulator session"
+    else:
+        feed.address = f"replay of {feed.address}" if feed.address else "replay"
     return feed
 
 
@@ -129,7 +134,8 @@ class ReplayPlayer:
             self.configs = [config_of(cfg) for cfg in feeds]
         except (TypeError, KeyError, ValueError) as exc:
             raise JournalError(f"{self.paths[0]}: the journal header is corrupt ({exc})") from None
-        self.feeds = [build_feed(cfg) for cfg in self.configs]
+        self.feeds = [build_feed(cfg, simulated=bool(recorded.get("sim")))
+                      for cfg, recorded in zip(self.configs, feeds, strict=True)]
         from obview.replay.history import rebuild_history
 
         controls = ReplayControl(self.control, self.describe, self.clock, self.call_at,

@@ -205,3 +205,16 @@ def test_a_killed_recording_replays_up_to_its_tail(tmp_path):
     assert len(replayed) >= 10
     assert [without_local_stamps(t) for t in replayed[:10]] == \
         [without_local_stamps(t) for t in printed[:10]]
+
+
+def test_a_replay_says_where_its_session_came_from(futu_journal):
+    """A session recorded from the simulator is not said to come from the address the
+    config names by default (OpenD on this machine, or the venue's own server)."""
+    from obview.replay.player import ReplayPlayer, build_feed
+    from obview.venues import config
+
+    path, _ = futu_journal
+    player = ReplayPlayer([path])
+    assert [feed.address for feed in player.feeds] == ["replay of a simulator session"]
+    live = build_feed(config("futu", ["HK.00700"], host="10.0.0.5", port=11111))
+    assert live.address == "replay of 10.0.0.5:11111"

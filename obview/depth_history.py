@@ -40,6 +40,11 @@ DEFAULT_RESOLUTION = 1  # index into RESOLUTIONS_MS: 1 s a column
 DEFAULT_HISTORY_S = 30 * 60
 FINE_SPAN_S = 10 * 60  # how far back the 100 ms tier reaches
 LEVELS_PER_SIDE = 100  # book levels recorded per side (200 price rows)
+# The tick (the rows' height, ungrouped) is the smallest gap among this many levels of a
+# side from the touch: where the trader looks. Deeper levels may sit in a band with a
+# finer tick (HKEX's spread table halves it below 500, say): rows of that tick would
+# stripe the whole picture with rows no price of the touch's band can fill.
+TICK_LEVELS = 10
 _EXACT = Context(prec=200)  # scaling a size by 10**places never rounds
 
 
@@ -245,7 +250,7 @@ class DepthHistory:
         self.now_ms: int | None = None  # the latest time recorded or advanced to
         self.best_bid: Decimal | None = None
         self.best_ask: Decimal | None = None
-        self.tick: Decimal | None = None  # smallest gap between adjacent prices seen
+        self.tick: Decimal | None = None  # smallest gap between adjacent prices seen near the touch
         self.version = 0  # bumped by every change a view must redraw for
         self._price_ids: dict[Decimal, int] = {}
         self._prices: list[Decimal] = []
@@ -393,6 +398,7 @@ class DepthHistory:
         tick = self.tick
         for flag, side in ((1, book.bids), (0, book.asks)):
             previous = previous_price = None
+            near = TICK_LEVELS  # the levels left whose gaps count for the tick
             for level in side.top(self.levels_per_side):
                 price = level.price
                 price_id = ids_get(price)
@@ -407,14 +413,16 @@ class DepthHistory:
                     state[key] += units
                 else:
                     state[key] = units
-                if previous is not None and previous != price_id:
-                    pair = previous << 32 | price_id
-                    if pair not in pairs:
-                        pairs[pair] = None
-                        gap = abs(previous_price - price)
-                        if tick is None or gap < tick:
-                            tick = gap
-                previous, previous_price = price_id, price
+                if near:
+                    near -= 1
+                    if previous is not None and previous != price_id:
+                        pair = previous << 32 | price_id
+                        if pair not in pairs:
+                            pairs[pair] = None
+                            gap = abs(previous_price - price)
+                            if tick is None or gap < tick:
+                                tick = gap
+                    previous, previous_price = price_id, price
         self.tick = tick
         return state
 

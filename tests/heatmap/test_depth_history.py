@@ -136,6 +136,24 @@ def test_the_tick_is_the_smallest_gap_between_adjacent_prices_ever_recorded(memo
     assert spread.tick is None
 
 
+def test_the_tick_is_the_touchs_where_the_venues_tick_changes_deeper():
+    """HKEX's spread table: 0.5 from 500 up, 0.2 below. A book at 512.5 recorded 100
+    levels deep reaches below 500; its rows are still the 0.5 the trader watches."""
+    d = Decimal
+    bids = [d("512.5") - d("0.5") * i for i in range(26)]  # down to 500.0
+    bids += [d("500.0") - d("0.2") * i for i in range(1, 60)]  # the finer band below
+    asks = [d("513.0") + d("0.5") * i for i in range(40)]
+    book = OrderBook()
+    book.replace([(p, d(100)) for p in bids], [(p, d(100)) for p in asks])
+    history = DepthHistory()
+    history.record(book, 1.0)
+    assert history.row_step(None) == d("0.5")
+    # the price falls into the finer band: the touch's tick is then the finer one
+    book.replace([(p, d(100)) for p in bids[26:]], [(p, d(100)) for p in asks])
+    history.record(book, 2.0)
+    assert history.row_step(None) == d("0.2")
+
+
 def test_column_count_is_capped_by_history():
     history, _ = recorded(seed=4, steps=1500, interval=0.2, history_s=60)  # 300 s recorded
     fine, second, ten = history.tiers

@@ -136,6 +136,9 @@ class Ladder(Widget, can_focus=True):
         self.paint_delay = LatencyStats(window=300)  # receive -> first paint of it, ms
         self.view: BookView | None = None
         self._view_recv: float | None = None  # book.recv_mono of the view not yet painted
+        # books received before this (monotonic s) were not due on screen: the ladder was
+        # hidden or frozen until then, so their wait is no paint delay (see `_update_view`)
+        self._due_from = time.monotonic()
         # the screen's lateness: when the oldest change not yet drawn happened (monotonic),
         # before and after it went into the view; `on_late(seconds)` hears it at the paint
         self._oldest_change: float | None = None
@@ -259,6 +262,7 @@ class Ladder(Widget, can_focus=True):
         self._nothing_late()
 
     def on_show(self) -> None:
+        self._due_from = time.monotonic()
         self._prev_sizes.clear()  # no flash storm after a tab switch
         self.mark_dirty()
 
@@ -328,6 +332,7 @@ class Ladder(Widget, can_focus=True):
 
     def set_frozen(self, frozen: bool) -> None:
         self.frozen = frozen
+        self._due_from = time.monotonic()
         self._nothing_late()
         self.mark_dirty()
 
@@ -447,7 +452,8 @@ class Ladder(Widget, can_focus=True):
             for key in [k for k, (t, _) in flashes.items() if now - t > FLASH_SECONDS]:
                 del flashes[key]
         self.view = view
-        self._view_recv = self.stream.book.recv_mono
+        recv = self.stream.book.recv_mono
+        self._view_recv = recv if recv is not None and recv >= self._due_from else None
         if self._view_oldest is None:  # (a view that painted nothing new keeps the oldest)
             self._view_oldest = self._oldest_change
         self._oldest_change = None
@@ -504,7 +510,9 @@ class Ladder(Widget, can_focus=True):
             self.stats.paints += 1
             self.stats.last_paint = time.monotonic()
             if self._view_recv is not None:
-                self.paint_delay.add((self.stats.last_paint - self._view_recv) * 1000)
+                delay = self.stats.last_paint - self._view_recv
+                if delay >= 0:  # (a book restored from a journal carries the recording's clock)
+                    self.paint_delay.add(delay * 1000)
                 self._view_recv = None
             if self._view_oldest is not None:
                 if self.on_late is not None:

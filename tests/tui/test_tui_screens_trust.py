@@ -4,6 +4,7 @@ the instrument's own decimals, keys that mean one thing, colours from the theme.
 from __future__ import annotations
 
 import re
+import time
 from decimal import Decimal
 
 from textual.events import MouseScrollDown, MouseScrollUp
@@ -293,6 +294,41 @@ async def test_latency_panel_keeps_venue_and_obview_delays_apart():
         assert ladder.paint_delay.samples  # receive -> paint, measured by the ladder
         text = screen_text(app)
         assert "Venue stamp → receive" in text and "obview receive → paint" in text
+
+
+async def test_the_paint_delay_counts_no_time_the_ladder_was_hidden_or_frozen():
+    """obview's receive -> paint delay: a book received while its tab was hidden, or while
+    the display was frozen, was not due on screen, so its wait is no delay of ours."""
+    app = make_app([FakeFeed("futu", ("HK.00700", "US.AAPL"), seed=1)])
+    async with app.run_test(size=(120, 34)) as pilot:
+        await ready(pilot)
+        feed = app.feeds[0]
+        hk, us = feed.streams["HK.00700"], feed.streams["US.AAPL"]
+        ladder = app.active_ladder()
+        feed.walk(hk)
+        await wait_until(lambda: ladder.paint_delay.total >= 1, 5, "a delay measured")
+        await pilot.press("2")  # HK.00700 hidden: a book arrives and waits
+        await settle(pilot)
+        feed.walk(hk)
+        since = time.monotonic()
+        await wait_until(lambda: time.monotonic() - since > 0.5, 5, "the book waited")
+        counted, paints = ladder.paint_delay.total, ladder.stats.paints
+        await pilot.press("1")
+        await wait_until(lambda: ladder.stats.paints > paints, 5, "the waiting book painted")
+        await settle(pilot)
+        assert ladder.paint_delay.total == counted  # its wait was not counted
+        await pilot.press("p")  # frozen: a book arrives and waits
+        await settle(pilot)
+        feed.walk(hk)
+        since = time.monotonic()
+        await wait_until(lambda: time.monotonic() - since > 0.5, 5, "the book waited")
+        await pilot.press("p")
+        await settle(pilot)
+        assert ladder.paint_delay.total == counted
+        feed.walk(hk)  # shown as it comes: counted, and short
+        await wait_until(lambda: ladder.paint_delay.total > counted, 5, "a delay measured")
+        assert max(ladder.paint_delay.samples) < 500
+        assert us.book.bids  # (the other tab had a book all along)
 
 
 async def test_at_80_columns_no_number_is_cut():

@@ -510,9 +510,7 @@ class Ladder(Widget, can_focus=True):
             self.stats.paints += 1
             self.stats.last_paint = time.monotonic()
             if self._view_recv is not None:
-                delay = self.stats.last_paint - self._view_recv
-                if delay >= 0:  # (a book restored from a journal carries the recording's clock)
-                    self.paint_delay.add(delay * 1000)
+                self.paint_delay.add((self.stats.last_paint - self._view_recv) * 1000)
                 self._view_recv = None
             if self._view_oldest is not None:
                 if self.on_late is not None:

@@ -264,10 +264,16 @@ def at_least(value: Decimal, places: int) -> str:
     return fixed(value, max(places, decimals_of(value)))
 
 
+def rounded(value: Decimal, places: int) -> str:
+    """Rounded (half even) to exactly `places` decimals, written as a price is (no
+    separators): a quotient such as a VWAP, beside the exact prices it averages."""
+    quantum = Decimal(1).scaleb(-places) if places > 0 else Decimal(1)
+    return fixed(value.quantize(quantum), places)
+
+
 def grouped_places(value: Decimal, places: int) -> str:
     """Rounded (half even) to exactly `places` decimals, with thousands separators."""
-    quantum = Decimal(1).scaleb(-places) if places > 0 else Decimal(1)
-    text = fixed(value.quantize(quantum), places)
+    text = rounded(value, places)
     sign = "-" if text.startswith("-") else ""
     whole, dot, frac = text.lstrip("-").partition(".")
     return f"{sign}{int(whole):,}{dot}{frac}"

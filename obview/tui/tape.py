@@ -186,9 +186,10 @@ class TapeView(PacedRedraw, Widget):
         figures = self.figures
         last = "–" if figures.last_price is None else fmt.at_least(figures.last_price, self.places)
         vwap = figures.vwap
-        # the VWAP is a quotient: shown to two decimals beyond the price's, rounded
+        # the VWAP is a quotient: shown to two decimals beyond the price's, rounded, and
+        # written as the prices are (no separators), so it reads beside `last`
         places = 2 + self.places
-        shown = "–" if vwap is None else fmt.grouped_places(vwap, places)
+        shown = "–" if vwap is None else fmt.rounded(vwap, places)
         parts = [f" last {last}", f"  vol {fmt.grouped(figures.volume)}", f"  VWAP {shown}"]
         if self.threshold is not None:
             parts.append(f"  ≥ {fmt.grouped(self.threshold)}")  # in the highlight's colour

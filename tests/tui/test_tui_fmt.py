@@ -28,6 +28,12 @@ def test_point_padded_is_one_text_of_an_aligned_column():
     assert [fmt.point_padded(t, 2) for t in texts] == fmt.align_points(texts)
 
 
+def test_rounded_is_a_price_and_grouped_places_a_quantity():
+    assert fmt.rounded(D("5399.565954321"), 6) == "5399.565954"
+    assert fmt.rounded(D("2.5"), 0) == "2"  # half even
+    assert fmt.grouped_places(D("5399.565954321"), 2) == "5,399.57"
+
+
 def test_prices_share_the_finest_decimals():
     assert fmt.prices_aligned([D("350.2"), D("350"), D("349.85")]) == ["350.20", "350.00", "349.85"]
     assert fmt.prices_aligned([D("0.0001253"), D("0.00012525")]) == ["0.00012530", "0.00012525"]

@@ -155,3 +155,12 @@ async def test_sizes_and_prices_line_up_on_their_points_as_finer_prints_arrive()
         prices = [pane.tape.render_line(y).text.split()[1] for y in range(2, 7)]
         assert prices[0] == "500.25"
         assert all(len(p.partition(".")[2]) == 2 for p in prices), prices
+        # the VWAP is written as the prices it averages are: no thousands separators
+        tape = TapeView()  # keeping its own figures, as a tape with no session figures does
+        tape.places = 1
+        tape.add([Trade(0.0, Decimal("5399.5"), Decimal(1000), BUY),
+                  Trade(0.0, Decimal("5399.6"), Decimal(3), BUY)])
+        status = tape.status_text()
+        vwap = tape.figures.vwap
+        assert vwap > 1000 and f"VWAP {fmt.rounded(vwap, 3)}" in status
+        assert "," not in status.split("VWAP")[1]

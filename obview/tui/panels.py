@@ -28,6 +28,7 @@ def state_class(state: FeedState) -> str:
 
 
 STATE_CLASSES = {state_class(state) for state in FeedState}
+WORDS_CLASSES = STATE_CLASSES | {"status--note"}  # status parts that are words: cut, not dropped
 
 
 class StreamClock:
@@ -83,6 +84,17 @@ def state_text(feed: Feed, stream: Stream | None) -> tuple[str, str]:
     if feed.status_text:  # also when synced: e.g. a venue's "TLS NOT VERIFIED (--insecure)"
         word += f": {feed.status_text}"
     return word, state_class(state)
+
+
+def _cut_words(text: str, room: int, keep_tail: bool) -> str:
+    """`text` in `room` cells, its head ("reconnecting: ", "saved to: ") kept whole when
+    it leaves room for words, and "…" where words went: at the end of a reason (its start
+    says most), or before the tail of a note (where a path ends)."""
+    head, sep, tail = text.partition(": ")
+    if not sep or len(head) + 4 >= room:
+        head, sep, tail = "", "", text
+    keep = room - len(head) - len(sep) - 1
+    return f"{head}{sep}…{tail[-keep:]}" if keep_tail else f"{head}{sep}{tail[:keep]}…"
 
 
 class StatusBar(Static):
@@ -145,17 +157,13 @@ class StatusBar(Static):
         parts = self._parts(note)
         width = self.size.width or 200
         kept = fmt.fit_parts([t for t, _ in parts], width)
-        if note and len(kept) < len(parts) and parts[len(kept)][1] == "status--note":
-            # a note is words, not a number: shown cut (its tail, where a path ends) rather
-            # than dropped, when a useful part of it fits
+        if len(kept) < len(parts) and parts[len(kept)][1] in WORDS_CLASSES:
+            # the state (with its reason: why a feed cannot connect, say) and a note are
+            # words, not numbers: shown cut rather than dropped when a useful part fits
             room = width - sum(len(t) for t in kept) - 1
             if room >= 16:
                 text_, cls = parts[len(kept)]
-                head, sep, tail = text_.partition(": ")
-                if not sep or len(head) + 4 >= room:
-                    head, sep, tail = "", "", text_
-                keep = room - len(head) - len(sep) - 1
-                parts[len(kept)] = (f"{head}{sep}…{tail[-keep:]}", cls)
+                parts[len(kept)] = (_cut_words(text_, room, keep_tail=cls == "status--note"), cls)
                 kept = fmt.fit_parts([t for t, _ in parts], width)
         text = Text(no_wrap=True, overflow="crop")
         for (part, cls), _ in zip(parts, kept, strict=False):

@@ -10,6 +10,7 @@ from decimal import Decimal
 from textual.events import MouseScrollDown, MouseScrollUp
 
 from obview import fmt
+from obview.feed import FeedState
 from obview.records import CpOrder, Execution, Order
 from obview.tui.actions import KEYS
 from obview.tui.app import SCREENSHOT_DIR_ENV
@@ -329,6 +330,24 @@ async def test_the_paint_delay_counts_no_time_the_ladder_was_hidden_or_frozen():
         await wait_until(lambda: ladder.paint_delay.total > counted, 5, "a delay measured")
         assert max(ladder.paint_delay.samples) < 500
         assert us.book.bids  # (the other tab had a book all along)
+
+
+async def test_at_80_columns_the_status_says_why_a_feed_cannot_connect():
+    """The state's reason is words: cut to the width (its start, which says most), never
+    dropped whole, which had left a feed that cannot connect saying nothing at 80-120
+    columns."""
+    app = make_app(only("futu"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot)
+        reason = ("cannot connect to OpenD at 127.0.0.1:11111: connection refused (is OpenD "
+                  "running? try --sim for the simulator); retry in 3.6s")
+        app.feeds[0].set_state(FeedState.RECONNECTING, reason)
+        app._tick()
+        await settle(pilot)
+        bar = next(line for line in screen_text(app).splitlines() if "HK.00700" in line
+                   and "futu" in line)
+        assert "reconnecting: cannot connect to OpenD at 127.0.0.1:11111" in bar
+        assert bar.rstrip().endswith("…") and len(bar) <= 80
 
 
 async def test_at_80_columns_no_number_is_cut():

@@ -497,7 +497,9 @@ class Feed:
             self.log_limited.warning(f"{self.venue}:reconnect",
                                      "%s: session ended (%s); reconnect #%d in %.1fs",
                                      self.venue, reason, self.reconnects, delay)
-            self.set_state(FeedState.RECONNECTING, f"{reason}; retry in {delay:.1f}s")
+            # (a replay reconnects at once, as the journal goes on: no countdown to show)
+            self.set_state(FeedState.RECONNECTING,
+                           f"{reason}; retry in {delay:.1f}s" if delay > 0 else reason)
             await asyncio.sleep(delay)
         self.state = FeedState.STOPPED
 

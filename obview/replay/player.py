@@ -214,7 +214,12 @@ class ReplayPlayer:
         if pace.throttle < 1.0 and (playing := pace.playing_speed) is not None:
             speed += f" (CPU-bound: {playing:.0f}x)" if playing >= 10 else \
                 f" (CPU-bound: {playing:.2g}x)"
-        state = " paused" if self.pace.paused else " end" if self.finished.is_set() else ""
+        # the end first: a journal played to its end, or sent there (`end`, `]`) while
+        # paused, is over, whatever its last instant's lines still wait for
+        upcoming = pace.peek()
+        over = self.finished.is_set() or (not pace.catching_up and (
+            upcoming is None or getattr(upcoming, "w", 0) >= self.last_wall))
+        state = " end" if over else " paused" if self.pace.paused else ""
         return (f"replay {when:%Y-%m-%d %H:%M:%S} UTC {_bar(self.progress())} "
                 f"{self.progress():.0%} {speed}{state}")
 

@@ -87,11 +87,17 @@ def state_text(feed: Feed, stream: Stream | None) -> tuple[str, str]:
 
 
 def _cut_words(text: str, room: int, keep_tail: bool) -> str:
-    """`text` in `room` cells, its head ("reconnecting: ", "saved to: ") kept whole when
-    it leaves room for words, and "…" where words went: at the end of a reason (its start
-    says most), or before the tail of a note (where a path ends)."""
-    head, sep, tail = text.partition(": ")
-    if not sep or len(head) + 4 >= room:
+    """`text` in `room` cells, its head ("reconnecting: ", "saved to: ", or else its first
+    word: "replay") kept whole when it leaves room for words, and "…" where words went: at
+    the end of a reason (its start says most), or before the tail of a note (where a path
+    ends, or a replay's progress and speed)."""
+    body = text.lstrip()
+    lead = text[:len(text) - len(body)]
+    head, sep, tail = body.partition(": ")
+    if not sep:
+        head, sep, tail = body.partition(" ")
+    head = lead + head
+    if not sep or len(head) + len(sep) + 4 >= room:
         head, sep, tail = "", "", text
     keep = room - len(head) - len(sep) - 1
     return f"{head}{sep}…{tail[-keep:]}" if keep_tail else f"{head}{sep}{tail[:keep]}…"

@@ -51,6 +51,29 @@ async def test_replay_keys_drive_the_journal(futu_journal):
         assert "HK.00700" in screen_text(app)
 
 
+async def test_a_replay_played_to_its_end_says_end_and_replay_at_80_columns(futu_journal):
+    """Paused and sent to the end, the replay says "end" (the journal is over), its feed
+    shows the recorded reason with no countdown of a reconnect that happens at once, and
+    at 80 columns the status keeps the word "replay" and the progress."""
+    path, _ = futu_journal
+    player = ReplayPlayer([path], speed=1.0)
+    app = ObviewApp(player.configs, player.feeds, player=player)
+    async with app.run_test(size=(80, 24)) as pilot:
+        feed = player.feeds[0]
+        await wait_until(lambda: any(s.synced for s in feed.streams.values()), 20,
+                         "a replayed book")
+        await pilot.press("space")
+        app._tick()
+        status = app.status_bar._text.plain
+        assert "replay " in status and "paused" in status and len(status) <= 80
+        await pilot.press("end")
+        await wait_until(lambda: player.describe().endswith(" end"), 10, "the end of the journal")
+        assert player.paused and player.progress() > 0.99
+        await wait_until(lambda: feed.status_text == "recording closed", 10, "the last reason")
+        app._tick()
+        assert "retry in" not in app.status_bar._text.plain
+
+
 def test_replay_actions_are_not_offered_live():
     from obview.tui.actions import SCOPES, Scope
 

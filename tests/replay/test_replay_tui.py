@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import pytest
 
@@ -12,14 +13,21 @@ from tests.conftest import wait_until
 from tests.tui.conftest import screen_text
 
 
-async def test_replay_keys_drive_the_journal(futu_journal):
-    path, _ = futu_journal
+@contextlib.asynccontextmanager
+async def _replaying(journal, size):
+    """The app replaying `journal` at 1x, once a book synced: (app, pilot, player, feed)."""
+    path, _ = journal
     player = ReplayPlayer([path], speed=1.0)
     app = ObviewApp(player.configs, player.feeds, player=player)
-    async with app.run_test(size=(160, 40)) as pilot:
+    async with app.run_test(size=size) as pilot:
         feed = player.feeds[0]
         await wait_until(lambda: any(s.synced for s in feed.streams.values()), 20,
                          "a replayed book")
+        yield app, pilot, player, feed
+
+
+async def test_replay_keys_drive_the_journal(futu_journal):
+    async with _replaying(futu_journal, (160, 40)) as (app, pilot, player, feed):
         await pilot.pause()
         app._tick()
         assert "replay" in app.status_bar._text.plain
@@ -55,13 +63,7 @@ async def test_a_replay_played_to_its_end_says_end_and_replay_at_80_columns(futu
     """Paused and sent to the end, the replay says "end" (the journal is over), its feed
     shows the recorded reason with no countdown of a reconnect that happens at once, and
     at 80 columns the status keeps the word "replay" and the progress."""
-    path, _ = futu_journal
-    player = ReplayPlayer([path], speed=1.0)
-    app = ObviewApp(player.configs, player.feeds, player=player)
-    async with app.run_test(size=(80, 24)) as pilot:
-        feed = player.feeds[0]
-        await wait_until(lambda: any(s.synced for s in feed.streams.values()), 20,
-                         "a replayed book")
+    async with _replaying(futu_journal, (80, 24)) as (app, pilot, player, feed):
         await pilot.press("space")
         app._tick()
         status = app.status_bar._text.plain

@@ -12,6 +12,7 @@ against the previous frame (flashes, deltas) and asks Textual to repaint.
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 import zlib
 from collections.abc import Callable
@@ -137,7 +138,8 @@ class Ladder(Widget, can_focus=True):
         self.view: BookView | None = None
         self._view_recv: float | None = None  # book.recv_mono of the view not yet painted
         # books received before this (monotonic s) were not due on screen: the ladder was
-        # hidden or frozen until then, so their wait is no paint delay (see `_update_view`)
+        # hidden or frozen until then, so their wait is no paint delay (see `_update_view`).
+        # `_nothing_late` sets it to infinity; the next flush that draws sets it to then.
         self._due_from = time.monotonic()
         # the screen's lateness: when the oldest change not yet drawn happened (monotonic),
         # before and after it went into the view; `on_late(seconds)` hears it at the paint
@@ -223,6 +225,8 @@ class Ladder(Widget, can_focus=True):
         start = time.thread_time_ns()
         self._last_flush = time.monotonic()
         if self._dirty and not self.frozen:
+            if self._due_from == math.inf:  # shown (again), unfrozen: books are due from now
+                self._due_from = self._last_flush
             self._dirty = False
             self._recompute()
         self.stats.flushes += 1
@@ -257,12 +261,12 @@ class Ladder(Widget, can_focus=True):
         # hidden (another tab, a screen on top) or frozen: nothing was due on screen, so
         # no change waiting now is late when the ladder shows it again
         self._oldest_change = self._view_oldest = None
+        self._due_from = math.inf
 
     def on_hide(self) -> None:
         self._nothing_late()
 
     def on_show(self) -> None:
-        self._due_from = time.monotonic()
         self._prev_sizes.clear()  # no flash storm after a tab switch
         self.mark_dirty()
 
@@ -332,7 +336,6 @@ class Ladder(Widget, can_focus=True):
 
     def set_frozen(self, frozen: bool) -> None:
         self.frozen = frozen
-        self._due_from = time.monotonic()
         self._nothing_late()
         self.mark_dirty()
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 
+from rich.cells import cell_len, set_cell_size
 from rich.text import Text
 from textual.widgets import Static
 
@@ -97,10 +98,17 @@ def _cut_words(text: str, room: int, keep_tail: bool) -> str:
     if not sep:
         head, sep, tail = body.partition(" ")
     head = lead + head
-    if not sep or len(head) + len(sep) + 4 >= room:
+    if not sep or cell_len(head) + len(sep) + 4 >= room:
         head, sep, tail = "", "", text
-    keep = room - len(head) - len(sep) - 1
-    return f"{head}{sep}…{tail[-keep:]}" if keep_tail else f"{head}{sep}{tail[:keep]}…"
+    keep = room - cell_len(head) - len(sep) - 1  # cells: a CJK character takes two
+    if keep_tail:
+        return f"{head}{sep}…{_cells(tail[::-1], keep)[::-1]}"
+    return f"{head}{sep}{_cells(tail, keep)}…"
+
+
+def _cells(text: str, cells: int) -> str:
+    """The start of `text` that fits in `cells` (never half of a wide character)."""
+    return set_cell_size(text, cells).rstrip() if cell_len(text) > cells else text
 
 
 class StatusBar(Static):
@@ -166,7 +174,7 @@ class StatusBar(Static):
         if len(kept) < len(parts) and parts[len(kept)][1] in WORDS_CLASSES:
             # the state (with its reason: why a feed cannot connect, say) and a note are
             # words, not numbers: shown cut rather than dropped when a useful part fits
-            room = width - sum(len(t) for t in kept) - 1
+            room = width - sum(map(cell_len, kept)) - 1
             if room >= 16:
                 text_, cls = parts[len(kept)]
                 parts[len(kept)] = (_cut_words(text_, room, keep_tail=cls == "status--note"), cls)

@@ -7,6 +7,7 @@ import re
 import time
 from decimal import Decimal
 
+from rich.cells import cell_len
 from textual.events import MouseScrollDown, MouseScrollUp
 
 from obview import fmt
@@ -348,6 +349,15 @@ async def test_at_80_columns_the_status_says_why_a_feed_cannot_connect():
                    and "futu" in line)
         assert "reconnecting: cannot connect to OpenD at 127.0.0.1:11111" in bar
         assert bar.rstrip().endswith("…") and len(bar) <= 80
+        # a venue's own words in Chinese (OpenD answers in the user's language): two cells a
+        # character, and still cut to the width rather than dropped
+        app.feeds[0].set_state(FeedState.RECONNECTING, "行情服务器连接失败，请检查网络连接或者重新登录，"
+                               "或者联系客服获取更多帮助信息")
+        app._tick()
+        await settle(pilot)
+        plain = app.status_bar._text.plain
+        assert "reconnecting: 行情服务器连接失败" in plain and plain.rstrip().endswith("…")
+        assert cell_len(plain) <= 80
 
 
 async def test_at_80_columns_no_number_is_cut():

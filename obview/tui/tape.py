@@ -32,6 +32,16 @@ from obview.tui.pacing import FramePacer, PacedRedraw
 FPS = 30
 KEEP = 500  # prints kept on the tape (a screen shows at most a few dozen)
 SIDE_WORDS = {BUY: "buy", SELL: "sell", None: ""}
+FIGURE_CELLS = 12  # a price or size column (each of `_row_text`'s 13 starts with a blank)
+
+
+def _fitted(aligned: str, exact: str) -> str:
+    """A price or size in its column: lined up on the point when that fits, else its own
+    exact text, else visibly abbreviated (a print far finer than the rest, say one unit of
+    an 18-decimal token, must not push every line's side off the tape)."""
+    if len(aligned) <= FIGURE_CELLS:
+        return aligned
+    return fmt.fit_number(exact, FIGURE_CELLS)
 
 
 class TapeFigures:
@@ -81,6 +91,7 @@ class TapeView(PacedRedraw, Widget):
         # line up (a finer print redraws every kept line, see `add`)
         self._price_places = 0
         self._size_places = 0
+        self._size_whole = 0  # the widest whole part among the sizes lined up (cells)
         self.prints: deque[Trade] = deque(maxlen=KEEP)  # newest at the right
         self._lines: deque[Strip | None] = deque(maxlen=KEEP)  # built once, per print
         self._styles: dict[str, Style] = {}
@@ -91,13 +102,21 @@ class TapeView(PacedRedraw, Widget):
     # -- feeding ---------------------------------------------------------------------
     def add(self, trades: Iterable[Trade]) -> None:
         price_places, size_places = max(self._price_places, self.places), self._size_places
+        whole = self._size_whole
         for trade in trades:
             self.prints.append(trade)
             self._lines.append(None)
             if self.own_figures:
                 self.figures.add(trade)
             price_places = max(price_places, fmt.decimals_of(trade.price))
-            size_places = max(size_places, fmt.decimals_of(trade.size))
+            # a size widens the column's decimals (or whole part) only while every size
+            # lined up still fits: one print far finer or larger than the rest is shown
+            # on its own (see `_fitted`) rather than unaligning all the others
+            size_whole = len(fmt.grouped(trade.size).partition(".")[0])
+            places = max(size_places, fmt.decimals_of(trade.size))
+            if max(whole, size_whole) + 1 + places <= FIGURE_CELLS:
+                whole, size_places = max(whole, size_whole), places
+        self._size_whole = whole
         if price_places != self._price_places or size_places != self._size_places:
             self._price_places, self._size_places = price_places, size_places
             self._forget_lines()  # lines built for fewer decimals would stand out of line
@@ -106,7 +125,7 @@ class TapeView(PacedRedraw, Widget):
     def clear(self) -> None:
         self.prints.clear()
         self._lines.clear()
-        self._price_places = self._size_places = 0
+        self._price_places = self._size_places = self._size_whole = 0
         if self.own_figures:
             self.figures = TapeFigures()
         self.mark_dirty()
@@ -167,9 +186,11 @@ class TapeView(PacedRedraw, Widget):
     def _print_line(self, trade: Trade, width: int) -> Strip:
         when = "–" if self.mask_times else fmt.clock(trade.mono + self.epoch_offset, True,
                                                      self.utc)
-        text = self._row_text(when, fmt.fixed(trade.price, self._price_places),
-                              fmt.point_padded(fmt.grouped(trade.size), self._size_places),
-                              SIDE_WORDS[trade.side])
+        exact = fmt.grouped(trade.size)
+        text = self._row_text(
+            when, _fitted(fmt.fixed(trade.price, self._price_places),
+                          fmt.at_least(trade.price, self.places)),
+            _fitted(fmt.point_padded(exact, self._size_places), exact), SIDE_WORDS[trade.side])
         name = "tape--buy" if trade.side == BUY else "tape--sell" if trade.side == SELL \
             else "tape--neutral"
         style = self._style(name)

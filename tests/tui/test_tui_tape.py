@@ -155,6 +155,15 @@ async def test_sizes_and_prices_line_up_on_their_points_as_finer_prints_arrive()
         prices = [pane.tape.render_line(y).text.split()[1] for y in range(2, 7)]
         assert prices[0] == "500.25"
         assert all(len(p.partition(".")[2]) == 2 for p in prices), prices
+        # a print far finer than the others (one wei of a token with 18 decimals) cannot
+        # widen the column past its cells: every line keeps its side, and no figure is cut
+        # without a visible "…"
+        pane.tape.add([Trade(0.0, Decimal("350.5"), Decimal("0.000000000000000001"), BUY)])
+        await settle(pilot)
+        rows = [pane.tape.render_line(y).text for y in range(2, 8)]
+        assert all(r.rstrip().endswith(("buy", "sell")) for r in rows), rows
+        assert "1e-18" in rows[0] or "…" in rows[0], rows[0]
+        assert len({_point_column(r) for r in rows[1:5]}) == 1, rows  # the others stay lined up
         # the VWAP is written as the prices it averages are: no thousands separators
         tape = TapeView()  # keeping its own figures, as a tape with no session figures does
         tape.places = 1

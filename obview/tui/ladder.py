@@ -24,6 +24,7 @@ from rich.segment import Segment
 from rich.style import Style
 from textual import events
 from textual.geometry import Region, Size
+from textual.screen import Screen
 from textual.strip import Strip
 from textual.widget import Widget
 
@@ -79,6 +80,17 @@ def shown_places(book, step: Decimal | None) -> int:
     """Decimals every price on a screen is shown with: the instrument's, or the
     grouping step's (a 1.0 group shows 348, on the ladder and in the drilldown)."""
     return fmt.decimals_of(step) if step else price_places(book)
+
+
+def in_sight(screen: Screen) -> bool:
+    """Is `screen` seen: on top, or under screens that all let it show through?
+
+    Textual's `Screen.is_current` also holds for the screen just under an opaque one
+    (help, a drilldown), where nothing of it is painted."""
+    stack = screen.app.screen_stack
+    if screen not in stack:
+        return False
+    return all(above.styles.background.a < 1 for above in stack[stack.index(screen) + 1:])
 
 
 @dataclass(slots=True)
@@ -254,14 +266,25 @@ class Ladder(Widget, can_focus=True):
             self._schedule_fade()
 
     def _visible(self) -> bool:
-        return self.display and self.is_mounted and self.screen.is_current \
-            and self.size.height > 0
+        return self.display and self.is_mounted and self.size.height > 0 \
+            and in_sight(self.screen)
 
     def _nothing_late(self) -> None:
         # hidden (another tab, a screen on top) or frozen: nothing was due on screen, so
         # no change waiting now is late when the ladder shows it again
         self._oldest_change = self._view_oldest = None
         self._due_from = math.inf
+
+    def on_mount(self) -> None:
+        # a screen opened on top (help, a drilldown, the tab picker) sends the ladder no
+        # Hide, and closing it no Show: hear every change of the screen on top instead
+        self.app.screen_change_signal.subscribe(self, self._screen_changed)
+
+    def _screen_changed(self, _top: Screen) -> None:
+        if self._visible():
+            self.mark_dirty()  # in sight again: draw the book as it is now
+        else:
+            self._nothing_late()
 
     def on_hide(self) -> None:
         self._nothing_late()

@@ -299,8 +299,9 @@ async def test_latency_panel_keeps_venue_and_obview_delays_apart():
 
 
 async def test_the_paint_delay_counts_no_time_the_ladder_was_hidden_or_frozen():
-    """obview's receive -> paint delay: a book received while its tab was hidden, or while
-    the display was frozen, was not due on screen, so its wait is no delay of ours."""
+    """obview's receive -> paint delay: a book received while its tab was hidden, while
+    the display was frozen, or under a screen that hides the tabs, was not due on screen,
+    so its wait is no delay of ours."""
     app = make_app([FakeFeed("futu", ("HK.00700", "US.AAPL"), seed=1)])
     async with app.run_test(size=(120, 34)) as pilot:
         await ready(pilot)
@@ -327,6 +328,24 @@ async def test_the_paint_delay_counts_no_time_the_ladder_was_hidden_or_frozen():
         await pilot.press("p")
         await settle(pilot)
         assert ladder.paint_delay.total == counted
+        # a screen on top that hides the tabs (help, a drilldown, the tab picker): Textual
+        # sends the ladder no Hide, and counts its screen "current" under them
+        for opens in ("question_mark", "enter", "slash"):
+            await pilot.press(opens)
+            await settle(pilot)
+            feed.walk(hk, changes=6)
+            since = time.monotonic()
+            await wait_until(lambda since=since: time.monotonic() - since > 0.5, 5,
+                             "the book waited")
+            paints = ladder.stats.paints
+            await pilot.press("escape")
+            await wait_until(lambda paints=paints: ladder.stats.paints > paints, 5,
+                             "the waiting book painted")
+            await settle(pilot)
+            assert ladder.paint_delay.total == counted, opens
+            # and on screen is the book as it is now, not as it was when the screen opened
+            assert [(row.price, row.size) for row in ladder.view.bids] == \
+                [(level.price, level.size) for level in hk.book.bids.top(len(ladder.view.bids))]
         feed.walk(hk)  # shown as it comes: counted, and short
         await wait_until(lambda: ladder.paint_delay.total > counted, 5, "a delay measured")
         assert max(ladder.paint_delay.samples) < 500

@@ -26,6 +26,7 @@ from textual import events
 from textual.geometry import Region, Size
 from textual.screen import Screen
 from textual.strip import Strip
+from textual.timer import Timer
 from textual.widget import Widget
 
 from obview import fmt
@@ -39,6 +40,9 @@ FPS = 30
 FRAME = 1 / FPS
 FLASH_SECONDS = 1.2
 FADE_STEP = 0.2  # seconds between fade repaints (3 colour steps over FLASH_SECONDS)
+# how long the readout says the cursor's level went: news, not a state (the price may
+# well come back, and "512.0 gone" beside a 512.0 row a minute later misleads)
+NOTE_SECONDS = 5.0
 DEPTH_PRESETS = (10, 20, 50)
 MAX_GROUP = 12  # grouping steps above the tick (1-2-5 series: 4 decades)
 CP_CLASSES = 6  # counterparty colours: `cp--0` ... `cp--5` in the stylesheet
@@ -145,6 +149,8 @@ class Ladder(Widget, can_focus=True):
         self.frozen = False
         self.cursor = Cursor()
         self.cursor_note = ""  # said in the readout when the cursor's level went away
+        self.note_seconds = NOTE_SECONDS
+        self._note_timer: Timer | None = None
         self.stats = RedrawStats()
         self.paint_delay = LatencyStats(window=300)  # receive -> first paint of it, ms
         self.view: BookView | None = None
@@ -431,6 +437,16 @@ class Ladder(Widget, can_focus=True):
         index = min(range(len(rows)), key=lambda i: abs(rows[i].price - gone))
         cursor.index, cursor.price, cursor.source = index, rows[index].price, rows[index].source
         self.cursor_note = f"{fmt.at_least(gone, places)} gone: nearest"  # as it was shown
+        if self._note_timer is not None:
+            self._note_timer.stop()
+        if not self.frozen_time:  # (snapshots: kept, as flashes are)
+            self._note_timer = self.set_timer(self.note_seconds, self._note_expired)
+
+    def _note_expired(self) -> None:
+        self._note_timer = None
+        if self.cursor_note:
+            self.cursor_note = ""
+            self._repaint()
 
     # -- mouse -----------------------------------------------------------------------
     def on_click(self, event: events.Click) -> None:

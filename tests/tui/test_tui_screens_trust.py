@@ -72,6 +72,15 @@ async def test_cursor_stays_on_its_price_and_says_when_the_level_went():
         await pilot.press("down")  # a deliberate move clears the note
         await settle(pilot)
         assert "gone" not in ladder_lines(app)[-1]
+        # and so does time: it is news, not a state (the price may come back)
+        ladder.note_seconds, ladder.frozen_time = 0.5, False  # (the app masks time for tests)
+        price = ladder.cursor_row().price
+        stream.book.bids.set(price, Decimal(0))
+        feed.push(stream)
+        await settle(pilot)
+        assert "gone: nearest" in ladder_lines(app)[-1]
+        await wait_until(lambda: "gone" not in ladder_lines(app)[-1], 5, "the note expired")
+        assert ladder.cursor_row().price != price  # the cursor stays where it went
 
 
 async def test_readout_names_the_row_with_grouping():

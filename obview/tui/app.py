@@ -578,8 +578,10 @@ class ObviewApp(App):
             if row is None:
                 self.bell()
                 return
+            clock, utc = self.active_stream_pane().data_clock()
             self.push_screen(DrilldownScreen(ladder.feed, ladder.stream, ladder.cursor.is_bid,
-                                             row.price, ladder.step, mask_times=self.mask_times))
+                                             row.price, ladder.step, mask_times=self.mask_times,
+                                             clock=clock, utc=utc))
             self._update_watched()
             return
         pane = self.active_pane()

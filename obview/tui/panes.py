@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
+from collections.abc import Callable
 from functools import partial
 
 from rich.text import Text
@@ -94,6 +95,14 @@ class StreamPane(TabPane):
 
     def focus_target(self):
         return self.heatmap if self.layout_name == "heatmap" else self.ladder
+
+    def data_clock(self) -> tuple[Callable[[], float], bool]:
+        """Epoch seconds of the data now, and whether they read in UTC: the journal's time
+        in a replay (as on the tape and the heatmap), else this machine's, local."""
+        journal = self.journal
+        if journal is not None:
+            return (lambda: journal.clock().wall / 1e9), True
+        return time.time, False
 
     # -- the book and its history ----------------------------------------------------
     def _now(self) -> float:

@@ -11,6 +11,7 @@ queue can hold a thousand orders. `escape` / `q` close it (the app's keys).
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from decimal import Decimal
 
 from rich.table import Table
@@ -48,7 +49,8 @@ class DrilldownScreen(Screen):
                          *(f"cp--{n}" for n in range(CP_CLASSES))}
 
     def __init__(self, feed: Feed, stream: Stream, is_bid: bool, price: Decimal,
-                 step: Decimal | None, mask_times: bool = False) -> None:
+                 step: Decimal | None, mask_times: bool = False,
+                 clock: Callable[[], float] = time.time, utc: bool = False) -> None:
         super().__init__()
         self.feed = feed
         self.stream = stream
@@ -56,9 +58,11 @@ class DrilldownScreen(Screen):
         self.price = price
         self.step = step
         self.mask_times = mask_times
-        self.opened = time.monotonic()
+        self.clock = clock  # epoch seconds of the data (a replay's: the journal's)
+        self.utc = utc
         self.new_ids: set = set()
         self.last_queue_ids: set | None = None
+        # (epoch seconds, size before, size after) of each change of the level's size
         self.history: list[tuple[float, Decimal | None, Decimal | None]] = []
         self.last_levels: list[Level] = []  # copies, shown when the level has gone
         self.mode = self._mode()
@@ -136,7 +140,7 @@ class DrilldownScreen(Screen):
             size = self.total_size()
             last = self.history[-1][2] if self.history else None
             if not self.history or size != last:
-                self.history.append((time.monotonic() - self.opened, last, size))
+                self.history.append((self.clock(), last, size))
                 del self.history[:-500]
 
     def redraw(self) -> None:
@@ -218,7 +222,7 @@ class DrilldownScreen(Screen):
 
     def _history_table(self) -> Table:
         table = Table(box=None, header_style=self._s("drill--head"), pad_edge=False)
-        for name in ("since open", "size before", "size after", "change"):
+        for name in ("time", "size before", "size after", "change"):
             _add_column(table, name, "right")
         entries = list(reversed(self.history))
         befores = _held(fmt.figure_column([fmt.grouped(b) if b is not None else "-"
@@ -231,7 +235,7 @@ class DrilldownScreen(Screen):
                                                           strict=True):
             change = (after or Decimal(0)) - (before or Decimal(0))
             style = self._s("drill--bid" if change > 0 else "drill--ask") if change else ""
-            table.add_row("–" if self.mask_times else fmt.seconds(at), btext, atext,
+            table.add_row("–" if self.mask_times else fmt.clock(at, True, self.utc), btext, atext,
                           Text(ctext, style, justify="left"))
         return table
 

@@ -220,3 +220,23 @@ async def test_each_paint_tells_the_governor_how_late_it_came(futu_journal):
         await pilot.pause()
         got = await step_until_reported(since=before)
         assert all(seconds < 1.0 for seconds in got), got
+
+
+async def test_a_level_s_size_history_in_a_replay_reads_in_the_journal_s_time(
+        loopring_trades_journal):
+    """The drilldown's history stamps each change with the data's time, as the tape does:
+    in a replay the journal's (UTC), not this machine's clock or a time since it opened."""
+    from obview import fmt
+    from obview.tui.screens import DrilldownScreen
+    async with _replaying((loopring_trades_journal, None), (120, 34)) as (app, pilot, player,
+                                                                           feed):
+        await wait_until(lambda: app.active_ladder().cursor_row() is not None, 10,
+                         "a row under the cursor")
+        await pilot.press("enter")
+        screen = app.screen
+        assert isinstance(screen, DrilldownScreen) and screen.mode == "history"
+        await wait_until(lambda: len(screen.history) >= 3, 20, "the level changed twice")
+        for at, _, _ in screen.history:
+            assert player.first_wall <= at * 1e9 <= player.last_wall + 1e9
+        newest = fmt.clock(screen.history[-1][0], True, utc=True)
+        await wait_until(lambda: newest in screen_text(app), 5, "the history drawn")

@@ -114,13 +114,27 @@ def _effective(cfg: config.Config, venue: str, key: str, option: click.Option,
                command: click.Command) -> tuple[Any, str]:
     env = option.envvar if isinstance(option.envvar, str) else config.envvar_name(venue, key)
     if os.environ.get(env):
-        return os.environ[env], f"env {env}"
+        return _typed(os.environ[env], option, command), f"env {env}"
     if key in cfg.venue(venue):
         return cfg.venue(venue)[key], "file"
+    if key in config.SETTINGS and key in cfg.data:  # a top-level setting is every venue's
+        return cfg.data[key], "file (top level)"
     value = option.get_default(click.Context(command), call=True)
     if not isinstance(value, str | int | float | bool | list | tuple):
         value = None  # Click's "no default" marker
     return value, "default"
+
+
+def _typed(text: str, option: click.Option, command: click.Command) -> Any:
+    """A variable's text as the option reads it, when that is a number or a switch
+    (`port = 1234`, not "1234"); anything else as written (a duration stays "10m")."""
+    if option.is_flag or isinstance(option.type, click.types.IntParamType
+                                    | click.types.FloatParamType | click.types.BoolParamType):
+        try:
+            return option.type_cast_value(click.Context(command), text)
+        except click.BadParameter:
+            return text  # (the command itself will say what is wrong with it)
+    return text
 
 
 def _secret_source(cfg: config.Config, venue: str, name: str) -> str:

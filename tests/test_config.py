@@ -129,6 +129,21 @@ def test_show_gives_sources_and_never_a_secret(tmp_path):
     assert "sekrit-in-file-77" not in out + done.stderr
 
 
+def test_show_gives_what_is_in_force_typed_and_the_top_level_settings(tmp_path):
+    """A top-level `history` is every venue's (unless its table sets its own), and a
+    variable shows as the option reads it: a number, not a string."""
+    path = _write(tmp_path, 'history = "10m"\n[bthub]\nhistory = "2h"\n')
+    done = run_obview("config", "show", OBVIEW_CONFIG=str(path), OBVIEW_FUTU_PORT="1234",
+                      OBVIEW_LOOPRING_DETAILS="1")
+    assert done.returncode == 0, done.stderr
+    tables = {block.split("]", 1)[0]: block for block in done.stdout.split("\n[")[1:]}
+    assert "port = 1234  # env OBVIEW_FUTU_PORT" in tables["futu"]
+    assert 'history = "10m"  # file (top level)' in tables["futu"]
+    assert 'history = "10m"  # file (top level)' in tables["loopring"]
+    assert "details = true  # env OBVIEW_LOOPRING_DETAILS" in tables["loopring"]
+    assert 'history = "2h"  # file' in tables["bthub"]
+
+
 def test_a_readable_file_holding_a_secret_is_refused(tmp_path):
     path = _write(tmp_path, '[loopring]\napi_key = "sekrit-in-file-77"\n', mode=0o644)
     for args in (["config", "show"], ["futu", "HK.00700", "--sim", "--dump", "json"]):

@@ -42,6 +42,11 @@ def screen_text(app: ObviewApp) -> str:
     return "\n".join("".join(segment.text for segment in strip) for strip in strips)
 
 
+def ladder_lines(app: ObviewApp) -> list[str]:
+    """The active ladder's lines as last built (what its next paint shows)."""
+    return ["".join(seg.text for seg in strip) for strip in app.active_ladder()._strips]
+
+
 def ladders_settled(app: ObviewApp) -> bool:
     ladder = app.active_ladder()
     return all(not pane.ladder._timer_pending for pane in app.stream_panes()) and (

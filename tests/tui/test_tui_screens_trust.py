@@ -19,12 +19,7 @@ from obview.tui.ladder import Ladder
 from obview.tui.screens import DrilldownScreen, ExecutionsScreen, HelpScreen
 from tests.conftest import ROOT, wait_until
 from tests.support.fake_feed import FakeFeed
-from tests.tui.conftest import make_app, only, ready, screen_text, settle
-
-
-def ladder_lines(app) -> list[str]:
-    ladder = app.active_ladder()
-    return ["".join(seg.text for seg in strip) for strip in ladder._strips]
+from tests.tui.conftest import ladder_lines, make_app, only, ready, screen_text, settle
 
 
 async def test_title_says_rows_shown_of_depth_and_imbalance_over_them():

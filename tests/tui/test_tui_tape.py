@@ -12,7 +12,7 @@ from obview.trades import BUY, Trade
 from obview.tui.tape import TapeFigures, TapeView
 from tests.conftest import wait_until
 from tests.support.fake_feed import FakeFeed
-from tests.tui.conftest import make_app, only, ready, screen_text, settle
+from tests.tui.conftest import ladder_lines, make_app, only, ready, screen_text, settle
 
 
 def _tape_app(**kw):
@@ -20,10 +20,10 @@ def _tape_app(**kw):
 
 
 @contextlib.asynccontextmanager
-async def _taping():
+async def _taping(size=(140, 34)):
     """The app on a fake feed with a tape, ready: (app, pilot, its pane, the feed)."""
     app = _tape_app()
-    async with app.run_test(size=(140, 34)) as pilot:
+    async with app.run_test(size=size) as pilot:
         await ready(pilot)
         yield app, pilot, app.active_stream_pane(), app.feeds[0]
 
@@ -96,6 +96,18 @@ async def test_prints_mark_the_heatmap_at_their_price():
         if buy is not None:
             row = history.price_row(buy.price, step, is_bid=False)
             assert sum(cells[row].buy_count for cells in columns if row in cells) >= 1
+
+
+async def test_on_an_80_by_24_terminal_the_ladder_keeps_more_room_than_the_tape():
+    """Narrow, the tape sits under the ladder: it had a fixed 12 lines, which left the
+    ladder 2 rows a side at 24 lines. It takes at most 40% now; still a few prints."""
+    async with _taping(size=(80, 24)) as (app, pilot, pane, feed):
+        await _printed(pilot, pane, feed, count=6)
+        title = ladder_lines(app)[0]
+        assert "4 of 20 rows" in title, title
+        prints = [line for line in screen_text(app).splitlines()
+                  if line.rstrip().endswith((" buy", " sell"))]
+        assert len(prints) >= 3, prints
 
 
 async def test_a_feed_without_trades_has_no_tape():

@@ -182,6 +182,8 @@ def _config(venue: str, symbols: list[str], kw: dict[str, Any], **options: Any) 
 
 
 _feeds_started = False  # set once a TUI or headless run began: main() then leaves fast
+# in a context's meta: run a venue command's every check, then stop short of launching it
+CHECK_ONLY = "obview.check_only"
 
 
 def _launch(configs: list[VenueConfig], kw: dict[str, Any], records: str | None = None) -> None:
@@ -197,8 +199,6 @@ def _launch(configs: list[VenueConfig], kw: dict[str, Any], records: str | None 
         raise click.UsageError("--fault goes with --sim")
     for cfg in configs:
         _check_faults(cfg.venue, cfg.faults)
-    _setup_logging(kw.get("log_file"))
-    _feeds_started = True
     mode = "dump" if kw["dump"] else "stream" if kw["stream"] else None
     if kw.get("trades"):
         if records:
@@ -208,6 +208,10 @@ def _launch(configs: list[VenueConfig], kw: dict[str, Any], records: str | None 
             cfg.trades = True
     if records and mode != "stream":
         raise click.UsageError(f"--{records} goes with --stream json")
+    if click.get_current_context().meta.get(CHECK_ONLY):
+        return  # `serve` checking the command it will run in each browser tab
+    _setup_logging(kw.get("log_file"))
+    _feeds_started = True
     recording = _recording(configs, kw)
     if mode is None:
         from obview.tui import run_app

@@ -30,7 +30,7 @@ NOT_SERVABLE = {"serve", "sim", "config"}
 
 
 def _check_command(ctx: click.Context, argv: tuple[str, ...]) -> None:
-    """Parse the venue command now, so a typo fails here and not in every browser tab."""
+    """Check the venue command now, so a typo fails here and not in every browser tab."""
     root = ctx.find_root()
     group = root.command
     if not argv:
@@ -41,8 +41,16 @@ def _check_command(ctx: click.Context, argv: tuple[str, ...]) -> None:
         raise click.UsageError(f"serve runs a venue command or demo, not {name!r}")
     if any(arg in ("--dump", "--stream") or arg.startswith(("--dump=", "--stream=")) for arg in argv):
         raise click.UsageError("serve shows the TUI: drop --dump/--stream")
-    with command.make_context(name, list(argv[1:]), parent=root):
-        pass
+    from obview.cli import CHECK_ONLY
+
+    # its callback too: a code, a watchlist or credentials that are missing are found by
+    # the command itself, not by its options
+    with command.make_context(name, list(argv[1:]), parent=root) as sub:
+        sub.meta[CHECK_ONLY] = True  # (meta is shared by the whole context tree)
+        try:
+            command.invoke(sub)
+        finally:
+            del sub.meta[CHECK_ONLY]
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"],

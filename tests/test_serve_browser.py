@@ -189,6 +189,24 @@ def test_serve_refuses_headless_and_warns_off_loopback():
     assert done.returncode == 2 and "--port" in done.stderr
 
 
+def test_serve_checks_what_the_command_itself_checks_before_serving(tmp_path):
+    """A missing code, a malformed one, missing credentials: found by the venue command's
+    own checks, which `serve` now runs up front (it used to serve, and then every browser
+    tab failed the same way)."""
+    from tests.conftest import run_obview
+
+    nowhere = str(tmp_path / "absent.toml")
+    env = {"OBVIEW_CONFIG": nowhere, "OBVIEW_BTHUB_USER": "", "OBVIEW_BTHUB_PASSWORD": "",
+           "HOME": str(tmp_path)}
+    for argv, says in ((["futu", "--sim"], "Missing argument 'CODE...'"),
+                       (["futu", "XX00700", "--sim"], "malformed code 'XX00700'"),
+                       (["bthub", "BTCUSDT"], "bthub needs credentials"),
+                       (["futu", "HK.00700", "--sim", "--count", "3"], "--count goes with")):
+        done = run_obview("serve", "--port", "0", *argv, timeout=20, **env)
+        assert done.returncode == 2 and says in done.stderr, (argv, done.stderr)
+        assert "obview serve: http" not in done.stdout + done.stderr, argv  # nothing served
+
+
 def test_serve_off_loopback_warns_there_is_no_authentication(tmp_path):
     pytest.importorskip("textual_serve", reason="textual-serve (web extra) is not installed")
     proc = subprocess.Popen(

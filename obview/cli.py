@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -572,8 +573,36 @@ def _install_hooks() -> None:
     cli.add_command(serve, "serve")
 
 
+def _end_as_on_ctrl_c() -> None:
+    """SIGTERM (`kill`, `timeout`, a service manager) and SIGHUP (the terminal closed) end
+    obview the way Ctrl-C does: the terminal restored from the TUI's raw mode and
+    alternate screen, a journal closed whole. Python's default for both is to die on the
+    spot, which left the terminal unusable and a recording without its end. A signal the
+    caller ignores stays ignored (`nohup` ignores SIGHUP).
+
+    Only the first becomes an interrupt: a closing terminal can send more than one, and
+    asyncio turns a second SIGINT into a KeyboardInterrupt raised wherever the shutdown
+    happens to be (it was seen inside Textual's output queue, which then hung)."""
+    numbers = [n for n in (signal.SIGTERM, getattr(signal, "SIGHUP", None))
+               if n is not None and signal.getsignal(n) is signal.SIG_DFL]
+
+    def as_interrupt(signum: int, frame: Any) -> None:
+        for number in numbers:
+            signal.signal(number, signal.SIG_IGN)  # the shutdown is under way
+        if signum == getattr(signal, "SIGHUP", None):
+            # a hang-up comes with a SIGCONT, and Textual's handler for it redraws the
+            # screen from inside the signal handler, re-entering the output queue the
+            # shutdown is writing to: it hung there. There is no terminal to resume.
+            signal.signal(signal.SIGCONT, signal.SIG_DFL)
+        signal.raise_signal(signal.SIGINT)  # asyncio's handler, the headless one, or Python's
+
+    for number in numbers:
+        signal.signal(number, as_interrupt)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: every error becomes one line on stderr (2 = usage, 1 = runtime)."""
+    _end_as_on_ctrl_c()
     try:
         _main(argv)
         code = 0

@@ -254,13 +254,19 @@ class HelpScreen(ModalScreen):
         table.add_column()
         for row in KEYS:
             table.add_row(row.keys, row.text)
-        yield Static(Text("obview keys\n\n", "bold underline"), id="help-title")
-        yield Static(table, id="help-body")
-        yield Static(Text("Ladder colours follow the theme (ctrl+p > Theme; obview-cb is "
-                          "colour-blind safe): bids and \"grew\" in its success colour, asks "
-                          "and \"shrank\" in its error colour; a size cell flashes and fades. "
-                          "Books aggregated over sources: one colour per source."),
-                     id="help-notes")
+        # in a focused scroll box: on a short terminal (80x24) the keys run past the
+        # bottom, and up / down / page keys must reach them without a mouse
+        with VerticalScroll(id="help-box"):
+            yield Static(Text("obview keys\n\n", "bold underline"), id="help-title")
+            yield Static(table, id="help-body")
+            yield Static(Text("Ladder colours follow the theme (ctrl+p > Theme; obview-cb is "
+                              "colour-blind safe): bids and \"grew\" in its success colour, "
+                              "asks and \"shrank\" in its error colour; a size cell flashes "
+                              "and fades. Books aggregated over sources: one colour per source."),
+                         id="help-notes")
+
+    def on_mount(self) -> None:
+        self.query_one("#help-box").focus()
 
 
 class ExecutionsScreen(ModalScreen):

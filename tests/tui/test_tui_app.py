@@ -237,6 +237,21 @@ async def test_help_lists_every_binding_and_q_quits(futu_app):
     assert all(feed._stopping for feed in app.feeds)
 
 
+async def test_on_an_80_by_24_terminal_the_keys_below_the_help_are_reached_by_keys(futu_app):
+    app = futu_app
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot)
+        await pilot.press("question_mark")
+        await pilot.pause()
+        last = KEYS[-1]
+        assert not re.search(rf"{re.escape(last.keys)}\s+{last.text}", screen_text(app))
+        await pilot.press("pagedown", "pagedown")
+        await wait_until(lambda: re.search(rf"{re.escape(last.keys)}\s+{last.text}",
+                                           screen_text(app)), 5, "the last key scrolled in")
+        await pilot.press("escape")
+        assert not isinstance(app.screen, HelpScreen)
+
+
 async def test_command_palette_offers_the_actions(app):
     async with app.run_test(size=(120, 34)) as pilot:
         await ready(pilot)

@@ -103,6 +103,10 @@ class Cursor:
     index: int = 0  # the row it is on: 0 = best level of that side
     price: Decimal | None = None  # the level it follows as the book moves
     source: str | None = None
+    # Put there by the user (a key, a click, the wheel). Until then it rides its row (the
+    # best bid): following whatever price the first frame had there would walk a cursor
+    # nobody placed into the book, "bid 3 @ 512.0 (512.5 gone)" a minute after start.
+    placed: bool = False
 
 
 @dataclass
@@ -405,7 +409,8 @@ class Ladder(Widget, can_focus=True):
     def _put_cursor(self, is_bid: bool, index: int) -> None:
         rows = self._shown(is_bid)
         row = rows[index] if 0 <= index < len(rows) else None
-        self.cursor = Cursor(is_bid, index, row.price if row else None, row.source if row else None)
+        self.cursor = Cursor(is_bid, index, row.price if row else None, row.source if row else None,
+                             placed=True)
         self.cursor_note = ""
         self._repaint()
         self.post_message(CursorMoved(self, self.cursor_row()))
@@ -425,7 +430,7 @@ class Ladder(Widget, can_focus=True):
         if cursor.index < len(rows) and rows[cursor.index].price == cursor.price \
                 and rows[cursor.index].source == cursor.source:
             return  # the usual case: the book moved elsewhere
-        if cursor.price is None:
+        if cursor.price is None or not cursor.placed:
             row = rows[min(cursor.index, len(rows) - 1)]
             cursor.index, cursor.price, cursor.source = rows.index(row), row.price, row.source
             return

@@ -78,6 +78,34 @@ async def test_cursor_stays_on_its_price_and_says_when_the_level_went():
         assert ladder.cursor_row().price != price  # the cursor stays where it went
 
 
+async def test_a_cursor_nobody_placed_stays_on_the_best_bid_as_the_book_moves():
+    feed = FakeFeed("futu", ("HK.00700",))
+    app = make_app([feed])
+    async with app.run_test(size=(120, 34)) as pilot:
+        await ready(pilot)
+        ladder = app.active_ladder()
+        stream = feed.streams["HK.00700"]
+        best = stream.book.bids.best().price
+        # a better bid arrives: "bid 1" is still the best bid, not the level that was
+        stream.book.bids.set(best + Decimal("0.1"), Decimal(100), 1)
+        feed.push(stream)
+        await settle(pilot)
+        assert ladder.cursor.index == 0 and ladder.cursor_row().price == best + Decimal("0.1")
+        assert f"bid 1 @ {best + Decimal('0.1')}" in ladder_lines(app)[-1]
+        # the best bid goes: the cursor is on the new best, and nothing is "gone" for it
+        stream.book.bids.set(best + Decimal("0.1"), Decimal(0))
+        feed.push(stream)
+        await settle(pilot)
+        assert ladder.cursor_row().price == best and "gone" not in ladder_lines(app)[-1]
+        # once placed (here on the best bid itself) it keeps to its price
+        await pilot.press("down", "up")
+        stream.book.bids.set(best + Decimal("0.1"), Decimal(100), 1)
+        feed.push(stream)
+        await settle(pilot)
+        assert ladder.cursor.index == 1 and ladder.cursor_row().price == best
+        assert f"bid 2 @ {best}" in ladder_lines(app)[-1]
+
+
 async def test_readout_names_the_row_with_grouping():
     app = make_app(only("futu"))
     async with app.run_test(size=(120, 34)) as pilot:
@@ -139,6 +167,7 @@ async def test_numbers_follow_the_instrument():
         await ready(pilot)
         stream = feed.streams["HK.00700"]
         book = stream.book
+        await pilot.press("down", "up")  # the cursor placed on the best bid, 350.0
         # a 2-decimal instrument with a one-cent spread
         book.replace([(Decimal("100.00"), Decimal(5), 1, None, None),
                       (Decimal("99.99"), Decimal(7), 1, None, None)],

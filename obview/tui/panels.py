@@ -21,6 +21,7 @@ from obview.latency import IntervalStats, LatencyStats
 from obview.tui.themes import NO_STYLE
 
 SPARK = "▁▂▃▄▅▆▇█"
+NO_STAMPS = "no venue time stamps"  # a venue whose books carry none (LatencyKind.NONE)
 
 
 def state_class(state: FeedState) -> str:
@@ -231,13 +232,17 @@ class HealthPanel(Static):
         if kind is LatencyKind.INTERVAL:
             return "Venue push timing", [("interval", stream.latency["interval"]),
                                          ("stamp age", self.clock.venue_age)]
-        return "Push timing (measured here)", [("interval", self.clock.interval),
-                                               ("stamp age", self.clock.venue_age)]
+        # no venue stamps to age (bthub's books carry none): an empty row of dashes, and
+        # every push counted "unstamped" in the warning colour, would say something is wrong
+        return "Push timing (measured here)", [("interval", self.clock.interval)]
 
     def unstamped_text(self) -> str:
-        if self.feed.capabilities.latency is LatencyKind.RECEIVE:
+        kind = self.feed.capabilities.latency
+        if kind is LatencyKind.RECEIVE:
             return "unstamped " + " ".join(f"{k} {v.unstamped}"
                                            for k, v in self.stream.latency.items())
+        if kind is LatencyKind.NONE:
+            return NO_STAMPS
         return f"unstamped {self.clock.venue_age.unstamped}"
 
     def _stats_line(self, text: Text, label: str, stats: LatencyStats) -> None:
@@ -283,7 +288,9 @@ class HealthPanel(Static):
         for name, stats in rows:
             self._stats_line(text, name, stats)
         unstamped = self.unstamped_text()
-        if any(char.isdigit() and char != "0" for char in unstamped):
+        if unstamped == NO_STAMPS:
+            text.append(f"{unstamped}\n", self._s("health--muted"))
+        elif any(char.isdigit() and char != "0" for char in unstamped):
             text.append(f"{unstamped}\n", self._s("health--warn"))
         text.append("obview receive → paint\n", self._s("health--heading"))
         self._stats_line(text, "delay", self.paint_delay)

@@ -331,6 +331,25 @@ async def test_latency_panel_keeps_venue_and_obview_delays_apart():
         assert "Venue stamp → receive" in text and "obview receive → paint" in text
 
 
+async def test_a_venue_without_time_stamps_gets_no_stamp_rows_or_warning():
+    feed = FakeFeed("bthub", ("BTCUSDT",))  # bthub's books carry no time stamp
+    app = make_app([feed])
+    async with app.run_test(size=(120, 34)) as pilot:
+        await ready(pilot)
+        panel = app.active_stream_pane().health
+        for _ in range(3):
+            feed.walk(feed.streams["BTCUSDT"])
+            await settle(pilot)
+        text = screen_text(app)
+        assert "Push timing (measured here)" in text and "no venue time stamps" in text
+        assert "stamp age" not in text and "unstamped" not in text
+        # said in the muted colour, not the warning's
+        built = panel.build_full()
+        span = next(span for span in built.spans
+                    if built.plain[span.start:span.end].startswith("no venue"))
+        assert span.style == panel.get_component_rich_style("health--muted")
+
+
 async def test_the_paint_delay_counts_no_time_the_ladder_was_hidden_or_frozen():
     """obview's receive -> paint delay: a book received while its tab was hidden, while
     the display was frozen, or under a screen that hides the tabs, was not due on screen,

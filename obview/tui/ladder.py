@@ -788,8 +788,9 @@ class Ladder(Widget, can_focus=True):
         parts = [(f" spread {fmt.at_least(view.spread, places)}", spread_style),
                  (f"  ({fmt.bps_precise(view.spread_bps)} bps)", spread_style),
                  (f"  mid {fmt.at_least(view.mid, places)}", spread_style)]
-        if view.crossed:
-            parts.append(("  CROSSED ", self._style("ladder--crossed")))
+        if view.crossed:  # best bid at or above best ask: said as the headless lines do
+            word = "LOCKED" if view.spread == 0 else "CROSSED"
+            parts.append((f"  {word} ", self._style("ladder--crossed")))
         imbalance = shown_imbalance(asks, bids)
         if imbalance is not None:
             rows = max(len(asks), len(bids))

@@ -190,6 +190,28 @@ async def test_numbers_follow_the_instrument():
         assert "0.50 bps from mid" in line  # two significant digits, never "0.0"
 
 
+async def test_a_locked_book_says_locked_and_a_crossed_one_crossed():
+    feed = FakeFeed("futu", ("HK.00700",))
+    app = make_app([feed])
+    async with app.run_test(size=(120, 34)) as pilot:
+        await ready(pilot)
+        book = feed.streams["HK.00700"].book
+
+        async def spread_line(bid: str, ask: str) -> str:
+            book.replace([(Decimal(bid), Decimal(5), 1, None, None)],
+                         [(Decimal(ask), Decimal(3), 1, None, None)])
+            feed.push(feed.streams["HK.00700"])
+            await settle(pilot)
+            return next(line for line in ladder_lines(app) if "spread" in line)
+
+        line = await spread_line("100.0", "100.1")
+        assert "LOCKED" not in line and "CROSSED" not in line
+        line = await spread_line("100.0", "100.0")  # bid = ask: locked, not crossed
+        assert "LOCKED" in line and "CROSSED" not in line
+        line = await spread_line("100.2", "100.0")
+        assert "CROSSED" in line and "spread -0.2" in line
+
+
 async def test_records_are_aligned_and_real_statuses_coloured(app):
     async with app.run_test(size=(120, 34)) as pilot:
         await ready(pilot)

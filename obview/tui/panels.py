@@ -232,7 +232,7 @@ class HealthPanel(Static):
         if kind is LatencyKind.INTERVAL:
             return "Venue push timing", [("interval", stream.latency["interval"]),
                                          ("stamp age", self.clock.venue_age)]
-        # no venue stamps to age (bthub's books carry none): an empty row of dashes, and
+        # no venue stamps to age (this venue's books carry none): an empty row of dashes, and
         # every push counted "unstamped" in the warning colour, would say something is wrong
         return "Push timing (measured here)", [("interval", self.clock.interval)]
 

@@ -187,6 +187,18 @@ _feeds_started = False  # set once a TUI or headless run began: main() then leav
 CHECK_ONLY = "obview.check_only"
 
 
+def _need_terminal() -> None:
+    """The TUI reads keys from stdin and draws on stdout: without a terminal on both,
+    Textual's input thread spins on end-of-file (a core, measured) or its writer blocks
+    on a closed pipe for ever. textual-serve's sessions have none, and say so by naming
+    their driver."""
+    if os.environ.get("TEXTUAL_DRIVER"):
+        return
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        raise click.UsageError("the TUI needs a terminal and stdin/stdout is not one: "
+                               "in scripts use --dump json or --stream json")
+
+
 def _launch(configs: list[VenueConfig], kw: dict[str, Any], records: str | None = None) -> None:
     """Run headless when asked for JSON, else the TUI."""
     global _feeds_started
@@ -215,6 +227,7 @@ def _launch(configs: list[VenueConfig], kw: dict[str, Any], records: str | None 
     _feeds_started = True
     recording = _recording(configs, kw)
     if mode is None:
+        _need_terminal()
         from obview.tui import run_app
 
         for cfg in configs:
@@ -494,6 +507,22 @@ def replay(paths: tuple[str, ...], stream: str | None, speed: str | None, start:
     if count is not None and not stream:
         raise click.UsageError("--count goes with --stream")
     pace = _speed(speed) if speed is not None else (None if stream else 1.0)
+    for path in paths:
+        if not os.path.exists(path):
+            raise UserError(f"no such journal: {path}")
+    if click.get_current_context().meta.get(CHECK_ONLY):
+        # `serve` checking the replay it will run in each browser tab: a file that is no
+        # journal, or of a newer schema, is found here by its header
+        from obview.journal import JournalError, JournalReader, session_files
+
+        try:
+            for path in paths:
+                JournalReader(session_files(path))
+        except JournalError as exc:
+            raise UserError(str(exc)) from None
+        return
+    if not stream:
+        _need_terminal()
     _setup_logging(log_file)
     from obview.journal import JournalError
 
@@ -516,9 +545,6 @@ async def _replay(paths: list[str], stream: str | None, speed: float | None, sta
     from obview.journal import JournalReader, session_files
     from obview.replay import ReplayPlayer, parse_when
 
-    for path in paths:
-        if not Path(path).exists():
-            raise UserError(f"no such journal: {path}")
     first = JournalReader(session_files(paths[0])).headers[0]
     start_ns = parse_when(start, first.w) if start else None
     until_ns = parse_when(until, first.w) if until else None

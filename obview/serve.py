@@ -26,7 +26,7 @@ from obview.errors import describe_error
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 TEMPLATES = Path(__file__).with_name("web")
-NOT_SERVABLE = {"serve", "sim", "config"}
+NOT_SERVABLE = {"serve", "sim", "config", "export"}  # no screen to serve
 
 
 def _check_command(ctx: click.Context, argv: tuple[str, ...]) -> None:
@@ -38,7 +38,7 @@ def _check_command(ctx: click.Context, argv: tuple[str, ...]) -> None:
     name = argv[0]
     command = group.get_command(root, name) if isinstance(group, click.Group) else None
     if command is None or name in NOT_SERVABLE:
-        raise click.UsageError(f"serve runs a venue command or demo, not {name!r}")
+        raise click.UsageError(f"serve runs a venue command, demo or replay, not {name!r}")
     if any(arg in ("--dump", "--stream") or arg.startswith(("--dump=", "--stream=")) for arg in argv):
         raise click.UsageError("serve shows the TUI: drop --dump/--stream")
     from obview.cli import CHECK_ONLY

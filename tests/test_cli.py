@@ -110,3 +110,16 @@ def test_no_arguments_prints_the_readable_help_on_stdout():
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("Usage: obview") and "Commands:" in proc.stdout
     assert "\n  futu " in proc.stdout and proc.stderr == ""
+
+
+@pytest.mark.parametrize("args", [["demo"], ["futu", "HK.00700", "--sim"]])
+def test_the_tui_without_a_terminal_is_one_line_exit_2_not_a_spinning_process(args):
+    """stdin at end-of-file and stdout a pipe, as from a script or cron: Textual's input
+    thread used to spin on the end-of-file at a full core, and with stdout closed its
+    writer blocked for ever; `timeout` here is what a hang would hit."""
+    done = run_obview(*args, timeout=30)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip().splitlines() == [
+        "obview: the TUI needs a terminal and stdin/stdout is not one: "
+        "in scripts use --dump json or --stream json"]
+    assert done.stdout == ""

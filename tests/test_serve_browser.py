@@ -207,23 +207,30 @@ def test_serve_checks_what_the_command_itself_checks_before_serving(tmp_path):
         assert "obview serve: http" not in done.stdout + done.stderr, argv  # nothing served
 
 
-def test_serve_off_loopback_warns_there_is_no_authentication(tmp_path):
-    pytest.importorskip("textual_serve", reason="textual-serve (web extra) is not installed")
+def _serve_until_its_address(cwd: Path, *argv: str) -> tuple[str, str, int]:
+    """Start `obview serve ARGV`, wait for its address line, stop it with SIGTERM:
+    that line, its stderr and its exit code."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "obview", "serve", "--host", "0.0.0.0", "--port", "0", "demo"],
+        [sys.executable, "-m", "obview", "serve", *argv],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
-        env=obview_env(), cwd=tmp_path, start_new_session=True)
+        env=obview_env(), cwd=cwd, start_new_session=True)
     try:
         line = _first_line(proc, 20)
-        assert line.startswith("obview serve: http://0.0.0.0:")
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=10)
         err = proc.stderr.read()
         proc.stdout.close()
         proc.stderr.close()
+    return line, err, proc.returncode
+
+
+def test_serve_off_loopback_warns_there_is_no_authentication(tmp_path):
+    pytest.importorskip("textual_serve", reason="textual-serve (web extra) is not installed")
+    line, err, code = _serve_until_its_address(tmp_path, "--host", "0.0.0.0", "--port", "0", "demo")
+    assert line.startswith("obview serve: http://0.0.0.0:")
     assert "WARNING: listening on 0.0.0.0 with no authentication" in err
-    assert proc.returncode == 0  # SIGTERM is a clean stop
+    assert code == 0  # SIGTERM is a clean stop
 
 
 def test_serve_without_the_web_extra_is_a_one_line_hint(tmp_path):
@@ -238,3 +245,32 @@ def test_serve_without_the_web_extra_is_a_one_line_hint(tmp_path):
     assert done.returncode == 1
     assert done.stderr.strip().splitlines() == [
         "obview: serve needs the web extra: pip install 'obview[web]'"]
+
+
+def test_serve_refuses_export_and_checks_a_replay_before_serving(tmp_path):
+    """`serve export ...` ran the export and then served; `serve replay ...` ran the replay
+    TUI inside the serve process itself. Export has no screen; a replay's paths, options
+    and journal header are checked up front, and then it is served like a venue command."""
+    from tests.conftest import run_obview
+
+    journal = tmp_path / "s.ndjson.zst"
+    done = run_obview("futu", "HK.00700", "--sim", "--stream", "json", "--count", "3",
+                      "--record", str(journal), timeout=60)
+    assert done.returncode == 0 and journal.exists(), done.stderr
+    out = tmp_path / "out.ndjson"
+    done = run_obview("serve", "--port", "0", "export", str(journal), "--to", "ndjson", str(out),
+                      timeout=30)
+    assert done.returncode == 2 and "not 'export'" in done.stderr, done.stderr
+    assert not out.exists()
+    (tmp_path / "plain.ndjson.zst").write_text("hello\n")
+    for argv, code, says in ((["replay", str(tmp_path / "absent.ndjson.zst")], 1, "no such journal"),
+                             (["replay", str(tmp_path / "plain.ndjson.zst")], 1, "not an obview journal"),
+                             (["replay", str(journal), "--count", "3"], 2, "--count goes with")):
+        done = run_obview("serve", "--port", "0", *argv, timeout=30)
+        assert done.returncode == code and says in done.stderr, (argv, done.stderr)
+        assert done.stderr.count("\n") == 1
+        assert "obview serve: http" not in done.stdout + done.stderr, argv
+    pytest.importorskip("textual_serve", reason="textual-serve (web extra) is not installed")
+    line, err, code = _serve_until_its_address(tmp_path, "--port", "0", "replay", str(journal))
+    assert line.startswith("obview serve: http://127.0.0.1:")
+    assert code == 0 and err == "", err

@@ -207,3 +207,12 @@ def test_an_exception_in_a_replayed_message_ends_its_link_not_the_replay(tmp_pat
     handed, failed = asyncio.run(replay())
     assert failed is None
     assert handed == 40  # nothing of the failed connection after the message that raised
+
+
+def test_the_replay_tui_without_a_terminal_is_one_line_exit_2(futu_journal):
+    path, _ = futu_journal
+    done = run_obview("replay", str(path), timeout=30)  # stdin at end-of-file, stdout a pipe
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip().splitlines() == [
+        "obview: the TUI needs a terminal and stdin/stdout is not one: "
+        "in scripts use --dump json or --stream json"]

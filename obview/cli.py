@@ -227,7 +227,6 @@ def _launch(configs: list[VenueConfig], kw: dict[str, Any], records: str | None 
     _feeds_started = True
     recording = _recording(configs, kw)
     if mode is None:
-        _need_terminal()
         from obview.tui import run_app
 
         for cfg in configs:
@@ -235,7 +234,8 @@ def _launch(configs: list[VenueConfig], kw: dict[str, Any], records: str | None 
 
         try:
             run_app(configs, recording=recording,
-                    history_s=kw.get("history") or Duration().convert("30m", None, None))
+                    history_s=kw.get("history") or Duration().convert("30m", None, None),
+                    before_run=_need_terminal)
         finally:
             if recording is not None:
                 recording.close()
@@ -521,8 +521,6 @@ def replay(paths: tuple[str, ...], stream: str | None, speed: str | None, start:
         except JournalError as exc:
             raise UserError(str(exc)) from None
         return
-    if not stream:
-        _need_terminal()
     _setup_logging(log_file)
     from obview.journal import JournalError
 
@@ -562,7 +560,7 @@ async def _replay(paths: list[str], stream: str | None, speed: float | None, sta
         return
     from obview.tui import run_replay_app
 
-    await run_replay_app(player, depth, history_s=history)
+    await run_replay_app(player, depth, history_s=history, before_run=_need_terminal)
 
 
 @cli.command(context_settings=CONTEXT, short_help="Export a journal's level changes (parquet, ndjson).")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
 from obview.venues import VenueConfig
 
@@ -13,19 +14,24 @@ from obview.venues import VenueConfig
 os.environ.setdefault("TEXTUAL_FPS", "120")
 
 
-def run_app(configs: list[VenueConfig], recording=None,
-            history_s: float | None = None) -> None:
+def run_app(configs: list[VenueConfig], recording=None, history_s: float | None = None,
+            before_run: Callable[[], None] | None = None) -> None:
+    """`before_run`: the caller's last check, once the app and its theme are known good
+    and before it takes the terminal (the CLI refuses a missing terminal there)."""
     from obview.tui.app import ObviewApp
 
     app = ObviewApp(configs, recording=recording, **({} if history_s is None
                                                       else {"history_s": history_s}))
     _apply_theme(app)
+    if before_run is not None:
+        before_run()
     app.run()
 
 
-async def run_replay_app(player, depth: int | None = None,
-                         history_s: float | None = None) -> None:
-    """The normal app, its feeds driven by a journal (obview/replay)."""
+async def run_replay_app(player, depth: int | None = None, history_s: float | None = None,
+                         before_run: Callable[[], None] | None = None) -> None:
+    """The normal app, its feeds driven by a journal (obview/replay); `before_run` as
+    for `run_app`."""
     from obview.tui.app import ObviewApp
 
     configs = player.configs
@@ -35,6 +41,8 @@ async def run_replay_app(player, depth: int | None = None,
     app = ObviewApp(configs, player.feeds, player=player,
                     **({} if history_s is None else {"history_s": history_s}))
     _apply_theme(app)
+    if before_run is not None:
+        before_run()
     await app.run_async()
 
 

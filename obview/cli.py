@@ -12,7 +12,7 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -512,14 +512,17 @@ def replay(paths: tuple[str, ...], stream: str | None, speed: str | None, start:
             raise UserError(f"no such journal: {path}")
     if click.get_current_context().meta.get(CHECK_ONLY):
         # `serve` checking the replay it will run in each browser tab: a file that is no
-        # journal, or of a newer schema, is found here by its header
+        # journal, or of a newer schema, is found by its header, a bad --from here too
         from obview.journal import JournalError, JournalReader, session_files
 
         try:
-            for path in paths:
+            for path in paths[1:]:
                 JournalReader(session_files(path))
+            _replay_window(paths, start, until)
         except JournalError as exc:
             raise UserError(str(exc)) from None
+        except ValueError as exc:
+            raise click.UsageError(str(exc)) from None
         return
     _setup_logging(log_file)
     from obview.journal import JournalError
@@ -535,17 +538,25 @@ def replay(paths: tuple[str, ...], stream: str | None, speed: str | None, start:
         raise click.UsageError(str(exc)) from None
 
 
+def _replay_window(paths: Sequence[str], start: str | None,
+                   until: str | None) -> tuple[int | None, int | None]:
+    """--from and --until as wall-clock ns; HH:MM:SS is on the first journal's day."""
+    from obview.journal import JournalReader, session_files
+    from obview.replay import parse_when
+
+    first = JournalReader(session_files(paths[0])).headers[0]
+    return (parse_when(start, first.w) if start else None,
+            parse_when(until, first.w) if until else None)
+
+
 async def _replay(paths: list[str], stream: str | None, speed: float | None, start: str | None,
                   until: str | None, count: int | None, depth: int | None,
                   history: float | None = None) -> None:
     from pathlib import Path
 
-    from obview.journal import JournalReader, session_files
-    from obview.replay import ReplayPlayer, parse_when
+    from obview.replay import ReplayPlayer
 
-    first = JournalReader(session_files(paths[0])).headers[0]
-    start_ns = parse_when(start, first.w) if start else None
-    until_ns = parse_when(until, first.w) if until else None
+    start_ns, until_ns = _replay_window(paths, start, until)
 
     def warn(text: str) -> None:
         print(f"obview: warning: {text}", file=sys.stderr, flush=True)

@@ -7,8 +7,10 @@ update; number columns are aligned on the decimal point (`fmt.figure_column`).
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from decimal import Decimal
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual.widgets import DataTable
 
@@ -44,6 +46,46 @@ def _figures(values: list[Decimal | None], header: str) -> list[str]:
     return fmt.figure_column([_num(v) for v in values], header)
 
 
+@dataclass
+class Column:
+    """A table column as it is about to be shown. Where the table is narrower than its
+    columns, `fit` abbreviates the `tail` columns (ids: their last `tail` characters
+    stay, and `enter` shows the whole) and then drops columns by `drop`, lowest first;
+    0 is never dropped. A figure is never cut (issue 12 point 12)."""
+
+    name: str
+    cells: list[str | Text]
+    drop: int = 0
+    tail: int = 0
+    width: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.width = max([cell_len(self.name), *(_cells(c) for c in self.cells)])
+
+    def abbreviate(self, keep: int) -> None:
+        self.cells = [c if _cells(c) <= keep + 1 else "…" + str(c)[-keep:] for c in self.cells]
+        self.__post_init__()
+
+
+def _cells(cell: str | Text) -> int:
+    return cell.cell_len if isinstance(cell, Text) else cell_len(cell)
+
+
+def fit(columns: list[Column], width: int, padding: int) -> list[Column]:
+    """The columns that fit `width` cells, each cell padded by `padding` on both sides."""
+    def used() -> int:
+        return sum(c.width + 2 * padding for c in columns)
+
+    for column in columns:
+        if column.tail and used() > width:
+            column.abbreviate(column.tail)
+    for rank in sorted({c.drop for c in columns if c.drop}):
+        if used() <= width:
+            break
+        columns = [c for c in columns if c.drop != rank]
+    return columns
+
+
 class RecordsTable(DataTable):
     COMPONENT_CLASSES = DataTable.COMPONENT_CLASSES | RECORD_CLASSES
 
@@ -67,6 +109,29 @@ class RecordsTable(DataTable):
     def reload(self) -> None:
         raise NotImplementedError
 
+    def on_resize(self) -> None:
+        if self.columns:
+            self.reload()  # columns give way, or come back, at the new width
+
+    def show(self, columns: list[Column], keys: list[str]) -> None:
+        """Rebuild the rows as `columns` (fitted to the width), one row per key, keeping
+        the cursor's row."""
+        if self.size.width > 0:  # a hidden table has no width: fitted when shown
+            width = self.size.width - self.styles.scrollbar_size_vertical
+            columns = fit(columns, width, self.cell_padding)
+        row = self.cursor_row
+        names = [c.name for c in columns]
+        if names != [str(key.value) for key in self.columns]:
+            self.clear(columns=True)
+            for name in names:
+                self.add_column(name, key=name)
+        else:
+            self.clear()
+        for key, *cells in zip(keys, *(c.cells for c in columns), strict=True):
+            self.add_row(*cells, key=key)
+        if self.row_count:
+            self.move_cursor(row=min(row, self.row_count - 1))
+
 
 class OrdersTable(RecordsTable):
     """Orders by id: status, side, filled / ordered, pending. `enter` shows executions."""
@@ -79,34 +144,29 @@ class OrdersTable(RecordsTable):
     def on_mount(self) -> None:
         # the feed keeps only the requested symbols' orders; more than one needs a column
         self.with_symbol = len({s.symbol for s in self.feed.streams.values()}) > 1
-        names = ("order id", "symbol") if self.with_symbol else ("order id",)
-        for name in (*names, "side", "status", "filled / ordered", "pending", "amount", "cps"):
-            self.add_column(name, key=name)
         self.reload()
 
     def reload(self) -> None:
         orders = list(reversed(list(self.records().values())))  # newest first
-        row = self.cursor_row
-        self.clear()
         filled = _figures([o.execute_volume for o in orders], "")
         ordered = _figures([o.order_volume for o in orders], "")
         progress = fmt.figure_column([f"{f} / {o}" for f, o in zip(filled, ordered, strict=True)],
                                      "filled / ordered", points=False)
-        pending = _figures([o.pending_volume for o in orders], "pending")
-        amount = _figures([o.execute_amount for o in orders], "amount")
-        for order, fo, p, a in zip(orders, progress, pending, amount, strict=True):
-            side = "records--buy" if order.side.upper() == "BUY" else "records--sell"
-            self.add_row(
-                order.order_id,
-                *((order.symbol,) if self.with_symbol else ()),
-                Text(order.side, self._s(side)),
-                Text(order.status, self._s(status_class(order.status))),
-                fo, p, a,
-                ", ".join(sorted({cp.cp for cp in order.cp_orders.values()})),
-                key=order.order_id,
-            )
-        if self.row_count:
-            self.move_cursor(row=min(row, self.row_count - 1))
+        sides = [Text(o.side, self._s("records--buy" if o.side.upper() == "BUY"
+                                      else "records--sell")) for o in orders]
+        columns = [
+            Column("order id", [o.order_id for o in orders], tail=8),
+            *([Column("symbol", [o.symbol for o in orders])] if self.with_symbol else []),
+            Column("side", sides),
+            Column("status", [Text(o.status, self._s(status_class(o.status))) for o in orders]),
+            Column("filled / ordered", progress),
+            # at 80 columns pending goes first (filled / ordered says most of it), then amount
+            Column("pending", _figures([o.pending_volume for o in orders], "pending"), drop=1),
+            Column("amount", _figures([o.execute_amount for o in orders], "amount"), drop=2),
+            Column("cps", [", ".join(sorted({cp.cp for cp in o.cp_orders.values()}))
+                           for o in orders]),
+        ]
+        self.show(columns, [o.order_id for o in orders])
 
     def selected_order(self):
         if not self.row_count:
@@ -122,16 +182,19 @@ class RiskTable(RecordsTable):
         super().__init__(feed, RecordKind.RISK, **kw)
 
     def on_mount(self) -> None:
-        for name in ("book", "counterparty", "symbol", "open volume", "open amount"):
-            self.add_column(name, key=name)
         self.reload()
 
     def reload(self) -> None:
         risk = list(self.records().values())
-        self.clear()
         volumes = _figures([r.open_volume for r in risk], "open volume")
-        amounts = _figures([r.open_amount for r in risk], "open amount")
-        for row, volume, amount in zip(risk, volumes, amounts, strict=True):
-            vol = row.open_volume
-            style = "records--buy" if vol and vol > 0 else "records--sell" if vol and vol < 0 else ""
-            self.add_row(row.book, row.cp, row.symbol, Text(volume, self._s(style)), amount)
+        styles = ["records--buy" if r.open_volume and r.open_volume > 0 else
+                  "records--sell" if r.open_volume and r.open_volume < 0 else "" for r in risk]
+        columns = [
+            Column("book", [r.book for r in risk], drop=1),
+            Column("counterparty", [r.cp for r in risk]),
+            Column("symbol", [r.symbol for r in risk]),
+            Column("open volume", [Text(v, self._s(s)) for v, s in zip(volumes, styles,
+                                                                           strict=True)]),
+            Column("open amount", _figures([r.open_amount for r in risk], "open amount")),
+        ]
+        self.show(columns, [str(n) for n in range(len(risk))])

@@ -78,3 +78,41 @@ async def test_orders_tab_shows_the_requested_symbols_with_a_column_when_several
         labels = [str(c.label) for c in table.columns.values()]
         assert ("symbol" in labels) == (len(symbols) > 1)
         await pilot.pause()
+
+
+async def test_at_80_columns_the_orders_table_gives_way_by_priority_and_nothing_is_off_screen():
+    """bthub's 19-digit ids and 9-decimal amounts do not fit 80 columns: the ids keep
+    their last 8 digits, pending and then amount give way, and every column left is on
+    screen (none beyond the right edge, reached only by scrolling); wide, all return."""
+    app_module = pytest.importorskip("obview.tui.app")
+    from textual.widgets import TabbedContent
+
+    from obview.tui.records import OrdersTable
+    from tests.tui.conftest import screen_text
+
+    app = app_module.ObviewApp([_sim_cfg(["BTCUSDT", "ETHUSDT"])])
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(lambda: bool(app.feeds) and len(app.feeds[0].orders) >= 3,
+                         timeout=30, message="orders")
+        pane = next(p for p in app.panes if isinstance(getattr(p, "table", None), OrdersTable))
+        app.query_one(TabbedContent).active = pane.id
+        table = pane.table
+
+        def labels() -> list[str]:
+            return [str(c.label) for c in table.columns.values()]
+
+        await wait_until(lambda: table.size.width and table.row_count and "pending" not in labels(),
+                         timeout=10, message="the orders fitted to 80 columns")
+        assert {"order id", "symbol", "side", "status", "filled / ordered", "cps"} <= set(labels())
+        await pilot.pause()
+        assert table.virtual_size.width <= table.size.width  # nothing beyond the edge
+        head = next(line for line in screen_text(app).splitlines() if "filled / ordered" in line)
+        assert head.rstrip().endswith("cps")
+        shown = str(table.get_row_at(0)[0])
+        assert shown.startswith("…") and len(shown) == 9
+        assert table.selected_order().order_id.endswith(shown[1:])  # enter opens the whole order
+        await pilot.resize_terminal(180, 24)
+        await wait_until(lambda: "pending" in labels() and "amount" in labels(), timeout=10,
+                         message="every column back at 180 columns")
+        assert str(table.get_row_at(0)[0]) in app.feeds[0].orders  # whole ids again
+        assert table.virtual_size.width <= table.size.width

@@ -90,6 +90,11 @@ def test_tui_bench_runs():
     assert "n/a" not in out  # the first-paint launch painted a book
 
 
+def test_demo_startup_bench_runs():
+    out = run_bench("bench/demo_startup.py", "--rounds", "1", "--seconds", "2", timeout=90)
+    assert "round 1: first book painted" in out and "worst paint delay in the first 2 s" in out
+
+
 def test_heatmap_bench_runs():
     out = run_bench("bench/heatmap_bench.py", "--quick", timeout=180)
     assert "ms/col: CPU per frame median" in out

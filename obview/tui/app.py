@@ -143,6 +143,11 @@ class ObviewApp(App):
     async def _open_feeds(self) -> None:
         from obview.venues import load
 
+        # Every venue is opened and its tabs mounted before any feed runs: opening one
+        # (its modules' first import, a simulator) and mounting its tabs hold the loop for
+        # 30-150 ms each, and a feed already running would have its pushes wait behind
+        # that (the demo's first ladder showed a paint delay of 110-230 ms).
+        opened = []
         for cfg in self.configs:
             try:
                 feed = await load(cfg.venue).open_feed(cfg, self._stack)
@@ -152,19 +157,26 @@ class ObviewApp(App):
             self.feeds.append(feed)
             if self.recording is not None:
                 self.recording.attach(feed)
-            await self._attach(feed, cfg.depth)
-        self.feeds_opened = True
+            await self._attach(feed, cfg.depth, run=False)
+            opened.append(feed)
         # the tabs just mounted (hundreds of widgets with 100 codes) live as long as the
         # app too: frozen like the rest, or every full collection rescans them
         gc.collect()
         gc.freeze()
+        for feed in opened:
+            self._run(feed)
+        self.feeds_opened = True
 
-    async def _attach(self, feed: Feed, depth: int = 20) -> None:
+    async def _attach(self, feed: Feed, depth: int = 20, run: bool = True) -> None:
         feed.add_listener(partial(self._on_feed_event, feed))
         for stream in list(feed.streams.values()):
             await self._add_stream_pane(feed, stream, depth)
         for kind in feed.capabilities.records:
             await self._add_pane(RecordsPane(self._new_pane_id(), feed, kind))
+        if run:
+            self._run(feed)
+
+    def _run(self, feed: Feed) -> None:
         self.run_worker(feed.run(), name=f"feed-{feed.venue}", group="feeds",
                         exit_on_error=False)
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import ssl
 import time
 import traceback
 from typing import Any
@@ -45,6 +44,7 @@ from obview.feed import (
     describe_error,
 )
 from obview.fmt import dec_str
+from obview.tls import http_client, tls_context
 from obview.trades import BUY, SELL, Trade
 from obview.venues import VenueConfig
 from obview.venues.bthub.models import Order, RiskRow
@@ -262,11 +262,14 @@ class BthubFeed(Feed):
         log.error("bthub: session failed: %s", redact(traceback.format_exc()))
         return f"internal error: {redact(describe_error(exc))}"
 
-    def _client(self) -> httpx.AsyncClient:
+    async def _client(self) -> httpx.AsyncClient:
         if self._http is None:
-            self._http = httpx.AsyncClient(
-                verify=not self.insecure, timeout=self.timeout, follow_redirects=False
-            )
+            client = await http_client(insecure=self.insecure, timeout=self.timeout,
+                                       follow_redirects=False)
+            if self._http is None:  # another request made one meanwhile: keep that one
+                self._http = client
+            else:
+                await client.aclose()
         return self._http
 
     async def _replay_session(self) -> None:
@@ -305,12 +308,7 @@ class BthubFeed(Feed):
             await self._check_symbols(token)
         url = websocket_url(self.base_url, token, self.ws_url)
         log.debug("bthub: opening %s", redact(url))
-        ssl_context = None
-        if url.startswith("wss:"):
-            ssl_context = ssl.create_default_context()
-            if self.insecure:
-                ssl_context.check_hostname = False
-                ssl_context.verify_mode = ssl.CERT_NONE
+        ssl_context = await tls_context("ws", self.insecure) if url.startswith("wss:") else None
         ws = await connect(
             url,
             ssl=ssl_context,
@@ -423,7 +421,8 @@ class BthubFeed(Feed):
             return frame.st or 200, body.encode() if isinstance(body, str) else body
         limit = self.max_reply_bytes
         async with asyncio.timeout(self.timeout):
-            async with self._client().stream(method, url, headers=headers) as reply:
+            client = await self._client()
+            async with client.stream(method, url, headers=headers) as reply:
                 declared = reply.headers.get("content-length", "")
                 if declared.isdigit() and int(declared) > limit:
                     raise ReplyTooLarge(f"reply of {declared} bytes (limit {limit})")

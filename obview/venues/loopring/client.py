@@ -42,6 +42,7 @@ from obview.feed import (
     TradeKind,
 )
 from obview.latency import IntervalStats
+from obview.tls import http_client, tls_context
 from obview.venues import VenueConfig
 from obview.venues.loopring import protocol
 from obview.venues.loopring.credentials import API_KEY_ENV, ApiKey
@@ -221,7 +222,9 @@ class LoopringFeed(Feed):
             self._ws_key = await self._fetch_ws_key()
             url = _with_query(url, wsApiKey=self._ws_key)
         try:
-            async with websockets.connect(url, open_timeout=10, max_size=self.max_frame_bytes) as ws:
+            context = await tls_context("ws") if url.startswith("wss:") else None
+            async with websockets.connect(url, open_timeout=10, max_size=self.max_frame_bytes,
+                                          ssl=context) as ws:
                 self._ws = ws
                 try:
                     await self._read(ws)
@@ -611,13 +614,17 @@ class LoopringFeed(Feed):
             raise FeedError(f"bad depth reply: {exc}") from None
 
     # -- REST -------------------------------------------------------------------------------
-    def _client(self) -> httpx.AsyncClient:
+    async def _client(self) -> httpx.AsyncClient:
         if self._http is None:
             # identity: a compressed reply could expand past the byte cap within one chunk
             headers = {"Accept-Encoding": "identity"}
             if self.api_key is not None:
                 headers["X-API-KEY"] = self.api_key.reveal()
-            self._http = httpx.AsyncClient(timeout=10.0, headers=headers)
+            client = await http_client(timeout=10.0, headers=headers)
+            if self._http is None:  # another request made one meanwhile: keep that one
+                self._http = client
+            else:
+                await client.aclose()
         return self._http
 
     async def _get(self, path: str, params: dict[str, Any] | None = None,
@@ -677,7 +684,8 @@ class LoopringFeed(Feed):
     async def _read_reply(self, path: str, params: dict[str, Any] | None
                           ) -> tuple[int, httpx.Headers, bytes]:
         cap = self.max_reply_bytes
-        async with self._client().stream("GET", self.rest_url + path, params=params) as response:
+        client = await self._client()
+        async with client.stream("GET", self.rest_url + path, params=params) as response:
             length = response.headers.get("Content-Length")
             if length is not None and length.isdigit() and int(length) > cap:
                 raise ReplyTooLarge

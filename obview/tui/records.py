@@ -51,7 +51,7 @@ class Column:
     """A table column as it is about to be shown. Where the table is narrower than its
     columns, `fit` abbreviates the `tail` columns (ids: their last `tail` characters
     stay, and `enter` shows the whole) and then drops columns by `drop`, lowest first;
-    0 is never dropped. A figure is never cut (issue 12 point 12)."""
+    0 is never dropped. A figure is never cut."""
 
     name: str
     cells: list[str | Text]

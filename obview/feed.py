@@ -59,6 +59,11 @@ class FeedError(Exception):
     """A session ended in a way worth retrying (bad frame, lost connection)."""
 
 
+class SessionRestart(FeedError):
+    """The session was ended on purpose, to start again at once (a replay's seek): no
+    connection was lost, so no reconnect is counted, logged or shown."""
+
+
 class FatalFeedError(Exception):
     """Retrying cannot help: the venue rejected the subscription or the credentials."""
 
@@ -461,6 +466,7 @@ class Feed:
     async def _run_sessions(self) -> None:
         while not self._stopping:
             self._delivered = False
+            restarted = False
             try:
                 await self._session()
                 reason = "connection closed"
@@ -469,6 +475,8 @@ class Feed:
                 return
             except asyncio.CancelledError:
                 raise
+            except SessionRestart as exc:
+                reason, restarted = describe_error(exc), True
             except Exception as exc:
                 final = self._final_reason(exc)
                 if final is not None:
@@ -485,6 +493,10 @@ class Feed:
                 self.conn = None
             if self._stopping:
                 break
+            if restarted:  # the books start again from where the restart put them
+                self.set_state(FeedState.CONNECTING, reason)
+                await asyncio.sleep(0)
+                continue
             for stream in self.streams.values():
                 stream.synced = False
                 if stream.book.recv_mono is not None:  # values kept, marked, until a push

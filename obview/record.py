@@ -20,7 +20,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from obview.journal import JournalWriter
+from obview.journal import RECORDING_CLOSED, JournalWriter
 from obview.journal.writer import SUFFIX
 
 if TYPE_CHECKING:
@@ -166,6 +166,6 @@ class Recording:
             self._timer.cancel()
             self._timer = None
         for conn in list(self.links):
-            self.writer.disconnect(self.feeds[self.links[conn]].venue, conn, "recording closed")
+            self.writer.disconnect(self.feeds[self.links[conn]].venue, conn, RECORDING_CLOSED)
         self.links.clear()
         self.writer.close()

@@ -4,6 +4,7 @@ from obview.journal.clock import ReplayClock
 from obview.journal.reader import JournalError, JournalReader, SeekPoint, session_files
 from obview.journal.redact import Redactor
 from obview.journal.schema import (
+    RECORDING_CLOSED,
     SCHEMA_VERSION,
     Checkpoint,
     Connect,
@@ -22,7 +23,7 @@ from obview.journal.schema import (
 from obview.journal.writer import JournalWriter, part_path
 
 __all__ = [
-    "SCHEMA_VERSION", "Checkpoint", "Connect", "Disconnect", "End", "Frame", "Gap", "Header",
+    "RECORDING_CLOSED", "SCHEMA_VERSION", "Checkpoint", "Connect", "Disconnect", "End", "Frame", "Gap", "Header",
     "JournalError", "JournalReader", "JournalWriter", "Line", "Redactor", "ReplayClock",
     "Resync", "SeekPoint", "Subscribe", "Sync", "book_of", "checkpoint_of", "part_path",
     "session_files",

@@ -86,6 +86,11 @@ class Connect(msgspec.Struct, tag="con", **_Base):
     fd: int | None = None  # which of the session's feeds (index into the header's o.feeds)
 
 
+# The reason of the `dis` lines a recording writes for every connection still open as it
+# closes (obview quitting): the journal ends there; no connection was lost.
+RECORDING_CLOSED = "recording closed"
+
+
 class Disconnect(msgspec.Struct, tag="dis", **_Base):
     m: int
     w: int

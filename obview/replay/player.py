@@ -38,6 +38,7 @@ from obview.feed import (
     ReplaySeeked,
 )
 from obview.journal import (
+    RECORDING_CLOSED,
     Checkpoint,
     Connect,
     Disconnect,
@@ -294,7 +295,7 @@ class ReplayPlayer:
         """Go to journal wall time `wall` (clamped to the journal)."""
         wall = min(max(wall, self.first_wall), self.last_wall)
         for link in self.links.values():
-            link.close(SEEK)
+            link.close(SEEK, restart=True)
         self.links.clear()
         self._pending.clear()
         for feed in self.feeds:
@@ -593,9 +594,12 @@ class ReplayPlayer:
                 self.links[line.c] = link
                 feed.transport.open(link)
         elif kind is Disconnect:
-            link = self.links.pop(line.c, None)
-            if link is not None:
-                link.close(line.r)
+            # the recording's own close is the journal's end, not a lost connection: the
+            # feed stays as the recording left it (live, nothing showed a reconnect)
+            if line.r != RECORDING_CLOSED:
+                link = self.links.pop(line.c, None)
+                if link is not None:
+                    link.close(line.r)
         elif kind is Sync or kind is Header:
             if self._restoring:
                 self._resume_links(line.cn)

@@ -16,7 +16,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from obview.feed import FeedError
+from obview.feed import FeedError, SessionRestart
 from obview.journal import Frame
 
 
@@ -65,7 +65,7 @@ class ReplayLink:
         self._deliver: Callable[[list[Frame]], None] | None = None
         self._take: Callable[[Frame], bool] | None = None
         self._backlog: list[list[Frame]] = []
-        self._closed: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self._closed: asyncio.Future[tuple[str, bool]] = asyncio.get_running_loop().create_future()
         # True while the feed's own coroutines (a handshake, a snapshot fetch) must run
         # between two deliveries, as they did between two reads live
         self.needs_turns: Callable[[], bool] = lambda: False
@@ -149,14 +149,16 @@ class ReplayLink:
         return await asyncio.shield(waiter)
 
     # -- the end ------------------------------------------------------------------------
-    def close(self, reason: str | None) -> None:
+    def close(self, reason: str | None, restart: bool = False) -> None:
+        """`restart`: closed by the player (a seek), not by the recorded session."""
         if not self._closed.done():
-            self._closed.set_result(reason or "connection closed")
+            self._closed.set_result((reason or "connection closed", restart))
 
     async def closed(self) -> None:
-        """Returns never while the link lives; raises FeedError(reason) when it closes."""
-        reason = await asyncio.shield(self._closed)
-        raise FeedError(reason)
+        """Returns never while the link lives; raises FeedError(reason) when it closes
+        (SessionRestart when the player closed it: no reconnect happened)."""
+        reason, restart = await asyncio.shield(self._closed)
+        raise (SessionRestart if restart else FeedError)(reason)
 
 
 def _path(url: str | None) -> str:

@@ -7,6 +7,7 @@ import contextlib
 
 import pytest
 
+from obview.feed import FeedState
 from obview.replay import ReplayPlayer
 from obview.tui.app import ObviewApp
 from tests.conftest import wait_until
@@ -61,8 +62,9 @@ async def test_replay_keys_drive_the_journal(futu_journal):
 
 async def test_a_replay_played_to_its_end_says_end_and_replay_at_80_columns(futu_journal):
     """Paused and sent to the end, the replay says "end" (the journal is over), its feed
-    shows the recorded reason with no countdown of a reconnect that happens at once, and
-    at 80 columns the status keeps the word "replay" and the progress."""
+    ends as the recording left it (obview quit: the recording's closing lines are no lost
+    connection, so no "reconnecting" and no reconnect counted), and at 80 columns the
+    status keeps the word "replay" and the progress."""
     async with _replaying(futu_journal, (80, 24)) as (app, pilot, player, feed):
         await pilot.press("space")
         app._tick()
@@ -71,9 +73,15 @@ async def test_a_replay_played_to_its_end_says_end_and_replay_at_80_columns(futu
         await pilot.press("end")
         await wait_until(lambda: player.describe().endswith(" end"), 10, "the end of the journal")
         assert player.paused and player.progress() > 0.99
-        await wait_until(lambda: feed.status_text == "recording closed", 10, "the last reason")
+        await pilot.press("space")  # and on, through the journal's last lines
+        await wait_until(player.finished.is_set, 10, "every line played")
+        await pilot.pause()  # a link the closing lines closed would end its session here
+        await pilot.pause()
         app._tick()
-        assert "retry in" not in app.status_bar._text.plain
+        status = app.status_bar._text.plain
+        assert feed.state is FeedState.SYNCED and feed.reconnects == 0, feed.status_text
+        assert "reconnecting" not in status and "recording closed" not in status
+        assert status.rstrip().endswith("end")
 
 
 def test_replay_actions_are_not_offered_live():

@@ -613,7 +613,8 @@ def _end_as_on_ctrl_c() -> None:
     obview the way Ctrl-C does: the terminal restored from the TUI's raw mode and
     alternate screen, a journal closed whole. Python's default for both is to die on the
     spot, which left the terminal unusable and a recording without its end. A signal the
-    caller ignores stays ignored (`nohup` ignores SIGHUP).
+    caller ignores stays ignored (`nohup` ignores SIGHUP); an ignored SIGINT (a script's
+    background job) does not stop SIGTERM from ending obview.
 
     Only the first becomes an interrupt: a closing terminal can send more than one, and
     asyncio turns a second SIGINT into a KeyboardInterrupt raised wherever the shutdown
@@ -629,7 +630,14 @@ def _end_as_on_ctrl_c() -> None:
             # screen from inside the signal handler, re-entering the output queue the
             # shutdown is writing to: it hung there. There is no terminal to resume.
             signal.signal(signal.SIGCONT, signal.SIG_DFL)
-        signal.raise_signal(signal.SIGINT)  # asyncio's handler, the headless one, or Python's
+        if callable(signal.getsignal(signal.SIGINT)):
+            signal.raise_signal(signal.SIGINT)  # asyncio's handler, the headless one, or Python's
+        else:
+            # SIGINT is ignored (a script's `obview ... &`): Ctrl-C's path is closed to us,
+            # and raising SIGINT did nothing (obview streamed on). End as Python's own
+            # Ctrl-C does, with a KeyboardInterrupt here; asyncio.run then cancels the tasks
+            # and their cleanup runs (the journal is closed whole).
+            signal.default_int_handler(signal.SIGINT, frame)
 
     for number in numbers:
         signal.signal(number, as_interrupt)

@@ -37,9 +37,18 @@ def _closed_whole(path) -> bool:
     return isinstance(lines[-1], End)  # the writer's last line: closed, not cut
 
 
-def test_sigterm_ends_a_headless_recording_whole(tmp_path):
+def _ignoring_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+@pytest.mark.parametrize("parent", ["a terminal", "a script's background job"])
+def test_sigterm_ends_a_headless_recording_whole(tmp_path, parent):
+    """A shell script's `obview ... &` starts obview with SIGINT ignored (so does
+    `nohup` under some shells): Ctrl-C's path is then closed, and SIGTERM must still end
+    it whole (it went on streaming for ever)."""
     journal = tmp_path / "j.ndjson.zst"
-    proc = _streaming([*STREAM, "--record", str(journal)])
+    popen = {"preexec_fn": _ignoring_sigint} if parent != "a terminal" else {}
+    proc = _streaming([*STREAM, "--record", str(journal)], **popen)
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=10)
     assert proc.returncode == 130 and err.strip().endswith("obview: interrupted"), err

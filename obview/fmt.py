@@ -127,6 +127,23 @@ class BoundedCache(dict):
         dict.__setitem__(self, key, value)
 
 
+_TEXTS = BoundedCache()
+
+
+def dec_text(value: Decimal) -> str:
+    """`dec_str(value)`, remembered: headless prints every level of every push (100 codes
+    at 10 pushes/s with queues is over 100,000 figures a second, and formatting them was
+    half its CPU), and books repeat their prices and sizes. The text depends on the value
+    alone (1.0 and 1.00 are equal and print alike), so keying by value is exact."""
+    try:
+        text = _TEXTS.get(value)
+    except TypeError:  # a signalling NaN has no hash (books hold none: checked on entry)
+        return dec_str(value)
+    if text is None:
+        text = _TEXTS[value] = dec_str(value)
+    return text
+
+
 class DecimalCache:
     """Parse each distinct price once and hand back the same Decimal object.
 

@@ -14,6 +14,7 @@ from obview.fmt import (
     BoundedCache,
     DecimalCache,
     dec_str,
+    dec_text,
     decimals_of,
     fit_number,
     fixed,
@@ -34,6 +35,22 @@ MAX_UINT256 = 2**256 - 1
 def test_dec_str_never_rounds(text):
     assert dec_str(Decimal(text)) == text
     assert Decimal(dec_str(Decimal(text))) == Decimal(text)
+
+
+def test_dec_text_is_dec_str_remembered_by_value():
+    """Equal values print alike whatever their exponent, so a text remembered for one
+    serves the other; the memory is the shared bounded cache."""
+    from obview import fmt
+
+    values = [Decimal(t) for t in ("1.0", "1.00", "1", "-0", "0E-5", "0.000100", "1E+3",
+                                   "123456789012345678901234567890.000000001", "1E+999999999",
+                                   "-2.50")]
+    for value in values:
+        assert dec_text(value) == dec_str(value)
+        assert dec_text(value) == dec_str(value)  # the second read comes from the cache
+    assert dec_text(Decimal("2.5000")) == "2.5" and dec_text(Decimal("2.5")) == "2.5"
+    assert dec_text(Decimal("sNaN")) == dec_str(Decimal("sNaN"))  # no hash: not remembered
+    assert isinstance(fmt._TEXTS, fmt.BoundedCache)
 
 
 def test_columns_keep_every_digit():

@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from obview.feed import Feed, Stream
-from obview.fmt import dec_str
+from obview.fmt import dec_str, dec_text
 
 
 def book_json(feed: Feed, stream: Stream, depth: int, details: bool) -> dict[str, Any]:
@@ -18,10 +18,10 @@ def book_json(feed: Feed, stream: Stream, depth: int, details: bool) -> dict[str
     def levels(side) -> list[list]:
         rows = []
         for lv in side.top(depth):
-            row: list[Any] = [dec_str(lv.price), dec_str(lv.size), lv.orders]
+            row: list[Any] = [dec_text(lv.price), dec_text(lv.size), lv.orders]
             if details:
                 queue = lv.queue or {}
-                row.append([[str(oid), dec_str(vol)] for oid, vol in queue.items()])
+                row.append([[str(oid), dec_text(vol)] for oid, vol in queue.items()])
             if sourced:
                 if not details:
                     row.append(None)

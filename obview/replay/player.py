@@ -170,7 +170,13 @@ class ReplayPlayer:
         self.governor: ReplayGovernor | None = None  # see govern()
         point = self.reader.seek_point(wall=start) if start is not None else None
         source = self._bounded(self.reader.batches(point))
-        self._restoring = start is not None
+        # A rotated part given without the ones before it starts mid-session, as a seek
+        # does: its header names the open connections and its checkpoint holds the books
+        # (without that, its frames went to no connection and nothing was shown).
+        self._restoring = start is not None or header.part > 0
+        if header.part > 0 and warn is not None:
+            warn(f"{self.paths[0]} is part {header.part} of its session: replaying from "
+                 "its first checkpoint (the parts before it are not given)")
         if start is None:
             self.pace = ReplayClock(source, speed=speed, clock=clock, batch=batch)
         else:  # from the seek point before `start`, caught up at once

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import mmap
 import os
+import re
 import struct
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator
@@ -27,7 +28,7 @@ import msgspec
 import zstandard
 
 from obview.journal import schema
-from obview.journal.writer import part_path
+from obview.journal.writer import SUFFIX, part_path
 
 log = logging.getLogger("obview.journal")
 
@@ -52,10 +53,19 @@ class SeekPoint:
     wall: int
 
 
+# a rotated part's name, as `part_path` writes it: session.0004.ndjson.zst
+_PART_NAME = re.compile(r"^(?P<stem>.+)\.(?P<part>\d{4,})" + re.escape(SUFFIX) + "$")
+
+
 def session_files(path: str | os.PathLike) -> list[Path]:
-    """A journal file followed by the rotated parts that exist next to it, in order."""
-    files = [Path(path)]
-    while (nxt := part_path(path, len(files))).exists():
+    """A journal file followed by the rotated parts that exist next to it, in order: the
+    first file brings every part, a later part (`s.0004.ndjson.zst`) the parts after it."""
+    path = Path(path)
+    base, first = path, 0
+    if match := _PART_NAME.match(path.name):
+        base, first = path.with_name(match["stem"] + SUFFIX), int(match["part"])
+    files = [path]
+    while (nxt := part_path(base, first + len(files))).exists():
         files.append(nxt)
     return files
 

@@ -150,7 +150,7 @@ class Recording:
         for feed in self.feeds:
             for stream in feed.streams.values():
                 if stream.synced:
-                    yield feed.venue, stream.key, stream.book, stream.pushes
+                    yield feed.venue, stream.key, stream.book, stream.pushes, stream.name
 
     def _failed(self, reason: str) -> None:
         for feed in self.feeds:

@@ -629,6 +629,8 @@ class ReplayPlayer:
                 stream = feed.streams[line.sy]
                 if line.pu is not None:
                     stream.pushes = line.pu - 1  # book_changed counts the restore as one
+                if line.nm is not None:  # (live, it came with the session's first replies)
+                    stream.name = line.nm
                 feed.restore_book(stream, book_of(line))
                 return
 

@@ -14,6 +14,7 @@ milliseconds for an hour-long journal and needs no side file.
 
 from __future__ import annotations
 
+import glob
 import logging
 import mmap
 import os
@@ -57,9 +58,11 @@ class SeekPoint:
 _PART_NAME = re.compile(r"^(?P<stem>.+)\.(?P<part>\d{4,})" + re.escape(SUFFIX) + "$")
 
 
-def session_files(path: str | os.PathLike) -> list[Path]:
+def session_files(path: str | os.PathLike,
+                  warn: Callable[[str], None] | None = None) -> list[Path]:
     """A journal file followed by the rotated parts that exist next to it, in order: the
-    first file brings every part, a later part (`s.0004.ndjson.zst`) the parts after it."""
+    first file brings every part, a later part (`s.0004.ndjson.zst`) the parts after it.
+    The parts stop at the first one missing; `warn` hears of any found beyond it."""
     path = Path(path)
     base, first = path, 0
     if match := _PART_NAME.match(path.name):
@@ -67,6 +70,15 @@ def session_files(path: str | os.PathLike) -> list[Path]:
     files = [path]
     while (nxt := part_path(base, first + len(files))).exists():
         files.append(nxt)
+    if warn is not None:
+        gap = first + len(files)
+        stem = base.name[:-len(SUFFIX)] if base.name.endswith(SUFFIX) else base.name
+        beyond = [p for p in base.parent.glob(f"{glob.escape(stem)}.*{SUFFIX}")
+                  if (m := _PART_NAME.match(p.name)) and m["stem"] == stem
+                  and int(m["part"]) > gap]
+        if beyond:
+            warn(f"{part_path(base, gap).name} is missing: the replay stops before it "
+                 f"({len(beyond)} later part{'s' if len(beyond) > 1 else ''} not played)")
     return files
 
 

@@ -123,7 +123,7 @@ class ReplayPlayer:
         if reader is None:
             files: list[Path] = []
             for path in paths:
-                files.extend(session_files(path))
+                files.extend(session_files(path, warn))
             reader = JournalReader(files, warn=warn)
         self.reader = reader
         self.paths = list(reader.paths)

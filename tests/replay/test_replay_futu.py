@@ -66,6 +66,22 @@ def test_a_later_part_of_a_rotated_journal_replays_alone_from_its_checkpoint(tmp
     assert replayed[1:len(whole) - at + 1] == whole[at:]
 
 
+def test_a_missing_middle_part_ends_the_replay_before_it_and_says_so(tmp_path):
+    from tests.replay.conftest import record
+
+    path = tmp_path / "r.ndjson.zst"
+    live = record(path, "futu", "HK.00700", "--sim", "--fault", "rate=200",
+                  "--record-rotate", "16K", count=1500)
+    assert (tmp_path / "r.0003.ndjson.zst").exists()
+    (tmp_path / "r.0002.ndjson.zst").unlink()
+    done = run_obview("replay", str(path), "--stream", "json")
+    assert done.returncode == 0, done.stderr
+    assert "r.0002.ndjson.zst is missing: the replay stops before it" in done.stderr
+    replayed = [without_local_stamps(t) for t in done.stdout.splitlines()]
+    whole = [without_local_stamps(t) for t in live]
+    assert 0 < len(replayed) < len(whole) and replayed == whole[:len(replayed)]
+
+
 def test_replay_from_and_until_take_wall_clock_times(futu_journal):
     path, live = futu_journal
     stamps = [line.w for line in JournalReader(path) if type(line) is Frame]

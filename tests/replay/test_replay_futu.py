@@ -198,9 +198,19 @@ def test_export_parquet_rows_are_exact_level_changes(futu_journal, tmp_path):
             assert rebuilt(obj["symbol"], side, obj["version"])[:len(printed)] == printed, (
                 obj["symbol"], side, obj["version"])
     assert {symbol for symbol, _ in books} == {json.loads(t)["symbol"] for t in live}
-    # and any dataframe library reads the file as it is
+    # and the dataframe libraries read the file as it is: exact decimals, integer stamps
+    # (the README's reading advice)
     pandas = pytest.importorskip("pandas")
     assert len(pandas.read_parquet(out)) == len(rows)
+    frame = pandas.read_parquet(out, dtype_backend="pyarrow")
+    assert str(frame["venue_ts"].dtype) == "int64[pyarrow]"
+    assert frame["price"].tolist() == [row["price"] for row in rows]
+    polars = pytest.importorskip("polars")
+    frame = polars.read_parquet(out)
+    assert frame.schema["venue_ts"] == polars.Int64 and frame.schema["orders"] == polars.Int64
+    assert isinstance(frame.schema["price"], polars.Decimal)
+    assert frame["price"].to_list() == [row["price"] for row in rows]
+    assert frame["size"].to_list() == [row["size"] for row in rows]
 
 
 def test_export_parquet_without_pyarrow_says_how_to_get_it(futu_journal, tmp_path):

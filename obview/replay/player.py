@@ -120,6 +120,9 @@ class ReplayPlayer:
         """`reader`: an open reader of the journal (a second player on the same files
         shares the first one's index); `batch`: lines handed over between two turns of
         the loop at full speed."""
+        self.warnings: list[str] = []  # what the journal warned of, for a screen to show
+        self.on_warning: Callable[[str], None] | None = None  # the TUI's, once it runs
+        warn = partial(self._warned, warn)
         if reader is None:
             files: list[Path] = []
             for path in paths:
@@ -174,7 +177,7 @@ class ReplayPlayer:
         # does: its header names the open connections and its checkpoint holds the books
         # (without that, its frames went to no connection and nothing was shown).
         self._restoring = start is not None or header.part > 0
-        if header.part > 0 and warn is not None:
+        if header.part > 0:
             warn(f"{self.paths[0]} is part {header.part} of its session: replaying from "
                  "its first checkpoint (the parts before it are not given)")
         if start is None:
@@ -184,6 +187,13 @@ class ReplayPlayer:
             self.pace.seek(self._mono_of(start), source)
             self.mono = self._mono_of(start)
             self.wall = start
+
+    def _warned(self, warn: Callable[[str], None] | None, text: str) -> None:
+        self.warnings.append(text)
+        if self.on_warning is not None:  # the TUI: stderr is under its screen
+            self.on_warning(text)
+        elif warn is not None:
+            warn(text)
 
     # -- what the TUI and headless mode use -------------------------------------------
     @cached_property

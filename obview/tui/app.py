@@ -123,10 +123,18 @@ class ObviewApp(App):
             self.feeds_opened = True
             self._watch_replays()
             if self.player is not None:  # replay: the journal drives the feeds from here
+                # its warnings (a part given alone, a journal cut short) on the screen:
+                # what went to stderr before the TUI started is under it now
+                for text in self.player.warnings:
+                    self._warn(text)
+                self.player.on_warning = self._warn
                 self.run_worker(self.player.run(), name="replay", group="feeds",
                                 exit_on_error=False)
         else:
             self.run_worker(self._open_feeds(), name="open-feeds", group="feeds")
+
+    def _warn(self, text: str) -> None:
+        self.notify(text, severity="warning", timeout=30)
 
     def on_resize(self, event) -> None:
         self._apply_width(event.size.width)

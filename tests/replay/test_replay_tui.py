@@ -84,6 +84,33 @@ async def test_a_replay_played_to_its_end_says_end_and_replay_at_80_columns(futu
         assert status.rstrip().endswith("end")
 
 
+async def test_the_journal_s_warnings_show_on_the_replay_screen(tmp_path):
+    """A warning given before the TUI started (a rotated part alone) went to stderr,
+    under the screen, and one during it (a journal cut short) into Textual's capture:
+    the user saw neither. Both are notifications now."""
+    from tests.replay.conftest import record
+
+    path = tmp_path / "r.ndjson.zst"
+    record(path, "futu", "HK.00700", "--sim", "--fault", "rate=200", "--record-rotate", "16K",
+           count=800)
+    part = tmp_path / "r.0001.ndjson.zst"
+    last = sorted(tmp_path.glob("r.0*.ndjson.zst"))[-1]
+    data = last.read_bytes()
+    last.write_bytes(data[:len(data) * 2 // 3])  # the last part cut short, as by a crash
+    player = ReplayPlayer([part], speed=None)
+    app = ObviewApp(player.configs, player.feeds, player=player)
+
+    def shown() -> list[str]:
+        return [n.message for n in app._notifications]
+
+    async with app.run_test(size=(120, 34)):
+        await wait_until(lambda: any("part 1 of its session" in m for m in shown()), 10,
+                         "the part's warning")
+        await wait_until(player.finished.is_set, 30, "the replay played to its end")
+        await wait_until(lambda: len(shown()) >= 2, 10, "the cut-short warning")
+        assert len(player.warnings) == 2 and set(player.warnings) <= set(shown())
+
+
 def test_replay_actions_are_not_offered_live():
     from obview.tui.actions import SCOPES, Scope
 

@@ -2,7 +2,8 @@
 
 (Benches that hold a figure to an absolute target inside a running app, such as frame
 CPU or push-to-paint p99 in tui_bench, many_symbols, heatmap_bench and trades_bench,
-report medians and percentiles of their own samples: no ratio, so nothing to pair.
+report medians and percentiles of their own samples: no ratio, so nothing to pair; so
+does demo_startup, whose fresh processes each give one figure.
 tape_heatmap_bench compares two layouts and interleaves them inside one app's run.)
 
 This machine is shared and its speed drifts (up to 30% over minutes), so a ratio of two

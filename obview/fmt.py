@@ -266,6 +266,12 @@ def fit_cells(text: str, width: int) -> str:
     return set_cell_size(text, width - 1) + "…"
 
 
+def id_tail(text: str, keep: int) -> str:
+    """An id cut to its last `keep` characters after an ellipsis ("…27487375"): ids of
+    one venue share their leading digits and differ at the end. Shorter ones stay whole."""
+    return text if len(text) <= keep + 1 else ELLIPSIS + text[-keep:]
+
+
 def clock(epoch_s: float, tenths: bool = False, utc: bool = False) -> str:
     """Time of day: "14:03:22", or "14:03:22.4" with tenths (local time unless utc)."""
     import time as _time

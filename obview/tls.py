@@ -48,6 +48,29 @@ async def http_client(*, insecure: bool = False, **settings: Any) -> httpx.Async
     return await asyncio.to_thread(_new_client, verify=context, **settings)
 
 
+class LazyHttpClient:
+    """A feed's one `httpx.AsyncClient`: made on first use by `http_client` (off the
+    loop), shared by every request, those that wait for it meanwhile included, and
+    closed with the feed (a closed one is made anew on the next use)."""
+
+    def __init__(self, **settings: Any) -> None:
+        self._settings = settings
+        self._client: httpx.AsyncClient | None = None
+        self._making = asyncio.Lock()
+
+    async def get(self) -> httpx.AsyncClient:
+        if self._client is None:
+            async with self._making:  # one client, however many requests ask at once
+                if self._client is None:
+                    self._client = await http_client(**self._settings)
+        return self._client
+
+    async def aclose(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            await client.aclose()
+
+
 def _new_client(**settings: Any) -> httpx.AsyncClient:
     global _imported
     client = httpx.AsyncClient(**settings)

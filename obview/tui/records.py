@@ -7,7 +7,7 @@ update; number columns are aligned on the decimal point (`fmt.figure_column`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 
 from rich.cells import cell_len
@@ -57,14 +57,13 @@ class Column:
     cells: list[str | Text]
     drop: int = 0
     tail: int = 0
-    width: int = field(init=False)
 
-    def __post_init__(self) -> None:
-        self.width = max([cell_len(self.name), *(_cells(c) for c in self.cells)])
+    @property
+    def width(self) -> int:
+        return max([cell_len(self.name), *(_cells(c) for c in self.cells)])
 
-    def abbreviate(self, keep: int) -> None:
-        self.cells = [c if _cells(c) <= keep + 1 else "…" + str(c)[-keep:] for c in self.cells]
-        self.__post_init__()
+    def abbreviate(self) -> None:
+        self.cells = [fmt.id_tail(str(c), self.tail) for c in self.cells]
 
 
 def _cells(cell: str | Text) -> int:
@@ -78,7 +77,7 @@ def fit(columns: list[Column], width: int, padding: int) -> list[Column]:
 
     for column in columns:
         if column.tail and used() > width:
-            column.abbreviate(column.tail)
+            column.abbreviate()
     for rank in sorted({c.drop for c in columns if c.drop}):
         if used() <= width:
             break

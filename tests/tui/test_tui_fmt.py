@@ -66,3 +66,9 @@ def test_grouping_rounds_bids_down_asks_up():
     view = book.view(10, D(1))
     assert [(r.price, r.size) for r in view.bids] == [(100, 1), (99, 2)]
     assert [(r.price, r.size) for r in view.asks] == [(101, 3), (102, 4)]
+
+
+def test_id_tail_keeps_an_ids_distinct_end():
+    assert fmt.id_tail("3684224381827487375", 8) == "…27487375"
+    assert fmt.id_tail("123456789", 8) == "123456789"  # the ellipsis would save nothing
+    assert fmt.id_tail("x1", 8) == "x1"

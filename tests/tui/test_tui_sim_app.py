@@ -100,31 +100,3 @@ async def test_no_feed_runs_until_every_venue_is_open_and_its_tabs_are_mounted(m
         assert [venue for venue, _, _ in seen] == [cfg.venue for cfg in configs]
         assert all(feeds == len(configs) and panes >= streams for _, feeds, panes in seen), seen
         await pilot.press("q")
-
-
-async def test_tls_contexts_and_http_clients_are_built_off_the_loop_and_shared(monkeypatch):
-    """A verifying TLS context loads the CA bundle (35-40 ms): never on the event loop,
-    and once, whatever the number of clients and reconnects."""
-    import threading
-
-    from obview import tls
-
-    built = []
-    monkeypatch.setattr(tls, "_contexts", {})
-    build = tls._build
-    monkeypatch.setattr(tls, "_build", lambda *a: built.append(threading.current_thread())
-                        or build(*a))
-    made = []
-    new_client = tls._new_client
-    monkeypatch.setattr(tls, "_new_client", lambda **kw: made.append(
-        threading.current_thread()) or new_client(**kw))
-    loop_thread = threading.current_thread()
-    clients = [await tls.http_client(timeout=1.0) for _ in range(3)]
-    ws = [await tls.tls_context("ws") for _ in range(3)]
-    insecure = await tls.tls_context("ws", insecure=True)
-    assert len(built) == 3 and loop_thread not in built  # http, ws, ws insecure: once each
-    assert len(made) == 3 and loop_thread not in made
-    assert ws[0] is ws[1] is ws[2] and insecure is not ws[0]
-    assert insecure.verify_mode.name == "CERT_NONE" and ws[0].verify_mode.name == "CERT_REQUIRED"
-    for client in clients:
-        await client.aclose()

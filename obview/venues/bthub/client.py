@@ -44,7 +44,7 @@ from obview.feed import (
     describe_error,
 )
 from obview.fmt import dec_str
-from obview.tls import http_client, tls_context
+from obview.tls import LazyHttpClient, tls_context
 from obview.trades import BUY, SELL, Trade
 from obview.venues import VenueConfig
 from obview.venues.bthub.models import Order, RiskRow
@@ -164,7 +164,8 @@ class BthubFeed(Feed):
         self.symbol_info: dict[str, dict[str, Any]] = {}  # name -> scales, from /market/symbols
         self.logins = 0
         self._symbols_checked = False
-        self._http: httpx.AsyncClient | None = None
+        self._http = LazyHttpClient(insecure=insecure, timeout=timeout,
+                                    follow_redirects=False)
         self._ws: ClientConnection | None = None  # the live connection, for set_risk_book
         add_secret(password)
         secure = urlsplit(self.base_url).scheme.lower() == "https"
@@ -226,9 +227,7 @@ class BthubFeed(Feed):
         ws, self._ws = self._ws, None
         if ws is not None:
             await _close_normally(ws)
-        if self._http is not None:
-            await self._http.aclose()
-            self._http = None
+        await self._http.aclose()
 
     # -- session -----------------------------------------------------------------------
     async def _session(self) -> None:
@@ -261,16 +260,6 @@ class BthubFeed(Feed):
         # a bug: keep the traceback in the log (redacted) and let Feed.run retry
         log.error("bthub: session failed: %s", redact(traceback.format_exc()))
         return f"internal error: {redact(describe_error(exc))}"
-
-    async def _client(self) -> httpx.AsyncClient:
-        if self._http is None:
-            client = await http_client(insecure=self.insecure, timeout=self.timeout,
-                                       follow_redirects=False)
-            if self._http is None:  # another request made one meanwhile: keep that one
-                self._http = client
-            else:
-                await client.aclose()
-        return self._http
 
     async def _replay_session(self) -> None:
         """A recorded session stands in for the hub (docs/replay.md): the same login and
@@ -421,7 +410,7 @@ class BthubFeed(Feed):
             return frame.st or 200, body.encode() if isinstance(body, str) else body
         limit = self.max_reply_bytes
         async with asyncio.timeout(self.timeout):
-            client = await self._client()
+            client = await self._http.get()
             async with client.stream(method, url, headers=headers) as reply:
                 declared = reply.headers.get("content-length", "")
                 if declared.isdigit() and int(declared) > limit:

@@ -42,7 +42,7 @@ from obview.feed import (
     TradeKind,
 )
 from obview.latency import IntervalStats
-from obview.tls import http_client, tls_context
+from obview.tls import LazyHttpClient, tls_context
 from obview.venues import VenueConfig
 from obview.venues.loopring import protocol
 from obview.venues.loopring.credentials import API_KEY_ENV, ApiKey
@@ -149,7 +149,11 @@ class LoopringFeed(Feed):
             levels=LevelControl(lambda: self.level_count, lambda: self.level, self.change_level),
             trades=TradeKind.MARKET if self.api == V3 else TradeKind.NONE)
         self.address = f"{self.ws_url} ({self.api})"
-        self._http: httpx.AsyncClient | None = None
+        # identity: a compressed reply could expand past the byte cap within one chunk
+        headers = {"Accept-Encoding": "identity"}
+        if self.api_key is not None:
+            headers["X-API-KEY"] = self.api_key.reveal()
+        self._http = LazyHttpClient(timeout=10.0, headers=headers)
         self._ws: ClientConnection | None = None
         self._parser: SlotParser | None = None
         self._sync: DepthSync | None = None
@@ -195,9 +199,7 @@ class LoopringFeed(Feed):
         self._cancel_trades()
         self._cancel_snapshot()
         self._cancel_verify()
-        if self._http is not None:
-            http, self._http = self._http, None
-            await http.aclose()
+        await self._http.aclose()
 
     def redact(self, text: str) -> str:
         """`text` without the API key or the WebSocket key in it."""
@@ -614,19 +616,6 @@ class LoopringFeed(Feed):
             raise FeedError(f"bad depth reply: {exc}") from None
 
     # -- REST -------------------------------------------------------------------------------
-    async def _client(self) -> httpx.AsyncClient:
-        if self._http is None:
-            # identity: a compressed reply could expand past the byte cap within one chunk
-            headers = {"Accept-Encoding": "identity"}
-            if self.api_key is not None:
-                headers["X-API-KEY"] = self.api_key.reveal()
-            client = await http_client(timeout=10.0, headers=headers)
-            if self._http is None:  # another request made one meanwhile: keep that one
-                self._http = client
-            else:
-                await client.aclose()
-        return self._http
-
     async def _get(self, path: str, params: dict[str, Any] | None = None,
                    tag: str | None = None) -> tuple[int, bytes]:
         """GET within the endpoint's rate limit, backing off while the venue answers 429;
@@ -684,7 +673,7 @@ class LoopringFeed(Feed):
     async def _read_reply(self, path: str, params: dict[str, Any] | None
                           ) -> tuple[int, httpx.Headers, bytes]:
         cap = self.max_reply_bytes
-        client = await self._client()
+        client = await self._http.get()
         async with client.stream("GET", self.rest_url + path, params=params) as response:
             length = response.headers.get("Content-Length")
             if length is not None and length.isdigit() and int(length) > cap:

@@ -29,6 +29,7 @@ from obview.tui.themes import NO_STYLE
 STATUS_CLASSES = ((DONE_STATUSES, "records--done"), (WORKING_STATUSES, "records--working"),
                   (OPEN_STATUSES, "records--open"), (ENDED_STATUSES, "records--ended"),
                   (FAILED_STATUSES, "records--failed"))
+ID_TAIL = 8  # the characters an abbreviated id keeps: where a venue's ids differ
 RECORD_CLASSES = {"records--buy", "records--sell", *(cls for _, cls in STATUS_CLASSES)}
 
 
@@ -154,7 +155,7 @@ class OrdersTable(RecordsTable):
         sides = [Text(o.side, self._s("records--buy" if o.side.upper() == "BUY"
                                       else "records--sell")) for o in orders]
         columns = [
-            Column("order id", [o.order_id for o in orders], tail=8),
+            Column("order id", [o.order_id for o in orders], tail=ID_TAIL),
             *([Column("symbol", [o.symbol for o in orders])] if self.with_symbol else []),
             Column("side", sides),
             Column("status", [Text(o.status, self._s(status_class(o.status))) for o in orders]),

@@ -27,10 +27,12 @@ from obview.feed import Feed, Stream
 from obview.records import Order
 from obview.tui.actions import KEYS, Owner, bindings
 from obview.tui.ladder import CP_CLASSES, cp_class, shown_places
+from obview.tui.records import ID_TAIL, Column, fit
 from obview.tui.themes import NO_STYLE
 
 REDRAW_HZ = 10
 BAR_WIDTH = 24
+FIGURES = ("price", "volume", "amount")  # the executions' flush-right columns
 
 
 def _bar(value: Decimal, top: Decimal, width: int = BAR_WIDTH) -> str:
@@ -284,32 +286,47 @@ class ExecutionsScreen(ModalScreen):
         order = self.order
         text = Text(f"Order {order.order_id}  {order.side} {order.symbol}  {order.status}\n",
                     "bold")
-        table = Table(box=None, pad_edge=False,
-                      header_style=self.get_component_rich_style("exec--head", partial=True, default=NO_STYLE))
-        for name in ("cp", "cp order", "status", "exec id", "price", "volume", "amount"):
-            _add_column(table, name, "right" if name in ("price", "volume", "amount") else "left")
-        total = Decimal(0)
-        rows = []
-        for cp_order in order.cp_orders.values():
-            rows.append((cp_order.cp, cp_order.cp_order_id, cp_order.status, "", None,
-                         cp_order.execute_volume, cp_order.execute_amount))
-            for ex in cp_order.executions.values():
-                total += ex.volume or 0
-                rows.append(("", "", "", ex.exec_id, ex.price, ex.volume, ex.amount))
-        # prices as the ladder shows them (no separators), volumes and amounts grouped
-        prices = fmt.figure_column(["" if row[4] is None else fmt.dec_str(row[4]) for row in rows],
-                                   "price")
-        columns = [_held(prices)] + [_held(fmt.figure_column([_opt(row[i]) for row in rows], name))
-                                     for i, name in ((5, "volume"), (6, "amount"))]
-        for row, price, volume, amount in zip(rows, *columns, strict=True):
-            table.add_row(*row[:4], price, volume, amount)
+        total = sum((ex.volume or 0 for cp_order in order.cp_orders.values()
+                     for ex in cp_order.executions.values()), Decimal(0))
         executed = order.execute_volume or Decimal(0)
         footer = Text(f"\nexecutions total {fmt.grouped(total)}; order executed "
                       f"{fmt.grouped(executed)} {'✓' if total == executed else '≠'}")
         with VerticalScroll(id="exec-body"):
             yield Static(text)
-            yield Static(table)
+            yield Static(self._table(None), id="exec-table")
             yield Static(footer)
+
+    def on_resize(self) -> None:
+        table = self.query_one("#exec-table", Static)
+        if table.size.width:
+            table.update(self._table(table.size.width))
+
+    def _table(self, width: int | None) -> Table:
+        """The counterparty orders and their executions, fitted to `width` cells as the
+        orders table is (`records.fit`): ids keep their tails first, and no figure is cut."""
+        rows = []
+        for cp_order in self.order.cp_orders.values():
+            rows.append((cp_order.cp, cp_order.cp_order_id, cp_order.status, "", None,
+                         cp_order.execute_volume, cp_order.execute_amount))
+            for ex in cp_order.executions.values():
+                rows.append(("", "", "", ex.exec_id, ex.price, ex.volume, ex.amount))
+        # prices as the ladder shows them (no separators), volumes and amounts grouped
+        prices = fmt.figure_column(["" if row[4] is None else fmt.dec_str(row[4]) for row in rows],
+                                   "price")
+        columns = [Column(name, [row[i] for row in rows], tail=ID_TAIL if i in (1, 3) else 0)
+                   for i, name in enumerate(("cp", "cp order", "status", "exec id"))]
+        columns += [Column("price", _held(prices))]
+        columns += [Column(name, _held(fmt.figure_column([_opt(row[i]) for row in rows], name)))
+                    for i, name in ((5, "volume"), (6, "amount"))]
+        if width is not None:
+            columns = fit(columns, width, 1)
+        table = Table(box=None, pad_edge=False, header_style=self.get_component_rich_style(
+            "exec--head", partial=True, default=NO_STYLE))
+        for column in columns:
+            _add_column(table, column.name, "right" if column.name in FIGURES else "left")
+        for cells in zip(*(c.cells for c in columns), strict=True):
+            table.add_row(*cells)
+        return table
 
 
 def _add_column(table: Table, name: str, justify: str) -> None:

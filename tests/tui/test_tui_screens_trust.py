@@ -470,9 +470,10 @@ async def test_at_80_columns_no_number_is_cut():
         await _no_number_cut(app, ladder)
 
 
-async def test_at_80_columns_an_orders_executions_keep_every_figure_whole(futu_app):
+async def test_at_80_columns_an_orders_executions_keep_every_figure_whole_and_id_tails(futu_app):
     """bthub's ids (19 digits) and amounts (9 decimals) do not fit 80 columns: the ids
-    give way, abbreviated, and every price, volume and amount stays whole."""
+    give way, keeping their last digits as the orders table's do, and every price, volume
+    and amount stays whole; wider, the ids are whole again."""
     executions = {}
     for n, (price, volume) in enumerate((("5399.0025", "0.05126"), ("5400.7433", "0.21021"),
                                          ("5401.733", "1.00021"), ("5398.4109", "0.30024"))):
@@ -489,13 +490,19 @@ async def test_at_80_columns_an_orders_executions_keep_every_figure_whole(futu_a
         await futu_app.push_screen(ExecutionsScreen(order))
         await settle(pilot)
         text = screen_text(futu_app)
-        assert "…" in text  # the ids had to give way
+        # the ids gave way as the orders table's do: their tails stay, where they differ
+        for an_id in [*executions, cp_order.cp_order_id]:
+            assert f"…{an_id[-8:]}" in text and an_id not in text, an_id
         for ex in [*executions.values(), cp_order]:
             figures = ((fmt.grouped(ex.execute_volume), fmt.grouped(ex.execute_amount))
                        if ex is cp_order else
                        (fmt.dec_str(ex.price), fmt.grouped(ex.volume), fmt.grouped(ex.amount)))
             for figure in figures:
                 assert re.search(rf"(^|\s){re.escape(figure)}(\s|$)", text, re.M), figure
+        await pilot.resize_terminal(180, 24)  # wide enough: every id whole again
+        await wait_until(lambda: all(an_id in screen_text(futu_app)
+                                     for an_id in [*executions, cp_order.cp_order_id]),
+                         5, "whole ids")
 
 
 async def test_a_gone_level_says_so_on_one_line_under_its_last_state(app):

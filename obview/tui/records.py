@@ -93,6 +93,7 @@ class RecordsTable(DataTable):
         super().__init__(cursor_type="row", zebra_stripes=True, **kw)
         self.feed = feed
         self.kind = kind
+        self._shape: list[tuple[str, int]] = []  # the columns' names and widths as shown
 
     def records(self) -> dict:
         return self.feed.records.get(self.kind, {})
@@ -120,11 +121,14 @@ class RecordsTable(DataTable):
             width = self.size.width - self.styles.scrollbar_size_vertical
             columns = fit(columns, width, self.cell_padding)
         row = self.cursor_row
-        names = [c.name for c in columns]
-        if names != [str(key.value) for key in self.columns]:
+        # a DataTable column only ever widens to its cells: where the fitted widths change
+        # (ids abbreviated, a wide figure gone), the columns are made anew at their widths
+        shape = [(c.name, c.width) for c in columns]
+        if shape != self._shape:
+            self._shape = shape
             self.clear(columns=True)
-            for name in names:
-                self.add_column(name, key=name)
+            for column in columns:
+                self.add_column(column.name, key=column.name)
         else:
             self.clear()
         for key, *cells in zip(keys, *(c.cells for c in columns), strict=True):

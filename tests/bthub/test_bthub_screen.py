@@ -116,3 +116,40 @@ async def test_at_80_columns_the_orders_table_gives_way_by_priority_and_nothing_
                          message="every column back at 180 columns")
         assert str(table.get_row_at(0)[0]) in app.feeds[0].orders  # whole ids again
         assert table.virtual_size.width <= table.size.width
+
+
+async def test_at_100_columns_abbreviated_ids_narrow_their_column_and_nothing_is_off_screen():
+    """Where abbreviating the ids is enough, the columns keep their names: the table
+    must still narrow them (a DataTable's columns only ever widen by themselves), or the
+    last column runs off the right edge. So too on coming back from a wider terminal."""
+    app_module = pytest.importorskip("obview.tui.app")
+    from textual.widgets import TabbedContent
+
+    from obview.tui.records import OrdersTable
+    from tests.tui.conftest import screen_text
+
+    app = app_module.ObviewApp([_sim_cfg(["BTCUSDT"])])  # one symbol, as in the demo
+    async with app.run_test(size=(100, 24)) as pilot:
+        await wait_until(lambda: bool(app.feeds) and len(app.feeds[0].orders) >= 3,
+                         timeout=30, message="orders")
+        pane = next(p for p in app.panes if isinstance(getattr(p, "table", None), OrdersTable))
+        app.query_one(TabbedContent).active = pane.id  # filled while hidden, fitted when shown
+        table = pane.table
+
+        def fitted() -> bool:
+            return bool(table.size.width and table.row_count
+                        and str(table.get_row_at(0)[0]).startswith("…"))
+
+        for width in (100, 180, 100):
+            await pilot.resize_terminal(width, 24)
+            if width == 180:
+                await wait_until(lambda: str(table.get_row_at(0)[0]) in app.feeds[0].orders,
+                                 timeout=10, message="whole ids at 180 columns")
+                continue
+            await wait_until(fitted, timeout=10, message=f"ids abbreviated at {width} columns")
+            await pilot.pause()
+            labels = [str(c.label) for c in table.columns.values()]
+            assert labels[-1] == "cps" and {"pending", "amount"} <= set(labels)
+            assert table.virtual_size.width <= table.size.width  # nothing beyond the edge
+            head = next(line for line in screen_text(app).splitlines() if "filled / ordered" in line)
+            assert head.rstrip().endswith("cps")

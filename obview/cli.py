@@ -20,7 +20,7 @@ import click
 
 from obview import __version__
 from obview import config as user_config
-from obview.errors import describe_error, one_line
+from obview.errors import describe_error, one_line, warn
 from obview.venues import VENUES, VenueConfig, check_symbol, config
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -143,6 +143,7 @@ def _recording(configs: list[VenueConfig], kw: dict[str, Any]):
         raise click.UsageError("--record-rotate goes with --record")
     if not path:
         return None
+    from obview.journal.writer import STOPPED
     from obview.record import Recording, journal_path, parse_size
 
     try:
@@ -159,11 +160,15 @@ def _recording(configs: list[VenueConfig], kw: dict[str, Any]):
                for name in ("password", "api_key", "token")]
     secrets = [s.reveal() if hasattr(s, "reveal") else s for s in secrets]
     try:
-        return Recording(target, configs, rotate_bytes=rotate_bytes,
-                         secrets=[s for s in secrets if isinstance(s, str)],
-                         view={"depth": kw["depth"], "details": kw["details"]})
+        recording = Recording(target, configs, rotate_bytes=rotate_bytes,
+                              secrets=[s for s in secrets if isinstance(s, str)],
+                              view={"depth": kw["depth"], "details": kw["details"]})
     except OSError as exc:
         raise UserError(f"cannot record to {target}: {exc.strerror or exc}") from None
+    if recording.failed:  # its first file would not open (/proc, say): nothing would be kept
+        recording.close()
+        raise UserError(f"--record: {recording.failed.removeprefix(STOPPED)}")
+    return recording
 
 
 def _symbols(venue: str, values: tuple[str, ...]) -> list[str]:
@@ -242,6 +247,8 @@ def _launch(configs: list[VenueConfig], kw: dict[str, Any], records: str | None 
         return
     from obview.headless import ConfigError, HeadlessFailure, run_headless
 
+    if recording is not None:
+        recording.warn = warn  # a full disk: no status bar to say so
     try:
         reader_stayed = asyncio.run(
             run_headless(configs, mode, kw["count"], kw["timeout"], kw["details"], records,
@@ -557,9 +564,6 @@ async def _replay(paths: list[str], stream: str | None, speed: float | None, sta
     from obview.replay import ReplayPlayer
 
     start_ns, until_ns = _replay_window(paths, start, until)
-
-    def warn(text: str) -> None:
-        print(f"obview: warning: {text}", file=sys.stderr, flush=True)
 
     player = ReplayPlayer([Path(p) for p in paths], speed=speed, start=start_ns,
                           until=until_ns, warn=warn)

@@ -6,6 +6,7 @@ Light on purpose: the CLI imports it before anything heavy.
 from __future__ import annotations
 
 import socket
+import sys
 
 
 def describe_error(exc: BaseException, limit: int | None = None) -> str:
@@ -30,3 +31,8 @@ def one_line(text: str, limit: int | None = None) -> str:
     """`text` with its lines joined (a usage error's hint stays on the line)."""
     line = " ".join(part.strip() for part in text.splitlines() if part.strip())
     return line if limit is None else line[:limit]
+
+
+def warn(text: str) -> None:
+    """A warning for whoever runs obview without a screen: one line on stderr."""
+    print(f"obview: warning: {one_line(text)}", file=sys.stderr, flush=True)

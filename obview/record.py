@@ -113,6 +113,7 @@ class Recording:
                  writer_factory: Callable[..., JournalWriter] = JournalWriter,
                  view: dict[str, Any] | None = None) -> None:
         self.feeds: list[Feed] = []
+        self.warn: Callable[[str], None] | None = None  # said once when the journal stops
         self.links: dict[int, int] = {}  # open connection -> feed index
         self._conns = 0
         self._timer: asyncio.Task | None = None
@@ -155,6 +156,8 @@ class Recording:
     def _failed(self, reason: str) -> None:
         for feed in self.feeds:
             feed.recording_failed(reason)
+        if self.warn is not None:
+            self.warn(f"{reason}; the feed goes on")
 
     async def _tick(self) -> None:
         while not self.writer.failed:

@@ -44,6 +44,7 @@ from obview.journal import schema
 from obview.journal.redact import Redactor
 from obview.journal.schema import Frame, embeddable
 
+STOPPED = "recording stopped: "  # what `failed` says, before the reason
 log = logging.getLogger("obview.journal")
 
 SUFFIX = ".ndjson.zst"
@@ -550,7 +551,7 @@ class JournalWriter:
     def _fail(self, reason: str) -> None:
         if self.failed:
             return
-        self.failed = f"recording stopped: {reason}"
+        self.failed = STOPPED + reason
         self._buffer.clear()
         self._buffered = 0
         self._buffer_lines = 0

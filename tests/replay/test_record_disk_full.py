@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import errno
 import io
+import resource
+import subprocess
+import sys
 from functools import partial
 
 from obview.headless import run_headless
 from obview.journal import JournalWriter
 from obview.record import Recording, journal_path, parse_size
 from obview.venues import config
+from tests.conftest import ROOT, obview_env
 
 
 class FillingFile(io.RawIOBase):
@@ -53,6 +57,37 @@ async def test_full_disk_stops_recording_and_the_feed_goes_on(tmp_path):
     assert seen and all("recording stopped: No space left on device" in t for t in seen)
     feed = recording.feeds[0]
     assert "recording stopped" in feed.status_text  # still said after later state changes
+
+
+def test_headless_says_on_stderr_once_that_the_recording_stopped_and_goes_on(tmp_path):
+    """A script has no status bar: when the disk fills (here the file-size limit, which a
+    real disk's end behaves like: the write fails), stderr says so once, and the stream
+    prints every line asked for."""
+    journal = tmp_path / "s.ndjson.zst"
+
+    def small_files() -> None:  # in the child only; Python ignores SIGXFSZ
+        resource.setrlimit(resource.RLIMIT_FSIZE, (30_000, 30_000))
+
+    done = subprocess.run(
+        [sys.executable, "-m", "obview", "futu", "HK.00700", "--sim", "--fault", "rate=200",
+         "--stream", "json", "--count", "3000", "--record", str(journal)],
+        capture_output=True, text=True, timeout=120, env=obview_env(), cwd=ROOT,
+        stdin=subprocess.DEVNULL, preexec_fn=small_files)
+    assert done.returncode == 0, done.stderr
+    assert len(done.stdout.splitlines()) == 3000
+    assert done.stderr == "obview: warning: recording stopped: File too large; the feed goes on\n"
+    assert journal.stat().st_size <= 30_000
+
+
+def test_a_journal_that_cannot_be_opened_is_refused_before_anything_runs(tmp_path, obview):
+    """The folder is writable but the file cannot be made (a folder of that name; /proc
+    as root): nothing would be kept, so obview says so and exits 1, not a run that seems
+    recorded."""
+    taken = tmp_path / "s.ndjson.zst"
+    taken.mkdir()
+    done = obview("futu", "HK.00700", "--sim", "--dump", "json", "--record", str(taken))
+    assert (done.returncode, done.stdout) == (1, "")
+    assert done.stderr == f"obview: --record: cannot open {taken}: Is a directory\n"
 
 
 def test_record_sizes_and_paths():

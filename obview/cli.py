@@ -136,6 +136,14 @@ def record_options() -> list:
     ]
 
 
+def _folder_problem(path: str | os.PathLike) -> str | None:
+    """Why a file could not be made at `path` for want of its folder, or None."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        return "no such folder"
+    return None if os.access(folder, os.W_OK | os.X_OK) else "folder not writable"
+
+
 def _recording(configs: list[VenueConfig], kw: dict[str, Any]):
     """The run's Recording, or None; usage errors for bad --record values."""
     path, rotate = kw.get("record"), kw.get("record_rotate")
@@ -151,11 +159,9 @@ def _recording(configs: list[VenueConfig], kw: dict[str, Any]):
     except ValueError as exc:
         raise click.UsageError(f"--record-rotate: {exc}") from None
     target = journal_path(path, user_config.current().setting("record_dir"))
-    folder = Path(target).parent
-    if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
-        # the writer would only stop quietly at its first line: say so before anything runs
-        raise click.UsageError(f"cannot write --record {target}: "
-                               f"{'no such folder' if not folder.is_dir() else 'folder not writable'}")
+    unwritable = _folder_problem(target)
+    if unwritable:  # said before anything runs
+        raise click.UsageError(f"cannot write --record {target}: {unwritable}")
     secrets = [getattr(cfg.options, name, None) for cfg in configs
                for name in ("password", "api_key", "token")]
     secrets = [s.reveal() if hasattr(s, "reveal") else s for s in secrets]
@@ -559,8 +565,6 @@ def _replay_window(paths: Sequence[str], start: str | None,
 async def _replay(paths: list[str], stream: str | None, speed: float | None, start: str | None,
                   until: str | None, count: int | None, depth: int | None,
                   history: float | None = None) -> None:
-    from pathlib import Path
-
     from obview.replay import ReplayPlayer
 
     start_ns, until_ns = _replay_window(paths, start, until)
@@ -590,8 +594,11 @@ def export(path: str, fmt: str, out: str) -> None:
 
     if not os.path.exists(path):
         raise UserError(f"no such journal: {path}")
+    unwritable = _folder_problem(out)
+    if unwritable:  # said now, not after replaying the whole journal
+        raise UserError(f"cannot write {out}: {unwritable}")
     try:
-        rows = asyncio.run(export_journal(path, fmt, out))
+        rows = asyncio.run(export_journal(path, fmt, out, warn))
     except (JournalError, ExportError) as exc:
         raise UserError(str(exc)) from None
     except OSError as exc:

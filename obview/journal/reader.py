@@ -332,7 +332,7 @@ class JournalReader:
 
     def _cut_short(self, path: Path) -> None:
         self.truncated = True
-        message = f"{path} ends abruptly (a crash or a copy in progress?): replaying up to its last complete line"
+        message = f"{path} ends abruptly (a crash or a copy in progress?): read up to its last complete line"
         if message not in self.warnings:
             self.warnings.append(message)
             if len(self.warnings) == 1:

@@ -11,6 +11,7 @@ are listed in README.md ("Record and replay").
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -115,14 +116,16 @@ def write_parquet(changes: LevelChanges, out: str | Path) -> None:
     pq.write_table(pa.table(arrays), str(out))
 
 
-async def export_journal(path: str | Path, fmt: str, out: str | Path) -> int:
-    """Rows (parquet) or lines (ndjson) written."""
+async def export_journal(path: str | Path, fmt: str, out: str | Path,
+                         warn: Callable[[str], None] | None = None) -> int:
+    """Rows (parquet) or lines (ndjson) written; `warn` hears of a damaged journal (a
+    truncated tail, a missing part), whose export stops where the damage is."""
     if fmt == "parquet":
         try:
             import pyarrow  # noqa: F401  # the hint before any replaying
         except ImportError:
             raise ExportError(PARQUET_HINT) from None
-    player = ReplayPlayer([Path(path)], speed=None)
+    player = ReplayPlayer([Path(path)], speed=None, warn=warn)
     if fmt == "ndjson":
         from obview.replay.headless import replay_headless
 

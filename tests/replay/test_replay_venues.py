@@ -111,6 +111,18 @@ def test_bad_journals_say_one_line_and_exit_1(tmp_path, futu_journal):
     done = run_obview("replay", str(short), "--stream", "json")
     assert done.returncode == 0 and "ends abruptly" in done.stderr
     assert 0 < len(done.stdout.splitlines()) < len(live)
+    # an export of it says so too: a quant would otherwise take a part for the whole
+    for to in ("ndjson", "parquet"):
+        out = tmp_path / f"short.{to}"
+        done = run_obview("export", str(short), "--to", to, str(out))
+        assert done.returncode == 0 and out.exists(), done.stderr
+        warning, wrote = done.stderr.splitlines()
+        assert warning.startswith("obview: warning: ") and "ends abruptly" in warning
+        assert wrote.startswith("obview: wrote ")
+    # no folder for the output: said at once, before the journal is read
+    done = run_obview("export", str(path), "--to", "parquet", str(tmp_path / "no" / "x.parquet"))
+    assert (done.returncode, done.stderr) == (
+        1, f"obview: cannot write {tmp_path / 'no' / 'x.parquet'}: no such folder\n")
 
     for name in ("export",):
         done = run_obview(name, str(plain), "--to", "ndjson", str(tmp_path / "o"))

@@ -487,9 +487,10 @@ def _speed(text: str | None) -> float | None:
     try:
         value = float(text)
     except ValueError:
-        raise click.BadParameter(f"{text!r}: expected a number (0.1 to 100) or max") from None
+        raise click.BadParameter(f"{text!r}: expected a number (0.1 to 100) or max",
+                                 param_hint="'--speed'") from None
     if not 0.1 <= value <= 100:
-        raise click.BadParameter(f"{text!r}: from 0.1 to 100, or max")
+        raise click.BadParameter(f"{text!r}: from 0.1 to 100, or max", param_hint="'--speed'")
     return value
 
 
@@ -558,8 +559,25 @@ def _replay_window(paths: Sequence[str], start: str | None,
     from obview.replay import parse_when
 
     first = JournalReader(session_files(paths[0])).headers[0]
-    return (parse_when(start, first.w) if start else None,
-            parse_when(until, first.w) if until else None)
+    start_ns = parse_when(start, first.w) if start else None
+    until_ns = parse_when(until, first.w) if until else None
+    # a window that holds nothing would print nothing and exit 0, as if the journal were
+    # empty: say what the journal spans instead
+    if start_ns is not None and until_ns is not None and start_ns >= until_ns:
+        raise ValueError(f"--from {start} is not before --until {until}")
+    if until_ns is not None and until_ns <= first.w:
+        raise ValueError(f"--until {until} is before the journal starts ({_utc(first.w)})")
+    if start_ns is not None:
+        end = max(JournalReader(session_files(path)).end_wall() for path in paths)
+        if start_ns > end:
+            raise ValueError(f"--from {start} is after the journal ends ({_utc(end)})")
+    return start_ns, until_ns
+
+
+def _utc(wall_ns: int) -> str:
+    import datetime as dt
+
+    return f"{dt.datetime.fromtimestamp(wall_ns / 1e9, dt.UTC):%Y-%m-%d %H:%M:%S} UTC"
 
 
 async def _replay(paths: list[str], stream: str | None, speed: float | None, start: str | None,

@@ -104,6 +104,31 @@ def test_replay_from_and_until_take_wall_clock_times(futu_journal):
     assert 0 < len(before) < len(whole) and before == whole[:len(before)]
 
 
+def test_a_window_that_holds_nothing_says_what_the_journal_spans(futu_journal):
+    """--from past the end, --until before the start, or --from not before --until would
+    print nothing and exit 0, like an empty journal: a usage error says why instead."""
+    from datetime import UTC, datetime
+
+    path, _ = futu_journal
+    reader = JournalReader(path)
+    first, last = reader.headers[0].w, reader.end_wall()
+    at = lambda ns: datetime.fromtimestamp(ns / 1e9, UTC)  # noqa: E731
+    iso = lambda ns: at(ns).isoformat()  # noqa: E731
+    spans = lambda ns: f"{at(ns):%Y-%m-%d %H:%M:%S} UTC"  # noqa: E731
+    cases = {
+        ("--from", iso(last + 10**9)): f"--from {iso(last + 10**9)} is after the journal ends ({spans(last)})",
+        ("--until", iso(first - 10**9)): f"--until {iso(first - 10**9)} is before the journal starts ({spans(first)})",
+        ("--from", iso(last), "--until", iso(first + 1000)): f"--from {iso(last)} is not before --until {iso(first + 1000)}",
+        ("--speed", "0"): "Invalid value for '--speed': '0': from 0.1 to 100, or max",
+    }
+    for args, message in cases.items():
+        done = run_obview("replay", str(path), "--stream", "json", *args)
+        assert (done.returncode, done.stdout, done.stderr) == (2, "", f"obview: {message}\n"), args
+    # the edges themselves are in: the last line's own time plays that line
+    done = run_obview("replay", str(path), "--stream", "json", "--from", iso(last))
+    assert done.returncode == 0, done.stderr
+
+
 async def test_replay_from_a_checkpoint_rebuilds_the_book(tmp_path):
     """A start after a seek point: the books come back from its checkpoint and the
     connection goes on as `resumed`; every line printed from there is one live printed."""

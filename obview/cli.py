@@ -104,19 +104,9 @@ def view_options(func: Callable) -> Callable:
         click.option("--depth", type=click.IntRange(1, 1000), default=20, show_default=True,
                      help="Rows per side."),
         click.option("--details", is_flag=True, help="Per-order queues where the venue has them."),
-        click.option("--dump", type=click.Choice(["json"]),
-                     help="Print every book as JSON as soon as all are synced, then exit."),
-        click.option("--stream", type=click.Choice(["json"]),
-                     help="Print one JSON line per applied update, until --count or interrupted."),
         click.option("--trades", is_flag=True,
                      help="Headless: with --stream json, one line per trade print instead of books."),
-        click.option("--count", type=click.IntRange(min=0),
-                     help="--dump: updates to wait for after the sync (default 0); "
-                          "--stream: lines to print (default: no limit)."),
-        click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=30.0,
-                     show_default=True,
-                     help="Headless: exit 1 if no book is synced (--stream) or the dump is "
-                          "not done (--dump) within this many seconds."),
+        *headless_options(),
         click.option("--log-file", type=click.Path(dir_okay=False), help="Write a debug log here."),
         *record_options(),
         HISTORY_OPTION,
@@ -124,6 +114,23 @@ def view_options(func: Callable) -> Callable:
     for option in reversed(options):
         func = option(func)
     return func
+
+
+def headless_options() -> list:
+    """--dump, --stream, --count and --timeout: the same in every command that has them."""
+    return [
+        click.option("--dump", type=click.Choice(["json"]),
+                     help="Print every book as JSON as soon as all are synced, then exit."),
+        click.option("--stream", type=click.Choice(["json"]),
+                     help="Print one JSON line per applied update, until --count or interrupted."),
+        click.option("--count", type=click.IntRange(min=0),
+                     help="--dump: updates to wait for after the sync (default 0); "
+                          "--stream: lines to print (default: no limit)."),
+        click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=30.0,
+                     show_default=True,
+                     help="Headless: exit 1 if no book is synced (--stream) or the dump is "
+                          "not done (--dump) within this many seconds."),
+    ]
 
 
 def record_options() -> list:
@@ -421,21 +428,27 @@ def _bthub_file_credentials() -> tuple[str | None, str | None]:
     return found if found else (None, None)
 
 
+def demo_options(func: Callable) -> Callable:
+    options = [click.option("--seed", type=int, default=1, show_default=True),
+               *headless_options(),
+               click.option("--log-file", type=click.Path(dir_okay=False),
+                            help="Write a debug log here."),
+               *record_options(), HISTORY_OPTION]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
 @cli.command(context_settings=CONTEXT, short_help="Every venue against built-in simulators.")
-@click.option("--seed", type=int, default=1, show_default=True)
-@click.option("--stream", type=click.Choice(["json"]), help="Headless: print JSON lines instead of the TUI.")
-@click.option("--count", type=click.IntRange(min=1), help="With --stream: stop after N lines.")
-@click.option("--log-file", type=click.Path(dir_okay=False), help="Write a debug log here.")
-@click.option("--record", "record", metavar="PATH", help="Keep a journal of the session in PATH.")
-@click.option("--record-rotate", "record_rotate", metavar="SIZE",
-              help="With --record: start a new file past SIZE (e.g. 100M).")
-@HISTORY_OPTION
-def demo(seed: int, stream: str | None, count: int | None, log_file: str | None,
-         record: str | None, record_rotate: str | None, history: float) -> None:
+@demo_options
+def demo(seed: int, dump: str | None, stream: str | None, count: int | None, timeout: float,
+         log_file: str | None, record: str | None, record_rotate: str | None,
+         history: float) -> None:
     """Every venue against its built-in simulator: no setup, no network."""
     kw = {"depth": 20, "details": False, "sim": True, "seed": seed, "faults": (),
-          "dump": None, "stream": stream, "count": count, "timeout": None, "log_file": log_file,
-          "record": record, "record_rotate": record_rotate, "history": history}
+          "dump": dump, "stream": stream, "count": count, "timeout": timeout,
+          "log_file": log_file, "record": record, "record_rotate": record_rotate,
+          "history": history}
     configs = demo_configs(seed)
     _launch(configs, kw)
 

@@ -123,3 +123,18 @@ def test_the_tui_without_a_terminal_is_one_line_exit_2_not_a_spinning_process(ar
         "obview: the TUI needs a terminal and stdin/stdout is not one: "
         "in scripts use --dump json or --stream json"]
     assert done.stdout == ""
+
+
+def test_the_demo_takes_the_headless_options_the_tui_hint_names():
+    """Without a terminal, `obview demo` says "use --dump json or --stream json": both
+    work there as on a venue command (the demo had no --dump)."""
+    import json
+
+    done = run_obview("demo", "--dump", "json", "--timeout", "30", timeout=60)
+    assert done.returncode == 0, done.stderr
+    books = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [(b["venue"], b["symbol"]) for b in books] == [
+        ("futu", "HK.00700"), ("futu", "US.AAPL"), ("loopring", "LRC-ETH"), ("bthub", "BTCUSDT")]
+    assert all(b["synced"] and b["bids"] and b["asks"] for b in books)
+    done = run_obview("demo", "--dump", "json", "--stream", "json", timeout=30)
+    assert (done.returncode, done.stderr) == (2, "obview: choose one of --dump and --stream\n")

@@ -239,8 +239,12 @@ def _launch(configs: list[VenueConfig], kw: dict[str, Any], records: str | None 
             cfg.trades = True
     if records and mode != "stream":
         raise click.UsageError(f"--{records} goes with --stream json")
-    if click.get_current_context().meta.get(CHECK_ONLY):
-        return  # `serve` checking the command it will run in each browser tab
+    if click.get_current_context().meta.get(CHECK_ONLY):  # `serve` checking its command
+        if kw.get("record"):
+            raise click.UsageError("serve runs one session per browser tab, and each would write "
+                                   "the same journal: record with the command itself "
+                                   "(obview demo --record PATH), then serve replay PATH")
+        return
     _setup_logging(kw.get("log_file"))
     _feeds_started = True
     recording = _recording(configs, kw)

@@ -266,7 +266,11 @@ def test_serve_refuses_export_and_checks_a_replay_before_serving(tmp_path):
     for argv, code, says in ((["replay", str(tmp_path / "absent.ndjson.zst")], 1, "no such journal"),
                              (["replay", str(tmp_path / "plain.ndjson.zst")], 1, "not an obview journal"),
                              (["replay", str(journal), "--count", "3"], 2, "--count goes with"),
-                             (["replay", str(journal), "--from", "soon"], 2, "bad time 'soon'")):
+                             (["replay", str(journal), "--from", "soon"], 2, "bad time 'soon'"),
+                             # every browser tab would write the one journal
+                             (["demo", "--record", str(tmp_path / "t")], 2, "each would write"),
+                             (["futu", "HK.00700", "--sim", f"--record={tmp_path / 't'}"], 2,
+                              "record with the command itself")):
         done = run_obview("serve", "--port", "0", *argv, timeout=30)
         assert done.returncode == code and says in done.stderr, (argv, done.stderr)
         assert done.stderr.count("\n") == 1

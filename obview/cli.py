@@ -594,7 +594,7 @@ def _replay_window(paths: Sequence[str], start: str | None,
 def _utc(wall_ns: int) -> str:
     import datetime as dt
 
-    return f"{dt.datetime.fromtimestamp(wall_ns / 1e9, dt.UTC):%Y-%m-%d %H:%M:%S} UTC"
+    return f"{dt.datetime.fromtimestamp(wall_ns // 10**9, dt.UTC):%Y-%m-%d %H:%M:%S} UTC"
 
 
 async def _replay(paths: list[str], stream: str | None, speed: float | None, start: str | None,

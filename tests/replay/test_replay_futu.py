@@ -112,7 +112,9 @@ def test_a_window_that_holds_nothing_says_what_the_journal_spans(futu_journal):
     path, _ = futu_journal
     reader = JournalReader(path)
     first, last = reader.headers[0].w, reader.end_wall()
-    at = lambda ns: datetime.fromtimestamp(ns / 1e9, UTC)  # noqa: E731
+    def at(ns: int) -> datetime:  # exact: ns / 1e9 as a float can round up past `ns`
+        return datetime.fromtimestamp(ns // 10**9, UTC).replace(microsecond=ns // 1000 % 10**6)
+
     iso = lambda ns: at(ns).isoformat()  # noqa: E731
     spans = lambda ns: f"{at(ns):%Y-%m-%d %H:%M:%S} UTC"  # noqa: E731
     cases = {

@@ -111,6 +111,11 @@ def view_options(func: Callable) -> Callable:
         *record_options(),
         HISTORY_OPTION,
     ]
+    return _with_options(func, options)
+
+
+def _with_options(func: Callable, options: list) -> Callable:
+    """`func` decorated with `options`, the first listed first in --help."""
     for option in reversed(options):
         func = option(func)
     return func
@@ -438,9 +443,7 @@ def demo_options(func: Callable) -> Callable:
                click.option("--log-file", type=click.Path(dir_okay=False),
                             help="Write a debug log here."),
                *record_options(), HISTORY_OPTION]
-    for option in reversed(options):
-        func = option(func)
-    return func
+    return _with_options(func, options)
 
 
 @cli.command(context_settings=CONTEXT, short_help="Every venue against built-in simulators.")

@@ -626,22 +626,32 @@ async def _replay(paths: list[str], stream: str | None, speed: float | None, sta
               help="parquet: one row per level change; ndjson: the --stream json lines.")
 @click.argument("out", metavar="OUT")
 def export(path: str, fmt: str, out: str) -> None:
-    """Export the journal PATH to OUT (docs/replay.md lists the columns)."""
+    """Export the journal PATH to OUT (docs/replay.md lists the columns); OUT - is
+    stdout, for --to ndjson."""
     from obview.journal import JournalError
     from obview.replay.export import ExportError, export_journal
 
     if not os.path.exists(path):
         raise UserError(f"no such journal: {path}")
-    unwritable = _folder_problem(out)
-    if unwritable:  # said now, not after replaying the whole journal
+    if out == "-" and fmt == "parquet":
+        raise click.UsageError("--to parquet needs a file: a Parquet file is not a stream "
+                               "(- is for --to ndjson)")
+    # said now, not after replaying the whole journal
+    unwritable = None if out == "-" else "it is a folder" if os.path.isdir(out) \
+        else _folder_problem(out)
+    if unwritable:
         raise UserError(f"cannot write {out}: {unwritable}")
     try:
         rows = asyncio.run(export_journal(path, fmt, out, warn))
     except (JournalError, ExportError) as exc:
         raise UserError(str(exc)) from None
+    except BrokenPipeError:
+        raise  # stdout's reader left (`| head`): main() ends quietly
     except OSError as exc:
         raise UserError(f"cannot write {out}: {exc.strerror or exc}") from None
-    print(f"obview: wrote {rows} {'rows' if fmt == 'parquet' else 'lines'} to {out}", file=sys.stderr)
+    if rows is not None:  # (none counted on stdout, a pipe's data)
+        print(f"obview: wrote {rows} {'rows' if fmt == 'parquet' else 'lines'} to {out}",
+              file=sys.stderr)
 
 
 def _install_hooks() -> None:

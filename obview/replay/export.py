@@ -11,6 +11,7 @@ are listed in README.md ("Record and replay").
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
@@ -117,9 +118,10 @@ def write_parquet(changes: LevelChanges, out: str | Path) -> None:
 
 
 async def export_journal(path: str | Path, fmt: str, out: str | Path,
-                         warn: Callable[[str], None] | None = None) -> int:
-    """Rows (parquet) or lines (ndjson) written; `warn` hears of a damaged journal (a
-    truncated tail, a missing part), whose export stops where the damage is."""
+                         warn: Callable[[str], None] | None = None) -> int | None:
+    """Rows (parquet) or lines (ndjson) written, None for ndjson to stdout (`out` "-",
+    for a pipe: BrokenPipeError when its reader leaves); `warn` hears of a damaged
+    journal (a truncated tail, a missing part), whose export stops where the damage is."""
     if fmt == "parquet":
         try:
             import pyarrow  # noqa: F401  # the hint before any replaying
@@ -129,6 +131,10 @@ async def export_journal(path: str | Path, fmt: str, out: str | Path,
     if fmt == "ndjson":
         from obview.replay.headless import replay_headless
 
+        if str(out) == "-":
+            if not await replay_headless([], player=player, out=sys.stdout):
+                raise BrokenPipeError
+            return None
         with open(out, "w", encoding="utf-8") as fh:
             await replay_headless([], player=player, out=fh)
         with open(out, "rb") as fh:

@@ -174,6 +174,24 @@ def test_export_ndjson_is_the_stream(futu_journal, tmp_path):
     lines = out.read_text().splitlines()
     assert [without_local_stamps(t) for t in lines[:len(live)]] == \
         [without_local_stamps(t) for t in live]
+    # OUT "-" is stdout, for a pipe (it wrote a file named "-"); the same lines, no count
+    done = run_obview("export", str(path), "--to", "ndjson", "-")  # (run in ROOT)
+    assert (done.returncode, done.stderr) == (0, "")
+    assert [without_local_stamps(t) for t in done.stdout.splitlines()] == \
+        [without_local_stamps(t) for t in lines]
+    assert not (ROOT / "-").exists()
+
+
+def test_export_says_at_once_what_it_cannot_write(futu_journal, tmp_path):
+    """A folder as OUT, or Parquet to stdout: one line before the journal is read (pyarrow
+    said "Failed to open local file ... Detail: [errno 21]" after the whole replay)."""
+    path, _ = futu_journal
+    done = run_obview("export", str(path), "--to", "parquet", str(tmp_path))
+    assert (done.returncode, done.stderr) == (1, f"obview: cannot write {tmp_path}: it is a folder\n")
+    done = run_obview("export", str(path), "--to", "parquet", "-")
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr == "obview: --to parquet needs a file: a Parquet file is not a stream " \
+                          "(- is for --to ndjson)\n"
 
 
 def test_export_parquet_rows_are_exact_level_changes(futu_journal, tmp_path):

@@ -633,14 +633,15 @@ def export(path: str, fmt: str, out: str) -> None:
 
     if not os.path.exists(path):
         raise UserError(f"no such journal: {path}")
+    if not out.strip():
+        raise click.UsageError("OUT is empty: give a file name (or - for stdout, with --to ndjson)")
     if out == "-" and fmt == "parquet":
         raise click.UsageError("--to parquet needs a file: a Parquet file is not a stream "
                                "(- is for --to ndjson)")
-    # said now, not after replaying the whole journal
-    unwritable = None if out == "-" else "it is a folder" if os.path.isdir(out) \
-        else _folder_problem(out)
-    if unwritable:
-        raise UserError(f"cannot write {out}: {unwritable}")
+    if out != "-":  # said now, not after replaying the whole journal
+        unwritable = "it is a folder" if os.path.isdir(out) else _folder_problem(out)
+        if unwritable:
+            raise UserError(f"cannot write {out}: {unwritable}")
     try:
         rows = asyncio.run(export_journal(path, fmt, out, warn))
     except (JournalError, ExportError) as exc:

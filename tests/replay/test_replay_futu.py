@@ -192,6 +192,9 @@ def test_export_says_at_once_what_it_cannot_write(futu_journal, tmp_path):
     assert done.returncode == 2 and done.stdout == ""
     assert done.stderr == "obview: --to parquet needs a file: a Parquet file is not a stream " \
                           "(- is for --to ndjson)\n"
+    done = run_obview("export", str(path), "--to", "ndjson", "")
+    assert (done.returncode, done.stderr) == (
+        2, "obview: OUT is empty: give a file name (or - for stdout, with --to ndjson)\n")
 
 
 def test_export_parquet_rows_are_exact_level_changes(futu_journal, tmp_path):

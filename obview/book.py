@@ -382,6 +382,20 @@ def group_price(price: Decimal, step: Decimal, is_bid: bool) -> Decimal:
     return units * step
 
 
+def nice_step(base: Decimal, index: int) -> Decimal:
+    """The `index`-th number of the 1-2-5 series strictly above `base` (index >= 1)."""
+    exponent = base.adjusted()
+    found = 0
+    while True:
+        for mantissa in (1, 2, 5):
+            step = Decimal(mantissa).scaleb(exponent)
+            if step > base:
+                found += 1
+                if found == index:
+                    return step
+        exponent += 1
+
+
 def _grouped_rows(side: BookSide, depth: int, step: Decimal, mid: Decimal | None) -> list[Row]:
     groups: list[list] = []  # [price, size, orders, notional]
     for lv in side.iter_levels():

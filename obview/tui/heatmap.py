@@ -37,6 +37,7 @@ from textual.strip import Strip
 from textual.widget import Widget
 
 from obview import fmt
+from obview.book import nice_step
 from obview.depth_history import (
     DEFAULT_RESOLUTION,
     RESOLUTIONS_MS,
@@ -167,6 +168,9 @@ class HeatmapView(PacedRedraw, Widget, can_focus=True):
         self._center: int | None = None
         self._center_step: Decimal | None = None
         self.price_range: tuple[Decimal, Decimal] | None = None  # see follow_prices
+        self._fit_key: tuple | None = None  # _step_to_fit's last question and answer
+        self._fit_step: Decimal | None = None
+        self._columns_step: Decimal | None = None  # the rows' height `_columns` summed for
         self._layout: _Layout | None = None
         self._lines: list[Strip] | None = None
         self._runs: tuple[int, int, list[list[Segment]], int] | None = None
@@ -332,6 +336,12 @@ class HeatmapView(PacedRedraw, Widget, can_focus=True):
         if tier.open_index is None or step is None or body_height <= 0:
             return None
         rows = body_height * 2
+        if self.price_range is not None:
+            step = self._step_to_fit(step, rows)
+        if self.cross_row is not None and self._center_step not in (None, step):
+            # a pinned row stays on its price when the rows' height changes
+            self.cross_row = history.price_row(
+                history.row_price(self.cross_row, self._center_step), step)
         mid = history.mid()
         touch = history.price_row(mid, step) if mid is not None else 0
         bid = history.best_bid
@@ -367,6 +377,24 @@ class HeatmapView(PacedRedraw, Widget, can_focus=True):
         cross_row = max(bottom_row, min(top_row, cross_row))
         return _Layout(step, top_row, bottom_row, body_height, axis_width, columns, first_index,
                        newest, cross_index, cross_row)
+
+    def _step_to_fit(self, step: Decimal, rows: int) -> Decimal:
+        """Beside the ladder, every price it shows is on the heatmap. Where they span more
+        rows of `step` than fit (an aggregated book's prices from several sources lie a
+        hundredth of a tick apart, so its "tick" is tiny), rows are the finest step of the
+        1-2-5 series above `step` that fits them, and the title says so."""
+        key = (self.price_range, step, rows)
+        if key == self._fit_key:
+            return self._fit_step
+        low, high = self.price_range
+        price_row = self.history.price_row
+        fitted, index = step, 0
+        # the ladder's own grouping series (`g`), so the rows read as a grouped ladder's
+        while price_row(high, fitted, False) - price_row(low, fitted, True) + 1 > rows:
+            index += 1
+            fitted = nice_step(step, index)
+        self._fit_key, self._fit_step = key, fitted
+        return fitted
 
     # -- painting ------------------------------------------------------------------
     def _repaint(self) -> None:
@@ -449,6 +477,9 @@ class HeatmapView(PacedRedraw, Widget, can_focus=True):
 
         # every visible column's row sums, and the window's smallest and largest size;
         # a closed column's entry [column, sums, lo, hi, codes key, codes] is kept
+        if step != self._columns_step:  # (set_step invalidates; a fitted step may change alone)
+            self._columns.clear()
+            self._columns_step = step
         cache, cache_next = self._columns, {}
         entries: list[list | None] = []
         lo = hi = 0
@@ -518,11 +549,12 @@ class HeatmapView(PacedRedraw, Widget, can_focus=True):
         axis_width = layout.axis_width
         used = axis_width + closed + 1
         pad = Segment(" " * (width - used), palette.background) if used < width else None
+        coarser = step if step != history.row_step(self.step) else None
         title_key = (scale_lo, scale_hi, history.places, self.resolution, width, id(palette),
-                     self.note)
+                     self.note, coarser)
         if title_key != self._title_key:  # (formatting two sizes is a fair part of a frame)
-            self._title_key, self._title = title_key, self._title_line(width, palette,
-                                                                       scale_lo, scale_hi)
+            self._title_key, self._title = title_key, self._title_line(
+                width, palette, scale_lo, scale_hi, coarser)
         lines = [self._title]
         keys: list[tuple | None] = [None]  # what each body line shows, to skip unchanged ones
         old_lines, old_keys = self._lines, self._line_keys
@@ -660,18 +692,22 @@ class HeatmapView(PacedRedraw, Widget, can_focus=True):
                 layout.cross_index - layout.first_index] = (CROSSHAIR, palette.crosshair)
         return out, biggest
 
-    def _title_line(self, width: int, palette: Palette, scale_lo: int, scale_hi: int) -> Strip:
+    def _title_line(self, width: int, palette: Palette, scale_lo: int, scale_hi: int,
+                    coarser: Decimal | None = None) -> Strip:
+        """`coarser`: the rows' height, where it is coarser than the ladder's rows."""
         ms = RESOLUTIONS_MS[self.resolution]
         label = f"{ms} ms" if ms < 1000 else f"{ms // 1000} s"
+        label = f" depth  {label}/col  "
+        if coarser is not None:
+            label += f"rows of {fmt.dec_str(coarser)}  "
         size = self.history.size_of
-        segments = [Segment(f" depth  {label}/col  ", palette.title),
-                    Segment(f"{fmt.grouped(size(scale_lo))} ", palette.axis)]
-        for level in range(1, LEVELS + 1):
-            segments.append(Segment(" ", palette.swatches[level]))
-        segments.append(Segment(f" {fmt.grouped(size(scale_hi))}  log", palette.axis))
+        scale = [Segment(f"{fmt.grouped(size(scale_lo))} ", palette.axis)]
+        scale += [Segment(" ", palette.swatches[level]) for level in range(1, LEVELS + 1)]
+        scale.append(Segment(f" {fmt.grouped(size(scale_hi))}  log", palette.axis))
+        groups = [[Segment(label, palette.title)], scale]
         if self.note:
-            segments.append(Segment(f"  {self.note}", palette.title))
-        return Strip(segments).adjust_cell_length(width, palette.background)
+            groups.append([Segment(f"  {self.note}", palette.title)])
+        return _whole_groups(groups, width, palette.background)
 
     def _readout_line(self, width: int, palette: Palette) -> Strip:
         readout = self.readout
@@ -682,18 +718,19 @@ class HeatmapView(PacedRedraw, Widget, can_focus=True):
         age = f"-{fmt.seconds(readout.age_seconds)}" if readout.age_seconds else "now"
         step = self._layout.step if self._layout is not None else readout.price
         price = fmt.prices_aligned([readout.price, step])[0]
-        text = f" ╋ {when} ({age})  {price}"
+        parts = [f" ╋ {when} ({age})", f"  {price}"]
         if readout.bid_size:
-            text += f"  bid {fmt.grouped(readout.bid_size)}"
+            parts.append(f"  bid {fmt.grouped(readout.bid_size)}")
         if readout.ask_size:
-            text += f"  ask {fmt.grouped(readout.ask_size)}"
+            parts.append(f"  ask {fmt.grouped(readout.ask_size)}")
         if not readout.size:
-            text += "  nothing resting"
+            parts.append("  nothing resting")
         if readout.buys:
-            text += f"  bought {fmt.grouped(readout.buy_size)} in {readout.buys}"
+            parts.append(f"  bought {fmt.grouped(readout.buy_size)} in {readout.buys}")
         if readout.sells:
-            text += f"  sold {fmt.grouped(readout.sell_size)} in {readout.sells}"
-        return Strip([Segment(text, palette.readout)]).adjust_cell_length(width, palette.readout)
+            parts.append(f"  sold {fmt.grouped(readout.sell_size)} in {readout.sells}")
+        return _whole_groups([[Segment(part, palette.readout)] for part in parts], width,
+                             palette.readout)
 
     def _make_palette(self) -> Palette:
         def component(name: str) -> Style:
@@ -725,3 +762,11 @@ class _Layout:
     newest: int
     cross_index: int
     cross_row: int
+
+
+def _whole_groups(groups: list[list[Segment]], width: int, fill: Style) -> Strip:
+    """The leading groups of segments that fit whole, in order of importance: a figure
+    is dropped with its group, never cut short (a size cut to "26,2" reads as 26.2)."""
+    kept = fmt.fit_parts(["".join(segment.text for segment in group) for group in groups], width)
+    return Strip([segment for group, _ in zip(groups, kept, strict=False) for segment in group]
+                 ).adjust_cell_length(width, fill)

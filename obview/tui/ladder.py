@@ -30,7 +30,7 @@ from textual.timer import Timer
 from textual.widget import Widget
 
 from obview import fmt
-from obview.book import BookView, Row, group_price
+from obview.book import BookView, Row, group_price, nice_step
 from obview.feed import Feed, Stream
 from obview.latency import LatencyStats
 from obview.tui.actions import Owner, bindings
@@ -52,20 +52,6 @@ FLASH_CLASSES = {sign * n: f"ladder--flash-{way}-{n}" for sign, way in ((1, "up"
                  for n in range(1, FLASH_STEPS + 1)}
 # Cells a row needs besides the bar; which columns go first when they do not fit.
 DROP_ORDER = ("ord", "delta", "cum", "cp")
-
-def nice_step(base: Decimal, index: int) -> Decimal:
-    """The `index`-th number of the 1-2-5 series strictly above `base` (index >= 1)."""
-    exponent = base.adjusted()
-    found = 0
-    while True:
-        for mantissa in (1, 2, 5):
-            step = Decimal(mantissa).scaleb(exponent)
-            if step > base:
-                found += 1
-                if found == index:
-                    return step
-        exponent += 1
-
 
 def cp_class(source: str | None) -> str:
     """A stable colour class per counterparty: the same in every ladder, screen and run."""
@@ -153,6 +139,7 @@ class Ladder(Widget, can_focus=True):
         self.frozen = False
         self.cursor = Cursor()
         self.cursor_note = ""  # said in the readout when the cursor's level went away
+        self._off_screen_note = ""  # ... or is below the rows that fit: a state, no timer
         self.note_seconds = NOTE_SECONDS
         self._note_timer: Timer | None = None
         self.stats = RedrawStats()
@@ -434,10 +421,28 @@ class Ladder(Widget, can_focus=True):
             row = rows[min(cursor.index, len(rows) - 1)]
             cursor.index, cursor.price, cursor.source = rows.index(row), row.price, row.source
             return
+
+        def follows(row: Row) -> bool:
+            return row.price == cursor.price and (cursor.source is None
+                                                  or row.source == cursor.source)
+
         for index, row in enumerate(rows):
-            if row.price == cursor.price and (cursor.source is None or row.source == cursor.source):
+            if follows(row):
                 cursor.index = index
+                if self.cursor_note == self._off_screen_note:
+                    self.cursor_note = ""  # back on screen
                 return
+        side = (self.view.bids if cursor.is_bid else self.view.asks)[len(rows):]
+        if any(map(follows, side)):
+            # still in the book, below the rows that fit (a smaller terminal, or the book
+            # moved it outwards): the cursor waits on the edge row, still following it
+            cursor.index = len(rows) - 1
+            self.cursor_note = self._off_screen_note = (
+                f"{fmt.at_least(cursor.price, places)} off screen")
+            if self._note_timer is not None:  # (a "gone" note's timer must not clear it)
+                self._note_timer.stop()
+                self._note_timer = None
+            return
         gone = cursor.price
         index = min(range(len(rows)), key=lambda i: abs(rows[i].price - gone))
         cursor.index, cursor.price, cursor.source = index, rows[index].price, rows[index].source
@@ -654,6 +659,12 @@ class Ladder(Widget, can_focus=True):
         parts = [(f" {stream.symbol}", self._style("ladder--title"))]
         if stream.source:
             parts.append((f" @{stream.source}", self._style(cp_class(stream.source))))
+        # the states come before the name and the figures: a narrow title drops parts
+        # from its end, and these say the rows below are not the live book
+        if self.frozen:
+            parts.append(("  ❚❚ FROZEN", self._style("ladder--frozen")))
+        if not stream.synced:
+            parts.append(("  (not synced)", self._style("ladder--unsynced")))
         if stream.name:
             parts.append((f"  {stream.name}", self._style("ladder--name")))
         dim = self._style("ladder--dim")
@@ -665,10 +676,6 @@ class Ladder(Widget, can_focus=True):
             parts.append((f"  level {stream.level}", dim))
         if self.show_delta:
             parts.append(("  Δ", dim))
-        if self.frozen:
-            parts.append(("  ❚❚ FROZEN", self._style("ladder--frozen")))
-        if not stream.synced:
-            parts.append(("  (not synced)", self._style("ladder--unsynced")))
         return self._fitted(parts, width)
 
     def _fitted(self, parts: list[tuple[str, Style]], width: int,
@@ -794,7 +801,8 @@ class Ladder(Widget, can_focus=True):
         imbalance = shown_imbalance(asks, bids)
         if imbalance is not None:
             rows = max(len(asks), len(bids))
-            parts.append((f"  imbalance {fmt.pct(imbalance)} over {rows} rows", spread_style))
+            parts.append((f"  imbalance {fmt.pct(imbalance)} over {rows} row{'s' * (rows != 1)}",
+                          spread_style))
         return self._fitted(parts, width, spread_style)
 
     def _readout_line(self, width: int) -> Strip:

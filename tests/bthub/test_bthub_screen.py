@@ -153,3 +153,43 @@ async def test_at_100_columns_abbreviated_ids_narrow_their_column_and_nothing_is
             assert table.virtual_size.width <= table.size.width  # nothing beyond the edge
             head = next(line for line in screen_text(app).splitlines() if "filled / ordered" in line)
             assert head.rstrip().endswith("cps")
+
+
+async def test_beside_the_aggregated_ladder_the_heatmap_holds_every_price_the_ladder_shows():
+    """Counterparties quote between each other's ticks, so the merged book's smallest gap
+    is a hundredth of its spread: rows of that height put a sliver of the ladder's prices
+    on the heatmap. Its rows are coarsened to hold them all, and its title says so."""
+    app_module = pytest.importorskip("obview.tui.app")
+    from textual.widgets import TabbedContent
+
+    app = app_module.ObviewApp([_sim_cfg(["BTCUSDT"])])
+    async with app.run_test(size=(160, 50)) as pilot:
+        await wait_until(lambda: any(p.stream.key == "BTCUSDT" and p.stream.synced
+                                     for p in app.stream_panes()), timeout=30,
+                         message="the aggregated book")
+        pane = next(p for p in app.stream_panes() if p.stream.key == "BTCUSDT")
+        app.query_one(TabbedContent).active = pane.id
+        await pilot.pause()
+        pane.cycle_layout()  # (the `h` key: ladder and heatmap side by side)
+        heatmap, history = pane.heatmap, pane.history
+
+        def laid_out() -> bool:
+            shown = pane.ladder.shown_prices()
+            return (heatmap._layout is not None and shown is not None
+                    and heatmap.price_range == shown)
+
+        await wait_until(laid_out, timeout=10, message="the heatmap follows the ladder")
+        low, high = pane.ladder.shown_prices()
+        assert high - low > 50 * history.tick  # the case: far more ticks than rows
+        for _ in range(3):  # and so it stays as the book moves
+            await wait_until(laid_out, timeout=10, message="laid out")
+            # (what a paint would draw now: the last frame may predate the last book)
+            title = "".join(seg.text for seg in heatmap._build()[0])
+            layout, (low, high) = heatmap._layout, pane.ladder.shown_prices()
+            assert layout.step > history.tick
+            assert layout.bottom_row <= history.price_row(low, layout.step)
+            assert history.price_row(high, layout.step, False) <= layout.top_row
+            assert f"rows of {layout.step.normalize():f}" in title
+            version = history.version
+            await wait_until(lambda v=version: history.version > v, timeout=10,
+                             message="another book")

@@ -174,3 +174,34 @@ async def test_crosshair_past_the_top_edge_scrolls_the_prices():
         assert view.readout.price == start + 30 * history.row_step(None)
         assert view._layout.top_row > top_before
         assert view._layout.bottom_row <= view._layout.cross_row <= view._layout.top_row
+
+
+async def test_a_narrow_heatmap_drops_title_and_readout_parts_whole_never_cutting_a_figure():
+    history, _ = seeded_history(seed=1, steps=600)
+    app = HeatmapApp(history)
+
+    def lines(view) -> tuple[str, str]:
+        title = "".join(seg.text for seg in view.render_line(0))
+        readout = "".join(seg.text for seg in view.render_line(view.size.height - 1))
+        return title, readout
+
+    async with app.run_test(size=(160, 30)) as pilot:
+        await pilot.pause()
+        view = app.query_one(HeatmapView)
+        for key in ("left", "left", "up"):  # a readout with sizes and prints on it
+            await pilot.press(key)
+        wide = lines(view)
+        assert "log" in wide[0] and (" bid " in wide[1] or " ask " in wide[1])
+        words = [line.split() for line in wide]
+        for width in range(99, 23, -1):
+            await pilot.resize_terminal(width, 30)
+            await pilot.pause()
+            for line, every in zip(lines(view), words, strict=True):
+                assert len(line) == width
+                # parts go from the end, whole: what is left is the wide line's start,
+                # word for word (a size cut to "26,2" would not be one of its words)
+                shown = line.split()
+                assert shown == every[:len(shown)], (width, line)
+        narrow = lines(view)
+        assert narrow[0].split() and narrow[1].split()  # something is always said
+        assert len(narrow[0].split()) < len(wide[0].split())  # and parts did go

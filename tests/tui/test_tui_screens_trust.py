@@ -78,6 +78,49 @@ async def test_cursor_stays_on_its_price_and_says_when_the_level_went():
         assert ladder.cursor_row().price != price  # the cursor stays where it went
 
 
+async def test_a_cursor_level_below_the_screen_is_off_screen_not_gone_and_comes_back():
+    """A smaller terminal (or the book moving the level outwards) hides the cursor's
+    level while the book still holds it: the cursor waits on the edge row, says so, and
+    returns to its level once it is on screen again. Only a level that left the book is
+    "gone"."""
+    feed = FakeFeed("futu", ("HK.00700",))
+    app = make_app([feed])
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        ladder = app.active_ladder()
+        stream = feed.streams["HK.00700"]
+        for _ in range(9):
+            await pilot.press("down")
+        price = ladder.cursor_row().price
+        assert ladder.cursor.index == 9 and ladder.rows_per_side() > 10
+        await pilot.resize_terminal(120, 16)  # a few rows a side
+        await settle(pilot)
+        feed.push(stream)  # (a frame after the resize)
+        await settle(pilot)
+        shown = ladder.rows_per_side()
+        assert shown < 10
+        readout = ladder_lines(app)[-1]
+        assert f"bid {shown} @ " in readout and f"({price} off screen)" in readout
+        assert "gone" not in readout and ladder.cursor.price == price  # still followed
+        await pilot.resize_terminal(120, 40)
+        await settle(pilot)
+        feed.push(stream)
+        await settle(pilot)
+        assert ladder.cursor_row().price == price and ladder.cursor.index == 9
+        assert "off screen" not in ladder_lines(app)[-1]
+        # it leaves the book while off screen: now it is gone
+        await pilot.resize_terminal(120, 16)
+        await settle(pilot)
+        feed.push(stream)
+        await settle(pilot)
+        assert "off screen" in ladder_lines(app)[-1]
+        stream.book.bids.set(price, Decimal(0))
+        feed.push(stream)
+        await settle(pilot)
+        assert f"{price} gone: nearest" in ladder_lines(app)[-1]
+        assert ladder.cursor_row().price != price
+
+
 async def test_a_cursor_nobody_placed_stays_on_the_best_bid_as_the_book_moves():
     feed = FakeFeed("futu", ("HK.00700",))
     app = make_app([feed])

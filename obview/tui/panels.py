@@ -22,6 +22,7 @@ from obview.tui.themes import NO_STYLE
 
 SPARK = "▁▂▃▄▅▆▇█"
 NO_STAMPS = "no venue time stamps"  # a venue whose books carry none (LatencyKind.NONE)
+NOT_PAINTING = "not measured: the ladder is hidden"  # the heatmap alone (`h` twice)
 
 
 def state_class(state: FeedState) -> str:
@@ -206,6 +207,9 @@ class HealthPanel(Static):
         self.paint_delay = paint_delay
         self.mask_times = mask_times
         self.compact = False  # narrow terminals: three lines under the ladder
+        # False while the ladder is hidden (the heatmap alone): it paints nothing, so its
+        # receive -> paint figures would stand still and pass for live ones
+        self.paint_measured = True
         self._plain = None
 
     def notify_style_update(self) -> None:
@@ -266,12 +270,15 @@ class HealthPanel(Static):
             summary = stats.summary()
             text.append(f" {name} p50 {self._ms(summary['p50'])} p99 {self._ms(summary['p99'])}")
         text.append("\n")
-        summary = self.paint_delay.summary()
         text.append(f"{'paint':<6}", "bold")
-        text.append(f" recv→paint p50 {self._ms(summary['p50']):>7} p99 "
-                    f"{self._ms(summary['p99']):>7} max {self._ms(summary['max']):>7} ")
-        text.append(("" if self.mask_times else sparkline(self.paint_delay, 16)) + "\n",
-                    self._s("health--spark"))
+        if not self.paint_measured:
+            text.append(f" recv→paint {NOT_PAINTING}\n", self._s("health--muted"))
+        else:
+            summary = self.paint_delay.summary()
+            text.append(f" recv→paint p50 {self._ms(summary['p50']):>7} p99 "
+                        f"{self._ms(summary['p99']):>7} max {self._ms(summary['max']):>7} ")
+            text.append(("" if self.mask_times else sparkline(self.paint_delay, 16)) + "\n",
+                        self._s("health--spark"))
         text.append(f"{self.unstamped_text()} · resyncs {stream.resyncs} · reconnects "
                     f"{feed.reconnects} · bad frames {feed.bad_frames}", self._s("health--muted"))
         if "verified_at" in stream.extra and not self.mask_times:
@@ -293,7 +300,10 @@ class HealthPanel(Static):
         elif any(char.isdigit() and char != "0" for char in unstamped):
             text.append(f"{unstamped}\n", self._s("health--warn"))
         text.append("obview receive → paint\n", self._s("health--heading"))
-        self._stats_line(text, "delay", self.paint_delay)
+        if self.paint_measured:
+            self._stats_line(text, "delay", self.paint_delay)
+        else:
+            text.append(f"{NOT_PAINTING}\n\n", self._s("health--muted"))
         text.append("\nHealth\n", self._s("health--heading"))
         text.append(f"state     {state_text(feed, stream)[0]}\n")
         text.append(f"synced    {'yes' if stream.synced else 'no'}"

@@ -256,6 +256,7 @@ class StreamPane(TabPane):
             self.book.set_class(name == self.layout_name, f"-{name}")
         self.heatmap.display = self.layout_name != "ladder"
         self.ladder.display = self.layout_name != "heatmap"
+        self.health.paint_measured = self.ladder.display  # (the delay is the ladder's paint)
         self.follow_ladder()
         self.heatmap.mark_dirty()
         self.ladder.mark_dirty()

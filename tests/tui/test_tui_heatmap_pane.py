@@ -9,6 +9,7 @@ from decimal import Decimal
 from obview.depth_history import DepthHistory
 from obview.tui.heatmap import HeatmapView
 from obview.tui.ladder import Ladder
+from obview.tui.panels import NOT_PAINTING
 from obview.tui.panes import StreamPane
 from tests.conftest import wait_until
 from tests.support.fake_feed import FakeFeed
@@ -43,10 +44,15 @@ async def test_h_cycles_ladder_split_heatmap():
         await settle(pilot)
         assert pane.layout_name == "heatmap" and not pane.ladder.display
         assert app.focused is pane.heatmap  # its arrows move the crosshair
+        # the receive -> paint delay is the ladder's: hidden, it is not measured, and the
+        # health panel beside the heatmap says so instead of showing figures that stand still
+        await wait_until(lambda: NOT_PAINTING in screen_text(app), 5, "not measured")
         await pilot.press("h")
         await settle(pilot)
         assert pane.layout_name == "ladder" and not pane.heatmap.display
         assert app.focused is pane.ladder
+        await wait_until(lambda: NOT_PAINTING not in screen_text(app), 5, "measured again")
+        assert "obview receive → paint" in screen_text(app)
 
 
 async def test_a_paint_before_the_resize_event_is_handled_uses_the_new_width(monkeypatch):

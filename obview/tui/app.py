@@ -518,7 +518,17 @@ class ObviewApp(App):
         else:
             self.pop_screen()
 
+    def _frozen_refuses(self, what: str) -> bool:
+        """While frozen, the picture is a past book that is no longer kept: it cannot be
+        regrouped, deepened or shown at another level. Say so, rather than change the
+        title over rows that stay as they were."""
+        if self.frozen:
+            self.notify(f"frozen: press p to go live, then {what}", severity="warning")
+        return self.frozen
+
     def action_group(self, delta: int) -> None:
+        if self._frozen_refuses("regroup"):
+            return
         pane = self.active_stream_pane()
         if pane is not None:
             pane.ladder.set_group(delta)
@@ -549,6 +559,8 @@ class ObviewApp(App):
             self._focus_active()
 
     def action_depth(self) -> None:
+        if self._frozen_refuses("change the depth"):
+            return
         ladder = self.active_ladder()
         if ladder is not None:
             ladder.cycle_depth()
@@ -566,7 +578,7 @@ class ObviewApp(App):
 
     def action_level(self) -> None:
         pane = self.active_stream_pane()
-        if pane is None:
+        if pane is None or self._frozen_refuses("change the level"):
             return
         levels = pane.feed.capabilities.levels
         if levels is None:

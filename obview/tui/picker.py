@@ -81,6 +81,9 @@ class TabPicker(ModalScreen[str | None]):
         options.add_options([Option(entry.text(), id=entry.pane_id) for entry in self.shown])
         if self.shown:
             options.highlighted = 0
+        else:  # an empty list would look like a picker still loading
+            options.add_option(Option(Text(f"no tab matches {query.strip()!r}", style="dim"),
+                                      disabled=True))
 
     def on_input_changed(self, event: Input.Changed) -> None:
         self._show(event.value)

@@ -207,9 +207,11 @@ class TapeView(PacedRedraw, Widget):
         figures = self.figures
         last = "–" if figures.last_price is None else fmt.at_least(figures.last_price, self.places)
         vwap = figures.vwap
-        # the VWAP is a quotient: shown to two decimals beyond the price's, rounded, and
-        # written as the prices are (no separators), so it reads beside `last`
-        places = 2 + self.places
+        # the VWAP is a quotient: shown to two decimals beyond the prices', rounded, and
+        # written as the prices are (no separators), so it reads beside `last`. The
+        # prints' own decimals count: a coarser aggregation level shows the ladder's
+        # prices with fewer, while every print keeps the market's.
+        places = 2 + max(self.places, self._price_places)
         shown = "–" if vwap is None else fmt.rounded(vwap, places)
         parts = [f" last {last}", f"  vol {fmt.grouped(figures.volume)}", f"  VWAP {shown}"]
         if self.threshold is not None:

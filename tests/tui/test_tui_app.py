@@ -12,7 +12,7 @@ from obview.tui.screens import DrilldownScreen, ExecutionsScreen, HelpScreen
 from obview.venues import config
 from tests.conftest import wait_until
 from tests.support.fake_feed import FakeFeed
-from tests.tui.conftest import make_app, only, ready, screen_text, settle
+from tests.tui.conftest import ladder_lines, make_app, only, ready, screen_text, settle
 
 
 async def test_ladder_shows_asks_spread_bids_and_cjk_name(futu_app):
@@ -105,6 +105,20 @@ async def test_freeze_keeps_data_flowing_but_display_still(futu_app):
         assert ladder.view is shown
         assert stream.book.version > 50
         assert "FROZEN" in screen_text(app)
+        # the frozen rows are a book no longer kept: regrouping or deepening them is
+        # refused in words, not shown as a title over rows that stay as they were
+        depth = ladder.depth
+        await pilot.press("g", "d")
+        await settle(pilot)
+        assert ladder.step is None and ladder.depth == depth and ladder.view is shown
+        said = [n.message for n in app._notifications]
+        assert "frozen: press p to go live, then regroup" in said
+        assert "frozen: press p to go live, then change the depth" in said
+        title = ladder_lines(app)[0]
+        assert "FROZEN" in title and "group" not in title
+        ladder.stream.name = "a name long enough to push the rest off the title" * 3
+        ladder._repaint()
+        assert "❚❚ FROZEN" in ladder_lines(app)[0]  # the state is the last part to go
         await pilot.press("p")
         await settle(pilot)
         assert ladder.view is not shown

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tests.conftest import wait_until
 from tests.support.fake_feed import FakeFeed
-from tests.tui.conftest import make_app, ready, settle
+from tests.tui.conftest import make_app, ready, screen_text, settle
 
 CODES = tuple(f"HK.{n:05d}" for n in range(1, 6))
 
@@ -133,6 +133,8 @@ async def test_escape_closes_the_picker_and_q_types_into_it():
         await settle(pilot)
         assert isinstance(app.screen, TabPicker) and app.screen.query_one("Input").value == "q"
         assert picker_labels(app) == []
+        # an empty list says why (else it looks like a picker still loading)
+        assert "no tab matches 'q'" in screen_text(app)
         await pilot.press("enter")  # nothing matches: stays open
         await settle(pilot)
         assert isinstance(app.screen, TabPicker)

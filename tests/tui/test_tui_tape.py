@@ -185,3 +185,10 @@ async def test_sizes_and_prices_line_up_on_their_points_as_finer_prints_arrive()
         vwap = tape.figures.vwap
         assert vwap > 1000 and f"VWAP {fmt.rounded(vwap, 3)}" in status
         assert "," not in status.split("VWAP")[1]
+        # a coarse aggregation level: the ladder's prices have 5 decimals, the prints 8
+        tape = TapeView()
+        tape.places = 5
+        tape.add([Trade(0.0, Decimal("0.00012501"), Decimal(7), BUY),
+                  Trade(0.0, Decimal("0.00012499"), Decimal(4), BUY)])
+        assert f"VWAP {fmt.rounded(tape.figures.vwap, 10)}" in tape.status_text()
+        assert "last 0.00012499" in tape.status_text()

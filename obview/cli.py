@@ -161,8 +161,13 @@ def _recording(configs: list[VenueConfig], kw: dict[str, Any]):
     path, rotate = kw.get("record"), kw.get("record_rotate")
     if rotate and not path:
         raise click.UsageError("--record-rotate goes with --record")
-    if not path:
+    if path is None:
         return None
+    if not path.strip():  # (else nothing would be kept, and nothing said)
+        raise click.UsageError("--record needs a file name")
+    if path == "-":
+        raise click.UsageError("--record -: a journal is a zstd file, not a stream: give a "
+                               "file name (--stream json prints the lines)")
     from obview.journal.writer import STOPPED
     from obview.record import Recording, journal_path, parse_size
 
@@ -174,6 +179,9 @@ def _recording(configs: list[VenueConfig], kw: dict[str, Any]):
     unwritable = _folder_problem(target)
     if unwritable:  # said before anything runs
         raise click.UsageError(f"cannot write --record {target}: {unwritable}")
+    if target.exists():  # a session is not worth less than the one recorded over it
+        raise click.UsageError(f"--record {target}: a journal is already there: give "
+                               "another name (or a folder, for a new one in it)")
     secrets = [getattr(cfg.options, name, None) for cfg in configs
                for name in ("password", "api_key", "token")]
     secrets = [s.reveal() if hasattr(s, "reveal") else s for s in secrets]
@@ -546,12 +554,11 @@ def replay(paths: tuple[str, ...], stream: str | None, speed: str | None, start:
             raise UserError(f"no such journal: {path}")
     if click.get_current_context().meta.get(CHECK_ONLY):
         # `serve` checking the replay it will run in each browser tab: a file that is no
-        # journal, or of a newer schema, is found by its header, a bad --from here too
-        from obview.journal import JournalError, JournalReader, session_files
+        # journal, or of a newer schema, is found by its header; two sessions, or a bad
+        # --from, here too
+        from obview.journal import JournalError
 
         try:
-            for path in paths[1:]:
-                JournalReader(session_files(path))
             _replay_window(paths, start, until)
         except JournalError as exc:
             raise UserError(str(exc)) from None
@@ -574,23 +581,25 @@ def replay(paths: tuple[str, ...], stream: str | None, speed: str | None, start:
 
 def _replay_window(paths: Sequence[str], start: str | None,
                    until: str | None) -> tuple[int | None, int | None]:
-    """--from and --until as wall-clock ns; HH:MM:SS is on the first journal's day."""
-    from obview.journal import JournalReader, session_files
+    """--from and --until as wall-clock ns (HH:MM:SS: see `parse_when`), checked against
+    what the journal spans; ValueError (a usage error) for two sessions or an empty window."""
+    from obview.journal import JournalReader, one_session
     from obview.replay import parse_when
 
-    first = JournalReader(session_files(paths[0])).headers[0]
-    start_ns = parse_when(start, first.w) if start else None
-    until_ns = parse_when(until, first.w) if until else None
+    reader = JournalReader(one_session(paths, warn=lambda _text: None))  # (the player warns)
+    if start is None and until is None:
+        return None, None
+    begin, end = reader.headers[0].w, reader.end_wall()
+    start_ns = parse_when(start, begin, end) if start is not None else None
+    until_ns = parse_when(until, begin, end) if until is not None else None
     # a window that holds nothing would print nothing and exit 0, as if the journal were
     # empty: say what the journal spans instead
     if start_ns is not None and until_ns is not None and start_ns >= until_ns:
         raise ValueError(f"--from {start} is not before --until {until}")
-    if until_ns is not None and until_ns <= first.w:
-        raise ValueError(f"--until {until} is before the journal starts ({_utc(first.w)})")
-    if start_ns is not None:
-        end = max(JournalReader(session_files(path)).end_wall() for path in paths)
-        if start_ns > end:
-            raise ValueError(f"--from {start} is after the journal ends ({_utc(end)})")
+    if until_ns is not None and until_ns <= begin:
+        raise ValueError(f"--until {until} is before the journal starts ({_utc(begin)})")
+    if start_ns is not None and start_ns > end:
+        raise ValueError(f"--from {start} is after the journal ends ({_utc(end)})")
     return start_ns, until_ns
 
 
@@ -642,6 +651,9 @@ def export(path: str, fmt: str, out: str) -> None:
         unwritable = "it is a folder" if os.path.isdir(out) else _folder_problem(out)
         if unwritable:
             raise UserError(f"cannot write {out}: {unwritable}")
+        if _is_journal_file(out, path):  # opening OUT for writing would empty the journal
+            raise click.UsageError(f"OUT {out} is the journal being exported (or one of its "
+                                   "parts): give another file name")
     try:
         rows = asyncio.run(export_journal(path, fmt, out, warn))
     except (JournalError, ExportError) as exc:
@@ -653,6 +665,15 @@ def export(path: str, fmt: str, out: str) -> None:
     if rows is not None:  # (none counted on stdout, a pipe's data)
         print(f"obview: wrote {rows} {'rows' if fmt == 'parquet' else 'lines'} to {out}",
               file=sys.stderr)
+
+
+def _is_journal_file(out: str, journal: str) -> bool:
+    """Whether `out` names `journal` or one of the parts that follow it."""
+    from obview.journal import session_files
+
+    if not os.path.exists(out):
+        return False
+    return any(os.path.samefile(out, file) for file in session_files(journal))
 
 
 def _install_hooks() -> None:

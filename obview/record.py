@@ -15,6 +15,7 @@ import contextlib
 import logging
 import os
 import re
+import time
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
@@ -46,10 +47,21 @@ def parse_size(text: str) -> int:
     return value
 
 
-def journal_path(text: str, record_dir: str | None) -> Path:
+def journal_path(text: str, record_dir: str | None, now: float | None = None) -> Path:
     """Where `--record PATH` writes: a relative PATH goes into the config's `record_dir`
-    when one is set; `.ndjson.zst` is appended when PATH has no such ending."""
-    path = Path(os.path.expanduser(text))
+    when one is set; `.ndjson.zst` is appended when PATH has no such ending. A folder
+    (one that exists, or PATH ending in a slash) gets a journal named for the time it
+    starts (UTC), `obview-20261207T015530Z.ndjson.zst`: the name a user gave it is
+    the folder's."""
+    expanded = os.path.expanduser(text)
+    path = Path(expanded)
+    if expanded.endswith(("/", os.sep)) or path.is_dir():
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now))
+        made, number = path / f"obview-{stamp}{SUFFIX}", 1
+        while made.exists():  # two sessions begun in one second
+            number += 1
+            made = path / f"obview-{stamp}-{number}{SUFFIX}"
+        return made
     if not path.is_absolute() and record_dir and path.parent == Path("."):
         path = Path(record_dir) / path
     if not path.name.endswith(SUFFIX):

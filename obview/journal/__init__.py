@@ -1,7 +1,14 @@
 """Record what came off the wire, read it back, and pace it for replay (docs/journal.md)."""
 
 from obview.journal.clock import ReplayClock
-from obview.journal.reader import JournalError, JournalReader, SeekPoint, session_files
+from obview.journal.reader import (
+    JournalError,
+    JournalReader,
+    SeekPoint,
+    TwoSessions,
+    one_session,
+    session_files,
+)
 from obview.journal.redact import Redactor
 from obview.journal.schema import (
     RECORDING_CLOSED,
@@ -25,6 +32,6 @@ from obview.journal.writer import JournalWriter, part_path
 __all__ = [
     "RECORDING_CLOSED", "SCHEMA_VERSION", "Checkpoint", "Connect", "Disconnect", "End", "Frame", "Gap", "Header",
     "JournalError", "JournalReader", "JournalWriter", "Line", "Redactor", "ReplayClock",
-    "Resync", "SeekPoint", "Subscribe", "Sync", "book_of", "checkpoint_of", "part_path",
-    "session_files",
+    "Resync", "SeekPoint", "Subscribe", "Sync", "TwoSessions", "book_of", "checkpoint_of",
+    "one_session", "part_path", "session_files",
 ]

@@ -82,6 +82,64 @@ def session_files(path: str | os.PathLike,
     return files
 
 
+class TwoSessions(ValueError):
+    """Journals of more than one recording session were given to one replay."""
+
+
+def one_session(paths: Iterable[str | os.PathLike],
+                warn: Callable[[str], None] | None = None) -> list[Path]:
+    """The files of the one session `paths` name, each once, in part order.
+
+    Every given file brings the parts after it (`session_files`), so a shell glob
+    (`s*.ndjson.zst`, which sorts the first file after its parts) or a part named twice
+    would otherwise replay the same lines two or more times, out of order and with
+    stamps stepping back. Files of another session (their header's `sid`) are refused:
+    the replay's feeds are the first header's, and lines meant for another session's
+    feeds would be dropped in silence. Raises TwoSessions, or JournalError for a file
+    that is no journal."""
+    said: list[str] = []
+
+    def warn_once(text: str) -> None:
+        if text not in said:
+            said.append(text)
+
+    files: dict[Path, tuple[schema.Header, Path]] = {}
+    given: dict[str, Path] = {}  # session id -> the first file given of it
+    for path in paths:
+        key = Path(path).resolve()
+        if key in files:  # (brought by a file given before it, with its later parts)
+            given.setdefault(files[key][0].sid, Path(path))
+            continue
+        chain = session_files(path, warn_once)
+        headers = JournalReader(chain).headers
+        given.setdefault(headers[0].sid, Path(path))
+        for file, header in zip(chain, headers, strict=True):
+            if header.sid != headers[0].sid:
+                break  # a part left from an earlier session written under the same name
+            files.setdefault(file.resolve(), (header, file))
+    if len(given) > 1:
+        first, other = list(given.values())[:2]
+        raise TwoSessions(f"{first} and {other} are two recording sessions: replay one "
+                          "session at a time (its first file brings the parts after it)")
+    by_part = sorted(files.values(), key=lambda pair: pair[0].part)
+    ordered = [by_part[0][1]]
+    for (before, _), (header, file) in zip(by_part, by_part[1:], strict=False):
+        if header.part != before.part + 1:
+            missing = part_path(_base_of(file), before.part + 1).name
+            if not any(missing in text for text in said):  # (session_files may have said)
+                warn_once(f"{missing} is missing: the replay stops before it")
+            break
+        ordered.append(file)
+    for text in said:
+        (warn or log.warning)(text)
+    return ordered
+
+
+def _base_of(path: Path) -> Path:
+    match = _PART_NAME.match(path.name)
+    return path.with_name(match["stem"] + SUFFIX) if match else path
+
+
 def _frame_extent(buf, offset: int) -> tuple[int, int | None, bool]:
     """(end of the first block, end of the frame or None if cut short, skippable?) of the
     zstd frame at `offset`; raises ValueError where the bytes are not a zstd frame."""

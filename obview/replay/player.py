@@ -49,7 +49,7 @@ from obview.journal import (
     ReplayClock,
     Sync,
     book_of,
-    session_files,
+    one_session,
 )
 from obview.record import config_of
 from obview.replay.governor import ReplayGovernor
@@ -63,19 +63,32 @@ SEEK = "replay seek"
 _NEVER = 1 << 127  # a timer time later than any stamp
 
 
-def parse_when(text: str, day_of: int) -> int:
+def parse_when(text: str, day_of: int, span_end: int | None = None) -> int:
     """Wall-clock ns of `text`: ISO 8601 (a date and time; no zone: UTC) or HH:MM[:SS[.f]]
-    on the UTC day of `day_of` (ns). ValueError with a one-line reason otherwise."""
+    (UTC) on the day of `day_of` (ns), the journal's start, or on a later day where that
+    time falls within the journal (up to `span_end`): a session recorded across midnight
+    reads `--until 00:00:05` as the time after midnight. ValueError with a one-line
+    reason otherwise."""
     value = text.strip()
     try:
         if "T" in value or "-" in value[:5] or " " in value:
             when = _dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
         else:
             clock = _dt.time.fromisoformat(value)
-            day = _dt.datetime.fromtimestamp(day_of / 1e9, _dt.UTC).date()
+            day = _dt.datetime.fromtimestamp(day_of // 10**9, _dt.UTC).date()
             when = _dt.datetime.combine(day, clock)
+            if clock.tzinfo is None and span_end is not None and _ns(when) < day_of:
+                later = when + _dt.timedelta(days=1)  # before the start: the next day's?
+                if _ns(later) <= span_end:
+                    when = later
     except ValueError:
         raise ValueError(f"bad time {text!r}: expected ISO 8601 or HH:MM:SS") from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=_dt.UTC)
+    return _ns(when)
+
+
+def _ns(when: _dt.datetime) -> int:
     if when.tzinfo is None:
         when = when.replace(tzinfo=_dt.UTC)
     return int(when.timestamp()) * 1_000_000_000 + when.microsecond * 1000
@@ -110,7 +123,7 @@ def build_feed(cfg: VenueConfig, simulated: bool = False) -> Feed:
 
 
 class ReplayPlayer:
-    """The journal `paths` (one session's files, or several sessions in order)."""
+    """The journal `paths`: one session's files, each once, in part order (`one_session`)."""
 
     def __init__(self, paths: list[Path], *, speed: float | None = None,
                  start: int | None = None, until: int | None = None,
@@ -124,10 +137,7 @@ class ReplayPlayer:
         self.on_warning: Callable[[str], None] | None = None  # the TUI's, once it runs
         warn = partial(self._warned, warn)
         if reader is None:
-            files: list[Path] = []
-            for path in paths:
-                files.extend(session_files(path, warn))
-            reader = JournalReader(files, warn=warn)
+            reader = JournalReader(one_session(paths, warn), warn=warn)
         self.reader = reader
         self.paths = list(reader.paths)
         header = self.reader.headers[0]

@@ -80,14 +80,15 @@ def test_headless_says_on_stderr_once_that_the_recording_stopped_and_goes_on(tmp
 
 
 def test_a_journal_that_cannot_be_opened_is_refused_before_anything_runs(tmp_path, obview):
-    """The folder is writable but the file cannot be made (a folder of that name; /proc
-    as root): nothing would be kept, so obview says so and exits 1, not a run that seems
-    recorded."""
+    """The folder is writable but the file cannot be made (a link to a folder that is
+    gone; /proc as root): nothing would be kept, so obview says so and exits 1, not a
+    run that seems recorded. (A folder of that name now gets a journal inside it:
+    tests/replay/test_replay_sessions.py.)"""
     taken = tmp_path / "s.ndjson.zst"
-    taken.mkdir()
+    taken.symlink_to(tmp_path / "gone" / "s.ndjson.zst")
     done = obview("futu", "HK.00700", "--sim", "--dump", "json", "--record", str(taken))
     assert (done.returncode, done.stdout) == (1, "")
-    assert done.stderr == f"obview: --record: cannot open {taken}: Is a directory\n"
+    assert done.stderr == f"obview: --record: cannot open {taken}: No such file or directory\n"
 
 
 def test_record_sizes_and_paths():

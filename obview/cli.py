@@ -566,12 +566,13 @@ def replay(paths: tuple[str, ...], stream: str | None, speed: str | None, start:
             raise click.UsageError(str(exc)) from None
         return
     _setup_logging(log_file)
+    from obview.headless import HeadlessFailure
     from obview.journal import JournalError
 
     _feeds_started = True
     try:
         asyncio.run(_replay(list(paths), stream, pace, start, until, count, depth, history))
-    except JournalError as exc:
+    except (JournalError, HeadlessFailure) as exc:
         raise UserError(str(exc)) from None
     except BrokenPipeError:
         raise

@@ -298,3 +298,18 @@ def test_closed_pipe_ends_a_quiet_stream_too(venue):
             if p.poll() is None:
                 p.kill()
                 p.wait()
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs Linux's /dev/full")
+@pytest.mark.parametrize("args", [("futu", "HK.00700", "--sim", "--stream", "json"),
+                                  ("demo", "--dump", "json")])
+def test_a_stdout_that_cannot_be_written_ends_the_run_in_one_line(args):
+    """`> file` on a full disk: the failed write reached the feed as its session's error,
+    so it reconnected for ever, printing nothing anywhere (a --dump timed out blaming
+    the venue)."""
+    with open("/dev/full", "w") as full:
+        done = subprocess.run([sys.executable, "-m", "obview", *args], stdout=full,
+                              stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
+                              timeout=60, env=obview_env(), cwd=ROOT)
+    assert (done.returncode, done.stderr) == (
+        1, "obview: cannot write stdout: No space left on device\n")

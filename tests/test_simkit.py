@@ -71,3 +71,17 @@ def test_ticks_keep_the_grid_and_skip_missed_ticks():
     assert n2 >= 5  # the ticks missed during the stall are dropped, not fired in a burst
     assert n3 > n2
     assert t3 >= n3 * period - 0.005  # never early: tick n is due at start + n*period
+
+
+async def test_ticks_behind_schedule_still_give_the_loop_a_turn():
+    """A rate the machine cannot keep (`--fault rate=1e9`) put every tick behind: the
+    ticker never awaited, so nothing else ran, a `--count 3` never ended, and Ctrl-C
+    did nothing."""
+    waiting = asyncio.Event()
+    asyncio.get_running_loop().call_soon(waiting.set)  # another task's turn
+    seen = 0
+    async for _ in ticks(1e-9):
+        seen += 1
+        if waiting.is_set() or seen > 10_000:
+            break
+    assert waiting.is_set() and seen < 10

@@ -82,6 +82,9 @@ class HeadlessPrinter:
     def _print(self, obj: dict[str, Any]) -> None:
         if self.closed:
             return
+        if self.out is None:  # no stdout at all (`>&-`): as a reader that left
+            self._reader_gone()
+            return
         self.writing = True  # (see `interruptible`)
         try:
             self.out.write(_encoder.encode(obj).decode() + "\n")
@@ -90,9 +93,15 @@ class HeadlessPrinter:
             self._reader_gone()
             return
         except OSError as exc:
-            if exc.errno not in (errno.EPIPE, errno.EBADF):
-                raise
-            self._reader_gone()
+            if exc.errno in (errno.EPIPE, errno.EBADF):
+                self._reader_gone()
+            else:
+                # A full disk under `> file`. Raised here it would reach the feed, which
+                # takes a listener's error for its session's and reconnects, for ever
+                # and in silence: the run ends, saying why.
+                self.failure = f"cannot write stdout: {exc.strerror or exc}"
+                self.closed = True
+                self.done.set()
             return
         finally:
             self.writing = False

@@ -131,4 +131,8 @@ async def ticks(period: float) -> AsyncIterator[int]:
             await asyncio.sleep(delay)
         else:
             n += int(-delay // period)  # fire once now, drop the rest of what was missed
+            # and still give the loop its turn: behind for good (a rate of 1e9, a slow
+            # machine), a caller with nothing to await would hold it, and with it every
+            # other task and Ctrl-C
+            await asyncio.sleep(0)
         yield n

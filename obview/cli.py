@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import os
 import signal
 import sys
@@ -84,6 +85,19 @@ class Duration(click.ParamType):
                                                                  strict=True) if amount)
 
 
+class Finite(click.FloatRange):
+    """A FloatRange that refuses nan and inf: nan passes every range comparison (nan < 0
+    is false), so `--timeout nan` timed out at once, and an infinite `--verify` or
+    `--timeout` is no period at all (0 is how `--verify` is turned off)."""
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> float:
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return number
+
+
 # The heatmap's memory grows with its history (about 16 MB an hour a stream at 200 price
 # rows, bench/heatmap_bench.py): a day is the most any market's session needs.
 MAX_HISTORY_S = 24 * 3600
@@ -131,7 +145,7 @@ def headless_options() -> list:
         click.option("--count", type=click.IntRange(min=0),
                      help="--dump: updates to wait for after the sync (default 0); "
                           "--stream: lines to print (default: no limit)."),
-        click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=30.0,
+        click.option("--timeout", type=Finite(min=0, min_open=True), default=30.0,
                      show_default=True,
                      help="Headless: exit 1 if no book is synced (--stream) or the dump is "
                           "not done (--dump) within this many seconds."),
@@ -375,7 +389,7 @@ def _futu_rsa_key(path: str):
 @click.option("--rest-url", help="REST base URL (default per --api).")
 @click.option("--ws-url", help="WebSocket URL (default per --api).")
 @click.option("--depth-path", help="REST depth path (default /api/v3/depth or /api/v2/depth).")
-@click.option("--verify", type=click.FloatRange(min=0), default=60.0, show_default=True,
+@click.option("--verify", type=Finite(min=0), default=60.0, show_default=True,
               metavar="S", help="Check the book against a REST snapshot every S seconds (0: off).")
 @view_options
 def loopring(market: str, level: int, api: str, rest_url: str | None, ws_url: str | None,

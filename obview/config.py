@@ -29,7 +29,7 @@ CONFIG_ENV = "OBVIEW_CONFIG"
 KEYRING_SERVICE = "obview"
 # Options that describe one run rather than a standing preference: never taken from the file.
 RUN_ONLY = {"sim", "seed", "faults", "dump", "stream", "count", "timeout", "log_file",
-            "orders", "risk", "record", "record_rotate", "help"}
+            "orders", "risk", "trades", "record", "record_rotate", "help"}
 # Per-venue secrets the file may hold (then only at mode 600); never options, never shown.
 SECRET_KEYS: dict[str, set[str]] = {"futu": set(), "loopring": {"api_key"},
                                     "bthub": {"user", "password"}}
@@ -165,10 +165,25 @@ def _check_option(cfg: Config, table: str, name: str, value: Any, option: click.
         raise cfg.error(table, name, f"expected a single value, got {type(value).__name__}")
     if option.is_flag and not isinstance(value, bool):
         raise cfg.error(table, name, f"expected true or false, got {value!r}")
+    # Click's casts are for command-line text: int(True) is 1 and int(1.9) is 1, so
+    # `port = true` connected to port 1 and `depth = 2.7` showed 2 rows
+    if isinstance(value, bool) and not option.is_flag and not isinstance(option.type,
+                                                                          click.types.BoolParamType):
+        raise cfg.error(table, name, f"expected {_kind(option)}, got {str(value).lower()}")
+    if isinstance(value, float) and isinstance(option.type, click.types.IntParamType):
+        raise cfg.error(table, name, f"expected an integer, got {value!r}")
     try:
         option.type_cast_value(click.Context(command), _file_value(option, value))
     except click.BadParameter as exc:
         raise cfg.error(table, name, exc.message) from None
+
+
+def _kind(option: click.Option) -> str:
+    if isinstance(option.type, click.types.IntParamType):
+        return "an integer"
+    if isinstance(option.type, click.types.FloatParamType):
+        return "a number"
+    return "a string"
 
 
 def _check_list(cfg: Config, table: str, name: str, value: Any, allow_name: bool) -> None:

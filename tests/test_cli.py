@@ -138,3 +138,16 @@ def test_the_demo_takes_the_headless_options_the_tui_hint_names():
     assert all(b["synced"] and b["bids"] and b["asks"] for b in books)
     done = run_obview("demo", "--dump", "json", "--stream", "json", timeout=30)
     assert (done.returncode, done.stderr) == (2, "obview: choose one of --dump and --stream\n")
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (("futu", "HK.00700", "--sim", "--dump", "json", "--timeout", "nan"),
+     "Invalid value for '--timeout': 'nan' is not a finite number"),
+    (("loopring", "LRC-ETH", "--sim", "--dump", "json", "--verify", "inf"),
+     "Invalid value for '--verify' (env var: 'OBVIEW_LOOPRING_VERIFY'): 'inf' is not a finite "
+     "number"),
+])
+def test_periods_are_finite_numbers(args, message):
+    """nan passes every range check (`nan < 0` is false): `--timeout nan` timed out at once."""
+    done = run_obview(*args)
+    assert (done.returncode, done.stdout, done.stderr) == (2, "", f"obview: {message}\n")

@@ -88,6 +88,15 @@ def test_demo_ignores_the_file(tmp_path):
         ("colour = 1\n", ":1: colour: unknown key"),
         ("[watchlists]\nhk = \"HK.00700\"\n", ":2: [watchlists] hk: expected a list"),
         ("[futu]\nwatchlist = \"missing\"\n", ":2: [futu] watchlist: no watchlist 'missing'"),
+        # Click's casts are for text: int(True) is 1, int(1.9) is 1 (port 1, 2 rows)
+        ("[futu]\nport = true\n", ":2: [futu] port: expected an integer, got true"),
+        ("[futu]\nport = 1.9\n", ":2: [futu] port: expected an integer, got 1.9"),
+        ("[futu]\ndepth = 2.7\n", ":2: [futu] depth: expected an integer, got 2.7"),
+        ("[futu]\nhost = false\n", ":2: [futu] host: expected a string, got false"),
+        ("[loopring]\nverify = true\n", ":2: [loopring] verify: expected a number, got true"),
+        ("[loopring]\nverify = nan\n", ":2: [loopring] verify: nan is not a finite number"),
+        # a one-run switch, as --orders: set in the file it broke the TUI and --dump
+        ("[futu]\ntrades = true\n", ":2: [futu] trades: unknown key"),
     ],
 )
 def test_bad_file_is_one_line_with_file_line_key_exit_2(tmp_path, text, needle):

@@ -509,7 +509,12 @@ def sim(venue: str, host: str, port: int, seed: int, faults: tuple[str, ...]) ->
 
     async def serve() -> None:
         simulator = await module.start_sim(host, port, seed, parsed_faults)
-        print(f"obview sim {venue} serving {' '.join(simulator.addresses)}", flush=True)
+        try:
+            print(f"obview sim {venue} serving {' '.join(simulator.addresses)}", flush=True)
+        except BrokenPipeError:  # nobody reads the address line: the clients still come
+            from obview.headless import discard_output
+
+            discard_output(sys.stdout)
         try:
             await asyncio.Event().wait()
         finally:
@@ -795,7 +800,11 @@ def _main(argv: list[str] | None) -> None:
 
         discard_output(sys.stdout)
         sys.exit(0)
-    except SystemExit:
+    except SystemExit as exc:
+        # Click ends a command whose reader left (`obview --help | head -1`) with exit 1
+        # after swapping stdout for its PacifyFlushWrapper: as above, that is no error
+        if exc.code == 1 and isinstance(sys.stdout, click.utils.PacifyFlushWrapper):
+            sys.exit(0)
         raise
     except Exception as exc:  # a bug: still one line, with a pointer to the log
         logging.getLogger("obview").exception("unhandled error")

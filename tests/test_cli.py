@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from obview.fmt import DecimalCache, dec_str, to_decimal
-from tests.conftest import run_obview
+from tests.conftest import ROOT, obview_env, run_obview
 
 
 @pytest.mark.parametrize(
@@ -151,3 +154,15 @@ def test_periods_are_finite_numbers(args, message):
     """nan passes every range check (`nan < 0` is false): `--timeout nan` timed out at once."""
     done = run_obview(*args)
     assert (done.returncode, done.stdout, done.stderr) == (2, "", f"obview: {message}\n")
+
+
+@pytest.mark.parametrize("args", [("--help",), ("futu", "--help"), ("config", "show")])
+def test_a_reader_that_left_before_the_help_is_no_error(args):
+    """`obview --help | head -0` ended with exit 1 (Click's own handling of a broken
+    pipe), which fails a `set -o pipefail` script."""
+    child = subprocess.Popen([sys.executable, "-m", "obview", *args], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, env=obview_env(),
+                             cwd=ROOT)
+    child.stdout.close()  # (long before the child has imported enough to print)
+    assert child.wait(timeout=60) == 0
+    assert child.stderr.read() == b""

@@ -69,14 +69,22 @@ def path() -> None:
 def init(force: bool) -> None:
     """Write a commented template (mode 600) to the config path."""
     target = config.config_path()
+    if target.is_dir():  # (--force must not try to write over a folder)
+        raise click.ClickException(f"cannot write {target}: it is a folder")
     if target.exists() and not force:
         raise click.UsageError(f"{target} exists (--force overwrites it)")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    # private from the start: the user may add a secret to it later
-    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(TEMPLATE)
-    os.chmod(target, 0o600)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        # private from the start: the user may add a secret to it later
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(TEMPLATE)
+        os.chmod(target, 0o600)
+    except (FileExistsError, NotADirectoryError) as exc:  # a file where a folder should be
+        raise click.ClickException(f"cannot write {target}: {exc.filename} is not a "
+                                   "folder") from None
+    except OSError as exc:  # a full disk, a read-only folder
+        raise click.ClickException(f"cannot write {target}: {exc.strerror or exc}") from None
     click.echo(f"wrote {target}")
 
 

@@ -250,3 +250,16 @@ def test_config_path_and_init_work_with_a_broken_file(tmp_path):
     assert shown.returncode == 2 and shown.stderr.startswith(f"obview: {path}:1: ")
     assert run_obview("config", "init", "--force", OBVIEW_CONFIG=str(path)).returncode == 0
     assert run_obview("config", "show", OBVIEW_CONFIG=str(path)).returncode == 0
+
+
+def test_init_where_a_file_or_folder_is_in_the_way_is_one_line_exit_1(tmp_path):
+    """They were `internal error: IsADirectoryError: …` and `FileExistsError: …`."""
+    folder = tmp_path / "conf"
+    folder.mkdir()
+    done = run_obview("config", "init", "--force", OBVIEW_CONFIG=str(folder))
+    assert (done.returncode, done.stderr) == (1, f"obview: cannot write {folder}: it is a folder\n")
+    (tmp_path / "afile").write_text("x")
+    target = tmp_path / "afile" / "c.toml"
+    done = run_obview("config", "init", OBVIEW_CONFIG=str(target))
+    assert (done.returncode, done.stderr) == (
+        1, f"obview: cannot write {target}: {tmp_path / 'afile'} is not a folder\n")

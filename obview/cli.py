@@ -408,7 +408,7 @@ def loopring(market: str, level: int, api: str, rest_url: str | None, ws_url: st
 
 
 @cli.command(context_settings=CONTEXT, short_help="bthub hub books, orders and risk (BTCUSDT).")
-@click.argument("symbols", nargs=-1, required=True, metavar="SYMBOL...")
+@click.argument("symbols", nargs=-1, metavar="SYMBOL...|@WATCHLIST")
 @click.option("--url", default="https://trade.bthub.com:444", show_default=True,
               help="The hub's base URL; REST and WebSocket derive from it (http:// gives ws://).")
 @click.option("--insecure", is_flag=True, help="Do not verify TLS certificates (self-signed test hubs).")
@@ -419,14 +419,16 @@ def loopring(market: str, level: int, api: str, rest_url: str | None, ws_url: st
 @view_options
 def bthub(symbols: tuple[str, ...], url: str, insecure: bool, cp: str | None,
           risk_book: str | None, orders: bool, risk: bool, **kw: Any) -> None:
-    """bthub trading hub books for SYMBOL..., e.g. BTCUSDT ETHUSDT.
+    """bthub trading hub books for SYMBOL..., e.g. BTCUSDT ETHUSDT, or a watchlist from
+    the config file (@name); no symbols opens the file's [bthub] watchlist.
 
     Credentials come from the environment (OBVIEW_BTHUB_USER, OBVIEW_BTHUB_PASSWORD)
     or from ~/.config/obview/bthub.toml (user = "...", password = "...", chmod 600),
     never from the command line. With --sim and no credentials, the simulator's demo
     login is used (user demo, password demo-secret).
     """
-    checked = _symbols("bthub", symbols)
+    checked = _symbols("bthub", user_config.expand_symbols("bthub", symbols,
+                                                           metavar="SYMBOL..."))
     if not url.startswith(("http://", "https://")):
         raise click.UsageError(f"bad --url {url!r}: expected http:// or https://")
     # environment, then config.toml (mode 600), then the keyring; bthub.toml after that

@@ -36,8 +36,11 @@ def _watchlists() -> list[str]:
 
 def complete_symbols(venue: str, ctx: click.Context, param: click.Parameter,
                      incomplete: str) -> list[CompletionItem]:
+    from obview.config import WATCHLIST_VENUES
+
+    lists = _watchlists() if venue in WATCHLIST_VENUES else []
     if incomplete.startswith("@"):
-        return [CompletionItem(f"@{name}", help="watchlist") for name in _watchlists()
+        return [CompletionItem(f"@{name}", help="watchlist") for name in lists
                 if name.startswith(incomplete[1:])]
     wanted = incomplete.upper()
     items = [CompletionItem(symbol) for symbol in known_symbols(venue) if symbol.startswith(wanted)]
@@ -48,5 +51,5 @@ def complete_symbols(venue: str, ctx: click.Context, param: click.Parameter,
         items += [CompletionItem(f"{market}.", help="market") for market in MARKETS
                   if market.startswith(wanted) and market not in given]
     if not incomplete:
-        items += [CompletionItem(f"@{name}", help="watchlist") for name in _watchlists()]
+        items += [CompletionItem(f"@{name}", help="watchlist") for name in lists]
     return items

@@ -30,6 +30,8 @@ KEYRING_SERVICE = "obview"
 # Options that describe one run rather than a standing preference: never taken from the file.
 RUN_ONLY = {"sim", "seed", "faults", "dump", "stream", "count", "timeout", "log_file",
             "orders", "risk", "trades", "record", "record_rotate", "help"}
+# The venues whose commands take several symbols, so a watchlist (Loopring takes one market)
+WATCHLIST_VENUES = ("futu", "bthub")
 # Per-venue secrets the file may hold (then only at mode 600); never options, never shown.
 SECRET_KEYS: dict[str, set[str]] = {"futu": set(), "loopring": {"api_key"},
                                     "bthub": {"user", "password"}}
@@ -134,12 +136,13 @@ def check(cfg: Config, group: click.Group | None) -> None:
                     if not isinstance(item, str):
                         raise cfg.error(key, name, "expected a string")
                     holds_secret = holds_secret or f"[{key}] {name}"
-                elif name == "watchlist":
+                elif name == "watchlist" and key in WATCHLIST_VENUES:
                     _check_list(cfg, key, name, item, allow_name=True)
                 elif name in options:
                     _check_option(cfg, key, name, item, options[name], command)
                 elif command is not None:
-                    known = sorted([*options, "watchlist", *SECRET_KEYS[key]])
+                    known = sorted([*options, *SECRET_KEYS[key],
+                                    *(["watchlist"] if key in WATCHLIST_VENUES else [])])
                     raise cfg.error(key, name, f"unknown key (known: {', '.join(known)})")
         elif key == "watchlists":
             if not isinstance(value, dict):

@@ -50,6 +50,8 @@ def test_watchlist_names(tmp_path):
     path.write_text('[watchlists]\nhk-tech = ["HK.00700"]\nhk-banks = ["HK.00005"]\nus = ["US.AAPL"]\n')
     assert _complete("obview futu @hk", OBVIEW_CONFIG=str(path)) == ["@hk-tech", "@hk-banks"]
     assert "@us" in _complete("obview futu ", OBVIEW_CONFIG=str(path))
+    assert _complete("obview bthub @u", OBVIEW_CONFIG=str(path)) == ["@us"]
+    assert _complete("obview loopring @", OBVIEW_CONFIG=str(path)) == []  # one market
     path.write_text("not = = toml")  # a broken file never breaks the shell's Tab
     assert _complete("obview futu @", OBVIEW_CONFIG=str(path)) == []
 

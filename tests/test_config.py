@@ -66,6 +66,23 @@ def test_watchlists(tmp_path):
     assert done.returncode == 2 and "unknown watchlist '@nope'" in done.stderr and "@hk, @us" in done.stderr
 
 
+def test_bthub_takes_watchlists_and_loopring_one_market(tmp_path):
+    """The file accepted `watchlist` under [bthub] and completion offered @names there,
+    but `obview bthub @crypto` was a malformed symbol and no symbols a missing argument."""
+    path = _write(tmp_path, '[bthub]\nwatchlist = "crypto"\n\n[watchlists]\n'
+                            'crypto = ["BTCUSDT", "ETHUSDT"]\nbtc = ["BTCUSDT"]\n')
+    env = {"OBVIEW_CONFIG": str(path)}
+    for args in ((), ("@crypto",)):
+        done = run_obview("bthub", *args, "--sim", "--dump", "json", **env)
+        assert done.returncode == 0, done.stderr
+        assert [json.loads(line)["symbol"] for line in done.stdout.splitlines()] == [
+            "BTCUSDT", "ETHUSDT"]
+    # a Loopring command shows one market: a watchlist there is an unknown key
+    path = _write(tmp_path, '[loopring]\nwatchlist = "crypto"\n')
+    done = run_obview("loopring", "LRC-ETH", "--sim", "--dump", "json", OBVIEW_CONFIG=str(path))
+    assert done.returncode == 2 and ":2: [loopring] watchlist: unknown key" in done.stderr
+
+
 def test_demo_ignores_the_file(tmp_path):
     # even a file every other command refuses: the demo needs no setup at all
     path = _write(tmp_path, "[futu]\ndepth = 2\nbogus = 1\n")

@@ -17,6 +17,9 @@ from tests.conftest import ROOT, obview_env, run_obview
         (["nasdaq", "AAPL"], "unknown venue 'nasdaq'"),
         (["futu", "HK00700"], "malformed code 'HK00700'"),
         (["futu", "XX.00700"], "unknown market 'XX'"),
+        # ASCII only: these failed at OpenD (exit 1), and the escape reached the terminal raw
+        (["futu", "HK.００７００"], "malformed code 'HK.００７００': codes are ASCII"),
+        (["futu", "HK.\x1b[31mRED"], "malformed code 'HK.\\x1b[31mRED'"),
         (["futu"], "Missing argument"),
         (["futu", "HK.00700", "--port", "70000"], "--port"),
         (["futu", "HK.00700", "--port", "0"], "--port"),

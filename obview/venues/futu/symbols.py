@@ -34,6 +34,10 @@ def split_code(text: str) -> tuple[int, str]:
         )
     if any(ch.isspace() for ch in code):
         raise ValueError(f"malformed code {text!r}: no spaces allowed")
+    # Codes are ASCII (00700, AAPL, BRK.B, .DJI): fullwidth digits or an emoji only failed
+    # at OpenD, as a runtime error, and a control character reached the terminal raw
+    if not (code.isascii() and code.isprintable()):
+        raise ValueError(f"malformed code {text!r}: codes are ASCII letters, digits and dots")
     return market, code
 
 

@@ -255,6 +255,8 @@ def _launch(configs: list[VenueConfig], kw: dict[str, Any], records: str | None 
         raise click.UsageError("--count 0 prints nothing: --stream needs --count 1 or more")
     if kw["faults"] and not kw["sim"]:
         raise click.UsageError("--fault goes with --sim")
+    if kw["sim"]:
+        _no_address_with_sim()
     for cfg in configs:
         _check_faults(cfg.venue, cfg.faults)
     mode = "dump" if kw["dump"] else "stream" if kw["stream"] else None
@@ -304,6 +306,24 @@ def _launch(configs: list[VenueConfig], kw: dict[str, Any], records: str | None 
         raise click.UsageError(str(exc)) from None
     if not reader_stayed:
         raise BrokenPipeError  # main() ends quietly with exit 0
+
+
+# Where a venue command connects; --sim connects to its own simulator instead
+ADDRESS_OPTIONS = ("host", "port", "url", "rest_url", "ws_url", "depth_path")
+
+
+def _no_address_with_sim() -> None:
+    """An address typed beside --sim was ignored in silence: the run seemed to reach that
+    gateway. (A config file's or environment's address is a standing default: --sim
+    overrides it, as it should.)"""
+    from click.core import ParameterSource
+
+    ctx = click.get_current_context()
+    for name in ADDRESS_OPTIONS:
+        if ctx.get_parameter_source(name) is ParameterSource.COMMANDLINE:
+            option = "--" + name.replace("_", "-")
+            raise click.UsageError(f"{option} does not go with --sim (the simulator runs on "
+                                   "a free loopback port of its own)")
 
 
 def _check_faults(venue: str, faults: dict[str, str]) -> None:

@@ -41,6 +41,9 @@ from tests.conftest import ROOT, obview_env, run_obview
         (["sim", "futu", "--fault", "nope"], "unknown futu simulator fault"),
         (["futu", "HK.00700", "--bogus"], "--bogus"),
         (["futu", "HK.00700", "--fault", "drop_after=3"], "--fault goes with --sim"),
+        # typed beside --sim, an address was ignored in silence: the run seemed to reach it
+        (["futu", "HK.00700", "--sim", "--host", "10.0.0.9"], "--host does not go with --sim"),
+        (["loopring", "LRC-ETH", "--sim", "--ws-url", "wss://x"], "--ws-url does not go with"),
         (["futu", "HK.00700", "--sim", "--fault", "nope=1", "--dump", "json"], "unknown futu simulator fault"),
         (["futu", "HK.00700", "--sim", "--dump", "json", "--log-file", "/nonexistent-dir/x.log"],
          "cannot write --log-file /nonexistent-dir/x.log"),

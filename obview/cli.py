@@ -22,6 +22,7 @@ import click
 from obview import __version__
 from obview import config as user_config
 from obview.errors import describe_error, one_line, warn
+from obview.params import HOST
 from obview.venues import VENUES, VenueConfig, check_symbol, config
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -376,7 +377,7 @@ def cli(ctx: click.Context) -> None:
 
 @cli.command(context_settings=CONTEXT, short_help="Futu / moomoo OpenD books (HK.00700 US.AAPL ...).")
 @click.argument("codes", nargs=-1, metavar="CODE...|@WATCHLIST")
-@click.option("--host", default="127.0.0.1", show_default=True, help="OpenD host.")
+@click.option("--host", type=HOST, default="127.0.0.1", show_default=True, help="OpenD host.")
 @click.option("--port", type=click.IntRange(1, 65535), default=11111, show_default=True, help="OpenD API port.")
 @click.option("--rsa-key", "rsa_key", metavar="FILE", envvar=FUTU_RSA_KEY_ENV,
               help="Encrypted OpenD: the PEM file of the 1024-bit RSA private key that "
@@ -516,7 +517,7 @@ def demo_configs(seed: int = 1) -> list[VenueConfig]:
 
 @cli.command(context_settings=CONTEXT, short_help="Run a venue simulator (real wire protocol).")
 @click.argument("venue", type=click.Choice(VENUES))
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+@click.option("--host", type=HOST, default="127.0.0.1", show_default=True, help="Address to bind.")
 @click.option("--port", type=click.IntRange(0, 65535), default=0, show_default=True,
               help="Port to bind (0: any free port).")
 @click.option("--seed", type=int, default=1, show_default=True, help="Makes the simulated market repeatable.")

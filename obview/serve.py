@@ -23,6 +23,7 @@ from pathlib import Path
 import click
 
 from obview.errors import describe_error
+from obview.params import HOST
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 TEMPLATES = Path(__file__).with_name("web")
@@ -56,7 +57,7 @@ def _check_command(ctx: click.Context, argv: tuple[str, ...]) -> None:
 @click.command(context_settings={"help_option_names": ["-h", "--help"],
                                  "ignore_unknown_options": True, "allow_interspersed_args": False},
                short_help="Serve the TUI to a browser (needs the web extra).")
-@click.option("--host", default="127.0.0.1", show_default=True,
+@click.option("--host", type=HOST, default="127.0.0.1", show_default=True,
               help="Address to bind; anything but loopback is reachable without authentication.")
 @click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True,
               help="Port to bind (0: any free port).")

@@ -44,6 +44,12 @@ from tests.conftest import ROOT, obview_env, run_obview
         # typed beside --sim, an address was ignored in silence: the run seemed to reach it
         (["futu", "HK.00700", "--sim", "--host", "10.0.0.9"], "--host does not go with --sim"),
         (["loopring", "LRC-ETH", "--sim", "--ws-url", "wss://x"], "--ws-url does not go with"),
+        # an empty host connected to 127.0.0.1 (serve: bound every interface); a NUL was
+        # retried for ever as an internal error
+        (["futu", "HK.00700", "--host", ""], "empty: give a host name or address"),
+        (["futu", "HK.00700", "--host", "a\tb"], "'a\\tb' is not a host name or address"),
+        (["serve", "--host", " ", "--port", "0", "demo"], "empty: give a host name"),
+        (["sim", "futu", "--host", "x" * 300], "is not a host name or address"),
         (["futu", "HK.00700", "--sim", "--fault", "nope=1", "--dump", "json"], "unknown futu simulator fault"),
         (["futu", "HK.00700", "--sim", "--dump", "json", "--log-file", "/nonexistent-dir/x.log"],
          "cannot write --log-file /nonexistent-dir/x.log"),

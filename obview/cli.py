@@ -836,4 +836,7 @@ def _main(argv: list[str] | None) -> None:
 
 def _exit(code: int, message: str) -> None:
     print(f"obview: {message}", file=sys.stderr)
+    if code == 1 and _feeds_started:  # why the run ended, in its log too (a usage error
+        # came before any log was opened): a log that stops without it explains nothing
+        logging.getLogger("obview").error("ended: %s", message)
     sys.exit(code)

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import logging
 import logging.handlers
+import os
 import socket
+import subprocess
+import sys
 
 import pytest
 
 from obview import logs
 from obview.tui.app import ObviewApp
 from obview.venues import config
-from tests.conftest import run_obview, wait_until
+from tests.conftest import ROOT, obview_env, run_obview, wait_until
 from tests.support.fake_feed import FakeFeed
 
 
@@ -90,3 +93,19 @@ async def test_status_bar_says_where_errors_are_logged(fresh_logging):
                          message="the status bar's log note")
         assert "obview.log" in str(app.status_bar.render())
         await pilot.press("q")
+
+
+def test_a_run_that_ends_in_error_says_why_in_its_log_too(tmp_path):
+    """The log of a run that failed stopped without the reason (a Loopring key refused:
+    an empty log), which only the terminal had seen."""
+    if not os.path.exists("/dev/full"):
+        pytest.skip("needs Linux's /dev/full")
+    log = tmp_path / "run.log"
+    with open("/dev/full", "w") as full:
+        done = subprocess.run([sys.executable, "-m", "obview", "futu", "HK.00700", "--sim",
+                               "--stream", "json", "--log-file", str(log)], stdout=full,
+                              stderr=subprocess.PIPE, text=True, timeout=60, env=obview_env(),
+                              cwd=ROOT, stdin=subprocess.DEVNULL)
+    assert done.returncode == 1
+    reason = done.stderr.strip().removeprefix("obview: ")
+    assert log.read_text().splitlines()[-1].endswith(f"ERROR obview: ended: {reason}")

@@ -27,6 +27,7 @@ from obview.params import HOST
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 TEMPLATES = Path(__file__).with_name("web")
+SHUTDOWN_S = 0.5  # how long a stop waits for the browser tabs' handlers (see _serve)
 NOT_SERVABLE = {"serve", "sim", "config", "export"}  # no screen to serve
 
 
@@ -104,7 +105,9 @@ async def _serve(server_class: type, line: str, title: str, host: str, port: int
             return await super().handle_index(request)
 
     server = ObviewServer(line, host=host, port=port, title=title, templates_path=TEMPLATES)
-    runner = web.AppRunner(await server._make_app())
+    # a browser tab's handler waits for its socket: on a stop it is cancelled after this
+    # (aiohttp's 60 s default held ctrl+c for 20 s), which quits that tab's app process
+    runner = web.AppRunner(await server._make_app(), shutdown_timeout=SHUTDOWN_S)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()

@@ -279,3 +279,39 @@ def test_serve_refuses_export_and_checks_a_replay_before_serving(tmp_path):
     line, err, code = _serve_until_its_address(tmp_path, "--port", "0", "replay", str(journal))
     assert line.startswith("obview serve: http://127.0.0.1:")
     assert code == 0 and err == "", err
+
+
+async def test_ctrl_c_with_a_tab_open_stops_serve_and_its_session_at_once(tmp_path):
+    """With a browser tab open, ctrl+c (or SIGTERM) took 20 s: the tab's handler waited
+    out aiohttp's shutdown time, and a user who gave up with kill -9 was left with the
+    tab's app process running on."""
+    import asyncio
+
+    import websockets
+
+    pytest.importorskip("textual_serve")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "obview", "serve", "--port", "0", "futu", "HK.00700", "--sim"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
+        env=obview_env(), cwd=tmp_path, start_new_session=True)
+    try:
+        url = re.search(r"http://\S+", _first_line(proc, 20)).group(0).rstrip("/")
+        async with websockets.connect(url.replace("http", "ws") + "/ws?width=80&height=24") as ws:
+            await ws.send(json.dumps(["resize", {"width": 80, "height": 24}]))
+            await asyncio.wait_for(ws.recv(), 20)  # the tab's app is up and drawing
+            children = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True,
+                                      text=True).stdout.split()
+            assert children
+            started = time.monotonic()
+            proc.send_signal(signal.SIGINT)
+            while proc.poll() is None and time.monotonic() - started < 10:
+                await asyncio.sleep(0.05)
+            assert proc.poll() == 0, "serve did not stop within 10 s"
+            assert time.monotonic() - started < 5
+        for child in children:  # the tab's session (a shell, then obview) is gone too
+            assert not Path(f"/proc/{child}").exists() or \
+                "zombie" in Path(f"/proc/{child}/status").read_text().lower()
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(10)

@@ -22,7 +22,7 @@ import click
 from obview import __version__
 from obview import config as user_config
 from obview.errors import describe_error, one_line, warn
-from obview.params import HOST
+from obview.params import HOST, MAX_HISTORY_S, Duration
 from obview.venues import VENUES, VenueConfig, check_symbol, config
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -45,47 +45,6 @@ def _fault_option(value: tuple[str, ...]) -> dict[str, str]:
     return faults
 
 
-class Duration(click.ParamType):
-    """A span of time: seconds as a number, or with units, "90s", "30m", "1h", "1h30m"
-    (the config file's `history = "30m"` goes through here too)."""
-
-    name = "duration"
-    UNITS = {"s": 1, "m": 60, "h": 3600}
-
-    def __init__(self, maximum: float | None = None) -> None:
-        self.maximum = maximum  # seconds (None: any finite span)
-
-    def convert(self, value: Any, param: click.Parameter | None,
-                ctx: click.Context | None) -> float:
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            seconds = float(value)
-        else:
-            seconds = self._parse(str(value).strip().lower())
-            if seconds is None:
-                self.fail(f"{value!r} is not a duration (e.g. 90s, 30m, 1h)", param, ctx)
-        if seconds == float("inf"):
-            self.fail(f"{value!r}: a duration must be finite", param, ctx)
-        if not seconds > 0:
-            self.fail(f"{value!r}: a duration must be more than 0", param, ctx)
-        if self.maximum is not None and seconds > self.maximum:
-            self.fail(f"{value!r}: at most {self.maximum / 3600:g}h", param, ctx)
-        return seconds
-
-    def _parse(self, text: str) -> float | None:
-        import re
-
-        try:
-            return float(text)
-        except ValueError:
-            pass
-        parts = re.fullmatch(r"(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s)?",
-                             text)
-        if not text or parts is None:
-            return None
-        return sum(float(amount) * unit for amount, unit in zip(parts.groups(), (3600, 60, 1),
-                                                                 strict=True) if amount)
-
-
 class Finite(click.FloatRange):
     """A FloatRange that refuses nan and inf: nan passes every range comparison (nan < 0
     is false), so `--timeout nan` timed out at once, and an infinite `--verify` or
@@ -98,10 +57,6 @@ class Finite(click.FloatRange):
             self.fail(f"{value!r} is not a finite number", param, ctx)
         return number
 
-
-# The heatmap's memory grows with its history (about 16 MB an hour a stream at 200 price
-# rows, bench/heatmap_bench.py): a day is the most any market's session needs.
-MAX_HISTORY_S = 24 * 3600
 
 HISTORY_OPTION = click.option(
     "--history", type=Duration(maximum=MAX_HISTORY_S), default="30m", show_default=True,

@@ -155,6 +155,8 @@ def check(cfg: Config, group: click.Group | None) -> None:
             if not isinstance(value, SETTINGS[key]) or isinstance(value, bool):
                 kinds = " or ".join(t.__name__ for t in SETTINGS[key])
                 raise cfg.error(None, key, f"expected {kinds}, got {type(value).__name__}")
+            if key == "history":  # checked here: as a command's default, Click blamed an
+                _check_history(cfg, value)  # environment variable nobody had set
         else:
             known = [*VENUES, "watchlists", *SETTINGS]
             raise cfg.error(None, key, f"unknown key (known: {', '.join(known)})")
@@ -179,6 +181,15 @@ def _check_option(cfg: Config, table: str, name: str, value: Any, option: click.
         option.type_cast_value(click.Context(command), _file_value(option, value))
     except click.BadParameter as exc:
         raise cfg.error(table, name, exc.message) from None
+
+
+def _check_history(cfg: Config, value: Any) -> None:
+    from obview.params import MAX_HISTORY_S, Duration
+
+    try:
+        Duration(maximum=MAX_HISTORY_S).convert(value, None, None)
+    except click.BadParameter as exc:
+        raise cfg.error(None, "history", exc.message) from None
 
 
 def _kind(option: click.Option) -> str:

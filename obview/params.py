@@ -1,4 +1,5 @@
-"""Command-line value types shared by the commands (cli.py) and `serve` (serve.py)."""
+"""Value types shared by the commands (cli.py), `serve` (serve.py) and the config file
+check (config.py)."""
 
 from __future__ import annotations
 
@@ -26,3 +27,49 @@ class HostName(click.ParamType):
 
 
 HOST = HostName()
+
+
+class Duration(click.ParamType):
+    """A span of time: seconds as a number, or with units, "90s", "30m", "1h", "1h30m"
+    (the config file's `history = "30m"` goes through here too)."""
+
+    name = "duration"
+    UNITS = {"s": 1, "m": 60, "h": 3600}
+
+    def __init__(self, maximum: float | None = None) -> None:
+        self.maximum = maximum  # seconds (None: any finite span)
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> float:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            seconds = float(value)
+        else:
+            seconds = self._parse(str(value).strip().lower())
+            if seconds is None:
+                self.fail(f"{value!r} is not a duration (e.g. 90s, 30m, 1h)", param, ctx)
+        if seconds == float("inf"):
+            self.fail(f"{value!r}: a duration must be finite", param, ctx)
+        if not seconds > 0:
+            self.fail(f"{value!r}: a duration must be more than 0", param, ctx)
+        if self.maximum is not None and seconds > self.maximum:
+            self.fail(f"{value!r}: at most {self.maximum / 3600:g}h", param, ctx)
+        return seconds
+
+    def _parse(self, text: str) -> float | None:
+        import re
+
+        try:
+            return float(text)
+        except ValueError:
+            pass
+        parts = re.fullmatch(r"(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s)?",
+                             text)
+        if not text or parts is None:
+            return None
+        return sum(float(amount) * unit for amount, unit in zip(parts.groups(), (3600, 60, 1),
+                                                                 strict=True) if amount)
+
+
+# The heatmap's memory grows with its history (about 16 MB an hour a stream at 200 price
+# rows, bench/heatmap_bench.py): a day is the most any market's session needs.
+MAX_HISTORY_S = 24 * 3600

@@ -114,6 +114,9 @@ def test_demo_ignores_the_file(tmp_path):
         ("[loopring]\nverify = nan\n", ":2: [loopring] verify: nan is not a finite number"),
         # a one-run switch, as --orders: set in the file it broke the TUI and --dump
         ("[futu]\ntrades = true\n", ":2: [futu] trades: unknown key"),
+        # as every command's --history default it blamed an unset environment variable
+        ("history = \"bogus\"\n", ":1: history: 'bogus' is not a duration"),
+        ("history = \"25h\"\n", ":1: history: '25h': at most 24h"),
     ],
 )
 def test_bad_file_is_one_line_with_file_line_key_exit_2(tmp_path, text, needle):

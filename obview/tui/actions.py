@@ -94,7 +94,7 @@ KEYS: tuple[KeyRow, ...] = (
     KeyRow("t", "show the +/- size change since the previous update", (
         Action("t", "delta", "Toggle delta", "Show the +/- size change column (t)",
                Scope.LADDER, "Delta"),)),
-    KeyRow("p", "freeze the display (data keeps flowing)", (
+    KeyRow("p", "freeze the ladders (data keeps flowing; g, d and l wait for p again)", (
         Action("p", "freeze", "Freeze display", "Freeze / unfreeze the ladders (p)",
                Scope.MAIN, "Freeze"),)),
     KeyRow("space", "replay: pause / resume", (

@@ -272,7 +272,7 @@ def writer_alone(frames: list[bytes], tmp: Path, rounds: int) -> float:
 def futu_handshake() -> list[Frame]:
     """The start of a real session with the simulator, recorded by the command: the
     replies to InitConnect, the subscription, the snapshot... and the pushes among them.
-    A replayed session waits for its handshake (`link.needs_turns`) as the live one did:
+    A replayed session waits for its handshake (`link.busy`) as the live one did:
     a journal without one would keep it waiting, and every frame would wait with it."""
     with tempfile.TemporaryDirectory() as name:
         short = Path(name) / "start.ndjson.zst"

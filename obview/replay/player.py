@@ -59,6 +59,11 @@ from obview.venues import VenueConfig
 MIN_WAIT = 0.004  # s: the shortest wait between two paced batches
 SETTLE_TURNS = 4  # loop turns a busy feed gets between two deliveries (handshakes need 2-3)
 SEEK_TURNS = 40  # after a seek closed every link: each feed's session winds down, asks anew
+# the most loop turns a feed gets to take a new link, or to set its session up, before the
+# frames go on without it (a feed that failed for good never takes one). Measured: a Futu
+# session that lost its link took 6 after the 4 a disconnect gets; a Loopring one, 2 to
+# subscribe after its key's reply
+ATTACH_TURNS = 200
 SEEK = "replay seek"
 _NEVER = 1 << 127  # a timer time later than any stamp
 
@@ -513,11 +518,16 @@ class ReplayPlayer:
             self._line(line)
             catching_up = self.catching_up
             if type(line) in (Connect, Disconnect):
+                if type(line) is Connect:
+                    # its frames wait for the feed: live, they came after its last session
+                    # had ended (on a network's time, which max speed does not take)
+                    await self._attach((links.get(line.c),))
                 await self._settle(force=True)
                 link = links.get(conn)
             elif restoring and type(line) in (Sync, Header):
                 # the resumed links' sessions start before their books come back
                 await self._settle(force=True, turns=SEEK_TURNS)
+                await self._attach(list(links.values()))
                 link = links.get(conn)
             else:
                 restoring = self._restoring
@@ -592,6 +602,18 @@ class ReplayPlayer:
                       turns: int = SETTLE_TURNS) -> None:
         for _ in range(turns):
             if not force and (link is None or not link.needs_turns()):
+                break
+            await asyncio.sleep(0)
+        if link is not None:  # a session setting up runs until it reads or awaits a reply
+            for _ in range(ATTACH_TURNS):
+                if not link.setting_up():
+                    return
+                await asyncio.sleep(0)
+
+    async def _attach(self, links) -> None:
+        """Until the feeds took the open `links` from their transports (or ATTACH_TURNS)."""
+        for _ in range(ATTACH_TURNS):
+            if all(link is None or link.taken or link.is_closed for link in links):
                 return
             await asyncio.sleep(0)
 

@@ -7,6 +7,12 @@ called for one message), and waits on `link.closed()`, which raises the recorded
 disconnect reason like a lost socket would (the base feed's reconnect loop then asks for
 the next connection). Requests the
 feed sends go to `link.writer`, which drops them: the journal holds the replies.
+
+A link goes through three states the player must respect, since frames handed over
+before the feed reads them would pile up and reach it in one batch, or never, if the
+recorded disconnect comes first: opened (the feed is still ending its last session),
+`taken` (its session is setting up: a handshake, a login, the reference data) and
+`reading` (`deliver` or `take` set).
 """
 
 from __future__ import annotations
@@ -68,7 +74,8 @@ class ReplayLink:
         self._closed: asyncio.Future[tuple[str, bool]] = asyncio.get_running_loop().create_future()
         # True while the feed's own coroutines (a handshake, a snapshot fetch) must run
         # between two deliveries, as they did between two reads live
-        self.needs_turns: Callable[[], bool] = lambda: False
+        self.busy: Callable[[], bool] = _idle
+        self.taken = False  # the transport handed it to its feed
         self.rest: dict[str, deque[Frame]] = {}  # REST replies not yet asked for, by path
         self._rest_waiters: dict[str, deque[asyncio.Future[Frame]]] = {}
 
@@ -96,6 +103,28 @@ class ReplayLink:
         grouping them into reads (obview/replay/player.py, `_dispatch_lines`)."""
         self._take = func
         self.deliver = self._take_each
+
+    @property
+    def is_closed(self) -> bool:
+        return self._closed.done()
+
+    @property
+    def reading(self) -> bool:
+        return self._deliver is not None
+
+    def setting_up(self) -> bool:
+        """The feed holds the link but does not read it yet, and is not waiting for a
+        recorded reply either: its session needs loop turns to get to its read path
+        (after a login reply, say) before the next frame comes."""
+        if not self.taken or self._deliver is not None or self._closed.done():
+            return False
+        return not any(not waiter.done() for waiters in self._rest_waiters.values()
+                       for waiter in waiters)
+
+    def needs_turns(self) -> bool:
+        """The player's question after each delivery: does the feed need the loop before
+        the next one?"""
+        return (self._deliver is None and self.setting_up()) or self.busy()
 
     def taker(self) -> Callable[[Frame], bool] | None:
         """`take`, while the link is open."""
@@ -161,6 +190,10 @@ class ReplayLink:
         raise (SessionRestart if restart else FeedError)(reason)
 
 
+def _idle() -> bool:
+    return False
+
+
 def _path(url: str | None) -> str:
     """'/api/v3/depth' for '/api/v3/depth?market=..#check' -> '/api/v3/depth#check'."""
     text = url or ""
@@ -192,4 +225,5 @@ class ReplayTransport:
             self._waiter = asyncio.get_running_loop().create_future()
             await self._waiter
         self.current = self._links.popleft()
+        self.current.taken = True
         return self.current

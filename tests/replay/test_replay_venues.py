@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 
+import pytest
 import zstandard
 
 from obview.journal import Connect, Frame, Gap, JournalReader, Subscribe
@@ -127,6 +128,26 @@ def test_bad_journals_say_one_line_and_exit_1(tmp_path, futu_journal):
     for name in ("export",):
         done = run_obview(name, str(plain), "--to", "ndjson", str(tmp_path / "o"))
         assert done.returncode == 1 and done.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize("venue,symbol", [("futu", "HK.00700"), ("loopring", "LRC-ETH"),
+                                           ("bthub", "BTCUSDT")])
+def test_a_recorded_reconnect_replays_as_live_at_max_speed(tmp_path, venue, symbol):
+    """Max speed (the default with --stream, and export's) leaves the feed no network
+    time to end its session and set up the next one: the frames after a reconnect
+    must still wait for it (they reached no book, and the replay stopped at the drop)."""
+    path = tmp_path / f"{venue}.ndjson.zst"
+    live = record(path, venue, symbol, "--sim", "--fault", "rate=100", "--fault",
+                  "drop_after=30", count=120)
+    connects = [line for line in JournalReader(path) if type(line) is Connect]
+    assert len({line.c for line in connects}) > 1, "the simulator dropped the connection"
+    _same(live, path)
+    out = tmp_path / f"{venue}.out.ndjson"  # export always plays at max speed
+    done = run_obview("export", str(path), "--to", "ndjson", str(out))
+    assert done.returncode == 0, done.stderr
+    exported = out.read_text().splitlines()
+    assert [without_local_stamps(t) for t in exported[:len(live)]] == \
+        [without_local_stamps(t) for t in live]
 
 
 def test_demo_replays_as_live_across_its_four_feeds(tmp_path):

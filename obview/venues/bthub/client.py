@@ -265,7 +265,7 @@ class BthubFeed(Feed):
         """A recorded session stands in for the hub (docs/replay.md): the same login and
         symbol checks read the recorded replies; the frames go to the same `on_frame`."""
         link = self._link = await self.transport.connection()
-        link.needs_turns = self._replay_busy
+        link.busy = self._replay_busy
         if not link.resumed:
             await self.login()
             if not self._symbols_checked:

@@ -439,7 +439,7 @@ class FutuFeed(Feed):
             await link.closed()
             return
         control = asyncio.create_task(self._handshake(), name="futu-replay-handshake")
-        link.needs_turns = lambda: not control.done()
+        link.busy = lambda: not control.done()
         closing = asyncio.create_task(link.closed(), name="futu-replay-link")
         await self._until_closed(link.writer, closing, control)
 

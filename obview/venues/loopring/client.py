@@ -255,7 +255,7 @@ class LoopringFeed(Feed):
         decoding, subscription and `on_frame` as live, fed from the journal; waits that
         live took on the clock (rate limits, the first push) are the journal's own."""
         link = self._link = await self.transport.connection()
-        link.needs_turns = self._replay_busy
+        link.busy = self._replay_busy
         self._ws = link.socket
         try:
             if link.resumed:  # from a checkpoint: the book and its version are restored

@@ -416,6 +416,15 @@ class Feed:
         if self.tap is not None:
             self.conn = self.tap.connect(channel, url)
 
+    def checkpoint_context(self, stream: Stream) -> dict[str, Any] | None:
+        """What a replay that starts at a checkpoint needs to read this stream's frames
+        and learnt earlier in the session (JSON values), or None: a rotated part, or a
+        seek point, holds no reply from before it."""
+        return None
+
+    def restore_context(self, stream: Stream, context: dict[str, Any]) -> None:
+        """Replay from a checkpoint: what `checkpoint_context` gave, before the book."""
+
     def restore_book(self, stream: Stream, book: OrderBook) -> None:
         """Replay from a checkpoint: the stream's book becomes `book` (levels copied into
         the stream's own book, which the screen holds) and counts as synced. A venue

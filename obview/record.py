@@ -163,7 +163,8 @@ class Recording:
         for feed in self.feeds:
             for stream in feed.streams.values():
                 if stream.synced:
-                    yield feed.venue, stream.key, stream.book, stream.pushes, stream.name
+                    yield (feed.venue, stream.key, stream.book, stream.pushes, stream.name,
+                           feed.checkpoint_context(stream))
 
     def _failed(self, reason: str) -> None:
         for feed in self.feeds:

@@ -150,6 +150,9 @@ class Checkpoint(msgspec.Struct, tag="ckp", **_Base):
     src: bool = False  # the book keeps equal prices from different sources apart
     pu: int | None = None  # book messages the stream had applied (Stream.pushes)
     nm: str | None = None  # the stream's name (Stream.name: a Futu stock's), where it has one
+    # what the venue learnt earlier in the session and needs to read the stream's frames
+    # (Feed.checkpoint_context: a Loopring market and its base token), where it has any
+    cx: dict[str, Any] | None = None
     bids: list[list[Any]] = []
     asks: list[list[Any]] = []
 
@@ -234,12 +237,13 @@ def _level(level: Level) -> list[Any]:
 
 
 def checkpoint_of(venue: str, symbol: str, book: OrderBook, mono_ns: int, wall_ns: int,
-                  pushes: int | None = None, name: str | None = None) -> Checkpoint:
+                  pushes: int | None = None, name: str | None = None,
+                  context: dict[str, Any] | None = None) -> Checkpoint:
     recv = book.recv_mono
     return Checkpoint(
         m=mono_ns, w=wall_ns, vn=venue, sy=symbol, ver=book.version,
         rm=None if recv is None else int(recv * 1e9), vts=book.venue_ts,
-        src=book.bids.sourced, pu=pushes, nm=name,
+        src=book.bids.sourced, pu=pushes, nm=name, cx=context,
         bids=[_level(lv) for lv in book.bids.iter_levels()],
         asks=[_level(lv) for lv in book.asks.iter_levels()],
     )

@@ -494,7 +494,7 @@ class JournalWriter:
             self._unflushed = False
 
     def _write_books(self, books: Iterable[tuple[str, str, OrderBook]], m: int, w: int) -> None:
-        for venue, symbol, book, *more in books:  # more: the stream's push count and name
+        for venue, symbol, book, *more in books:  # more: push count, name, context
             data = self._encode(schema.checkpoint_of(venue, symbol, book, m, w, *more))
             self._put(self.redactor.line(data) if self._redacting else data)
         self.flush()

@@ -673,6 +673,8 @@ class ReplayPlayer:
                     stream.pushes = line.pu - 1  # book_changed counts the restore as one
                 if line.nm is not None:  # (live, it came with the session's first replies)
                     stream.name = line.nm
+                if line.cx is not None:
+                    feed.restore_context(stream, line.cx)
                 feed.restore_book(stream, book_of(line))
                 return
 

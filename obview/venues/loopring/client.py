@@ -23,6 +23,7 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import httpx
+import msgspec
 import websockets
 from websockets.asyncio.client import ClientConnection
 from websockets.frames import CloseCode
@@ -304,10 +305,43 @@ class LoopringFeed(Feed):
             return True
         return self._replay_busy()
 
+    def checkpoint_context(self, stream: Stream) -> dict[str, Any] | None:
+        """The market and its base token: read once a feed's life, from the first
+        connection's replies, so a rotated part or a later seek point holds neither."""
+        market = self.markets.get(self.market) if self.markets else None
+        base = self.tokens.get(market.baseTokenId) if market is not None else None
+        if base is None:
+            return None
+        return {"market": msgspec.to_builtins(market), "base": msgspec.to_builtins(base)}
+
+    def restore_context(self, stream: Stream, context: dict[str, Any]) -> None:
+        """A replay that starts at a checkpoint before it read the markets: its slot
+        parser, and its resumed session's subscription, from the checkpoint's context;
+        later connections then go on without the reference load live did not repeat."""
+        if self.markets is not None:
+            return
+        try:
+            market = msgspec.convert(context["market"], Market)
+            base = msgspec.convert(context["base"], Token)
+        except (KeyError, TypeError, msgspec.ValidationError):
+            return  # as without a context: this book waits for a snapshot it can read
+        if market.market != self.market or market.baseTokenId != base.tokenId:
+            return
+        self.markets = {market.market: market}
+        self.tokens = {base.tokenId: base}
+        try:
+            self._check_subscription()
+        except FatalFeedError:
+            self.markets, self.tokens = None, {}
+            return
+        if self._ws is not None:  # the resumed session, which had no parser to subscribe with
+            self.new_subscription()
+
     def restore_book(self, stream: Stream, book: OrderBook) -> None:
         """From a checkpoint: the book at its version; pushes after it apply as live. A
-        replay that starts before the markets were ever read (no slot parser yet) cannot
-        decode pushes: the book then waits for the next recorded connection."""
+        replay that starts before the markets were ever read (no slot parser yet, and no
+        context in the checkpoint: a journal written before it had one) cannot decode
+        pushes."""
         if self._sync is None or self._parser is None or book.version is None:
             return
         self._sync.resume(book.version, book.bids.iter_levels(), book.asks.iter_levels())

@@ -155,6 +155,7 @@ class ReplayLink:
         """The venue's read path raised (a corrupt frame): the session ends with it."""
         if not self._closed.done():
             self._closed.set_exception(exc)
+            self._fail_requests(FeedError(str(exc) or type(exc).__name__))
 
     # -- REST: a request gets the next recorded reply for its path ----------------------
     def _rest_reply(self, frame: Frame) -> None:
@@ -173,6 +174,8 @@ class ReplayLink:
         queued = self.rest.get(key)
         if queued:
             return queued.popleft()
+        if self._closed.done():  # no reply will come on it
+            await self.closed()
         waiter: asyncio.Future[Frame] = asyncio.get_running_loop().create_future()
         self._rest_waiters.setdefault(key, deque()).append(waiter)
         return await asyncio.shield(waiter)
@@ -182,6 +185,17 @@ class ReplayLink:
         """`restart`: closed by the player (a seek), not by the recorded session."""
         if not self._closed.done():
             self._closed.set_result((reason or "connection closed", restart))
+            # a session waiting for a reply (a login) would wait on the closed link
+            # forever, and its feed never take the next one
+            self._fail_requests((SessionRestart if restart else FeedError)(
+                reason or "connection closed"))
+
+    def _fail_requests(self, exc: BaseException) -> None:
+        waiters, self._rest_waiters = self._rest_waiters, {}
+        for queue in waiters.values():
+            for waiter in queue:
+                if not waiter.done():
+                    waiter.set_exception(exc)
 
     async def closed(self) -> None:
         """Returns never while the link lives; raises FeedError(reason) when it closes

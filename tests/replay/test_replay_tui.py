@@ -111,6 +111,26 @@ async def test_the_journal_s_warnings_show_on_the_replay_screen(tmp_path):
         assert len(player.warnings) == 2 and set(player.warnings) <= set(shown())
 
 
+async def test_a_seek_counts_no_reconnect_on_any_venue(tmp_path):
+    """A seek ends every session as a restart (SessionRestart): bthub's session turned
+    it into a lost connection, and each seek added one to its tab's reconnects."""
+    from tests.replay.conftest import record
+
+    path = tmp_path / "bt.ndjson.zst"
+    record(path, "bthub", "BTCUSDT", "--sim", "--fault", "rate=100", count=120)
+    async with _replaying((path, None), (120, 34)) as (app, pilot, player, feed):
+        for key in ("right_square_bracket", "left_square_bracket", "home", "end"):
+            link, rebuilt = feed.transport.current, app.rebuilds
+            await pilot.press(key)
+            # the feed took the seek's link: its old session's end has been accounted for
+            await wait_until(lambda link=link: feed.transport.current is not link, 10,
+                             f"the session restarted after {key}")
+            assert feed.reconnects == 0, (key, feed.status_text)
+            # (and the seek's heatmap rebuild is over: the next seek does not cancel it)
+            await wait_until(lambda rebuilt=rebuilt: app.rebuilds > rebuilt, 10,
+                             f"the history rebuilt after {key}")
+
+
 def test_replay_actions_are_not_offered_live():
     from obview.tui.actions import SCOPES, Scope
 

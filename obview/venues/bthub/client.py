@@ -39,6 +39,7 @@ from obview.feed import (
     FeedError,
     FeedState,
     RecordKind,
+    SessionRestart,
     Stream,
     TradeKind,
     describe_error,
@@ -233,8 +234,8 @@ class BthubFeed(Feed):
     async def _session(self) -> None:
         try:
             await self._connect_and_read()
-        except (FatalFeedError, asyncio.CancelledError):
-            raise
+        except (FatalFeedError, SessionRestart, asyncio.CancelledError):
+            raise  # (a restart, a replay's seek, is no lost connection: Feed counts none)
         except Exception as exc:
             if isinstance(exc, websockets.ConnectionClosed) and exc.sent is not None \
                     and exc.sent.code == 1009:

@@ -332,6 +332,8 @@ class ReplayPlayer:
         for feed in self.feeds:
             for stream in feed.streams.values():
                 stream.book.clear()
+                # no receive behind the emptied book: its repaint is no receive-to-paint
+                stream.book.recv_mono = None
                 stream.synced = False
                 # the prints from the checkpoint on count again (by sequence, a print
                 # already seen would be dropped: a seek back would show none)

@@ -299,6 +299,12 @@ class ObviewApp(App):
             self.workers.cancel_group(self, "rebuild")
             for pane in panes:
                 pane.journal_seeked()
+                # the seek emptied the books without a push: paused (or at a target the
+                # catch-up restores nothing for) no push would come to redraw them
+                stream = pane.stream
+                if stream in self._watched and stream not in self._queued:
+                    self._queued.add(stream)
+                    self.post_message(BookUpdated(pane.feed, stream))
 
     async def _rebuild_history(self, control: ReplayControl, panes: list[StreamPane],
                                target: int) -> None:

@@ -11,7 +11,7 @@ from obview.feed import FeedState
 from obview.replay import ReplayPlayer
 from obview.tui.app import ObviewApp
 from tests.conftest import wait_until
-from tests.tui.conftest import screen_text
+from tests.tui.conftest import ladder_lines, screen_text
 
 
 @contextlib.asynccontextmanager
@@ -82,6 +82,31 @@ async def test_a_replay_played_to_its_end_says_end_and_replay_at_80_columns(futu
         assert feed.state is FeedState.SYNCED and feed.reconnects == 0, feed.status_text
         assert "reconnecting" not in status and "recording closed" not in status
         assert status.rstrip().endswith("end")
+
+
+async def test_home_while_paused_repaints_the_tab_in_front(futu_journal):
+    """Home empties the books and, paused at the journal's start, no push follows: the
+    tab in front kept the end's ladder under a status saying 'connecting: replay seek'
+    (another tab and back showed the empty book). And the repaint of a book emptied by
+    a seek is no receive-to-paint delay (no receive is behind it)."""
+    async with _replaying(futu_journal, (80, 24)) as (app, pilot, player, feed):
+        await pilot.press("end")
+        await wait_until(lambda: player.describe().endswith(" end"), 10, "the end")
+        await pilot.press("space")
+        ladder = app.active_ladder()
+        stream = ladder.stream
+        await wait_until(lambda: stream.synced and ladder.view is not None
+                         and bool(ladder.view.bids), 10, "the end's book on screen")
+        await pilot.pause()
+        measured = ladder.paint_delay.total
+        assert player.paused
+        await pilot.press("home")
+        await wait_until(lambda: not ladder.view.bids and not ladder.view.asks, 10,
+                         "the emptied book on the tab in front")
+        await wait_until(lambda: ladder_lines(app)[0].lstrip().startswith(
+            f"{stream.key}  (not synced)"), 10, "the emptied book painted")
+        assert "(empty book)" in screen_text(app)
+        assert ladder.paint_delay.total == measured
 
 
 async def test_the_journal_s_warnings_show_on_the_replay_screen(tmp_path):

@@ -335,6 +335,9 @@ class ReplayPlayer:
                 # no receive behind the emptied book: its repaint is no receive-to-paint
                 stream.book.recv_mono = None
                 stream.synced = False
+                # a checkpoint restores the count; a file start (or a book not in the
+                # checkpoint) counts from none, not on from the timeline the seek left
+                stream.pushes = 0
                 # the prints from the checkpoint on count again (by sequence, a print
                 # already seen would be dropped: a seek back would show none)
                 stream.tape.reset()

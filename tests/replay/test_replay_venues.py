@@ -307,3 +307,40 @@ def test_the_replay_tui_without_a_terminal_is_one_line_exit_2(futu_journal):
     assert done.stderr.strip().splitlines() == [
         "obview: the TUI needs a terminal and stdin/stdout is not one: "
         "in scripts use --dump json or --stream json"]
+
+
+def test_a_bthub_replay_counts_its_pushes_afresh_after_a_seek_and_names_its_source(tmp_path):
+    """bthub has no book versions: the status bar shows the stream's push count, which a
+    seek back to the journal's start (no checkpoint to restore it from) kept adding to.
+    And the replay's placeholder password, "replay", was registered as a secret, so every
+    "replay" in the feed's status read "***"."""
+    import asyncio
+
+    from obview.events import StatusChanged
+    from obview.replay import ReplayPlayer
+
+    path = tmp_path / "bt.ndjson.zst"
+    record(path, "bthub", "BTCUSDT", "--sim", "--fault", "rate=100", count=120)
+
+    async def replay() -> tuple[list[int], list[str]]:
+        player = ReplayPlayer([path], speed=None)
+        (feed,) = player.feeds
+        texts: list[str] = []
+        feed.add_listener(lambda e: texts.append(e.text) if type(e) is StatusChanged else None)
+        tasks = [asyncio.create_task(feed.run()), asyncio.create_task(player.run())]
+        counts = []
+        try:
+            for _ in range(2):
+                await asyncio.wait_for(player.finished.wait(), 30)
+                counts.append(feed.streams["BTCUSDT"].pushes)
+                player.seek(player.first_wall)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        return counts, texts
+
+    counts, texts = asyncio.run(replay())
+    assert counts[0] > 100 and counts == [counts[0]] * 2
+    assert any("logging in to replay of a simulator session" in t for t in texts), texts
+    assert not any("***" in t for t in texts), texts

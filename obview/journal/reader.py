@@ -1,9 +1,11 @@
 """Reads journals: every line of one or several files, in order, or from a seek point.
 
 Damage is handled the way a recording can be damaged: a file cut short (obview was killed
-between two flushes) ends the replay at the last complete line with one warning; bytes that
-do not decompress or a line that is not a journal line raise `JournalError`, after every
-good line before them has been yielded. A file that is not a journal, or a journal of a
+between two flushes) ends the replay at the last complete line with one warning; damaged
+bytes raise `JournalError` after every line of the zstd frames before the damaged one (a
+frame's lines are given out once its checksum has matched: damaged bytes can decode
+without error into wrong lines), a line that is not a journal line after every good line
+before it. A file that is not a journal, or a journal of a
 newer schema, raises `JournalError` when the reader opens it.
 
 Seek index: the writer starts a zstd frame at each checkpoint with a `sync` line alone in
@@ -14,6 +16,7 @@ milliseconds for an hour-long journal and needs no side file.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import logging
 import mmap
@@ -178,6 +181,57 @@ def _frame_extent(buf, offset: int) -> tuple[int, int | None, bool]:
             return first_end, (pos if pos <= size else None), False
 
 
+def _diagnose(path: Path, offset: int, start: int) -> tuple[str, int | None, int]:
+    """The frame at `start` that zstd refused, for the message: where it is, the block
+    whose bytes it refused (fed one block at a time; None where the frame's own header
+    is bad, or only its checksum failed), and the lines from `offset` to it. The error
+    path only."""
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read()
+    except OSError:
+        return f"the zstd frame at byte {start}", None, 0
+    lines = 0
+    if start > offset:  # frames read whole and checked already
+        dobj = zstandard.ZstdDecompressor().decompressobj()
+        with contextlib.suppress(zstandard.ZstdError):
+            lines = dobj.decompress(data[offset:start]).count(b"\n")
+            while dobj.eof and dobj.unused_data:
+                rest = dobj.unused_data
+                dobj = zstandard.ZstdDecompressor().decompressobj()
+                lines += dobj.decompress(rest).count(b"\n")
+    try:
+        _first, end, _skip = _frame_extent(data, start)
+    except ValueError:
+        return f"the data from byte {start} on (not a zstd frame)", None, lines
+    last = (len(data) if end is None else end) - 1
+    what = f"the zstd frame at bytes {start}-{last}"
+    # the block walk of _frame_extent, feeding each block as it is passed
+    fhd = data[start + 4]
+    single = (fhd >> 5) & 1
+    pos = start + 5 + (0 if single else 1) + (0, 1, 2, 4)[fhd & 3]
+    pos += ((1 if single else 0), 2, 4, 8)[fhd >> 6]
+    dobj = zstandard.ZstdDecompressor().decompressobj()
+    try:
+        dobj.decompress(data[start:pos])
+    except zstandard.ZstdError:
+        return what, None, lines
+    while pos + 3 <= len(data):
+        header = data[pos] | (data[pos + 1] << 8) | (data[pos + 2] << 16)
+        kind = (header >> 1) & 3
+        block_end = pos + 3 + (1 if kind == 1 else header >> 3)
+        if header & 1:
+            block_end += 4 * ((fhd >> 2) & 1)  # the checksum, fed with the last block
+        try:
+            dobj.decompress(data[pos:block_end])
+        except zstandard.ZstdError as exc:
+            return what, (None if "checksum" in str(exc) else pos), lines
+        if header & 1 or dobj.eof:
+            break
+        pos = block_end
+    return what, None, lines
+
+
 def _first_line(data: bytes) -> bytes:
     try:
         out = zstandard.ZstdDecompressor().decompressobj().decompress(data)
@@ -305,14 +359,23 @@ class JournalReader:
     def _file_blocks(self, number: int, offset: int) -> Iterator[bytes | memoryview]:
         """One file as blocks of whole lines (each ending in a newline); returns False if
         the file was cut short. A block is a view into what zstd returned (no copy):
-        decoded `Raw` values keep that alive, and nothing ever writes to it."""
+        decoded `Raw` values keep that alive, and nothing ever writes to it.
+
+        A frame's blocks come out only once its content checksum has matched, at the
+        frame's end: damaged bytes can decode without any error into lines that parse
+        but are not what was written (a size 3300 read as 7526), and zstd has no
+        checksum finer than the frame, so nothing of a damaged frame can be told good.
+        The frame's blocks are held as they come (about `frame_bytes` of lines, 1 MiB)
+        and their lines decoded after: the decompression keeps its cache-sized reads.
+        The last frame of a file cut short never got its checksum: its blocks come at
+        the end of the file, unchecked, before the warning that the file ends abruptly."""
         path = self.paths[number]
         dctx = zstandard.ZstdDecompressor()
         dobj = dctx.decompressobj()
         fed = False  # the current frame has had input
         pending = b""
         done = offset  # where the current frame starts
-        frame_out = 0  # bytes the current frame has decompressed to so far
+        held: list[bytes | memoryview] = []  # the current frame's blocks, unchecked yet
         size = _CHUNK
         try:
             fh = open(path, "rb")  # noqa: SIM115
@@ -329,33 +392,29 @@ class JournalReader:
                     try:
                         out = dobj.decompress(chunk)
                     except zstandard.ZstdError as exc:
-                        salvaged = self._salvage(fh, done, frame_out - len(pending))
-                        if salvaged:
-                            yield salvaged
-                        raise JournalError(
-                            f"{path}: the data after byte {done} is corrupt ({exc})") from None
+                        raise JournalError(self._damage(number, offset, done, exc)) from None
                     fed = True
-                    frame_out += len(out)
                     made += len(out)
                     if out:
                         end = out.rfind(b"\n") + 1
                         if end:
                             if pending:  # the line begun in the last output ends here
                                 first = out.find(b"\n") + 1
-                                yield pending + out[:first]
+                                held.append(pending + out[:first])
                                 if first < end:
-                                    yield memoryview(out)[first:end]
+                                    held.append(memoryview(out)[first:end])
                             else:
-                                yield memoryview(out)[:end] if end < len(out) else out
+                                held.append(memoryview(out)[:end] if end < len(out) else out)
                             pending = out[end:]
                         else:
                             pending += out
-                    if dobj.eof:
+                    if dobj.eof:  # the checksum matched (zstd raises where it does not)
+                        yield from held
+                        held = []
                         chunk = dobj.unused_data
                         done = position - len(chunk)
                         dobj = dctx.decompressobj()
                         fed = False
-                        frame_out = 0
                     else:
                         chunk = b""
                 # about _OUTPUT bytes out of each read, whatever the ratio: large enough
@@ -366,27 +425,29 @@ class JournalReader:
                 if made:
                     size = min(max(taken * _OUTPUT // made, _MIN_CHUNK), _MAX_CHUNK, 2 * size)
         if fed or pending:
+            yield from held  # unchecked: the frame's checksum was never written
             self._cut_short(path)
             return False
         return True
 
-    @staticmethod
-    def _salvage(fh, frame_start: int, skip: int) -> bytes:
-        """The complete lines of a damaged frame past the first `skip` bytes (those went
-        out already): decompressed again in small steps, so every block before the damage
-        gives its lines."""
-        fh.seek(frame_start)
-        dobj = zstandard.ZstdDecompressor().decompressobj()
-        out = bytearray()
-        while piece := fh.read(1024):
-            try:
-                out += dobj.decompress(piece)
-            except zstandard.ZstdError:
-                break
-            if dobj.eof:
-                break
-        good = out[skip:]
-        return bytes(good[:good.rfind(b"\n") + 1])
+    def _damage(self, number: int, offset: int, start: int, exc: zstandard.ZstdError) -> str:
+        """The one line for a frame that failed: its bytes, what failed and in which
+        block, and how far the reading got (the lines are counted here, on the error
+        path: counting newlines as they pass would cost a third of the reading)."""
+        path = self.paths[number]
+        what, block, lines = _diagnose(path, offset, start)
+        if "checksum" in str(exc):
+            why = "its lines do not match its checksum: the damage can be anywhere in it"
+        else:
+            why = str(exc).removeprefix("zstd decompressor error: ")
+            if block is not None:
+                why += f", in its block at byte {block}"
+        if not lines:
+            got = "no line before it was read"
+        else:
+            got = f"the lines before it were read (1-{lines}" + (
+                f" after byte {offset})" if offset else ")")
+        return f"{path}: {what} is corrupt ({why}); {got}"
 
     def _cut_short(self, path: Path) -> None:
         self.truncated = True

@@ -52,8 +52,13 @@ def test_a_cut_short_journal_reads_to_the_damage_and_warns_once(journal: Path, t
         assert cut < len(data) // 2 or len(got) > len(full) // 3
 
 
-def test_corrupt_bytes_raise_one_clear_line_after_the_good_lines(journal: Path, tmp_path: Path) -> None:
-    full = list(JournalReader(journal))
+def test_corrupt_bytes_raise_one_clear_line_after_the_good_lines(tmp_path: Path, clock: FakeClock) -> None:
+    # a zstd frame is the finest unit a checksum covers, so this journal has many: a new
+    # one at each checkpoint (every 2 s), as a long recording has one every 1 MiB of lines
+    journal = tmp_path / "s.ndjson.zst"
+    record(journal, clock, 60, 20, checkpoint_every=2.0, frame_bytes=1)
+    reader = JournalReader(journal)
+    full = list(reader)
     data = bytearray(journal.read_bytes())
     middle = len(data) // 2
     for i in range(middle, middle + 16):
@@ -65,8 +70,14 @@ def test_corrupt_bytes_raise_one_clear_line_after_the_good_lines(journal: Path, 
         for line in JournalReader(copy):
             got.append(line)
     assert "corrupt" in one_line(caught.value) and str(copy) in str(caught.value)
-    # the lines before the damage came out (all but the damaged block's)
+    # the lines before the damage came out (all but the damaged frame's)
     assert got == full[:len(got)] and len(full) // 3 < len(got) < len(full)
+    # and exactly those: the frames before the damaged one, whose bytes the message names
+    start = max(p.offset for p in reader.index() if p.offset <= middle)
+    assert len(got) == len(full) - len(list(reader.lines(
+        next(p for p in reader.index() if p.offset == start))))
+    assert f"the zstd frame at bytes {start}-" in str(caught.value)
+    assert f"(1-{len(got)})" in str(caught.value)
 
 
 def _handmade(path: Path, *lines: bytes) -> Path:

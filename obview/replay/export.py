@@ -32,8 +32,8 @@ class ExportError(Exception):
 class LevelChanges:
     """Rows of level changes, column by column, from the feeds' BookChanged events."""
 
-    COLUMNS = ("recv_mono", "recv_wall", "venue_ts", "venue", "symbol", "source", "side",
-               "price", "size", "orders", "snapshot", "version")
+    COLUMNS = ("recv_mono", "recv_wall", "venue_ts", "venue", "symbol", "stream", "source",
+               "side", "price", "size", "orders", "snapshot", "version")
 
     def __init__(self, player: ReplayPlayer) -> None:
         self.player = player
@@ -65,6 +65,9 @@ class LevelChanges:
         cols["venue_ts"].append(event.stream.book.venue_ts)
         cols["venue"].append(event.feed.venue)
         cols["symbol"].append(event.stream.symbol)
+        # which book: bthub's aggregated book and each counterparty's share venue and
+        # symbol (BTCUSDT, BTCUSDT@okex, ...), as the JSON lines and checkpoints tell them
+        cols["stream"].append(event.stream.key)
         cols["source"].append(spot[1])
         cols["side"].append("bid" if is_bid else "ask")
         cols["price"].append(spot[0])
@@ -104,6 +107,7 @@ def write_parquet(changes: LevelChanges, out: str | Path) -> None:
         "venue_ts": pa.array(cols["venue_ts"], pa.int64()),
         "venue": pa.array(cols["venue"], pa.string()).dictionary_encode(),
         "symbol": pa.array(cols["symbol"], pa.string()).dictionary_encode(),
+        "stream": pa.array(cols["stream"], pa.string()).dictionary_encode(),
         "source": pa.array(cols["source"], pa.string()),
         "side": pa.array(cols["side"], pa.string()).dictionary_encode(),
     }

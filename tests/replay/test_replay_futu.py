@@ -205,8 +205,8 @@ def test_export_parquet_rows_are_exact_level_changes(futu_journal, tmp_path):
     assert done.returncode == 0, done.stderr
     table = pq.read_table(out)
     assert table.column_names == ["recv_mono", "recv_wall", "venue_ts", "venue", "symbol",
-                                  "source", "side", "price", "size", "orders", "snapshot",
-                                  "version"]
+                                  "stream", "source", "side", "price", "size", "orders",
+                                  "snapshot", "version"]
     assert str(table.schema.field("price").type).startswith("decimal128")
     rows = table.to_pylist()
     assert len(rows) > len(live)

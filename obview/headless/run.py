@@ -73,6 +73,9 @@ class HeadlessPrinter:
         self.err: TextIO = sys.stderr
         self._refused_reported: set[tuple[int, str]] = set()
         self.muted: Callable[[], bool] | None = None  # replay: True while catching up
+        # replay: the recorded receive time (epoch ms) of the read being applied, for
+        # `recv_ts`; the book's own stamp is the replay's clock, not the recording's
+        self.received: Callable[[], int] | None = None
         self.writing = False  # inside a write to `out`, which may block (`interruptible`)
 
     def watch(self, feed: Feed) -> None:
@@ -172,7 +175,10 @@ class HeadlessPrinter:
             if self.records is not None:
                 return
             if self.mode == "stream":
-                self._print(book_json(event.feed, stream, self.depth, self.details))
+                obj = book_json(event.feed, stream, self.depth, self.details)
+                if self.received is not None:
+                    obj["recv_ts"] = self.received()
+                self._print(obj)
             elif self._dump_ready():
                 for feed in self.feeds:
                     for each in feed.streams.values():

@@ -33,6 +33,9 @@ async def replay_headless(paths: list[Path], *, count: int | None = None,
         details = bool(view.get("details", cfg.details))
     printer = HeadlessPrinter("stream", count, depth, details, out or sys.stdout)
     printer.muted = lambda: player.catching_up
+    # recv_ts: when the read that made the update was received, as recorded (the line's
+    # `w`: what live printed, and Parquet's recv_wall), not when the replay applied it
+    printer.received = lambda: player.wall // 1_000_000
     for feed in player.feeds:
         printer.watch(feed)
     tasks = [asyncio.create_task(feed.run(), name=f"replay-{feed.venue}") for feed in player.feeds]

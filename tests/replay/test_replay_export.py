@@ -104,3 +104,40 @@ def test_bthub_parquet_rebuilds_every_streams_book(tmp_path):
         for side in ("bid", "ask"):
             printed = _levels(obj, side)
             assert _book_at(history, "BTCUSDT", side, obj["version"])[:len(printed)] == printed
+
+
+def test_a_replayed_recv_ts_is_the_recorded_receive_time(futu_journal, tmp_path):
+    """recv_ts was the time of the export (minutes after the session); it is when the read
+    that carried the update was received, as the journal recorded it (its line's `w`, in
+    ms): the same instant as Parquet's recv_wall, and the same in every replay."""
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    from obview.journal import Frame, JournalReader
+
+    path, live = futu_journal
+    out, table_out = tmp_path / "out.ndjson", tmp_path / "out.parquet"
+    for to, target in (("ndjson", out), ("parquet", table_out)):
+        done = run_obview("export", str(path), "--to", to, str(target))
+        assert done.returncode == 0, done.stderr
+    lines = [json.loads(t) for t in out.read_text().splitlines()]
+    reads = {line.w // 1_000_000 for line in JournalReader(path) if type(line) is Frame}
+    assert [obj["recv_ts"] for obj in lines if obj["recv_ts"] not in reads] == []
+    table = pq.read_table(table_out)
+    walls = table.column("recv_wall").cast(pa.int64()).to_pylist()
+    at = {}
+    for row, wall in zip(table.to_pylist(), walls, strict=True):
+        at.setdefault((row["stream"], row["version"]), set()).add(wall // 1_000_000)
+    compared = 0
+    for obj in lines:
+        stamps = at.get((obj["symbol"], obj["version"]))
+        if stamps is not None:  # an update that changed no level has no row
+            assert stamps == {obj["recv_ts"]}, (obj["symbol"], obj["version"])
+            compared += 1
+    assert compared > len(lines) // 2
+    # live stamps the book after decoding the read, the journal the read before, each
+    # with its own wall-minus-monotonic offset (microseconds apart): the same instant
+    # but for the decoding, usually to the ms (a pause of the live process while it
+    # decoded is allowed for); the replay's own time was seconds after all of them
+    late = [json.loads(a)["recv_ts"] - b["recv_ts"] for a, b in zip(live, lines, strict=False)]
+    assert [ms for ms in late if not -1 <= ms <= 1_000] == []
+    assert late.count(0) > len(late) // 2

@@ -636,7 +636,7 @@ def export(path: str, fmt: str, out: str) -> None:
     """Export the journal PATH to OUT (docs/replay.md lists the columns); OUT - is
     stdout, for --to ndjson."""
     from obview.journal import JournalError
-    from obview.replay.export import ExportError, export_journal
+    from obview.replay.export import ExportError, ExportIncomplete, export_journal
 
     if not os.path.exists(path):
         raise UserError(f"no such journal: {path}")
@@ -645,8 +645,9 @@ def export(path: str, fmt: str, out: str) -> None:
     if out == "-" and fmt == "parquet":
         raise click.UsageError("--to parquet needs a file: a Parquet file is not a stream "
                                "(- is for --to ndjson)")
+    unit = "rows" if fmt == "parquet" else "lines"
     if out != "-":  # said now, not after replaying the whole journal
-        unwritable = "it is a folder" if os.path.isdir(out) else _folder_problem(out)
+        unwritable = _out_problem(out)
         if unwritable:
             raise UserError(f"cannot write {out}: {unwritable}")
         if _is_journal_file(out, path):  # opening OUT for writing would empty the journal
@@ -654,6 +655,10 @@ def export(path: str, fmt: str, out: str) -> None:
                                    "parts): give another file name")
     try:
         rows = asyncio.run(export_journal(path, fmt, out, warn))
+    except ExportIncomplete as exc:  # a damaged journal: what came before it was written
+        if exc.written is None:
+            raise UserError(str(exc)) from None
+        raise UserError(f"{exc}; wrote {exc.written} {unit} to {out}, up to the damage") from None
     except (JournalError, ExportError) as exc:
         raise UserError(str(exc)) from None
     except BrokenPipeError:
@@ -661,8 +666,20 @@ def export(path: str, fmt: str, out: str) -> None:
     except OSError as exc:
         raise UserError(f"cannot write {out}: {exc.strerror or exc}") from None
     if rows is not None:  # (none counted on stdout, a pipe's data)
-        print(f"obview: wrote {rows} {'rows' if fmt == 'parquet' else 'lines'} to {out}",
-              file=sys.stderr)
+        print(f"obview: wrote {rows} {unit} to {out}", file=sys.stderr)
+
+
+def _out_problem(out: str) -> str | None:
+    """Why export could not write the file `out`, or None: said before the journal is
+    read (Parquet is written at the end, and pyarrow's message came after the whole
+    replay)."""
+    if os.path.isdir(out):
+        return "it is a folder"
+    if out.endswith(("/", os.sep)):  # a folder's name, whether it exists or not
+        return "it names a folder (it ends in /): give a file name"
+    if os.path.exists(out):  # /dev/null, or a file to replace: its own permission counts
+        return None if os.access(out, os.W_OK) else "not writable"
+    return _folder_problem(out)
 
 
 def _is_journal_file(out: str, journal: str) -> bool:

@@ -15,10 +15,11 @@ import sys
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from obview.events import BookChanged, Event
 from obview.headless import SHUTDOWN_GRACE
+from obview.journal import JournalError
 from obview.replay.player import ReplayPlayer
 
 PARQUET_HINT = "export --to parquet needs pyarrow: pip install 'obview[parquet]'"
@@ -27,6 +28,32 @@ MAX_DIGITS = 38  # decimal128
 
 class ExportError(Exception):
     """One line for the user (a missing optional dependency)."""
+
+
+class ExportIncomplete(Exception):
+    """The journal is damaged: OUT holds what came before the damage, `written` rows or
+    lines of it (None on stdout: a pipe's lines are not counted). str() is the reader's
+    one line."""
+
+    def __init__(self, error: JournalError, written: int | None) -> None:
+        super().__init__(str(error))
+        self.written = written
+
+
+class _Counted:
+    """The output file, counting the lines written to it: the count is what went out,
+    whatever OUT is (reading OUT back counted 0 lines for /dev/null)."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self.lines = 0
+
+    def write(self, text: str) -> int:
+        self.lines += text.count("\n")  # one per JSON line: JSON escapes its own
+        return self.out.write(text)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.out, name)
 
 
 class LevelChanges:
@@ -124,8 +151,10 @@ def write_parquet(changes: LevelChanges, out: str | Path) -> None:
 async def export_journal(path: str | Path, fmt: str, out: str | Path,
                          warn: Callable[[str], None] | None = None) -> int | None:
     """Rows (parquet) or lines (ndjson) written, None for ndjson to stdout (`out` "-",
-    for a pipe: BrokenPipeError when its reader leaves); `warn` hears of a damaged
-    journal (a truncated tail, a missing part), whose export stops where the damage is."""
+    for a pipe: BrokenPipeError when its reader leaves); `warn` hears of a journal cut
+    short or a missing part, whose export stops there. A damaged journal is exported up
+    to the damage, in either format, then raises `ExportIncomplete`: what was read before
+    it is worth keeping, and the user hears how much of it there is."""
     if fmt == "parquet":
         try:
             import pyarrow  # noqa: F401  # the hint before any replaying
@@ -136,26 +165,37 @@ async def export_journal(path: str | Path, fmt: str, out: str | Path,
         from obview.replay.headless import replay_headless
 
         if str(out) == "-":
-            if not await replay_headless([], player=player, out=sys.stdout):
-                raise BrokenPipeError
+            try:
+                if not await replay_headless([], player=player, out=sys.stdout):
+                    raise BrokenPipeError
+            except JournalError as exc:
+                raise ExportIncomplete(exc, None) from None
             return None
         with open(out, "w", encoding="utf-8") as fh:
-            await replay_headless([], player=player, out=fh)
-        with open(out, "rb") as fh:
-            return sum(1 for _ in fh)
+            counted = _Counted(fh)
+            try:
+                await replay_headless([], player=player, out=counted)  # type: ignore[arg-type]
+            except JournalError as exc:
+                raise ExportIncomplete(exc, counted.lines) from None
+        return counted.lines
     changes = LevelChanges(player)
     for feed in player.feeds:
         feed.add_listener(changes.on_event)
     tasks = [asyncio.create_task(feed.run()) for feed in player.feeds]
     driver = asyncio.create_task(player.run())
     ended = asyncio.create_task(player.finished.wait())
+    damage = None
     try:
         await asyncio.wait({driver, ended}, return_when=asyncio.FIRST_COMPLETED)
         if driver.done() and driver.exception() is not None:
             raise driver.exception()
+    except JournalError as exc:
+        damage = exc  # the rows before it are written, as --to ndjson writes its lines
     finally:
         for task in (driver, ended, *tasks):
             task.cancel()
         await asyncio.wait([driver, ended, *tasks], timeout=SHUTDOWN_GRACE)
     write_parquet(changes, out)
+    if damage is not None:
+        raise ExportIncomplete(damage, len(changes))
     return len(changes)

@@ -3,6 +3,7 @@ damage, and nothing of it; the message says where it is and what was written."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,7 @@ import zstandard
 
 from obview.journal import JournalError, JournalReader
 from tests.conftest import run_obview
-from tests.replay.conftest import without_local_stamps
+from tests.replay.conftest import without_replay_clock
 
 DAMAGE = b"\xff" * 8  # what QA wrote over the file: `printf '\xff...' | dd conv=notrunc`
 
@@ -58,7 +59,8 @@ def test_damaged_bytes_never_come_out_as_lines(checkpointed_journal, tmp_path):
     assert start <= offset <= end and "checksum" in message
     assert f"the lines before it were read (1-{before})" in message
 
-    # the replay prints the lines of the frames before it, exactly, and says where
+    # the replay prints the lines of the frames before it, as an undamaged replay does
+    # (recv_ts too: the journal's stamps), and says where
     done = run_obview("replay", str(checkpointed_journal), "--stream", "json")
     assert done.returncode == 0, done.stderr
     live = done.stdout.splitlines()
@@ -67,5 +69,57 @@ def test_damaged_bytes_never_come_out_as_lines(checkpointed_journal, tmp_path):
     assert done.stderr == f"obview: {message}\n"
     printed = done.stdout.splitlines()
     assert 0 < len(printed) < len(live)
-    assert [without_local_stamps(t) for t in printed] == \
-        [without_local_stamps(t) for t in live[:len(printed)]]
+    assert [without_replay_clock(t) for t in printed] == \
+        [without_replay_clock(t) for t in live[:len(printed)]]
+
+
+def test_an_export_of_a_damaged_journal_keeps_and_counts_what_came_before(
+        checkpointed_journal, tmp_path):
+    """Both formats write what came before the damage (Parquet wrote no file at all,
+    ndjson a part without saying so) and say, in the error's one line, how much."""
+    pq = pytest.importorskip("pyarrow.parquet")
+    damaged, _offset, _start = _silent_damage(checkpointed_journal)
+    copy = tmp_path / "mid.ndjson.zst"
+    copy.write_bytes(damaged)
+    with pytest.raises(JournalError) as caught:
+        list(JournalReader(copy))
+    for to, unit in (("ndjson", "lines"), ("parquet", "rows")):
+        whole, part = tmp_path / f"whole.{to}", tmp_path / f"part.{to}"
+        done = run_obview("export", str(checkpointed_journal), "--to", to, str(whole))
+        assert done.returncode == 0, done.stderr
+        done = run_obview("export", str(copy), "--to", to, str(part))
+        assert done.returncode == 1 and done.stdout == ""
+        if to == "ndjson":
+            everything = [without_replay_clock(t) for t in whole.read_text().splitlines()]
+            got = [without_replay_clock(t) for t in part.read_text().splitlines()]
+        else:
+            everything, got = pq.read_table(whole).to_pylist(), pq.read_table(part).to_pylist()
+        assert 0 < len(got) < len(everything) and got == everything[:len(got)]
+        assert done.stderr == (f"obview: {caught.value}; wrote {len(got)} {unit} to {part}, "
+                               "up to the damage\n")
+
+
+def test_an_export_counts_the_lines_it_wrote(futu_journal, tmp_path):
+    path, _ = futu_journal
+    out = tmp_path / "all.ndjson"
+    done = run_obview("export", str(path), "--to", "ndjson", str(out))
+    assert done.returncode == 0, done.stderr
+    lines = len(out.read_text().splitlines())
+    # the lines written, not those found in OUT afterwards (/dev/null has none)
+    done = run_obview("export", str(path), "--to", "ndjson", os.devnull)
+    assert (done.returncode, done.stderr) == (0, f"obview: wrote {lines} lines to {os.devnull}\n")
+
+
+def test_an_export_refuses_a_folder_name_at_once(tmp_path):
+    """A folder's name (ending in /) is refused before the journal is read: here a file
+    that is no journal, which would say so first if it were read (Parquet: pyarrow's
+    "Failed to open local file" came after the whole replay)."""
+    plain = tmp_path / "plain.ndjson.zst"
+    plain.write_text("hello\n")
+    for to in ("parquet", "ndjson"):
+        folder = f"{tmp_path / 'sub'}/"
+        done = run_obview("export", str(plain), "--to", to, folder)
+        assert (done.returncode, done.stdout, done.stderr) == (
+            1, "", f"obview: cannot write {folder}: it names a folder (it ends in /): "
+                   "give a file name\n"), to
+        assert not (tmp_path / "sub").exists()

@@ -635,6 +635,7 @@ async def _replay(paths: list[str], stream: str | None, speed: float | None, sta
 def export(path: str, fmt: str, out: str) -> None:
     """Export the journal PATH to OUT (docs/replay.md lists the columns); OUT - is
     stdout, for --to ndjson."""
+    from obview.headless import HeadlessFailure
     from obview.journal import JournalError
     from obview.replay.export import ExportError, ExportIncomplete, export_journal
 
@@ -659,7 +660,7 @@ def export(path: str, fmt: str, out: str) -> None:
         if exc.written is None:
             raise UserError(str(exc)) from None
         raise UserError(f"{exc}; wrote {exc.written} {unit} to {out}, up to the damage") from None
-    except (JournalError, ExportError) as exc:
+    except (JournalError, ExportError, HeadlessFailure) as exc:
         raise UserError(str(exc)) from None
     except BrokenPipeError:
         raise  # stdout's reader left (`| head`): main() ends quietly

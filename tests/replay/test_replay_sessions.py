@@ -3,11 +3,16 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from obview.replay import parse_when
-from tests.conftest import run_obview
+from tests.conftest import ROOT, obview_env, run_obview
 from tests.replay.conftest import record, without_local_stamps
 
 
@@ -101,3 +106,17 @@ def test_a_clock_time_falls_on_the_day_within_the_journal_across_midnight():
     assert parse_when("12:00:00", start, end) == ns("2026-12-06T12:00:00")
     short = ns("2026-12-07T00:29:02"), ns("2026-12-07T00:35:00")
     assert parse_when("00:00:00", *short) == ns("2026-12-07T00:00:00")
+
+
+def test_an_export_to_a_stdout_that_cannot_be_written_is_one_line(futu_journal):
+    """`export J --to ndjson - > file` on a full disk ended in `internal error:
+    HeadlessFailure: …`."""
+    if not os.path.exists("/dev/full"):
+        pytest.skip("needs Linux's /dev/full")
+    with open("/dev/full", "w") as full:
+        done = subprocess.run([sys.executable, "-m", "obview", "export", str(futu_journal[0]),
+                               "--to", "ndjson", "-"], stdout=full, stderr=subprocess.PIPE,
+                              stdin=subprocess.DEVNULL, text=True, timeout=60,
+                              env=obview_env(), cwd=ROOT)
+    assert (done.returncode, done.stderr) == (
+        1, "obview: cannot write stdout: No space left on device\n")

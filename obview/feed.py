@@ -151,15 +151,27 @@ class ReplayCaughtUp:
     split: int | None
 
 
+@dataclass(frozen=True, slots=True)
+class ReplayStatus:
+    """Where a replay stands, as figures: the status bar lays them out itself, so that
+    what does not fit is dropped whole (a date cut to "…2-07" reads as another date)."""
+
+    wall: int  # the journal's wall-clock time, ns
+    progress: float  # 0 to 1 through the journal
+    speed: str  # "1x", "max", "100x (CPU-bound: 22x)": the chosen speed, and the one played
+    state: str  # "paused", "end" (the journal is over) or ""
+
+
 @dataclass(frozen=True)
 class ReplayControl:
     """A feed a journal drives (obview/replay): what the replay keys call, the line the
-    status bar shows ("replay 14:03:22 UTC [#####-----] 50% 10x"), and the journal's
-    time, so a consumer can keep its own history on the journal's clock rather than the
-    screen's (docs/replay.md, "Time on screen")."""
+    status bar shows ("replay 14:03:22 UTC [#####-----] 50% 10x"; `status`: the same as
+    figures), and the journal's time, so a consumer can keep its own history on the
+    journal's clock rather than the screen's (docs/replay.md, "Time on screen")."""
 
     control: Callable[[str], None]  # pause, faster, slower, back, forward, home, end, step
     describe: Callable[[], str]
+    status: Callable[[], ReplayStatus]
     clock: Callable[[], JournalTime]
     # call_at(wall_ns, callback): run `callback` before the first line stamped at or after
     # `wall_ns` is handed over (forgotten at a seek)

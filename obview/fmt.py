@@ -312,6 +312,12 @@ def bps_precise(value: Decimal | None) -> str:
     return f"{value:.{places}f}"
 
 
+def progress_bar(fraction: float, width: int = 12) -> str:
+    """`fraction` (0 to 1) as `width` cells: "████░░░░░░░░"."""
+    filled = round(fraction * width)
+    return "█" * filled + "░" * (width - filled)
+
+
 def fit_parts(parts: list[str], width: int) -> list[str]:
     """The leading parts that fit in `width` cells whole (a number is never cut)."""
     from rich.cells import cell_len

@@ -29,6 +29,7 @@ from dataclasses import replace
 from functools import cached_property, partial
 from pathlib import Path
 
+from obview import fmt
 from obview.feed import (
     Backoff,
     Feed,
@@ -36,6 +37,7 @@ from obview.feed import (
     ReplayCaughtUp,
     ReplayControl,
     ReplaySeeked,
+    ReplayStatus,
 )
 from obview.journal import (
     RECORDING_CLOSED,
@@ -104,11 +106,6 @@ def _wake_up(waiter: asyncio.Future) -> None:
         waiter.set_result(None)
 
 
-def _bar(fraction: float, width: int = 12) -> str:
-    filled = round(fraction * width)
-    return "█" * filled + "░" * (width - filled)
-
-
 def build_feed(cfg: VenueConfig, simulated: bool = False) -> Feed:
     """The venue's own feed class, with a replay transport in place of the network.
     `simulated`: the session was recorded from obview's simulator, so the address the
@@ -157,8 +154,8 @@ class ReplayPlayer:
                       for cfg, recorded in zip(self.configs, feeds, strict=True)]
         from obview.replay.history import rebuild_history
 
-        controls = ReplayControl(self.control, self.describe, self.clock, self.call_at,
-                                 self.watch, partial(rebuild_history, self))
+        controls = ReplayControl(self.control, self.describe, self.status, self.clock,
+                                 self.call_at, self.watch, partial(rebuild_history, self))
         for feed in self.feeds:  # the TUI finds the replay keys' target here
             feed.capabilities = replace(feed.capabilities, replay=controls)
         self.first_wall = header.w
@@ -237,10 +234,9 @@ class ReplayPlayer:
         self.governor = ReplayGovernor(budget, **kw)
         return self.governor
 
-    def describe(self) -> str:
-        """The status bar's replay line: journal time, progress bar, speed (and the
-        speed actually played when the machine cannot keep up)."""
-        when = _dt.datetime.fromtimestamp(self.wall / 1e9, _dt.UTC)
+    def status(self) -> ReplayStatus:
+        """Where the replay stands: journal time, progress, speed (and the speed actually
+        played when the machine cannot keep up), paused or over."""
         pace = self.pace
         speed = "max" if pace.speed is None else f"{pace.speed:g}x"
         if pace.throttle < 1.0 and (playing := pace.playing_speed) is not None:
@@ -251,9 +247,15 @@ class ReplayPlayer:
         upcoming = pace.peek()
         over = self.finished.is_set() or (not pace.catching_up and (
             upcoming is None or getattr(upcoming, "w", 0) >= self.last_wall))
-        state = " end" if over else " paused" if self.pace.paused else ""
-        return (f"replay {when:%Y-%m-%d %H:%M:%S} UTC {_bar(self.progress())} "
-                f"{self.progress():.0%} {speed}{state}")
+        state = "end" if over else "paused" if pace.paused else ""
+        return ReplayStatus(self.wall, self.progress(), speed, state)
+
+    def describe(self) -> str:
+        """`status()` in one line: "replay 2026-12-07 14:03:22 UTC ██████░░░░░░ 50% 10x"."""
+        status = self.status()
+        when = _dt.datetime.fromtimestamp(status.wall / 1e9, _dt.UTC)
+        return (f"replay {when:%Y-%m-%d %H:%M:%S} UTC {fmt.progress_bar(status.progress)} "
+                f"{status.progress:.0%} {status.speed}{' ' if status.state else ''}{status.state}")
 
     def clock(self) -> JournalTime:
         """The journal's time now (see JournalTime): between lines, the pace's position,

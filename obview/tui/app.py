@@ -377,13 +377,13 @@ class ObviewApp(App):
         pane = self.active_pane()
         # once an error is logged, the status says where the log is
         note = "FROZEN (p)" if self.frozen else status_note()
-        control = self._replay_control()
-        if control is not None:
-            note = f"{control.describe()}  {note}".rstrip()
         if pane is None or pane.feed is None:
             self.status_bar.show(None, None, note or "obview: starting feeds…")
             return
-        self.status_bar.show(pane.feed, pane.stream, note)
+        # a replay's time, speed and progress as figures: the bar drops them one by one
+        control = self._replay_control()
+        self.status_bar.show(pane.feed, pane.stream, note,
+                             control.status() if control is not None else None)
         pane.tick()
 
     # -- what is on screen ---------------------------------------------------------

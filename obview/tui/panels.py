@@ -9,6 +9,7 @@ receive-to-paint delay is the ladder's own (`Ladder.paint_delay`).
 
 from __future__ import annotations
 
+import datetime as _dt
 import time
 
 from rich.cells import cell_len, set_cell_size
@@ -16,7 +17,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from obview import fmt
-from obview.feed import Feed, FeedState, LatencyKind, Stream
+from obview.feed import Feed, FeedState, LatencyKind, ReplayStatus, Stream
 from obview.latency import IntervalStats, LatencyStats
 from obview.tui.themes import NO_STYLE
 
@@ -91,9 +92,8 @@ def state_text(feed: Feed, stream: Stream | None) -> tuple[str, str]:
 
 def _cut_words(text: str, room: int, keep_tail: bool) -> str:
     """`text` in `room` cells, its head ("reconnecting: ", "saved to: ", or else its first
-    word: "replay") kept whole when it leaves room for words, and "…" where words went: at
-    the end of a reason (its start says most), or before the tail of a note (where a path
-    ends, or a replay's progress and speed)."""
+    word) kept whole when it leaves room for words, and "…" where words went: at the end
+    of a reason (its start says most), or before the tail of a note (where a path ends)."""
     body = text.lstrip()
     lead = text[:len(text) - len(body)]
     head, sep, tail = body.partition(": ")
@@ -113,17 +113,53 @@ def _cells(text: str, cells: int) -> str:
     return set_cell_size(text, cells).rstrip() if cell_len(text) > cells else text
 
 
+# The ranks of a replay's status bar parts (lower: more important). After venue and
+# symbol, the journal's time, then speed and paused/end, then how far through (what a
+# replay's user steers by); then the state's words and the notes; then the bar and the
+# date (the percentage says how far, and a session rarely spans days); the counters last.
+_FIRST, _REPLAY_TIME, _REPLAY_SPEED, _REPLAY_PROGRESS, _WORDS, _BAR, _DATE = range(7)
+_AFTER = 100  # the rest, in the order they are shown
+
+
+def _fit(parts: list[tuple[str, str, int]], width: int) -> list[tuple[str, str]]:
+    """The (text, class) parts shown in `width` cells, in their order: taken by rank (and
+    order within a rank), each whole, until one does not fit. A number is never cut; the
+    first part that does not fit, if it is words (a state with its reason, a note), is cut
+    with "…" instead when a useful part of it fits. A gap (a part of spaces only) goes
+    with the part after it."""
+    order = sorted(range(len(parts)), key=lambda i: (parts[i][2], i))
+    shown: dict[int, str] = {}
+    used = 0
+    for index in order:
+        text, cls, _ = parts[index]
+        size = cell_len(text)
+        if used + size <= width:
+            shown[index] = text
+            used += size
+            continue
+        # the state (with its reason: why a feed cannot connect, say) and a note are
+        # words, not numbers: shown cut rather than dropped when a useful part fits
+        room = width - used - 1
+        if cls in WORDS_CLASSES and room >= 16:
+            shown[index] = _cut_words(text, room, keep_tail=cls == "status--note")
+        break
+    return [(shown[i], parts[i][1]) for i in sorted(shown)
+            if shown[i].strip() or i + 1 in shown]
+
+
 class StatusBar(Static):
-    """venue · symbol · name · state · version · resyncs · msg/s · age."""
+    """venue · symbol · name · state · version · resyncs · msg/s · age; a replay's time,
+    speed and progress."""
 
     COMPONENT_CLASSES = {"status--venue", "status--muted", "status--bad", "status--note",
-                         "status--source", *STATE_CLASSES}
+                         "status--replay", "status--source", *STATE_CLASSES}
 
     def __init__(self, mask_times: bool = False, **kw) -> None:
         super().__init__("", **kw)
         self.mask_times = mask_times
         self.feed: Feed | None = None
         self.stream: Stream | None = None
+        self.replay: ReplayStatus | None = None
         self.rates: dict[int, RateMeter] = {}
         self._text: Text | None = None
 
@@ -131,58 +167,70 @@ class StatusBar(Static):
         super().notify_style_update()
         self._text = None
 
-    def show(self, feed: Feed | None, stream: Stream | None, note: str = "") -> None:
-        self.feed, self.stream = feed, stream
+    def show(self, feed: Feed | None, stream: Stream | None, note: str = "",
+             replay: ReplayStatus | None = None) -> None:
+        self.feed, self.stream, self.replay = feed, stream, replay
         self.tick(note)
 
-    def _parts(self, note: str) -> list[tuple[str, str]]:
-        """(text, class) in order of importance: what does not fit is dropped whole."""
+    def _replay_parts(self) -> list[tuple[str, str, int]]:
+        """"  replay 2026-12-07 14:03:22 UTC ██████░░░░░░ 50% 10x paused", in parts that
+        go one by one (each a figure: never cut)."""
+        status = self.replay
+        if status is None:
+            return []
+        when = _dt.datetime.fromtimestamp(status.wall / 1e9, _dt.UTC)
+        speed = f" {status.speed}" + (f" {status.state}" if status.state else "")
+        return [("  replay", "status--replay", _REPLAY_TIME),
+                (f" {when:%Y-%m-%d}", "status--replay", _DATE),
+                (f" {when:%H:%M:%S} UTC", "status--replay", _REPLAY_TIME),
+                (f" {fmt.progress_bar(status.progress)}", "status--replay", _BAR),
+                (f" {status.progress:.0%}", "status--replay", _REPLAY_PROGRESS),
+                (speed, "status--replay", _REPLAY_SPEED)]
+
+    def _parts(self, note: str) -> list[tuple[str, str, int]]:
+        """(text, class, rank) in the order shown; what does not fit is dropped whole,
+        the least important first (see `_fit`)."""
         feed, stream = self.feed, self.stream
+        replay = self._replay_parts()
         if feed is None:
-            return [(f" {note or 'obview'}", "")]
+            return [(f" {note or 'obview'}", "", _FIRST)]
         meter = self.rates.setdefault(id(feed), RateMeter())
         rate = meter.sample(feed.messages or sum(s.pushes for s in feed.streams.values()))
-        parts = [(f" {feed.venue} ", "status--venue")]
+        parts = [(f" {feed.venue} ", "status--venue", _FIRST)]
         if stream is not None:
-            parts.append((f" {stream.symbol}", ""))
+            parts.append((f" {stream.symbol}", "", _FIRST))
             if stream.source:
-                parts.append((f"@{stream.source}", "status--source"))
+                parts.append((f"@{stream.source}", "status--source", _FIRST))
         word, style = state_text(feed, stream)
-        parts.append(("  ", ""))
-        parts.append((f" {word} ", style))
+        parts.append(("  ", "", _WORDS))
+        parts.append((f" {word} ", style, _WORDS))
+        parts.extend(replay)
         if note:
-            parts.append((f"  {note}", "status--note"))
+            parts.append((f"  {note}", "status--note", _WORDS))
         if feed.bad_frames:
-            parts.append((f"  bad frames {feed.bad_frames}", "status--bad"))
+            parts.append((f"  bad frames {feed.bad_frames}", "status--bad", _AFTER))
         if stream is not None:
             version = stream.book.version
             # venues without versions: the push counter stands in
             parts.append((f"  v{version}" if version is not None else f"  push #{stream.pushes}",
-                          "status--muted"))
-            parts.append((f"  resyncs {stream.resyncs}", "status--muted"))
-        parts.append((f"  {'–' if self.mask_times else fmt.rate(rate)} msg/s", "status--muted"))
+                          "status--muted", _AFTER))
+            parts.append((f"  resyncs {stream.resyncs}", "status--muted", _AFTER))
+        parts.append((f"  {'–' if self.mask_times else fmt.rate(rate)} msg/s", "status--muted",
+                      _AFTER))
         if stream is not None:
             age = None if self.mask_times else stream.age()
             parts.append((f"  age {'–' if self.mask_times else fmt.seconds(age)}",
-                          "status--muted"))
+                          "status--muted", _AFTER))
             if stream.name:
-                parts.append((f"  {stream.name}", ""))
+                parts.append((f"  {stream.name}", "", _AFTER))
+        if not replay:  # live: taken in the order shown, the first that does not fit ends it
+            parts = [(text, cls, rank) for rank, (text, cls, _) in enumerate(parts)]
         return parts
 
     def tick(self, note: str = "") -> None:
-        parts = self._parts(note)
-        width = self.size.width or 200
-        kept = fmt.fit_parts([t for t, _ in parts], width)
-        if len(kept) < len(parts) and parts[len(kept)][1] in WORDS_CLASSES:
-            # the state (with its reason: why a feed cannot connect, say) and a note are
-            # words, not numbers: shown cut rather than dropped when a useful part fits
-            room = width - sum(map(cell_len, kept)) - 1
-            if room >= 16:
-                text_, cls = parts[len(kept)]
-                parts[len(kept)] = (_cut_words(text_, room, keep_tail=cls == "status--note"), cls)
-                kept = fmt.fit_parts([t for t, _ in parts], width)
+        parts = _fit(self._parts(note), self.size.width or 200)
         text = Text(no_wrap=True, overflow="crop")
-        for (part, cls), _ in zip(parts, kept, strict=False):
+        for part, cls in parts:
             text.append(part, self.get_component_rich_style(cls, default=NO_STYLE) if cls else "")
         if self._text is None or text.plain != self._text.plain or text.spans != self._text.spans:
             self._text = text

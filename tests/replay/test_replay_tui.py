@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
+from datetime import UTC, datetime
 
 import pytest
+from rich.cells import cell_len
 
 from obview.feed import FeedState
 from obview.replay import ReplayPlayer
@@ -107,6 +110,52 @@ async def test_home_while_paused_repaints_the_tab_in_front(futu_journal):
             f"{stream.key}  (not synced)"), 10, "the emptied book painted")
         assert "(empty book)" in screen_text(app)
         assert ladder.paint_delay.total == measured
+
+
+def _status_figures_whole(status: str, width: int) -> None:
+    """No figure of the status line cut short: an ellipsis is where words went, never
+    next to a digit or the progress bar ("…2-07 01:44:29 UTC", "…░░ 12%")."""
+    assert not re.search(r"…[\d█░]|[\d█░]…", status), status
+    assert cell_len(status) <= width, status
+
+
+async def test_the_replay_status_keeps_the_journal_time_and_speed_whole_when_narrow(
+        futu_journal):
+    """At 80 columns and below the replay's parts are dropped whole, least important
+    first: the journal's time, speed and paused, and how far through, before the state's
+    words; the date and the bar go first. A cut had shown "replay …2-07 01:44:29 UTC"
+    (the date cut mid-number), and beside a long state ("connecting: replay of a
+    simulator session", the state a tab shows before its session starts) only
+    "replay …paused": no time, no progress, no speed."""
+    async with _replaying(futu_journal, (80, 24)) as (app, pilot, player, feed):
+        await pilot.press("space")
+        app._tick()
+        status = app.status_bar._text.plain
+        when = datetime.fromtimestamp(player.wall / 1e9, UTC)  # (paused: it stays)
+        assert f" {when:%H:%M:%S} UTC" in status and "replay " in status
+        assert "1x paused" in status and " synced " in status
+        assert re.search(r" \d+% ", status), status
+        _status_figures_whole(status, 80)
+        assert f"{when:%Y-%m-%d}" not in status  # (no room for the date: dropped, not cut)
+        feed.set_state(FeedState.CONNECTING, feed.address)  # a long state: words, cut
+        app._tick()
+        status = app.status_bar._text.plain
+        assert f" {when:%H:%M:%S} UTC" in status and "1x paused" in status, status
+        assert re.search(r" \d+% ", status) and "connecting: replay of" in status, status
+        _status_figures_whole(status, 80)
+        await pilot.resize_terminal(60, 20)
+        await wait_until(lambda: app.status_bar.size.width == 60, 5, "the narrower bar")
+        for state in (FeedState.CONNECTING, FeedState.SYNCED):
+            feed.set_state(state, feed.address if state is FeedState.CONNECTING else "")
+            app._tick()
+            status = app.status_bar._text.plain
+            assert f" {when:%H:%M:%S} UTC" in status and "1x paused" in status, status
+            assert re.search(r" \d+% ", status), status
+            _status_figures_whole(status, 60)
+        await pilot.resize_terminal(160, 24)  # wide: the whole line, date and bar too
+        await wait_until(lambda: app.status_bar.size.width == 160, 5, "the wider bar")
+        app._tick()
+        assert player.describe() in app.status_bar._text.plain
 
 
 async def test_the_journal_s_warnings_show_on_the_replay_screen(tmp_path):

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from textual.app import App, ComposeResult, SystemCommand
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, TabbedContent, TabPane
+from textual.widgets import DataTable, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
 
 from obview.depth_history import DEFAULT_HISTORY_S
@@ -28,6 +28,7 @@ from obview.events import BookChanged, FeedFailed, RecordsChanged, StatusChanged
 from obview.feed import Feed, ReplayCaughtUp, ReplayControl, Stream, describe_error
 from obview.logs import status_note
 from obview.tui.actions import SCOPES, Owner, Scope, action_name, bindings, palette_actions
+from obview.tui.footer import KeyFooter
 from obview.tui.ladder import Ladder
 from obview.tui.messages import (
     BookUpdated,
@@ -105,7 +106,7 @@ class ObviewApp(App):
         self.status_bar = StatusBar(mask_times=self.mask_times, id="status")
         yield self.tabs
         yield self.status_bar
-        yield Footer()
+        yield KeyFooter()
 
     async def on_mount(self) -> None:
         # Everything alive now (Textual, widgets, imported modules) lives as long as the

@@ -19,13 +19,14 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from obview import fmt
 from obview.book import Level, group_price
 from obview.feed import Feed, Stream
 from obview.records import Order
 from obview.tui.actions import KEYS, Owner, bindings
+from obview.tui.footer import KeyFooter
 from obview.tui.ladder import CP_CLASSES, cp_class, shown_places
 from obview.tui.records import ID_TAIL, Column, fit
 from obview.tui.themes import NO_STYLE
@@ -86,7 +87,7 @@ class DrilldownScreen(Screen):
         yield Static(id="drill-title")
         with VerticalScroll(id="drill-body"):
             yield Static(id="drill-content")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self._record()

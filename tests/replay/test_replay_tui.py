@@ -158,6 +158,28 @@ async def test_the_replay_status_keeps_the_journal_time_and_speed_whole_when_nar
         assert player.describe() in app.status_bar._text.plain
 
 
+async def test_the_replay_footer_shows_each_key_with_its_label_or_not_at_all(futu_journal):
+    """The footer had cropped its row at the palette key, leaving "space ▏": a key
+    without its label. A key that does not fit is hidden whole; in a replay the replay's
+    keys are the last to go."""
+    from textual.widgets import Footer
+    from textual.widgets._footer import FooterKey
+
+    async with _replaying(futu_journal, (80, 24)) as (app, pilot, player, feed):
+        for width in (80, 60, 160):
+            await pilot.resize_terminal(width, 24)
+            await wait_until(lambda w=width: app.screen.query_one(Footer).size.width == w,
+                             5, "the footer resized")
+            await pilot.pause()  # (its keys hidden or shown: laid out and painted)
+            footer = screen_text(app).splitlines()[-1]
+            shown = [key for key in app.screen.query(FooterKey) if key.display]
+            assert len(shown) >= 3, footer
+            for key in shown:  # each shown key whole: its key and its label
+                assert key.render().plain.strip() in footer, (key.key, footer)
+            assert "space Pause" in footer, footer
+            assert not re.search(r"space\s*▏", footer), footer
+
+
 async def test_the_journal_s_warnings_show_on_the_replay_screen(tmp_path):
     """A warning given before the TUI started (a rotated part alone) went to stderr,
     under the screen, and one during it (a journal cut short) into Textual's capture:

@@ -70,11 +70,15 @@ class RateMeter:
 
 
 def sparkline(stats: LatencyStats, width: int = 24) -> str:
+    """The last `width` samples, from the lowest bar at 0 (or at the lowest sample, when
+    some are below 0: a venue stamp a little ahead of our receive clock) to the highest
+    at the largest. (Negative samples once indexed the bars from the end, and past it.)"""
     values = list(stats.samples)[-width:]
     if not values:
         return ""
-    top = max(values) or 1.0
-    return "".join(SPARK[min(7, int(v / top * 7.999))] for v in values)
+    low = min(0.0, min(values))
+    span = max(values) - low or 1.0
+    return "".join(SPARK[min(7, int((v - low) / span * 7.999))] for v in values)
 
 
 def state_text(feed: Feed, stream: Stream | None) -> tuple[str, str]:

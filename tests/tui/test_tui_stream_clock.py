@@ -20,3 +20,23 @@ def test_intervals_are_between_pushes_and_the_first_has_none():
     samples = clock.interval.samples
     assert len(samples) == 2 and all(value >= 0 for value in samples)
     assert clock.venue_age.unstamped == 3  # no venue stamp on these books
+
+
+def test_a_sparkline_with_samples_below_zero_draws_every_sample():
+    """A venue stamp a little ahead of our receive clock gives an age below 0 (the VM's
+    clocks drift apart: -75 ms was seen): the sparkline had indexed its bars with the
+    negative ratio, from the end of the string and past it (IndexError, the app gone)."""
+    from obview.latency import LatencyStats
+    from obview.tui.panels import SPARK, sparkline
+
+    stats = LatencyStats()
+    for value in (0.25, -0.63, -1.37, -2.3):
+        stats.add(value)
+    line = sparkline(stats)
+    assert len(line) == 4 and set(line) <= set(SPARK)
+    assert line[0] == SPARK[-1] and line[-1] == SPARK[0]  # highest and lowest sample
+    assert list(line) == sorted(line, reverse=True)  # in the samples' order
+    stats = LatencyStats()
+    for value in (0.0, 2.0, 4.0):  # none below 0: from 0 up, as before
+        stats.add(value)
+    assert sparkline(stats) == SPARK[0] + SPARK[3] + SPARK[7]

@@ -10,7 +10,7 @@ exception (a far-future double would overflow `int()`).
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from itertools import pairwise
 
 # Clocks of two machines disagree a little; a stamp a minute in our future is not that.
@@ -107,6 +107,18 @@ class IntervalStats(LatencyStats):
     def restart(self) -> None:
         if self.stamps and self.stamps[-1] is not None:
             self.mark(None)
+
+    def stamp_with(self, now: Callable[[], float]) -> None:
+        """From now on a mark takes its time from `now()`, whatever stamp it is given: a
+        replay's, the receive stamp of the message being handled (on this machine's clock
+        the intervals would be the replay's pace: a tenth of the venue's at 10x). A
+        restart stays a restart. (Callers that bound `mark` before must bind it again.)"""
+        append = self.stamps.append
+
+        def mark(stamp: float | None) -> None:
+            append(None if stamp is None else now())
+
+        self.mark = mark
 
     @property
     def samples(self) -> list[float]:  # type: ignore[override]

@@ -17,7 +17,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from obview import fmt
-from obview.feed import Feed, FeedState, LatencyKind, ReplayStatus, Stream
+from obview.feed import Feed, FeedState, LatencyKind, ReplayControl, ReplayStatus, Stream
 from obview.latency import IntervalStats, LatencyStats
 from obview.tui.themes import NO_STYLE
 
@@ -37,19 +37,34 @@ WORDS_CLASSES = STATE_CLASSES | {"status--note"}  # status parts that are words:
 
 class StreamClock:
     """Push timing the TUI measures itself: the interval between pushes, and the venue
-    stamp's age at *receive* (the feed's stamp, so the event loop's delay is not in it)."""
+    stamp's age at *receive* (the feed's stamp, so the event loop's delay is not in it).
 
-    __slots__ = ("interval", "venue_age")
+    In a replay (`journal`, the feed's `ReplayControl`) both are on the journal's clock:
+    when the push was received then, as a replayed Futu feed measures its latency. On
+    this machine's clock the age is how old the recording is (minutes, hours) and the
+    interval the replay's pace (a tenth of the venue's at 10x)."""
 
-    def __init__(self) -> None:
+    __slots__ = ("interval", "venue_age", "journal")
+
+    def __init__(self, journal: ReplayControl | None = None) -> None:
         self.interval = IntervalStats(window=300)
         self.venue_age = LatencyStats(window=300)
+        self.journal = journal
 
     def on_push(self, stream: Stream) -> None:
-        self.interval.mark(time.monotonic())
         book = stream.book
         venue_ts = book.venue_ts
-        self.venue_age.add(None if venue_ts is None else book.recv_ts - venue_ts)
+        if self.journal is None:
+            self.interval.mark(time.monotonic())
+            self.venue_age.add(None if venue_ts is None else book.recv_ts - venue_ts)
+            return
+        now = self.journal.clock()  # (called as the feed applies it: that line's stamps)
+        self.interval.mark(now.mono / 1e9)
+        self.venue_age.add(None if venue_ts is None else now.wall / 1e6 - venue_ts)
+
+    def restart(self) -> None:
+        """A replay's seek: no interval spans the jump in journal time."""
+        self.interval.restart()
 
 
 class RateMeter:

@@ -51,7 +51,6 @@ class StreamPane(TabPane):
         self.feed = feed
         self.stream = stream
         self.label_text = stream.key
-        self.clock = StreamClock()
         self.mask_times = mask_times
         self.history_s = history_s
         self.layout_name = LAYOUTS[0]
@@ -64,6 +63,7 @@ class StreamPane(TabPane):
         self.history = DepthHistory(history_s)
         # replay: the journal's time drives the history (masked snapshots keep theirs)
         self.journal = None if mask_times else feed.capabilities.replay
+        self.clock = StreamClock(self.journal)  # (replay: push timing as received then)
         self.sampler = SlotSampler(self.history, stream.book) if self.journal else None
         self.heatmap = self._new_heatmap()
         self.health = HealthPanel(feed, stream, self.clock, self.ladder.paint_delay,
@@ -197,6 +197,7 @@ class StreamPane(TabPane):
         """The replay jumped: what was recorded belongs to another moment. Nothing is
         recorded while the books catch up (the rebuild covers that time)."""
         self.sampler.stop()
+        self.clock.restart()
         self.history.clear()
         self.pending_trades.clear()
         if self.tape is not None:

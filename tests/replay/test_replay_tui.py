@@ -391,3 +391,28 @@ async def test_a_level_s_size_history_in_a_replay_reads_in_the_journal_s_time(
             assert player.first_wall <= at * 1e9 <= player.last_wall + 1e9
         newest = fmt.clock(screen.history[-1][0], True, utc=True)
         await wait_until(lambda: newest in screen_text(app), 5, "the history drawn")
+
+
+async def test_loopring_push_timing_in_a_replay_is_on_the_journal_s_clock(
+        loopring_trades_journal):
+    """The venue stamp's age and the push interval are what they were when the session
+    was recorded: on the journal's receive stamps, as a replayed Futu feed's latency is.
+    On this machine's clock the age had been the recording's age ("stamp age p50
+    149.6s") and, played fast, the interval the replay's pace."""
+    player = ReplayPlayer([loopring_trades_journal], speed=None)  # max: no pace to measure
+    app = ObviewApp(player.configs, player.feeds, player=player)
+    async with app.run_test(size=(120, 34)) as pilot:
+        await wait_until(player.finished.is_set, 30, "the journal played")
+        await pilot.pause()
+        pane = app.active_stream_pane()
+        ages = pane.clock.venue_age.samples
+        # the simulator's stamps are its clock at sending, on the same machine: received
+        # within milliseconds then, whereas the recording ended seconds before this replay
+        assert len(ages) >= 50 and all(abs(age) < 1000 for age in ages), max(ages, key=abs)
+        for intervals in (pane.stream.latency["interval"], pane.clock.interval):
+            # pushes about 20 ms apart (rate=50) when recorded; at max speed the replay
+            # hands them over within microseconds of each other
+            assert intervals.total >= 50 and intervals.percentile(0.5) > 5, intervals.samples
+        app._tick()
+        await pilot.pause()
+        assert "stamp age" in screen_text(app)  # (drawn: samples below 0 included)

@@ -143,6 +143,7 @@ class LoopringFeed(Feed):
         self.stream = Stream(self.market, OrderBook(), level=self.level)
         self.stream.extra.update(verified_at=None, verify_mismatches=0)
         self._intervals = self.stream.latency["interval"] = IntervalStats()  # ms between pushes
+        self._frame_mono = 0.0  # replay: the receive stamp of the message handled (s)
         self.streams[self.stream.key] = self.stream
         # trades: v3 only (the seed's v2 dialect has no trade topic; docs/loopring.md)
         self.capabilities = FeedCapabilities(
@@ -258,6 +259,9 @@ class LoopringFeed(Feed):
         link = self._link = await self.transport.connection()
         link.busy = self._replay_busy
         self._ws = link.socket
+        # the push interval as the venue pushed them: on the journal's receive stamps, as
+        # Futu's latency is (before any subscription binds the mark)
+        self._intervals.stamp_with(self._frame_seconds)
         try:
             if link.resumed:  # from a checkpoint: the book and its version are restored
                 if self._parser is not None:
@@ -286,11 +290,16 @@ class LoopringFeed(Feed):
         task = self._snapshot_task
         return self._sync is None or (task is not None and not task.done())
 
+    def _frame_seconds(self) -> float:
+        """The journal's monotonic receive stamp (s) of the message being replayed."""
+        return self._frame_mono
+
     def _replay_message(self, frame) -> bool:
         """One recorded message, as `_read` handles one live; True when the feed needs
         the loop's turns before the next (see `ReplayLink.take`)."""
         if self._reader is None:  # resumed without the markets: nothing can be decoded
             return False
+        self._frame_mono = frame.m / 1e9
         embedded = frame.j  # embedded JSON: its bytes in the journal, uncopied
         if embedded:
             self.on_frame(embedded)

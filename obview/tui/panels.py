@@ -40,9 +40,10 @@ class StreamClock:
     stamp's age at *receive* (the feed's stamp, so the event loop's delay is not in it).
 
     In a replay (`journal`, the feed's `ReplayControl`) both are on the journal's clock:
-    when the push was received then, as a replayed Futu feed measures its latency. On
-    this machine's clock the age is how old the recording is (minutes, hours) and the
-    interval the replay's pace (a tenth of the venue's at 10x)."""
+    when the push was received then, as a replayed feed that measures its own latency
+    does (docs/replay.md, "Time on screen"). On this machine's clock the age is how old
+    the recording is (minutes, hours) and the interval the replay's pace (a tenth of the
+    venue's at 10x)."""
 
     __slots__ = ("interval", "venue_age", "journal")
 

@@ -196,8 +196,17 @@ def _need_terminal() -> None:
     if os.environ.get("TEXTUAL_DRIVER"):
         return
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
-        raise click.UsageError("the TUI needs a terminal and stdin/stdout is not one: "
-                               "in scripts use --dump json or --stream json")
+        hint = _headless_hint()
+        raise click.UsageError("the TUI needs a terminal and stdin/stdout is not one"
+                               + (f": in scripts use {hint}" if hint else ""))
+
+
+def _headless_hint() -> str:
+    """The headless options of the command running ("--dump json or --stream json"; a
+    replay has only --stream), read from the command itself: a hint naming an option the
+    command refuses sends a script's author from one usage error to another."""
+    names = {param.name for param in click.get_current_context().command.params}
+    return " or ".join(f"--{name} json" for name in ("dump", "stream") if name in names)
 
 
 def _launch(configs: list[VenueConfig], kw: dict[str, Any], records: str | None = None) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -138,6 +139,20 @@ def test_the_tui_without_a_terminal_is_one_line_exit_2_not_a_spinning_process(ar
         "obview: the TUI needs a terminal and stdin/stdout is not one: "
         "in scripts use --dump json or --stream json"]
     assert done.stdout == ""
+
+
+@pytest.mark.parametrize("args", [["demo"], ["futu", "HK.00700", "--sim"],
+                                  ["loopring", "LRC-ETH", "--sim"], ["bthub", "BTCUSDT", "--sim"]])
+def test_the_no_terminal_hint_names_only_options_the_command_takes(args):
+    """Each command's hint is its own: every option it names is in that command's help
+    (`replay`, which has no --dump: tests/replay/test_replay_venues.py)."""
+    done = run_obview(*args, timeout=30)
+    assert done.returncode == 2, done.stderr
+    hint = done.stderr.strip().split("in scripts use ", 1)[1]
+    named = re.findall(r"--[a-z-]+", hint)
+    assert named, hint
+    usage = run_obview(args[0], "--help").stdout
+    assert all(re.search(rf"^\s+{option}\b", usage, re.M) for option in named), (named, usage)
 
 
 def test_the_demo_takes_the_headless_options_the_tui_hint_names():

@@ -301,12 +301,15 @@ def test_an_exception_in_a_replayed_message_ends_its_link_not_the_replay(tmp_pat
 
 
 def test_the_replay_tui_without_a_terminal_is_one_line_exit_2(futu_journal):
+    """...and its hint names only what replay takes: it has --stream, and no --dump (the
+    hint had said "use --dump json or --stream json", the venue commands' words)."""
     path, _ = futu_journal
     done = run_obview("replay", str(path), timeout=30)  # stdin at end-of-file, stdout a pipe
     assert done.returncode == 2, done.stderr
     assert done.stderr.strip().splitlines() == [
         "obview: the TUI needs a terminal and stdin/stdout is not one: "
-        "in scripts use --dump json or --stream json"]
+        "in scripts use --stream json"]
+    assert run_obview("replay", str(path), "--stream", "json", "--count", "1").returncode == 0
 
 
 def test_a_bthub_replay_counts_its_pushes_afresh_after_a_seek_and_names_its_source(tmp_path):

@@ -207,6 +207,9 @@ def _check_list(cfg: Config, table: str, name: str, value: Any, allow_name: bool
         return
     if not isinstance(value, list) or not value or not all(isinstance(s, str) for s in value):
         raise cfg.error(table, name, "expected a list of symbols, e.g. [\"HK.00700\"]")
+    for item in value:  # a list may name other watchlists: `all = ["@hk", "@us"]`
+        if item.startswith("@") and item[1:] not in cfg.watchlists:
+            raise cfg.error(table, name, f"no watchlist {item!r} in [watchlists]")
 
 
 def _check_private(cfg: Config, what: str) -> None:
@@ -296,16 +299,28 @@ def expand_symbols(venue: str, values: tuple[str, ...] | list[str],
                 f"or set watchlist in [{venue}] of {cfg.path}")
         values = [f"@{default.lstrip('@')}"] if isinstance(default, str) else list(default)
     out: list[str] = []
-    for value in values:
-        if value.startswith("@"):
-            name = value[1:]
-            if name not in cfg.watchlists:
-                known = ", ".join("@" + n for n in cfg.watchlists) or "none"
-                raise click.UsageError(f"unknown watchlist {value!r} (in {cfg.path}: {known})")
-            out.extend(cfg.watchlists[name])
-        else:
-            out.append(value)
+    _expand(cfg, values, out, within=())
     return out
+
+
+def _expand(cfg: Config, values: tuple[str, ...] | list[str], out: list[str],
+            within: tuple[str, ...]) -> None:
+    """A watchlist may name others (`all = ["@hk", "@us"]`); one that names itself,
+    directly or through others, is refused rather than expanded for ever."""
+    for value in values:
+        if not value.startswith("@"):
+            out.append(value)
+            continue
+        name = value[1:]
+        if name not in cfg.watchlists:
+            known = ", ".join("@" + n for n in cfg.watchlists) or "none"
+            where = f" (named by @{within[-1]})" if within else ""
+            raise click.UsageError(f"unknown watchlist {value!r}{where} "
+                                   f"(in {cfg.path}: {known})")
+        if name in within:
+            loop = " -> ".join("@" + n for n in (*within[within.index(name):], name))
+            raise click.UsageError(f"watchlist {loop} names itself (in {cfg.path})")
+        _expand(cfg, cfg.watchlists[name], out, (*within, name))
 
 
 # -- secrets -----------------------------------------------------------------------------

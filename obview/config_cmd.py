@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from typing import Any
 
 import click
 
 from obview import config
 from obview.venues import VENUES
+
+BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 
 TEMPLATE = """\
 # obview configuration. Precedence: command-line option > environment variable
@@ -115,7 +118,7 @@ def show(ctx: click.Context) -> None:
     if cfg.watchlists:
         click.echo("\n[watchlists]")
         for name, symbols in cfg.watchlists.items():
-            click.echo(f"{name} = {_toml(symbols)}")
+            click.echo(f"{_toml_key(name)} = {_toml(symbols)}")
 
 
 def _effective(cfg: config.Config, venue: str, key: str, option: click.Option,
@@ -154,6 +157,12 @@ def _secret_source(cfg: config.Config, venue: str, name: str) -> str:
     if config._keyring(venue, name):
         return f"set (keyring {config.KEYRING_SERVICE} {venue}.{name})"
     return f"not set ({env}, this file at mode 600, or keyring {config.KEYRING_SERVICE} {venue}.{name})"
+
+
+def _toml_key(name: str) -> str:
+    """A bare key where TOML allows one; quoted otherwise, since `a.b = [...]` bare
+    would read back as a table `a` holding `b`."""
+    return name if BARE_KEY.match(name) else json.dumps(name, ensure_ascii=False)
 
 
 def _toml(value: Any) -> str:

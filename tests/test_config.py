@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import tomllib
 import types
 
 import pytest
@@ -64,6 +65,28 @@ def test_watchlists(tmp_path):
     assert sorted(json.loads(line)["symbol"] for line in done.stdout.splitlines()) == ["HK.00005", "US.AAPL"]
     done = run_obview("futu", "@nope", "--sim", "--dump", "json", **env)
     assert done.returncode == 2 and "unknown watchlist '@nope'" in done.stderr and "@hk, @us" in done.stderr
+
+
+def test_a_watchlist_may_name_other_watchlists_and_one_that_names_itself_is_refused(tmp_path):
+    """`all = ["@hk", "@us"]` was passed on as a code named "@hk"; now it expands, a
+    name that is not there is refused with the file's line, and a loop says where it turns."""
+    path = _write(tmp_path, '[futu]\nwatchlist = "all"\n\n[watchlists]\n'
+                            'hk = ["HK.00700"]\nus = ["US.AAPL"]\n'
+                            'all = ["@hk", "@us", "HK.00700"]\n'
+                            'ring = ["@round"]\nround = ["HK.00005", "@ring"]\n')
+    env = {"OBVIEW_CONFIG": str(path)}
+    done = run_obview("futu", "--sim", "--dump", "json", **env)
+    assert done.returncode == 0, done.stderr
+    assert [json.loads(line)["symbol"] for line in done.stdout.splitlines()] == [
+        "HK.00700", "US.AAPL"]  # nested, and the code named twice shown once
+    done = run_obview("futu", "@ring", "--sim", "--dump", "json", **env)
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.strip().splitlines() == [
+        f"obview: watchlist @ring -> @round -> @ring names itself (in {path})"]
+    path = _write(tmp_path, '[watchlists]\nhk = ["HK.00700"]\nall = ["@hk", "@nope"]\n')
+    done = run_obview("futu", "@hk", "--sim", "--dump", "json", OBVIEW_CONFIG=str(path))
+    assert done.returncode == 2
+    assert f"{path}:3: [watchlists] all: no watchlist '@nope' in [watchlists]" in done.stderr
 
 
 def test_bthub_takes_watchlists_and_loopring_one_market(tmp_path):
@@ -171,6 +194,16 @@ def test_show_gives_what_is_in_force_typed_and_the_top_level_settings(tmp_path):
     assert 'history = "10m"  # file (top level)' in tables["loopring"]
     assert "details = true  # env OBVIEW_LOOPRING_DETAILS" in tables["loopring"]
     assert 'history = "2h"  # file' in tables["bthub"]
+
+
+def test_show_quotes_a_watchlist_name_toml_would_read_as_a_table(tmp_path):
+    """`a.b = [...]` bare is a table `a` holding `b`: show's output read back as TOML
+    gave another config than the one in force."""
+    path = _write(tmp_path, '[watchlists]\n"hk.tech" = ["HK.00700"]\nus = ["US.AAPL"]\n')
+    done = run_obview("config", "show", OBVIEW_CONFIG=str(path))
+    assert done.returncode == 0, done.stderr
+    assert '"hk.tech" = ["HK.00700"]' in done.stdout.splitlines()
+    assert tomllib.loads(done.stdout)["watchlists"] == {"hk.tech": ["HK.00700"], "us": ["US.AAPL"]}
 
 
 def test_a_readable_file_holding_a_secret_is_refused(tmp_path):

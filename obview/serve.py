@@ -38,6 +38,9 @@ def _check_command(ctx: click.Context, argv: tuple[str, ...]) -> None:
     if not argv:
         raise click.UsageError("serve needs a command to run, e.g. obview serve futu HK.00700 --sim")
     name = argv[0]
+    if name.startswith("-"):  # (ignore_unknown_options passes it on as the command)
+        raise click.UsageError(f"No such option: {name} (serve's own are --host and --port, "
+                               "before the venue command)")
     command = group.get_command(root, name) if isinstance(group, click.Group) else None
     if command is None or name in NOT_SERVABLE:
         raise click.UsageError(f"serve runs a venue command, demo or replay, not {name!r}")

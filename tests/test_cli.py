@@ -50,6 +50,8 @@ from tests.conftest import ROOT, obview_env, run_obview
         (["futu", "HK.00700", "--host", ""], "empty: give a host name or address"),
         (["futu", "HK.00700", "--host", "a\tb"], "'a\\tb' is not a host name or address"),
         (["serve", "--host", " ", "--port", "0", "demo"], "empty: give a host name"),
+        # said "serve runs a venue command, demo or replay, not '--nosuch'"
+        (["serve", "--nosuch", "demo"], "No such option: --nosuch (serve's own are --host and"),
         (["sim", "futu", "--host", "x" * 300], "is not a host name or address"),
         (["futu", "HK.00700", "--sim", "--fault", "nope=1", "--dump", "json"], "unknown futu simulator fault"),
         (["futu", "HK.00700", "--sim", "--dump", "json", "--log-file", "/nonexistent-dir/x.log"],

@@ -51,8 +51,11 @@ def fresh_logging(tmp_path, monkeypatch):
     monkeypatch.setattr(logs, "_where", None)
     logger = logging.getLogger("obview")
     handlers, level = list(logger.handlers), logger.level
+    # start with none: a test that ran the CLI in this worker before left its handlers,
+    # and their error counters made "1 error logged" read "4 errors logged"
+    logger.handlers[:] = []
     yield logger
-    for handler in logger.handlers[len(handlers):]:
+    for handler in logger.handlers:
         handler.close()
     logger.handlers[:] = handlers
     logger.setLevel(level)

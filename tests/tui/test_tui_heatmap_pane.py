@@ -168,6 +168,9 @@ def test_history_option_and_config_setting(tmp_path, monkeypatch):
     seen = {}
     monkeypatch.setattr("obview.tui.run_app",
                         lambda configs, history_s=None, **kw: seen.setdefault("h", history_s))
+    import logging  # each run below adds its log handlers: gone again after this test
+
+    monkeypatch.setattr(logging.getLogger("obview"), "handlers", [])
     cli._install_hooks()
     cli.cli.main(args=["futu", "HK.00700", "--sim", "--history", "1h30m"],
                  standalone_mode=False)

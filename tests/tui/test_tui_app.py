@@ -302,7 +302,7 @@ async def test_a_venue_that_cannot_start_gets_an_error_tab(monkeypatch):
     monkeypatch.setattr(venues, "load", broken)
     app = ObviewApp([config("futu", ["HK.00700"], sim=True)])
     async with app.run_test(size=(100, 30)) as pilot:
-        await wait_until(lambda: "cannot start" in screen_text(app), 5, "error tab")
+        await wait_until(lambda: "cannot start" in screen_text(app), 15, "error tab")
         assert "futu is not configured" in screen_text(app)
         await pilot.press("q")
 

@@ -384,7 +384,7 @@ class ObviewApp(App):
         # a replay's time, speed and progress as figures: the bar drops them one by one
         control = self._replay_control()
         self.status_bar.show(pane.feed, pane.stream, note,
-                             control.status() if control is not None else None)
+                             control.status() if control is not None else None, pane.clock)
         pane.tick()
 
     # -- what is on screen ---------------------------------------------------------

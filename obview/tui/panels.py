@@ -45,12 +45,13 @@ class StreamClock:
     the recording is (minutes, hours) and the interval the replay's pace (a tenth of the
     venue's at 10x)."""
 
-    __slots__ = ("interval", "venue_age", "journal")
+    __slots__ = ("interval", "venue_age", "journal", "last_push")
 
     def __init__(self, journal: ReplayControl | None = None) -> None:
         self.interval = IntervalStats(window=300)
         self.venue_age = LatencyStats(window=300)
         self.journal = journal
+        self.last_push: int | None = None  # a replay: the journal's mono (ns) of the last
 
     def on_push(self, stream: Stream) -> None:
         book = stream.book
@@ -60,12 +61,23 @@ class StreamClock:
             self.venue_age.add(None if venue_ts is None else book.recv_ts - venue_ts)
             return
         now = self.journal.clock()  # (called as the feed applies it: that line's stamps)
+        self.last_push = now.mono
         self.interval.mark(now.mono / 1e9)
         self.venue_age.add(None if venue_ts is None else now.wall / 1e6 - venue_ts)
 
     def restart(self) -> None:
         """A replay's seek: no interval spans the jump in journal time."""
         self.interval.restart()
+        self.last_push = None
+
+    def age(self, stream: Stream) -> float | None:
+        """Seconds since the stream's last update. In a replay, journal seconds: paused it
+        stands still, and at 10x it is the gap the venue left, not a tenth of it."""
+        if self.journal is None:
+            return stream.age()
+        if self.last_push is None:
+            return None
+        return max(0, self.journal.clock().mono - self.last_push) / 1e9
 
 
 class RateMeter:
@@ -180,6 +192,7 @@ class StatusBar(Static):
         self.feed: Feed | None = None
         self.stream: Stream | None = None
         self.replay: ReplayStatus | None = None
+        self.clock: StreamClock | None = None  # the stream's pane's: its age
         self.rates: dict[int, RateMeter] = {}
         self._text: Text | None = None
 
@@ -188,8 +201,8 @@ class StatusBar(Static):
         self._text = None
 
     def show(self, feed: Feed | None, stream: Stream | None, note: str = "",
-             replay: ReplayStatus | None = None) -> None:
-        self.feed, self.stream, self.replay = feed, stream, replay
+             replay: ReplayStatus | None = None, clock: StreamClock | None = None) -> None:
+        self.feed, self.stream, self.replay, self.clock = feed, stream, replay, clock
         self.tick(note)
 
     def _replay_parts(self) -> list[tuple[str, str, int]]:
@@ -238,7 +251,8 @@ class StatusBar(Static):
         parts.append((f"  {'–' if self.mask_times else fmt.rate(rate)} msg/s", "status--muted",
                       _AFTER))
         if stream is not None:
-            age = None if self.mask_times else stream.age()
+            age = None if self.mask_times else (self.clock.age(stream) if self.clock
+                                                else stream.age())
             parts.append((f"  age {'–' if self.mask_times else fmt.seconds(age)}",
                           "status--muted", _AFTER))
             if stream.name:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+import time
 from datetime import UTC, datetime
 
 import pytest
@@ -61,6 +62,31 @@ async def test_replay_keys_drive_the_journal(futu_journal):
         await wait_until(lambda: any(s.synced for s in feed.streams.values()), 20,
                          "the book after a seek")
         assert "HK.00700" in screen_text(app)
+
+
+def _age(app) -> str:
+    app._tick()
+    found = re.search(r"  age (\S+)", app.status_bar._text.plain)
+    assert found, app.status_bar._text.plain
+    return found.group(1)
+
+
+async def test_a_paused_replay_s_age_stands_still_on_the_journal_s_clock(futu_journal):
+    """The status bar's `age` (since the stream's last update) was on this machine's
+    clock: paused, it grew by the second, and at 10x it was a tenth of the gap the venue
+    left. It is journal time now, as the health panel's push timing is."""
+    async with _replaying(futu_journal, (160, 40)) as (app, pilot, player, feed):
+        await pilot.press("space")
+        assert player.paused
+        await pilot.pause()
+        paused_at = _age(app)
+        assert paused_at != "-"
+        since = time.monotonic()
+        # (the condition is the passing of real time itself: the figure must not follow it)
+        await wait_until(lambda: time.monotonic() - since > 1.2, 5, "a second of real time")
+        assert _age(app) == paused_at
+        await pilot.press("left_square_bracket")  # a seek: no update since, in its time
+        assert _age(app) in ("-", "0.00s")
 
 
 async def test_a_replay_played_to_its_end_says_end_and_replay_at_80_columns(futu_journal):

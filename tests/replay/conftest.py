@@ -10,8 +10,8 @@ import pytest
 from tests.conftest import run_obview
 
 # Derived from the local receive clock: they differ between a live run and its replay
-# (recv_ts by the live decoding at most: replay gives the journal's receive stamp, the
-# same in every replay, so replays are compared with each other whole).
+# (by the live decoding at most: a replay measures both at the journal's receive stamp,
+# the same in every replay, so replays are compared with each other whole).
 LOCAL_STAMPS = ("recv_ts", "latency_ms")
 
 
@@ -19,14 +19,6 @@ def without_local_stamps(text: str) -> dict:
     obj = json.loads(text)
     for key in LOCAL_STAMPS:
         obj.pop(key, None)
-    return obj
-
-
-def without_replay_clock(text: str) -> dict:
-    """A replayed line but for what the replay derives from its own clock (Futu's
-    latency_ms): two replays of one journal agree on all the rest, recv_ts included."""
-    obj = json.loads(text)
-    obj.pop("latency_ms", None)
     return obj
 
 

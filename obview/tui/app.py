@@ -383,8 +383,11 @@ class ObviewApp(App):
             return
         # a replay's time, speed and progress as figures: the bar drops them one by one
         control = self._replay_control()
+        # (an orders tab describes its feed's first stream: that stream's pane times it)
+        timing = self._stream_panes.get(pane.stream) if pane.stream is not None else None
         self.status_bar.show(pane.feed, pane.stream, note,
-                             control.status() if control is not None else None, pane.clock)
+                             control.status() if control is not None else None,
+                             timing.clock if timing is not None else None)
         pane.tick()
 
     # -- what is on screen ---------------------------------------------------------

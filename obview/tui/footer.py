@@ -11,12 +11,16 @@ from __future__ import annotations
 
 from rich.cells import cell_len
 from textual.widgets import Footer
-from textual.widgets._footer import FooterKey  # (not exported; the keys the footer lays out)
+
+try:  # (not exported: the keys the footer lays out)
+    from textual.widgets._footer import FooterKey
+except ImportError:  # a Textual that moved it: its own footer, a cropped key and all,
+    FooterKey = None  # rather than an app that cannot start
 
 from obview.tui.actions import SCOPES, Scope, action_name
 
 
-def _width(key: FooterKey, last: bool) -> int:
+def _width(key, last: bool) -> int:
     """Cells `key` takes in the row; `last`: only up to the end of its label (what
     follows it is padding, which may fall off the edge)."""
     text = key.render().plain
@@ -26,7 +30,7 @@ def _width(key: FooterKey, last: bool) -> int:
     return margin.width + key.styles.gutter.width + cell_len(text)
 
 
-def _rank(key: FooterKey) -> int:
+def _rank(key) -> int:
     """0 for a replay's keys (shown only in a replay, where they are what is steered
     by), 1 for the rest."""
     return 0 if SCOPES.get(action_name(key.action)) is Scope.REPLAY else 1
@@ -43,6 +47,8 @@ class KeyFooter(Footer):
         self._fit()
 
     def _fit(self) -> None:
+        if FooterKey is None:
+            return
         keys = [child for child in self.children if isinstance(child, FooterKey)]
         palette = [key for key in keys if key.has_class("-command-palette")]
         keys = [key for key in keys if key not in palette]

@@ -70,6 +70,10 @@ class StreamClock:
         self.interval.restart()
         self.last_push = None
 
+    def wall(self) -> float:
+        """Epoch seconds now: in a replay, the journal's."""
+        return time.time() if self.journal is None else self.journal.clock().wall / 1e9
+
     def age(self, stream: Stream) -> float | None:
         """Seconds since the stream's last update. In a replay, journal seconds: paused it
         stands still, and at 10x it is the gap the venue left, not a tenth of it."""
@@ -364,7 +368,7 @@ class HealthPanel(Static):
         text.append(f"{self.unstamped_text()} · resyncs {stream.resyncs} · reconnects "
                     f"{feed.reconnects} · bad frames {feed.bad_frames}", self._s("health--muted"))
         if "verified_at" in stream.extra and not self.mask_times:
-            line, alarm = verification_text(stream.extra)
+            line, alarm = verification_text(stream.extra, self.clock.wall())
             text.append(f" · {line}", self._s("health--bad") if alarm else self._s("health--muted"))
         return text
 
@@ -396,20 +400,21 @@ class HealthPanel(Static):
         text.append(f"bad frames {feed.bad_frames}\n",
                     self._s("health--bad") if feed.bad_frames else "")
         if "verified_at" in stream.extra and not self.mask_times:  # masked: a clock
-            line, alarm = verification_text(stream.extra)
+            line, alarm = verification_text(stream.extra, self.clock.wall())
             text.append(f"verify    {line}\n", self._s("health--bad") if alarm else "")
         if feed.address and not self.mask_times:  # masked: ephemeral ports vary per run
             text.append(f"{feed.address}\n", self._s("health--muted"))
         return text
 
 
-def verification_text(extra: dict) -> tuple[str, bool]:
+def verification_text(extra: dict, now: float) -> tuple[str, bool]:
     """("verified 12 s ago" / "2 mismatches, verified 3 s ago" / "not yet", alarm) for a
-    stream whose feed checks its book against the venue (`verified_at` epoch ms)."""
+    stream whose feed checks its book against the venue (`verified_at` epoch ms; `now`
+    epoch s, the journal's in a replay, where the feed stamps its checks on it too)."""
     verified_at = extra.get("verified_at")
     mismatches = extra.get("verify_mismatches") or 0
     ago = "not yet" if verified_at is None else \
-        f"{max(0, int(time.time() - verified_at / 1000))} s ago"
+        f"{max(0, int(now - verified_at / 1000))} s ago"
     if mismatches:
         return f"{mismatches} mismatch{'es' if mismatches != 1 else ''}, verified {ago}", True
     return (f"verified {ago}" if verified_at is not None else "not verified yet"), False

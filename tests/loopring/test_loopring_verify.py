@@ -65,9 +65,11 @@ def test_health_panel_text_for_verification():
 
     from obview.tui.panels import verification_text
 
-    now_ms = int(time.time() * 1000)
-    assert verification_text({"verified_at": None, "verify_mismatches": 0}) == ("not verified yet", False)
-    line, alarm = verification_text({"verified_at": now_ms - 12_000, "verify_mismatches": 0})
-    assert line in ("verified 12 s ago", "verified 13 s ago") and not alarm
-    line, alarm = verification_text({"verified_at": now_ms, "verify_mismatches": 2})
+    now = time.time()
+    now_ms = int(now * 1000)
+    assert verification_text({"verified_at": None, "verify_mismatches": 0}, now) == (
+        "not verified yet", False)
+    line, alarm = verification_text({"verified_at": now_ms - 12_000, "verify_mismatches": 0}, now)
+    assert line == "verified 12 s ago" and not alarm
+    line, alarm = verification_text({"verified_at": now_ms, "verify_mismatches": 2}, now)
     assert line.startswith("2 mismatches, verified ") and alarm

@@ -89,6 +89,38 @@ async def test_a_paused_replay_s_age_stands_still_on_the_journal_s_clock(futu_jo
         assert _age(app) in ("-", "0.00s")
 
 
+async def test_a_replay_s_verify_ago_is_on_the_journal_s_clock(tmp_path):
+    """Loopring's "verified N s ago" took the replay's real time of the check and this
+    machine's clock: at the end of a replay it grew by the second. Both are the
+    journal's now, so with the journal at its end the line stands still."""
+    from tests.replay.conftest import record
+
+    path = tmp_path / "lr.ndjson.zst"
+    record(path, "loopring", "LRC-ETH", "--sim", "--fault", "rate=50", "--verify", "0.5",
+           count=150)
+    # (at 1x: the feed's check loop waits on this machine's clock, so at max speed the
+    # journal is over before its first check is asked for)
+    player = ReplayPlayer([path], speed=1.0)
+    app = ObviewApp(player.configs, player.feeds, player=player)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await wait_until(player.finished.is_set, 30, "the journal played")
+        pane = app.active_stream_pane()
+        assert pane.stream.extra.get("verified_at") is not None  # (checks were recorded)
+
+        def verified() -> str:
+            app._tick()
+            found = re.search(r"verified \d+ s ago", pane.health.build_full().plain)
+            assert found, pane.health.build_full().plain
+            return found.group(0)
+
+        at_end = verified()
+        since = time.monotonic()
+        # (the condition is the passing of real time itself: the figure must not follow it)
+        await wait_until(lambda: time.monotonic() - since > 2.1, 5, "two seconds of real time")
+        assert verified() == at_end
+        await pilot.press("q")
+
+
 async def test_a_replay_played_to_its_end_says_end_and_replay_at_80_columns(futu_journal):
     """Paused and sent to the end, the replay says "end" (the journal is over), its feed
     ends as the recording left it (obview quit: the recording's closing lines are no lost

@@ -636,7 +636,9 @@ class LoopringFeed(Feed):
                      "recorded for it); retrying next round", self.market, snapshot.version)
 
     def _verified(self) -> None:
-        self.stream.extra["verified_at"] = int(time.time() * 1000)
+        replay = self.capabilities.replay  # a replay: when the check was answered then
+        self.stream.extra["verified_at"] = (int(time.time() * 1000) if replay is None
+                                            else replay.clock().wall // 1_000_000)
 
     def _mismatch(self) -> None:
         sync = self._sync

@@ -163,6 +163,7 @@ class LoopringFeed(Feed):
         self._fast: Callable[[str | bytes], Any] | None = None
         self._snapshot_task: asyncio.Task | None = None
         self._verify_task: asyncio.Task | None = None
+        self._waking = False  # a replay: a wait on the journal's time is over, not yet run
         self._first_push = asyncio.Event()
         self._acked = asyncio.Event()
         self._failure: BaseException | None = None
@@ -288,7 +289,7 @@ class LoopringFeed(Feed):
 
     def _replay_busy(self) -> bool:
         task = self._snapshot_task
-        return self._sync is None or (task is not None and not task.done())
+        return self._sync is None or (task is not None and not task.done()) or self._waking
 
     def _frame_seconds(self) -> float:
         """The journal's monotonic receive stamp (s) of the message being replayed."""
@@ -606,12 +607,34 @@ class LoopringFeed(Feed):
         """Every `verify` seconds: record pushes, fetch a snapshot, compare (sync.py)."""
         try:
             while True:
-                await asyncio.sleep(self.verify)
+                await self._wait(self.verify)
                 await self._verify_once()
         except asyncio.CancelledError:
             raise
         except Exception as exc:
             await self._end_session(exc, "verification")
+
+    async def _wait(self, seconds: float) -> None:
+        """`seconds` of the venue's time: in a replay, of the journal's, so a replay at
+        any speed asks for its checks when the recorded session did (on this machine's
+        clock a fast replay was over before its first check was asked for)."""
+        replay = self.capabilities.replay
+        if replay is None:
+            await asyncio.sleep(seconds)
+            return
+        woken = asyncio.get_running_loop().create_future()
+
+        def wake() -> None:
+            if not woken.done():
+                woken.set_result(None)
+                self._waking = True  # busy: the player gives the loop turns until we run
+
+        # (a seek forgets the timer, and it ends this session, which cancels the wait)
+        replay.call_at(replay.clock().wall + int(seconds * 1e9), wake)
+        try:
+            await woken
+        finally:
+            self._waking = False
 
     async def _verify_once(self) -> None:
         sync = self._sync
@@ -619,7 +642,7 @@ class LoopringFeed(Feed):
             return  # not synced (or just resynced): the next round tries again
         try:
             if self.verify_lead > 0:
-                await asyncio.sleep(self.verify_lead)
+                await self._wait(self.verify_lead)
             snapshot = await self._fetch_depth(check=True)
         except BaseException:
             sync.cancel_check()

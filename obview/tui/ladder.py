@@ -86,7 +86,7 @@ def in_sight(screen: Screen) -> bool:
 @dataclass(slots=True)
 class Cursor:
     is_bid: bool = True
-    index: int = 0  # the row it is on: 0 = best level of that side
+    index: int = 0  # the row it is on: 0 = best level of that side (scrolled or not)
     price: Decimal | None = None  # the level it follows as the book moves
     source: str | None = None
     # Put there by the user (a key, a click, the wheel). Until then it rides its row (the
@@ -140,6 +140,9 @@ class Ladder(Widget, can_focus=True):
         self.cursor = Cursor()
         self.cursor_note = ""  # said in the readout when the cursor's level went away
         self._off_screen_note = ""  # ... or is below the rows that fit: a state, no timer
+        # the first row shown of each side (by is_bid): 0 = from the touch. Only the user
+        # scrolls a side (moving the cursor past its last row), and only the cursor's side
+        self._offsets = {True: 0, False: 0}
         self.note_seconds = NOTE_SECONDS
         self._note_timer: Timer | None = None
         self.stats = RedrawStats()
@@ -174,7 +177,8 @@ class Ladder(Widget, can_focus=True):
         self._built_size: Size | None = None  # the size `_strips` were built for
         self._fade_pending = False
         self._last_flush = 0.0
-        self.on_view: Callable[[], None] | None = None  # called after each new view
+        # called after each new view, and when a side scrolls (other prices on screen)
+        self.on_view: Callable[[], None] | None = None
 
     # -- colours: from the stylesheet, so every theme recolours the ladder --------------
     def notify_style_update(self) -> None:
@@ -342,6 +346,7 @@ class Ladder(Widget, can_focus=True):
         self.group_index = 0
         self._base_gap = None
         self.cursor = Cursor(self.cursor.is_bid)
+        self._offsets = {True: 0, False: 0}
         self.mark_dirty()
 
     def cycle_depth(self) -> None:
@@ -363,13 +368,45 @@ class Ladder(Widget, can_focus=True):
     def rows_per_side(self) -> int:
         return max(1, min(self.depth, (self.size.height - 4) // 2))
 
-    def _shown(self, is_bid: bool) -> list[Row]:
-        """The rows of one side on screen (as last built: what the user sees)."""
+    def _side_rows(self, is_bid: bool) -> list[Row]:
+        """Every row of one side in the view (the depth asked for), shown or not."""
         view = self.view
         if view is None:
             return []
+        return view.bids if is_bid else view.asks
+
+    def _window(self, is_bid: bool, n: int | None = None) -> tuple[int, int]:
+        """The rows of one side on screen: indices lo..hi-1 of the view's side. A side
+        scrolled further than the book now goes shows its last `n` rows."""
+        rows = len(self._side_rows(is_bid))
+        n = n or self._rows_built or self.rows_per_side()
+        lo = max(0, min(self._offsets[is_bid], rows - n))
+        return lo, min(rows, lo + n)
+
+    def _shown(self, is_bid: bool) -> list[Row]:
+        """The rows of one side on screen (as last built: what the user sees)."""
+        lo, hi = self._window(is_bid)
+        return self._side_rows(is_bid)[lo:hi]
+
+    def _scroll_to(self, is_bid: bool, index: int) -> bool:
+        """Scroll one side as little as brings row `index` on screen; True if it moved."""
         n = self._rows_built or self.rows_per_side()
-        return (view.bids if is_bid else view.asks)[:n]
+        lo, _ = self._window(is_bid, n)
+        if index < lo:
+            lo = index
+        elif index >= lo + n:
+            lo = index - n + 1
+        lo = max(0, min(lo, len(self._side_rows(is_bid)) - n))
+        moved = lo != self._offsets[is_bid]
+        self._offsets[is_bid] = lo
+        return moved
+
+    def _cursor_index(self) -> int | None:
+        """The row the cursor shows on (on screen), or None for an empty side."""
+        lo, hi = self._window(self.cursor.is_bid)
+        if lo >= hi:
+            return None
+        return max(lo, min(self.cursor.index, hi - 1))
 
     def shown_prices(self) -> tuple[Decimal, Decimal] | None:
         """(lowest, highest) price of the rows on screen (as last built), or None."""
@@ -381,12 +418,15 @@ class Ladder(Widget, can_focus=True):
         self.move_cursor(step)
 
     def move_cursor(self, step: int) -> None:
-        """Move up (-1) or down (+1) through asks (worst..best) then bids (best..worst)."""
-        asks = len(self._shown(False))
-        bids = len(self._shown(True))
-        # linear position: asks shown top-down are indices asks-1..0, then bids 0..
+        """Move up (-1) or down (+1) through asks (worst..best) then bids (best..worst),
+        every row of the view: past the last row on screen, that side scrolls."""
+        asks = len(self._side_rows(False))
+        bids = len(self._side_rows(True))
+        # linear position: asks top-down are indices asks-1..0, then bids 0..
         cur = self.cursor
-        pos = (asks - 1 - cur.index) if not cur.is_bid else asks + cur.index
+        index = self._cursor_index()
+        index = cur.index if index is None else index
+        pos = (asks - 1 - index) if not cur.is_bid else asks + index
         pos = max(0, min(asks + bids - 1, pos + step))
         if pos < asks:
             self._put_cursor(False, asks - 1 - pos)
@@ -394,49 +434,64 @@ class Ladder(Widget, can_focus=True):
             self._put_cursor(True, pos - asks)
 
     def _put_cursor(self, is_bid: bool, index: int) -> None:
-        rows = self._shown(is_bid)
+        rows = self._side_rows(is_bid)
         row = rows[index] if 0 <= index < len(rows) else None
+        # the cursor's side scrolls to its row; the side it left goes back to the touch
+        scrolled = self._scroll_to(is_bid, max(0, index))
+        if self._offsets[not is_bid]:
+            self._offsets[not is_bid] = 0
+            scrolled = True
         self.cursor = Cursor(is_bid, index, row.price if row else None, row.source if row else None,
                              placed=True)
         self.cursor_note = ""
         self._repaint()
+        if scrolled and self.on_view is not None:
+            self.on_view()  # (the heatmap beside it follows the prices shown)
         self.post_message(CursorMoved(self, self.cursor_row()))
 
     def cursor_row(self) -> Row | None:
-        rows = self._shown(self.cursor.is_bid)
-        if not rows:
-            return None
-        return rows[min(self.cursor.index, len(rows) - 1)]
+        index = self._cursor_index()
+        return None if index is None else self._side_rows(self.cursor.is_bid)[index]
 
     def _follow_cursor(self, places: int) -> None:
-        """After new data: keep the cursor on its price; if that level went, the nearest."""
+        """After new data: keep the cursor on its price; if that level went, the nearest.
+
+        A scrolled side follows the cursor's level as the book moves it; a side shown
+        from the touch stays there (the spread in sight), and a level the book pushes
+        below its last row is "off screen" until it comes back or the user scrolls."""
         cursor = self.cursor
-        rows = self._shown(cursor.is_bid)
-        if not rows:
+        side = self._side_rows(cursor.is_bid)
+        lo, hi = self._window(cursor.is_bid)
+        self._offsets[cursor.is_bid] = lo  # (a book shorter than the scroll: its end)
+        if lo >= hi:
             return
-        if cursor.index < len(rows) and rows[cursor.index].price == cursor.price \
-                and rows[cursor.index].source == cursor.source:
+        if lo <= cursor.index < hi and side[cursor.index].price == cursor.price \
+                and side[cursor.index].source == cursor.source:
             return  # the usual case: the book moved elsewhere
         if cursor.price is None or not cursor.placed:
-            row = rows[min(cursor.index, len(rows) - 1)]
-            cursor.index, cursor.price, cursor.source = rows.index(row), row.price, row.source
+            index = max(lo, min(cursor.index, hi - 1))
+            row = side[index]
+            cursor.index, cursor.price, cursor.source = index, row.price, row.source
             return
 
         def follows(row: Row) -> bool:
             return row.price == cursor.price and (cursor.source is None
                                                   or row.source == cursor.source)
 
-        for index, row in enumerate(rows):
-            if follows(row):
-                cursor.index = index
-                if self.cursor_note == self._off_screen_note:
-                    self.cursor_note = ""  # back on screen
-                return
-        side = (self.view.bids if cursor.is_bid else self.view.asks)[len(rows):]
-        if any(map(follows, side)):
+        found = next((i for i in range(lo, hi) if follows(side[i])), None)
+        if found is None:
+            found = next((i for i, row in enumerate(side) if follows(row)), None)
+            if found is not None and lo > 0 and self._scroll_to(cursor.is_bid, found):
+                lo, hi = self._window(cursor.is_bid)  # scrolled: the window follows it
+        if found is not None and lo <= found < hi:
+            cursor.index = found
+            if self.cursor_note == self._off_screen_note:
+                self.cursor_note = ""  # back on screen
+            return
+        if found is not None:
             # still in the book, below the rows that fit (a smaller terminal, or the book
             # moved it outwards): the cursor waits on the edge row, still following it
-            cursor.index = len(rows) - 1
+            cursor.index = hi - 1
             self.cursor_note = self._off_screen_note = (
                 f"{fmt.at_least(cursor.price, places)} off screen")
             if self._note_timer is not None:  # (a "gone" note's timer must not clear it)
@@ -444,8 +499,8 @@ class Ladder(Widget, can_focus=True):
                 self._note_timer = None
             return
         gone = cursor.price
-        index = min(range(len(rows)), key=lambda i: abs(rows[i].price - gone))
-        cursor.index, cursor.price, cursor.source = index, rows[index].price, rows[index].source
+        index = min(range(lo, hi), key=lambda i: abs(side[i].price - gone))
+        cursor.index, cursor.price, cursor.source = index, side[index].price, side[index].source
         self.cursor_note = f"{fmt.at_least(gone, places)} gone: nearest"  # as it was shown
         if self._note_timer is not None:
             self._note_timer.stop()
@@ -612,8 +667,14 @@ class Ladder(Widget, can_focus=True):
             self.view = view = self.stream.book.view(self.depth, self.step)
             self._places = shown_places(self.stream.book, self.step)
         n = self._rows_built = self.rows_per_side()
-        asks = view.asks[:n]
-        bids = view.bids[:n]
+        ask_lo, ask_hi = self._window(False, n)
+        bid_lo, bid_hi = self._window(True, n)
+        asks = view.asks[ask_lo:ask_hi]
+        bids = view.bids[bid_lo:bid_hi]
+        # the imbalance: over as many rows from the touch on each side as the deepest
+        # row on screen (a scrolled side's rows above it count, and as many of the other)
+        deepest = max(ask_hi, bid_hi)
+        near = (view.asks[:deepest], view.bids[:deepest])
         sourced = self.stream.book.bids.sourced
         shown = list(reversed(asks)) + bids
         places = self._places
@@ -625,27 +686,28 @@ class Ladder(Widget, can_focus=True):
                   cols["delta"], cols["bar"])
         max_cum = max((r.cum_size for r in (asks[-1:] + bids[-1:])), default=Decimal(0))
 
-        lines: list[Strip] = [self._title_line(width, max(len(asks), len(bids))),
+        scrolled = tuple((name, lo, hi) for name, lo, hi in
+                         (("ask", ask_lo, ask_hi), ("bid", bid_lo, bid_hi)) if lo)
+        lines: list[Strip] = [self._title_line(width, max(len(asks), len(bids)), scrolled),
                               self._header_line(width, cols)]
         line_rows: list[tuple[bool, int] | None] = [None, None]
         for _ in range(n - len(asks)):
             lines.append(Strip.blank(width, self._style("ladder--pad")))
             line_rows.append(None)
         now = self.clock()
-        cursor_side = bids if self.cursor.is_bid else asks
-        cursor_index = min(self.cursor.index, len(cursor_side) - 1)
+        cursor_index = self._cursor_index()
         if not asks:
-            lines.append(self._spread_line(view, asks, bids, width))
+            lines.append(self._spread_line(view, *near, width))
             line_rows.append(None)
         for i, row in enumerate(shown):
             is_bid = i >= len(asks)
-            index = (i - len(asks)) if is_bid else (len(asks) - 1 - i)
+            index = (bid_lo + i - len(asks)) if is_bid else (ask_lo + len(asks) - 1 - i)
             under_cursor = self.cursor.is_bid == is_bid and index == cursor_index
             lines.append(self._row_line(row, is_bid, prices[i], sizes[i], cums[i], width,
                                         widths, max_cum, under_cursor, now))
             line_rows.append((is_bid, index))
             if i == len(asks) - 1:
-                lines.append(self._spread_line(view, asks, bids, width))
+                lines.append(self._spread_line(view, *near, width))
                 line_rows.append(None)
         while len(lines) < height - 1:
             lines.append(Strip.blank(width, self._style("ladder--pad")))
@@ -654,7 +716,9 @@ class Ladder(Widget, can_focus=True):
         self._line_rows = line_rows[: height - 1]
         return lines[:height]
 
-    def _title_line(self, width: int, rows_shown: int) -> Strip:
+    def _title_line(self, width: int, rows_shown: int,
+                    scrolled: tuple[tuple[str, int, int], ...] = ()) -> Strip:
+        """`scrolled`: (side, lo, hi) of each side not shown from the touch."""
         stream = self.stream
         parts = [(f" {stream.symbol}", self._style("ladder--title"))]
         if stream.source:
@@ -668,7 +732,11 @@ class Ladder(Widget, can_focus=True):
         if stream.name:
             parts.append((f"  {stream.name}", self._style("ladder--name")))
         dim = self._style("ladder--dim")
-        parts.append((f"  {rows_shown} of {self.depth} rows", dim))
+        if scrolled:  # "bid rows 5-8 of 20": which rows of the depth are on screen
+            rows = ", ".join(f"{name} rows {lo + 1}-{hi}" for name, lo, hi in scrolled)
+            parts.append((f"  {rows} of {self.depth}", dim))
+        else:
+            parts.append((f"  {rows_shown} of {self.depth} rows", dim))
         step = self.step
         if step:
             parts.append((f"  group {fmt.dec_str(step)}", dim))
@@ -788,6 +856,7 @@ class Ladder(Widget, can_focus=True):
 
     def _spread_line(self, view: BookView, asks: list[Row], bids: list[Row],
                      width: int) -> Strip:
+        """`asks`, `bids`: the rows from the touch the imbalance is over."""
         spread_style = self._style("ladder--spread")
         if view.spread is None:
             return self._fitted([(" spread -", spread_style)], width, spread_style)
@@ -812,7 +881,7 @@ class Ladder(Widget, can_focus=True):
             return self._fitted([(" (empty book)", style)], width, style)
         side = "bid" if self.cursor.is_bid else "ask"
         places = self._places
-        index = min(self.cursor.index, len(self._shown(self.cursor.is_bid)) - 1)
+        index = self._cursor_index()
         parts = [(f" ▶ {side} {index + 1} @ {fmt.at_least(row.price, places)}", style),
                  (f"  cum {fmt.grouped(row.cum_size)}", style),
                  (f"  notional {fmt.grouped_places(row.cum_notional, places)}", style),
@@ -823,7 +892,7 @@ class Ladder(Widget, can_focus=True):
 
 
 def shown_imbalance(asks: list[Row], bids: list[Row]) -> Decimal | None:
-    """(bid - ask) / (bid + ask) size over the rows on screen."""
+    """(bid - ask) / (bid + ask) size over the rows given (from the touch)."""
     bid = bids[-1].cum_size if bids else Decimal(0)
     ask = asks[-1].cum_size if asks else Decimal(0)
     total = bid + ask

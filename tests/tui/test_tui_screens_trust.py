@@ -121,6 +121,134 @@ async def test_a_cursor_level_below_the_screen_is_off_screen_not_gone_and_comes_
         assert ladder.cursor_row().price != price
 
 
+def _row_lines(app, price) -> list[str]:
+    """The ladder's lines for the row at `price` (its price column first)."""
+    return [line for line in ladder_lines(app)[2:-1]
+            if line.split() and line.split()[0] == f"{price}"]
+
+
+async def test_the_cursor_scrolls_a_side_past_its_last_row_and_back():
+    """A short terminal shows a few rows of the 20: moving the cursor past the last one
+    scrolls that side, so a deeper level can be selected (and drilled into); the title
+    says which rows are on screen, the imbalance over how many rows; moving back towards
+    the spread scrolls back."""
+    app = make_app(only("futu"))
+    async with app.run_test(size=(120, 16)) as pilot:
+        await ready(pilot)
+        ladder = app.active_ladder()
+        shown = ladder.rows_per_side()
+        assert shown < 10 and len(ladder.view.bids) == 20
+        for _ in range(shown + 2):  # 3 rows past the last one that fits
+            await pilot.press("down")
+        await settle(pilot)
+        deep = ladder.view.bids[shown + 2]
+        assert ladder.cursor.is_bid and ladder.cursor.index == shown + 2
+        assert ladder.cursor_row() is deep
+        lines = ladder_lines(app)
+        assert f"bid rows 4-{shown + 3} of 20" in lines[0] and "of 20 rows" not in lines[0]
+        assert f"bid {shown + 3} @ {deep.price} " in lines[-1] and "off screen" not in lines[-1]
+        assert _row_lines(app, deep.price)  # on screen, the last bid row
+        assert not _row_lines(app, ladder.view.bids[2].price)  # rows 1-3 scrolled away
+        spread = next(line for line in lines if "spread" in line)
+        assert f"over {shown + 3} rows" in spread
+        assert _row_lines(app, ladder.view.asks[0].price)  # the asks: still from the touch
+        # the wheel scrolls as the keys do
+        ladder.on_mouse_scroll_down(MouseScrollDown(ladder, 1, 1, 0, 1, 0, False, False,
+                                                    False))
+        await settle(pilot)
+        assert ladder.cursor_row() is ladder.view.bids[shown + 3]
+        assert f"bid rows 5-{shown + 4} of 20" in ladder_lines(app)[0]
+        await pilot.press("up")
+        await pilot.press("enter")  # the drilldown is the deep level's
+        assert isinstance(app.screen, DrilldownScreen) and app.screen.price == deep.price
+        await pilot.press("escape")
+        await settle(pilot)
+        # back towards the spread: the side scrolls back once the cursor reaches its top
+        for _ in range(shown):
+            await pilot.press("up")
+        await settle(pilot)
+        assert ladder.cursor.index == 2 and f"bid rows 3-{shown + 2} of 20" in ladder_lines(
+            app)[0]
+        await pilot.press("up", "up")
+        await settle(pilot)
+        lines = ladder_lines(app)
+        assert ladder.cursor_row() is ladder.view.bids[0]
+        assert f"{shown} of 20 rows" in lines[0] and "bid rows" not in lines[0]
+        assert f"over {shown} rows" in next(line for line in lines if "spread" in line)
+        # the asks scroll upwards the same way
+        for _ in range(shown + 1):
+            await pilot.press("up")
+        await settle(pilot)
+        top = ladder.view.asks[shown]
+        assert not ladder.cursor.is_bid and ladder.cursor_row() is top
+        lines = ladder_lines(app)
+        assert f"ask rows 2-{shown + 1} of 20" in lines[0]
+        assert f"ask {shown + 1} @ {top.price} " in lines[-1] and _row_lines(app, top.price)
+        assert ladder_lines(app)[2].split()[0] == f"{top.price}"  # the top row
+        for _ in range(shown + 1):
+            await pilot.press("down")
+        await settle(pilot)
+        assert ladder.cursor_row() is ladder.view.bids[0]
+        assert f"{shown} of 20 rows" in ladder_lines(app)[0]
+
+
+async def test_a_scrolled_side_follows_the_cursors_price_as_the_book_moves():
+    feed = FakeFeed("futu", ("HK.00700",))
+    app = make_app([feed])
+    async with app.run_test(size=(120, 16)) as pilot:
+        await ready(pilot)
+        ladder = app.active_ladder()
+        stream = feed.streams["HK.00700"]
+        shown = ladder.rows_per_side()
+        for _ in range(shown + 1):  # onto the row below the last one that fits
+            await pilot.press("down")
+        await settle(pilot)
+        price = ladder.cursor_row().price
+        assert ladder.cursor.index == shown + 1
+        assert f"bid rows 3-{shown + 2} of 20" in ladder_lines(app)[0]
+        # two better bids arrive: its level is two rows deeper, the side follows it
+        best = stream.book.bids.best().price
+        for above in (Decimal("0.1"), Decimal("0.3")):
+            stream.book.bids.set(best + above, Decimal(100), 1)
+        feed.push(stream)
+        await settle(pilot)
+        lines = ladder_lines(app)
+        assert ladder.cursor_row().price == price and ladder.cursor.index == shown + 3
+        assert f"bid {shown + 4} @ {price} " in lines[-1] and "off screen" not in lines[-1]
+        assert f"bid rows 5-{shown + 4} of 20" in lines[0] and _row_lines(app, price)
+        # they go again: the level is back where it was, still on screen, the side stays
+        for above in (Decimal("0.1"), Decimal("0.3")):
+            stream.book.bids.set(best + above, Decimal(0))
+        feed.push(stream)
+        await settle(pilot)
+        assert ladder.cursor_row().price == price and ladder.cursor.index == shown + 1
+        assert f"bid rows 5-{shown + 4} of 20" in ladder_lines(app)[0]
+        # the level itself goes: the nearest on screen, said as ever
+        stream.book.bids.set(price, Decimal(0))
+        feed.push(stream)
+        await settle(pilot)
+        row, lines = ladder.cursor_row(), ladder_lines(app)
+        assert row.price != price and abs(row.price - price) == Decimal("0.2")
+        assert f"{price} gone: nearest" in lines[-1] and _row_lines(app, row.price)
+        assert "bid rows" in lines[0]
+
+
+async def test_the_heatmap_beside_the_ladder_follows_a_scrolled_side():
+    app = make_app(only("futu"))
+    async with app.run_test(size=(160, 16)) as pilot:
+        await ready(pilot)
+        ladder = app.active_ladder()
+        await pilot.press("h")  # ladder + heatmap
+        await settle(pilot)
+        pane = next(iter(app.stream_panes()))
+        shown = ladder.rows_per_side()
+        for _ in range(shown + 4):
+            await pilot.press("down")
+        await settle(pilot)
+        deep = ladder.view.bids[shown + 4].price
+        assert ladder.shown_prices() == (deep, ladder.view.asks[shown - 1].price)
+        assert pane.heatmap.price_range == ladder.shown_prices()  # its rows beside the bids
+
 async def test_a_cursor_nobody_placed_stays_on_the_best_bid_as_the_book_moves():
     feed = FakeFeed("futu", ("HK.00700",))
     app = make_app([feed])

@@ -56,7 +56,8 @@ class KeyRow:
 
 KEYS: tuple[KeyRow, ...] = (
     KeyRow("up / down", "move the level cursor (its row shows cumulative size, notional, "
-           "bps from mid); mouse: click a level, wheel moves", (
+           "bps from mid; past the last row on screen, that side scrolls); mouse: click a "
+           "level, wheel moves", (
                Action("up", "cursor(-1)", "", "", Scope.LADDER, owners=(Owner.LADDER,)),
                Action("down", "cursor(1)", "", "", Scope.LADDER, owners=(Owner.LADDER,)))),
     KeyRow("enter", "drill down into the level under the cursor (order queue, sources, or "

@@ -140,8 +140,9 @@ class Ladder(Widget, can_focus=True):
         self.cursor = Cursor()
         self.cursor_note = ""  # said in the readout when the cursor's level went away
         self._off_screen_note = ""  # ... or is below the rows that fit: a state, no timer
-        # the first row shown of each side (by is_bid): 0 = from the touch. Only the user
-        # scrolls a side (moving the cursor past its last row), and only the cursor's side
+        # the first row shown of each side (by is_bid): 0 = from the touch. The user
+        # scrolls the cursor's side (moving it past the last row); once scrolled, the side
+        # follows the cursor's level as the book moves (`_follow_cursor`)
         self._offsets = {True: 0, False: 0}
         self.note_seconds = NOTE_SECONDS
         self._note_timer: Timer | None = None

@@ -189,6 +189,32 @@ def test_repeated_bad_frames_are_rate_limited_in_the_log(tmp_path):
     assert len(lines) <= 7  # ... and the log kept the first five and a summary or two
 
 
+def test_bad_frames_and_reconnects_are_said_on_stderr_and_the_stream_goes_on():
+    """Headless said nothing of a corrupt push and the reconnect it caused (exit 0, the
+    lines, an empty stderr): only the log knew. Now one stderr line, with the totals."""
+    result = run_obview(*SIM_ARGS["futu"], "--fault", "garbage_after=3", "--stream", "json",
+                        "--count", "40", timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert len([json.loads(line) for line in result.stdout.splitlines()]) == 40
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("obview: warning: futu: 1 bad frame, 1 reconnect so far (")
+    assert lines[0].endswith("; the books resync and go on")
+
+
+def test_a_flood_of_bad_frames_is_one_stderr_line_with_the_count(tmp_path):
+    log = tmp_path / "bthub.log"
+    result = run_obview(*SIM_ARGS["bthub"], "--fault", "rate=500", "--fault", "malformed=1",
+                        "--stream", "json", "--count", "300", "--log-file", str(log), timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert len(result.stdout.splitlines()) == 300
+    bad = log.read_text().count("bad frame")
+    assert bad >= 1
+    # at most one line every 10 s a feed: this run's few seconds are the first line alone
+    assert result.stderr.splitlines() == ["obview: warning: bthub: 1 bad frame so far; the "
+                                          "books resync and go on"]
+
+
 def test_crossed_and_locked_are_flagged_as_received():
     from obview.book import OrderBook
     from obview.feed import Feed, Stream

@@ -17,6 +17,7 @@ import signal
 import stat
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any, TextIO
 
@@ -36,6 +37,7 @@ from obview.trades import trade_json
 from obview.venues import VenueConfig, load
 
 _encoder = msgspec.json.Encoder()
+TROUBLE_EVERY = 10.0  # s: at most one stderr line a feed for bad frames and reconnects
 
 
 class HeadlessFailure(Exception):
@@ -77,6 +79,9 @@ class HeadlessPrinter:
         # `recv_ts`; the book's own stamp is the replay's clock, not the recording's
         self.received: Callable[[], int] | None = None
         self.writing = False  # inside a write to `out`, which may block (`interruptible`)
+        # bad input and lost sessions, said on stderr (the lines alone never show them):
+        # per feed, the (bad frames, reconnects) last said and when
+        self._trouble_said: dict[int, tuple[tuple[int, int], float]] = {}
 
     def watch(self, feed: Feed) -> None:
         self.feeds.append(feed)
@@ -147,6 +152,9 @@ class HeadlessPrinter:
     def on_event(self, event: Event) -> None:
         if self.done.is_set():
             return
+        feed = event.feed
+        if feed.bad_frames or feed.reconnects:
+            self._report_trouble(feed)
         if isinstance(event, StatusChanged):
             self._report_refused(event.feed)
         elif isinstance(event, FeedFailed):
@@ -185,6 +193,27 @@ class HeadlessPrinter:
                         if _shown(feed, each):
                             self._print(book_json(feed, each, self.depth, self.details))
                 self.done.set()
+
+    def _report_trouble(self, feed: Feed) -> None:
+        """A line on stderr when a feed counts bad frames or reconnects: at most one per
+        TROUBLE_EVERY seconds a feed, each with the totals, so a flood of garbage is a
+        few lines and none is lost from the count. Each one is in the log too."""
+        counts = (feed.bad_frames, feed.reconnects)
+        said, at = self._trouble_said.get(id(feed), ((0, 0), -TROUBLE_EVERY))
+        if counts == said or self.muted is not None and self.muted():
+            return
+        now = time.monotonic()
+        if now - at < TROUBLE_EVERY:
+            return
+        self._trouble_said[id(feed)] = (counts, now)
+        bad, reconnects = counts
+        parts = [f"{bad} bad frame{'s' if bad != 1 else ''}"] if bad else []
+        if reconnects:
+            parts.append(f"{reconnects} reconnect{'s' if reconnects != 1 else ''}")
+        status = f" ({feed.status_text})" if feed.status_text else ""
+        self.err.write(f"obview: warning: {feed.venue}: {', '.join(parts)} so far{status}; "
+                       "the books resync and go on\n")
+        self.err.flush()
 
     def _report_refused(self, feed: Feed) -> None:
         """One stderr line per stream the venue refused while the feed runs on for the

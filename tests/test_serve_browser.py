@@ -233,6 +233,35 @@ def test_serve_off_loopback_warns_there_is_no_authentication(tmp_path):
     assert code == 0  # SIGTERM is a clean stop
 
 
+def test_the_served_page_never_shows_a_url_s_userinfo_or_a_password(tmp_path):
+    """The page's title is the command line: a `--url` with userinfo in it is masked,
+    and the password (from the environment) is in neither the page nor serve's output."""
+    pytest.importorskip("textual_serve", reason="textual-serve (web extra) is not installed")
+    from urllib.request import urlopen
+
+    userinfo_pw = "s3cr3t-in-url-2718"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "obview", "serve", "--port", "0", "bthub", "BTCUSDT",
+         "--url", f"https://bob:{userinfo_pw}@hub.example.com:444"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
+        env=obview_env(OBVIEW_BTHUB_USER="alice", **SECRETS), cwd=tmp_path,
+        start_new_session=True)
+    try:
+        line = _first_line(proc, 20)
+        url = re.search(r"http://\S+", line).group(0)
+        with urlopen(url, timeout=10) as reply:
+            page = reply.read().decode()
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=10)
+        err = proc.stderr.read()
+        proc.stdout.close()
+        proc.stderr.close()
+    assert "obview bthub BTCUSDT --url https://***@hub.example.com:444" in page
+    for secret in (userinfo_pw, *SECRETS.values()):
+        assert secret not in page + line + err
+
+
 def test_serve_without_the_web_extra_is_a_one_line_hint(tmp_path):
     from tests.conftest import run_obview
 

@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from contextlib import suppress
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -207,15 +208,19 @@ def test_serve_checks_what_the_command_itself_checks_before_serving(tmp_path):
         assert "obview serve: http" not in done.stdout + done.stderr, argv  # nothing served
 
 
-def _serve_until_its_address(cwd: Path, *argv: str) -> tuple[str, str, int]:
-    """Start `obview serve ARGV`, wait for its address line, stop it with SIGTERM:
-    that line, its stderr and its exit code."""
+def _serve_until_its_address(cwd: Path, *argv: str, env: dict[str, str] | None = None,
+                             while_up: Callable[[str], None] | None = None
+                             ) -> tuple[str, str, int]:
+    """Start `obview serve ARGV`, wait for its address line (then `while_up(line)`), stop
+    it with SIGTERM: that line, its stderr and its exit code."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "obview", "serve", *argv],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
-        env=obview_env(), cwd=cwd, start_new_session=True)
+        env=obview_env(**(env or {})), cwd=cwd, start_new_session=True)
     try:
         line = _first_line(proc, 20)
+        if while_up is not None:
+            while_up(line)
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=10)
@@ -240,23 +245,17 @@ def test_the_served_page_never_shows_a_url_s_userinfo_or_a_password(tmp_path):
     from urllib.request import urlopen
 
     userinfo_pw = "s3cr3t-in-url-2718"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "obview", "serve", "--port", "0", "bthub", "BTCUSDT",
-         "--url", f"https://bob:{userinfo_pw}@hub.example.com:444"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
-        env=obview_env(OBVIEW_BTHUB_USER="alice", **SECRETS), cwd=tmp_path,
-        start_new_session=True)
-    try:
-        line = _first_line(proc, 20)
-        url = re.search(r"http://\S+", line).group(0)
-        with urlopen(url, timeout=10) as reply:
-            page = reply.read().decode()
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=10)
-        err = proc.stderr.read()
-        proc.stdout.close()
-        proc.stderr.close()
+    pages = []
+
+    def fetch(line: str) -> None:
+        with urlopen(re.search(r"http://\S+", line).group(0), timeout=10) as reply:
+            pages.append(reply.read().decode())
+
+    line, err, _ = _serve_until_its_address(
+        tmp_path, "--port", "0", "bthub", "BTCUSDT", "--url",
+        f"https://bob:{userinfo_pw}@hub.example.com:444",
+        env={"OBVIEW_BTHUB_USER": "alice", **SECRETS}, while_up=fetch)
+    page = pages[0]
     assert "obview bthub BTCUSDT --url https://***@hub.example.com:444" in page
     for secret in (userinfo_pw, *SECRETS.values()):
         assert secret not in page + line + err

@@ -3,6 +3,7 @@ the instrument's own decimals, keys that mean one thing, colours from the theme.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
 from decimal import Decimal
@@ -39,14 +40,20 @@ async def test_title_says_rows_shown_of_depth_and_imbalance_over_them():
         expected = (bid - ask) / (bid + ask) * 100
         assert f"imbalance {expected:.1f}%" in spread
 
-
-async def test_cursor_stays_on_its_price_and_says_when_the_level_went():
+@contextlib.asynccontextmanager
+async def _one_code(size: tuple[int, int]):
+    """One code of a fake feed on screen, its book synced: (feed, app, pilot, ladder,
+    stream), for the cursor tests."""
     feed = FakeFeed("futu", ("HK.00700",))
     app = make_app([feed])
-    async with app.run_test(size=(120, 34)) as pilot:
+    async with app.run_test(size=size) as pilot:
         await ready(pilot)
-        ladder = app.active_ladder()
-        stream = feed.streams["HK.00700"]
+        yield feed, app, pilot, app.active_ladder(), feed.streams["HK.00700"]
+
+
+
+async def test_cursor_stays_on_its_price_and_says_when_the_level_went():
+    async with _one_code((120, 34)) as (feed, app, pilot, ladder, stream):
         await pilot.press("down", "down")
         price = ladder.cursor_row().price
         assert ladder.cursor.index == 2
@@ -83,12 +90,7 @@ async def test_a_cursor_level_below_the_screen_is_off_screen_not_gone_and_comes_
     level while the book still holds it: the cursor waits on the edge row, says so, and
     returns to its level once it is on screen again. Only a level that left the book is
     "gone"."""
-    feed = FakeFeed("futu", ("HK.00700",))
-    app = make_app([feed])
-    async with app.run_test(size=(120, 40)) as pilot:
-        await ready(pilot)
-        ladder = app.active_ladder()
-        stream = feed.streams["HK.00700"]
+    async with _one_code((120, 40)) as (feed, app, pilot, ladder, stream):
         for _ in range(9):
             await pilot.press("down")
         price = ladder.cursor_row().price
@@ -193,12 +195,7 @@ async def test_the_cursor_scrolls_a_side_past_its_last_row_and_back():
 
 
 async def test_a_scrolled_side_follows_the_cursors_price_as_the_book_moves():
-    feed = FakeFeed("futu", ("HK.00700",))
-    app = make_app([feed])
-    async with app.run_test(size=(120, 16)) as pilot:
-        await ready(pilot)
-        ladder = app.active_ladder()
-        stream = feed.streams["HK.00700"]
+    async with _one_code((120, 16)) as (feed, app, pilot, ladder, stream):
         shown = ladder.rows_per_side()
         for _ in range(shown + 1):  # onto the row below the last one that fits
             await pilot.press("down")
@@ -250,12 +247,7 @@ async def test_the_heatmap_beside_the_ladder_follows_a_scrolled_side():
         assert pane.heatmap.price_range == ladder.shown_prices()  # its rows beside the bids
 
 async def test_a_cursor_nobody_placed_stays_on_the_best_bid_as_the_book_moves():
-    feed = FakeFeed("futu", ("HK.00700",))
-    app = make_app([feed])
-    async with app.run_test(size=(120, 34)) as pilot:
-        await ready(pilot)
-        ladder = app.active_ladder()
-        stream = feed.streams["HK.00700"]
+    async with _one_code((120, 34)) as (feed, app, pilot, ladder, stream):
         best = stream.book.bids.best().price
         # a better bid arrives: "bid 1" is still the best bid, not the level that was
         stream.book.bids.set(best + Decimal("0.1"), Decimal(100), 1)

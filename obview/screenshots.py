@@ -1,4 +1,4 @@
-"""Regenerate the README's SVG screenshots: `python -m obview.screenshots [DIR]`.
+"""Regenerate the README's SVG screenshots: `python -m obview.screenshots [DIR] [--only NAME]`.
 
 Each shot runs the real app headless against the venues' seeded simulators with
 pushes switched off after the first snapshot and wall-clock numbers masked (so the
@@ -10,10 +10,11 @@ A simulator that does not sync is an error: the README must show what the app sh
 from __future__ import annotations
 
 import asyncio
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import click
 
 from obview.tui.app import ObviewApp
 from obview.venues import VenueConfig, config
@@ -138,13 +139,32 @@ async def take_replay(directory: Path, name: str = "replay-futu") -> Path:
     return directory / f"{name}.svg"
 
 
-async def main(directory: Path) -> None:
+REPLAY_SHOT = "replay-futu"  # (taken by take_replay, from a journal it records first)
+
+
+async def main(directory: Path, only: tuple[str, ...] = ()) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     for shot in SHOTS:
-        await take(shot, directory)
-        print(directory / f"{shot.name}.svg")
-    print(await take_replay(directory))
+        if not only or shot.name in only:
+            await take(shot, directory)
+            print(directory / f"{shot.name}.svg")
+    if not only or REPLAY_SHOT in only:
+        print(await take_replay(directory))
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("directory", default="screenshots", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--only", multiple=True, metavar="NAME",
+              help="Take only this shot (repeatable), e.g. --only help.")
+def cli(directory: Path, only: tuple[str, ...]) -> None:
+    """Write the README's screenshots into DIRECTORY (default: screenshots)."""
+    known = [shot.name for shot in SHOTS] + [REPLAY_SHOT]
+    unknown = [name for name in only if name not in known]
+    if unknown:  # (a name with a typo took nothing, in silence)
+        raise click.BadParameter(f"no shot {unknown[0]!r} (known: {', '.join(known)})",
+                                 param_hint="--only")
+    asyncio.run(main(directory, only))
 
 
 if __name__ == "__main__":
-    asyncio.run(main(Path(sys.argv[1] if len(sys.argv) > 1 else "screenshots")))
+    cli(prog_name="python -m obview.screenshots")

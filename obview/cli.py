@@ -70,7 +70,8 @@ def view_options(func: Callable) -> Callable:
         click.option("--sim", is_flag=True, help="Start this venue's simulator in-process and connect to it."),
         click.option("--seed", type=int, default=1, show_default=True, help="Simulator seed (with --sim)."),
         click.option("--fault", "faults", multiple=True, metavar="NAME[=VALUE]",
-                     help="Simulator fault switch (with --sim); repeatable."),
+                     help="Simulator fault switch (with --sim); repeatable. The README's "
+                          "'Simulators and fault switches' lists them (so does a bad name)."),
         click.option("--depth", type=click.IntRange(1, 1000), default=20, show_default=True,
                      help="Rows per side."),
         click.option("--details", is_flag=True, help="Per-order queues where the venue has them."),
@@ -485,7 +486,8 @@ def demo_configs(seed: int = 1) -> list[VenueConfig]:
 @click.option("--port", type=click.IntRange(0, 65535), default=0, show_default=True,
               help="Port to bind (0: any free port).")
 @click.option("--seed", type=int, default=1, show_default=True, help="Makes the simulated market repeatable.")
-@click.option("--fault", "faults", multiple=True, metavar="NAME[=VALUE]", help="Fault switch; repeatable.")
+@click.option("--fault", "faults", multiple=True, metavar="NAME[=VALUE]", help="Fault switch; repeatable (the README's 'Simulators and fault switches' "
+              "lists them; so does a bad name).")
 def sim(venue: str, host: str, port: int, seed: int, faults: tuple[str, ...]) -> None:
     """Run a venue simulator that speaks the real wire protocol, until interrupted."""
     from obview.venues import load

@@ -194,26 +194,38 @@ class HeadlessPrinter:
                             self._print(book_json(feed, each, self.depth, self.details))
                 self.done.set()
 
-    def _report_trouble(self, feed: Feed) -> None:
+    def _report_trouble(self, feed: Feed, final: bool = False) -> None:
         """A line on stderr when a feed counts bad frames or reconnects: at most one per
         TROUBLE_EVERY seconds a feed, each with the totals, so a flood of garbage is a
-        few lines and none is lost from the count. Each one is in the log too."""
+        few lines; `final` (the run is over) says totals not said yet, whenever the last
+        line was. Each one is in the log too."""
         counts = (feed.bad_frames, feed.reconnects)
         said, at = self._trouble_said.get(id(feed), ((0, 0), -TROUBLE_EVERY))
         if counts == said or self.muted is not None and self.muted():
             return
         now = time.monotonic()
-        if now - at < TROUBLE_EVERY:
+        if now - at < TROUBLE_EVERY and not final:
             return
         self._trouble_said[id(feed)] = (counts, now)
         bad, reconnects = counts
         parts = [f"{bad} bad frame{'s' if bad != 1 else ''}"] if bad else []
         if reconnects:
             parts.append(f"{reconnects} reconnect{'s' if reconnects != 1 else ''}")
-        status = f" ({feed.status_text})" if feed.status_text else ""
-        self.err.write(f"obview: warning: {feed.venue}: {', '.join(parts)} so far{status}; "
-                       "the books resync and go on\n")
+        if final:
+            self.err.write(f"obview: warning: {feed.venue}: {', '.join(parts)} in all\n")
+        else:
+            status = f" ({feed.status_text})" if feed.status_text else ""
+            self.err.write(f"obview: warning: {feed.venue}: {', '.join(parts)} so far{status}; "
+                           "the books resync and go on\n")
         self.err.flush()
+
+    def report_totals(self) -> None:
+        """The run is over: the counts the rate limit held back (see `_report_trouble`).
+        Not after a failure, whose one line is what is left to say."""
+        if self.failure:
+            return
+        for feed in self.feeds:
+            self._report_trouble(feed, final=True)
 
     def _report_refused(self, feed: Feed) -> None:
         """One stderr line per stream the venue refused while the feed runs on for the
@@ -292,6 +304,7 @@ async def run_headless(
             if watching is not None:
                 asyncio.get_running_loop().remove_reader(watching)
             await _shutdown(feeds, tasks)
+            printer.report_totals()
             if recording is not None:
                 recording.close()
     if printer.failure:

@@ -55,6 +55,7 @@ async def replay_headless(paths: list[Path], *, count: int | None = None,
         for feed in player.feeds:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(feed.close(), SHUTDOWN_GRACE)
+        printer.report_totals()
     if printer.failure:
         raise HeadlessFailure(printer.failure)
     return not printer.closed

@@ -63,6 +63,9 @@ HISTORY_OPTION = click.option(
     metavar="DURATION",
     help="TUI: how far back the depth heatmap reaches (`h`), e.g. 90s, 30m, 1h (at most 24h).")
 
+# --fault's names are the simulator's (each venue's sim.py): listed where they are explained
+FAULTS_LISTED = "The README's 'Simulators and fault switches' lists them (so does a bad name)."
+
 
 def view_options(func: Callable) -> Callable:
     """Options every venue command shares: simulator, depth, headless output."""
@@ -70,8 +73,7 @@ def view_options(func: Callable) -> Callable:
         click.option("--sim", is_flag=True, help="Start this venue's simulator in-process and connect to it."),
         click.option("--seed", type=int, default=1, show_default=True, help="Simulator seed (with --sim)."),
         click.option("--fault", "faults", multiple=True, metavar="NAME[=VALUE]",
-                     help="Simulator fault switch (with --sim); repeatable. The README's "
-                          "'Simulators and fault switches' lists them (so does a bad name)."),
+                     help=f"Simulator fault switch (with --sim); repeatable. {FAULTS_LISTED}"),
         click.option("--depth", type=click.IntRange(1, 1000), default=20, show_default=True,
                      help="Rows per side."),
         click.option("--details", is_flag=True, help="Per-order queues where the venue has them."),
@@ -486,8 +488,8 @@ def demo_configs(seed: int = 1) -> list[VenueConfig]:
 @click.option("--port", type=click.IntRange(0, 65535), default=0, show_default=True,
               help="Port to bind (0: any free port).")
 @click.option("--seed", type=int, default=1, show_default=True, help="Makes the simulated market repeatable.")
-@click.option("--fault", "faults", multiple=True, metavar="NAME[=VALUE]", help="Fault switch; repeatable (the README's 'Simulators and fault switches' "
-              "lists them; so does a bad name).")
+@click.option("--fault", "faults", multiple=True, metavar="NAME[=VALUE]",
+              help=f"Fault switch; repeatable. {FAULTS_LISTED}")
 def sim(venue: str, host: str, port: int, seed: int, faults: tuple[str, ...]) -> None:
     """Run a venue simulator that speaks the real wire protocol, until interrupted."""
     from obview.venues import load

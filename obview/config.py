@@ -312,11 +312,9 @@ def _expand(cfg: Config, values: tuple[str, ...] | list[str], out: list[str],
             out.append(value)
             continue
         name = value[1:]
-        if name not in cfg.watchlists:
+        if name not in cfg.watchlists:  # (a name inside the file was checked at load)
             known = ", ".join("@" + n for n in cfg.watchlists) or "none"
-            where = f" (named by @{within[-1]})" if within else ""
-            raise click.UsageError(f"unknown watchlist {value!r}{where} "
-                                   f"(in {cfg.path}: {known})")
+            raise click.UsageError(f"unknown watchlist {value!r} (in {cfg.path}: {known})")
         if name in within:
             loop = " -> ".join("@" + n for n in (*within[within.index(name):], name))
             raise click.UsageError(f"watchlist {loop} names itself (in {cfg.path})")

@@ -188,6 +188,12 @@ class ReplayControl:
                       Awaitable[None]]
 
 
+def wall_now(replay: ReplayControl | None) -> float:
+    """Epoch seconds now, on the venue's time: in a replay, the journal's (a check
+    stamped, or an age counted, on this machine's clock is the replay's pace)."""
+    return time.time() if replay is None else replay.clock().wall / 1e9
+
+
 @dataclass(frozen=True)
 class FeedCapabilities:
     """What a feed can do beyond books, declared by the venue so nobody has to probe."""

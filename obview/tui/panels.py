@@ -17,7 +17,15 @@ from rich.text import Text
 from textual.widgets import Static
 
 from obview import fmt
-from obview.feed import Feed, FeedState, LatencyKind, ReplayControl, ReplayStatus, Stream
+from obview.feed import (
+    Feed,
+    FeedState,
+    LatencyKind,
+    ReplayControl,
+    ReplayStatus,
+    Stream,
+    wall_now,
+)
 from obview.latency import IntervalStats, LatencyStats
 from obview.tui.themes import NO_STYLE
 
@@ -51,7 +59,7 @@ class StreamClock:
         self.interval = IntervalStats(window=300)
         self.venue_age = LatencyStats(window=300)
         self.journal = journal
-        self.last_push: int | None = None  # a replay: the journal's mono (ns) of the last
+        self.last_push: int | None = None  # a replay: the last push's journal mono (ns)
 
     def on_push(self, stream: Stream) -> None:
         book = stream.book
@@ -72,7 +80,7 @@ class StreamClock:
 
     def wall(self) -> float:
         """Epoch seconds now: in a replay, the journal's."""
-        return time.time() if self.journal is None else self.journal.clock().wall / 1e9
+        return wall_now(self.journal)
 
     def age(self, stream: Stream) -> float | None:
         """Seconds since the stream's last update. In a replay, journal seconds: paused it

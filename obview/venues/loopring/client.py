@@ -41,6 +41,7 @@ from obview.feed import (
     LevelControl,
     Stream,
     TradeKind,
+    wall_now,
 )
 from obview.latency import IntervalStats
 from obview.tls import LazyHttpClient, tls_context
@@ -659,9 +660,8 @@ class LoopringFeed(Feed):
                      "recorded for it); retrying next round", self.market, snapshot.version)
 
     def _verified(self) -> None:
-        replay = self.capabilities.replay  # a replay: when the check was answered then
-        self.stream.extra["verified_at"] = (int(time.time() * 1000) if replay is None
-                                            else replay.clock().wall // 1_000_000)
+        # a replay: when the check was answered then
+        self.stream.extra["verified_at"] = int(wall_now(self.capabilities.replay) * 1000)
 
     def _mismatch(self) -> None:
         sync = self._sync

@@ -296,7 +296,8 @@ def _no_address_with_sim() -> None:
 
 def _check_faults(venue: str, faults: dict[str, str]) -> None:
     """Fault switches checked before anything starts: names the venue's simulator knows,
-    and values it declares numeric must be finite, non-negative numbers (usage errors)."""
+    a value for each switch that is not a bare flag, and values it declares numeric must
+    be finite, non-negative numbers (usage errors)."""
     if not faults:
         return
     import importlib
@@ -305,7 +306,8 @@ def _check_faults(venue: str, faults: dict[str, str]) -> None:
 
     sim = importlib.import_module(f"obview.venues.{venue}.sim")
     try:
-        check_faults(venue, faults, sim.KNOWN_FAULTS, getattr(sim, "NUMERIC_FAULTS", None))
+        check_faults(venue, faults, sim.KNOWN_FAULTS, sim.NUMERIC_FAULTS, sim.FLAG_FAULTS,
+                     sim.FAULT_VALUES)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
 

@@ -66,6 +66,16 @@ from tests.conftest import ROOT, obview_env, run_obview
         (["bthub", "BTCUSDT", "--sim", "--fault", "rate=-5", "--dump", "json"], "rate='-5'"),
         (["bthub", "BTCUSDT", "--sim", "--fault", "drop_after=x", "--dump", "json"], "drop_after='x'"),
         (["sim", "futu", "--fault", "rate=-5"], "rate='-5'"),
+        # a switch that needs a value, given bare, was a silent no-op (the default: off)
+        (["loopring", "LRC-ETH", "--sim", "--fault", "malformed", "--dump", "json"],
+         "loopring simulator fault 'malformed' needs a value: malformed=N, every N-th push"),
+        (["futu", "HK.00700", "--sim", "--fault", "drop_after", "--dump", "json"],
+         "futu simulator fault 'drop_after' needs a value: drop_after=N"),
+        (["bthub", "BTCUSDT", "--sim", "--fault", "login_errors", "--dump", "json"],
+         "bthub simulator fault 'login_errors' needs a value: login_errors=N"),
+        (["bthub", "BTCUSDT", "--sim", "--fault", "malformed=", "--dump", "json"],
+         "'malformed' needs a value"),
+        (["sim", "loopring", "--fault", "skip"], "loopring simulator fault 'skip' needs a value"),
         (["futu", "HK.00700", "--sim", "--stream", "json", "--count", "0"], "--count 0"),
     ],
 )

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
+import re
 import time
 
 import pytest
@@ -18,16 +20,46 @@ from obview.venues.simkit import (
 )
 
 
-def test_getters_default_bare_and_value():
+def test_getters_default_and_value():
     faults = {"a": "3", "b": "", "c": " 2.5 "}
     assert fault_int("x", faults, "a", 0) == 3
-    assert fault_int("x", faults, "b", 7) == 7  # empty leaves the default
-    assert fault_int("x", faults, "b", 7, bare=1) == 1
-    assert fault_int("x", faults, "missing", None, bare=1) is None
+    assert fault_int("x", faults, "missing", None) is None
     assert fault_number("x", faults, "c", 0.0) == 2.5
     assert fault_flag(faults, "b") and not fault_flag(faults, "missing")
     assert fault_choice("x", {"n": "exp"}, "n", ("text", "exp"), "text") == "exp"
-    assert fault_choice("x", {"n": ""}, "n", ("text", "exp"), "text", bare="exp") == "exp"
+    assert fault_choice("x", {}, "n", ("text", "exp"), "text") == "text"
+
+
+def test_a_switch_that_needs_a_value_is_refused_bare():
+    """`--fault malformed` (no `=N`) left the simulator's default, off, in silence: the
+    user asked for a fault and got none. Only the declared flags stand alone."""
+    values = {"a": "a=N, every N-th push broken"}
+    check_faults("x", {"f": "", "a": "2"}, {"a", "f"}, {"a": "int"}, {"f"}, values)
+    for bare in ("", "  "):
+        with pytest.raises(ValueError, match=r"^x simulator fault 'a' needs a value: "
+                                             r"a=N, every N-th push broken; see the README"):
+            check_faults("x", {"a": bare}, {"a", "f"}, {"a": "int"}, {"f"}, values)
+    with pytest.raises(ValueError, match=r"^x simulator fault 'k' needs a value: k=VALUE"):
+        check_faults("x", {"k": ""}, {"k"})  # not declared a flag: it needs a value
+
+
+@pytest.mark.parametrize(("venue", "flags"), [
+    ("futu", {"notify", "unknown_push", "any_code", "aes_ecb"}),
+    ("loopring", {"reject_sub", "truth"}),
+    ("bthub", {"reject_login", "no_symbols"}),
+])
+def test_each_simulator_says_its_flags_and_what_each_value_is(venue, flags):
+    sim = importlib.import_module(f"obview.venues.{venue}.sim")
+    assert sim.FLAG_FAULTS == flags  # the README's switches shown without `=`
+    assert sim.KNOWN_FAULTS == flags | set(sim.FAULT_VALUES)
+    assert set(sim.NUMERIC_FAULTS) <= set(sim.FAULT_VALUES)
+    for name, form in sim.FAULT_VALUES.items():
+        assert form.startswith(f"{name}="), form
+        with pytest.raises(ValueError, match=f"needs a value: {re.escape(form)}"):
+            check_faults(venue, {name: ""}, sim.KNOWN_FAULTS, sim.NUMERIC_FAULTS,
+                         sim.FLAG_FAULTS, sim.FAULT_VALUES)
+    check_faults(venue, dict.fromkeys(flags, ""), sim.KNOWN_FAULTS, sim.NUMERIC_FAULTS,
+                 sim.FLAG_FAULTS, sim.FAULT_VALUES)
 
 
 def test_getters_one_error_style():

@@ -1,8 +1,8 @@
 """What every venue simulator shares: fault switches, JSON replies, the market clock.
 
 Fault switches arrive as text (`--fault NAME[=VALUE]`); `check_faults` refuses unknown
-names and bad numbers before anything starts, and the typed getters read them with one
-error style. `json_response` is a complete REST reply for a `websockets` server's
+names, a switch that needs a value given bare, and bad numbers before anything starts,
+and the typed getters read them with one error style. `json_response` is a complete REST reply for a `websockets` server's
 `process_request`. `ticks` is the market clock: it fires at start + n*period, so the rate
 does not drift with the work done per tick, and after a stall it skips the ticks it
 missed instead of firing them in a burst.
@@ -24,16 +24,30 @@ _encode = msgspec.json.Encoder().encode
 
 
 # -- fault switches ---------------------------------------------------------------------
+FAULTS_TABLE = 'the README, "Simulators and fault switches"'
+
+
 def check_faults(venue: str, faults: dict[str, str], known: set[str],
-                 numeric: dict[str, str] | None = None) -> None:
-    """Refuse simulator fault switches the venue's simulator does not have, and values
-    that are not what it declares in `numeric` (name -> "int" or "number"): those must
-    be finite and non-negative. An empty value leaves the simulator's default. Raises
-    ValueError with one line (the CLI shows it as a usage error)."""
+                 numeric: dict[str, str] | None = None, flags: Iterable[str] = (),
+                 values: dict[str, str] | None = None) -> None:
+    """Refuse simulator fault switches the venue's simulator does not have, switches
+    that take a value given without one, and values that are not what it declares in
+    `numeric` (name -> "int" or "number"): those must be finite and non-negative.
+
+    Only the names in `flags` are on/off switches that stand alone; every other switch
+    needs its value (`malformed` alone used to leave the default, off, in silence).
+    `values` says what a switch's value is (name -> "malformed=N, ..."), for the error.
+    Raises ValueError with one line (the CLI shows it as a usage error)."""
     unknown = sorted(set(faults) - known)
     if unknown:
         raise ValueError(f"unknown {venue} simulator fault {', '.join(unknown)} "
                          f"(known: {', '.join(sorted(known))})")
+    flags = set(flags)
+    for name in sorted(faults):
+        if name not in flags and not faults[name].strip():
+            form = (values or {}).get(name, f"{name}=VALUE")
+            raise ValueError(f"{venue} simulator fault {name!r} needs a value: {form}; "
+                             f"see {FAULTS_TABLE}")
     for name, kind in (numeric or {}).items():
         text = faults.get(name, "").strip()
         if not text:
@@ -52,32 +66,22 @@ def _bad(venue: str, name: str, text: str, want: str) -> ValueError:
     return ValueError(f"bad {venue} simulator fault {name}={text!r}: expected {want}")
 
 
-def _text(faults: dict[str, str], name: str) -> str | None:
-    """None when the switch is absent, "" when given without a value."""
-    value = faults.get(name)
-    return None if value is None else value.strip()
+def fault_int(venue: str, faults: dict[str, str], name: str, default: Any) -> Any:
+    """A whole-number switch: `default` when absent. (Given without a value it was
+    refused by `check_faults`; here an empty value is just not a number.)"""
+    return _fault_value(venue, faults, name, default, int, "a whole number")
 
 
-def fault_int(venue: str, faults: dict[str, str], name: str, default: Any,
-              bare: Any = None) -> Any:
-    """A whole-number switch: `default` when absent, `bare` when given without a value
-    (`default` again if `bare` is None)."""
-    return _fault_value(venue, faults, name, default, bare, int, "a whole number")
-
-
-def fault_number(venue: str, faults: dict[str, str], name: str, default: Any,
-                 bare: Any = None) -> Any:
+def fault_number(venue: str, faults: dict[str, str], name: str, default: Any) -> Any:
     """A number switch (float: a rate or a duration in seconds, not a price)."""
-    return _fault_value(venue, faults, name, default, bare, float, "a number")
+    return _fault_value(venue, faults, name, default, float, "a number")
 
 
-def _fault_value(venue: str, faults: dict[str, str], name: str, default: Any, bare: Any,
+def _fault_value(venue: str, faults: dict[str, str], name: str, default: Any,
                  convert: Callable[[str], Any], expected: str) -> Any:
-    text = _text(faults, name)
-    if text is None:
+    if name not in faults:
         return default
-    if not text:
-        return default if bare is None else bare
+    text = faults[name].strip()
     try:
         return convert(text)
     except ValueError:
@@ -90,14 +94,12 @@ def fault_flag(faults: dict[str, str], name: str) -> bool:
 
 
 def fault_choice(venue: str, faults: dict[str, str], name: str, choices: Iterable[str],
-                 default: str, bare: str | None = None) -> str:
-    """One of `choices`: `default` when absent, `bare` (or `default`) when valueless."""
+                 default: str) -> str:
+    """One of `choices`: `default` when absent."""
     choices = tuple(choices)
-    text = _text(faults, name)
-    if text is None:
+    if name not in faults:
         return default
-    if not text:
-        return default if bare is None else bare
+    text = faults[name].strip()
     if text not in choices:
         raise _bad(venue, name, text, " or ".join(choices))
     return text

@@ -114,8 +114,22 @@ class _Session:
     malformed: int = 0
 
 
-KNOWN_FAULTS = {"rate", "user", "password", "reject_login", "login_errors", "refuse_ws", "token_ttl",
-                "token_uses", "malformed", "drop_after", "no_symbols", "numbers", "cross"}
+# the switches that stand alone; each other one needs its value, said here for the error
+FLAG_FAULTS = {"reject_login", "no_symbols"}
+FAULT_VALUES = {
+    "rate": "rate=R, ticks per second",
+    "user": "user=U, the user the login accepts",
+    "password": "password=P, the password the login accepts",
+    "login_errors": "login_errors=N, the first N logins answer HTTP 500",
+    "refuse_ws": "refuse_ws=N, the first N WebSocket upgrades are refused",
+    "token_ttl": "token_ttl=S, a token's lifetime in seconds",
+    "token_uses": "token_uses=N, the connections a token opens at most",
+    "malformed": "malformed=N, an invalid frame after every N-th frame",
+    "drop_after": "drop_after=N, cut each connection after N frames",
+    "numbers": "numbers=json|strings, how decimals are written",
+    "cross": "cross=P, the share of crossed or locked updates (0 to 1)",
+}
+KNOWN_FAULTS = FLAG_FAULTS | set(FAULT_VALUES)
 # value kinds the CLI checks before starting (finite, >= 0)
 NUMERIC_FAULTS = {"rate": "number", "token_ttl": "number", "login_errors": "int", "refuse_ws": "int",
                   "token_uses": "int", "malformed": "int", "drop_after": "int",
@@ -127,9 +141,9 @@ class BthubSimulator:
 
     def __init__(self, seed: int = 1, faults: dict[str, str] | None = None) -> None:
         faults = dict(faults or {})
-        check_faults("bthub", faults, KNOWN_FAULTS, NUMERIC_FAULTS)
+        check_faults("bthub", faults, KNOWN_FAULTS, NUMERIC_FAULTS, FLAG_FAULTS, FAULT_VALUES)
         self.faults = faults
-        numbers = fault_choice("bthub", faults, "numbers", ("strings", "json"), "strings", bare="json")
+        numbers = fault_choice("bthub", faults, "numbers", ("strings", "json"), "strings")
         cross = fault_number("bthub", faults, "cross", CROSS_SHARE)
         if not 0 <= cross <= 1:
             raise ValueError(f"bad bthub simulator fault cross={faults['cross']!r}: "
@@ -140,11 +154,11 @@ class BthubSimulator:
         self.user = faults.get("user") or DEMO_USER
         self.password = faults.get("password") or DEMO_PASSWORD
         self.reject_login = fault_flag(faults, "reject_login")
-        self.login_errors = fault_int("bthub", faults, "login_errors", 0, bare=1)
-        self.refuse_ws = fault_int("bthub", faults, "refuse_ws", 0, bare=1)
-        self.token_uses = fault_int("bthub", faults, "token_uses", None, bare=1)
-        self.malformed_every = fault_int("bthub", faults, "malformed", None, bare=1)
-        self.drop_after = fault_int("bthub", faults, "drop_after", None, bare=1)
+        self.login_errors = fault_int("bthub", faults, "login_errors", 0)
+        self.refuse_ws = fault_int("bthub", faults, "refuse_ws", 0)
+        self.token_uses = fault_int("bthub", faults, "token_uses", None)
+        self.malformed_every = fault_int("bthub", faults, "malformed", None)
+        self.drop_after = fault_int("bthub", faults, "drop_after", None)
         self.no_symbols = fault_flag(faults, "no_symbols")
         self.tokens: dict[str, _Token] = {}
         self.sessions: set[_Session] = set()

@@ -98,9 +98,24 @@ TICKER_TYPE_AUTOMATCH = 1
 PUSH_DATA_REALTIME = 1
 MAX_TICKERS = 1000  # Qot_GetTicker's maxRetNum cap
 COUNT_FAULTS = ("drop_after", "truncate_after", "bad_sha_after", "garbage_after", "stall_after")
-KNOWN_FAULTS = {*COUNT_FAULTS, "rate", "levels", "keepalive", "fragment", "notify",
-                "unknown_push", "no_right", "rsa_key", "aes_ecb", "refuse_init", "quota",
-                "any_code"}
+# the switches that stand alone; each other one needs its value, said here for the error
+FLAG_FAULTS = {"notify", "unknown_push", "aes_ecb", "any_code"}
+FAULT_VALUES = {
+    "rate": "rate=N, pushes per second per code",
+    "levels": "levels=N, levels per side (at most 40)",
+    "keepalive": "keepalive=S, the keep-alive seconds InitConnect announces",
+    "drop_after": "drop_after=N, close the connection after N pushes",
+    "truncate_after": "truncate_after=N, half a frame and a close after N pushes",
+    "bad_sha_after": "bad_sha_after=N, a wrong SHA-1 after N pushes",
+    "garbage_after": "garbage_after=N, a garbage body after N pushes",
+    "stall_after": "stall_after=N, silence after N pushes",
+    "fragment": "fragment=N, every frame written in pieces of N bytes",
+    "no_right": "no_right=CODES, the codes and/or markets refused (US, HK.00700+US.AAPL)",
+    "quota": "quota=N, the subscription quota",
+    "rsa_key": "rsa_key=FILE, the encrypted OpenD's private key",
+    "refuse_init": "refuse_init=N, refuse the first N InitConnects",
+}
+KNOWN_FAULTS = FLAG_FAULTS | set(FAULT_VALUES)
 # value kinds the CLI checks before starting (finite, >= 0)
 NUMERIC_FAULTS = {"rate": "number", "levels": "int", "keepalive": "int", "fragment": "int",
                   "refuse_init": "int", "quota": "int", **{name: "int" for name in COUNT_FAULTS}}
@@ -182,11 +197,9 @@ class FutuSimulator:
     def __init__(self, seed: int = 1, faults: dict[str, str] | None = None,
                  rsa_key: str | crypto.RsaKey | None = None) -> None:
         faults = dict(faults or {})
-        check_faults("futu", faults, KNOWN_FAULTS, NUMERIC_FAULTS)
+        check_faults("futu", faults, KNOWN_FAULTS, NUMERIC_FAULTS, FLAG_FAULTS, FAULT_VALUES)
         self.seed = seed
         key = rsa_key if rsa_key is not None else faults.get("rsa_key") or None
-        if "rsa_key" in faults and not faults["rsa_key"]:
-            raise ValueError("rsa_key needs a key file: --fault rsa_key=FILE")
         # KeyFileError is a ValueError: a usage error, like any bad switch
         self.rsa_key = crypto.load_rsa_key(key) if isinstance(key, str) else key
         self.aes_ecb = fault_flag(faults, "aes_ecb")

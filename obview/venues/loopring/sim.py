@@ -81,11 +81,26 @@ from obview.venues.simkit import (
 
 _encode = msgspec.json.Encoder().encode
 
-KNOWN_FAULTS = {
-    "rate", "skip", "stale_snapshot", "stale_by", "delay_snapshot", "lag", "malformed",
-    "drop_after", "reject_sub", "http429", "rate_limit", "ping", "pong_timeout", "truth",
-    "api_key", "numbers", "lose_slot",
+# the switches that stand alone; each other one needs its value, said here for the error
+FLAG_FAULTS = {"reject_sub", "truth"}
+FAULT_VALUES = {
+    "rate": "rate=P, pushes per second per market",
+    "skip": "skip=N, drop every N-th push (a gap)",
+    "stale_snapshot": "stale_snapshot=N, the first N depth replies are stale",
+    "stale_by": "stale_by=K, how many versions old a stale snapshot is",
+    "delay_snapshot": "delay_snapshot=S, depth replies sent S seconds late",
+    "lag": "lag=S, every WebSocket frame S seconds late",
+    "malformed": "malformed=N, every N-th push broken",
+    "drop_after": "drop_after=N, abort each connection after N pushes",
+    "http429": "http429=N, the first N depth requests get HTTP 429",
+    "rate_limit": "rate_limit=R, depth requests a second before HTTP 429",
+    "ping": "ping=S, seconds between pings",
+    "pong_timeout": "pong_timeout=S, seconds without a pong before the close",
+    "api_key": "api_key=K, the X-API-KEY v2 REST requires",
+    "numbers": "numbers=exp|json|text, how slot values are written",
+    "lose_slot": "lose_slot=N, every N-th push leaves out a changed slot",
 }
+KNOWN_FAULTS = FLAG_FAULTS | set(FAULT_VALUES)
 # value kinds the CLI checks before starting (finite, >= 0)
 NUMERIC_FAULTS = {"rate": "number", "delay_snapshot": "number", "lag": "number", "ping": "number",
                   "pong_timeout": "number", "skip": "int", "stale_snapshot": "int", "stale_by": "int",
@@ -118,7 +133,7 @@ class LoopringSimulator:
 
     def __init__(self, seed: int = 1, faults: dict[str, str] | None = None) -> None:
         faults = dict(faults or {})
-        check_faults("loopring", faults, KNOWN_FAULTS, NUMERIC_FAULTS)
+        check_faults("loopring", faults, KNOWN_FAULTS, NUMERIC_FAULTS, FLAG_FAULTS, FAULT_VALUES)
         self.host = "127.0.0.1"
         self.port = 0
         self.seed = seed

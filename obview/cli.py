@@ -22,7 +22,7 @@ import click
 from obview import __version__
 from obview import config as user_config
 from obview.errors import describe_error, one_line, warn
-from obview.params import HOST, MAX_HISTORY_S, Duration
+from obview.params import HOST, MAX_HISTORY_S, Duration, option
 from obview.venues import VENUES, VenueConfig, check_symbol, config
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -58,7 +58,7 @@ class Finite(click.FloatRange):
         return number
 
 
-HISTORY_OPTION = click.option(
+HISTORY_OPTION = option(
     "--history", type=Duration(maximum=MAX_HISTORY_S), default="30m", show_default=True,
     metavar="DURATION",
     help="TUI: how far back the depth heatmap reaches (`h`), e.g. 90s, 30m, 1h (at most 24h).")
@@ -70,17 +70,17 @@ FAULTS_LISTED = "The README's 'Simulators and fault switches' lists them (so doe
 def view_options(func: Callable) -> Callable:
     """Options every venue command shares: simulator, depth, headless output."""
     options = [
-        click.option("--sim", is_flag=True, help="Start this venue's simulator in-process and connect to it."),
-        click.option("--seed", type=int, default=1, show_default=True, help="Simulator seed (with --sim)."),
-        click.option("--fault", "faults", multiple=True, metavar="NAME[=VALUE]",
+        option("--sim", is_flag=True, help="Start this venue's simulator in-process and connect to it."),
+        option("--seed", type=int, default=1, show_default=True, help="Simulator seed (with --sim)."),
+        option("--fault", "faults", multiple=True, metavar="NAME[=VALUE]",
                      help=f"Simulator fault switch (with --sim); repeatable. {FAULTS_LISTED}"),
-        click.option("--depth", type=click.IntRange(1, 1000), default=20, show_default=True,
+        option("--depth", type=click.IntRange(1, 1000), default=20, show_default=True,
                      help="Rows per side."),
-        click.option("--details", is_flag=True, help="Per-order queues where the venue has them."),
-        click.option("--trades", is_flag=True,
+        option("--details", is_flag=True, help="Per-order queues where the venue has them."),
+        option("--trades", is_flag=True,
                      help="Headless: with --stream json, one line per trade print instead of books."),
         *headless_options(),
-        click.option("--log-file", type=click.Path(dir_okay=False), help="Write a debug log here."),
+        option("--log-file", type=click.Path(dir_okay=False), help="Write a debug log here."),
         *record_options(),
         HISTORY_OPTION,
     ]
@@ -89,22 +89,22 @@ def view_options(func: Callable) -> Callable:
 
 def _with_options(func: Callable, options: list) -> Callable:
     """`func` decorated with `options`, the first listed first in --help."""
-    for option in reversed(options):
-        func = option(func)
+    for decorate in reversed(options):
+        func = decorate(func)
     return func
 
 
 def headless_options() -> list:
     """--dump, --stream, --count and --timeout: the same in every command that has them."""
     return [
-        click.option("--dump", type=click.Choice(["json"]),
+        option("--dump", type=click.Choice(["json"]),
                      help="Print every book as JSON as soon as all are synced, then exit."),
-        click.option("--stream", type=click.Choice(["json"]),
+        option("--stream", type=click.Choice(["json"]),
                      help="Print one JSON line per applied update, until --count or interrupted."),
-        click.option("--count", type=click.IntRange(min=0),
+        option("--count", type=click.IntRange(min=0),
                      help="--dump: updates to wait for after the sync (default 0); "
                           "--stream: lines to print (default: no limit)."),
-        click.option("--timeout", type=Finite(min=0, min_open=True), default=30.0,
+        option("--timeout", type=Finite(min=0, min_open=True), default=30.0,
                      show_default=True,
                      help="Headless: exit 1 if no book is synced (--stream) or the dump is "
                           "not done (--dump) within this many seconds."),
@@ -113,10 +113,10 @@ def headless_options() -> list:
 
 def record_options() -> list:
     return [
-        click.option("--record", "record", metavar="PATH",
+        option("--record", "record", metavar="PATH",
                      help="Keep a journal of the session (what came off the wire) in PATH "
                           "(.ndjson.zst); a bare name goes into the config's record_dir."),
-        click.option("--record-rotate", "record_rotate", metavar="SIZE",
+        option("--record-rotate", "record_rotate", metavar="SIZE",
                      help="With --record: start a new file past SIZE (e.g. 100M)."),
     ]
 
@@ -289,8 +289,8 @@ def _no_address_with_sim() -> None:
     ctx = click.get_current_context()
     for name in ADDRESS_OPTIONS:
         if ctx.get_parameter_source(name) is ParameterSource.COMMANDLINE:
-            option = "--" + name.replace("_", "-")
-            raise click.UsageError(f"{option} does not go with --sim (the simulator runs on "
+            flag = "--" + name.replace("_", "-")
+            raise click.UsageError(f"{flag} does not go with --sim (the simulator runs on "
                                    "a free loopback port of its own)")
 
 
@@ -346,9 +346,9 @@ def cli(ctx: click.Context) -> None:
 
 @cli.command(context_settings=CONTEXT, short_help="Futu / moomoo OpenD books (HK.00700 US.AAPL ...).")
 @click.argument("codes", nargs=-1, metavar="CODE...|@WATCHLIST")
-@click.option("--host", type=HOST, default="127.0.0.1", show_default=True, help="OpenD host.")
-@click.option("--port", type=click.IntRange(1, 65535), default=11111, show_default=True, help="OpenD API port.")
-@click.option("--rsa-key", "rsa_key", metavar="FILE", envvar=FUTU_RSA_KEY_ENV,
+@option("--host", type=HOST, default="127.0.0.1", show_default=True, help="OpenD host.")
+@option("--port", type=click.IntRange(1, 65535), default=11111, show_default=True, help="OpenD API port.")
+@option("--rsa-key", "rsa_key", metavar="FILE", envvar=FUTU_RSA_KEY_ENV,
               help="Encrypted OpenD: the PEM file of the 1024-bit RSA private key that "
                    f"OpenD's rsa_private_key names (env {FUTU_RSA_KEY_ENV}).")
 @view_options
@@ -372,14 +372,14 @@ def _futu_rsa_key(path: str):
 
 @cli.command(context_settings=CONTEXT, short_help="Loopring DEX depth for one market (LRC-ETH).")
 @click.argument("market")
-@click.option("--level", type=click.IntRange(min=0), default=0, show_default=True,
+@option("--level", type=click.IntRange(min=0), default=0, show_default=True,
               help="Aggregation level, 0 = finest.")
-@click.option("--api", type=click.Choice(["v3", "v2"]), default="v3", show_default=True,
+@option("--api", type=click.Choice(["v3", "v2"]), default="v3", show_default=True,
               help="v3: the live API. v2: the March 2020 draft protocol (docs/loopring.md).")
-@click.option("--rest-url", help="REST base URL (default per --api).")
-@click.option("--ws-url", help="WebSocket URL (default per --api).")
-@click.option("--depth-path", help="REST depth path (default /api/v3/depth or /api/v2/depth).")
-@click.option("--verify", type=Finite(min=0), default=60.0, show_default=True,
+@option("--rest-url", help="REST base URL (default per --api).")
+@option("--ws-url", help="WebSocket URL (default per --api).")
+@option("--depth-path", help="REST depth path (default /api/v3/depth or /api/v2/depth).")
+@option("--verify", type=Finite(min=0), default=60.0, show_default=True,
               metavar="S", help="Check the book against a REST snapshot every S seconds (0: off).")
 @view_options
 def loopring(market: str, level: int, api: str, rest_url: str | None, ws_url: str | None,
@@ -399,13 +399,13 @@ def loopring(market: str, level: int, api: str, rest_url: str | None, ws_url: st
 
 @cli.command(context_settings=CONTEXT, short_help="bthub hub books, orders and risk (BTCUSDT).")
 @click.argument("symbols", nargs=-1, metavar="SYMBOL...|@WATCHLIST")
-@click.option("--url", default="https://trade.bthub.com:444", show_default=True,
+@option("--url", default="https://trade.bthub.com:444", show_default=True,
               help="The hub's base URL; REST and WebSocket derive from it (http:// gives ws://).")
-@click.option("--insecure", is_flag=True, help="Do not verify TLS certificates (self-signed test hubs).")
-@click.option("--cp", help="Show one counterparty's book instead of the aggregated one.")
-@click.option("--book", "risk_book", help="Risk book to subscribe (apiRiskPosition).")
-@click.option("--orders", is_flag=True, help="Headless: stream order events instead of books.")
-@click.option("--risk", is_flag=True, help="Headless: stream risk position rows instead of books.")
+@option("--insecure", is_flag=True, help="Do not verify TLS certificates (self-signed test hubs).")
+@option("--cp", help="Show one counterparty's book instead of the aggregated one.")
+@option("--book", "risk_book", help="Risk book to subscribe (apiRiskPosition).")
+@option("--orders", is_flag=True, help="Headless: stream order events instead of books.")
+@option("--risk", is_flag=True, help="Headless: stream risk position rows instead of books.")
 @view_options
 def bthub(symbols: tuple[str, ...], url: str, insecure: bool, cp: str | None,
           risk_book: str | None, orders: bool, risk: bool, **kw: Any) -> None:
@@ -452,9 +452,9 @@ def _bthub_file_credentials() -> tuple[str | None, str | None]:
 
 
 def demo_options(func: Callable) -> Callable:
-    options = [click.option("--seed", type=int, default=1, show_default=True),
+    options = [option("--seed", type=int, default=1, show_default=True),
                *headless_options(),
-               click.option("--log-file", type=click.Path(dir_okay=False),
+               option("--log-file", type=click.Path(dir_okay=False),
                             help="Write a debug log here."),
                *record_options(), HISTORY_OPTION]
     return _with_options(func, options)
@@ -486,11 +486,11 @@ def demo_configs(seed: int = 1) -> list[VenueConfig]:
 
 @cli.command(context_settings=CONTEXT, short_help="Run a venue simulator (real wire protocol).")
 @click.argument("venue", type=click.Choice(VENUES))
-@click.option("--host", type=HOST, default="127.0.0.1", show_default=True, help="Address to bind.")
-@click.option("--port", type=click.IntRange(0, 65535), default=0, show_default=True,
+@option("--host", type=HOST, default="127.0.0.1", show_default=True, help="Address to bind.")
+@option("--port", type=click.IntRange(0, 65535), default=0, show_default=True,
               help="Port to bind (0: any free port).")
-@click.option("--seed", type=int, default=1, show_default=True, help="Makes the simulated market repeatable.")
-@click.option("--fault", "faults", multiple=True, metavar="NAME[=VALUE]",
+@option("--seed", type=int, default=1, show_default=True, help="Makes the simulated market repeatable.")
+@option("--fault", "faults", multiple=True, metavar="NAME[=VALUE]",
               help=f"Fault switch; repeatable. {FAULTS_LISTED}")
 def sim(venue: str, host: str, port: int, seed: int, faults: tuple[str, ...]) -> None:
     """Run a venue simulator that speaks the real wire protocol, until interrupted."""
@@ -536,16 +536,16 @@ def _speed(text: str | None) -> float | None:
 
 @cli.command(context_settings=CONTEXT, short_help="Replay a recorded journal (TUI or JSON).")
 @click.argument("paths", nargs=-1, required=True, metavar="PATH...")
-@click.option("--stream", type=click.Choice(["json"]),
+@option("--stream", type=click.Choice(["json"]),
               help="Print the session's JSON lines instead of opening the TUI.")
-@click.option("--speed", metavar="X|max",
+@option("--speed", metavar="X|max",
               help="Replay speed, 0.1 to 100 or max (default: max with --stream, 1 in the TUI).")
-@click.option("--from", "start", metavar="TIME",
+@option("--from", "start", metavar="TIME",
               help="Start at this wall-clock time (ISO 8601, or HH:MM:SS of the journal's day, UTC).")
-@click.option("--until", metavar="TIME", help="Stop at this wall-clock time (as --from).")
-@click.option("--count", type=click.IntRange(min=1), help="With --stream: stop after N lines.")
-@click.option("--depth", type=click.IntRange(1, 1000), help="Rows per side (default: as recorded).")
-@click.option("--log-file", type=click.Path(dir_okay=False), help="Write a debug log here.")
+@option("--until", metavar="TIME", help="Stop at this wall-clock time (as --from).")
+@option("--count", type=click.IntRange(min=1), help="With --stream: stop after N lines.")
+@option("--depth", type=click.IntRange(1, 1000), help="Rows per side (default: as recorded).")
+@option("--log-file", type=click.Path(dir_okay=False), help="Write a debug log here.")
 @HISTORY_OPTION
 def replay(paths: tuple[str, ...], stream: str | None, speed: str | None, start: str | None,
            until: str | None, count: int | None, depth: int | None, log_file: str | None,
@@ -644,7 +644,7 @@ async def _replay(paths: list[str], stream: str | None, speed: float | None, sta
 
 @cli.command(context_settings=CONTEXT, short_help="Export a journal's level changes (parquet, ndjson).")
 @click.argument("path", metavar="PATH")
-@click.option("--to", "fmt", type=click.Choice(["parquet", "ndjson"]), required=True,
+@option("--to", "fmt", type=click.Choice(["parquet", "ndjson"]), required=True,
               help="parquet: one row per level change; ndjson: the --stream json lines.")
 @click.argument("out", metavar="OUT")
 def export(path: str, fmt: str, out: str) -> None:

@@ -237,13 +237,20 @@ def envvar_name(venue: str, key: str) -> str:
 
 
 def declare_envvars(group: click.Group) -> None:
-    """Give every configurable venue option its `OBVIEW_<VENUE>_<OPTION>` variable."""
+    """Give every configurable venue option its `OBVIEW_<VENUE>_<OPTION>` variable,
+    shown in --help; the option is an `EnvOption`, whose error names the variable only
+    when the value came from it."""
+    from obview.params import EnvOption
+
     for venue in VENUES:
         command = group.commands.get(venue)
         if command is None:
             continue
         for key, option in configurable(command).items():
             if not option.envvar:
+                if not isinstance(option, EnvOption):
+                    raise TypeError(f"{venue} {option.name}: declare it with "
+                                    "obview.params.option")
                 option.envvar = envvar_name(venue, key)
                 option.show_envvar = True
 

@@ -3,9 +3,31 @@ check (config.py)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import click
+from click.core import ParameterSource
+
+
+class EnvOption(click.Option):
+    """A click.Option whose error names its environment variable only when the bad
+    value came from there. `config.declare_envvars` sets `show_envvar`, so that --help
+    lists the variable, and Click's own hint then blamed it for any bad value:
+    `--level x` typed on the command line said "Invalid value for '--level' (env var:
+    'OBVIEW_LOOPRING_LEVEL')". (Click records the value's source before converting it.)"""
+
+    def get_error_hint(self, ctx: click.Context | None) -> str:
+        if (ctx is not None and self.name
+                and ctx.get_parameter_source(self.name) is ParameterSource.ENVIRONMENT):
+            return super().get_error_hint(ctx)
+        return click.Parameter.get_error_hint(self, ctx)
+
+
+def option(*decls: str, **attrs: Any) -> Callable:
+    """`click.option` making an `EnvOption`: the commands' options, any of which may be
+    given an environment variable (`config.declare_envvars`)."""
+    return click.option(*decls, cls=EnvOption, **attrs)
 
 
 class HostName(click.ParamType):

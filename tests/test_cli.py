@@ -186,13 +186,41 @@ def test_the_demo_takes_the_headless_options_the_tui_hint_names():
     (("futu", "HK.00700", "--sim", "--dump", "json", "--timeout", "nan"),
      "Invalid value for '--timeout': 'nan' is not a finite number"),
     (("loopring", "LRC-ETH", "--sim", "--dump", "json", "--verify", "inf"),
-     "Invalid value for '--verify' (env var: 'OBVIEW_LOOPRING_VERIFY'): 'inf' is not a finite "
-     "number"),
+     "Invalid value for '--verify': 'inf' is not a finite number"),
 ])
 def test_periods_are_finite_numbers(args, message):
     """nan passes every range check (`nan < 0` is false): `--timeout nan` timed out at once."""
     done = run_obview(*args)
     assert (done.returncode, done.stdout, done.stderr) == (2, "", f"obview: {message}\n")
+
+
+@pytest.mark.parametrize(("args", "env", "message"), [
+    (("--level", "x"), {}, "Invalid value for '--level': 'x' is not a valid integer range."),
+    (("--verify", "-1"), {"OBVIEW_LOOPRING_VERIFY": "5"},
+     "Invalid value for '--verify': -1.0 is not in the range x>=0."),
+    ((), {"OBVIEW_LOOPRING_LEVEL": "x"},
+     "Invalid value for '--level' (env var: 'OBVIEW_LOOPRING_LEVEL'): 'x' is not a valid "
+     "integer range."),
+])
+def test_a_bad_value_names_the_env_var_only_when_it_came_from_there(args, env, message):
+    """`--level x` typed on the command line said "Invalid value for '--level' (env var:
+    'OBVIEW_LOOPRING_LEVEL')": Click names an option's variable whenever --help shows it."""
+    done = run_obview("loopring", "LRC-ETH", "--sim", *args, "--dump", "json", **env)
+    assert (done.returncode, done.stdout, done.stderr) == (2, "", f"obview: {message}\n")
+
+
+def test_help_still_lists_the_env_vars():
+    done = run_obview("loopring", "--help")
+    assert done.returncode == 0 and "env var:" in done.stdout
+    assert "OBVIEW_LOOPRING_LEVEL" in done.stdout.replace("\n", " ")
+
+
+def test_a_bad_config_file_value_names_the_file_and_key(tmp_path):
+    path = tmp_path / "config.toml"
+    path.write_text('[loopring]\nlevel = "x"\n')
+    done = run_obview("loopring", "LRC-ETH", "--sim", "--dump", "json", OBVIEW_CONFIG=str(path))
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr == f"obview: {path}:2: [loopring] level: 'x' is not a valid integer range.\n"
 
 
 @pytest.mark.parametrize("args", [("--help",), ("futu", "--help"), ("config", "show")])

@@ -13,6 +13,7 @@ import pytest
 
 from obview import config
 from obview.config_cmd import TEMPLATE
+from obview.params import option
 from tests.conftest import run_obview
 
 
@@ -279,8 +280,8 @@ def test_an_rsa_key_option_gets_file_and_env_for_free(tmp_path, monkeypatch):
         pass
 
     @group.command()
-    @click.option("--rsa-key", type=click.Path(dir_okay=False))
-    @click.option("--sim", is_flag=True)
+    @option("--rsa-key", type=click.Path(dir_okay=False))
+    @option("--sim", is_flag=True)
     def futu(rsa_key, sim):
         pass
 

@@ -5,8 +5,16 @@ Light on purpose: the CLI imports it before anything heavy.
 
 from __future__ import annotations
 
+import errno
+import os
 import socket
 import sys
+
+# asyncio's create_server (so the simulators' and serve's binds) wraps the socket's error
+# as "error while attempting to bind on address ('127.0.0.1', 8000): address already in
+# use": the caller names the address already, and the reason is the errno's own text
+_BIND_WRAPPED = "error while attempting to bind on address"
+_BIND_HINTS = {errno.EADDRNOTAVAIL: " (not an address of this machine)"}
 
 
 def describe_error(exc: BaseException, limit: int | None = None) -> str:
@@ -22,6 +30,8 @@ def describe_error(exc: BaseException, limit: int | None = None) -> str:
         return "timed out"
     if isinstance(exc, RecursionError):
         return "nested too deeply"
+    if isinstance(exc, OSError) and exc.errno and str(exc.strerror).startswith(_BIND_WRAPPED):
+        return os.strerror(exc.errno).lower() + _BIND_HINTS.get(exc.errno, "")
     if isinstance(exc, OSError) and exc.strerror:
         text = exc.strerror  # "[Errno 2] ... 'path'" says the same twice
     return one_line(text, limit) or type(exc).__name__

@@ -80,9 +80,6 @@ def serve(ctx: click.Context, host: str, port: int, command: tuple[str, ...]) ->
         from obview.cli import UserError
 
         raise UserError("serve needs the web extra: pip install 'obview[web]'") from None
-    if host not in LOOPBACK:
-        click.echo(f"obview serve: WARNING: listening on {host} with no authentication: anyone who "
-                   "can reach this port sees the books and drives the app", err=True)
     line = shlex.join([sys.executable, "-m", "obview", *command])
     from obview.venues.bthub.redact import redact
 
@@ -121,6 +118,9 @@ async def _serve(server_class: type, line: str, title: str, host: str, port: int
     for signum in (signal.SIGINT, signal.SIGTERM):  # before the address line: a stop may follow it at once
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(signum, stop.set)
+    if host not in LOOPBACK:  # (once bound: a bind that fails says only why, in one line)
+        click.echo(f"obview serve: WARNING: listening on {host} with no authentication: anyone who "
+                   "can reach this port sees the books and drives the app", err=True)
     shown = f"[{host}]" if ":" in host else host
     print(f"obview serve: http://{shown}:{bound}/  (ctrl+c stops)", flush=True)
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import socket
 
 from obview.errors import describe_error, one_line
@@ -22,3 +23,17 @@ def test_text_is_one_line_capped_on_request_and_never_empty():
     assert describe_error(ValueError("x" * 500), limit=200) == "x" * 200
     assert describe_error(KeyError()) == "KeyError"
     assert one_line("Usage: obview\n\nTry 'obview -h'") == "Usage: obview Try 'obview -h'"
+
+
+def test_a_bind_error_says_why_once():
+    """asyncio's create_server wraps the socket's error with the address, which the
+    caller ("cannot serve on HOST:PORT") already names."""
+    wrapped = OSError(errno.EADDRINUSE, "error while attempting to bind on address "
+                                        "('127.0.0.1', 8000): address already in use")
+    assert describe_error(wrapped) == "address already in use"
+    wrapped = OSError(errno.EADDRNOTAVAIL, "error while attempting to bind on address "
+                                           "('203.0.113.7', 8000): cannot assign requested address")
+    assert describe_error(wrapped) == "cannot assign requested address (not an address of this machine)"
+    wrapped = OSError(errno.EACCES, "error while attempting to bind on address "
+                                    "('127.0.0.1', 80): permission denied")
+    assert describe_error(wrapped) == "permission denied"  # a privileged port, as non-root

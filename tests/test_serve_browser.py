@@ -9,6 +9,7 @@ import os
 import re
 import selectors
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -188,6 +189,46 @@ def test_serve_refuses_headless_and_warns_off_loopback():
     assert done.returncode == 2 and "not 'sim'" in done.stderr
     done = run_obview("serve", "futu", "HK.00700", "--port", "99999", timeout=30)
     assert done.returncode == 2 and "--port" in done.stderr
+
+
+@pytest.fixture
+def taken_port():
+    """A loopback port something else already listens on."""
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        yield holder.getsockname()[1]
+
+
+def test_serve_on_a_port_in_use_is_one_line_exit_1(taken_port):
+    """It said "cannot serve on 127.0.0.1:P: error while attempting to bind on address
+    ('127.0.0.1', P): address already in use" (asyncio's wrapping, the address twice)."""
+    pytest.importorskip("textual_serve", reason="textual-serve (web extra) is not installed")
+    from tests.conftest import run_obview
+
+    done = run_obview("serve", "--port", str(taken_port), "demo", timeout=30)
+    assert (done.returncode, done.stdout) == (1, "")
+    assert done.stderr == f"obview: cannot serve on 127.0.0.1:{taken_port}: address already in use\n"
+
+
+def test_serve_on_an_address_not_of_this_machine_is_one_line_exit_1():
+    """The no-authentication warning came first, for a server that never started."""
+    pytest.importorskip("textual_serve", reason="textual-serve (web extra) is not installed")
+    from tests.conftest import run_obview
+
+    done = run_obview("serve", "--host", "203.0.113.7", "--port", "8000", "demo", timeout=30)
+    assert (done.returncode, done.stdout) == (1, "")
+    assert done.stderr == ("obview: cannot serve on 203.0.113.7:8000: cannot assign requested "
+                           "address (not an address of this machine)\n")
+
+
+@pytest.mark.parametrize("venue", ["futu", "loopring", "bthub"])
+def test_a_simulator_on_a_port_in_use_is_one_line_exit_1(taken_port, venue):
+    from tests.conftest import run_obview
+
+    done = run_obview("sim", venue, "--port", str(taken_port), timeout=30)
+    assert (done.returncode, done.stdout) == (1, "")
+    assert done.stderr == f"obview: cannot serve on 127.0.0.1:{taken_port}: address already in use\n"
 
 
 def test_serve_checks_what_the_command_itself_checks_before_serving(tmp_path):

@@ -76,6 +76,9 @@ from tests.conftest import ROOT, obview_env, run_obview
         (["bthub", "BTCUSDT", "--sim", "--fault", "malformed=", "--dump", "json"],
          "'malformed' needs a value"),
         (["sim", "loopring", "--fault", "skip"], "loopring simulator fault 'skip' needs a value"),
+        # ... and an on/off switch given a value switched on, whatever the value
+        (["loopring", "LRC-ETH", "--sim", "--fault", "truth=0", "--dump", "json"],
+         "loopring simulator fault 'truth' is an on/off switch: give it bare"),
         (["futu", "HK.00700", "--sim", "--stream", "json", "--count", "0"], "--count 0"),
     ],
 )

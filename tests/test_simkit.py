@@ -43,6 +43,15 @@ def test_a_switch_that_needs_a_value_is_refused_bare():
         check_faults("x", {"k": ""}, {"k"})  # not declared a flag: it needs a value
 
 
+@pytest.mark.parametrize("value", ["0", "1", "off", "false"])
+def test_an_on_off_switch_given_a_value_is_refused(value):
+    """`--fault truth=0` switched truth on: a flag is on when named, so a value is
+    refused rather than read one way or the other."""
+    with pytest.raises(ValueError, match=rf"^x simulator fault 'f' is an on/off switch: give "
+                                         rf"it bare \(--fault f\), without ={value}; leave"):
+        check_faults("x", {"f": value}, {"f"}, None, {"f"})
+
+
 @pytest.mark.parametrize(("venue", "flags"), [
     ("futu", {"notify", "unknown_push", "any_code", "aes_ecb"}),
     ("loopring", {"reject_sub", "truth"}),

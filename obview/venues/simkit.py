@@ -34,8 +34,9 @@ def check_faults(venue: str, faults: dict[str, str], known: set[str],
     that take a value given without one, and values that are not what it declares in
     `numeric` (name -> "int" or "number"): those must be finite and non-negative.
 
-    Only the names in `flags` are on/off switches that stand alone; every other switch
-    needs its value (`malformed` alone used to leave the default, off, in silence).
+    Only the names in `flags` are on/off switches, given bare and never with a value;
+    every other switch needs its value (`malformed` alone used to leave the default,
+    off, in silence, and `truth=0` switched truth on).
     `values` says what a switch's value is (name -> "malformed=N, ..."), for the error.
     Raises ValueError with one line (the CLI shows it as a usage error)."""
     unknown = sorted(set(faults) - known)
@@ -44,7 +45,12 @@ def check_faults(venue: str, faults: dict[str, str], known: set[str],
                          f"(known: {', '.join(sorted(known))})")
     flags = set(flags)
     for name in sorted(faults):
-        if name not in flags and not faults[name].strip():
+        given = faults[name].strip()
+        if name in flags and given:
+            # `truth=0` read as "off" would be a guess, and "on" a surprise: refused
+            raise ValueError(f"{venue} simulator fault {name!r} is an on/off switch: give it "
+                             f"bare (--fault {name}), without ={given}; leave it out for off")
+        if name not in flags and not given:
             form = (values or {}).get(name, f"{name}=VALUE")
             raise ValueError(f"{venue} simulator fault {name!r} needs a value: {form}; "
                              f"see {FAULTS_TABLE}")

@@ -22,7 +22,7 @@ import click
 from obview import __version__
 from obview import config as user_config
 from obview.errors import describe_error, one_line, warn
-from obview.params import HOST, MAX_HISTORY_S, Duration, option
+from obview.params import HOST, MAX_HISTORY_S, Duration, host_port, option
 from obview.venues import VENUES, VenueConfig, check_symbol, config
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -518,7 +518,7 @@ def sim(venue: str, host: str, port: int, seed: int, faults: tuple[str, ...]) ->
     except ValueError as exc:  # the simulator refused its fault switches
         raise click.UsageError(f"{venue}: {exc}") from None
     except OSError as exc:
-        raise UserError(f"cannot serve on {host}:{port}: {describe_error(exc)}") from None
+        raise UserError(f"cannot serve on {host_port(host, port)}: {describe_error(exc)}") from None
 
 
 def _speed(text: str | None) -> float | None:

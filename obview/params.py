@@ -30,6 +30,12 @@ def option(*decls: str, **attrs: Any) -> Callable:
     return click.option(*decls, cls=EnvOption, **attrs)
 
 
+def host_port(host: str, port: int | str) -> str:
+    """`host:port` as a URL writes it: an IPv6 address in brackets (`[::1]:8000`), or
+    its colons would run into the port's."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
 class HostName(click.ParamType):
     """A host name or address as a socket takes it. An empty one meant 127.0.0.1 to
     connect and every interface to bind; a NUL or a 300-character label failed deep in

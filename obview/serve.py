@@ -23,7 +23,7 @@ from pathlib import Path
 import click
 
 from obview.errors import describe_error
-from obview.params import HOST
+from obview.params import HOST, host_port
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 TEMPLATES = Path(__file__).with_name("web")
@@ -89,7 +89,7 @@ def serve(ctx: click.Context, host: str, port: int, command: tuple[str, ...]) ->
     except OSError as exc:
         from obview.cli import UserError
 
-        raise UserError(f"cannot serve on {host}:{port}: {describe_error(exc)}") from None
+        raise UserError(f"cannot serve on {host_port(host, port)}: {describe_error(exc)}") from None
 
 
 async def _serve(server_class: type, line: str, title: str, host: str, port: int) -> None:
@@ -121,8 +121,7 @@ async def _serve(server_class: type, line: str, title: str, host: str, port: int
     if host not in LOOPBACK:  # (once bound: a bind that fails says only why, in one line)
         click.echo(f"obview serve: WARNING: listening on {host} with no authentication: anyone who "
                    "can reach this port sees the books and drives the app", err=True)
-    shown = f"[{host}]" if ":" in host else host
-    print(f"obview serve: http://{shown}:{bound}/  (ctrl+c stops)", flush=True)
+    print(f"obview serve: http://{host_port(host, bound)}/  (ctrl+c stops)", flush=True)
     try:
         await stop.wait()
     finally:

@@ -37,3 +37,15 @@ def test_a_bind_error_says_why_once():
     wrapped = OSError(errno.EACCES, "error while attempting to bind on address "
                                     "('127.0.0.1', 80): permission denied")
     assert describe_error(wrapped) == "permission denied"  # a privileged port, as non-root
+
+
+def test_an_ipv6_address_is_bracketed_before_its_port():
+    """`::1:11111` reads as one address; the status bar and errors write it as a URL does."""
+    from obview.params import host_port
+    from obview.venues import config
+    from obview.venues.futu.client import FutuFeed
+
+    assert host_port("127.0.0.1", 8000) == "127.0.0.1:8000"
+    assert host_port("opend.example", 11111) == "opend.example:11111"
+    assert host_port("::1", 11111) == "[::1]:11111"
+    assert FutuFeed(config("futu", ["HK.00700"], host="::1", port=11112)).address == "[::1]:11112"

@@ -41,6 +41,7 @@ from obview.feed import (
 )
 from obview.fmt import CACHE_LIMIT, BoundedCache, float_to_decimal
 from obview.latency import LatencyStats, epoch_ms, latency_ms
+from obview.params import host_port
 from obview.venues import VenueConfig
 from obview.venues.futu import codec
 from obview.venues.futu.crypto import ENC_AES_CBC, ENC_NONE, RsaKey, SessionCipher, session_aes
@@ -370,7 +371,7 @@ class FutuFeed(Feed):
         self._ticker_live: set[str] = set()  # codes whose TICKER subscription OpenD accepted
         self.host = str(cfg.options.host or "127.0.0.1")
         self.port = int(cfg.options.port or 11111)
-        self.address = f"{self.host}:{self.port}"
+        self.address = host_port(self.host, self.port)
         self.details = cfg.details
         self.securities: dict[str, tuple[int, str]] = {}
         self._by_security: dict[tuple[int, str], Stream] = {}

@@ -21,7 +21,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from obview.journal import RECORDING_CLOSED, JournalWriter
+from obview.journal import RECORDING_CLOSED, Counters, JournalWriter
 from obview.journal.writer import SUFFIX
 
 if TYPE_CHECKING:
@@ -139,7 +139,7 @@ class Recording:
             options={"feeds": [config_json(c) for c in configs], "view": dict(view or {})},
             secrets=[s for s in (secrets or []) if s], books=self._books,
             checkpoint_every=checkpoint_every, rotate_bytes=rotate_bytes,
-            on_fail=self._failed, links=lambda: dict(self.links))
+            on_fail=self._failed, links=lambda: dict(self.links), counters=self._counters)
 
     @property
     def failed(self) -> str | None:
@@ -164,7 +164,13 @@ class Recording:
             for stream in feed.streams.values():
                 if stream.synced:
                     yield (feed.venue, stream.key, stream.book, stream.pushes, stream.name,
-                           feed.checkpoint_context(stream))
+                           feed.checkpoint_context(stream), stream.updates)
+
+    def _counters(self) -> dict[int, Counters]:
+        """Each feed's counts as its screen shows them now (a seek point's `fc`)."""
+        return {index: Counters(feed.reconnects, feed.bad_frames, feed.messages,
+                                {key: s.resyncs for key, s in feed.streams.items() if s.resyncs})
+                for index, feed in enumerate(self.feeds)}
 
     def _failed(self, reason: str) -> None:
         for feed in self.feeds:

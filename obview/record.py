@@ -104,14 +104,23 @@ class Tap:
         self.venue = venue
         self.feed_index = feed_index
 
+    # A checkpoint falls due as a line is written, and is taken before it: the links it
+    # lists are those every earlier line left open. So a connection joins them once its
+    # `con` line is written, and leaves once its `dis` line is (else a replay starting
+    # there resumed a connection that its `con` line then opened again, the frames going
+    # to the link the feed never took; or missed one its `dis` line then ended, and the
+    # reconnect went uncounted).
     def connect(self, channel: str, url: str | None = None) -> int:
-        conn = self.recording.next_conn(self.feed_index)
+        conn = self.recording.next_conn()
         self.writer.connect(self.venue, conn, channel, url, feed=self.feed_index)
+        self.recording.links[conn] = self.feed_index
         return conn
 
     def disconnect(self, conn: int | None, reason: str | None = None) -> None:
-        if conn is not None and self.recording.links.pop(conn, None) is not None:
+        links = self.recording.links
+        if conn is not None and conn in links:
             self.writer.disconnect(self.venue, conn, reason)
+            links.pop(conn, None)
 
     def add_secret(self, secret: str | None) -> None:
         self.writer.add_secret(secret)
@@ -145,9 +154,8 @@ class Recording:
     def failed(self) -> str | None:
         return self.writer.failed
 
-    def next_conn(self, feed_index: int) -> int:
+    def next_conn(self) -> int:
         self._conns += 1
-        self.links[self._conns] = feed_index
         return self._conns
 
     def attach(self, feed: Feed) -> None:

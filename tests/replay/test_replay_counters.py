@@ -173,3 +173,40 @@ def _after_a_reconnect_old(path: Path) -> int:
             if type(line) is Disconnect and line.r != RECORDING_CLOSED]
     assert len(lost) >= 2, lost
     return (lost[0] + lost[1]) // 2
+
+
+def test_a_seek_point_lists_the_connections_every_earlier_line_left_open(tmp_path):
+    """A checkpoint falls due as a line is written and is taken before it. Taken at a
+    `con` line it listed the connection that line opens (a replay starting there resumed
+    it, then opened it again: the feed held the resumed link, the frames went to the new
+    one, unread and uncounted); taken at a `dis` line it left out the connection that
+    line ends (its reconnect never happened in the replay)."""
+    from obview.feed import Feed
+    from obview.journal import Connect, Disconnect
+    from obview.record import Recording
+    from obview.venues import config
+    from tests.journal.conftest import FakeClock
+
+    clock = FakeClock()
+    path = tmp_path / "s.ndjson.zst"
+    recording = Recording(path, [config("loopring", ["LRC-ETH"], sim=True)],
+                          checkpoint_every=1.0, writer_factory=partial(
+                              JournalWriter, mono=clock.mono, wall=clock.wall))
+    feed = Feed()
+    recording.attach(feed)
+    clock.advance(1.5)  # a checkpoint is due: taken as the next line is written
+    first = feed.tap.connect("ws", "ws://127.0.0.1:1/ws")
+    clock.advance(1.5)
+    second = feed.tap.connect("ws", "ws://127.0.0.1:1/ws")
+    clock.advance(1.5)
+    feed.tap.disconnect(first, "lost")
+    recording.close()
+    lines = [line for line in JournalReader([path]).lines()
+             if type(line) in (Sync, Connect, Disconnect)]
+    assert [(type(line).__name__, line.cn if type(line) is Sync else line.c)
+            for line in lines] == [
+        ("Sync", {}), ("Connect", first),
+        ("Sync", {str(first): 0}), ("Connect", second),
+        ("Sync", {str(first): 0, str(second): 0}), ("Disconnect", first),
+        ("Disconnect", second)]
+

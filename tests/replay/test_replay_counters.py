@@ -210,3 +210,19 @@ def test_a_seek_point_lists_the_connections_every_earlier_line_left_open(tmp_pat
         ("Sync", {str(first): 0, str(second): 0}), ("Disconnect", first),
         ("Disconnect", second)]
 
+
+
+def test_headless_from_says_the_session_s_totals(journal):
+    """`obview replay --from` ends with the totals the live run said at the same moment
+    (its stderr's "... in all"), not only those counted from the seek point on."""
+    from datetime import UTC, datetime
+
+    from tests.conftest import run_obview
+
+    path, live = journal
+    start = datetime.fromtimestamp(_after_a_reconnect(path) / 1e9, UTC).isoformat()
+    done = run_obview("replay", str(path), "--stream", "json", "--from", start)
+    assert done.returncode == 0, done.stderr
+    said = [line for line in done.stderr.splitlines() if line.endswith(" in all")]
+    assert said == [f"obview: warning: loopring: {live[1]} bad frames, {live[0]} reconnects "
+                    "in all"], done.stderr

@@ -651,6 +651,12 @@ class ReplayPlayer:
             self._restoring = False
             feed = self._feed_at(line.fd)
             if feed is not None:
+                resumed = self.links.get(line.c)
+                if resumed is not None and resumed.resumed:
+                    # a seek point written before obview listed a connection only once
+                    # its `con` line was written listed this one: it opens here, with
+                    # its handshake, so the resumed stand-in ends (a restart: no loss)
+                    resumed.close(SEEK, restart=True)
                 link = ReplayLink(line.c)
                 self.links[line.c] = link
                 feed.transport.open(link)

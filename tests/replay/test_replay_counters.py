@@ -226,3 +226,49 @@ def test_headless_from_says_the_session_s_totals(journal):
     said = [line for line in done.stderr.splitlines() if line.endswith(" in all")]
     assert said == [f"obview: warning: loopring: {live[1]} bad frames, {live[0]} reconnects "
                     "in all"], done.stderr
+
+
+class _CheckpointAtConnect(JournalWriter):
+    """Writes what obview did when a checkpoint fell due at a `con` line: a seek point
+    listing the connection that line then opens."""
+
+    def connect(self, venue, conn, channel, url=None, feed=None) -> None:
+        links = self.links
+        self.links = lambda: {**links(), conn: feed}
+        try:
+            self.checkpoint()
+        finally:
+            self.links = links
+        super().connect(venue, conn, channel, url, feed)
+
+
+@pytest.fixture(scope="module")
+def connect_journal(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("counters") / "con.ndjson.zst"
+    asyncio.run(_record(path, partial(_CheckpointAtConnect, frame_bytes=200)))
+    return path
+
+
+async def test_a_seek_point_that_lists_a_connection_its_next_line_opens(connect_journal):
+    """A journal written before connections joined a seek point's list only once opened:
+    a seek there resumed the connection, then its `con` line opened it again, and the
+    feed held the resumed link while the frames went to the new one, unread: no message
+    counted and no book rebuilt until the next connection. The player now ends the
+    resumed link for the one the `con` line opens, as a restart (no reconnect)."""
+    from obview.journal import Connect
+
+    path = connect_journal
+    lines = list(JournalReader([path]).lines())
+    doubled = [line for line, then in itertools.pairwise(lines)
+               if type(line) is Sync and type(then) is Connect and str(then.c) in line.cn
+               and then.c > 1]  # (a reconnect's: the first holds no market yet)
+    assert doubled
+    target = doubled[0].w + 150_000_000
+    expected = await _straight_to(path, target)
+    async with _playing(path) as player:
+        assert await _seek(player, target, until=target) == expected
+        book = player.feeds[0].streams["LRC-ETH"].book
+        seeked = (book.version, list(book.bids.iter_levels()))
+    async with _playing(path, until=target) as player:
+        book = player.feeds[0].streams["LRC-ETH"].book
+        assert (book.version, list(book.bids.iter_levels())) == seeked

@@ -21,7 +21,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from obview.journal import RECORDING_CLOSED, JournalWriter
+from obview.journal import RECORDING_CLOSED, Counters, JournalWriter
 from obview.journal.writer import SUFFIX
 
 if TYPE_CHECKING:
@@ -104,14 +104,23 @@ class Tap:
         self.venue = venue
         self.feed_index = feed_index
 
+    # A checkpoint falls due as a line is written, and is taken before it: the links it
+    # lists are those every earlier line left open. So a connection joins them once its
+    # `con` line is written, and leaves once its `dis` line is (else a replay starting
+    # there resumed a connection that its `con` line then opened again, the frames going
+    # to the link the feed never took; or missed one its `dis` line then ended, and the
+    # reconnect went uncounted).
     def connect(self, channel: str, url: str | None = None) -> int:
-        conn = self.recording.next_conn(self.feed_index)
+        conn = self.recording.next_conn()
         self.writer.connect(self.venue, conn, channel, url, feed=self.feed_index)
+        self.recording.links[conn] = self.feed_index
         return conn
 
     def disconnect(self, conn: int | None, reason: str | None = None) -> None:
-        if conn is not None and self.recording.links.pop(conn, None) is not None:
+        links = self.recording.links
+        if conn is not None and conn in links:
             self.writer.disconnect(self.venue, conn, reason)
+            links.pop(conn, None)
 
     def add_secret(self, secret: str | None) -> None:
         self.writer.add_secret(secret)
@@ -139,15 +148,14 @@ class Recording:
             options={"feeds": [config_json(c) for c in configs], "view": dict(view or {})},
             secrets=[s for s in (secrets or []) if s], books=self._books,
             checkpoint_every=checkpoint_every, rotate_bytes=rotate_bytes,
-            on_fail=self._failed, links=lambda: dict(self.links))
+            on_fail=self._failed, links=lambda: dict(self.links), counters=self._counters)
 
     @property
     def failed(self) -> str | None:
         return self.writer.failed
 
-    def next_conn(self, feed_index: int) -> int:
+    def next_conn(self) -> int:
         self._conns += 1
-        self.links[self._conns] = feed_index
         return self._conns
 
     def attach(self, feed: Feed) -> None:
@@ -164,7 +172,13 @@ class Recording:
             for stream in feed.streams.values():
                 if stream.synced:
                     yield (feed.venue, stream.key, stream.book, stream.pushes, stream.name,
-                           feed.checkpoint_context(stream))
+                           feed.checkpoint_context(stream), stream.updates)
+
+    def _counters(self) -> dict[int, Counters]:
+        """Each feed's counts as its screen shows them now (a seek point's `fc`)."""
+        return {index: Counters(feed.reconnects, feed.bad_frames, feed.messages,
+                                {key: s.resyncs for key, s in feed.streams.items() if s.resyncs})
+                for index, feed in enumerate(self.feeds)}
 
     def _failed(self, reason: str) -> None:
         for feed in self.feeds:

@@ -15,6 +15,7 @@ from obview.journal.schema import (
     SCHEMA_VERSION,
     Checkpoint,
     Connect,
+    Counters,
     Disconnect,
     End,
     Frame,
@@ -30,7 +31,7 @@ from obview.journal.schema import (
 from obview.journal.writer import JournalWriter, part_path
 
 __all__ = [
-    "RECORDING_CLOSED", "SCHEMA_VERSION", "Checkpoint", "Connect", "Disconnect", "End", "Frame", "Gap", "Header",
+    "RECORDING_CLOSED", "SCHEMA_VERSION", "Checkpoint", "Connect", "Counters", "Disconnect", "End", "Frame", "Gap", "Header",
     "JournalError", "JournalReader", "JournalWriter", "Line", "Redactor", "ReplayClock",
     "Resync", "SeekPoint", "Subscribe", "Sync", "TwoSessions", "book_of", "checkpoint_of",
     "one_session", "part_path", "session_files",

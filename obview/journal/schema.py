@@ -23,6 +23,18 @@ HEADER_PREFIX = b'{"k":"hdr"'
 _Base = dict(omit_defaults=True, forbid_unknown_fields=False, tag_field="k")
 
 
+class Counters(msgspec.Struct, omit_defaults=True, forbid_unknown_fields=False):
+    """One feed's running counts at a seek point (`Sync.fc`, `Header.fc`): what its
+    screen showed then, so a replay starting there shows the same, not the count of
+    the timeline a seek left. Absent (journals written before it): a replay counts from
+    0 at the seek point."""
+
+    rc: int = 0  # Feed.reconnects
+    bf: int = 0  # Feed.bad_frames
+    ms: int = 0  # Feed.messages
+    rs: dict[str, int] = {}  # Stream.resyncs by stream key (every stream, synced or not)
+
+
 class Header(msgspec.Struct, tag="hdr", **_Base):
     """First line of every file: which session this is and how it was recorded."""
 
@@ -36,6 +48,7 @@ class Header(msgspec.Struct, tag="hdr", **_Base):
     sy: dict[str, list[str]] = {}  # venue -> symbols
     o: dict[str, Any] = {}  # options, secrets removed
     cn: dict[str, int] = {}  # connections open when the file began: number -> feed
+    fc: dict[str, Counters] = {}  # the feeds' counts when the file began: feed -> counts
 
 
 NO_JSON = msgspec.Raw()  # `Frame.j` when the payload is not embedded JSON
@@ -134,6 +147,7 @@ class Sync(msgspec.Struct, tag="sync", **_Base):
     w: int
     n: int  # checkpoint number within the session
     cn: dict[str, int] = {}  # connections open now: number -> feed (a replay starting here)
+    fc: dict[str, Counters] = {}  # the feeds' counts now: feed index -> counts
 
 
 class Checkpoint(msgspec.Struct, tag="ckp", **_Base):
@@ -153,6 +167,7 @@ class Checkpoint(msgspec.Struct, tag="ckp", **_Base):
     # what the venue learnt earlier in the session and needs to read the stream's frames
     # (Feed.checkpoint_context: a Loopring market and its base token), where it has any
     cx: dict[str, Any] | None = None
+    up: int | None = None  # updates applied since the book last became synced (Stream.updates)
     bids: list[list[Any]] = []
     asks: list[list[Any]] = []
 
@@ -238,12 +253,13 @@ def _level(level: Level) -> list[Any]:
 
 def checkpoint_of(venue: str, symbol: str, book: OrderBook, mono_ns: int, wall_ns: int,
                   pushes: int | None = None, name: str | None = None,
-                  context: dict[str, Any] | None = None) -> Checkpoint:
+                  context: dict[str, Any] | None = None,
+                  updates: int | None = None) -> Checkpoint:
     recv = book.recv_mono
     return Checkpoint(
         m=mono_ns, w=wall_ns, vn=venue, sy=symbol, ver=book.version,
         rm=None if recv is None else int(recv * 1e9), vts=book.venue_ts,
-        src=book.bids.sourced, pu=pushes, nm=name, cx=context,
+        src=book.bids.sourced, pu=pushes, nm=name, cx=context, up=updates,
         bids=[_level(lv) for lv in book.bids.iter_levels()],
         asks=[_level(lv) for lv in book.asks.iter_levels()],
     )

@@ -80,6 +80,9 @@ class JournalWriter:
     `checkpoint()`) and at the start of every rotated file. `rotate_bytes` starts a new
     file past that many compressed bytes. `mono`/`wall` are the clocks (ns); `opener`
     opens a file for binary writing; `on_fail(reason)` is called once if recording stops.
+    `links` returns the open connections (number -> feed index) and `counters` each
+    feed's counts (feed index -> `schema.Counters`), for every seek point's `sync` line
+    and every file's header: a replay starting there takes both back.
     """
 
     def __init__(
@@ -104,11 +107,13 @@ class JournalWriter:
         opener: Callable[[Path], BinaryIO] = _open,
         on_fail: Callable[[str], None] | None = None,
         links: Callable[[], dict[int, int]] | None = None,
+        counters: Callable[[], dict[int, schema.Counters]] | None = None,
     ) -> None:
         self.base = Path(path)
         self.redactor = Redactor(secrets, redact)
         self.books = books
         self.links = links  # open connections -> feed index, for seek points
+        self.counters = counters  # feed index -> its counts, for seek points
         self.rotate_bytes = rotate_bytes
         self.failed: str | None = None
         self.paths: list[Path] = []
@@ -282,7 +287,8 @@ class JournalWriter:
         m = self._mono()
         w = m + self._wall_offset
         self._checkpoints += 1
-        sync = self._encode(schema.Sync(m, w, self._checkpoints, self._open_links()))
+        sync = self._encode(schema.Sync(m, w, self._checkpoints, self._open_links(),
+                                        self._counts()))
         if self._frame_raw + self._buffered >= self._frame_bytes:
             self._end_frame()
             self._write_marker(sync)
@@ -389,6 +395,11 @@ class JournalWriter:
     def _open_links(self) -> dict[str, int]:
         return {str(c): f for c, f in self.links().items()} if self.links is not None else {}
 
+    def _counts(self) -> dict[str, schema.Counters]:
+        if self.counters is None:
+            return {}
+        return {str(f): c for f, c in self.counters().items()}
+
     def _clean(self, text: str | None) -> str | None:
         return self.redactor.text(text) if text is not None and self._redacting else text
 
@@ -494,7 +505,7 @@ class JournalWriter:
             self._unflushed = False
 
     def _write_books(self, books: Iterable[tuple[str, str, OrderBook]], m: int, w: int) -> None:
-        for venue, symbol, book, *more in books:  # more: push count, name, context
+        for venue, symbol, book, *more in books:  # more: push count, name, context, updates
             data = self._encode(schema.checkpoint_of(venue, symbol, book, m, w, *more))
             self._put(self.redactor.line(data) if self._redacting else data)
         self.flush()
@@ -516,7 +527,7 @@ class JournalWriter:
         header = schema.Header(
             v=schema.SCHEMA_VERSION, app=__version__, m=m, w=w, sid=self._sid,
             part=self._part, vns=self._venues, sy=self._symbols,
-            o=self.redactor.options(self._options), cn=self._open_links())
+            o=self.redactor.options(self._options), cn=self._open_links(), fc=self._counts())
         self._write_marker(self.redactor.line(self._encode(header)))
 
     def _rotate(self) -> None:

@@ -43,6 +43,7 @@ from obview.journal import (
     RECORDING_CLOSED,
     Checkpoint,
     Connect,
+    Counters,
     Disconnect,
     Frame,
     Header,
@@ -332,7 +333,12 @@ class ReplayPlayer:
         self.links.clear()
         self._pending.clear()
         for feed in self.feeds:
+            # the counts too: the seek point's `sync` line gives them back as they were
+            # then (`_restore_counters`); a file start, or a journal written before the
+            # counts were recorded, counts from none, never on from the timeline left
+            feed.reconnects = feed.bad_frames = feed.messages = 0
             for stream in feed.streams.values():
+                stream.resyncs = 0
                 stream.book.clear()
                 # no receive behind the emptied book: its repaint is no receive-to-paint
                 stream.book.recv_mono = None
@@ -645,6 +651,12 @@ class ReplayPlayer:
             self._restoring = False
             feed = self._feed_at(line.fd)
             if feed is not None:
+                resumed = self.links.get(line.c)
+                if resumed is not None and resumed.resumed:
+                    # a seek point written before obview listed a connection only once
+                    # its `con` line was written listed this one: it opens here, with
+                    # its handshake, so the resumed stand-in ends (a restart: no loss)
+                    resumed.close(SEEK, restart=True)
                 link = ReplayLink(line.c)
                 self.links[line.c] = link
                 feed.transport.open(link)
@@ -657,6 +669,7 @@ class ReplayPlayer:
                     link.close(line.r)
         elif kind is Sync or kind is Header:
             if self._restoring:
+                self._restore_counters(line.fc)
                 self._resume_links(line.cn)
         elif kind is Checkpoint:
             if self._restoring:
@@ -672,6 +685,19 @@ class ReplayPlayer:
                 self.links[int(conn)] = link
                 feed.transport.open(link)
 
+    def _restore_counters(self, counts: dict[str, Counters]) -> None:
+        """The feeds' counts at the seek point, as the live screen showed them: the
+        frames from here on count on from them (a feed the line leaves out keeps 0)."""
+        for index, count in counts.items():
+            feed = self._feed_at(int(index))
+            if feed is None:
+                continue
+            feed.reconnects, feed.bad_frames, feed.messages = count.rc, count.bf, count.ms
+            for key, resyncs in count.rs.items():
+                stream = feed.streams.get(key)
+                if stream is not None:
+                    stream.resyncs = resyncs
+
     def _restore(self, line: Checkpoint) -> None:
         for feed in self.feeds:
             if feed.venue == line.vn and line.sy in feed.streams:
@@ -683,6 +709,8 @@ class ReplayPlayer:
                 if line.cx is not None:
                     feed.restore_context(stream, line.cx)
                 feed.restore_book(stream, book_of(line))
+                if line.up is not None:  # (the restore made the book synced: 0 updates)
+                    stream.updates = line.up
                 return
 
     def _feed_at(self, index: int | None) -> Feed | None:

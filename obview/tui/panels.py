@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import time
+from collections.abc import Callable
 
 from rich.cells import cell_len, set_cell_size
 from rich.text import Text
@@ -95,13 +96,18 @@ class StreamClock:
 class RateMeter:
     """Messages per second over the last refresh interval."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
         self._last: tuple[float, int] | None = None
         self.value: float | None = None
 
     def sample(self, count: int) -> float | None:
-        now = time.monotonic()
-        if self._last is not None and now - self._last[0] >= 0.5:
+        now = self._clock()
+        if self._last is not None and count < self._last[1]:
+            # a replay's seek back: the count is the journal's at the new moment (lower),
+            # so the rate starts over rather than going below zero
+            self._last, self.value = (now, count), None
+        elif self._last is not None and now - self._last[0] >= 0.5:
             self.value = (count - self._last[1]) / (now - self._last[0])
             self._last = (now, count)
         elif self._last is None:

@@ -248,3 +248,41 @@ def test_frames_of_one_read_are_lines_with_one_stamp(tmp_path, clock):
     assert [(f.b, f.p, f.pid) for f in lines] == [(b"\x08\x01", None, 3013), (b"", None, 1004),
                                                   (None, "text", None)]
     assert len({f.m for f in lines}) == 1 and all(f.c == 3 and f.ch == "tcp" for f in lines)
+
+
+def test_every_seek_point_holds_the_feeds_counts(tmp_path: Path, clock: FakeClock) -> None:
+    """A `sync` line and a rotated file's header carry each feed's counts (`fc`: the
+    reconnects, bad frames, messages and resyncs its screen showed then), a `ckp` line
+    the stream's updates (`up`): a replay starting there shows them as they were."""
+    first = schema.Counters(rc=1, bf=2, ms=345, rs={"LRC-ETH": 3})
+    counts = {0: first, 1: schema.Counters()}
+    path = tmp_path / "s.ndjson.zst"
+    with writer(path, clock, counters=lambda: dict(counts), rotate_bytes=3000,
+                checkpoint_every=None, buffer_bytes=512,
+                books=lambda: [("futu", "HK.00700", small_book(), 7, None, None, 5)]) as w:
+        w.checkpoint()
+        counts[0] = schema.Counters(rc=2, bf=2, ms=400, rs={"LRC-ETH": 3})
+        for n in range(3000):  # past the rotation size
+            clock.advance(0.05)
+            w.frame("futu", 1, "tcp", (n * 2654435761 % 2**32).to_bytes(4, "big") * 8, pid=3013)
+    assert len(w.paths) >= 2
+    lines = list(JournalReader(session_files(path)))
+    sync = next(line for line in lines if type(line) is schema.Sync)
+    assert sync.fc == {"0": first, "1": schema.Counters()}
+    ckp = next(line for line in lines if type(line) is schema.Checkpoint)
+    assert (ckp.pu, ckp.up) == (7, 5)
+    rotated = [line for line in lines if type(line) is schema.Header and line.part > 0]
+    assert rotated and rotated[0].fc["0"] == schema.Counters(rc=2, bf=2, ms=400,
+                                                             rs={"LRC-ETH": 3})
+    assert lines[0].fc == {"0": first, "1": schema.Counters()}  # (at the open)
+    data = schema.encoder.encode(sync)
+    assert b'"fc":{"0":{"rc":1,"bf":2,"ms":345,"rs":{"LRC-ETH":3}},"1":{}}' in data
+
+
+def test_a_journal_written_before_the_counts_reads_as_none_recorded() -> None:
+    sync = schema.line_decoder.decode(b'{"k":"sync","m":1,"w":2,"n":3,"cn":{"1":0}}')
+    assert sync.fc == {} and sync.cn == {"1": 0}
+    header = schema.line_decoder.decode(b'{"k":"hdr","v":2,"app":"0.1","m":1,"w":2,"sid":"a"}')
+    assert header.fc == {}
+    ckp = schema.line_decoder.decode(b'{"k":"ckp","m":1,"w":2,"vn":"futu","sy":"X","pu":4}')
+    assert (ckp.pu, ckp.up) == (4, None)

@@ -40,3 +40,19 @@ def test_a_sparkline_with_samples_below_zero_draws_every_sample():
     for value in (0.0, 2.0, 4.0):  # none below 0: from 0 up, as before
         stats.add(value)
     assert sparkline(stats) == SPARK[0] + SPARK[3] + SPARK[7]
+
+
+def test_the_message_rate_starts_over_when_a_replay_s_count_goes_back():
+    """A seek back sets a replay's message count to the journal's at the target, lower
+    than the count the meter last saw: the rate starts over, never below zero."""
+    from obview.tui.panels import RateMeter
+
+    now = [100.0]
+    meter = RateMeter(clock=lambda: now[0])
+    assert meter.sample(1000) is None
+    now[0] += 1.0
+    assert meter.sample(1200) == 200
+    now[0] += 1.0
+    assert meter.sample(300) is None  # seeked back: no figure yet, not -900
+    now[0] += 0.5
+    assert meter.sample(350) == 100

@@ -129,8 +129,10 @@ def _folder_problem(path: str | os.PathLike) -> str | None:
     return None if os.access(folder, os.W_OK | os.X_OK) else "folder not writable"
 
 
-def _recording(configs: list[VenueConfig], kw: dict[str, Any]):
-    """The run's Recording, or None; usage errors for bad --record values."""
+def _recording(configs: list[VenueConfig], kw: dict[str, Any], records: str | None = None):
+    """The run's Recording, or None; usage errors for bad --record values. `records` (what
+    a headless stream prints instead of books: "trades", "orders", "risk") goes into the
+    header's view, so that a replay prints the lines this run prints."""
     path, rotate = kw.get("record"), kw.get("record_rotate")
     if rotate and not path:
         raise click.UsageError("--record-rotate goes with --record")
@@ -161,7 +163,8 @@ def _recording(configs: list[VenueConfig], kw: dict[str, Any]):
     try:
         recording = Recording(target, configs, rotate_bytes=rotate_bytes,
                               secrets=[s for s in secrets if isinstance(s, str)],
-                              view={"depth": kw["depth"], "details": kw["details"]})
+                              view={"depth": kw["depth"], "details": kw["details"],
+                                    **({"records": records} if records else {})})
     except OSError as exc:
         raise UserError(f"cannot record to {target}: {exc.strerror or exc}") from None
     if recording.failed:  # its first file would not open (/proc, say): nothing would be kept
@@ -244,7 +247,7 @@ def _launch(configs: list[VenueConfig], kw: dict[str, Any], records: str | None 
         return
     _setup_logging(kw.get("log_file"))
     _feeds_started = True
-    recording = _recording(configs, kw)
+    recording = _recording(configs, kw, records)
     if mode is None:
         from obview.tui import run_app
 

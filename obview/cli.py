@@ -670,6 +670,9 @@ def export(path: str, fmt: str, out: str) -> None:
         if _is_journal_file(out, path):  # opening OUT for writing would empty the journal
             raise click.UsageError(f"OUT {out} is the journal being exported (or one of its "
                                    "parts): give another file name")
+        if _a_journal(out):
+            raise click.UsageError(f"OUT {out} is an obview journal (another recording): "
+                                   "an export would write over it: give another file name")
     try:
         rows = asyncio.run(export_journal(path, fmt, out, warn))
     except ExportIncomplete as exc:  # a damaged journal: what came before it was written
@@ -700,12 +703,33 @@ def _out_problem(out: str) -> str | None:
 
 
 def _is_journal_file(out: str, journal: str) -> bool:
-    """Whether `out` names `journal` or one of the parts that follow it."""
+    """Whether `out` names `journal` or another part of its session: one that follows
+    it, or one before it (`export s.0002.ndjson.zst --to ndjson s.ndjson.zst` wrote over
+    the session's first part), found by its header's session id."""
     from obview.journal import session_files
 
     if not os.path.exists(out):
         return False
-    return any(os.path.samefile(out, file) for file in session_files(journal))
+    if any(os.path.samefile(out, file) for file in session_files(journal)):
+        return True
+    sid = _session_id(out) if os.path.isfile(out) else None  # (not a FIFO's reader)
+    return sid is not None and sid == _session_id(journal)
+
+
+def _a_journal(out: str) -> bool:
+    """Whether `out` is an obview journal (any session's): a recording is not worth less
+    than an export written over it, and --record refuses to write over one as well."""
+    return os.path.isfile(out) and _session_id(out) is not None
+
+
+def _session_id(path: str) -> str | None:
+    """The session id in the header of the journal at `path`, or None (not a journal)."""
+    from obview.journal import JournalError, JournalReader
+
+    try:
+        return JournalReader([path]).headers[0].sid
+    except (JournalError, OSError, IndexError):
+        return None
 
 
 def _install_hooks() -> None:

@@ -129,8 +129,10 @@ def _folder_problem(path: str | os.PathLike) -> str | None:
     return None if os.access(folder, os.W_OK | os.X_OK) else "folder not writable"
 
 
-def _recording(configs: list[VenueConfig], kw: dict[str, Any]):
-    """The run's Recording, or None; usage errors for bad --record values."""
+def _recording(configs: list[VenueConfig], kw: dict[str, Any], records: str | None = None):
+    """The run's Recording, or None; usage errors for bad --record values. `records` (what
+    a headless stream prints instead of books: "trades", "orders", "risk") goes into the
+    header's view, so that a replay prints the lines this run prints."""
     path, rotate = kw.get("record"), kw.get("record_rotate")
     if rotate and not path:
         raise click.UsageError("--record-rotate goes with --record")
@@ -161,7 +163,8 @@ def _recording(configs: list[VenueConfig], kw: dict[str, Any]):
     try:
         recording = Recording(target, configs, rotate_bytes=rotate_bytes,
                               secrets=[s for s in secrets if isinstance(s, str)],
-                              view={"depth": kw["depth"], "details": kw["details"]})
+                              view={"depth": kw["depth"], "details": kw["details"],
+                                    **({"records": records} if records else {})})
     except OSError as exc:
         raise UserError(f"cannot record to {target}: {exc.strerror or exc}") from None
     if recording.failed:  # its first file would not open (/proc, say): nothing would be kept
@@ -244,7 +247,7 @@ def _launch(configs: list[VenueConfig], kw: dict[str, Any], records: str | None 
         return
     _setup_logging(kw.get("log_file"))
     _feeds_started = True
-    recording = _recording(configs, kw)
+    recording = _recording(configs, kw, records)
     if mode is None:
         from obview.tui import run_app
 
@@ -669,6 +672,9 @@ def export(path: str, fmt: str, out: str) -> None:
         if _is_journal_file(out, path):  # opening OUT for writing would empty the journal
             raise click.UsageError(f"OUT {out} is the journal being exported (or one of its "
                                    "parts): give another file name")
+        if _a_journal(out):
+            raise click.UsageError(f"OUT {out} is an obview journal (another recording): "
+                                   "an export would write over it: give another file name")
     try:
         rows = asyncio.run(export_journal(path, fmt, out, warn))
     except ExportIncomplete as exc:  # a damaged journal: what came before it was written
@@ -699,12 +705,33 @@ def _out_problem(out: str) -> str | None:
 
 
 def _is_journal_file(out: str, journal: str) -> bool:
-    """Whether `out` names `journal` or one of the parts that follow it."""
+    """Whether `out` names `journal` or another part of its session: one that follows
+    it, or one before it (`export s.0002.ndjson.zst --to ndjson s.ndjson.zst` wrote over
+    the session's first part), found by its header's session id."""
     from obview.journal import session_files
 
     if not os.path.exists(out):
         return False
-    return any(os.path.samefile(out, file) for file in session_files(journal))
+    if any(os.path.samefile(out, file) for file in session_files(journal)):
+        return True
+    sid = _session_id(out) if os.path.isfile(out) else None  # (not a FIFO's reader)
+    return sid is not None and sid == _session_id(journal)
+
+
+def _a_journal(out: str) -> bool:
+    """Whether `out` is an obview journal (any session's): a recording is not worth less
+    than an export written over it, and --record refuses to write over one as well."""
+    return os.path.isfile(out) and _session_id(out) is not None
+
+
+def _session_id(path: str) -> str | None:
+    """The session id in the header of the journal at `path`, or None (not a journal)."""
+    from obview.journal import JournalError, JournalReader
+
+    try:
+        return JournalReader([path]).headers[0].sid
+    except (JournalError, OSError, IndexError):
+        return None
 
 
 def _install_hooks() -> None:

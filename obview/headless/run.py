@@ -161,16 +161,23 @@ class HeadlessPrinter:
             self.failure = f"{event.feed.venue}: {event.reason}"
             self.done.set()
         elif isinstance(event, RecordsChanged):
+            if self.muted is not None and self.muted():  # replay: before --from
+                return
             if self.records == event.kind and self.mode == "stream":
                 for row in event.rows:
                     self._print(record_json(event.feed, row))
                     if self.done.is_set():
                         return
         elif isinstance(event, TradesPrinted):
+            if self.muted is not None and self.muted():
+                return
             if self.records == "trades" and self.mode == "stream" and _shown(event.feed,
                                                                               event.stream):
                 for trade in event.trades:
-                    self._print(trade_json(trade))
+                    obj = trade_json(trade)
+                    if self.received is not None:  # replay: as recorded, like a book's
+                        obj["recv_ts"] = self.received()
+                    self._print(obj)
                     if self.done.is_set():
                         return
         elif isinstance(event, BookChanged):

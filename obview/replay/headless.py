@@ -32,6 +32,9 @@ async def replay_headless(paths: list[Path], *, count: int | None = None,
     if details is None:
         details = bool(view.get("details", cfg.details))
     printer = HeadlessPrinter("stream", count, depth, details, out or sys.stdout)
+    # a live --trades / --orders / --risk stream printed those instead of books
+    records = view.get("records")
+    printer.records = records if records in ("trades", "orders", "risk") else None
     printer.muted = lambda: player.catching_up
     # recv_ts: when the read that made the update was received, as recorded (the line's
     # `w`: what live printed, and Parquet's recv_wall), not when the replay applied it

@@ -61,6 +61,34 @@ def test_export_never_writes_over_the_journal_it_reads(futu_journal, tmp_path):
         assert path.read_bytes() == before  # (it became the export, and the journal was lost)
 
 
+def test_export_never_writes_over_an_earlier_part_or_another_journal(tmp_path):
+    """Only the journal and the parts after it were refused: `export r.0001.ndjson.zst
+    --to ndjson r.ndjson.zst` replaced the session's first part with the export, and any
+    other recording named as OUT was lost the same way (--record refuses to)."""
+    path = tmp_path / "r.ndjson.zst"
+    record(path, "futu", "HK.00700", "--sim", "--fault", "rate=200", "--record-rotate", "16K",
+           count=1500)
+    other = tmp_path / "other.ndjson.zst"
+    record(other, "futu", "US.AAPL", "--sim", count=5)
+    part = tmp_path / "r.0002.ndjson.zst"
+    assert part.exists()
+    kept = {p: p.read_bytes() for p in (path, tmp_path / "r.0001.ndjson.zst", other)}
+    for out, why in ((path, "is the journal being exported (or one of its parts)"),
+                     (tmp_path / "r.0001.ndjson.zst",
+                      "is the journal being exported (or one of its parts)"),
+                     (other, "is an obview journal (another recording): an export would "
+                             "write over it")):
+        for fmt in ("ndjson", "parquet"):
+            done = run_obview("export", str(part), "--to", fmt, str(out))
+            assert (done.returncode, done.stdout) == (2, ""), done.stderr
+            assert done.stderr == f"obview: OUT {out} {why}: give another file name\n"
+    assert {p: p.read_bytes() for p in kept} == kept
+    plain = tmp_path / "lines.ndjson"  # an ordinary file is written over, as before
+    plain.write_text("old\n")
+    done = run_obview("export", str(part), "--to", "ndjson", str(plain))
+    assert done.returncode == 0, done.stderr
+    assert plain.read_text() != "old\n"
+
 def test_record_refuses_a_path_that_would_lose_or_hide_the_journal(tmp_path):
     args = ("futu", "HK.00700", "--sim", "--dump", "json", "--timeout", "20")
     usage = {

@@ -347,3 +347,51 @@ def test_a_bthub_replay_counts_its_pushes_afresh_after_a_seek_and_names_its_sour
     assert counts[0] > 100 and counts == [counts[0]] * 2
     assert any("logging in to replay of a simulator session" in t for t in texts), texts
     assert not any("***" in t for t in texts), texts
+
+
+def test_a_trades_session_replays_and_exports_its_trade_lines(tmp_path):
+    """A live `--stream json --trades` printed trade lines: its replay and its ndjson
+    export printed book lines instead (the header did not say what the run printed), the
+    trades' recv_ts was the replay's own clock (the recording's age, not its stamps),
+    and a --from printed the prints before it too."""
+    import datetime as dt
+    import json
+
+    path = tmp_path / "lt.ndjson.zst"
+    live = record(path, "loopring", "LRC-ETH", "--sim", "--fault", "rate=50", "--trades",
+                  count=60)
+    assert {json.loads(t)["type"] for t in live} == {"trade"}
+    replayed = _same(live, path)
+    for said, again in zip(live, replayed, strict=False):
+        assert abs(json.loads(said)["recv_ts"] - json.loads(again)["recv_ts"]) <= 5
+    out = tmp_path / "lt.out.ndjson"
+    done = run_obview("export", str(path), "--to", "ndjson", str(out))
+    assert done.returncode == 0, done.stderr
+    assert out.read_text().splitlines() == replayed
+    start = json.loads(live[30])["recv_ts"]
+    when = dt.datetime.fromtimestamp(start / 1000, dt.UTC).isoformat()
+    done = run_obview("replay", str(path), "--stream", "json", "--from", when)
+    assert done.returncode == 0, done.stderr
+    later = [json.loads(t) for t in done.stdout.splitlines()]
+    assert later and len(later) < len(replayed) - 20
+    assert all(t["type"] == "trade" and t["recv_ts"] >= start - 1 for t in later)
+
+
+
+def test_a_bthub_orders_session_replays_its_order_lines(tmp_path):
+    """bthub announces changed orders at most every 0.2 s (the latest state of each):
+    on this machine's clock, where a replay at max speed plays a whole session in a
+    moment, it printed a handful of the lines live printed (9 of 100). On the journal's
+    clock it prints what live did (a line can merge with the next where live's loop
+    took two messages in one turn, which the journal does not tell)."""
+    import json
+    from collections import Counter
+
+    path = tmp_path / "bo.ndjson.zst"
+    live = record(path, "bthub", "BTCUSDT", "--sim", "--orders", count=40)
+    assert {json.loads(t)["kind"] for t in live} == {"order"}
+    done = run_obview("replay", str(path), "--stream", "json")
+    assert done.returncode == 0, done.stderr
+    replayed = done.stdout.splitlines()[:len(live)]
+    assert len(replayed) >= len(live) - 2
+    assert sum((Counter(live) & Counter(replayed)).values()) >= len(live) - 4

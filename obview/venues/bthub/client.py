@@ -162,6 +162,7 @@ class BthubFeed(Feed):
         self._pending_records: dict[str, dict[Any, Any]] = {}  # coalesced RecordsChanged
         self._flush_scheduled = False
         self._last_flush = 0.0
+        self._flush_due = 0  # replay: the journal time (ns) the announcement is due
         self.symbol_info: dict[str, dict[str, Any]] = {}  # name -> scales, from /market/symbols
         self.logins = 0
         self._symbols_checked = False
@@ -649,9 +650,23 @@ class BthubFeed(Feed):
     def _queue_records(self, kind: str, key: Any, row: Any) -> None:
         """Changed rows are announced at once after a quiet spell, then at most every
         RECORDS_EVERY seconds with the latest state of each row: under an order flood a
-        screen rebuilds its table a few times a second, not once per push."""
+        screen rebuilds its table a few times a second, not once per push. In a replay on
+        the journal's time, as live did on the clock: on this machine's clock a replay
+        at max speed merged a whole session's order events into a handful of lines."""
         self._pending_records.setdefault(kind, {})[key] = row
         if self._flush_scheduled:
+            return
+        replay = self.capabilities.replay
+        if replay is not None:
+            self._flush_scheduled = True
+            now = replay.clock().wall
+            due = int((self._last_flush + RECORDS_EVERY) * 1e9)
+            if not now < due <= now + int(RECORDS_EVERY * 1e9):
+                # before the next line (live: the next loop turn); also after a seek back
+                # to before the last announcement
+                due = now
+            self._flush_due = due
+            replay.call_at(due, self._flush_records)
             return
         try:
             loop = asyncio.get_running_loop()
@@ -667,7 +682,11 @@ class BthubFeed(Feed):
 
     def _flush_records(self) -> None:
         self._flush_scheduled = False
-        self._last_flush = time.monotonic()
+        replay = self.capabilities.replay
+        # (in a replay the journal's clock stands at the line before the one due, where
+        # live's clock had reached the time due)
+        self._last_flush = (time.monotonic() if replay is None
+                            else max(replay.clock().wall, self._flush_due) / 1e9)
         pending, self._pending_records = self._pending_records, {}
         for kind, rows in pending.items():
             self.emit(RecordsChanged(self, kind, list(rows.values())))

@@ -8,7 +8,7 @@ the repetition cheap on disk, but encoding and decoding still pay for every byte
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 
@@ -23,16 +23,22 @@ HEADER_PREFIX = b'{"k":"hdr"'
 _Base = dict(omit_defaults=True, forbid_unknown_fields=False, tag_field="k")
 
 
+# a feed's index as a JSON object key: digits only (a damaged key is refused, not int()ed)
+FeedIndex = Annotated[str, msgspec.Meta(pattern=r"^[0-9]{1,6}$")]
+# a count is never negative: a damaged line that says so is refused, not shown
+Count = Annotated[int, msgspec.Meta(ge=0)]
+
+
 class Counters(msgspec.Struct, omit_defaults=True, forbid_unknown_fields=False):
     """One feed's running counts at a seek point (`Sync.fc`, `Header.fc`): what its
     screen showed then, so a replay starting there shows the same, not the count of
     the timeline a seek left. Absent (journals written before it): a replay counts from
     0 at the seek point."""
 
-    rc: int = 0  # Feed.reconnects
-    bf: int = 0  # Feed.bad_frames
-    ms: int = 0  # Feed.messages
-    rs: dict[str, int] = {}  # Stream.resyncs by stream key (every stream, synced or not)
+    rc: Count = 0  # Feed.reconnects
+    bf: Count = 0  # Feed.bad_frames
+    ms: Count = 0  # Feed.messages
+    rs: dict[str, Count] = {}  # Stream.resyncs by stream key (every stream, synced or not)
 
 
 class Header(msgspec.Struct, tag="hdr", **_Base):
@@ -48,7 +54,7 @@ class Header(msgspec.Struct, tag="hdr", **_Base):
     sy: dict[str, list[str]] = {}  # venue -> symbols
     o: dict[str, Any] = {}  # options, secrets removed
     cn: dict[str, int] = {}  # connections open when the file began: number -> feed
-    fc: dict[str, Counters] = {}  # the feeds' counts when the file began: feed -> counts
+    fc: dict[FeedIndex, Counters] = {}  # the feeds' counts when the file began: feed -> counts
 
 
 NO_JSON = msgspec.Raw()  # `Frame.j` when the payload is not embedded JSON
@@ -147,7 +153,7 @@ class Sync(msgspec.Struct, tag="sync", **_Base):
     w: int
     n: int  # checkpoint number within the session
     cn: dict[str, int] = {}  # connections open now: number -> feed (a replay starting here)
-    fc: dict[str, Counters] = {}  # the feeds' counts now: feed index -> counts
+    fc: dict[FeedIndex, Counters] = {}  # the feeds' counts now: feed index -> counts
 
 
 class Checkpoint(msgspec.Struct, tag="ckp", **_Base):

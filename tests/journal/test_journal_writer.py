@@ -6,6 +6,8 @@ import errno
 import shutil
 from pathlib import Path
 
+import msgspec
+import pytest
 import zstandard
 
 from obview.journal import JournalReader, JournalWriter, schema, session_files
@@ -286,3 +288,14 @@ def test_a_journal_written_before_the_counts_reads_as_none_recorded() -> None:
     assert header.fc == {}
     ckp = schema.line_decoder.decode(b'{"k":"ckp","m":1,"w":2,"vn":"futu","sy":"X","pu":4}')
     assert (ckp.pu, ckp.up) == (4, None)
+
+
+@pytest.mark.parametrize("fc", [b'{"0":{"rc":-3}}', b'{"0":{"rs":{"LRC-ETH":-1}}}',
+                                b'{"x":{"rc":3}}', b'{"-1":{"ms":3}}'])
+def test_a_damaged_count_is_refused_not_shown(fc) -> None:
+    """A negative count would be shown as one after a seek, and a feed index that is not
+    digits stopped the player (`int('x')`): the line is corrupt, as any other is."""
+    for line in (b'{"k":"sync","m":1,"w":2,"n":3,"fc":%s}' % fc,
+                 b'{"k":"hdr","v":2,"app":"0.1","m":1,"w":2,"sid":"a","fc":%s}' % fc):
+        with pytest.raises(msgspec.ValidationError):
+            schema.line_decoder.decode(line)

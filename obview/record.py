@@ -96,14 +96,13 @@ class Tap:
     """One feed's side of the recording: what its transport calls. Connection numbers are
     unique in the session, so frames of several feeds of one venue never mix up."""
 
-    __slots__ = ("recording", "writer", "venue", "feed_index", "_refused")
+    __slots__ = ("recording", "writer", "venue", "feed_index")
 
     def __init__(self, recording: Recording, venue: str, feed_index: int) -> None:
         self.recording = recording
         self.writer = recording.writer
         self.venue = venue
         self.feed_index = feed_index
-        self._refused: int | None = None  # the connection whose framing refused its bytes
 
     # A checkpoint falls due as a line is written, and is taken before it: the links it
     # lists are those every earlier line left open. So a connection joins them once its
@@ -119,16 +118,9 @@ class Tap:
 
     def disconnect(self, conn: int | None, reason: str | None = None) -> None:
         links = self.recording.links
-        refused, self._refused = conn is not None and conn == self._refused, None
         if conn is not None and conn in links:
-            self.writer.disconnect(self.venue, conn, reason, refused=refused)
+            self.writer.disconnect(self.venue, conn, reason)
             links.pop(conn, None)
-
-    def refused(self, conn: int | None) -> None:
-        """The transport could not cut `conn`'s bytes into frames (it counted a bad frame,
-        and the connection ends): no frame line holds them, so its `dis` line says so,
-        and a replay counts the bad frame there (docs/journal.md, `dis`)."""
-        self._refused = conn
 
     def add_secret(self, secret: str | None) -> None:
         self.writer.add_secret(secret)

@@ -116,9 +116,6 @@ class Disconnect(msgspec.Struct, tag="dis", **_Base):
     vn: str
     c: int
     r: str | None = None  # why
-    # the connection ended on bytes its framing refused (a Futu frame with a bad magic,
-    # length or SHA-1): counted as a bad frame then, before any frame line held them
-    bf: bool = False
 
 
 class Subscribe(msgspec.Struct, tag="sub", **_Base):

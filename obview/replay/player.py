@@ -666,8 +666,6 @@ class ReplayPlayer:
             if line.r != RECORDING_CLOSED:
                 link = self.links.pop(line.c, None)
                 if link is not None:
-                    if line.bf and link.feed is not None:  # counted live before any frame line
-                        link.feed.count_bad_frame(line.r or "bytes that are no frame")
                     link.close(line.r)
         elif kind is Sync or kind is Header:
             if self._restoring:

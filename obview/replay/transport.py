@@ -76,7 +76,6 @@ class ReplayLink:
         # between two deliveries, as they did between two reads live
         self.busy: Callable[[], bool] = _idle
         self.taken = False  # the transport handed it to its feed
-        self.feed: Any = None  # whose connection it is (set by its transport)
         self.rest: dict[str, deque[Frame]] = {}  # REST replies not yet asked for, by path
         self._rest_waiters: dict[str, deque[asyncio.Future[Frame]]] = {}
 
@@ -231,7 +230,6 @@ class ReplayTransport:
         self.current: ReplayLink | None = None
 
     def open(self, link: ReplayLink) -> None:
-        link.feed = self.feed
         self._links.append(link)
         if self._waiter is not None and not self._waiter.done():
             self._waiter.set_result(None)

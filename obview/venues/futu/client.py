@@ -512,8 +512,6 @@ class FutuFeed(Feed):
                     and exc.kind in ("sha1", "decrypt", "unencrypted")):
                 raise self._init_mismatch(exc.kind) from None
             self.count_bad_frame(str(exc))
-            if self.tap is not None:
-                self.tap.refused(self.conn)
             raise
         if frames:
             tap = self.tap

@@ -194,3 +194,15 @@ def test_a_corrupt_header_says_so_in_one_line_and_exits_1(case, request, tmp_pat
         assert (done.returncode, done.stdout, done.stderr) == (
             1, "", f"obview: {copy}: the journal header is corrupt ({why})\n"), command
 
+
+def test_a_header_naming_a_market_the_session_never_had_fails_every_export(
+        loopring_trades_journal, tmp_path):
+    """The feed finds the market missing from the recorded market list and stops for
+    good: every command says so and exits 1 (Parquet had written 0 rows, exit 0)."""
+    copy = _with_header(loopring_trades_journal, tmp_path / "nope.ndjson.zst",
+                        _feed("symbols", ["NOPE-ETH"]))
+    for command in _commands(copy, tmp_path):
+        done = run_obview(*command)
+        assert done.returncode == 1 and done.stdout == "", command
+        assert done.stderr.startswith("obview: loopring: unknown market 'NOPE-ETH'"), command
+        assert done.stderr.count("\n") == 1, command

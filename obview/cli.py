@@ -134,7 +134,7 @@ def _recording(configs: list[VenueConfig], kw: dict[str, Any], records: str | No
     a headless stream prints instead of books: "trades", "orders", "risk") goes into the
     header's view, so that a replay prints the lines this run prints."""
     path, rotate = kw.get("record"), kw.get("record_rotate")
-    if rotate and not path:
+    if rotate is not None and not path:
         raise click.UsageError("--record-rotate goes with --record")
     if path is None:
         return None
@@ -147,7 +147,8 @@ def _recording(configs: list[VenueConfig], kw: dict[str, Any], records: str | No
     from obview.record import Recording, journal_path, parse_size
 
     try:
-        rotate_bytes = parse_size(rotate) if rotate else None
+        # (an empty SIZE is a bad size: it had recorded without rotating, and said nothing)
+        rotate_bytes = parse_size(rotate) if rotate is not None else None
     except ValueError as exc:
         raise click.UsageError(f"--record-rotate: {exc}") from None
     target = journal_path(path, user_config.current().setting("record_dir"))

@@ -136,10 +136,11 @@ class Tap:
         self.recording.links[conn] = self.feed_index
         return conn
 
-    def disconnect(self, conn: int | None, reason: str | None = None) -> None:
+    def disconnect(self, conn: int | None, reason: str | None = None,
+                   bad_frames: int = 0) -> None:
         links = self.recording.links
         if conn is not None and conn in links:
-            self.writer.disconnect(self.venue, conn, reason)
+            self.writer.disconnect(self.venue, conn, reason, bad_frames)
             links.pop(conn, None)
 
     def add_secret(self, secret: str | None) -> None:
@@ -196,7 +197,9 @@ class Recording:
 
     def _counters(self) -> dict[int, Counters]:
         """Each feed's counts as its screen shows them now (a seek point's `fc`)."""
-        return {index: Counters(feed.reconnects, feed.bad_frames, feed.messages,
+        # (less the bad frames the next `dis` line counts: a replay from here counts them there)
+        return {index: Counters(feed.reconnects, feed.bad_frames - feed.unjournaled_bad_frames,
+                                feed.messages,
                                 {key: s.resyncs for key, s in feed.streams.items() if s.resyncs})
                 for index, feed in enumerate(self.feeds)}
 
@@ -216,6 +219,8 @@ class Recording:
             self._timer.cancel()
             self._timer = None
         for conn in list(self.links):
-            self.writer.disconnect(self.feeds[self.links[conn]].venue, conn, RECORDING_CLOSED)
+            feed = self.feeds[self.links[conn]]
+            self.writer.disconnect(feed.venue, conn, RECORDING_CLOSED, feed.unjournaled_bad_frames)
+            feed.unjournaled_bad_frames = 0
         self.links.clear()
         self.writer.close()

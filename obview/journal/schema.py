@@ -118,6 +118,10 @@ class Disconnect(msgspec.Struct, tag="dis", **_Base):
     vn: str
     c: int
     r: str | None = None  # why
+    # bad frames the feed counted on the connection that no line holds: refused below
+    # the tap (a Futu frame failing its SHA-1, a WebSocket message over the size limit),
+    # so a replay counts them here, as live did
+    bf: Count = 0
 
 
 class Subscribe(msgspec.Struct, tag="sub", **_Base):

@@ -679,6 +679,8 @@ class ReplayPlayer:
                 self.links[line.c] = link
                 feed.transport.open(link)
         elif kind is Disconnect:
+            if line.bf:
+                self._count_unjournaled(line)
             # the recording's own close is the journal's end, not a lost connection: the
             # feed stays as the recording left it (live, nothing showed a reconnect)
             if line.r != RECORDING_CLOSED:
@@ -694,6 +696,15 @@ class ReplayPlayer:
                 self._restore(line)
         else:
             self._restoring = False
+
+    def _count_unjournaled(self, line: Disconnect) -> None:
+        """The bad frames live counted on the connection that no line holds (refused by
+        the framing: Feed.count_unjournaled_bad_frame), counted as it ends, as live."""
+        link = self.links.get(line.c)
+        feed = link.feed if link is not None else None
+        if feed is not None:
+            for _ in range(line.bf):
+                feed.count_bad_frame(line.r or "a bad frame the journal does not hold")
 
     def _resume_links(self, open_links: dict[str, int]) -> None:
         for conn, index in open_links.items():

@@ -124,6 +124,8 @@ def record_options() -> list:
 def _folder_problem(path: str | os.PathLike) -> str | None:
     """Why a file could not be made at `path` for want of its folder, or None."""
     folder = os.path.dirname(os.path.abspath(path))
+    if os.path.exists(folder) and not os.path.isdir(folder):  # ("no such folder" misled)
+        return f"{folder} is a file, not a folder"
     if not os.path.isdir(folder):
         return "no such folder"
     return None if os.access(folder, os.W_OK | os.X_OK) else "folder not writable"
@@ -134,7 +136,7 @@ def _recording(configs: list[VenueConfig], kw: dict[str, Any], records: str | No
     a headless stream prints instead of books: "trades", "orders", "risk") goes into the
     header's view, so that a replay prints the lines this run prints."""
     path, rotate = kw.get("record"), kw.get("record_rotate")
-    if rotate and not path:
+    if rotate is not None and not path:
         raise click.UsageError("--record-rotate goes with --record")
     if path is None:
         return None
@@ -147,13 +149,15 @@ def _recording(configs: list[VenueConfig], kw: dict[str, Any], records: str | No
     from obview.record import Recording, journal_path, parse_size
 
     try:
-        rotate_bytes = parse_size(rotate) if rotate else None
+        # (an empty SIZE is a bad size: it had recorded without rotating, and said nothing)
+        rotate_bytes = parse_size(rotate) if rotate is not None else None
     except ValueError as exc:
         raise click.UsageError(f"--record-rotate: {exc}") from None
     target = journal_path(path, user_config.current().setting("record_dir"))
     unwritable = _folder_problem(target)
-    if unwritable:  # said before anything runs
-        raise click.UsageError(f"cannot write --record {target}: {unwritable}")
+    if unwritable:  # said before anything runs; a runtime error, as export's OUT and an
+        # open that fails (the name is a fine one: the disk is not ready for it)
+        raise UserError(f"cannot write --record {target}: {unwritable}")
     if target.exists():  # a session is not worth less than the one recorded over it
         raise click.UsageError(f"--record {target}: a journal is already there: give "
                                "another name (or a folder, for a new one in it)")

@@ -273,6 +273,7 @@ class Feed:
         # number of the connection in use. None when not recording.
         self.tap = None
         self.conn: int | None = None
+        self.unjournaled_bad_frames = 0  # not yet in a `dis` line: count_unjournaled_bad_frame
         self.recording_warning: str | None = None  # "recording stopped: ..." once it did
         # Replay (obview/replay/): the journal's connections stand in for the network.
         self.transport = None
@@ -471,6 +472,14 @@ class Feed:
         self.log_limited.warning(f"{self.venue}:bad-frame", "%s: bad frame #%d: %s",
                                  self.venue, self.bad_frames, reason)
 
+    def count_unjournaled_bad_frame(self, reason: str) -> None:
+        """A bad frame refused before the tap saw it (its framing or size): no journal
+        line holds it, so the connection's `dis` line counts it, for a replay to count
+        it too (it had counted none: docs/replay.md)."""
+        self.count_bad_frame(reason)
+        if self.tap is not None:
+            self.unjournaled_bad_frames += 1
+
     # -- lifecycle ---------------------------------------------------------------
     async def _session(self) -> None:
         """Run one connection until it ends. Raise FatalFeedError to stop for good."""
@@ -516,7 +525,9 @@ class Feed:
                     log.exception("%s: session failed", self.venue)
                     reason = f"internal error: {describe_error(exc)}"
             if self.tap is not None:
-                self.tap.disconnect(self.conn, reason)
+                # (zeroed once written: a checkpoint the line takes leaves them to it)
+                self.tap.disconnect(self.conn, reason, self.unjournaled_bad_frames)
+                self.unjournaled_bad_frames = 0
                 self.conn = None
             if self._stopping:
                 break

@@ -34,6 +34,7 @@ _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?\s*$", re.IGNORECASE)
 _UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
 # Config options that never go into a header, whatever the redactor would make of them.
 _DROP = ("rsa_key", "user", "password", "api_key")
+MAX_DEPTH = 1000  # rows per side, as --depth allows
 
 
 def parse_size(text: str) -> int:
@@ -80,16 +81,35 @@ def config_json(cfg: VenueConfig) -> dict[str, Any]:
 
 def config_of(data: dict[str, Any]) -> VenueConfig:
     """The VenueConfig a header's feed entry describes (options a newer obview added and
-    this one does not know are left out)."""
+    this one does not know are left out). ValueError, TypeError or the venue's own error
+    for an entry no obview wrote (a corrupt header)."""
+    import reprlib
     from dataclasses import fields
 
     from obview.venues import config, options_type
 
-    known = {f.name for f in fields(options_type(data["venue"]))}
-    settings = {k: v for k, v in (data.get("options") or {}).items() if k in known}
-    return config(data["venue"], list(data["symbols"]), depth=int(data.get("depth", 20)),
+    # what a damaged header holds is shown abbreviated: it can be any size
+    if not isinstance(data, dict):
+        raise ValueError(f"a feed is {reprlib.repr(data)}, not an object")
+    symbols = data.get("symbols")
+    if not isinstance(symbols, list) or not symbols or not all(isinstance(s, str) for s in symbols):
+        raise ValueError(f"a feed's symbols are {reprlib.repr(symbols)}, not a list of names")
+    options = data.get("options") or {}
+    if not isinstance(options, dict):
+        raise ValueError(f"a feed's options are {reprlib.repr(options)}, not an object")
+    depth = data.get("depth", 20)
+    if not valid_depth(depth):
+        raise ValueError(f"a feed's depth is {reprlib.repr(depth)}, not 1 to {MAX_DEPTH} rows")
+    known = {f.name for f in fields(options_type(data.get("venue")))}
+    settings = {k: v for k, v in options.items() if k in known}
+    return config(data["venue"], list(symbols), depth=depth,
                   details=bool(data.get("details")), seed=int(data.get("seed", 1)),
                   trades=bool(data.get("trades")), **settings)
+
+
+def valid_depth(depth: Any) -> bool:
+    """A depth --depth accepts (a bool is no number of rows, though Python's int says so)."""
+    return type(depth) is int and 1 <= depth <= MAX_DEPTH
 
 
 class Tap:
@@ -116,10 +136,11 @@ class Tap:
         self.recording.links[conn] = self.feed_index
         return conn
 
-    def disconnect(self, conn: int | None, reason: str | None = None) -> None:
+    def disconnect(self, conn: int | None, reason: str | None = None,
+                   bad_frames: int = 0) -> None:
         links = self.recording.links
         if conn is not None and conn in links:
-            self.writer.disconnect(self.venue, conn, reason)
+            self.writer.disconnect(self.venue, conn, reason, bad_frames)
             links.pop(conn, None)
 
     def add_secret(self, secret: str | None) -> None:
@@ -176,7 +197,9 @@ class Recording:
 
     def _counters(self) -> dict[int, Counters]:
         """Each feed's counts as its screen shows them now (a seek point's `fc`)."""
-        return {index: Counters(feed.reconnects, feed.bad_frames, feed.messages,
+        # (less the bad frames the next `dis` line counts: a replay from here counts them there)
+        return {index: Counters(feed.reconnects, feed.bad_frames - feed.unjournaled_bad_frames,
+                                feed.messages,
                                 {key: s.resyncs for key, s in feed.streams.items() if s.resyncs})
                 for index, feed in enumerate(self.feeds)}
 
@@ -196,6 +219,8 @@ class Recording:
             self._timer.cancel()
             self._timer = None
         for conn in list(self.links):
-            self.writer.disconnect(self.feeds[self.links[conn]].venue, conn, RECORDING_CLOSED)
+            feed = self.feeds[self.links[conn]]
+            self.writer.disconnect(feed.venue, conn, RECORDING_CLOSED, feed.unjournaled_bad_frames)
+            feed.unjournaled_bad_frames = 0
         self.links.clear()
         self.writer.close()

@@ -56,8 +56,12 @@ from tests.conftest import ROOT, obview_env, run_obview
         (["futu", "HK.00700", "--sim", "--fault", "nope=1", "--dump", "json"], "unknown futu simulator fault"),
         (["futu", "HK.00700", "--sim", "--dump", "json", "--log-file", "/nonexistent-dir/x.log"],
          "cannot write --log-file /nonexistent-dir/x.log"),
-        (["futu", "HK.00700", "--sim", "--dump", "json", "--record", "/nonexistent-dir/s"],
-         "cannot write --record /nonexistent-dir/s.ndjson.zst: no such folder"),
+        # an empty size recorded without rotating, and said nothing (its folder does not
+        # exist: nothing is written, whichever check comes first)
+        (["futu", "HK.00700", "--sim", "--dump", "json", "--record", "/nonexistent-dir/s",
+          "--record-rotate", ""], "--record-rotate: bad size ''"),
+        (["futu", "HK.00700", "--sim", "--dump", "json", "--record-rotate", ""],
+         "--record-rotate goes with --record"),
         (["futu", "HK.00700", "--sim", "--fault", "rate=-5", "--dump", "json"], "rate='-5': must be"),
         (["futu", "HK.00700", "--sim", "--fault", "rate=fast", "--dump", "json"], "expected a number"),
         (["futu", "HK.00700", "--sim", "--fault", "stall_after=-1", "--stream", "json"], "stall_after"),

@@ -276,7 +276,9 @@ class JournalReader:
             version = raw["v"]
         except (msgspec.DecodeError, KeyError, TypeError):
             raise JournalError(f"{path}: the journal header is corrupt") from None
-        if not isinstance(version, int) or version > schema.SCHEMA_VERSION:
+        if type(version) is not int or version < 1:  # (no obview wrote it: not a newer one)
+            raise JournalError(f"{path}: the journal header is corrupt (schema {version!r})")
+        if version > schema.SCHEMA_VERSION:
             raise JournalError(
                 f"{path} was written by a newer obview (journal schema {version}; this "
                 f"obview reads schema {schema.SCHEMA_VERSION} and older): upgrade obview")

@@ -25,6 +25,8 @@ _Base = dict(omit_defaults=True, forbid_unknown_fields=False, tag_field="k")
 
 # a feed's index as a JSON object key: digits only (a damaged key is refused, not int()ed)
 FeedIndex = Annotated[str, msgspec.Meta(pattern=r"^[0-9]{1,6}$")]
+# a connection's number as a JSON object key (`cn`): digits, as for a feed's index
+ConnNumber = Annotated[str, msgspec.Meta(pattern=r"^[0-9]{1,18}$")]
 # a count is never negative: a damaged line that says so is refused, not shown
 Count = Annotated[int, msgspec.Meta(ge=0)]
 
@@ -53,7 +55,7 @@ class Header(msgspec.Struct, tag="hdr", **_Base):
     vns: list[str] = []  # venues
     sy: dict[str, list[str]] = {}  # venue -> symbols
     o: dict[str, Any] = {}  # options, secrets removed
-    cn: dict[str, int] = {}  # connections open when the file began: number -> feed
+    cn: dict[ConnNumber, int] = {}  # connections open when the file began: number -> feed
     fc: dict[FeedIndex, Counters] = {}  # the feeds' counts when the file began: feed -> counts
 
 
@@ -116,6 +118,10 @@ class Disconnect(msgspec.Struct, tag="dis", **_Base):
     vn: str
     c: int
     r: str | None = None  # why
+    # bad frames the feed counted on the connection that no line holds: refused below
+    # the tap (a Futu frame failing its SHA-1, a WebSocket message over the size limit),
+    # so a replay counts them here, as live did
+    bf: Count = 0
 
 
 class Subscribe(msgspec.Struct, tag="sub", **_Base):
@@ -152,7 +158,7 @@ class Sync(msgspec.Struct, tag="sync", **_Base):
     m: int
     w: int
     n: int  # checkpoint number within the session
-    cn: dict[str, int] = {}  # connections open now: number -> feed (a replay starting here)
+    cn: dict[ConnNumber, int] = {}  # connections open now: number -> feed (a replay starting here)
     fc: dict[FeedIndex, Counters] = {}  # the feeds' counts now: feed index -> counts
 
 

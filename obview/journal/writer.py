@@ -258,8 +258,9 @@ class JournalWriter:
                 feed: int | None = None) -> None:
         self._event(schema.Connect, vn=venue, c=conn, ch=channel, u=self._clean(url), fd=feed)
 
-    def disconnect(self, venue: str, conn: int, reason: str | None = None) -> None:
-        self._event(schema.Disconnect, vn=venue, c=conn, r=self._clean(reason))
+    def disconnect(self, venue: str, conn: int, reason: str | None = None,
+                   bad_frames: int = 0) -> None:
+        self._event(schema.Disconnect, vn=venue, c=conn, r=self._clean(reason), bf=bad_frames)
 
     def subscribe(self, venue: str, conn: int, symbol: str, **extra: Any) -> None:
         self._event(schema.Subscribe, vn=venue, c=conn, sy=symbol,

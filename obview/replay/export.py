@@ -17,8 +17,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, TextIO
 
-from obview.events import BookChanged, Event
-from obview.headless import SHUTDOWN_GRACE
+from obview.events import BookChanged, Event, FeedFailed
+from obview.headless import SHUTDOWN_GRACE, HeadlessFailure
 from obview.journal import JournalError
 from obview.replay.player import ReplayPlayer
 
@@ -66,8 +66,16 @@ class LevelChanges:
         self.player = player
         self.cols: dict[str, list[Any]] = {name: [] for name in self.COLUMNS}
         self._last: dict[tuple[int, str, bool], dict[Any, tuple[Decimal, int]]] = {}
+        # a feed that stopped for good ends the export as it ends --to ndjson's (the
+        # rows went on without it, and a header naming a market the session never had
+        # exported 0 rows and exit status 0)
+        self.failure: str | None = None
+        self.failed = asyncio.Event()
 
     def on_event(self, event: Event) -> None:
+        if type(event) is FeedFailed and self.failure is None:
+            self.failure = f"{event.feed.venue}: {event.reason}"
+            self.failed.set()
         if type(event) is not BookChanged or not event.stream.synced or self.player.catching_up:
             return
         stream = event.stream
@@ -184,18 +192,21 @@ async def export_journal(path: str | Path, fmt: str, out: str | Path,
     tasks = [asyncio.create_task(feed.run()) for feed in player.feeds]
     driver = asyncio.create_task(player.run())
     ended = asyncio.create_task(player.finished.wait())
+    failed = asyncio.create_task(changes.failed.wait())
     damage = None
     try:
-        await asyncio.wait({driver, ended}, return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait({driver, ended, failed}, return_when=asyncio.FIRST_COMPLETED)
         if driver.done() and driver.exception() is not None:
             raise driver.exception()
     except JournalError as exc:
         damage = exc  # the rows before it are written, as --to ndjson writes its lines
     finally:
-        for task in (driver, ended, *tasks):
+        for task in (driver, ended, failed, *tasks):
             task.cancel()
-        await asyncio.wait([driver, ended, *tasks], timeout=SHUTDOWN_GRACE)
+        await asyncio.wait([driver, ended, failed, *tasks], timeout=SHUTDOWN_GRACE)
     write_parquet(changes, out)
+    if changes.failure is not None:
+        raise HeadlessFailure(changes.failure)
     if damage is not None:
         raise ExportIncomplete(damage, len(changes))
     return len(changes)

@@ -27,7 +27,7 @@ async def replay_headless(paths: list[Path], *, count: int | None = None,
     """Print until the journal ends or `count` lines. False when stdout's reader left."""
     player = player or ReplayPlayer(paths, speed=speed, start=start, until=until, warn=warn)
     cfg = player.configs[0]
-    view = player.reader.headers[0].o.get("view") or {}  # what the live run printed
+    view = player.view  # what the live run printed
     depth = depth or view.get("depth") or cfg.depth
     if details is None:
         details = bool(view.get("details", cfg.details))

@@ -23,11 +23,13 @@ import asyncio
 import datetime as _dt
 import heapq
 import itertools
+import reprlib
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from functools import cached_property, partial
 from pathlib import Path
+from typing import Any
 
 from obview import fmt
 from obview.feed import (
@@ -54,7 +56,7 @@ from obview.journal import (
     book_of,
     one_session,
 )
-from obview.record import config_of
+from obview.record import MAX_DEPTH, config_of, valid_depth
 from obview.replay.governor import ReplayGovernor
 from obview.replay.transport import ReplayLink, ReplayTransport
 from obview.venues import VenueConfig
@@ -125,6 +127,19 @@ def build_feed(cfg: VenueConfig, simulated: bool = False) -> Feed:
     return feed
 
 
+def _view_of(options: dict[str, Any]) -> dict[str, Any]:
+    """What the recorded run showed (`o.view`), checked: a headless replay prints by it."""
+    view = options.get("view")
+    if view is None:  # (a journal of another writer, or of an obview before it)
+        return {}
+    if not isinstance(view, dict):
+        raise ValueError(f"its view is {reprlib.repr(view)}, not an object")
+    depth = view.get("depth")
+    if depth is not None and not valid_depth(depth):
+        raise ValueError(f"its view's depth is {reprlib.repr(depth)}, not 1 to {MAX_DEPTH} rows")
+    return view
+
+
 class ReplayPlayer:
     """The journal `paths`: one session's files, each once, in part order (`one_session`)."""
 
@@ -147,12 +162,15 @@ class ReplayPlayer:
         feeds = header.o.get("feeds") if isinstance(header.o, dict) else None
         if not feeds:
             raise JournalError(f"{self.paths[0]}: the journal names no feeds to replay")
-        try:
+        try:  # (a feed checks its settings as it is built: a Loopring API "v9", no symbol)
+            if not isinstance(feeds, list):
+                raise ValueError(f"its feeds are {reprlib.repr(feeds)}, not a list")
+            self.view = _view_of(header.o)
             self.configs = [config_of(cfg) for cfg in feeds]
-        except (TypeError, KeyError, ValueError) as exc:
+            self.feeds = [build_feed(cfg, simulated=bool(recorded.get("sim")))
+                          for cfg, recorded in zip(self.configs, feeds, strict=True)]
+        except (TypeError, KeyError, ValueError, IndexError, AttributeError) as exc:
             raise JournalError(f"{self.paths[0]}: the journal header is corrupt ({exc})") from None
-        self.feeds = [build_feed(cfg, simulated=bool(recorded.get("sim")))
-                      for cfg, recorded in zip(self.configs, feeds, strict=True)]
         from obview.replay.history import rebuild_history
 
         controls = ReplayControl(self.control, self.describe, self.status, self.clock,
@@ -661,6 +679,8 @@ class ReplayPlayer:
                 self.links[line.c] = link
                 feed.transport.open(link)
         elif kind is Disconnect:
+            if line.bf:
+                self._count_unjournaled(line)
             # the recording's own close is the journal's end, not a lost connection: the
             # feed stays as the recording left it (live, nothing showed a reconnect)
             if line.r != RECORDING_CLOSED:
@@ -676,6 +696,15 @@ class ReplayPlayer:
                 self._restore(line)
         else:
             self._restoring = False
+
+    def _count_unjournaled(self, line: Disconnect) -> None:
+        """The bad frames live counted on the connection that no line holds (refused by
+        the framing: Feed.count_unjournaled_bad_frame), counted as it ends, as live."""
+        link = self.links.get(line.c)
+        feed = link.feed if link is not None else None
+        if feed is not None:
+            for _ in range(line.bf):
+                feed.count_bad_frame(line.r or "a bad frame the journal does not hold")
 
     def _resume_links(self, open_links: dict[str, int]) -> None:
         for conn, index in open_links.items():

@@ -76,6 +76,7 @@ class ReplayLink:
         # between two deliveries, as they did between two reads live
         self.busy: Callable[[], bool] = _idle
         self.taken = False  # the transport handed it to its feed
+        self.feed: Any = None  # the feed whose transport it was opened on
         self.rest: dict[str, deque[Frame]] = {}  # REST replies not yet asked for, by path
         self._rest_waiters: dict[str, deque[asyncio.Future[Frame]]] = {}
 
@@ -230,6 +231,7 @@ class ReplayTransport:
         self.current: ReplayLink | None = None
 
     def open(self, link: ReplayLink) -> None:
+        link.feed = self.feed
         self._links.append(link)
         if self._waiter is not None and not self._waiter.done():
             self._waiter.set_result(None)

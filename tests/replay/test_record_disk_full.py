@@ -91,6 +91,25 @@ def test_a_journal_that_cannot_be_opened_is_refused_before_anything_runs(tmp_pat
     assert done.stderr == f"obview: --record: cannot open {taken}: No such file or directory\n"
 
 
+def test_a_journal_that_cannot_be_made_is_a_runtime_error_as_an_export_is(tmp_path, obview):
+    """No folder for the file, or a file where its folder should be: --record says so
+    in one line and exits 1, as export does for its OUT (--record had been a usage
+    error, exit 2: the name is a fine one, the disk is not ready for it)."""
+    plain = tmp_path / "plain"
+    plain.write_text("a file, not a folder\n")
+    journal = tmp_path / "j.ndjson.zst"
+    journal.write_bytes(b"")  # (export checks OUT before it reads the journal)
+    for where, why in ((tmp_path / "gone" / "s", "no such folder"),
+                       (plain / "s", f"{plain} is a file, not a folder")):
+        done = obview("futu", "HK.00700", "--sim", "--dump", "json", "--record", str(where))
+        assert (done.returncode, done.stdout, done.stderr) == (
+            1, "", f"obview: cannot write --record {where}.ndjson.zst: {why}\n")
+        done = obview("export", str(journal), "--to", "ndjson", str(where))
+        assert (done.returncode, done.stdout, done.stderr) == (
+            1, "", f"obview: cannot write {where}: {why}\n")
+    assert not (tmp_path / "gone").exists()
+
+
 def test_record_sizes_and_paths():
     assert parse_size("100M") == 100 << 20
     assert parse_size("1.5g") == int(1.5 * (1 << 30))

@@ -272,3 +272,66 @@ async def test_a_seek_point_that_lists_a_connection_its_next_line_opens(connect_
     async with _playing(path, until=target) as player:
         book = player.feeds[0].streams["LRC-ETH"].book
         assert (book.version, list(book.bids.iter_levels())) == seeked
+
+
+class _CheckpointAtDisconnect(JournalWriter):
+    """A checkpoint falling due as each `dis` line is written, so taken before it: after
+    the bad frame that ended the connection was counted, before the line counting it."""
+
+    def disconnect(self, *args, **kw) -> None:
+        self.checkpoint()
+        super().disconnect(*args, **kw)
+
+
+async def _record_refused(path: Path, cfg) -> tuple:
+    """A session whose feed counted a bad frame and reconnected; its counts at the end."""
+    from obview.record import Recording
+    from obview.venues import load
+
+    async with contextlib.AsyncExitStack() as stack:
+        feed = await load(cfg.venue).open_feed(cfg, stack)
+        recording = Recording(path, [cfg], checkpoint_every=0.3, writer_factory=partial(
+            _CheckpointAtDisconnect, frame_bytes=2000))
+        recording.attach(feed)
+        task = asyncio.create_task(feed.run())
+        try:
+            await wait_until(lambda: feed.bad_frames and feed.reconnects, 30,
+                             "a bad frame and a reconnect")
+        finally:
+            feed.stop()
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            recording.close()
+            await feed.close()
+        return counts(feed)
+
+
+# frames refused before the tap sees them: a Futu frame whose SHA-1 does not match its
+# body (the tap records checked frames), a bthub message over --max-frame-bytes (the
+# WebSocket library closes with 1009 and hands it to nobody), a Loopring one so too
+REFUSED = {
+    "futu sha-1": ("futu", ["HK.00700"], {"rate": "100", "bad_sha_after": "30"}, {}),
+    "bthub oversized": ("bthub", ["BTCUSDT"], {"rate": "20"}, {"max_frame_bytes": 3000}),
+    "loopring oversized": ("loopring", ["LRC-ETH"], {"rate": "20"}, {"max_frame_bytes": 200}),  # (its pushes are small)
+}
+
+
+@pytest.mark.parametrize("case", REFUSED)
+async def test_a_frame_its_framing_refused_counts_in_a_replay_as_live(case, tmp_path):
+    """No line holds such a frame: a replay counted none of them (live 1, replay 0).
+    The connection's `dis` line counts them now; a seek point taken between the count
+    and that line leaves them to it, so a seek there counts them once."""
+    from obview.journal import Disconnect
+    from obview.venues import config
+
+    venue, symbols, faults, options = REFUSED[case]
+    path = tmp_path / "s.ndjson.zst"
+    live = await _record_refused(path, config(venue, symbols, sim=True, faults=faults,
+                                              **options))
+    assert live[1] >= 1
+    reader = JournalReader([path])
+    async with _playing(path) as player:
+        assert counts(player.feeds[0]) == live
+        for point in reader.index():
+            assert await _seek(player, point.wall) == live, point
+    assert sum(line.bf for line in reader.lines() if type(line) is Disconnect) == live[1]

@@ -3,7 +3,10 @@ damage, and nothing of it; the message says where it is and what was written."""
 
 from __future__ import annotations
 
+import importlib.util
+import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -121,3 +124,85 @@ def test_an_export_refuses_a_folder_name_at_once(tmp_path):
             1, "", f"obview: cannot write {folder}: it names a folder (it ends in /): "
                    "give a file name\n"), to
         assert not (tmp_path / "sub").exists()
+
+
+def _with_header(path: Path, copy: Path, change: Callable[[dict], None]) -> Path:
+    """The journal at `path` written to `copy` with its header changed by `change`."""
+    raw = zstandard.ZstdDecompressor().decompressobj().decompress(path.read_bytes())
+    first, rest = raw.split(b"\n", 1)
+    header = json.loads(first)
+    change(header)
+    line = json.dumps(header, separators=(",", ":")).encode()
+    copy.write_bytes(zstandard.ZstdCompressor().compress(line + b"\n" + rest))
+    return copy
+
+
+def _feed(key: str, value) -> Callable[[dict], None]:
+    return lambda header: header["o"]["feeds"][0].__setitem__(key, value)
+
+
+def _option(key: str, value) -> Callable[[dict], None]:
+    return lambda header: header["o"]["feeds"][0]["options"].__setitem__(key, value)
+
+
+def _in_o(key: str, value) -> Callable[[dict], None]:
+    return lambda header: header["o"].__setitem__(key, value)
+
+
+def _commands(path: Path, tmp_path: Path) -> list[tuple[str, ...]]:
+    """Replay and export (each format this venv can write) of the journal at `path`."""
+    runs = [("replay", str(path), "--stream", "json"),
+            ("export", str(path), "--to", "ndjson", str(tmp_path / "out.ndjson"))]
+    if importlib.util.find_spec("pyarrow") is not None:
+        runs.append(("export", str(path), "--to", "parquet", str(tmp_path / "out.parquet")))
+    return runs
+
+
+# (journal fixture, what is changed in its header, why the header is corrupt as said)
+CORRUPT_HEADERS = {
+    "loopring api v9": ("loopring_trades_journal", _option("api", "v9"),
+                        "unknown Loopring API 'v9' (choose v2 or v3)"),
+    "verify -1": ("loopring_trades_journal", _option("verify", -1),
+                  "bad verify interval -1: 0 (off) or more seconds"),
+    "no symbols": ("futu", _feed("symbols", []), "a feed's symbols are [], not a list of names"),
+    "options a list": ("futu", _feed("options", [1]), "a feed's options are [1], not an object"),
+    "depth x": ("futu", _feed("depth", "x"), "a feed's depth is 'x', not 1 to 1000 rows"),
+    "feeds not a list": ("futu", _in_o("feeds", {"venue": "futu"}),
+                         "its feeds are {'venue': 'futu'}, not a list"),
+    "view a list": ("futu", _in_o("view", [1]), "its view is [1], not an object"),
+    "view depth x": ("loopring_trades_journal", _in_o("view", {"depth": "x"}),
+                     "its view's depth is 'x', not 1 to 1000 rows"),
+    "connection not a number": (
+        "futu", lambda header: header.update(part=1, cn={"x": 0}),
+        "Expected `str` matching regex '^[0-9]{1,18}$' - at `key` in `$.cn`"),
+    "schema not a number": ("futu", lambda header: header.update(v="2"), "schema '2'"),
+}
+
+
+@pytest.mark.parametrize("case", CORRUPT_HEADERS)
+def test_a_corrupt_header_says_so_in_one_line_and_exits_1(case, request, tmp_path):
+    """A header no obview wrote (damage, a hand edit) stops replay and export at once:
+    one line saying what is wrong, exit 1. It had been a usage error (exit 2, the
+    feed's own check of an option), an `internal error: IndexError`, a replay that
+    reconnected on every snapshot, or "written by a newer obview"."""
+    fixture, change, why = CORRUPT_HEADERS[case]
+    journal = request.getfixturevalue("futu_journal")[0] if fixture == "futu" \
+        else request.getfixturevalue(fixture)
+    copy = _with_header(journal, tmp_path / "corrupt.ndjson.zst", change)
+    for command in _commands(copy, tmp_path):
+        done = run_obview(*command)
+        assert (done.returncode, done.stdout, done.stderr) == (
+            1, "", f"obview: {copy}: the journal header is corrupt ({why})\n"), command
+
+
+def test_a_header_naming_a_market_the_session_never_had_fails_every_export(
+        loopring_trades_journal, tmp_path):
+    """The feed finds the market missing from the recorded market list and stops for
+    good: every command says so and exits 1 (Parquet had written 0 rows, exit 0)."""
+    copy = _with_header(loopring_trades_journal, tmp_path / "nope.ndjson.zst",
+                        _feed("symbols", ["NOPE-ETH"]))
+    for command in _commands(copy, tmp_path):
+        done = run_obview(*command)
+        assert done.returncode == 1 and done.stdout == "", command
+        assert done.stderr.startswith("obview: loopring: unknown market 'NOPE-ETH'"), command
+        assert done.stderr.count("\n") == 1, command

@@ -240,7 +240,7 @@ class BthubFeed(Feed):
         except Exception as exc:
             if isinstance(exc, websockets.ConnectionClosed) and exc.sent is not None \
                     and exc.sent.code == 1009:
-                self.count_bad_frame(f"frame over {self.max_frame_bytes} bytes")
+                self.count_unjournaled_bad_frame(f"frame over {self.max_frame_bytes} bytes")
             reason = self._session_error(exc)
             log.info("bthub: session ended: %s", reason)
             raise FeedError(reason) from None

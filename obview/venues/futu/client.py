@@ -511,7 +511,7 @@ class FutuFeed(Feed):
             if (exc.proto_id == codec.INIT_CONNECT and not self._initialized
                     and exc.kind in ("sha1", "decrypt", "unencrypted")):
                 raise self._init_mismatch(exc.kind) from None
-            self.count_bad_frame(str(exc))
+            self.count_unjournaled_bad_frame(str(exc))  # (the tap records checked frames)
             raise
         if frames:
             tap = self.tap

@@ -245,7 +245,7 @@ class LoopringFeed(Feed):
             if self._failure is None:
                 if exc.sent is not None and exc.sent.code == CloseCode.MESSAGE_TOO_BIG:
                     self.oversized += 1
-                    self.count_bad_frame(f"a message over {self.max_frame_bytes} bytes")
+                    self.count_unjournaled_bad_frame(f"a message over {self.max_frame_bytes} bytes")
                     raise FeedError(f"a message over the {self.max_frame_bytes}-byte limit") from None
                 raise FeedError(f"websocket: {self.redact(describe_error(exc))}") from None
         except websockets.WebSocketException as exc:

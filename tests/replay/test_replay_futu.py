@@ -13,7 +13,7 @@ from decimal import Decimal
 import pytest
 import zstandard
 
-from obview.journal import Connect, Frame, JournalReader, Subscribe
+from obview.journal import Connect, Disconnect, Frame, JournalReader, Subscribe
 from tests.conftest import ROOT, obview_env, run_obview
 from tests.replay.conftest import without_local_stamps
 
@@ -272,6 +272,25 @@ def test_export_parquet_without_pyarrow_says_how_to_get_it(futu_journal, tmp_pat
     assert done.returncode == 1
     assert done.stderr.strip() == ("obview: export --to parquet needs pyarrow: "
                                    "pip install 'obview[parquet]'")
+
+
+def test_a_frame_its_framing_refused_counts_in_the_replay_as_it_did_live(tmp_path):
+    """A push with a wrong SHA-1 never becomes a frame line (the framing refuses its
+    bytes before the journal sees them), yet live counted it as a bad frame: the
+    connection's `dis` line says so, and the replay counts it there: both say the same
+    counts."""
+    path = tmp_path / "bad-sha.ndjson.zst"
+    live = run_obview("futu", "HK.00700", "--sim", "--fault", "rate=200", "--fault",
+                      "bad_sha_after=20", "--stream", "json", "--count", "60",
+                      "--record", str(path))
+    assert live.returncode == 0, live.stderr
+    said = "obview: warning: futu: 1 bad frame, 1 reconnect so far (SHA-1 mismatch"
+    assert said in live.stderr, live.stderr
+    ended = [line for line in JournalReader(path).lines() if type(line) is Disconnect]
+    assert [line.bf for line in ended] == [1, 0], ended  # the refusal; the close
+    done = run_obview("replay", str(path), "--stream", "json")
+    assert done.returncode == 0, done.stderr
+    assert said in done.stderr, done.stderr  # (live's says when it retried; a replay does not)
 
 
 def test_a_killed_recording_replays_up_to_its_tail(tmp_path):

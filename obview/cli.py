@@ -326,7 +326,8 @@ def _setup_logging(path: str | None) -> None:
     try:
         setup(path)
     except OSError as exc:
-        raise click.UsageError(f"cannot write --log-file {path}: {describe_error(exc)}") from None
+        # a runtime error, as --record's and export's: the name is fine, the disk is not
+        raise UserError(f"cannot write --log-file {path}: {describe_error(exc)}") from None
 
 
 def _silence_logging() -> None:

@@ -61,6 +61,18 @@ def fresh_logging(tmp_path, monkeypatch):
     logger.setLevel(level)
 
 
+def test_a_log_file_that_cannot_be_made_is_one_line_exit_1(tmp_path):
+    """No folder for it, or a file where its folder should be: one line, exit 1, as for
+    --record and export's OUT (it had been a usage error, exit 2), and nothing runs."""
+    plain = tmp_path / "plain"
+    plain.write_text("a file, not a folder\n")
+    for where, why in ((tmp_path / "gone" / "x.log", "No such file or directory"),
+                       (plain / "x.log", "Not a directory")):
+        done = run_obview("futu", "HK.00700", "--sim", "--dump", "json", "--log-file", str(where))
+        assert (done.returncode, done.stdout) == (1, ""), done.stderr
+        assert done.stderr.splitlines() == [f"obview: cannot write --log-file {where}: {why}"]
+
+
 def test_default_log_redacts_secrets(fresh_logging, tmp_path, monkeypatch):
     from obview import config
 

@@ -249,6 +249,11 @@ class Feed:
 
     venue: ClassVar[str] = "?"
     capabilities: FeedCapabilities = FeedCapabilities()  # venues override (class or instance)
+    # A replay can start at a checkpoint that does not hold one of this feed's books (it
+    # shows the book unsynced until the journal's next snapshot of it). False for a venue
+    # whose unsynced book depends on what came before the checkpoint and is not in it: the
+    # player then starts from an earlier seek point (ReplayPlayer._batches_from).
+    resumes_unsynced: ClassVar[bool] = True
 
     def __init__(self) -> None:
         self.trades_enabled = False

@@ -50,6 +50,7 @@ from obview.journal import (
     JournalError,
     JournalReader,
     ReplayClock,
+    SeekPoint,
     Sync,
     book_of,
     one_session,
@@ -184,8 +185,9 @@ class ReplayPlayer:
         self._busy = False  # lines taken from the pace and not all handed over yet
         self._seeks = 0
         self.governor: ReplayGovernor | None = None  # see govern()
-        point = self.reader.seek_point(wall=start) if start is not None else None
-        source = self._bounded(self.reader.batches(point))
+        self.point: SeekPoint | None = None  # where the last start or seek replays from
+        source = self._bounded(self._batches_from(start) if start is not None
+                               else self.reader.batches())
         # A rotated part given without the ones before it starts mid-session, as a seek
         # does: its header names the open connections and its checkpoint holds the books
         # (without that, its frames went to no connection and nothing was shown).
@@ -359,8 +361,7 @@ class ReplayPlayer:
         self._arming = True
         self._seeks += 1
         paused = self.pace.paused
-        self.pace.seek(self.mono,
-                       self._bounded(self.reader.batches(self.reader.seek_point(wall=wall))))
+        self.pace.seek(self.mono, self._bounded(self._batches_from(wall)))
         if paused:
             self.pace.pause()
         self.finished.clear()
@@ -719,6 +720,31 @@ class ReplayPlayer:
         return self.feeds[index]
 
     # -- journal times ----------------------------------------------------------------
+    def _batches_from(self, wall: int) -> Iterator[list]:
+        """The lines a start at `wall` replays: from the last seek point before it whose
+        checkpoint holds every book of each feed that cannot go on without them
+        (`Feed.resumes_unsynced`), else from an earlier one, down to the first point of
+        the files given. Live, such a book was synced from what came before the point
+        (docs/journal.md, "Seeking"); from an earlier point the replay goes through that
+        too and shows at `wall` what live showed. The lines read to look at a point are
+        the first ones replayed."""
+        points = self.reader.index()
+        at = points.index(self.reader.seek_point(wall=wall))
+        needs = [feed for feed in self.feeds if not feed.resumes_unsynced]
+        while True:
+            self.point = point = points[at]
+            batches = self.reader.batches(point)
+            if at == 0 or not needs:
+                return batches
+            head: list[list] = []
+            try:
+                books = _checkpointed(batches, head)
+            except JournalError:  # damage: the replay reads it again and stops there
+                return self.reader.batches(point)
+            if all((feed.venue, key) in books for feed in needs for key in feed.streams):
+                return itertools.chain(head, batches)
+            at -= 1
+
     def _bounded(self, batches: Iterator[list]) -> Iterator:
         """The lines of `batches` up to `until`; damage ends them and is raised by `run()`
         once every line before it was handed over (the pace reads one line ahead). The
@@ -743,6 +769,21 @@ class ReplayPlayer:
         """The monotonic stamp the pace uses for wall time `wall` (same session)."""
         point = self.reader.seek_point(wall=wall)
         return point.mono + (wall - point.wall)
+
+
+def _checkpointed(batches: Iterator[list], head: list[list]) -> set[tuple[str, str]]:
+    """(venue, symbol) of each book the checkpoint at the start of `batches` holds (its
+    `ckp` lines, after the header or `sync` line); the batches read go into `head`."""
+    books: set[tuple[str, str]] = set()
+    for batch in batches:
+        head.append(batch)
+        for line in batch:
+            kind = type(line)
+            if kind is Checkpoint:
+                books.add((line.vn, line.sy))
+            elif kind is not Sync and kind is not Header:
+                return books
+    return books
 
 
 def open_player(paths: list[str], **kw) -> ReplayPlayer:

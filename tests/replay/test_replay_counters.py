@@ -18,6 +18,7 @@ import pytest
 from obview.journal import Checkpoint, JournalReader, JournalWriter, Sync
 from obview.replay import ReplayPlayer
 from tests.conftest import wait_until
+from tests.replay.conftest import playing
 
 FAULTS = {"rate": "100", "skip": "15", "drop_after": "100", "malformed": "40"}
 RECONNECTS = 3  # the recording ends once the live feed counted these
@@ -73,22 +74,6 @@ def old_journal(tmp_path_factory) -> tuple[Path, tuple]:
     return path, live
 
 
-@contextlib.asynccontextmanager
-async def _playing(path: Path, until: int | None = None, start: int | None = None):
-    """A player at max speed with its feeds running, played to its end (or `until`)."""
-    player = ReplayPlayer([path], speed=None, start=start, until=until)
-    tasks = [asyncio.create_task(feed.run()) for feed in player.feeds]
-    driver = asyncio.create_task(player.run())
-    try:
-        await wait_until(player.finished.is_set, 30, "the journal played")
-        yield player
-    finally:
-        driver.cancel()
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(driver, *tasks, return_exceptions=True)
-
-
 async def _seek(player: ReplayPlayer, wall: int, until: int | None = None) -> tuple:
     """Seek to `wall` and play on to `until` (None: the end); the counts there."""
     player.until = until
@@ -99,7 +84,7 @@ async def _seek(player: ReplayPlayer, wall: int, until: int | None = None) -> tu
 
 async def _straight_to(path: Path, wall: int) -> tuple:
     """The counts of a replay played from the start up to `wall`, without a seek."""
-    async with _playing(path, until=wall) as player:
+    async with playing(path, until=wall) as player:
         return counts(player.feeds[0])
 
 
@@ -119,7 +104,7 @@ async def test_a_seek_back_before_a_reconnect_counts_it_once(journal):
     moment before them), the counts are the live session's, not twice as many."""
     path, live = journal
     assert live[0] == RECONNECTS and live[1] > 0 and live[3]["LRC-ETH"] > 0
-    async with _playing(path) as player:
+    async with playing(path) as player:
         assert counts(player.feeds[0]) == live  # (straight through: what live counted)
         assert await _seek(player, player.first_wall) == live
         assert await _seek(player, _after_a_reconnect(path) - 1_000_000_000) == live
@@ -133,12 +118,12 @@ async def test_a_seek_shows_the_counts_as_of_its_target(journal):
     target = _after_a_reconnect(path)
     expected = await _straight_to(path, target)
     assert 0 < expected[0] < RECONNECTS  # (a moment between two reconnects)
-    async with _playing(path) as player:
+    async with playing(path) as player:
         assert await _seek(player, target, until=target) == expected  # back, from the end
         assert await _seek(player, player.first_wall, until=player.first_wall) == \
             (0, 0, 0, {"LRC-ETH": 0})  # the file's start: nothing counted yet
         assert await _seek(player, target, until=target) == expected  # forward
-    async with _playing(path, start=target, until=target) as player:  # --from, --until
+    async with playing(path, start=target, until=target) as player:  # --from, --until
         assert counts(player.feeds[0]) == expected
 
 
@@ -151,11 +136,12 @@ async def test_a_journal_without_counts_counts_from_the_seek_point(old_journal):
     lines = list(JournalReader([path]).lines())
     assert all(not line.fc for line in lines if type(line) is Sync)
     target = _after_a_reconnect_old(path)
-    async with _playing(path) as player:
+    async with playing(path) as player:
         assert counts(player.feeds[0]) == live
-        point = player.reader.seek_point(wall=target).wall
         assert await _seek(player, player.first_wall) == live
         since = await _seek(player, target, until=target)
+        # (an earlier point than the one before the target where that lacks the book)
+        point = player.point.wall
     # the counts as the seek point's `sync` line found them: up to the line before it
     # (the frame whose writing took the checkpoint follows it, stamped a little earlier)
     at = next(n for n, line in enumerate(lines) if type(line) is Sync and line.w == point)
@@ -265,10 +251,10 @@ async def test_a_seek_point_that_lists_a_connection_its_next_line_opens(connect_
     assert doubled
     target = doubled[0].w + 150_000_000
     expected = await _straight_to(path, target)
-    async with _playing(path) as player:
+    async with playing(path) as player:
         assert await _seek(player, target, until=target) == expected
         book = player.feeds[0].streams["LRC-ETH"].book
         seeked = (book.version, list(book.bids.iter_levels()))
-    async with _playing(path, until=target) as player:
+    async with playing(path, until=target) as player:
         book = player.feeds[0].streams["LRC-ETH"].book
         assert (book.version, list(book.bids.iter_levels())) == seeked

@@ -101,6 +101,10 @@ class ReplyTooLarge(Exception):
 
 class LoopringFeed(Feed):
     venue = "loopring"
+    # a book being synced waits for a snapshot that the pushes buffered before the
+    # checkpoint bring forward, and before the first sync the markets are not read yet
+    # (no `cx`): a replay from a checkpoint without the book could not go on as live did
+    resumes_unsynced = False
 
     def __init__(self, cfg: VenueConfig) -> None:
         super().__init__()

@@ -722,26 +722,25 @@ class ReplayPlayer:
     # -- journal times ----------------------------------------------------------------
     def _batches_from(self, wall: int) -> Iterator[list]:
         """The lines a start at `wall` replays: from the last seek point before it whose
-        checkpoint holds every book of each feed that cannot go on without them
-        (`Feed.resumes_unsynced`), else from an earlier one, down to the first point of
-        the files given. Live, such a book was synced from what came before the point
-        (docs/journal.md, "Seeking"); from an earlier point the replay goes through that
-        too and shows at `wall` what live showed. The lines read to look at a point are
-        the first ones replayed."""
+        checkpoint every feed can go on from (`Feed.resumable`: Loopring's needs its
+        book), else from an earlier one, down to the first point of the files given.
+        What a feed lacks there came before the point (docs/journal.md, "Seeking"):
+        from an earlier point the replay goes through it too and shows at `wall` what
+        live showed. The lines read to look at a point are the first ones replayed."""
         points = self.reader.index()
         at = points.index(self.reader.seek_point(wall=wall))
-        needs = [feed for feed in self.feeds if not feed.resumes_unsynced]
         while True:
             self.point = point = points[at]
             batches = self.reader.batches(point)
-            if at == 0 or not needs:
+            if at == 0:
                 return batches
             head: list[list] = []
             try:
                 books = _checkpointed(batches, head)
             except JournalError:  # damage: the replay reads it again and stops there
                 return self.reader.batches(point)
-            if all((feed.venue, key) in books for feed in needs for key in feed.streams):
+            if all(feed.resumable(stream, books.get((feed.venue, key)))
+                   for feed in self.feeds for key, stream in feed.streams.items()):
                 return itertools.chain(head, batches)
             at -= 1
 
@@ -771,16 +770,16 @@ class ReplayPlayer:
         return point.mono + (wall - point.wall)
 
 
-def _checkpointed(batches: Iterator[list], head: list[list]) -> set[tuple[str, str]]:
-    """(venue, symbol) of each book the checkpoint at the start of `batches` holds (its
-    `ckp` lines, after the header or `sync` line); the batches read go into `head`."""
-    books: set[tuple[str, str]] = set()
+def _checkpointed(batches: Iterator[list], head: list[list]) -> dict[tuple[str, str], Checkpoint]:
+    """The `ckp` lines of the checkpoint at the start of `batches` (after its header or
+    `sync` line), by venue and symbol; the batches read go into `head`."""
+    books: dict[tuple[str, str], Checkpoint] = {}
     for batch in batches:
         head.append(batch)
         for line in batch:
             kind = type(line)
             if kind is Checkpoint:
-                books.add((line.vn, line.sy))
+                books[line.vn, line.sy] = line
             elif kind is not Sync and kind is not Header:
                 return books
     return books

@@ -101,10 +101,6 @@ class ReplyTooLarge(Exception):
 
 class LoopringFeed(Feed):
     venue = "loopring"
-    # a book being synced waits for a snapshot that the pushes buffered before the
-    # checkpoint bring forward, and before the first sync the markets are not read yet
-    # (no `cx`): a replay from a checkpoint without the book could not go on as live did
-    resumes_unsynced = False
 
     def __init__(self, cfg: VenueConfig) -> None:
         super().__init__()
@@ -351,6 +347,15 @@ class LoopringFeed(Feed):
             return
         if self._ws is not None:  # the resumed session, which had no parser to subscribe with
             self.new_subscription()
+
+    def resumable(self, stream: Stream, line) -> bool:
+        """Only at a checkpoint that holds the book at a version: a book being synced
+        waits for a snapshot that the pushes buffered before the checkpoint bring
+        forward, and before its first sync the markets may not be read yet (no `ckp`,
+        so no `cx`). And a gap's line, written as the sync had just emptied the book
+        (before the stream was marked unsynced), can be taken for a checkpoint holding
+        an empty book without a version, which `restore_book` cannot go on from."""
+        return line is not None and line.ver is not None
 
     def restore_book(self, stream: Stream, book: OrderBook) -> None:
         """From a checkpoint: the book at its version; pushes after it apply as live. A

@@ -8,7 +8,6 @@ is dropped (gaps, so resyncs) and every 40th is broken (bad frames)."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 from functools import partial
 from pathlib import Path
@@ -18,7 +17,7 @@ import pytest
 from obview.journal import Checkpoint, JournalReader, JournalWriter, Sync
 from obview.replay import ReplayPlayer
 from tests.conftest import wait_until
-from tests.replay.conftest import playing
+from tests.replay.conftest import playing, record_session
 
 FAULTS = {"rate": "100", "skip": "15", "drop_after": "100", "malformed": "40"}
 RECONNECTS = 3  # the recording ends once the live feed counted these
@@ -33,26 +32,14 @@ def counts(feed) -> tuple:
 async def _record(path: Path, writer_factory) -> tuple:
     """A session recorded through the same tap as --record, a checkpoint (and seek
     point) every 0.3 s; the live feed's counts at its end."""
-    from obview.record import Recording
-    from obview.venues import config, load
+    from obview.venues import config
 
     cfg = config("loopring", ["LRC-ETH"], sim=True, faults=FAULTS)
-    async with contextlib.AsyncExitStack() as stack:
-        feed = await load(cfg.venue).open_feed(cfg, stack)
-        recording = Recording(path, [cfg], checkpoint_every=0.3, writer_factory=writer_factory)
-        recording.attach(feed)
-        task = asyncio.create_task(feed.run())
-        try:
-            await wait_until(lambda: feed.reconnects >= RECONNECTS and feed.bad_frames > 0
-                             and feed.streams["LRC-ETH"].synced, 60,
-                             f"{RECONNECTS} reconnects recorded")
-        finally:
-            feed.stop()
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-            recording.close()
-            await feed.close()
-        return counts(feed)
+    feed = await record_session(
+        path, cfg, lambda feed: lambda: feed.reconnects >= RECONNECTS and feed.bad_frames > 0
+        and feed.streams["LRC-ETH"].synced, f"{RECONNECTS} reconnects recorded",
+        checkpoint_every=0.3, timeout=60, writer_factory=writer_factory)
+    return counts(feed)
 
 
 def _old_writer(path, counters=None, **kw) -> JournalWriter:

@@ -85,12 +85,13 @@ def _printed(*args: str) -> list[dict]:
     return [json.loads(text) for text in done.stdout.splitlines()]
 
 
-@pytest.mark.parametrize("when", CASES)
+# (at a gap, the lines printed were right: the sync's buffer starts at the gap's push,
+# which comes after the point; only the resync went uncounted, as the seek test shows)
+@pytest.mark.parametrize("when", CASES[:2])
 def test_from_a_seek_point_without_the_book_prints_what_a_straight_replay_does(journal, when):
     """A Loopring replay from such a point could not decode what followed (no market
     read yet, and no `cx` without a `ckp`; or a snapshot that the pushes buffered before
-    the point had to bring forward; or an empty book without a version to go on from):
-    it printed nothing. The player starts from an earlier seek point that holds the
+    the point had to bring forward): it printed nothing. The player starts from an earlier seek point that holds the
     book (or from the journal's start)."""
     start = _just_after(journal, _bookless(journal)[when])
     whole = _printed(str(journal))
@@ -107,18 +108,19 @@ def _book(player) -> tuple:
             feed.messages)
 
 
-async def test_a_seek_to_a_seek_point_without_the_book_shows_the_book_live_showed(journal):
-    """The TUI's seek, to just after such a point, then on to the next checkpoint (where
-    live had the book again): the book and the counts are those of a straight replay."""
-    for point in _bookless(journal).values():
-        start = _just_after(journal, point)
-        synced = next(line.w for line in JournalReader([journal]).lines()
-                      if type(line) is Checkpoint and line.w > start and line.ver)
-        async with playing(journal, until=synced) as player:
-            expected = _book(player)
-        assert expected[0] and expected[1] is not None
-        async with playing(journal) as player:
-            player.until = synced
-            player.seek(start)
-            await asyncio.wait_for(player.finished.wait(), 30)
-            assert _book(player) == expected
+@pytest.mark.parametrize("when", CASES)
+async def test_a_seek_to_a_seek_point_without_the_book_shows_the_book_live_showed(journal, when):
+    """The TUI's seek, to just after such a point, then on to the next checkpoint that
+    holds the book: the book and the counts are those of a straight replay (from the
+    empty book at a gap, the resync that emptied it went uncounted)."""
+    start = _just_after(journal, _bookless(journal)[when])
+    synced = next(line.w for line in JournalReader([journal]).lines()
+                  if type(line) is Checkpoint and line.w > start and line.ver)
+    async with playing(journal, until=synced) as player:
+        expected = _book(player)
+    assert expected[0] and expected[1] is not None
+    async with playing(journal) as player:
+        player.until = synced
+        player.seek(start)
+        await asyncio.wait_for(player.finished.wait(), 30)
+        assert _book(player) == expected

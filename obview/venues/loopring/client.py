@@ -352,9 +352,9 @@ class LoopringFeed(Feed):
         """Only at a checkpoint that holds the book at a version: a book being synced
         waits for a snapshot that the pushes buffered before the checkpoint bring
         forward, and before its first sync the markets may not be read yet (no `ckp`,
-        so no `cx`). And a gap's line, written as the sync had just emptied the book
-        (before the stream was marked unsynced), can be taken for a checkpoint holding
-        an empty book without a version, which `restore_book` cannot go on from."""
+        so no `cx`). A checkpoint that fell due at a gap's line was taken after the
+        sync had emptied the book and before the stream was marked unsynced: its empty
+        book has no version, which `restore_book` cannot go on from."""
         return line is not None and line.ver is not None
 
     def restore_book(self, stream: Stream, book: OrderBook) -> None:

@@ -24,7 +24,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from obview.book import OrderBook
 from obview.errors import describe_error
@@ -32,6 +32,9 @@ from obview.events import BookChanged, Event, FeedFailed, StatusChanged, TradesP
 from obview.latency import IntervalStats, LatencyStats
 from obview.ratelog import RateLimitedLog
 from obview.trades import TradeStats
+
+if TYPE_CHECKING:
+    from obview.journal import Checkpoint
 
 log = logging.getLogger("obview.feed")
 # A stream with no update for this long is stale unless its venue sets its own threshold.
@@ -440,6 +443,14 @@ class Feed:
         and learnt earlier in the session (JSON values), or None: a rotated part, or a
         seek point, holds no reply from before it."""
         return None
+
+    def resumable(self, stream: Stream, line: Checkpoint | None) -> bool:
+        """Can a replay that starts at a checkpoint go on with `stream` as live did, `line`
+        being the checkpoint's `ckp` line of it (None: the book was not synced then)? If
+        not, the player starts from an earlier seek point (ReplayPlayer._batches_from).
+        Yes by default: a book not in the checkpoint shows unsynced until the journal's
+        next snapshot of it, as it was live."""
+        return True
 
     def restore_context(self, stream: Stream, context: dict[str, Any]) -> None:
         """Replay from a checkpoint: what `checkpoint_context` gave, before the book."""

@@ -52,6 +52,7 @@ from obview.journal import (
     JournalError,
     JournalReader,
     ReplayClock,
+    SeekPoint,
     Sync,
     book_of,
     one_session,
@@ -202,8 +203,9 @@ class ReplayPlayer:
         self._busy = False  # lines taken from the pace and not all handed over yet
         self._seeks = 0
         self.governor: ReplayGovernor | None = None  # see govern()
-        point = self.reader.seek_point(wall=start) if start is not None else None
-        source = self._bounded(self.reader.batches(point))
+        self.point: SeekPoint | None = None  # where the last start or seek replays from
+        source = self._bounded(self._batches_from(start) if start is not None
+                               else self.reader.batches())
         # A rotated part given without the ones before it starts mid-session, as a seek
         # does: its header names the open connections and its checkpoint holds the books
         # (without that, its frames went to no connection and nothing was shown).
@@ -377,8 +379,7 @@ class ReplayPlayer:
         self._arming = True
         self._seeks += 1
         paused = self.pace.paused
-        self.pace.seek(self.mono,
-                       self._bounded(self.reader.batches(self.reader.seek_point(wall=wall))))
+        self.pace.seek(self.mono, self._bounded(self._batches_from(wall)))
         if paused:
             self.pace.pause()
         self.finished.clear()
@@ -748,6 +749,30 @@ class ReplayPlayer:
         return self.feeds[index]
 
     # -- journal times ----------------------------------------------------------------
+    def _batches_from(self, wall: int) -> Iterator[list]:
+        """The lines a start at `wall` replays: from the last seek point before it whose
+        checkpoint every feed can go on from (`Feed.resumable`: Loopring's needs its
+        book), else from an earlier one, down to the first point of the files given.
+        What a feed lacks there came before the point (docs/journal.md, "Seeking"):
+        from an earlier point the replay goes through it too and shows at `wall` what
+        live showed. The lines read to look at a point are the first ones replayed."""
+        points = self.reader.index()
+        at = points.index(self.reader.seek_point(wall=wall))
+        while True:
+            self.point = point = points[at]
+            batches = self.reader.batches(point)
+            if at == 0:
+                return batches
+            head: list[list] = []
+            try:
+                books = _checkpointed(batches, head)
+            except JournalError:  # damage: the replay reads it again and stops there
+                return self.reader.batches(point)
+            if all(feed.resumable(stream, books.get((feed.venue, key)))
+                   for feed in self.feeds for key, stream in feed.streams.items()):
+                return itertools.chain(head, batches)
+            at -= 1
+
     def _bounded(self, batches: Iterator[list]) -> Iterator:
         """The lines of `batches` up to `until`; damage ends them and is raised by `run()`
         once every line before it was handed over (the pace reads one line ahead). The
@@ -772,6 +797,21 @@ class ReplayPlayer:
         """The monotonic stamp the pace uses for wall time `wall` (same session)."""
         point = self.reader.seek_point(wall=wall)
         return point.mono + (wall - point.wall)
+
+
+def _checkpointed(batches: Iterator[list], head: list[list]) -> dict[tuple[str, str], Checkpoint]:
+    """The `ckp` lines of the checkpoint at the start of `batches` (after its header or
+    `sync` line), by venue and symbol; the batches read go into `head`."""
+    books: dict[tuple[str, str], Checkpoint] = {}
+    for batch in batches:
+        head.append(batch)
+        for line in batch:
+            kind = type(line)
+            if kind is Checkpoint:
+                books[line.vn, line.sy] = line
+            elif kind is not Sync and kind is not Header:
+                return books
+    return books
 
 
 def open_player(paths: list[str], **kw) -> ReplayPlayer:

@@ -8,7 +8,6 @@ is dropped (gaps, so resyncs) and every 40th is broken (bad frames)."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 from functools import partial
 from pathlib import Path
@@ -18,6 +17,7 @@ import pytest
 from obview.journal import Checkpoint, JournalReader, JournalWriter, Sync
 from obview.replay import ReplayPlayer
 from tests.conftest import wait_until
+from tests.replay.conftest import playing, record_session
 
 FAULTS = {"rate": "100", "skip": "15", "drop_after": "100", "malformed": "40"}
 RECONNECTS = 3  # the recording ends once the live feed counted these
@@ -32,26 +32,14 @@ def counts(feed) -> tuple:
 async def _record(path: Path, writer_factory) -> tuple:
     """A session recorded through the same tap as --record, a checkpoint (and seek
     point) every 0.3 s; the live feed's counts at its end."""
-    from obview.record import Recording
-    from obview.venues import config, load
+    from obview.venues import config
 
     cfg = config("loopring", ["LRC-ETH"], sim=True, faults=FAULTS)
-    async with contextlib.AsyncExitStack() as stack:
-        feed = await load(cfg.venue).open_feed(cfg, stack)
-        recording = Recording(path, [cfg], checkpoint_every=0.3, writer_factory=writer_factory)
-        recording.attach(feed)
-        task = asyncio.create_task(feed.run())
-        try:
-            await wait_until(lambda: feed.reconnects >= RECONNECTS and feed.bad_frames > 0
-                             and feed.streams["LRC-ETH"].synced, 60,
-                             f"{RECONNECTS} reconnects recorded")
-        finally:
-            feed.stop()
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-            recording.close()
-            await feed.close()
-        return counts(feed)
+    feed = await record_session(
+        path, cfg, lambda feed: lambda: feed.reconnects >= RECONNECTS and feed.bad_frames > 0
+        and feed.streams["LRC-ETH"].synced, f"{RECONNECTS} reconnects recorded",
+        checkpoint_every=0.3, timeout=60, writer_factory=writer_factory)
+    return counts(feed)
 
 
 def _old_writer(path, counters=None, **kw) -> JournalWriter:
@@ -73,22 +61,6 @@ def old_journal(tmp_path_factory) -> tuple[Path, tuple]:
     return path, live
 
 
-@contextlib.asynccontextmanager
-async def _playing(path: Path, until: int | None = None, start: int | None = None):
-    """A player at max speed with its feeds running, played to its end (or `until`)."""
-    player = ReplayPlayer([path], speed=None, start=start, until=until)
-    tasks = [asyncio.create_task(feed.run()) for feed in player.feeds]
-    driver = asyncio.create_task(player.run())
-    try:
-        await wait_until(player.finished.is_set, 30, "the journal played")
-        yield player
-    finally:
-        driver.cancel()
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(driver, *tasks, return_exceptions=True)
-
-
 async def _seek(player: ReplayPlayer, wall: int, until: int | None = None) -> tuple:
     """Seek to `wall` and play on to `until` (None: the end); the counts there."""
     player.until = until
@@ -99,7 +71,7 @@ async def _seek(player: ReplayPlayer, wall: int, until: int | None = None) -> tu
 
 async def _straight_to(path: Path, wall: int) -> tuple:
     """The counts of a replay played from the start up to `wall`, without a seek."""
-    async with _playing(path, until=wall) as player:
+    async with playing(path, until=wall) as player:
         return counts(player.feeds[0])
 
 
@@ -119,7 +91,7 @@ async def test_a_seek_back_before_a_reconnect_counts_it_once(journal):
     moment before them), the counts are the live session's, not twice as many."""
     path, live = journal
     assert live[0] == RECONNECTS and live[1] > 0 and live[3]["LRC-ETH"] > 0
-    async with _playing(path) as player:
+    async with playing(path) as player:
         assert counts(player.feeds[0]) == live  # (straight through: what live counted)
         assert await _seek(player, player.first_wall) == live
         assert await _seek(player, _after_a_reconnect(path) - 1_000_000_000) == live
@@ -133,12 +105,12 @@ async def test_a_seek_shows_the_counts_as_of_its_target(journal):
     target = _after_a_reconnect(path)
     expected = await _straight_to(path, target)
     assert 0 < expected[0] < RECONNECTS  # (a moment between two reconnects)
-    async with _playing(path) as player:
+    async with playing(path) as player:
         assert await _seek(player, target, until=target) == expected  # back, from the end
         assert await _seek(player, player.first_wall, until=player.first_wall) == \
             (0, 0, 0, {"LRC-ETH": 0})  # the file's start: nothing counted yet
         assert await _seek(player, target, until=target) == expected  # forward
-    async with _playing(path, start=target, until=target) as player:  # --from, --until
+    async with playing(path, start=target, until=target) as player:  # --from, --until
         assert counts(player.feeds[0]) == expected
 
 
@@ -151,11 +123,12 @@ async def test_a_journal_without_counts_counts_from_the_seek_point(old_journal):
     lines = list(JournalReader([path]).lines())
     assert all(not line.fc for line in lines if type(line) is Sync)
     target = _after_a_reconnect_old(path)
-    async with _playing(path) as player:
+    async with playing(path) as player:
         assert counts(player.feeds[0]) == live
-        point = player.reader.seek_point(wall=target).wall
         assert await _seek(player, player.first_wall) == live
         since = await _seek(player, target, until=target)
+        # (an earlier point than the one before the target where that lacks the book)
+        point = player.point.wall
     # the counts as the seek point's `sync` line found them: up to the line before it
     # (the frame whose writing took the checkpoint follows it, stamped a little earlier)
     at = next(n for n, line in enumerate(lines) if type(line) is Sync and line.w == point)
@@ -242,11 +215,25 @@ class _CheckpointAtConnect(JournalWriter):
         super().connect(venue, conn, channel, url, feed)
 
 
-@pytest.fixture(scope="module")
-def connect_journal(tmp_path_factory) -> Path:
+@pytest.fixture(scope="module", params=["LRC-ETH", "HK.00700"])
+def connect_journal(request, tmp_path_factory) -> tuple[Path, str]:
+    """A journal so written, and the key of its stream. Loopring's, as `journal`; and
+    Futu's, whose replay goes on from a checkpoint without its book (a reconnect's `con`
+    line has none), every checkpoint a seek point."""
+    from obview.venues import config
+
+    key = request.param
     path = tmp_path_factory.mktemp("counters") / "con.ndjson.zst"
-    asyncio.run(_record(path, partial(_CheckpointAtConnect, frame_bytes=200)))
-    return path
+    if key == "LRC-ETH":
+        asyncio.run(_record(path, partial(_CheckpointAtConnect, frame_bytes=200)))
+        return path, key
+    # (the simulator drops a Futu connection once)
+    cfg = config("futu", [key], sim=True, faults={"rate": "100", "drop_after": "100"})
+    asyncio.run(record_session(
+        path, cfg, lambda feed: lambda: feed.reconnects and feed.messages > 250
+        and feed.streams[key].synced, "a reconnect recorded", checkpoint_every=0.3, timeout=60,
+        writer_factory=partial(_CheckpointAtConnect, frame_bytes=1)))
+    return path, key
 
 
 async def test_a_seek_point_that_lists_a_connection_its_next_line_opens(connect_journal):
@@ -254,23 +241,28 @@ async def test_a_seek_point_that_lists_a_connection_its_next_line_opens(connect_
     a seek there resumed the connection, then its `con` line opened it again, and the
     feed held the resumed link while the frames went to the new one, unread: no message
     counted and no book rebuilt until the next connection. The player now ends the
-    resumed link for the one the `con` line opens, as a restart (no reconnect)."""
+    resumed link for the one the `con` line opens, as a restart (no reconnect). (A
+    Loopring seek there starts from an earlier seek point, which holds the book: Futu's
+    starts at that one.)"""
     from obview.journal import Connect
 
-    path = connect_journal
-    lines = list(JournalReader([path]).lines())
+    path, key = connect_journal
+    reader = JournalReader([path])
+    lines = list(reader.lines())
     doubled = [line for line, then in itertools.pairwise(lines)
                if type(line) is Sync and type(then) is Connect and str(then.c) in line.cn
                and then.c > 1]  # (a reconnect's: the first holds no market yet)
     assert doubled
-    target = doubled[0].w + 150_000_000
+    later = [point.wall for point in reader.index() if point.wall > doubled[0].w]
+    target = min([doubled[0].w + 150_000_000, *(wall - 1 for wall in later[:1])])
     expected = await _straight_to(path, target)
-    async with _playing(path) as player:
+    async with playing(path) as player:
         assert await _seek(player, target, until=target) == expected
-        book = player.feeds[0].streams["LRC-ETH"].book
+        assert (player.point.wall == doubled[0].w) == (key == "HK.00700")
+        book = player.feeds[0].streams[key].book
         seeked = (book.version, list(book.bids.iter_levels()))
-    async with _playing(path, until=target) as player:
-        book = player.feeds[0].streams["LRC-ETH"].book
+    async with playing(path, until=target) as player:
+        book = player.feeds[0].streams[key].book
         assert (book.version, list(book.bids.iter_levels())) == seeked
 
 

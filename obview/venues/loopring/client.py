@@ -348,6 +348,15 @@ class LoopringFeed(Feed):
         if self._ws is not None:  # the resumed session, which had no parser to subscribe with
             self.new_subscription()
 
+    def resumable(self, stream: Stream, line) -> bool:
+        """Only at a checkpoint that holds the book at a version: a book being synced
+        waits for a snapshot that the pushes buffered before the checkpoint bring
+        forward, and before its first sync the markets may not be read yet (no `ckp`,
+        so no `cx`). A checkpoint that fell due at a gap's line was taken after the
+        sync had emptied the book and before the stream was marked unsynced: its empty
+        book has no version, which `restore_book` cannot go on from."""
+        return line is not None and line.ver is not None
+
     def restore_book(self, stream: Stream, book: OrderBook) -> None:
         """From a checkpoint: the book at its version; pushes after it apply as live. A
         replay that starts before the markets were ever read (no slot parser yet, and no

@@ -277,25 +277,11 @@ class _CheckpointAtDisconnect(JournalWriter):
 
 async def _record_refused(path: Path, cfg) -> tuple:
     """A session whose feed counted a bad frame and reconnected; its counts at the end."""
-    from obview.record import Recording
-    from obview.venues import load
-
-    async with contextlib.AsyncExitStack() as stack:
-        feed = await load(cfg.venue).open_feed(cfg, stack)
-        recording = Recording(path, [cfg], checkpoint_every=0.3, writer_factory=partial(
-            _CheckpointAtDisconnect, frame_bytes=2000))
-        recording.attach(feed)
-        task = asyncio.create_task(feed.run())
-        try:
-            await wait_until(lambda: feed.bad_frames and feed.reconnects, 30,
-                             "a bad frame and a reconnect")
-        finally:
-            feed.stop()
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-            recording.close()
-            await feed.close()
-        return counts(feed)
+    feed = await record_session(
+        path, cfg, lambda feed: lambda: feed.bad_frames and feed.reconnects,
+        "a bad frame and a reconnect", checkpoint_every=0.3, timeout=30,
+        writer_factory=partial(_CheckpointAtDisconnect, frame_bytes=2000))
+    return counts(feed)
 
 
 # frames refused before the tap sees them: a Futu frame whose SHA-1 does not match its
@@ -322,7 +308,7 @@ async def test_a_frame_its_framing_refused_counts_in_a_replay_as_live(case, tmp_
                                               **options))
     assert live[1] >= 1
     reader = JournalReader([path])
-    async with _playing(path) as player:
+    async with playing(path) as player:
         assert counts(player.feeds[0]) == live
         for point in reader.index():
             assert await _seek(player, point.wall) == live, point

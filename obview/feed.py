@@ -163,6 +163,7 @@ class ReplayStatus:
     progress: float  # 0 to 1 through the journal
     speed: str  # "1x", "max", "100x (CPU-bound: 22x)": the chosen speed, and the one played
     state: str  # "paused", "end" (the journal is over) or ""
+    seeks: int = 0  # seeks so far: a figure measured over journal time starts over at one
 
 
 @dataclass(frozen=True)

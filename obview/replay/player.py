@@ -269,7 +269,7 @@ class ReplayPlayer:
         over = self.finished.is_set() or (not pace.catching_up and (
             upcoming is None or getattr(upcoming, "w", 0) >= self.last_wall))
         state = "end" if over else "paused" if pace.paused else ""
-        return ReplayStatus(self.wall, self.progress(), speed, state)
+        return ReplayStatus(self.wall, self.progress(), speed, state, self._seeks)
 
     def describe(self) -> str:
         """`status()` in one line: "replay 2026-12-07 14:03:22 UTC ██████░░░░░░ 50% 10x"."""

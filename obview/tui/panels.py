@@ -94,19 +94,28 @@ class StreamClock:
 
 
 class RateMeter:
-    """Messages per second over the last refresh interval."""
+    """Messages per second over the last refresh interval.
+
+    A replay measures on the journal's clock (`now`: its wall time, s), so the figure is
+    the venue's rate at the playhead, what live showed then, at any speed (on the
+    screen's clock, 10x showed ten times the rate, and a pause 0). `epoch` is the
+    replay's seek count: a seek starts the rate over, since a count and a time that
+    jumped together make no rate (a jump to the end showed thousands a second)."""
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
         self._last: tuple[float, int] | None = None
+        self._epoch = 0
         self.value: float | None = None
 
-    def sample(self, count: int) -> float | None:
-        now = self._clock()
-        if self._last is not None and count < self._last[1]:
-            # a replay's seek back: the count is the journal's at the new moment (lower),
-            # so the rate starts over rather than going below zero
-            self._last, self.value = (now, count), None
+    def sample(self, count: int, now: float | None = None, epoch: int = 0) -> float | None:
+        if now is None:
+            now = self._clock()
+        if self._last is not None and (epoch != self._epoch or count < self._last[1]
+                                       or now < self._last[0]):
+            # a replay's seek (back, the count is the journal's at the new moment, lower):
+            # the rate starts over rather than going below zero or bursting
+            self._last, self.value, self._epoch = (now, count), None, epoch
         elif self._last is not None and now - self._last[0] >= 0.5:
             self.value = (count - self._last[1]) / (now - self._last[0])
             self._last = (now, count)
@@ -246,7 +255,10 @@ class StatusBar(Static):
         if feed is None:
             return [(f" {note or 'obview'}", "", _FIRST)]
         meter = self.rates.setdefault(id(feed), RateMeter())
-        rate = meter.sample(feed.messages or sum(s.pushes for s in feed.streams.values()))
+        count = feed.messages or sum(s.pushes for s in feed.streams.values())
+        status = self.replay
+        rate = (meter.sample(count) if status is None
+                else meter.sample(count, status.wall / 1e9, status.seeks))
         parts = [(f" {feed.venue} ", "status--venue", _FIRST)]
         if stream is not None:
             parts.append((f" {stream.symbol}", "", _FIRST))

@@ -12,6 +12,7 @@ import pytest
 from rich.cells import cell_len
 
 from obview.feed import FeedState
+from obview.journal import Frame, JournalReader
 from obview.replay import ReplayPlayer
 from obview.tui.app import ObviewApp
 from tests.conftest import wait_until
@@ -19,10 +20,11 @@ from tests.tui.conftest import ladder_lines, screen_text
 
 
 @contextlib.asynccontextmanager
-async def _replaying(journal, size):
-    """The app replaying `journal` at 1x, once a book synced: (app, pilot, player, feed)."""
+async def _replaying(journal, size, speed: float = 1.0):
+    """The app replaying `journal` at `speed`, once a book synced: (app, pilot, player,
+    feed)."""
     path, _ = journal
-    player = ReplayPlayer([path], speed=1.0)
+    player = ReplayPlayer([path], speed=speed)
     app = ObviewApp(player.configs, player.feeds, player=player)
     async with app.run_test(size=size) as pilot:
         feed = player.feeds[0]
@@ -62,6 +64,46 @@ async def test_replay_keys_drive_the_journal(futu_journal):
         await wait_until(lambda: any(s.synced for s in feed.streams.values()), 20,
                          "the book after a seek")
         assert "HK.00700" in screen_text(app)
+
+
+def _rate(app) -> float | None:
+    """The status bar's msg/s figure now (None: "-", no figure yet)."""
+    app._tick()
+    figure = re.search(r"(\S+) msg/s", app.status_bar._text.plain).group(1)
+    return None if figure == "-" else float(figure)
+
+
+async def test_a_replay_s_message_rate_is_the_venue_s_at_the_playhead(futu_journal):
+    """msg/s in a replay is messages a journal second, as live showed them then: at 5x
+    not five times that (on the screen's clock it was, and 0 while paused), and a jump
+    to the end no burst (it showed thousands a second: the catch-up counted in a
+    moment)."""
+    path, _ = futu_journal
+    frames = [line for line in JournalReader(path).lines() if type(line) is Frame]
+    venue = len(frames) / ((frames[-1].w - frames[0].w) / 1e9)  # the journal's average
+    async with _replaying(futu_journal, (160, 40), speed=5.0) as (app, pilot, player, feed):
+        seen: list[float] = []
+
+        def sampled(figures: int) -> bool:
+            rate = _rate(app)
+            if rate is not None:
+                seen.append(rate)
+            return len(seen) >= figures
+
+        await wait_until(lambda: sampled(3), 10, "three msg/s figures")
+        assert all(venue / 2.5 < rate < venue * 2.5 for rate in seen), (seen, venue)
+        await pilot.press("space")  # paused: the rate at the playhead stands
+        assert player.paused
+        assert venue / 2.5 < _rate(app) < venue * 2.5
+        await pilot.press("home")
+        await wait_until(lambda: player.progress() < 0.1, 10, "the start of the journal")
+        assert _rate(app) is None  # a seek starts it over
+        await pilot.press("space", "end")
+        await wait_until(lambda: player.progress() > 0.99, 10, "the end of the journal")
+        for _ in range(20):
+            rate = _rate(app)
+            assert rate is None or rate < venue * 2.5, (rate, venue)
+            await pilot.pause(0.01)
 
 
 def _age(app) -> str:

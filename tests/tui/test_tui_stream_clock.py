@@ -56,3 +56,17 @@ def test_the_message_rate_starts_over_when_a_replay_s_count_goes_back():
     assert meter.sample(300) is None  # seeked back: no figure yet, not -900
     now[0] += 0.5
     assert meter.sample(350) == 100
+
+
+def test_a_replay_s_message_rate_is_on_the_journal_s_clock_and_starts_over_at_a_seek():
+    """Given the journal's time, the rate is messages a journal second whatever the
+    screen's clock does; a seek (a new epoch) starts it over, forward as well as back."""
+    from obview.tui.panels import RateMeter
+
+    meter = RateMeter(clock=lambda: 0.0)  # the screen's clock stands: not read
+    assert meter.sample(1000, 50.0) is None
+    assert meter.sample(1100, 50.5) == 200  # 100 messages in half a journal second
+    assert meter.sample(1100, 50.5) == 200  # paused: the figure at the playhead stands
+    assert meter.sample(9000, 90.0, epoch=1) is None  # a seek forward: no burst
+    assert meter.sample(9050, 90.5, epoch=1) == 100
+    assert meter.sample(9050, 20.0, epoch=1) is None  # back in time: starts over too

@@ -177,7 +177,9 @@ class ReplayPlayer:
         controls = ReplayControl(self.control, self.describe, self.status, self.clock,
                                  self.call_at, self.watch, partial(rebuild_history, self))
         for feed in self.feeds:  # the TUI finds the replay keys' target here
-            feed.capabilities = replace(feed.capabilities, replay=controls)
+            # and no level control: the journal holds the level it recorded, and another
+            # one's subscription went into the void (the book stayed empty for good)
+            feed.capabilities = replace(feed.capabilities, replay=controls, levels=None)
         self.first_wall = header.w
         self.start = start
         self.until = until

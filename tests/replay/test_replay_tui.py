@@ -106,6 +106,25 @@ async def test_a_replay_s_message_rate_is_the_venue_s_at_the_playhead(futu_journ
             await pilot.pause(0.01)
 
 
+async def test_a_replay_offers_no_other_loopring_level(loopring_trades_journal):
+    """The journal holds the level it recorded: `l` is not offered (the footer leaves
+    it out, the key does nothing), where it had subscribed another level into the void
+    and emptied the book for good."""
+    player = ReplayPlayer([loopring_trades_journal], speed=1.0)
+    app = ObviewApp(player.configs, player.feeds, player=player)
+    async with app.run_test(size=(160, 40)) as pilot:
+        feed = player.feeds[0]
+        stream = next(iter(feed.streams.values()))
+        await wait_until(lambda: stream.synced and stream.book.bids, 20, "a replayed book")
+        level = stream.level
+        await pilot.press("l")
+        await pilot.pause()
+        await pilot.press("space")  # paused: the book as the journal left it
+        await pilot.pause()
+        assert (stream.level, stream.synced, bool(stream.book.bids)) == (level, True, True)
+        assert feed.capabilities.levels is None and not app.available("level")
+
+
 def _age(app) -> str:
     app._tick()
     found = re.search(r"  age (\S+)", app.status_bar._text.plain)

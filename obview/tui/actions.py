@@ -77,7 +77,7 @@ KEYS: tuple[KeyRow, ...] = (
         Action("d", "depth", "Cycle depth", "Rows per side: 10 / 20 / 50 (d)", Scope.LADDER,
                "Depth"),)),
     KeyRow("l", "next aggregation level, where the venue has levels (new subscription, "
-           "fresh book)", (
+           "fresh book; not in a replay, whose journal holds one level)", (
                Action("l", "level", "Next aggregation level",
                       "The venue's next book aggregation level (l)", Scope.LEVELS, "Level"),)),
     KeyRow("h", "ladder / ladder + depth heatmap / heatmap (heatmap: arrows or mouse move "

@@ -54,6 +54,21 @@ async def test_bthub_tabs_counterparties_orders_and_risk():
         await pilot.press("q")
 
 
+async def test_bthub_without_a_risk_book_has_no_risk_tab():
+    """Risk rows come only for a book followed (--book): without one, the feed declares
+    orders alone and there is no risk tab (it had stayed empty without a word)."""
+    cfg = config("bthub", ["BTCUSDT"], sim=True, seed=2)
+    app = ObviewApp([cfg], mask_times=True)
+    async with app.run_test(size=(120, 34)) as pilot:
+        await ready(pilot)
+        feed = app.feeds[0]
+        await wait_until(lambda: feed.orders and len(app.panes) >= 5, 10, "the orders")
+        await pilot.pause()
+        titles = [p.label_text for p in app.panes]
+        assert titles[-1] == "BTCUSDT orders" and not any("risk" in t for t in titles), titles
+        await pilot.press("q")
+
+
 async def test_a_refused_code_shows_its_message_on_its_tab_and_the_other_renders():
     cfg = config("futu", ["HK.00700", "HK.99999"], sim=True, seed=5, faults={"rate": "20"})
     app = ObviewApp([cfg], mask_times=True)

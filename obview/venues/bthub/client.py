@@ -22,6 +22,7 @@ import contextlib
 import logging
 import time
 import traceback
+from dataclasses import replace
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
@@ -147,6 +148,8 @@ class BthubFeed(Feed):
         self._password = password
         self.cp = cp
         self.risk_book = book
+        if not book:  # risk rows come only for a book followed (docs/bthub.md): no risk tab
+            self.capabilities = replace(type(self).capabilities, records=(RecordKind.ORDERS,))
         self.insecure = insecure
         self.ping_interval = ping_interval
         self.stale_after = stale_after

@@ -73,12 +73,12 @@ def view_options(func: Callable) -> Callable:
         option("--sim", is_flag=True, help="Start this venue's simulator in-process and connect to it."),
         option("--seed", type=int, default=1, show_default=True, help="Simulator seed (with --sim)."),
         option("--fault", "faults", multiple=True, metavar="NAME[=VALUE]",
-                     help=f"Simulator fault switch (with --sim); repeatable. {FAULTS_LISTED}"),
+               help=f"Simulator fault switch (with --sim); repeatable. {FAULTS_LISTED}"),
         option("--depth", type=click.IntRange(1, 1000), default=20, show_default=True,
-                     help="Rows per side."),
+               help="Rows per side."),
         option("--details", is_flag=True, help="Per-order queues where the venue has them."),
         option("--trades", is_flag=True,
-                     help="Headless: with --stream json, one line per trade print instead of books."),
+               help="Headless: with --stream json, one line per trade print instead of books."),
         *headless_options(),
         option("--log-file", type=click.Path(dir_okay=False), help="Write a debug log here."),
         *record_options(),
@@ -98,26 +98,26 @@ def headless_options() -> list:
     """--dump, --stream, --count and --timeout: the same in every command that has them."""
     return [
         option("--dump", type=click.Choice(["json"]),
-                     help="Print every book as JSON as soon as all are synced, then exit."),
+               help="Print every book as JSON as soon as all are synced, then exit."),
         option("--stream", type=click.Choice(["json"]),
-                     help="Print one JSON line per applied update, until --count or interrupted."),
+               help="Print one JSON line per applied update, until --count or interrupted."),
         option("--count", type=click.IntRange(min=0),
-                     help="--dump: updates to wait for after the sync (default 0); "
-                          "--stream: lines to print (default: no limit)."),
+               help="--dump: updates to wait for after the sync (default 0); "
+                    "--stream: lines to print (default: no limit)."),
         option("--timeout", type=Finite(min=0, min_open=True), default=30.0,
-                     show_default=True,
-                     help="Headless: exit 1 if no book is synced (--stream) or the dump is "
-                          "not done (--dump) within this many seconds."),
+               show_default=True,
+               help="Headless: exit 1 if no book is synced (--stream) or the dump is "
+                    "not done (--dump) within this many seconds."),
     ]
 
 
 def record_options() -> list:
     return [
         option("--record", "record", metavar="PATH",
-                     help="Keep a journal of the session (what came off the wire) in PATH "
-                          "(.ndjson.zst); a bare name goes into the config's record_dir."),
+               help="Keep a journal of the session (what came off the wire) in PATH "
+                    "(.ndjson.zst); a bare name goes into the config's record_dir."),
         option("--record-rotate", "record_rotate", metavar="SIZE",
-                     help="With --record: start a new file past SIZE (e.g. 100M)."),
+               help="With --record: start a new file past SIZE (e.g. 100M)."),
     ]
 
 
@@ -357,8 +357,8 @@ def cli(ctx: click.Context) -> None:
 @option("--host", type=HOST, default="127.0.0.1", show_default=True, help="OpenD host.")
 @option("--port", type=click.IntRange(1, 65535), default=11111, show_default=True, help="OpenD API port.")
 @option("--rsa-key", "rsa_key", metavar="FILE", envvar=FUTU_RSA_KEY_ENV,
-              help="Encrypted OpenD: the PEM file of the 1024-bit RSA private key that "
-                   f"OpenD's rsa_private_key names (env {FUTU_RSA_KEY_ENV}).")
+        help="Encrypted OpenD: the PEM file of the 1024-bit RSA private key that "
+             f"OpenD's rsa_private_key names (env {FUTU_RSA_KEY_ENV}).")
 @view_options
 def futu(codes: tuple[str, ...], host: str, port: int, rsa_key: str | None, **kw: Any) -> None:
     """Futu / moomoo OpenD order books, e.g. HK.00700 US.AAPL, or @WATCHLIST from the config
@@ -381,14 +381,14 @@ def _futu_rsa_key(path: str):
 @cli.command(context_settings=CONTEXT, short_help="Loopring DEX depth for one market (LRC-ETH).")
 @click.argument("market")
 @option("--level", type=click.IntRange(min=0), default=0, show_default=True,
-              help="Aggregation level, 0 = finest.")
+        help="Aggregation level, 0 = finest.")
 @option("--api", type=click.Choice(["v3", "v2"]), default="v3", show_default=True,
-              help="v3: the live API. v2: the March 2020 draft protocol (docs/loopring.md).")
+        help="v3: the live API. v2: the March 2020 draft protocol (docs/loopring.md).")
 @option("--rest-url", help="REST base URL (default per --api).")
 @option("--ws-url", help="WebSocket URL (default per --api).")
 @option("--depth-path", help="REST depth path (default /api/v3/depth or /api/v2/depth).")
 @option("--verify", type=Finite(min=0), default=60.0, show_default=True,
-              metavar="S", help="Check the book against a REST snapshot every S seconds (0: off).")
+        metavar="S", help="Check the book against a REST snapshot every S seconds (0: off).")
 @view_options
 def loopring(market: str, level: int, api: str, rest_url: str | None, ws_url: str | None,
              depth_path: str | None, verify: float, **kw: Any) -> None:
@@ -408,7 +408,7 @@ def loopring(market: str, level: int, api: str, rest_url: str | None, ws_url: st
 @cli.command(context_settings=CONTEXT, short_help="bthub hub books, orders and risk (BTCUSDT).")
 @click.argument("symbols", nargs=-1, metavar="SYMBOL...|@WATCHLIST")
 @option("--url", default="https://trade.bthub.com:444", show_default=True,
-              help="The hub's base URL; REST and WebSocket derive from it (http:// gives ws://).")
+        help="The hub's base URL; REST and WebSocket derive from it (http:// gives ws://).")
 @option("--insecure", is_flag=True, help="Do not verify TLS certificates (self-signed test hubs).")
 @option("--cp", help="Show one counterparty's book instead of the aggregated one.")
 @option("--book", "risk_book", help="Risk book to subscribe (apiRiskPosition).")
@@ -463,7 +463,7 @@ def demo_options(func: Callable) -> Callable:
     options = [option("--seed", type=int, default=1, show_default=True),
                *headless_options(),
                option("--log-file", type=click.Path(dir_okay=False),
-                            help="Write a debug log here."),
+                      help="Write a debug log here."),
                *record_options(), HISTORY_OPTION]
     return _with_options(func, options)
 
@@ -496,10 +496,10 @@ def demo_configs(seed: int = 1) -> list[VenueConfig]:
 @click.argument("venue", type=click.Choice(VENUES))
 @option("--host", type=HOST, default="127.0.0.1", show_default=True, help="Address to bind.")
 @option("--port", type=click.IntRange(0, 65535), default=0, show_default=True,
-              help="Port to bind (0: any free port).")
+        help="Port to bind (0: any free port).")
 @option("--seed", type=int, default=1, show_default=True, help="Makes the simulated market repeatable.")
 @option("--fault", "faults", multiple=True, metavar="NAME[=VALUE]",
-              help=f"Fault switch; repeatable. {FAULTS_LISTED}")
+        help=f"Fault switch; repeatable. {FAULTS_LISTED}")
 def sim(venue: str, host: str, port: int, seed: int, faults: tuple[str, ...]) -> None:
     """Run a venue simulator that speaks the real wire protocol, until interrupted."""
     from obview.venues import load
@@ -545,11 +545,11 @@ def _speed(text: str | None) -> float | None:
 @cli.command(context_settings=CONTEXT, short_help="Replay a recorded journal (TUI or JSON).")
 @click.argument("paths", nargs=-1, required=True, metavar="PATH...")
 @option("--stream", type=click.Choice(["json"]),
-              help="Print the session's JSON lines instead of opening the TUI.")
+        help="Print the session's JSON lines instead of opening the TUI.")
 @option("--speed", metavar="X|max",
-              help="Replay speed, 0.1 to 100 or max (default: max with --stream, 1 in the TUI).")
+        help="Replay speed, 0.1 to 100 or max (default: max with --stream, 1 in the TUI).")
 @option("--from", "start", metavar="TIME",
-              help="Start at this wall-clock time (ISO 8601, or HH:MM:SS of the journal's day, UTC).")
+        help="Start at this wall-clock time (ISO 8601, or HH:MM:SS of the journal's day, UTC).")
 @option("--until", metavar="TIME", help="Stop at this wall-clock time (as --from).")
 @option("--count", type=click.IntRange(min=1), help="With --stream: stop after N lines.")
 @option("--depth", type=click.IntRange(1, 1000), help="Rows per side (default: as recorded).")
@@ -653,7 +653,7 @@ async def _replay(paths: list[str], stream: str | None, speed: float | None, sta
 @cli.command(context_settings=CONTEXT, short_help="Export a journal's level changes (parquet, ndjson).")
 @click.argument("path", metavar="PATH")
 @option("--to", "fmt", type=click.Choice(["parquet", "ndjson"]), required=True,
-              help="parquet: one row per level change; ndjson: the --stream json lines.")
+        help="parquet: one row per level change; ndjson: the --stream json lines.")
 @click.argument("out", metavar="OUT")
 def export(path: str, fmt: str, out: str) -> None:
     """Export the journal PATH to OUT (docs/replay.md lists the columns); OUT - is

@@ -111,15 +111,15 @@ class RateMeter:
     def sample(self, count: int, now: float | None = None, epoch: int = 0) -> float | None:
         if now is None:
             now = self._clock()
-        if self._last is not None and (epoch != self._epoch or count < self._last[1]
-                                       or now < self._last[0]):
-            # a replay's seek (back, the count is the journal's at the new moment, lower):
-            # the rate starts over rather than going below zero or bursting
-            self._last, self.value, self._epoch = (now, count), None, epoch
-        elif self._last is not None and now - self._last[0] >= 0.5:
-            self.value = (count - self._last[1]) / (now - self._last[0])
-            self._last = (now, count)
-        elif self._last is None:
+        last = self._last
+        if last is None or epoch != self._epoch or count < last[1] or now < last[0]:
+            # the first sample, or a replay's seek (back, the count is the journal's at
+            # the new moment, lower): the rate starts over, never below zero or bursting
+            self._last, self._epoch = (now, count), epoch
+            if last is not None:
+                self.value = None
+        elif now - last[0] >= 0.5:
+            self.value = (count - last[1]) / (now - last[0])
             self._last = (now, count)
         return self.value
 

@@ -479,8 +479,8 @@ class Feed:
             return f"{text}; {self.recording_warning}" if text else self.recording_warning
         return text
 
-    def count_bad_frame(self, reason: str) -> None:
-        self.bad_frames += 1
+    def count_bad_frame(self, reason: str, frames: int = 1) -> None:
+        self.bad_frames += frames
         self.log_limited.warning(f"{self.venue}:bad-frame", "%s: bad frame #%d: %s",
                                  self.venue, self.bad_frames, reason)
 

@@ -705,9 +705,8 @@ class ReplayPlayer:
         the framing: Feed.count_unjournaled_bad_frame), counted as it ends, as live."""
         link = self.links.get(line.c)
         feed = link.feed if link is not None else None
-        if feed is not None:
-            for _ in range(line.bf):
-                feed.count_bad_frame(line.r or "a bad frame the journal does not hold")
+        if feed is not None:  # (at once: a damaged line's count must not take its time)
+            feed.count_bad_frame(line.r or "a bad frame the journal does not hold", line.bf)
 
     def _resume_links(self, open_links: dict[str, int]) -> None:
         for conn, index in open_links.items():

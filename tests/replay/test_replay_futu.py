@@ -291,6 +291,16 @@ def test_a_frame_its_framing_refused_counts_in_the_replay_as_it_did_live(tmp_pat
     done = run_obview("replay", str(path), "--stream", "json")
     assert done.returncode == 0, done.stderr
     assert said in done.stderr, done.stderr  # (live's says when it retried; a replay does not)
+    # a damaged count is counted at once, not one frame at a time (that took for ever)
+    text = zstandard.ZstdDecompressor().stream_reader(path.read_bytes(),
+                                                      read_across_frames=True).read()
+    assert text.count(b'"bf":1') == 1
+    damaged = tmp_path / "bf.ndjson.zst"
+    damaged.write_bytes(zstandard.ZstdCompressor(write_checksum=True).compress(
+        text.replace(b'"bf":1', b'"bf":1000000000000')))
+    done = run_obview("replay", str(damaged), "--stream", "json", timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "futu: 1000000000000 bad frames, 1 reconnect" in done.stderr, done.stderr
 
 
 def test_a_killed_recording_replays_up_to_its_tail(tmp_path):

@@ -222,8 +222,8 @@ class BthubFeed(Feed):
             text = f"{text} · {INSECURE_NOTE}" if text else INSECURE_NOTE
         super().set_state(state, text)
 
-    def count_bad_frame(self, reason: str) -> None:
-        super().count_bad_frame(redact(reason))
+    def count_bad_frame(self, reason: str, frames: int = 1) -> None:
+        super().count_bad_frame(redact(reason), frames)
 
     async def close(self) -> None:
         """Close the live WebSocket with 1000 (normal) and the HTTP client. Cancelling

@@ -310,22 +310,6 @@ async def test_orders_and_risk_match_the_simulator_exactly():
         assert kinds == {"orders", "risk"}
 
 
-async def test_switching_the_risk_book_is_harmless_when_repeated():
-    async with hub({"rate": "0"}) as (sim, feed):
-        await wait_until(lambda: synced(feed), message="synced")
-        assert not feed.risk
-        await feed.set_risk_book("B")
-        await feed.set_risk_book("B")
-        await wait_until(lambda: ("B", "binance", "BTCUSDT10") in feed.risk, message="book B rows")
-        await feed.set_risk_book("A")
-        await feed.set_risk_book(None)
-        await wait_until(lambda: "unsubscribe:apiRiskPosition:all:A" in sim.commands, message="commands")
-        risk_commands = [c for c in sim.commands if "apiRiskPosition" in c]
-        assert risk_commands == ["subscribe:apiRiskPosition:all:B", "unsubscribe:apiRiskPosition:all:B",
-                                 "subscribe:apiRiskPosition:all:A", "unsubscribe:apiRiskPosition:all:A"]
-        assert feed.subscriptions()[-1] == "subscribe:apiOrder"
-
-
 # -- fault switches --------------------------------------------------------------------------------
 async def test_malformed_frames_are_counted_and_state_stays_right():
     async with hub({"rate": "0", "malformed": "2"}, book="B") as (sim, feed):

@@ -171,7 +171,7 @@ class BthubFeed(Feed):
         self._symbols_checked = False
         self._http = LazyHttpClient(insecure=insecure, timeout=timeout,
                                     follow_redirects=False)
-        self._ws: ClientConnection | None = None  # the live connection, for set_risk_book
+        self._ws: ClientConnection | None = None  # the live connection
         add_secret(password)
         secure = urlsplit(self.base_url).scheme.lower() == "https"
         self.address = _display_url(self.base_url) + (f" {INSECURE_NOTE}" if insecure and secure else "")
@@ -344,21 +344,6 @@ class BthubFeed(Feed):
                 task.cancel()
             await asyncio.gather(*helpers, return_exceptions=True)
             await _close_normally(ws)
-
-    async def set_risk_book(self, book: str | None) -> None:
-        """Follow another risk book (None: none). The same book again changes nothing;
-        the next connection subscribes whatever is current (docs/bthub.md "Session")."""
-        if book == self.risk_book:
-            return
-        old, self.risk_book = self.risk_book, book
-        ws = self._ws
-        if ws is None:
-            return
-        with contextlib.suppress(websockets.ConnectionClosed):
-            if old:
-                await ws.send(f"unsubscribe:apiRiskPosition:all:{old}")
-            if book:
-                await ws.send(f"subscribe:apiRiskPosition:all:{book}")
 
     async def login(self) -> str:
         """POST the login (docs/bthub.md "Session") and return the token; rejection is fatal, the rest transient."""

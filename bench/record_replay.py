@@ -173,15 +173,15 @@ import socket, sys, time
 data = open(sys.argv[1], "rb").read()
 sizes = [int(x) for x in open(sys.argv[2]).read().split()]
 rate = int(sys.argv[3])
+per_send = int(sys.argv[4])  # frames a send (10 at 10,000 msg/s: one a millisecond)
 srv = socket.socket(); srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 srv.bind(("127.0.0.1", 0)); srv.listen(1)
 print(srv.getsockname()[1], flush=True)
 conn, _ = srv.accept()
-per_ms = max(1, rate // 1000)
 start = time.perf_counter(); sent = 0; pos = 0; i = 0
 while i < len(sizes):
-    chunk = sum(sizes[i:i + per_ms]); conn.sendall(data[pos:pos + chunk])
-    pos += chunk; i += per_ms; sent += per_ms
+    chunk = sum(sizes[i:i + per_send]); conn.sendall(data[pos:pos + chunk])
+    pos += chunk; i += per_send; sent += per_send
     wait = start + sent / rate - time.perf_counter()
     if wait > 0: time.sleep(wait)
 conn.close()
@@ -189,11 +189,15 @@ conn.close()
 
 
 async def feed_path_once(frames_file: Path, sizes_file: Path, count: int, rate: int,
-                         journal: Path | None) -> float:
+                         journal: Path | None, per_send: int | None = None,
+                         poll: float = 0.01) -> tuple[float, int]:
+    """Client CPU seconds and frames received, for `count` frames streamed at `rate`
+    msg/s in sends of `per_send` frames (default: a millisecond's)."""
     from obview.venues.futu.client import FutuFeed
 
+    per_send = per_send or max(1, rate // 1000)
     server = subprocess.Popen([sys.executable, "-c", SERVER, str(frames_file), str(sizes_file),
-                               str(rate)], stdout=subprocess.PIPE, text=True)
+                               str(rate), str(per_send)], stdout=subprocess.PIPE, text=True)
     port = int(server.stdout.readline())
     feed = FutuFeed(config("futu", ["HK.00700"], host="127.0.0.1", port=port))
     feed.streams["HK.00700"].synced = True
@@ -209,7 +213,7 @@ async def feed_path_once(frames_file: Path, sizes_file: Path, count: int, rate: 
     task = asyncio.create_task(feed._read_loop(reader))
     cpu0 = resource.getrusage(resource.RUSAGE_SELF)
     while feed.messages < count and not task.done():
-        await asyncio.sleep(0.01)
+        await asyncio.sleep(poll)
     cpu1 = resource.getrusage(resource.RUSAGE_SELF)
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
@@ -217,22 +221,34 @@ async def feed_path_once(frames_file: Path, sizes_file: Path, count: int, rate: 
         writer.close()
     server.wait(10)
     cpu = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
-    return cpu / max(feed.messages, 1)
+    return cpu, feed.messages
 
 
-def recording_cost(rounds: int, frames: list[bytes], tmp: Path, rate: int = 10_000) -> None:
+def frame_files(frames: list[bytes], tmp: Path) -> tuple[Path, Path]:
+    """The server's input: the frames back to back, and their sizes."""
     frames_file, sizes_file = tmp / "frames.bin", tmp / "sizes.txt"
     frames_file.write_bytes(b"".join(frames))
     sizes_file.write_text(" ".join(str(len(f)) for f in frames))
+    return frames_file, sizes_file
+
+
+def cpu_per_frame(spent: tuple[float, int]) -> float:
+    return spent[0] / max(spent[1], 1)
+
+
+def recording_cost(rounds: int, frames: list[bytes], tmp: Path, rate: int = 10_000) -> None:
+    frames_file, sizes_file = frame_files(frames, tmp)
     count = len(frames) - 100
     journals = itertools.count()
 
     def bare() -> float:  # CPU seconds a frame
-        return asyncio.run(feed_path_once(frames_file, sizes_file, count, rate, None))
+        return cpu_per_frame(asyncio.run(feed_path_once(frames_file, sizes_file, count, rate,
+                                                        None)))
 
     def recorded() -> float:
         journal = tmp / f"cost{next(journals)}.ndjson.zst"
-        return asyncio.run(feed_path_once(frames_file, sizes_file, count, rate, journal))
+        return cpu_per_frame(asyncio.run(feed_path_once(frames_file, sizes_file, count, rate,
+                                                        journal)))
 
     # `again`, the bare path once more in every round, is the run's noise floor: what the
     # same path "adds" to itself (on the 2-core VM, 5-15% either way in 10 rounds)

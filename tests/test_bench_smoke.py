@@ -6,8 +6,11 @@ checked here, only that each bench still measures and prints what it promises.
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
+
+import pytest
 
 from tests.conftest import ROOT, obview_env
 
@@ -128,6 +131,13 @@ def test_record_replay_bench_first_parts_run():
                     timeout=180)
     assert out.count("of live, paired median of 1 rounds") == 2
     assert "recording adds" in out and out.count("raw bytes:") == 2
+
+
+@pytest.mark.skipif(shutil.which("valgrind") is None, reason="valgrind is not installed")
+def test_record_instructions_bench_runs():
+    out = run_bench("bench/record_instructions.py", "--frames", "100", timeout=300)
+    assert out.count("instructions a frame (") == 2
+    assert "recording adds" in out and "% instructions to the feed path" in out
 
 
 def test_trades_bench_runs():

@@ -461,6 +461,40 @@ def test_fast_path_reads_version_and_size_text_as_the_full_path_does(field, text
     assert fast_sync.local == full_sync.local == payload.end
 
 
+@pytest.mark.parametrize("side", ["bids", "asks"])
+@pytest.mark.parametrize(("prices", "repeated"), [
+    (["1", "2"], False), (["1", "1.0"], True),
+    (["1", "2", "3"], False), (["1", "1.00", "3"], True), (["1", "2", "1"], True),
+    (["3", "2", "2.0"], True),
+    (["1", "2", "3", "4"], False), (["1", "2", "3", "2"], True), (["4", "2", "3", "4.0"], True),
+])
+def test_fast_path_refuses_one_price_twice_wherever_it_is(side, prices, repeated):
+    # the fast path compares two or three slots' prices from its loop and uses a set for
+    # more: a price repeated at any place, in any spelling, is refused as the full path
+    # refuses it; distinct prices are applied alike
+    def synced() -> DepthSync:
+        sync = fresh()
+        sync.on_snapshot(snap(0, bids=[("1", 100, 1)], asks=[("9", 100, 1)]))
+        sync.on_push(push(1, 1))
+        return sync
+
+    slots = [[price, str(10 + i), "0", "1"] for i, price in enumerate(prices)]
+    obj = {"topic": TOPIC, "ts": 9, "startVersion": 2, "endVersion": "2",
+           "data": {"bids": [["0.5", "5", "0", "1"]], "asks": [["10", "5", "0", "1"]]}}
+    obj["data"][side] = slots
+    frame = msgspec.json.encode(obj)
+    fast_sync, full_sync = synced(), synced()
+    result = fast_path(READER, fast_sync)(frame)
+    kind, payload = READER.read(frame)
+    if repeated:
+        assert isinstance(result, BadPush) and "twice" in result.reason and not fast_sync.synced
+        assert kind == FrameKind.MALFORMED and "twice" in payload
+        return
+    assert result and kind == FrameKind.PUSH
+    assert full_sync.on_push(payload) is Step.APPLIED
+    assert book_of(fast_sync) == book_of(full_sync)
+
+
 def _slots(level) -> dict:
     names = {n for cls in type(level).__mro__ for n in getattr(cls, "__slots__", ())} - {"size"}
     return {name: getattr(level, name) for name in sorted(names)}  # an unset slot raises

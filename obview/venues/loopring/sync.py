@@ -464,7 +464,12 @@ def fast_path(reader: PushReader, sync: DepthSync) -> Callable[[str | bytes], An
                     end = int(end)
             if end < next_start:
                 raise BadNumber(f"endVersion {end} < startVersion {next_start}")
+            # `before`, `last` and `price` are the side's last three prices, for the
+            # repeated-price check after the loop (None: fewer slots)
+            price = last = None
             for price_text, units, _volume, orders_text in bid_slots:
+                before = last
+                last = price
                 price = price_of(price_text)
                 if price is None:
                     price = parser.price(price_text)
@@ -479,14 +484,31 @@ def fast_path(reader: PushReader, sync: DepthSync) -> Callable[[str | bytes], An
                 orders = count_of(orders_text)
                 if orders is None:
                     orders = parser.count(orders_text)
-                # BookSide.delete / insert inlined for a plain key list (BookSide.level_map)
-                level = bid_levels.get(price)
-                if level is not None:
-                    if units:
+                # BookSide.delete / insert inlined for a plain key list (BookSide.level_map);
+                # a vanishing level is popped: one dict operation, not a get and a del
+                if units:
+                    level = bid_levels.get(price)
+                    if level is not None:
                         level.units = units
                         level.orders = orders
                     else:
-                        del bid_levels[price]
+                        level = bid_retired.pop(price, None)
+                        if level is None or refcount(level) > 2:  # 2: `level` and the argument
+                            level = _new(ScaledLevel)  # ScaledLevel(price, ...), inlined
+                            level.price = price
+                            level.unit = parser.unit
+                            level.queue = level.source = None
+                        level.units = units
+                        level.orders = orders
+                        bid_levels[price] = level
+                        keys = bids._keys
+                        if keys.__class__ is list and len(keys) < LIST_KEYS_MAX:
+                            insort(keys, price)
+                        else:
+                            bids._add_key(price)
+                else:
+                    level = bid_levels.pop(price, None)
+                    if level is not None:
                         keys = bids._keys
                         if keys.__class__ is list:
                             del keys[bisect_left(keys, price)]
@@ -495,31 +517,21 @@ def fast_path(reader: PushReader, sync: DepthSync) -> Callable[[str | bytes], An
                         if len(bid_retired) >= MAX_RETIRED:
                             bid_retired.clear()
                         bid_retired[price] = level
-                elif units:
-                    level = bid_retired.pop(price, None)
-                    if level is None or refcount(level) > 2:  # 2: `level` and the argument
-                        level = _new(ScaledLevel)  # ScaledLevel(price, ...), inlined
-                        level.price = price
-                        level.unit = parser.unit
-                        level.queue = level.source = None
-                    level.units = units
-                    level.orders = orders
-                    bid_levels[price] = level
-                    keys = bids._keys
-                    if keys.__class__ is list and len(keys) < LIST_KEYS_MAX:
-                        insort(keys, price)
-                    else:
-                        bids._add_key(price)
             # one price twice in a side is bad, not merged (a push lists each slot once);
-            # `price` is the side's last price, so two slots need no set
-            if len(bid_slots) > 1:
-                if len(bid_slots) == 2:
-                    first = bid_slots[0][0]
-                    if (price_of(first) or parser.price(first)) == price:
+            # two or three slots are compared from the prices the loop kept, no set
+            if last is not None:
+                if before is None:
+                    if last == price:
+                        raise BadNumber("the same price twice in bids")
+                elif len(bid_slots) == 3:
+                    if before == last or before == price or last == price:
                         raise BadNumber("the same price twice in bids")
                 elif _duplicated(bid_slots, parser):
                     raise BadNumber("the same price twice in bids")
+            price = last = None
             for price_text, units, _volume, orders_text in ask_slots:
+                before = last
+                last = price
                 price = price_of(price_text)
                 if price is None:
                     price = parser.price(price_text)
@@ -530,13 +542,29 @@ def fast_path(reader: PushReader, sync: DepthSync) -> Callable[[str | bytes], An
                 orders = count_of(orders_text)
                 if orders is None:
                     orders = parser.count(orders_text)
-                level = ask_levels.get(price)
-                if level is not None:
-                    if units:
+                if units:
+                    level = ask_levels.get(price)
+                    if level is not None:
                         level.units = units
                         level.orders = orders
                     else:
-                        del ask_levels[price]
+                        level = ask_retired.pop(price, None)
+                        if level is None or refcount(level) > 2:  # 2: `level` and the argument
+                            level = _new(ScaledLevel)  # ScaledLevel(price, ...), inlined
+                            level.price = price
+                            level.unit = parser.unit
+                            level.queue = level.source = None
+                        level.units = units
+                        level.orders = orders
+                        ask_levels[price] = level
+                        keys = asks._keys
+                        if keys.__class__ is list and len(keys) < LIST_KEYS_MAX:
+                            insort(keys, price)
+                        else:
+                            asks._add_key(price)
+                else:
+                    level = ask_levels.pop(price, None)
+                    if level is not None:
                         keys = asks._keys
                         if keys.__class__ is list:
                             del keys[bisect_left(keys, price)]
@@ -545,25 +573,12 @@ def fast_path(reader: PushReader, sync: DepthSync) -> Callable[[str | bytes], An
                         if len(ask_retired) >= MAX_RETIRED:
                             ask_retired.clear()
                         ask_retired[price] = level
-                elif units:
-                    level = ask_retired.pop(price, None)
-                    if level is None or refcount(level) > 2:  # 2: `level` and the argument
-                        level = _new(ScaledLevel)  # ScaledLevel(price, ...), inlined
-                        level.price = price
-                        level.unit = parser.unit
-                        level.queue = level.source = None
-                    level.units = units
-                    level.orders = orders
-                    ask_levels[price] = level
-                    keys = asks._keys
-                    if keys.__class__ is list and len(keys) < LIST_KEYS_MAX:
-                        insort(keys, price)
-                    else:
-                        asks._add_key(price)
-            if len(ask_slots) > 1:
-                if len(ask_slots) == 2:
-                    first = ask_slots[0][0]
-                    if (price_of(first) or parser.price(first)) == price:
+            if last is not None:  # as for bids
+                if before is None:
+                    if last == price:
+                        raise BadNumber("the same price twice in asks")
+                elif len(ask_slots) == 3:
+                    if before == last or before == price or last == price:
                         raise BadNumber("the same price twice in asks")
                 elif _duplicated(ask_slots, parser):
                     raise BadNumber("the same price twice in asks")

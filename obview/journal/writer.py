@@ -279,13 +279,15 @@ class JournalWriter:
         self.redactor.add(secret)
         self._redacting = bool(self.redactor)
 
-    def checkpoint(self, books: Iterable[tuple[str, str, OrderBook]] | None = None) -> None:
-        """Start a seek point holding these books (default: the `books` source)."""
+    def checkpoint(self, books: Iterable[tuple[str, str, OrderBook]] | None = None,
+                   mono: int | None = None) -> None:
+        """Start a seek point holding these books (default: the `books` source), stamped
+        `mono` (default: now)."""
         if self.failed:
             return
         if books is None:
             books = self.books() if self.books is not None else ()
-        m = self._mono()
+        m = self._mono() if mono is None else mono
         w = m + self._wall_offset
         self._checkpoints += 1
         sync = self._encode(schema.Sync(m, w, self._checkpoints, self._open_links(),
@@ -425,10 +427,12 @@ class JournalWriter:
             self._compress()
 
     def _maintain(self, mono: int) -> None:
+        # What falls due as a line arrives is written before it with its stamp, not a
+        # later clock read: stamps never step back, and a reader bisects on them.
         if self._rotate_pending:
-            self._rotate()
+            self._rotate(mono)
         elif mono >= self._next_ckp and self.books is not None:
-            self.checkpoint()
+            self.checkpoint(mono=mono)
         elif mono >= self._next_flush:
             self.flush()
             self._next_flush = mono + self._flush_ns
@@ -531,9 +535,8 @@ class JournalWriter:
             o=self.redactor.options(self._options), cn=self._open_links(), fc=self._counts())
         self._write_marker(self.redactor.line(self._encode(header)))
 
-    def _rotate(self) -> None:
+    def _rotate(self, m: int) -> None:
         self._rotate_pending = False
-        m = self._mono()
         w = m + self._wall_offset
         nxt = part_path(self.base, self._part + 1)
         self._put(self._encode(schema.End(m, w, "rotate", nxt.name)))

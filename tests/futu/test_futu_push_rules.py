@@ -120,6 +120,29 @@ async def test_an_oversized_frame_is_bad_and_the_connection_is_replaced(caplog):
         assert len(feed.buffer) < codec.HEADER_SIZE + 4096  # nothing of it kept
 
 
+async def test_a_frame_trickled_byte_by_byte_that_never_ends_replaces_the_connection():
+    """The watchdog counted silence from the last byte: a peer sending a frame a byte at
+    a time, never finishing it, held the session (and the KeepAlive replies behind it)
+    for ever. It counts from the last whole frame: 3 keep-alive intervals, then anew."""
+    async with hostile(keepalive=1) as (feed, server):
+        header = codec.encode_frame(codec.QOT_UPDATE_ORDER_BOOK, 1, b"")
+        header = header[:12] + (2**20).to_bytes(4, "little") + header[16:]  # a 1 MiB body
+        trickle = asyncio.create_task(_trickle(server, header + bytes(2**20)))
+        try:
+            await wait_until(lambda: feed.reconnects == 1, 8, "the connection replaced")
+        finally:
+            trickle.cancel()
+            await asyncio.gather(trickle, return_exceptions=True)
+        assert "no complete frame from OpenD for 3s" in feed.status_text
+        await caught_up(feed, server)
+
+
+async def _trickle(server: HostileOpenD, data: bytes) -> None:
+    for at in range(len(data)):
+        await server.send(data[at:at + 1])
+        await asyncio.sleep(0.05)  # (the pace of the attack, not a synchronisation)
+
+
 async def test_the_largest_real_push_is_accepted():
     # 40 levels a side with 1000 orders each (HK SF), wide order ids and volumes: 1.5 MB
     def side(start: int, step: int):

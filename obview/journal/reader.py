@@ -45,7 +45,7 @@ _MIN_CHUNK, _MAX_CHUNK = 1 << 12, 1 << 20
 # The most lines one zstd frame may hold. A writer's frame holds `frame_bytes` (1 MiB) and
 # the lines up to the next checkpoint (10 s), far below this on any feed; a frame over it
 # is damage or a zstd bomb (4 bytes, an RLE block, decompress to 128 KiB) that would be
-# held whole until its checksum (docs/journal.md, "Reading damaged journals").
+# held whole until its checksum (docs/journal.md, "Guarantees": reading damaged journals).
 _MAX_FRAME = 256 << 20
 # zstd's widest expansion: an RLE block, 4 bytes in for 128 KiB out. Input goes to the
 # decompressor in slices this much smaller than _MAX_FRAME, so one call never makes more.

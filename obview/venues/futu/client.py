@@ -38,6 +38,7 @@ from obview.feed import (
     LatencyKind,
     Stream,
     TradeKind,
+    shown_text,
 )
 from obview.fmt import CACHE_LIMIT, BoundedCache, float_to_decimal
 from obview.latency import LatencyStats, epoch_ms, latency_ms
@@ -879,7 +880,7 @@ class FutuFeed(Feed):
                 if reply.retType == 0:
                     accepted.append(code)
                 else:
-                    refused[code] = _ret_text(reply)
+                    refused[code] = shown_text(_ret_text(reply))  # (headless prints it)
         if self.tap is not None:
             for code in accepted:
                 self.tap.writer.subscribe(self.venue, self.conn, code, details=self.details)

@@ -32,8 +32,8 @@ def journal(tmp_path_factory) -> Path:
 
 def _with_size(path: Path, copy: Path, size: str) -> tuple[int, Decimal]:
     """The journal cut at the end of the last seek point's frame whose book a replay can
-    go on from (a version, bids), its first bid at `size` (the frame compressed again as
-    the writer does); (the point's wall ns, that bid's price)."""
+    go on from (a version, bids), with a bid of `size` added (the frame compressed again
+    as the writer does); (the point's wall ns, that bid's price)."""
     data = path.read_bytes()
     points = JournalReader(path).index()
     for point, end in reversed(list(zip(points, [p.offset for p in points[1:]] + [len(data)],
@@ -45,13 +45,14 @@ def _with_size(path: Path, copy: Path, size: str) -> tuple[int, Decimal]:
             if row.get("ver") is not None and row["bids"]:
                 break
     at = 1
-    row["bids"][0][1] = size
+    # a level of its own, far below the market's, which no push after it touches
+    row["bids"].append(["0.00000001", size, 1])
     lines[at] = json.dumps(row).encode()
     cobj = zstandard.ZstdCompressor(write_checksum=True).compressobj()
     frame = (cobj.compress(lines[0] + b"\n") + cobj.flush(zstandard.COMPRESSOBJ_FLUSH_BLOCK)
              + cobj.compress(b"".join(line + b"\n" for line in lines[1:])) + cobj.flush())
     copy.write_bytes(data[:point.offset] + frame)  # (what follows is not played)
-    return point.wall, Decimal(row["bids"][0][0])
+    return point.wall, Decimal("0.00000001")
 
 
 async def test_a_seek_restores_a_size_of_more_than_28_digits_exactly(journal, tmp_path):

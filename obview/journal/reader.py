@@ -241,6 +241,26 @@ def _diagnose(path: Path, offset: int, start: int) -> tuple[str, int | None, int
     return what, None, lines
 
 
+def _header_line(fh, head: bytes, first_end: int) -> bytes:
+    """The first line of a file whose first bytes are `head`: its first block, where the
+    writer puts it, then on from `fh` while the line has not ended (the header of a
+    session of thousands of symbols outgrows the block and the 64 KiB; it was read as
+    corrupt). At most _MAX_FRAME of it; bytes past the line are not decoded."""
+    dobj = zstandard.ZstdDecompressor().decompressobj()
+    out = b""
+    data = head[:first_end]
+    rest = head[first_end:]
+    try:
+        while data:
+            out += dobj.decompress(data)
+            if b"\n" in out or dobj.eof or len(out) > _MAX_FRAME:
+                break
+            data, rest = (rest, b"") if rest else (fh.read(_MAX_CHUNK), b"")
+    except zstandard.ZstdError:
+        pass
+    return out.split(b"\n", 1)[0]
+
+
 def _first_line(data: bytes) -> bytes:
     try:
         out = zstandard.ZstdDecompressor().decompressobj().decompress(data)
@@ -271,13 +291,13 @@ class JournalReader:
         try:
             with open(path, "rb") as fh:
                 head = fh.read(64 * 1024)
+                try:
+                    first_end, _end, _skip = _frame_extent(head, 0)
+                except ValueError:
+                    raise JournalError(f"{path} is not an obview journal (not zstd data)") from None
+                line = _header_line(fh, head, first_end)
         except OSError as exc:
             raise JournalError(f"cannot read {path}: {exc.strerror or exc}") from None
-        try:
-            first_end, _end, _skip = _frame_extent(head, 0)
-        except ValueError:
-            raise JournalError(f"{path} is not an obview journal (not zstd data)") from None
-        line = _first_line(head[:first_end])
         if not line.startswith(schema.HEADER_PREFIX):
             raise JournalError(f"{path} is not an obview journal (no journal header)")
         try:

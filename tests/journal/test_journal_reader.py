@@ -220,3 +220,17 @@ def test_a_zstd_bomb_is_refused_in_bounded_memory(tmp_path: Path, monkeypatch) -
             "more than 8 MiB, far more than obview writes in a frame); the lines before it "
             "were read (1-2)")
         assert [type(line).__name__ for line in got] == ["Header", "Frame"]
+
+
+def test_a_header_of_thousands_of_symbols_is_read_whole(tmp_path: Path) -> None:
+    """The header was read from the file's first 64 KiB and first zstd block: the
+    header of a session of 6,000 codes (120 kB) was refused as corrupt, in a journal
+    obview had written itself."""
+    codes = [f"HK.{n:05d}" for n in range(6000)]
+    path = tmp_path / "many.ndjson.zst"
+    with JournalWriter(path, venues=["futu"], symbols={"futu": codes},
+                       options={"feeds": [{"venue": "futu", "symbols": codes}]}) as w:
+        w.frame("futu", 1, "tcp", b"ok", pid=3013)
+    reader = JournalReader(path)
+    assert reader.headers[0].sy == {"futu": codes}
+    assert [type(line).__name__ for line in reader] == ["Header", "Frame", "End"]

@@ -52,6 +52,19 @@ class FeedState(StrEnum):
 
 
 _SYNCED = FeedState.SYNCED
+# A status text carries what a server wrote (a Futu Notify's desc, a refusal's retMsg, a
+# hub's result) to the terminal: headless writes it to stderr, the TUI to its status bar.
+# Its control characters are shown escaped, never sent (an ESC would drive the terminal),
+# and it is cut at this length (a 4 MiB Notify was a 4 MiB status line).
+MAX_STATUS = 1000
+
+
+def shown_text(text: str) -> str:
+    """`text` safe for a terminal: control characters escaped, at most MAX_STATUS long."""
+    if not text.isprintable():
+        text = "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode()
+                       for ch in text[:MAX_STATUS])
+    return text if len(text) <= MAX_STATUS else text[:MAX_STATUS - 1] + "…"
 
 
 def _no_mark(_stamp: float | None) -> None:
@@ -294,6 +307,7 @@ class Feed:
 
     # -- helpers for venues ------------------------------------------------------
     def set_state(self, state: FeedState, text: str = "") -> None:
+        text = shown_text(text)
         if self.recording_warning:
             text = self.set_state_text(state, text)
         if state is self.state and text == self.status_text:
@@ -592,6 +606,7 @@ class Feed:
         return None
 
     def _fail(self, reason: str) -> None:
+        reason = shown_text(reason)  # (headless prints it as its one line)
         for stream in self.streams.values():
             stream.error = reason
         self.set_state(FeedState.ERROR, reason)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import glob
+import io
 import logging
 import mmap
 import os
@@ -41,6 +42,14 @@ _SKIPPABLE_MASK, _SKIPPABLE = 0xFFFFFFF0, 0x184D2A50
 _CHUNK = 1 << 12  # the first read of a file; then sized for about _OUTPUT bytes out
 _OUTPUT = 1 << 17  # decompressed bytes a read aims at (measured: 1 MiB decodes 10% slower)
 _MIN_CHUNK, _MAX_CHUNK = 1 << 12, 1 << 20
+# The most lines one zstd frame may hold. A writer's frame holds `frame_bytes` (1 MiB) and
+# the lines up to the next checkpoint (10 s), far below this on any feed; a frame over it
+# is damage or a zstd bomb (4 bytes, an RLE block, decompress to 128 KiB) that would be
+# held whole until its checksum (docs/journal.md, "Guarantees": reading damaged journals).
+_MAX_FRAME = 256 << 20
+# zstd's widest expansion: an RLE block, 4 bytes in for 128 KiB out. Input goes to the
+# decompressor in slices this much smaller than _MAX_FRAME, so one call never makes more.
+_SLICE = _MAX_FRAME // (1 << 15)
 
 
 class JournalError(Exception):
@@ -232,6 +241,26 @@ def _diagnose(path: Path, offset: int, start: int) -> tuple[str, int | None, int
     return what, None, lines
 
 
+def _header_line(fh, head: bytes, first_end: int) -> bytes:
+    """The first line of a file whose first bytes are `head`: its first block, where the
+    writer puts it, then on from `fh` while the line has not ended (the header of a
+    session of thousands of symbols outgrows the block and the 64 KiB; it was read as
+    corrupt). At most _MAX_FRAME of it; bytes past the line are not decoded."""
+    dobj = zstandard.ZstdDecompressor().decompressobj()
+    out = b""
+    data = head[:first_end]
+    rest = head[first_end:]
+    try:
+        while data:
+            out += dobj.decompress(data)
+            if b"\n" in out or dobj.eof or len(out) > _MAX_FRAME:
+                break
+            data, rest = (rest, b"") if rest else (fh.read(_MAX_CHUNK), b"")
+    except zstandard.ZstdError:
+        pass
+    return out.split(b"\n", 1)[0]
+
+
 def _first_line(data: bytes) -> bytes:
     try:
         out = zstandard.ZstdDecompressor().decompressobj().decompress(data)
@@ -262,13 +291,13 @@ class JournalReader:
         try:
             with open(path, "rb") as fh:
                 head = fh.read(64 * 1024)
+                try:
+                    first_end, _end, _skip = _frame_extent(head, 0)
+                except ValueError:
+                    raise JournalError(f"{path} is not an obview journal (not zstd data)") from None
+                line = _header_line(fh, head, first_end)
         except OSError as exc:
             raise JournalError(f"cannot read {path}: {exc.strerror or exc}") from None
-        try:
-            first_end, _end, _skip = _frame_extent(head, 0)
-        except ValueError:
-            raise JournalError(f"{path} is not an obview journal (not zstd data)") from None
-        line = _first_line(head[:first_end])
         if not line.startswith(schema.HEADER_PREFIX):
             raise JournalError(f"{path} is not an obview journal (no journal header)")
         try:
@@ -378,6 +407,7 @@ class JournalReader:
         pending = b""
         done = offset  # where the current frame starts
         held: list[bytes | memoryview] = []  # the current frame's blocks, unchecked yet
+        frame_out = 0  # bytes the current frame has decompressed to
         size = _CHUNK
         try:
             fh = open(path, "rb")  # noqa: SIM115
@@ -391,12 +421,16 @@ class JournalReader:
                 taken = len(chunk)
                 made = 0
                 while chunk:
+                    piece = chunk if len(chunk) <= _SLICE else chunk[:_SLICE]
                     try:
-                        out = dobj.decompress(chunk)
+                        out = dobj.decompress(piece)
                     except zstandard.ZstdError as exc:
                         raise JournalError(self._damage(number, offset, done, exc)) from None
                     fed = True
                     made += len(out)
+                    frame_out += len(out)
+                    if frame_out > _MAX_FRAME:
+                        raise JournalError(self._too_large(number, offset, done))
                     if out:
                         end = out.rfind(b"\n") + 1
                         if end:
@@ -408,17 +442,20 @@ class JournalReader:
                             else:
                                 held.append(memoryview(out)[:end] if end < len(out) else out)
                             pending = out[end:]
-                        else:
+                        else:  # (a bytearray: a long line grows in place, not quadratically)
+                            if type(pending) is not bytearray:
+                                pending = bytearray(pending)
                             pending += out
                     if dobj.eof:  # the checksum matched (zstd raises where it does not)
                         yield from held
                         held = []
-                        chunk = dobj.unused_data
+                        chunk = dobj.unused_data + chunk[len(piece):]
                         done = position - len(chunk)
                         dobj = dctx.decompressobj()
                         fed = False
+                        frame_out = 0
                     else:
-                        chunk = b""
+                        chunk = chunk[len(piece):]
                 # about _OUTPUT bytes out of each read, whatever the ratio: large enough
                 # to cost few calls, small enough to stay in cache while it is decoded. At
                 # most twice the last read: a first read whose output was little more than
@@ -450,6 +487,21 @@ class JournalReader:
             got = f"the lines before it were read (1-{lines}" + (
                 f" after byte {offset})" if offset else ")")
         return f"{path}: {what} is corrupt ({why}); {got}"
+
+    def _too_large(self, number: int, offset: int, start: int) -> str:
+        """The one line for a frame that decompresses to more than _MAX_FRAME."""
+        path = self.paths[number]
+        lines = 0
+        with contextlib.suppress(OSError, zstandard.ZstdError), open(path, "rb") as fh:
+            fh.seek(offset)  # the frames before it, read and checked already
+            before = zstandard.ZstdDecompressor().stream_reader(
+                io.BytesIO(fh.read(start - offset)), read_across_frames=True)
+            while out := before.read(_OUTPUT):
+                lines += out.count(b"\n")
+        got = (f"the lines before it were read (1-{lines}" + (
+            f" after byte {offset})" if offset else ")")) if lines else "no line before it was read"
+        return (f"{path}: the zstd frame at byte {start} is corrupt (it decompresses to more "
+                f"than {_MAX_FRAME >> 20} MiB, far more than obview writes in a frame); {got}")
 
     def _cut_short(self, path: Path) -> None:
         self.truncated = True

@@ -7,6 +7,7 @@ the repetition cheap on disk, but encoding and decoding still pay for every byte
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -277,16 +278,50 @@ def checkpoint_of(venue: str, symbol: str, book: OrderBook, mono_ns: int, wall_n
     )
 
 
+# A price or size as `_exact` writes it: positional digits, never negative; no book
+# holds a number this long (Loopring's sizes stop at 78 digits, docs/loopring.md).
+_EXACT = re.compile(r"[0-9]{1,100}(?:\.[0-9]{1,100})?")
+
+
+def _number(text: Any) -> Decimal:
+    if type(text) is not str or not _EXACT.fullmatch(text):
+        raise ValueError(f"{_short(text)} is not a price or size as written")
+    return Decimal(text)
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
 def _restore_level(row: list[Any]) -> Level:
+    """A level as `_level` wrote it; ValueError for anything else (damage: the rows are
+    only typed as lists, so a damaged one reaches here; docs/journal.md)."""
+    if not 3 <= len(row) <= 5:
+        raise ValueError(f"level {_short(row)} is not [price, size, orders, ...]")
+    orders = row[2]
+    if type(orders) is not int or orders < 0:
+        raise ValueError(f"level {_short(row)}: orders {_short(orders)}")
     queue = None
     if len(row) > 3 and row[3] is not None:
-        queue = {oid: Decimal(vol) for oid, vol in row[3]}
-    return Level(Decimal(row[0]), Decimal(row[1]), row[2], queue, row[4] if len(row) > 4 else None)
+        if type(row[3]) is not list:
+            raise ValueError(f"level {_short(row)}: queue {_short(row[3])}")
+        queue = {}
+        for entry in row[3]:
+            if type(entry) is not list or len(entry) != 2 or type(entry[0]) not in (int, str):
+                raise ValueError(f"level {_short(row)}: queue entry {_short(entry)}")
+            queue[entry[0]] = _number(entry[1])
+    source = row[4] if len(row) > 4 else None
+    if source is not None and type(source) is not str:
+        raise ValueError(f"level {_short(row)}: source {_short(source)}")
+    return Level(_number(row[0]), _number(row[1]), orders, queue, source)
 
 
 def book_of(checkpoint: Checkpoint) -> OrderBook:
     """The OrderBook a checkpoint holds (plain `Level`s: a venue that keeps `ScaledLevel`s
-    rebuilds its own from these exact sizes)."""
+    rebuilds its own from these exact sizes). ValueError, saying what, for levels no
+    writer wrote (checked here, where a seek restores the book, not as each line is
+    decoded: a replay passes through thousands of checkpoints it never restores)."""
     book = OrderBook(sourced=checkpoint.src)
     book.replace([_restore_level(r) for r in checkpoint.bids],
                  [_restore_level(r) for r in checkpoint.asks])

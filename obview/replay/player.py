@@ -739,7 +739,14 @@ class ReplayPlayer:
                     stream.name = line.nm
                 if line.cx is not None:
                     feed.restore_context(stream, line.cx)
-                feed.restore_book(stream, book_of(line))
+                try:
+                    book = book_of(line)
+                except ValueError as exc:  # damage: the replay cannot start from here
+                    point = self.point
+                    raise JournalError(f"{self.reader.paths[point.file]}: the checkpoint of "
+                                       f"{line.vn} {line.sy} in the zstd frame at byte "
+                                       f"{point.offset} is corrupt ({exc})") from None
+                feed.restore_book(stream, book)
                 if line.up is not None:  # (the restore made the book synced: 0 updates)
                     stream.updates = line.up
                 return

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gzip
 import secrets
 from collections.abc import Awaitable, Callable
 from http import HTTPStatus
@@ -29,8 +30,12 @@ CPS = ("okex", "binance", "huobi")
 class HostileHub:
     def __init__(self, script: Script | None = None, *, cps: tuple[str, ...] = CPS,
                  symbols: tuple[str, ...] = ("BTCUSDT", "ETHUSDT"), endless_login: bool = False,
-                 cps_body: bytes | None = None) -> None:
+                 cps_body: bytes | None = None, gzip_if_asked: bool = False) -> None:
         self.script = script
+        # compress REST replies when the request allows gzip, as a web server set to
+        # compress JSON does (nginx's gzip_types application/json)
+        self.gzip_if_asked = gzip_if_asked
+        self.accept_encodings: list[str | None] = []
         self.cps = cps
         self.symbols = symbols
         self.endless_login = endless_login
@@ -69,6 +74,19 @@ class HostileHub:
         return Response(status, HTTPStatus(status).phrase, headers, body)
 
     def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        reply = self._rest(request)
+        if reply is None:
+            return None
+        asked = request.headers.get("Accept-Encoding")
+        self.accept_encodings.append(asked)
+        if self.gzip_if_asked and asked and "gzip" in asked:
+            body = gzip.compress(reply.body)
+            headers = Headers([("Content-Type", "application/json"), ("Content-Encoding", "gzip"),
+                               ("Content-Length", str(len(body))), ("Connection", "close")])
+            reply = Response(reply.status_code, reply.reason_phrase, headers, body)
+        return reply
+
+    def _rest(self, request: Request) -> Response | None:
         path = urlsplit(request.path).path
         ok = {"result": "SUCCESS", "type": "API"}
         if path == "/api/v1/operator/login":

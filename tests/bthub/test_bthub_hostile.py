@@ -57,6 +57,23 @@ async def test_a_login_reply_that_never_ends_is_cut_counted_and_retried():
         assert rss_mb() - before < 60  # before: 200 MB/s, to 4.1 GB
 
 
+async def test_a_hub_that_compresses_when_asked_gets_asked_for_identity():
+    """httpx asks for gzip, deflate and zstd by default, but the replies are read raw
+    (so the byte cap counts what came): behind a server that compresses JSON when
+    allowed, the login reply was gzip bytes ('login failed: reply is not JSON', for
+    ever). Asked for identity, the hub sends plain JSON and the books come."""
+    async def script(ws, number):
+        await ws.send(quote(SYM, "okex", *BOOK))
+        await asyncio.Future()
+
+    async with HostileHub(script, gzip_if_asked=True) as hub, running(hub) as feed:
+        await wait_until(lambda: feed.streams.get(f"{SYM}@okex")
+                         and feed.streams[f"{SYM}@okex"].synced, timeout=10,
+                         message="the okex book")
+        assert feed.bad_frames == 0 and hub.logins == 1
+        assert set(hub.accept_encodings) == {"identity"}
+
+
 async def test_an_oversized_cps_reply_is_a_bad_reply_and_the_session_is_retried():
     body = b'{"result":"SUCCESS","type":"API","data":[' + b'{"name":"x"},' * 400_000 + b'{"name":"y"}]}'
     async with HostileHub(cps_body=body) as hub, running(hub) as feed:

@@ -279,6 +279,37 @@ async def test_plain_reply_to_an_encrypted_init_connect_is_fatal(key_file):
             await asyncio.gather(task, return_exceptions=True)
 
 
+async def test_frames_streamed_instead_of_the_init_reply_are_held_no_more_than_a_frame(key_file):
+    """Frames after the InitConnect request are held for the reply's AES key. A peer that
+    streams frames and never answers grew that hold without end, each read copying all
+    of it (64 MB and 100% CPU in 6 s, until the 12 s request timeout): past one frame's
+    worth it is a bad frame, and the connection is replaced."""
+    sent = [0]
+
+    async def serve(reader, writer):
+        await reader.read(65536)  # the InitConnect request, never answered
+        burst = codec.encode_frame(codec.QOT_UPDATE_ORDER_BOOK, 7, bytes(1000)) * 1000
+        with contextlib.suppress(ConnectionError):
+            while sent[0] < 64 * 2**20:
+                writer.write(burst)
+                sent[0] += len(burst)
+                await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    feed, statuses, task = await run_against(server.sockets[0].getsockname()[1], key_file)
+    try:
+        await wait_until(lambda: feed.reconnects >= 2, 10, "two connections replaced")
+        assert feed.bad_frames >= 2 and sent[0] < 64 * 2**20
+        assert any("bytes of frames before the InitConnect reply; retry in" in t
+                   for t in statuses), statuses
+    finally:
+        feed.stop()
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        server.close()
+
+
 async def test_refused_init_connect_is_retried_with_backoff_and_the_reason_shown():
     async with session(["HK.00700"], {"rate": "40", "refuse_init": "3"}) as (feed, sim, statuses):
         await wait_until(lambda: synced(feed, 2), 10, "synced after the refusals")

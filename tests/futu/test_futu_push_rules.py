@@ -120,6 +120,61 @@ async def test_an_oversized_frame_is_bad_and_the_connection_is_replaced(caplog):
         assert len(feed.buffer) < codec.HEADER_SIZE + 4096  # nothing of it kept
 
 
+async def test_a_frame_trickled_byte_by_byte_that_never_ends_replaces_the_connection():
+    """The watchdog counted silence from the last byte: a peer sending a frame a byte at
+    a time, never finishing it, held the session (and the KeepAlive replies behind it)
+    for ever. It counts from the last whole frame: 3 keep-alive intervals, then anew."""
+    async with hostile(keepalive=1) as (feed, server):
+        header = codec.encode_frame(codec.QOT_UPDATE_ORDER_BOOK, 1, b"")
+        header = header[:12] + (2**20).to_bytes(4, "little") + header[16:]  # a 1 MiB body
+        trickle = asyncio.create_task(_trickle(server, header + bytes(2**20)))
+        try:
+            await wait_until(lambda: feed.reconnects == 1, 8, "the connection replaced")
+        finally:
+            trickle.cancel()
+            await asyncio.gather(trickle, return_exceptions=True)
+        assert "no complete frame from OpenD for 3s" in feed.status_text
+        await caught_up(feed, server)
+
+
+async def test_a_notify_text_reaches_the_status_escaped_and_cut():
+    """A Notify's desc became the status text as sent: headless writes that to stderr
+    (with a bad frame or a reconnect), so an ESC sequence in it drove the terminal, and
+    a 1 MB desc was a 1 MB line. Control characters are shown escaped; 1000 at most."""
+    from obview.venues.futu.pb import Notify_pb2
+
+    async with hostile() as (feed, server):
+        notify = Notify_pb2.Response(retType=0)
+        notify.s2c.type = 1
+        notify.s2c.event.eventType = 7
+        notify.s2c.event.desc = "\x1b]0;owned\x07\x1b[2Jkicked out\r" + "x" * 2**20
+        await server.send(codec.encode_frame(codec.NOTIFY, 0, notify.SerializeToString()))
+        await wait_until(lambda: feed.notice is not None, 5, "the Notify read")
+        text = feed.status_text
+        assert text.startswith("OpenD: \\x1b]0;owned\\x07\\x1b[2Jkicked out\\rxxx")
+        assert text.isprintable() and len(text) == 1000 and text.endswith("x…")
+
+
+async def test_a_refusal_text_reaches_the_refused_stream_escaped():
+    server = HostileOpenD(sub_ret=(-1, "\x1b[2Jno quota\x9b"))
+    feed = FuzzFeed(await server.start())
+    task = asyncio.create_task(feed.run())
+    try:
+        await wait_until(lambda: feed.streams[CODE].error, 5, "the refusal")
+        assert feed.streams[CODE].error.endswith(": \\x1b[2Jno quota\\x9b")
+    finally:
+        feed.stop()
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await server.close()
+
+
+async def _trickle(server: HostileOpenD, data: bytes) -> None:
+    for at in range(len(data)):
+        await server.send(data[at:at + 1])
+        await asyncio.sleep(0.05)  # (the pace of the attack, not a synchronisation)
+
+
 async def test_the_largest_real_push_is_accepted():
     # 40 levels a side with 1000 orders each (HK SF), wide order ids and volumes: 1.5 MB
     def side(start: int, step: int):

@@ -193,3 +193,44 @@ def test_seek_across_rotated_files(tmp_path: Path, clock: FakeClock) -> None:
     assert target - lines[0].w < 10 * 10**9
     at = next(i for i, line in enumerate(everything) if line == lines[0])
     assert lines == everything[at:]
+
+
+def test_a_zstd_bomb_is_refused_in_bounded_memory(tmp_path: Path, monkeypatch) -> None:
+    """A frame of RLE blocks (4 bytes on disk, 128 KiB out each) that never ends: it was
+    held whole waiting for its checksum (8 kB of file took 500 MB). Past the cap it is
+    damage, said in one line after the lines before it."""
+    import struct
+
+    from obview.journal import reader
+
+    monkeypatch.setattr(reader, "_MAX_FRAME", 8 << 20, raising=False)
+    monkeypatch.setattr(reader, "_SLICE", (8 << 20) >> 15, raising=False)
+    frame = schema.encoder.encode(schema.Frame(1, 2, "futu", 1, "tcp", b=b"ok"))
+    good = zstandard.ZstdCompressor(write_checksum=True).compress(_header() + b"\n" + frame + b"\n")
+    rle = ((128 << 10) << 3 | 1 << 1).to_bytes(3, "little")  # an RLE block, not the last
+    for fill in (b"\n", b"x"):  # blank lines, and one line with no end
+        path = tmp_path / "bomb.ndjson.zst"
+        path.write_bytes(good + struct.pack("<I", 0xFD2FB528) + bytes([0x04, 0x58])
+                         + (rle + fill) * 512)  # 64 MiB out of 2 kB
+        got = []
+        with pytest.raises(JournalError) as caught:
+            got.extend(JournalReader(path))
+        assert one_line(caught.value) == (
+            f"{path}: the zstd frame at byte {len(good)} is corrupt (it decompresses to "
+            "more than 8 MiB, far more than obview writes in a frame); the lines before it "
+            "were read (1-2)")
+        assert [type(line).__name__ for line in got] == ["Header", "Frame"]
+
+
+def test_a_header_of_thousands_of_symbols_is_read_whole(tmp_path: Path) -> None:
+    """The header was read from the file's first 64 KiB and first zstd block: the
+    header of a session of 6,000 codes (120 kB) was refused as corrupt, in a journal
+    obview had written itself."""
+    codes = [f"HK.{n:05d}" for n in range(6000)]
+    path = tmp_path / "many.ndjson.zst"
+    with JournalWriter(path, venues=["futu"], symbols={"futu": codes},
+                       options={"feeds": [{"venue": "futu", "symbols": codes}]}) as w:
+        w.frame("futu", 1, "tcp", b"ok", pid=3013)
+    reader = JournalReader(path)
+    assert reader.headers[0].sy == {"futu": codes}
+    assert [type(line).__name__ for line in reader] == ["Header", "Frame", "End"]

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gzip
 import random
+import struct
 from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -44,8 +46,10 @@ class HostileServer:
 
     def __init__(self, seed: int = 1, depth_reply: str = "normal", big_frame_every: int = 0) -> None:
         self.rng = random.Random(seed)
-        self.depth_reply = depth_reply  # "normal" | "endless"
+        self.depth_reply = depth_reply  # "normal" | "endless" | "zstd-bomb" | "gzip-bomb"
         self.big_frame_every = big_frame_every
+        # (made here, before a test measures the client's RSS: 64 MB pass through it)
+        self._gzip_bomb = gzip.compress(b" " * (64 << 20)) if depth_reply == "gzip-bomb" else b""
         self.version = 1000
         self.bids: dict[int, tuple[int, int]] = {}
         self.asks: dict[int, tuple[int, int]] = {}
@@ -289,6 +293,8 @@ class HostileServer:
                 self.depth_requests += 1
                 if self.depth_reply == "endless":
                     await self._endless(writer)
+                elif self.depth_reply.endswith("-bomb"):
+                    await self._bomb(writer, self.depth_reply[:-5])
                 else:
                     await self._reply(writer, self._depth(int(query.get("limit", "50"))))
             else:
@@ -308,6 +314,19 @@ class HostileServer:
         body = _encode(payload)
         writer.write(f"HTTP/1.1 {status} OK\r\nContent-Type: application/json\r\n"
                      f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode() + body)
+        await writer.drain()
+
+    async def _bomb(self, writer: asyncio.StreamWriter, encoding: str) -> None:
+        """A depth reply of 32 kB that decodes to 1 GB (zstd: RLE blocks, 4 bytes for 128
+        KiB each; gzip: 64 kB to 64 MB), sent with that Content-Encoding whatever was asked."""
+        if encoding == "zstd":
+            block = ((128 << 10) << 3 | 1 << 1).to_bytes(3, "little") + b" "
+            body = struct.pack("<I", 0xFD2FB528) + bytes([0x00, 0x58]) + block * (1 << 13)
+        else:
+            body = self._gzip_bomb
+        writer.write(f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                     f"Content-Encoding: {encoding}\r\nContent-Length: {len(body)}\r\n"
+                     "Connection: close\r\n\r\n".encode() + body)
         await writer.drain()
 
     async def _endless(self, writer: asyncio.StreamWriter) -> None:

@@ -136,6 +136,33 @@ async def test_never_ending_depth_reply_is_cut_at_the_cap_and_retried():
 
 
 @pytest.mark.timeout(60)
+@pytest.mark.parametrize("encoding", ["zstd", "gzip"])
+async def test_a_compressed_reply_not_asked_for_is_bad_and_never_decoded(encoding, caplog):
+    """httpx decodes any Content-Encoding it is sent: 32 kB of zstd became 1 GB in one
+    chunk, before the byte cap could look (RSS 2 GB, the loop held for seconds)."""
+    server = await HostileServer(3, depth_reply=f"{encoding}-bomb").start()
+    feed = hostile_feed(server, max_reply_bytes=2**20)
+    watch = RssWatch()
+    task = asyncio.create_task(feed.run())
+    try:
+        await wait_until(lambda: feed.bad_frames >= 3, 20, "three bad replies")
+        assert feed.reconnects >= 2 and not task.done()
+        growth = watch.stop()
+        assert growth < 60 * 2**20, f"RSS grew {growth / 2**20:.0f} MB"
+        assert feed.oversized == 0
+        assert (f"loopring: bad frame #1: /api/v3/depth: reply in Content-Encoding "
+                f"'{encoding}', not asked for") in caplog.messages
+    finally:
+        watch.stop()
+        feed.stop()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+        await feed.close()
+        await server.close()
+
+
+@pytest.mark.timeout(60)
 async def test_frame_over_max_size_is_counted_and_the_connection_retried():
     server = await HostileServer(5, big_frame_every=300).start()
     feed = hostile_feed(server)

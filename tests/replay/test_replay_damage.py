@@ -206,3 +206,53 @@ def test_a_header_naming_a_market_the_session_never_had_fails_every_export(
         assert done.returncode == 1 and done.stdout == "", command
         assert done.stderr.startswith("obview: loopring: unknown market 'NOPE-ETH'"), command
         assert done.stderr.count("\n") == 1, command
+
+
+def _with_checkpoint_rows(path: Path, copy: Path, bids: list) -> tuple[Path, int, int]:
+    """The journal with the first `ckp` line of a seek point in its second half given
+    `bids`, that frame compressed again as the writer does (its `sync` line alone in the
+    first block): (copy, the frame's byte offset, the point's wall ns)."""
+    data = path.read_bytes()
+    points = JournalReader(path).index()
+    point = points[len(points) // 2]
+    end = next((p.offset for p in points if p.offset > point.offset), len(data))
+    lines = zstandard.ZstdDecompressor().decompressobj().decompress(
+        data[point.offset:end]).split(b"\n")[:-1]
+    at = next(n for n, line in enumerate(lines) if line.startswith(b'{"k":"ckp"'))
+    row = json.loads(lines[at])
+    row["bids"] = bids
+    lines[at] = json.dumps(row, ensure_ascii=False).encode()
+    cobj = zstandard.ZstdCompressor(write_checksum=True).compressobj()
+    frame = (cobj.compress(lines[0] + b"\n") + cobj.flush(zstandard.COMPRESSOBJ_FLUSH_BLOCK)
+             + cobj.compress(b"".join(line + b"\n" for line in lines[1:])) + cobj.flush())
+    copy.write_bytes(data[:point.offset] + frame + data[end:])
+    return copy, point.offset, point.wall
+
+
+@pytest.mark.parametrize(("bids", "why"), [
+    ([["x", "1", 1]], "'x' is not a price or size as written"),
+    ([[]], "level [] is not [price, size, orders, ...]"),
+    ([["sNaN", "1", 1]], "'sNaN' is not a price or size as written"),
+    ([["1E+99999999999", "1", 1]], "'1E+99999999999' is not a price or size as written"),
+    ([["500", "-5", 1]], "'-5' is not a price or size as written"),
+    ([["500", "1", 1, 5]], "level ['500', '1', 1, 5]: queue 5"),
+])
+def test_a_seek_to_a_damaged_checkpoint_says_so_in_one_line(checkpointed_journal, tmp_path,
+                                                            bids, why):
+    """A checkpoint's rows are typed only as lists: a damaged one reached Decimal() where
+    a seek restores it ('internal error: InvalidOperation', IndexError, TypeError), or
+    was restored as the synced book (a price of 1E+99999999999, a size of -5)."""
+    import datetime as dt
+
+    copy, offset, wall = _with_checkpoint_rows(checkpointed_journal,
+                                               tmp_path / "ckp.ndjson.zst", bids)
+    micros = -(-wall // 1000)  # (rounded up: a --from before the point starts earlier)
+    start = (dt.datetime.fromtimestamp(micros // 10**6, dt.UTC)
+             + dt.timedelta(microseconds=micros % 10**6)).strftime("%Y-%m-%dT%H:%M:%S.%f")
+    done = run_obview("replay", str(copy), "--stream", "json", "--from", start)
+    assert (done.returncode, done.stdout, done.stderr) == (
+        1, "", f"obview: {copy}: the checkpoint of futu HK.00700 in the zstd frame at byte "
+               f"{offset} is corrupt ({why})\n")
+    # played from its start, the replay passes the checkpoint by, as live did
+    done = run_obview("replay", str(copy), "--stream", "json", "--count", "5")
+    assert done.returncode == 0, done.stderr

@@ -169,8 +169,12 @@ class BthubFeed(Feed):
         self.symbol_info: dict[str, dict[str, Any]] = {}  # name -> scales, from /market/symbols
         self.logins = 0
         self._symbols_checked = False
+        # identity: replies are read raw, so the byte cap counts what came (a compressed
+        # one could expand past it within a chunk); httpx's default asks for gzip, and a
+        # hub compressing JSON when asked sent a login reply nothing here could read
         self._http = LazyHttpClient(insecure=insecure, timeout=timeout,
-                                    follow_redirects=False)
+                                    follow_redirects=False,
+                                    headers={"Accept-Encoding": "identity"})
         self._ws: ClientConnection | None = None  # the live connection
         add_secret(password)
         secure = urlsplit(self.base_url).scheme.lower() == "https"

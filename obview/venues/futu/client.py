@@ -38,6 +38,7 @@ from obview.feed import (
     LatencyKind,
     Stream,
     TradeKind,
+    shown_text,
 )
 from obview.fmt import CACHE_LIMIT, BoundedCache, float_to_decimal
 from obview.latency import LatencyStats, epoch_ms, latency_ms
@@ -499,7 +500,6 @@ class FutuFeed(Feed):
             data = await reader.read(262144)
             if not data:
                 raise FeedError(self._closed_reason())
-            self._last_rx = time.monotonic()
             receive(data)
 
     def receive(self, data: bytes) -> None:
@@ -514,6 +514,10 @@ class FutuFeed(Feed):
             self.count_unjournaled_bad_frame(str(exc))  # (the tap records checked frames)
             raise
         if frames:
+            # the watchdog's clock runs from the last whole frame, not the last byte: a
+            # peer trickling a frame that never completes kept the session (and its
+            # stale books) for ever; KeepAlive replies come every 0.8 interval
+            self._last_rx = time.monotonic()
             tap = self.tap
             if tap is not None:  # the wire as decrypted, one stamp per read
                 wire = frames
@@ -876,7 +880,7 @@ class FutuFeed(Feed):
                 if reply.retType == 0:
                     accepted.append(code)
                 else:
-                    refused[code] = _ret_text(reply)
+                    refused[code] = shown_text(_ret_text(reply))  # (headless prints it)
         if self.tap is not None:
             for code in accepted:
                 self.tap.writer.subscribe(self.venue, self.conn, code, details=self.details)
@@ -919,5 +923,5 @@ class FutuFeed(Feed):
                         codec.KEEP_ALIVE, next(self._serials), alive.SerializeToString()))
             silence = now - self._last_rx
             if silence > STALL_INTERVALS * interval:
-                raise FeedError(f"no data from OpenD for {silence:.0f}s")
+                raise FeedError(f"no complete frame from OpenD for {silence:.0f}s")
             # staleness of each code is the base feed's watchdog (Feed.check_stale)

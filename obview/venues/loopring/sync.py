@@ -30,7 +30,7 @@ from typing import Any
 import msgspec
 
 from obview.book import LIST_KEYS_MAX, OrderBook, ScaledLevel
-from obview.venues.loopring.numbers import BadNumber
+from obview.venues.loopring.numbers import EXACT, BadNumber
 from obview.venues.loopring.numbers import units as exact_units
 from obview.venues.loopring.protocol import (
     DECODE_ERRORS,
@@ -268,8 +268,11 @@ class DepthSync:
         unit = self.parser.unit
         book = self.book
 
+        # exact: the context's 28 digits rounded a size of more units than that (12.3
+        # billion tokens of 18 decimals) and the seek's book kept it (docs/loopring.md)
         def scaled(levels):
-            return [ScaledLevel(lv.price, int(lv.size / unit), unit, lv.orders) for lv in levels]
+            return [ScaledLevel(lv.price, int(EXACT.divide(lv.size, unit)), unit, lv.orders)
+                    for lv in levels]
 
         book.replace(scaled(bids), scaled(asks))
         self.level_maps = (book.bids.level_map(), book.asks.level_map())

@@ -177,6 +177,21 @@ def _recording(configs: list[VenueConfig], kw: dict[str, Any], records: str | No
     return recording
 
 
+def _recorded_line(recording) -> str:
+    """What a TUI session recorded, said once its screen is gone: `obview: recorded to
+    PATH` (the first part, which a replay starts from), its parts, and a stop."""
+    paths = recording.writer.paths
+    if not paths:
+        text = "obview: nothing recorded"
+    else:
+        text = f"obview: recorded to {paths[0]}"
+        if len(paths) > 1:
+            text += f" (and {len(paths) - 1} more part{'s' if len(paths) > 2 else ''} beside it)"
+    if recording.failed:
+        text += f"; {recording.failed}"  # "recording stopped: <why>"
+    return text
+
+
 def _symbols(venue: str, values: tuple[str, ...]) -> list[str]:
     checked = []
     for text in values:
@@ -265,6 +280,9 @@ def _launch(configs: list[VenueConfig], kw: dict[str, Any], records: str | None 
         finally:
             if recording is not None:
                 recording.close()
+        if recording is not None:  # the screen that could say so is gone (and a folder's
+            # journal is named for its start): where the session went
+            print(_recorded_line(recording), file=sys.stderr, flush=True)
         return
     from obview.headless import ConfigError, HeadlessFailure, run_headless
 

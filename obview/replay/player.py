@@ -348,8 +348,10 @@ class ReplayPlayer:
         self._poke()
 
     def seek(self, wall: int) -> None:
-        """Go to journal wall time `wall` (clamped to the journal)."""
-        wall = min(max(wall, self.first_wall), self.last_wall)
+        """Go to journal wall time `wall` (clamped to the journal, and to `until`: past
+        it no line is handed over, so a seek there emptied the books for good)."""
+        end = self.last_wall if self.until is None else min(self.last_wall, self.until)
+        wall = min(max(wall, self.first_wall), end)
         for link in self.links.values():
             link.close(SEEK, restart=True)
         self.links.clear()

@@ -111,11 +111,15 @@ def headless_options() -> list:
     ]
 
 
-def record_options() -> list:
+def record_options(config_file: bool = True) -> list:
+    """`config_file`: the command reads the config file, whose record_dir takes a bare
+    name (the demo reads none: a bare name is a file in the working folder)."""
+    where = ("a bare name goes into the config's record_dir" if config_file else
+             "the demo reads no config file: a bare name stays in the working folder")
     return [
         option("--record", "record", metavar="PATH",
                help="Keep a journal of the session (what came off the wire) in PATH "
-                    "(.ndjson.zst); a bare name goes into the config's record_dir."),
+                    f"(.ndjson.zst); {where}."),
         option("--record-rotate", "record_rotate", metavar="SIZE",
                help="With --record: start a new file past SIZE (e.g. 100M)."),
     ]
@@ -478,11 +482,12 @@ def _bthub_file_credentials() -> tuple[str | None, str | None]:
 
 
 def demo_options(func: Callable) -> Callable:
-    options = [option("--seed", type=int, default=1, show_default=True),
+    options = [option("--seed", type=int, default=1, show_default=True,
+                      help="Every simulator's seed (makes the demo repeatable)."),
                *headless_options(),
                option("--log-file", type=click.Path(dir_okay=False),
                       help="Write a debug log here."),
-               *record_options(), HISTORY_OPTION]
+               *record_options(config_file=False), HISTORY_OPTION]
     return _with_options(func, options)
 
 

@@ -238,3 +238,37 @@ def test_a_reader_that_left_before_the_help_is_no_error(args):
     child.stdout.close()  # (long before the child has imported enough to print)
     assert child.wait(timeout=60) == 0
     assert child.stderr.read() == b""
+
+
+def test_record_help_says_where_a_bare_name_goes_and_it_goes_there(tmp_path):
+    """A bare --record name goes into the config file's record_dir for a venue command;
+    the demo reads no config file, so its name stays in the working folder. The demo's
+    --help said record_dir all the same (and its --seed had no help at all)."""
+    records, work = tmp_path / "records", tmp_path / "work"
+    records.mkdir()
+    work.mkdir()
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(f'record_dir = "{records}"\n')
+    env = obview_env(OBVIEW_CONFIG=str(cfg))
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "obview", *args], capture_output=True,
+                              text=True, timeout=60, env=env, cwd=work,
+                              stdin=subprocess.DEVNULL)
+
+    for command in (("futu", "HK.00700", "--sim"), ("demo",)):
+        done = run(*command, "--record", "s", "--dump", "json")
+        assert done.returncode == 0, done.stderr
+    assert [p.name for p in records.iterdir()] == ["s.ndjson.zst"]  # futu's
+    assert [p.name for p in work.iterdir()] == ["s.ndjson.zst"]  # the demo's
+
+    def help_of(*command: str) -> str:
+        done = run(*command, "--help")
+        assert done.returncode == 0, done.stderr
+        return " ".join(done.stdout.split())
+
+    assert "a bare name goes into the config's record_dir" in help_of("futu")
+    demo = help_of("demo")
+    assert "record_dir" not in demo
+    assert "a bare name stays in the working folder" in demo
+    assert re.search(r"--seed INTEGER \S", demo) and "--seed INTEGER [default" not in demo

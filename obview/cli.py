@@ -281,6 +281,13 @@ def _launch(configs: list[VenueConfig], kw: dict[str, Any], records: str | None 
             run_app(configs, recording=recording,
                     history_s=kw.get("history") or Duration().convert("30m", None, None),
                     before_run=_need_terminal)
+        except BaseException:
+            if recording is not None and not recording.feeds:
+                # refused before any feed ran (no terminal, a bad theme): a journal of a
+                # header alone would only block the name ("a journal is already there")
+                recording.discard()
+                recording = None
+            raise
         finally:
             if recording is not None:
                 recording.close()

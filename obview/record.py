@@ -214,6 +214,14 @@ class Recording:
             await asyncio.sleep(TICK_EVERY)
             self.writer.tick()
 
+    def discard(self) -> None:
+        """Close and delete the journal's files: for a run refused before it recorded
+        anything (a journal of a header alone)."""
+        self.close()
+        for path in self.writer.paths:
+            with contextlib.suppress(OSError):
+                path.unlink()
+
     def close(self) -> None:
         if self._timer is not None:
             self._timer.cancel()

@@ -272,3 +272,16 @@ def test_record_help_says_where_a_bare_name_goes_and_it_goes_there(tmp_path):
     assert "record_dir" not in demo
     assert "a bare name stays in the working folder" in demo
     assert re.search(r"--seed INTEGER \S", demo) and "--seed INTEGER [default" not in demo
+
+
+def test_a_tui_run_refused_for_want_of_a_terminal_leaves_no_journal(tmp_path):
+    """`--record PATH` without a terminal is refused (exit 2) before anything runs, but
+    the journal's header was written: the file left at PATH refused the same command
+    run again from a terminal ("a journal is already there")."""
+    target = tmp_path / "s.ndjson.zst"
+    for _ in range(2):  # the second time, refused for the terminal again, not for PATH
+        done = run_obview("futu", "HK.00700", "--sim", "--record", str(target))
+        assert done.returncode == 2, done.stderr
+        assert "the TUI needs a terminal" in done.stderr, done.stderr
+        assert not target.exists()
+    assert list(tmp_path.iterdir()) == []

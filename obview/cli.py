@@ -439,7 +439,8 @@ def loopring(market: str, level: int, api: str, rest_url: str | None, ws_url: st
 @option("--url", default="https://trade.bthub.com:444", show_default=True,
         help="The hub's base URL; REST and WebSocket derive from it (http:// gives ws://).")
 @option("--insecure", is_flag=True, help="Do not verify TLS certificates (self-signed test hubs).")
-@option("--cp", help="Show one counterparty's book instead of the aggregated one.")
+@option("--cp", help="One counterparty's book: headless, instead of the aggregated one; "
+                     "the TUI opens on its tab (every book keeps its own).")
 @option("--book", "risk_book", help="Risk book to subscribe (apiRiskPosition).")
 @option("--orders", is_flag=True, help="Headless: stream order events instead of books.")
 @option("--risk", is_flag=True, help="Headless: stream risk position rows instead of books.")

@@ -300,10 +300,17 @@ def _launch(configs: list[VenueConfig], kw: dict[str, Any], records: str | None 
     if recording is not None:
         recording.warn = warn  # a full disk: no status bar to say so
     try:
-        reader_stayed = asyncio.run(
-            run_headless(configs, mode, kw["count"], kw["timeout"], kw["details"], records,
-                         recording=recording)
-        )
+        try:
+            reader_stayed = asyncio.run(
+                run_headless(configs, mode, kw["count"], kw["timeout"], kw["details"],
+                             records, recording=recording))
+        except BaseException:
+            if recording is not None:  # (a usage error found on the way left it open)
+                recording.close()
+                if not recording.connections:  # nothing came off the wire (refused,
+                    # an unknown counterparty): a header alone would block the name
+                    recording.discard()
+            raise
     except HeadlessFailure as exc:
         raise UserError(str(exc)) from None
     except ConfigError as exc:

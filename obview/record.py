@@ -175,6 +175,11 @@ class Recording:
     def failed(self) -> str | None:
         return self.writer.failed
 
+    @property
+    def connections(self) -> int:
+        """Connections recorded so far (0: nothing came off the wire)."""
+        return self._conns
+
     def next_conn(self) -> int:
         self._conns += 1
         return self._conns

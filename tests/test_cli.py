@@ -285,3 +285,24 @@ def test_a_tui_run_refused_for_want_of_a_terminal_leaves_no_journal(tmp_path):
         assert "the TUI needs a terminal" in done.stderr, done.stderr
         assert not target.exists()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_headless_run_refused_before_any_connection_leaves_no_journal(tmp_path):
+    """A run that fails before anything came off the wire (OpenD refused, an unknown
+    counterparty: a usage error found once the hub answered) left a journal of its
+    header alone at --record PATH, which refused the corrected command ("a journal is
+    already there"); the usage error's was not even closed (its replay warned it ended
+    abruptly). A run that did record keeps its journal."""
+    refused = tmp_path / "refused.ndjson.zst"
+    done = run_obview("futu", "HK.00700", "--port", "1", "--dump", "json",
+                      "--record", str(refused))
+    assert done.returncode == 1 and "connection refused" in done.stderr, done.stderr
+    unknown = tmp_path / "cp.ndjson.zst"
+    done = run_obview("bthub", "BTCUSDT", "--sim", "--cp", "nope", "--dump", "json",
+                      "--record", str(unknown))
+    assert done.returncode == 2 and "unknown counterparty" in done.stderr, done.stderr
+    assert list(tmp_path.iterdir()) == []
+    kept = tmp_path / "kept.ndjson.zst"
+    done = run_obview("futu", "HK.00700", "--sim", "--dump", "json", "--record", str(kept))
+    assert done.returncode == 0, done.stderr
+    assert kept.exists()

@@ -111,11 +111,15 @@ def headless_options() -> list:
     ]
 
 
-def record_options() -> list:
+def record_options(config_file: bool = True) -> list:
+    """`config_file`: the command reads the config file, whose record_dir takes a bare
+    name (the demo reads none: a bare name is a file in the working folder)."""
+    where = ("a bare name goes into the config's record_dir" if config_file else
+             "the demo reads no config file: a bare name stays in the working folder")
     return [
         option("--record", "record", metavar="PATH",
                help="Keep a journal of the session (what came off the wire) in PATH "
-                    "(.ndjson.zst); a bare name goes into the config's record_dir."),
+                    f"(.ndjson.zst); {where}."),
         option("--record-rotate", "record_rotate", metavar="SIZE",
                help="With --record: start a new file past SIZE (e.g. 100M)."),
     ]
@@ -175,6 +179,21 @@ def _recording(configs: list[VenueConfig], kw: dict[str, Any], records: str | No
         recording.close()
         raise UserError(f"--record: {recording.failed.removeprefix(STOPPED)}")
     return recording
+
+
+def _recorded_line(recording) -> str:
+    """What a TUI session recorded, said once its screen is gone: `obview: recorded to
+    PATH` (the first part, which a replay starts from), its parts, and a stop."""
+    paths = recording.writer.paths
+    if not paths:
+        text = "obview: nothing recorded"
+    else:
+        text = f"obview: recorded to {paths[0]}"
+        if len(paths) > 1:
+            text += f" (and {len(paths) - 1} more part{'s' if len(paths) > 2 else ''} beside it)"
+    if recording.failed:
+        text += f"; {recording.failed}"  # "recording stopped: <why>"
+    return text
 
 
 def _symbols(venue: str, values: tuple[str, ...]) -> list[str]:
@@ -262,19 +281,36 @@ def _launch(configs: list[VenueConfig], kw: dict[str, Any], records: str | None 
             run_app(configs, recording=recording,
                     history_s=kw.get("history") or Duration().convert("30m", None, None),
                     before_run=_need_terminal)
+        except BaseException:
+            if recording is not None and not recording.feeds:
+                # refused before any feed ran (no terminal, a bad theme): a journal of a
+                # header alone would only block the name ("a journal is already there")
+                recording.discard()
+                recording = None
+            raise
         finally:
             if recording is not None:
                 recording.close()
+        if recording is not None:  # the screen that could say so is gone (and a folder's
+            # journal is named for its start): where the session went
+            print(_recorded_line(recording), file=sys.stderr, flush=True)
         return
     from obview.headless import ConfigError, HeadlessFailure, run_headless
 
     if recording is not None:
         recording.warn = warn  # a full disk: no status bar to say so
     try:
-        reader_stayed = asyncio.run(
-            run_headless(configs, mode, kw["count"], kw["timeout"], kw["details"], records,
-                         recording=recording)
-        )
+        try:
+            reader_stayed = asyncio.run(
+                run_headless(configs, mode, kw["count"], kw["timeout"], kw["details"],
+                             records, recording=recording))
+        except BaseException:
+            if recording is not None:  # (a usage error found on the way left it open)
+                recording.close()
+                if not recording.connections:  # nothing came off the wire (refused,
+                    # an unknown counterparty): a header alone would block the name
+                    recording.discard()
+            raise
     except HeadlessFailure as exc:
         raise UserError(str(exc)) from None
     except ConfigError as exc:
@@ -410,7 +446,8 @@ def loopring(market: str, level: int, api: str, rest_url: str | None, ws_url: st
 @option("--url", default="https://trade.bthub.com:444", show_default=True,
         help="The hub's base URL; REST and WebSocket derive from it (http:// gives ws://).")
 @option("--insecure", is_flag=True, help="Do not verify TLS certificates (self-signed test hubs).")
-@option("--cp", help="Show one counterparty's book instead of the aggregated one.")
+@option("--cp", help="One counterparty's book: headless, instead of the aggregated one; "
+                     "the TUI opens on its tab (every book keeps its own).")
 @option("--book", "risk_book", help="Risk book to subscribe (apiRiskPosition).")
 @option("--orders", is_flag=True, help="Headless: stream order events instead of books.")
 @option("--risk", is_flag=True, help="Headless: stream risk position rows instead of books.")
@@ -460,11 +497,12 @@ def _bthub_file_credentials() -> tuple[str | None, str | None]:
 
 
 def demo_options(func: Callable) -> Callable:
-    options = [option("--seed", type=int, default=1, show_default=True),
+    options = [option("--seed", type=int, default=1, show_default=True,
+                      help="Every simulator's seed (makes the demo repeatable)."),
                *headless_options(),
                option("--log-file", type=click.Path(dir_okay=False),
                       help="Write a debug log here."),
-               *record_options(), HISTORY_OPTION]
+               *record_options(config_file=False), HISTORY_OPTION]
     return _with_options(func, options)
 
 

@@ -28,7 +28,14 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from obview.book import OrderBook
 from obview.errors import describe_error
-from obview.events import BookChanged, Event, FeedFailed, StatusChanged, TradesPrinted
+from obview.events import (
+    BookChanged,
+    Event,
+    FeedFailed,
+    RecordsChanged,
+    StatusChanged,
+    TradesPrinted,
+)
 from obview.latency import IntervalStats, LatencyStats
 from obview.ratelog import RateLimitedLog
 from obview.trades import TradeStats
@@ -481,6 +488,16 @@ class Feed:
         target.recv_mono = time.monotonic()
         stream.stale = False
         self.book_changed(stream, snapshot=True)
+
+    def forget_records(self) -> None:
+        """A replay jumped: the orders and risk rows of the timeline it left are not the
+        ones at the new instant (a checkpoint holds books, not records), and kept, they
+        showed the end's orders at the journal's start, or an order's older state beside
+        later ones. The tables show what the journal brings from the seek point on."""
+        for kind, rows in self.records.items():
+            if rows:
+                rows.clear()
+                self.emit(RecordsChanged(self, kind, []))
 
     def recording_failed(self, reason: str) -> None:
         """The journal stopped (a full disk): say so in the status; the feed goes on."""

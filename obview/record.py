@@ -175,6 +175,11 @@ class Recording:
     def failed(self) -> str | None:
         return self.writer.failed
 
+    @property
+    def connections(self) -> int:
+        """Connections recorded so far (0: nothing came off the wire)."""
+        return self._conns
+
     def next_conn(self) -> int:
         self._conns += 1
         return self._conns
@@ -213,6 +218,14 @@ class Recording:
         while not self.writer.failed:
             await asyncio.sleep(TICK_EVERY)
             self.writer.tick()
+
+    def discard(self) -> None:
+        """Close and delete the journal's files: for a run refused before it recorded
+        anything (a journal of a header alone)."""
+        self.close()
+        for path in self.writer.paths:
+            with contextlib.suppress(OSError):
+                path.unlink()
 
     def close(self) -> None:
         if self._timer is not None:

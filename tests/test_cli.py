@@ -238,3 +238,71 @@ def test_a_reader_that_left_before_the_help_is_no_error(args):
     child.stdout.close()  # (long before the child has imported enough to print)
     assert child.wait(timeout=60) == 0
     assert child.stderr.read() == b""
+
+
+def test_record_help_says_where_a_bare_name_goes_and_it_goes_there(tmp_path):
+    """A bare --record name goes into the config file's record_dir for a venue command;
+    the demo reads no config file, so its name stays in the working folder. The demo's
+    --help said record_dir all the same (and its --seed had no help at all)."""
+    records, work = tmp_path / "records", tmp_path / "work"
+    records.mkdir()
+    work.mkdir()
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(f'record_dir = "{records}"\n')
+    env = obview_env(OBVIEW_CONFIG=str(cfg))
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "obview", *args], capture_output=True,
+                              text=True, timeout=60, env=env, cwd=work,
+                              stdin=subprocess.DEVNULL)
+
+    for command in (("futu", "HK.00700", "--sim"), ("demo",)):
+        done = run(*command, "--record", "s", "--dump", "json")
+        assert done.returncode == 0, done.stderr
+    assert [p.name for p in records.iterdir()] == ["s.ndjson.zst"]  # futu's
+    assert [p.name for p in work.iterdir()] == ["s.ndjson.zst"]  # the demo's
+
+    def help_of(*command: str) -> str:
+        done = run(*command, "--help")
+        assert done.returncode == 0, done.stderr
+        return " ".join(done.stdout.split())
+
+    assert "a bare name goes into the config's record_dir" in help_of("futu")
+    demo = help_of("demo")
+    assert "record_dir" not in demo
+    assert "a bare name stays in the working folder" in demo
+    assert re.search(r"--seed INTEGER \S", demo) and "--seed INTEGER [default" not in demo
+
+
+def test_a_tui_run_refused_for_want_of_a_terminal_leaves_no_journal(tmp_path):
+    """`--record PATH` without a terminal is refused (exit 2) before anything runs, but
+    the journal's header was written: the file left at PATH refused the same command
+    run again from a terminal ("a journal is already there")."""
+    target = tmp_path / "s.ndjson.zst"
+    for _ in range(2):  # the second time, refused for the terminal again, not for PATH
+        done = run_obview("futu", "HK.00700", "--sim", "--record", str(target))
+        assert done.returncode == 2, done.stderr
+        assert "the TUI needs a terminal" in done.stderr, done.stderr
+        assert not target.exists()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_headless_run_refused_before_any_connection_leaves_no_journal(tmp_path):
+    """A run that fails before anything came off the wire (OpenD refused, an unknown
+    counterparty: a usage error found once the hub answered) left a journal of its
+    header alone at --record PATH, which refused the corrected command ("a journal is
+    already there"); the usage error's was not even closed (its replay warned it ended
+    abruptly). A run that did record keeps its journal."""
+    refused = tmp_path / "refused.ndjson.zst"
+    done = run_obview("futu", "HK.00700", "--port", "1", "--dump", "json",
+                      "--record", str(refused))
+    assert done.returncode == 1 and "connection refused" in done.stderr, done.stderr
+    unknown = tmp_path / "cp.ndjson.zst"
+    done = run_obview("bthub", "BTCUSDT", "--sim", "--cp", "nope", "--dump", "json",
+                      "--record", str(unknown))
+    assert done.returncode == 2 and "unknown counterparty" in done.stderr, done.stderr
+    assert list(tmp_path.iterdir()) == []
+    kept = tmp_path / "kept.ndjson.zst"
+    done = run_obview("futu", "HK.00700", "--sim", "--dump", "json", "--record", str(kept))
+    assert done.returncode == 0, done.stderr
+    assert kept.exists()

@@ -348,8 +348,10 @@ class ReplayPlayer:
         self._poke()
 
     def seek(self, wall: int) -> None:
-        """Go to journal wall time `wall` (clamped to the journal)."""
-        wall = min(max(wall, self.first_wall), self.last_wall)
+        """Go to journal wall time `wall` (clamped to the journal, and to `until`: past
+        it no line is handed over, so a seek there emptied the books for good)."""
+        end = self.last_wall if self.until is None else min(self.last_wall, self.until)
+        wall = min(max(wall, self.first_wall), end)
         for link in self.links.values():
             link.close(SEEK, restart=True)
         self.links.clear()
@@ -359,6 +361,7 @@ class ReplayPlayer:
             # then (`_restore_counters`); a file start, or a journal written before the
             # counts were recorded, counts from none, never on from the timeline left
             feed.reconnects = feed.bad_frames = feed.messages = 0
+            feed.forget_records()
             for stream in feed.streams.values():
                 stream.resyncs = 0
                 stream.book.clear()

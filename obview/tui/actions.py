@@ -99,8 +99,10 @@ KEYS: tuple[KeyRow, ...] = (
         Action("p", "freeze", "Freeze display", "Freeze / unfreeze the ladders (p)",
                Scope.MAIN, "Freeze"),)),
     KeyRow("space", "replay: pause / resume", (
+        # one key, two footer labels: what it does now (the app offers the one that fits)
         Action("space", "replay('pause')", "Pause / resume replay", "Pause or resume (space)",
-               Scope.REPLAY, "Pause", priority=True),)),
+               Scope.REPLAY, "Pause", priority=True),
+        Action("space", "replay('resume')", "", "", Scope.REPLAY, "Resume", priority=True),)),
     KeyRow("+ / -", "replay: faster / slower (0.1x to 100x, then max)", (
         Action("plus", "replay('faster')", "Replay faster", "Next speed up (+)", Scope.REPLAY,
                "Faster", "+", priority=True),

@@ -465,7 +465,19 @@ class ObviewApp(App):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Keys only where they make sense (hidden from the footer elsewhere)."""
-        return self.available(action) if action_name(action) in SCOPES else True
+        if action_name(action) not in SCOPES:
+            return True
+        if not self.available(action):
+            return False
+        if action_name(action) == "replay" and parameters and parameters[0] in ("pause", "resume"):
+            # space's label says what it does now: "Resume" while paused ("Pause" had
+            # stayed on the footer of a paused replay)
+            return (parameters[0] == "resume") == self._replay_paused()
+        return True
+
+    def _replay_paused(self) -> bool:
+        control = self._replay_control()
+        return control is not None and control.status().state == "paused"
 
     # -- actions -------------------------------------------------------------------
     def action_next_tab(self) -> None:
@@ -508,8 +520,11 @@ class ObviewApp(App):
     def action_replay(self, what: str) -> None:
         control = self._replay_control()
         if control is not None and self._main_in_front():
+            if what == "resume":  # (space while paused: the same toggle)
+                what = "pause"
             control.control(what)
             self._tick()
+            self.refresh_bindings()  # space's label follows the state (Pause / Resume)
 
     def action_help(self) -> None:
         if isinstance(self.screen_stack[-1], HelpScreen):

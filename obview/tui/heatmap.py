@@ -725,10 +725,11 @@ class HeatmapView(PacedRedraw, Widget, can_focus=True):
             parts.append(f"  ask {fmt.grouped(readout.ask_size)}")
         if not readout.size:
             parts.append("  nothing resting")
+        # "in 3 prints": a bare "in 3" read as 3 seconds, or a price
         if readout.buys:
-            parts.append(f"  bought {fmt.grouped(readout.buy_size)} in {readout.buys}")
+            parts.append(f"  bought {fmt.grouped(readout.buy_size)} in {_prints(readout.buys)}")
         if readout.sells:
-            parts.append(f"  sold {fmt.grouped(readout.sell_size)} in {readout.sells}")
+            parts.append(f"  sold {fmt.grouped(readout.sell_size)} in {_prints(readout.sells)}")
         return _whole_groups([[Segment(part, palette.readout)] for part in parts], width,
                              palette.readout)
 
@@ -762,6 +763,10 @@ class _Layout:
     newest: int
     cross_index: int
     cross_row: int
+
+
+def _prints(count: int) -> str:
+    return f"{count} print" if count == 1 else f"{count} prints"
 
 
 def _whole_groups(groups: list[list[Segment]], width: int, fill: Style) -> Strip:

@@ -216,3 +216,17 @@ def test_a_fifo_as_credentials_file_is_refused_at_once(tmp_path):
     assert done.returncode == 1
     assert done.stderr == f"obview: refusing {path}: not a regular file\n"
     assert time.monotonic() - started < 3
+
+
+def test_cp_help_says_what_the_tui_does_with_it():
+    """--help said --cp shows one counterparty's book "instead of the aggregated one":
+    headless does, but the TUI keeps every book's tab and opens on that counterparty's
+    (test_bthub_screen.test_cp_opens_on_that_counterpartys_ladder). The help says both;
+    and headless, the dump is that counterparty's book alone."""
+    done = run_obview("bthub", "--help")
+    assert done.returncode == 0, done.stderr
+    text = " ".join(done.stdout.split())
+    assert "headless, instead of the aggregated one; the TUI opens on its tab" in text, text
+    done = run_obview("bthub", "BTCUSDT", "--sim", *FAST, "--cp", "okex", "--dump", "json")
+    assert done.returncode == 0, done.stderr
+    assert one_json(done.stdout)["source"] == "okex"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 
 import pytest
@@ -43,6 +44,12 @@ async def test_crosshair_keys_read_out_the_cell_and_its_prints():
         assert readout.sell_size == sum((t.size for t in trades if t.side == "sell"), Decimal(0))
         text = "".join(seg.text for seg in view.render_line(view.size.height - 1))
         assert f"{price}" in text and "-3.0s" in text
+        # the prints are counted as prints: a bare "sold 10 in 1" read as 1 s
+        view.readout = replace(readout, buy_size=Decimal("3.6"), buys=1,
+                               sell_size=Decimal("36.86"), sells=14)
+        strip = view._readout_line(view.size.width, view._palette)  # (a paint reads afresh)
+        text = "".join(seg.text for seg in strip)
+        assert "bought 3.6 in 1 print  sold 36.86 in 14 prints" in text, text
         await pilot.press("end")
         assert view.readout == start
 

@@ -299,6 +299,48 @@ async def test_the_replay_footer_shows_each_key_with_its_label_or_not_at_all(fut
             assert not re.search(r"space\s*▏", footer), footer
 
 
+async def test_space_s_footer_label_says_what_it_does_now(futu_journal):
+    """A paused replay's footer still said "space Pause": it says "Resume" while paused
+    (by space, or by `.`), and the key resumes."""
+    async with _replaying(futu_journal, (100, 24)) as (app, pilot, player, feed):
+        def footer() -> str:
+            return screen_text(app).splitlines()[-1]
+
+        await wait_until(lambda: "space Pause" in footer(), 5, "space Pause while playing")
+        assert "Resume" not in footer()
+        await pilot.press("space")
+        assert player.paused
+        await wait_until(lambda: "space Resume" in footer(), 5, "space Resume while paused")
+        assert "Pause" not in footer()
+        await pilot.press("space")
+        assert not player.paused
+        await wait_until(lambda: "space Pause" in footer(), 5, "space Pause again")
+        await pilot.press("full_stop")  # one message forward: paused too
+        assert player.paused
+        await wait_until(lambda: "space Resume" in footer(), 5, "space Resume after a step")
+
+
+async def test_end_in_a_replay_with_until_shows_the_book_at_until(checkpointed_journal):
+    """`end` (or `]` past it) in `obview replay --until T` went to the journal's end:
+    the books emptied for a seek no line past T could refill, and the tab stayed empty
+    under "connecting: replay seek". It goes to T and shows the book there."""
+    path = checkpointed_journal  # a seek point every 2 s: several after `until`
+    probe = ReplayPlayer([path])
+    until = probe.first_wall + (probe.last_wall - probe.first_wall) // 2
+    player = ReplayPlayer([path], speed=1.0, until=until)
+    app = ObviewApp(player.configs, player.feeds, player=player)
+    async with app.run_test(size=(100, 30)) as pilot:
+        feed = player.feeds[0]
+        streams = list(feed.streams.values())
+        await wait_until(lambda: any(s.synced for s in streams), 20, "a replayed book")
+        for key in ("end", "right_square_bracket"):
+            await pilot.press(key)
+            assert player.wall <= until
+            await wait_until(lambda: player.describe().endswith(" end")
+                             and all(s.synced and len(s.book.bids) for s in streams),
+                             10, f"the books at --until after {key}")
+
+
 async def test_the_journal_s_warnings_show_on_the_replay_screen(tmp_path):
     """A warning given before the TUI started (a rotated part alone) went to stderr,
     under the screen, and one during it (a journal cut short) into Textual's capture:

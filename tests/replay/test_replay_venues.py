@@ -395,3 +395,42 @@ def test_a_bthub_orders_session_replays_its_order_lines(tmp_path):
     replayed = done.stdout.splitlines()[:len(live)]
     assert len(replayed) >= len(live) - 2
     assert sum((Counter(live) & Counter(replayed)).values()) >= len(live) - 4
+
+
+def test_a_seek_forgets_the_orders_of_the_timeline_it_left(tmp_path):
+    """A checkpoint holds books, not orders: after a seek the orders (and risk) table
+    kept the rows of the timeline left, so home showed the end's orders at the journal's
+    start, and end showed an order's older state beside later ones. A seek forgets them,
+    says so to the screen (a RecordsChanged) and the journal brings them back."""
+    import asyncio
+
+    from obview.events import RecordsChanged
+    from obview.feed import RecordKind
+    from obview.replay import ReplayPlayer
+
+    path = tmp_path / "bo.ndjson.zst"
+    record(path, "bthub", "BTCUSDT", "--sim", "--orders", count=40)
+
+    async def replay() -> None:
+        player = ReplayPlayer([path], speed=None)
+        (feed,) = player.feeds
+        changed: list[RecordsChanged] = []
+        feed.add_listener(lambda e: changed.append(e) if type(e) is RecordsChanged else None)
+        tasks = [asyncio.create_task(feed.run()), asyncio.create_task(player.run())]
+        try:
+            await asyncio.wait_for(player.finished.wait(), 30)
+            orders = feed.records[RecordKind.ORDERS]
+            at_end = dict(orders)
+            assert len(at_end) >= 2
+            changed.clear()
+            player.seek(player.first_wall)
+            assert not orders  # the journal's start: no order yet
+            assert any(e.kind == RecordKind.ORDERS for e in changed)  # the table is told
+            await asyncio.wait_for(player.finished.wait(), 30)
+            assert feed.records[RecordKind.ORDERS] == at_end  # played again: the same
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    asyncio.run(replay())

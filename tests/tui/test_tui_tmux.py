@@ -90,3 +90,25 @@ def test_demo_in_a_real_terminal():
         tmux.close()
 
 
+
+
+def test_a_recorded_tui_session_says_where_its_journal_went(tmp_path):
+    # --record FOLDER names the journal for its start: once the screen is gone, the one
+    # line left says which file holds the session (it said nothing at all)
+    folder = tmp_path / "rec"
+    folder.mkdir()
+    env = f"-u COLUMNS -u LINES PYTHONPATH={shlex.quote(str(ROOT))} TERM=xterm-256color"
+    command = (f"cd {shlex.quote(str(ROOT))} && env {env} {shlex.quote(sys.executable)} "
+               f"-m obview futu HK.00700 --sim --record {shlex.quote(str(folder))}/; "
+               f"echo OBVIEW_EXIT=$?; sleep 60")
+    tmux = Tmux(command)
+    try:
+        tmux.wait_for(lambda s: "spread" in s and "▶ bid 1 @" in s, 30, "the ladder")
+        tmux.keys("q")
+        screen = tmux.wait_for(lambda s: "OBVIEW_EXIT=" in s, 15, "exit")
+        assert "OBVIEW_EXIT=0" in screen
+        journals = list(folder.iterdir())
+        assert len(journals) == 1 and journals[0].name.startswith("obview-")
+        assert f"obview: recorded to {journals[0]}" in screen.replace("\n", "")
+    finally:
+        tmux.close()

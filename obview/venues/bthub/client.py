@@ -638,6 +638,11 @@ class BthubFeed(Feed):
                 self.risk[key] = row
                 self._queue_records("risk", key, row)
 
+    def forget_records(self) -> None:
+        self._finished.clear()  # (ids of orders forgotten: eviction would find none)
+        self._pending_records.clear()
+        super().forget_records()
+
     # -- coalesced record events ------------------------------------------------------------
     def _queue_records(self, kind: str, key: Any, row: Any) -> None:
         """Changed rows are announced at once after a quiet spell, then at most every

@@ -24,6 +24,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from obview.book import OrderBook
@@ -38,6 +39,7 @@ from obview.events import (
 )
 from obview.latency import IntervalStats, LatencyStats
 from obview.ratelog import RateLimitedLog
+from obview.records import Order, RiskRow
 from obview.trades import TradeStats
 
 if TYPE_CHECKING:
@@ -131,6 +133,17 @@ class RecordKind(StrEnum):
 
     ORDERS = "orders"
     RISK = "risk"
+
+
+# the typed row of each kind, as a checkpoint's `rec` line decodes it (docs/journal.md)
+RECORD_TYPES: dict[str, type] = {RecordKind.ORDERS: Order, RecordKind.RISK: RiskRow}
+
+
+def record_key(kind: str, row: Any) -> Any:
+    """A row's key in `Feed.records[kind]`: an order's id, a risk row's (book, cp, symbol)."""
+    if kind == RecordKind.ORDERS:
+        return row.order_id
+    return (row.book, row.cp, row.symbol)
 
 
 @dataclass(frozen=True)
@@ -491,13 +504,26 @@ class Feed:
 
     def forget_records(self) -> None:
         """A replay jumped: the orders and risk rows of the timeline it left are not the
-        ones at the new instant (a checkpoint holds books, not records), and kept, they
-        showed the end's orders at the journal's start, or an order's older state beside
-        later ones. The tables show what the journal brings from the seek point on."""
+        ones at the new instant, and kept, they showed the end's orders at the journal's
+        start, or an order's older state beside later ones. The checkpoint the replay
+        starts from gives back those of its moment (`restore_records`; a journal
+        written before checkpoints held records: none), and the journal the rest."""
         for kind, rows in self.records.items():
             if rows:
                 rows.clear()
                 self.emit(RecordsChanged(self, kind, []))
+
+    def restore_records(self, kind: str, rows: list[Any]) -> None:
+        """Replay from a checkpoint: the records of `kind` become `rows` (typed, in the
+        order live held them), as live's tables showed them at that moment, and the
+        screen is told. A kind this feed does not keep is ignored. A venue keeping more
+        bookkeeping about its rows extends this (bthub: its finished orders)."""
+        target = self.records.get(kind)
+        if target is None:
+            return
+        target.clear()
+        target.update(zip(map(partial(record_key, kind), rows), rows, strict=True))
+        self.emit(RecordsChanged(self, kind, list(rows)))
 
     def recording_failed(self, reason: str) -> None:
         """The journal stopped (a full disk): say so in the status; the feed goes on."""

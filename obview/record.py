@@ -169,7 +169,8 @@ class Recording:
             options={"feeds": [config_json(c) for c in configs], "view": dict(view or {})},
             secrets=[s for s in (secrets or []) if s], books=self._books,
             checkpoint_every=checkpoint_every, rotate_bytes=rotate_bytes,
-            on_fail=self._failed, links=lambda: dict(self.links), counters=self._counters)
+            on_fail=self._failed, links=lambda: dict(self.links), counters=self._counters,
+            records=self._records)
 
     @property
     def failed(self) -> str | None:
@@ -199,6 +200,14 @@ class Recording:
                 if stream.synced:
                     yield (feed.venue, stream.key, stream.book, stream.pushes, stream.name,
                            feed.checkpoint_context(stream), stream.updates)
+
+    def _records(self):
+        """Each feed's non-empty record kinds (a checkpoint's `rec` lines): the rows as
+        its tables hold them now, so a seek to here restores them (docs/journal.md)."""
+        for index, feed in enumerate(self.feeds):
+            for kind, rows in feed.records.items():
+                if rows:
+                    yield (feed.venue, index, str(kind), rows.values())
 
     def _counters(self) -> dict[int, Counters]:
         """Each feed's counts as its screen shows them now (a seek point's `fc`)."""

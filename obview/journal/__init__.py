@@ -22,17 +22,20 @@ from obview.journal.schema import (
     Gap,
     Header,
     Line,
+    Records,
     Resync,
     Subscribe,
     Sync,
     book_of,
     checkpoint_of,
+    records_of,
 )
 from obview.journal.writer import JournalWriter, part_path
 
 __all__ = [
     "RECORDING_CLOSED", "SCHEMA_VERSION", "Checkpoint", "Connect", "Counters", "Disconnect", "End", "Frame", "Gap", "Header",
-    "JournalError", "JournalReader", "JournalWriter", "Line", "Redactor", "ReplayClock",
+    "JournalError", "JournalReader", "JournalWriter", "Line", "Records", "Redactor", "ReplayClock",
     "Resync", "SeekPoint", "Subscribe", "Sync", "TwoSessions", "book_of", "checkpoint_of",
+    "records_of",
     "one_session", "part_path", "session_files",
 ]

@@ -8,6 +8,7 @@ the repetition cheap on disk, but encoding and decoding still pay for every byte
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -17,7 +18,9 @@ from obview.book import Level, OrderBook
 
 # Bumped when a reader of the previous version would misread a journal of this one.
 # 2: a text payload that is itself one line of valid JSON is embedded as it is (`j`).
-SCHEMA_VERSION = 2
+# 3: a checkpoint holds the feeds' records (`rec` lines): a schema 2 reader took one for
+# a corrupt line and stopped mid-replay, so it is told to upgrade at open instead.
+SCHEMA_VERSION = 3
 # What the first line of every journal file must be, byte for byte.
 HEADER_PREFIX = b'{"k":"hdr"'
 
@@ -185,6 +188,20 @@ class Checkpoint(msgspec.Struct, tag="ckp", **_Base):
     asks: list[list[Any]] = []
 
 
+class Records(msgspec.Struct, tag="rec", **_Base):
+    """One feed's records of one kind at a checkpoint (`Feed.records[kind]`: bthub's
+    orders, risk rows), after its `ckp` lines, so a replay starting there shows the
+    tables live showed (docs/journal.md). `rows` stay raw JSON until a seek restores
+    them (`records_of`): a replay passes thousands of checkpoints it never restores."""
+
+    m: int
+    w: int
+    vn: str  # venue
+    kind: str  # the RecordKind name ("orders", "risk")
+    fd: int | None = None  # which of the session's feeds (as `Connect.fd`)
+    rows: msgspec.Raw = msgspec.Raw(b"[]")  # the records, as msgspec encodes the dataclasses
+
+
 class End(msgspec.Struct, tag="end", **_Base):
     """Last line of a file closed cleanly (absent after a crash)."""
 
@@ -194,7 +211,8 @@ class End(msgspec.Struct, tag="end", **_Base):
     next: str | None = None  # rotate: the next file's name
 
 
-Line = Header | Frame | Connect | Disconnect | Subscribe | Resync | Gap | Sync | Checkpoint | End
+Line = (Header | Frame | Connect | Disconnect | Subscribe | Resync | Gap | Sync | Checkpoint
+        | Records | End)
 
 encoder = msgspec.json.Encoder(enc_hook=str)  # str: options may hold paths and the like
 # Lines as stored: an embedded JSON payload stays in `j` (a replay's hot path).
@@ -329,3 +347,27 @@ def book_of(checkpoint: Checkpoint) -> OrderBook:
     book.recv_mono = None if checkpoint.rm is None else checkpoint.rm / 1e9
     book.venue_ts = checkpoint.vts
     return book
+
+
+def records_line(venue: str, feed: int | None, kind: str, rows: Iterable[Any], mono_ns: int,
+                 wall_ns: int) -> bytes:
+    """The `rec` line of `rows` (typed records, dataclasses): one msgspec call encodes
+    them all (a session holds thousands of orders; Decimals as exact strings)."""
+    data = encoder.encode(Records(mono_ns, wall_ns, venue, kind, feed,
+                                  msgspec.Raw(encoder.encode(list(rows)))))
+    return data
+
+
+_row_decoders: dict[type, msgspec.json.Decoder] = {}
+
+
+def records_of(line: Records, row_type: type) -> list[Any]:
+    """The typed records a `rec` line holds. ValueError, saying what, for rows that do not
+    decode into `row_type` (damage: checked where a seek restores them, as `book_of`)."""
+    decoder = _row_decoders.get(row_type)
+    if decoder is None:
+        decoder = _row_decoders[row_type] = msgspec.json.Decoder(list[row_type])
+    try:
+        return decoder.decode(line.rows)
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise ValueError(str(exc)) from None

@@ -49,6 +49,8 @@ log = logging.getLogger("obview.journal")
 
 SUFFIX = ".ndjson.zst"
 BookSource = Callable[[], Iterable[tuple[str, str, OrderBook]]]
+# (venue, feed index, record kind, rows): every non-empty kind of every feed
+RecordSource = Callable[[], Iterable[tuple[str, int | None, str, Iterable[Any]]]]
 _NEVER = 1 << 62
 WRITE_BYTES = 64 * 1024  # compressed bytes held before a write to the OS (see _write)
 WINDOW_LOG, HASH_LOG, MIN_MATCH = 18, 12, 7  # zstd parameters (see JournalWriter.__init__)
@@ -82,7 +84,9 @@ class JournalWriter:
     opens a file for binary writing; `on_fail(reason)` is called once if recording stops.
     `links` returns the open connections (number -> feed index) and `counters` each
     feed's counts (feed index -> `schema.Counters`), for every seek point's `sync` line
-    and every file's header: a replay starting there takes both back.
+    and every file's header: a replay starting there takes both back. `records` returns
+    (venue, feed index, kind, rows) for each feed's non-empty record kinds: a `rec`
+    line of each follows every checkpoint's `ckp` lines (docs/journal.md).
     """
 
     def __init__(
@@ -108,12 +112,14 @@ class JournalWriter:
         on_fail: Callable[[str], None] | None = None,
         links: Callable[[], dict[int, int]] | None = None,
         counters: Callable[[], dict[int, schema.Counters]] | None = None,
+        records: RecordSource | None = None,
     ) -> None:
         self.base = Path(path)
         self.redactor = Redactor(secrets, redact)
         self.books = books
         self.links = links  # open connections -> feed index, for seek points
         self.counters = counters  # feed index -> its counts, for seek points
+        self.records = records  # each feed's records, for seek points
         self.rotate_bytes = rotate_bytes
         self.failed: str | None = None
         self.paths: list[Path] = []
@@ -512,6 +518,11 @@ class JournalWriter:
     def _write_books(self, books: Iterable[tuple[str, str, OrderBook]], m: int, w: int) -> None:
         for venue, symbol, book, *more in books:  # more: push count, name, context, updates
             data = self._encode(schema.checkpoint_of(venue, symbol, book, m, w, *more))
+            self._put(self.redactor.line(data) if self._redacting else data)
+        # the feeds' records after the books, in every checkpoint (a rotated file's too):
+        # a replay starting here shows the tables live showed (a seek emptied them)
+        for venue, feed, kind, rows in self.records() if self.records is not None else ():
+            data = schema.records_line(venue, feed, kind, rows, m, w)
             self._put(self.redactor.line(data) if self._redacting else data)
         self.flush()
 

@@ -33,6 +33,7 @@ from typing import Any
 
 from obview import fmt
 from obview.feed import (
+    RECORD_TYPES,
     Backoff,
     Feed,
     JournalTime,
@@ -51,11 +52,13 @@ from obview.journal import (
     Header,
     JournalError,
     JournalReader,
+    Records,
     ReplayClock,
     SeekPoint,
     Sync,
     book_of,
     one_session,
+    records_of,
 )
 from obview.record import MAX_DEPTH, config_of, valid_depth
 from obview.replay.governor import ReplayGovernor
@@ -700,6 +703,9 @@ class ReplayPlayer:
         elif kind is Checkpoint:
             if self._restoring:
                 self._restore(line)
+        elif kind is Records:
+            if self._restoring:
+                self._restore_records(line)
         else:
             self._restoring = False
 
@@ -753,6 +759,23 @@ class ReplayPlayer:
                 if line.up is not None:  # (the restore made the book synced: 0 updates)
                     stream.updates = line.up
                 return
+
+    def _restore_records(self, line: Records) -> None:
+        """The records a feed held at the checkpoint (its orders, its risk rows), so its
+        tables show what live showed then; the frames from here on change them on."""
+        feed = self._feed_at(line.fd) if line.fd is not None else next(
+            (f for f in self.feeds if f.venue == line.vn), None)
+        row_type = RECORD_TYPES.get(line.kind)
+        if feed is None or feed.venue != line.vn or row_type is None:
+            return  # (a kind a newer obview added: its rows are not shown here)
+        try:
+            rows = records_of(line, row_type)
+        except ValueError as exc:  # damage: the replay cannot start from here
+            point = self.point
+            raise JournalError(f"{self.reader.paths[point.file]}: the {line.kind} records of "
+                               f"{line.vn} in the zstd frame at byte {point.offset} are "
+                               f"corrupt ({exc})") from None
+        feed.restore_records(line.kind, rows)
 
     def _feed_at(self, index: int | None) -> Feed | None:
         if index is None or not 0 <= index < len(self.feeds):
@@ -820,7 +843,7 @@ def _checkpointed(batches: Iterator[list], head: list[list]) -> dict[tuple[str, 
             kind = type(line)
             if kind is Checkpoint:
                 books[line.vn, line.sy] = line
-            elif kind is not Sync and kind is not Header:
+            elif kind is not Sync and kind is not Header and kind is not Records:
                 return books
     return books
 

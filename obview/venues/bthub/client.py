@@ -643,6 +643,17 @@ class BthubFeed(Feed):
         self._pending_records.clear()
         super().forget_records()
 
+    def restore_records(self, kind: str, rows: list[Any]) -> None:
+        # the restore announces every row itself: nothing of the timeline left is due
+        self._pending_records.pop(kind, None)
+        super().restore_records(kind, rows)
+        if kind == RecordKind.ORDERS:
+            # which are finished, in the orders' order: the order they finished in is
+            # not in the checkpoint, so eviction at the cap may pick another finished
+            # order first than live did (docs/replay.md, "Seeking")
+            self._finished = {oid: None for oid, order in self.orders.items()
+                              if order.status in FINISHED}
+
     # -- coalesced record events ------------------------------------------------------------
     def _queue_records(self, kind: str, key: Any, row: Any) -> None:
         """Changed rows are announced at once after a quiet spell, then at most every

@@ -577,3 +577,27 @@ async def test_loopring_push_timing_in_a_replay_is_on_the_journal_s_clock(
         app._tick()
         await pilot.pause()
         assert "stamp age" in screen_text(app)  # (drawn: samples below 0 included)
+
+
+async def test_a_replay_s_bounds_on_screen_are_from_and_until(checkpointed_journal):
+    """`obview replay --from F --until U` showed its progress over the whole journal
+    (at U: "37% end") and `home` (or `[` before F) went to the journal's start, before
+    F. The window is the replay's: home goes to F, the bar runs 0% at F to 100% at U."""
+    path = checkpointed_journal
+    probe = ReplayPlayer([path])
+    span = probe.last_wall - probe.first_wall
+    start, until = probe.first_wall + span // 3, probe.first_wall + 2 * span // 3
+    player = ReplayPlayer([path], speed=1.0, start=start, until=until)
+    app = ObviewApp(player.configs, player.feeds, player=player)
+    async with app.run_test(size=(100, 30)) as pilot:
+        streams = list(player.feeds[0].streams.values())
+        await wait_until(lambda: any(s.synced for s in streams), 20, "a replayed book")
+        await pilot.press("end")
+        await wait_until(lambda: player.describe().endswith(" end"), 10, "the end")
+        assert " 100% " in player.describe()
+        for key in ("home", "left_square_bracket"):
+            await pilot.press(key)
+            assert player.start == start, key  # the seek's target
+            assert player.progress() < 0.05, (key, player.describe())
+            await wait_until(lambda: all(s.synced and len(s.book.bids) for s in streams),
+                             10, f"the books at --from after {key}")

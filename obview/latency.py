@@ -47,6 +47,12 @@ class LatencyStats:
         self.unstamped = 0
         self.total = 0
 
+    def reset(self) -> None:
+        """Forget every sample and count (a replay's seek: another timeline)."""
+        self.samples.clear()
+        self.unstamped = 0
+        self.total = 0
+
     def add(self, value_ms: float | None) -> None:
         self.total += 1
         # x - x is 0 for every finite number and NaN for NaN and the infinities: the

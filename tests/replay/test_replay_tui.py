@@ -228,7 +228,27 @@ async def test_home_while_paused_repaints_the_tab_in_front(futu_journal):
         await wait_until(lambda: ladder_lines(app)[0].lstrip().startswith(
             f"{stream.key}  (not synced)"), 10, "the emptied book painted")
         assert "(empty book)" in screen_text(app)
-        assert ladder.paint_delay.total == measured
+        assert measured and ladder.paint_delay.total == 0  # reset by the seek, none added
+
+
+async def test_a_seek_resets_the_replay_s_latency_panel(futu_journal):
+    """The latency panel (venue stamp -> receive, receive -> paint, the unstamped
+    counts) went on over a seek, mixing two timelines: home while paused, and
+    "unstamped bid N" kept the count of the pushes of the timeline left."""
+    async with _replaying(futu_journal, (100, 30)) as (app, pilot, player, feed):
+        await pilot.press("end")
+        await wait_until(lambda: player.describe().endswith(" end"), 10, "the end")
+        await pilot.press("space")
+        stream = app.active_ladder().stream
+        pane = next(p for p in app._stream_panes.values() if p.stream is stream)
+        stats = [*stream.latency.values(), pane.clock.venue_age, pane.ladder.paint_delay]
+        await wait_until(lambda: all(s.total for s in stats[:-1]), 10, "latency measured")
+        assert any(s.unstamped for s in stream.latency.values())
+        await pilot.press("home")
+        await pilot.pause()
+        assert [s.total for s in stats] == [0] * len(stats)
+        assert pane.health.unstamped_text() == "unstamped " + " ".join(
+            f"{key} 0" for key in stream.latency)
 
 
 def _status_figures_whole(status: str, width: int) -> None:

@@ -621,3 +621,17 @@ async def test_a_replay_s_bounds_on_screen_are_from_and_until(checkpointed_journ
             assert player.progress() < 0.05, (key, player.describe())
             await wait_until(lambda: all(s.synced and len(s.book.bids) for s in streams),
                              10, f"the books at --from after {key}")
+
+
+async def test_depth_in_a_replay_goes_up_to_the_rows_the_journal_holds(futu_journal):
+    """`d` in a replay cycled up to 50 rows ("6 of 50 rows") of a journal that holds
+    20: the depth stops at what the journal recorded."""
+    async with _replaying(futu_journal, (100, 30)) as (app, pilot, player, feed):
+        recorded = player.reader.headers[0].o["feeds"][0].get("depth", 20)
+        assert recorded < 50
+        ladder = app.active_ladder()
+        seen = set()
+        for _ in range(4):
+            await pilot.press("d")
+            seen.add(ladder.depth)
+        assert max(seen) == recorded and min(seen) >= 1, seen

@@ -114,6 +114,11 @@ class IntervalStats(LatencyStats):
         if self.stamps and self.stamps[-1] is not None:
             self.mark(None)
 
+    def reset(self) -> None:
+        """Forget every interval (a replay's seek: another timeline)."""
+        self.stamps.clear()
+        self.unstamped = 0
+
     def stamp_with(self, now: Callable[[], float]) -> None:
         """From now on a mark takes its time from `now()`, whatever stamp it is given: a
         replay's, the receive stamp of the message being handled (on this machine's clock

@@ -47,6 +47,12 @@ class LatencyStats:
         self.unstamped = 0
         self.total = 0
 
+    def reset(self) -> None:
+        """Forget every sample and count (a replay's seek: another timeline)."""
+        self.samples.clear()
+        self.unstamped = 0
+        self.total = 0
+
     def add(self, value_ms: float | None) -> None:
         self.total += 1
         # x - x is 0 for every finite number and NaN for NaN and the infinities: the
@@ -107,6 +113,11 @@ class IntervalStats(LatencyStats):
     def restart(self) -> None:
         if self.stamps and self.stamps[-1] is not None:
             self.mark(None)
+
+    def reset(self) -> None:
+        """Forget every interval (a replay's seek: another timeline)."""
+        self.stamps.clear()
+        self.unstamped = 0
 
     def stamp_with(self, now: Callable[[], float]) -> None:
         """From now on a mark takes its time from `now()`, whatever stamp it is given: a

@@ -171,6 +171,7 @@ class ReplayPlayer:
                 raise ValueError(f"its feeds are {reprlib.repr(feeds)}, not a list")
             self.view = _view_of(header.o)
             self.configs = [config_of(cfg) for cfg in feeds]
+            self.depths = [cfg.depth for cfg in self.configs]  # the rows each feed recorded
             self.feeds = [build_feed(cfg, simulated=bool(recorded.get("sim")))
                           for cfg, recorded in zip(self.configs, feeds, strict=True)]
         except (TypeError, KeyError, ValueError, IndexError, AttributeError) as exc:
@@ -186,6 +187,8 @@ class ReplayPlayer:
         self.first_wall = header.w
         self.start = start
         self.until = until
+        # the replay's bounds on screen: --from (home goes there, the bar's 0%) to --until
+        self.begin = header.w if start is None else max(start, header.w)
         self.stopped_at: int | None = None  # wall stamp of the first line past `until`
         self.links: dict[int, ReplayLink] = {}
         self._pending: list[Frame] = []
@@ -249,9 +252,15 @@ class ReplayPlayer:
     def paused(self) -> bool:
         return self.pace.paused
 
+    @property
+    def end(self) -> int:
+        """The replay's last instant: the journal's end, or `until` before it."""
+        return self.last_wall if self.until is None else min(self.last_wall, self.until)
+
     def progress(self) -> float:
-        span = self.last_wall - self.first_wall
-        return 1.0 if span <= 0 else min(max((self.wall - self.first_wall) / span, 0.0), 1.0)
+        """Where the playhead is between `begin` (--from) and `end` (--until)."""
+        span = self.end - self.begin
+        return 1.0 if span <= 0 else min(max((self.wall - self.begin) / span, 0.0), 1.0)
 
     def govern(self, budget: float, **kw) -> ReplayGovernor:
         """Slow the pace down while playing it keeps the event loop's thread busier
@@ -345,16 +354,15 @@ class ReplayPlayer:
         elif action == "forward":
             self.seek(self.wall + 10 * 1_000_000_000)
         elif action == "home":
-            self.seek(self.first_wall)
+            self.seek(self.begin)
         elif action == "end":
             self.seek(self.last_wall)
         self._poke()
 
     def seek(self, wall: int) -> None:
-        """Go to journal wall time `wall` (clamped to the journal, and to `until`: past
-        it no line is handed over, so a seek there emptied the books for good)."""
-        end = self.last_wall if self.until is None else min(self.last_wall, self.until)
-        wall = min(max(wall, self.first_wall), end)
+        """Go to journal wall time `wall` (clamped to the journal, and to --from and
+        `until`: past it no line is handed over, so a seek there emptied the books)."""
+        wall = min(max(wall, self.begin), self.end)
         for link in self.links.values():
             link.close(SEEK, restart=True)
         self.links.clear()

@@ -164,7 +164,10 @@ def _cut_words(text: str, room: int, keep_tail: bool) -> str:
     keep = room - cell_len(head) - len(sep) - 1  # cells: a CJK character takes two
     if keep_tail:
         return f"{head}{sep}…{_cells(tail[::-1], keep)[::-1]}"
-    return f"{head}{sep}{_cells(tail, keep)}…"
+    cut = _cells(tail, keep)
+    if len(cut) < len(tail) and not tail[len(cut)].isspace() and " " in cut:
+        cut = cut.rsplit(" ", 1)[0].rstrip()  # whole words: "replay of a…", not "a si…"
+    return f"{head}{sep}{cut}…"
 
 
 def _cells(text: str, cells: int) -> str:

@@ -198,6 +198,11 @@ class StreamPane(TabPane):
         recorded while the books catch up (the rebuild covers that time)."""
         self.sampler.stop()
         self.clock.restart()
+        # the latency panel's figures too: they measured the timeline left
+        self.clock.venue_age.reset()
+        self.ladder.paint_delay.reset()
+        for stats in self.stream.latency.values():
+            stats.reset()
         self.history.clear()
         self.pending_trades.clear()
         if self.tape is not None:

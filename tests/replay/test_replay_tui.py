@@ -228,7 +228,27 @@ async def test_home_while_paused_repaints_the_tab_in_front(futu_journal):
         await wait_until(lambda: ladder_lines(app)[0].lstrip().startswith(
             f"{stream.key}  (not synced)"), 10, "the emptied book painted")
         assert "(empty book)" in screen_text(app)
-        assert ladder.paint_delay.total == measured
+        assert measured and ladder.paint_delay.total == 0  # reset by the seek, none added
+
+
+async def test_a_seek_resets_the_replay_s_latency_panel(futu_journal):
+    """The latency panel (venue stamp -> receive, receive -> paint, the unstamped
+    counts) went on over a seek, mixing two timelines: home while paused, and
+    "unstamped bid N" kept the count of the pushes of the timeline left."""
+    async with _replaying(futu_journal, (100, 30)) as (app, pilot, player, feed):
+        await pilot.press("end")
+        await wait_until(lambda: player.describe().endswith(" end"), 10, "the end")
+        await pilot.press("space")
+        stream = app.active_ladder().stream
+        pane = next(p for p in app._stream_panes.values() if p.stream is stream)
+        stats = [*stream.latency.values(), pane.clock.venue_age, pane.ladder.paint_delay]
+        await wait_until(lambda: all(s.total for s in stats[:-1]), 10, "latency measured")
+        assert any(s.unstamped for s in stream.latency.values())
+        await pilot.press("home")
+        await pilot.pause()
+        assert [s.total for s in stats] == [0] * len(stats)
+        assert pane.health.unstamped_text() == "unstamped " + " ".join(
+            f"{key} 0" for key in stream.latency)
 
 
 def _status_figures_whole(status: str, width: int) -> None:
@@ -577,3 +597,41 @@ async def test_loopring_push_timing_in_a_replay_is_on_the_journal_s_clock(
         app._tick()
         await pilot.pause()
         assert "stamp age" in screen_text(app)  # (drawn: samples below 0 included)
+
+
+async def test_a_replay_s_bounds_on_screen_are_from_and_until(checkpointed_journal):
+    """`obview replay --from F --until U` showed its progress over the whole journal
+    (at U: "37% end") and `home` (or `[` before F) went to the journal's start, before
+    F. The window is the replay's: home goes to F, the bar runs 0% at F to 100% at U."""
+    path = checkpointed_journal
+    probe = ReplayPlayer([path])
+    span = probe.last_wall - probe.first_wall
+    start, until = probe.first_wall + span // 3, probe.first_wall + 2 * span // 3
+    player = ReplayPlayer([path], speed=1.0, start=start, until=until)
+    app = ObviewApp(player.configs, player.feeds, player=player)
+    async with app.run_test(size=(100, 30)) as pilot:
+        streams = list(player.feeds[0].streams.values())
+        await wait_until(lambda: any(s.synced for s in streams), 20, "a replayed book")
+        await pilot.press("end")
+        await wait_until(lambda: player.describe().endswith(" end"), 10, "the end")
+        assert " 100% " in player.describe()
+        for key in ("home", "left_square_bracket"):
+            await pilot.press(key)
+            assert player.start == start, key  # the seek's target
+            assert player.progress() < 0.05, (key, player.describe())
+            await wait_until(lambda: all(s.synced and len(s.book.bids) for s in streams),
+                             10, f"the books at --from after {key}")
+
+
+async def test_depth_in_a_replay_goes_up_to_the_rows_the_journal_holds(futu_journal):
+    """`d` in a replay cycled up to 50 rows ("6 of 50 rows") of a journal that holds
+    20: the depth stops at what the journal recorded."""
+    async with _replaying(futu_journal, (100, 30)) as (app, pilot, player, feed):
+        recorded = player.reader.headers[0].o["feeds"][0].get("depth", 20)
+        assert recorded < 50
+        ladder = app.active_ladder()
+        seen = set()
+        for _ in range(4):
+            await pilot.press("d")
+            seen.add(ladder.depth)
+        assert max(seen) == recorded and min(seen) >= 1, seen

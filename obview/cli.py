@@ -435,6 +435,9 @@ def loopring(market: str, level: int, api: str, rest_url: str | None, ws_url: st
     """
     from obview.venues.loopring.credentials import load_api_key
 
+    if market.startswith("@"):  # one market a run: a watchlist (futu, bthub) has no place
+        raise click.UsageError(f"loopring takes one MARKET (such as LRC-ETH), "
+                               f"not a watchlist ({market!r})")
     symbols = _symbols("loopring", (market,))
     _launch([_config("loopring", symbols, kw, level=level, api=api, rest_url=rest_url,
                      ws_url=ws_url, depth_path=depth_path, verify=verify,

@@ -242,6 +242,9 @@ class FeedCapabilities:
     # the tape; a MARKET tape runs only when asked for (`Feed.trades_enabled`, from
     # `VenueConfig.trades`: it costs a subscription), an OWN one always
     trades: TradeKind = TradeKind.NONE
+    # whether a level carries its order count (`Level.orders`); a venue that sends none
+    # declares False and no consumer shows an always-empty orders column
+    order_counts: bool = True
 
 
 @dataclass(eq=False)

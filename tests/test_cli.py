@@ -31,6 +31,8 @@ from tests.conftest import ROOT, obview_env, run_obview
         (["loopring", "LRC-ETH", "--level", "x"], "--level"),
         (["loopring", "LRC-ETH", "--level", "-1"], "--level"),
         (["loopring", "LRCETH"], "malformed market"),
+        # said "malformed market '@us'": a watchlist is no market, and loopring takes one
+        (["loopring", "@us"], "loopring takes one MARKET (such as LRC-ETH), not a watchlist ('@us')"),
         (["futu", "HK.00700", "--history", "25h"], "at most 24h"),
         (["futu", "HK.00700", "--history", "1e309"], "must be finite"),
         (["futu", "HK.00700", "--history", "0"], "more than 0"),

@@ -619,7 +619,7 @@ class ObviewApp(App):
             self.notify("levels not known yet (market not loaded)", severity="warning")
             return
         level = (levels.current() + 1) % count
-        self.notify(f"{pane.stream.symbol}: level {level} of 0-{count - 1}")
+        self.notify(f"{pane.stream.symbol}: aggregation level {level} (0-{count - 1})")
         pane.ladder.reset_history()
         self.run_worker(pane.fresh_history(), group="levels", exit_on_error=False)
         self.run_worker(self._change_level(levels.change, level), group="levels",
@@ -629,7 +629,7 @@ class ObviewApp(App):
         try:
             await change(level)
         except (ValueError, OSError) as exc:
-            self.notify(f"level {level}: {exc}", severity="error")
+            self.notify(f"aggregation level {level}: {exc}", severity="error")
 
     def action_drilldown(self) -> None:
         if not self._main_in_front():

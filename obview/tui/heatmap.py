@@ -551,7 +551,7 @@ class HeatmapView(PacedRedraw, Widget, can_focus=True):
         pad = Segment(" " * (width - used), palette.background) if used < width else None
         coarser = step if step != history.row_step(self.step) else None
         title_key = (scale_lo, scale_hi, history.places, self.resolution, width, id(palette),
-                     self.note, coarser)
+                     self.note, coarser, self.step)
         if title_key != self._title_key:  # (formatting two sizes is a fair part of a frame)
             self._title_key, self._title = title_key, self._title_line(
                 width, palette, scale_lo, scale_hi, coarser)
@@ -698,6 +698,8 @@ class HeatmapView(PacedRedraw, Widget, can_focus=True):
         ms = RESOLUTIONS_MS[self.resolution]
         label = f"{ms} ms" if ms < 1000 else f"{ms // 1000} s"
         label = f" depth  {label}/col  "
+        if self.step is not None:  # the ladder's grouping (`g`): alone, nothing else says it
+            label += f"group {fmt.dec_str(self.step)}  "
         if coarser is not None:
             label += f"rows of {fmt.dec_str(coarser)}  "
         size = self.history.size_of

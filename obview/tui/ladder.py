@@ -654,7 +654,7 @@ class Ladder(Widget, can_focus=True):
             "cp": 9 if sourced else 0,
             "price": max([len("Price")] + [len(p) for p in prices]) + 1,
             "size": max([len("Size")] + [len(s) for s in sizes]) + 2,
-            "ord": 6,
+            "ord": 6 if self.feed.capabilities.order_counts else 0,
             "delta": 10 if self.show_delta else 0,
             "cum": max([len("Cum")] + [len(c) for c in cums]) + 2,
         }

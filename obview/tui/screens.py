@@ -206,8 +206,10 @@ class DrilldownScreen(Screen):
     def _sources_table(self) -> Table:
         levels, gone = self.shown_levels()
         table = Table(box=None, header_style=self._s("drill--head"), pad_edge=False)
+        counts = self.feed.capabilities.order_counts  # no column a venue never fills
         for name, justify in (("counterparty", "left"), ("price", "right"), ("size", "right"),
-                              ("orders", "right"), ("share", "right"), ("", "left")):
+                              *((("orders", "right"),) if counts else ()),
+                              ("share", "right"), ("", "left")):
             _add_column(table, name, justify)
         total = sum((lv.size for lv in levels), Decimal(0))
         *sizes, total_text = _held(fmt.figure_column(
@@ -215,10 +217,11 @@ class DrilldownScreen(Screen):
         prices = [fmt.at_least(lv.price, self.places) for lv in levels]
         for level, size, price in zip(levels, sizes, prices, strict=True):
             share = level.size / total if total else None
+            orders = (str(level.orders or ""),) if counts else ()
             table.add_row(Text(level.source or "-", self._s(cp_class(level.source))), price,
-                          size, str(level.orders or ""),
+                          size, *orders,
                           fmt.pct(share), Text(_bar(level.size, total), self._s("drill--bar")))
-        table.add_row(Text("total", "bold"), "", total_text, "", "", "")
+        table.add_row(Text("total", "bold"), "", total_text, *(("",) if counts else ()), "", "")
         if gone:
             self._gone_note(table)
         return table

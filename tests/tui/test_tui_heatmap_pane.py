@@ -124,6 +124,21 @@ async def test_heatmap_rows_follow_the_ladder_grouping_and_prices():
         assert pane.heatmap.step is None
 
 
+async def test_heatmap_alone_titles_the_grouping():
+    app = make_app(only("futu"))
+    async with app.run_test(size=(140, 34)) as pilot:
+        pane = await split(pilot)
+        await pilot.press("h", "g")
+        await settle(pilot)
+        assert pane.layout_name == "heatmap" and not pane.ladder.display
+        group = f"group {pane.ladder.step}"
+        assert pane.ladder.step == Decimal("0.5")
+        await wait_until(lambda: group in screen_text(app), 5, "the grouping in the title")
+        await pilot.press("G")
+        await settle(pilot)
+        await wait_until(lambda: "group" not in screen_text(app), 5, "ungrouped")
+
+
 async def test_crosshair_readout_is_shown_in_the_pane():
     app = make_app(only("futu"))
     async with app.run_test(size=(140, 34)) as pilot:

@@ -16,6 +16,8 @@ async def test_l_switches_the_loopring_level_on_the_simulator():
         await ready(pilot)
         stream = app.feeds[0].streams["LRC-ETH"]
         await pilot.press("l")
+        # the toast in words: which level of which range (the market's levels are 0-3)
+        assert [n.message for n in app._notifications] == ["LRC-ETH: aggregation level 1 (0-3)"]
         await wait_until(lambda: stream.level == 1 and stream.synced, 10, "level 1 synced")
         await wait_until(lambda: "level 1" in screen_text(app), 5, "level shown")
         await pilot.press("q")

@@ -128,9 +128,10 @@ _FILL_SIDES = {"BUY": BUY, "SELL": SELL}
 
 class BthubFeed(Feed):
     venue = "bthub"
-    # the tape: the account's fills from API_ORDER, never the market's prints
+    # the tape: the account's fills from API_ORDER, never the market's prints; a level
+    # is a counterparty's price and size, with no order count
     capabilities = FeedCapabilities(records=(RecordKind.ORDERS, RecordKind.RISK),
-                                    trades=TradeKind.OWN)
+                                    trades=TradeKind.OWN, order_counts=False)
 
     def __init__(self, cfg: VenueConfig) -> None:
         super().__init__()

@@ -71,6 +71,19 @@ class TruthCheck:
                 self.wrong.append(version)
 
 
+async def _stop(watch: RssWatch | None, feed, task: asyncio.Task,
+                server: HostileServer) -> None:
+    """A hostile session's end: whatever the test saw, every part is stopped and closed."""
+    if watch is not None:
+        watch.stop()
+    feed.stop()
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        await task
+    await feed.close()
+    await server.close()
+
+
 async def run_fuzz(seed: int, frames: int) -> dict:
     server = await HostileServer(seed).start()
     feed = hostile_feed(server)
@@ -95,13 +108,7 @@ async def run_fuzz(seed: int, frames: int) -> dict:
                 "books_checked": recorder.checked, "resyncs": feed.stream.resyncs,
                 "rss_growth_mb": growth / 2**20, "depth_requests": server.depth_requests}
     finally:
-        watch.stop()
-        feed.stop()
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await task
-        await feed.close()
-        await server.close()
+        await _stop(watch, feed, task, server)
 
 
 @pytest.mark.timeout(60)
@@ -126,13 +133,7 @@ async def test_never_ending_depth_reply_is_cut_at_the_cap_and_retried():
         growth = watch.stop()
         assert growth < 60 * 2**20, f"RSS grew {growth / 2**20:.0f} MB"
     finally:
-        watch.stop()
-        feed.stop()
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await task
-        await feed.close()
-        await server.close()
+        await _stop(watch, feed, task, server)
 
 
 @pytest.mark.timeout(60)
@@ -153,13 +154,7 @@ async def test_a_compressed_reply_not_asked_for_is_bad_and_never_decoded(encodin
         assert (f"loopring: bad frame #1: /api/v3/depth: reply in Content-Encoding "
                 f"'{encoding}', not asked for") in caplog.messages
     finally:
-        watch.stop()
-        feed.stop()
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await task
-        await feed.close()
-        await server.close()
+        await _stop(watch, feed, task, server)
 
 
 @pytest.mark.timeout(60)
@@ -176,9 +171,4 @@ async def test_frame_over_max_size_is_counted_and_the_connection_retried():
         assert feed.reconnects == 2
         assert normalised(feed.stream.book) == server.history[final]
     finally:
-        feed.stop()
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await task
-        await feed.close()
-        await server.close()
+        await _stop(None, feed, task, server)

@@ -146,6 +146,18 @@ class Tap:
     def add_secret(self, secret: str | None) -> None:
         self.writer.add_secret(secret)
 
+    def rest(self, conn: int, body: bytes, url: str, status: int) -> None:
+        """An HTTP reply body, as received: its text when it is UTF-8 (every reply a
+        venue documents is), else the bytes themselves (docs/journal.md, `f` lines).
+        Decoded with replacement characters, a body the feed refused live (msgspec
+        rejects invalid UTF-8) became one a replay accepted, or refused for another
+        reason."""
+        try:
+            payload: str | bytes = body.decode()
+        except UnicodeDecodeError:
+            payload = body
+        self.writer.frame(self.venue, conn, "rest", payload, url=url, status=status)
+
 
 class Recording:
     """The journal of one run. `attach(feed)` gives the feed its tap."""

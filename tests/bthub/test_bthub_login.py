@@ -136,3 +136,39 @@ def test_bad_credentials_file_is_refused_without_quoting_it(tmp_path, text):
 def test_unknown_simulator_fault_is_refused():
     with pytest.raises(ValueError, match="unknown bthub simulator fault bogus"):
         BthubSimulator(1, {"bogus": ""})
+
+
+async def test_a_login_reply_that_is_not_utf8_is_journaled_as_its_bytes(tmp_path):
+    """The journal keeps a reply's bytes when they are not UTF-8. Live refuses this one
+    (not JSON: JSON is UTF-8); the journal held it decoded with replacement characters,
+    valid JSON, so a replay of the session logged in where live had not."""
+    from obview.journal import Frame, JournalReader
+    from obview.record import Recording
+
+    body = b'{"data":{"token":"tok-9"},"result":"SUCCESS","note":"caf\xe9"}'
+
+    def answer(connection, request):
+        headers = Headers([("Content-Type", "application/json"),
+                           ("Content-Length", str(len(body))), ("Connection", "close")])
+        return Response(200, "OK", headers, body)
+
+    path = tmp_path / "s.ndjson.zst"
+    async with serve(lambda ws: None, "127.0.0.1", 0, process_request=answer) as server:
+        port = server.sockets[0].getsockname()[1]
+        cfg = config("bthub", ["BTCUSDT"], url=f"http://127.0.0.1:{port}", user="alice",
+                     password=SECRET)
+        recording = Recording(path, [cfg], secrets=[SECRET])
+        feed = BthubFeed(cfg)
+        recording.attach(feed)
+        feed.conn = feed.tap.connect("rest", f"http://127.0.0.1:{port}")
+        try:
+            outcome = await feed.login()
+        except FeedError as exc:
+            outcome = f"refused: {exc}"
+        finally:
+            await feed.close()
+            recording.close()
+    kept = [line.payload() for line in JournalReader([path]).lines()
+            if type(line) is Frame and line.ch == "rest"]
+    assert outcome == "refused: login failed: reply is not JSON"
+    assert kept == [body]

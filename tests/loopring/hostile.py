@@ -46,7 +46,10 @@ class HostileServer:
 
     def __init__(self, seed: int = 1, depth_reply: str = "normal", big_frame_every: int = 0) -> None:
         self.rng = random.Random(seed)
-        self.depth_reply = depth_reply  # "normal" | "endless" | "zstd-bomb" | "gzip-bomb"
+        # "normal" | "endless" | "zstd-bomb" | "gzip-bomb" | "not-utf8" (a valid depth
+        # reply with a Latin-1 byte in a key no client reads)
+        self.depth_reply = depth_reply
+        self.depth_bodies: list[bytes] = []  # the depth replies sent, as sent
         self.big_frame_every = big_frame_every
         # (made here, before a test measures the client's RSS: 64 MB pass through it)
         self._gzip_bomb = gzip.compress(b" " * (64 << 20)) if depth_reply == "gzip-bomb" else b""
@@ -296,7 +299,11 @@ class HostileServer:
                 elif self.depth_reply.endswith("-bomb"):
                     await self._bomb(writer, self.depth_reply[:-5])
                 else:
-                    await self._reply(writer, self._depth(int(query.get("limit", "50"))))
+                    depth = _encode(self._depth(int(query.get("limit", "50"))))
+                    if self.depth_reply == "not-utf8":
+                        depth = depth[:-1] + b',"note":"caf\xe9"}'
+                    self.depth_bodies.append(depth)
+                    await self._reply(writer, msgspec.Raw(depth))
             else:
                 await self._reply(writer, {"resultInfo": {"code": 100000, "message": "?"}}, 404)
         except (ConnectionError, asyncio.IncompleteReadError):

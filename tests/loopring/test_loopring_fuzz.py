@@ -172,3 +172,38 @@ async def test_frame_over_max_size_is_counted_and_the_connection_retried():
         assert normalised(feed.stream.book) == server.history[final]
     finally:
         await _stop(None, feed, task, server)
+
+
+@pytest.mark.timeout(60)
+async def test_a_reply_that_is_not_utf8_is_journaled_as_its_bytes(tmp_path):
+    """A depth reply with a Latin-1 byte in a key the client does not read: live takes
+    it (msgspec skips unread keys). The journal held it decoded with replacement
+    characters, not the bytes received; it now keeps the bytes, and a replay hands the
+    feed what live got."""
+    from obview.journal import Frame, JournalReader
+    from obview.record import Recording
+    from tests.replay.conftest import playing
+
+    server = await HostileServer(3, depth_reply="not-utf8").start()
+    feed = hostile_feed(server)
+    path = tmp_path / "s.ndjson.zst"
+    recording = Recording(path, [config("loopring", [MARKET], rest_url=server.rest_url,
+                                        ws_url=server.ws_url, api="v3")])
+    recording.attach(feed)
+    task = asyncio.create_task(feed.run())
+    try:
+        await wait_until(lambda: feed.stream.synced, 20, "the book synced from the reply")
+        assert feed.bad_frames == 0
+        live = (feed.stream.book.version, normalised(feed.stream.book))
+    finally:
+        await _stop(None, feed, task, server)
+        recording.close()
+    sent = server.depth_bodies
+    assert sent and all(b"caf\xe9" in body for body in sent)
+    kept = [line.payload() for line in JournalReader([path]).lines()
+            if type(line) is Frame and line.ch == "rest" and "/api/v3/depth" in line.u]
+    assert kept == sent
+    async with playing(path) as player:
+        replayed = player.feeds[0]
+        book = replayed.stream.book
+        assert (replayed.bad_frames, book.version, normalised(book)) == (0, *live)

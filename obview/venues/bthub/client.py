@@ -392,8 +392,7 @@ class BthubFeed(Feed):
     def _record(self, path: str, status: int, content: bytes) -> None:
         """A REST reply into the journal (the path only: the login query has the password)."""
         if self.tap is not None and self.transport is None:
-            self.tap.writer.frame(self.venue, self.conn, "rest",
-                                  content.decode("utf-8", "replace"), url=path, status=status)
+            self.tap.rest(self.conn, content, path, status)
 
     async def _request(self, method: str, url: httpx.URL | str,
                        headers: dict[str, str] | None = None) -> tuple[int, bytes]:

@@ -746,8 +746,7 @@ class LoopringFeed(Feed):
             with contextlib.suppress(Exception):
                 tap.add_secret(protocol.decode_ws_key(status, body))
         url = path + ("?" + urlencode(params) if params else "") + (f"#{tag}" if tag else "")
-        tap.writer.frame(self.venue, self.conn, "rest", body.decode("utf-8", "replace"),
-                         url=url, status=status)
+        tap.rest(self.conn, body, url, status)
 
     async def _replayed_reply(self, path: str, tag: str | None):
         frame = await self._link.request(path + (f"#{tag}" if tag else ""))

@@ -211,7 +211,10 @@ class ReplayPlayer:
         self._busy = False  # lines taken from the pace and not all handed over yet
         self._seeks = 0
         self.governor: ReplayGovernor | None = None  # see govern()
-        self.point: SeekPoint | None = None  # where the last start or seek replays from
+        # where the last start or seek replays from: without `start`, the first file's
+        # start (a damaged checkpoint of a rotated part given alone is named by it: it
+        # said "internal error: AttributeError")
+        self.point = SeekPoint(0, 0, header.m, header.w)
         source = self._bounded(self._batches_from(start) if start is not None
                                else self.reader.batches())
         # A rotated part given without the ones before it starts mid-session, as a seek

@@ -93,17 +93,25 @@ def test_a_seek_restores_the_orders_and_risk_rows_live_held(bthub_journal):
     assert asyncio.run(started()) == reference
 
 
-def test_a_rotated_part_alone_restores_the_records(tmp_path):
+@pytest.fixture(scope="module")
+def rotated_journal(tmp_path_factory) -> tuple[Path, Path]:
+    """A session rotated every 6000 bytes: (its first file, its last part)."""
     from obview.journal import JournalWriter
     from obview.journal.writer import part_path
 
-    path = tmp_path / "rot.ndjson.zst"
+    folder = tmp_path_factory.mktemp("rotated")
+    path = folder / "rot.ndjson.zst"
     # (Recording passes its own rotate_bytes=None: a partial's would be overridden)
     _record(path, writer_factory=lambda *a, **kw: JournalWriter(*a, **{**kw, "rotate_bytes": 6000}))
-    parts = sorted(tmp_path.glob("rot*.ndjson.zst"))
+    parts = sorted(folder.glob("rot*.ndjson.zst"))
     assert len(parts) >= 3
     last = part_path(path, len(parts) - 1)
     assert last in parts
+    return path, last
+
+
+def test_a_rotated_part_alone_restores_the_records(rotated_journal):
+    path, last = rotated_journal
     reader = JournalReader(last)
     header_wall = reader.index()[0].wall
     held = [line for line in reader if type(line) is Records and line.w == header_wall]
@@ -178,3 +186,24 @@ def test_a_damaged_records_line_says_so_in_one_line(bthub_journal, tmp_path):
     assert done.stderr.startswith(f"obview: {copy}: the orders records of bthub in the zstd "
                                   "frame at byte "), done.stderr
     assert "are corrupt (Expected `decimal | null`, got `object`" in done.stderr, done.stderr
+
+
+def test_a_damaged_records_line_of_a_rotated_part_alone_says_so_in_one_line(rotated_journal,
+                                                                            tmp_path):
+    """A part given alone restores from its first checkpoint, before any seek: its
+    damaged `rec` line ended in "internal error: AttributeError" (no seek point to name)."""
+    _, last = rotated_journal
+    if not any(type(line) is Records and line.kind == "orders" for line in JournalReader(last)):
+        pytest.skip("the last part holds no orders")  # (seeded: does not happen)
+
+    def damage(row: dict) -> dict:
+        if row["kind"] == "orders":
+            row["rows"][0]["order_volume"] = {"x": 1}
+        return row
+    copy = _rewritten(last, tmp_path / "bad-part.ndjson.zst", damage)
+    done = run_obview("replay", str(copy), "--stream", "json")
+    assert done.returncode == 1, done.stderr  # (the books restored before it are printed)
+    warning, error = done.stderr.splitlines()
+    assert "is part " in warning and "Traceback" not in done.stderr
+    assert error.startswith(f"obview: {copy}: the orders records of bthub in the zstd frame "
+                            "at byte 0 are corrupt (Expected `decimal | null`"), error

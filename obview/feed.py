@@ -516,11 +516,18 @@ class Feed:
                 rows.clear()
                 self.emit(RecordsChanged(self, kind, []))
 
-    def restore_records(self, kind: str, rows: list[Any]) -> None:
+    def records_context(self, kind: str) -> dict[str, Any] | None:
+        """What a replay that restores the records of `kind` at a checkpoint needs beside
+        the rows to go on with them as live did (JSON values, a `rec` line's `cx`), or
+        None (bthub: the order its orders finished in, and how many it evicted)."""
+        return None
+
+    def restore_records(self, kind: str, rows: list[Any], context: Any = None) -> None:
         """Replay from a checkpoint: the records of `kind` become `rows` (typed, in the
         order live held them), as live's tables showed them at that moment, and the
         screen is told. A kind this feed does not keep is ignored. A venue keeping more
-        bookkeeping about its rows extends this (bthub: its finished orders)."""
+        bookkeeping about its rows extends this, from `context` (what its
+        `records_context` gave; None in a journal written before it, or damaged)."""
         target = self.records.get(kind)
         if target is None:
             return

@@ -207,7 +207,8 @@ class Recording:
         for index, feed in enumerate(self.feeds):
             for kind, rows in feed.records.items():
                 if rows:
-                    yield (feed.venue, index, str(kind), rows.values())
+                    yield (feed.venue, index, str(kind), rows.values(),
+                           feed.records_context(kind))
 
     def _counters(self) -> dict[int, Counters]:
         """Each feed's counts as its screen shows them now (a seek point's `fc`)."""

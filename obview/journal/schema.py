@@ -200,6 +200,7 @@ class Records(msgspec.Struct, tag="rec", **_Base):
     kind: str  # the RecordKind name ("orders", "risk")
     fd: int | None = None  # which of the session's feeds (as `Connect.fd`)
     rows: msgspec.Raw = msgspec.Raw(b"[]")  # the records, as msgspec encodes the dataclasses
+    cx: Any = None  # the feed's bookkeeping of the rows (`Feed.records_context`), opt
 
 
 class End(msgspec.Struct, tag="end", **_Base):
@@ -350,12 +351,11 @@ def book_of(checkpoint: Checkpoint) -> OrderBook:
 
 
 def records_line(venue: str, feed: int | None, kind: str, rows: Iterable[Any], mono_ns: int,
-                 wall_ns: int) -> bytes:
+                 wall_ns: int, context: Any = None) -> bytes:
     """The `rec` line of `rows` (typed records, dataclasses): one msgspec call encodes
     them all (a session holds thousands of orders; Decimals as exact strings)."""
-    data = encoder.encode(Records(mono_ns, wall_ns, venue, kind, feed,
-                                  msgspec.Raw(encoder.encode(list(rows)))))
-    return data
+    return encoder.encode(Records(mono_ns, wall_ns, venue, kind, feed,
+                                  msgspec.Raw(encoder.encode(list(rows))), context))
 
 
 _row_decoders: dict[type, msgspec.json.Decoder] = {}

@@ -786,7 +786,7 @@ class ReplayPlayer:
             raise JournalError(f"{self.reader.paths[point.file]}: the {line.kind} records of "
                                f"{line.vn} in the zstd frame at byte {point.offset} are "
                                f"corrupt ({exc})") from None
-        feed.restore_records(line.kind, rows)
+        feed.restore_records(line.kind, rows, line.cx)
 
     def _feed_at(self, index: int | None) -> Feed | None:
         if index is None or not 0 <= index < len(self.feeds):

@@ -7,13 +7,14 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from functools import partial
 from pathlib import Path
 
 import pytest
 import zstandard
 
 from obview.feed import RecordKind
-from obview.journal import JournalReader, Records, Sync
+from obview.journal import Frame, JournalReader, Records, Sync
 from tests.conftest import run_obview
 from tests.replay.conftest import playing, record_session
 
@@ -207,3 +208,88 @@ def test_a_damaged_records_line_of_a_rotated_part_alone_says_so_in_one_line(rota
     assert "is part " in warning and "Traceback" not in done.stderr
     assert error.startswith(f"obview: {copy}: the orders records of bthub in the zstd frame "
                             "at byte 0 are corrupt (Expected `decimal | null`"), error
+
+
+async def test_a_seek_evicts_the_finished_orders_live_evicted_and_counts_on(tmp_path,
+                                                                           monkeypatch):
+    """At the cap the oldest *finished* order goes first. A seek restored the finished
+    orders in the orders' order, not the order they finished in: with two open at once
+    (a before b, b finished first), live evicted b and the seek's replay a. And
+    `orders_evicted` went on from the timeline the seek left (here: counted twice)."""
+    from obview.feed import Backoff
+    from obview.journal import JournalWriter
+    from obview.record import Recording
+    from obview.replay import ReplayPlayer
+    from obview.venues import config
+    from obview.venues.bthub import client
+    from obview.venues.bthub.client import BthubFeed
+    from tests.bthub.hostile import HostileHub, order
+    from tests.conftest import wait_until
+
+    monkeypatch.setattr(client, "MAX_ORDERS", 4)
+    path = tmp_path / "evict.ndjson.zst"
+    held = asyncio.Event()  # a checkpoint holds a and b, finished
+
+    async def script(ws, number):
+        if number > 1:
+            await asyncio.Future()
+        for name in ("e0", "e1", "e2", "e3", "e4"):  # one evicted before the checkpoint
+            await ws.send(order(name))
+        for name, status in (("a", 1), ("b", 1), ("b", 4), ("a", 4)):
+            await ws.send(order(name, status=status))
+        await held.wait()
+        for name in ("c", "d", "e"):  # evict e3, e4, then b (live) or a (the seek's)
+            await ws.send(order(name, status=1))
+        await asyncio.Future()
+
+    async with HostileHub(script) as hub:
+        cfg = config("bthub", ["BTCUSDT"], url=hub.url, user="user", password="hostile-password")
+        feed = BthubFeed(cfg)
+        feed.backoff = Backoff(initial=0.02, cap=0.1)
+        recording = Recording(path, [cfg], checkpoint_every=0.1,
+                              writer_factory=partial(JournalWriter, frame_bytes=500))
+        source = recording.writer.records
+
+        def records():
+            rows = list(source())
+            orders = feed.records[RecordKind.ORDERS]
+            if {"a", "b"} <= set(orders) and all(orders[name].status in client.FINISHED
+                                                 for name in "ab"):
+                held.set()
+            return rows
+        recording.writer.records = records
+        recording.attach(feed)
+        task = asyncio.create_task(feed.run())
+        try:
+            await wait_until(lambda: "e" in feed.orders, 20, "the last order")
+        finally:
+            feed.stop()
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            recording.close()
+            await feed.close()
+    live = (list(feed.orders), feed.orders_evicted)
+    assert live == (["a", "c", "d", "e"], 6)
+
+    lines = list(JournalReader(path))
+    c_at = next(line.w for line in lines if type(line) is Frame and '"orderId":"c"' in line.payload())
+    points = {p.wall for p in JournalReader(path).index()}
+    sync = [line for line in lines if type(line) is Sync and line.w in points and line.w < c_at
+            and any(type(r) is Records and r.w == line.w and '"order_id":"b"' in bytes(r.rows).decode()
+                    for r in lines)][-1]
+
+    player = ReplayPlayer([path], speed=None)
+    (replayed,) = player.feeds
+    tasks = [asyncio.create_task(replayed.run()), asyncio.create_task(player.run())]
+    try:
+        await wait_until(lambda: player.finished.is_set() and "e" in replayed.orders, 30,
+                         "the journal played")
+        assert (list(replayed.orders), replayed.orders_evicted) == live
+        player.seek(sync.w)
+        await wait_until(lambda: player.finished.is_set() and "e" in replayed.orders, 30,
+                         "the seek played")
+        assert (list(replayed.orders), replayed.orders_evicted) == live
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

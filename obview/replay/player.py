@@ -23,7 +23,6 @@ import asyncio
 import datetime as _dt
 import heapq
 import itertools
-import reprlib
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -32,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from obview import fmt
+from obview.errors import abridged
 from obview.feed import (
     RECORD_TYPES,
     Backoff,
@@ -137,10 +137,10 @@ def _view_of(options: dict[str, Any]) -> dict[str, Any]:
     if view is None:  # (a journal of another writer, or of an obview before it)
         return {}
     if not isinstance(view, dict):
-        raise ValueError(f"its view is {reprlib.repr(view)}, not an object")
+        raise ValueError(f"its view is {abridged(view)}, not an object")
     depth = view.get("depth")
     if depth is not None and not valid_depth(depth):
-        raise ValueError(f"its view's depth is {reprlib.repr(depth)}, not 1 to {MAX_DEPTH} rows")
+        raise ValueError(f"its view's depth is {abridged(depth)}, not 1 to {MAX_DEPTH} rows")
     return view
 
 
@@ -168,7 +168,7 @@ class ReplayPlayer:
             raise JournalError(f"{self.paths[0]}: the journal names no feeds to replay")
         try:  # (a feed checks its settings as it is built: a Loopring API "v9", no symbol)
             if not isinstance(feeds, list):
-                raise ValueError(f"its feeds are {reprlib.repr(feeds)}, not a list")
+                raise ValueError(f"its feeds are {abridged(feeds)}, not a list")
             self.view = _view_of(header.o)
             self.configs = [config_of(cfg) for cfg in feeds]
             self.depths = [cfg.depth for cfg in self.configs]  # the rows each feed recorded

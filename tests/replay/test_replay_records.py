@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from functools import partial
 from pathlib import Path
 
 import pytest
@@ -216,13 +215,10 @@ async def test_a_seek_evicts_the_finished_orders_live_evicted_and_counts_on(tmp_
     orders in the orders' order, not the order they finished in: with two open at once
     (a before b, b finished first), live evicted b and the seek's replay a. And
     `orders_evicted` went on from the timeline the seek left (here: counted twice)."""
-    from obview.feed import Backoff
     from obview.journal import JournalWriter
-    from obview.record import Recording
     from obview.replay import ReplayPlayer
     from obview.venues import config
     from obview.venues.bthub import client
-    from obview.venues.bthub.client import BthubFeed
     from tests.bthub.hostile import HostileHub, order
     from tests.conftest import wait_until
 
@@ -242,32 +238,28 @@ async def test_a_seek_evicts_the_finished_orders_live_evicted_and_counts_on(tmp_
             await ws.send(order(name, status=1))
         await asyncio.Future()
 
-    async with HostileHub(script) as hub:
-        cfg = config("bthub", ["BTCUSDT"], url=hub.url, user="user", password="hostile-password")
-        feed = BthubFeed(cfg)
-        feed.backoff = Backoff(initial=0.02, cap=0.1)
-        recording = Recording(path, [cfg], checkpoint_every=0.1,
-                              writer_factory=partial(JournalWriter, frame_bytes=500))
-        source = recording.writer.records
+    def writer(*args, **kw) -> JournalWriter:
+        source = kw["records"]
 
-        def records():
+        def records():  # (called as each checkpoint is written)
             rows = list(source())
-            orders = feed.records[RecordKind.ORDERS]
+            orders = recorded[0].records[RecordKind.ORDERS]
             if {"a", "b"} <= set(orders) and all(orders[name].status in client.FINISHED
                                                  for name in "ab"):
                 held.set()
             return rows
-        recording.writer.records = records
-        recording.attach(feed)
-        task = asyncio.create_task(feed.run())
-        try:
-            await wait_until(lambda: "e" in feed.orders, 20, "the last order")
-        finally:
-            feed.stop()
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-            recording.close()
-            await feed.close()
+        return JournalWriter(*args, **{**kw, "records": records, "frame_bytes": 500})
+
+    recorded: list = []
+
+    def done(feed):
+        recorded.append(feed)
+        return lambda: "e" in feed.orders
+
+    async with HostileHub(script) as hub:
+        cfg = config("bthub", ["BTCUSDT"], url=hub.url, user="user", password="hostile-password")
+        feed = await record_session(path, cfg, done, "the last order", checkpoint_every=0.1,
+                                    timeout=20, writer_factory=writer)
     live = (list(feed.orders), feed.orders_evicted)
     assert live == (["a", "c", "d", "e"], 6)
 
@@ -293,3 +285,4 @@ async def test_a_seek_evicts_the_finished_orders_live_evicted_and_counts_on(tmp_
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+

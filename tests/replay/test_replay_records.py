@@ -286,3 +286,41 @@ async def test_a_seek_evicts_the_finished_orders_live_evicted_and_counts_on(tmp_
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
+
+def _order_walls(path: Path, symbol: str = "BTCUSDT") -> list[int]:
+    """The wall stamps of the frames that change one of `symbol`'s orders."""
+    return [line.w for line in JournalReader(path) if type(line) is Frame
+            and '"API_ORDER"' in (text := str(line.payload()))
+            and f'"symbol":"{symbol}"' in text]
+
+
+async def test_the_orders_changed_by_the_last_line_played_are_on_screen(bthub_journal):
+    """An order change is announced to the screen at once after a quiet spell (live: the
+    next loop turn); a replay ran that announcement only before the next line, so where
+    none came (`--until`, the journal's end, a `.` step while paused) the orders table
+    went on showing the order as it was before that line."""
+    from obview.events import RecordsChanged
+    from obview.replay import ReplayPlayer
+    from tests.conftest import wait_until
+
+    walls = _order_walls(bthub_journal)
+    assert len(walls) >= 4
+    until = walls[len(walls) // 2]
+    player = ReplayPlayer([bthub_journal], speed=None, until=until)
+    (feed,) = player.feeds
+    shown: dict = {}  # what the screen reloads its table from at each announcement
+
+    def on_event(event) -> None:
+        if type(event) is RecordsChanged:
+            shown[event.kind] = dict(feed.records[event.kind])
+    feed.add_listener(on_event)
+    tasks = [asyncio.create_task(feed.run()), asyncio.create_task(player.run())]
+    try:
+        await wait_until(player.finished.is_set, 30, "the replay to --until")
+        orders = feed.records[RecordKind.ORDERS]
+        assert player.wall == until and orders
+        assert shown.get(RecordKind.ORDERS) == dict(orders)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

@@ -324,3 +324,59 @@ async def test_the_orders_changed_by_the_last_line_played_are_on_screen(bthub_jo
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+
+
+def _risk_after_order_walls(path: Path) -> list[int]:
+    """The wall stamps of risk frames that follow an order frame within the 0.2 s the
+    announcements are coalesced over (announced at once, the order's; then not before
+    0.2 s after it, the risk row's)."""
+    lines = [line for line in JournalReader(path) if type(line) is Frame]
+    return [b.w for a, b in zip(lines, lines[1:], strict=False)
+            if '"API_ORDER"' in str(a.payload()) and '"API_RISK_POSITION"' in str(b.payload())
+            and b.w - a.w < 100_000_000]
+
+
+def test_a_seek_while_an_announcement_is_due_announces_on_as_a_straight_replay(
+        bthub_journal):
+    """A seek forgets the timers on the journal's time, bthub's coalesced announcement
+    of its changed rows among them: the feed must not go on waiting for it (its tables
+    would never be told again). Played to a risk row's change, whose announcement is
+    due 0.2 s later, then sent to the start: the announcements from there are those of
+    a straight replay, one for one."""
+    from obview.events import RecordsChanged
+    from obview.replay import ReplayPlayer
+    from tests.conftest import wait_until
+
+    async def announced(until: int | None) -> list:
+        player = ReplayPlayer([bthub_journal], speed=None, until=until)
+        (feed,) = player.feeds
+        seen: list = []
+        shown: dict = {}
+
+        def on_event(event) -> None:
+            if type(event) is RecordsChanged:
+                seen.append((event.kind, list(event.rows)))
+                shown[event.kind] = dict(feed.records[event.kind])
+        feed.add_listener(on_event)
+        tasks = [asyncio.create_task(feed.run()), asyncio.create_task(player.run())]
+        try:
+            await wait_until(player.finished.is_set, 30, "the replay")
+            if until is not None:
+                risk = feed.records[RecordKind.RISK]
+                assert shown.get(RecordKind.RISK) != dict(risk)  # its announcement is due
+                player.until = None
+                player.seek(player.first_wall)
+                seen.clear()  # (the emptied tables, said at once)
+                await wait_until(player.finished.is_set, 30, "the replay after the seek")
+            return seen
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    walls = _risk_after_order_walls(bthub_journal)
+    assert walls
+    straight = asyncio.run(announced(None))
+    assert len(straight) >= 10
+    assert asyncio.run(announced(walls[len(walls) // 2])) == straight

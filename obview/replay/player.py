@@ -171,7 +171,6 @@ class ReplayPlayer:
                 raise ValueError(f"its feeds are {abridged(feeds)}, not a list")
             self.view = _view_of(header.o)
             self.configs = [config_of(cfg) for cfg in feeds]
-            self.depths = [cfg.depth for cfg in self.configs]  # the rows each feed recorded
             self.feeds = [build_feed(cfg, simulated=bool(recorded.get("sim")))
                           for cfg, recorded in zip(self.configs, feeds, strict=True)]
         except (TypeError, KeyError, ValueError, IndexError, AttributeError) as exc:

@@ -506,6 +506,11 @@ class Feed:
         stream.stale = False
         self.book_changed(stream, snapshot=True)
 
+    def seeked(self) -> None:
+        """A replay jumped: venue state shown beside the books that belongs to the
+        timeline left goes back to how a session starts (Loopring: its verification
+        figures); a checkpoint's context may then give back those of its moment."""
+
     def forget_records(self) -> None:
         """A replay jumped: the orders and risk rows of the timeline it left are not the
         ones at the new instant, and kept, they showed the end's orders at the journal's

@@ -376,6 +376,7 @@ class ReplayPlayer:
             # then (`_restore_counters`); a file start, or a journal written before the
             # counts were recorded, counts from none, never on from the timeline left
             feed.reconnects = feed.bad_frames = feed.messages = 0
+            feed.seeked()
             feed.forget_records()
             for stream in feed.streams.values():
                 stream.resyncs = 0

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import errno
 import os
+import reprlib
 import socket
 import sys
 
@@ -15,6 +16,13 @@ import sys
 # use": the caller names the address already, and the reason is the errno's own text
 _BIND_WRAPPED = "error while attempting to bind on address"
 _BIND_HINTS = {errno.EADDRNOTAVAIL: " (not an address of this machine)"}
+
+
+def abridged(value: object, width: int = 40) -> str:
+    """`value`'s repr for a message about damaged input, which can be any size: long
+    strings and containers shortened (reprlib), and at most `width` characters."""
+    text = reprlib.repr(value)
+    return text if len(text) <= width else text[:width - 3] + "..."
 
 
 def describe_error(exc: BaseException, limit: int | None = None) -> str:

@@ -211,7 +211,8 @@ class ReplayControl:
     status: Callable[[], ReplayStatus]
     clock: Callable[[], JournalTime]
     # call_at(wall_ns, callback): run `callback` before the first line stamped at or after
-    # `wall_ns` is handed over (forgotten at a seek)
+    # `wall_ns` is handed over, or once the lines handed over reach `wall_ns` and the
+    # replay waits (paused, at its end: no line comes); forgotten at a seek
     call_at: Callable[[int, Callable[[], None]], None]
     # watch(listener): ReplaySeeked / ReplayCaughtUp events, synchronously; a replay that
     # is still catching up with its start (`--from`) reports that seek at once
@@ -505,6 +506,11 @@ class Feed:
         stream.stale = False
         self.book_changed(stream, snapshot=True)
 
+    def seeked(self) -> None:
+        """A replay jumped: venue state shown beside the books that belongs to the
+        timeline left goes back to how a session starts (Loopring: its verification
+        figures); a checkpoint's context may then give back those of its moment."""
+
     def forget_records(self) -> None:
         """A replay jumped: the orders and risk rows of the timeline it left are not the
         ones at the new instant, and kept, they showed the end's orders at the journal's
@@ -516,11 +522,18 @@ class Feed:
                 rows.clear()
                 self.emit(RecordsChanged(self, kind, []))
 
-    def restore_records(self, kind: str, rows: list[Any]) -> None:
+    def records_context(self, kind: str) -> dict[str, Any] | None:
+        """What a replay that restores the records of `kind` at a checkpoint needs beside
+        the rows to go on with them as live did (JSON values, a `rec` line's `cx`), or
+        None (bthub: the order its orders finished in, and how many it evicted)."""
+        return None
+
+    def restore_records(self, kind: str, rows: list[Any], context: Any = None) -> None:
         """Replay from a checkpoint: the records of `kind` become `rows` (typed, in the
         order live held them), as live's tables showed them at that moment, and the
         screen is told. A kind this feed does not keep is ignored. A venue keeping more
-        bookkeeping about its rows extends this (bthub: its finished orders)."""
+        bookkeeping about its rows extends this, from `context` (what its
+        `records_context` gave; None in a journal written before it, or damaged)."""
         target = self.records.get(kind)
         if target is None:
             return

@@ -21,6 +21,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from obview.errors import abridged
 from obview.journal import RECORDING_CLOSED, Counters, JournalWriter
 from obview.journal.writer import SUFFIX
 
@@ -83,23 +84,22 @@ def config_of(data: dict[str, Any]) -> VenueConfig:
     """The VenueConfig a header's feed entry describes (options a newer obview added and
     this one does not know are left out). ValueError, TypeError or the venue's own error
     for an entry no obview wrote (a corrupt header)."""
-    import reprlib
     from dataclasses import fields
 
     from obview.venues import config, options_type
 
     # what a damaged header holds is shown abbreviated: it can be any size
     if not isinstance(data, dict):
-        raise ValueError(f"a feed is {reprlib.repr(data)}, not an object")
+        raise ValueError(f"a feed is {abridged(data)}, not an object")
     symbols = data.get("symbols")
     if not isinstance(symbols, list) or not symbols or not all(isinstance(s, str) for s in symbols):
-        raise ValueError(f"a feed's symbols are {reprlib.repr(symbols)}, not a list of names")
+        raise ValueError(f"a feed's symbols are {abridged(symbols)}, not a list of names")
     options = data.get("options") or {}
     if not isinstance(options, dict):
-        raise ValueError(f"a feed's options are {reprlib.repr(options)}, not an object")
+        raise ValueError(f"a feed's options are {abridged(options)}, not an object")
     depth = data.get("depth", 20)
     if not valid_depth(depth):
-        raise ValueError(f"a feed's depth is {reprlib.repr(depth)}, not 1 to {MAX_DEPTH} rows")
+        raise ValueError(f"a feed's depth is {abridged(depth)}, not 1 to {MAX_DEPTH} rows")
     known = {f.name for f in fields(options_type(data.get("venue")))}
     settings = {k: v for k, v in options.items() if k in known}
     return config(data["venue"], list(symbols), depth=depth,
@@ -219,7 +219,8 @@ class Recording:
         for index, feed in enumerate(self.feeds):
             for kind, rows in feed.records.items():
                 if rows:
-                    yield (feed.venue, index, str(kind), rows.values())
+                    yield (feed.venue, index, str(kind), rows.values(),
+                           feed.records_context(kind))
 
     def _counters(self) -> dict[int, Counters]:
         """Each feed's counts as its screen shows them now (a seek point's `fc`)."""

@@ -15,6 +15,7 @@ from typing import Annotated, Any
 import msgspec
 
 from obview.book import Level, OrderBook
+from obview.errors import abridged
 
 # Bumped when a reader of the previous version would misread a journal of this one.
 # 2: a text payload that is itself one line of valid JSON is embedded as it is (`j`).
@@ -200,6 +201,7 @@ class Records(msgspec.Struct, tag="rec", **_Base):
     kind: str  # the RecordKind name ("orders", "risk")
     fd: int | None = None  # which of the session's feeds (as `Connect.fd`)
     rows: msgspec.Raw = msgspec.Raw(b"[]")  # the records, as msgspec encodes the dataclasses
+    cx: Any = None  # the feed's bookkeeping of the rows (`Feed.records_context`), opt
 
 
 class End(msgspec.Struct, tag="end", **_Base):
@@ -303,35 +305,30 @@ _EXACT = re.compile(r"[0-9]{1,100}(?:\.[0-9]{1,100})?")
 
 def _number(text: Any) -> Decimal:
     if type(text) is not str or not _EXACT.fullmatch(text):
-        raise ValueError(f"{_short(text)} is not a price or size as written")
+        raise ValueError(f"{abridged(text)} is not a price or size as written")
     return Decimal(text)
-
-
-def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _restore_level(row: list[Any]) -> Level:
     """A level as `_level` wrote it; ValueError for anything else (damage: the rows are
     only typed as lists, so a damaged one reaches here; docs/journal.md)."""
     if not 3 <= len(row) <= 5:
-        raise ValueError(f"level {_short(row)} is not [price, size, orders, ...]")
+        raise ValueError(f"level {abridged(row)} is not [price, size, orders, ...]")
     orders = row[2]
     if type(orders) is not int or orders < 0:
-        raise ValueError(f"level {_short(row)}: orders {_short(orders)}")
+        raise ValueError(f"level {abridged(row)}: orders {abridged(orders)}")
     queue = None
     if len(row) > 3 and row[3] is not None:
         if type(row[3]) is not list:
-            raise ValueError(f"level {_short(row)}: queue {_short(row[3])}")
+            raise ValueError(f"level {abridged(row)}: queue {abridged(row[3])}")
         queue = {}
         for entry in row[3]:
             if type(entry) is not list or len(entry) != 2 or type(entry[0]) not in (int, str):
-                raise ValueError(f"level {_short(row)}: queue entry {_short(entry)}")
+                raise ValueError(f"level {abridged(row)}: queue entry {abridged(entry)}")
             queue[entry[0]] = _number(entry[1])
     source = row[4] if len(row) > 4 else None
     if source is not None and type(source) is not str:
-        raise ValueError(f"level {_short(row)}: source {_short(source)}")
+        raise ValueError(f"level {abridged(row)}: source {abridged(source)}")
     return Level(_number(row[0]), _number(row[1]), orders, queue, source)
 
 
@@ -350,12 +347,11 @@ def book_of(checkpoint: Checkpoint) -> OrderBook:
 
 
 def records_line(venue: str, feed: int | None, kind: str, rows: Iterable[Any], mono_ns: int,
-                 wall_ns: int) -> bytes:
+                 wall_ns: int, context: Any = None) -> bytes:
     """The `rec` line of `rows` (typed records, dataclasses): one msgspec call encodes
     them all (a session holds thousands of orders; Decimals as exact strings)."""
-    data = encoder.encode(Records(mono_ns, wall_ns, venue, kind, feed,
-                                  msgspec.Raw(encoder.encode(list(rows)))))
-    return data
+    return encoder.encode(Records(mono_ns, wall_ns, venue, kind, feed,
+                                  msgspec.Raw(encoder.encode(list(rows))), context))
 
 
 _row_decoders: dict[type, msgspec.json.Decoder] = {}

@@ -49,8 +49,8 @@ log = logging.getLogger("obview.journal")
 
 SUFFIX = ".ndjson.zst"
 BookSource = Callable[[], Iterable[tuple[str, str, OrderBook]]]
-# (venue, feed index, record kind, rows): every non-empty kind of every feed
-RecordSource = Callable[[], Iterable[tuple[str, int | None, str, Iterable[Any]]]]
+# (venue, feed index, record kind, rows, context): every non-empty kind of every feed
+RecordSource = Callable[[], Iterable[tuple[str, int | None, str, Iterable[Any], Any]]]
 _NEVER = 1 << 62
 WRITE_BYTES = 64 * 1024  # compressed bytes held before a write to the OS (see _write)
 WINDOW_LOG, HASH_LOG, MIN_MATCH = 18, 12, 7  # zstd parameters (see JournalWriter.__init__)
@@ -85,8 +85,8 @@ class JournalWriter:
     `links` returns the open connections (number -> feed index) and `counters` each
     feed's counts (feed index -> `schema.Counters`), for every seek point's `sync` line
     and every file's header: a replay starting there takes both back. `records` returns
-    (venue, feed index, kind, rows) for each feed's non-empty record kinds: a `rec`
-    line of each follows every checkpoint's `ckp` lines (docs/journal.md).
+    (venue, feed index, kind, rows, context) for each feed's non-empty record kinds: a
+    `rec` line of each follows every checkpoint's `ckp` lines (docs/journal.md).
     """
 
     def __init__(
@@ -521,8 +521,8 @@ class JournalWriter:
             self._put(self.redactor.line(data) if self._redacting else data)
         # the feeds' records after the books, in every checkpoint (a rotated file's too):
         # a replay starting here shows the tables live showed (a seek emptied them)
-        for venue, feed, kind, rows in self.records() if self.records is not None else ():
-            data = schema.records_line(venue, feed, kind, rows, m, w)
+        for venue, feed, kind, rows, context in (self.records() if self.records else ()):
+            data = schema.records_line(venue, feed, kind, rows, m, w, context)
             self._put(self.redactor.line(data) if self._redacting else data)
         self.flush()
 

@@ -23,7 +23,6 @@ import asyncio
 import datetime as _dt
 import heapq
 import itertools
-import reprlib
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -32,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from obview import fmt
+from obview.errors import abridged
 from obview.feed import (
     RECORD_TYPES,
     Backoff,
@@ -137,10 +137,10 @@ def _view_of(options: dict[str, Any]) -> dict[str, Any]:
     if view is None:  # (a journal of another writer, or of an obview before it)
         return {}
     if not isinstance(view, dict):
-        raise ValueError(f"its view is {reprlib.repr(view)}, not an object")
+        raise ValueError(f"its view is {abridged(view)}, not an object")
     depth = view.get("depth")
     if depth is not None and not valid_depth(depth):
-        raise ValueError(f"its view's depth is {reprlib.repr(depth)}, not 1 to {MAX_DEPTH} rows")
+        raise ValueError(f"its view's depth is {abridged(depth)}, not 1 to {MAX_DEPTH} rows")
     return view
 
 
@@ -168,10 +168,9 @@ class ReplayPlayer:
             raise JournalError(f"{self.paths[0]}: the journal names no feeds to replay")
         try:  # (a feed checks its settings as it is built: a Loopring API "v9", no symbol)
             if not isinstance(feeds, list):
-                raise ValueError(f"its feeds are {reprlib.repr(feeds)}, not a list")
+                raise ValueError(f"its feeds are {abridged(feeds)}, not a list")
             self.view = _view_of(header.o)
             self.configs = [config_of(cfg) for cfg in feeds]
-            self.depths = [cfg.depth for cfg in self.configs]  # the rows each feed recorded
             self.feeds = [build_feed(cfg, simulated=bool(recorded.get("sim")))
                           for cfg, recorded in zip(self.configs, feeds, strict=True)]
         except (TypeError, KeyError, ValueError, IndexError, AttributeError) as exc:
@@ -211,7 +210,10 @@ class ReplayPlayer:
         self._busy = False  # lines taken from the pace and not all handed over yet
         self._seeks = 0
         self.governor: ReplayGovernor | None = None  # see govern()
-        self.point: SeekPoint | None = None  # where the last start or seek replays from
+        # where the last start or seek replays from: without `start`, the first file's
+        # start (a damaged checkpoint of a rotated part given alone is named by it: it
+        # said "internal error: AttributeError")
+        self.point = SeekPoint(0, 0, header.m, header.w)
         source = self._bounded(self._batches_from(start) if start is not None
                                else self.reader.batches())
         # A rotated part given without the ones before it starts mid-session, as a seek
@@ -309,7 +311,9 @@ class ReplayPlayer:
 
     def call_at(self, wall: int, callback: Callable[[], None]) -> None:
         """Run `callback` before the first line stamped at or after journal wall time
-        `wall` (ns) is handed over. A seek forgets every timer."""
+        `wall` (ns) is handed over, or once the last line handed over is stamped at or
+        after it and the replay waits (paused, a step, its end). A seek forgets every
+        timer."""
         heapq.heappush(self._timers, (wall, next(self._timer_order), callback))
         self._next_timer = self._timers[0][0]
 
@@ -372,6 +376,7 @@ class ReplayPlayer:
             # then (`_restore_counters`); a file start, or a journal written before the
             # counts were recorded, counts from none, never on from the timeline left
             feed.reconnects = feed.bad_frames = feed.messages = 0
+            feed.seeked()
             feed.forget_records()
             for stream in feed.streams.values():
                 stream.resyncs = 0
@@ -420,8 +425,15 @@ class ReplayPlayer:
                 self._caught_up(None if upcoming is None else upcoming.w)
             delay = pace.delay()
             if delay is None or delay > 0:
-                if delay is None and pace.finished:
+                over = delay is None and pace.finished
+                if over:
                     self._flush()
+                if self._next_timer <= self.wall:
+                    # due by the last line handed over (a screen told of what it changed):
+                    # live they ran at once, and no line may come to run them (paused, a
+                    # step, the end, --until)
+                    self._run_timers(self.wall)
+                if over:
                     if self.error is not None:
                         raise self.error
                     self.finished.set()
@@ -783,7 +795,7 @@ class ReplayPlayer:
             raise JournalError(f"{self.reader.paths[point.file]}: the {line.kind} records of "
                                f"{line.vn} in the zstd frame at byte {point.offset} are "
                                f"corrupt ({exc})") from None
-        feed.restore_records(line.kind, rows)
+        feed.restore_records(line.kind, rows, line.cx)
 
     def _feed_at(self, index: int | None) -> Feed | None:
         if index is None or not 0 <= index < len(self.feeds):

@@ -218,15 +218,10 @@ class ObviewApp(App):
     async def _add_stream_pane(self, feed: Feed, stream: Stream, depth: int = 20) -> None:
         if stream in self._stream_panes:
             return
-        cap = None  # a replay: the journal holds the rows its feed recorded, no more
-        if self.player is not None and feed in self.player.feeds:
-            cap = self.player.depths[self.player.feeds.index(feed)]
-            depth = min(depth, cap)
         pane = StreamPane(self._new_pane_id(), feed, stream, depth, mask_times=self.mask_times,
                           frozen=self.frozen, compact=self._narrow(),
                           history_s=self.history_s)
         self._stream_panes[stream] = pane
-        pane.ladder.max_depth = cap
         if self.player is not None:  # the screen's lateness steers the replay's governor
             pane.ladder.on_late = self._screen_late
         # a stream that appears later (one more source's book) goes next to its feed's others

@@ -131,7 +131,6 @@ class Ladder(Widget, can_focus=True):
         self.feed = feed
         self.stream = stream
         self.depth = depth
-        self.max_depth: int | None = None  # a replay's: the rows its journal holds
         self.clock = clock
         self.frozen_time = frozen_time  # snapshots: flashes never fade
         self.group_index = 0  # 0 = no grouping, N = the N-th nice step above the tick
@@ -353,9 +352,6 @@ class Ladder(Widget, can_focus=True):
 
     def cycle_depth(self) -> None:
         presets = DEPTH_PRESETS
-        cap = self.max_depth
-        if cap is not None:  # the presets up to the journal's rows, and those rows
-            presets = tuple(sorted({d for d in presets if d < cap} | {cap}))
         later = [d for d in presets if d > self.depth]
         self.depth = later[0] if later else presets[0]
         self.mark_dirty()

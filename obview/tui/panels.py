@@ -75,8 +75,9 @@ class StreamClock:
         self.venue_age.add(None if venue_ts is None else now.wall / 1e6 - venue_ts)
 
     def restart(self) -> None:
-        """A replay's seek: no interval spans the jump in journal time."""
-        self.interval.restart()
+        """A replay's seek: the intervals measured belong to the timeline left (and one
+        would span the jump in journal time), as the other latency figures do."""
+        self.interval.reset()
         self.last_push = None
 
     def wall(self) -> float:

@@ -13,7 +13,7 @@ import pytest
 import zstandard
 
 from obview.feed import RecordKind
-from obview.journal import JournalReader, Records, Sync
+from obview.journal import Frame, JournalReader, Records, Sync
 from tests.conftest import run_obview
 from tests.replay.conftest import playing, record_session
 
@@ -93,17 +93,25 @@ def test_a_seek_restores_the_orders_and_risk_rows_live_held(bthub_journal):
     assert asyncio.run(started()) == reference
 
 
-def test_a_rotated_part_alone_restores_the_records(tmp_path):
+@pytest.fixture(scope="module")
+def rotated_journal(tmp_path_factory) -> tuple[Path, Path]:
+    """A session rotated every 6000 bytes: (its first file, its last part)."""
     from obview.journal import JournalWriter
     from obview.journal.writer import part_path
 
-    path = tmp_path / "rot.ndjson.zst"
+    folder = tmp_path_factory.mktemp("rotated")
+    path = folder / "rot.ndjson.zst"
     # (Recording passes its own rotate_bytes=None: a partial's would be overridden)
     _record(path, writer_factory=lambda *a, **kw: JournalWriter(*a, **{**kw, "rotate_bytes": 6000}))
-    parts = sorted(tmp_path.glob("rot*.ndjson.zst"))
+    parts = sorted(folder.glob("rot*.ndjson.zst"))
     assert len(parts) >= 3
     last = part_path(path, len(parts) - 1)
     assert last in parts
+    return path, last
+
+
+def test_a_rotated_part_alone_restores_the_records(rotated_journal):
+    path, last = rotated_journal
     reader = JournalReader(last)
     header_wall = reader.index()[0].wall
     held = [line for line in reader if type(line) is Records and line.w == header_wall]
@@ -178,3 +186,197 @@ def test_a_damaged_records_line_says_so_in_one_line(bthub_journal, tmp_path):
     assert done.stderr.startswith(f"obview: {copy}: the orders records of bthub in the zstd "
                                   "frame at byte "), done.stderr
     assert "are corrupt (Expected `decimal | null`, got `object`" in done.stderr, done.stderr
+
+
+def test_a_damaged_records_line_of_a_rotated_part_alone_says_so_in_one_line(rotated_journal,
+                                                                            tmp_path):
+    """A part given alone restores from its first checkpoint, before any seek: its
+    damaged `rec` line ended in "internal error: AttributeError" (no seek point to name)."""
+    _, last = rotated_journal
+    if not any(type(line) is Records and line.kind == "orders" for line in JournalReader(last)):
+        pytest.skip("the last part holds no orders")  # (seeded: does not happen)
+
+    def damage(row: dict) -> dict:
+        if row["kind"] == "orders":
+            row["rows"][0]["order_volume"] = {"x": 1}
+        return row
+    copy = _rewritten(last, tmp_path / "bad-part.ndjson.zst", damage)
+    done = run_obview("replay", str(copy), "--stream", "json")
+    assert done.returncode == 1, done.stderr  # (the books restored before it are printed)
+    warning, error = done.stderr.splitlines()
+    assert "is part " in warning and "Traceback" not in done.stderr
+    assert error.startswith(f"obview: {copy}: the orders records of bthub in the zstd frame "
+                            "at byte 0 are corrupt (Expected `decimal | null`"), error
+
+
+async def test_a_seek_evicts_the_finished_orders_live_evicted_and_counts_on(tmp_path,
+                                                                           monkeypatch):
+    """At the cap the oldest *finished* order goes first. A seek restored the finished
+    orders in the orders' order, not the order they finished in: with two open at once
+    (a before b, b finished first), live evicted b and the seek's replay a. And
+    `orders_evicted` went on from the timeline the seek left (here: counted twice)."""
+    from obview.journal import JournalWriter
+    from obview.replay import ReplayPlayer
+    from obview.venues import config
+    from obview.venues.bthub import client
+    from tests.bthub.hostile import HostileHub, order
+    from tests.conftest import wait_until
+
+    monkeypatch.setattr(client, "MAX_ORDERS", 4)
+    path = tmp_path / "evict.ndjson.zst"
+    held = asyncio.Event()  # a checkpoint holds a and b, finished
+
+    async def script(ws, number):
+        if number > 1:
+            await asyncio.Future()
+        for name in ("e0", "e1", "e2", "e3", "e4"):  # one evicted before the checkpoint
+            await ws.send(order(name))
+        for name, status in (("a", 1), ("b", 1), ("b", 4), ("a", 4)):
+            await ws.send(order(name, status=status))
+        await held.wait()
+        for name in ("c", "d", "e"):  # evict e3, e4, then b (live) or a (the seek's)
+            await ws.send(order(name, status=1))
+        await asyncio.Future()
+
+    def writer(*args, **kw) -> JournalWriter:
+        source = kw["records"]
+
+        def records():  # (called as each checkpoint is written)
+            rows = list(source())
+            orders = recorded[0].records[RecordKind.ORDERS]
+            if {"a", "b"} <= set(orders) and all(orders[name].status in client.FINISHED
+                                                 for name in "ab"):
+                held.set()
+            return rows
+        return JournalWriter(*args, **{**kw, "records": records, "frame_bytes": 500})
+
+    recorded: list = []
+
+    def done(feed):
+        recorded.append(feed)
+        return lambda: "e" in feed.orders
+
+    async with HostileHub(script) as hub:
+        cfg = config("bthub", ["BTCUSDT"], url=hub.url, user="user", password="hostile-password")
+        feed = await record_session(path, cfg, done, "the last order", checkpoint_every=0.1,
+                                    timeout=20, writer_factory=writer)
+    live = (list(feed.orders), feed.orders_evicted)
+    assert live == (["a", "c", "d", "e"], 6)
+
+    lines = list(JournalReader(path))
+    c_at = next(line.w for line in lines if type(line) is Frame and '"orderId":"c"' in line.payload())
+    points = {p.wall for p in JournalReader(path).index()}
+    sync = [line for line in lines if type(line) is Sync and line.w in points and line.w < c_at
+            and any(type(r) is Records and r.w == line.w and '"order_id":"b"' in bytes(r.rows).decode()
+                    for r in lines)][-1]
+
+    player = ReplayPlayer([path], speed=None)
+    (replayed,) = player.feeds
+    tasks = [asyncio.create_task(replayed.run()), asyncio.create_task(player.run())]
+    try:
+        await wait_until(lambda: player.finished.is_set() and "e" in replayed.orders, 30,
+                         "the journal played")
+        assert (list(replayed.orders), replayed.orders_evicted) == live
+        player.seek(sync.w)
+        await wait_until(lambda: player.finished.is_set() and "e" in replayed.orders, 30,
+                         "the seek played")
+        assert (list(replayed.orders), replayed.orders_evicted) == live
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _order_walls(path: Path, symbol: str = "BTCUSDT") -> list[int]:
+    """The wall stamps of the frames that change one of `symbol`'s orders."""
+    return [line.w for line in JournalReader(path) if type(line) is Frame
+            and '"API_ORDER"' in (text := str(line.payload()))
+            and f'"symbol":"{symbol}"' in text]
+
+
+async def test_the_orders_changed_by_the_last_line_played_are_on_screen(bthub_journal):
+    """An order change is announced to the screen at once after a quiet spell (live: the
+    next loop turn); a replay ran that announcement only before the next line, so where
+    none came (`--until`, the journal's end, a `.` step while paused) the orders table
+    went on showing the order as it was before that line."""
+    from obview.events import RecordsChanged
+    from obview.replay import ReplayPlayer
+    from tests.conftest import wait_until
+
+    walls = _order_walls(bthub_journal)
+    assert len(walls) >= 4
+    until = walls[len(walls) // 2]
+    player = ReplayPlayer([bthub_journal], speed=None, until=until)
+    (feed,) = player.feeds
+    shown: dict = {}  # what the screen reloads its table from at each announcement
+
+    def on_event(event) -> None:
+        if type(event) is RecordsChanged:
+            shown[event.kind] = dict(feed.records[event.kind])
+    feed.add_listener(on_event)
+    tasks = [asyncio.create_task(feed.run()), asyncio.create_task(player.run())]
+    try:
+        await wait_until(player.finished.is_set, 30, "the replay to --until")
+        orders = feed.records[RecordKind.ORDERS]
+        assert player.wall == until and orders
+        assert shown.get(RecordKind.ORDERS) == dict(orders)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+
+def _risk_after_order_walls(path: Path) -> list[int]:
+    """The wall stamps of risk frames that follow an order frame within the 0.2 s the
+    announcements are coalesced over (announced at once, the order's; then not before
+    0.2 s after it, the risk row's)."""
+    lines = [line for line in JournalReader(path) if type(line) is Frame]
+    return [b.w for a, b in zip(lines, lines[1:], strict=False)
+            if '"API_ORDER"' in str(a.payload()) and '"API_RISK_POSITION"' in str(b.payload())
+            and b.w - a.w < 100_000_000]
+
+
+def test_a_seek_while_an_announcement_is_due_announces_on_as_a_straight_replay(
+        bthub_journal):
+    """A seek forgets the timers on the journal's time, bthub's coalesced announcement
+    of its changed rows among them: the feed must not go on waiting for it (its tables
+    would never be told again). Played to a risk row's change, whose announcement is
+    due 0.2 s later, then sent to the start: the announcements from there are those of
+    a straight replay, one for one."""
+    from obview.events import RecordsChanged
+    from obview.replay import ReplayPlayer
+    from tests.conftest import wait_until
+
+    async def announced(until: int | None) -> list:
+        player = ReplayPlayer([bthub_journal], speed=None, until=until)
+        (feed,) = player.feeds
+        seen: list = []
+        shown: dict = {}
+
+        def on_event(event) -> None:
+            if type(event) is RecordsChanged:
+                seen.append((event.kind, list(event.rows)))
+                shown[event.kind] = dict(feed.records[event.kind])
+        feed.add_listener(on_event)
+        tasks = [asyncio.create_task(feed.run()), asyncio.create_task(player.run())]
+        try:
+            await wait_until(player.finished.is_set, 30, "the replay")
+            if until is not None:
+                risk = feed.records[RecordKind.RISK]
+                assert shown.get(RecordKind.RISK) != dict(risk)  # its announcement is due
+                player.until = None
+                player.seek(player.first_wall)
+                seen.clear()  # (the emptied tables, said at once)
+                await wait_until(player.finished.is_set, 30, "the replay after the seek")
+            return seen
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    walls = _risk_after_order_walls(bthub_journal)
+    assert walls
+    straight = asyncio.run(announced(None))
+    assert len(straight) >= 10
+    assert asyncio.run(announced(walls[len(walls) // 2])) == straight

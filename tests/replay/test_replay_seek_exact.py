@@ -12,6 +12,7 @@ import pytest
 import zstandard
 
 from obview.journal import JournalReader, JournalWriter
+from tests.conftest import wait_until
 from tests.replay.conftest import playing, record_session
 
 # 12.3 billion tokens of 18 decimals: 29 digits of units, past a Decimal context's 28
@@ -68,3 +69,91 @@ async def test_a_seek_restores_a_size_of_more_than_28_digits_exactly(journal, tm
     level = restored[0]
     assert level is not None and level.size == Decimal(BIG)
     assert level.units == 12345678901234567890123456789
+
+
+@pytest.fixture(scope="module")
+def verified_journal(tmp_path_factory) -> Path:
+    """A Loopring session verified every 0.2 s whose book drifts (a slot left out every
+    25th push): checks that pass and checks that mismatch, a checkpoint every 0.2 s."""
+    import time
+
+    from obview.venues import config
+
+    path = tmp_path_factory.mktemp("verified") / "lr-verify.ndjson.zst"
+    cfg = config("loopring", ["LRC-ETH"], sim=True, seed=5,
+                 faults={"rate": "100", "lose_slot": "25"}, verify=0.2, verify_lead=0.0)
+    start = time.monotonic()
+
+    def done(feed):
+        extra = feed.streams["LRC-ETH"].extra
+        return lambda: (extra["verify_mismatches"] >= 2 and extra["verified_at"] is not None
+                        and time.monotonic() - start > 3)
+    asyncio.run(record_session(path, cfg, done, "checks passed and failed",
+                               checkpoint_every=0.2, timeout=60,
+                               writer_factory=partial(JournalWriter, frame_bytes=2000)))
+    return path
+
+
+def _figures(feed) -> tuple:
+    extra = feed.streams["LRC-ETH"].extra
+    return extra["verified_at"], extra["verify_mismatches"], feed._sync.mismatches
+
+
+def _verified_points(path: Path) -> dict[int, list]:
+    """The seek points whose checkpoint holds the Loopring book after a mismatch: their
+    wall stamp -> the verification figures live showed then (`cx.vf`)."""
+    from obview.journal import Checkpoint, Sync
+
+    lines = list(JournalReader(path))
+    points = {p.wall for p in JournalReader(path).index()}
+    held = {line.w: line.cx["vf"] for line in lines if type(line) is Checkpoint
+            and line.ver is not None and line.cx and line.cx["vf"][1] >= 1}
+    return {line.w: held[line.w] for line in lines
+            if type(line) is Sync and line.w in points and line.w in held}
+
+
+def test_a_replay_verifies_as_live_did(verified_journal):
+    """A check's recorded answer reached the feed only once the player gave it a turn,
+    which at full speed came after the batch (the rest of a short journal): the check
+    compared a later book, the replay of 9 checks ran one and of 3 mismatches none."""
+    points = _verified_points(verified_journal)
+    assert points
+    target = max(points)
+
+    live_at, *live_counts = points[target]
+
+    async def run() -> tuple:
+        async with playing(verified_journal, until=target) as player:
+            feed = player.feeds[0]
+            # (the last reply handed over is read on the feed's next turn)
+            await wait_until(lambda: list(_figures(feed)[1:]) == live_counts, 5,
+                             f"the mismatches live counted: {live_counts}")
+            return _figures(feed)
+    at, *_ = asyncio.run(run())
+    assert abs(at - live_at) <= 20  # ms: stamped when the answer came, live a little later
+
+
+def test_a_seek_shows_the_verification_of_its_moment(verified_journal):
+    """The health panel's "N mismatches, verified S s ago" (and the headless lines'
+    `verified_at`, `verify_mismatches`) went on from the timeline a seek left: home
+    said "verified 0 s ago" (a check of the end) where live had not verified yet. A
+    seek shows the figures live showed at its checkpoint (`ckp` `cx.vf`), and the next
+    mismatch counts on from that subscription's count."""
+    held = _verified_points(verified_journal)
+    syncs = sorted(held)
+    assert syncs
+    target = syncs[len(syncs) // 2]
+
+    async def run() -> tuple:
+        async with playing(verified_journal) as player:
+            (feed,) = player.feeds
+            player.until = target
+            player.seek(target)
+            await wait_until(player.finished.is_set, 30, "the seek played")
+            seeked = _figures(feed)
+            player.seek(player.first_wall)
+            home = feed.streams["LRC-ETH"].extra
+            return seeked, (home["verified_at"], home["verify_mismatches"])
+    seeked, home = asyncio.run(run())
+    assert list(seeked) == held[target]
+    assert home == (None, 0)

@@ -241,7 +241,10 @@ async def test_a_seek_resets_the_replay_s_latency_panel(futu_journal):
         await pilot.press("space")
         stream = app.active_ladder().stream
         pane = next(p for p in app._stream_panes.values() if p.stream is stream)
-        stats = [*stream.latency.values(), pane.clock.venue_age, pane.ladder.paint_delay]
+        # (and the push intervals measured here: a seek only cut their series, and the
+        # intervals of the timeline left stayed in the panel's figures)
+        stats = [*stream.latency.values(), pane.clock.venue_age, pane.clock.interval,
+                 pane.ladder.paint_delay]
         await wait_until(lambda: all(s.total for s in stats[:-1]), 10, "latency measured")
         assert any(s.unstamped for s in stream.latency.values())
         await pilot.press("home")
@@ -627,15 +630,29 @@ async def test_a_replay_s_bounds_on_screen_are_from_and_until(checkpointed_journ
                              10, f"the books at --from after {key}")
 
 
-async def test_depth_in_a_replay_goes_up_to_the_rows_the_journal_holds(futu_journal):
-    """`d` in a replay cycled up to 50 rows ("6 of 50 rows") of a journal that holds
-    20: the depth stops at what the journal recorded."""
-    async with _replaying(futu_journal, (100, 30)) as (app, pilot, player, feed):
-        recorded = player.reader.headers[0].o["feeds"][0].get("depth", 20)
-        assert recorded < 50
+async def test_depth_in_a_replay_goes_as_far_as_live_did(tmp_path):
+    """A feed's depth is how many rows its screen shows, not how many the venue sends
+    and the journal holds (Futu subscribes 40, Loopring at least 50). A replay stopped
+    `d` at the depth recorded and capped `--depth` there: a journal recorded at
+    `--depth 5` holds 20 rows a side, which live showed at a `d`, and its replay never
+    did. `d` cycles as live, and `--depth` is as given."""
+    from tests.replay.conftest import record
+
+    path = tmp_path / "d5.ndjson.zst"
+    record(path, "futu", "HK.00700", "--sim", "--depth", "5", count=20)
+    player = ReplayPlayer([path], speed=None)
+    assert player.configs[0].depth == 5
+    for cfg in player.configs:  # `obview replay PATH --depth 20` (run_replay_app)
+        cfg.depth = 20
+    app = ObviewApp(player.configs, player.feeds, player=player)
+    async with app.run_test(size=(100, 60)) as pilot:
+        stream = player.feeds[0].streams["HK.00700"]
+        await wait_until(lambda: player.finished.is_set() and len(stream.book.bids) >= 20, 20,
+                         "the journal's 20 rows a side")
         ladder = app.active_ladder()
-        seen = set()
-        for _ in range(4):
+        assert ladder.depth == 20
+        seen = []
+        for _ in range(3):
             await pilot.press("d")
-            seen.add(ladder.depth)
-        assert max(seen) == recorded and min(seen) >= 1, seen
+            seen.append(ladder.depth)
+        assert seen == [50, 10, 20]  # as live: the presets

@@ -640,19 +640,35 @@ class BthubFeed(Feed):
 
     def forget_records(self) -> None:
         self._finished.clear()  # (ids of orders forgotten: eviction would find none)
+        self.orders_evicted = 0  # (a checkpoint's orders give back the count of then)
         self._pending_records.clear()
+        # the seek forgot the timer of the announcement due (its session's end announces
+        # too, which is what reset this: not left to it)
+        self._flush_scheduled = False
         super().forget_records()
 
-    def restore_records(self, kind: str, rows: list[Any]) -> None:
+    def records_context(self, kind: str) -> dict[str, Any] | None:
+        if kind != RecordKind.ORDERS:
+            return None
+        # the order the finished orders finished in (eviction at the cap takes the first),
+        # which is not the orders' own order when several are open at once
+        return {"fin": list(self._finished), "ev": self.orders_evicted}
+
+    def restore_records(self, kind: str, rows: list[Any], context: Any = None) -> None:
         # the restore announces every row itself: nothing of the timeline left is due
         self._pending_records.pop(kind, None)
-        super().restore_records(kind, rows)
+        super().restore_records(kind, rows, context)
         if kind == RecordKind.ORDERS:
-            # which are finished, in the orders' order: the order they finished in is
-            # not in the checkpoint, so eviction at the cap may pick another finished
-            # order first than live did (docs/replay.md, "Seeking")
-            self._finished = {oid: None for oid, order in self.orders.items()
-                              if order.status in FINISHED}
+            fin, evicted = _orders_context(context)
+            finished = [oid for oid, order in self.orders.items() if order.status in FINISHED]
+            # in the order they finished in, as live's eviction takes them; a finished
+            # order the context does not list (none: a journal written before it) after
+            # those, in the orders' order
+            listed = set(fin) & set(finished)
+            self._finished = dict.fromkeys(
+                [oid for oid in dict.fromkeys(fin) if oid in listed]
+                + [oid for oid in finished if oid not in listed])
+            self.orders_evicted = evicted
 
     # -- coalesced record events ------------------------------------------------------------
     def _queue_records(self, kind: str, key: Any, row: Any) -> None:
@@ -698,6 +714,20 @@ class BthubFeed(Feed):
         pending, self._pending_records = self._pending_records, {}
         for kind, rows in pending.items():
             self.emit(RecordsChanged(self, kind, list(rows.values())))
+
+
+def _orders_context(context: Any) -> tuple[list[str], int]:
+    """The finishing order and the evicted count of a `rec` line's `cx` (see
+    `BthubFeed.records_context`); what is missing or not as written: none, 0."""
+    if not isinstance(context, dict):
+        return [], 0
+    fin = context.get("fin")
+    evicted = context.get("ev")
+    if not isinstance(fin, list) or not all(isinstance(oid, str) for oid in fin):
+        fin = []
+    if type(evicted) is not int or evicted < 0:
+        evicted = 0
+    return fin, evicted
 
 
 def _sane_cp(name: object) -> bool:

@@ -147,6 +147,7 @@ class LoopringFeed(Feed):
         self.oversized = 0  # replies and frames over their size limit
         self.stream = Stream(self.market, OrderBook(), level=self.level)
         self.stream.extra.update(verified_at=None, verify_mismatches=0)
+        self._restored_mismatches = 0  # a replay: the sync's mismatches at its checkpoint
         self._intervals = self.stream.latency["interval"] = IntervalStats()  # ms between pushes
         self._frame_mono = 0.0  # replay: the receive stamp of the message handled (s)
         self.streams[self.stream.key] = self.stream
@@ -322,17 +323,35 @@ class LoopringFeed(Feed):
 
     def checkpoint_context(self, stream: Stream) -> dict[str, Any] | None:
         """The market and its base token: read once a feed's life, from the first
-        connection's replies, so a rotated part or a later seek point holds neither."""
+        connection's replies, so a rotated part or a later seek point holds neither.
+        And the verification figures shown then (when last verified, the mismatches:
+        `vf`), which a replay starting there shows (a seek kept those of the timeline
+        it left: "verified 0 s ago" at the journal's start, where live had not yet)."""
+        extra = stream.extra
+        context: dict[str, Any] = {"vf": [extra.get("verified_at"),
+                                          extra.get("verify_mismatches") or 0,
+                                          self._sync.mismatches if self._sync else 0]}
         market = self.markets.get(self.market) if self.markets else None
         base = self.tokens.get(market.baseTokenId) if market is not None else None
-        if base is None:
-            return None
-        return {"market": msgspec.to_builtins(market), "base": msgspec.to_builtins(base)}
+        if base is not None:
+            context.update(market=msgspec.to_builtins(market), base=msgspec.to_builtins(base))
+        return context
+
+    def seeked(self) -> None:
+        self.stream.extra.update(verified_at=None, verify_mismatches=0)
+        self._restored_mismatches = 0
 
     def restore_context(self, stream: Stream, context: dict[str, Any]) -> None:
         """A replay that starts at a checkpoint before it read the markets: its slot
         parser, and its resumed session's subscription, from the checkpoint's context;
-        later connections then go on without the reference load live did not repeat."""
+        later connections then go on without the reference load live did not repeat.
+        The verification figures of then in any case (not as written: as a start's)."""
+        figures = context.get("vf")
+        if (type(figures) is list and len(figures) == 3
+                and (figures[0] is None or type(figures[0]) is int)
+                and all(type(n) is int and n >= 0 for n in figures[1:])):
+            stream.extra.update(verified_at=figures[0], verify_mismatches=figures[1])
+            self._restored_mismatches = figures[2]  # the sync's own, for `restore_book`
         if self.markets is not None:
             return
         try:
@@ -369,6 +388,8 @@ class LoopringFeed(Feed):
         if self._sync is None or self._parser is None or book.version is None:
             return
         self._sync.resume(book.version, book.bids.iter_levels(), book.asks.iter_levels())
+        # the next mismatch counts on from the subscription's count of then, as live's did
+        self._sync.mismatches = self._restored_mismatches
         stream.book.touch(book.venue_ts, book.version)
         stream.stale = False
         self.book_changed(stream, snapshot=True)

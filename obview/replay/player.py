@@ -339,7 +339,13 @@ class ReplayPlayer:
         pace = self.pace
         if self.governor is not None:  # a new situation: measured afresh
             self.governor.restart(1.0 if action in ("faster", "slower") else pace.throttle)
-        if action == "pause":
+        if action == "pause" and self.status().state == "end":
+            # over: space plays it again from the start, as a player does at its end
+            # (it had toggled a pause the screen never showed: "end" stayed, and the
+            # next home or [ came back paused)
+            self.seek(self.begin)
+            pace.resume()
+        elif action == "pause":
             pace.toggle()
         elif action == "faster":
             pace.faster()

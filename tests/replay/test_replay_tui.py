@@ -639,3 +639,16 @@ async def test_depth_in_a_replay_goes_up_to_the_rows_the_journal_holds(futu_jour
             await pilot.press("d")
             seen.add(ladder.depth)
         assert max(seen) == recorded and min(seen) >= 1, seen
+
+
+async def test_space_at_the_end_plays_the_replay_again(futu_journal):
+    """Space on a replay played to its end toggled a pause nothing showed (the bar kept
+    "end", the footer "space Pause"), and the next home came back paused at 0% on an
+    empty book. At the end, space plays the journal again from its start."""
+    async with _replaying(futu_journal, (100, 24)) as (app, pilot, player, feed):
+        await pilot.press("end")
+        await wait_until(lambda: player.describe().endswith(" end"), 10, "the end")
+        await pilot.press("space")
+        assert not player.paused
+        await wait_until(lambda: player.progress() < 0.5, 10, "played again from the start")
+        assert not player.describe().endswith((" end", " paused"))

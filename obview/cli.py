@@ -270,12 +270,15 @@ def _launch(configs: list[VenueConfig], kw: dict[str, Any], records: str | None 
         return
     _setup_logging(kw.get("log_file"))
     _feeds_started = True
+    if mode is None:
+        for cfg in configs:
+            cfg.trades = True  # the screen has a tape wherever the venue prints trades
+    # (after the line above: the journal's header says the run took the venue's prints,
+    # so its replay has the tape too; recorded first, it said trades false and the
+    # replayed Futu feed dropped the recorded prints, "this venue has no trade tape")
     recording = _recording(configs, kw, records)
     if mode is None:
         from obview.tui import run_app
-
-        for cfg in configs:
-            cfg.trades = True  # the screen has a tape wherever the venue prints trades
 
         try:
             run_app(configs, recording=recording,

@@ -652,3 +652,23 @@ async def test_space_at_the_end_plays_the_replay_again(futu_journal):
         assert not player.paused
         await wait_until(lambda: player.progress() < 0.5, 10, "played again from the start")
         assert not player.describe().endswith((" end", " paused"))
+
+
+def test_a_tui_recording_replays_with_its_trade_tape(tmp_path, monkeypatch):
+    """The TUI takes every venue's prints (its tape), but the journal's header was
+    written before it asked for them: it said trades false, so the replay's Futu feed
+    dropped the recorded ticker pushes and `T` said "this venue has no trade tape". The
+    header says what the screen took, and the replayed feed keeps the prints."""
+    import obview.cli as cli_module
+    import obview.tui
+    from obview.journal import JournalReader
+
+    monkeypatch.setattr(cli_module, "_feeds_started", False)
+    monkeypatch.setattr(obview.tui, "run_app", lambda *a, **kw: None)  # no screen here
+    path = tmp_path / "tui.ndjson.zst"
+    cli_module.cli.main(["futu", "HK.00700", "--sim", "--record", str(path)],
+                        standalone_mode=False)
+    feeds = JournalReader(path).headers[0].o["feeds"]
+    assert [feed["trades"] for feed in feeds] == [True]
+    player = ReplayPlayer([path])
+    assert [feed.trades_enabled for feed in player.feeds] == [True]

@@ -283,7 +283,7 @@ class ReplayPlayer:
         over = self.finished.is_set() or (not pace.catching_up and (
             upcoming is None or getattr(upcoming, "w", 0) >= self.last_wall))
         state = "end" if over else "paused" if pace.paused else ""
-        return ReplayStatus(self.wall, self.progress(), speed, state, self._seeks)
+        return ReplayStatus(self.wall, self.progress(), speed, state, self._seeks, pace.paused)
 
     def describe(self) -> str:
         """`status()` in one line: "replay 2026-12-07 14:03:22 UTC ██████░░░░░░ 50% 10x"."""
@@ -339,13 +339,7 @@ class ReplayPlayer:
         pace = self.pace
         if self.governor is not None:  # a new situation: measured afresh
             self.governor.restart(1.0 if action in ("faster", "slower") else pace.throttle)
-        if action == "pause" and self.status().state == "end":
-            # over: space plays it again from the start, as a player does at its end
-            # (it had toggled a pause the screen never showed: "end" stayed, and the
-            # next home or [ came back paused)
-            self.seek(self.begin)
-            pace.resume()
-        elif action == "pause":
+        if action == "pause":
             pace.toggle()
         elif action == "faster":
             pace.faster()

@@ -98,7 +98,7 @@ KEYS: tuple[KeyRow, ...] = (
     KeyRow("p", "freeze the ladders (data keeps flowing; g, d and l wait for p again)", (
         Action("p", "freeze", "Freeze display", "Freeze / unfreeze the ladders (p)",
                Scope.MAIN, "Freeze"),)),
-    KeyRow("space", "replay: pause / resume (at the end: play again from the start)", (
+    KeyRow("space", "replay: pause / resume", (
         # one key, two footer labels: what it does now (the app offers the one that fits)
         Action("space", "replay('pause')", "Pause / resume replay", "Pause or resume (space)",
                Scope.REPLAY, "Pause", priority=True),

@@ -482,7 +482,9 @@ class ObviewApp(App):
 
     def _replay_paused(self) -> bool:
         control = self._replay_control()
-        return control is not None and control.status().state == "paused"
+        # (not the state's word: at the end it says "end", paused or not, and the
+        # footer said "space Pause" over a paused replay)
+        return control is not None and control.status().paused
 
     # -- actions -------------------------------------------------------------------
     def action_next_tab(self) -> None:

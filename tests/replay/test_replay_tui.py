@@ -641,17 +641,24 @@ async def test_depth_in_a_replay_goes_up_to_the_rows_the_journal_holds(futu_jour
         assert max(seen) == recorded and min(seen) >= 1, seen
 
 
-async def test_space_at_the_end_plays_the_replay_again(futu_journal):
-    """Space on a replay played to its end toggled a pause nothing showed (the bar kept
-    "end", the footer "space Pause"), and the next home came back paused at 0% on an
-    empty book. At the end, space plays the journal again from its start."""
+async def test_space_at_the_end_says_it_paused(futu_journal):
+    """Space on a replay played to its end paused it, but nothing showed it: the bar
+    says "end" (the journal is over, paused or not) and the footer kept "space Pause",
+    so the next home came back paused at 0% on an empty book without a word. The
+    footer says "space Resume" while paused, at the end too."""
     async with _replaying(futu_journal, (100, 24)) as (app, pilot, player, feed):
+        def footer() -> str:
+            return screen_text(app).splitlines()[-1]
+
         await pilot.press("end")
         await wait_until(lambda: player.describe().endswith(" end"), 10, "the end")
+        await wait_until(lambda: "space Pause" in footer(), 5, "space Pause at the end")
         await pilot.press("space")
-        assert not player.paused
-        await wait_until(lambda: player.progress() < 0.5, 10, "played again from the start")
-        assert not player.describe().endswith((" end", " paused"))
+        assert player.paused
+        await wait_until(lambda: "space Resume" in footer(), 5, "space Resume at the end")
+        await pilot.press("home")
+        await wait_until(lambda: player.describe().endswith(" paused"), 10, "paused at home")
+        assert "space Resume" in footer()
 
 
 def test_a_tui_recording_replays_with_its_trade_tape(tmp_path, monkeypatch):

@@ -466,6 +466,9 @@ class ObviewApp(App):
         pane = self.active_stream_pane()
         if pane is None:
             return False
+        if scope is Scope.HEATMAP:  # (the palette offered z / Z over the ladder alone,
+            # where they did nothing)
+            return bool(pane.heatmap.display)
         return scope is Scope.LADDER or pane.feed.capabilities.levels is not None
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:

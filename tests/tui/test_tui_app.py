@@ -423,3 +423,18 @@ async def test_a_book_update_handled_after_the_last_screen_left_does_not_raise(f
             del app._add_stream_pane
         assert new in app._stream_panes
         await pilot.press("q")
+
+
+async def test_the_palette_offers_heatmap_time_only_with_the_heatmap_on_screen(app):
+    """Over the ladder alone the palette offered "Finer / Coarser heatmap time", which
+    did nothing there (no heatmap to zoom). They are offered once `h` shows it."""
+    async with app.run_test(size=(120, 34)) as pilot:
+        await ready(pilot)
+
+        def titles() -> set[str]:
+            return {command.title for command in app.get_system_commands(app.screen)}
+
+        assert not {"Finer heatmap time", "Coarser heatmap time"} & titles()
+        await pilot.press("h")
+        await wait_until(lambda: app.active_stream_pane().heatmap.display, 5, "the heatmap")
+        assert {"Finer heatmap time", "Coarser heatmap time"} <= titles()

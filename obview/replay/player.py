@@ -184,6 +184,11 @@ class ReplayPlayer:
             # and no level control: the journal holds the level it recorded, and another
             # one's subscription went into the void (the book stayed empty for good)
             feed.capabilities = replace(feed.capabilities, replay=controls, levels=None)
+        if start is not None and start <= header.w:
+            # --from at or before the journal's start is its start: the playhead had sat
+            # before the recording at 0%, "connecting", for the whole gap (a --from of an
+            # hour earlier: an hour at 1x) and the bar showed a time nothing was recorded at
+            start = None
         self.first_wall = header.w
         self.start = start
         self.until = until

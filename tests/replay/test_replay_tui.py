@@ -679,3 +679,20 @@ def test_a_tui_recording_replays_with_its_trade_tape(tmp_path, monkeypatch):
     assert [feed["trades"] for feed in feeds] == [True]
     player = ReplayPlayer([path])
     assert [feed.trades_enabled for feed in player.feeds] == [True]
+
+
+async def test_from_before_the_journal_starts_plays_from_its_start(futu_journal):
+    """`obview replay J --from T`, T before the recording began: the TUI's playhead sat
+    at T, "connecting" at 0%, for the whole gap at the speed chosen (25 minutes earlier:
+    25 minutes at 1x), the bar showing a time nothing was recorded at. It plays from the
+    journal's start."""
+    path, _ = futu_journal
+    probe = ReplayPlayer([path])
+    player = ReplayPlayer([path], speed=1.0, start=probe.first_wall - 25 * 60 * 10**9)
+    assert player.wall == player.first_wall
+    app = ObviewApp(player.configs, player.feeds, player=player)
+    async with app.run_test(size=(100, 30)):
+        feed = player.feeds[0]
+        await wait_until(lambda: any(s.synced for s in feed.streams.values()), 15,
+                         "a book, played from the journal's start")
+        assert player.wall >= player.first_wall

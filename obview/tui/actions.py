@@ -82,7 +82,7 @@ KEYS: tuple[KeyRow, ...] = (
                Action("l", "level", "Next aggregation level",
                       "The venue's next book aggregation level (l)", Scope.LEVELS, "Level"),)),
     KeyRow("h", "ladder / ladder + depth heatmap / heatmap (heatmap: arrows or mouse move "
-           "its crosshair, end back to now)", (
+           "its crosshair, end back to now; in a replay, end again: the journal's end)", (
                Action("h", "layout", "Cycle heatmap layout",
                       "Ladder, ladder + depth heatmap, heatmap (h)", Scope.LADDER),)),
     KeyRow("z / Z", "depth heatmap: finer / coarser time columns (100 ms, 1 s, 10 s)", (

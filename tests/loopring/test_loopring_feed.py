@@ -163,6 +163,15 @@ async def test_subscription_rejected_104107_is_fatal_not_retried(make_harness):
     assert h.sim.stats["rejected_subs"] == 1 and h.sim.stats["connections"] == 1
 
 
+async def test_a_rejected_subscription_is_named_as_its_dialect_names_it(make_harness):
+    """A v3 rejection said "subscription to depth&LRC-ETH&0 rejected": the v2 draft's
+    topic, which no v3 page mentions (v3 subscribes the `orderbook` topic)."""
+    for api, named in (("v3", "orderbook LRC-ETH level 0"), ("v2", "depth&LRC-ETH&0")):
+        h = await make_harness({"reject_sub": ""}, api=api)
+        await wait_until(h.task.done, 5, "the feed to give up")
+        assert f"subscription to {named} rejected" in feed_error(h.feed), (api, feed_error(h.feed))
+
+
 async def test_unknown_market_lists_valid_ones_closest_first(make_harness):
     h = await make_harness(market="LRC-ETX", start=False)
     await h.feed.run()

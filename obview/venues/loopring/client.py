@@ -500,9 +500,9 @@ class LoopringFeed(Feed):
             task.cancel()
 
     def _bad_push(self, reason: str, step: Step) -> None:
-        self.count_bad_frame(f"{self._reader.topic}: {reason}")
+        self.count_bad_frame(f"{self._topic_text()}: {reason}")
         if step is Step.RESYNC:
-            log.info("%s %s: resync (bad push: %s)", self.market, self._reader.topic, reason)
+            log.info("%s %s: resync (bad push: %s)", self.market, self._topic_text(), reason)
             self.unsync(self.stream, f"bad push: {reason}")
         self._ensure_snapshot()
 
@@ -523,7 +523,7 @@ class LoopringFeed(Feed):
             reason = f"gap: push {update.start}-{update.end} after version {local}"
             if self.tap is not None:
                 self.tap.writer.gap(self.venue, self.market, local, update.start, reason)
-            log.info("%s %s: resync (%s)", self.market, self._reader.topic, reason)
+            log.info("%s %s: resync (%s)", self.market, self._topic_text(), reason)
             self.unsync(self.stream, reason)
             self._ensure_snapshot()
         elif step is Step.VERIFIED:
@@ -537,6 +537,14 @@ class LoopringFeed(Feed):
         stream.book.touch(update.ts, self._sync.local)
         self.book_changed(stream)
 
+    def _topic_text(self) -> str:
+        """The subscription as this dialect names it: v3's `orderbook` topic, v2's
+        `depth&M&L` (a v3 rejection had named the v2 form, which no v3 page mentions)."""
+        reader = self._reader
+        if self.api == V3:
+            return f"orderbook {reader.market} level {reader.level}"
+        return reader.topic
+
     def _on_sub_reply(self, reply: SubReply) -> None:
         if reply.op != "sub":
             return
@@ -547,7 +555,7 @@ class LoopringFeed(Feed):
         code = error.code if error else "?"
         message = error.message if error and error.message else "illegal topic or parameters"
         self._failure = FatalFeedError(
-            f"subscription to {self._reader.topic} rejected (error {code}: {message})")
+            f"subscription to {self._topic_text()} rejected (error {code}: {message})")
 
     # -- snapshots --------------------------------------------------------------------------
     def _ensure_snapshot(self) -> None:
@@ -680,7 +688,7 @@ class LoopringFeed(Feed):
         sync = self._sync
         self.stream.extra["verify_mismatches"] = sync.mismatches
         log.warning("%s %s: verification mismatch #%d at %s; resyncing", self.market,
-                    self._reader.topic, sync.mismatches, sync.mismatch)
+                    self._topic_text(), sync.mismatches, sync.mismatch)
         self.count_bad_frame(f"book differs from the venue's snapshot at {sync.mismatch}")
         self.unsync(self.stream, f"verification mismatch at {sync.mismatch}")
         self._ensure_snapshot()

@@ -231,10 +231,12 @@ class LoopringFeed(Feed):
         if self.api == V3:
             self._ws_key = await self._fetch_ws_key()
             url = _with_query(url, wsApiKey=self._ws_key)
+        opened = False
         try:
             context = await tls_context("ws") if url.startswith("wss:") else None
             async with websockets.connect(url, open_timeout=10, max_size=self.max_frame_bytes,
                                           ssl=context) as ws:
+                opened = True
                 self._ws = ws
                 try:
                     await self._read(ws)
@@ -255,6 +257,14 @@ class LoopringFeed(Feed):
         except websockets.WebSocketException as exc:
             if self._failure is None:
                 raise FeedError(f"websocket: {self.redact(describe_error(exc))}") from None
+        except OSError as exc:
+            if opened:
+                raise
+            # the WebSocket's own host named: with only --rest-url given, the WebSocket
+            # still goes to the live API, and the line said "unknown host" of no host
+            where = urlsplit(url).netloc or url
+            raise FeedError(f"cannot connect to the WebSocket at {where}: "
+                            f"{self.redact(describe_error(exc))}") from exc
         if self._failure is not None:
             raise self._failure
 

@@ -438,3 +438,19 @@ async def test_the_palette_offers_heatmap_time_only_with_the_heatmap_on_screen(a
         await pilot.press("h")
         await wait_until(lambda: app.active_stream_pane().heatmap.display, 5, "the heatmap")
         assert {"Finer heatmap time", "Coarser heatmap time"} <= titles()
+
+
+async def test_a_notification_leaves_the_status_bar_readable(app):
+    """A toast (a feed's error, a replay's warning: 30 s) stood on the status bar's row
+    and hid its right half: the state's reason, a replay's %, speed and "end"."""
+    from textual.widgets._toast import Toast
+
+    async with app.run_test(size=(100, 30), notifications=True) as pilot:
+        await ready(pilot)
+        app.notify("a long warning that takes two lines of the toast to say what it says",
+                   severity="warning", timeout=30)
+        await wait_until(lambda: list(app.screen.query(Toast)), 5, "the toast")
+        await pilot.pause()
+        bar = app.status_bar.region
+        for toast in app.screen.query(Toast):
+            assert toast.region.bottom <= bar.y, (toast.region, bar)

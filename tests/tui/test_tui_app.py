@@ -454,3 +454,26 @@ async def test_a_notification_leaves_the_status_bar_readable(app):
         bar = app.status_bar.region
         for toast in app.screen.query(Toast):
             assert toast.region.bottom <= bar.y, (toast.region, bar)
+
+
+async def test_the_compact_health_panel_keeps_its_counts_line_at_60_columns():
+    """Below the ladder (a narrow terminal) the panel's paint line and its sparkline
+    did not fit 60 columns: the sparkline wrapped onto the third line and pushed the
+    "resyncs · reconnects · bad frames" line out of the panel. Its lines are cut."""
+    from tests.tui.conftest import RecordingApp
+
+    feed = FakeFeed("futu", ("HK.00700",))
+    app = RecordingApp([], [feed], mask_times=False)  # (masked times draw no sparkline)
+    async with app.run_test(size=(60, 20)) as pilot:
+        await ready(pilot)
+        pane = app.active_stream_pane()
+        stream = next(iter(feed.streams.values()))
+        samples = pane.ladder.paint_delay.samples
+        while len(samples) < 16:  # a whole sparkline
+            before = len(samples)
+            feed.walk(stream)
+            await wait_until(lambda before=before: len(samples) > before, 5, "a paint")
+        await pilot.pause()
+        region = pane.health.region
+        lines = screen_text(app).splitlines()[region.y:region.y + region.height]
+        assert lines[1].lstrip().startswith("paint") and "resyncs" in lines[2], lines

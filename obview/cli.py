@@ -270,12 +270,15 @@ def _launch(configs: list[VenueConfig], kw: dict[str, Any], records: str | None 
         return
     _setup_logging(kw.get("log_file"))
     _feeds_started = True
+    if mode is None:
+        for cfg in configs:
+            cfg.trades = True  # the screen has a tape wherever the venue prints trades
+    # (after the line above: the journal's header says the run took the venue's prints,
+    # so its replay has the tape too; recorded first, it said trades false and the
+    # replayed Futu feed dropped the recorded prints, "this venue has no trade tape")
     recording = _recording(configs, kw, records)
     if mode is None:
         from obview.tui import run_app
-
-        for cfg in configs:
-            cfg.trades = True  # the screen has a tape wherever the venue prints trades
 
         try:
             run_app(configs, recording=recording,
@@ -610,9 +613,7 @@ def replay(paths: tuple[str, ...], stream: str | None, speed: str | None, start:
     if count is not None and not stream:
         raise click.UsageError("--count goes with --stream")
     pace = _speed(speed) if speed is not None else (None if stream else 1.0)
-    for path in paths:
-        if not os.path.exists(path):
-            raise UserError(f"no such journal: {path}")
+    paths = tuple(_journal_named(path) for path in paths)
     if click.get_current_context().meta.get(CHECK_ONLY):
         # `serve` checking the replay it will run in each browser tab: a file that is no
         # journal, or of a newer schema, is found by its header; two sessions, or a bad
@@ -639,6 +640,29 @@ def replay(paths: tuple[str, ...], stream: str | None, speed: str | None, start:
         raise
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
+
+
+def _journal_named(path: str) -> str:
+    """The journal PATH names: the file itself, or the one `--record PATH` wrote (a bare
+    name in the config's record_dir, `.ndjson.zst` added). `--record session` and then
+    `replay session` had said "no such journal: session"."""
+    if os.path.exists(path):
+        return path
+    from obview.record import SUFFIX, journal_path
+
+    tried: list[str] = []
+    if not path.endswith(("/", os.sep)):
+        # here first (the demo reads no config: its bare name stays in the working
+        # folder), then where a venue command's bare name went
+        here = path if path.endswith(SUFFIX) else path + SUFFIX
+        recorded = str(journal_path(path, user_config.current().setting("record_dir")))
+        for candidate in dict.fromkeys((here, recorded)):
+            if os.path.exists(candidate):
+                return candidate
+            if candidate != path:
+                tried.append(candidate)
+    also = f" (nor {', '.join(tried)})" if tried else ""
+    raise UserError(f"no such journal: {path}{also}")
 
 
 def _replay_window(paths: Sequence[str], start: str | None,
@@ -703,8 +727,7 @@ def export(path: str, fmt: str, out: str) -> None:
     from obview.journal import JournalError
     from obview.replay.export import ExportError, ExportIncomplete, export_journal
 
-    if not os.path.exists(path):
-        raise UserError(f"no such journal: {path}")
+    path = _journal_named(path)
     if not out.strip():
         raise click.UsageError("OUT is empty: give a file name (or - for stdout, with --to ndjson)")
     if out == "-" and fmt == "parquet":

@@ -197,6 +197,9 @@ class ReplayStatus:
     speed: str  # "1x", "max", "100x (CPU-bound: 22x)": the chosen speed, and the one played
     state: str  # "paused", "end" (the journal is over) or ""
     seeks: int = 0  # seeks so far: a figure measured over journal time starts over at one
+    # paused, whatever `state` says: a replay paused at its end reads "end", and space
+    # resumes it all the same (its footer label follows this)
+    paused: bool = False
 
 
 @dataclass(frozen=True)

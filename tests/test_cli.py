@@ -264,6 +264,18 @@ def test_record_help_says_where_a_bare_name_goes_and_it_goes_there(tmp_path):
     assert [p.name for p in records.iterdir()] == ["s.ndjson.zst"]  # futu's
     assert [p.name for p in work.iterdir()] == ["s.ndjson.zst"]  # the demo's
 
+    # replay and export find a journal by the name it was recorded under: `--record s`
+    # then `replay s` had said "no such journal: s"; here first, then in record_dir
+    done = run("replay", "s", "--stream", "json")
+    assert done.returncode == 0 and done.stdout.count("\n") >= 1, done.stderr
+    (work / "s.ndjson.zst").unlink()  # the demo's: now only record_dir's is named s
+    done = run("export", "s", "--to", "ndjson", "-")
+    assert done.returncode == 0 and '"HK.00700"' in done.stdout, done.stderr
+    done = run("replay", "absent", "--stream", "json")
+    assert done.returncode == 1
+    assert done.stderr.strip() == (f"obview: no such journal: absent (nor absent.ndjson.zst, "
+                                   f"{records / 'absent.ndjson.zst'})"), done.stderr
+
     def help_of(*command: str) -> str:
         done = run(*command, "--help")
         assert done.returncode == 0, done.stderr

@@ -183,6 +183,11 @@ class ReplayPlayer:
             # and no level control: the journal holds the level it recorded, and another
             # one's subscription went into the void (the book stayed empty for good)
             feed.capabilities = replace(feed.capabilities, replay=controls, levels=None)
+        if start is not None and start <= header.w:
+            # --from at or before the journal's start is its start: the playhead had sat
+            # before the recording at 0%, "connecting", for the whole gap (a --from of an
+            # hour earlier: an hour at 1x) and the bar showed a time nothing was recorded at
+            start = None
         self.first_wall = header.w
         self.start = start
         self.until = until
@@ -285,7 +290,7 @@ class ReplayPlayer:
         over = self.finished.is_set() or (not pace.catching_up and (
             upcoming is None or getattr(upcoming, "w", 0) >= self.last_wall))
         state = "end" if over else "paused" if pace.paused else ""
-        return ReplayStatus(self.wall, self.progress(), speed, state, self._seeks)
+        return ReplayStatus(self.wall, self.progress(), speed, state, self._seeks, pace.paused)
 
     def describe(self) -> str:
         """`status()` in one line: "replay 2026-12-07 14:03:22 UTC ██████░░░░░░ 50% 10x"."""

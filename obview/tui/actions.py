@@ -18,6 +18,7 @@ class Scope(StrEnum):
     MAIN = "main"  # the tabs are in front (no drilldown, help or palette on top)
     LADDER = "ladder"  # a ladder tab is in front
     LEVELS = "levels"  # ... and its venue has aggregation levels
+    HEATMAP = "heatmap"  # ... and its depth heatmap is on screen (h)
     ORDERS = "orders"  # an orders table is in front
     OVERLAY = "overlay"  # a screen is on top of the tabs
     REPLAY = "replay"  # the tab in front shows a feed a journal drives
@@ -81,14 +82,14 @@ KEYS: tuple[KeyRow, ...] = (
                Action("l", "level", "Next aggregation level",
                       "The venue's next book aggregation level (l)", Scope.LEVELS, "Level"),)),
     KeyRow("h", "ladder / ladder + depth heatmap / heatmap (heatmap: arrows or mouse move "
-           "its crosshair, end back to now)", (
+           "its crosshair, end back to now; in a replay, end again: the journal's end)", (
                Action("h", "layout", "Cycle heatmap layout",
                       "Ladder, ladder + depth heatmap, heatmap (h)", Scope.LADDER),)),
     KeyRow("z / Z", "depth heatmap: finer / coarser time columns (100 ms, 1 s, 10 s)", (
         Action("z", "zoom(-1)", "Finer heatmap time", "Narrower heatmap time columns (z)",
-               Scope.LADDER),
+               Scope.HEATMAP),
         Action("Z", "zoom(1)", "Coarser heatmap time", "Wider heatmap time columns (Z)",
-               Scope.LADDER))),
+               Scope.HEATMAP))),
     KeyRow("T", "trade tape: highlight prints of at least this size (empty: none)", (
         Action("T", "tape_threshold", "Tape highlight size",
                "Highlight prints on the tape at or above a size (T)", Scope.LADDER),)),

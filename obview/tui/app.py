@@ -29,6 +29,7 @@ from obview.feed import Feed, ReplayCaughtUp, ReplayControl, Stream, describe_er
 from obview.logs import status_note
 from obview.tui.actions import SCOPES, Owner, Scope, action_name, bindings, palette_actions
 from obview.tui.footer import KeyFooter
+from obview.tui.heatmap import HeatmapView
 from obview.tui.ladder import Ladder
 from obview.tui.messages import (
     BookUpdated,
@@ -461,6 +462,9 @@ class ObviewApp(App):
         pane = self.active_stream_pane()
         if pane is None:
             return False
+        if scope is Scope.HEATMAP:  # (the palette offered z / Z over the ladder alone,
+            # where they did nothing)
+            return bool(pane.heatmap.display)
         return scope is Scope.LADDER or pane.feed.capabilities.levels is not None
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -477,7 +481,9 @@ class ObviewApp(App):
 
     def _replay_paused(self) -> bool:
         control = self._replay_control()
-        return control is not None and control.status().state == "paused"
+        # (not the state's word: at the end it says "end", paused or not, and the
+        # footer said "space Pause" over a paused replay)
+        return control is not None and control.status().paused
 
     # -- actions -------------------------------------------------------------------
     def action_next_tab(self) -> None:
@@ -520,6 +526,14 @@ class ObviewApp(App):
     def action_replay(self, what: str) -> None:
         control = self._replay_control()
         if control is not None and self._main_in_front():
+            focused = self.focused
+            if what == "end" and isinstance(focused, HeatmapView) and (
+                    focused.cross_index is not None or focused.cross_row is not None):
+                # the heatmap's own end first: its crosshair back to now (the replay's
+                # end, a priority key, had taken it: a moved crosshair stayed pinned to
+                # its moment for good); end again goes to the journal's end
+                focused.action_live()
+                return
             if what == "resume":  # (space while paused: the same toggle)
                 what = "pause"
             control.control(what)

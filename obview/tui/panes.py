@@ -69,11 +69,15 @@ class StreamPane(TabPane):
         self.health = HealthPanel(feed, stream, self.clock, self.ladder.paint_delay,
                                   mask_times=mask_times)
         self.health.compact = compact
-        # a venue that declares a tape gets one, above the health panel
+        # a venue that declares a tape gets one, above the health panel; the account's
+        # own fills are the symbol's, on its own stream: a counterparty's book (a source)
+        # gets none, where it had a tape that stayed "last –  vol 0" for good
         kind = feed.capabilities.trades
-        has_tape = kind is TradeKind.OWN or (kind is TradeKind.MARKET and feed.trades_enabled)
+        own = kind is TradeKind.OWN
+        has_tape = (own and not stream.source) or (kind is TradeKind.MARKET
+                                                   and feed.trades_enabled)
         on_journal = mask_times or self.journal is not None  # times as epoch seconds, UTC
-        self.tape = TapeView(stream.tape, mask_times=mask_times, utc=on_journal,
+        self.tape = TapeView(stream.tape, mask_times=mask_times, utc=on_journal, own=own,
                              epoch_offset=0 if on_journal else None) if has_tape else None
         self.pending_trades: list = []  # printed, not yet handled by the app
         side = self.health if self.tape is None else Vertical(self.tape, self.health,

@@ -77,8 +77,11 @@ class TapeView(PacedRedraw, Widget):
 
     def __init__(self, figures=None, *, threshold: Decimal | None = None,
                  epoch_offset: float | None = None, utc: bool = False,
-                 mask_times: bool = False, id: str | None = None) -> None:
+                 mask_times: bool = False, own: bool = False, id: str | None = None) -> None:
         super().__init__(id=id)
+        # the account's own fills (TradeKind.OWN), not the market's prints: its figures
+        # say so ("last" and "vol" alone read as the market's last trade and volume)
+        self.own = own
         self.own_figures = figures is None
         self.figures = TapeFigures() if figures is None else figures
         self.threshold = threshold
@@ -213,7 +216,8 @@ class TapeView(PacedRedraw, Widget):
         # prices with fewer, while every print keeps the market's.
         places = 2 + max(self.places, self._price_places)
         shown = "–" if vwap is None else fmt.rounded(vwap, places)
-        parts = [f" last {last}", f"  vol {fmt.grouped(figures.volume)}", f"  VWAP {shown}"]
+        parts = [f" {'own fills: ' if self.own else ''}last {last}",
+                 f"  vol {fmt.grouped(figures.volume)}", f"  VWAP {shown}"]
         if self.threshold is not None:
             parts.append(f"  ≥ {fmt.grouped(self.threshold)}")  # in the highlight's colour
         # whole parts that fit, in order of importance (never a number cut short)

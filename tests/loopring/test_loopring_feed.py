@@ -3,6 +3,8 @@ book at every version the client reaches, for every fault switch."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 import websockets
 
@@ -161,6 +163,26 @@ async def test_subscription_rejected_104107_is_fatal_not_retried(make_harness):
     assert h.feed.state is FeedState.ERROR
     assert "104107" in feed_error(h.feed)
     assert h.sim.stats["rejected_subs"] == 1 and h.sim.stats["connections"] == 1
+
+
+async def test_a_rejected_subscription_is_named_as_its_dialect_names_it(make_harness):
+    """A v3 rejection said "subscription to depth&LRC-ETH&0 rejected": the v2 draft's
+    topic, which no v3 page mentions (v3 subscribes the `orderbook` topic)."""
+    for api, named in (("v3", "orderbook LRC-ETH level 0"), ("v2", "depth&LRC-ETH&0")):
+        h = await make_harness({"reject_sub": ""}, api=api)
+        await wait_until(h.task.done, 5, "the feed to give up")
+        assert f"subscription to {named} rejected" in feed_error(h.feed), (api, feed_error(h.feed))
+
+
+async def test_a_websocket_that_cannot_be_reached_is_named(make_harness):
+    """With --rest-url alone the WebSocket still goes to the live API: the one line said
+    "loopring: unknown host (Name or service not known)", naming no host, when the
+    REST host given answered. It names the WebSocket's host."""
+    h = await make_harness(start=False, ws_url="ws://127.0.0.1:1/v3/ws")
+    h.feed.fail_fast = True  # as headless runs it: the first refusal ends the run
+    await asyncio.wait_for(h.feed.run(), 10)
+    error = feed_error(h.feed)
+    assert error == "cannot connect to the WebSocket at 127.0.0.1:1: connection refused", error
 
 
 async def test_unknown_market_lists_valid_ones_closest_first(make_harness):

@@ -246,3 +246,25 @@ async def test_crosshair_and_tape_show_the_journal_time(checkpointed_journal):
         newest_print = pane.tape.prints[-1].mono
         assert player.first_wall / 1e9 <= newest_print <= player.wall / 1e9
         assert isinstance(readout.price, Decimal)
+
+
+async def test_end_in_a_replay_s_heatmap_brings_its_crosshair_back_to_now(checkpointed_journal):
+    """The heatmap's end (crosshair back to now) was taken by the replay's end, a
+    priority key: in a replay a moved crosshair stayed pinned to its moment for good,
+    and end went to the journal's end under it. End brings the crosshair back first;
+    end again goes to the journal's end."""
+    player = ReplayPlayer([checkpointed_journal], speed=1.0)
+    app = ObviewApp(player.configs, player.feeds, player=player, history_s=120)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("h", "h")  # the heatmap alone, focused
+        heatmap = app.active_stream_pane().heatmap
+        await wait_until(lambda: player.wall - player.first_wall > 3_000_000_000, 30,
+                         "3 s of journal")
+        await pilot.press("space", "left", "left")
+        await wait_until(lambda: heatmap.cross_index is not None, 5, "the crosshair moved")
+        at = player.wall
+        await pilot.press("end")
+        assert heatmap.cross_index is None and heatmap.cross_row is None
+        assert player.wall == at  # not sent to the journal's end
+        await pilot.press("end")
+        await wait_until(lambda: player.describe().endswith(" end"), 10, "the journal's end")

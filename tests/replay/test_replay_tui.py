@@ -656,3 +656,60 @@ async def test_depth_in_a_replay_goes_as_far_as_live_did(tmp_path):
             await pilot.press("d")
             seen.append(ladder.depth)
         assert seen == [50, 10, 20]  # as live: the presets
+
+
+async def test_space_at_the_end_says_it_paused(futu_journal):
+    """Space on a replay played to its end paused it, but nothing showed it: the bar
+    says "end" (the journal is over, paused or not) and the footer kept "space Pause",
+    so the next home came back paused at 0% on an empty book without a word. The
+    footer says "space Resume" while paused, at the end too."""
+    async with _replaying(futu_journal, (100, 24)) as (app, pilot, player, feed):
+        def footer() -> str:
+            return screen_text(app).splitlines()[-1]
+
+        await pilot.press("end")
+        await wait_until(lambda: player.describe().endswith(" end"), 10, "the end")
+        await wait_until(lambda: "space Pause" in footer(), 5, "space Pause at the end")
+        await pilot.press("space")
+        assert player.paused
+        await wait_until(lambda: "space Resume" in footer(), 5, "space Resume at the end")
+        await pilot.press("home")
+        await wait_until(lambda: player.describe().endswith(" paused"), 10, "paused at home")
+        assert "space Resume" in footer()
+
+
+def test_a_tui_recording_replays_with_its_trade_tape(tmp_path, monkeypatch):
+    """The TUI takes every venue's prints (its tape), but the journal's header was
+    written before it asked for them: it said trades false, so the replay's Futu feed
+    dropped the recorded ticker pushes and `T` said "this venue has no trade tape". The
+    header says what the screen took, and the replayed feed keeps the prints."""
+    import obview.cli as cli_module
+    import obview.tui
+    from obview.journal import JournalReader
+
+    monkeypatch.setattr(cli_module, "_feeds_started", False)
+    monkeypatch.setattr(obview.tui, "run_app", lambda *a, **kw: None)  # no screen here
+    path = tmp_path / "tui.ndjson.zst"
+    cli_module.cli.main(["futu", "HK.00700", "--sim", "--record", str(path)],
+                        standalone_mode=False)
+    feeds = JournalReader(path).headers[0].o["feeds"]
+    assert [feed["trades"] for feed in feeds] == [True]
+    player = ReplayPlayer([path])
+    assert [feed.trades_enabled for feed in player.feeds] == [True]
+
+
+async def test_from_before_the_journal_starts_plays_from_its_start(futu_journal):
+    """`obview replay J --from T`, T before the recording began: the TUI's playhead sat
+    at T, "connecting" at 0%, for the whole gap at the speed chosen (25 minutes earlier:
+    25 minutes at 1x), the bar showing a time nothing was recorded at. It plays from the
+    journal's start."""
+    path, _ = futu_journal
+    probe = ReplayPlayer([path])
+    player = ReplayPlayer([path], speed=1.0, start=probe.first_wall - 25 * 60 * 10**9)
+    assert player.wall == player.first_wall
+    app = ObviewApp(player.configs, player.feeds, player=player)
+    async with app.run_test(size=(100, 30)):
+        feed = player.feeds[0]
+        await wait_until(lambda: any(s.synced for s in feed.streams.values()), 15,
+                         "a book, played from the journal's start")
+        assert player.wall >= player.first_wall

@@ -68,10 +68,12 @@ class FakeFeed(Feed):
                                     self.change_level))
         else:
             self.capabilities = FeedCapabilities(latency=LatencyKind.RECEIVE)
-        if trades:  # a tape, declared as a venue with market prints declares it
+        if trades:  # a tape, declared as a venue with market prints declares it (bthub's
+            # flavour: the account's own fills, as the hub has no market tape)
             self.capabilities = FeedCapabilities(
                 levels=self.capabilities.levels, records=self.capabilities.records,
-                latency=self.capabilities.latency, trades=TradeKind.MARKET)
+                latency=self.capabilities.latency,
+                trades=TradeKind.OWN if kind == "bthub" else TradeKind.MARKET)
             self.trades_enabled = True
         for symbol in symbols:
             self._add_streams(symbol)

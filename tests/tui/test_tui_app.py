@@ -423,3 +423,57 @@ async def test_a_book_update_handled_after_the_last_screen_left_does_not_raise(f
             del app._add_stream_pane
         assert new in app._stream_panes
         await pilot.press("q")
+
+
+async def test_the_palette_offers_heatmap_time_only_with_the_heatmap_on_screen(app):
+    """Over the ladder alone the palette offered "Finer / Coarser heatmap time", which
+    did nothing there (no heatmap to zoom). They are offered once `h` shows it."""
+    async with app.run_test(size=(120, 34)) as pilot:
+        await ready(pilot)
+
+        def titles() -> set[str]:
+            return {command.title for command in app.get_system_commands(app.screen)}
+
+        assert not {"Finer heatmap time", "Coarser heatmap time"} & titles()
+        await pilot.press("h")
+        await wait_until(lambda: app.active_stream_pane().heatmap.display, 5, "the heatmap")
+        assert {"Finer heatmap time", "Coarser heatmap time"} <= titles()
+
+
+async def test_a_notification_leaves_the_status_bar_readable(app):
+    """A toast (a feed's error, a replay's warning: 30 s) stood on the status bar's row
+    and hid its right half: the state's reason, a replay's %, speed and "end"."""
+    from textual.widgets._toast import Toast
+
+    async with app.run_test(size=(100, 30), notifications=True) as pilot:
+        await ready(pilot)
+        app.notify("a long warning that takes two lines of the toast to say what it says",
+                   severity="warning", timeout=30)
+        await wait_until(lambda: list(app.screen.query(Toast)), 5, "the toast")
+        await pilot.pause()
+        bar = app.status_bar.region
+        for toast in app.screen.query(Toast):
+            assert toast.region.bottom <= bar.y, (toast.region, bar)
+
+
+async def test_the_compact_health_panel_keeps_its_counts_line_at_60_columns():
+    """Below the ladder (a narrow terminal) the panel's paint line and its sparkline
+    did not fit 60 columns: the sparkline wrapped onto the third line and pushed the
+    "resyncs · reconnects · bad frames" line out of the panel. Its lines are cut."""
+    from tests.tui.conftest import RecordingApp
+
+    feed = FakeFeed("futu", ("HK.00700",))
+    app = RecordingApp([], [feed], mask_times=False)  # (masked times draw no sparkline)
+    async with app.run_test(size=(60, 20)) as pilot:
+        await ready(pilot)
+        pane = app.active_stream_pane()
+        stream = next(iter(feed.streams.values()))
+        samples = pane.ladder.paint_delay.samples
+        while len(samples) < 16:  # a whole sparkline
+            before = len(samples)
+            feed.walk(stream)
+            await wait_until(lambda before=before: len(samples) > before, 5, "a paint")
+        await pilot.pause()
+        region = pane.health.region
+        lines = screen_text(app).splitlines()[region.y:region.y + region.height]
+        assert lines[1].lstrip().startswith("paint") and "resyncs" in lines[2], lines

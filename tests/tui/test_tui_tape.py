@@ -9,6 +9,7 @@ from decimal import Decimal
 
 from obview import fmt
 from obview.trades import BUY, Trade
+from obview.tui.panes import StreamPane
 from obview.tui.tape import TapeFigures, TapeView
 from tests.conftest import wait_until
 from tests.support.fake_feed import FakeFeed
@@ -192,3 +193,22 @@ async def test_sizes_and_prices_line_up_on_their_points_as_finer_prints_arrive()
                   Trade(0.0, Decimal("0.00012499"), Decimal(4), BUY)])
         assert f"VWAP {fmt.rounded(tape.figures.vwap, 10)}" in tape.status_text()
         assert "last 0.00012499" in tape.status_text()
+
+
+async def test_a_tape_of_own_fills_says_so_and_only_on_the_symbol_s_own_tab():
+    """bthub's tape is the account's own fills, but it read "last 5399.18  vol 0.113" as
+    a market's tape does, and every counterparty's tab had a tape that stayed "last –
+    vol 0" for good (the fills go on the symbol's aggregated stream). The tape says "own
+    fills", and a counterparty's book has none."""
+    feed = FakeFeed("bthub", ("BTCUSDT",), seed=5, trades=True)
+    app = make_app([feed])
+    async with app.run_test(size=(140, 34)) as pilot:
+        await ready(pilot)
+        panes = {pane.stream.key: pane for pane in app.panes if isinstance(pane, StreamPane)}
+        aggregated = next(p for p in panes.values() if not p.stream.source)
+        assert aggregated.tape is not None
+        assert [key for key, p in panes.items() if p.stream.source and p.tape] == []
+        await _printed(pilot, aggregated, feed, stream=aggregated.stream, count=2)
+        status = aggregated.tape.status_text()
+        assert status.startswith(" own fills: last ") and "vol " in status, status
+        assert "own fills: last" in screen_text(app)

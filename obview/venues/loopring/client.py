@@ -232,10 +232,12 @@ class LoopringFeed(Feed):
         if self.api == V3:
             self._ws_key = await self._fetch_ws_key()
             url = _with_query(url, wsApiKey=self._ws_key)
+        opened = False
         try:
             context = await tls_context("ws") if url.startswith("wss:") else None
             async with websockets.connect(url, open_timeout=10, max_size=self.max_frame_bytes,
                                           ssl=context) as ws:
+                opened = True
                 self._ws = ws
                 try:
                     await self._read(ws)
@@ -256,6 +258,14 @@ class LoopringFeed(Feed):
         except websockets.WebSocketException as exc:
             if self._failure is None:
                 raise FeedError(f"websocket: {self.redact(describe_error(exc))}") from None
+        except OSError as exc:
+            if opened:
+                raise
+            # the WebSocket's own host named: with only --rest-url given, the WebSocket
+            # still goes to the live API, and the line said "unknown host" of no host
+            where = urlsplit(url).netloc or url
+            raise FeedError(f"cannot connect to the WebSocket at {where}: "
+                            f"{self.redact(describe_error(exc))}") from exc
         if self._failure is not None:
             raise self._failure
 
@@ -521,9 +531,9 @@ class LoopringFeed(Feed):
             task.cancel()
 
     def _bad_push(self, reason: str, step: Step) -> None:
-        self.count_bad_frame(f"{self._reader.topic}: {reason}")
+        self.count_bad_frame(f"{self._topic_text()}: {reason}")
         if step is Step.RESYNC:
-            log.info("%s %s: resync (bad push: %s)", self.market, self._reader.topic, reason)
+            log.info("%s %s: resync (bad push: %s)", self.market, self._topic_text(), reason)
             self.unsync(self.stream, f"bad push: {reason}")
         self._ensure_snapshot()
 
@@ -544,7 +554,7 @@ class LoopringFeed(Feed):
             reason = f"gap: push {update.start}-{update.end} after version {local}"
             if self.tap is not None:
                 self.tap.writer.gap(self.venue, self.market, local, update.start, reason)
-            log.info("%s %s: resync (%s)", self.market, self._reader.topic, reason)
+            log.info("%s %s: resync (%s)", self.market, self._topic_text(), reason)
             self.unsync(self.stream, reason)
             self._ensure_snapshot()
         elif step is Step.VERIFIED:
@@ -558,6 +568,14 @@ class LoopringFeed(Feed):
         stream.book.touch(update.ts, self._sync.local)
         self.book_changed(stream)
 
+    def _topic_text(self) -> str:
+        """The subscription as this dialect names it: v3's `orderbook` topic, v2's
+        `depth&M&L` (a v3 rejection had named the v2 form, which no v3 page mentions)."""
+        reader = self._reader
+        if self.api == V3:
+            return f"orderbook {reader.market} level {reader.level}"
+        return reader.topic
+
     def _on_sub_reply(self, reply: SubReply) -> None:
         if reply.op != "sub":
             return
@@ -568,7 +586,7 @@ class LoopringFeed(Feed):
         code = error.code if error else "?"
         message = error.message if error and error.message else "illegal topic or parameters"
         self._failure = FatalFeedError(
-            f"subscription to {self._reader.topic} rejected (error {code}: {message})")
+            f"subscription to {self._topic_text()} rejected (error {code}: {message})")
 
     # -- snapshots --------------------------------------------------------------------------
     def _ensure_snapshot(self) -> None:
@@ -701,7 +719,7 @@ class LoopringFeed(Feed):
         sync = self._sync
         self.stream.extra["verify_mismatches"] = sync.mismatches
         log.warning("%s %s: verification mismatch #%d at %s; resyncing", self.market,
-                    self._reader.topic, sync.mismatches, sync.mismatch)
+                    self._topic_text(), sync.mismatches, sync.mismatch)
         self.count_bad_frame(f"book differs from the venue's snapshot at {sync.mismatch}")
         self.unsync(self.stream, f"verification mismatch at {sync.mismatch}")
         self._ensure_snapshot()

@@ -187,11 +187,7 @@ class ReplayLink:
         try:
             return await asyncio.shield(waiter)
         finally:
-            if not waiter.done():
-                # the request was given up (its task cancelled): its reply is the next
-                # request's, and no feed turn is owed for a reply nobody reads
-                waiter.cancel()
-            elif not waiter.cancelled() and waiter.exception() is None:
+            if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
                 self._answered -= 1
 
     # -- the end ------------------------------------------------------------------------

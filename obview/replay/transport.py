@@ -79,7 +79,6 @@ class ReplayLink:
         self.feed: Any = None  # the feed whose transport it was opened on
         self.rest: dict[str, deque[Frame]] = {}  # REST replies not yet asked for, by path
         self._rest_waiters: dict[str, deque[asyncio.Future[Frame]]] = {}
-        self._answered = 0  # requests given their reply whose feed has not run on yet
 
     @property
     def deliver(self) -> Callable[[list[Frame]], None] | None:
@@ -126,8 +125,7 @@ class ReplayLink:
     def needs_turns(self) -> bool:
         """The player's question after each delivery: does the feed need the loop before
         the next one?"""
-        return (self._deliver is None and self.setting_up()) or self.busy() or \
-            self._answered > 0
+        return (self._deliver is None and self.setting_up()) or self.busy()
 
     def taker(self) -> Callable[[Frame], bool] | None:
         """`take`, while the link is open."""
@@ -167,9 +165,6 @@ class ReplayLink:
         while waiters:
             waiter = waiters.popleft()
             if not waiter.done():
-                # the feed reads it on its next turn, before the lines after it (live,
-                # the reply was read before them: a check compared the book of then)
-                self._answered += 1
                 waiter.set_result(frame)
                 return
         self.rest.setdefault(key, deque()).append(frame)
@@ -184,11 +179,7 @@ class ReplayLink:
             await self.closed()
         waiter: asyncio.Future[Frame] = asyncio.get_running_loop().create_future()
         self._rest_waiters.setdefault(key, deque()).append(waiter)
-        try:
-            return await asyncio.shield(waiter)
-        finally:
-            if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
-                self._answered -= 1
+        return await asyncio.shield(waiter)
 
     # -- the end ------------------------------------------------------------------------
     def close(self, reason: str | None, restart: bool = False) -> None:

@@ -683,12 +683,23 @@ def test_a_tui_recording_replays_with_its_trade_tape(tmp_path, monkeypatch):
     written before it asked for them: it said trades false, so the replay's Futu feed
     dropped the recorded ticker pushes and `T` said "this venue has no trade tape". The
     header says what the screen took, and the replayed feed keeps the prints."""
+    import logging
+
     import obview.cli as cli_module
     import obview.tui
+    from obview import logs
     from obview.journal import JournalReader
 
     monkeypatch.setattr(cli_module, "_feeds_started", False)
     monkeypatch.setattr(obview.tui, "run_app", lambda *a, **kw: None)  # no screen here
+    # the CLI in this process attaches obview's log handlers and error counter: left
+    # behind, every error a later test in this worker logs made its status bar say "N
+    # errors logged" (21 snapshot tests failed in CI)
+    monkeypatch.setattr(logs, "_errors", 0)
+    monkeypatch.setattr(logs, "_where", None)
+    logger = logging.getLogger("obview")
+    monkeypatch.setattr(logger, "handlers", [])
+    monkeypatch.setattr(logger, "level", logger.level)
     path = tmp_path / "tui.ndjson.zst"
     cli_module.cli.main(["futu", "HK.00700", "--sim", "--record", str(path)],
                         standalone_mode=False)

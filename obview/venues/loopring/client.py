@@ -533,7 +533,7 @@ class LoopringFeed(Feed):
     def _bad_push(self, reason: str, step: Step) -> None:
         self.count_bad_frame(f"{self._topic_text()}: {reason}")
         if step is Step.RESYNC:
-            log.info("%s %s: resync (bad push: %s)", self.market, self._topic_text(), reason)
+            log.info("%s: resync (bad push: %s)", self._topic_text(), reason)
             self.unsync(self.stream, f"bad push: {reason}")
         self._ensure_snapshot()
 
@@ -554,7 +554,7 @@ class LoopringFeed(Feed):
             reason = f"gap: push {update.start}-{update.end} after version {local}"
             if self.tap is not None:
                 self.tap.writer.gap(self.venue, self.market, local, update.start, reason)
-            log.info("%s %s: resync (%s)", self.market, self._topic_text(), reason)
+            log.info("%s: resync (%s)", self._topic_text(), reason)
             self.unsync(self.stream, reason)
             self._ensure_snapshot()
         elif step is Step.VERIFIED:
@@ -718,8 +718,9 @@ class LoopringFeed(Feed):
     def _mismatch(self) -> None:
         sync = self._sync
         self.stream.extra["verify_mismatches"] = sync.mismatches
-        log.warning("%s %s: verification mismatch #%d at %s; resyncing", self.market,
-                    self._topic_text(), sync.mismatches, sync.mismatch)
+        # (the topic names the market: "orderbook LRC-ETH level 0", "depth&LRC-ETH&0")
+        log.warning("%s: verification mismatch #%d at %s; resyncing", self._topic_text(),
+                    sync.mismatches, sync.mismatch)
         self.count_bad_frame(f"book differs from the venue's snapshot at {sync.mismatch}")
         self.unsync(self.stream, f"verification mismatch at {sync.mismatch}")
         self._ensure_snapshot()

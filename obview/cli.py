@@ -646,6 +646,8 @@ def _journal_named(path: str) -> str:
     """The journal PATH names: the file itself, or the one `--record PATH` wrote (a bare
     name in the config's record_dir, `.ndjson.zst` added). `--record session` and then
     `replay session` had said "no such journal: session"."""
+    if not path.strip():  # (as a folder: it named "obview-<now>.ndjson.zst" as tried)
+        raise click.UsageError("PATH is empty: give a journal's file name")
     if os.path.exists(path):
         return path
     from obview.record import SUFFIX, journal_path

@@ -320,3 +320,13 @@ def test_a_headless_run_refused_before_any_connection_leaves_no_journal(tmp_path
     done = run_obview("futu", "HK.00700", "--sim", "--dump", "json", "--record", str(kept))
     assert done.returncode == 0, done.stderr
     assert kept.exists()
+
+
+@pytest.mark.parametrize("command", [("replay",), ("export", "--to", "ndjson")])
+def test_an_empty_journal_name_is_a_usage_error(command):
+    """An empty PATH was looked for as a folder's journal: "no such journal:  (nor
+    .ndjson.zst, obview-<now>.ndjson.zst)", a name made up on the spot."""
+    args = [*command[:1], "", *command[1:]] + (["-"] if command[0] == "export" else [])
+    done = run_obview(*args)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.splitlines()[-1] == "obview: PATH is empty: give a journal's file name"

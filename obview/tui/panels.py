@@ -211,8 +211,8 @@ def _fit(parts: list[tuple[str, str, int]], width: int) -> list[tuple[str, str]]
 
 
 class StatusBar(Static):
-    """venue · symbol · name · state · version · resyncs · msg/s · age; a replay's time,
-    speed and progress."""
+    """venue · symbol · name · state · version · resyncs · msg/s (the stream's) · age; a
+    replay's time, speed and progress."""
 
     COMPONENT_CLASSES = {"status--venue", "status--muted", "status--bad", "status--note",
                          "status--replay", "status--source", *STATE_CLASSES}
@@ -258,8 +258,14 @@ class StatusBar(Static):
         replay = self._replay_parts()
         if feed is None:
             return [(f" {note or 'obview'}", "", _FIRST)]
-        meter = self.rates.setdefault(id(feed), RateMeter())
-        count = feed.messages or sum(s.pushes for s in feed.streams.values())
+        # a tab's own rate: a stream's messages, not its connection's (a code OpenD refused
+        # showed the other codes' 12 msg/s); a tab of records, the connection's
+        if stream is not None:
+            meter = self.rates.setdefault(id(stream), RateMeter())
+            count = stream.pushes
+        else:
+            meter = self.rates.setdefault(id(feed), RateMeter())
+            count = feed.messages or sum(s.pushes for s in feed.streams.values())
         status = self.replay
         rate = (meter.sample(count) if status is None
                 else meter.sample(count, status.wall / 1e9, status.seeks))

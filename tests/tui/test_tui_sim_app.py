@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from obview.tui.app import ObviewApp
 from obview.tui.screens import DrilldownScreen
 from obview.venues import config
@@ -92,6 +94,32 @@ async def test_a_refused_code_shows_its_message_on_its_tab_and_the_other_renders
         app._tick()
         await wait_until(lambda: "Unknown stock" not in screen_text(app)
                          and "synced" in screen_text(app), 5, "the good tab is synced")
+        await pilot.press("q")
+
+
+def _status_rate(app) -> str:
+    app._tick()
+    return re.search(r"(\S+) msg/s", app.status_bar._text.plain).group(1)
+
+
+async def test_a_tab_s_msg_rate_is_its_own_stream_s():
+    """The status bar's msg/s counts the tab's stream: a code OpenD refused gets none,
+    where it showed its connection's rate (the other code's pushes, about 12 a second)."""
+    cfg = config("futu", ["HK.00700", "HK.99999"], sim=True, seed=5, faults={"rate": "20"})
+    app = ObviewApp([cfg])
+    async with app.run_test(size=(120, 34)) as pilot:
+        await wait_until(lambda: app.feeds and app.feeds[0].streams["HK.00700"].synced, 10,
+                         "the accepted code synced")
+        await wait_until(lambda: _status_rate(app) not in ("-", "–", "0"), 10,
+                         "a rate on the good tab")
+        assert float(_status_rate(app).replace(",", "")) > 0
+        await pilot.press("2")
+        await wait_until(lambda: "Unknown stock" in app.status_bar._text.plain, 5,
+                         "the refused tab's status")
+        # two samples half a second apart on the refused stream's own meter
+        await wait_until(lambda: _status_rate(app) not in ("-", "–"), 10,
+                         "a rate on the refused tab")
+        assert _status_rate(app) == "0", app.status_bar._text.plain
         await pilot.press("q")
 
 

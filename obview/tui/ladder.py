@@ -672,6 +672,15 @@ class Ladder(Widget, can_focus=True):
         bid_lo, bid_hi = self._window(True, n)
         asks = view.asks[ask_lo:ask_hi]
         bids = view.bids[bid_lo:bid_hi]
+        # no room for a row a side (title, header, spread and readout leave one line): the
+        # cursor's side alone, so the row the readout names is on screen (an ask row had
+        # taken the line and the bids were cut off below it)
+        one_side = height - 4 < 2
+        if one_side:
+            if self.cursor.is_bid:
+                asks = []
+            else:
+                bids = []
         # the imbalance: over as many rows from the touch on each side as the deepest
         # row on screen (a scrolled side's rows above it count, and as many of the other)
         deepest = max(ask_hi, bid_hi)
@@ -692,7 +701,7 @@ class Ladder(Widget, can_focus=True):
         lines: list[Strip] = [self._title_line(width, max(len(asks), len(bids)), scrolled),
                               self._header_line(width, cols)]
         line_rows: list[tuple[bool, int] | None] = [None, None]
-        for _ in range(n - len(asks)):
+        for _ in range(0 if one_side else n - len(asks)):
             lines.append(Strip.blank(width, self._style("ladder--pad")))
             line_rows.append(None)
         now = self.clock()

@@ -194,6 +194,27 @@ async def test_the_cursor_scrolls_a_side_past_its_last_row_and_back():
         assert f"{shown} of 20 rows" in ladder_lines(app)[0]
 
 
+async def test_a_ladder_with_room_for_one_row_shows_the_cursor_s():
+    """At 40x12 the ladder has one line for rows: it shows the cursor's side, so the row
+    the readout names is on screen (an ask row took the line, and the readout named a
+    bid nobody could see)."""
+    app = make_app(only("futu"))
+    async with app.run_test(size=(40, 12)) as pilot:
+        await ready(pilot)
+        ladder = app.active_ladder()
+        assert ladder.size.height - 4 < 2, ladder.size  # room for one row, not one a side
+        bid = ladder.cursor_row()
+        assert ladder.cursor.is_bid and bid is ladder.view.bids[0]
+        assert _row_lines(app, bid.price), ladder_lines(app)
+        assert not _row_lines(app, ladder.view.asks[0].price)
+        assert f"bid 1 @ {bid.price}" in ladder_lines(app)[-1]
+        await pilot.press("up")  # onto the best ask: the line shows it instead
+        await settle(pilot)
+        ask = ladder.cursor_row()
+        assert not ladder.cursor.is_bid and ask is ladder.view.asks[0]
+        assert _row_lines(app, ask.price) and not _row_lines(app, ladder.view.bids[0].price)
+
+
 async def test_a_scrolled_side_follows_the_cursors_price_as_the_book_moves():
     async with _one_code((120, 16)) as (feed, app, pilot, ladder, stream):
         shown = ladder.rows_per_side()

@@ -258,7 +258,7 @@ class StatusBar(Static):
         replay = self._replay_parts()
         if feed is None:
             return [(f" {note or 'obview'}", "", _FIRST)]
-        # a tab's own rate: a stream's messages, not its connection's (a code OpenD refused
+        # a tab's own rate: a stream's messages, not its connection's (a code the venue refused
         # showed the other codes' 12 msg/s); a tab of records, the connection's
         if stream is not None:
             meter = self.rates.setdefault(id(stream), RateMeter())

@@ -316,7 +316,9 @@ class ReplayPlayer:
 
     def call_at(self, wall: int, callback: Callable[[], None]) -> None:
         """Run `callback` before the first line stamped at or after journal wall time
-        `wall` (ns) is handed over. A seek forgets every timer."""
+        `wall` (ns) is handed over, or once the last line handed over is stamped at or
+        after it and the replay waits (paused, a step, its end). A seek forgets every
+        timer."""
         heapq.heappush(self._timers, (wall, next(self._timer_order), callback))
         self._next_timer = self._timers[0][0]
 
@@ -428,8 +430,15 @@ class ReplayPlayer:
                 self._caught_up(None if upcoming is None else upcoming.w)
             delay = pace.delay()
             if delay is None or delay > 0:
-                if delay is None and pace.finished:
+                over = delay is None and pace.finished
+                if over:
                     self._flush()
+                if self._next_timer <= self.wall:
+                    # due by the last line handed over (a screen told of what it changed):
+                    # live they ran at once, and no line may come to run them (paused, a
+                    # step, the end, --until)
+                    self._run_timers(self.wall)
+                if over:
                     if self.error is not None:
                         raise self.error
                     self.finished.set()

@@ -179,7 +179,14 @@ class ReplayLink:
             await self.closed()
         waiter: asyncio.Future[Frame] = asyncio.get_running_loop().create_future()
         self._rest_waiters.setdefault(key, deque()).append(waiter)
-        return await asyncio.shield(waiter)
+        try:
+            return await asyncio.shield(waiter)
+        finally:
+            if not waiter.done():
+                # the request was given up (its task cancelled: a check the feed dropped):
+                # the shield kept the waiter in its place, and the next reply went to it,
+                # read by nobody, while the next request waited for the one after
+                waiter.cancel()
 
     # -- the end ------------------------------------------------------------------------
     def close(self, reason: str | None, restart: bool = False) -> None:

@@ -665,6 +665,10 @@ class ReplayPlayer:
 
     async def _settle(self, link: ReplayLink | None = None, force: bool = False,
                       turns: int = SETTLE_TURNS) -> None:
+        if link is not None and link.unread:
+            # a recorded reply handed to the request waiting for it: read before the
+            # next line, as live read it before the pushes after it (`ReplayLink.unread`)
+            await link.replies_taken()
         for _ in range(turns):
             if not force and (link is None or not link.needs_turns()):
                 break

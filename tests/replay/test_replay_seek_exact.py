@@ -99,20 +99,67 @@ def _figures(feed) -> tuple:
     return extra["verified_at"], extra["verify_mismatches"], feed._sync.mismatches
 
 
+def _verified_points(path: Path) -> dict[int, list]:
+    """The seek points whose checkpoint holds the Loopring book after a mismatch: their
+    wall stamp -> the verification figures live showed then (`cx.vf`)."""
+    from obview.journal import Checkpoint, Sync
+
+    lines = list(JournalReader(path))
+    points = {p.wall for p in JournalReader(path).index()}
+    held = {line.w: line.cx["vf"] for line in lines if type(line) is Checkpoint
+            and line.ver is not None and line.cx and line.cx["vf"][1] >= 1}
+    return {line.w: held[line.w] for line in lines
+            if type(line) is Sync and line.w in points and line.w in held}
+
+
+async def _checks(path: Path, batch: int) -> list:
+    """The verification history of a replay of `path` at max speed handing over `batch`
+    lines a loop turn: each check's outcome, the journal time and the book's version it
+    came at, and the figures at the end."""
+    from obview.replay import ReplayPlayer
+
+    player = ReplayPlayer([path], speed=None, batch=batch)
+    (feed,) = player.feeds
+    history: list = []
+
+    def noting(name: str):
+        original = getattr(feed, name)
+
+        def noted() -> None:
+            history.append((name, player.clock().wall, feed._sync.local))
+            original()
+        return noted
+    for name in ("_verified", "_mismatch"):
+        setattr(feed, name, noting(name))
+    tasks = [asyncio.create_task(feed.run()), asyncio.create_task(player.run())]
+    try:
+        await wait_until(player.finished.is_set, 30, "the journal played")
+        return [*history, _figures(feed)]
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def test_a_check_reply_is_read_before_the_next_line(verified_journal):
+    """A check's recorded answer reached the feed only once the player gave it a turn,
+    which at full speed came after the batch (the rest of a short journal): the check
+    compared a later book, and its next wait began at the journal's end (a replay of
+    10 checks ran one). Read before the next line, as live read it, the checks are those
+    of a replay that hands over one line a loop turn, one for one."""
+    one_by_one = await _checks(verified_journal, batch=1)
+    assert sum(1 for entry in one_by_one[:-1] if entry[0] == "_mismatch") >= 2
+    assert await _checks(verified_journal, batch=1000) == one_by_one
+
+
 def test_a_seek_shows_the_verification_of_its_moment(verified_journal):
     """The health panel's "N mismatches, verified S s ago" (and the headless lines'
     `verified_at`, `verify_mismatches`) went on from the timeline a seek left: home
     said "verified 0 s ago" (a check of the end) where live had not verified yet. A
     seek shows the figures live showed at its checkpoint (`ckp` `cx.vf`), and the next
     mismatch counts on from that subscription's count."""
-    from obview.journal import Checkpoint, Sync
-
-    lines = list(JournalReader(verified_journal))
-    points = {p.wall for p in JournalReader(verified_journal).index()}
-    held = {line.w: line.cx["vf"] for line in lines if type(line) is Checkpoint
-            and line.ver is not None and line.cx and line.cx["vf"][1] >= 1}
-    syncs = [line.w for line in lines if type(line) is Sync and line.w in points
-             and line.w in held]
+    held = _verified_points(verified_journal)
+    syncs = sorted(held)
     assert syncs
     target = syncs[len(syncs) // 2]
 

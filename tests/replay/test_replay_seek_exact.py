@@ -152,6 +152,64 @@ async def test_a_check_reply_is_read_before_the_next_line(verified_journal):
     assert await _checks(verified_journal, batch=1000) == one_by_one
 
 
+@pytest.mark.parametrize("kind", ["push", "checkpoint"])
+async def test_a_wait_on_the_journal_time_ends_before_the_line_due(verified_journal, kind):
+    """A Loopring wait on the journal's time (its checks') is over before the first line
+    stamped at or after its end, and the feed runs on before that line, as live's timer
+    fired before the line came: woken only after the line was handed over, a check began
+    with that push already in the book, missed it for its snapshot, and waited for
+    pushes that could never complete it (no mismatch counted where live counted one).
+    The line due a push, or a checkpoint's `sync` line (woken there, the feed ran only
+    after the push that follows it: at 1,000 lines a loop turn, not at one)."""
+    from obview.journal import Frame, Sync
+    from obview.replay import ReplayPlayer
+
+    lines = list(JournalReader(verified_journal))
+
+    def is_push(line) -> bool:
+        return type(line) is Frame and line.ch == "ws" and '"orderbook"' in line.data()
+
+    async def version_at(until: int) -> int | None:
+        async with playing(verified_journal, until=until) as player:
+            return player.feeds[0].streams["LRC-ETH"].book.version
+
+    # from the middle on, a line right after another whose push (the line, or the first
+    # frame after the `sync` line) moves a synced book
+    wanted = is_push if kind == "push" else (lambda line: type(line) is Sync)
+    for at in range(len(lines) // 2, len(lines)):
+        due = lines[at]
+        if not wanted(due) or due.w - lines[at - 1].w < 10_000:  # ns: room for a wait
+            continue
+        push = next(line for line in lines[at:] if type(line) is Frame)
+        if not is_push(push):
+            continue
+        expected = await version_at(due.w - 1)
+        if expected is not None and expected != await version_at(push.w):
+            break
+    else:
+        raise AssertionError(f"no {kind} line before a push that moves a synced book")
+
+    player = ReplayPlayer([verified_journal], speed=None)
+    (feed,) = player.feeds
+    seen: list = []
+
+    async def wait_then_look() -> None:
+        # (a µs before the line: the float seconds `_wait` takes may be a ns off)
+        await feed._wait((due.w - 1000 - player.clock().wall) / 1e9)
+        seen.append(feed.streams["LRC-ETH"].book.version)
+
+    tasks = [asyncio.create_task(wait_then_look()), asyncio.create_task(feed.run())]
+    await wait_until(lambda: player._timers, 5, "the wait's timer")
+    tasks.append(asyncio.create_task(player.run()))
+    try:
+        await wait_until(player.finished.is_set, 30, "the journal played")
+        assert seen == [expected]
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
 def test_a_seek_shows_the_verification_of_its_moment(verified_journal):
     """The health panel's "N mismatches, verified S s ago" (and the headless lines'
     `verified_at`, `verify_mismatches`) went on from the timeline a seek left: home

@@ -347,3 +347,21 @@ async def test_the_orders_changed_by_the_last_line_played_are_on_screen(bthub_jo
     shown, _, orders = await _announced_orders(bthub_journal, until)
     assert orders
     assert shown == orders
+
+
+async def test_a_seek_forgets_the_announcement_it_forgot_the_timer_of(bthub_journal):
+    """A seek forgets the timers on the journal's time, bthub's coalesced announcement
+    of its changed rows among them; the feed went on taking that announcement as due
+    (`_flush_scheduled`) and set no timer for the rows changed after it, until its
+    session's end reset the flag (which a seek causes: hence not seen on screen, but
+    the seek's own reset does not hang on that)."""
+    from obview.replay import ReplayPlayer
+
+    player = ReplayPlayer([bthub_journal], speed=None)
+    (feed,) = player.feeds
+    feed._queue_records(RecordKind.ORDERS, "1", object())
+    assert len(player._timers) == 1  # the announcement, due before the next line
+    player.seek(player.first_wall)
+    assert not player._timers
+    feed._queue_records(RecordKind.ORDERS, "2", object())
+    assert len(player._timers) == 1

@@ -642,6 +642,9 @@ class BthubFeed(Feed):
         self._finished.clear()  # (ids of orders forgotten: eviction would find none)
         self.orders_evicted = 0  # (a checkpoint's orders give back the count of then)
         self._pending_records.clear()
+        # the seek forgot the timer of the announcement due (its session's end announces
+        # too, which is what reset this: not left to it)
+        self._flush_scheduled = False
         super().forget_records()
 
     def records_context(self, kind: str) -> dict[str, Any] | None:

@@ -234,3 +234,40 @@ def test_a_seek_shows_the_verification_of_its_moment(verified_journal):
     seeked, home = asyncio.run(run())
     assert list(seeked) == held[target]
     assert home == (None, 0)
+
+
+def _counts(feed) -> list[int]:
+    return [feed.snapshots, feed.too_old_snapshots, feed.rate_limited, feed.oversized]
+
+
+def test_a_seek_shows_the_counts_of_its_moment(verified_journal):
+    """Loopring's counts (snapshots applied, refetched as too old, 429s, oversized
+    replies) went on from the timeline a seek left: sent home from the end, it had the
+    end's snapshots and counted on. A seek takes those live had at its checkpoint
+    (`ckp` `cx.ct`); a file start none."""
+    from obview.journal import Checkpoint, Sync
+
+    lines = list(JournalReader(verified_journal))
+    points = {p.wall for p in JournalReader(verified_journal).index()}
+    held = {line.w: line.cx["ct"] for line in lines if type(line) is Checkpoint
+            and line.ver is not None and line.cx and "ct" in line.cx}
+    syncs = [line.w for line in lines if type(line) is Sync and line.w in points
+             and line.w in held]
+
+    async def run() -> tuple:
+        async with playing(verified_journal) as player:
+            (feed,) = player.feeds
+            end = _counts(feed)
+            targets = [wall for wall in syncs if held[wall] != end]
+            assert targets, "a checkpoint whose counts are not the end's"
+            target = targets[len(targets) // 2]
+            player.until = target
+            player.seek(target)
+            await wait_until(player.finished.is_set, 30, "the seek played")
+            seeked = _counts(feed)
+            player.seek(player.first_wall)
+            return end, held[target], seeked, _counts(feed)
+    end, live, seeked, home = asyncio.run(run())
+    assert end[0] >= 2  # (the first snapshot and a mismatch's)
+    assert seeked == live
+    assert home == [0, 0, 0, 0]

@@ -13,7 +13,7 @@ import pytest
 import zstandard
 
 from obview.feed import RecordKind
-from obview.journal import Frame, JournalReader, Records, Sync
+from obview.journal import Checkpoint, Frame, JournalReader, Records, Sync
 from tests.conftest import run_obview
 from tests.replay.conftest import playing, record_session
 
@@ -365,3 +365,40 @@ async def test_a_seek_forgets_the_announcement_it_forgot_the_timer_of(bthub_jour
     assert not player._timers
     feed._queue_records(RecordKind.ORDERS, "2", object())
     assert len(player._timers) == 1
+
+
+def test_a_seek_shows_each_sources_commission_of_its_moment(bthub_journal):
+    """A source's commission (its quotes' `commission`, shown beside its book) went on
+    from the timeline a seek left: sent home from the end, each source showed the end's
+    before its first quote had come. A seek shows none at a file start (`Feed.seeked`)
+    and, at a checkpoint, the one live showed then (`ckp` `cx.cm`)."""
+    points = {p.wall for p in JournalReader(bthub_journal).index()}
+    lines = list(JournalReader(bthub_journal))
+    held: dict[int, dict] = {}
+    for line in lines:
+        if type(line) is Checkpoint and line.cx and "cm" in line.cx and line.w in points:
+            held.setdefault(line.w, {})[line.sy] = line.cx["cm"]
+    sources = {key for commissions in held.values() for key in commissions}
+    assert len(sources) >= 2
+    target = max(wall for wall, commissions in held.items() if set(commissions) == sources)
+
+    def shown(feed) -> dict:
+        return {key: stream.extra["commission"] for key, stream in feed.streams.items()
+                if "commission" in stream.extra}
+
+    async def run() -> tuple:
+        from tests.conftest import wait_until
+
+        async with playing(bthub_journal) as player:
+            (feed,) = player.feeds
+            end = shown(feed)
+            player.seek(player.first_wall)
+            home = shown(feed)
+            player.until = target
+            player.seek(target)
+            await wait_until(player.finished.is_set, 30, "the seek played")
+            return end, home, shown(feed)
+    end, home, seeked = asyncio.run(run())
+    assert set(end) == sources
+    assert home == {}
+    assert seeked == held[target]

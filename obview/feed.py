@@ -214,7 +214,8 @@ class ReplayControl:
     status: Callable[[], ReplayStatus]
     clock: Callable[[], JournalTime]
     # call_at(wall_ns, callback): run `callback` before the first line stamped at or after
-    # `wall_ns` is handed over (forgotten at a seek)
+    # `wall_ns` is handed over, or once the lines handed over reach `wall_ns` and the
+    # replay waits (paused, at its end: no line comes); forgotten at a seek
     call_at: Callable[[int, Callable[[], None]], None]
     # watch(listener): ReplaySeeked / ReplayCaughtUp events, synchronously; a replay that
     # is still catching up with its start (`--from`) reports that seek at once

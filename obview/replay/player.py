@@ -316,7 +316,9 @@ class ReplayPlayer:
 
     def call_at(self, wall: int, callback: Callable[[], None]) -> None:
         """Run `callback` before the first line stamped at or after journal wall time
-        `wall` (ns) is handed over. A seek forgets every timer."""
+        `wall` (ns) is handed over, or once the last line handed over is stamped at or
+        after it and the replay waits (paused, a step, its end). A seek forgets every
+        timer."""
         heapq.heappush(self._timers, (wall, next(self._timer_order), callback))
         self._next_timer = self._timers[0][0]
 
@@ -326,6 +328,21 @@ class ReplayPlayer:
         self._watchers.append(listener)
         if self._arming and self.start is not None:
             listener(ReplaySeeked(self.start))
+
+    def _woken(self) -> bool:
+        """After timers ran: does a feed need the loop (one they woke: a Loopring check
+        whose wait on the journal's time is over)?"""
+        return any(link.needs_turns() for link in self.links.values())
+
+    async def _give_turns(self) -> None:
+        """The turns of the feeds that timers woke, before the line that is due: live,
+        the timer fired before that line came, and a check asked for then recorded the
+        pushes after it. Woken after the line was handed over, a Loopring check began
+        with that push in the book, its snapshot a version older could never be
+        brought level, and no mismatch was counted (a recording: 4 live, 3 replayed)."""
+        for link in list(self.links.values()):
+            if link.needs_turns():
+                await self._settle(link=link)
 
     def _run_timers(self, wall: int) -> None:
         timers = self._timers
@@ -428,8 +445,15 @@ class ReplayPlayer:
                 self._caught_up(None if upcoming is None else upcoming.w)
             delay = pace.delay()
             if delay is None or delay > 0:
-                if delay is None and pace.finished:
+                over = delay is None and pace.finished
+                if over:
                     self._flush()
+                if self._next_timer <= self.wall:
+                    # due by the last line handed over (a screen told of what it changed):
+                    # live they ran at once, and no line may come to run them (paused, a
+                    # step, the end, --until)
+                    self._run_timers(self.wall)
+                if over:
                     if self.error is not None:
                         raise self.error
                     self.finished.set()
@@ -516,6 +540,11 @@ class ReplayPlayer:
                         wall = first.w
                         if wall >= self._next_timer:  # before the read: what fell due before it
                             self._run_timers(wall)
+                            if self._woken():
+                                self._pending = []
+                                await self._give_turns()
+                                if seeks != self._seeks:
+                                    return
                         self.mono = first.m
                         self.wall = wall
                         if catching_up and wall >= self.start:
@@ -545,6 +574,14 @@ class ReplayPlayer:
                 wall = line.w
                 if wall >= self._next_timer:  # (a book change may have set a timer)
                     self._run_timers(wall)
+                    if self._woken():
+                        self._pending = []
+                        await self._give_turns()
+                        if seeks != self._seeks:
+                            return
+                        take = link.taker()
+                        if take is None:  # the feed it woke ended the session
+                            continue
                 if catching_up and wall >= self.start:
                     self.catching_up = catching_up = False
                     if self._arming:
@@ -571,6 +608,13 @@ class ReplayPlayer:
                     return
                 group = self._pending
                 conn = stamp = link = None
+            wall = getattr(line, "w", None)
+            if wall is not None and wall >= self._next_timer:  # (as before a frame)
+                self._run_timers(wall)
+                if self._woken():
+                    await self._give_turns()
+                    if seeks != self._seeks:
+                        return
             self._line(line)
             catching_up = self.catching_up
             if type(line) in (Connect, Disconnect):
@@ -624,6 +668,14 @@ class ReplayPlayer:
             self._busy = False
 
     async def _deliver(self) -> None:
+        wall = self._pending[0].w
+        if wall >= self._next_timer:  # (`_deliver_now` runs them: its caller cannot wait)
+            self._run_timers(wall)
+            if self._woken():
+                seeks = self._seeks
+                await self._give_turns()
+                if seeks != self._seeks or not self._pending:  # (a seek, a step: taken)
+                    return
         link = self._deliver_now()
         if link is not None:
             await self._settle(link=link)
@@ -656,6 +708,10 @@ class ReplayPlayer:
 
     async def _settle(self, link: ReplayLink | None = None, force: bool = False,
                       turns: int = SETTLE_TURNS) -> None:
+        if link is not None and link.unread:
+            # a recorded reply handed to the request waiting for it: read before the
+            # next line, as live read it before the pushes after it (`ReplayLink.unread`)
+            await link.replies_taken()
         for _ in range(turns):
             if not force and (link is None or not link.needs_turns()):
                 break

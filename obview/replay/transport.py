@@ -79,6 +79,10 @@ class ReplayLink:
         self.feed: Any = None  # the feed whose transport it was opened on
         self.rest: dict[str, deque[Frame]] = {}  # REST replies not yet asked for, by path
         self._rest_waiters: dict[str, deque[asyncio.Future[Frame]]] = {}
+        # replies handed to a request that waits for it, which its task has not taken
+        # yet, and what `replies_taken()` waits on
+        self._unread = 0
+        self._taken: asyncio.Future[None] | None = None
 
     @property
     def deliver(self) -> Callable[[list[Frame]], None] | None:
@@ -125,7 +129,23 @@ class ReplayLink:
     def needs_turns(self) -> bool:
         """The player's question after each delivery: does the feed need the loop before
         the next one?"""
-        return (self._deliver is None and self.setting_up()) or self.busy()
+        return (self._deliver is None and self.setting_up()) or self.busy() or \
+            self._unread > 0
+
+    @property
+    def unread(self) -> int:
+        """Recorded replies handed to the requests waiting for them that their tasks
+        have not taken yet: the player waits for them (`replies_taken`) before the next
+        line, as live read a reply before the pushes that came after it."""
+        return self._unread
+
+    async def replies_taken(self) -> None:
+        """Until every reply handed over was taken by the request it answered (its task
+        then runs on to its next wait before the player's, whose turn comes after)."""
+        while self._unread:
+            if self._taken is None or self._taken.done():
+                self._taken = asyncio.get_running_loop().create_future()
+            await self._taken
 
     def taker(self) -> Callable[[Frame], bool] | None:
         """`take`, while the link is open."""
@@ -165,6 +185,7 @@ class ReplayLink:
         while waiters:
             waiter = waiters.popleft()
             if not waiter.done():
+                self._unread += 1
                 waiter.set_result(frame)
                 return
         self.rest.setdefault(key, deque()).append(frame)
@@ -179,7 +200,21 @@ class ReplayLink:
             await self.closed()
         waiter: asyncio.Future[Frame] = asyncio.get_running_loop().create_future()
         self._rest_waiters.setdefault(key, deque()).append(waiter)
-        return await asyncio.shield(waiter)
+        try:
+            return await asyncio.shield(waiter)
+        finally:
+            if not waiter.done():
+                # the request was given up (its task cancelled: a check the feed dropped):
+                # the shield kept the waiter in its place, and the next reply went to it,
+                # read by nobody, while the next request waited for the one after
+                waiter.cancel()
+            elif not waiter.cancelled() and waiter.exception() is None:
+                # taken, by the task itself as it resumes (or is cancelled): the player
+                # knows the reply was read, and the task has run on to its next wait by
+                # the time the player's own turn comes, however many loop turns it took
+                self._unread -= 1
+                if not self._unread and self._taken is not None and not self._taken.done():
+                    self._taken.set_result(None)
 
     # -- the end ------------------------------------------------------------------------
     def close(self, reason: str | None, restart: bool = False) -> None:

@@ -23,6 +23,7 @@ import logging
 import time
 import traceback
 from dataclasses import replace
+from decimal import Decimal
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
@@ -78,6 +79,7 @@ MAX_CPS = 64  # counterparties followed (per /market/cps, or first seen when it 
 MAX_CP_NAME = 64
 YIELD_EVERY = 32  # frames applied between two yields to the event loop
 RECORDS_EVERY = 0.2  # seconds between two announcements of changed orders / risk rows
+MAX_COMMISSION_TEXT = 64  # a checkpoint's commission longer than this is damage
 CLOSE_TIMEOUT = 0.25  # seconds to wait for the server's close frame on quit (a flood delays it)
 FINISHED = frozenset({"EXECUTED", "EXPIRED", "REJECTED", "CANCELLED", "INTERRUPTED"})
 
@@ -638,10 +640,35 @@ class BthubFeed(Feed):
                 self.risk[key] = row
                 self._queue_records("risk", key, row)
 
+    # -- replay seeks -------------------------------------------------------------------
+    def checkpoint_context(self, stream: Stream) -> dict[str, Any] | None:
+        """A source's commission as its last quote gave it (`cm`): a replay starting
+        there shows it before the source's next quote, as live did."""
+        commission = stream.extra.get("commission")
+        return None if commission is None else {"cm": commission}
+
+    def restore_context(self, stream: Stream, context: dict[str, Any]) -> None:
+        commission = context.get("cm")
+        if type(commission) is str and len(commission) <= MAX_COMMISSION_TEXT:
+            with contextlib.suppress(ArithmeticError, ValueError):
+                value = Decimal(commission)
+                if value.is_finite():  # (else damage: as a start's, none)
+                    stream.extra["commission"] = dec_str(value)
+
+    def seeked(self) -> None:
+        # the commissions of the timeline left: a source shows none until its quote (or
+        # the checkpoint) gives it back, as at the start live (home from the end had
+        # shown the end's)
+        for stream in self.streams.values():
+            stream.extra.pop("commission", None)
+
     def forget_records(self) -> None:
         self._finished.clear()  # (ids of orders forgotten: eviction would find none)
         self.orders_evicted = 0  # (a checkpoint's orders give back the count of then)
         self._pending_records.clear()
+        # the seek forgot the timer of the announcement due (its session's end announces
+        # too, which is what reset this: not left to it)
+        self._flush_scheduled = False
         super().forget_records()
 
     def records_context(self, kind: str) -> dict[str, Any] | None:

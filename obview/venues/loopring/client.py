@@ -336,11 +336,15 @@ class LoopringFeed(Feed):
         connection's replies, so a rotated part or a later seek point holds neither.
         And the verification figures shown then (when last verified, the mismatches:
         `vf`), which a replay starting there shows (a seek kept those of the timeline
-        it left: "verified 0 s ago" at the journal's start, where live had not yet)."""
+        it left: "verified 0 s ago" at the journal's start, where live had not yet).
+        And the feed's counts (`ct`: snapshots applied, refetched as too old, 429s,
+        oversized replies), which a seek kept from the timeline left too."""
         extra = stream.extra
         context: dict[str, Any] = {"vf": [extra.get("verified_at"),
                                           extra.get("verify_mismatches") or 0,
-                                          self._sync.mismatches if self._sync else 0]}
+                                          self._sync.mismatches if self._sync else 0],
+                                   "ct": [self.snapshots, self.too_old_snapshots,
+                                          self.rate_limited, self.oversized]}
         market = self.markets.get(self.market) if self.markets else None
         base = self.tokens.get(market.baseTokenId) if market is not None else None
         if base is not None:
@@ -350,6 +354,7 @@ class LoopringFeed(Feed):
     def seeked(self) -> None:
         self.stream.extra.update(verified_at=None, verify_mismatches=0)
         self._restored_mismatches = 0
+        self.snapshots = self.too_old_snapshots = self.rate_limited = self.oversized = 0
 
     def restore_context(self, stream: Stream, context: dict[str, Any]) -> None:
         """A replay that starts at a checkpoint before it read the markets: its slot
@@ -362,6 +367,11 @@ class LoopringFeed(Feed):
                 and all(type(n) is int and n >= 0 for n in figures[1:])):
             stream.extra.update(verified_at=figures[0], verify_mismatches=figures[1])
             self._restored_mismatches = figures[2]  # the sync's own, for `restore_book`
+        counts = context.get("ct")
+        if type(counts) is list and len(counts) == 4 and all(
+                type(n) is int and n >= 0 for n in counts):
+            (self.snapshots, self.too_old_snapshots, self.rate_limited,
+             self.oversized) = counts
         if self.markets is not None:
             return
         try:

@@ -1,0 +1,84 @@
+"""Hostile and damaged journals: simulator recordings with a line changed, replayed and
+exported by the real command. Each says what is wrong in one line naming the file, and
+exits 1; a replay goes up to the damage (issue 13, point 6)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import zstandard
+
+from obview.journal import JournalReader
+from tests.conftest import run_obview
+
+Lines = list[list[bytes]]  # a journal's lines, zstd frame by zstd frame
+
+
+def frames_of(path: Path) -> Lines:
+    """The lines of each zstd frame the writer started (its seek points)."""
+    data = path.read_bytes()
+    starts = sorted({p.offset for p in JournalReader(path).index()} | {len(data)})
+    return [zstandard.ZstdDecompressor().decompressobj().decompress(data[a:b])
+            .split(b"\n")[:-1] for a, b in zip(starts, starts[1:], strict=False)]
+
+
+def write_frames(frames: Lines, copy: Path) -> Path:
+    """The lines compressed again as the writer does: a frame per seek point, its first
+    line (the header or a `sync` line) alone in the frame's first block."""
+    out = b""
+    for lines in frames:
+        cobj = zstandard.ZstdCompressor(write_checksum=True).compressobj()
+        out += (cobj.compress(lines[0] + b"\n") + cobj.flush(zstandard.COMPRESSOBJ_FLUSH_BLOCK)
+                + cobj.compress(b"".join(line + b"\n" for line in lines[1:])) + cobj.flush())
+    copy.write_bytes(out)
+    return copy
+
+
+def changed(path: Path, copy: Path, kind: str, change: Callable[[dict], dict],
+            nth: int = 0) -> tuple[Path, int]:
+    """The journal with its `nth` line of `kind` changed (the other lines byte for byte
+    as recorded): (the copy, that line's number in the file, from 1)."""
+    frames = frames_of(path)
+    seen = number = 0
+    for lines in frames:
+        for at, line in enumerate(lines):
+            number += 1
+            obj = json.loads(line)
+            if obj["k"] == kind:
+                if seen == nth:
+                    lines[at] = json.dumps(change(obj), separators=(",", ":")).encode()
+                    return write_frames(frames, copy), number
+                seen += 1
+    raise AssertionError(f"no {kind} line {nth}")
+
+
+def commands(path: Path, tmp_path: Path) -> list[tuple[str, ...]]:
+    """Replay and export (each format this venv can write) of the journal at `path`."""
+    runs = [("replay", str(path), "--stream", "json"),
+            ("export", str(path), "--to", "ndjson", str(tmp_path / "out.ndjson"))]
+    if importlib.util.find_spec("pyarrow") is not None:
+        runs.append(("export", str(path), "--to", "parquet", str(tmp_path / "out.parquet")))
+    return runs
+
+
+def test_a_number_outside_0_to_2_63_is_a_corrupt_line(futu_journal, tmp_path):
+    """A stamp or count no writer writes (negative, or past a signed 64-bit integer) is a
+    corrupt line where it is read. A frame stamped 2**64 went through, and Parquet's
+    int64 column raised at the export's end ('internal error: OverflowError'); a `dis`
+    line's -3 or 2**70 bad frames were counted and shown."""
+    path, _ = futu_journal
+    for kind, nth, change, key in (
+            ("f", 20, lambda line: {**line, "m": 1 << 64}, "m"),
+            ("f", 20, lambda line: {**line, "w": -1}, "w"),
+            ("dis", 0, lambda line: {**line, "bf": 1 << 70}, "bf")):
+        copy, number = changed(path, tmp_path / "big.ndjson.zst", kind, change, nth)
+        for command in commands(copy, tmp_path):
+            done = run_obview(*command)
+            assert done.returncode == 1, (command, done.stderr)
+            assert done.stderr.startswith(f"obview: {copy}: line {number} is corrupt ("), \
+                (command, done.stderr)
+            assert f"at `$.{key}`" in done.stderr and done.stderr.count("\n") == 1, done.stderr
+            assert "internal error" not in done.stderr

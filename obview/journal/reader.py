@@ -303,7 +303,7 @@ class JournalReader:
         try:
             raw = msgspec.json.decode(line)
             version = raw["v"]
-        except (msgspec.DecodeError, KeyError, TypeError):
+        except (msgspec.DecodeError, KeyError, TypeError, RecursionError):
             raise JournalError(f"{path}: the journal header is corrupt") from None
         if type(version) is not int or version < 1:  # (no obview wrote it: not a newer one)
             raise JournalError(f"{path}: the journal header is corrupt (schema {version!r})")
@@ -365,7 +365,10 @@ class JournalReader:
                 return stop.value
             try:
                 decoded = decode_lines(block)
-            except (msgspec.DecodeError, msgspec.ValidationError):
+            except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
+                # (RecursionError: msgspec's decoder recurses per bracket, in `j` and
+                # `x` too, so a line nested some thousand deep stopped it mid-block
+                # with "internal error: RecursionError")
                 good, error = self._locate_bad_line(number, offset, block, count)
                 if good:
                     yield good
@@ -382,9 +385,10 @@ class JournalReader:
         for count, line in enumerate(bytes(block).split(b"\n")[:-1], before + 1):
             try:
                 good.append(decode(line))
-            except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            except (msgspec.DecodeError, msgspec.ValidationError, RecursionError) as exc:
                 where = f"line {count}" + (f" after byte {offset}" if offset else "")
-                return good, JournalError(f"{self.paths[number]}: {where} is corrupt ({exc})")
+                why = "nested too deeply" if isinstance(exc, RecursionError) else exc
+                return good, JournalError(f"{self.paths[number]}: {where} is corrupt ({why})")
         return good, JournalError(f"{self.paths[number]}: lines {before + 1}-{count} are corrupt")
 
     def _file_blocks(self, number: int, offset: int) -> Iterator[bytes | memoryview]:
@@ -540,7 +544,8 @@ class JournalReader:
                         if line.startswith(b'{"k":"sync"'):
                             try:
                                 sync = msgspec.json.decode(line, type=schema.Sync)
-                            except (msgspec.DecodeError, msgspec.ValidationError):
+                            except (msgspec.DecodeError, msgspec.ValidationError,
+                                    RecursionError):
                                 break
                             points.append(SeekPoint(number, offset, sync.m, sync.w))
                     if end is None:

@@ -13,6 +13,7 @@ import zstandard
 
 from obview.journal import JournalReader
 from tests.conftest import run_obview
+from tests.replay.conftest import without_local_stamps
 
 Lines = list[list[bytes]]  # a journal's lines, zstd frame by zstd frame
 
@@ -82,3 +83,44 @@ def test_a_number_outside_0_to_2_63_is_a_corrupt_line(futu_journal, tmp_path):
                 (command, done.stderr)
             assert f"at `$.{key}`" in done.stderr and done.stderr.count("\n") == 1, done.stderr
             assert "internal error" not in done.stderr
+
+
+def _replaced(path: Path, copy: Path, kind: str, nth: int, line: Callable[[dict], bytes]
+              ) -> tuple[Path, int]:
+    """As `changed`, the line replaced by the bytes `line(obj)` gives (JSON that
+    json.dumps would refuse to write, such as one nested deeper than its recursion)."""
+    frames = frames_of(path)
+    seen = number = 0
+    for lines in frames:
+        for at, raw in enumerate(lines):
+            number += 1
+            obj = json.loads(raw)
+            if obj["k"] == kind:
+                if seen == nth:
+                    lines[at] = line(obj)
+                    return write_frames(frames, copy), number
+                seen += 1
+    raise AssertionError(f"no {kind} line {nth}")
+
+
+def test_a_line_nested_too_deeply_is_a_corrupt_line(futu_journal, tmp_path):
+    """msgspec's decoder recurses once per bracket, through the embedded payload `j` and
+    a subscription's `x` as well: a line nested 50,000 deep ended replay and export
+    with 'internal error: RecursionError' before any line was replayed. It is a corrupt
+    line, and the replay prints what came before it."""
+    path, live = futu_journal
+    deep = b"[" * 50_000 + b"]" * 50_000
+    for kind, nth, line in (
+            ("f", 40, lambda o: b'{"k":"f","m":%d,"w":%d,"vn":"futu","c":%d,"ch":"tcp","j":%s}'
+             % (o["m"], o["w"], o["c"], deep)),
+            ("sub", 0, lambda o: b'{"k":"sub","m":%d,"w":%d,"vn":"futu","c":%d,"sy":"x","x":'
+             b'{"a":%s}}' % (o["m"], o["w"], o["c"], deep))):
+        copy, number = _replaced(path, tmp_path / "deep.ndjson.zst", kind, nth, line)
+        for command in commands(copy, tmp_path):
+            done = run_obview(*command)
+            assert (done.returncode, done.stderr.split("; wrote")[0].strip()) == (
+                1, f"obview: {copy}: line {number} is corrupt (nested too deeply)"), command
+            if command[0] == "replay":
+                printed = [without_local_stamps(text) for text in done.stdout.splitlines()]
+                assert printed == [without_local_stamps(text) for text in live[:len(printed)]]
+                assert kind == "sub" or printed  # (the frames before the damage)

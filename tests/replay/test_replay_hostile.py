@@ -124,3 +124,25 @@ def test_a_line_nested_too_deeply_is_a_corrupt_line(futu_journal, tmp_path):
                 printed = [without_local_stamps(text) for text in done.stdout.splitlines()]
                 assert printed == [without_local_stamps(text) for text in live[:len(printed)]]
                 assert kind == "sub" or printed  # (the frames before the damage)
+
+
+def test_journals_joined_with_cat_stop_at_the_second_header(futu_journal,
+                                                             loopring_trades_journal, tmp_path):
+    """`cat a.ndjson.zst b.ndjson.zst > c.ndjson.zst` is one valid zstd stream (frames
+    concatenate) holding two headers. The second session's lines went to the first
+    session's feeds and connections, printed nothing and exited 0; a header after a
+    file's first line is said as what it is, after every line before it."""
+    path, live = futu_journal
+    lines = sum(len(frame) for frame in frames_of(path))
+    for second in (path, loopring_trades_journal):
+        joined = tmp_path / "joined.ndjson.zst"
+        joined.write_bytes(path.read_bytes() + second.read_bytes())
+        for command in commands(joined, tmp_path):
+            done = run_obview(*command)
+            assert (done.returncode, done.stderr.split("; wrote")[0].strip()) == (
+                1, f"obview: {joined}: line {lines + 1} is another journal's header (files "
+                   "joined with cat?): the lines before it were read; give each journal "
+                   "on its own"), command
+            if command[0] == "replay":  # the first journal, whole
+                assert [without_local_stamps(t) for t in done.stdout.splitlines()] == [
+                    without_local_stamps(t) for t in live]

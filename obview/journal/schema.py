@@ -372,6 +372,37 @@ def records_of(line: Records, row_type: type) -> list[Any]:
     if decoder is None:
         decoder = _row_decoders[row_type] = msgspec.json.Decoder(list[row_type])
     try:
-        return decoder.decode(line.rows)
+        rows = decoder.decode(line.rows)
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
         raise ValueError(str(exc)) from None
+    for at, row in enumerate(rows):
+        _check_record(row, f"$[{at}]")
+    return rows
+
+
+# The largest |adjusted exponent| of a number in a record: as a checkpoint's levels (at
+# most 100 digits each side of the point). A venue's decoder bounds what it takes (bthub:
+# 40), so a row beyond it is damage; "1E+999999999" decodes as a finite Decimal, and the
+# orders table's formatting raised decimal.Overflow on it (the replay's screen died).
+MAX_RECORD_MAGNITUDE = 100
+
+
+def _check_record(value: Any, where: str) -> None:
+    """ValueError, saying where, for a number in a decoded record (a dataclass of
+    obview/records.py, its dicts of dataclasses included) that no feed ever held: not
+    finite (NaN, Infinity), beyond MAX_RECORD_MAGNITUDE, or an int outside 64 bits."""
+    for name in value.__dataclass_fields__:
+        field = getattr(value, name)
+        kind = type(field)
+        if kind is Decimal:
+            if not field.is_finite() or not (
+                    -MAX_RECORD_MAGNITUDE <= field.adjusted() <= MAX_RECORD_MAGNITUDE):
+                raise ValueError(f"{abridged(str(field))} is not a number a record holds "
+                                 f"- at `{where}.{name}`")
+        elif kind is int:
+            if not -MAX_INT - 1 <= field <= MAX_INT:
+                raise ValueError(f"{abridged(field)} is out of range - at `{where}.{name}`")
+        elif kind is dict:
+            for key, item in field.items():
+                if hasattr(item, "__dataclass_fields__"):
+                    _check_record(item, f"{where}.{name}[{key!r:.40}]")

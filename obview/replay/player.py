@@ -762,9 +762,9 @@ class ReplayPlayer:
                     stream.pushes = line.pu - 1  # book_changed counts the restore as one
                 if line.nm is not None:  # (live, it came with the session's first replies)
                     stream.name = line.nm
-                if line.cx is not None:
-                    feed.restore_context(stream, line.cx)
                 try:
+                    if line.cx is not None:  # (a damaged one: ValueError, as levels)
+                        feed.restore_context(stream, line.cx)
                     book = book_of(line)
                 except ValueError as exc:  # damage: the replay cannot start from here
                     point = self.point

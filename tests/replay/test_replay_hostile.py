@@ -4,16 +4,19 @@ exits 1; a replay goes up to the damage (issue 13, point 6)."""
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import json
+import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 import zstandard
 
 from obview.journal import JournalReader
 from tests.conftest import run_obview
-from tests.replay.conftest import without_local_stamps
+from tests.replay.conftest import record_session, without_local_stamps
 
 Lines = list[list[bytes]]  # a journal's lines, zstd frame by zstd frame
 
@@ -146,3 +149,85 @@ def test_journals_joined_with_cat_stop_at_the_second_header(futu_journal,
             if command[0] == "replay":  # the first journal, whole
                 assert [without_local_stamps(t) for t in done.stdout.splitlines()] == [
                     without_local_stamps(t) for t in live]
+
+
+@pytest.fixture(scope="module")
+def loopring_checkpointed(tmp_path_factory) -> Path:
+    """A Loopring session with a seek point (a zstd frame) at most of its checkpoints."""
+    from obview.venues import config
+
+    path = tmp_path_factory.mktemp("journals") / "loopring-ckp.ndjson.zst"
+    cfg = config("loopring", ["LRC-ETH"], sim=True, seed=3, faults={"rate": "50"})
+    asyncio.run(record_session(path, cfg, _checkpoints(4), "4 checkpoints",
+                               checkpoint_every=0.5, frame_bytes=4000, timeout=60))
+    return path
+
+
+@pytest.fixture(scope="module")
+def bthub_checkpointed(tmp_path_factory) -> Path:
+    from tests.replay.test_replay_records import _record
+
+    path = tmp_path_factory.mktemp("journals") / "bthub-ckp.ndjson.zst"
+    _record(path, frame_bytes=2000)
+    return path
+
+
+def _checkpoints(count: int):
+    """`done` for `record_session`: `count` seek points after the first book synced."""
+    def watch(feed):
+        start = []
+
+        def done() -> bool:
+            if not start and any(s.synced for s in feed.streams.values()):
+                start.append(time.monotonic())
+            return bool(start) and time.monotonic() - start[0] > 0.5 * (count + 1)
+        return done
+    return watch
+
+
+def _damaged_checkpoint(path: Path, copy: Path, change: Callable[[dict], dict]
+                        ) -> tuple[Path, int, str, str]:
+    """The first `ckp` line of the last seek point but one changed by `change`: (copy,
+    the point's byte offset, a --from at it, the book's venue and symbol)."""
+    import datetime as dt
+
+    frames = frames_of(path)
+    at = len(frames) - 2
+    lines = frames[at]
+    n = next(n for n, line in enumerate(lines) if line.startswith(b'{"k":"ckp"'))
+    obj = json.loads(lines[n])
+    lines[n] = json.dumps(change(obj), separators=(",", ":")).encode()
+    wall = json.loads(lines[0])["w"]
+    micros = -(-wall // 1000)
+    start = (dt.datetime.fromtimestamp(micros // 10**6, dt.UTC)
+             + dt.timedelta(microseconds=micros % 10**6)).strftime("%Y-%m-%dT%H:%M:%S.%f")
+    write_frames(frames, copy)
+    offset = sorted({p.offset for p in JournalReader(copy).index()})[at]
+    return copy, offset, start, f"{obj['vn']} {obj['sy']}"
+
+
+def _bad_price(line: dict) -> dict:
+    return {**line, "bids": [["x", "1", 1]]}
+
+
+@pytest.mark.parametrize(("journal", "change", "why"), [
+    ("checkpointed_journal", _bad_price, "'x' is not a price or size as written"),
+    ("loopring_checkpointed", _bad_price, "'x' is not a price or size as written"),
+    ("bthub_checkpointed", _bad_price, "'x' is not a price or size as written"),
+    # Loopring's context: what it read of the markets, which its frames need
+    ("loopring_checkpointed", lambda line: {**line, "cx": {**line["cx"], "market": 5}},
+     "its context: Expected `object`, got `int`"),
+    ("loopring_checkpointed", lambda line: {**line, "cx": {**line["cx"], "base": [1]}},
+     "its context: Expected `object`, got `array`"),
+])
+def test_a_damaged_checkpoint_says_the_same_on_every_venue(journal, change, why, request,
+                                                           tmp_path):
+    """A replay starting at a damaged checkpoint says so, in the same words on each venue.
+    Loopring's damaged context was taken for none: the book waited for a snapshot the
+    journal never holds after a checkpoint, and the replay printed nothing, exit 0."""
+    path = request.getfixturevalue(journal)
+    copy, offset, start, book = _damaged_checkpoint(path, tmp_path / "ckp.ndjson.zst", change)
+    done = run_obview("replay", str(copy), "--stream", "json", "--from", start)
+    assert (done.returncode, done.stdout, done.stderr) == (
+        1, "", f"obview: {copy}: the checkpoint of {book} in the zstd frame at byte {offset} "
+               f"is corrupt ({why})\n")

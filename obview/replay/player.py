@@ -205,6 +205,13 @@ class ReplayPlayer:
         self._waiter: asyncio.Future[None] | None = None
         self._settle_now = False
         self.error: JournalError | None = None  # damage the lines stopped at
+        # frames by connection that no link took (`_orphaned`), and the connections
+        # whose con line named no feed of the journal (by number: the feed it named)
+        self._orphans: dict[int, int] = {}
+        self._unfed: dict[int, int | None] = {}
+        # the replay reads from the session's start, with no seek: every connection
+        # it meets was opened by a line it read
+        self._whole = start is None and header.part == 0
         self.catching_up = start is not None
         # journal-time consumers: timers (wall ns, order, callback) and seek watchers
         self._timers: list[tuple[int, int, Callable[[], None]]] = []
@@ -396,6 +403,7 @@ class ReplayPlayer:
         self.start = wall
         self.wall = wall
         self.mono = self._mono_of(wall)
+        self._whole = False
         self.catching_up = True
         self._restoring = True
         self._timers.clear()
@@ -430,6 +438,8 @@ class ReplayPlayer:
             if delay is None or delay > 0:
                 if delay is None and pace.finished:
                     self._flush()
+                    if self.error is None:
+                        self.error = self._orphans_error()
                     if self.error is not None:
                         raise self.error
                     self.finished.set()
@@ -529,6 +539,8 @@ class ReplayPlayer:
                                 await self._settle(link=link)
                                 if seeks != self._seeks:
                                     return
+                        else:
+                            self._orphaned(group)
                     if line.c != conn:
                         conn = line.c
                         link = links.get(conn)
@@ -618,6 +630,8 @@ class ReplayPlayer:
                     link = self.links.get(line.c)
                     if link is not None:
                         link.push([line])
+                    else:
+                        self._orphaned([line])
                 else:
                     self._line(line)
         finally:
@@ -643,6 +657,7 @@ class ReplayPlayer:
                 self._caught_up(wall)
         link = self.links.get(first.c)
         if link is None:  # a connection whose start is before a seek point: not replayable
+            self._orphaned(frames)
             return None
         link.push(frames)
         return link
@@ -693,6 +708,8 @@ class ReplayPlayer:
         if kind is Connect:
             self._restoring = False
             feed = self._feed_at(line.fd)
+            if feed is None:  # (its frames are counted as no connection's)
+                self._unfed[line.c] = line.fd
             if feed is not None:
                 resumed = self.links.get(line.c)
                 if resumed is not None and resumed.resumed:
@@ -725,6 +742,32 @@ class ReplayPlayer:
         else:
             self._restoring = False
 
+    def _orphaned(self, frames: list[Frame]) -> None:
+        """Frames of a connection no replayed line opened: not replayable, counted (the
+        error path: a connection that was opened has its link)."""
+        conn = frames[0].c
+        self._orphans[conn] = self._orphans.get(conn, 0) + len(frames)
+
+    def _orphans_error(self) -> JournalError | None:
+        """The frames no connection took, said as damage, where the replay read its
+        journal from the session's start (after a seek or --from, a connection opened
+        before the seek point is not replayable: journals written before `cn` listed
+        the open ones)."""
+        if not self._orphans or not self._whole:
+            return None
+        count = sum(self._orphans.values())
+        conns = sorted(self._orphans)
+        said = ", ".join(map(str, conns[:5])) + (", ..." if len(conns) > 5 else "")
+        why = "which no con line opened"
+        unfed = [c for c in conns if c in self._unfed]
+        if unfed:
+            why = (f"whose con line names feed {self._unfed[unfed[0]]} (the journal has "
+                   f"{_feeds(len(self.feeds))})")
+        return JournalError(
+            f"{self.paths[0]}: {count} frame{'s' if count > 1 else ''} of connection"
+            f"{'s' if len(conns) > 1 else ''} {said}, {why}, went to no feed: the journal "
+            "is damaged")
+
     def _count_unjournaled(self, line: Disconnect) -> None:
         """The bad frames live counted on the connection that no line holds (refused by
         the framing: Feed.count_unjournaled_bad_frame), counted as it ends, as live."""
@@ -736,6 +779,12 @@ class ReplayPlayer:
     def _resume_links(self, open_links: dict[str, int]) -> None:
         for conn, index in open_links.items():
             feed = self._feed_at(index)
+            if feed is None:  # damage: its frames would go to no connection, in silence
+                point = self.point
+                raise JournalError(
+                    f"{self.reader.paths[point.file]}: the checkpoint in the zstd frame at "
+                    f"byte {point.offset} is corrupt (its connection {conn} is of feed "
+                    f"{index}, and the journal has {_feeds(len(self.feeds))})")
             if feed is not None and int(conn) not in self.links:
                 link = ReplayLink(int(conn), resumed=True)
                 self.links[int(conn)] = link
@@ -847,6 +896,10 @@ class ReplayPlayer:
         """The monotonic stamp the pace uses for wall time `wall` (same session)."""
         point = self.reader.seek_point(wall=wall)
         return point.mono + (wall - point.wall)
+
+
+def _feeds(count: int) -> str:
+    return f"{count} feed" + ("s" if count != 1 else "")
 
 
 def _checkpointed(batches: Iterator[list], head: list[list]) -> dict[tuple[str, str], Checkpoint]:

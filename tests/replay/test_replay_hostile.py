@@ -5,6 +5,7 @@ exits 1; a replay goes up to the damage (issue 13, point 6)."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import importlib.util
 import json
 import time
@@ -14,7 +15,7 @@ from pathlib import Path
 import pytest
 import zstandard
 
-from obview.journal import JournalReader
+from obview.journal import Frame, JournalReader
 from tests.conftest import run_obview
 from tests.replay.conftest import record_session, without_local_stamps
 
@@ -189,21 +190,23 @@ def _damaged_checkpoint(path: Path, copy: Path, change: Callable[[dict], dict]
                         ) -> tuple[Path, int, str, str]:
     """The first `ckp` line of the last seek point but one changed by `change`: (copy,
     the point's byte offset, a --from at it, the book's venue and symbol)."""
-    import datetime as dt
-
     frames = frames_of(path)
     at = len(frames) - 2
     lines = frames[at]
     n = next(n for n, line in enumerate(lines) if line.startswith(b'{"k":"ckp"'))
     obj = json.loads(lines[n])
     lines[n] = json.dumps(change(obj), separators=(",", ":")).encode()
-    wall = json.loads(lines[0])["w"]
-    micros = -(-wall // 1000)
-    start = (dt.datetime.fromtimestamp(micros // 10**6, dt.UTC)
-             + dt.timedelta(microseconds=micros % 10**6)).strftime("%Y-%m-%dT%H:%M:%S.%f")
+    start = _from(json.loads(lines[0])["w"])
     write_frames(frames, copy)
     offset = sorted({p.offset for p in JournalReader(copy).index()})[at]
     return copy, offset, start, f"{obj['vn']} {obj['sy']}"
+
+
+def _from(wall: int) -> str:
+    """A --from at wall ns (rounded up: one before it starts at the point before)."""
+    micros = -(-wall // 1000)
+    return (dt.datetime.fromtimestamp(micros // 10**6, dt.UTC)
+            + dt.timedelta(microseconds=micros % 10**6)).strftime("%Y-%m-%dT%H:%M:%S.%f")
 
 
 def _bad_price(line: dict) -> dict:
@@ -231,3 +234,43 @@ def test_a_damaged_checkpoint_says_the_same_on_every_venue(journal, change, why,
     assert (done.returncode, done.stdout, done.stderr) == (
         1, "", f"obview: {copy}: the checkpoint of {book} in the zstd frame at byte {offset} "
                f"is corrupt ({why})\n")
+
+
+def test_frames_no_connection_takes_are_said_as_damage(futu_journal, tmp_path):
+    """Frames on a connection no `con` line opened (a damaged number), or opened for a
+    feed the journal does not have, went to no feed in silence: the replay printed what
+    it could (nothing, for the whole session's connection) and exited 0. They are
+    counted, and said once the replay has played every line."""
+    path, _ = futu_journal
+    copy, _ = changed(path, tmp_path / "c7.ndjson.zst", "f", lambda line: {**line, "c": 7}, 20)
+    done = run_obview("replay", str(copy), "--stream", "json")
+    assert (done.returncode, done.stderr) == (
+        1, f"obview: {copy}: 1 frame of connection 7, which no con line opened, went to no "
+           "feed: the journal is damaged\n")
+    assert done.stdout  # (the frames before it)
+    frames = sum(1 for line in JournalReader(path) if type(line) is Frame)
+    copy, _ = changed(path, tmp_path / "fd5.ndjson.zst", "con", lambda line: {**line, "fd": 5})
+    for command in commands(copy, tmp_path)[:2]:
+        done = run_obview(*command)
+        assert (done.returncode, done.stdout, done.stderr.split("; wrote")[0].strip()) == (
+            1, "", f"obview: {copy}: {frames} frames of connection 1, whose con line names "
+                   "feed 5 (the journal has 1 feed), went to no feed: the journal is damaged")
+
+
+def test_a_seek_point_naming_a_connection_of_no_feed_is_a_corrupt_checkpoint(
+        checkpointed_journal, tmp_path):
+    """A seek point's `cn` gives each open connection its feed: one naming a feed the
+    journal does not have left the connection unopened, its frames went nowhere, and a
+    replay from there printed nothing and exited 0."""
+    frames = frames_of(checkpointed_journal)
+    at = len(frames) // 2
+    sync = json.loads(frames[at][0])
+    conn = next(iter(sync["cn"]))
+    sync["cn"] = {conn: 99}
+    frames[at][0] = json.dumps(sync, separators=(",", ":")).encode()
+    copy = write_frames(frames, tmp_path / "cn.ndjson.zst")
+    offset = sorted({p.offset for p in JournalReader(copy).index()})[at]
+    done = run_obview("replay", str(copy), "--stream", "json", "--from", _from(sync["w"]))
+    assert (done.returncode, done.stdout, done.stderr) == (
+        1, "", f"obview: {copy}: the checkpoint in the zstd frame at byte {offset} is corrupt "
+               f"(its connection {conn} is of feed 99, and the journal has 1 feed)\n")

@@ -212,6 +212,7 @@ class ReplayPlayer:
         # the replay reads from the session's start, with no seek: every connection
         # it meets was opened by a line it read
         self._whole = start is None and header.part == 0
+        self._framed = False  # a frame was read (`_bounded_batches`)
         self.catching_up = start is not None
         # journal-time consumers: timers (wall ns, order, callback) and seek watchers
         self._timers: list[tuple[int, int, Callable[[], None]]] = []
@@ -439,7 +440,7 @@ class ReplayPlayer:
                 if delay is None and pace.finished:
                     self._flush()
                     if self.error is None:
-                        self.error = self._orphans_error()
+                        self.error = self._orphans_error() or self._frameless_error()
                     if self.error is not None:
                         raise self.error
                     self.finished.set()
@@ -768,6 +769,21 @@ class ReplayPlayer:
             f"{'s' if len(conns) > 1 else ''} {said}, {why}, went to no feed: the journal "
             "is damaged")
 
+    def _frameless_error(self) -> JournalError | None:
+        """A journal read whole that holds no frame: the recording received nothing (it
+        was stopped at once, or never got through to the venue). There is nothing to
+        replay, as for a header that names no feed: one line and exit 1. It printed
+        nothing and exited 0, as a replay whose output went nowhere."""
+        if self._framed or not self._whole or self.stopped_at is not None:
+            return None
+        header = self.reader.headers[0]
+        named = ", ".join(f"{venue} {' '.join(symbols)}" for venue, symbols in header.sy.items())
+        if len(named) > 60:  # (a session of thousands of symbols)
+            named = named[:57] + "..."
+        return JournalError(
+            f"{self.paths[0]}: the journal holds no frame{' of ' + named if named else ''}: "
+            "its recording received nothing from the venue, so there is nothing to replay")
+
     def _count_unjournaled(self, line: Disconnect) -> None:
         """The bad frames live counted on the connection that no line holds (refused by
         the framing: Feed.count_unjournaled_bad_frame), counted as it ends, as live."""
@@ -882,6 +898,8 @@ class ReplayPlayer:
         until = self.until
         try:
             for batch in batches:
+                if not self._framed:  # (until the first: a scan in C of its batches)
+                    self._framed = Frame in map(type, batch)
                 if until is not None:
                     for at, line in enumerate(batch):
                         if line.w > until:

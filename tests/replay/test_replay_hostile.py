@@ -274,3 +274,20 @@ def test_a_seek_point_naming_a_connection_of_no_feed_is_a_corrupt_checkpoint(
     assert (done.returncode, done.stdout, done.stderr) == (
         1, "", f"obview: {copy}: the checkpoint in the zstd frame at byte {offset} is corrupt "
                f"(its connection {conn} is of feed 99, and the journal has 1 feed)\n")
+
+
+def test_a_journal_without_frames_says_there_is_nothing_to_replay(futu_journal, tmp_path):
+    """A recording stopped at once, or that never got through to the venue, holds its
+    header (naming the symbols) and perhaps its connection lines, but no frame: replay
+    and export printed nothing and exited 0, as if the session had been replayed."""
+    path, _ = futu_journal
+    lines = frames_of(path)[0]
+    for kept in ([lines[0]], [lines[0], lines[-1]],  # a header alone; with its end
+                 [line for line in lines if not line.startswith(b'{"k":"f"')]):
+        copy = write_frames([kept], tmp_path / "empty.ndjson.zst")
+        for command in commands(copy, tmp_path):
+            done = run_obview(*command)
+            assert (done.returncode, done.stdout, done.stderr.split("; wrote")[0].strip()) == (
+                1, "", f"obview: {copy}: the journal holds no frame of futu HK.00700 "
+                       "US.AAPL: its recording received nothing from the venue, so there is "
+                       "nothing to replay"), command

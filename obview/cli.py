@@ -674,7 +674,9 @@ def _replay_window(paths: Sequence[str], start: str | None,
     from obview.journal import JournalReader, one_session
     from obview.replay import parse_when
 
-    reader = JournalReader(one_session(paths, warn=lambda _text: None))  # (the player warns)
+    # (the player warns, and raises a damaged later part's error once it has played
+    # the parts before it)
+    reader = JournalReader(one_session(paths, warn=lambda _text: None, later=[]))
     if start is None and until is None:
         return None, None
     begin, end = reader.headers[0].w, reader.end_wall()

@@ -99,7 +99,8 @@ class TwoSessions(ValueError):
 
 
 def one_session(paths: Iterable[str | os.PathLike],
-                warn: Callable[[str], None] | None = None) -> list[Path]:
+                warn: Callable[[str], None] | None = None,
+                later: list[JournalError] | None = None) -> list[Path]:
     """The files of the one session `paths` name, each once, in part order.
 
     Every given file brings the parts after it (`session_files`), so a shell glob
@@ -108,7 +109,10 @@ def one_session(paths: Iterable[str | os.PathLike],
     stamps stepping back. Files of another session (their header's `sid`) are refused:
     the replay's feeds are the first header's, and lines meant for another session's
     feeds would be dropped in silence. Raises TwoSessions, or JournalError for a file
-    that is no journal."""
+    that is no journal. With `later`, a rotated part found after a given file (not
+    given itself) whose header cannot be read ends the files before it and its error
+    goes into `later`, for the replay to raise once it has played the parts before it
+    (a damaged part had refused the whole session at open)."""
     said: list[str] = []
 
     def warn_once(text: str) -> None:
@@ -123,7 +127,16 @@ def one_session(paths: Iterable[str | os.PathLike],
             given.setdefault(files[key][0].sid, Path(path))
             continue
         chain = session_files(path, warn_once)
-        headers = JournalReader(chain).headers
+        headers = []
+        for number, file in enumerate(chain):
+            try:
+                headers.append(JournalReader(file).headers[0])
+            except JournalError as exc:
+                if number == 0 or later is None:
+                    raise
+                later.append(exc)
+                break
+        chain = chain[:len(headers)]
         given.setdefault(headers[0].sid, Path(path))
         for file, header in zip(chain, headers, strict=True):
             if header.sid != headers[0].sid:
@@ -137,9 +150,13 @@ def one_session(paths: Iterable[str | os.PathLike],
     ordered = [by_part[0][1]]
     for (before, _), (header, file) in zip(by_part, by_part[1:], strict=False):
         if header.part != before.part + 1:
-            missing = part_path(_base_of(file), before.part + 1).name
-            if not any(missing in text for text in said):  # (session_files may have said)
-                warn_once(f"{missing} is missing: the replay stops before it")
+            missing = part_path(_base_of(file), before.part + 1)
+            named = next((h for h, f in by_part if f.resolve() == missing.resolve()), None)
+            if named is not None:  # there, but its header counts otherwise: damage
+                warn_once(f"{missing.name} says it is part {named.part} of its session, not "
+                          f"{before.part + 1}: the replay stops before it")
+            elif not any(missing.name in text for text in said):  # (session_files may have)
+                warn_once(f"{missing.name} is missing: the replay stops before it")
             break
         ordered.append(file)
     for text in said:

@@ -158,8 +158,11 @@ class ReplayPlayer:
         self.warnings: list[str] = []  # what the journal warned of, for a screen to show
         self.on_warning: Callable[[str], None] | None = None  # the TUI's, once it runs
         warn = partial(self._warned, warn)
+        # a rotated part whose header cannot be read: the parts before it are replayed,
+        # then its error is raised (`one_session`)
+        self._later: list[JournalError] = []
         if reader is None:
-            reader = JournalReader(one_session(paths, warn), warn=warn)
+            reader = JournalReader(one_session(paths, warn, self._later), warn=warn)
         self.reader = reader
         self.paths = list(reader.paths)
         header = self.reader.headers[0]
@@ -440,7 +443,8 @@ class ReplayPlayer:
                 if delay is None and pace.finished:
                     self._flush()
                     if self.error is None:
-                        self.error = self._orphans_error() or self._frameless_error()
+                        self.error = (self._orphans_error() or self._frameless_error()
+                                      or (self._later[0] if self._later else None))
                     if self.error is not None:
                         raise self.error
                     self.finished.set()

@@ -291,3 +291,56 @@ def test_a_journal_without_frames_says_there_is_nothing_to_replay(futu_journal, 
                 1, "", f"obview: {copy}: the journal holds no frame of futu HK.00700 "
                        "US.AAPL: its recording received nothing from the venue, so there is "
                        "nothing to replay"), command
+
+
+def _rotated(path: Path, folder: Path) -> tuple[Path, Path]:
+    """The journal cut in two rotated parts at a seek point, as the writer rotates: the
+    second part's header names the connections its first checkpoint lists, and that
+    checkpoint follows it (its `sync` line becomes the header)."""
+    frames = frames_of(path)
+    header = json.loads(frames[0][0])
+    half = len(frames) // 2
+    sync = json.loads(frames[half][0])
+    second = {**header, "part": 1, "m": sync["m"], "w": sync["w"], "cn": sync.get("cn", {}),
+              "fc": sync.get("fc", {})}
+    folder.mkdir()
+    first = write_frames(frames[:half], folder / "s.ndjson.zst")
+    part = write_frames([[json.dumps(second, separators=(",", ":")).encode()]
+                         + frames[half][1:]] + frames[half + 1:], folder / "s.0001.ndjson.zst")
+    return first, part
+
+
+def test_a_damaged_rotated_part_ends_the_replay_at_it(checkpointed_journal, tmp_path):
+    """A rotated part that is no journal refused the whole session at open: the parts
+    before it are replayed and exported, then its one line, exit 1. A part whose
+    header counts another part number was said to be missing, though it is there."""
+    first, part = _rotated(checkpointed_journal, tmp_path / "rot")
+    whole = run_obview("replay", str(first), "--stream", "json")
+    assert whole.returncode == 0, whole.stderr
+    good = part.read_bytes()
+    alone = tmp_path / "alone"
+    alone.mkdir()
+    (alone / "s.ndjson.zst").write_bytes(first.read_bytes())
+    before = run_obview("replay", str(alone / "s.ndjson.zst"), "--stream", "json")
+    assert before.returncode == 0 and 0 < len(before.stdout) < len(whole.stdout)
+    for damage, why in ((b"not a journal", "is not an obview journal (not zstd data)"),
+                        (b"", "is not an obview journal (no journal header)")):
+        part.write_bytes(damage)
+        done = run_obview("replay", str(first), "--stream", "json")
+        assert (done.returncode, done.stderr) == (1, f"obview: {part} {why}\n")
+        assert done.stdout == before.stdout  # the first part, whole
+        done = run_obview("export", str(first), "--to", "ndjson", str(tmp_path / "o.ndjson"))
+        lines = len(before.stdout.splitlines())
+        assert (done.returncode, done.stderr) == (
+            1, f"obview: {part} {why}; wrote {lines} lines to {tmp_path / 'o.ndjson'}, up to "
+               "the damage\n")
+    part.write_bytes(good)  # a part whose header says it is the 6th
+    frames = frames_of(part)
+    header = json.loads(frames[0][0])
+    frames[0][0] = json.dumps({**header, "part": 5}, separators=(",", ":")).encode()
+    write_frames(frames, part)
+    done = run_obview("replay", str(first), "--stream", "json")
+    assert (done.returncode, done.stderr) == (
+        0, "obview: warning: s.0001.ndjson.zst says it is part 5 of its session, not 1: the "
+           "replay stops before it\n")
+    assert done.stdout == before.stdout

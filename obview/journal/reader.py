@@ -278,12 +278,25 @@ def _header_line(fh, head: bytes, first_end: int) -> bytes:
     return out.split(b"\n", 1)[0]
 
 
-def _first_line(data: bytes) -> bytes:
+def _first_line(buf, offset: int, first_end: int, end: int) -> bytes:
+    """The first line of the zstd frame at `offset` (its first block ends at
+    `first_end`, the frame at `end`): the first block, where the writer puts a `sync`
+    line alone, then on while the line has not ended. A `sync` line of thousands of
+    streams (its `fc`) outgrows the 128 KiB block, and the index had ended at it (the
+    seek points after it lost, a seek past it read from the one before). At most
+    _MAX_FRAME of it; an unended line (damage) gives what it has."""
+    dobj = zstandard.ZstdDecompressor().decompressobj()
     try:
-        out = zstandard.ZstdDecompressor().decompressobj().decompress(data)
+        piece = dobj.decompress(buf[offset:first_end])
+        out = bytearray(piece)  # (grows in place)
+        at = first_end
+        while b"\n" not in piece and at < end and not dobj.eof and len(out) <= _MAX_FRAME:
+            piece = dobj.decompress(buf[at:min(at + _SLICE, end)])
+            out += piece
+            at += _SLICE
     except zstandard.ZstdError:
         return b""
-    return out.split(b"\n", 1)[0]
+    return bytes(out.split(b"\n", 1)[0])
 
 
 class JournalReader:
@@ -574,7 +587,8 @@ class JournalReader:
                     except ValueError:
                         break  # damage: reading will report it when it gets there
                     if offset and not skippable:
-                        line = _first_line(buf[offset:first_end])
+                        line = _first_line(buf, offset, first_end,
+                                           size if end is None else end)
                         if line.startswith(b'{"k":"sync"'):
                             try:
                                 sync = msgspec.json.decode(line, type=schema.Sync)

@@ -344,3 +344,22 @@ def test_a_damaged_rotated_part_ends_the_replay_at_it(checkpointed_journal, tmp_
         0, "obview: warning: s.0001.ndjson.zst says it is part 5 of its session, not 1: the "
            "replay stops before it\n")
     assert done.stdout == before.stdout
+
+
+def test_a_sync_line_longer_than_a_block_is_a_seek_point(checkpointed_journal, tmp_path):
+    """A `sync` line of thousands of streams (their resync counts in `fc`) outgrows the
+    128 KiB zstd block the index decompressed: the index ended there, every seek point
+    after it lost (a seek to them read from the one before, up to a MiB a point)."""
+    frames = frames_of(checkpointed_journal)
+    at = len(frames) // 3
+    sync = json.loads(frames[at][0])
+    sync["fc"] = {"0": {**sync["fc"]["0"], "rs": {f"HK.{n:05d}": 1 for n in range(12_000)}}}
+    frames[at][0] = json.dumps(sync, separators=(",", ":")).encode()
+    assert len(frames[at][0]) > 128 * 1024
+    copy = write_frames(frames, tmp_path / "big-sync.ndjson.zst")
+    reader = JournalReader(copy)
+    points = reader.index()
+    assert [(p.mono, p.wall) for p in points] == [
+        (p.mono, p.wall) for p in JournalReader(checkpointed_journal).index()]
+    first = next(reader.lines(points[at]))
+    assert (first.w, len(first.fc["0"].rs)) == (sync["w"], 12_000)

@@ -688,7 +688,7 @@ def _replay_window(paths: Sequence[str], start: str | None,
         raise ValueError(f"--from {start} is not before --until {until}")
     if until_ns is not None and until_ns <= begin:
         raise ValueError(f"--until {until} is before the journal starts ({_utc(begin)})")
-    if start_ns is not None and start_ns > end:
+    if start_ns is not None and start_ns > end and not reader.damaged_at_end:
         raise ValueError(f"--from {start} is after the journal ends ({_utc(end)})")
     return start_ns, until_ns
 

@@ -314,6 +314,7 @@ class JournalReader:
         self.truncated = False
         self._index: list[SeekPoint] | None = None
         self._end_wall: int | None = None
+        self.damaged_at_end = False  # `end_wall` stopped at damage, not at the last line
         self.headers = [self._read_header(p) for p in self.paths]
 
     # -- opening ----------------------------------------------------------------------
@@ -611,7 +612,9 @@ class JournalReader:
                 for line in self.lines(points[-1] if points else None):
                     last = max(last, getattr(line, "w", last))
             except JournalError:
-                pass
+                # the journal is damaged there: it does not end at `last`, its reading
+                # does (a --from past it is no usage error: the replay names the damage)
+                self.damaged_at_end = True
             self._end_wall = last
         return self._end_wall
 

@@ -363,3 +363,21 @@ def test_a_sync_line_longer_than_a_block_is_a_seek_point(checkpointed_journal, t
         (p.mono, p.wall) for p in JournalReader(checkpointed_journal).index()]
     first = next(reader.lines(points[at]))
     assert (first.w, len(first.fc["0"].rs)) == (sync["w"], 12_000)
+
+
+def test_a_from_past_a_damaged_seek_point_names_the_damage(checkpointed_journal, tmp_path):
+    """The index ends at a `sync` line it cannot read, and the journal's end was taken
+    for where its reading stopped: a --from after it was a usage error, "--from ... is
+    after the journal ends" (exit 2), of a journal that goes on. The replay says where
+    the damage is instead."""
+    frames = frames_of(checkpointed_journal)
+    at = len(frames) // 2
+    sync = json.loads(frames[at][0])
+    sync["fc"] = {"0": {"ms": -1}}
+    frames[at][0] = json.dumps(sync, separators=(",", ":")).encode()
+    copy = write_frames(frames, tmp_path / "sync.ndjson.zst")
+    later = json.loads(frames[-2][0])["w"]
+    done = run_obview("replay", str(copy), "--stream", "json", "--from", _from(later))
+    assert done.returncode == 1 and done.stdout == "", done.stderr
+    assert done.stderr.startswith(f"obview: {copy}: line ") and done.stderr.count("\n") == 1
+    assert "is corrupt (Expected `int` >= 0 - at `$.fc[...].ms`)" in done.stderr, done.stderr

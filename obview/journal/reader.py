@@ -322,6 +322,9 @@ class JournalReader:
         try:
             with open(path, "rb") as fh:
                 head = fh.read(64 * 1024)
+                if not head:  # (it was "not an obview journal (no journal header)")
+                    raise JournalError(f"{path} is not an obview journal (it is empty: a "
+                                       "recording killed before its first write?)")
                 try:
                     first_end, _end, _skip = _frame_extent(head, 0)
                 except ValueError:

@@ -324,7 +324,7 @@ def test_a_damaged_rotated_part_ends_the_replay_at_it(checkpointed_journal, tmp_
     before = run_obview("replay", str(alone / "s.ndjson.zst"), "--stream", "json")
     assert before.returncode == 0 and 0 < len(before.stdout) < len(whole.stdout)
     for damage, why in ((b"not a journal", "is not an obview journal (not zstd data)"),
-                        (b"", "is not an obview journal (no journal header)")):
+                        (b"", EMPTY)):
         part.write_bytes(damage)
         done = run_obview("replay", str(first), "--stream", "json")
         assert (done.returncode, done.stderr) == (1, f"obview: {part} {why}\n")
@@ -381,3 +381,17 @@ def test_a_from_past_a_damaged_seek_point_names_the_damage(checkpointed_journal,
     assert done.returncode == 1 and done.stdout == "", done.stderr
     assert done.stderr.startswith(f"obview: {copy}: line ") and done.stderr.count("\n") == 1
     assert "is corrupt (Expected `int` >= 0 - at `$.fc[...].ms`)" in done.stderr, done.stderr
+
+
+EMPTY = "is not an obview journal (it is empty: a recording killed before its first write?)"
+
+
+def test_an_empty_journal_file_says_so(tmp_path):
+    """A file of no bytes (a recording killed before its first write) was "not an
+    obview journal (no journal header)", true of any file but not why this one fails."""
+    empty = tmp_path / "empty.ndjson.zst"
+    empty.write_bytes(b"")
+    for command in commands(empty, tmp_path):
+        done = run_obview(*command)
+        assert (done.returncode, done.stdout, done.stderr) == (
+            1, "", f"obview: {empty} {EMPTY}\n"), command

@@ -395,3 +395,26 @@ def test_an_empty_journal_file_says_so(tmp_path):
         done = run_obview(*command)
         assert (done.returncode, done.stdout, done.stderr) == (
             1, "", f"obview: {empty} {EMPTY}\n"), command
+
+
+@pytest.mark.parametrize(("journal", "venue"), [
+    ("futu_journal", "futu"), ("loopring_trades_journal", "loopring"),
+    ("bthub_checkpointed", "bthub")])
+def test_a_frame_of_the_wrong_kind_is_a_bad_frame_on_every_venue(journal, venue, request,
+                                                                 tmp_path):
+    """A frame line whose payload is a text where the venue's wire carries another, or
+    one without the Futu proto id its transport always has: Loopring and bthub count a
+    bad frame, as live; Futu took it for a push of no one's (an empty body of no type)
+    and dropped it in silence."""
+    path = request.getfixturevalue(journal)
+    path = path[0] if isinstance(path, tuple) else path
+    # (a broken JSON text: bthub passes plain text such as `pong` by, as live)
+    drops = [lambda line: {k: v for k, v in line.items() if k not in ("b", "j")}
+             | {"p": '{"data": [1,'}]
+    if venue == "futu":
+        drops.append(lambda line: {k: v for k, v in line.items() if k != "pid"})
+    for drop in drops:
+        copy, _ = changed(path, tmp_path / "kind.ndjson.zst", "f", drop, 40)
+        done = run_obview("replay", str(copy), "--stream", "json")
+        assert done.returncode == 0, done.stderr
+        assert done.stderr.startswith(f"obview: warning: {venue}: 1 bad frame"), done.stderr

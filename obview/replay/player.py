@@ -851,9 +851,17 @@ class ReplayPlayer:
         feed = self._feed_at(line.fd) if line.fd is not None else next(
             (f for f in self.feeds if f.venue == line.vn), None)
         row_type = RECORD_TYPES.get(line.kind)
-        if feed is None or feed.venue != line.vn or row_type is None:
+        if row_type is None:
             return  # (a kind a newer obview added: its rows are not shown here)
         try:
+            # damage: a feed the header does not have, or of another venue; passed by
+            # in silence, a seek there showed empty tables
+            if feed is None:
+                raise ValueError(f"they are of feed {line.fd}, and the journal has "
+                                 f"{_feeds(len(self.feeds))}" if line.fd is not None
+                                 else f"no feed of the journal is of {line.vn}")
+            if feed.venue != line.vn:
+                raise ValueError(f"they are of feed {line.fd}, which is {feed.venue}'s")
             rows = records_of(line, row_type)
         except ValueError as exc:  # damage: the replay cannot start from here
             point = self.point

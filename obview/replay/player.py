@@ -776,8 +776,8 @@ class ReplayPlayer:
     def _frameless_error(self) -> JournalError | None:
         """A journal read whole that holds no frame: the recording received nothing (it
         was stopped at once, or never got through to the venue). There is nothing to
-        replay, as for a header that names no feed: one line and exit 1. It printed
-        nothing and exited 0, as a replay whose output went nowhere."""
+        replay, as for a header that names no feed: one line and exit 1 (it printed
+        nothing and exited 0, as if a session had been replayed)."""
         if self._framed or not self._whole or self.stopped_at is not None:
             return None
         header = self.reader.headers[0]
@@ -805,7 +805,7 @@ class ReplayPlayer:
                     f"{self.reader.paths[point.file]}: the checkpoint in the zstd frame at "
                     f"byte {point.offset} is corrupt (its connection {conn} is of feed "
                     f"{index}, and the journal has {_feeds(len(self.feeds))})")
-            if feed is not None and int(conn) not in self.links:
+            if int(conn) not in self.links:
                 link = ReplayLink(int(conn), resumed=True)
                 self.links[int(conn)] = link
                 feed.transport.open(link)

@@ -242,6 +242,22 @@ def test_a_records_line_of_no_feed_says_so_in_one_line(bthub_journal, tmp_path, 
     assert done.stderr.endswith(f"are corrupt ({why})\n"), done.stderr
 
 
+def test_an_eviction_count_past_64_bits_is_taken_for_none(bthub_journal, tmp_path):
+    """A `rec` line's bookkeeping that is not as written is gone without (docs/journal.md):
+    a negative count was, but 2**70 orders evicted was restored and shown."""
+    def damage(row: dict) -> dict:
+        if row["kind"] == "orders":
+            row["cx"] = {**(row.get("cx") or {}), "ev": 1 << 70}
+        return row
+    copy = _rewritten(bthub_journal, tmp_path / "ev.ndjson.zst", damage)
+    sync = _late_sync(bthub_journal)
+
+    async def started() -> int:
+        async with playing(copy, start=sync.w, until=sync.w) as player:
+            return player.feeds[0].orders_evicted
+    assert asyncio.run(started()) == 0
+
+
 def test_a_damaged_records_line_of_a_rotated_part_alone_says_so_in_one_line(rotated_journal,
                                                                             tmp_path):
     """A part given alone restores from its first checkpoint, before any seek: its

@@ -674,7 +674,9 @@ def _replay_window(paths: Sequence[str], start: str | None,
     from obview.journal import JournalReader, one_session
     from obview.replay import parse_when
 
-    reader = JournalReader(one_session(paths, warn=lambda _text: None))  # (the player warns)
+    # (the player warns, and raises a damaged later part's error once it has played
+    # the parts before it)
+    reader = JournalReader(one_session(paths, warn=lambda _text: None, later=[]))
     if start is None and until is None:
         return None, None
     begin, end = reader.headers[0].w, reader.end_wall()
@@ -686,7 +688,7 @@ def _replay_window(paths: Sequence[str], start: str | None,
         raise ValueError(f"--from {start} is not before --until {until}")
     if until_ns is not None and until_ns <= begin:
         raise ValueError(f"--until {until} is before the journal starts ({_utc(begin)})")
-    if start_ns is not None and start_ns > end:
+    if start_ns is not None and start_ns > end and not reader.damaged_at_end:
         raise ValueError(f"--from {start} is after the journal ends ({_utc(end)})")
     return start_ns, until_ns
 

@@ -32,8 +32,16 @@ _Base = dict(omit_defaults=True, forbid_unknown_fields=False, tag_field="k")
 FeedIndex = Annotated[str, msgspec.Meta(pattern=r"^[0-9]{1,6}$")]
 # a connection's number as a JSON object key (`cn`): digits, as for a feed's index
 ConnNumber = Annotated[str, msgspec.Meta(pattern=r"^[0-9]{1,18}$")]
-# a count is never negative: a damaged line that says so is refused, not shown
-Count = Annotated[int, msgspec.Meta(ge=0)]
+# Every number a writer puts on a line (a stamp, a count, a connection, a version) is
+# never negative and fits a signed 64-bit integer (ns stamps until the year 2262): a
+# damaged line outside that is refused as corrupt where it is read, not shown ("-5 bad
+# frames") or handed on (Parquet's int64 columns raised OverflowError at the export's
+# end: "internal error").
+MAX_INT = (1 << 63) - 1
+Count = Annotated[int, msgspec.Meta(ge=0, le=MAX_INT)]
+Stamp = Count  # ns, monotonic or wall
+# a venue's own stamp (epoch ms), as its decoder took it: any 64-bit value
+Int64 = Annotated[int, msgspec.Meta(ge=-MAX_INT - 1, le=MAX_INT)]
 
 
 class Counters(msgspec.Struct, omit_defaults=True, forbid_unknown_fields=False):
@@ -53,14 +61,14 @@ class Header(msgspec.Struct, tag="hdr", **_Base):
 
     v: int  # journal schema version
     app: str  # obview version
-    m: int  # monotonic ns when the file was opened
-    w: int  # wall clock ns (epoch) at the same moment
+    m: Stamp  # monotonic ns when the file was opened
+    w: Stamp  # wall clock ns (epoch) at the same moment
     sid: str  # session id, the same in every file of one session
-    part: int = 0  # 0 for the first file, n for session.000n.ndjson.zst
+    part: Count = 0  # 0 for the first file, n for session.000n.ndjson.zst
     vns: list[str] = []  # venues
     sy: dict[str, list[str]] = {}  # venue -> symbols
     o: dict[str, Any] = {}  # options, secrets removed
-    cn: dict[ConnNumber, int] = {}  # connections open when the file began: number -> feed
+    cn: dict[ConnNumber, Count] = {}  # connections open when the file began: number -> feed
     fc: dict[FeedIndex, Counters] = {}  # the feeds' counts when the file began: feed -> counts
 
 
@@ -71,16 +79,16 @@ class Frame(msgspec.Struct, tag="f", gc=False, **_Base):
     """One frame or REST reply exactly as it came off the wire. (gc=False: no field can
     hold a reference cycle, and a replay makes one of these per frame.)"""
 
-    m: int
-    w: int
+    m: Stamp
+    w: Stamp
     vn: str  # venue
-    c: int  # connection number within the session
+    c: Count  # connection number within the session
     ch: str  # "ws", "tcp" or "rest"
     p: str | None = None  # a text payload, as received
     b: bytes | None = None  # a binary payload (base64 in the JSON)
-    pid: int | None = None  # the message type where the transport carries one (Futu proto id)
+    pid: Count | None = None  # the message type where the transport carries one (Futu proto id)
     u: str | None = None  # REST: the request path (query included, secrets masked)
-    st: int | None = None  # REST: the HTTP status
+    st: Count | None = None  # REST: the HTTP status
     # A text payload that is one line of valid JSON, embedded as is (see `embeddable`):
     # no escaping when written, no unescaping when read, and the bytes handed to the
     # venue's decoder are the very bytes of the line. Last, so that it ends the line.
@@ -103,13 +111,13 @@ class Frame(msgspec.Struct, tag="f", gc=False, **_Base):
 
 
 class Connect(msgspec.Struct, tag="con", **_Base):
-    m: int
-    w: int
+    m: Stamp
+    w: Stamp
     vn: str
-    c: int
+    c: Count
     ch: str
     u: str | None = None  # where to (host:port or URL)
-    fd: int | None = None  # which of the session's feeds (index into the header's o.feeds)
+    fd: Count | None = None  # which of the session's feeds (index into the header's o.feeds)
 
 
 # The reason of the `dis` lines a recording writes for every connection still open as it
@@ -118,10 +126,10 @@ RECORDING_CLOSED = "recording closed"
 
 
 class Disconnect(msgspec.Struct, tag="dis", **_Base):
-    m: int
-    w: int
+    m: Stamp
+    w: Stamp
     vn: str
-    c: int
+    c: Count
     r: str | None = None  # why
     # bad frames the feed counted on the connection that no line holds: refused below
     # the tap (a Futu frame failing its SHA-1, a WebSocket message over the size limit),
@@ -130,29 +138,29 @@ class Disconnect(msgspec.Struct, tag="dis", **_Base):
 
 
 class Subscribe(msgspec.Struct, tag="sub", **_Base):
-    m: int
-    w: int
+    m: Stamp
+    w: Stamp
     vn: str
-    c: int
+    c: Count
     sy: str
     x: dict[str, Any] = {}  # what else the subscription asked for (depth, level, ...)
 
 
 class Resync(msgspec.Struct, tag="rsy", **_Base):
-    m: int
-    w: int
+    m: Stamp
+    w: Stamp
     vn: str
     sy: str
     r: str | None = None
 
 
 class Gap(msgspec.Struct, tag="gap", **_Base):
-    m: int
-    w: int
+    m: Stamp
+    w: Stamp
     vn: str
     sy: str
-    fr: int | None = None  # the last version the book had
-    to: int | None = None  # the version the venue jumped to
+    fr: Int64 | None = None  # the last version the book had
+    to: Int64 | None = None  # the version the venue jumped to
     r: str | None = None
 
 
@@ -160,10 +168,10 @@ class Sync(msgspec.Struct, tag="sync", **_Base):
     """Opens every zstd frame but a file's first: the checkpoints of moment `m` follow.
     A reader seeks by jumping to the frame that starts with one of these."""
 
-    m: int
-    w: int
-    n: int  # checkpoint number within the session
-    cn: dict[ConnNumber, int] = {}  # connections open now: number -> feed (a replay starting here)
+    m: Stamp
+    w: Stamp
+    n: Count  # checkpoint number within the session
+    cn: dict[ConnNumber, Count] = {}  # connections open now: number -> feed (a replay starting here)
     fc: dict[FeedIndex, Counters] = {}  # the feeds' counts now: feed index -> counts
 
 
@@ -171,20 +179,20 @@ class Checkpoint(msgspec.Struct, tag="ckp", **_Base):
     """One synced book. Levels are [price, size, orders] with [..., queue] and
     [..., queue, source] where those exist; prices and sizes are exact decimal strings."""
 
-    m: int
-    w: int
+    m: Stamp
+    w: Stamp
     vn: str
     sy: str
-    ver: int | None = None  # OrderBook.version
-    rm: int | None = None  # OrderBook.recv_mono, ns
-    vts: int | None = None  # OrderBook.venue_ts, epoch ms
+    ver: Count | None = None  # OrderBook.version
+    rm: Count | None = None  # OrderBook.recv_mono, ns
+    vts: Int64 | None = None  # OrderBook.venue_ts, epoch ms
     src: bool = False  # the book keeps equal prices from different sources apart
-    pu: int | None = None  # book messages the stream had applied (Stream.pushes)
+    pu: Count | None = None  # book messages the stream had applied (Stream.pushes)
     nm: str | None = None  # the stream's name (Stream.name: a Futu stock's), where it has one
     # what the venue learnt earlier in the session and needs to read the stream's frames
     # (Feed.checkpoint_context: a Loopring market and its base token), where it has any
     cx: dict[str, Any] | None = None
-    up: int | None = None  # updates applied since the book last became synced (Stream.updates)
+    up: Count | None = None  # updates applied since the book last became synced (Stream.updates)
     bids: list[list[Any]] = []
     asks: list[list[Any]] = []
 
@@ -195,11 +203,11 @@ class Records(msgspec.Struct, tag="rec", **_Base):
     tables live showed (docs/journal.md). `rows` stay raw JSON until a seek restores
     them (`records_of`): a replay passes thousands of checkpoints it never restores."""
 
-    m: int
-    w: int
+    m: Stamp
+    w: Stamp
     vn: str  # venue
     kind: str  # the RecordKind name ("orders", "risk")
-    fd: int | None = None  # which of the session's feeds (as `Connect.fd`)
+    fd: Count | None = None  # which of the session's feeds (as `Connect.fd`)
     rows: msgspec.Raw = msgspec.Raw(b"[]")  # the records, as msgspec encodes the dataclasses
     cx: Any = None  # the feed's bookkeeping of the rows (`Feed.records_context`), opt
 
@@ -207,8 +215,8 @@ class Records(msgspec.Struct, tag="rec", **_Base):
 class End(msgspec.Struct, tag="end", **_Base):
     """Last line of a file closed cleanly (absent after a crash)."""
 
-    m: int
-    w: int
+    m: Stamp
+    w: Stamp
     r: str = "close"  # "close" or "rotate"
     next: str | None = None  # rotate: the next file's name
 
@@ -315,7 +323,7 @@ def _restore_level(row: list[Any]) -> Level:
     if not 3 <= len(row) <= 5:
         raise ValueError(f"level {abridged(row)} is not [price, size, orders, ...]")
     orders = row[2]
-    if type(orders) is not int or orders < 0:
+    if type(orders) is not int or not 0 <= orders <= MAX_INT:
         raise ValueError(f"level {abridged(row)}: orders {abridged(orders)}")
     queue = None
     if len(row) > 3 and row[3] is not None:
@@ -364,6 +372,37 @@ def records_of(line: Records, row_type: type) -> list[Any]:
     if decoder is None:
         decoder = _row_decoders[row_type] = msgspec.json.Decoder(list[row_type])
     try:
-        return decoder.decode(line.rows)
+        rows = decoder.decode(line.rows)
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
         raise ValueError(str(exc)) from None
+    for at, row in enumerate(rows):
+        _check_record(row, f"$[{at}]")
+    return rows
+
+
+# The largest |adjusted exponent| of a number in a record: as a checkpoint's levels (at
+# most 100 digits each side of the point). A venue's decoder bounds what it takes (bthub:
+# 40), so a row beyond it is damage; "1E+999999999" decodes as a finite Decimal, and the
+# orders table's formatting raised decimal.Overflow on it (the replay's screen died).
+MAX_RECORD_MAGNITUDE = 100
+
+
+def _check_record(value: Any, where: str) -> None:
+    """ValueError, saying where, for a number in a decoded record (a dataclass of
+    obview/records.py, its dicts of dataclasses included) that no feed ever held: not
+    finite (NaN, Infinity), beyond MAX_RECORD_MAGNITUDE, or an int outside 64 bits."""
+    for name in value.__dataclass_fields__:
+        field = getattr(value, name)
+        kind = type(field)
+        if kind is Decimal:
+            if not field.is_finite() or not (
+                    -MAX_RECORD_MAGNITUDE <= field.adjusted() <= MAX_RECORD_MAGNITUDE):
+                raise ValueError(f"{abridged(str(field))} is not a number a record holds "
+                                 f"- at `{where}.{name}`")
+        elif kind is int:
+            if not -MAX_INT - 1 <= field <= MAX_INT:
+                raise ValueError(f"{abridged(field)} is out of range - at `{where}.{name}`")
+        elif kind is dict:
+            for key, item in field.items():
+                if hasattr(item, "__dataclass_fields__"):
+                    _check_record(item, f"{where}.{name}[{key!r:.40}]")

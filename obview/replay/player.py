@@ -158,8 +158,11 @@ class ReplayPlayer:
         self.warnings: list[str] = []  # what the journal warned of, for a screen to show
         self.on_warning: Callable[[str], None] | None = None  # the TUI's, once it runs
         warn = partial(self._warned, warn)
+        # a rotated part whose header cannot be read: the parts before it are replayed,
+        # then its error is raised (`one_session`)
+        self._later: list[JournalError] = []
         if reader is None:
-            reader = JournalReader(one_session(paths, warn), warn=warn)
+            reader = JournalReader(one_session(paths, warn, self._later), warn=warn)
         self.reader = reader
         self.paths = list(reader.paths)
         header = self.reader.headers[0]
@@ -205,6 +208,14 @@ class ReplayPlayer:
         self._waiter: asyncio.Future[None] | None = None
         self._settle_now = False
         self.error: JournalError | None = None  # damage the lines stopped at
+        # frames by connection that no link took (`_orphaned`), and the connections
+        # whose con line named no feed of the journal (by number: the feed it named)
+        self._orphans: dict[int, int] = {}
+        self._unfed: dict[int, int | None] = {}
+        # the replay reads from the session's start, with no seek: every connection
+        # it meets was opened by a line it read
+        self._whole = start is None and header.part == 0
+        self._framed = False  # a frame was read (`_bounded_batches`)
         self.catching_up = start is not None
         # journal-time consumers: timers (wall ns, order, callback) and seek watchers
         self._timers: list[tuple[int, int, Callable[[], None]]] = []
@@ -413,6 +424,7 @@ class ReplayPlayer:
         self.start = wall
         self.wall = wall
         self.mono = self._mono_of(wall)
+        self._whole = False
         self.catching_up = True
         self._restoring = True
         self._timers.clear()
@@ -454,6 +466,9 @@ class ReplayPlayer:
                     # step, the end, --until)
                     self._run_timers(self.wall)
                 if over:
+                    if self.error is None:
+                        self.error = (self._orphans_error() or self._frameless_error()
+                                      or (self._later[0] if self._later else None))
                     if self.error is not None:
                         raise self.error
                     self.finished.set()
@@ -558,6 +573,8 @@ class ReplayPlayer:
                                 await self._settle(link=link)
                                 if seeks != self._seeks:
                                     return
+                        else:
+                            self._orphaned(group)
                     if line.c != conn:
                         conn = line.c
                         link = links.get(conn)
@@ -662,6 +679,8 @@ class ReplayPlayer:
                     link = self.links.get(line.c)
                     if link is not None:
                         link.push([line])
+                    else:
+                        self._orphaned([line])
                 else:
                     self._line(line)
         finally:
@@ -695,6 +714,7 @@ class ReplayPlayer:
                 self._caught_up(wall)
         link = self.links.get(first.c)
         if link is None:  # a connection whose start is before a seek point: not replayable
+            self._orphaned(frames)
             return None
         link.push(frames)
         return link
@@ -749,6 +769,8 @@ class ReplayPlayer:
         if kind is Connect:
             self._restoring = False
             feed = self._feed_at(line.fd)
+            if feed is None:  # (its frames are counted as no connection's)
+                self._unfed[line.c] = line.fd
             if feed is not None:
                 resumed = self.links.get(line.c)
                 if resumed is not None and resumed.resumed:
@@ -781,6 +803,47 @@ class ReplayPlayer:
         else:
             self._restoring = False
 
+    def _orphaned(self, frames: list[Frame]) -> None:
+        """Frames of a connection no replayed line opened: not replayable, counted (the
+        error path: a connection that was opened has its link)."""
+        conn = frames[0].c
+        self._orphans[conn] = self._orphans.get(conn, 0) + len(frames)
+
+    def _orphans_error(self) -> JournalError | None:
+        """The frames no connection took, said as damage, where the replay read its
+        journal from the session's start (after a seek or --from, a connection opened
+        before the seek point is not replayable: journals written before `cn` listed
+        the open ones)."""
+        if not self._orphans or not self._whole:
+            return None
+        count = sum(self._orphans.values())
+        conns = sorted(self._orphans)
+        said = ", ".join(map(str, conns[:5])) + (", ..." if len(conns) > 5 else "")
+        why = "which no con line opened"
+        unfed = [c for c in conns if c in self._unfed]
+        if unfed:
+            why = (f"whose con line names feed {self._unfed[unfed[0]]} (the journal has "
+                   f"{_feeds(len(self.feeds))})")
+        return JournalError(
+            f"{self.paths[0]}: {count} frame{'s' if count > 1 else ''} of connection"
+            f"{'s' if len(conns) > 1 else ''} {said}, {why}, went to no feed: the journal "
+            "is damaged")
+
+    def _frameless_error(self) -> JournalError | None:
+        """A journal read whole that holds no frame: the recording received nothing (it
+        was stopped at once, or never got through to the venue). There is nothing to
+        replay, as for a header that names no feed: one line and exit 1 (it printed
+        nothing and exited 0, as if a session had been replayed)."""
+        if self._framed or not self._whole or self.stopped_at is not None:
+            return None
+        header = self.reader.headers[0]
+        named = ", ".join(f"{venue} {' '.join(symbols)}" for venue, symbols in header.sy.items())
+        if len(named) > 60:  # (a session of thousands of symbols)
+            named = named[:57] + "..."
+        return JournalError(
+            f"{self.paths[0]}: the journal holds no frame{' of ' + named if named else ''}: "
+            "its recording received nothing from the venue, so there is nothing to replay")
+
     def _count_unjournaled(self, line: Disconnect) -> None:
         """The bad frames live counted on the connection that no line holds (refused by
         the framing: Feed.count_unjournaled_bad_frame), counted as it ends, as live."""
@@ -792,7 +855,13 @@ class ReplayPlayer:
     def _resume_links(self, open_links: dict[str, int]) -> None:
         for conn, index in open_links.items():
             feed = self._feed_at(index)
-            if feed is not None and int(conn) not in self.links:
+            if feed is None:  # damage: its frames would go to no connection, in silence
+                point = self.point
+                raise JournalError(
+                    f"{self.reader.paths[point.file]}: the checkpoint in the zstd frame at "
+                    f"byte {point.offset} is corrupt (its connection {conn} is of feed "
+                    f"{index}, and the journal has {_feeds(len(self.feeds))})")
+            if int(conn) not in self.links:
                 link = ReplayLink(int(conn), resumed=True)
                 self.links[int(conn)] = link
                 feed.transport.open(link)
@@ -818,9 +887,9 @@ class ReplayPlayer:
                     stream.pushes = line.pu - 1  # book_changed counts the restore as one
                 if line.nm is not None:  # (live, it came with the session's first replies)
                     stream.name = line.nm
-                if line.cx is not None:
-                    feed.restore_context(stream, line.cx)
                 try:
+                    if line.cx is not None:  # (a damaged one: ValueError, as levels)
+                        feed.restore_context(stream, line.cx)
                     book = book_of(line)
                 except ValueError as exc:  # damage: the replay cannot start from here
                     point = self.point
@@ -838,9 +907,17 @@ class ReplayPlayer:
         feed = self._feed_at(line.fd) if line.fd is not None else next(
             (f for f in self.feeds if f.venue == line.vn), None)
         row_type = RECORD_TYPES.get(line.kind)
-        if feed is None or feed.venue != line.vn or row_type is None:
+        if row_type is None:
             return  # (a kind a newer obview added: its rows are not shown here)
         try:
+            # damage: a feed the header does not have, or of another venue; passed by
+            # in silence, a seek there showed empty tables
+            if feed is None:
+                raise ValueError(f"they are of feed {line.fd}, and the journal has "
+                                 f"{_feeds(len(self.feeds))}" if line.fd is not None
+                                 else f"no feed of the journal is of {line.vn}")
+            if feed.venue != line.vn:
+                raise ValueError(f"they are of feed {line.fd}, which is {feed.venue}'s")
             rows = records_of(line, row_type)
         except ValueError as exc:  # damage: the replay cannot start from here
             point = self.point
@@ -889,6 +966,8 @@ class ReplayPlayer:
         until = self.until
         try:
             for batch in batches:
+                if not self._framed:  # (until the first: a scan in C of its batches)
+                    self._framed = Frame in map(type, batch)
                 if until is not None:
                     for at, line in enumerate(batch):
                         if line.w > until:
@@ -903,6 +982,10 @@ class ReplayPlayer:
         """The monotonic stamp the pace uses for wall time `wall` (same session)."""
         point = self.reader.seek_point(wall=wall)
         return point.mono + (wall - point.wall)
+
+
+def _feeds(count: int) -> str:
+    return f"{count} feed" + ("s" if count != 1 else "")
 
 
 def _checkpointed(batches: Iterator[list], head: list[list]) -> dict[tuple[str, str], Checkpoint]:

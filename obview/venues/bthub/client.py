@@ -749,7 +749,8 @@ def _orders_context(context: Any) -> tuple[list[str], int]:
     evicted = context.get("ev")
     if not isinstance(fin, list) or not all(isinstance(oid, str) for oid in fin):
         fin = []
-    if type(evicted) is not int or evicted < 0:
+    # (past 64 bits no session evicted so many: damage, shown as a count of 2**70)
+    if type(evicted) is not int or not 0 <= evicted <= (1 << 63) - 1:
         evicted = 0
     return fin, evicted
 

@@ -449,8 +449,20 @@ class FutuFeed(Feed):
         """One recorded read. A reply takes the serial of the request waiting for it
         (serials are not recorded; the handshake asks one thing at a time)."""
         waiting = {pid: serial for pid, serial in self._pending}
-        self._process([(f.pid, waiting.get(f.pid, 0), f.b or b"") for f in frames],
-                      now=frames[0].w / 1e9)
+        items = [(f.pid, waiting.get(f.pid, 0), f.b) for f in frames]
+        for item in items:
+            if item[0] is None or item[2] is None:
+                # damage: every Futu frame has a proto id and a binary body. Handed on
+                # as one of no type with an empty body it passed as a push of no one's
+                # (a line dropped, no bad frame counted), as the other venues count it
+                kept = [i for i in items if i[0] is not None and i[2] is not None]
+                self.count_bad_frame("a recorded frame without its proto id or body",
+                                     len(items) - len(kept))
+                if not kept:
+                    return
+                items = kept
+                break
+        self._process(items, now=frames[0].w / 1e9)
 
     def _reset_session(self) -> None:
         self.buffer.clear()  # never carry a half frame into a new connection

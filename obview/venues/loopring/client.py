@@ -29,7 +29,7 @@ from websockets.asyncio.client import ClientConnection
 from websockets.frames import CloseCode
 
 from obview.book import OrderBook
-from obview.errors import describe_error
+from obview.errors import abridged, describe_error
 from obview.feed import (
     Backoff,
     FatalFeedError,
@@ -374,13 +374,19 @@ class LoopringFeed(Feed):
              self.oversized) = counts
         if self.markets is not None:
             return
+        if "market" not in context or "base" not in context:
+            return  # (not known yet when it was taken) this book waits for a snapshot
+        # Present but not what a checkpoint holds: damage. Passed by as absent, the
+        # book waited for a snapshot a checkpoint's journal never brings, and a replay
+        # from here printed nothing and exited 0.
         try:
             market = msgspec.convert(context["market"], Market)
             base = msgspec.convert(context["base"], Token)
-        except (KeyError, TypeError, msgspec.ValidationError):
-            return  # as without a context: this book waits for a snapshot it can read
+        except (TypeError, msgspec.ValidationError) as exc:
+            raise ValueError(f"its context: {exc}") from None
         if market.market != self.market or market.baseTokenId != base.tokenId:
-            return
+            raise ValueError(f"its context names market {abridged(market.market)} of base "
+                             f"token {market.baseTokenId}, with base token {base.tokenId}")
         self.markets = {market.market: market}
         self.tokens = {base.tokenId: base}
         try:

@@ -157,6 +157,10 @@ class ReplayPlayer:
         the loop at full speed."""
         self.warnings: list[str] = []  # what the journal warned of, for a screen to show
         self.on_warning: Callable[[str], None] | None = None  # the TUI's, once it runs
+        # the TUI's: damage the lines stopped at is told, and the replay waits for controls
+        # as at its end (a seek back plays on); without it `run()` raises it (headless)
+        self.on_error: Callable[[JournalError], None] | None = None
+        self._error_told = -1  # the seek count when it was last told
         warn = partial(self._warned, warn)
         # a rotated part whose header cannot be read: the parts before it are replayed,
         # then its error is raised (`one_session`)
@@ -431,6 +435,7 @@ class ReplayPlayer:
         self._next_timer = _NEVER
         self._arming = True
         self._seeks += 1
+        self.error = None  # found again if the lines from here reach it
         paused = self.pace.paused
         self.pace.seek(self.mono, self._bounded(self._batches_from(wall)))
         if paused:
@@ -470,7 +475,11 @@ class ReplayPlayer:
                         self.error = (self._orphans_error() or self._frameless_error()
                                       or (self._later[0] if self._later else None))
                     if self.error is not None:
-                        raise self.error
+                        if self.on_error is None:
+                            raise self.error
+                        if self._error_told != self._seeks:  # once each time it is reached
+                            self._error_told = self._seeks
+                            self.on_error(self.error)
                     self.finished.set()
                 await self._wait(delay)
                 continue

@@ -130,6 +130,7 @@ class ObviewApp(App):
                 for text in self.player.warnings:
                     self._warn(text)
                 self.player.on_warning = self._warn
+                self.player.on_error = self._replay_damage
                 self.run_worker(self.player.run(), name="replay", group="feeds",
                                 exit_on_error=False)
         else:
@@ -137,6 +138,11 @@ class ObviewApp(App):
 
     def _warn(self, text: str) -> None:
         self.notify(text, severity="warning", timeout=30)
+
+    def _replay_damage(self, error: Exception) -> None:
+        """Damage a replay stopped at: said on the screen, and the replay stays open
+        (paused there, seekable back), where its worker had ended with it."""
+        self.notify(str(error), severity="error", timeout=60)
 
     def on_resize(self, event) -> None:
         self._apply_width(event.size.width)

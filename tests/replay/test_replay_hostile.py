@@ -418,3 +418,39 @@ def test_a_frame_of_the_wrong_kind_is_a_bad_frame_on_every_venue(journal, venue,
         done = run_obview("replay", str(copy), "--stream", "json")
         assert done.returncode == 0, done.stderr
         assert done.stderr.startswith(f"obview: warning: {venue}: 1 bad frame"), done.stderr
+
+
+async def test_the_tui_says_where_a_journal_is_damaged_and_seeks_back_past_it(futu_journal,
+                                                                              tmp_path):
+    """A replay in the TUI that reaches damage says so on the screen and stays open: a
+    seek back plays the lines before it again. Its worker had ended with the error (a
+    notification 'replay: JournalError: …'), and no key did anything after it."""
+    from obview.replay.player import ReplayPlayer
+    from obview.tui.app import ObviewApp
+    from tests.conftest import wait_until
+
+    path, _ = futu_journal
+    frames = frames_of(path)
+    last = frames[-1]
+    last[len(last) // 2] = b'{"k":"f","m":'  # a line cut short, in the last frame
+    damaged = write_frames(frames, tmp_path / "damaged.ndjson.zst")
+    player = ReplayPlayer([damaged], speed=None)
+    app = ObviewApp(player.configs, player.feeds, player=player)
+
+    def told() -> list[str]:
+        return [str(n.message) for n in app._notifications if "corrupt" in str(n.message)]
+
+    async with app.run_test(size=(160, 40)) as pilot:
+        await wait_until(lambda: told(), 20, "the damage on the screen")
+        assert len(told()) == 1 and str(damaged) in told()[0], told()
+        assert "JournalError" not in told()[0]  # its words, not a Python name
+        worker = next(w for w in app.workers if w.name == "replay")
+        assert not worker.is_finished  # still waiting for controls
+        feed = player.feeds[0]
+        await pilot.press("space", "home")  # paused, back to the start
+        await wait_until(lambda: player.progress() < 0.1, 10, "the replay back at its start")
+        assert len(told()) == 1
+        await pilot.press("space")
+        await wait_until(lambda: len(told()) == 2, 20, "the damage reached again, and told")
+        assert player.progress() > 0.9 and any(s.synced for s in feed.streams.values())
+        await pilot.press("q")

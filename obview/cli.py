@@ -753,7 +753,8 @@ def export(path: str, fmt: str, out: str) -> None:
     except ExportIncomplete as exc:  # a damaged journal: what came before it was written
         if exc.written is None:
             raise UserError(str(exc)) from None
-        raise UserError(f"{exc}; wrote {exc.written} {unit} to {out}, up to the damage") from None
+        upto = "everything else" if exc.read_whole else "up to the damage"
+        raise UserError(f"{exc}; wrote {exc.written} {unit} to {out}, {upto}") from None
     except (JournalError, ExportError, HeadlessFailure) as exc:
         raise UserError(str(exc)) from None
     except BrokenPipeError:

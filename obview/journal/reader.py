@@ -53,7 +53,11 @@ _SLICE = _MAX_FRAME // (1 << 15)
 
 
 class JournalError(Exception):
-    """A journal that cannot be read (further). str() is one line fit for a user."""
+    """A journal that cannot be read (further). str() is one line fit for a user.
+    `read_whole`: found once every line was read (frames no connection took), so what
+    an export wrote is all the journal holds, not what came before the damage."""
+
+    read_whole = False
 
 
 @dataclass(frozen=True, slots=True)

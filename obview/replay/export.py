@@ -38,6 +38,7 @@ class ExportIncomplete(Exception):
     def __init__(self, error: JournalError, written: int | None) -> None:
         super().__init__(str(error))
         self.written = written
+        self.read_whole = error.read_whole  # OUT holds every line the journal could give
 
 
 class _Counted:

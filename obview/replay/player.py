@@ -833,10 +833,12 @@ class ReplayPlayer:
         if unfed:
             why = (f"whose con line names feed {self._unfed[unfed[0]]} (the journal has "
                    f"{_feeds(len(self.feeds))})")
-        return JournalError(
+        error = JournalError(
             f"{self.paths[0]}: {count} frame{'s' if count > 1 else ''} of connection"
             f"{'s' if len(conns) > 1 else ''} {said}, {why}, went to no feed: the journal "
             "is damaged")
+        error.read_whole = True
+        return error
 
     def _frameless_error(self) -> JournalError | None:
         """A journal read whole that holds no frame: the recording received nothing (it

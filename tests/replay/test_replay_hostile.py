@@ -257,6 +257,23 @@ def test_frames_no_connection_takes_are_said_as_damage(futu_journal, tmp_path):
                    "feed 5 (the journal has 1 feed), went to no feed: the journal is damaged")
 
 
+def test_an_export_past_frames_no_connection_took_says_it_wrote_everything_else(
+        futu_journal, tmp_path):
+    """Those frames are said once every line was read: the export wrote every other line,
+    and its line says so (it said 'up to the damage', as if the rest were missing)."""
+    path, _ = futu_journal
+    copy, _ = changed(path, tmp_path / "c7.ndjson.zst", "f", lambda line: {**line, "c": 7}, 20)
+    whole = run_obview("export", str(path), "--to", "ndjson", str(tmp_path / "whole.ndjson"))
+    assert whole.returncode == 0, whole.stderr
+    out = tmp_path / "out.ndjson"
+    done = run_obview("export", str(copy), "--to", "ndjson", str(out))
+    lines = out.read_text().count("\n")
+    assert (done.returncode, done.stderr) == (
+        1, f"obview: {copy}: 1 frame of connection 7, which no con line opened, went to no "
+           f"feed: the journal is damaged; wrote {lines} lines to {out}, everything else\n")
+    assert 0 < lines <= (tmp_path / "whole.ndjson").read_text().count("\n")
+
+
 def test_a_seek_point_naming_a_connection_of_no_feed_is_a_corrupt_checkpoint(
         checkpointed_journal, tmp_path):
     """A seek point's `cn` gives each open connection its feed: one naming a feed the

@@ -332,10 +332,14 @@ class ReplayPlayer:
     def call_at(self, wall: int, callback: Callable[[], None]) -> None:
         """Run `callback` before the first line stamped at or after journal wall time
         `wall` (ns) is handed over, or once the last line handed over is stamped at or
-        after it and the replay waits (paused, a step, its end). A seek forgets every
+        after it and the replay waits (paused, a step, its end), or while it plays
+        once the journal's time reaches it between two lines. A seek forgets every
         timer."""
+        earliest = wall < self._next_timer
         heapq.heappush(self._timers, (wall, next(self._timer_order), callback))
         self._next_timer = self._timers[0][0]
+        if earliest and self._waiter is not None:
+            self._poke()  # waiting for a later line: the wait is measured again
 
     def watch(self, listener: Callable[[ReplaySeeked | ReplayCaughtUp], None]) -> None:
         """`listener(event)` at every seek and at the end of its catch-up (a start with
@@ -358,6 +362,31 @@ class ReplayPlayer:
         for link in list(self.links.values()):
             if link.needs_turns():
                 await self._settle(link=link)
+
+    def _playhead_wall(self) -> int | None:
+        """The journal wall time being played now (the pace's position, on the wall
+        clock of the last line handed over: one session's stamps keep one offset)."""
+        at = self.pace.position()
+        return None if at is None else at + (self.wall - self.mono)
+
+    async def _timers_at_playhead(self) -> bool:
+        """Run the timers the playhead has reached; True if a feed they woke had its
+        turns (the caller looks again: a seek may have come meanwhile)."""
+        now = self._playhead_wall()
+        if now is None or now < self._next_timer:
+            return False
+        self._run_timers(now)
+        if not self._woken():
+            return False
+        await self._give_turns()
+        return True
+
+    def _until_timer(self) -> float:
+        """Seconds until the playhead reaches the next timer, at the speed playing."""
+        now, speed = self._playhead_wall(), self.pace.playing_speed
+        if now is None or not speed:
+            return float("inf")
+        return max(0.0, (self._next_timer - now) / speed / 1e9)
 
     def _run_timers(self, wall: int) -> None:
         timers = self._timers
@@ -481,6 +510,14 @@ class ReplayPlayer:
                             self._error_told = self._seeks
                             self.on_error(self.error)
                     self.finished.set()
+                if delay is not None and self._next_timer != _NEVER:
+                    # playing, the next line not due yet: the timers due before it run
+                    # at their own journal time, as live's did in a quiet spell (a
+                    # screen told of the orders the last line changed, a heatmap column,
+                    # a Loopring check), not when that line comes
+                    if await self._timers_at_playhead():
+                        continue
+                    delay = min(delay, self._until_timer())
                 await self._wait(delay)
                 continue
             lines = pace.due()

@@ -188,6 +188,15 @@ def test_a_damaged_records_line_says_so_in_one_line(bthub_journal, tmp_path):
     assert "are corrupt (Expected `decimal | null`, got `object`" in done.stderr, done.stderr
 
 
+def _from_a_late_checkpoint(journal: Path, copy: Path):
+    """`replay --stream json` of `copy` from `journal`'s late checkpoint (a seek there
+    restores its records)."""
+    sync = _late_sync(journal)
+    start = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sync.w // 10**9)) + \
+        f".{sync.w % 10**9:09d}"[:7]
+    return run_obview("replay", str(copy), "--stream", "json", "--from", start)
+
+
 @pytest.mark.parametrize(("kind", "key", "value", "why"), [
     ("orders", "execute_amount", "1E+999999999",
      "'1E+999999999' is not a number a record holds - at `$[0].execute_amount`"),
@@ -205,10 +214,7 @@ def test_a_record_number_no_feed_holds_says_so_in_one_line(bthub_journal, tmp_pa
             row["rows"][0][key] = value
         return row
     copy = _rewritten(bthub_journal, tmp_path / "bad.ndjson.zst", damage)
-    sync = _late_sync(bthub_journal)
-    start = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sync.w // 10**9)) + \
-        f".{sync.w % 10**9:09d}"[:7]
-    done = run_obview("replay", str(copy), "--stream", "json", "--from", start)
+    done = _from_a_late_checkpoint(bthub_journal, copy)
     assert (done.returncode, done.stdout) == (1, ""), done.stderr
     assert done.stderr.count("\n") == 1 and done.stderr.startswith(
         f"obview: {copy}: the {kind} records of bthub in the zstd frame at byte "), done.stderr
@@ -232,10 +238,7 @@ def test_a_records_line_of_no_feed_says_so_in_one_line(bthub_journal, tmp_path, 
                 del row["fd"]
         return row
     copy = _rewritten(bthub_journal, tmp_path / "bad.ndjson.zst", damage)
-    sync = _late_sync(bthub_journal)
-    start = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sync.w // 10**9)) + \
-        f".{sync.w % 10**9:09d}"[:7]
-    done = run_obview("replay", str(copy), "--stream", "json", "--from", start)
+    done = _from_a_late_checkpoint(bthub_journal, copy)
     assert (done.returncode, done.stdout) == (1, ""), done.stderr
     assert done.stderr.count("\n") == 1 and done.stderr.startswith(
         f"obview: {copy}: the orders records of {venue} in the zstd frame at byte "), done.stderr

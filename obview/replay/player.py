@@ -671,8 +671,8 @@ class ReplayPlayer:
                     return
                 group = self._pending
                 conn = stamp = link = None
-            wall = getattr(line, "w", None)
-            if wall is not None and wall >= self._next_timer:  # (as before a frame)
+            wall = line.w  # (every kind of line is stamped)
+            if wall >= self._next_timer:  # (as before a frame)
                 self._run_timers(wall)
                 if self._woken():
                     await self._give_turns()

@@ -449,19 +449,16 @@ class FutuFeed(Feed):
         """One recorded read. A reply takes the serial of the request waiting for it
         (serials are not recorded; the handshake asks one thing at a time)."""
         waiting = {pid: serial for pid, serial in self._pending}
-        items = [(f.pid, waiting.get(f.pid, 0), f.b) for f in frames]
-        for item in items:
-            if item[0] is None or item[2] is None:
-                # damage: every Futu frame has a proto id and a binary body. Handed on
-                # as one of no type with an empty body it passed as a push of no one's
-                # (a line dropped, no bad frame counted), as the other venues count it
-                kept = [i for i in items if i[0] is not None and i[2] is not None]
-                self.count_bad_frame("a recorded frame without its proto id or body",
-                                     len(items) - len(kept))
-                if not kept:
-                    return
-                items = kept
-                break
+        items = [(f.pid, waiting.get(f.pid, 0), f.b) for f in frames
+                 if f.pid is not None and f.b is not None]
+        if len(items) < len(frames):
+            # damage: every Futu frame has a proto id and a binary body. Handed on as one
+            # of no type with an empty body it passed as a push of no one's (a line
+            # dropped, no bad frame counted), as the other venues count it
+            self.count_bad_frame("a recorded frame without its proto id or body",
+                                 len(frames) - len(items))
+            if not items:
+                return
         self._process(items, now=frames[0].w / 1e9)
 
     def _reset_session(self) -> None:

@@ -42,22 +42,31 @@ def write_frames(frames: Lines, copy: Path) -> Path:
     return copy
 
 
+def _replaced(path: Path, copy: Path, kind: str, nth: int, line: Callable[[dict], bytes]
+              ) -> tuple[Path, int]:
+    """The journal with its `nth` line of `kind` replaced by the bytes `line(obj)` gives
+    (JSON that json.dumps would refuse to write, such as one nested deeper than its
+    recursion): (the copy, that line's number in the file, from 1)."""
+    frames = frames_of(path)
+    seen = number = 0
+    for lines in frames:
+        for at, raw in enumerate(lines):
+            number += 1
+            obj = json.loads(raw)
+            if obj["k"] == kind:
+                if seen == nth:
+                    lines[at] = line(obj)
+                    return write_frames(frames, copy), number
+                seen += 1
+    raise AssertionError(f"no {kind} line {nth}")
+
+
 def changed(path: Path, copy: Path, kind: str, change: Callable[[dict], dict],
             nth: int = 0) -> tuple[Path, int]:
     """The journal with its `nth` line of `kind` changed (the other lines byte for byte
     as recorded): (the copy, that line's number in the file, from 1)."""
-    frames = frames_of(path)
-    seen = number = 0
-    for lines in frames:
-        for at, line in enumerate(lines):
-            number += 1
-            obj = json.loads(line)
-            if obj["k"] == kind:
-                if seen == nth:
-                    lines[at] = json.dumps(change(obj), separators=(",", ":")).encode()
-                    return write_frames(frames, copy), number
-                seen += 1
-    raise AssertionError(f"no {kind} line {nth}")
+    return _replaced(path, copy, kind, nth,
+                     lambda obj: json.dumps(change(obj), separators=(",", ":")).encode())
 
 
 def commands(path: Path, tmp_path: Path) -> list[tuple[str, ...]]:
@@ -87,24 +96,6 @@ def test_a_number_outside_0_to_2_63_is_a_corrupt_line(futu_journal, tmp_path):
                 (command, done.stderr)
             assert f"at `$.{key}`" in done.stderr and done.stderr.count("\n") == 1, done.stderr
             assert "internal error" not in done.stderr
-
-
-def _replaced(path: Path, copy: Path, kind: str, nth: int, line: Callable[[dict], bytes]
-              ) -> tuple[Path, int]:
-    """As `changed`, the line replaced by the bytes `line(obj)` gives (JSON that
-    json.dumps would refuse to write, such as one nested deeper than its recursion)."""
-    frames = frames_of(path)
-    seen = number = 0
-    for lines in frames:
-        for at, raw in enumerate(lines):
-            number += 1
-            obj = json.loads(raw)
-            if obj["k"] == kind:
-                if seen == nth:
-                    lines[at] = line(obj)
-                    return write_frames(frames, copy), number
-                seen += 1
-    raise AssertionError(f"no {kind} line {nth}")
 
 
 def test_a_line_nested_too_deeply_is_a_corrupt_line(futu_journal, tmp_path):

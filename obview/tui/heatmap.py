@@ -168,6 +168,8 @@ class HeatmapView(PacedRedraw, Widget, can_focus=True):
         self._center: int | None = None
         self._center_step: Decimal | None = None
         self.price_range: tuple[Decimal, Decimal] | None = None  # see follow_prices
+        # alone, no ladder hands it prices: it asks for them at each frame (see hold_prices)
+        self._prices_to_hold: Callable[[], tuple[Decimal, Decimal] | None] | None = None
         self._fit_key: tuple | None = None  # _step_to_fit's last question and answer
         self._fit_step: Decimal | None = None
         self._columns_step: Decimal | None = None  # the rows' height `_columns` summed for
@@ -202,6 +204,8 @@ class HeatmapView(PacedRedraw, Widget, can_focus=True):
             return
         if self.clock is not None:
             self.history.advance(self.clock())
+        if self._prices_to_hold is not None:
+            self.follow_prices(*(self._prices_to_hold() or (None, None)))
         if self.history.version != self._built_version:
             self._repaint()
 
@@ -244,6 +248,15 @@ class HeatmapView(PacedRedraw, Widget, can_focus=True):
         if wanted != self.price_range:
             self.price_range = wanted
             self._built_version = -1  # the same history, maybe other rows on screen
+            self.mark_dirty()
+
+    def hold_prices(self, prices: Callable[[], tuple[Decimal, Decimal] | None] | None) -> None:
+        """Alone, keep on screen whatever range `prices()` gives at each frame (the rows
+        of the depth a ladder would show): without it the rows are the book's tick round
+        the touch, and an aggregated book's tick, a hundredth of its sources', leaves a
+        screen of empty rows. None: only `follow_prices` moves them."""
+        if prices != self._prices_to_hold:
+            self._prices_to_hold = prices
             self.mark_dirty()
 
     def notify_style_update(self) -> None:

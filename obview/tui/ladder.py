@@ -111,6 +111,12 @@ STYLE_NAMES = ("ask", "bid", "size", "dim", "cum", "head", "title", "name", "spr
                "note", "pad")
 
 
+
+def price_span(bids: list[Row], asks: list[Row]) -> tuple[Decimal, Decimal] | None:
+    """(lowest, highest) price of two sides' rows (each best first), or None."""
+    prices = [row.price for row in (bids[-1:] + asks[-1:] + bids[:1] + asks[:1])]
+    return (min(prices), max(prices)) if prices else None
+
 class Ladder(Widget, can_focus=True):
     """One stream's ladder. The app calls `mark_dirty()`; everything else is internal."""
 
@@ -411,9 +417,13 @@ class Ladder(Widget, can_focus=True):
 
     def shown_prices(self) -> tuple[Decimal, Decimal] | None:
         """(lowest, highest) price of the rows on screen (as last built), or None."""
-        bids, asks = self._shown(True), self._shown(False)
-        prices = [row.price for row in (bids[-1:] + asks[-1:] + bids[:1] + asks[:1])]
-        return (min(prices), max(prices)) if prices else None
+        return price_span(self._shown(True), self._shown(False))
+
+    def depth_prices(self) -> tuple[Decimal, Decimal] | None:
+        """(lowest, highest) price of the rows of its depth and grouping in the book now,
+        on screen or not (a hidden ladder builds no view), or None."""
+        view = self.stream.book.view(self.depth, self.step)
+        return price_span(view.bids, view.asks)
 
     def action_cursor(self, step: int) -> None:
         self.move_cursor(step)

@@ -237,13 +237,18 @@ class StreamPane(TabPane):
         self.heatmap.set_note(None)
 
     def follow_ladder(self) -> None:
-        """The heatmap's rows follow the ladder's grouping and, beside it, its prices."""
+        """The heatmap's rows follow the ladder's grouping and its prices: beside it, the
+        rows on screen; alone, the rows of its depth (`d`), as it would show them."""
         heatmap = self.heatmap
         heatmap.set_step(self.ladder.step)
         if self.layout_name == "split":
+            heatmap.hold_prices(None)
             shown = self.ladder.shown_prices()
             heatmap.follow_prices(*(shown or (None, None)))
+        elif self.layout_name == "heatmap":
+            heatmap.hold_prices(self.ladder.depth_prices)
         else:
+            heatmap.hold_prices(None)
             heatmap.follow_prices(None, None)
 
     async def fresh_history(self) -> None:
@@ -258,6 +263,7 @@ class StreamPane(TabPane):
         old, self.heatmap = self.heatmap, self._new_heatmap()
         await self.book.mount(self.heatmap, after=old)
         await old.remove()
+        self.follow_ladder()
 
     def cycle_layout(self) -> str:
         """`h`: ladder | ladder + heatmap | heatmap. Returns the new layout's name."""

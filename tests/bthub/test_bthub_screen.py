@@ -193,3 +193,44 @@ async def test_beside_the_aggregated_ladder_the_heatmap_holds_every_price_the_la
             version = history.version
             await wait_until(lambda v=version: history.version > v, timeout=10,
                              message="another book")
+
+
+async def test_the_aggregated_heatmap_alone_holds_the_prices_of_the_ladder_s_depth():
+    """Alone, the heatmap has no ladder to follow: at the merged book's own tick its rows
+    were a sliver round the touch, "nothing resting" on all but a row or two. It holds
+    the rows of the ladder's depth instead, coarsened to fit, and `d` (more depth) widens
+    what it holds."""
+    app_module = pytest.importorskip("obview.tui.app")
+    from textual.widgets import TabbedContent
+
+    app = app_module.ObviewApp([_sim_cfg(["BTCUSDT"])])
+    async with app.run_test(size=(160, 50)) as pilot:
+        await wait_until(lambda: any(p.stream.key == "BTCUSDT" and p.stream.synced
+                                     for p in app.stream_panes()), timeout=30,
+                         message="the aggregated book")
+        pane = next(p for p in app.stream_panes() if p.stream.key == "BTCUSDT")
+        app.query_one(TabbedContent).active = pane.id
+        await pilot.pause()
+        await pilot.press("h", "h")
+        assert pane.layout_name == "heatmap" and not pane.ladder.display
+        heatmap, history = pane.heatmap, pane.history
+
+        def holds_the_depth() -> bool:
+            wanted = pane.ladder.depth_prices()
+            layout = heatmap._layout
+            return (layout is not None and wanted is not None
+                    and layout.bottom_row <= history.price_row(wanted[0], layout.step)
+                    and history.price_row(wanted[1], layout.step, False) <= layout.top_row)
+
+        for depth in (pane.ladder.depth, None):
+            if depth is None:  # more depth, wider prices
+                before = pane.ladder.depth
+                await pilot.press("d")
+                assert pane.ladder.depth > before
+            await wait_until(holds_the_depth, timeout=10,
+                             message=f"the heatmap holds the {pane.ladder.depth} rows a side")
+            low, high = pane.ladder.depth_prices()
+            assert high - low > 50 * history.tick  # the case: far more ticks than rows
+            assert heatmap._layout.step > history.tick
+            title = "".join(seg.text for seg in heatmap._build()[0])
+            assert f"rows of {heatmap._layout.step.normalize():f}" in title

@@ -86,6 +86,19 @@ async def wait_until(predicate: Callable[[], bool], timeout: float = 10.0,
         await asyncio.sleep(0.005)
 
 
+async def press_to_quit(app, pilot, key: str = "q", timeout: float = 10.0) -> None:
+    """Press `key` and wait until the app has ended. Not `await pilot.press(key)`: after
+    a key Pilot waits, with no timeout, for the animator to finish, and an animation
+    that starts while the app shuts down (a tab underline, a table scrolling) leaves it
+    waiting for ever: now and then a test ran into its 120 s limit in CI."""
+    press = asyncio.create_task(pilot.press(key))
+    try:
+        await wait_until(lambda: not app.is_running, timeout, f"{key!r} ends the app")
+    finally:
+        press.cancel()
+        await asyncio.gather(press, return_exceptions=True)
+
+
 @pytest.fixture
 def obview() -> Callable[..., subprocess.CompletedProcess[str]]:
     return run_obview

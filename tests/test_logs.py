@@ -14,7 +14,7 @@ import pytest
 from obview import logs
 from obview.tui.app import ObviewApp
 from obview.venues import config
-from tests.conftest import ROOT, obview_env, run_obview, wait_until
+from tests.conftest import ROOT, obview_env, press_to_quit, run_obview, wait_until
 from tests.support.fake_feed import FakeFeed
 
 
@@ -107,7 +107,7 @@ async def test_status_bar_says_where_errors_are_logged(fresh_logging):
         await wait_until(lambda: "1 error logged:" in str(app.status_bar.render()),
                          message="the status bar's log note")
         assert "obview.log" in str(app.status_bar.render())
-        await pilot.press("q")
+        await press_to_quit(app, pilot)
 
 
 def test_a_run_that_ends_in_error_says_why_in_its_log_too(tmp_path):

@@ -19,7 +19,7 @@ from obview.venues import config
 from obview.venues.bthub import client
 from obview.venues.bthub.client import BthubFeed
 from tests.bthub.hostile import HostileHub, HubThread, order, quote
-from tests.conftest import ROOT, obview_env, wait_until
+from tests.conftest import ROOT, obview_env, press_to_quit, wait_until
 
 SYM = "BTCUSDT"
 BOOK = ([("100", "1")], [("101", "2")])
@@ -279,14 +279,8 @@ async def test_q_ends_the_tui_within_a_second_under_a_flood():
         async with app.run_test(size=(120, 40)) as pilot:
             await wait_until(lambda: len(feed.orders) >= client.MAX_ORDERS, timeout=20, message="a flood")
             started = time.monotonic()
-            # not awaited whole: after the key, Pilot.press waits for the animator to fall
-            # idle with no timeout, and a table animating as the app shut down under the
-            # flood left it waiting for ever (CI, once: the test hit its 120 s limit)
-            press = asyncio.create_task(pilot.press("q"))
-            try:
-                await wait_until(lambda: not app.is_running, timeout=10, message="the app gone")
-                elapsed = time.monotonic() - started
-            finally:
-                press.cancel()
-                await asyncio.gather(press, return_exceptions=True)
+            # (a table animating as the app shut down under the flood once left a plain
+            # `pilot.press` waiting for ever: see press_to_quit)
+            await press_to_quit(app, pilot)
+            elapsed = time.monotonic() - started
         assert elapsed < 1.0, elapsed

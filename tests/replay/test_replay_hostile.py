@@ -16,7 +16,7 @@ import pytest
 import zstandard
 
 from obview.journal import Frame, JournalReader
-from tests.conftest import run_obview
+from tests.conftest import press_to_quit, run_obview
 from tests.replay.conftest import record_session, without_local_stamps
 
 Lines = list[list[bytes]]  # a journal's lines, zstd frame by zstd frame
@@ -461,4 +461,4 @@ async def test_the_tui_says_where_a_journal_is_damaged_and_seeks_back_past_it(fu
         await pilot.press("space")
         await wait_until(lambda: len(told()) == 2, 20, "the damage reached again, and told")
         assert player.progress() > 0.9 and any(s.synced for s in feed.streams.values())
-        await pilot.press("q")
+        await press_to_quit(app, pilot)

@@ -15,7 +15,7 @@ from obview.feed import FeedState
 from obview.journal import Frame, JournalReader
 from obview.replay import ReplayPlayer
 from obview.tui.app import ObviewApp
-from tests.conftest import wait_until
+from tests.conftest import press_to_quit, wait_until
 from tests.tui.conftest import ladder_lines, screen_text
 
 
@@ -179,7 +179,7 @@ async def test_a_replay_s_verify_ago_is_on_the_journal_s_clock(tmp_path):
         # (the condition is the passing of real time itself: the figure must not follow it)
         await wait_until(lambda: time.monotonic() - since > 2.1, 5, "two seconds of real time")
         assert verified() == at_end
-        await pilot.press("q")
+        await press_to_quit(app, pilot)
 
 
 async def test_a_replay_played_to_its_end_says_end_and_replay_at_80_columns(futu_journal):

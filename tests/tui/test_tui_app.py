@@ -10,7 +10,7 @@ from obview.tui.app import ObviewApp
 from obview.tui.ladder import DEPTH_PRESETS
 from obview.tui.screens import DrilldownScreen, ExecutionsScreen, HelpScreen
 from obview.venues import config
-from tests.conftest import wait_until
+from tests.conftest import press_to_quit, wait_until
 from tests.support.fake_feed import FakeFeed
 from tests.tui.conftest import ladder_lines, make_app, only, ready, screen_text, settle
 
@@ -246,8 +246,7 @@ async def test_help_lists_every_binding_and_q_quits(futu_app):
             assert any(re.search(pattern, line) for line in lines), row.keys
         await pilot.press("escape")
         assert not isinstance(app.screen, HelpScreen)
-        await pilot.press("q")
-        await wait_until(lambda: not app.is_running, 5, "app exit")
+        await press_to_quit(app, pilot)
     assert all(feed._stopping for feed in app.feeds)
 
 
@@ -304,7 +303,7 @@ async def test_a_venue_that_cannot_start_gets_an_error_tab(monkeypatch):
     async with app.run_test(size=(100, 30)) as pilot:
         await wait_until(lambda: "cannot start" in screen_text(app), 15, "error tab")
         assert "futu is not configured" in screen_text(app)
-        await pilot.press("q")
+        await press_to_quit(app, pilot)
 
 
 async def test_feed_failure_is_shown():
@@ -325,7 +324,7 @@ async def test_a_crashing_feed_is_reported_not_fatal():
     async with app.run_test(size=(100, 30)) as pilot:
         await wait_until(lambda: any("boom" in str(n.message) for n in app._notifications),
                          5, "notification")
-        await pilot.press("q")
+        await press_to_quit(app, pilot)
 
 
 async def test_size_changes_flash_then_fade_and_show_deltas():
@@ -422,7 +421,7 @@ async def test_a_book_update_handled_after_the_last_screen_left_does_not_raise(f
             stacks[mode] = saved
             del app._add_stream_pane
         assert new in app._stream_panes
-        await pilot.press("q")
+        await press_to_quit(app, pilot)
 
 
 async def test_the_palette_offers_heatmap_time_only_with_the_heatmap_on_screen(app):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-from tests.conftest import wait_until
+from tests.conftest import press_to_quit, wait_until
 from tests.tui.conftest import make_app, screen_text
 
 
@@ -23,7 +23,7 @@ async def test_without_textual_s_private_footer_module_the_app_runs_with_the_sto
         async with app.run_test(size=(120, 30)) as pilot:
             await wait_until(lambda: "Quit" in screen_text(app).splitlines()[-1], 10,
                              "the footer's keys")
-            await pilot.press("q")
+            await press_to_quit(app, pilot)
     finally:
         monkeypatch.undo()
         importlib.reload(footer)  # (the real one again, for the tests after this)

@@ -18,7 +18,7 @@ from obview.tui.actions import KEYS
 from obview.tui.app import SCREENSHOT_DIR_ENV
 from obview.tui.ladder import Ladder
 from obview.tui.screens import DrilldownScreen, ExecutionsScreen, HelpScreen
-from tests.conftest import ROOT, wait_until
+from tests.conftest import ROOT, press_to_quit, wait_until
 from tests.support.fake_feed import FakeFeed
 from tests.tui.conftest import ladder_lines, make_app, only, ready, screen_text, settle
 
@@ -340,8 +340,7 @@ async def test_escape_closes_any_screen_and_q_quits_only_from_the_tabs(app):
                 await wait_until(lambda: len(app.screen_stack) == 1, 5, f"{closer} closed it")
                 assert app.is_running
             await pilot.press("1")
-        await pilot.press("q")
-        await wait_until(lambda: not app.is_running, 5, "q quits from the tabs")
+        await press_to_quit(app, pilot)  # q quits from the tabs
 
 
 async def test_numbers_follow_the_instrument():

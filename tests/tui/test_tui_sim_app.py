@@ -7,7 +7,7 @@ import re
 from obview.tui.app import ObviewApp
 from obview.tui.screens import DrilldownScreen
 from obview.venues import config
-from tests.conftest import wait_until
+from tests.conftest import press_to_quit, wait_until
 from tests.tui.conftest import ready, screen_text
 
 
@@ -22,7 +22,7 @@ async def test_l_switches_the_loopring_level_on_the_simulator():
         assert [n.message for n in app._notifications] == ["LRC-ETH: aggregation level 1 (0-3)"]
         await wait_until(lambda: stream.level == 1 and stream.synced, 10, "level 1 synced")
         await wait_until(lambda: "level 1" in screen_text(app), 5, "level shown")
-        await pilot.press("q")
+        await press_to_quit(app, pilot)
 
 
 async def test_futu_live_queue_drilldown_matches_the_level():
@@ -55,7 +55,7 @@ async def test_bthub_tabs_counterparties_orders_and_risk():
         feed = app.feeds[0]
         await wait_until(lambda: feed.orders, 10, "orders")
         await wait_until(lambda: next(iter(feed.orders)) in screen_text(app), 5, "orders shown")
-        await pilot.press("q")
+        await press_to_quit(app, pilot)
 
 
 async def test_bthub_without_a_risk_book_has_no_risk_tab():
@@ -70,7 +70,7 @@ async def test_bthub_without_a_risk_book_has_no_risk_tab():
         await pilot.pause()
         titles = [p.label_text for p in app.panes]
         assert titles[-1] == "BTCUSDT orders" and not any("risk" in t for t in titles), titles
-        await pilot.press("q")
+        await press_to_quit(app, pilot)
 
 
 async def test_a_refused_code_shows_its_message_on_its_tab_and_the_other_renders():
@@ -94,7 +94,7 @@ async def test_a_refused_code_shows_its_message_on_its_tab_and_the_other_renders
         app._tick()
         await wait_until(lambda: "Unknown stock" not in screen_text(app)
                          and "synced" in screen_text(app), 5, "the good tab is synced")
-        await pilot.press("q")
+        await press_to_quit(app, pilot)
 
 
 def _status_rate(app) -> str:
@@ -120,7 +120,7 @@ async def test_a_tab_s_msg_rate_is_its_own_stream_s():
         await wait_until(lambda: _status_rate(app) not in ("-", "–"), 10,
                          "a rate on the refused tab")
         assert _status_rate(app) == "0", app.status_bar._text.plain
-        await pilot.press("q")
+        await press_to_quit(app, pilot)
 
 
 async def test_no_feed_runs_until_every_venue_is_open_and_its_tabs_are_mounted(monkeypatch):
@@ -144,4 +144,4 @@ async def test_no_feed_runs_until_every_venue_is_open_and_its_tabs_are_mounted(m
         streams = sum(len(cfg.symbols) for cfg in configs)
         assert [venue for venue, _, _ in seen] == [cfg.venue for cfg in configs]
         assert all(feeds == len(configs) and panes >= streams for _, feeds, panes in seen), seen
-        await pilot.press("q")
+        await press_to_quit(app, pilot)

@@ -155,21 +155,27 @@ async def test_at_100_columns_abbreviated_ids_narrow_their_column_and_nothing_is
             assert head.rstrip().endswith("cps")
 
 
+async def _aggregated_pane_shown(app, pilot):
+    """The aggregated book's pane, synced and on screen."""
+    from textual.widgets import TabbedContent
+
+    await wait_until(lambda: any(p.stream.key == "BTCUSDT" and p.stream.synced
+                                 for p in app.stream_panes()), timeout=30,
+                     message="the aggregated book")
+    pane = next(p for p in app.stream_panes() if p.stream.key == "BTCUSDT")
+    app.query_one(TabbedContent).active = pane.id
+    await pilot.pause()
+    return pane
+
+
 async def test_beside_the_aggregated_ladder_the_heatmap_holds_every_price_the_ladder_shows():
     """Counterparties quote between each other's ticks, so the merged book's smallest gap
     is a hundredth of its spread: rows of that height put a sliver of the ladder's prices
     on the heatmap. Its rows are coarsened to hold them all, and its title says so."""
     app_module = pytest.importorskip("obview.tui.app")
-    from textual.widgets import TabbedContent
-
     app = app_module.ObviewApp([_sim_cfg(["BTCUSDT"])])
     async with app.run_test(size=(160, 50)) as pilot:
-        await wait_until(lambda: any(p.stream.key == "BTCUSDT" and p.stream.synced
-                                     for p in app.stream_panes()), timeout=30,
-                         message="the aggregated book")
-        pane = next(p for p in app.stream_panes() if p.stream.key == "BTCUSDT")
-        app.query_one(TabbedContent).active = pane.id
-        await pilot.pause()
+        pane = await _aggregated_pane_shown(app, pilot)
         pane.cycle_layout()  # (the `h` key: ladder and heatmap side by side)
         heatmap, history = pane.heatmap, pane.history
 
@@ -201,16 +207,9 @@ async def test_the_aggregated_heatmap_alone_holds_the_prices_of_the_ladder_s_dep
     the rows of the ladder's depth instead, coarsened to fit, and `d` (more depth) widens
     what it holds."""
     app_module = pytest.importorskip("obview.tui.app")
-    from textual.widgets import TabbedContent
-
     app = app_module.ObviewApp([_sim_cfg(["BTCUSDT"])])
     async with app.run_test(size=(160, 50)) as pilot:
-        await wait_until(lambda: any(p.stream.key == "BTCUSDT" and p.stream.synced
-                                     for p in app.stream_panes()), timeout=30,
-                         message="the aggregated book")
-        pane = next(p for p in app.stream_panes() if p.stream.key == "BTCUSDT")
-        app.query_one(TabbedContent).active = pane.id
-        await pilot.pause()
+        pane = await _aggregated_pane_shown(app, pilot)
         await pilot.press("h", "h")
         assert pane.layout_name == "heatmap" and not pane.ladder.display
         heatmap, history = pane.heatmap, pane.history

@@ -292,6 +292,12 @@ class Feed:
     """Base class for a venue connection carrying one or more streams."""
 
     venue: ClassVar[str] = "?"
+    # The journal channels (docs/journal.md): `wire`, what its connections are (their
+    # `con` lines' `ch`), and `channels`, every `ch` its frames can have (REST replies
+    # ride a connection's number). A replay takes a line of any other for damage: a REST
+    # reply on a TCP connection had waited for a request that never came, dropped unsaid.
+    wire: ClassVar[str] = "?"
+    channels: ClassVar[frozenset[str]] = frozenset()
     capabilities: FeedCapabilities = FeedCapabilities()  # venues override (class or instance)
 
     def __init__(self) -> None:

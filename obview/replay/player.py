@@ -582,18 +582,20 @@ class ReplayPlayer:
         seeks = self._seeks
         links = self.links
         group = self._pending
-        conn = stamp = None
+        conn = stamp = channel = wire = None
         if group:
-            conn, stamp = group[0].c, group[0].m
+            conn, stamp, channel = group[0].c, group[0].m, group[0].ch
         link = links.get(conn)  # the link of `conn` (Connect and Disconnect lines change them)
-        # `take`: the link of `conn` takes messages, and no read is pending before them
+        # `take`: the link of `conn` takes messages, and no read is pending before them;
+        # a frame of another channel than the link's (`wire`) is no message for it
         take = None
         restoring = self._restoring
         catching_up = self.catching_up  # only a seek sets it, and a seek ends this batch
         for line in lines:
             if line.__class__ is Frame:
-                if take is None or line.c != conn or line.ch == "rest":
-                    if line.m == stamp and line.c == conn:
+                if take is None or line.c != conn or line.ch != wire:
+                    # one read: one connection's socket (a REST reply has its own), one stamp
+                    if line.m == stamp and line.c == conn and line.ch == channel:
                         group.append(line)
                         continue
                     if group:  # the read before this frame is complete
@@ -626,10 +628,11 @@ class ReplayPlayer:
                         link = links.get(conn)
                     if restoring:
                         self._restoring = restoring = False
-                    take = None if link is None or line.ch == "rest" else link.taker()
+                    wire = None if link is None else link.wire
+                    take = None if line.ch != wire else link.taker()
                     if take is None:
                         group = [line]
-                        stamp = line.m
+                        stamp, channel = line.m, line.ch
                         continue
                     group = []
                     stamp = None
@@ -707,7 +710,8 @@ class ReplayPlayer:
         """The next line belongs to the same read as `first`: the read stays pending
         (a batch boundary must not split a read the venue was handed whole live)."""
         line = self.pace.peek()
-        return line.__class__ is Frame and line.m == first.m and line.c == first.c
+        return line.__class__ is Frame and line.m == first.m and line.c == first.c and \
+            line.ch == first.ch
 
     def _dispatch_now(self, lines: list) -> None:
         """`step`: one line at once (a frame is delivered alone)."""

@@ -428,6 +428,31 @@ def test_a_frame_of_the_wrong_kind_is_a_bad_frame_on_every_venue(journal, venue,
         assert done.stderr.startswith(f"obview: warning: {venue}: 1 bad frame"), done.stderr
 
 
+@pytest.mark.parametrize(("journal", "venue", "channels"), [
+    ("futu_journal", "futu", ("rest", "ws", "x")),
+    ("loopring_trades_journal", "loopring", ("rest", "tcp", "x")),
+    ("bthub_checkpointed", "bthub", ("rest", "tcp", "x"))])
+def test_a_frame_on_a_channel_its_venue_never_carries_is_a_bad_frame(journal, venue, channels,
+                                                                     request, tmp_path):
+    """A frame line whose `ch` its connection does not carry: a REST reply on a Futu TCP
+    connection (or a push relabelled as one, without the request path every reply is
+    recorded with) was queued for a request that never came, and dropped unsaid; another
+    channel went to the venue's read path as if it were the wire's. Each is a bad frame,
+    counted as the wrong-kind frames above are, on every venue."""
+    path = request.getfixturevalue(journal)
+    path = path[0] if isinstance(path, tuple) else path
+    wire = "tcp" if venue == "futu" else "ws"
+    frames = [line for line in JournalReader(path) if type(line) is Frame]
+    nth = [n for n, frame in enumerate(frames) if frame.ch == wire][40]
+    for channel in channels:
+        copy, _ = changed(path, tmp_path / "ch.ndjson.zst", "f",
+                          lambda line, channel=channel: {**line, "ch": channel}, nth)
+        done = run_obview("replay", str(copy), "--stream", "json")
+        assert done.returncode == 0, (channel, done.stderr)
+        assert done.stderr.startswith(f"obview: warning: {venue}: 1 bad frame"), (
+            channel, done.stderr)
+
+
 async def test_the_tui_says_where_a_journal_is_damaged_and_seeks_back_past_it(futu_journal,
                                                                               tmp_path):
     """A replay in the TUI that reaches damage says so on the screen and stays open: a

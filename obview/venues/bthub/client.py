@@ -130,6 +130,8 @@ _FILL_SIDES = {"BUY": BUY, "SELL": SELL}
 
 class BthubFeed(Feed):
     venue = "bthub"
+    wire = "ws"
+    channels = frozenset({"ws", "rest"})
     # the tape: the account's fills from API_ORDER, never the market's prints; a level
     # is a counterparty's price and size, with no order count
     capabilities = FeedCapabilities(records=(RecordKind.ORDERS, RecordKind.RISK),
@@ -303,7 +305,7 @@ class BthubFeed(Feed):
         if self.transport is not None:
             await self._replay_session()
             return
-        self.record_connect("ws", self.address)  # the REST replies go on the same number
+        self.record_connect(self.wire, self.address)  # the REST replies go on the same number
         token = await self.login()
         if not self._symbols_checked:
             await self._check_symbols(token)

@@ -32,6 +32,7 @@ from pathlib import Path
 import msgspec
 import zstandard
 
+from obview.errors import abridged
 from obview.journal import schema
 from obview.journal.writer import SUFFIX, part_path
 
@@ -344,7 +345,7 @@ class JournalReader:
         except (msgspec.DecodeError, KeyError, TypeError, RecursionError):
             raise JournalError(f"{path}: the journal header is corrupt") from None
         if type(version) is not int or version < 1:  # (no obview wrote it: not a newer one)
-            raise JournalError(f"{path}: the journal header is corrupt (schema {version!r})")
+            raise JournalError(f"{path}: the journal header is corrupt (schema {abridged(version)})")
         if version > schema.SCHEMA_VERSION:
             raise JournalError(
                 f"{path} was written by a newer obview (journal schema {version}; this "

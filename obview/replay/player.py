@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from obview import fmt
-from obview.errors import abridged
+from obview.errors import abridged, bounded, named
 from obview.feed import (
     RECORD_TYPES,
     Backoff,
@@ -181,7 +181,8 @@ class ReplayPlayer:
             self.feeds = [build_feed(cfg, simulated=bool(recorded.get("sim")))
                           for cfg, recorded in zip(self.configs, feeds, strict=True)]
         except (TypeError, KeyError, ValueError, IndexError, AttributeError) as exc:
-            raise JournalError(f"{self.paths[0]}: the journal header is corrupt ({exc})") from None
+            raise JournalError(f"{self.paths[0]}: the journal header is corrupt "
+                               f"({bounded(str(exc))})") from None
         from obview.replay.history import rebuild_history
 
         controls = ReplayControl(self.control, self.describe, self.status, self.clock,
@@ -889,11 +890,12 @@ class ReplayPlayer:
         if self._framed or not self._whole or self.stopped_at is not None:
             return None
         header = self.reader.headers[0]
-        named = ", ".join(f"{venue} {' '.join(symbols)}" for venue, symbols in header.sy.items())
-        if len(named) > 60:  # (a session of thousands of symbols)
-            named = named[:57] + "..."
+        said = ", ".join(f"{named(venue)} {' '.join(map(named, symbols))}"
+                         for venue, symbols in header.sy.items())
+        if len(said) > 60:  # (a session of thousands of symbols)
+            said = said[:57] + "..."
         return JournalError(
-            f"{self.paths[0]}: the journal holds no frame{' of ' + named if named else ''}: "
+            f"{self.paths[0]}: the journal holds no frame{' of ' + said if said else ''}: "
             "its recording received nothing from the venue, so there is nothing to replay")
 
     def _count_unjournaled(self, line: Disconnect) -> None:
@@ -946,8 +948,9 @@ class ReplayPlayer:
                 except ValueError as exc:  # damage: the replay cannot start from here
                     point = self.point
                     raise JournalError(f"{self.reader.paths[point.file]}: the checkpoint of "
-                                       f"{line.vn} {line.sy} in the zstd frame at byte "
-                                       f"{point.offset} is corrupt ({exc})") from None
+                                       f"{named(line.vn)} {named(line.sy)} in the zstd frame "
+                                       f"at byte {point.offset} is corrupt "
+                                       f"({bounded(str(exc))})") from None
                 feed.restore_book(stream, book)
                 if line.up is not None:  # (the restore made the book synced: 0 updates)
                     stream.updates = line.up
@@ -967,15 +970,15 @@ class ReplayPlayer:
             if feed is None:
                 raise ValueError(f"they are of feed {line.fd}, and the journal has "
                                  f"{_feeds(len(self.feeds))}" if line.fd is not None
-                                 else f"no feed of the journal is of {line.vn}")
+                                 else f"no feed of the journal is of {named(line.vn)}")
             if feed.venue != line.vn:
                 raise ValueError(f"they are of feed {line.fd}, which is {feed.venue}'s")
             rows = records_of(line, row_type)
         except ValueError as exc:  # damage: the replay cannot start from here
             point = self.point
             raise JournalError(f"{self.reader.paths[point.file]}: the {line.kind} records of "
-                               f"{line.vn} in the zstd frame at byte {point.offset} are "
-                               f"corrupt ({exc})") from None
+                               f"{named(line.vn)} in the zstd frame at byte {point.offset} "
+                               f"are corrupt ({bounded(str(exc))})") from None
         feed.restore_records(line.kind, rows, line.cx)
 
     def _feed_at(self, index: int | None) -> Feed | None:

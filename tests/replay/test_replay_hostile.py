@@ -181,16 +181,24 @@ def _damaged_checkpoint(path: Path, copy: Path, change: Callable[[dict], dict]
                         ) -> tuple[Path, int, str, str]:
     """The first `ckp` line of the last seek point but one changed by `change`: (copy,
     the point's byte offset, a --from at it, the book's venue and symbol)."""
+    copy, offset, start, obj = _damaged_at_point(path, copy, "ckp", change)
+    return copy, offset, start, f"{obj['vn']} {obj['sy']}"
+
+
+def _damaged_at_point(path: Path, copy: Path, kind: str, change: Callable[[dict], dict]
+                      ) -> tuple[Path, int, str, dict]:
+    """The first line of `kind` at the last seek point but one changed by `change`:
+    (copy, the point's byte offset, a --from at it, the line as it was)."""
     frames = frames_of(path)
     at = len(frames) - 2
     lines = frames[at]
-    n = next(n for n, line in enumerate(lines) if line.startswith(b'{"k":"ckp"'))
+    n = next(n for n, line in enumerate(lines) if line.startswith(b'{"k":"%s"' % kind.encode()))
     obj = json.loads(lines[n])
-    lines[n] = json.dumps(change(obj), separators=(",", ":")).encode()
+    lines[n] = json.dumps(change(dict(obj)), separators=(",", ":")).encode()
     start = _from(json.loads(lines[0])["w"])
     write_frames(frames, copy)
     offset = sorted({p.offset for p in JournalReader(copy).index()})[at]
-    return copy, offset, start, f"{obj['vn']} {obj['sy']}"
+    return copy, offset, start, obj
 
 
 def _from(wall: int) -> str:
@@ -451,6 +459,37 @@ def test_a_frame_on_a_channel_its_venue_never_carries_is_a_bad_frame(journal, ve
         assert done.returncode == 0, (channel, done.stderr)
         assert done.stderr.startswith(f"obview: warning: {venue}: 1 bad frame"), (
             channel, done.stderr)
+
+
+HUGE = "x" * 100_000
+
+
+def test_journal_values_in_a_message_are_bounded(futu_journal, bthub_checkpointed, tmp_path):
+    """A message quoting what a damaged journal holds quotes it shortened: a `rec` line's
+    100 kB venue, a header's schema or feed venue of 100 kB were in the one line whole."""
+    path, _ = futu_journal
+    header = frames_of(path)
+    first = json.loads(header[0][0])
+    for change, why, end in (
+            ({"v": HUGE}, "the journal header is corrupt (schema 'xxx", "xxx')\n"),
+            ({"o": {**first["o"], "feeds": [{**first["o"]["feeds"][0], "venue": HUGE}]}},
+             "the journal header is corrupt (unknown venue 'xxx",
+             "xxx' (choose from futu, loopring, bthub))\n")):
+        frames = frames_of(path)
+        frames[0][0] = json.dumps({**first, **change}, separators=(",", ":")).encode()
+        copy = write_frames(frames, tmp_path / "huge.ndjson.zst")
+        done = run_obview("replay", str(copy), "--stream", "json")
+        assert (done.returncode, done.stdout) == (1, ""), done.stderr[:300]
+        assert done.stderr.startswith(f"obview: {copy}: {why}"), done.stderr[:300]
+        assert done.stderr.endswith(end) and len(done.stderr) < 400, done.stderr[:300]
+    copy, offset, start, _ = _damaged_at_point(bthub_checkpointed, tmp_path / "rec.ndjson.zst",
+                                               "rec", lambda line: {**line, "vn": HUGE})
+    done = run_obview("replay", str(copy), "--stream", "json", "--from", start)
+    assert (done.returncode, done.stdout) == (1, ""), done.stderr[:300]
+    assert done.stderr.startswith(f"obview: {copy}: the "), done.stderr[:300]
+    assert done.stderr.endswith(f"xxx' in the zstd frame at byte {offset} are corrupt (they "
+                                "are of feed 0, which is bthub's)\n"), done.stderr[:300]
+    assert " records of 'xxx" in done.stderr and len(done.stderr) < 400, done.stderr[:300]
 
 
 async def test_the_tui_says_where_a_journal_is_damaged_and_seeks_back_past_it(futu_journal,

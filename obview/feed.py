@@ -500,6 +500,13 @@ class Feed:
         next snapshot of it, as it was live."""
         return True
 
+    def checkpoint_stream(self, key: str) -> Stream | None:
+        """The stream a checkpoint's book `key` goes back into, or None if this feed never
+        holds such a book (its `ckp` line is then damage: it disagrees with the header's
+        feeds). A venue whose streams come and go with the session (bthub's sources)
+        makes the stream the checkpoint held, as live had by then."""
+        return self.streams.get(key)
+
     def restore_context(self, stream: Stream, context: dict[str, Any]) -> None:
         """Replay from a checkpoint: what `checkpoint_context` gave, before the book."""
 

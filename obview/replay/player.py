@@ -41,6 +41,7 @@ from obview.feed import (
     ReplayControl,
     ReplaySeeked,
     ReplayStatus,
+    Stream,
 )
 from obview.journal import (
     RECORDING_CLOSED,
@@ -933,28 +934,40 @@ class ReplayPlayer:
                 if stream is not None:
                     stream.resyncs = resyncs
 
-    def _restore(self, line: Checkpoint) -> None:
+    def _book_of(self, venue: str, key: str) -> tuple[Feed, Stream] | None:
+        """The feed and stream a checkpoint's book of `venue` `key` goes back into."""
         for feed in self.feeds:
-            if feed.venue == line.vn and line.sy in feed.streams:
-                stream = feed.streams[line.sy]
-                if line.pu is not None:
-                    stream.pushes = line.pu - 1  # book_changed counts the restore as one
-                if line.nm is not None:  # (live, it came with the session's first replies)
-                    stream.name = line.nm
-                try:
-                    if line.cx is not None:  # (a damaged one: ValueError, as levels)
-                        feed.restore_context(stream, line.cx)
-                    book = book_of(line)
-                except ValueError as exc:  # damage: the replay cannot start from here
-                    point = self.point
-                    raise JournalError(f"{self.reader.paths[point.file]}: the checkpoint of "
-                                       f"{named(line.vn)} {named(line.sy)} in the zstd frame "
-                                       f"at byte {point.offset} is corrupt "
-                                       f"({bounded(str(exc))})") from None
-                feed.restore_book(stream, book)
-                if line.up is not None:  # (the restore made the book synced: 0 updates)
-                    stream.updates = line.up
-                return
+            stream = feed.checkpoint_stream(key) if feed.venue == venue else None
+            if stream is not None:
+                return feed, stream
+        return None
+
+    def _restore(self, line: Checkpoint) -> None:
+        point = self.point
+        found = self._book_of(line.vn, line.sy)
+        if found is None:
+            # damage: a book the header's feeds never have (the checkpoint's venue or
+            # symbol damaged, or the header's); passed by, a seek there went on without it
+            raise JournalError(f"{self.reader.paths[point.file]}: the checkpoint of "
+                               f"{named(line.vn)} {named(line.sy)} in the zstd frame at byte "
+                               f"{point.offset} is corrupt (no feed of the journal has that "
+                               "book)")
+        feed, stream = found
+        if line.pu is not None:
+            stream.pushes = line.pu - 1  # book_changed counts the restore as one
+        if line.nm is not None:  # (live, it came with the session's first replies)
+            stream.name = line.nm
+        try:
+            if line.cx is not None:  # (a damaged one: ValueError, as levels)
+                feed.restore_context(stream, line.cx)
+            book = book_of(line)
+        except ValueError as exc:  # damage: the replay cannot start from here
+            raise JournalError(f"{self.reader.paths[point.file]}: the checkpoint of "
+                               f"{named(line.vn)} {named(line.sy)} in the zstd frame at byte "
+                               f"{point.offset} is corrupt ({bounded(str(exc))})") from None
+        feed.restore_book(stream, book)
+        if line.up is not None:  # (the restore made the book synced: 0 updates)
+            stream.updates = line.up
 
     def _restore_records(self, line: Records) -> None:
         """The records a feed held at the checkpoint (its orders, its risk rows), so its
@@ -1006,6 +1019,8 @@ class ReplayPlayer:
                 books = _checkpointed(batches, head)
             except JournalError:  # damage: the replay reads it again and stops there
                 return self.reader.batches(point)
+            if any(self._book_of(venue, key) is None for venue, key in books):
+                return itertools.chain(head, batches)  # damage: restored, it says so
             if all(feed.resumable(stream, books.get((feed.venue, key)))
                    for feed in self.feeds for key, stream in feed.streams.items()):
                 return itertools.chain(head, batches)

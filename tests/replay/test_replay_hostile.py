@@ -20,6 +20,7 @@ from tests.conftest import run_obview
 from tests.replay.conftest import record_session, without_local_stamps
 
 Lines = list[list[bytes]]  # a journal's lines, zstd frame by zstd frame
+HUGE = "x" * 100_000  # a value no writer writes, for a message to quote
 
 
 def frames_of(path: Path) -> Lines:
@@ -233,6 +234,49 @@ def test_a_damaged_checkpoint_says_the_same_on_every_venue(journal, change, why,
     assert (done.returncode, done.stdout, done.stderr) == (
         1, "", f"obview: {copy}: the checkpoint of {book} in the zstd frame at byte {offset} "
                f"is corrupt ({why})\n")
+
+
+@pytest.mark.parametrize(("journal", "change", "book"), [
+    ("checkpointed_journal", {"sy": "HK.99999"}, "futu HK.99999"),
+    ("checkpointed_journal", {"vn": "loopring"}, "loopring HK.00700"),
+    ("loopring_checkpointed", {"sy": "ETH-USDT"}, "loopring ETH-USDT"),
+    ("bthub_checkpointed", {"sy": "ETHUSDT"}, "bthub ETHUSDT"),
+    ("bthub_checkpointed", {"sy": "ETHUSDT@okex"}, "bthub ETHUSDT@okex"),
+    ("bthub_checkpointed", {"sy": HUGE}, "bthub 'xxx"),
+])
+def test_a_checkpoint_of_a_book_no_feed_has_is_corrupt(journal, change, book, request,
+                                                       tmp_path):
+    """A `ckp` line of a book the header's feeds do not have (its venue or symbol damaged)
+    was passed by in silence: a replay from there went on without the book it held, and
+    exited 0. The checkpoint and the header disagree: it is a corrupt checkpoint."""
+    path = request.getfixturevalue(journal)
+    copy, offset, start, _ = _damaged_at_point(path, tmp_path / "ckp.ndjson.zst", "ckp",
+                                               lambda line: {**line, **change})
+    done = run_obview("replay", str(copy), "--stream", "json", "--from", start)
+    assert (done.returncode, done.stdout) == (1, ""), done.stderr[:300]
+    assert done.stderr.startswith(f"obview: {copy}: the checkpoint of {book}"), done.stderr[:300]
+    assert done.stderr.endswith(f" in the zstd frame at byte {offset} is corrupt (no feed of the "
+                                "journal has that book)\n") and len(done.stderr) < 400, \
+        done.stderr[:300]
+
+
+def test_a_replay_from_a_checkpoint_has_the_books_of_the_sources_it_holds(
+        bthub_checkpointed):
+    """bthub makes a source's book (BTCUSDT@okex) when its first quote comes: a replay
+    starting at a checkpoint had none of them yet, and their books there were passed by
+    (the book shown empty until the source's next quote)."""
+    from tests.replay.conftest import playing
+
+    frames = frames_of(bthub_checkpointed)
+    lines = [json.loads(line) for line in frames[-2]]
+    held = {line["sy"] for line in lines if line["k"] == "ckp" and "@" in line["sy"]}
+    assert held  # (the simulator's sources are in the checkpoint)
+
+    async def started() -> set[str]:
+        wall = lines[0]["w"]
+        async with playing(bthub_checkpointed, start=wall, until=wall) as player:
+            return {key for key, stream in player.feeds[0].streams.items() if stream.synced}
+    assert held <= asyncio.run(started())
 
 
 def test_frames_no_connection_takes_are_said_as_damage(futu_journal, tmp_path):
@@ -459,9 +503,6 @@ def test_a_frame_on_a_channel_its_venue_never_carries_is_a_bad_frame(journal, ve
         assert done.returncode == 0, (channel, done.stderr)
         assert done.stderr.startswith(f"obview: warning: {venue}: 1 bad frame"), (
             channel, done.stderr)
-
-
-HUGE = "x" * 100_000
 
 
 def test_journal_values_in_a_message_are_bounded(futu_journal, bthub_checkpointed, tmp_path):

@@ -649,6 +649,15 @@ class BthubFeed(Feed):
         commission = stream.extra.get("commission")
         return None if commission is None else {"cm": commission}
 
+    def checkpoint_stream(self, key: str) -> Stream | None:
+        # a source's book is made when its first quote comes: a replay starting at a
+        # checkpoint (a --from) had none yet, and its book there was passed by
+        stream = self.streams.get(key)
+        symbol, _, cp = key.partition("@")
+        if stream is None and cp and symbol in self._symbol_set and not self._refuse_cp(cp):
+            stream = self.streams[key] = Stream(symbol, OrderBook(), source=cp)
+        return stream
+
     def restore_context(self, stream: Stream, context: dict[str, Any]) -> None:
         commission = context.get("cm")
         if type(commission) is str and len(commission) <= MAX_COMMISSION_TEXT:

@@ -571,6 +571,23 @@ class JournalReader:
             if len(self.warnings) == 1:
                 self._warn(message)
 
+    def where(self, target: schema.Line, start: SeekPoint | None = None) -> str:
+        """'<file>: line N' ('line N after byte S' from a seek point) of `target`, a line
+        read from `start`, for a message about what it holds: found by reading the
+        lines again (the error path only; a replay does not count lines as it goes)."""
+        first = start.file if start else 0
+        for number in range(first, len(self.paths)):
+            offset = start.offset if start and number == first else 0
+            count = 0
+            with contextlib.suppress(JournalError):
+                for batch in self._file_batches(number, offset):
+                    for line in batch:
+                        count += 1
+                        if line == target:
+                            return f"{self.paths[number]}: line {count}" + (
+                                f" after byte {offset}" if offset else "")
+        return f"{self.paths[first]}: a {target.__struct_config__.tag} line"
+
     # -- seeking ----------------------------------------------------------------------
     def index(self) -> list[SeekPoint]:
         """Every seek point of every file, in file order."""

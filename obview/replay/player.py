@@ -218,6 +218,9 @@ class ReplayPlayer:
         # whose con line named no feed of the journal (by number: the feed it named)
         self._orphans: dict[int, int] = {}
         self._unfed: dict[int, int | None] = {}
+        # the connections lines opened, and whether each is open still (a `dis` line of
+        # one no line opened, or closed already, is damage)
+        self._conns: dict[int, bool] = {}
         # the replay reads from the session's start, with no seek: every connection
         # it meets was opened by a line it read
         self._whole = start is None and header.part == 0
@@ -820,10 +823,19 @@ class ReplayPlayer:
         self._at(wall)
         if kind is Connect:
             self._restoring = False
+            self._conns[line.c] = True
             feed = self._feed_at(line.fd)
             if feed is None:  # (its frames are counted as no connection's)
                 self._unfed[line.c] = line.fd
             if feed is not None:
+                # damage: its frames would go to a feed of another venue, or to one
+                # whose read path takes another wire's
+                if line.vn != feed.venue:
+                    self._corrupt_line(line, f"a con line of {named(line.vn)} for feed "
+                                             f"{line.fd}, which is {feed.venue}'s")
+                if line.ch != feed.wire:
+                    self._corrupt_line(line, f"a con line of channel {named(line.ch)}: "
+                                             f"{feed.venue} connections are {feed.wire}")
                 resumed = self.links.get(line.c)
                 if resumed is not None and resumed.resumed:
                     # a seek point written before obview listed a connection only once
@@ -834,6 +846,13 @@ class ReplayPlayer:
                 self.links[line.c] = link
                 feed.transport.open(link)
         elif kind is Disconnect:
+            if self._whole and not self._conns.get(line.c):
+                # damage (a replay from the session's start read every con line): a
+                # damaged number, which left the connection it closed open
+                self._corrupt_line(line, f"a dis line of connection {line.c}, which " + (
+                    "a dis line closed already" if line.c in self._conns
+                    else "no con line opened"))
+            self._conns[line.c] = False
             if line.bf:
                 self._count_unjournaled(line)
             # the recording's own close is the journal's end, not a lost connection: the
@@ -899,6 +918,10 @@ class ReplayPlayer:
             f"{self.paths[0]}: the journal holds no frame{' of ' + said if said else ''}: "
             "its recording received nothing from the venue, so there is nothing to replay")
 
+    def _corrupt_line(self, line: Connect | Disconnect, why: str) -> None:
+        """Raise the JournalError of a line whose content the journal contradicts."""
+        raise JournalError(f"{self.reader.where(line, self.point)} is corrupt ({why})")
+
     def _count_unjournaled(self, line: Disconnect) -> None:
         """The bad frames live counted on the connection that no line holds (refused by
         the framing: Feed.count_unjournaled_bad_frame), counted as it ends, as live."""
@@ -916,6 +939,7 @@ class ReplayPlayer:
                     f"{self.reader.paths[point.file]}: the checkpoint in the zstd frame at "
                     f"byte {point.offset} is corrupt (its connection {conn} is of feed "
                     f"{index}, and the journal has {_feeds(len(self.feeds))})")
+            self._conns[int(conn)] = True
             if int(conn) not in self.links:
                 link = ReplayLink(int(conn), resumed=True)
                 self.links[int(conn)] = link

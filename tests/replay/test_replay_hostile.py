@@ -300,6 +300,50 @@ def test_frames_no_connection_takes_are_said_as_damage(futu_journal, tmp_path):
                    "feed 5 (the journal has 1 feed), went to no feed: the journal is damaged")
 
 
+def _doubled(obj: dict) -> bytes:
+    """The line, then a copy of it a nanosecond later (as a later connection's `dis` line
+    whose number was damaged into this one's)."""
+    later = {**obj, "m": obj["m"] + 1, "w": obj["w"] + 1}
+    return b"\n".join(json.dumps(o, separators=(",", ":")).encode() for o in (obj, later))
+
+
+@pytest.mark.parametrize(("journal", "kind", "line", "after", "why"), [
+    ("futu_journal", "con", lambda o: {**o, "vn": "loopring"}, 0,
+     "a con line of loopring for feed 0, which is futu's"),
+    ("futu_journal", "con", lambda o: {**o, "vn": HUGE}, 0, "a con line of 'xxx"),
+    ("futu_journal", "con", lambda o: {**o, "ch": "ws"}, 0,
+     "a con line of channel ws: futu connections are tcp"),
+    ("futu_journal", "con", lambda o: {**o, "ch": "rest"}, 0,
+     "a con line of channel rest: futu connections are tcp"),
+    ("loopring_trades_journal", "con", lambda o: {**o, "ch": "tcp"}, 0,
+     "a con line of channel tcp: loopring connections are ws"),
+    ("bthub_checkpointed", "con", lambda o: {**o, "vn": "futu"}, 0,
+     "a con line of futu for feed 0, which is bthub's"),
+    ("futu_journal", "dis", lambda o: {**o, "c": 7}, 0,
+     "a dis line of connection 7, which no con line opened"),
+    ("futu_journal", "dis", _doubled, 1,
+     "a dis line of connection 1, which a dis line closed already"),
+])
+def test_a_connection_line_the_journal_contradicts_is_a_corrupt_line(journal, kind, line, after,
+                                                                     why, request, tmp_path):
+    """A `con` line's venue or channel was not looked at: its frames went to its feed
+    whatever venue the line named, read as that feed's wire. A `dis` line of a connection
+    no line opened (or closed twice: a damaged number) left the one it closed open. Each
+    is a corrupt line, said where it is, after the lines before it."""
+    path = request.getfixturevalue(journal)
+    path = path[0] if isinstance(path, tuple) else path
+    change = line if line is _doubled else (
+        lambda obj: json.dumps(line(obj), separators=(",", ":")).encode())
+    copy, number = _replaced(path, tmp_path / "conn.ndjson.zst", kind, 0, change)
+    for command in commands(copy, tmp_path):
+        done = run_obview(*command)
+        said = done.stderr.split("; wrote")[0]
+        assert done.returncode == 1, (command, done.stderr[:300])
+        assert said.startswith(f"obview: {copy}: line {number + after} is corrupt ({why}"), (
+            command, said[:300])
+        assert said.strip().endswith(")") and len(done.stderr) < 500, (command, said[:300])
+
+
 def test_an_export_past_frames_no_connection_took_says_it_wrote_everything_else(
         futu_journal, tmp_path):
     """Those frames are said once every line was read: the export wrote every other line,

@@ -279,6 +279,28 @@ def test_a_replay_from_a_checkpoint_has_the_books_of_the_sources_it_holds(
     assert held <= asyncio.run(started())
 
 
+async def test_a_crossed_book_in_a_checkpoint_is_restored_as_it_is(checkpointed_journal):
+    """A crossed book is no damage (docs/journal.md, `ckp`): live shows one as the venue
+    sent it, never repaired (bthub's aggregated book crosses), so a checkpoint may hold
+    one; a seek there shows it as live did, and says it is crossed. (The restore itself:
+    the push recorded with the checkpoint's stamp replaces a Futu book at once.)"""
+    import msgspec
+
+    from obview.headless.json import book_json
+    from obview.journal import Checkpoint
+    from obview.replay.player import ReplayPlayer
+
+    line = next(json.loads(raw) for raw in frames_of(checkpointed_journal)[-2]
+                if raw.startswith(b'{"k":"ckp"'))
+    line["bids"] = [[line["asks"][0][0], "1", 1]] + line["bids"]
+    player = ReplayPlayer([checkpointed_journal], speed=None)
+    player._restore(msgspec.convert(line, Checkpoint))
+    feed = player.feeds[0]
+    stream = feed.streams[line["sy"]]
+    printed = book_json(feed, stream, 5, False)
+    assert stream.synced and stream.book.crossed() and printed["locked"], printed
+
+
 def test_frames_no_connection_takes_are_said_as_damage(futu_journal, tmp_path):
     """Frames on a connection no `con` line opened (a damaged number), or opened for a
     feed the journal does not have, went to no feed in silence: the replay printed what

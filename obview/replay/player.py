@@ -463,6 +463,7 @@ class ReplayPlayer:
         self.wall = wall
         self.mono = self._mono_of(wall)
         self._whole = False
+        self._conns.clear()  # (the lines from the seek point open them again)
         self.catching_up = True
         self._restoring = True
         self._timers.clear()
@@ -527,7 +528,17 @@ class ReplayPlayer:
                 continue
             lines = pace.due()
             if lines:
-                await self._dispatch(lines)
+                try:
+                    await self._dispatch(lines)
+                except JournalError as exc:
+                    # damage a line showed as it was played (a checkpoint, a con line): on
+                    # a screen, told as the reader's is and the replay stays seekable (its
+                    # worker had ended with it, and no replay key did anything after)
+                    if self.on_error is None:
+                        raise
+                    self.error = exc
+                    pace.stop()
+                    continue
                 if self.governor is not None and pace.speed is not None:
                     self._govern()
             else:
@@ -846,8 +857,8 @@ class ReplayPlayer:
                 self.links[line.c] = link
                 feed.transport.open(link)
         elif kind is Disconnect:
-            if self._whole and not self._conns.get(line.c):
-                # damage (a replay from the session's start read every con line): a
+            if self._from_start() and not self._conns.get(line.c):
+                # damage (the lines from the session's start hold every con line): a
                 # damaged number, which left the connection it closed open
                 self._corrupt_line(line, f"a dis line of connection {line.c}, which " + (
                     "a dis line closed already" if line.c in self._conns
@@ -917,6 +928,12 @@ class ReplayPlayer:
         return JournalError(
             f"{self.paths[0]}: the journal holds no frame{' of ' + said if said else ''}: "
             "its recording received nothing from the venue, so there is nothing to replay")
+
+    def _from_start(self) -> bool:
+        """The lines played come from the session's start (a seek home included), so
+        every connection they meet was opened by a line among them."""
+        point = self.point
+        return point.file == 0 and point.offset == 0 and self.reader.headers[0].part == 0
 
     def _corrupt_line(self, line: Connect | Disconnect, why: str) -> None:
         """Raise the JournalError of a line whose content the journal contradicts."""

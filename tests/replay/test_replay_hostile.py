@@ -633,3 +633,33 @@ async def test_the_tui_says_where_a_journal_is_damaged_and_seeks_back_past_it(fu
         await wait_until(lambda: len(told()) == 2, 20, "the damage reached again, and told")
         assert player.progress() > 0.9 and any(s.synced for s in feed.streams.values())
         await pilot.press("q")
+
+
+async def test_the_tui_says_where_a_line_the_journal_contradicts_is(futu_journal, tmp_path):
+    """Damage the player finds in a line it plays (a `dis` line of a connection never
+    opened, a corrupt checkpoint) is told on the screen as the reader's damage is, and
+    the replay stays open; its worker had ended with 'replay: JournalError: ...'."""
+    from obview.replay.player import ReplayPlayer
+    from obview.tui.app import ObviewApp
+    from tests.conftest import wait_until
+
+    path, _ = futu_journal
+    damaged, number = changed(path, tmp_path / "dis.ndjson.zst", "dis",
+                              lambda line: {**line, "c": 7})
+    player = ReplayPlayer([damaged], speed=None)
+    app = ObviewApp(player.configs, player.feeds, player=player)
+
+    def told() -> list[str]:
+        return [str(n.message) for n in app._notifications if "corrupt" in str(n.message)]
+
+    async with app.run_test(size=(160, 40)) as pilot:
+        await wait_until(lambda: told(), 20, "the damage on the screen")
+        assert told() == [f"{damaged}: line {number} is corrupt (a dis line of connection 7, "
+                          "which no con line opened)"], told()
+        worker = next(w for w in app.workers if w.name == "replay")
+        assert not worker.is_finished  # still waiting for controls
+        await pilot.press("space", "home")
+        await wait_until(lambda: player.progress() < 0.1, 10, "the replay back at its start")
+        await pilot.press("space")
+        await wait_until(lambda: len(told()) == 2, 20, "the damage reached again, and told")
+        await pilot.press("q")

@@ -25,6 +25,22 @@ def abridged(value: object, width: int = 40) -> str:
     return text if len(text) <= width else text[:width - 3] + "..."
 
 
+def named(value: object, width: int = 40) -> str:
+    """A name read from damaged input (a journal's venue or symbol) for a message: as it
+    reads where it looks like one (printable, 1 to `width` characters), else `abridged`
+    (a 100 kB venue was quoted whole, a newline in one broke the message's one line)."""
+    if type(value) is str and 0 < len(value) <= width and value.isprintable():
+        return value
+    return abridged(value, width)
+
+
+def bounded(text: str, width: int = 300) -> str:
+    """A reason that may quote damaged input (a venue's own check of a journal's feed
+    config, which quotes what it refused whole) on one line and at most `width` long."""
+    line = one_line(text)
+    return line if len(line) <= width else line[:width - 3] + "..."
+
+
 def describe_error(exc: BaseException, limit: int | None = None) -> str:
     """One line for a user: the exception's text with its lines joined, or a plain
     phrase for the failures everyone meets (refused, unknown host, timed out), or the

@@ -292,6 +292,12 @@ class Feed:
     """Base class for a venue connection carrying one or more streams."""
 
     venue: ClassVar[str] = "?"
+    # The journal channels (docs/journal.md): `wire`, what its connections are (their
+    # `con` lines' `ch`), and `channels`, every `ch` its frames can have (REST replies
+    # ride a connection's number). A replay takes a line of any other for damage: a REST
+    # reply on a TCP connection had waited for a request that never came, dropped unsaid.
+    wire: ClassVar[str] = "?"
+    channels: ClassVar[frozenset[str]] = frozenset()
     capabilities: FeedCapabilities = FeedCapabilities()  # venues override (class or instance)
 
     def __init__(self) -> None:
@@ -493,6 +499,13 @@ class Feed:
         Yes by default: a book not in the checkpoint shows unsynced until the journal's
         next snapshot of it, as it was live."""
         return True
+
+    def checkpoint_stream(self, key: str) -> Stream | None:
+        """The stream a checkpoint's book `key` goes back into, or None if this feed never
+        holds such a book (its `ckp` line is then damage: it disagrees with the header's
+        feeds). A venue whose streams come and go with the session (bthub's sources)
+        makes the stream the checkpoint held, as live had by then."""
+        return self.streams.get(key)
 
     def restore_context(self, stream: Stream, context: dict[str, Any]) -> None:
         """Replay from a checkpoint: what `checkpoint_context` gave, before the book."""

@@ -188,6 +188,12 @@ class ReplayClock(Generic[T]):
         self._catch_up_to = target
         self._reanchor(target)
 
+    def stop(self) -> None:
+        """No line after the ones handed over: the rest of the source is dropped (damage
+        found in a line already handed over ends the lines there, as a reader's does)."""
+        self._load(())
+        self._catch_up_to = None
+
     # -- inside --------------------------------------------------------------------------
     @staticmethod
     def _clamp(speed: float | None) -> float | None:

@@ -32,6 +32,7 @@ from pathlib import Path
 import msgspec
 import zstandard
 
+from obview.errors import abridged
 from obview.journal import schema
 from obview.journal.writer import SUFFIX, part_path
 
@@ -344,7 +345,7 @@ class JournalReader:
         except (msgspec.DecodeError, KeyError, TypeError, RecursionError):
             raise JournalError(f"{path}: the journal header is corrupt") from None
         if type(version) is not int or version < 1:  # (no obview wrote it: not a newer one)
-            raise JournalError(f"{path}: the journal header is corrupt (schema {version!r})")
+            raise JournalError(f"{path}: the journal header is corrupt (schema {abridged(version)})")
         if version > schema.SCHEMA_VERSION:
             raise JournalError(
                 f"{path} was written by a newer obview (journal schema {version}; this "
@@ -569,6 +570,23 @@ class JournalReader:
             self.warnings.append(message)
             if len(self.warnings) == 1:
                 self._warn(message)
+
+    def where(self, target: schema.Line, start: SeekPoint | None = None) -> str:
+        """'<file>: line N' ('line N after byte S' from a seek point) of `target`, a line
+        read from `start`, for a message about what it holds: found by reading the
+        lines again (the error path only; a replay does not count lines as it goes)."""
+        first = start.file if start else 0
+        for number in range(first, len(self.paths)):
+            offset = start.offset if start and number == first else 0
+            count = 0
+            with contextlib.suppress(JournalError):
+                for batch in self._file_batches(number, offset):
+                    for line in batch:
+                        count += 1
+                        if line == target:
+                            return f"{self.paths[number]}: line {count}" + (
+                                f" after byte {offset}" if offset else "")
+        return f"{self.paths[first]}: a {target.__struct_config__.tag} line"
 
     # -- seeking ----------------------------------------------------------------------
     def index(self) -> list[SeekPoint]:

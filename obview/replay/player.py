@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from obview import fmt
-from obview.errors import abridged
+from obview.errors import abridged, bounded, named
 from obview.feed import (
     RECORD_TYPES,
     Backoff,
@@ -41,6 +41,7 @@ from obview.feed import (
     ReplayControl,
     ReplaySeeked,
     ReplayStatus,
+    Stream,
 )
 from obview.journal import (
     RECORDING_CLOSED,
@@ -181,7 +182,8 @@ class ReplayPlayer:
             self.feeds = [build_feed(cfg, simulated=bool(recorded.get("sim")))
                           for cfg, recorded in zip(self.configs, feeds, strict=True)]
         except (TypeError, KeyError, ValueError, IndexError, AttributeError) as exc:
-            raise JournalError(f"{self.paths[0]}: the journal header is corrupt ({exc})") from None
+            raise JournalError(f"{self.paths[0]}: the journal header is corrupt "
+                               f"({bounded(str(exc))})") from None
         from obview.replay.history import rebuild_history
 
         controls = ReplayControl(self.control, self.describe, self.status, self.clock,
@@ -216,6 +218,9 @@ class ReplayPlayer:
         # whose con line named no feed of the journal (by number: the feed it named)
         self._orphans: dict[int, int] = {}
         self._unfed: dict[int, int | None] = {}
+        # the connections lines opened, and whether each is open still (a `dis` line of
+        # one no line opened, or closed already, is damage)
+        self._conns: dict[int, bool] = {}
         # the replay reads from the session's start, with no seek: every connection
         # it meets was opened by a line it read
         self._whole = start is None and header.part == 0
@@ -458,6 +463,7 @@ class ReplayPlayer:
         self.wall = wall
         self.mono = self._mono_of(wall)
         self._whole = False
+        self._conns.clear()  # (the lines from the seek point open them again)
         self.catching_up = True
         self._restoring = True
         self._timers.clear()
@@ -522,7 +528,17 @@ class ReplayPlayer:
                 continue
             lines = pace.due()
             if lines:
-                await self._dispatch(lines)
+                try:
+                    await self._dispatch(lines)
+                except JournalError as exc:
+                    # damage a line showed as it was played (a checkpoint, a con line): on
+                    # a screen, told as the reader's is and the replay stays seekable (its
+                    # worker had ended with it, and no replay key did anything after)
+                    if self.on_error is None:
+                        raise
+                    self.error = exc
+                    pace.stop()
+                    continue
                 if self.governor is not None and pace.speed is not None:
                     self._govern()
             else:
@@ -582,18 +598,20 @@ class ReplayPlayer:
         seeks = self._seeks
         links = self.links
         group = self._pending
-        conn = stamp = None
+        conn = stamp = channel = wire = None
         if group:
-            conn, stamp = group[0].c, group[0].m
+            conn, stamp, channel = group[0].c, group[0].m, group[0].ch
         link = links.get(conn)  # the link of `conn` (Connect and Disconnect lines change them)
-        # `take`: the link of `conn` takes messages, and no read is pending before them
+        # `take`: the link of `conn` takes messages, and no read is pending before them;
+        # a frame of another channel than the link's (`wire`) is no message for it
         take = None
         restoring = self._restoring
         catching_up = self.catching_up  # only a seek sets it, and a seek ends this batch
         for line in lines:
             if line.__class__ is Frame:
-                if take is None or line.c != conn or line.ch == "rest":
-                    if line.m == stamp and line.c == conn:
+                if take is None or line.c != conn or line.ch != wire:
+                    # one read: one connection's socket (a REST reply has its own), one stamp
+                    if line.m == stamp and line.c == conn and line.ch == channel:
                         group.append(line)
                         continue
                     if group:  # the read before this frame is complete
@@ -626,10 +644,11 @@ class ReplayPlayer:
                         link = links.get(conn)
                     if restoring:
                         self._restoring = restoring = False
-                    take = None if link is None or line.ch == "rest" else link.taker()
+                    wire = None if link is None else link.wire
+                    take = None if line.ch != wire else link.taker()
                     if take is None:
                         group = [line]
-                        stamp = line.m
+                        stamp, channel = line.m, line.ch
                         continue
                     group = []
                     stamp = None
@@ -707,7 +726,8 @@ class ReplayPlayer:
         """The next line belongs to the same read as `first`: the read stays pending
         (a batch boundary must not split a read the venue was handed whole live)."""
         line = self.pace.peek()
-        return line.__class__ is Frame and line.m == first.m and line.c == first.c
+        return line.__class__ is Frame and line.m == first.m and line.c == first.c and \
+            line.ch == first.ch
 
     def _dispatch_now(self, lines: list) -> None:
         """`step`: one line at once (a frame is delivered alone)."""
@@ -814,10 +834,19 @@ class ReplayPlayer:
         self._at(wall)
         if kind is Connect:
             self._restoring = False
+            self._conns[line.c] = True
             feed = self._feed_at(line.fd)
             if feed is None:  # (its frames are counted as no connection's)
                 self._unfed[line.c] = line.fd
             if feed is not None:
+                # damage: its frames would go to a feed of another venue, or to one
+                # whose read path takes another wire's
+                if line.vn != feed.venue:
+                    self._corrupt_line(line, f"a con line of {named(line.vn)} for feed "
+                                             f"{line.fd}, which is {feed.venue}'s")
+                if line.ch != feed.wire:
+                    self._corrupt_line(line, f"a con line of channel {named(line.ch)}: "
+                                             f"{feed.venue} connections are {feed.wire}")
                 resumed = self.links.get(line.c)
                 if resumed is not None and resumed.resumed:
                     # a seek point written before obview listed a connection only once
@@ -828,6 +857,13 @@ class ReplayPlayer:
                 self.links[line.c] = link
                 feed.transport.open(link)
         elif kind is Disconnect:
+            if self._from_start() and not self._conns.get(line.c):
+                # damage (the lines from the session's start hold every con line): a
+                # damaged number, which left the connection it closed open
+                self._corrupt_line(line, f"a dis line of connection {line.c}, which " + (
+                    "a dis line closed already" if line.c in self._conns
+                    else "no con line opened"))
+            self._conns[line.c] = False
             if line.bf:
                 self._count_unjournaled(line)
             # the recording's own close is the journal's end, not a lost connection: the
@@ -885,12 +921,23 @@ class ReplayPlayer:
         if self._framed or not self._whole or self.stopped_at is not None:
             return None
         header = self.reader.headers[0]
-        named = ", ".join(f"{venue} {' '.join(symbols)}" for venue, symbols in header.sy.items())
-        if len(named) > 60:  # (a session of thousands of symbols)
-            named = named[:57] + "..."
+        said = ", ".join(f"{named(venue)} {' '.join(map(named, symbols))}"
+                         for venue, symbols in header.sy.items())
+        if len(said) > 60:  # (a session of thousands of symbols)
+            said = said[:57] + "..."
         return JournalError(
-            f"{self.paths[0]}: the journal holds no frame{' of ' + named if named else ''}: "
+            f"{self.paths[0]}: the journal holds no frame{' of ' + said if said else ''}: "
             "its recording received nothing from the venue, so there is nothing to replay")
+
+    def _from_start(self) -> bool:
+        """The lines played come from the session's start (a seek home included), so
+        every connection they meet was opened by a line among them."""
+        point = self.point
+        return point.file == 0 and point.offset == 0 and self.reader.headers[0].part == 0
+
+    def _corrupt_line(self, line: Connect | Disconnect, why: str) -> None:
+        """Raise the JournalError of a line whose content the journal contradicts."""
+        raise JournalError(f"{self.reader.where(line, self.point)} is corrupt ({why})")
 
     def _count_unjournaled(self, line: Disconnect) -> None:
         """The bad frames live counted on the connection that no line holds (refused by
@@ -909,6 +956,7 @@ class ReplayPlayer:
                     f"{self.reader.paths[point.file]}: the checkpoint in the zstd frame at "
                     f"byte {point.offset} is corrupt (its connection {conn} is of feed "
                     f"{index}, and the journal has {_feeds(len(self.feeds))})")
+            self._conns[int(conn)] = True
             if int(conn) not in self.links:
                 link = ReplayLink(int(conn), resumed=True)
                 self.links[int(conn)] = link
@@ -927,27 +975,40 @@ class ReplayPlayer:
                 if stream is not None:
                     stream.resyncs = resyncs
 
-    def _restore(self, line: Checkpoint) -> None:
+    def _book_of(self, venue: str, key: str) -> tuple[Feed, Stream] | None:
+        """The feed and stream a checkpoint's book of `venue` `key` goes back into."""
         for feed in self.feeds:
-            if feed.venue == line.vn and line.sy in feed.streams:
-                stream = feed.streams[line.sy]
-                if line.pu is not None:
-                    stream.pushes = line.pu - 1  # book_changed counts the restore as one
-                if line.nm is not None:  # (live, it came with the session's first replies)
-                    stream.name = line.nm
-                try:
-                    if line.cx is not None:  # (a damaged one: ValueError, as levels)
-                        feed.restore_context(stream, line.cx)
-                    book = book_of(line)
-                except ValueError as exc:  # damage: the replay cannot start from here
-                    point = self.point
-                    raise JournalError(f"{self.reader.paths[point.file]}: the checkpoint of "
-                                       f"{line.vn} {line.sy} in the zstd frame at byte "
-                                       f"{point.offset} is corrupt ({exc})") from None
-                feed.restore_book(stream, book)
-                if line.up is not None:  # (the restore made the book synced: 0 updates)
-                    stream.updates = line.up
-                return
+            stream = feed.checkpoint_stream(key) if feed.venue == venue else None
+            if stream is not None:
+                return feed, stream
+        return None
+
+    def _restore(self, line: Checkpoint) -> None:
+        point = self.point
+        found = self._book_of(line.vn, line.sy)
+        if found is None:
+            # damage: a book the header's feeds never have (the checkpoint's venue or
+            # symbol damaged, or the header's); passed by, a seek there went on without it
+            raise JournalError(f"{self.reader.paths[point.file]}: the checkpoint of "
+                               f"{named(line.vn)} {named(line.sy)} in the zstd frame at byte "
+                               f"{point.offset} is corrupt (no feed of the journal has that "
+                               "book)")
+        feed, stream = found
+        if line.pu is not None:
+            stream.pushes = line.pu - 1  # book_changed counts the restore as one
+        if line.nm is not None:  # (live, it came with the session's first replies)
+            stream.name = line.nm
+        try:
+            if line.cx is not None:  # (a damaged one: ValueError, as levels)
+                feed.restore_context(stream, line.cx)
+            book = book_of(line)
+        except ValueError as exc:  # damage: the replay cannot start from here
+            raise JournalError(f"{self.reader.paths[point.file]}: the checkpoint of "
+                               f"{named(line.vn)} {named(line.sy)} in the zstd frame at byte "
+                               f"{point.offset} is corrupt ({bounded(str(exc))})") from None
+        feed.restore_book(stream, book)
+        if line.up is not None:  # (the restore made the book synced: 0 updates)
+            stream.updates = line.up
 
     def _restore_records(self, line: Records) -> None:
         """The records a feed held at the checkpoint (its orders, its risk rows), so its
@@ -963,15 +1024,15 @@ class ReplayPlayer:
             if feed is None:
                 raise ValueError(f"they are of feed {line.fd}, and the journal has "
                                  f"{_feeds(len(self.feeds))}" if line.fd is not None
-                                 else f"no feed of the journal is of {line.vn}")
+                                 else f"no feed of the journal is of {named(line.vn)}")
             if feed.venue != line.vn:
                 raise ValueError(f"they are of feed {line.fd}, which is {feed.venue}'s")
             rows = records_of(line, row_type)
         except ValueError as exc:  # damage: the replay cannot start from here
             point = self.point
             raise JournalError(f"{self.reader.paths[point.file]}: the {line.kind} records of "
-                               f"{line.vn} in the zstd frame at byte {point.offset} are "
-                               f"corrupt ({exc})") from None
+                               f"{named(line.vn)} in the zstd frame at byte {point.offset} "
+                               f"are corrupt ({bounded(str(exc))})") from None
         feed.restore_records(line.kind, rows, line.cx)
 
     def _feed_at(self, index: int | None) -> Feed | None:
@@ -999,6 +1060,8 @@ class ReplayPlayer:
                 books = _checkpointed(batches, head)
             except JournalError:  # damage: the replay reads it again and stops there
                 return self.reader.batches(point)
+            if any(self._book_of(venue, key) is None for venue, key in books):
+                return itertools.chain(head, batches)  # damage: restored, it says so
             if all(feed.resumable(stream, books.get((feed.venue, key)))
                    for feed in self.feeds for key, stream in feed.streams.items()):
                 return itertools.chain(head, batches)

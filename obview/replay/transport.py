@@ -22,6 +22,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+from obview.errors import abridged
 from obview.feed import FeedError, SessionRestart
 from obview.journal import Frame
 
@@ -77,6 +78,9 @@ class ReplayLink:
         self.busy: Callable[[], bool] = _idle
         self.taken = False  # the transport handed it to its feed
         self.feed: Any = None  # the feed whose transport it was opened on
+        # its feed's journal channels (`Feed.wire`, `Feed.channels`), once opened on it
+        self.wire: str | None = None
+        self.channels: frozenset[str] | None = None
         self.rest: dict[str, deque[Frame]] = {}  # REST replies not yet asked for, by path
         self._rest_waiters: dict[str, deque[asyncio.Future[Frame]]] = {}
         # replies handed to a request that waits for it, which its task has not taken
@@ -160,10 +164,24 @@ class ReplayLink:
     def push(self, frames: list[Frame]) -> None:
         if self._closed.done():  # closed by the client: the rest of it went unread live too
             return
-        if frames[0].ch == "rest":
-            for frame in frames:
-                self._rest_reply(frame)
-            return
+        channel = frames[0].ch  # (the player groups a read's frames by channel too)
+        if channel != self.wire:
+            if self.channels is not None and channel not in self.channels:
+                # damage: a channel its venue never records (a REST reply on a TCP
+                # connection waited for a request that never came, dropped unsaid)
+                self.feed.count_bad_frame(
+                    f"a recorded frame of channel {abridged(channel)}, which a "
+                    f"{self.feed.venue} connection does not carry", len(frames))
+                return
+            if channel == "rest":
+                for frame in frames:
+                    if frame.u is None and self.feed is not None:
+                        # damage as well: every reply is recorded with its request's path
+                        # (else it queued for a path no request asks for)
+                        self.feed.count_bad_frame("a recorded REST reply without its path")
+                    else:
+                        self._rest_reply(frame)
+                return
         if self._deliver is None:
             self._backlog.append(frames)
             return
@@ -267,6 +285,7 @@ class ReplayTransport:
 
     def open(self, link: ReplayLink) -> None:
         link.feed = self.feed
+        link.wire, link.channels = self.feed.wire, self.feed.channels
         self._links.append(link)
         if self._waiter is not None and not self._waiter.done():
             self._waiter.set_result(None)

@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Protocol
 
+from obview.errors import abridged
+
 if TYPE_CHECKING:
     from obview.venues.bthub.options import BthubOptions
     from obview.venues.futu.options import FutuOptions
@@ -58,7 +60,7 @@ class VenueConfig:
 def options_type(venue: str) -> type:
     """The venue's settings class (from its light `options` module)."""
     if venue not in VENUES:
-        raise ValueError(f"unknown venue {venue!r} (choose from {', '.join(VENUES)})")
+        raise ValueError(f"unknown venue {abridged(venue)} (choose from {', '.join(VENUES)})")
     module = importlib.import_module(f"obview.venues.{venue}.options")
     return getattr(module, f"{venue.capitalize()}Options")
 
@@ -79,13 +81,13 @@ class Simulator(Protocol):
 
 def load(venue: str) -> ModuleType:
     if venue not in VENUES:
-        raise ValueError(f"unknown venue {venue!r} (choose from {', '.join(VENUES)})")
+        raise ValueError(f"unknown venue {abridged(venue)} (choose from {', '.join(VENUES)})")
     return importlib.import_module(f"obview.venues.{venue}")
 
 
 def check_symbol(venue: str, text: str) -> str:
     if venue not in VENUES:
-        raise ValueError(f"unknown venue {venue!r} (choose from {', '.join(VENUES)})")
+        raise ValueError(f"unknown venue {abridged(venue)} (choose from {', '.join(VENUES)})")
     module = importlib.import_module(f"obview.venues.{venue}.symbols")
     return module.check_symbol(text)
 

@@ -20,6 +20,7 @@ from tests.conftest import press_to_quit, run_obview
 from tests.replay.conftest import record_session, without_local_stamps
 
 Lines = list[list[bytes]]  # a journal's lines, zstd frame by zstd frame
+HUGE = "x" * 100_000  # a value no writer writes, for a message to quote
 
 
 def frames_of(path: Path) -> Lines:
@@ -181,16 +182,24 @@ def _damaged_checkpoint(path: Path, copy: Path, change: Callable[[dict], dict]
                         ) -> tuple[Path, int, str, str]:
     """The first `ckp` line of the last seek point but one changed by `change`: (copy,
     the point's byte offset, a --from at it, the book's venue and symbol)."""
+    copy, offset, start, obj = _damaged_at_point(path, copy, "ckp", change)
+    return copy, offset, start, f"{obj['vn']} {obj['sy']}"
+
+
+def _damaged_at_point(path: Path, copy: Path, kind: str, change: Callable[[dict], dict]
+                      ) -> tuple[Path, int, str, dict]:
+    """The first line of `kind` at the last seek point but one changed by `change`:
+    (copy, the point's byte offset, a --from at it, the line as it was)."""
     frames = frames_of(path)
     at = len(frames) - 2
     lines = frames[at]
-    n = next(n for n, line in enumerate(lines) if line.startswith(b'{"k":"ckp"'))
+    n = next(n for n, line in enumerate(lines) if line.startswith(b'{"k":"%s"' % kind.encode()))
     obj = json.loads(lines[n])
-    lines[n] = json.dumps(change(obj), separators=(",", ":")).encode()
+    lines[n] = json.dumps(change(dict(obj)), separators=(",", ":")).encode()
     start = _from(json.loads(lines[0])["w"])
     write_frames(frames, copy)
     offset = sorted({p.offset for p in JournalReader(copy).index()})[at]
-    return copy, offset, start, f"{obj['vn']} {obj['sy']}"
+    return copy, offset, start, obj
 
 
 def _from(wall: int) -> str:
@@ -227,6 +236,71 @@ def test_a_damaged_checkpoint_says_the_same_on_every_venue(journal, change, why,
                f"is corrupt ({why})\n")
 
 
+@pytest.mark.parametrize(("journal", "change", "book"), [
+    ("checkpointed_journal", {"sy": "HK.99999"}, "futu HK.99999"),
+    ("checkpointed_journal", {"vn": "loopring"}, "loopring HK.00700"),
+    ("loopring_checkpointed", {"sy": "ETH-USDT"}, "loopring ETH-USDT"),
+    ("bthub_checkpointed", {"sy": "ETHUSDT"}, "bthub ETHUSDT"),
+    ("bthub_checkpointed", {"sy": "ETHUSDT@okex"}, "bthub ETHUSDT@okex"),
+    ("bthub_checkpointed", {"sy": HUGE}, "bthub 'xxx"),
+])
+def test_a_checkpoint_of_a_book_no_feed_has_is_corrupt(journal, change, book, request,
+                                                       tmp_path):
+    """A `ckp` line of a book the header's feeds do not have (its venue or symbol damaged)
+    was passed by in silence: a replay from there went on without the book it held, and
+    exited 0. The checkpoint and the header disagree: it is a corrupt checkpoint."""
+    path = request.getfixturevalue(journal)
+    copy, offset, start, _ = _damaged_at_point(path, tmp_path / "ckp.ndjson.zst", "ckp",
+                                               lambda line: {**line, **change})
+    done = run_obview("replay", str(copy), "--stream", "json", "--from", start)
+    assert (done.returncode, done.stdout) == (1, ""), done.stderr[:300]
+    assert done.stderr.startswith(f"obview: {copy}: the checkpoint of {book}"), done.stderr[:300]
+    assert done.stderr.endswith(f" in the zstd frame at byte {offset} is corrupt (no feed of the "
+                                "journal has that book)\n") and len(done.stderr) < 400, \
+        done.stderr[:300]
+
+
+def test_a_replay_from_a_checkpoint_has_the_books_of_the_sources_it_holds(
+        bthub_checkpointed):
+    """bthub makes a source's book (BTCUSDT@okex) when its first quote comes: a replay
+    starting at a checkpoint had none of them yet, and their books there were passed by
+    (the book shown empty until the source's next quote)."""
+    from tests.replay.conftest import playing
+
+    frames = frames_of(bthub_checkpointed)
+    lines = [json.loads(line) for line in frames[-2]]
+    held = {line["sy"] for line in lines if line["k"] == "ckp" and "@" in line["sy"]}
+    assert held  # (the simulator's sources are in the checkpoint)
+
+    async def started() -> set[str]:
+        wall = lines[0]["w"]
+        async with playing(bthub_checkpointed, start=wall, until=wall) as player:
+            return {key for key, stream in player.feeds[0].streams.items() if stream.synced}
+    assert held <= asyncio.run(started())
+
+
+async def test_a_crossed_book_in_a_checkpoint_is_restored_as_it_is(checkpointed_journal):
+    """A crossed book is no damage (docs/journal.md, `ckp`): live shows one as the venue
+    sent it, never repaired (bthub's aggregated book crosses), so a checkpoint may hold
+    one; a seek there shows it as live did, and says it is crossed. (The restore itself:
+    the push recorded with the checkpoint's stamp replaces a Futu book at once.)"""
+    import msgspec
+
+    from obview.headless.json import book_json
+    from obview.journal import Checkpoint
+    from obview.replay.player import ReplayPlayer
+
+    line = next(json.loads(raw) for raw in frames_of(checkpointed_journal)[-2]
+                if raw.startswith(b'{"k":"ckp"'))
+    line["bids"] = [[line["asks"][0][0], "1", 1]] + line["bids"]
+    player = ReplayPlayer([checkpointed_journal], speed=None)
+    player._restore(msgspec.convert(line, Checkpoint))
+    feed = player.feeds[0]
+    stream = feed.streams[line["sy"]]
+    printed = book_json(feed, stream, 5, False)
+    assert stream.synced and stream.book.crossed() and printed["locked"], printed
+
+
 def test_frames_no_connection_takes_are_said_as_damage(futu_journal, tmp_path):
     """Frames on a connection no `con` line opened (a damaged number), or opened for a
     feed the journal does not have, went to no feed in silence: the replay printed what
@@ -246,6 +320,50 @@ def test_frames_no_connection_takes_are_said_as_damage(futu_journal, tmp_path):
         assert (done.returncode, done.stdout, done.stderr.split("; wrote")[0].strip()) == (
             1, "", f"obview: {copy}: {frames} frames of connection 1, whose con line names "
                    "feed 5 (the journal has 1 feed), went to no feed: the journal is damaged")
+
+
+def _doubled(obj: dict) -> bytes:
+    """The line, then a copy of it a nanosecond later (as a later connection's `dis` line
+    whose number was damaged into this one's)."""
+    later = {**obj, "m": obj["m"] + 1, "w": obj["w"] + 1}
+    return b"\n".join(json.dumps(o, separators=(",", ":")).encode() for o in (obj, later))
+
+
+@pytest.mark.parametrize(("journal", "kind", "line", "after", "why"), [
+    ("futu_journal", "con", lambda o: {**o, "vn": "loopring"}, 0,
+     "a con line of loopring for feed 0, which is futu's"),
+    ("futu_journal", "con", lambda o: {**o, "vn": HUGE}, 0, "a con line of 'xxx"),
+    ("futu_journal", "con", lambda o: {**o, "ch": "ws"}, 0,
+     "a con line of channel ws: futu connections are tcp"),
+    ("futu_journal", "con", lambda o: {**o, "ch": "rest"}, 0,
+     "a con line of channel rest: futu connections are tcp"),
+    ("loopring_trades_journal", "con", lambda o: {**o, "ch": "tcp"}, 0,
+     "a con line of channel tcp: loopring connections are ws"),
+    ("bthub_checkpointed", "con", lambda o: {**o, "vn": "futu"}, 0,
+     "a con line of futu for feed 0, which is bthub's"),
+    ("futu_journal", "dis", lambda o: {**o, "c": 7}, 0,
+     "a dis line of connection 7, which no con line opened"),
+    ("futu_journal", "dis", _doubled, 1,
+     "a dis line of connection 1, which a dis line closed already"),
+])
+def test_a_connection_line_the_journal_contradicts_is_a_corrupt_line(journal, kind, line, after,
+                                                                     why, request, tmp_path):
+    """A `con` line's venue or channel was not looked at: its frames went to its feed
+    whatever venue the line named, read as that feed's wire. A `dis` line of a connection
+    no line opened (or closed twice: a damaged number) left the one it closed open. Each
+    is a corrupt line, said where it is, after the lines before it."""
+    path = request.getfixturevalue(journal)
+    path = path[0] if isinstance(path, tuple) else path
+    change = line if line is _doubled else (
+        lambda obj: json.dumps(line(obj), separators=(",", ":")).encode())
+    copy, number = _replaced(path, tmp_path / "conn.ndjson.zst", kind, 0, change)
+    for command in commands(copy, tmp_path):
+        done = run_obview(*command)
+        said = done.stderr.split("; wrote")[0]
+        assert done.returncode == 1, (command, done.stderr[:300])
+        assert said.startswith(f"obview: {copy}: line {number + after} is corrupt ({why}"), (
+            command, said[:300])
+        assert said.strip().endswith(")") and len(done.stderr) < 500, (command, said[:300])
 
 
 def test_an_export_past_frames_no_connection_took_says_it_wrote_everything_else(
@@ -428,6 +546,59 @@ def test_a_frame_of_the_wrong_kind_is_a_bad_frame_on_every_venue(journal, venue,
         assert done.stderr.startswith(f"obview: warning: {venue}: 1 bad frame"), done.stderr
 
 
+@pytest.mark.parametrize(("journal", "venue", "channels"), [
+    ("futu_journal", "futu", ("rest", "ws", "x")),
+    ("loopring_trades_journal", "loopring", ("rest", "tcp", "x")),
+    ("bthub_checkpointed", "bthub", ("rest", "tcp", "x"))])
+def test_a_frame_on_a_channel_its_venue_never_carries_is_a_bad_frame(journal, venue, channels,
+                                                                     request, tmp_path):
+    """A frame line whose `ch` its connection does not carry: a REST reply on a Futu TCP
+    connection (or a push relabelled as one, without the request path every reply is
+    recorded with) was queued for a request that never came, and dropped unsaid; another
+    channel went to the venue's read path as if it were the wire's. Each is a bad frame,
+    counted as the wrong-kind frames above are, on every venue."""
+    path = request.getfixturevalue(journal)
+    path = path[0] if isinstance(path, tuple) else path
+    wire = "tcp" if venue == "futu" else "ws"
+    frames = [line for line in JournalReader(path) if type(line) is Frame]
+    nth = [n for n, frame in enumerate(frames) if frame.ch == wire][40]
+    for channel in channels:
+        copy, _ = changed(path, tmp_path / "ch.ndjson.zst", "f",
+                          lambda line, channel=channel: {**line, "ch": channel}, nth)
+        done = run_obview("replay", str(copy), "--stream", "json")
+        assert done.returncode == 0, (channel, done.stderr)
+        assert done.stderr.startswith(f"obview: warning: {venue}: 1 bad frame"), (
+            channel, done.stderr)
+
+
+def test_journal_values_in_a_message_are_bounded(futu_journal, bthub_checkpointed, tmp_path):
+    """A message quoting what a damaged journal holds quotes it shortened: a `rec` line's
+    100 kB venue, a header's schema or feed venue of 100 kB were in the one line whole."""
+    path, _ = futu_journal
+    header = frames_of(path)
+    first = json.loads(header[0][0])
+    for change, why, end in (
+            ({"v": HUGE}, "the journal header is corrupt (schema 'xxx", "xxx')\n"),
+            ({"o": {**first["o"], "feeds": [{**first["o"]["feeds"][0], "venue": HUGE}]}},
+             "the journal header is corrupt (unknown venue 'xxx",
+             "xxx' (choose from futu, loopring, bthub))\n")):
+        frames = frames_of(path)
+        frames[0][0] = json.dumps({**first, **change}, separators=(",", ":")).encode()
+        copy = write_frames(frames, tmp_path / "huge.ndjson.zst")
+        done = run_obview("replay", str(copy), "--stream", "json")
+        assert (done.returncode, done.stdout) == (1, ""), done.stderr[:300]
+        assert done.stderr.startswith(f"obview: {copy}: {why}"), done.stderr[:300]
+        assert done.stderr.endswith(end) and len(done.stderr) < 400, done.stderr[:300]
+    copy, offset, start, _ = _damaged_at_point(bthub_checkpointed, tmp_path / "rec.ndjson.zst",
+                                               "rec", lambda line: {**line, "vn": HUGE})
+    done = run_obview("replay", str(copy), "--stream", "json", "--from", start)
+    assert (done.returncode, done.stdout) == (1, ""), done.stderr[:300]
+    assert done.stderr.startswith(f"obview: {copy}: the "), done.stderr[:300]
+    assert done.stderr.endswith(f"xxx' in the zstd frame at byte {offset} are corrupt (they "
+                                "are of feed 0, which is bthub's)\n"), done.stderr[:300]
+    assert " records of 'xxx" in done.stderr and len(done.stderr) < 400, done.stderr[:300]
+
+
 async def test_the_tui_says_where_a_journal_is_damaged_and_seeks_back_past_it(futu_journal,
                                                                               tmp_path):
     """A replay in the TUI that reaches damage says so on the screen and stays open: a
@@ -461,4 +632,34 @@ async def test_the_tui_says_where_a_journal_is_damaged_and_seeks_back_past_it(fu
         await pilot.press("space")
         await wait_until(lambda: len(told()) == 2, 20, "the damage reached again, and told")
         assert player.progress() > 0.9 and any(s.synced for s in feed.streams.values())
+        await press_to_quit(app, pilot)
+
+
+async def test_the_tui_says_where_a_line_the_journal_contradicts_is(futu_journal, tmp_path):
+    """Damage the player finds in a line it plays (a `dis` line of a connection never
+    opened, a corrupt checkpoint) is told on the screen as the reader's damage is, and
+    the replay stays open; its worker had ended with 'replay: JournalError: ...'."""
+    from obview.replay.player import ReplayPlayer
+    from obview.tui.app import ObviewApp
+    from tests.conftest import wait_until
+
+    path, _ = futu_journal
+    damaged, number = changed(path, tmp_path / "dis.ndjson.zst", "dis",
+                              lambda line: {**line, "c": 7})
+    player = ReplayPlayer([damaged], speed=None)
+    app = ObviewApp(player.configs, player.feeds, player=player)
+
+    def told() -> list[str]:
+        return [str(n.message) for n in app._notifications if "corrupt" in str(n.message)]
+
+    async with app.run_test(size=(160, 40)) as pilot:
+        await wait_until(lambda: told(), 20, "the damage on the screen")
+        assert told() == [f"{damaged}: line {number} is corrupt (a dis line of connection 7, "
+                          "which no con line opened)"], told()
+        worker = next(w for w in app.workers if w.name == "replay")
+        assert not worker.is_finished  # still waiting for controls
+        await pilot.press("space", "home")
+        await wait_until(lambda: player.progress() < 0.1, 10, "the replay back at its start")
+        await pilot.press("space")
+        await wait_until(lambda: len(told()) == 2, 20, "the damage reached again, and told")
         await press_to_quit(app, pilot)

@@ -130,6 +130,8 @@ _FILL_SIDES = {"BUY": BUY, "SELL": SELL}
 
 class BthubFeed(Feed):
     venue = "bthub"
+    wire = "ws"
+    channels = frozenset({"ws", "rest"})
     # the tape: the account's fills from API_ORDER, never the market's prints; a level
     # is a counterparty's price and size, with no order count
     capabilities = FeedCapabilities(records=(RecordKind.ORDERS, RecordKind.RISK),
@@ -303,7 +305,7 @@ class BthubFeed(Feed):
         if self.transport is not None:
             await self._replay_session()
             return
-        self.record_connect("ws", self.address)  # the REST replies go on the same number
+        self.record_connect(self.wire, self.address)  # the REST replies go on the same number
         token = await self.login()
         if not self._symbols_checked:
             await self._check_symbols(token)
@@ -646,6 +648,15 @@ class BthubFeed(Feed):
         there shows it before the source's next quote, as live did."""
         commission = stream.extra.get("commission")
         return None if commission is None else {"cm": commission}
+
+    def checkpoint_stream(self, key: str) -> Stream | None:
+        # a source's book is made when its first quote comes: a replay starting at a
+        # checkpoint (a --from) had none yet, and its book there was passed by
+        stream = self.streams.get(key)
+        symbol, _, cp = key.partition("@")
+        if stream is None and cp and symbol in self._symbol_set and not self._refuse_cp(cp):
+            stream = self.streams[key] = Stream(symbol, OrderBook(), source=cp)
+        return stream
 
     def restore_context(self, stream: Stream, context: dict[str, Any]) -> None:
         commission = context.get("cm")

@@ -363,6 +363,8 @@ class FutuFeed(Feed):
     """Order books of one or more codes from an OpenD gateway."""
 
     venue = "futu"
+    wire = "tcp"
+    channels = frozenset({"tcp"})
     capabilities = FeedCapabilities(latency=LatencyKind.RECEIVE,  # per-side receive stamps
                                     trades=TradeKind.MARKET)
 
@@ -479,7 +481,7 @@ class FutuFeed(Feed):
     async def _connected(self, reader, writer) -> None:
         self._writer = writer
         self._last_rx = time.monotonic()
-        self.record_connect("tcp", self.address)
+        self.record_connect(self.wire, self.address)
         reading = asyncio.create_task(self._read_loop(reader), name="futu-read")
         control = asyncio.create_task(self._control(), name="futu-control")
         await self._until_closed(writer, reading, control)

@@ -105,6 +105,8 @@ class ReplyEncoded(Exception):
 
 class LoopringFeed(Feed):
     venue = "loopring"
+    wire = "ws"
+    channels = frozenset({"ws", "rest"})
 
     def __init__(self, cfg: VenueConfig) -> None:
         super().__init__()
@@ -224,7 +226,7 @@ class LoopringFeed(Feed):
         if self.transport is not None:
             await self._replay_session()
             return
-        self.record_connect("ws", self.ws_url)  # REST replies go on the same number
+        self.record_connect(self.wire, self.ws_url)  # REST replies go on the same number
         if self.markets is None:
             await self._load_reference()
         self._check_subscription()

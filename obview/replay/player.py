@@ -33,7 +33,6 @@ from typing import Any
 from obview import fmt
 from obview.errors import abridged, bounded, named
 from obview.feed import (
-    RECORD_TYPES,
     Backoff,
     Feed,
     JournalTime,
@@ -41,13 +40,11 @@ from obview.feed import (
     ReplayControl,
     ReplaySeeked,
     ReplayStatus,
-    Stream,
 )
 from obview.journal import (
     RECORDING_CLOSED,
     Checkpoint,
     Connect,
-    Counters,
     Disconnect,
     Frame,
     Header,
@@ -57,12 +54,11 @@ from obview.journal import (
     ReplayClock,
     SeekPoint,
     Sync,
-    book_of,
     one_session,
-    records_of,
 )
 from obview.record import MAX_DEPTH, config_of, valid_depth
 from obview.replay.governor import ReplayGovernor
+from obview.replay.restore import SeekPointRestorer, checkpointed, feeds_text
 from obview.replay.transport import ReplayLink, ReplayTransport
 from obview.venues import VenueConfig
 
@@ -221,6 +217,8 @@ class ReplayPlayer:
         # the connections lines opened, and whether each is open still (a `dis` line of
         # one no line opened, or closed already, is damage)
         self._conns: dict[int, bool] = {}
+        self.restorer = SeekPointRestorer(self.feeds, self.links, self._conns, self.reader.paths)
+        self._feed_at = self.restorer.feed_at
         # the replay reads from the session's start, with no seek: every connection
         # it meets was opened by a line it read
         self._whole = start is None and header.part == 0
@@ -442,7 +440,7 @@ class ReplayPlayer:
         self._pending.clear()
         for feed in self.feeds:
             # the counts too: the seek point's `sync` line gives them back as they were
-            # then (`_restore_counters`); a file start, or a journal written before the
+            # then (`SeekPointRestorer.counters`); a file start, or a journal written before the
             # counts were recorded, counts from none, never on from the timeline left
             feed.reconnects = feed.bad_frames = feed.messages = 0
             feed.seeked()
@@ -874,14 +872,14 @@ class ReplayPlayer:
                     link.close(line.r)
         elif kind is Sync or kind is Header:
             if self._restoring:
-                self._restore_counters(line.fc)
-                self._resume_links(line.cn)
+                self.restorer.counters(line.fc)
+                self.restorer.reopen_links(line.cn, self.point)
         elif kind is Checkpoint:
             if self._restoring:
-                self._restore(line)
+                self.restorer.book(line, self.point)
         elif kind is Records:
             if self._restoring:
-                self._restore_records(line)
+                self.restorer.records(line, self.point)
         else:
             self._restoring = False
 
@@ -905,7 +903,7 @@ class ReplayPlayer:
         unfed = [c for c in conns if c in self._unfed]
         if unfed:
             why = (f"whose con line names feed {self._unfed[unfed[0]]} (the journal has "
-                   f"{_feeds(len(self.feeds))})")
+                   f"{feeds_text(len(self.feeds))})")
         error = JournalError(
             f"{self.paths[0]}: {count} frame{'s' if count > 1 else ''} of connection"
             f"{'s' if len(conns) > 1 else ''} {said}, {why}, went to no feed: the journal "
@@ -947,99 +945,6 @@ class ReplayPlayer:
         if feed is not None:  # (at once: a damaged line's count must not take its time)
             feed.count_bad_frame(line.r or "a bad frame the journal does not hold", line.bf)
 
-    def _resume_links(self, open_links: dict[str, int]) -> None:
-        for conn, index in open_links.items():
-            feed = self._feed_at(index)
-            if feed is None:  # damage: its frames would go to no connection, in silence
-                point = self.point
-                raise JournalError(
-                    f"{self.reader.paths[point.file]}: the checkpoint in the zstd frame at "
-                    f"byte {point.offset} is corrupt (its connection {conn} is of feed "
-                    f"{index}, and the journal has {_feeds(len(self.feeds))})")
-            self._conns[int(conn)] = True
-            if int(conn) not in self.links:
-                link = ReplayLink(int(conn), resumed=True)
-                self.links[int(conn)] = link
-                feed.transport.open(link)
-
-    def _restore_counters(self, counts: dict[str, Counters]) -> None:
-        """The feeds' counts at the seek point, as the live screen showed them: the
-        frames from here on count on from them (a feed the line leaves out keeps 0)."""
-        for index, count in counts.items():
-            feed = self._feed_at(int(index))
-            if feed is None:
-                continue
-            feed.reconnects, feed.bad_frames, feed.messages = count.rc, count.bf, count.ms
-            for key, resyncs in count.rs.items():
-                stream = feed.streams.get(key)
-                if stream is not None:
-                    stream.resyncs = resyncs
-
-    def _book_of(self, venue: str, key: str) -> tuple[Feed, Stream] | None:
-        """The feed and stream a checkpoint's book of `venue` `key` goes back into."""
-        for feed in self.feeds:
-            stream = feed.checkpoint_stream(key) if feed.venue == venue else None
-            if stream is not None:
-                return feed, stream
-        return None
-
-    def _restore(self, line: Checkpoint) -> None:
-        point = self.point
-        found = self._book_of(line.vn, line.sy)
-        if found is None:
-            # damage: a book the header's feeds never have (the checkpoint's venue or
-            # symbol damaged, or the header's); passed by, a seek there went on without it
-            raise JournalError(f"{self.reader.paths[point.file]}: the checkpoint of "
-                               f"{named(line.vn)} {named(line.sy)} in the zstd frame at byte "
-                               f"{point.offset} is corrupt (no feed of the journal has that "
-                               "book)")
-        feed, stream = found
-        if line.pu is not None:
-            stream.pushes = line.pu - 1  # book_changed counts the restore as one
-        if line.nm is not None:  # (live, it came with the session's first replies)
-            stream.name = line.nm
-        try:
-            if line.cx is not None:  # (a damaged one: ValueError, as levels)
-                feed.restore_context(stream, line.cx)
-            book = book_of(line)
-        except ValueError as exc:  # damage: the replay cannot start from here
-            raise JournalError(f"{self.reader.paths[point.file]}: the checkpoint of "
-                               f"{named(line.vn)} {named(line.sy)} in the zstd frame at byte "
-                               f"{point.offset} is corrupt ({bounded(str(exc))})") from None
-        feed.restore_book(stream, book)
-        if line.up is not None:  # (the restore made the book synced: 0 updates)
-            stream.updates = line.up
-
-    def _restore_records(self, line: Records) -> None:
-        """The records a feed held at the checkpoint (its orders, its risk rows), so its
-        tables show what live showed then; the frames from here on change them on."""
-        feed = self._feed_at(line.fd) if line.fd is not None else next(
-            (f for f in self.feeds if f.venue == line.vn), None)
-        row_type = RECORD_TYPES.get(line.kind)
-        if row_type is None:
-            return  # (a kind a newer obview added: its rows are not shown here)
-        try:
-            # damage: a feed the header does not have, or of another venue; passed by
-            # in silence, a seek there showed empty tables
-            if feed is None:
-                raise ValueError(f"they are of feed {line.fd}, and the journal has "
-                                 f"{_feeds(len(self.feeds))}" if line.fd is not None
-                                 else f"no feed of the journal is of {named(line.vn)}")
-            if feed.venue != line.vn:
-                raise ValueError(f"they are of feed {line.fd}, which is {feed.venue}'s")
-            rows = records_of(line, row_type)
-        except ValueError as exc:  # damage: the replay cannot start from here
-            point = self.point
-            raise JournalError(f"{self.reader.paths[point.file]}: the {line.kind} records of "
-                               f"{named(line.vn)} in the zstd frame at byte {point.offset} "
-                               f"are corrupt ({bounded(str(exc))})") from None
-        feed.restore_records(line.kind, rows, line.cx)
-
-    def _feed_at(self, index: int | None) -> Feed | None:
-        if index is None or not 0 <= index < len(self.feeds):
-            return None
-        return self.feeds[index]
-
     # -- journal times ----------------------------------------------------------------
     def _batches_from(self, wall: int) -> Iterator[list]:
         """The lines a start at `wall` replays: from the last seek point before it whose
@@ -1057,10 +962,10 @@ class ReplayPlayer:
                 return batches
             head: list[list] = []
             try:
-                books = _checkpointed(batches, head)
+                books = checkpointed(batches, head)
             except JournalError:  # damage: the replay reads it again and stops there
                 return self.reader.batches(point)
-            if any(self._book_of(venue, key) is None for venue, key in books):
+            if any(self.restorer.book_of(venue, key) is None for venue, key in books):
                 return itertools.chain(head, batches)  # damage: restored, it says so
             if all(feed.resumable(stream, books.get((feed.venue, key)))
                    for feed in self.feeds for key, stream in feed.streams.items()):
@@ -1093,25 +998,6 @@ class ReplayPlayer:
         """The monotonic stamp the pace uses for wall time `wall` (same session)."""
         point = self.reader.seek_point(wall=wall)
         return point.mono + (wall - point.wall)
-
-
-def _feeds(count: int) -> str:
-    return f"{count} feed" + ("s" if count != 1 else "")
-
-
-def _checkpointed(batches: Iterator[list], head: list[list]) -> dict[tuple[str, str], Checkpoint]:
-    """The `ckp` lines of the checkpoint at the start of `batches` (after its header or
-    `sync` line), by venue and symbol; the batches read go into `head`."""
-    books: dict[tuple[str, str], Checkpoint] = {}
-    for batch in batches:
-        head.append(batch)
-        for line in batch:
-            kind = type(line)
-            if kind is Checkpoint:
-                books[line.vn, line.sy] = line
-            elif kind is not Sync and kind is not Header and kind is not Records:
-                return books
-    return books
 
 
 def open_player(paths: list[str], **kw) -> ReplayPlayer:

@@ -294,7 +294,7 @@ async def test_a_crossed_book_in_a_checkpoint_is_restored_as_it_is(checkpointed_
                 if raw.startswith(b'{"k":"ckp"'))
     line["bids"] = [[line["asks"][0][0], "1", 1]] + line["bids"]
     player = ReplayPlayer([checkpointed_journal], speed=None)
-    player._restore(msgspec.convert(line, Checkpoint))
+    player.restorer.book(msgspec.convert(line, Checkpoint), player.point)
     feed = player.feeds[0]
     stream = feed.streams[line["sy"]]
     printed = book_json(feed, stream, 5, False)

@@ -169,7 +169,7 @@ class HeatmapView(PacedRedraw, Widget, can_focus=True):
         self._center_step: Decimal | None = None
         self.price_range: tuple[Decimal, Decimal] | None = None  # see follow_prices
         # alone, no ladder hands it prices: it asks for them at each frame (see hold_prices)
-        self._prices_to_hold: Callable[[], tuple[Decimal, Decimal] | None] | None = None
+        self._prices_to_hold: Callable[[int], tuple[Decimal, Decimal] | None] | None = None
         self._fit_key: tuple | None = None  # _step_to_fit's last question and answer
         self._fit_step: Decimal | None = None
         self._columns_step: Decimal | None = None  # the rows' height `_columns` summed for
@@ -205,7 +205,10 @@ class HeatmapView(PacedRedraw, Widget, can_focus=True):
         if self.clock is not None:
             self.history.advance(self.clock())
         if self._prices_to_hold is not None:
-            self.follow_prices(*(self._prices_to_hold() or (None, None)))
+            # as many levels a side as it has lines: two price rows a line, so at the
+            # book's tick they fit without coarsening where levels are a tick apart
+            levels = max(1, self.size.height - 2)
+            self.follow_prices(*(self._prices_to_hold(levels) or (None, None)))
         if self.history.version != self._built_version:
             self._repaint()
 
@@ -250,9 +253,9 @@ class HeatmapView(PacedRedraw, Widget, can_focus=True):
             self._built_version = -1  # the same history, maybe other rows on screen
             self.mark_dirty()
 
-    def hold_prices(self, prices: Callable[[], tuple[Decimal, Decimal] | None] | None) -> None:
-        """Alone, keep on screen whatever range `prices()` gives at each frame (the rows
-        of the depth a ladder would show): without it the rows are the book's tick round
+    def hold_prices(self, prices: Callable[[int], tuple[Decimal, Decimal] | None] | None) -> None:
+        """Alone, keep on screen whatever range `prices(levels)` gives at each frame (the
+        rows a ladder would show, at most `levels` a side): without it the rows are the book's tick round
         the touch, and an aggregated book's tick, a hundredth of its sources', leaves a
         screen of empty rows. None: only `follow_prices` moves them."""
         if prices != self._prices_to_hold:

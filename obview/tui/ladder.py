@@ -419,10 +419,12 @@ class Ladder(Widget, can_focus=True):
         """(lowest, highest) price of the rows on screen (as last built), or None."""
         return price_span(self._shown(True), self._shown(False))
 
-    def depth_prices(self) -> tuple[Decimal, Decimal] | None:
-        """(lowest, highest) price of the rows of its depth and grouping in the book now,
-        on screen or not (a hidden ladder builds no view), or None."""
-        view = self.stream.book.view(self.depth, self.step)
+    def depth_prices(self, most: int | None = None) -> tuple[Decimal, Decimal] | None:
+        """(lowest, highest) price of the rows of its depth (at most `most` a side) and
+        grouping in the book now, on screen or not (a hidden ladder builds no view), or
+        None."""
+        depth = self.depth if most is None else min(self.depth, most)
+        view = self.stream.book.view(depth, self.step)
         return price_span(view.bids, view.asks)
 
     def action_cursor(self, step: int) -> None:

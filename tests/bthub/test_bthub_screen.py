@@ -204,8 +204,8 @@ async def test_beside_the_aggregated_ladder_the_heatmap_holds_every_price_the_la
 async def test_the_aggregated_heatmap_alone_holds_the_prices_of_the_ladder_s_depth():
     """Alone, the heatmap has no ladder to follow: at the merged book's own tick its rows
     were a sliver round the touch, "nothing resting" on all but a row or two. It holds
-    the rows of the ladder's depth instead, coarsened to fit, and `d` (more depth) widens
-    what it holds."""
+    the rows of the ladder's depth instead (at most a level a side per line it has),
+    coarsened to fit, and `d` (more depth) widens what it holds."""
     app_module = pytest.importorskip("obview.tui.app")
     app = app_module.ObviewApp([_sim_cfg(["BTCUSDT"])])
     async with app.run_test(size=(160, 50)) as pilot:
@@ -215,7 +215,7 @@ async def test_the_aggregated_heatmap_alone_holds_the_prices_of_the_ladder_s_dep
         heatmap, history = pane.heatmap, pane.history
 
         def holds_the_depth() -> bool:
-            wanted = pane.ladder.depth_prices()
+            wanted = pane.ladder.depth_prices(heatmap.size.height - 2)
             layout = heatmap._layout
             return (layout is not None and wanted is not None
                     and layout.bottom_row <= history.price_row(wanted[0], layout.step)
@@ -228,8 +228,30 @@ async def test_the_aggregated_heatmap_alone_holds_the_prices_of_the_ladder_s_dep
                 assert pane.ladder.depth > before
             await wait_until(holds_the_depth, timeout=10,
                              message=f"the heatmap holds the {pane.ladder.depth} rows a side")
-            low, high = pane.ladder.depth_prices()
+            low, high = pane.ladder.depth_prices(heatmap.size.height - 2)
             assert high - low > 50 * history.tick  # the case: far more ticks than rows
             assert heatmap._layout.step > history.tick
             title = "".join(seg.text for seg in heatmap._build()[0])
             assert f"rows of {heatmap._layout.step.normalize():f}" in title
+
+
+async def test_on_a_short_terminal_the_heatmap_alone_holds_a_level_a_side_per_line():
+    """The full depth on a few lines coarsened the rows past reading (rows of 0.00000005
+    on Loopring at 80x24): alone, the heatmap holds at most a level a side per line."""
+    app_module = pytest.importorskip("obview.tui.app")
+    app = app_module.ObviewApp([_sim_cfg(["BTCUSDT"])])
+    async with app.run_test(size=(160, 14)) as pilot:
+        pane = await _aggregated_pane_shown(app, pilot)
+        await pilot.press("h", "h")
+        heatmap = pane.heatmap
+        await wait_until(lambda: heatmap._layout is not None, 10, "the heatmap laid out")
+        lines = heatmap.size.height - 2
+        book = pane.stream.book
+        # the case: fewer lines than levels, in the ladder's depth and in the book
+        assert 0 < lines < min(pane.ladder.depth, len(book.bids), len(book.asks)), lines
+
+        def holds_the_capped_depth() -> bool:
+            return heatmap.price_range == pane.ladder.depth_prices(lines)
+
+        await wait_until(holds_the_capped_depth, 10, f"{lines} levels a side held")
+        assert heatmap.price_range != pane.ladder.depth_prices()

@@ -21,7 +21,10 @@ _BIND_HINTS = {errno.EADDRNOTAVAIL: " (not an address of this machine)"}
 def abridged(value: object, width: int = 40) -> str:
     """`value`'s repr for a message about damaged input, which can be any size: long
     strings and containers shortened (reprlib), and at most `width` characters."""
-    text = reprlib.repr(value)
+    return _cut(reprlib.repr(value), width)
+
+
+def _cut(text: str, width: int) -> str:
     return text if len(text) <= width else text[:width - 3] + "..."
 
 
@@ -37,8 +40,7 @@ def named(value: object, width: int = 40) -> str:
 def bounded(text: str, width: int = 300) -> str:
     """A reason that may quote damaged input (a venue's own check of a journal's feed
     config, which quotes what it refused whole) on one line and at most `width` long."""
-    line = one_line(text)
-    return line if len(line) <= width else line[:width - 3] + "..."
+    return _cut(one_line(text), width)
 
 
 def describe_error(exc: BaseException, limit: int | None = None) -> str:

@@ -255,9 +255,9 @@ class HeatmapView(PacedRedraw, Widget, can_focus=True):
 
     def hold_prices(self, prices: Callable[[int], tuple[Decimal, Decimal] | None] | None) -> None:
         """Alone, keep on screen whatever range `prices(levels)` gives at each frame (the
-        rows a ladder would show, at most `levels` a side): without it the rows are the book's tick round
-        the touch, and an aggregated book's tick, a hundredth of its sources', leaves a
-        screen of empty rows. None: only `follow_prices` moves them."""
+        rows a ladder would show, at most `levels` a side): without it the rows are the
+        book's tick round the touch, and an aggregated book's tick, a hundredth of its
+        sources', leaves a screen of empty rows. None: only `follow_prices` moves them."""
         if prices != self._prices_to_hold:
             self._prices_to_hold = prices
             self.mark_dirty()

@@ -111,11 +111,11 @@ STYLE_NAMES = ("ask", "bid", "size", "dim", "cum", "head", "title", "name", "spr
                "note", "pad")
 
 
-
 def price_span(bids: list[Row], asks: list[Row]) -> tuple[Decimal, Decimal] | None:
     """(lowest, highest) price of two sides' rows (each best first), or None."""
     prices = [row.price for row in (bids[-1:] + asks[-1:] + bids[:1] + asks[:1])]
     return (min(prices), max(prices)) if prices else None
+
 
 class Ladder(Widget, can_focus=True):
     """One stream's ladder. The app calls `mark_dirty()`; everything else is internal."""

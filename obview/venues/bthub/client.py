@@ -557,7 +557,7 @@ class BthubFeed(Feed):
             if refusal:
                 self.count_bad_frame(refusal)
                 return
-            stream = self.streams[key] = Stream(update.symbol, OrderBook(), source=update.cp)
+            stream = self._add_source(update.symbol, update.cp)
         if update.commission is not None:
             stream.extra["commission"] = dec_str(update.commission)
         self._apply_book(stream, sides)
@@ -655,7 +655,12 @@ class BthubFeed(Feed):
         stream = self.streams.get(key)
         symbol, _, cp = key.partition("@")
         if stream is None and cp and symbol in self._symbol_set and not self._refuse_cp(cp):
-            stream = self.streams[key] = Stream(symbol, OrderBook(), source=cp)
+            stream = self._add_source(symbol, cp)
+        return stream
+
+    def _add_source(self, symbol: str, cp: str) -> Stream:
+        """A counterparty's own book of `symbol`, made at its first quote (or restored)."""
+        stream = self.streams[f"{symbol}@{cp}"] = Stream(symbol, OrderBook(), source=cp)
         return stream
 
     def restore_context(self, stream: Stream, context: dict[str, Any]) -> None:
